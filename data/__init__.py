@@ -1,0 +1,1 @@
+"""The tables of mlimpact (see README.md here); a package only so that the wheel carries them."""

@@ -1,0 +1,1 @@
+"""Example setup files, shipped in the wheel as mlimpact.examples."""

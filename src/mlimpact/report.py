@@ -1,0 +1,73 @@
+"""Views of results for people: text tables and JSON objects.
+
+Nothing here computes impacts; it formats the Datasets of :mod:`mlimpact.model` (and of the
+Monte Carlo engine) into the schemas documented in ``docs/cli.md``.
+"""
+
+import math
+
+from mlimpact.factors import IMPACT_CRITERIA, UNITS
+from mlimpact.runs import RUN_FIELDS
+
+#: JSON keys of each criterion (name and unit, so that a number is never unitless).
+JSON_KEYS = {"energy": "energy_kwh", "gwp": "gwp_kgco2eq", "adpe": "adpe_kgsbeq", "pe": "pe_mj"}
+_LABELS = {"energy": "energy", "gwp": "GWP", "adpe": "ADPe", "pe": "PE"}
+
+
+def format_number(value):
+    """Four significant digits, scientific notation outside [0.01, 1e6)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if value == 0:
+        return "0"
+    if 0.01 <= abs(value) < 1e6:
+        digits = max(0, 3 - int(math.floor(math.log10(abs(value)))))
+        return f"{value:,.{digits}f}"
+    return f"{value:.3e}"
+
+
+def point_json(result, model=0):
+    """The point schema of one run: energy, then production/use/total per impact criterion."""
+    row = result.isel(model=model)
+    out = {JSON_KEYS["energy"]: float(row["energy"])}
+    for criterion in IMPACT_CRITERIA:
+        out[JSON_KEYS[criterion]] = {phase: float(row[criterion].sel(phase=phase))
+                                     for phase in ("production", "use", "total")}
+    return out
+
+
+def table(rows, header):
+    """Right-aligned plain-text table; first column left-aligned."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for r in [header, *rows]:
+        cells = [str(r[0]).ljust(widths[0])] + [str(c).rjust(w) for c, w in zip(r[1:], widths[1:])]
+        lines.append("  ".join(cells))
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def point_table(result, model=0):
+    """Readable table of one run's point estimate."""
+    values = point_json(result, model)
+    rows = [[f"energy [{UNITS['energy']}]", "-", format_number(values["energy_kwh"]),
+             format_number(values["energy_kwh"])]]
+    for criterion in IMPACT_CRITERIA:
+        v = values[JSON_KEYS[criterion]]
+        rows.append([f"{_LABELS[criterion]} [{UNITS[criterion]}]",
+                     *(format_number(v[p]) for p in ("production", "use", "total"))])
+    return table(rows, ["criterion", "production", "use", "total"])
+
+
+def describe_setup(setup):
+    """One line on what was estimated, with the provenance of the accelerator's values."""
+    fields = dict(zip(RUN_FIELDS, setup.runs.values[0]))
+    source = setup.provenance
+    gpu = (f"{setup.gpu_label} (TDP {fields['gpu_tdp_w']:g} W [{source['gpu_tdp_w']}], "
+           f"memory {fields['gpu_memory_gb']:g} GB [{source['gpu_memory_gb']}], "
+           f"die {fields['gpu_die_area_cm2']:g} cm2 [{source['gpu_die_area_cm2']}])")
+    grid = f"grid {setup.country}" + (f" {setup.year}" if setup.year is not None else "")
+    repeats = (f" x {fields['repetitions']:g} repetitions" if fields["repetitions"] != 1 else "")
+    return (f"{setup.runs.names[0]}: {fields['nodes']:g} node(s) x {fields['gpus']:g} {gpu}, "
+            f"{fields['hours']:g} h{repeats}, {grid}, GPU usage {fields['gpu_usage']:g}, "
+            f"server {'included' if fields['server'] else 'excluded'}")

@@ -1,0 +1,81 @@
+"""Run tables: every training run as one row of a float64 matrix.
+
+A training run is a row, whether it comes from a user's setup file (one row) or from the dataset
+of notable models (hundreds of rows). Kernels read the columns by the index constants below, so
+``estimate``, the Monte Carlo engine and the sensitivity analysis share one code path. Global
+assumptions (lifetime, share in use, dynamic ratio, memory density) are columns too: a point
+evaluation reads them from the row, and the Monte Carlo engine overwrites them per sample.
+
+Columns and units
+-----------------
+hours [h] wall-clock training time; nodes [-]; repetitions [-]; gpus [-] cards per node;
+gpu_usage [-] mean fraction of TDP drawn; gpu_tdp_w [W]; gpu_memory_gb [GB];
+gpu_die_area_cm2 [cm2]; cpus [-] per node; cpu_usage [-]; cpu_tdp_w [W];
+cpu_die_area_cm2 [cm2]; ram_modules [-] per node; ram_module_gb [GB]; ssd_gb [GB] (one SSD);
+psus [-]; server [0 or 1] whether the host server is counted; grid_gwp [kg CO2eq/kWh];
+grid_adpe [kg Sb eq/kWh]; grid_pe [MJ/kWh]; intensity_ratio [-]; lifetime_years [year];
+lifetime_usage [-] share of the lifetime in use; dynamic_ratio [-]; memory_density
+[GB/cm2].
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+RUN_FIELDS = (
+    "hours", "nodes", "repetitions", "gpus", "gpu_usage", "gpu_tdp_w", "gpu_memory_gb",
+    "gpu_die_area_cm2", "cpus", "cpu_usage", "cpu_tdp_w", "cpu_die_area_cm2", "ram_modules",
+    "ram_module_gb", "ssd_gb", "psus", "server", "grid_gwp", "grid_adpe", "grid_pe",
+    "intensity_ratio", "lifetime_years", "lifetime_usage", "dynamic_ratio", "memory_density",
+)
+(HOURS, NODES, REPETITIONS, GPUS, GPU_USAGE, GPU_TDP_W, GPU_MEMORY_GB, GPU_DIE_AREA_CM2, CPUS,
+ CPU_USAGE, CPU_TDP_W, CPU_DIE_AREA_CM2, RAM_MODULES, RAM_MODULE_GB, SSD_GB, PSUS, SERVER,
+ GRID_GWP, GRID_ADPE, GRID_PE, INTENSITY_RATIO, LIFETIME_YEARS, LIFETIME_USAGE, DYNAMIC_RATIO,
+ MEMORY_DENSITY) = range(len(RUN_FIELDS))
+N_RUN_FIELDS = len(RUN_FIELDS)
+#: First column of the three grid factors, in criterion order (gwp, adpe, pe).
+GRID = GRID_GWP
+
+
+@dataclass(frozen=True)
+class RunTable:
+    """Runs as rows of a C-contiguous float64 matrix ``values`` (run, field), with names.
+
+    Parameters
+    ----------
+    names : tuple of str
+        One label per run (the ``model`` coordinate of results).
+    values : numpy.ndarray
+        Shape ``(len(names), len(RUN_FIELDS))``, columns as in :data:`RUN_FIELDS`.
+    """
+
+    names: tuple
+    values: np.ndarray
+
+    def __post_init__(self):
+        values = np.ascontiguousarray(self.values, dtype=np.float64)
+        if values.ndim != 2 or values.shape != (len(self.names), N_RUN_FIELDS):
+            raise ValueError(
+                f"run table values must have shape ({len(self.names)}, {N_RUN_FIELDS}), "
+                f"got {values.shape}")
+        object.__setattr__(self, "values", values)
+
+    def __len__(self):
+        return len(self.names)
+
+    def column(self, field):
+        """One column by name, as a read-only view."""
+        return self.values[:, RUN_FIELDS.index(field)]
+
+    @classmethod
+    def from_records(cls, records):
+        """Build from a sequence of ``(name, {field: value})``; every field is required."""
+        names, rows = [], []
+        for name, fields in records:
+            missing = [f for f in RUN_FIELDS if f not in fields]
+            extra = [f for f in fields if f not in RUN_FIELDS]
+            if missing or extra:
+                raise ValueError(f"run {name!r}: missing fields {missing}, unknown fields {extra}")
+            names.append(name)
+            rows.append([float(fields[f]) for f in RUN_FIELDS])
+        return cls(tuple(names), np.array(rows, dtype=np.float64).reshape(len(names), N_RUN_FIELDS))

@@ -1,0 +1,270 @@
+"""Setup files: one training run described in TOML, validated into a one-row run table.
+
+A setup file has the sections ``[run]``, ``[node]``, optional ``[server]`` and optional
+``[assumptions]`` (see ``docs/setup.md`` and ``examples/bert_base.toml``). Every key is checked:
+an unknown key, a wrong type or a value out of range raises :class:`MlimpactError` with a
+one-line message naming the file, section and key.
+
+Hardware values come from the hardware table unless the setup overrides them; a value the table
+does not have (a TPU die area, say) must be given, never guessed. Grid factors come from the
+Boavizta electricity table by country, the GWP factor from the country's year-specific intensity
+(OWID / Ember) when ``year`` is given, and any ``grid_*`` assumption overrides both.
+"""
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlimpact import datasets, defaults
+from mlimpact.errors import MlimpactError
+from mlimpact.runs import RunTable
+
+# (kind, description) of every key. Kinds: positive > 0, count integer >= 1, count0 integer
+# >= 0, fraction in (0, 1], fraction0 in [0, 1], nonnegative >= 0, ratio >= 1, text, flag, year.
+_SCHEMA = {
+    "run": {
+        "hours": ("positive", "wall-clock training time [h]"),
+        "nodes": ("count", "number of nodes"),
+        "repetitions": ("count", "number of times the run was repeated"),
+        "country": ("text", "ISO 3166 alpha-3 code of the grid"),
+        "year": ("year", "year of the grid intensity"),
+    },
+    "node": {
+        "gpu": ("text", "accelerator name or alias"),
+        "gpus": ("count", "accelerators per node"),
+        "gpu_usage": ("fraction", "mean fraction of TDP drawn"),
+        "gpu_tdp_w": ("positive", "accelerator TDP [W]"),
+        "gpu_memory_gb": ("nonnegative", "accelerator memory [GB]"),
+        "gpu_die_area_cm2": ("positive", "accelerator die area [cm2]"),
+    },
+    "server": {
+        "include": ("flag", "whether the host server is counted"),
+        "cpus": ("count0", "CPUs per node"),
+        "cpu_die_area_cm2": ("positive", "CPU die area [cm2]"),
+        "cpu_tdp_w": ("nonnegative", "CPU TDP [W]"),
+        "cpu_usage": ("fraction0", "mean fraction of CPU TDP drawn"),
+        "ram_modules": ("count0", "RAM modules per node"),
+        "ram_module_gb": ("positive", "size of one RAM module [GB]"),
+        "ssd_gb": ("nonnegative", "SSD capacity [GB]"),
+        "psus": ("count0", "power supplies per node"),
+    },
+    "assumptions": {
+        "lifetime_years": ("positive", "hardware lifetime [year]"),
+        "lifetime_usage": ("fraction", "share of the lifetime in use"),
+        "dynamic_ratio": ("ratio", "total / dynamic energy (PUE-like)"),
+        "memory_density_gb_per_cm2": ("positive", "memory density [GB/cm2]"),
+        "intensity_ratio": ("nonnegative", "multiplier on the use-phase grid factors"),
+        "grid_gwp_kgco2eq_per_kwh": ("nonnegative", "grid GWP factor [kg CO2eq/kWh]"),
+        "grid_adpe_kgsbeq_per_kwh": ("nonnegative", "grid ADPe factor [kg Sb eq/kWh]"),
+        "grid_pe_mj_per_kwh": ("nonnegative", "grid PE factor [MJ/kWh]"),
+    },
+}
+_TOP_LEVEL = {"name": ("text", "label of the run")}
+_REQUIRED = {"run": ("hours", "country"), "node": ("gpu", "gpus", "gpu_usage")}
+#: Sections that later stages read (kept as given, validated by their own modules).
+_PASS_THROUGH = ("uncertainty",)
+
+
+def _check(where, kind, value):
+    """Validate one value of the given kind; return it as float/int/str/bool."""
+    if kind == "text":
+        if not isinstance(value, str) or not value.strip():
+            raise MlimpactError(f"{where} must be a non-empty string (got {value!r})")
+        return value.strip()
+    if kind == "flag":
+        if not isinstance(value, bool):
+            raise MlimpactError(f"{where} must be true or false (got {value!r})")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MlimpactError(f"{where} must be a number (got {value!r})")
+    if not math.isfinite(value):
+        raise MlimpactError(f"{where} must be finite (got {value!r})")
+    if kind in ("count", "count0", "year"):
+        if value != int(value):
+            raise MlimpactError(f"{where} must be a whole number (got {value!r})")
+        value = int(value)
+        low = {"count": 1, "count0": 0, "year": 1990}[kind]
+        if value < low or (kind == "year" and value > 2100):
+            bound = f">= {low}" if kind != "year" else "between 1990 and 2100"
+            raise MlimpactError(f"{where} must be {bound} (got {value})")
+        return value
+    value = float(value)
+    bad = {
+        "positive": (value <= 0, "> 0"),
+        "nonnegative": (value < 0, ">= 0"),
+        "fraction": (not 0 < value <= 1, "in (0, 1]"),
+        "fraction0": (not 0 <= value <= 1, "in [0, 1]"),
+        "ratio": (value < 1, ">= 1"),
+    }[kind]
+    if bad[0]:
+        raise MlimpactError(f"{where} must be {bad[1]} (got {value:g})")
+    return value
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A validated setup: the one-row run table and where each input came from.
+
+    Attributes
+    ----------
+    runs : RunTable
+        One row (see :mod:`mlimpact.runs`) with every input at its point value.
+    hardware : datasets.Hardware or None
+        The table row of the accelerator, or None for a label with all values given.
+    gpu_label : str
+        The accelerator name as resolved (table name) or as given.
+    country, year : str, int or None
+        The grid location and year.
+    provenance : dict
+        For hardware and grid inputs, ``"table"``, ``"setup"`` or a source description.
+    uncertainty : dict
+        The raw ``[uncertainty]`` section, validated by the Monte Carlo catalogue.
+    """
+
+    runs: RunTable
+    hardware: object
+    gpu_label: str
+    country: str
+    year: object
+    provenance: dict = field(default_factory=dict)
+    uncertainty: dict = field(default_factory=dict)
+    source: str = "<setup>"
+
+
+def parse_setup(document, source="<setup>"):
+    """Validate a setup given as a dict (the parsed TOML) and build its run table."""
+    if not isinstance(document, dict):
+        raise MlimpactError(f"{source}: a setup must be a TOML table")
+    for key, value in document.items():
+        if key in _SCHEMA or key in _PASS_THROUGH:
+            if not isinstance(value, dict):
+                raise MlimpactError(f"{source}: [{key}] must be a section (a TOML table)")
+        elif key not in _TOP_LEVEL:
+            known = ", ".join([*(f"[{s}]" for s in (*_SCHEMA, *_PASS_THROUGH)), *_TOP_LEVEL])
+            raise MlimpactError(f"{source}: unknown section or key {key!r} (expected {known})")
+    values = {}
+    for section, keys in _SCHEMA.items():
+        given = document.get(section, {})
+        for key, value in given.items():
+            if key not in keys:
+                close = ", ".join(sorted(keys))
+                raise MlimpactError(f"{source}: [{section}] unknown key {key!r} (known: {close})")
+            values[section, key] = _check(f"{source}: [{section}] {key}", keys[key][0], value)
+        for key in _REQUIRED.get(section, ()):
+            if (section, key) not in values:
+                raise MlimpactError(
+                    f"{source}: [{section}] {key} is required ({keys[key][1]})")
+    name = _check(f"{source}: name", "text", document["name"]) if "name" in document else (
+        Path(source).stem if source != "<setup>" else "run")
+    get = lambda section, key, default=None: values.get((section, key), default)  # noqa: E731
+    provenance = {}
+
+    hardware, gpu_label, gpu = _resolve_gpu(source, get, provenance)
+    server = {key: get("server", key, default) for key, default in defaults.SERVER.items()}
+    include_server = get("server", "include", True)
+    country, year, grid = _resolve_grid(source, get, provenance)
+
+    row = {
+        "hours": get("run", "hours"),
+        "nodes": get("run", "nodes", 1),
+        "repetitions": get("run", "repetitions", 1),
+        "gpus": get("node", "gpus"),
+        "gpu_usage": get("node", "gpu_usage"),
+        **gpu,
+        **server,
+        "server": 1.0 if include_server else 0.0,
+        "grid_gwp": grid[0], "grid_adpe": grid[1], "grid_pe": grid[2],
+        "intensity_ratio": get("assumptions", "intensity_ratio", defaults.INTENSITY_RATIO),
+        "lifetime_years": get("assumptions", "lifetime_years", defaults.LIFETIME_YEARS),
+        "lifetime_usage": get("assumptions", "lifetime_usage", defaults.LIFETIME_USAGE),
+        "dynamic_ratio": get("assumptions", "dynamic_ratio", defaults.DYNAMIC_RATIO),
+        "memory_density": get("assumptions", "memory_density_gb_per_cm2",
+                              defaults.MEMORY_DENSITY_GB_PER_CM2),
+    }
+    return Setup(
+        runs=RunTable.from_records([(name, row)]), hardware=hardware, gpu_label=gpu_label,
+        country=country, year=year, provenance=provenance,
+        uncertainty=dict(document.get("uncertainty", {})), source=source)
+
+
+def _resolve_gpu(source, get, provenance):
+    """Accelerator values from the table, overridden by the setup; never guessed."""
+    label = get("node", "gpu")
+    overrides = {"gpu_tdp_w": get("node", "gpu_tdp_w"),
+                 "gpu_memory_gb": get("node", "gpu_memory_gb"),
+                 "gpu_die_area_cm2": get("node", "gpu_die_area_cm2")}
+    try:
+        hardware = datasets.hardware_table().find(label, field=f"{source}: [node] gpu")
+    except MlimpactError as error:
+        if all(v is not None for v in overrides.values()):
+            provenance.update({key: "setup" for key in overrides})
+            return None, label, overrides
+        raise MlimpactError(f"{error}; or give gpu_tdp_w, gpu_memory_gb and gpu_die_area_cm2 "
+                            "to describe hardware not in the table") from None
+    table = {"gpu_tdp_w": hardware.tdp_w, "gpu_memory_gb": hardware.memory_gb,
+             "gpu_die_area_cm2": hardware.die_area_cm2}
+    values = {}
+    for key, given in overrides.items():
+        if given is not None:
+            values[key], provenance[key] = given, "setup"
+        elif math.isnan(table[key]):
+            variants = (f" (it stands for {', '.join(hardware.variants)}: name one of them)"
+                        if hardware.variants else "")
+            raise MlimpactError(
+                f"{source}: [node] {key} is required: the hardware table has no "
+                f"{_SCHEMA['node'][key][1]} for {hardware.name!r}{variants}")
+        else:
+            values[key], provenance[key] = table[key], "table"
+    return hardware, hardware.name, values
+
+
+def _resolve_grid(source, get, provenance):
+    """Grid factors (GWP, ADPe, PE per kWh) of the run's country and year."""
+    country = get("run", "country").upper()
+    year = get("run", "year")
+    keys = ("grid_gwp_kgco2eq_per_kwh", "grid_adpe_kgsbeq_per_kwh", "grid_pe_mj_per_kwh")
+    given = [get("assumptions", key) for key in keys]
+    factors = datasets.electricity_factors().get(country)
+    known = datasets.country_names()
+    if country not in known and not all(v is not None for v in given):
+        raise MlimpactError(
+            f"{source}: [run] country: unknown code {country!r} (ISO 3166 alpha-3, e.g. USA, "
+            f"FRA, CHN; electricity factors exist for {', '.join(sorted(datasets.electricity_factors()))})")
+    grid = [math.nan] * 3
+    if factors is not None:
+        grid = [factors.gwp, factors.adpe, factors.pe]
+        provenance.update({key: f"Boavizta factor of {country}" for key in keys})
+    if year is not None:
+        intensity = datasets.grid_intensity().get((country, year))
+        if intensity is None:
+            years = sorted(y for c, y in datasets.grid_intensity() if c == country)
+            span = f"{years[0]}-{years[-1]}" if years else "none"
+            raise MlimpactError(f"{source}: [run] year: no grid intensity for {country} in "
+                                f"{year} (years available: {span})")
+        grid[0] = intensity
+        provenance[keys[0]] = f"OWID/Ember intensity of {country} in {year}"
+    for i, (key, value) in enumerate(zip(keys, given)):
+        if value is not None:
+            grid[i], provenance[key] = value, "setup"
+        elif math.isnan(grid[i]):
+            raise MlimpactError(
+                f"{source}: [assumptions] {key} is required: no electricity factor table "
+                f"entry for {country} (tables cover {', '.join(sorted(datasets.electricity_factors()))})")
+    return country, year, grid
+
+
+def load_setup(path):
+    """Read and validate a setup file; errors name the file and the field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MlimpactError(f"{path}: no such setup file") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as error:
+        raise MlimpactError(f"{path}: cannot read setup file ({error.__class__.__name__})") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise MlimpactError(f"{path}: malformed TOML: {error}") from None
+    return parse_setup(document, source=str(path))

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from mlimpact.runs import RunTable
+
+#: The BERT_base reference run of MLCA (MODEL.md section 7), every field spelled out.
+BERT_BASE = dict(
+    hours=79.2, nodes=4, repetitions=1, gpus=16, gpu_usage=0.75259, gpu_tdp_w=250,
+    gpu_memory_gb=32, gpu_die_area_cm2=8.15, cpus=2, cpu_usage=0.0, cpu_tdp_w=205,
+    cpu_die_area_cm2=6.94, ram_modules=24, ram_module_gb=64, ssd_gb=1000, psus=2, server=1,
+    grid_gwp=0.37, grid_adpe=9.86e-8, grid_pe=11.358, intensity_ratio=1.0, lifetime_years=6,
+    lifetime_usage=0.85, dynamic_ratio=1.835, memory_density=0.625)
+
+
+@pytest.fixture
+def bert_base():
+    return RunTable.from_records([("BERT_base", BERT_BASE)])
+
+
+@pytest.fixture
+def example_setup(tmp_path):
+    """Write a setup file from text and return its path."""
+    def write(text, name="setup.toml"):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+    return write
+
+
+def random_runs(rng, n):
+    """A run table of n random but valid runs (used by property tests)."""
+    fields = dict(
+        hours=rng.uniform(0.1, 5000, n), nodes=rng.integers(1, 500, n),
+        repetitions=rng.integers(1, 4, n), gpus=rng.integers(1, 17, n),
+        gpu_usage=rng.uniform(0.05, 1, n), gpu_tdp_w=rng.uniform(50, 1200, n),
+        gpu_memory_gb=np.where(rng.random(n) < 0.1, 0.0, rng.uniform(4, 192, n)),
+        gpu_die_area_cm2=rng.uniform(1, 12, n), cpus=rng.integers(0, 4, n),
+        cpu_usage=rng.uniform(0, 1, n), cpu_tdp_w=rng.uniform(0, 400, n),
+        cpu_die_area_cm2=rng.uniform(1, 8, n), ram_modules=rng.integers(0, 32, n),
+        ram_module_gb=rng.uniform(8, 128, n), ssd_gb=np.where(rng.random(n) < 0.1, 0.0, 1000.0),
+        psus=rng.integers(0, 4, n), server=(rng.random(n) < 0.8).astype(float),
+        grid_gwp=rng.uniform(0, 1, n), grid_adpe=rng.uniform(0, 2e-7, n),
+        grid_pe=rng.uniform(5, 20, n), intensity_ratio=rng.uniform(0, 2, n),
+        lifetime_years=rng.uniform(1, 8, n), lifetime_usage=rng.uniform(0.1, 0.95, n),
+        dynamic_ratio=rng.uniform(1, 2.5, n), memory_density=rng.uniform(0.625, 2.375, n))
+    return RunTable.from_records(
+        [(f"run {i}", {k: v[i] for k, v in fields.items()}) for i in range(n)])
+
+
+@pytest.fixture
+def repo_root():
+    from pathlib import Path
+    return Path(__file__).resolve().parent.parent

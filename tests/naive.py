@@ -1,0 +1,57 @@
+"""Plain numpy references of every kernel, written from the equations of docs/methodology.md
+without sharing code with the kernels (only the factor table and column names)."""
+
+import numpy as np
+
+from mlimpact.factors import PRODUCTION_FACTORS as F
+from mlimpact.runs import RUN_FIELDS
+
+ITEM = {name: i for i, name in enumerate((
+    "gpu_die", "gpu_base", "gpu_memory_die", "gpu_memory_base", "cpu_die", "cpu_base",
+    "ram_die", "ram_base", "ssd_die", "ssd_base", "psu_per_kg", "motherboard", "rack_case",
+    "assembly"))}
+
+
+def card(die_area_cm2, memory_gb, density, factors=F):
+    """Per-card production, shape (..., 3 criteria): die, memory, other parts and their sum."""
+    die_area_cm2, memory_gb, density = (np.asarray(x, float)[..., None]
+                                        for x in (die_area_cm2, memory_gb, density))
+    die = die_area_cm2 * factors[ITEM["gpu_die"]]
+    memory = np.where(memory_gb > 0, memory_gb / density * factors[ITEM["gpu_memory_die"]]
+                      + factors[ITEM["gpu_memory_base"]], 0.0)
+    other = np.broadcast_to(factors[ITEM["gpu_base"]], die.shape)
+    return die, memory, other, die + memory + other
+
+
+def server(cpus, cpu_die, ram_modules, ram_module_gb, ssd_gb, psus, density, factors=F):
+    """Per-server production, shape (..., 3)."""
+    col = lambda x: np.asarray(x, float)[..., None]  # noqa: E731
+    cpus, cpu_die, ram_modules, ram_module_gb, ssd_gb, psus, density = map(
+        col, (cpus, cpu_die, ram_modules, ram_module_gb, ssd_gb, psus, density))
+    return (cpus * (cpu_die * factors[ITEM["cpu_die"]] + factors[ITEM["cpu_base"]])
+            + ram_modules * (ram_module_gb / density * factors[ITEM["ram_die"]]
+                             + factors[ITEM["ram_base"]])
+            + np.where(ssd_gb > 0, ssd_gb / 48.5 * factors[ITEM["ssd_die"]]
+                       + factors[ITEM["ssd_base"]], 0.0)
+            + psus * 2.99 * factors[ITEM["psu_per_kg"]]
+            + factors[ITEM["motherboard"]] + factors[ITEM["rack_case"]]
+            + factors[ITEM["assembly"]])
+
+
+def training(values, factors=F):
+    """Energy (run,), production (run, 3), use (run, 3) of a run-table matrix (run, field)."""
+    v = {name: values[..., j] for j, name in enumerate(RUN_FIELDS)}
+    on = v["server"]
+    ram_gb = v["ram_modules"] * v["ram_module_gb"] * on
+    power_kw = (v["cpu_usage"] * v["cpus"] * on * v["cpu_tdp_w"]
+                + v["gpu_usage"] * v["gpus"] * v["gpu_tdp_w"] + 0.3725 * ram_gb) / 1000
+    energy = v["repetitions"] * v["nodes"] * power_kw * v["hours"] * v["dynamic_ratio"]
+    gpu = card(v["gpu_die_area_cm2"], v["gpu_memory_gb"], v["memory_density"], factors)[3]
+    host = server(v["cpus"], v["cpu_die_area_cm2"], v["ram_modules"], v["ram_module_gb"],
+                  v["ssd_gb"], v["psus"], v["memory_density"], factors) * on[..., None]
+    allocation = (v["repetitions"] * v["nodes"] * v["hours"]
+                  / (v["lifetime_years"] * 8760 * v["lifetime_usage"]))
+    production = allocation[..., None] * (v["gpus"][..., None] * gpu + host)
+    grid = np.stack([v["grid_gwp"], v["grid_adpe"], v["grid_pe"]], axis=-1)
+    use = energy[..., None] * grid * v["intensity_ratio"][..., None]
+    return energy, production, use

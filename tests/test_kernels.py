@@ -1,0 +1,108 @@
+"""Kernels against their naive numpy references, and properties of the model (hypothesis)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from mlimpact.factors import PRODUCTION_FACTORS
+from mlimpact.kernels.training import evaluate_runs
+from mlimpact.model import card_production, training_impacts, validate_runs
+from mlimpact.errors import MlimpactError
+from mlimpact.runs import RUN_FIELDS
+
+import naive
+from conftest import random_runs
+
+seeds = st.integers(0, 2**32 - 1)
+
+
+def scaled(table, **factors):
+    values = table.values.copy()
+    for field, factor in factors.items():
+        values[:, RUN_FIELDS.index(field)] *= factor
+    return dataclasses.replace(table, values=values)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=seeds, n=st.integers(1, 40))
+def test_training_kernel_equals_naive_reference(seed, n):
+    runs = random_runs(np.random.default_rng(seed), n)
+    out = evaluate_runs(runs.values, PRODUCTION_FACTORS)
+    energy, production, use = naive.training(runs.values)
+    # Same operations in a different order: agreement to a few ulps.
+    np.testing.assert_allclose(out[:, 0], energy, rtol=1e-13)
+    np.testing.assert_allclose(out[:, 1:4], production, rtol=1e-13)
+    np.testing.assert_allclose(out[:, 4:7], use, rtol=1e-13)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=seeds, n=st.integers(1, 20))
+def test_card_kernel_equals_naive_reference(seed, n):
+    rng = np.random.default_rng(seed)
+    die, memory = rng.uniform(0.5, 12, n), np.where(rng.random(n) < 0.2, 0, rng.uniform(1, 200, n))
+    density = rng.uniform(0.625, 2.375, n)
+    cards = card_production(die, memory, density)
+    parts = naive.card(die, memory, density)
+    for c, criterion in enumerate(("gwp", "adpe", "pe")):
+        for k, component in enumerate(("die", "memory", "other", "total")):
+            np.testing.assert_allclose(cards[criterion].sel(component=component),
+                                       parts[k][:, c], rtol=1e-13)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=seeds, field=st.sampled_from(["hours", "nodes", "repetitions"]),
+       factor=st.floats(0.01, 100))
+def test_impacts_linear_in_hours_nodes_repetitions(seed, field, factor):
+    runs = random_runs(np.random.default_rng(seed), 5)
+    base = training_impacts(runs)
+    more = training_impacts(scaled(runs, **{field: factor}))
+    for criterion in ("energy", "gwp", "adpe", "pe"):
+        np.testing.assert_allclose(more[criterion], factor * base[criterion], rtol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+# subnormal factors would test float rounding, not the model
+@given(seed=seeds, factor=st.one_of(st.just(0.0), st.floats(1e-6, 50)))
+def test_use_impacts_linear_in_grid_factor(seed, factor):
+    runs = random_runs(np.random.default_rng(seed), 5)
+    base = training_impacts(runs)
+    more = training_impacts(scaled(runs, grid_gwp=factor, grid_adpe=factor, grid_pe=factor))
+    for criterion in ("gwp", "adpe", "pe"):
+        np.testing.assert_allclose(more[criterion].sel(phase="use"),
+                                   factor * base[criterion].sel(phase="use"), rtol=1e-12, atol=0)
+        np.testing.assert_array_equal(more[criterion].sel(phase="production"),
+                                      base[criterion].sel(phase="production"))
+    np.testing.assert_array_equal(more.energy, base.energy)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=seeds)
+def test_production_share_between_zero_and_one(seed):
+    result = training_impacts(random_runs(np.random.default_rng(seed), 10))
+    for criterion in ("gwp", "adpe", "pe"):
+        share = result[criterion].sel(phase="production") / result[criterion].sel(phase="total")
+        share = share.values[np.isfinite(share.values)]
+        assert np.all((share >= 0) & (share <= 1))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=seeds, factor=st.floats(1.01, 10))
+def test_production_grows_with_die_area_and_memory(seed, factor):
+    runs = random_runs(np.random.default_rng(seed), 5)
+    base = training_impacts(runs).gwp.sel(phase="production")
+    for field in ("gpu_die_area_cm2", "gpu_memory_gb"):
+        more = training_impacts(scaled(runs, **{field: factor})).gwp.sel(phase="production")
+        assert np.all(more.values >= base.values)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("hours", 0.0), ("hours", -1.0), ("gpu_usage", 1.5), ("lifetime_usage", 0.0),
+    ("lifetime_years", np.nan), ("grid_gwp", -0.1), ("memory_density", 0.0),
+])
+def test_validate_runs_rejects_out_of_range(bert_base, field, value):
+    values = bert_base.values.copy()
+    values[0, RUN_FIELDS.index(field)] = value
+    with pytest.raises(MlimpactError, match=field):
+        validate_runs(dataclasses.replace(bert_base, values=values))
