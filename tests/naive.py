@@ -55,3 +55,34 @@ def training(values, factors=F):
     grid = np.stack([v["grid_gwp"], v["grid_adpe"], v["grid_pe"]], axis=-1)
     use = energy[..., None] * grid * v["intensity_ratio"][..., None]
     return energy, production, use
+
+
+def apply_parameters(runs_values, values, bound):
+    """Inputs of every (sample, run): the run rows with the sampled parameters applied,
+    shape (sample, run, field); and the per-sample production factors (sample, item, 3)."""
+    inputs = np.repeat(runs_values[None], values.shape[0], axis=0)
+    for field, mode, columns in zip(bound.apply_field, bound.apply_mode, bound.apply_column):
+        for r, column in enumerate(columns):
+            if column < 0:
+                continue
+            if mode == 0:
+                inputs[:, r, field] = values[:, column]
+            else:
+                inputs[:, r, field] *= values[:, column]
+    scale = np.ones((values.shape[0], *F.shape))
+    for c in range(F.shape[1]):
+        for item in range(F.shape[0]):
+            column = bound.factor_column[c, item]
+            if column >= 0:
+                scale[:, item, c] = values[:, column]
+    return inputs, F[None] * scale
+
+
+def monte_carlo(runs_values, values, bound):
+    """The ten quantities of every (sample, run): energy, production x3, use x3, total x3."""
+    inputs, factors = apply_parameters(runs_values, values, bound)
+    out = np.empty((*inputs.shape[:2], 10))
+    for s in range(inputs.shape[0]):
+        energy, production, use = training(inputs[s], factors[s])
+        out[s] = np.concatenate([energy[:, None], production, use, production + use], axis=1)
+    return out

@@ -8,23 +8,39 @@ import argparse
 import json
 import sys
 
-from mlimpact import __version__
+from mlimpact import __version__, output
 from mlimpact.errors import MlimpactError
 
 
 def _estimate(args):
-    from mlimpact import model, report, setupfile
+    from mlimpact import model, parameters, propagate, report, setupfile
 
     setup = setupfile.load_setup(args.setup)
-    if not args.point:
-        raise MlimpactError("Monte Carlo estimation is not available yet; use --point")
-    result = model.training_impacts(setup.runs)
+    if args.point:
+        result = model.training_impacts(setup.runs)
+        if args.format == "json":
+            print(json.dumps(report.point_json(result), indent=2))
+        else:
+            print(report.describe_setup(setup))
+            print("point estimate (every input at its given or default value)\n")
+            print(report.point_table(result))
+        return
+    catalogue = parameters.default_catalogue()
+    if args.parameters:
+        catalogue = {**catalogue, **parameters.load_parameters(args.parameters)}
+    if args.out:
+        output.check_writable_file(args.out, force=args.force)
+    result = propagate.propagate_setup(setup, args.samples, seed=args.seed, method=args.method,
+                                       catalogue=catalogue, chunk_size=args.chunk_size)
+    if args.out:
+        output.write_netcdf(result, args.out)
     if args.format == "json":
-        print(json.dumps(report.point_json(result), indent=2))
+        print(json.dumps(report.monte_carlo_json(result), indent=2))
     else:
         print(report.describe_setup(setup))
-        print("point estimate (every input at its given or default value)\n")
-        print(report.point_table(result))
+        print(f"Monte Carlo: {args.samples:,} samples ({args.method}, seed {args.seed}); "
+              "median [95 % interval]\n")
+        print(report.monte_carlo_table(result))
 
 
 def _hardware(args):
@@ -50,13 +66,37 @@ def _hardware(args):
         ["name", "released", "die [cm2]", "memory [GB]", "memory type", "TDP [W]"]))
 
 
+def _positive_int(text):
+    value = _non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1 (got {text})")
+    return value
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (got {text})")
+    return value
+
+
 def _json_number(value):
     return None if value != value else value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's one-line errors (no usage dump)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
     """The argument parser (exposed for the docs and the tests)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mlimpact",
         description="Environmental impacts (energy, GWP, ADPe, PE) of training ML models, "
                     "with their uncertainty.")
@@ -71,6 +111,20 @@ def build_parser():
     estimate.add_argument("setup", metavar="SETUP", help="setup file (TOML)")
     estimate.add_argument("--point", action="store_true",
                           help="deterministic estimate: every input at its given or default value")
+    estimate.add_argument("--samples", type=_positive_int, default=10_000, metavar="N",
+                          help="Monte Carlo samples (default: 10000)")
+    estimate.add_argument("--seed", type=_non_negative_int, default=0, metavar="S",
+                          help="seed: the same seed gives the same numbers (default: 0)")
+    estimate.add_argument("--method", choices=("mc", "lhs", "sobol"), default="mc",
+                          help="sampling design: plain Monte Carlo, Latin hypercube or "
+                               "scrambled Sobol' (power-of-two samples) (default: mc)")
+    estimate.add_argument("--parameters", metavar="FILE",
+                          help="parameters file (TOML) amending the catalogue of uncertain inputs")
+    estimate.add_argument("--chunk-size", type=_positive_int, default=16_384, metavar="K",
+                          help="samples per chunk: memory vs overhead, never the results")
+    estimate.add_argument("--out", metavar="FILE.nc",
+                          help="also write the results (xarray Dataset) to this NetCDF file")
+    estimate.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     estimate.add_argument("--format", choices=("table", "json"), default="table",
                           help="output format (default: table)")
     estimate.set_defaults(handler=_estimate)

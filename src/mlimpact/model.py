@@ -21,32 +21,21 @@ from mlimpact import factors as lca
 from mlimpact.errors import MlimpactError
 from mlimpact.kernels.production import cards_kernel
 from mlimpact.kernels.training import N_OUT, OUT_ENERGY, OUT_PRODUCTION, OUT_USE, evaluate_runs
-from mlimpact.runs import RUN_FIELDS, RunTable
+from mlimpact.runs import RUN_FIELDS, RunTable, out_of_bounds
 
 _SOURCE = ("MLCA (Morand, Ligozat, Neveol, ICT4S 2024, doi:10.1109/ICT4S64576.2024.00031); "
            "factors of Boavizta and Loubet et al. 2023")
 
-# Lower bounds that every run must respect (strict for these, non-strict for the rest).
-_STRICTLY_POSITIVE = ("hours", "nodes", "repetitions", "lifetime_years", "lifetime_usage",
-                      "dynamic_ratio", "memory_density")
-_AT_MOST_ONE = ("gpu_usage", "cpu_usage", "lifetime_usage")
-
-
 def validate_runs(runs):
-    """Check a run table: finite, non-negative, positive where dividing, shares at most 1."""
+    """Check every field of a run table against :data:`mlimpact.runs.FIELD_BOUNDS`."""
     if not isinstance(runs, RunTable):
         raise TypeError(f"expected a RunTable, got {type(runs).__name__}")
-    values = runs.values
     for j, field in enumerate(RUN_FIELDS):
-        column = values[:, j]
-        bad = ~np.isfinite(column) | (column < 0)
-        if field in _STRICTLY_POSITIVE:
-            bad |= column <= 0
-        if field in _AT_MOST_ONE:
-            bad |= column > 1
+        bad = out_of_bounds(field, runs.values[:, j])
         if bad.any():
             r = int(np.argmax(bad))
-            raise MlimpactError(f"run {runs.names[r]!r}: {field} = {column[r]!r} is out of range")
+            raise MlimpactError(
+                f"run {runs.names[r]!r}: {field} = {runs.values[r, j]!r} is out of range")
 
 
 def _factors(production_factors):

@@ -36,6 +36,41 @@ def point_json(result, model=0):
     return out
 
 
+#: Statistics of a Monte Carlo number in JSON, in this order.
+MC_STATISTICS = ("mean", "median", "q025", "q975", "q05", "q95")
+
+
+def monte_carlo_json(result, model=0):
+    """The point schema where every number is ``{"mean", "median", "q025", "q975", "q05",
+    "q95"}``."""
+    row = result.isel(model=model)
+
+    def stats(array):
+        return {s: float(array.sel(statistic=s)) for s in MC_STATISTICS}
+
+    out = {JSON_KEYS["energy"]: stats(row["energy"])}
+    for criterion in IMPACT_CRITERIA:
+        out[JSON_KEYS[criterion]] = {phase: stats(row[criterion].sel(phase=phase))
+                                     for phase in ("production", "use", "total")}
+    return out
+
+
+def monte_carlo_table(result, model=0):
+    """Median and 95 % interval of every criterion and phase, one run."""
+    values = monte_carlo_json(result, model)
+
+    def cell(v):
+        return f"{format_number(v['median'])} [{format_number(v['q025'])}, {format_number(v['q975'])}]"
+
+    rows = [[f"energy [{UNITS['energy']}]", "-", cell(values["energy_kwh"]),
+             cell(values["energy_kwh"])]]
+    for criterion in IMPACT_CRITERIA:
+        v = values[JSON_KEYS[criterion]]
+        rows.append([f"{_LABELS[criterion]} [{UNITS[criterion]}]",
+                     *(cell(v[p]) for p in ("production", "use", "total"))])
+    return table(rows, ["criterion", "production", "use", "total"])
+
+
 def table(rows, header):
     """Right-aligned plain-text table; first column left-aligned."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]

@@ -18,6 +18,7 @@ lifetime_usage [-] share of the lifetime in use; dynamic_ratio [-]; memory_densi
 [GB/cm2].
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,29 @@ RUN_FIELDS = (
 N_RUN_FIELDS = len(RUN_FIELDS)
 #: First column of the three grid factors, in criterion order (gwp, adpe, pe).
 GRID = GRID_GWP
+
+#: Valid values of each field: ``(lowest, whether lowest itself is valid, highest)``. Fields not
+#: listed are non-negative. Used to validate run tables and the distributions sampled into them.
+FIELD_BOUNDS = {field: (0.0, True, math.inf) for field in RUN_FIELDS} | {
+    "hours": (0.0, False, math.inf),
+    "nodes": (0.0, False, math.inf),
+    "repetitions": (0.0, False, math.inf),
+    "gpu_usage": (0.0, True, 1.0),
+    "cpu_usage": (0.0, True, 1.0),
+    "server": (0.0, True, 1.0),
+    "lifetime_years": (0.0, False, math.inf),
+    "lifetime_usage": (0.0, False, 1.0),
+    "dynamic_ratio": (1.0, True, math.inf),
+    "memory_density": (0.0, False, math.inf),
+}
+
+
+def out_of_bounds(field, values):
+    """Boolean mask of the values that are not valid for ``field`` (NaN and inf included)."""
+    low, low_ok, high = FIELD_BOUNDS[field]
+    values = np.asarray(values, dtype=np.float64)
+    bad = ~np.isfinite(values) | (values > high)
+    return bad | ((values < low) if low_ok else (values <= low))
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,14 @@ _TOP_LEVEL = {"name": ("text", "label of the run")}
 _REQUIRED = {"run": ("hours", "country"), "node": ("gpu", "gpus", "gpu_usage")}
 #: Sections that later stages read (kept as given, validated by their own modules).
 _PASS_THROUGH = ("uncertainty",)
+#: Setup keys whose run-table field has another name (the rest keep theirs; include -> server).
+_FIELD_OF_KEY = {
+    "include": "server",
+    "memory_density_gb_per_cm2": "memory_density",
+    "grid_gwp_kgco2eq_per_kwh": "grid_gwp",
+    "grid_adpe_kgsbeq_per_kwh": "grid_adpe",
+    "grid_pe_mj_per_kwh": "grid_pe",
+}
 
 
 def _check(where, kind, value):
@@ -118,8 +126,11 @@ class Setup:
         The grid location and year.
     provenance : dict
         For hardware and grid inputs, ``"table"``, ``"setup"`` or a source description.
+    given_fields : frozenset of str
+        Run-table fields the setup states explicitly: known, so not sampled unless the
+        ``[uncertainty]`` section gives them a distribution.
     uncertainty : dict
-        The raw ``[uncertainty]`` section, validated by the Monte Carlo catalogue.
+        The raw ``[uncertainty]`` section, validated by :mod:`mlimpact.parameters`.
     """
 
     runs: RunTable
@@ -128,6 +139,7 @@ class Setup:
     country: str
     year: object
     provenance: dict = field(default_factory=dict)
+    given_fields: frozenset = frozenset()
     uncertainty: dict = field(default_factory=dict)
     source: str = "<setup>"
 
@@ -185,6 +197,8 @@ def parse_setup(document, source="<setup>"):
     return Setup(
         runs=RunTable.from_records([(name, row)]), hardware=hardware, gpu_label=gpu_label,
         country=country, year=year, provenance=provenance,
+        given_fields=frozenset(_FIELD_OF_KEY.get(key, key) for (_, key) in values
+                               if _FIELD_OF_KEY.get(key, key) in row),
         uncertainty=dict(document.get("uncertainty", {})), source=source)
 
 

@@ -1,0 +1,886 @@
+"""Probability distributions of uncertain inputs, defined by their inverse CDF.
+
+Every distribution is a frozen dataclass with a vectorised quantile function ``ppf`` (the
+inverse cumulative distribution function, F^-1). Sampling is by inversion [1]_: a column of
+uniforms u in (0, 1) -- pseudo-random, Latin hypercube or Sobol' -- becomes values
+x = F^-1(u), so the stratification of a quasi-random design carries over to the inputs, and the
+same design can be reused for every input whatever its distribution. Each distribution also gives
+its exact ``mean()``, its ``median()``, its ``support()`` and a ``to_spec()`` table that
+:func:`from_spec` turns back into an equal distribution (the TOML form of the parameter catalogue).
+The unit of the quantity travels with it in ``unit`` (a string, only shown, never interpreted).
+
+Distributions and parameterisations
+-----------------------------------
+``Uniform(low, high)``
+    Nothing known but bounds. F^-1(u) = low + (high - low) u.
+``LogUniform(low, high)``, 0 < low < high
+    A positive quantity known to within orders of magnitude (uniform in ln x).
+    F^-1(u) = low (high / low)^u; mean (high - low) / ln(high / low).
+``Normal(mean, sd)``, sd > 0
+    Symmetric measurement error. F^-1(u) = mean + sd Phi^-1(u).
+``TruncatedNormal(mean, sd, low, high)``, sd > 0, low < high
+    A normal error restricted to physically possible values. With a = (low - mean) / sd,
+    b = (high - mean) / sd: F^-1(u) = mean + sd Phi^-1(Phi(a) + u (Phi(b) - Phi(a))), evaluated in
+    log space (``log_ndtr``, ``ndtri_exp``) on whichever side of the mean keeps Phi(a) a lower-tail
+    probability, so a window far in a tail (a = 40, say) stays accurate [2]_;
+    mean = mean + sd (phi(a) - phi(b)) / (Phi(b) - Phi(a)).
+``LogNormal(median, gsd)``, median > 0, gsd > 1
+    Multiplicative uncertainty ("within a factor of gsd", 68 % of the mass in
+    [median / gsd, median gsd]), parameterised by median and geometric standard deviation as
+    recommended by Limpert et al. [3]_: ln X ~ N(ln median, ln gsd),
+    F^-1(u) = median gsd^Phi^-1(u); mean = median exp((ln gsd)^2 / 2).
+``Triangular(low, mode, high)``, low <= mode <= high, low < high
+    Expert judgement as minimum, most likely and maximum. With c = (mode - low) / (high - low):
+    F^-1(u) = low + sqrt(u (high - low)(mode - low)) for u < c, else
+    high - sqrt((1 - u)(high - low)(high - mode)); mean (low + mode + high) / 3.
+``PERT(low, mode, high)``, low <= mode <= high, low < high
+    The same three-point judgement with less weight in the tails than the triangle: the Beta-PERT
+    distribution [4]_, [5]_ with lambda = 4, i.e. a beta distribution on [low, high] with
+    alpha = 1 + 4 (mode - low) / (high - low), beta = 1 + 4 (high - mode) / (high - low);
+    F^-1(u) = low + (high - low) I^-1_u(alpha, beta); mean (low + 4 mode + high) / 6.
+``Beta(a, b, low=0, high=1)``, a, b > 0, low < high
+    A fraction or a bounded quantity with a known shape.
+    F^-1(u) = low + (high - low) I^-1_u(a, b); mean low + (high - low) a / (a + b).
+``Discrete(values, weights=None)``
+    A choice between scenarios (numeric values) with non-negative weights of positive sum,
+    normalised to probabilities p_i = w_i / sum(w); equal weights when omitted. With the values
+    sorted and P_k the cumulative probabilities, F^-1(u) = x_k for the smallest k with P_k >= u.
+    Zero-weight values are never drawn.
+``Empirical(values)``
+    Resampling of observations x_(1) <= ... <= x_(n): the inverse of the empirical CDF,
+    F^-1(u) = x_(k) with k the smallest index with k / n >= u (definition 1 of Hyndman and
+    Fan [6]_, ``numpy.quantile(..., method="inverted_cdf")``); the mean is the sample mean.
+``Constant(value)``
+    A fixed input; F^-1(u) = value.
+
+All parameters are checked when a distribution is built: finite real numbers (not booleans),
+the orderings and positivity above; a violation raises :class:`~mlimpact.errors.MlimpactError`
+with a one-line message naming the distribution and the parameter. ``ppf`` itself checks
+nothing: it expects u in [0, 1) (or (0, 1) for unbounded distributions) and returns float64
+values of the shape of u, inside ``support()``.
+
+References
+----------
+.. [1] L. Devroye, "Non-Uniform Random Variate Generation", Springer, 1986, ch. II.2 (the
+   inversion method), doi:10.1007/978-1-4613-8643-8.
+.. [2] N. L. Johnson, S. Kotz, N. Balakrishnan, "Continuous Univariate Distributions", vol. 1,
+   2nd ed., Wiley, 1994, ch. 13.10 (truncated normal distributions).
+.. [3] E. Limpert, W. A. Stahel, M. Abbt, "Log-normal distributions across the sciences: keys
+   and clues", BioScience 51(5), 341-352, 2001,
+   doi:10.1641/0006-3568(2001)051[0341:LNDATS]2.0.CO;2.
+.. [4] D. Vose, "Risk Analysis: A Quantitative Guide", 3rd ed., Wiley, 2008 (the PERT
+   distribution, section 9.1).
+.. [5] D. G. Malcolm, J. H. Roseboom, C. E. Clark, W. Fazar, "Application of a technique for
+   research and development program evaluation", Operations Research 7(5), 646-669, 1959,
+   doi:10.1287/opre.7.5.646.
+.. [6] R. J. Hyndman, Y. Fan, "Sample quantiles in statistical packages", The American
+   Statistician 50(4), 361-365, 1996, doi:10.1080/00031305.1996.10473566.
+"""
+
+import abc
+import inspect
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+from scipy import special
+
+from mlimpact.errors import MlimpactError
+
+__all__ = [
+    "Distribution", "Uniform", "LogUniform", "Normal", "TruncatedNormal", "LogNormal",
+    "Triangular", "PERT", "Beta", "Discrete", "Empirical", "Constant", "DISTRIBUTIONS",
+    "from_spec",
+]
+
+
+def _format_number(x):
+    """Shortest exact text of a float, without a trailing ``.0`` (``6.0`` -> ``6``)."""
+    text = repr(float(x))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _real(kind, name, value):
+    """``value`` as a float if it is a finite real number (not a bool), else MlimpactError."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise MlimpactError(f"{kind}: {name} must be a finite number (got {value!r})")
+    x = float(value)
+    if not math.isfinite(x):
+        raise MlimpactError(f"{kind}: {name} must be a finite number (got {value!r})")
+    return x
+
+
+def _reals(kind, name, values):
+    """A non-empty sequence of finite real numbers as a tuple of floats, else MlimpactError."""
+    if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__"):
+        raise MlimpactError(f"{kind}: {name} must be a list of numbers (got {values!r})")
+    if isinstance(values, np.ndarray):
+        if values.ndim != 1:
+            raise MlimpactError(f"{kind}: {name} must be one-dimensional "
+                                f"(got shape {values.shape})")
+        if values.dtype.kind not in "iuf":
+            raise MlimpactError(f"{kind}: {name} must hold numbers (got dtype {values.dtype})")
+        array = values.astype(np.float64)
+        if not np.all(np.isfinite(array)):
+            bad = array[~np.isfinite(array)][0]
+            raise MlimpactError(f"{kind}: {name} must be finite numbers "
+                                f"(got {_format_number(bad)})")
+        result = tuple(array.tolist())
+    else:
+        result = tuple(_real(kind, f"{name}[{i}]", v) for i, v in enumerate(values))
+    if not result:
+        raise MlimpactError(f"{kind}: {name} must not be empty")
+    return result
+
+
+def _ordered(kind, low, high):
+    if not low < high:
+        raise MlimpactError(f"{kind}: low must be < high (got low={_format_number(low)}, "
+                            f"high={_format_number(high)})")
+
+
+def _positive(kind, name, value):
+    if not value > 0:
+        raise MlimpactError(f"{kind}: {name} must be > 0 (got {name}={_format_number(value)})")
+
+
+def _mode_inside(kind, low, mode, high):
+    if not low <= mode <= high:
+        raise MlimpactError(f"{kind}: mode must lie in [low, high] (got low={_format_number(low)}, "
+                            f"mode={_format_number(mode)}, high={_format_number(high)})")
+
+
+def _as_u(u):
+    return np.asarray(u, dtype=np.float64)
+
+
+def _result(x, low, high):
+    """Clip to the support (rounding can step one ulp outside) and unwrap 0-d arrays."""
+    out = np.clip(x, low, high)
+    return out[()]
+
+
+class Distribution(abc.ABC):
+    """Base of all distributions: a quantile function, moments, a support and a TOML spec.
+
+    Subclasses are frozen dataclasses. Their compared fields are the parameters, in constructor
+    order, then the keyword-only ``unit``. A parameter whose name is taken by a method
+    (``Normal(mean=...)``, ``LogNormal(median=...)``) is stored under another attribute, listed
+    in ``_renamed``; constructor, spec, ``str`` and ``repr`` use the parameter's own name.
+    """
+
+    #: Name of the distribution in specs and messages.
+    kind = ""
+    #: Constructor name -> attribute name, for parameters stored under another name.
+    _renamed = {}
+
+    def _set(self, name, value):
+        object.__setattr__(self, name, value)
+
+    def _check_unit(self):
+        if not isinstance(self.unit, str):
+            raise MlimpactError(f"{self.kind}: unit must be a string (got {self.unit!r})")
+
+    @abc.abstractmethod
+    def ppf(self, u):
+        """Quantile function (inverse CDF).
+
+        Parameters
+        ----------
+        u : array_like of float
+            Probability levels [-] in [0, 1) -- in (0, 1) for unbounded distributions; not
+            checked.
+
+        Returns
+        -------
+        numpy.ndarray of float64
+            Values [unit] of the shape of ``u`` (a NumPy scalar for a scalar ``u``), inside
+            :meth:`support`, non-decreasing in ``u``.
+        """
+
+    @abc.abstractmethod
+    def mean(self):
+        """Exact mean [unit] as a float."""
+
+    def median(self):
+        """Median [unit] as a float: ``ppf(0.5)``."""
+        return float(self.ppf(0.5))
+
+    @abc.abstractmethod
+    def support(self):
+        """Smallest and largest possible values ``(low, high)`` [unit]; infinite if unbounded."""
+
+    def _parameters(self):
+        """(constructor name, value) of every parameter but ``unit``, in constructor order."""
+        names = {attribute: name for name, attribute in self._renamed.items()}
+        return [(names.get(f.name, f.name), getattr(self, f.name)) for f in fields(self)
+                if f.compare and f.name != "unit"]
+
+    def to_spec(self):
+        """The distribution as a TOML-ready table that :func:`from_spec` turns back into it.
+
+        Returns
+        -------
+        dict
+            ``{"type": kind, <parameter>: value, ..., "unit": unit}``; sequences become lists;
+            an empty ``unit`` and optional parameters left at ``None`` are omitted.
+        """
+        spec = {"type": self.kind}
+        for name, value in self._parameters():
+            if value is not None:
+                spec[name] = list(value) if isinstance(value, tuple) else value
+        if self.unit:
+            spec["unit"] = self.unit
+        return spec
+
+    def _describe(self):
+        parts = []
+        for name, value in self._parameters():
+            if value is None:
+                continue
+            if isinstance(value, tuple):
+                value = "[" + ", ".join(_format_number(v) for v in value) + "]"
+            else:
+                value = _format_number(value)
+            parts.append(f"{name}={value}")
+        return ", ".join(parts)
+
+    def __str__(self):
+        text = f"{self.kind}({self._describe()})"
+        return f"{text} [{self.unit}]" if self.unit else text
+
+    def __repr__(self):
+        arguments = [f"{name}={value!r}" for name, value in self._parameters()]
+        if self.unit:
+            arguments.append(f"unit={self.unit!r}")
+        return f"{type(self).__name__}({', '.join(arguments)})"
+
+
+@dataclass(frozen=True, repr=False)
+class Uniform(Distribution):
+    """Uniform distribution on [low, high].
+
+    Parameters
+    ----------
+    low, high : float
+        Bounds [unit], low < high.
+    unit : str, optional
+        Unit of the quantity (shown, not interpreted).
+    """
+
+    low: float
+    high: float
+    unit: str = field(default="", kw_only=True)
+    kind = "uniform"
+
+    def __post_init__(self):
+        self._set("low", _real(self.kind, "low", self.low))
+        self._set("high", _real(self.kind, "high", self.high))
+        _ordered(self.kind, self.low, self.high)
+        self._check_unit()
+
+    def ppf(self, u):
+        u = _as_u(u)
+        return _result(self.low + (self.high - self.low) * u, self.low, self.high)
+
+    def mean(self):
+        return 0.5 * (self.low + self.high)
+
+    def median(self):
+        return self.mean()
+
+    def support(self):
+        return (self.low, self.high)
+
+
+@dataclass(frozen=True, repr=False)
+class LogUniform(Distribution):
+    """Log-uniform (reciprocal) distribution on [low, high]: ln X ~ U(ln low, ln high).
+
+    Parameters
+    ----------
+    low, high : float
+        Bounds [unit], 0 < low < high.
+    unit : str, optional
+        Unit of the quantity (shown, not interpreted).
+    """
+
+    low: float
+    high: float
+    unit: str = field(default="", kw_only=True)
+    kind = "loguniform"
+
+    def __post_init__(self):
+        self._set("low", _real(self.kind, "low", self.low))
+        self._set("high", _real(self.kind, "high", self.high))
+        _positive(self.kind, "low", self.low)
+        _ordered(self.kind, self.low, self.high)
+        self._check_unit()
+
+    def ppf(self, u):
+        u = _as_u(u)
+        log_ratio = math.log(self.high) - math.log(self.low)
+        return _result(self.low * np.exp(u * log_ratio), self.low, self.high)
+
+    def mean(self):
+        return (self.high - self.low) / (math.log(self.high) - math.log(self.low))
+
+    def median(self):
+        return math.sqrt(self.low) * math.sqrt(self.high)
+
+    def support(self):
+        return (self.low, self.high)
+
+
+@dataclass(frozen=True, init=False, repr=False)
+class Normal(Distribution):
+    """Normal distribution N(mean, sd^2).
+
+    Parameters
+    ----------
+    mean : float
+        Mean [unit]; stored as ``mu`` since ``mean()`` is the method every distribution has.
+    sd : float
+        Standard deviation [unit], > 0.
+    unit : str, optional
+        Unit of the quantity (shown, not interpreted).
+    """
+
+    mu: float
+    sd: float
+    unit: str = field(default="", kw_only=True)
+    kind = "normal"
+    _renamed = {"mean": "mu"}
+
+    def __init__(self, mean, sd, *, unit=""):
+        self._set("mu", _real(self.kind, "mean", mean))
+        self._set("sd", _real(self.kind, "sd", sd))
+        self._set("unit", unit)
+        _positive(self.kind, "sd", self.sd)
+        self._check_unit()
+
+    def ppf(self, u):
+        u = _as_u(u)
+        return (self.mu + self.sd * special.ndtri(u))[()]
+
+    def mean(self):
+        return self.mu
+
+    def median(self):
+        return self.mu
+
+    def support(self):
+        return (-math.inf, math.inf)
+
+
+@dataclass(frozen=True, init=False, repr=False)
+class TruncatedNormal(Distribution):
+    """Normal distribution N(mean, sd^2) restricted to [low, high].
+
+    Parameters
+    ----------
+    mean : float
+        Mean of the parent normal [unit], not of the truncated distribution; stored as ``mu``.
+    sd : float
+        Standard deviation of the parent normal [unit], > 0.
+    low, high : float
+        Truncation bounds [unit], low < high.
+    unit : str, optional
+        Unit of the quantity (shown, not interpreted).
+    """
+
+    mu: float
+    sd: float
+    low: float
+    high: float
+    unit: str = field(default="", kw_only=True)
+    kind = "truncnormal"
+    _renamed = {"mean": "mu"}
+
+    def __init__(self, mean, sd, low, high, *, unit=""):
+        self._set("mu", _real(self.kind, "mean", mean))
+        self._set("sd", _real(self.kind, "sd", sd))
+        self._set("low", _real(self.kind, "low", low))
+        self._set("high", _real(self.kind, "high", high))
+        self._set("unit", unit)
+        _positive(self.kind, "sd", self.sd)
+        _ordered(self.kind, self.low, self.high)
+        self._check_unit()
+
+    def _window(self):
+        """Standardised window (a, b) with a + b <= 0, and whether it was mirrored.
+
+        On this side of the mean Phi(a) <= 1/2 is a lower-tail probability that ``log_ndtr``
+        gives to full relative precision however far the window lies in the tail.
+        """
+        a = (self.low - self.mu) / self.sd
+        b = (self.high - self.mu) / self.sd
+        if a + b > 0:
+            return -b, -a, True
+        return a, b, False
+
+    def _shift(self, z, mirrored):
+        return self.mu - self.sd * z if mirrored else self.mu + self.sd * z
+
+    @staticmethod
+    def _log_ratio(a, b):
+        """log(Phi(a) / Phi(b)) for a < b, a + b <= 0.
+
+        For b <= 0, Phi(x) = phi(x) m(x) with the Mills ratio m(x) = sqrt(pi / 2) erfcx(-x / sqrt 2)
+        gives log(m(a) / m(b)) - (a^2 - b^2) / 2: no difference of two large logarithms, so the
+        ratio stays accurate for windows thousands of sd into the tail.
+        """
+        if b > 0:
+            return special.log_ndtr(a) - special.log_ndtr(b)
+        mills = special.erfcx(-a / math.sqrt(2.0)) / special.erfcx(-b / math.sqrt(2.0))
+        return math.log(mills) - 0.5 * (b - a) * -(a + b)
+
+    def ppf(self, u):
+        u = _as_u(u)
+        a, b, mirrored = self._window()
+        # p is the CDF level in the (possibly mirrored) standard window, q = 1 - p.
+        p, q = (1.0 - u, u) if mirrored else (u, 1.0 - u)
+        log_phi_b = special.log_ndtr(b)
+        log_ratio = self._log_ratio(a, b)
+        ratio = math.exp(log_ratio)  # Phi(a) / Phi(b)
+        share = -math.expm1(log_ratio)  # (Phi(b) - Phi(a)) / Phi(b)
+        if share == 0:
+            return self._flat_ppf(u)
+        # Phi(z) = Phi(b) (1 - q share) = Phi(b) (ratio + p share): log1p keeps 1 - Phi(z)
+        # accurate near the top of the window, the sum keeps Phi(z) accurate near its bottom.
+        shortfall = q * share
+        with np.errstate(divide="ignore"):
+            log_level = log_phi_b + np.where(shortfall < 0.5, np.log1p(-shortfall),
+                                             np.log(ratio + p * share))
+        z = np.clip(special.ndtri_exp(log_level), a, b)
+        return _result(self._shift(z, mirrored), self.low, self.high)
+
+    def _flat_ppf(self, u):
+        """Uniform quantiles, for a window so narrow that Phi(a) = Phi(b) in double precision
+        (the density then varies across it by less than about 1e-6)."""
+        return _result(self.low + (self.high - self.low) * u, self.low, self.high)
+
+    def mean(self):
+        """Exact mean [unit]: mean + sd (phi(a) - phi(b)) / (Phi(b) - Phi(a)).
+
+        In the frame where |a| >= |b|, phi(a) - phi(b) = phi(b) expm1(-t) with
+        t = (a^2 - b^2) / 2 >= 0, and Phi(b) - Phi(a) = Phi(b) s with s = 1 - Phi(a) / Phi(b)
+        from :meth:`_log_ratio`. For b <= 0 the mean is then expm1(-t) / (m(b) s) with the Mills
+        ratio m(b) = Phi(b) / phi(b), free of overflow and of large cancellations however far
+        the window lies in the tail.
+        """
+        a, b, mirrored = self._window()
+        share = -math.expm1(self._log_ratio(a, b))
+        if share == 0:
+            return 0.5 * (self.low + self.high)
+        t = 0.5 * (b - a) * -(a + b)
+        if b <= 0:
+            mills = math.sqrt(0.5 * math.pi) * special.erfcx(-b / math.sqrt(2.0))
+            z = math.expm1(-t) / (mills * share)
+        else:
+            log_mass = special.log_ndtr(b) + math.log(share)
+            z = math.exp(-0.5 * b * b - 0.5 * math.log(2.0 * math.pi) - log_mass) * math.expm1(-t)
+        return min(max(self._shift(z, mirrored), self.low), self.high)
+
+    def support(self):
+        return (self.low, self.high)
+
+
+@dataclass(frozen=True, init=False, repr=False)
+class LogNormal(Distribution):
+    """Log-normal distribution by median and geometric standard deviation.
+
+    ln X ~ N(ln median, (ln gsd)^2), so that X lies within a factor gsd of its median with
+    probability 68.3 % (Limpert et al., BioScience 51(5), 2001).
+
+    Parameters
+    ----------
+    median : float
+        Median (geometric mean) [unit], > 0; stored as ``scale`` (as in ``scipy.stats.lognorm``)
+        since ``median()`` is the method every distribution has.
+    gsd : float
+        Geometric standard deviation [-], > 1.
+    unit : str, optional
+        Unit of the quantity (shown, not interpreted).
+    """
+
+    scale: float
+    gsd: float
+    unit: str = field(default="", kw_only=True)
+    kind = "lognormal"
+    _renamed = {"median": "scale"}
+
+    def __init__(self, median, gsd, *, unit=""):
+        self._set("scale", _real(self.kind, "median", median))
+        self._set("gsd", _real(self.kind, "gsd", gsd))
+        self._set("unit", unit)
+        _positive(self.kind, "median", self.scale)
+        if not self.gsd > 1:
+            raise MlimpactError(f"{self.kind}: gsd must be > 1 "
+                                f"(got gsd={_format_number(self.gsd)})")
+        self._check_unit()
+
+    def ppf(self, u):
+        u = _as_u(u)
+        x = self.scale * np.exp(math.log(self.gsd) * special.ndtri(u))
+        return _result(x, 0.0, math.inf)
+
+    def mean(self):
+        return self.scale * math.exp(0.5 * math.log(self.gsd) ** 2)
+
+    def median(self):
+        return self.scale
+
+    def support(self):
+        return (0.0, math.inf)
+
+
+@dataclass(frozen=True, repr=False)
+class Triangular(Distribution):
+    """Triangular distribution on [low, high] with its peak at mode.
+
+    Parameters
+    ----------
+    low : float
+        Minimum [unit].
+    mode : float
+        Most likely value [unit], low <= mode <= high.
+    high : float
+        Maximum [unit], > low.
+    unit : str, optional
+        Unit of the quantity (shown, not interpreted).
+    """
+
+    low: float
+    mode: float
+    high: float
+    unit: str = field(default="", kw_only=True)
+    kind = "triangular"
+
+    def __post_init__(self):
+        for name in ("low", "mode", "high"):
+            self._set(name, _real(self.kind, name, getattr(self, name)))
+        _ordered(self.kind, self.low, self.high)
+        _mode_inside(self.kind, self.low, self.mode, self.high)
+        self._check_unit()
+
+    def ppf(self, u):
+        u = _as_u(u)
+        width = self.high - self.low
+        c = (self.mode - self.low) / width
+        # Each branch is clamped at the mode so that rounding cannot make ppf step down where
+        # the branches meet.
+        with np.errstate(invalid="ignore"):
+            below = np.minimum(self.low + np.sqrt(u * width * (self.mode - self.low)), self.mode)
+            above = np.maximum(self.high - np.sqrt((1.0 - u) * width * (self.high - self.mode)),
+                               self.mode)
+        x = np.where(u < c, below, above)
+        return _result(x, self.low, self.high)
+
+    def mean(self):
+        return (self.low + self.mode + self.high) / 3.0
+
+    def support(self):
+        return (self.low, self.high)
+
+
+@dataclass(frozen=True, repr=False)
+class PERT(Distribution):
+    """Beta-PERT distribution on [low, high] with mode ``mode`` and lambda = 4.
+
+    A beta distribution scaled to [low, high] with shapes
+    alpha = 1 + 4 (mode - low) / (high - low) and beta = 1 + 4 (high - mode) / (high - low), so
+    that its mean is (low + 4 mode + high) / 6 (Vose, Risk Analysis, 2008).
+
+    Parameters
+    ----------
+    low : float
+        Minimum [unit].
+    mode : float
+        Most likely value [unit], low <= mode <= high.
+    high : float
+        Maximum [unit], > low.
+    unit : str, optional
+        Unit of the quantity (shown, not interpreted).
+    """
+
+    low: float
+    mode: float
+    high: float
+    unit: str = field(default="", kw_only=True)
+    kind = "pert"
+
+    def __post_init__(self):
+        for name in ("low", "mode", "high"):
+            self._set(name, _real(self.kind, name, getattr(self, name)))
+        _ordered(self.kind, self.low, self.high)
+        _mode_inside(self.kind, self.low, self.mode, self.high)
+        self._check_unit()
+
+    @property
+    def shapes(self):
+        """Beta shape parameters (alpha, beta) [-]."""
+        width = self.high - self.low
+        return (1.0 + 4.0 * (self.mode - self.low) / width,
+                1.0 + 4.0 * (self.high - self.mode) / width)
+
+    def ppf(self, u):
+        u = _as_u(u)
+        alpha, beta = self.shapes
+        x = self.low + (self.high - self.low) * special.betaincinv(alpha, beta, u)
+        return _result(x, self.low, self.high)
+
+    def mean(self):
+        return (self.low + 4.0 * self.mode + self.high) / 6.0
+
+    def support(self):
+        return (self.low, self.high)
+
+
+@dataclass(frozen=True, repr=False)
+class Beta(Distribution):
+    """Beta distribution with shapes a, b, scaled to [low, high].
+
+    Parameters
+    ----------
+    a, b : float
+        Shape parameters [-], > 0.
+    low, high : float, optional
+        Bounds [unit], low < high; default [0, 1].
+    unit : str, optional
+        Unit of the quantity (shown, not interpreted).
+    """
+
+    a: float
+    b: float
+    low: float = 0.0
+    high: float = 1.0
+    unit: str = field(default="", kw_only=True)
+    kind = "beta"
+
+    def __post_init__(self):
+        for name in ("a", "b", "low", "high"):
+            self._set(name, _real(self.kind, name, getattr(self, name)))
+        _positive(self.kind, "a", self.a)
+        _positive(self.kind, "b", self.b)
+        _ordered(self.kind, self.low, self.high)
+        self._check_unit()
+
+    def ppf(self, u):
+        u = _as_u(u)
+        x = self.low + (self.high - self.low) * special.betaincinv(self.a, self.b, u)
+        return _result(x, self.low, self.high)
+
+    def mean(self):
+        return self.low + (self.high - self.low) * self.a / (self.a + self.b)
+
+    def support(self):
+        return (self.low, self.high)
+
+
+@dataclass(frozen=True, repr=False)
+class Discrete(Distribution):
+    """Categorical distribution over numeric values (scenarios).
+
+    Parameters
+    ----------
+    values : sequence of float
+        The possible values [unit], in any order; duplicates add up.
+    weights : sequence of float, optional
+        Relative weights [-], non-negative with a positive sum, one per value; normalised to
+        probabilities. Equal weights when omitted.
+    unit : str, optional
+        Unit of the quantity (shown, not interpreted).
+    """
+
+    values: tuple
+    weights: tuple | None = None
+    unit: str = field(default="", kw_only=True)
+    _sorted_values: np.ndarray = field(init=False, repr=False, compare=False)
+    _cumulative: np.ndarray = field(init=False, repr=False, compare=False)
+    kind = "discrete"
+
+    def __post_init__(self):
+        values = _reals(self.kind, "values", self.values)
+        self._set("values", values)
+        if self.weights is None:
+            weights = np.ones(len(values))
+        else:
+            self._set("weights", _reals(self.kind, "weights", self.weights))
+            if len(self.weights) != len(values):
+                raise MlimpactError(f"{self.kind}: weights must have one entry per value "
+                                    f"(got {len(self.weights)} weights for {len(values)} values)")
+            weights = np.array(self.weights)
+            if np.any(weights < 0):
+                raise MlimpactError(f"{self.kind}: weights must be >= 0 "
+                                    f"(got {_format_number(weights.min())})")
+            if not weights.sum() > 0:
+                raise MlimpactError(f"{self.kind}: weights must have a positive sum")
+        self._check_unit()
+        # Zero-weight values are dropped so that no u, not even 0, can select them.
+        drawn = weights > 0
+        order = np.argsort(np.array(values)[drawn], kind="stable")
+        sorted_values = np.array(values)[drawn][order]
+        cumulative = np.cumsum(weights[drawn][order])
+        cumulative /= cumulative[-1]
+        cumulative[-1] = 1.0
+        sorted_values.flags.writeable = False
+        cumulative.flags.writeable = False
+        self._set("_sorted_values", sorted_values)
+        self._set("_cumulative", cumulative)
+
+    @property
+    def probabilities(self):
+        """Probability of each entry of ``values`` [-] (weights / sum of weights)."""
+        if self.weights is None:
+            return np.full(len(self.values), 1.0 / len(self.values))
+        weights = np.array(self.weights)
+        return weights / weights.sum()
+
+    def ppf(self, u):
+        u = _as_u(u)
+        index = np.searchsorted(self._cumulative, u, side="left")
+        return self._sorted_values[np.minimum(index, len(self._cumulative) - 1)][()]
+
+    def mean(self):
+        low, high = self.support()
+        return min(max(float(np.dot(self.probabilities, np.array(self.values))), low), high)
+
+    def support(self):
+        return (float(self._sorted_values[0]), float(self._sorted_values[-1]))
+
+
+@dataclass(frozen=True, repr=False)
+class Empirical(Distribution):
+    """Empirical distribution of observed values (resampling by the inverse empirical CDF).
+
+    Parameters
+    ----------
+    values : sequence of float
+        Observations [unit], at least one, in any order.
+    unit : str, optional
+        Unit of the quantity (shown, not interpreted).
+    """
+
+    values: tuple
+    unit: str = field(default="", kw_only=True)
+    _sorted_values: np.ndarray = field(init=False, repr=False, compare=False)
+    kind = "empirical"
+
+    def __post_init__(self):
+        self._set("values", _reals(self.kind, "values", self.values))
+        self._check_unit()
+        sorted_values = np.sort(np.array(self.values))
+        sorted_values.flags.writeable = False
+        self._set("_sorted_values", sorted_values)
+
+    def ppf(self, u):
+        u = _as_u(u)
+        n = len(self._sorted_values)
+        # Smallest k with k / n >= u, i.e. ceil(n u), as a 0-based index.
+        index = np.searchsorted(np.arange(1, n + 1), u * n, side="left")
+        return self._sorted_values[np.minimum(index, n - 1)][()]
+
+    def mean(self):
+        low, high = self.support()  # the division can round one ulp outside equal values
+        return min(max(math.fsum(self.values) / len(self.values), low), high)
+
+    def support(self):
+        return (float(self._sorted_values[0]), float(self._sorted_values[-1]))
+
+    def _describe(self):
+        low, high = self.support()
+        return f"n={len(self.values)}, min={_format_number(low)}, max={_format_number(high)}"
+
+
+@dataclass(frozen=True, repr=False)
+class Constant(Distribution):
+    """A fixed value (no uncertainty).
+
+    Parameters
+    ----------
+    value : float
+        The value [unit].
+    unit : str, optional
+        Unit of the quantity (shown, not interpreted).
+    """
+
+    value: float
+    unit: str = field(default="", kw_only=True)
+    kind = "constant"
+
+    def __post_init__(self):
+        self._set("value", _real(self.kind, "value", self.value))
+        self._check_unit()
+
+    def ppf(self, u):
+        return np.full(np.shape(u), self.value, dtype=np.float64)[()]
+
+    def mean(self):
+        return self.value
+
+    def median(self):
+        return self.value
+
+    def support(self):
+        return (self.value, self.value)
+
+
+#: Distribution classes by ``kind``, the ``type`` of a spec.
+DISTRIBUTIONS = {cls.kind: cls for cls in (
+    Constant, Uniform, LogUniform, Normal, TruncatedNormal, LogNormal, Triangular, PERT, Beta,
+    Discrete, Empirical)}
+
+
+def from_spec(spec, name="parameter"):
+    """Build a distribution from its table, as written in TOML.
+
+    Parameters
+    ----------
+    spec : dict or float or Distribution
+        ``{"type": kind, <parameter>: value, ..., "unit": unit}`` with the constructor's
+        parameters (e.g. ``{"type": "triangular", "low": 1, "mode": 6, "high": 8,
+        "unit": "year"}``); a bare number gives :class:`Constant`; a distribution is returned
+        as it is.
+    name : str, optional
+        Name of the uncertain input, the start of every error message.
+
+    Returns
+    -------
+    Distribution
+
+    Raises
+    ------
+    MlimpactError
+        For an unknown ``type``, an unknown or missing key or an invalid parameter; the
+        message starts with ``"{name}: "``.
+    """
+    if isinstance(spec, Distribution):
+        return spec
+    known = ", ".join(DISTRIBUTIONS)
+    try:
+        if isinstance(spec, numbers.Real) and not isinstance(spec, (bool, np.bool_)):
+            return Constant(spec)
+        if not isinstance(spec, Mapping):
+            raise MlimpactError(f"expected a number or a table with a 'type' key "
+                                f"(got {spec!r})")
+        if "type" not in spec:
+            raise MlimpactError(f"missing key 'type' (known types: {known})")
+        kind = spec["type"]
+        if not isinstance(kind, str) or kind not in DISTRIBUTIONS:
+            raise MlimpactError(f"unknown distribution type {kind!r} (known types: {known})")
+        cls = DISTRIBUTIONS[kind]
+        parameters = inspect.signature(cls).parameters
+        unknown = [key for key in spec if key != "type" and key not in parameters]
+        if unknown:
+            raise MlimpactError(f"unknown key(s) {', '.join(map(repr, unknown))} for {kind} "
+                                f"(allowed: {', '.join(parameters)})")
+        missing = [key for key, parameter in parameters.items()
+                   if parameter.default is inspect.Parameter.empty and key not in spec]
+        if missing:
+            raise MlimpactError(f"missing key(s) {', '.join(map(repr, missing))} for {kind}")
+        return cls(**{key: value for key, value in spec.items() if key != "type"})
+    except MlimpactError as error:
+        raise MlimpactError(f"{name}: {error}") from None

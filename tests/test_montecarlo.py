@@ -1,0 +1,231 @@
+"""The Monte Carlo engine: designs, parameter binding, the fused kernel and its reductions."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from mlimpact import distributions as d
+from mlimpact import parameters as p
+from mlimpact.errors import MlimpactError
+from mlimpact.factors import PRODUCTION_FACTORS
+from mlimpact.kernels.montecarlo import SUB_BINS
+from mlimpact.model import training_impacts
+from mlimpact.propagate import propagate, propagate_setup
+from mlimpact.runs import RUN_FIELDS
+from mlimpact.sampling import Design, chunks
+from mlimpact.setupfile import load_setup
+
+import naive
+from conftest import random_runs
+
+
+def bind_all(runs, catalogue=None, known=None):
+    catalogue = p.default_catalogue() if catalogue is None else catalogue
+    n = len(runs)
+    hardware = [f"hw{i % 3}" for i in range(n)]
+    countries = ["USA" if i % 2 else "FRA" for i in range(n)]
+    return p.bind(catalogue, runs, hardware, countries, known)
+
+
+@pytest.fixture
+def runs():
+    return random_runs(np.random.default_rng(7), 6)
+
+
+@pytest.mark.parametrize("method", ["mc", "lhs", "sobol"])
+def test_same_seed_same_results_whatever_the_chunk_size(runs, method):
+    bound = bind_all(runs)
+    a = propagate(runs, bound, 8192, seed=3, method=method, chunk_size=8192)
+    b = propagate(runs, bound, 8192, seed=3, method=method, chunk_size=1024)
+    c = propagate(runs, bound, 8192, seed=3, method=method, chunk_size=3000)
+    for other in (b, c):
+        for name in ("energy", "gwp", "adpe", "pe"):
+            np.testing.assert_allclose(other[name], a[name], rtol=1e-12, atol=0)
+    again = propagate(runs, bound, 8192, seed=3, method=method, chunk_size=3000)
+    xr.testing.assert_identical(again, c)
+
+
+def test_different_seeds_give_different_samples(runs):
+    bound = bind_all(runs)
+    a = propagate(runs, bound, 2048, seed=1)
+    b = propagate(runs, bound, 2048, seed=2)
+    assert not np.allclose(a.gwp.sel(statistic="mean"), b.gwp.sel(statistic="mean"), rtol=1e-9)
+
+
+def test_fused_kernel_equals_naive_numpy(runs):
+    bound = bind_all(runs)
+    result = propagate(runs, bound, 1500, seed=11, keep_samples=True, chunk_size=1024)
+    design = Design("mc", 1500, bound.n_columns, 11)
+    expected = naive.monte_carlo(runs.values, bound.values(design.uniforms(0, 1500)), bound)
+    np.testing.assert_allclose(result.energy_samples, expected[..., 0], rtol=1e-13)
+    for c, criterion in enumerate(("gwp", "adpe", "pe")):
+        for k, phase in enumerate(("production", "use", "total")):
+            np.testing.assert_allclose(result[f"{criterion}_samples"].sel(phase=phase),
+                                       expected[..., 1 + 3 * k + c], rtol=1e-13)
+    # Streaming mean and std agree with the full arrays
+    np.testing.assert_allclose(result.energy.sel(statistic="mean"), expected[..., 0].mean(0),
+                               rtol=1e-12)
+    np.testing.assert_allclose(result.energy.sel(statistic="std"),
+                               expected[..., 0].std(0, ddof=1), rtol=1e-9)
+
+
+def test_histogram_quantiles_within_one_bin_of_exact(runs):
+    result = propagate(runs, bind_all(runs), 20000, seed=5, keep_samples=True)
+    for criterion in ("gwp", "adpe", "pe"):
+        samples = result[f"{criterion}_samples"]
+        for name, level in (("q025", 0.025), ("median", 0.5), ("q975", 0.975)):
+            exact = samples.quantile(level, dim="sample")
+            estimate = result[criterion].sel(statistic=name)
+            # a bin spans 1/SUB_BINS of its lower edge; rank conventions differ by < 1 sample
+            assert np.all(np.abs(estimate - exact) <= exact / SUB_BINS + 1e-12 * exact.max())
+
+
+def test_mean_converges_to_analytic_mean_for_linear_case(bert_base):
+    # Only the GWP grid factor is uncertain: use-phase GWP is linear in it, so its mean is the
+    # point value times E[X] = exp(ln(gsd)^2 / 2) for a lognormal of median 1.
+    gsd = 1.4
+    catalogue = {"grid_gwp_error": p.Parameter(
+        "grid_gwp_error", d.LogNormal(1.0, gsd), scope="country", target="grid_gwp",
+        mode="scale")}
+    n = 200_000
+    result = propagate(bert_base, bind_all(bert_base, catalogue), n, seed=0)
+    point = float(training_impacts(bert_base).gwp.sel(phase="use")[0])
+    expected = point * np.exp(np.log(gsd) ** 2 / 2)
+    mean = float(result.gwp.sel(phase="use", statistic="mean")[0])
+    std = float(result.gwp.sel(phase="use", statistic="std")[0])
+    assert abs(mean - expected) < 4 * std / np.sqrt(n)  # 4 standard errors
+    # production does not depend on the grid: no spread at all
+    production = result.gwp.sel(phase="production")[0]
+    assert float(production.sel(statistic="std")) == pytest.approx(0, abs=1e-9)
+
+
+def test_reference_interval_brackets_point_estimate(repo_root):
+    setup = load_setup(repo_root / "examples" / "bert_base.toml")
+    result = propagate_setup(setup, 20_000, seed=0)
+    for criterion in ("energy", "gwp", "adpe", "pe"):
+        values = result[criterion].isel(model=0)
+        if "phase" in values.dims:
+            values = values.sel(phase="total")
+        assert float(values.sel(statistic="q025")) < float(values.sel(statistic="point")) \
+            < float(values.sel(statistic="q975"))
+
+
+def test_known_fields_are_not_sampled(runs):
+    known = np.zeros((len(runs), len(RUN_FIELDS)), bool)
+    known[:, RUN_FIELDS.index("gpu_usage")] = True
+    known[0, RUN_FIELDS.index("grid_gwp")] = True
+    bound = bind_all(runs, known=known)
+    assert "gpu_usage" not in bound.groups
+    field = RUN_FIELDS.index("grid_gwp")
+    row = list(bound.apply_field).index(field)
+    assert bound.apply_column[row, 0] == -1 and bound.apply_column[row, 1] >= 0
+
+
+def test_scopes_give_one_column_per_member(runs):
+    bound = bind_all(runs)
+    assert len(bound.groups["lifetime_years"]) == 1  # global
+    assert len(bound.groups["grid_gwp_error"]) == 2  # FRA and USA
+    assert len(bound.groups["gpu_usage"]) == len(runs)  # per run
+    assert len(bound.groups["production_gwp_error"]) == PRODUCTION_FACTORS.shape[0]
+
+
+def test_memory_does_not_grow_with_samples(runs):
+    bound = bind_all(runs)
+    propagate(runs, bound, 2048, seed=0, chunk_size=1024)  # compile first
+
+    def peak(n):
+        tracemalloc.start()
+        propagate(runs, bound, n, seed=0, chunk_size=1024)
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    assert peak(32 * 1024) < 1.2 * peak(4 * 1024)
+
+
+def test_lhs_has_one_sample_per_stratum():
+    u = Design("lhs", 1000, 4, seed=9).uniforms(0, 1000)
+    strata = np.sort(np.floor(u * 1000).astype(int), axis=0)
+    assert np.array_equal(strata, np.repeat(np.arange(1000)[:, None], 4, axis=1))
+
+
+def test_designs_are_addressable():
+    for method in ("mc", "lhs", "sobol"):
+        design = Design(method, 4096, 3, seed=4)
+        whole = design.uniforms(0, 4096)
+        np.testing.assert_array_equal(design.uniforms(1500, 2600), whole[1500:2600])
+        assert whole.min() > 0 and whole.max() < 1
+
+
+def test_chunks_cover_every_sample_once():
+    ranges = chunks(10_000, 3000)
+    assert ranges[0] == (0, 3072) and ranges[-1][1] == 10_000
+    assert sum(b - a for a, b in ranges) == 10_000
+
+
+@pytest.mark.parametrize("method, n, message", [
+    ("sobol", 1000, "power of two"), ("grid", 16, "sampling method"), ("mc", 0, ">= 1"),
+])
+def test_bad_designs_rejected(method, n, message):
+    with pytest.raises(MlimpactError, match=message):
+        Design(method, n, 2, seed=0)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"distribution": {"type": "normal", "mean": 10, "sd": 5}, "scope": "run",
+      "target": "hours", "mode": "replace"}, "can leave the valid range of hours"),
+    ({"distribution": {"type": "uniform", "low": 0.5, "high": 1.5}, "scope": "global",
+      "target": "lifetime_usage", "mode": "replace"}, "valid range of lifetime_usage"),
+    ({"distribution": {"type": "normal", "mean": 1, "sd": 0.5}, "scope": "global",
+      "target": "grid_gwp", "mode": "scale"}, "multiplicative error must be >= 0"),
+    ({"distribution": 1.0, "scope": "planet", "target": "hours", "mode": "replace"}, "scope"),
+    ({"distribution": 1.0, "scope": "run", "target": "colour", "mode": "replace"},
+     "unknown target 'colour'"),
+    ({"distribution": 1.0, "scope": "run", "target": "hours"}, "mode is required"),
+    ({"distribution": 1.0, "scope": "run", "target": "hours", "mode": "replace", "x": 1},
+     "unknown key"),
+    ({"distribution": {"type": "uniform", "low": 3, "high": 1}, "scope": "global",
+      "target": "hours", "mode": "replace"}, "low"),
+])
+def test_invalid_parameters_rejected(spec, message):
+    with pytest.raises(MlimpactError, match=message) as error:
+        p.parse_parameters({"bad": spec}, source="params.toml")
+    assert "\n" not in str(error.value) and str(error.value).startswith("params.toml")
+
+
+def test_parameters_file_errors(tmp_path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[lifetime_years\n")
+    with pytest.raises(MlimpactError, match="malformed TOML"):
+        p.load_parameters(broken)
+    with pytest.raises(MlimpactError, match="no such parameters file"):
+        p.load_parameters(tmp_path / "absent.toml")
+
+
+def test_uncertainty_section_overrides_catalogue():
+    catalogue = p.apply_uncertainty(p.default_catalogue(), {
+        "lifetime_years": {"type": "uniform", "low": 2, "high": 4},
+        "hours": {"type": "lognormal", "median": 80, "gsd": 1.1},
+        "memory_density": 1.875,
+    })
+    assert catalogue["lifetime_years"].distribution == d.Uniform(2, 4)
+    assert catalogue["hours"].scope == "run" and catalogue["hours"].target == "hours"
+    assert catalogue["memory_density"].distribution == d.Constant(1.875)
+    with pytest.raises(MlimpactError, match="not a parameter"):
+        p.apply_uncertainty(p.default_catalogue(), {"banana": 1.0})
+
+
+def test_every_catalogue_entry_is_documented():
+    for parameter in p.default_catalogue().values():
+        assert parameter.source and parameter.description and parameter.unit
+
+
+def test_results_save_to_netcdf(runs, tmp_path):
+    from mlimpact.output import write_netcdf
+    result = propagate(runs, bind_all(runs), 1024, seed=0)
+    write_netcdf(result, tmp_path / "r.nc")
+    back = xr.load_dataset(tmp_path / "r.nc")
+    xr.testing.assert_allclose(back, result)
+    assert back.gwp.attrs["units"] == "kg CO2eq"
