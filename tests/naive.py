@@ -1,5 +1,8 @@
 """Plain numpy references of every kernel, written from the equations of docs/methodology.md
-without sharing code with the kernels (only the factor table and column names)."""
+without sharing code with the kernels (only the factor table and column names).
+
+Factors may be one table (item, 3) or one table per sample broadcast against the inputs, e.g.
+(sample, 1, item, 3) for inputs of shape (sample, run)."""
 
 import numpy as np
 
@@ -16,10 +19,11 @@ def card(die_area_cm2, memory_gb, density, factors=F):
     """Per-card production, shape (..., 3 criteria): die, memory, other parts and their sum."""
     die_area_cm2, memory_gb, density = (np.asarray(x, float)[..., None]
                                         for x in (die_area_cm2, memory_gb, density))
-    die = die_area_cm2 * factors[ITEM["gpu_die"]]
-    memory = np.where(memory_gb > 0, memory_gb / density * factors[ITEM["gpu_memory_die"]]
-                      + factors[ITEM["gpu_memory_base"]], 0.0)
-    other = np.broadcast_to(factors[ITEM["gpu_base"]], die.shape)
+    die = die_area_cm2 * factors[..., ITEM["gpu_die"], :]
+    memory = np.where(memory_gb > 0, memory_gb / density * factors[..., ITEM["gpu_memory_die"], :]
+                      + factors[..., ITEM["gpu_memory_base"], :], 0.0)
+    other = np.broadcast_to(factors[..., ITEM["gpu_base"], :], np.broadcast_shapes(
+        die.shape, factors[..., 0, :].shape))
     return die, memory, other, die + memory + other
 
 
@@ -28,18 +32,18 @@ def server(cpus, cpu_die, ram_modules, ram_module_gb, ssd_gb, psus, density, fac
     col = lambda x: np.asarray(x, float)[..., None]  # noqa: E731
     cpus, cpu_die, ram_modules, ram_module_gb, ssd_gb, psus, density = map(
         col, (cpus, cpu_die, ram_modules, ram_module_gb, ssd_gb, psus, density))
-    return (cpus * (cpu_die * factors[ITEM["cpu_die"]] + factors[ITEM["cpu_base"]])
-            + ram_modules * (ram_module_gb / density * factors[ITEM["ram_die"]]
-                             + factors[ITEM["ram_base"]])
-            + np.where(ssd_gb > 0, ssd_gb / 48.5 * factors[ITEM["ssd_die"]]
-                       + factors[ITEM["ssd_base"]], 0.0)
-            + psus * 2.99 * factors[ITEM["psu_per_kg"]]
-            + factors[ITEM["motherboard"]] + factors[ITEM["rack_case"]]
-            + factors[ITEM["assembly"]])
+    return (cpus * (cpu_die * factors[..., ITEM["cpu_die"], :] + factors[..., ITEM["cpu_base"], :])
+            + ram_modules * (ram_module_gb / density * factors[..., ITEM["ram_die"], :]
+                             + factors[..., ITEM["ram_base"], :])
+            + np.where(ssd_gb > 0, ssd_gb / 48.5 * factors[..., ITEM["ssd_die"], :]
+                       + factors[..., ITEM["ssd_base"], :], 0.0)
+            + psus * 2.99 * factors[..., ITEM["psu_per_kg"], :]
+            + factors[..., ITEM["motherboard"], :] + factors[..., ITEM["rack_case"], :]
+            + factors[..., ITEM["assembly"], :])
 
 
 def training(values, factors=F):
-    """Energy (run,), production (run, 3), use (run, 3) of a run-table matrix (run, field)."""
+    """Energy (...), production (..., 3), use (..., 3) of run rows of shape (..., field)."""
     v = {name: values[..., j] for j, name in enumerate(RUN_FIELDS)}
     on = v["server"]
     ram_gb = v["ram_modules"] * v["ram_module_gb"] * on
@@ -62,13 +66,12 @@ def apply_parameters(runs_values, values, bound):
     shape (sample, run, field); and the per-sample production factors (sample, item, 3)."""
     inputs = np.repeat(runs_values[None], values.shape[0], axis=0)
     for field, mode, columns in zip(bound.apply_field, bound.apply_mode, bound.apply_column):
-        for r, column in enumerate(columns):
-            if column < 0:
-                continue
-            if mode == 0:
-                inputs[:, r, field] = values[:, column]
-            else:
-                inputs[:, r, field] *= values[:, column]
+        active = columns >= 0
+        sampled = values[:, columns[active]]
+        if mode == 0:
+            inputs[:, active, field] = sampled
+        else:
+            inputs[:, active, field] *= sampled
     scale = np.ones((values.shape[0], *F.shape))
     for c in range(F.shape[1]):
         for item in range(F.shape[0]):
@@ -81,8 +84,5 @@ def apply_parameters(runs_values, values, bound):
 def monte_carlo(runs_values, values, bound):
     """The ten quantities of every (sample, run): energy, production x3, use x3, total x3."""
     inputs, factors = apply_parameters(runs_values, values, bound)
-    out = np.empty((*inputs.shape[:2], 10))
-    for s in range(inputs.shape[0]):
-        energy, production, use = training(inputs[s], factors[s])
-        out[s] = np.concatenate([energy[:, None], production, use, production + use], axis=1)
-    return out
+    energy, production, use = training(inputs, factors[:, None])
+    return np.concatenate([energy[..., None], production, use, production + use], axis=-1)

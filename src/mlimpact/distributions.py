@@ -8,6 +8,9 @@ same design can be reused for every input whatever its distribution. Each distri
 its exact ``mean()``, its ``median()``, its ``support()`` and a ``to_spec()`` table that
 :func:`from_spec` turns back into an equal distribution (the TOML form of the parameter catalogue).
 The unit of the quantity travels with it in ``unit`` (a string, only shown, never interpreted).
+Parameters whose name is also a method are stored under another attribute: the ``mean`` of
+``Normal`` and ``TruncatedNormal`` as ``mu``, the ``median`` of ``LogNormal`` as ``scale``;
+constructors, specs and ``str`` use the parameter names below.
 
 Distributions and parameterisations
 -----------------------------------
@@ -21,13 +24,14 @@ Distributions and parameterisations
 ``TruncatedNormal(mean, sd, low, high)``, sd > 0, low < high
     A normal error restricted to physically possible values. With a = (low - mean) / sd,
     b = (high - mean) / sd: F^-1(u) = mean + sd Phi^-1(Phi(a) + u (Phi(b) - Phi(a))), evaluated in
-    log space (``log_ndtr``, ``ndtri_exp``) on whichever side of the mean keeps Phi(a) a lower-tail
-    probability, so a window far in a tail (a = 40, say) stays accurate [2]_;
+    log space (``log_ndtr``, ``ndtri_exp``, the Mills ratio through ``erfcx``) on whichever side
+    of the mean keeps Phi(a) a lower-tail probability, so a window far in a tail (a = 40, say)
+    stays accurate [2]_;
     mean = mean + sd (phi(a) - phi(b)) / (Phi(b) - Phi(a)).
 ``LogNormal(median, gsd)``, median > 0, gsd > 1
     Multiplicative uncertainty ("within a factor of gsd", 68 % of the mass in
     [median / gsd, median gsd]), parameterised by median and geometric standard deviation as
-    recommended by Limpert et al. [3]_: ln X ~ N(ln median, ln gsd),
+    recommended by Limpert et al. [3]_: ln X ~ N(ln median, (ln gsd)^2),
     F^-1(u) = median gsd^Phi^-1(u); mean = median exp((ln gsd)^2 / 2).
 ``Triangular(low, mode, high)``, low <= mode <= high, low < high
     Expert judgement as minimum, most likely and maximum. With c = (mode - low) / (high - low):
@@ -64,12 +68,12 @@ References
 .. [1] L. Devroye, "Non-Uniform Random Variate Generation", Springer, 1986, ch. II.2 (the
    inversion method), doi:10.1007/978-1-4613-8643-8.
 .. [2] N. L. Johnson, S. Kotz, N. Balakrishnan, "Continuous Univariate Distributions", vol. 1,
-   2nd ed., Wiley, 1994, ch. 13.10 (truncated normal distributions).
+   2nd ed., Wiley, 1994, ch. 13 (the normal distribution and its truncated forms).
 .. [3] E. Limpert, W. A. Stahel, M. Abbt, "Log-normal distributions across the sciences: keys
    and clues", BioScience 51(5), 341-352, 2001,
    doi:10.1641/0006-3568(2001)051[0341:LNDATS]2.0.CO;2.
 .. [4] D. Vose, "Risk Analysis: A Quantitative Guide", 3rd ed., Wiley, 2008 (the PERT
-   distribution, section 9.1).
+   distribution).
 .. [5] D. G. Malcolm, J. H. Roseboom, C. E. Clark, W. Fazar, "Application of a technique for
    research and development program evaluation", Operations Research 7(5), 646-669, 1959,
    doi:10.1287/opre.7.5.646.
@@ -108,7 +112,7 @@ def _real(kind, name, value):
         raise MlimpactError(f"{kind}: {name} must be a finite number (got {value!r})")
     x = float(value)
     if not math.isfinite(x):
-        raise MlimpactError(f"{kind}: {name} must be a finite number (got {value!r})")
+        raise MlimpactError(f"{kind}: {name} must be a finite number (got {x!r})")
     return x
 
 
@@ -389,6 +393,13 @@ class TruncatedNormal(Distribution):
         Truncation bounds [unit], low < high.
     unit : str, optional
         Unit of the quantity (shown, not interpreted).
+
+    Notes
+    -----
+    With a = (low - mean) / sd and b = (high - mean) / sd, quantiles are computed in the standard
+    frame and mapped back by mean + sd z, so they are resolved to about 1e-16 (|a| + |b|) sd.
+    Windows many sd into a tail are accurate (relative 1e-13 or better at 40 sd); in a window
+    narrower than that resolution, quantiles may step back by that much between close levels.
     """
 
     mu: float
@@ -459,7 +470,7 @@ class TruncatedNormal(Distribution):
 
     def _flat_ppf(self, u):
         """Uniform quantiles, for a window so narrow that Phi(a) = Phi(b) in double precision
-        (the density then varies across it by less than about 1e-6)."""
+        (the density is then constant across it to double precision)."""
         return _result(self.low + (self.high - self.low) * u, self.low, self.high)
 
     def mean(self):

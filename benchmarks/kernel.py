@@ -1,0 +1,139 @@
+"""Throughput of the fused Monte Carlo kernel against a naive numpy evaluation, in one run.
+
+    python benchmarks/kernel.py --samples 1000000 [--models 300] [--json]
+
+The run table holds ``--models`` synthetic training runs (accelerators drawn from the hardware
+table's data-centre GPUs with known die area, memory and TDP; hours, nodes, usage and grid drawn
+at random with a fixed seed): the dataset of notable models is not wired in yet, and the kernel's
+cost does not depend on where the numbers come from. Every input of the default catalogue is
+uncertain (per-run GPU usage, per-country grid errors, global assumptions, factor errors).
+
+Both sides compute the same thing: the ten quantities (energy; production, use and total of
+GWP, ADPe, PE) of every (sample, model), and their mean, standard deviation and five quantiles
+per model.
+
+- fused: :func:`mlimpact.propagate.propagate`, chunked, streaming reductions (numba, all cores);
+- naive: numpy on whole (sample, model) arrays (``tests/naive.py``), then ``mean``, ``std`` and
+  ``np.quantile`` over the samples. It keeps every value, so it runs on ``--naive-samples``
+  samples only; throughputs are per evaluation, so the ratio is fair.
+
+Each side is timed ``--repeats`` times after a warm-up (compilation excluded); medians are
+reported. Peak memory is the process's maximum resident set size after the fused runs (before
+the naive run, which holds every sample).
+"""
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+import naive  # noqa: E402
+
+from mlimpact import datasets, parameters  # noqa: E402
+from mlimpact.defaults import DYNAMIC_RATIO, LIFETIME_USAGE, LIFETIME_YEARS  # noqa: E402
+from mlimpact.propagate import QUANTILES, propagate  # noqa: E402
+from mlimpact.runs import RunTable  # noqa: E402
+from mlimpact.sampling import Design  # noqa: E402
+
+COUNTRIES = ("USA", "CHN", "GBR", "FRA", "DEU", "CAN", "JPN", "KOR")
+
+
+def synthetic_runs(n_models, seed=0):
+    """A run table of n_models plausible training runs, with the hardware and country of each."""
+    rng = np.random.default_rng(seed)
+    cards = [h for h in datasets.hardware_table() if h.segment == "data_centre"
+             and np.isfinite([h.die_area_cm2, h.memory_gb, h.tdp_w]).all()]
+    factors = datasets.electricity_factors()
+    records, hardware, countries = [], [], []
+    for i in range(n_models):
+        card = cards[rng.integers(len(cards))]
+        country = COUNTRIES[rng.integers(len(COUNTRIES))]
+        grid = factors[country]
+        records.append((f"model {i}", dict(
+            hours=float(rng.lognormal(np.log(300), 1.0)), nodes=int(rng.integers(1, 512)),
+            repetitions=1, gpus=8, gpu_usage=0.75, gpu_tdp_w=card.tdp_w,
+            gpu_memory_gb=card.memory_gb, gpu_die_area_cm2=card.die_area_cm2, cpus=2,
+            cpu_usage=0.0, cpu_tdp_w=65, cpu_die_area_cm2=2.1, ram_modules=24, ram_module_gb=32,
+            ssd_gb=1000, psus=2, server=1, grid_gwp=grid.gwp, grid_adpe=grid.adpe,
+            grid_pe=grid.pe, intensity_ratio=1.0, lifetime_years=LIFETIME_YEARS,
+            lifetime_usage=LIFETIME_USAGE, dynamic_ratio=DYNAMIC_RATIO, memory_density=0.625)))
+        hardware.append(card.name)
+        countries.append(country)
+    return RunTable.from_records(records), hardware, countries
+
+
+def naive_statistics(runs, bound, n, seed):
+    """Evaluate n samples with numpy on whole arrays and reduce them as the fused path does."""
+    values = bound.values(Design("mc", n, bound.n_columns, seed).uniforms(0, n))
+    quantities = naive.monte_carlo(runs.values, values, bound)
+    return (quantities.mean(axis=0), quantities.std(axis=0, ddof=1),
+            np.quantile(quantities, list(QUANTILES.values()), axis=0))
+
+
+def timed(function, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=1_000_000)
+    parser.add_argument("--models", type=int, default=300)
+    parser.add_argument("--naive-samples", type=int, default=4096)
+    parser.add_argument("--chunk-size", type=int, default=16_384)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+
+    runs, hardware, countries = synthetic_runs(args.models)
+    bound = parameters.bind(parameters.default_catalogue(), runs, hardware, countries)
+    propagate(runs, bound, 2048, seed=1, chunk_size=1024)  # compile
+    fused_time, fused_times = timed(
+        lambda: propagate(runs, bound, args.samples, seed=1, chunk_size=args.chunk_size),
+        args.repeats)
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    naive_statistics(runs, bound, 256, seed=1)  # warm-up
+    naive_time, naive_times = timed(
+        lambda: naive_statistics(runs, bound, args.naive_samples, seed=1), args.repeats)
+
+    fused_rate = args.samples * args.models / fused_time
+    naive_rate = args.naive_samples * args.models / naive_time
+    figures = {
+        "samples": args.samples, "models": args.models, "columns": bound.n_columns,
+        "chunk_size": args.chunk_size, "naive_samples": args.naive_samples,
+        "repeats": args.repeats,
+        "fused_seconds_median": fused_time, "fused_seconds": fused_times,
+        "fused_evaluations_per_second": fused_rate,
+        "naive_seconds_median": naive_time, "naive_seconds": naive_times,
+        "naive_evaluations_per_second": naive_rate,
+        "ratio_fused_over_naive": fused_rate / naive_rate,
+        "peak_rss_mb_after_fused": peak_rss_mb,
+        "machine": f"{platform.machine()}, {platform.python_version()}, "
+                   f"numba threads {__import__('numba').get_num_threads()}",
+    }
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return
+    print(f"fused kernel: {args.samples:,} samples x {args.models} models "
+          f"({bound.n_columns} uncertain columns), chunk {args.chunk_size:,}")
+    print(f"  median {fused_time:.3f} s -> {fused_rate / 1e6:,.1f} M evaluations/s")
+    print(f"naive numpy: {args.naive_samples:,} samples x {args.models} models")
+    print(f"  median {naive_time:.3f} s -> {naive_rate / 1e6:,.2f} M evaluations/s")
+    print(f"ratio (fused / naive throughput): {fused_rate / naive_rate:,.1f}x")
+    print(f"peak RSS after the fused runs: {peak_rss_mb:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
