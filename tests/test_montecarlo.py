@@ -161,7 +161,7 @@ def test_designs_are_addressable():
 
 def test_chunks_cover_every_sample_once():
     ranges = chunks(10_000, 3000)
-    assert ranges[0] == (0, 3072) and ranges[-1][1] == 10_000
+    assert ranges[0] == (0, 3000) and ranges[-1] == (9000, 10_000)
     assert sum(b - a for a, b in ranges) == 10_000
 
 
@@ -229,3 +229,31 @@ def test_results_save_to_netcdf(runs, tmp_path):
     back = xr.load_dataset(tmp_path / "r.nc")
     xr.testing.assert_allclose(back, result)
     assert back.gwp.attrs["units"] == "kg CO2eq"
+
+
+@pytest.mark.parametrize("distribution", [
+    d.Constant(3.0), d.Uniform(1, 2), d.LogUniform(0.1, 10), d.Normal(1, 2),
+    d.LogNormal(2, 1.5), d.Triangular(1, 6, 8), d.Triangular(0, 0, 1), d.Triangular(0, 1, 1),
+    d.PERT(1, 2, 9), d.Beta(2, 5, 1, 3),
+])
+def test_compiled_ppf_equals_numpy_ppf(distribution):
+    from mlimpact.kernels import ppf
+    code, params = p.kernel_spec(distribution)
+    assert code != ppf.NOT_HERE
+    u = np.asfortranarray(np.concatenate([[1e-12, 0.5, 1 - 1e-12],
+                                          np.random.default_rng(0).random(2000)])[:, None])
+    out = np.empty_like(u, order="F")
+    ppf.ppf_columns(u, np.array([code]), np.array([params]), out)
+    np.testing.assert_allclose(out, distribution.ppf(u), rtol=1e-14, atol=1e-300)
+
+
+def test_kinds_without_compiled_ppf_use_numpy(runs):
+    catalogue = {**p.default_catalogue(), "gpu_usage": p.Parameter(
+        "gpu_usage", d.Discrete([0.5, 0.7, 0.9], [1, 2, 1]), scope="run", target="gpu_usage",
+        mode="replace")}
+    bound = bind_all(runs, catalogue)
+    u = Design("mc", 256, bound.n_columns, 0).uniforms(0, 256)
+    values = bound.values(u)
+    columns = bound.groups["gpu_usage"]
+    np.testing.assert_array_equal(values[:, columns],
+                                  catalogue["gpu_usage"].distribution.ppf(u[:, columns]))

@@ -15,6 +15,7 @@ sampled for that run.
 
 import tomllib
 from dataclasses import dataclass, replace
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import numpy as np
 from mlimpact import distributions
 from mlimpact.errors import MlimpactError
 from mlimpact.factors import FACTOR_NAMES, IMPACT_CRITERIA
+from mlimpact.kernels import ppf
 from mlimpact.runs import FIELD_BOUNDS, RUN_FIELDS
 
 SCOPES = ("global", "hardware", "country", "run", "factor")
@@ -209,16 +211,48 @@ class BoundParameters:
         return len(self.columns)
 
     def values(self, uniforms):
-        """Turn uniforms of shape (sample, column) into parameter values (same shape)."""
-        uniforms = np.asarray(uniforms, dtype=np.float64)
+        """Turn uniforms of shape (sample, column) into parameter values (same shape, column-major).
+
+        Common kinds go through the compiled :func:`mlimpact.kernels.ppf.ppf_columns`; the
+        others through their numpy ``ppf``.
+        """
+        uniforms = np.asfortranarray(uniforms, dtype=np.float64)
         if uniforms.ndim != 2 or uniforms.shape[1] != self.n_columns:
             raise ValueError(f"expected uniforms of shape (n, {self.n_columns}), "
                              f"got {uniforms.shape}")
-        out = np.empty_like(uniforms)
+        out = np.empty_like(uniforms, order="F")
+        codes, params = self._kernel_specs
+        ppf.ppf_columns(uniforms, codes, params, out)
         for indices in self.groups.values():
-            distribution = self.distributions[indices[0]]
-            out[:, indices] = distribution.ppf(uniforms[:, indices])
+            if codes[indices[0]] == ppf.NOT_HERE:
+                out[:, indices] = self.distributions[indices[0]].ppf(uniforms[:, indices])
         return out
+
+    @cached_property
+    def _kernel_specs(self):
+        specs = [kernel_spec(d) for d in self.distributions]
+        codes = np.array([code for code, _ in specs], dtype=np.int64)
+        params = np.array([p for _, p in specs], dtype=np.float64).reshape(len(specs), 4)
+        return codes, params
+
+
+def kernel_spec(distribution):
+    """``(code, params[4])`` of a distribution for :mod:`mlimpact.kernels.ppf`, or NOT_HERE."""
+    kind, d = distribution.kind, distribution
+    spec = {
+        "constant": lambda: (ppf.CONSTANT, (d.value,)),
+        "uniform": lambda: (ppf.UNIFORM, (d.low, d.high)),
+        "loguniform": lambda: (ppf.LOGUNIFORM, (d.low, d.high)),
+        "normal": lambda: (ppf.NORMAL, (d.mu, d.sd)),
+        "lognormal": lambda: (ppf.LOGNORMAL, (d.scale, d.gsd)),
+        "triangular": lambda: (ppf.TRIANGULAR, (d.low, d.mode, d.high)),
+        "pert": lambda: (ppf.SCALED_BETA, (*d.shapes, d.low, d.high)),
+        "beta": lambda: (ppf.SCALED_BETA, (d.a, d.b, d.low, d.high)),
+    }.get(kind)
+    if spec is None:
+        return ppf.NOT_HERE, (0.0,) * 4
+    code, values = spec()
+    return code, tuple(float(v) for v in values) + (0.0,) * (4 - len(values))
 
 
 def bind(parameters, runs, hardware, countries, known=None):

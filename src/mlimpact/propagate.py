@@ -2,7 +2,7 @@
 
 :func:`propagate` draws ``n`` samples of the bound parameters with a sampling design
 (:mod:`mlimpact.sampling`), evaluates them chunk by chunk through the fused kernel
-(:mod:`mlimpact.kernels.montecarlo`) and merges the chunks' :class:`Accumulator` objects. Memory
+(:mod:`mlimpact.kernels.montecarlo`) and folds every chunk into one mergeable :class:`Accumulator`. Memory
 is bounded by the chunk size and the number of runs, not by ``n``: full sample arrays are kept
 only on request and when small enough. Results are an :class:`xarray.Dataset` with dims
 ``model``, ``phase`` and ``statistic`` and ``units`` on every variable.
@@ -46,7 +46,7 @@ class Accumulator:
         that accumulators of different chunks and workers line up).
     shift : float64[run, quantity]
         K of the shifted sums.
-    hist, tails, sums, compensation, vmin, vmax
+    hist, tails, sums, compensation, extremes
         See :func:`mlimpact.kernels.montecarlo.fused_kernel`.
     """
 
@@ -57,8 +57,7 @@ class Accumulator:
     tails: np.ndarray
     sums: np.ndarray
     compensation: np.ndarray
-    vmin: np.ndarray
-    vmax: np.ndarray
+    extremes: np.ndarray
 
     @classmethod
     def empty(cls, point):
@@ -69,7 +68,8 @@ class Accumulator:
         shape = point.shape
         return cls(0, anchor, np.nan_to_num(point), np.zeros((*shape, mc.N_BINS), np.int64),
                    np.zeros((*shape, 3), np.int64), np.zeros((*shape, 2)),
-                   np.zeros((*shape, 2)), np.full(shape, np.inf), np.full(shape, -np.inf))
+                   np.zeros((*shape, 2)),
+                   np.stack([np.full(shape, np.inf), np.full(shape, -np.inf)], axis=-1))
 
     def merge(self, other):
         """Combine with the accumulator of other samples (exact for counts, sums to rounding)."""
@@ -83,7 +83,16 @@ class Accumulator:
         return Accumulator(self.count + other.count, self.anchor, self.shift,
                            self.hist + other.hist, self.tails + other.tails, total,
                            self.compensation + other.compensation + error,
-                           np.minimum(self.vmin, other.vmin), np.maximum(self.vmax, other.vmax))
+                           np.stack([np.minimum(self.vmin, other.vmin),
+                                     np.maximum(self.vmax, other.vmax)], axis=-1))
+
+    @property
+    def vmin(self):
+        return self.extremes[..., 0]
+
+    @property
+    def vmax(self):
+        return self.extremes[..., 1]
 
     def _sum(self, k):
         return self.sums[..., k] + self.compensation[..., k]
@@ -128,19 +137,24 @@ class Accumulator:
         return out
 
 
-def run_chunk(runs_values, production_factors, bound, design, start, stop, point, keep=False):
-    """Evaluate samples ``start..stop-1``: the unit of work, locally or on a Dask worker."""
+def run_chunk(runs_values, production_factors, bound, design, start, stop, accumulator,
+              samples=None):
+    """Evaluate samples ``start..stop-1`` and fold them into ``accumulator`` (in place).
+
+    This is the unit of work, locally or on a Dask worker. ``samples``, if given, has shape
+    (stop - start, run, quantity) and receives every value.
+    """
     values = bound.values(design.uniforms(start, stop))
-    n = stop - start
-    factors = np.empty((n, *production_factors.shape))
+    factors = np.empty((stop - start, *production_factors.shape))
     mc.sample_factors(production_factors, values, bound.factor_column, factors)
-    acc = Accumulator.empty(point)
-    samples = np.empty((n, *point.shape) if keep else (0, 0, 0))
-    mc.fused_kernel(runs_values, factors, values, bound.apply_field, bound.apply_mode,
+    keep = samples is not None
+    acc = accumulator
+    mc.fused_kernel(start, runs_values, factors, values, bound.apply_field, bound.apply_mode,
                     bound.apply_column, acc.anchor, acc.shift, acc.hist, acc.tails, acc.sums,
-                    acc.compensation, acc.vmin, acc.vmax, samples, keep)
-    acc.count = n
-    return acc, (samples if keep else None)
+                    acc.compensation, acc.extremes, samples if keep else np.empty((0, 0, 0)),
+                    keep)
+    acc.count += stop - start
+    return acc
 
 
 def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE,
@@ -159,7 +173,7 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
         Seed of the design: the same seed gives the same results whatever ``chunk_size``.
     method : {"mc", "lhs", "sobol"}
     chunk_size : int
-        Samples per chunk (rounded up to whole blocks of :data:`mlimpact.sampling.BLOCK`).
+        Samples per chunk: memory against overhead, never the results.
     keep_samples : bool
         Also return every sample (``*_samples`` variables), if at most
         :data:`MAX_KEPT_VALUES` values.
@@ -183,20 +197,17 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
                             f"{MAX_KEPT_VALUES:,}); use fewer samples or the summaries")
     point = point_quantities(runs.values, production_factors)
     total = Accumulator.empty(point)
-    kept = []
+    kept = np.empty((n, *point.shape)) if keep_samples else None
     for start, stop in chunks(n, chunk_size):
-        acc, samples = run_chunk(runs.values, production_factors, bound, design, start, stop,
-                                 point, keep_samples)
-        total = total.merge(acc)
-        if keep_samples:
-            kept.append(samples)
+        run_chunk(runs.values, production_factors, bound, design, start, stop, total,
+                  kept[start:stop] if keep_samples else None)
         if progress is not None:
             progress(stop, n)
     attrs = {"samples": n, "seed": seed, "method": method,
              "parameters": "; ".join(bound.groups)}
     result = summary_dataset(total, point, runs.names, attrs)
     if keep_samples:
-        result = result.merge(samples_dataset(np.concatenate(kept), runs.names))
+        result = result.merge(samples_dataset(kept, runs.names))
     return result
 
 

@@ -3,9 +3,10 @@
 Sample ``i`` gets the same uniforms whatever the chunking, the number of threads or the number of
 Dask workers: its numbers depend only on ``(seed, i)``. Chunk size is then a performance knob.
 
-- ``mc``: plain Monte Carlo. Samples are grouped in fixed blocks of :data:`BLOCK`; block ``k``
-  draws from its own stream ``SeedSequence(seed, spawn_key=(0, k))`` (PCG64), so any range of
-  samples can be generated without the ones before it.
+- ``mc``: plain Monte Carlo from a counter-based generator: the uniform of (sample i, column j)
+  is a hash of (key, i, j), two rounds of the SplitMix64 finaliser [4]_ keyed by 128 bits that
+  ``SeedSequence(seed)`` derives from the seed. Any range of samples is generated directly, in
+  parallel, and a column keeps its numbers when other columns are added.
 - ``lhs``: Latin hypercube. Column ``j`` of sample ``i`` is ``(pi_j(i) + v_ij) / n`` with a
   pseudo-random permutation ``pi_j`` of ``0..n-1`` evaluated point-wise (a keyed Feistel network
   with cycle walking, so no permutation of size n is ever stored) and jitter ``v`` from the
@@ -23,6 +24,9 @@ References
 .. [2] A. B. Owen, "On dropping the first Sobol' point", 2020, arXiv:2008.08051.
 .. [3] M. Luby, C. Rackoff, SIAM J. Comput. 17(2), 1988 (Feistel permutations); J. Black,
    P. Rogaway, CT-RSA 2002 (cycle walking).
+.. [4] G. L. Steele, D. Lea, C. H. Flood, "Fast splittable pseudorandom number generators",
+   OOPSLA 2014, doi:10.1145/2660193.2660195 (SplitMix64); J. K. Salmon et al., "Parallel random
+   numbers: as easy as 1, 2, 3", SC 2011 (counter-based generators).
 """
 
 import warnings
@@ -35,11 +39,10 @@ from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
 from mlimpact.errors import MlimpactError
 
 METHODS = ("mc", "lhs", "sobol")
-#: Samples per random block of the ``mc`` design (the unit of addressing; fixed forever, since
-#: changing it changes every result for a given seed).
-BLOCK = 1024
 _TINY = 2.0 ** -54
 _FEISTEL_ROUNDS = 6
+#: Streams of one seed: Monte Carlo uniforms, Latin-hypercube jitter, permutation keys.
+_MC_STREAM, _JITTER_STREAM, _PERMUTATION_STREAM = 0, 1, 2
 
 
 def _check(method, n, seed):
@@ -54,18 +57,8 @@ def _check(method, n, seed):
                             f"try {1 << int(n).bit_length()})")
 
 
-def _blocks(seed, stream, start, stop, n_columns):
-    """Uniforms in (0, 1) of samples start..stop-1 from the addressed blocks of ``stream``."""
-    first, last = start // BLOCK, (stop - 1) // BLOCK
-    parts = []
-    for k in range(first, last + 1):
-        generator = np.random.Generator(np.random.PCG64(
-            np.random.SeedSequence(seed, spawn_key=(stream, k))))
-        parts.append(generator.random((BLOCK, n_columns)))
-    block = np.concatenate(parts) if len(parts) > 1 else parts[0]
-    offset = start - first * BLOCK
-    # random() gives multiples of 2**-53 in [0, 1): shifting by 2**-54 keeps them inside (0, 1).
-    return block[offset:offset + stop - start] + _TINY
+def _stream_key(seed, stream):
+    return np.random.SeedSequence(seed, spawn_key=(stream,)).generate_state(2, np.uint64)
 
 
 @njit(**JIT_OPTIONS)
@@ -74,6 +67,22 @@ def _mix(x):
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return x ^ (x >> np.uint64(31))
+
+
+@njit(**PARALLEL_JIT_OPTIONS)
+def _counter_uniforms(key, start, out):
+    """out[i, j] = uniform in (0, 1) of sample start + i, column j, from a keyed hash.
+
+    ``out`` is column-major: each column is filled contiguously by one thread.
+    """
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    odd = np.uint64(0xD1B54A32D192ED03)
+    scale = 2.0 ** -53
+    for j in prange(out.shape[1]):
+        column_key = np.uint64(j + 1) * odd + key[1]
+        for i in range(out.shape[0]):
+            z = _mix(_mix(np.uint64(start + i) * golden + key[0]) ^ column_key)
+            out[i, j] = (np.float64(z >> np.uint64(11)) + 0.5) * scale
 
 
 @njit(**JIT_OPTIONS)
@@ -119,23 +128,31 @@ class Design:
         if method == "lhs":
             bits = max(2, int(self.n - 1).bit_length())
             self._half_bits = (bits + 1) // 2
-            self._keys = np.random.SeedSequence(self.seed, spawn_key=(2,)).generate_state(
+            self._keys = np.random.SeedSequence(
+                self.seed, spawn_key=(_PERMUTATION_STREAM,)).generate_state(
                 self.n_columns * _FEISTEL_ROUNDS, np.uint64).reshape(self.n_columns,
                                                                      _FEISTEL_ROUNDS)
 
     def uniforms(self, start, stop):
-        """Uniforms in (0, 1) of samples ``start`` to ``stop - 1``, shape (stop-start, columns)."""
+        """Uniforms in (0, 1) of samples ``start`` to ``stop - 1``, shape (stop-start, columns).
+
+        The array is column-major (Fortran order): kernels read one column at a time.
+        """
         if not 0 <= start < stop <= self.n:
             raise ValueError(f"sample range [{start}, {stop}) outside [0, {self.n})")
         if self.n_columns == 0:
-            return np.empty((stop - start, 0))
-        if self.method == "mc":
-            return _blocks(self.seed, 0, start, stop, self.n_columns)
-        if self.method == "lhs":
-            strata = np.empty((stop - start, self.n_columns), dtype=np.uint64)
+            return np.empty((stop - start, 0), order="F")
+        if self.method in ("mc", "lhs"):
+            stream = _MC_STREAM if self.method == "mc" else _JITTER_STREAM
+            out = np.empty((stop - start, self.n_columns), order="F")
+            _counter_uniforms(_stream_key(self.seed, stream), start, out)
+            if self.method == "mc":
+                return out
+            strata = np.empty((stop - start, self.n_columns), dtype=np.uint64, order="F")
             _lhs_strata(start, stop, self.n, self._half_bits, self._keys, strata)
-            jitter = _blocks(self.seed, 1, start, stop, self.n_columns)
-            return (strata.astype(np.float64) + jitter) / self.n
+            out += strata
+            out /= self.n
+            return out
         engine = qmc.Sobol(self.n_columns, scramble=True, rng=np.random.default_rng(self.seed))
         if start:
             engine.fast_forward(start)
@@ -143,13 +160,12 @@ class Design:
             # A chunk need not be a power of two: the whole design of n points is.
             warnings.filterwarnings("ignore", "The balance properties", UserWarning)
             points = engine.random(stop - start)
-        return np.clip(points, _TINY, 1.0 - 2.0 ** -53)
+        return np.asfortranarray(np.clip(points, _TINY, 1.0 - 2.0 ** -53))
 
 
 def chunks(n, chunk_size):
-    """Ranges ``(start, stop)`` covering 0..n-1; chunk_size is rounded up to whole blocks."""
+    """Ranges ``(start, stop)`` of at most chunk_size samples covering 0..n-1."""
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
             or chunk_size < 1:
         raise MlimpactError(f"chunk size must be a whole number >= 1 (got {chunk_size!r})")
-    size = -(-int(chunk_size) // BLOCK) * BLOCK
-    return [(start, min(start + size, n)) for start in range(0, n, size)]
+    return [(start, min(start + int(chunk_size), n)) for start in range(0, n, int(chunk_size))]

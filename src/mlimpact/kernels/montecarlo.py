@@ -6,9 +6,10 @@ with the sample's production factors, and folds the ten output quantities (energ
 use and total of GWP, ADPe, PE) into per-(run, quantity) accumulators:
 
 - shifted sums ``sum(x - K)`` and ``sum((x - K)^2)`` with ``K`` the point estimate, for the mean
-  and variance without cancellation (Chan, Golub, LeVeque, Am. Stat. 37(3), 1983), each kept
-  as a compensated pair (TwoSum, Knuth; Ogita, Rump, Oishi, SIAM J. Sci. Comput. 26(6), 2005)
-  so that the grouping of samples into chunks changes the sums by far less than 1e-12;
+  and variance without cancellation (Chan, Golub, LeVeque, Am. Stat. 37(3), 1983): summed
+  plainly within a tile of :data:`TILE` samples, and tiles added to a compensated pair (TwoSum,
+  Knuth; Ogita, Rump, Oishi, SIAM J. Sci. Comput. 26(6), 2005). Tiles are aligned on absolute
+  sample indices, so the chunking changes the sums by far less than 1e-12;
 - minimum and maximum;
 - a log-linear histogram for quantiles: :data:`OCTAVES` octaves around the point estimate, each
   cut into :data:`SUB_BINS` equal bins of the mantissa (the layout of HdrHistogram / DDSketch).
@@ -16,9 +17,11 @@ use and total of GWP, ADPe, PE) into per-(run, quantity) accumulators:
   every quantile read from it. Zeros, values below and above the range are counted apart.
 
 Accumulators are sums and counts, so chunks (and Dask workers) merge by addition. The loop over
-samples is tiled, and within a tile runs are processed in parallel: each thread owns the
-accumulators of its runs, so there is no race and the order of additions for a run does not
-depend on the number of threads.
+samples is tiled: within a tile, runs are processed in parallel, each run's values of the tile
+are first evaluated into a small buffer and then folded quantity by quantity, so that a
+histogram's updates stay within one (run, quantity) row. Each thread owns the accumulators of
+its runs, so there is no race, and the order of additions for a run does not depend on the
+number of threads.
 """
 
 import numpy as np
@@ -39,15 +42,8 @@ OCTAVES = 48
 N_BINS = OCTAVES * SUB_BINS
 #: Indices of the tail counters.
 ZEROS, UNDER, OVER = 0, 1, 2
-_TILE = 256
-
-
-@njit(**JIT_OPTIONS)
-def exponent_field(x):
-    """The biased binary exponent of a positive float64 (as an int64)."""
-    buffer = np.empty(1, dtype=np.float64)
-    buffer[0] = x
-    return (buffer.view(np.int64)[0] >> 52) & 0x7FF
+#: Samples per tile.
+TILE = 1024
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
@@ -71,17 +67,64 @@ def two_sum_add(sums, compensation, index, x):
     sums[index] = t
 
 
+@njit(**JIT_OPTIONS)
+def fold(values, count, shift, anchor, hist, tails, sums, compensation, extremes, index):
+    """Fold ``values[:count]`` (one tile) of one (run, quantity) into its accumulators.
+
+    The tile's shifted sums are added plainly, then into the running totals with TwoSum;
+    histogram bins are computed in a branch-free pass, then counted (two passes keep the
+    increments free of mispredicted branches). ``index`` is int64 scratch of ``count``.
+    """
+    partial1, partial2 = 0.0, 0.0
+    low, high = extremes[0], extremes[1]
+    for i in range(count):
+        x = values[i]
+        d = x - shift
+        partial1 += d
+        partial2 += d * d
+        low = min(low, x)
+        high = max(high, x)
+    two_sum_add(sums, compensation, 0, partial1)
+    two_sum_add(sums, compensation, 1, partial2)
+    extremes[0], extremes[1] = low, high
+    words = values.view(np.int64)
+    first = anchor - OCTAVES // 2
+    for i in range(count):
+        word = words[i]
+        exponent = (word >> 52) & 0x7FF
+        octave = exponent - first
+        inside = (word > 0) & (exponent != 0x7FF) & (octave >= 0) & (octave < OCTAVES)
+        index[i] = (octave * SUB_BINS + ((word >> (52 - SUB_BITS)) & (SUB_BINS - 1))
+                    if inside else -1)
+    for i in range(count):
+        j = index[i]
+        if j >= 0:
+            hist[j] += 1
+        else:
+            x = values[i]
+            if x == 0.0:
+                tails[ZEROS] += 1
+            elif x < 0.0 or (x < np.inf and ((words[i] >> 52) & 0x7FF) < first):
+                tails[UNDER] += 1
+            else:
+                tails[OVER] += 1
+
+
 @njit(**PARALLEL_JIT_OPTIONS)
-def fused_kernel(runs, factors_per_sample, values, apply_field, apply_mode, apply_column,
-                 anchor, shift, hist, tails, sums, compensation, vmin, vmax, samples, keep):
+def fused_kernel(first_sample, runs, factors_per_sample, values, apply_field, apply_mode,
+                 apply_column, anchor, shift, hist, tails, sums, compensation, extremes,
+                 samples, keep):
     """Evaluate a chunk of samples over every run and fold the results into the accumulators.
 
     Parameters
     ----------
+    first_sample : int
+        Index of the chunk's first sample in the whole design: tiles start at multiples of
+        :data:`TILE`, so the grouping of the sums does not depend on the chunking.
     runs : float64[run, field]
     factors_per_sample : float64[sample, item, 3]
     values : float64[sample, column]
-        Sampled parameter values of the chunk.
+        Sampled parameter values of the chunk (column-major is fastest).
     apply_field, apply_mode : int64[A]
     apply_column : int64[A, run]
     anchor : int64[run, quantity]
@@ -91,22 +134,24 @@ def fused_kernel(runs, factors_per_sample, values, apply_field, apply_mode, appl
     hist : int64[run, quantity, N_BINS]; tails : int64[run, quantity, 3]
     sums, compensation : float64[run, quantity, 2]
         ``sum(x - K)`` and ``sum((x - K)^2)``, and the rounding errors of their additions.
-    vmin, vmax : float64[run, quantity]
+    extremes : float64[run, quantity, 2]
+        Minimum and maximum.
     samples : float64[sample, run, quantity]
         Receives every value when ``keep`` (else may be of size 0).
     """
     n_samples, n_runs = values.shape[0], runs.shape[0]
     n_fields, n_apply = runs.shape[1], apply_field.shape[0]
-    half = OCTAVES // 2
-    for tile_start in range(0, n_samples, _TILE):
-        tile_stop = min(tile_start + _TILE, n_samples)
+    tile_start = 0
+    while tile_start < n_samples:
+        absolute = first_sample + tile_start
+        count = min((absolute // TILE + 1) * TILE - absolute, n_samples - tile_start)
         for r in prange(n_runs):
             row = np.empty(n_fields)
             out = np.empty(N_OUT)
-            q = np.empty(N_QUANTITIES)
-            bits = np.empty(1, dtype=np.float64)
-            as_int = bits.view(np.int64)
-            for s in range(tile_start, tile_stop):
+            buffer = np.empty((N_QUANTITIES, count))
+            index = np.empty(count, dtype=np.int64)
+            for i in range(count):
+                s = tile_start + i
                 for f in range(n_fields):
                     row[f] = runs[r, f]
                 for a in range(n_apply):
@@ -118,32 +163,13 @@ def fused_kernel(runs, factors_per_sample, values, apply_field, apply_mode, appl
                             row[apply_field[a]] *= values[s, column]
                 run_impacts(row, factors_per_sample[s], out)
                 for k in range(N_OUT):
-                    q[k] = out[k]
+                    buffer[k, i] = out[k]
                 for c in range(3):
-                    q[7 + c] = out[1 + c] + out[4 + c]
-                for k in range(N_QUANTITIES):
-                    x = q[k]
-                    if keep:
-                        samples[s, r, k] = x
-                    d = x - shift[r, k]
-                    two_sum_add(sums[r, k], compensation[r, k], 0, d)
-                    two_sum_add(sums[r, k], compensation[r, k], 1, d * d)
-                    if x < vmin[r, k]:
-                        vmin[r, k] = x
-                    if x > vmax[r, k]:
-                        vmax[r, k] = x
-                    if x == 0.0:
-                        tails[r, k, ZEROS] += 1
-                        continue
-                    if not (x > 0.0) or x == np.inf:
-                        tails[r, k, UNDER if x < 0.0 else OVER] += 1
-                        continue
-                    bits[0] = x
-                    word = as_int[0]
-                    octave = ((word >> 52) & 0x7FF) - anchor[r, k] + half
-                    if octave < 0:
-                        tails[r, k, UNDER] += 1
-                    elif octave >= OCTAVES:
-                        tails[r, k, OVER] += 1
-                    else:
-                        hist[r, k, octave * SUB_BINS + ((word >> (52 - SUB_BITS)) & (SUB_BINS - 1))] += 1
+                    buffer[7 + c, i] = out[1 + c] + out[4 + c]
+                if keep:
+                    for k in range(N_QUANTITIES):
+                        samples[s, r, k] = buffer[k, i]
+            for k in range(N_QUANTITIES):
+                fold(buffer[k], count, shift[r, k], anchor[r, k], hist[r, k], tails[r, k],
+                     sums[r, k], compensation[r, k], extremes[r, k], index)
+        tile_start += count

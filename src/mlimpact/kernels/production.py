@@ -27,41 +27,38 @@ from mlimpact.factors import (
 
 
 @njit(**JIT_OPTIONS)
-def gpu_die(criterion, die_area_cm2, factors):
-    """Die term of one card, ``A_die * f_die`` [criterion unit]."""
-    return die_area_cm2 * factors[GPU_DIE, criterion]
+def gpu_card(criterion, die_area_cm2, memory_area_cm2, memory_units, factors):
+    """Production impact of one graphics card [criterion unit]: die + base + memory.
+
+    ``memory_area_cm2`` is ``C_mem / rho_mem`` and ``memory_units`` 1 for a card with memory,
+    0 without; callers compute them once for the three criteria.
+    """
+    return (die_area_cm2 * factors[GPU_DIE, criterion] + factors[GPU_BASE, criterion]
+            + memory_area_cm2 * factors[GPU_MEMORY_DIE, criterion]
+            + memory_units * factors[GPU_MEMORY_BASE, criterion])
 
 
 @njit(**JIT_OPTIONS)
-def gpu_memory(criterion, memory_gb, memory_density_gb_per_cm2, factors):
-    """Memory term of one card, ``C / rho * f_mem_die + f_mem_base``, 0 without memory."""
-    if memory_gb <= 0.0:
-        return 0.0
-    return (memory_gb / memory_density_gb_per_cm2 * factors[GPU_MEMORY_DIE, criterion]
-            + factors[GPU_MEMORY_BASE, criterion])
+def server(criterion, cpus, cpu_die_area_cm2, ram_modules, ram_area_cm2, ssd_area_cm2,
+           ssd_units, psus, factors):
+    """Production impact of one server (host of the cards) [criterion unit].
+
+    ``ram_area_cm2`` is the die area of all modules, ``n_ram C_module / rho_mem``;
+    ``ssd_area_cm2`` is ``C_ssd / rho_ssd`` and ``ssd_units`` 1 with an SSD, 0 without.
+    """
+    return (cpus * (cpu_die_area_cm2 * factors[CPU_DIE, criterion] + factors[CPU_BASE, criterion])
+            + ram_area_cm2 * factors[RAM_DIE, criterion]
+            + ram_modules * factors[RAM_BASE, criterion]
+            + ssd_area_cm2 * factors[SSD_DIE, criterion] + ssd_units * factors[SSD_BASE, criterion]
+            + psus * PSU_MASS_KG * factors[PSU_PER_KG, criterion]
+            + factors[MOTHERBOARD, criterion] + factors[RACK_CASE, criterion]
+            + factors[ASSEMBLY, criterion])
 
 
 @njit(**JIT_OPTIONS)
-def gpu_card(criterion, die_area_cm2, memory_gb, memory_density_gb_per_cm2, factors):
-    """Production impact of one graphics card [criterion unit]: die + base + memory."""
-    return (gpu_die(criterion, die_area_cm2, factors) + factors[GPU_BASE, criterion]
-            + gpu_memory(criterion, memory_gb, memory_density_gb_per_cm2, factors))
-
-
-@njit(**JIT_OPTIONS)
-def server(criterion, cpus, cpu_die_area_cm2, ram_modules, ram_module_gb, ssd_gb, psus,
-           memory_density_gb_per_cm2, factors):
-    """Production impact of one server (host of the cards) [criterion unit]."""
-    cpu = cpus * (cpu_die_area_cm2 * factors[CPU_DIE, criterion] + factors[CPU_BASE, criterion])
-    ram = ram_modules * (ram_module_gb / memory_density_gb_per_cm2 * factors[RAM_DIE, criterion]
-                         + factors[RAM_BASE, criterion])
-    ssd = 0.0
-    if ssd_gb > 0.0:
-        ssd = (ssd_gb / SSD_DENSITY_GB_PER_CM2 * factors[SSD_DIE, criterion]
-               + factors[SSD_BASE, criterion])
-    psu = psus * PSU_MASS_KG * factors[PSU_PER_KG, criterion]
-    return (cpu + ram + ssd + psu + factors[MOTHERBOARD, criterion]
-            + factors[RACK_CASE, criterion] + factors[ASSEMBLY, criterion])
+def ssd_area(ssd_gb):
+    """Die area of an SSD [cm2] at Boavizta's density."""
+    return ssd_gb / SSD_DENSITY_GB_PER_CM2
 
 
 @njit(**JIT_OPTIONS)
@@ -71,7 +68,10 @@ def cards_kernel(die_area_cm2, memory_gb, memory_density_gb_per_cm2, factors, ou
     ``out`` has shape (card, criterion, 3): parts in the order die, memory, other.
     """
     for i in range(die_area_cm2.shape[0]):
+        memory_area = memory_gb[i] / memory_density_gb_per_cm2[i]
+        memory_units = 1.0 if memory_gb[i] > 0.0 else 0.0
         for c in range(3):
-            out[i, c, 0] = gpu_die(c, die_area_cm2[i], factors)
-            out[i, c, 1] = gpu_memory(c, memory_gb[i], memory_density_gb_per_cm2[i], factors)
+            out[i, c, 0] = die_area_cm2[i] * factors[GPU_DIE, c]
+            out[i, c, 1] = (memory_area * factors[GPU_MEMORY_DIE, c]
+                            + memory_units * factors[GPU_MEMORY_BASE, c])
             out[i, c, 2] = factors[GPU_BASE, c]

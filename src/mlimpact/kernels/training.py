@@ -58,16 +58,20 @@ def run_impacts(row, factors, out):
     out[OUT_ENERGY] = energy
     allocation = (row[REPETITIONS] * row[NODES] * row[HOURS]
                   / (row[LIFETIME_YEARS] * HOURS_PER_YEAR * row[LIFETIME_USAGE]))
-    density = row[MEMORY_DENSITY]
+    # Amounts that do not depend on the criterion, computed once.
+    inverse_density = 1.0 / row[MEMORY_DENSITY]
+    memory_area = row[GPU_MEMORY_GB] * inverse_density
+    memory_units = 1.0 if row[GPU_MEMORY_GB] > 0.0 else 0.0
+    ram_area = row[RAM_MODULES] * row[RAM_MODULE_GB] * inverse_density
+    ssd_area = production.ssd_area(row[SSD_GB])
+    ssd_units = 1.0 if row[SSD_GB] > 0.0 else 0.0
+    intensity_ratio = row[INTENSITY_RATIO]
     for c in range(3):
-        node = row[GPUS] * production.gpu_card(c, row[GPU_DIE_AREA_CM2], row[GPU_MEMORY_GB],
-                                               density, factors)
-        if server_on > 0.0:
-            node += production.server(c, row[CPUS], row[CPU_DIE_AREA_CM2], row[RAM_MODULES],
-                                      row[RAM_MODULE_GB], row[SSD_GB], row[PSUS], density,
-                                      factors)
-        out[OUT_PRODUCTION + c] = allocation * node
-        out[OUT_USE + c] = energy * row[GRID + c] * row[INTENSITY_RATIO]
+        card = production.gpu_card(c, row[GPU_DIE_AREA_CM2], memory_area, memory_units, factors)
+        host = production.server(c, row[CPUS], row[CPU_DIE_AREA_CM2], row[RAM_MODULES], ram_area,
+                                 ssd_area, ssd_units, row[PSUS], factors)
+        out[OUT_PRODUCTION + c] = allocation * (row[GPUS] * card + server_on * host)
+        out[OUT_USE + c] = energy * row[GRID + c] * intensity_ratio
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
