@@ -64,3 +64,70 @@ def test_hardware_listing(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert any(r["name"] == "NVIDIA H100 SXM5 80GB" and r["die_area_cm2"] == pytest.approx(8.14)
                for r in rows)
+
+
+def test_estimate_monte_carlo_json_schema(repo_root, capsys):
+    assert main(["estimate", str(repo_root / "examples/bert_base.toml"), "--samples", "4096",
+                 "--seed", "3", "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    statistics = {"mean", "median", "q025", "q975", "q05", "q95"}
+    assert set(result["energy_kwh"]) == statistics
+    for key in ("gwp_kgco2eq", "adpe_kgsbeq", "pe_mj"):
+        assert set(result[key]) == {"production", "use", "total"}
+        for phase in result[key].values():
+            assert set(phase) == statistics
+            assert phase["q025"] <= phase["q05"] <= phase["median"] <= phase["q95"] <= phase["q975"]
+
+
+def test_estimate_monte_carlo_is_reproducible(repo_root, capsys):
+    args = ["estimate", str(repo_root / "examples/bert_base.toml"), "--samples", "2048",
+            "--format", "json", "--seed", "5"]
+    main(args)
+    first = capsys.readouterr().out
+    main([*args, "--chunk-size", "300"])
+    again = flatten(json.loads(capsys.readouterr().out))
+    expected = flatten(json.loads(first))
+    assert again.keys() == expected.keys()
+    for key, value in expected.items():
+        assert again[key] == pytest.approx(value, rel=1e-12), key
+
+
+def flatten(tree, prefix=""):
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    return {k: v for key, sub in tree.items() for k, v in flatten(sub, f"{prefix}/{key}").items()}
+
+
+def test_estimate_writes_netcdf_and_keeps_existing_files(repo_root, tmp_path, capsys):
+    import xarray as xr
+    out = tmp_path / "results.nc"
+    setup = str(repo_root / "examples/bert_base.toml")
+    assert main(["estimate", setup, "--samples", "1024", "--out", str(out)]) == 0
+    saved = xr.load_dataset(out)
+    assert saved.gwp.attrs["units"] == "kg CO2eq" and saved.attrs["samples"] == 1024
+    before = out.read_bytes()
+    assert main(["estimate", setup, "--samples", "1024", "--out", str(out)]) == 2
+    assert "exists; use --force" in capsys.readouterr().err
+    assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[lifetime_years\n", "malformed TOML"),
+    ('[x]\ndistribution = { type = "normal", mean = 5, sd = 1 }\nscope = "run"\n'
+     'target = "hours"\nmode = "replace"\n', "can leave the valid range of hours"),
+    ('[lifetime_years]\ndistribution = { type = "uniform", low = 5, high = 1 }\n'
+     'scope = "global"\ntarget = "lifetime_years"\nmode = "replace"\n', "low must be < high"),
+])
+def test_bad_parameters_file_exits_2(repo_root, example_setup, text, message):
+    done = run_cli("estimate", repo_root / "examples/bert_base.toml", "--samples", "64",
+                   "--parameters", example_setup(text, "params.toml"))
+    assert done.returncode == 2 and message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_bad_uncertainty_section_exits_2(example_setup):
+    text = ('[run]\nhours = 10\ncountry = "USA"\n[node]\ngpu = "A100 SXM4 40 GB"\ngpus = 1\n'
+            'gpu_usage = 0.5\n[uncertainty]\ngpu_usage = { type = "uniform", low = 0.5, high = 1.5 }\n')
+    done = run_cli("estimate", example_setup(text), "--samples", "64")
+    assert done.returncode == 2 and "valid range of gpu_usage" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -110,30 +110,14 @@ class Accumulator:
     def quantiles(self, levels):
         """Quantiles read from the histograms, shape (level, run, quantity).
 
-        The value at level p is interpolated linearly inside the bin holding rank p * n; its
-        relative error is at most one bin width, 1 / SUB_BINS (0.78 %). A quantile that falls
-        below or above the histogram's range is NaN (never a silent clamp).
+        Relative error at most one bin width, 1 / SUB_BINS (0.78 %); NaN where a quantile
+        falls outside the histogram's range (see
+        :func:`mlimpact.kernels.montecarlo.histogram_quantiles`).
         """
-        counts = np.concatenate([self.tails[..., :2], self.hist, self.tails[..., 2:]], axis=-1)
-        cumulative = np.cumsum(counts, axis=-1)
-        out = np.empty((len(levels), *self.shift.shape))
-        half = mc.OCTAVES // 2
-        for i, level in enumerate(levels):
-            target = level * self.count
-            index = np.argmax(cumulative >= target, axis=-1)
-            before = np.take_along_axis(cumulative, index[..., None] - 1, axis=-1)[..., 0]
-            before = np.where(index == 0, 0, before)
-            inside = np.take_along_axis(counts, index[..., None], axis=-1)[..., 0]
-            j = index - 2
-            octave, sub = np.divmod(np.maximum(j, 0), mc.SUB_BINS)
-            scale = np.ldexp(1.0, (self.anchor + octave - half - 1023).astype(np.int64))
-            lower = scale * (1.0 + sub / mc.SUB_BINS)
-            fraction = np.where(inside > 0, (target - before) / np.maximum(inside, 1), 0.0)
-            value = lower + np.clip(fraction, 0.0, 1.0) * scale / mc.SUB_BINS
-            value = np.clip(value, self.vmin, self.vmax)
-            value = np.where(index == 0, 0.0, value)
-            value = np.where((index == 1) | (index == counts.shape[-1] - 1), np.nan, value)
-            out[i] = value
+        levels = np.asarray(levels, dtype=np.float64)
+        out = np.empty((levels.shape[0], *self.shift.shape))
+        mc.histogram_quantiles(self.hist, self.tails, self.anchor, self.extremes,
+                               float(self.count), levels, out)
         return out
 
 

@@ -173,3 +173,40 @@ def fused_kernel(first_sample, runs, factors_per_sample, values, apply_field, ap
                 fold(buffer[k], count, shift[r, k], anchor[r, k], hist[r, k], tails[r, k],
                      sums[r, k], compensation[r, k], extremes[r, k], index)
         tile_start += count
+
+
+@njit(**PARALLEL_JIT_OPTIONS)
+def histogram_quantiles(hist, tails, anchor, extremes, count, levels, out):
+    """Quantiles of every (run, quantity) from its histogram, into ``out[level, run, quantity]``.
+
+    The value at level p is interpolated linearly inside the bin that holds rank p * count and
+    clipped to the observed minimum and maximum. Ranks that fall in the zero count give 0;
+    ranks below or above the histogram's range give NaN (never a silent clamp).
+    """
+    n_runs, n_quantities = hist.shape[0], hist.shape[1]
+    for r in prange(n_runs):
+        for k in range(n_quantities):
+            h = hist[r, k]
+            for li in range(levels.shape[0]):
+                target = levels[li] * count
+                cumulative = tails[r, k, ZEROS]
+                if target <= cumulative and cumulative > 0:
+                    out[li, r, k] = 0.0
+                    continue
+                cumulative += tails[r, k, UNDER]
+                if target <= cumulative and tails[r, k, UNDER] > 0:
+                    out[li, r, k] = np.nan
+                    continue
+                value = np.nan
+                for j in range(N_BINS):
+                    inside = h[j]
+                    if inside > 0 and target <= cumulative + inside:
+                        octave = j // SUB_BINS
+                        sub = j - octave * SUB_BINS
+                        scale = 2.0 ** (anchor[r, k] + octave - OCTAVES // 2 - 1023)
+                        fraction = min(max((target - cumulative) / inside, 0.0), 1.0)
+                        value = scale * (1.0 + (sub + fraction) / SUB_BINS)
+                        value = min(max(value, extremes[r, k, 0]), extremes[r, k, 1])
+                        break
+                    cumulative += inside
+                out[li, r, k] = value
