@@ -257,3 +257,17 @@ def test_kinds_without_compiled_ppf_use_numpy(runs):
     columns = bound.groups["gpu_usage"]
     np.testing.assert_array_equal(values[:, columns],
                                   catalogue["gpu_usage"].distribution.ppf(u[:, columns]))
+
+
+def test_results_do_not_depend_on_thread_count(runs):
+    import numba
+    bound = bind_all(runs)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = propagate(runs, bound, 4096, seed=8, method="lhs")
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = propagate(runs, bound, 4096, seed=8, method="lhs")
+    finally:
+        numba.set_num_threads(before)
+    xr.testing.assert_identical(one, many)
