@@ -549,7 +549,27 @@ class LogNormal(Distribution):
 
 
 @dataclass(frozen=True, repr=False)
-class Triangular(Distribution):
+class _Peaked(Distribution):
+    """Base of the distributions given by (low, mode, high): shared fields and validation."""
+
+    low: float
+    mode: float
+    high: float
+    unit: str = field(default="", kw_only=True)
+
+    def __post_init__(self):
+        for name in ("low", "mode", "high"):
+            self._set(name, _real(self.kind, name, getattr(self, name)))
+        _ordered(self.kind, self.low, self.high)
+        _mode_inside(self.kind, self.low, self.mode, self.high)
+        self._check_unit()
+
+    def support(self):
+        return (self.low, self.high)
+
+
+@dataclass(frozen=True, repr=False)
+class Triangular(_Peaked):
     """Triangular distribution on [low, high] with its peak at mode.
 
     Parameters
@@ -564,18 +584,7 @@ class Triangular(Distribution):
         Unit of the quantity (shown, not interpreted).
     """
 
-    low: float
-    mode: float
-    high: float
-    unit: str = field(default="", kw_only=True)
     kind = "triangular"
-
-    def __post_init__(self):
-        for name in ("low", "mode", "high"):
-            self._set(name, _real(self.kind, name, getattr(self, name)))
-        _ordered(self.kind, self.low, self.high)
-        _mode_inside(self.kind, self.low, self.mode, self.high)
-        self._check_unit()
 
     def ppf(self, u):
         u = _as_u(u)
@@ -593,12 +602,9 @@ class Triangular(Distribution):
     def mean(self):
         return (self.low + self.mode + self.high) / 3.0
 
-    def support(self):
-        return (self.low, self.high)
-
 
 @dataclass(frozen=True, repr=False)
-class PERT(Distribution):
+class PERT(_Peaked):
     """Beta-PERT distribution on [low, high] with mode ``mode`` and lambda = 4.
 
     A beta distribution scaled to [low, high] with shapes
@@ -617,18 +623,7 @@ class PERT(Distribution):
         Unit of the quantity (shown, not interpreted).
     """
 
-    low: float
-    mode: float
-    high: float
-    unit: str = field(default="", kw_only=True)
     kind = "pert"
-
-    def __post_init__(self):
-        for name in ("low", "mode", "high"):
-            self._set(name, _real(self.kind, name, getattr(self, name)))
-        _ordered(self.kind, self.low, self.high)
-        _mode_inside(self.kind, self.low, self.mode, self.high)
-        self._check_unit()
 
     @property
     def shapes(self):
@@ -645,9 +640,6 @@ class PERT(Distribution):
 
     def mean(self):
         return (self.low + 4.0 * self.mode + self.high) / 6.0
-
-    def support(self):
-        return (self.low, self.high)
 
 
 @dataclass(frozen=True, repr=False)

@@ -26,14 +26,20 @@ def format_number(value):
     return f"{value:.3e}"
 
 
-def point_json(result, model=0):
-    """The point schema of one run: energy, then production/use/total per impact criterion."""
+def _schema(result, model, number):
+    """The estimate schema of one run: energy, then production/use/total per impact criterion,
+    each leaf made by ``number`` from its (labelled) array."""
     row = result.isel(model=model)
-    out = {JSON_KEYS["energy"]: float(row["energy"])}
+    out = {JSON_KEYS["energy"]: number(row["energy"])}
     for criterion in IMPACT_CRITERIA:
-        out[JSON_KEYS[criterion]] = {phase: float(row[criterion].sel(phase=phase))
+        out[JSON_KEYS[criterion]] = {phase: number(row[criterion].sel(phase=phase))
                                      for phase in ("production", "use", "total")}
     return out
+
+
+def point_json(result, model=0):
+    """The point schema: every leaf a number."""
+    return _schema(result, model, float)
 
 
 #: Statistics of a Monte Carlo number in JSON, in this order.
@@ -43,32 +49,25 @@ MC_STATISTICS = ("mean", "median", "q025", "q975", "q05", "q95")
 def monte_carlo_json(result, model=0):
     """The point schema where every number is ``{"mean", "median", "q025", "q975", "q05",
     "q95"}``."""
-    row = result.isel(model=model)
-
-    def stats(array):
-        return {s: float(array.sel(statistic=s)) for s in MC_STATISTICS}
-
-    out = {JSON_KEYS["energy"]: stats(row["energy"])}
-    for criterion in IMPACT_CRITERIA:
-        out[JSON_KEYS[criterion]] = {phase: stats(row[criterion].sel(phase=phase))
-                                     for phase in ("production", "use", "total")}
-    return out
+    return _schema(result, model,
+                   lambda array: {s: float(array.sel(statistic=s)) for s in MC_STATISTICS})
 
 
-def monte_carlo_table(result, model=0):
-    """Median and 95 % interval of every criterion and phase, one run."""
-    values = monte_carlo_json(result, model)
-
-    def cell(v):
-        return f"{format_number(v['median'])} [{format_number(v['q025'])}, {format_number(v['q975'])}]"
-
-    rows = [[f"energy [{UNITS['energy']}]", "-", cell(values["energy_kwh"]),
-             cell(values["energy_kwh"])]]
+def _criteria_table(values, cell):
+    """Rows per criterion, columns per phase, each cell made by ``cell`` from a JSON leaf."""
+    energy = cell(values[JSON_KEYS["energy"]])
+    rows = [[f"energy [{UNITS['energy']}]", "-", energy, energy]]
     for criterion in IMPACT_CRITERIA:
         v = values[JSON_KEYS[criterion]]
         rows.append([f"{_LABELS[criterion]} [{UNITS[criterion]}]",
                      *(cell(v[p]) for p in ("production", "use", "total"))])
     return table(rows, ["criterion", "production", "use", "total"])
+
+
+def monte_carlo_table(result, model=0):
+    """Median and 95 % interval of every criterion and phase, one run."""
+    return _criteria_table(monte_carlo_json(result, model), lambda v: (
+        f"{format_number(v['median'])} [{format_number(v['q025'])}, {format_number(v['q975'])}]"))
 
 
 def table(rows, header):
@@ -84,14 +83,7 @@ def table(rows, header):
 
 def point_table(result, model=0):
     """Readable table of one run's point estimate."""
-    values = point_json(result, model)
-    rows = [[f"energy [{UNITS['energy']}]", "-", format_number(values["energy_kwh"]),
-             format_number(values["energy_kwh"])]]
-    for criterion in IMPACT_CRITERIA:
-        v = values[JSON_KEYS[criterion]]
-        rows.append([f"{_LABELS[criterion]} [{UNITS[criterion]}]",
-                     *(format_number(v[p]) for p in ("production", "use", "total"))])
-    return table(rows, ["criterion", "production", "use", "total"])
+    return _criteria_table(point_json(result, model), format_number)
 
 
 def describe_setup(setup):
