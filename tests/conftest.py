@@ -9,7 +9,11 @@ BERT_BASE = dict(
     gpu_memory_gb=32, gpu_die_area_cm2=8.15, cpus=2, cpu_usage=0.0, cpu_tdp_w=205,
     cpu_die_area_cm2=6.94, ram_modules=24, ram_module_gb=64, ssd_gb=1000, psus=2, server=1,
     grid_gwp=0.37, grid_adpe=9.86e-8, grid_pe=11.358, intensity_ratio=1.0, lifetime_years=6,
-    lifetime_usage=0.85, dynamic_ratio=1.835, memory_density=0.625)
+    lifetime_usage=0.85, dynamic_ratio=1.835, memory_density=0.625,
+    # MLCA's production model: ACT's inputs are unused
+    production_model=0, fab_intensity=0, epa=0, gpa_95=0, gpa_99=0, gpa_abatement=0.5,
+    yield_model=1, yield_constant=0.875, defect_density_low=0, defect_density_high=0,
+    defect_density_quantile=0.5, memory_gwp_low=0, memory_gwp_high=0, memory_gwp_quantile=0.5)
 
 
 @pytest.fixture
@@ -29,6 +33,7 @@ def example_setup(tmp_path):
 
 def random_runs(rng, n):
     """A run table of n random but valid runs (used by property tests)."""
+    low_d0, low_memory = rng.uniform(0.05, 0.12, n), rng.uniform(0.04, 0.25, n)
     fields = dict(
         hours=rng.uniform(0.1, 5000, n), nodes=rng.integers(1, 500, n),
         repetitions=rng.integers(1, 4, n), gpus=rng.integers(1, 17, n),
@@ -42,7 +47,16 @@ def random_runs(rng, n):
         grid_gwp=rng.uniform(0, 1, n), grid_adpe=rng.uniform(0, 2e-7, n),
         grid_pe=rng.uniform(5, 20, n), intensity_ratio=rng.uniform(0, 2, n),
         lifetime_years=rng.uniform(1, 8, n), lifetime_usage=rng.uniform(0.1, 0.95, n),
-        dynamic_ratio=rng.uniform(1, 2.5, n), memory_density=rng.uniform(0.625, 2.375, n))
+        dynamic_ratio=rng.uniform(1, 2.5, n), memory_density=rng.uniform(0.625, 2.375, n),
+        production_model=rng.integers(0, 2, n), fab_intensity=rng.uniform(0.03, 0.9, n),
+        epa=rng.uniform(0.9, 3.25, n), gpa_95=rng.uniform(0.17, 0.47, n),
+        gpa_99=rng.uniform(0.1, 0.275, n), gpa_abatement=rng.uniform(0, 1, n),
+        yield_model=rng.integers(0, 3, n), yield_constant=rng.uniform(0.3, 1, n),
+        defect_density_low=low_d0, defect_density_high=low_d0 + rng.uniform(0, 0.15, n),
+        defect_density_quantile=rng.uniform(0, 1, n),
+        memory_gwp_low=np.where(rng.random(n) < 0.1, 0.0, low_memory),
+        memory_gwp_high=low_memory * rng.uniform(1, 3, n),
+        memory_gwp_quantile=rng.uniform(0, 1, n))
     return RunTable.from_records(
         [(f"run {i}", {k: v[i] for k, v in fields.items()}) for i in range(n)])
 

@@ -42,6 +42,38 @@ def server(cpus, cpu_die, ram_modules, ram_module_gb, ssd_gb, psus, density, fac
             + factors[..., ITEM["assembly"], :])
 
 
+def act_card_gwp(v):
+    """ACT's die (packaging included) and memory GWP of one card [kg CO2eq] (Gupta et al.
+    2022): CPA = (CI_fab EPA + GPA + MPA) / Y; memory = CPS C / 0.875."""
+    area = v["gpu_die_area_cm2"]
+    d0 = v["defect_density_low"] + v["defect_density_quantile"] * (
+        v["defect_density_high"] - v["defect_density_low"])
+    x = d0 * area
+    with np.errstate(invalid="ignore", divide="ignore"):
+        murphy = np.where(x < 1e-8, 1 - x, ((1 - np.exp(-x)) / x) ** 2)
+    good = np.select([v["yield_model"] == 0, v["yield_model"] == 1],
+                     [v["yield_constant"], np.exp(-x)], murphy)
+    gpa = v["gpa_95"] + v["gpa_abatement"] * (v["gpa_99"] - v["gpa_95"])
+    die = area * (v["fab_intensity"] * v["epa"] + gpa + 0.5) / good + 0.150
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_gb = np.where(v["memory_gwp_low"] > 0, v["memory_gwp_low"] * (
+            v["memory_gwp_high"] / v["memory_gwp_low"]) ** v["memory_gwp_quantile"], 0.0)
+    return die, per_gb * v["gpu_memory_gb"] / 0.875
+
+
+def card_of_run(v, factors=F):
+    """Per-card parts (die, memory, other) of runs given as a dict of field arrays, with the
+    run's production model deciding the GWP of die and memory; shape (..., 3) each."""
+    die, memory, other, _ = card(v["gpu_die_area_cm2"], v["gpu_memory_gb"], v["memory_density"],
+                                 factors)
+    act = v["production_model"] >= 0.5
+    act_die, act_memory = act_card_gwp(v)
+    die, memory = die.copy(), memory.copy()
+    die[..., 0] = np.where(act, act_die, die[..., 0])
+    memory[..., 0] = np.where(act, act_memory, memory[..., 0])
+    return die, memory, np.broadcast_to(other, die.shape)
+
+
 def training(values, factors=F):
     """Energy (...), production (..., 3), use (..., 3) of run rows of shape (..., field)."""
     v = {name: values[..., j] for j, name in enumerate(RUN_FIELDS)}
@@ -50,7 +82,7 @@ def training(values, factors=F):
     power_kw = (v["cpu_usage"] * v["cpus"] * on * v["cpu_tdp_w"]
                 + v["gpu_usage"] * v["gpus"] * v["gpu_tdp_w"] + 0.3725 * ram_gb) / 1000
     energy = v["repetitions"] * v["nodes"] * power_kw * v["hours"] * v["dynamic_ratio"]
-    gpu = card(v["gpu_die_area_cm2"], v["gpu_memory_gb"], v["memory_density"], factors)[3]
+    gpu = sum(card_of_run(v, factors))
     host = server(v["cpus"], v["cpu_die_area_cm2"], v["ram_modules"], v["ram_module_gb"],
                   v["ssd_gb"], v["psus"], v["memory_density"], factors) * on[..., None]
     allocation = (v["repetitions"] * v["nodes"] * v["hours"]

@@ -40,11 +40,11 @@ def test_training_kernel_equals_naive_reference(seed, n):
 @settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=st.integers(1, 20))
 def test_card_kernel_equals_naive_reference(seed, n):
-    rng = np.random.default_rng(seed)
-    die, memory = rng.uniform(0.5, 12, n), np.where(rng.random(n) < 0.2, 0, rng.uniform(1, 200, n))
-    density = rng.uniform(0.625, 2.375, n)
-    cards = card_production(die, memory, density)
-    parts = naive.card(die, memory, density)
+    runs = random_runs(np.random.default_rng(seed), n)
+    cards = card_production(runs)
+    fields = {name: runs.values[:, j] for j, name in enumerate(RUN_FIELDS)}
+    parts = naive.card_of_run(fields)
+    parts = (*parts, sum(parts))
     for c, criterion in enumerate(("gwp", "adpe", "pe")):
         for k, component in enumerate(("die", "memory", "other", "total")):
             np.testing.assert_allclose(cards[criterion].sel(component=component),

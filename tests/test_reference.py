@@ -9,6 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from mlimpact.cards import card_fields
 from mlimpact.model import card_production, training_impacts
 from mlimpact.runs import RUN_FIELDS, RunTable
 
@@ -50,7 +51,8 @@ def test_bert_base_allocation_bounds(bert_base, lifetime, usage, expected_gwp):
     ("A100 40 GB", 8.26, 40, 189.3, 2196, 0.02280),
 ])
 def test_card_reference_values(name, die, memory, gwp, pe, adpe):
-    cards = card_production([die], [memory], names=[name]).sel(hardware=name, component="total")
+    runs = RunTable.from_records([(name, card_fields(name, die, memory, "mlca"))])
+    cards = card_production(runs).sel(hardware=name, component="total")
     assert float(cards.gwp) == pytest.approx(gwp, rel=5e-3)
     assert float(cards.pe) == pytest.approx(pe, rel=5e-3)
     assert float(cards.adpe) == pytest.approx(adpe, rel=5e-3)

@@ -1,9 +1,41 @@
 """Numba options in one place, so that every kernel is compiled the same way.
 
-``cache=True`` keeps compiled kernels on disk between processes (numba falls back to a user
-cache directory when the package folder is read-only). ``fastmath`` stays off: results must
-match the numpy references to rounding, and reassociation would break chunk-size invariance.
+``cache=True`` keeps compiled kernels on disk between processes. Numba invalidates a cached
+kernel when the file that defines it changes, but not when a function it calls from another
+module changes (kernels here call across ``kernels/`` and read constants from ``runs.py``), so
+a stale cache could run old code. The cache therefore lives in a folder named after a hash of
+the package's source: any change to the package gives a fresh cache. The folder is under
+``NUMBA_CACHE_DIR`` if set, else the user cache directory (``$XDG_CACHE_HOME`` or
+``~/.cache``)/mlimpact/numba. This sets numba's cache folder for the whole process.
+
+``fastmath`` stays off: results must match the numpy references to rounding, and
+reassociation would break chunk-size invariance.
 """
+
+import hashlib
+import os
+from pathlib import Path
+
+import numba
+
+
+def _source_hash():
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _cache_dir():
+    base = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "mlimpact", "numba")
+    return os.path.join(base, _source_hash())
+
+
+numba.config.CACHE_DIR = _cache_dir()
 
 JIT_OPTIONS = {"cache": True, "fastmath": False, "nogil": True}
 PARALLEL_JIT_OPTIONS = {**JIT_OPTIONS, "parallel": True}

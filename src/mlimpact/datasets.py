@@ -62,6 +62,8 @@ class Hardware:
         ``tensor_fp16_bf16``, ``fp8``, ``int8``); NaN where unknown.
     variants : tuple of str
         For a generic name standing for several chips, the names of those chips.
+    release_year : int or None
+        Year of ``release_date``.
     """
 
     name: str
@@ -71,6 +73,7 @@ class Hardware:
     segment: str
     release_date: str
     process_node_nm: float
+    foundry: str
     die_area_cm2: float
     memory_gb: float
     memory_type: str
@@ -80,6 +83,10 @@ class Hardware:
     source: str
     notes: str
 
+    @property
+    def release_year(self):
+        return int(self.release_date[:4]) if self.release_date else None
+
     @classmethod
     def from_row(cls, row):
         split = lambda text: tuple(s.strip() for s in text.split(";") if s.strip())  # noqa: E731
@@ -87,6 +94,7 @@ class Hardware:
             name=row["name"], aliases=split(row["aliases"]), manufacturer=row["manufacturer"],
             type=row["type"], segment=row["segment"], release_date=row["release_date"],
             process_node_nm=_float(row["process_node_nm"]),
+            foundry=row["foundry"],
             die_area_cm2=_float(row["die_area_mm2"]) / 100.0,
             memory_gb=_float(row["memory_gb"]), memory_type=row["memory_type"],
             tdp_w=_float(row["tdp_w"]),

@@ -34,5 +34,11 @@ SERVER = {
     "psus": 2,
 }
 
+#: Yield model of ACT's die term: Poisson, exp(-D0 A), so that yield falls with die area
+#: (Stapper 1983; defect densities per node from PCAM, NeurIPS 2025).
+YIELD_MODEL = "poisson"
+#: ACT's default constant fab yield [-] (Gupta et al., ISCA 2022), used by yield_model constant.
+FAB_YIELD = 0.875
+
 #: Default grid for an unknown location: the world average of the electricity-factor table.
 WORLD = "WOR"

@@ -81,47 +81,41 @@ def training_impacts(runs, production_factors=lca.PRODUCTION_FACTORS):
     return impacts_dataset(raw, runs.names)
 
 
-def card_production(die_area_cm2, memory_gb, memory_density_gb_per_cm2=0.625, names=None,
-                    production_factors=lca.PRODUCTION_FACTORS):
-    """Production impacts of graphics cards (MLCA): die, memory, other (base) and total.
+def card_production(runs, production_factors=lca.PRODUCTION_FACTORS):
+    """Production impacts of the graphics card of every run: die, memory, other and total.
 
-    ``M_gpu = A_die f_die + f_base + (C_mem / rho_mem) f_mem_die + f_mem_base``.
+    MLCA: ``M_gpu = A_die f_die + f_base + (C_mem / rho_mem) f_mem_die + f_mem_base``; with a
+    run's production model set to ACT, the GWP of die and memory is ACT's (see
+    :mod:`mlimpact.kernels.production`). Runs for single cards are built by
+    :func:`mlimpact.cards.card_runs`.
 
     Parameters
     ----------
-    die_area_cm2 : array_like
-        Die area [cm2] of each card.
-    memory_gb : array_like
-        Memory [GB] of each card (0 for none).
-    memory_density_gb_per_cm2 : float or array_like
-        Memory density [GB/cm2], default 0.625 (MLCA).
-    names : sequence of str, optional
-        Labels of the ``hardware`` coordinate.
+    runs : RunTable
+    production_factors : array of shape (item, criterion), optional
 
     Returns
     -------
     xarray.Dataset
         ``gwp`` [kg CO2eq], ``adpe`` [kg Sb eq], ``pe`` [MJ] over (hardware, component), with
-        components die, memory, other, total.
+        components die, memory, other, total; ``hardware`` holds the run names.
     """
-    die, memory, density = np.broadcast_arrays(
-        np.atleast_1d(np.asarray(die_area_cm2, dtype=np.float64)),
-        np.atleast_1d(np.asarray(memory_gb, dtype=np.float64)),
-        np.atleast_1d(np.asarray(memory_density_gb_per_cm2, dtype=np.float64)))
-    for label, array, strict in (("die_area_cm2", die, True), ("memory_gb", memory, False),
-                                 ("memory_density_gb_per_cm2", density, True)):
-        if not np.all(np.isfinite(array)) or np.any(array <= 0 if strict else array < 0):
-            raise MlimpactError(f"{label} must be finite and {'> 0' if strict else '>= 0'}")
-    out = np.empty((die.shape[0], 3, 3))
-    cards_kernel(np.ascontiguousarray(die), np.ascontiguousarray(memory),
-                 np.ascontiguousarray(density), _factors(production_factors), out)
-    names = list(names) if names is not None else [f"card {i}" for i in range(die.shape[0])]
-    data = {}
-    for c, criterion in enumerate(lca.IMPACT_CRITERIA):
-        parts = out[:, c, :]
-        data[criterion] = (("hardware", "component"),
-                           np.concatenate([parts, parts.sum(axis=1, keepdims=True)], axis=1),
-                           {"units": lca.UNITS[criterion], "long_name": lca.LONG_NAMES[criterion]})
-    return xr.Dataset(data, coords={"hardware": names,
-                                    "component": ["die", "memory", "other", "total"]},
-                      attrs={"source": _SOURCE})
+    validate_runs(runs)
+    out = np.empty((len(runs), 3, 3))
+    cards_kernel(runs.values, _factors(production_factors), out)
+    return card_dataset(np.concatenate([out, out.sum(axis=2, keepdims=True)], axis=2),
+                        runs.names)
+
+
+#: Components of a card's production, in the order of the ``component`` coordinate.
+COMPONENTS = ("die", "memory", "other", "total")
+
+
+def card_dataset(values, names, extra_dims=(), coords=None, attrs=None):
+    """Label card values of shape (hardware, criterion, component, *extra) as a Dataset."""
+    data = {criterion: (("hardware", "component", *extra_dims), values[:, c],
+                        {"units": lca.UNITS[criterion], "long_name": lca.LONG_NAMES[criterion]})
+            for c, criterion in enumerate(lca.IMPACT_CRITERIA)}
+    return xr.Dataset(data, coords={"hardware": list(names), "component": list(COMPONENTS),
+                                    **(coords or {})},
+                      attrs={"source": _SOURCE, **(attrs or {})})

@@ -16,6 +16,15 @@ psus [-]; server [0 or 1] whether the host server is counted; grid_gwp [kg CO2eq
 grid_adpe [kg Sb eq/kWh]; grid_pe [MJ/kWh]; intensity_ratio [-]; lifetime_years [year];
 lifetime_usage [-] share of the lifetime in use; dynamic_ratio [-]; memory_density
 [GB/cm2].
+
+Production model of the card's GWP (``docs/methodology.md``, section "ACT"):
+production_model [0 MLCA, 1 ACT]; fab_intensity [kg CO2eq/kWh] of the fab's grid; epa
+[kWh/cm2]; gpa_95, gpa_99 [kg CO2eq/cm2] gas emissions at 95 % and 99 % abatement;
+gpa_abatement [0-1] position between them (0.5: their mean); yield_model [0 constant,
+1 Poisson, 2 Murphy]; yield_constant [-]; defect_density_low, defect_density_high [1/cm2] the
+node's range and defect_density_quantile [0-1] the position in it; memory_gwp_low,
+memory_gwp_high [kg CO2eq/GB] the memory type's range and memory_gwp_quantile [0-1] the
+position in it (log scale).
 """
 
 import math
@@ -28,11 +37,21 @@ RUN_FIELDS = (
     "gpu_die_area_cm2", "cpus", "cpu_usage", "cpu_tdp_w", "cpu_die_area_cm2", "ram_modules",
     "ram_module_gb", "ssd_gb", "psus", "server", "grid_gwp", "grid_adpe", "grid_pe",
     "intensity_ratio", "lifetime_years", "lifetime_usage", "dynamic_ratio", "memory_density",
+    "production_model", "fab_intensity", "epa", "gpa_95", "gpa_99", "gpa_abatement",
+    "yield_model", "yield_constant", "defect_density_low", "defect_density_high",
+    "defect_density_quantile", "memory_gwp_low", "memory_gwp_high", "memory_gwp_quantile",
 )
 (HOURS, NODES, REPETITIONS, GPUS, GPU_USAGE, GPU_TDP_W, GPU_MEMORY_GB, GPU_DIE_AREA_CM2, CPUS,
  CPU_USAGE, CPU_TDP_W, CPU_DIE_AREA_CM2, RAM_MODULES, RAM_MODULE_GB, SSD_GB, PSUS, SERVER,
  GRID_GWP, GRID_ADPE, GRID_PE, INTENSITY_RATIO, LIFETIME_YEARS, LIFETIME_USAGE, DYNAMIC_RATIO,
- MEMORY_DENSITY) = range(len(RUN_FIELDS))
+ MEMORY_DENSITY, PRODUCTION_MODEL, FAB_INTENSITY, EPA, GPA_95, GPA_99, GPA_ABATEMENT,
+ YIELD_MODEL, YIELD_CONSTANT, DEFECT_DENSITY_LOW, DEFECT_DENSITY_HIGH, DEFECT_DENSITY_QUANTILE,
+ MEMORY_GWP_LOW, MEMORY_GWP_HIGH, MEMORY_GWP_QUANTILE) = range(len(RUN_FIELDS))
+#: Codes of the production models and yield models.
+MLCA, ACT = 0, 1
+PRODUCTION_MODELS = ("mlca", "act")
+CONSTANT_YIELD, POISSON_YIELD, MURPHY_YIELD = 0, 1, 2
+YIELD_MODELS = ("constant", "poisson", "murphy")
 N_RUN_FIELDS = len(RUN_FIELDS)
 #: First column of the three grid factors, in criterion order (gwp, adpe, pe).
 GRID = GRID_GWP
@@ -50,6 +69,12 @@ FIELD_BOUNDS = {field: (0.0, True, math.inf) for field in RUN_FIELDS} | {
     "lifetime_usage": (0.0, False, 1.0),
     "dynamic_ratio": (1.0, True, math.inf),
     "memory_density": (0.0, False, math.inf),
+    "production_model": (0.0, True, 1.0),
+    "gpa_abatement": (0.0, True, 1.0),
+    "yield_model": (0.0, True, 2.0),
+    "yield_constant": (0.0, False, 1.0),
+    "defect_density_quantile": (0.0, True, 1.0),
+    "memory_gwp_quantile": (0.0, True, 1.0),
 }
 
 

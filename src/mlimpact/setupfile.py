@@ -16,9 +16,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlimpact import datasets, defaults
+from mlimpact import datasets, defaults, fab
 from mlimpact.errors import MlimpactError
-from mlimpact.runs import RunTable
+from mlimpact.runs import PRODUCTION_MODELS, YIELD_MODELS, RunTable
 
 # (kind, description) of every key. Kinds: positive > 0, count integer >= 1, count0 integer
 # >= 0, fraction in (0, 1], fraction0 in [0, 1], nonnegative >= 0, ratio >= 1, text, flag, year.
@@ -37,6 +37,8 @@ _SCHEMA = {
         "gpu_tdp_w": ("positive", "accelerator TDP [W]"),
         "gpu_memory_gb": ("nonnegative", "accelerator memory [GB]"),
         "gpu_die_area_cm2": ("positive", "accelerator die area [cm2]"),
+        "gpu_process_node_nm": ("positive", "accelerator process node [nm] (ACT)"),
+        "gpu_memory_type": ("text", "accelerator memory type, e.g. HBM3 (ACT)"),
     },
     "server": {
         "include": ("flag", "whether the host server is counted"),
@@ -58,6 +60,12 @@ _SCHEMA = {
         "grid_gwp_kgco2eq_per_kwh": ("nonnegative", "grid GWP factor [kg CO2eq/kWh]"),
         "grid_adpe_kgsbeq_per_kwh": ("nonnegative", "grid ADPe factor [kg Sb eq/kWh]"),
         "grid_pe_mj_per_kwh": ("nonnegative", "grid PE factor [MJ/kWh]"),
+        "production_model": ("choice:mlca,act,mixture", "model of the card's production GWP"),
+        "yield_model": ("choice:constant,poisson,murphy", "fab yield model (ACT)"),
+        "fab_yield": ("fraction", "constant fab yield (ACT, yield_model = constant)"),
+        "defect_density_per_cm2": ("positive", "defect density D0 [1/cm2] (ACT)"),
+        "gpa_abatement_percent": ("percent95", "abatement of fab gases, 95-99 % (ACT)"),
+        "fab_intensity_kgco2eq_per_kwh": ("nonnegative", "fab grid intensity (ACT)"),
     },
 }
 _TOP_LEVEL = {"name": ("text", "label of the run")}
@@ -65,12 +73,17 @@ _REQUIRED = {"run": ("hours", "country"), "node": ("gpu", "gpus", "gpu_usage")}
 #: Sections that later stages read (kept as given, validated by their own modules).
 _PASS_THROUGH = ("uncertainty",)
 #: Setup keys whose run-table field has another name (the rest keep theirs; include -> server).
-_FIELD_OF_KEY = {
-    "include": "server",
-    "memory_density_gb_per_cm2": "memory_density",
-    "grid_gwp_kgco2eq_per_kwh": "grid_gwp",
-    "grid_adpe_kgsbeq_per_kwh": "grid_adpe",
-    "grid_pe_mj_per_kwh": "grid_pe",
+_FIELDS_OF_KEY = {
+    "include": ("server",),
+    "memory_density_gb_per_cm2": ("memory_density",),
+    "grid_gwp_kgco2eq_per_kwh": ("grid_gwp",),
+    "grid_adpe_kgsbeq_per_kwh": ("grid_adpe",),
+    "grid_pe_mj_per_kwh": ("grid_pe",),
+    "fab_yield": ("yield_constant",),
+    "defect_density_per_cm2": ("defect_density_low", "defect_density_high",
+                               "defect_density_quantile"),
+    "gpa_abatement_percent": ("gpa_abatement",),
+    "fab_intensity_kgco2eq_per_kwh": ("fab_intensity",),
 }
 
 
@@ -80,6 +93,11 @@ def _check(where, kind, value):
         if not isinstance(value, str) or not value.strip():
             raise MlimpactError(f"{where} must be a non-empty string (got {value!r})")
         return value.strip()
+    if kind.startswith("choice:"):
+        options = kind.split(":", 1)[1].split(",")
+        if value not in options:
+            raise MlimpactError(f"{where} must be one of {', '.join(options)} (got {value!r})")
+        return value
     if kind == "flag":
         if not isinstance(value, bool):
             raise MlimpactError(f"{where} must be true or false (got {value!r})")
@@ -104,6 +122,7 @@ def _check(where, kind, value):
         "fraction": (not 0 < value <= 1, "in (0, 1]"),
         "fraction0": (not 0 <= value <= 1, "in [0, 1]"),
         "ratio": (value < 1, ">= 1"),
+        "percent95": (not 95 <= value <= 99, "between 95 and 99"),
     }[kind]
     if bad[0]:
         raise MlimpactError(f"{where} must be {bad[1]} (got {value:g})")
@@ -194,11 +213,15 @@ def parse_setup(document, source="<setup>"):
         "memory_density": get("assumptions", "memory_density_gb_per_cm2",
                               defaults.MEMORY_DENSITY_GB_PER_CM2),
     }
+    production, production_given = _resolve_production(source, get, hardware, gpu_label,
+                                                       row["gpu_memory_gb"], provenance)
+    row.update(production)
     return Setup(
         runs=RunTable.from_records([(name, row)]), hardware=hardware, gpu_label=gpu_label,
         country=country, year=year, provenance=provenance,
-        given_fields=frozenset(_FIELD_OF_KEY.get(key, key) for (_, key) in values
-                               if _FIELD_OF_KEY.get(key, key) in row),
+        given_fields=frozenset(field for (_, key) in values
+                               for field in _FIELDS_OF_KEY.get(key, (key,)) if field in row)
+        | production_given,
         uncertainty=dict(document.get("uncertainty", {})), source=source)
 
 
@@ -231,6 +254,53 @@ def _resolve_gpu(source, get, provenance):
         else:
             values[key], provenance[key] = table[key], "table"
     return hardware, hardware.name, values
+
+
+def _resolve_production(source, get, hardware, label, memory_gb, provenance):
+    """Fields of the production model (MLCA, ACT or both uncertain) and which are stated.
+
+    With ``production_model`` unstated or ``mixture``, the point estimate uses MLCA and a
+    Monte Carlo run samples the model; if ACT's inputs are missing for this accelerator, the
+    model stays MLCA and ``provenance["production_model"]`` says why.
+    """
+    choice = get("assumptions", "production_model", "mixture")
+    yield_model = get("assumptions", "yield_model", defaults.YIELD_MODEL)
+    d0 = get("assumptions", "defect_density_per_cm2")
+    abatement = get("assumptions", "gpa_abatement_percent")
+    fields = {
+        "production_model": float(PRODUCTION_MODELS.index("act" if choice == "act" else "mlca")),
+        "yield_model": float(YIELD_MODELS.index(yield_model)),
+        "yield_constant": get("assumptions", "fab_yield", defaults.FAB_YIELD),
+        "gpa_abatement": 0.5 if abatement is None else (abatement - 95.0) / 4.0,
+        "defect_density_quantile": 0.5, "memory_gwp_quantile": 0.5,
+        "fab_intensity": 0.0, "epa": 0.0, "gpa_95": 0.0, "gpa_99": 0.0,
+        "defect_density_low": 0.0, "defect_density_high": 0.0,
+        "memory_gwp_low": 0.0, "memory_gwp_high": 0.0,
+    }
+    given = {"production_model"} if choice in ("mlca", "act") else set()
+    if choice == "mlca":
+        provenance["production_model"] = "MLCA (setup)"
+        return fields, given
+    try:
+        fields.update(fab.act_fields(
+            label,
+            get("node", "gpu_process_node_nm",
+                hardware.process_node_nm if hardware is not None else math.nan),
+            hardware.foundry if hardware is not None else "",
+            hardware.release_year if hardware is not None else None,
+            get("node", "gpu_memory_type", hardware.memory_type if hardware is not None else ""),
+            memory_gb, intensity=get("assumptions", "fab_intensity_kgco2eq_per_kwh")))
+    except MlimpactError as error:
+        if choice == "act":
+            raise MlimpactError(f"{source}: [assumptions] production_model = \"act\": {error}") \
+                from None
+        provenance["production_model"] = f"MLCA only ({error})"
+        return fields, {"production_model"}
+    if d0 is not None:
+        fields["defect_density_low"] = fields["defect_density_high"] = d0
+    provenance["production_model"] = ("ACT (setup)" if choice == "act" else
+                                       "MLCA for the point estimate; MLCA or ACT when sampled")
+    return fields, given
 
 
 def _resolve_grid(source, get, provenance):

@@ -148,6 +148,7 @@ def fused_kernel(first_sample, runs, factors_per_sample, values, apply_field, ap
         for r in prange(n_runs):
             row = np.empty(n_fields)
             out = np.empty(N_OUT)
+            parts = np.empty((3, 3))
             buffer = np.empty((N_QUANTITIES, count))
             index = np.empty(count, dtype=np.int64)
             for i in range(count):
@@ -161,7 +162,7 @@ def fused_kernel(first_sample, runs, factors_per_sample, values, apply_field, ap
                             row[apply_field[a]] = values[s, column]
                         else:
                             row[apply_field[a]] *= values[s, column]
-                run_impacts(row, factors_per_sample[s], out)
+                run_impacts(row, factors_per_sample[s], parts, out)
                 for k in range(N_OUT):
                     buffer[k, i] = out[k]
                 for c in range(3):

@@ -1,5 +1,10 @@
 """Production (embodied) impacts of one graphics card and of one server, per criterion.
 
+Two models of the card's GWP: MLCA's per-area and per-memory factors [1]_, and the ACT family
+[2]_ (die carbon from the fab's energy, gases and materials per good die area, with a yield
+model; memory carbon per GB). ADPe and PE always use MLCA's factors: no published ACT-like
+factors exist for them (``docs/methodology.md``).
+
 Equations of MLCA [1]_ (``docs/methodology.md``, sections "Graphics card" and "Server")::
 
     M_gpu    = A_die * f_die + f_base + M_mem
@@ -11,11 +16,23 @@ Equations of MLCA [1]_ (``docs/methodology.md``, sections "Graphics card" and "S
 ``factors`` is :data:`mlimpact.factors.PRODUCTION_FACTORS` (or a scaled copy), indexed
 ``factors[item, criterion]``.
 
+ACT::
+
+    CPA     = (CI_fab * EPA(node) + GPA(node) + MPA) / Y          [kg CO2eq per cm2 of good die]
+    die     = A_die * CPA + packaging (0.150 kg CO2eq per IC)
+    memory  = CPS(memory type) * C_mem / Y_mem                     (Y_mem = 0.875, ACT's default)
+    Y       = constant | exp(-D0 A) (Poisson) | ((1 - exp(-D0 A)) / (D0 A))^2 (Murphy)
+
 References
 ----------
 .. [1] C. Morand, A.-L. Ligozat, A. Névéol, ICT4S 2024, doi:10.1109/ICT4S64576.2024.00031.
+.. [2] U. Gupta et al., "ACT: Designing Sustainable Computer Systems with an Architectural
+   Carbon Modeling Tool", ISCA 2022, doi:10.1145/3470496.3527408.
+.. [3] B. T. Murphy, "Cost-size optima of monolithic integrated circuits", Proc. IEEE 52(12),
+   1964 (Murphy yield); C. H. Stapper, IBM J. Res. Dev. 1983 (Poisson yield).
 """
 
+import numpy as np
 from numba import njit
 
 from mlimpact._config import JIT_OPTIONS
@@ -24,18 +41,22 @@ from mlimpact.factors import (
     PSU_MASS_KG, PSU_PER_KG, RACK_CASE, RAM_BASE, RAM_DIE, SSD_BASE, SSD_DENSITY_GB_PER_CM2,
     SSD_DIE,
 )
+from mlimpact.runs import (
+    ACT, DEFECT_DENSITY_HIGH, DEFECT_DENSITY_LOW, DEFECT_DENSITY_QUANTILE, EPA, FAB_INTENSITY,
+    GPA_95, GPA_99, GPA_ABATEMENT, GPU_DIE_AREA_CM2, GPU_MEMORY_GB, MEMORY_GWP_HIGH,
+    MEMORY_GWP_LOW, MEMORY_GWP_QUANTILE, PRODUCTION_MODEL, YIELD_CONSTANT, YIELD_MODEL,
+    MEMORY_DENSITY, POISSON_YIELD, CONSTANT_YIELD,
+)
 
-
-@njit(**JIT_OPTIONS)
-def gpu_card(criterion, die_area_cm2, memory_area_cm2, memory_units, factors):
-    """Production impact of one graphics card [criterion unit]: die + base + memory.
-
-    ``memory_area_cm2`` is ``C_mem / rho_mem`` and ``memory_units`` 1 for a card with memory,
-    0 without; callers compute them once for the three criteria.
-    """
-    return (die_area_cm2 * factors[GPU_DIE, criterion] + factors[GPU_BASE, criterion]
-            + memory_area_cm2 * factors[GPU_MEMORY_DIE, criterion]
-            + memory_units * factors[GPU_MEMORY_BASE, criterion])
+#: ACT's materials footprint per cm2 of wafer, the same at every node [kg CO2eq/cm2] (MPA,
+#: 500 g/cm2; Gupta et al. 2022, ``logic/materials.json`` of ACT).
+MATERIALS_PER_CM2 = 0.5
+#: ACT's packaging footprint per integrated circuit [kg CO2eq] (Gupta et al. 2022).
+PACKAGING_PER_IC = 0.150
+#: ACT's default fab yield, applied to memory [-] (Gupta et al. 2022).
+MEMORY_YIELD = 0.875
+#: Parts of a card, in output order.
+DIE, MEMORY, OTHER = 0, 1, 2
 
 
 @njit(**JIT_OPTIONS)
@@ -62,16 +83,58 @@ def ssd_area(ssd_gb):
 
 
 @njit(**JIT_OPTIONS)
-def cards_kernel(die_area_cm2, memory_gb, memory_density_gb_per_cm2, factors, out):
-    """Per-card production split into die, memory and the rest (base), for every criterion.
+def die_yield(model, die_area_cm2, defect_density, constant):
+    """Fraction of good dies [-]: constant, Poisson ``exp(-D0 A)`` or Murphy
+    ``((1 - exp(-D0 A)) / (D0 A))^2``; both fall with the die area."""
+    if model == CONSTANT_YIELD:
+        return constant
+    x = defect_density * die_area_cm2
+    if model == POISSON_YIELD:
+        return np.exp(-x)
+    if x < 1e-8:
+        return 1.0 - x  # Murphy's limit for tiny D0 A, avoiding 0/0
+    return ((1.0 - np.exp(-x)) / x) ** 2
 
-    ``out`` has shape (card, criterion, 3): parts in the order die, memory, other.
+
+@njit(**JIT_OPTIONS)
+def act_die(die_area_cm2, fab_intensity, epa, gpa, defect_density, yield_model, constant):
+    """ACT's GWP of one die [kg CO2eq], packaging included."""
+    good = die_yield(yield_model, die_area_cm2, defect_density, constant)
+    per_area = (fab_intensity * epa + gpa + MATERIALS_PER_CM2) / good
+    return die_area_cm2 * per_area + PACKAGING_PER_IC
+
+
+@njit(**JIT_OPTIONS)
+def card_parts(row, memory_area_cm2, memory_units, factors, out):
+    """Production of one card split into die, memory and other, per criterion.
+
+    ``out`` has shape (3 criteria, 3 parts). The run's production model decides the GWP of
+    the die and the memory; ADPe and PE, and the card's other parts, are MLCA's.
     """
-    for i in range(die_area_cm2.shape[0]):
-        memory_area = memory_gb[i] / memory_density_gb_per_cm2[i]
-        memory_units = 1.0 if memory_gb[i] > 0.0 else 0.0
-        for c in range(3):
-            out[i, c, 0] = die_area_cm2[i] * factors[GPU_DIE, c]
-            out[i, c, 1] = (memory_area * factors[GPU_MEMORY_DIE, c]
-                            + memory_units * factors[GPU_MEMORY_BASE, c])
-            out[i, c, 2] = factors[GPU_BASE, c]
+    die_area = row[GPU_DIE_AREA_CM2]
+    for c in range(3):
+        out[c, DIE] = die_area * factors[GPU_DIE, c]
+        out[c, MEMORY] = (memory_area_cm2 * factors[GPU_MEMORY_DIE, c]
+                          + memory_units * factors[GPU_MEMORY_BASE, c])
+        out[c, OTHER] = factors[GPU_BASE, c]
+    if row[PRODUCTION_MODEL] >= 0.5 * ACT:
+        gpa = row[GPA_95] + row[GPA_ABATEMENT] * (row[GPA_99] - row[GPA_95])
+        defect_density = (row[DEFECT_DENSITY_LOW] + row[DEFECT_DENSITY_QUANTILE]
+                          * (row[DEFECT_DENSITY_HIGH] - row[DEFECT_DENSITY_LOW]))
+        out[0, DIE] = act_die(die_area, row[FAB_INTENSITY], row[EPA], gpa, defect_density,
+                              row[YIELD_MODEL], row[YIELD_CONSTANT])
+        per_gb = 0.0
+        if row[MEMORY_GWP_LOW] > 0.0:
+            per_gb = row[MEMORY_GWP_LOW] * (row[MEMORY_GWP_HIGH] / row[MEMORY_GWP_LOW]) ** \
+                row[MEMORY_GWP_QUANTILE]
+        out[0, MEMORY] = per_gb * row[GPU_MEMORY_GB] / MEMORY_YIELD
+
+
+@njit(**JIT_OPTIONS)
+def cards_kernel(runs, factors, out):
+    """Per-card production parts of the card of every run: ``out`` (run, criterion, part)."""
+    for r in range(runs.shape[0]):
+        row = runs[r]
+        memory_area = row[GPU_MEMORY_GB] / row[MEMORY_DENSITY]
+        memory_units = 1.0 if row[GPU_MEMORY_GB] > 0.0 else 0.0
+        card_parts(row, memory_area, memory_units, factors, out[r])

@@ -24,7 +24,7 @@ from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
 from mlimpact.factors import HOURS_PER_YEAR
 from mlimpact.kernels import production, use
 from mlimpact.runs import (
-    CPU_DIE_AREA_CM2, CPU_TDP_W, CPU_USAGE, CPUS, DYNAMIC_RATIO, GPU_DIE_AREA_CM2, GPU_MEMORY_GB,
+    CPU_DIE_AREA_CM2, CPU_TDP_W, CPU_USAGE, CPUS, DYNAMIC_RATIO, GPU_MEMORY_GB,
     GPU_TDP_W, GPU_USAGE, GPUS, GRID, HOURS, INTENSITY_RATIO, LIFETIME_USAGE, LIFETIME_YEARS,
     MEMORY_DENSITY, NODES, PSUS, RAM_MODULE_GB, RAM_MODULES, REPETITIONS, SERVER, SSD_GB,
 )
@@ -37,7 +37,7 @@ OUT_ENERGY, OUT_PRODUCTION, OUT_USE = 0, 1, 4
 
 
 @njit(**JIT_OPTIONS)
-def run_impacts(row, factors, out):
+def run_impacts(row, factors, parts, out):
     """Evaluate one run.
 
     Parameters
@@ -46,6 +46,8 @@ def run_impacts(row, factors, out):
         The run's inputs (see :mod:`mlimpact.runs`).
     factors : float64[item, 3]
         Production factors (:data:`mlimpact.factors.PRODUCTION_FACTORS`).
+    parts : float64[3, 3]
+        Scratch space: the card's parts (criterion, die/memory/other).
     out : float64[N_OUT]
         Receives energy [kWh], production and use impacts (GWP [kg CO2eq], ADPe [kg Sb eq],
         PE [MJ]).
@@ -66,8 +68,9 @@ def run_impacts(row, factors, out):
     ssd_area = production.ssd_area(row[SSD_GB])
     ssd_units = 1.0 if row[SSD_GB] > 0.0 else 0.0
     intensity_ratio = row[INTENSITY_RATIO]
+    production.card_parts(row, memory_area, memory_units, factors, parts)
     for c in range(3):
-        card = production.gpu_card(c, row[GPU_DIE_AREA_CM2], memory_area, memory_units, factors)
+        card = parts[c, 0] + parts[c, 1] + parts[c, 2]
         host = production.server(c, row[CPUS], row[CPU_DIE_AREA_CM2], row[RAM_MODULES], ram_area,
                                  ssd_area, ssd_units, row[PSUS], factors)
         out[OUT_PRODUCTION + c] = allocation * (row[GPUS] * card + server_on * host)
@@ -78,7 +81,7 @@ def run_impacts(row, factors, out):
 def training_kernel(runs, factors, out):
     """Evaluate every run of ``runs`` (run, field) into ``out`` (run, N_OUT)."""
     for r in prange(runs.shape[0]):
-        run_impacts(runs[r], factors, out[r])
+        run_impacts(runs[r], factors, np.empty((3, 3)), out[r])
 
 
 def evaluate_runs(runs, factors):
