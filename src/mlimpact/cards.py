@@ -90,3 +90,102 @@ def card_runs(hardware_list, production_model="mlca"):
 def find_card(name):
     """The accelerator called ``name`` in the hardware table (with close-match errors)."""
     return datasets.hardware_table().find(name, field="card")
+
+
+def card_estimate(hardware_list, production_model="mlca", samples=None, seed=0, method="mc",
+                  catalogue=None, chunk_size=None):
+    """Production impacts of cards: point values, or Monte Carlo statistics.
+
+    Parameters
+    ----------
+    hardware_list : sequence of mlimpact.datasets.Hardware
+    production_model : {"mlca", "act", "mixture"}
+    samples : int, optional
+        Monte Carlo samples; None for the point estimate (MLCA for ``mixture``).
+    catalogue : dict, optional
+        Uncertain inputs (default ``data/parameters.toml``); those acting on card inputs are
+        used (memory density, production-factor errors, and ACT's inputs).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``gwp``, ``adpe``, ``pe`` over (hardware, component[, statistic]).
+    """
+    from mlimpact import model, parameters, propagate
+
+    runs, known = card_runs(hardware_list, production_model)
+    if samples is None:
+        return model.card_production(runs)
+    catalogue = parameters.default_catalogue() if catalogue is None else catalogue
+    bound = parameters.bind(catalogue, runs, list(runs.names), [""] * len(runs), known)
+    return propagate.propagate(runs, bound, samples, seed=seed, method=method, kind="card",
+                               chunk_size=chunk_size or propagate.DEFAULT_CHUNK_SIZE)
+
+
+def catalogue_gpus():
+    """Data-centre and workstation GPUs of the hardware table."""
+    return [h for h in datasets.hardware_table()
+            if h.segment in ("data_centre", "workstation") and "GPU" in h.type.upper()]
+
+
+def why_not_priced(hardware, production_model):
+    """The reason a card cannot be priced with a model, or None."""
+    if not math.isfinite(hardware.die_area_cm2):
+        return "die area not published"
+    if not math.isfinite(hardware.memory_gb):
+        return "memory size unknown"
+    if hardware.release_year is None:
+        return "release date unknown"
+    if production_model != "mlca":
+        try:
+            hardware_act_fields(hardware)
+        except MlimpactError as error:
+            return str(error)
+    return None
+
+
+#: Columns of the cards table.
+CARDS_HEADER = ("hardware", "manufacturer", "segment", "release_date", "process_node_nm",
+                "die_area_cm2", "memory_gb", "memory_type", "model", "criterion", "unit",
+                "component", "point", "mean", "median", "q025", "q975")
+
+
+def cards_table(production_models=MODEL_CHOICES, samples=4096, seed=0, method="mc"):
+    """Per-card production impacts of every data-centre and workstation GPU, per model.
+
+    Returns
+    -------
+    rows : list of tuples
+        One row per card, model, criterion and component (:data:`CARDS_HEADER`).
+    skipped : list of (hardware, model, reason)
+    """
+    from mlimpact.factors import IMPACT_CRITERIA, UNITS
+
+    rows, skipped = [], []
+    for production_model in production_models:
+        priced = []
+        for hardware in catalogue_gpus():
+            reason = why_not_priced(hardware, production_model)
+            if reason:
+                skipped.append((hardware.name, production_model, reason))
+            else:
+                priced.append(hardware)
+        result = card_estimate(priced, production_model, samples=samples, seed=seed,
+                               method=method)
+        for hardware in priced:
+            for criterion in IMPACT_CRITERIA:
+                card = result[criterion].sel(hardware=hardware.name)
+                for component in ("die", "memory", "other", "total"):
+                    stats = card.sel(component=component)
+                    rows.append((
+                        hardware.name, hardware.manufacturer, hardware.segment,
+                        hardware.release_date, _cell(hardware.process_node_nm),
+                        _cell(hardware.die_area_cm2), _cell(hardware.memory_gb),
+                        hardware.memory_type, production_model, criterion, UNITS[criterion],
+                        component, *(_cell(float(stats.sel(statistic=s)))
+                                     for s in ("point", "mean", "median", "q025", "q975"))))
+    return rows, skipped
+
+
+def _cell(value):
+    return "" if not math.isfinite(value) else float(f"{value:.6g}")

@@ -43,6 +43,50 @@ def _estimate(args):
         print(report.monte_carlo_table(result))
 
 
+def _card(args):
+    from mlimpact import cards, report
+
+    hardware = cards.find_card(args.name)
+    reason = cards.why_not_priced(hardware, args.model)
+    if reason and not (reason == "release date unknown" and args.model == "mlca"):
+        raise MlimpactError(f"card {hardware.name!r} cannot be priced with {args.model}: {reason}")
+    monte_carlo = not args.point
+    result = cards.card_estimate([hardware], args.model,
+                                 samples=args.samples if monte_carlo else None,
+                                 seed=args.seed, method=args.method)
+    if args.format == "json":
+        print(json.dumps(report.card_json(result, monte_carlo), indent=2))
+        return
+    what = ("point estimate" if args.point else
+            f"Monte Carlo: {args.samples:,} samples ({args.method}, seed {args.seed}); "
+            "median [95 % interval]")
+    print(f"{hardware.name}: production of one card, model {args.model}; {what}")
+    print(f"(die {hardware.die_area_cm2:g} cm2, {hardware.memory_gb:g} GB "
+          f"{hardware.memory_type or 'memory of unknown type'}, node "
+          f"{hardware.process_node_nm:g} nm, {hardware.foundry or 'foundry unknown'}, "
+          f"released {hardware.release_date or 'unknown'})\n")
+    print(report.card_table(result, monte_carlo))
+
+
+def _cards(args):
+    from mlimpact import cards, plots
+
+    folder = output.prepare_folder(args.out, force=args.force)
+    rows, skipped = cards.cards_table(args.models, samples=args.samples, seed=args.seed,
+                                      method=args.method)
+    output.write_csv(folder / "cards.csv", cards.CARDS_HEADER, rows)
+    output.write_csv(folder / "skipped.csv", ("hardware", "model", "reason"), skipped)
+    records = [dict(zip(cards.CARDS_HEADER, row)) for row in rows]
+    for criterion, unit in (("gwp", "kg CO2eq"), ("adpe", "kg Sb eq"), ("pe", "MJ")):
+        output.save_figure(plots.card_timeline(records, criterion, unit),
+                           folder / f"cards_{criterion}.png")
+    priced = len({row[0] for row in rows})
+    print(f"{priced} cards priced with {', '.join(args.models)} ({args.samples:,} samples); "
+          f"{len(skipped)} card-model pairs skipped (see skipped.csv)")
+    print(f"wrote {folder / 'cards.csv'}, {folder / 'skipped.csv'}, "
+          f"{folder / 'cards_gwp.png'} (and ADPe, PE)")
+
+
 def _hardware(args):
     from mlimpact import datasets, report
 
@@ -94,6 +138,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _add_sampling_options(parser, default_samples=10_000):
+    parser.add_argument("--samples", type=_positive_int, default=default_samples, metavar="N",
+                        help=f"Monte Carlo samples (default: {default_samples})")
+    parser.add_argument("--seed", type=_non_negative_int, default=0, metavar="S",
+                        help="seed: the same seed gives the same numbers (default: 0)")
+    parser.add_argument("--method", choices=("mc", "lhs", "sobol"), default="mc",
+                        help="sampling design: plain Monte Carlo, Latin hypercube or "
+                             "scrambled Sobol' (power-of-two samples) (default: mc)")
+
+
 def build_parser():
     """The argument parser (exposed for the docs and the tests)."""
     parser = _Parser(
@@ -111,13 +165,7 @@ def build_parser():
     estimate.add_argument("setup", metavar="SETUP", help="setup file (TOML)")
     estimate.add_argument("--point", action="store_true",
                           help="deterministic estimate: every input at its given or default value")
-    estimate.add_argument("--samples", type=_positive_int, default=10_000, metavar="N",
-                          help="Monte Carlo samples (default: 10000)")
-    estimate.add_argument("--seed", type=_non_negative_int, default=0, metavar="S",
-                          help="seed: the same seed gives the same numbers (default: 0)")
-    estimate.add_argument("--method", choices=("mc", "lhs", "sobol"), default="mc",
-                          help="sampling design: plain Monte Carlo, Latin hypercube or "
-                               "scrambled Sobol' (power-of-two samples) (default: mc)")
+    _add_sampling_options(estimate)
     estimate.add_argument("--parameters", metavar="FILE",
                           help="parameters file (TOML) amending the catalogue of uncertain inputs")
     estimate.add_argument("--chunk-size", type=_positive_int, default=16_384, metavar="K",
@@ -128,6 +176,33 @@ def build_parser():
     estimate.add_argument("--format", choices=("table", "json"), default="table",
                           help="output format (default: table)")
     estimate.set_defaults(handler=_estimate)
+
+    card = commands.add_parser(
+        "card", help="production impacts of one graphics card",
+        description="Production impacts of one card of the hardware table, split into die, "
+                    "memory and the rest, per criterion.")
+    card.add_argument("name", metavar="NAME", help="card name or alias (see mlimpact hardware)")
+    card.add_argument("--model", choices=("mlca", "act", "mixture"), default="mixture",
+                      help="production model of the GWP; mixture samples the choice "
+                           "(its point estimate is MLCA's) (default: mixture)")
+    card.add_argument("--point", action="store_true",
+                      help="deterministic estimate: every input at its default value")
+    _add_sampling_options(card)
+    card.add_argument("--format", choices=("table", "json"), default="table")
+    card.set_defaults(handler=_card)
+
+    many = commands.add_parser(
+        "cards", help="production impacts of every data-centre and workstation GPU",
+        description="Per-card production impacts of every data-centre and workstation GPU of "
+                    "the hardware table, by release date, with intervals: cards.csv, "
+                    "skipped.csv and a figure per criterion in DIR.")
+    many.add_argument("--out", metavar="DIR", default="mlimpact-cards",
+                      help="output folder (default: mlimpact-cards)")
+    many.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    many.add_argument("--models", nargs="+", choices=("mlca", "act", "mixture"),
+                      default=["mlca", "act", "mixture"], help="production models to compare")
+    _add_sampling_options(many, default_samples=4096)
+    many.set_defaults(handler=_cards)
 
     hardware = commands.add_parser("hardware", help="list the hardware table",
                                    description="List accelerators of the hardware table.")

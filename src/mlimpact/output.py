@@ -40,3 +40,55 @@ def write_netcdf(dataset, path):
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def prepare_folder(path, force=False):
+    """Create the output folder, refusing to write into a non-empty one without ``force``."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise MlimpactError(f"{path}: exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()) and not force:
+        raise MlimpactError(f"{path}: folder is not empty; use --force to write into it")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise MlimpactError(f"{path}: cannot create folder ({error.strerror})") from None
+    return path
+
+
+def write_text(path, text):
+    """Write a text file atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_csv(path, header, rows):
+    """Write rows as CSV (RFC 4180, ``\\n`` line endings) atomically."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    write_text(path, buffer.getvalue())
+
+
+def save_figure(figure, path):
+    """Save a matplotlib figure as PNG atomically."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    os.close(handle)
+    try:
+        figure.savefig(temporary, dpi=150, bbox_inches="tight")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -16,6 +16,7 @@ import xarray as xr
 from mlimpact import factors as lca
 from mlimpact.errors import MlimpactError
 from mlimpact.kernels import montecarlo as mc
+from mlimpact.kernels.production import cards_kernel
 from mlimpact.kernels.training import evaluate_runs
 from mlimpact.sampling import Design, chunks
 
@@ -27,8 +28,19 @@ MAX_KEPT_VALUES = 100_000_000
 DEFAULT_CHUNK_SIZE = 16_384
 
 
-def point_quantities(runs_values, production_factors):
-    """The ten accumulated quantities at the point values of the runs, shape (run, quantity)."""
+#: What propagate evaluates: training runs or the card of each run.
+KINDS = {"training": mc.TRAINING, "card": mc.CARD}
+
+
+def point_quantities(runs_values, production_factors, kind="training"):
+    """The accumulated quantities at the point values of the runs, shape (run, quantity):
+    ten for training runs (:data:`mlimpact.kernels.montecarlo.QUANTITIES`), twelve for cards
+    (:data:`mlimpact.kernels.montecarlo.CARD_QUANTITIES`)."""
+    if kind == "card":
+        parts = np.empty((runs_values.shape[0], 3, 3))
+        cards_kernel(runs_values, production_factors, parts)
+        return np.concatenate([parts, parts.sum(axis=2, keepdims=True)], axis=2).reshape(
+            runs_values.shape[0], mc.N_CARD_QUANTITIES)
     raw = evaluate_runs(runs_values, production_factors)
     return np.concatenate([raw, raw[:, 1:4] + raw[:, 4:7]], axis=1)
 
@@ -122,7 +134,7 @@ class Accumulator:
 
 
 def run_chunk(runs_values, production_factors, bound, design, start, stop, accumulator,
-              samples=None):
+              samples=None, kind="training"):
     """Evaluate samples ``start..stop-1`` and fold them into ``accumulator`` (in place).
 
     This is the unit of work, locally or on a Dask worker. ``samples``, if given, has shape
@@ -133,7 +145,7 @@ def run_chunk(runs_values, production_factors, bound, design, start, stop, accum
     mc.sample_factors(production_factors, values, bound.factor_column, factors)
     keep = samples is not None
     acc = accumulator
-    mc.fused_kernel(start, runs_values, factors, values, bound.apply_field, bound.apply_mode,
+    mc.fused_kernel(KINDS[kind], start, runs_values, factors, values, bound.apply_field, bound.apply_mode,
                     bound.apply_column, acc.anchor, acc.shift, acc.hist, acc.tails, acc.sums,
                     acc.compensation, acc.extremes, samples if keep else np.empty((0, 0, 0)),
                     keep)
@@ -142,7 +154,8 @@ def run_chunk(runs_values, production_factors, bound, design, start, stop, accum
 
 
 def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE,
-              keep_samples=False, production_factors=lca.PRODUCTION_FACTORS, progress=None):
+              keep_samples=False, production_factors=lca.PRODUCTION_FACTORS, progress=None,
+              kind="training"):
     """Monte Carlo propagation of the bound parameters through the impact model.
 
     Parameters
@@ -163,43 +176,62 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
         :data:`MAX_KEPT_VALUES` values.
     progress : callable, optional
         Called as ``progress(samples_done, n)`` after each chunk.
+    kind : {"training", "card"}
+        Evaluate the training runs, or only the card of each run.
 
     Returns
     -------
     xarray.Dataset
-        ``energy`` (model, statistic) [kWh], ``gwp``, ``adpe``, ``pe`` (model, phase,
-        statistic); statistics mean, std, q025, q05, median, q95, q975 and the point estimate.
+        For training runs: ``energy`` (model, statistic) [kWh], ``gwp``, ``adpe``, ``pe``
+        (model, phase, statistic). For cards: ``gwp``, ``adpe``, ``pe`` (hardware, component,
+        statistic). Statistics: mean, std, q025, q05, median, q95, q975 and the point estimate.
     """
-    from mlimpact.model import _factors, validate_runs
+    from mlimpact.model import _factors, card_dataset, validate_runs
 
     validate_runs(runs)
     production_factors = _factors(production_factors)
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}")
     design = Design(method, n, bound.n_columns, seed)
-    if keep_samples and n * len(runs) * mc.N_QUANTITIES > MAX_KEPT_VALUES:
+    point = point_quantities(runs.values, production_factors, kind)
+    if keep_samples and n * point.size > MAX_KEPT_VALUES:
         raise MlimpactError(f"keeping {n} samples of {len(runs)} runs needs "
-                            f"{n * len(runs) * mc.N_QUANTITIES:,} values (limit "
-                            f"{MAX_KEPT_VALUES:,}); use fewer samples or the summaries")
-    point = point_quantities(runs.values, production_factors)
+                            f"{n * point.size:,} values (limit {MAX_KEPT_VALUES:,}); use "
+                            "fewer samples or the summaries")
     total = Accumulator.empty(point)
     kept = np.empty((n, *point.shape)) if keep_samples else None
     for start, stop in chunks(n, chunk_size):
         run_chunk(runs.values, production_factors, bound, design, start, stop, total,
-                  kept[start:stop] if keep_samples else None)
+                  kept[start:stop] if keep_samples else None, kind)
         if progress is not None:
             progress(stop, n)
     attrs = {"samples": n, "seed": seed, "method": method,
              "parameters": "; ".join(bound.groups)}
+    if kind == "card":
+        stats = _statistics(total, point)  # (statistic, run, quantity)
+        values = np.transpose(stats.reshape(len(STATISTICS), len(runs), 3, 4), (1, 2, 3, 0))
+        result = card_dataset(values, runs.names, ("statistic",),
+                              {"statistic": list(STATISTICS)}, attrs)
+        if keep_samples:
+            parts = np.moveaxis(kept.reshape(n, len(runs), 3, 4), 0, -1)  # run, crit, comp, s
+            samples = card_dataset(parts, runs.names, ("sample",))
+            result = result.merge(samples.rename({c: f"{c}_samples" for c in lca.IMPACT_CRITERIA}))
+        return result
     result = summary_dataset(total, point, runs.names, attrs)
     if keep_samples:
         result = result.merge(samples_dataset(kept, runs.names))
     return result
 
 
+def _statistics(acc, point):
+    """Every statistic of :data:`STATISTICS`, shape (statistic, run, quantity)."""
+    return np.stack([acc.mean(), acc.std(), *acc.quantiles(list(QUANTILES.values())), point])
+
+
 def summary_dataset(acc, point, names, attrs):
     """The statistics of an accumulator as a Dataset: energy (model, statistic) and each
     impact criterion (model, phase, statistic)."""
-    # stats: (statistic, run, quantity)
-    stats = np.stack([acc.mean(), acc.std(), *acc.quantiles(list(QUANTILES.values())), point])
+    stats = _statistics(acc, point)
     data = {"energy": (("model", "statistic"), stats[:, :, 0].T)}
     for c, criterion in enumerate(lca.IMPACT_CRITERIA):
         phases = np.stack([stats[:, :, 1 + c], stats[:, :, 4 + c], stats[:, :, 7 + c]], axis=-1)

@@ -70,6 +70,37 @@ def monte_carlo_table(result, model=0):
         f"{format_number(v['median'])} [{format_number(v['q025'])}, {format_number(v['q975'])}]"))
 
 
+def card_json(result, monte_carlo):
+    """One card's production: ``{"gwp_kgco2eq": {"die", "memory", "other", "total"}, ...}``,
+    each a number (point) or the Monte Carlo statistics."""
+    row = result.isel(hardware=0)
+
+    def number(array):
+        if monte_carlo:
+            return {s: float(array.sel(statistic=s)) for s in MC_STATISTICS}
+        return float(array)
+
+    return {JSON_KEYS[criterion]: {component: number(row[criterion].sel(component=component))
+                                   for component in ("die", "memory", "other", "total")}
+            for criterion in IMPACT_CRITERIA}
+
+
+def card_table(result, monte_carlo):
+    """Readable table of one card's production: criteria by component."""
+    values = card_json(result, monte_carlo)
+    components = ("die", "memory", "other", "total")
+
+    def cell(v):
+        if not monte_carlo:
+            return format_number(v)
+        return (f"{format_number(v['median'])} "
+                f"[{format_number(v['q025'])}, {format_number(v['q975'])}]")
+
+    rows = [[f"{_LABELS[c]} [{UNITS[c]}]", *(cell(values[JSON_KEYS[c]][p]) for p in components)]
+            for c in IMPACT_CRITERIA]
+    return table(rows, ["criterion", *components])
+
+
 def table(rows, header):
     """Right-aligned plain-text table; first column left-aligned."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]

@@ -28,12 +28,19 @@ import numpy as np
 from numba import njit, prange
 
 from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
+from mlimpact.kernels.production import card_of_row
 from mlimpact.kernels.training import N_OUT, run_impacts
 
-#: Quantities accumulated per run: energy, production x3, use x3, total x3.
+#: Quantities accumulated per training run: energy, production x3, use x3, total x3.
 QUANTITIES = ("energy", "production_gwp", "production_adpe", "production_pe", "use_gwp",
               "use_adpe", "use_pe", "total_gwp", "total_adpe", "total_pe")
 N_QUANTITIES = len(QUANTITIES)
+#: Quantities accumulated per card run: (die, memory, other, total) for GWP, ADPe, PE.
+CARD_QUANTITIES = tuple(f"{criterion}_{part}" for criterion in ("gwp", "adpe", "pe")
+                        for part in ("die", "memory", "other", "total"))
+N_CARD_QUANTITIES = len(CARD_QUANTITIES)
+#: What the fused kernel evaluates: a training run, or the card of a run.
+TRAINING, CARD = 0, 1
 SUB_BITS = 7
 #: Histogram bins per octave (a factor 2): relative bin width at most 1 / SUB_BINS.
 SUB_BINS = 1 << SUB_BITS
@@ -111,13 +118,16 @@ def fold(values, count, shift, anchor, hist, tails, sums, compensation, extremes
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
-def fused_kernel(first_sample, runs, factors_per_sample, values, apply_field, apply_mode,
+def fused_kernel(kind, first_sample, runs, factors_per_sample, values, apply_field, apply_mode,
                  apply_column, anchor, shift, hist, tails, sums, compensation, extremes,
                  samples, keep):
     """Evaluate a chunk of samples over every run and fold the results into the accumulators.
 
     Parameters
     ----------
+    kind : int
+        TRAINING (the ten quantities of :data:`QUANTITIES`) or CARD (the twelve of
+        :data:`CARD_QUANTITIES`); accumulators have that many quantities.
     first_sample : int
         Index of the chunk's first sample in the whole design: tiles start at multiples of
         :data:`TILE`, so the grouping of the sums does not depend on the chunking.
@@ -141,6 +151,7 @@ def fused_kernel(first_sample, runs, factors_per_sample, values, apply_field, ap
     """
     n_samples, n_runs = values.shape[0], runs.shape[0]
     n_fields, n_apply = runs.shape[1], apply_field.shape[0]
+    n_quantities = shift.shape[1]
     tile_start = 0
     while tile_start < n_samples:
         absolute = first_sample + tile_start
@@ -149,7 +160,7 @@ def fused_kernel(first_sample, runs, factors_per_sample, values, apply_field, ap
             row = np.empty(n_fields)
             out = np.empty(N_OUT)
             parts = np.empty((3, 3))
-            buffer = np.empty((N_QUANTITIES, count))
+            buffer = np.empty((n_quantities, count))
             index = np.empty(count, dtype=np.int64)
             for i in range(count):
                 s = tile_start + i
@@ -162,15 +173,22 @@ def fused_kernel(first_sample, runs, factors_per_sample, values, apply_field, ap
                             row[apply_field[a]] = values[s, column]
                         else:
                             row[apply_field[a]] *= values[s, column]
-                run_impacts(row, factors_per_sample[s], parts, out)
-                for k in range(N_OUT):
-                    buffer[k, i] = out[k]
-                for c in range(3):
-                    buffer[7 + c, i] = out[1 + c] + out[4 + c]
+                if kind == TRAINING:
+                    run_impacts(row, factors_per_sample[s], parts, out)
+                    for k in range(N_OUT):
+                        buffer[k, i] = out[k]
+                    for c in range(3):
+                        buffer[7 + c, i] = out[1 + c] + out[4 + c]
+                else:
+                    card_of_row(row, factors_per_sample[s], parts)
+                    for c in range(3):
+                        for p in range(3):
+                            buffer[4 * c + p, i] = parts[c, p]
+                        buffer[4 * c + 3, i] = parts[c, 0] + parts[c, 1] + parts[c, 2]
                 if keep:
-                    for k in range(N_QUANTITIES):
+                    for k in range(n_quantities):
                         samples[s, r, k] = buffer[k, i]
-            for k in range(N_QUANTITIES):
+            for k in range(n_quantities):
                 fold(buffer[k], count, shift[r, k], anchor[r, k], hist[r, k], tails[r, k],
                      sums[r, k], compensation[r, k], extremes[r, k], index)
         tile_start += count

@@ -131,10 +131,15 @@ def card_parts(row, memory_area_cm2, memory_units, factors, out):
 
 
 @njit(**JIT_OPTIONS)
+def card_of_row(row, factors, out):
+    """:func:`card_parts` of a run's card, computing its memory area from the row."""
+    memory_area = row[GPU_MEMORY_GB] / row[MEMORY_DENSITY]
+    memory_units = 1.0 if row[GPU_MEMORY_GB] > 0.0 else 0.0
+    card_parts(row, memory_area, memory_units, factors, out)
+
+
+@njit(**JIT_OPTIONS)
 def cards_kernel(runs, factors, out):
     """Per-card production parts of the card of every run: ``out`` (run, criterion, part)."""
     for r in range(runs.shape[0]):
-        row = runs[r]
-        memory_area = row[GPU_MEMORY_GB] / row[MEMORY_DENSITY]
-        memory_units = 1.0 if row[GPU_MEMORY_GB] > 0.0 else 0.0
-        card_parts(row, memory_area, memory_units, factors, out[r])
+        card_of_row(runs[r], factors, out[r])
