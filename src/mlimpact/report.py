@@ -128,4 +128,5 @@ def describe_setup(setup):
     repeats = (f" x {fields['repetitions']:g} repetitions" if fields["repetitions"] != 1 else "")
     return (f"{setup.runs.names[0]}: {fields['nodes']:g} node(s) x {fields['gpus']:g} {gpu}, "
             f"{fields['hours']:g} h{repeats}, {grid}, GPU usage {fields['gpu_usage']:g}, "
-            f"server {'included' if fields['server'] else 'excluded'}")
+            f"server {'included' if fields['server'] else 'excluded'}; production model: "
+            f"{source.get('production_model', 'MLCA')}")
