@@ -6,7 +6,8 @@ The run table holds ``--models`` synthetic training runs (accelerators drawn fro
 table's data-centre GPUs with known die area, memory and TDP; hours, nodes, usage and grid drawn
 at random with a fixed seed): the dataset of notable models is not wired in yet, and the kernel's
 cost does not depend on where the numbers come from. Every input of the default catalogue is
-uncertain (per-run GPU usage, per-country grid errors, global assumptions, factor errors).
+uncertain (per-run GPU usage, per-country grid errors, global assumptions, factor errors, the
+production model MLCA or ACT and ACT's inputs per accelerator).
 
 Both sides compute the same thing: the ten quantities (energy; production, use and total of
 GWP, ADPe, PE) of every (sample, model), and their mean, standard deviation and five quantiles
@@ -38,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import naive  # noqa: E402
 
 from mlimpact import datasets, parameters  # noqa: E402
+from mlimpact.cards import hardware_act_fields, why_not_priced  # noqa: E402
 from mlimpact.defaults import DYNAMIC_RATIO, LIFETIME_USAGE, LIFETIME_YEARS  # noqa: E402
 from mlimpact.propagate import QUANTILES, propagate  # noqa: E402
 from mlimpact.runs import RunTable  # noqa: E402
@@ -50,7 +52,8 @@ def synthetic_runs(n_models, seed=0):
     """A run table of n_models plausible training runs, with the hardware and country of each."""
     rng = np.random.default_rng(seed)
     cards = [h for h in datasets.hardware_table() if h.segment == "data_centre"
-             and np.isfinite([h.die_area_cm2, h.memory_gb, h.tdp_w]).all()]
+             and np.isfinite([h.die_area_cm2, h.memory_gb, h.tdp_w]).all()
+             and why_not_priced(h, "act") is None]
     factors = datasets.electricity_factors()
     records, hardware, countries = [], [], []
     for i in range(n_models):
@@ -64,7 +67,10 @@ def synthetic_runs(n_models, seed=0):
             cpu_usage=0.0, cpu_tdp_w=65, cpu_die_area_cm2=2.1, ram_modules=24, ram_module_gb=32,
             ssd_gb=1000, psus=2, server=1, grid_gwp=grid.gwp, grid_adpe=grid.adpe,
             grid_pe=grid.pe, intensity_ratio=1.0, lifetime_years=LIFETIME_YEARS,
-            lifetime_usage=LIFETIME_USAGE, dynamic_ratio=DYNAMIC_RATIO, memory_density=0.625)))
+            lifetime_usage=LIFETIME_USAGE, dynamic_ratio=DYNAMIC_RATIO, memory_density=0.625,
+            production_model=0, yield_model=1, yield_constant=0.875, gpa_abatement=0.5,
+            defect_density_quantile=0.5, memory_gwp_quantile=0.5, training_compute=0,
+            peak_flops=0, mfu=1.0, imputation=0, variant=0.5, **hardware_act_fields(card))))
         hardware.append(card.name)
         countries.append(country)
     return RunTable.from_records(records), hardware, countries
@@ -73,7 +79,7 @@ def synthetic_runs(n_models, seed=0):
 def naive_statistics(runs, bound, n, seed):
     """Evaluate n samples with numpy on whole arrays and reduce them as the fused path does."""
     values = bound.values(Design("mc", n, bound.n_columns, seed).uniforms(0, n))
-    quantities = naive.monte_carlo(runs.values, values, bound)
+    quantities = naive.monte_carlo(runs, values, bound)
     return (quantities.mean(axis=0), quantities.std(axis=0, ddof=1),
             np.quantile(quantities, list(QUANTILES.values()), axis=0))
 

@@ -13,7 +13,9 @@ BERT_BASE = dict(
     # MLCA's production model: ACT's inputs are unused
     production_model=0, fab_intensity=0, epa=0, gpa_95=0, gpa_99=0, gpa_abatement=0.5,
     yield_model=1, yield_constant=0.875, defect_density_low=0, defect_density_high=0,
-    defect_density_quantile=0.5, memory_gwp_low=0, memory_gwp_high=0, memory_gwp_quantile=0.5)
+    defect_density_quantile=0.5, memory_gwp_low=0, memory_gwp_high=0, memory_gwp_quantile=0.5,
+    # nothing imputed, one hardware variant
+    training_compute=0, peak_flops=0, mfu=1.0, imputation=0, variant=0.5)
 
 
 @pytest.fixture
@@ -56,9 +58,24 @@ def random_runs(rng, n):
         defect_density_quantile=rng.uniform(0, 1, n),
         memory_gwp_low=np.where(rng.random(n) < 0.1, 0.0, low_memory),
         memory_gwp_high=low_memory * rng.uniform(1, 3, n),
-        memory_gwp_quantile=rng.uniform(0, 1, n))
-    return RunTable.from_records(
-        [(f"run {i}", {k: v[i] for k, v in fields.items()}) for i in range(n)])
+        memory_gwp_quantile=rng.uniform(0, 1, n),
+        training_compute=rng.lognormal(np.log(1e21), 2, n), peak_flops=rng.uniform(1e13, 2e15, n),
+        mfu=rng.uniform(0.1, 0.6, n), imputation=rng.integers(0, 3, n),
+        variant=rng.uniform(0, 1, n))
+    records = [(f"run {i}", {k: v[i] for k, v in fields.items()}) for i in range(n)]
+    # Every other run stands for one of up to three hardware variants.
+    variants = {}
+    for i in range(0, n, 2):
+        width = int(rng.integers(1, 4))
+        variants[f"run {i}"] = [
+            (float(rng.uniform(0.1, 1)), {
+                "gpu_tdp_w": rng.uniform(50, 1200), "gpu_memory_gb": rng.uniform(4, 192),
+                "gpu_die_area_cm2": rng.uniform(1, 12), "peak_flops": rng.uniform(1e13, 2e15),
+                "epa": rng.uniform(0.9, 3.25), "gpa_95": rng.uniform(0.17, 0.47),
+                "gpa_99": rng.uniform(0.1, 0.275), "defect_density_low": 0.08,
+                "defect_density_high": 0.12, "fab_intensity": rng.uniform(0.03, 0.9),
+                "memory_gwp_low": 0.05, "memory_gwp_high": 0.12}) for _ in range(width)]
+    return RunTable.from_records(records, variants)
 
 
 @pytest.fixture

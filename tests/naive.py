@@ -7,7 +7,7 @@ Factors may be one table (item, 3) or one table per sample broadcast against the
 import numpy as np
 
 from mlimpact.factors import PRODUCTION_FACTORS as F
-from mlimpact.runs import RUN_FIELDS
+from mlimpact.runs import RUN_FIELDS, VARIANT_FIELDS
 
 ITEM = {name: i for i, name in enumerate((
     "gpu_die", "gpu_base", "gpu_memory_die", "gpu_memory_base", "cpu_die", "cpu_base",
@@ -93,17 +93,54 @@ def training(values, factors=F):
     return energy, production, use
 
 
-def apply_parameters(runs_values, values, bound):
-    """Inputs of every (sample, run): the run rows with the sampled parameters applied,
-    shape (sample, run, field); and the per-sample production factors (sample, item, 3)."""
-    inputs = np.repeat(runs_values[None], values.shape[0], axis=0)
-    for field, mode, columns in zip(bound.apply_field, bound.apply_mode, bound.apply_column):
+VARIANT = RUN_FIELDS.index("variant")
+
+
+def select_variant(inputs, runs):
+    """Copy into inputs (..., run, field) the hardware variant that each row's ``variant``
+    position selects among the run's cumulative weights."""
+    index = [RUN_FIELDS.index(f) for f in VARIANT_FIELDS]
+    cdf = runs.variant_cdf  # (run, variant)
+    k = (inputs[..., VARIANT][..., None] > cdf[:, :-1]).sum(axis=-1)  # (..., run)
+    table = runs.variant_values.reshape((1,) * (inputs.ndim - 2) + runs.variant_values.shape)
+    chosen = np.take_along_axis(table, k[..., None, None], axis=-2)[..., 0, :]
+    inputs[..., index] = chosen
+
+
+def impute(inputs):
+    """Fill hours (code 1) or nodes (code 2) from compute, peak rate and MFU."""
+    v = {name: inputs[..., j] for j, name in enumerate(RUN_FIELDS)}
+    rate = v["peak_flops"] * v["mfu"] * 3600
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hours = v["training_compute"] / (v["nodes"] * v["gpus"] * rate)
+        nodes = v["training_compute"] / (v["hours"] * rate) / v["gpus"]
+    inputs[..., RUN_FIELDS.index("hours")] = np.where(v["imputation"] == 1, hours, v["hours"])
+    inputs[..., RUN_FIELDS.index("nodes")] = np.where(v["imputation"] == 2, nodes, v["nodes"])
+
+
+def apply_parameters(runs, values, bound):
+    """Inputs of every (sample, run): the run rows with the sampled parameters applied, the
+    variant selected and imputed fields filled, shape (sample, run, field); and the
+    per-sample production factors (sample, item, 3)."""
+    inputs = np.repeat(runs.values[None], values.shape[0], axis=0)
+
+    def apply(field, mode, columns):
         active = columns >= 0
         sampled = values[:, columns[active]]
         if mode == 0:
             inputs[:, active, field] = sampled
         else:
             inputs[:, active, field] *= sampled
+
+    applications = list(zip(bound.apply_field, bound.apply_mode, bound.apply_column))
+    for application in applications:
+        if application[0] == VARIANT:
+            apply(*application)
+    select_variant(inputs, runs)
+    for application in applications:
+        if application[0] != VARIANT:
+            apply(*application)
+    impute(inputs)
     scale = np.ones((values.shape[0], *F.shape))
     for c in range(F.shape[1]):
         for item in range(F.shape[0]):
@@ -113,8 +150,16 @@ def apply_parameters(runs_values, values, bound):
     return inputs, F[None] * scale
 
 
-def monte_carlo(runs_values, values, bound):
+def point_inputs(runs):
+    """The run rows at their point values: point variant selected, imputed fields filled."""
+    inputs = runs.values.copy()
+    select_variant(inputs, runs)
+    impute(inputs)
+    return inputs
+
+
+def monte_carlo(runs, values, bound):
     """The ten quantities of every (sample, run): energy, production x3, use x3, total x3."""
-    inputs, factors = apply_parameters(runs_values, values, bound)
+    inputs, factors = apply_parameters(runs, values, bound)
     energy, production, use = training(inputs, factors[:, None])
     return np.concatenate([energy[..., None], production, use, production + use], axis=-1)

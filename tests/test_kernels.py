@@ -29,8 +29,8 @@ def scaled(table, **factors):
 @given(seed=seeds, n=st.integers(1, 40))
 def test_training_kernel_equals_naive_reference(seed, n):
     runs = random_runs(np.random.default_rng(seed), n)
-    out = evaluate_runs(runs.values, PRODUCTION_FACTORS)
-    energy, production, use = naive.training(runs.values)
+    out = evaluate_runs(runs, PRODUCTION_FACTORS)
+    energy, production, use = naive.training(naive.point_inputs(runs))
     # Same operations in a different order: agreement to a few ulps.
     np.testing.assert_allclose(out[:, 0], energy, rtol=1e-13)
     np.testing.assert_allclose(out[:, 1:4], production, rtol=1e-13)
@@ -42,7 +42,8 @@ def test_training_kernel_equals_naive_reference(seed, n):
 def test_card_kernel_equals_naive_reference(seed, n):
     runs = random_runs(np.random.default_rng(seed), n)
     cards = card_production(runs)
-    fields = {name: runs.values[:, j] for j, name in enumerate(RUN_FIELDS)}
+    inputs = naive.point_inputs(runs)
+    fields = {name: inputs[:, j] for j, name in enumerate(RUN_FIELDS)}
     parts = naive.card_of_run(fields)
     parts = (*parts, sum(parts))
     for c, criterion in enumerate(("gwp", "adpe", "pe")):
@@ -55,7 +56,8 @@ def test_card_kernel_equals_naive_reference(seed, n):
 @given(seed=seeds, field=st.sampled_from(["hours", "nodes", "repetitions"]),
        factor=st.floats(0.01, 100))
 def test_impacts_linear_in_hours_nodes_repetitions(seed, field, factor):
-    runs = random_runs(np.random.default_rng(seed), 5)
+    # with nothing imputed: an imputed field is computed from compute, not scaled
+    runs = scaled(random_runs(np.random.default_rng(seed), 5), imputation=0)
     base = training_impacts(runs)
     more = training_impacts(scaled(runs, **{field: factor}))
     for criterion in ("energy", "gwp", "adpe", "pe"):
@@ -95,6 +97,21 @@ def test_production_grows_with_die_area_and_memory(seed, factor):
     for field in ("gpu_die_area_cm2", "gpu_memory_gb"):
         more = training_impacts(scaled(runs, **{field: factor})).gwp.sel(phase="production")
         assert np.all(more.values >= base.values)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=seeds, factor=st.floats(1.01, 10))
+def test_imputed_hours_inversely_proportional_to_mfu_and_chips(seed, factor):
+    runs = scaled(random_runs(np.random.default_rng(seed), 4), imputation=0)
+    values = runs.values.copy()
+    values[:, RUN_FIELDS.index("imputation")] = 1  # hours from compute
+    imputed = dataclasses.replace(runs, values=values)
+    base = training_impacts(imputed).energy.values
+    assert np.allclose(training_impacts(scaled(imputed, mfu=1 / factor)).energy.values,
+                       base * factor, rtol=1e-12)
+    # energy ~ chips x hours: more chips, shorter imputed time, same energy from the GPUs
+    more = training_impacts(scaled(imputed, training_compute=factor)).energy.values
+    assert np.allclose(more, base * factor, rtol=1e-12)
 
 
 @pytest.mark.parametrize("field, value", [

@@ -58,7 +58,7 @@ def test_fused_kernel_equals_naive_numpy(runs):
     bound = bind_all(runs)
     result = propagate(runs, bound, 1500, seed=11, keep_samples=True, chunk_size=1024)
     design = Design("mc", 1500, bound.n_columns, 11)
-    expected = naive.monte_carlo(runs.values, bound.values(design.uniforms(0, 1500)), bound)
+    expected = naive.monte_carlo(runs, bound.values(design.uniforms(0, 1500)), bound)
     np.testing.assert_allclose(result.energy_samples, expected[..., 0], rtol=1e-13)
     for c, criterion in enumerate(("gwp", "adpe", "pe")):
         for k, phase in enumerate(("production", "use", "total")):

@@ -51,7 +51,7 @@ def card_fields(label, die_area_cm2, memory_gb, production_model="mlca", act=Non
                                                        else "mlca")),
         yield_model=float(("constant", "poisson", "murphy").index(defaults.YIELD_MODEL)),
         yield_constant=defaults.FAB_YIELD, gpa_abatement=0.5, defect_density_quantile=0.5,
-        memory_gwp_quantile=0.5)
+        memory_gwp_quantile=0.5, mfu=1.0, variant=0.5)
     fields.update(act or {})
     return fields
 

@@ -77,7 +77,7 @@ def training_impacts(runs, production_factors=lca.PRODUCTION_FACTORS):
         (model, phase).
     """
     validate_runs(runs)
-    raw = evaluate_runs(runs.values, _factors(production_factors))
+    raw = evaluate_runs(runs, _factors(production_factors))
     return impacts_dataset(raw, runs.names)
 
 
@@ -102,7 +102,8 @@ def card_production(runs, production_factors=lca.PRODUCTION_FACTORS):
     """
     validate_runs(runs)
     out = np.empty((len(runs), 3, 3))
-    cards_kernel(runs.values, _factors(production_factors), out)
+    cards_kernel(runs.values, runs.variant_values, runs.variant_cdf, _factors(production_factors),
+                 out)
     return card_dataset(np.concatenate([out, out.sum(axis=2, keepdims=True)], axis=2),
                         runs.names)
 

@@ -32,16 +32,17 @@ DEFAULT_CHUNK_SIZE = 16_384
 KINDS = {"training": mc.TRAINING, "card": mc.CARD}
 
 
-def point_quantities(runs_values, production_factors, kind="training"):
+def point_quantities(runs, production_factors, kind="training"):
     """The accumulated quantities at the point values of the runs, shape (run, quantity):
     ten for training runs (:data:`mlimpact.kernels.montecarlo.QUANTITIES`), twelve for cards
     (:data:`mlimpact.kernels.montecarlo.CARD_QUANTITIES`)."""
     if kind == "card":
-        parts = np.empty((runs_values.shape[0], 3, 3))
-        cards_kernel(runs_values, production_factors, parts)
+        parts = np.empty((len(runs), 3, 3))
+        cards_kernel(runs.values, runs.variant_values, runs.variant_cdf, production_factors,
+                     parts)
         return np.concatenate([parts, parts.sum(axis=2, keepdims=True)], axis=2).reshape(
-            runs_values.shape[0], mc.N_CARD_QUANTITIES)
-    raw = evaluate_runs(runs_values, production_factors)
+            len(runs), mc.N_CARD_QUANTITIES)
+    raw = evaluate_runs(runs, production_factors)
     return np.concatenate([raw, raw[:, 1:4] + raw[:, 4:7]], axis=1)
 
 
@@ -133,7 +134,7 @@ class Accumulator:
         return out
 
 
-def run_chunk(runs_values, production_factors, bound, design, start, stop, accumulator,
+def run_chunk(runs, production_factors, bound, design, start, stop, accumulator,
               samples=None, kind="training"):
     """Evaluate samples ``start..stop-1`` and fold them into ``accumulator`` (in place).
 
@@ -145,7 +146,8 @@ def run_chunk(runs_values, production_factors, bound, design, start, stop, accum
     mc.sample_factors(production_factors, values, bound.factor_column, factors)
     keep = samples is not None
     acc = accumulator
-    mc.fused_kernel(KINDS[kind], start, runs_values, factors, values, bound.apply_field, bound.apply_mode,
+    mc.fused_kernel(KINDS[kind], start, runs.values, runs.variant_values, runs.variant_cdf,
+                    factors, values, bound.apply_field, bound.apply_mode,
                     bound.apply_column, acc.anchor, acc.shift, acc.hist, acc.tails, acc.sums,
                     acc.compensation, acc.extremes, samples if keep else np.empty((0, 0, 0)),
                     keep)
@@ -193,7 +195,7 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
     design = Design(method, n, bound.n_columns, seed)
-    point = point_quantities(runs.values, production_factors, kind)
+    point = point_quantities(runs, production_factors, kind)
     if keep_samples and n * point.size > MAX_KEPT_VALUES:
         raise MlimpactError(f"keeping {n} samples of {len(runs)} runs needs "
                             f"{n * point.size:,} values (limit {MAX_KEPT_VALUES:,}); use "
@@ -201,7 +203,7 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
     total = Accumulator.empty(point)
     kept = np.empty((n, *point.shape)) if keep_samples else None
     for start, stop in chunks(n, chunk_size):
-        run_chunk(runs.values, production_factors, bound, design, start, stop, total,
+        run_chunk(runs, production_factors, bound, design, start, stop, total,
                   kept[start:stop] if keep_samples else None, kind)
         if progress is not None:
             progress(stop, n)

@@ -25,6 +25,15 @@ gpa_abatement [0-1] position between them (0.5: their mean); yield_model [0 cons
 node's range and defect_density_quantile [0-1] the position in it; memory_gwp_low,
 memory_gwp_high [kg CO2eq/GB] the memory type's range and memory_gwp_quantile [0-1] the
 position in it (log scale).
+
+Imputation and hardware variants (``docs/dataset.md``): training_compute [FLOP]; peak_flops
+[FLOP/s] of one chip at the run's precision; mfu [-] model FLOP utilisation; imputation
+[0 none, 1 hours from compute, 2 chip count from compute]; variant [0-1] the position in the
+cumulative weights of the run's hardware variants (the point estimate uses 0.5).
+
+A run may stand for one of several accelerators (a generic name such as "NVIDIA A100", a list
+of chips, or imputed hardware): :class:`RunTable` then carries, per run, the values of the
+:data:`VARIANT_FIELDS` for each variant and their cumulative weights.
 """
 
 import math
@@ -40,13 +49,22 @@ RUN_FIELDS = (
     "production_model", "fab_intensity", "epa", "gpa_95", "gpa_99", "gpa_abatement",
     "yield_model", "yield_constant", "defect_density_low", "defect_density_high",
     "defect_density_quantile", "memory_gwp_low", "memory_gwp_high", "memory_gwp_quantile",
+    "training_compute", "peak_flops", "mfu", "imputation", "variant",
 )
 (HOURS, NODES, REPETITIONS, GPUS, GPU_USAGE, GPU_TDP_W, GPU_MEMORY_GB, GPU_DIE_AREA_CM2, CPUS,
  CPU_USAGE, CPU_TDP_W, CPU_DIE_AREA_CM2, RAM_MODULES, RAM_MODULE_GB, SSD_GB, PSUS, SERVER,
  GRID_GWP, GRID_ADPE, GRID_PE, INTENSITY_RATIO, LIFETIME_YEARS, LIFETIME_USAGE, DYNAMIC_RATIO,
  MEMORY_DENSITY, PRODUCTION_MODEL, FAB_INTENSITY, EPA, GPA_95, GPA_99, GPA_ABATEMENT,
  YIELD_MODEL, YIELD_CONSTANT, DEFECT_DENSITY_LOW, DEFECT_DENSITY_HIGH, DEFECT_DENSITY_QUANTILE,
- MEMORY_GWP_LOW, MEMORY_GWP_HIGH, MEMORY_GWP_QUANTILE) = range(len(RUN_FIELDS))
+ MEMORY_GWP_LOW, MEMORY_GWP_HIGH, MEMORY_GWP_QUANTILE, TRAINING_COMPUTE, PEAK_FLOPS, MFU,
+ IMPUTATION, VARIANT) = range(len(RUN_FIELDS))
+#: Imputation codes: nothing, training time from compute, chip count from compute.
+NO_IMPUTATION, IMPUTE_HOURS, IMPUTE_CHIPS = 0, 1, 2
+#: Fields that a hardware variant sets.
+VARIANT_FIELDS = ("gpu_tdp_w", "gpu_memory_gb", "gpu_die_area_cm2", "peak_flops", "epa", "gpa_95",
+                  "gpa_99", "defect_density_low", "defect_density_high", "fab_intensity",
+                  "memory_gwp_low", "memory_gwp_high")
+VARIANT_INDEX = np.array([RUN_FIELDS.index(f) for f in VARIANT_FIELDS], dtype=np.int64)
 #: Codes of the production models and yield models.
 MLCA, ACT = 0, 1
 PRODUCTION_MODELS = ("mlca", "act")
@@ -75,6 +93,9 @@ FIELD_BOUNDS = {field: (0.0, True, math.inf) for field in RUN_FIELDS} | {
     "yield_constant": (0.0, False, 1.0),
     "defect_density_quantile": (0.0, True, 1.0),
     "memory_gwp_quantile": (0.0, True, 1.0),
+    "mfu": (0.0, False, 1.0),
+    "imputation": (0.0, True, 2.0),
+    "variant": (0.0, True, 1.0),
 }
 
 
@@ -100,6 +121,8 @@ class RunTable:
 
     names: tuple
     values: np.ndarray
+    variant_values: np.ndarray = None
+    variant_cdf: np.ndarray = None
 
     def __post_init__(self):
         values = np.ascontiguousarray(self.values, dtype=np.float64)
@@ -108,6 +131,20 @@ class RunTable:
                 f"run table values must have shape ({len(self.names)}, {N_RUN_FIELDS}), "
                 f"got {values.shape}")
         object.__setattr__(self, "values", values)
+        if self.variant_values is None:
+            # One variant per run: the run's own values.
+            object.__setattr__(self, "variant_values",
+                               values[:, VARIANT_INDEX][:, None, :].copy())
+            object.__setattr__(self, "variant_cdf", np.ones((len(self.names), 1)))
+        variant_values = np.ascontiguousarray(self.variant_values, dtype=np.float64)
+        variant_cdf = np.ascontiguousarray(self.variant_cdf, dtype=np.float64)
+        n_variants = variant_cdf.shape[1] if variant_cdf.ndim == 2 else 0
+        if (variant_values.shape != (len(self.names), n_variants, len(VARIANT_FIELDS))
+                or variant_cdf.shape != (len(self.names), n_variants)):
+            raise ValueError("variant tables must have shapes (run, variant, field) and "
+                             "(run, variant)")
+        object.__setattr__(self, "variant_values", variant_values)
+        object.__setattr__(self, "variant_cdf", variant_cdf)
 
     def __len__(self):
         return len(self.names)
@@ -116,9 +153,19 @@ class RunTable:
         """One column by name, as a read-only view."""
         return self.values[:, RUN_FIELDS.index(field)]
 
+    @property
+    def n_variants(self):
+        """Number of variants of each run (those with a weight), shape (run,)."""
+        return (np.diff(np.concatenate([np.zeros((len(self), 1)), self.variant_cdf], axis=1),
+                        axis=1) > 0).sum(axis=1)
+
     @classmethod
-    def from_records(cls, records):
-        """Build from a sequence of ``(name, {field: value})``; every field is required."""
+    def from_records(cls, records, variants=None):
+        """Build from a sequence of ``(name, {field: value})``; every field is required.
+
+        ``variants``, if given, maps a run's name to a list of ``(weight, {field: value})``
+        over :data:`VARIANT_FIELDS`; other runs have their own values as single variant.
+        """
         names, rows = [], []
         for name, fields in records:
             missing = [f for f in RUN_FIELDS if f not in fields]
@@ -127,4 +174,19 @@ class RunTable:
                 raise ValueError(f"run {name!r}: missing fields {missing}, unknown fields {extra}")
             names.append(name)
             rows.append([float(fields[f]) for f in RUN_FIELDS])
-        return cls(tuple(names), np.array(rows, dtype=np.float64).reshape(len(names), N_RUN_FIELDS))
+        values = np.array(rows, dtype=np.float64).reshape(len(names), N_RUN_FIELDS)
+        if not variants:
+            return cls(tuple(names), values)
+        width = max(len(v) for v in variants.values())
+        table = np.repeat(values[:, VARIANT_INDEX][:, None, :], width, axis=1)
+        cdf = np.ones((len(names), width))
+        for r, name in enumerate(names):
+            if name in variants:
+                weights = np.array([w for w, _ in variants[name]], dtype=np.float64)
+                if np.any(weights < 0) or weights.sum() <= 0:
+                    raise ValueError(f"run {name!r}: variant weights must be >= 0, sum > 0")
+                cdf[r, :len(weights)] = np.cumsum(weights) / weights.sum()
+                cdf[r, len(weights):] = 1.0
+                for k, (_, fields) in enumerate(variants[name]):
+                    table[r, k] = [float(fields[f]) for f in VARIANT_FIELDS]
+        return cls(tuple(names), values, table, cdf)

@@ -216,6 +216,10 @@ def parse_setup(document, source="<setup>"):
     production, production_given = _resolve_production(source, get, hardware, gpu_label,
                                                        row["gpu_memory_gb"], provenance)
     row.update(production)
+    # A setup states its hours and chips: nothing to impute, one hardware variant.
+    row.update(training_compute=0.0, peak_flops=0.0, mfu=1.0, imputation=0.0, variant=0.5)
+    production_given = production_given | {"training_compute", "peak_flops", "mfu",
+                                           "imputation", "variant"}
     return Setup(
         runs=RunTable.from_records([(name, row)]), hardware=hardware, gpu_label=gpu_label,
         country=country, year=year, provenance=provenance,

@@ -28,8 +28,10 @@ import numpy as np
 from numba import njit, prange
 
 from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
+from mlimpact.kernels.prepare import impute, select_variant
 from mlimpact.kernels.production import card_of_row
 from mlimpact.kernels.training import N_OUT, run_impacts
+from mlimpact.runs import VARIANT
 
 #: Quantities accumulated per training run: energy, production x3, use x3, total x3.
 QUANTITIES = ("energy", "production_gwp", "production_adpe", "production_pe", "use_gwp",
@@ -118,9 +120,9 @@ def fold(values, count, shift, anchor, hist, tails, sums, compensation, extremes
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
-def fused_kernel(kind, first_sample, runs, factors_per_sample, values, apply_field, apply_mode,
-                 apply_column, anchor, shift, hist, tails, sums, compensation, extremes,
-                 samples, keep):
+def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_per_sample, values,
+                 apply_field, apply_mode, apply_column, anchor, shift, hist, tails, sums,
+                 compensation, extremes, samples, keep):
     """Evaluate a chunk of samples over every run and fold the results into the accumulators.
 
     Parameters
@@ -132,6 +134,10 @@ def fused_kernel(kind, first_sample, runs, factors_per_sample, values, apply_fie
         Index of the chunk's first sample in the whole design: tiles start at multiples of
         :data:`TILE`, so the grouping of the sums does not depend on the chunking.
     runs : float64[run, field]
+    variant_values : float64[run, variant, VARIANT_FIELDS]; variant_cdf : float64[run, variant]
+        Hardware variants of each run (:class:`mlimpact.runs.RunTable`). The parameters that
+        set the ``variant`` field are applied first, the variant's values copied into the row,
+        then the other parameters, then the imputation.
     factors_per_sample : float64[sample, item, 3]
     values : float64[sample, column]
         Sampled parameter values of the chunk (column-major is fastest).
@@ -152,6 +158,7 @@ def fused_kernel(kind, first_sample, runs, factors_per_sample, values, apply_fie
     n_samples, n_runs = values.shape[0], runs.shape[0]
     n_fields, n_apply = runs.shape[1], apply_field.shape[0]
     n_quantities = shift.shape[1]
+    has_variants = variant_cdf.shape[1] > 1
     tile_start = 0
     while tile_start < n_samples:
         absolute = first_sample + tile_start
@@ -167,12 +174,18 @@ def fused_kernel(kind, first_sample, runs, factors_per_sample, values, apply_fie
                 for f in range(n_fields):
                     row[f] = runs[r, f]
                 for a in range(n_apply):
+                    if apply_field[a] == VARIANT and apply_column[a, r] >= 0:
+                        row[VARIANT] = values[s, apply_column[a, r]]
+                if has_variants:
+                    select_variant(row, variant_values[r], variant_cdf[r], row[VARIANT])
+                for a in range(n_apply):
                     column = apply_column[a, r]
-                    if column >= 0:
+                    if column >= 0 and apply_field[a] != VARIANT:
                         if apply_mode[a] == 0:
                             row[apply_field[a]] = values[s, column]
                         else:
                             row[apply_field[a]] *= values[s, column]
+                impute(row)
                 if kind == TRAINING:
                     run_impacts(row, factors_per_sample[s], parts, out)
                     for k in range(N_OUT):

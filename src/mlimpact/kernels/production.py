@@ -36,6 +36,7 @@ import numpy as np
 from numba import njit
 
 from mlimpact._config import JIT_OPTIONS
+from mlimpact.kernels.prepare import select_variant
 from mlimpact.factors import (
     ASSEMBLY, CPU_BASE, CPU_DIE, GPU_BASE, GPU_DIE, GPU_MEMORY_BASE, GPU_MEMORY_DIE, MOTHERBOARD,
     PSU_MASS_KG, PSU_PER_KG, RACK_CASE, RAM_BASE, RAM_DIE, SSD_BASE, SSD_DENSITY_GB_PER_CM2,
@@ -45,7 +46,7 @@ from mlimpact.runs import (
     ACT, DEFECT_DENSITY_HIGH, DEFECT_DENSITY_LOW, DEFECT_DENSITY_QUANTILE, EPA, FAB_INTENSITY,
     GPA_95, GPA_99, GPA_ABATEMENT, GPU_DIE_AREA_CM2, GPU_MEMORY_GB, MEMORY_GWP_HIGH,
     MEMORY_GWP_LOW, MEMORY_GWP_QUANTILE, PRODUCTION_MODEL, YIELD_CONSTANT, YIELD_MODEL,
-    MEMORY_DENSITY, POISSON_YIELD, CONSTANT_YIELD,
+    MEMORY_DENSITY, POISSON_YIELD, CONSTANT_YIELD, VARIANT,
 )
 
 #: ACT's materials footprint per cm2 of wafer, the same at every node [kg CO2eq/cm2] (MPA,
@@ -139,7 +140,10 @@ def card_of_row(row, factors, out):
 
 
 @njit(**JIT_OPTIONS)
-def cards_kernel(runs, factors, out):
-    """Per-card production parts of the card of every run: ``out`` (run, criterion, part)."""
+def cards_kernel(runs, variant_values, variant_cdf, factors, out):
+    """Per-card production parts of the card of every run (at its point variant): ``out``
+    (run, criterion, part)."""
     for r in range(runs.shape[0]):
-        card_of_row(runs[r], factors, out[r])
+        row = runs[r].copy()
+        select_variant(row, variant_values[r], variant_cdf[r], row[VARIANT])
+        card_of_row(row, factors, out[r])

@@ -23,6 +23,8 @@ from numba import njit, prange
 from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
 from mlimpact.factors import HOURS_PER_YEAR
 from mlimpact.kernels import production, use
+from mlimpact.kernels.prepare import impute, select_variant
+from mlimpact.runs import VARIANT
 from mlimpact.runs import (
     CPU_DIE_AREA_CM2, CPU_TDP_W, CPU_USAGE, CPUS, DYNAMIC_RATIO, GPU_MEMORY_GB,
     GPU_TDP_W, GPU_USAGE, GPUS, GRID, HOURS, INTENSITY_RATIO, LIFETIME_USAGE, LIFETIME_YEARS,
@@ -78,14 +80,18 @@ def run_impacts(row, factors, parts, out):
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
-def training_kernel(runs, factors, out):
-    """Evaluate every run of ``runs`` (run, field) into ``out`` (run, N_OUT)."""
+def training_kernel(runs, variant_values, variant_cdf, factors, out):
+    """Evaluate every run of ``runs`` (run, field) into ``out`` (run, N_OUT), at the point
+    values: the variant at each run's ``variant`` position, imputed fields filled."""
     for r in prange(runs.shape[0]):
-        run_impacts(runs[r], factors, np.empty((3, 3)), out[r])
+        row = runs[r].copy()
+        select_variant(row, variant_values[r], variant_cdf[r], row[VARIANT])
+        impute(row)
+        run_impacts(row, factors, np.empty((3, 3)), out[r])
 
 
 def evaluate_runs(runs, factors):
-    """Allocate the output and run :func:`training_kernel`; inputs must be validated already."""
-    out = np.empty((runs.shape[0], N_OUT), dtype=np.float64)
-    training_kernel(runs, factors, out)
+    """Allocate the output and run :func:`training_kernel` on a RunTable (validated)."""
+    out = np.empty((len(runs), N_OUT), dtype=np.float64)
+    training_kernel(runs.values, runs.variant_values, runs.variant_cdf, factors, out)
     return out

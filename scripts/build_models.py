@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""Build data/models.csv, one row per notable AI model, from Epoch AI's "Notable AI Models".
+
+Source (read-only, in --raw, default ../shared/data next to the repository; provenance, licence
+and quirks are described in that folder's README.md, section 1):
+
+    epoch/notable_ai_models.csv   Epoch AI, "Data on AI Models / Notable AI Models",
+                                  https://epoch.ai/data/notable-ai-models (CC BY 4.0;
+                                  cite: Epoch AI, 'Data on AI Models', published online at epoch.ai)
+
+Its SHA-256 is checked against the value published in ../shared/data/README.md (copied below);
+the build stops if the file differs.
+
+Also read: data/countries.csv (Epoch country name -> ISO 3166 alpha-3), built by
+scripts/build_tables.py. Its mapping is reused here, not repeated.
+
+Output (in --out, default data/ of the repository):
+
+    models.csv   one row per model with a valid `Publication date` (every year is kept; the
+                 consumer chooses the window), sorted by (publication_date, model). Columns and
+                 rules: data/README.md, section "models.csv".
+
+What is changed compared with Epoch's file: columns selected and renamed; embedded newlines in
+text collapsed to one space; `country` is the ISO alpha-3 code of the organisation's country
+(rule in `country_of`); `domain` is the first entry of Epoch's `Domain`; the *_status columns
+say whether a key field is reported. Numbers keep the digits of the source (Epoch's `16384.0`
+is written `16384`). Nothing is imputed or estimated here: missing values stay empty, and the
+impact engine treats them as uncertain inputs.
+
+Usage:  python scripts/build_models.py [--raw DIR] [--out DIR] [--countries FILE]
+
+The output is deterministic: same inputs, byte-identical file (UTF-8, "\\n" line endings).
+Helpers (number parsing/formatting, SHA-256, CSV writing) are imported from build_tables.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import Counter, defaultdict
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+sys.dont_write_bytecode = True  # do not leave scripts/__pycache__ behind when importing build_tables
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_tables import NOTABLE, dec, fmt, read_csv, sha256, write_csv  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RAW = REPO_ROOT.parent / "shared" / "data"
+DEFAULT_OUT = REPO_ROOT / "data"
+DEFAULT_COUNTRIES = REPO_ROOT / "data" / "countries.csv"
+
+# SHA-256 of epoch/notable_ai_models.csv, copied from ../shared/data/README.md.
+NOTABLE_SHA256 = "c5a262f52d614d11d7b6f0e5e2ac07d3501cfd7d325d92895bb2c5a9190ed860"
+
+# Fill counts for models published 2012-2025, as stated in ../shared/data/README.md (section 1).
+# They hold for the file with the SHA-256 above; a difference means a bug in this script.
+EXPECTED_2012_2025 = {"models": 843, "compute": 447, "hardware": 350, "quantity": 236, "time": 216}
+
+COLUMNS = [
+    "model", "organization", "publication_date", "year", "country", "country_flag",
+    "domain", "domains", "parameters", "training_compute_flop", "hardware", "hardware_quantity",
+    "training_time_hours", "mfu", "numerical_format", "training_power_draw_w", "confidence",
+    "hardware_status", "quantity_status", "time_status", "compute_status",
+]
+
+# Text columns: our column <- Epoch column (stripped, newlines collapsed, otherwise unchanged).
+TEXT_FIELDS = {
+    "model": "Model",
+    "organization": "Organization",
+    "domains": "Domain",
+    "hardware": "Training hardware",
+    "numerical_format": "Numerical format",
+    "confidence": "Confidence",
+}
+
+# Numeric columns: our column <- Epoch column (units unchanged).
+NUMERIC_FIELDS = {
+    "parameters": "Parameters",
+    "training_compute_flop": "Training compute (FLOP)",
+    "hardware_quantity": "Hardware quantity",
+    "training_time_hours": "Training time (hours)",
+    "mfu": "Hardware utilization (MFU)",
+    "training_power_draw_w": "Training power draw (W)",
+}
+
+# Status columns: our column <- the column whose presence it reports.
+STATUS_FIELDS = {
+    "hardware_status": "hardware",
+    "quantity_status": "hardware_quantity",
+    "time_status": "training_time_hours",
+    "compute_status": "training_compute_flop",
+}
+
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+NEWLINES = re.compile(r"\s*[\r\n]+\s*")
+
+
+def text(value: str | None) -> str:
+    """Strip, and collapse embedded newlines (with surrounding blanks) to a single space."""
+    return NEWLINES.sub(" ", (value or "").strip())
+
+
+def parse_date(value: str) -> date | None:
+    value = (value or "").strip()
+    if not DATE_RE.fullmatch(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def number(value: str, dropped: Counter, column: str) -> str:
+    """Source number with its own digits; empty stays empty; not a finite positive number -> empty."""
+    if not (value or "").strip():
+        return ""
+    try:
+        d = dec(value)
+    except (InvalidOperation, ValueError):
+        d = None
+    if d is None or d <= 0:
+        dropped[column] += 1
+        return ""
+    return fmt(d)
+
+
+def load_countries(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        sys.exit(f"build_models: {path} missing; run python scripts/build_tables.py first")
+    return {r["epoch_name"]: r["country"] for r in read_csv(path)}
+
+
+def country_of(raw: str, codes: dict[str, str]) -> tuple[str, str]:
+    """(country, country_flag) from Epoch's `Country (of organization)`.
+
+    Split on commas and map each name with data/countries.csv. Names without a code
+    (Multinational) are skipped. One distinct code -> ("XXX", "single"); several ->
+    (first code, "first of several (XXX;YYY)"), distinct codes in order of appearance;
+    none -> ("", "none: <raw value>") or ("", "none: missing") for an empty field.
+    """
+    raw = text(raw)
+    names = [p.strip() for p in raw.split(",") if p.strip()]
+    unknown = [n for n in names if n not in codes]
+    if unknown:
+        sys.exit(f"build_models: country names not in data/countries.csv: {unknown}; "
+                 "rebuild it with python scripts/build_tables.py")
+    mapped = list(dict.fromkeys(codes[n] for n in names if codes[n]))
+    if not mapped:
+        return "", f"none: {raw or 'missing'}"
+    if len(mapped) == 1:
+        return mapped[0], "single"
+    return mapped[0], f"first of several ({';'.join(mapped)})"
+
+
+def build_models(raw_rows: list[dict[str, str]], codes: dict[str, str]) -> tuple[list[dict[str, str]], dict]:
+    info: dict = {"no_date": [], "dropped": Counter()}
+    out = []
+    for r in raw_rows:
+        day = parse_date(r["Publication date"])
+        if day is None:
+            info["no_date"].append(text(r["Model"]))
+            continue
+        row = {col: text(r[src]) for col, src in TEXT_FIELDS.items()}
+        row["publication_date"] = day.isoformat()
+        row["year"] = str(day.year)
+        row["country"], row["country_flag"] = country_of(r["Country (of organization)"], codes)
+        row["domain"] = row["domains"].split(",")[0].strip()
+        for col, src in NUMERIC_FIELDS.items():
+            row[col] = number(r[src], info["dropped"], col)
+        for col, field in STATUS_FIELDS.items():
+            row[col] = "reported" if row[field] else "missing"
+        out.append(row)
+    keys = [r["model"] for r in out]
+    if len(set(keys)) != len(keys):
+        dup = sorted(k for k, n in Counter(keys).items() if n > 1)
+        sys.exit(f"build_models: duplicate model names: {dup}")
+    out.sort(key=lambda r: (r["publication_date"], r["model"]))
+    return out, info
+
+
+def year_counts(rows: list[dict[str, str]]) -> dict[int, Counter]:
+    by_year: dict[int, Counter] = defaultdict(Counter)
+    for r in rows:
+        c = by_year[int(r["year"])]
+        c["models"] += 1
+        c["hardware"] += r["hardware_status"] == "reported"
+        c["quantity"] += r["quantity_status"] == "reported"
+        c["time"] += r["time_status"] == "reported"
+        c["compute"] += r["compute_status"] == "reported"
+    return by_year
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--raw", type=Path, default=DEFAULT_RAW, help=f"raw data folder (default {DEFAULT_RAW})")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    parser.add_argument("--countries", type=Path, default=DEFAULT_COUNTRIES,
+                        help=f"Epoch country name -> ISO alpha-3 table (default {DEFAULT_COUNTRIES})")
+    args = parser.parse_args(argv)
+
+    path = args.raw / NOTABLE
+    if not path.is_file():
+        sys.exit(f"build_models: raw file missing: {path}")
+    got = sha256(path)
+    if got != NOTABLE_SHA256:
+        sys.exit(
+            f"build_models: SHA-256 mismatch for {path}\n"
+            f"  expected {NOTABLE_SHA256} (../shared/data/README.md)\n"
+            f"  got      {got}\n"
+            "The raw data changed: review the change, then update the README, NOTABLE_SHA256 and "
+            "EXPECTED_2012_2025 together."
+        )
+
+    codes = load_countries(args.countries)
+    models, info = build_models(read_csv(path), codes)
+
+    by_year = year_counts(models)
+    total = Counter()
+    for y in range(2012, 2026):
+        total.update(by_year.get(y, Counter()))
+    diff = {k: (total[k], v) for k, v in EXPECTED_2012_2025.items() if total[k] != v}
+    if diff:
+        sys.exit(f"build_models: 2012-2025 counts differ from ../shared/data/README.md "
+                 f"(got, expected): {diff}")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_csv(args.out / "models.csv", COLUMNS, models)
+
+    flags = Counter(r["country_flag"].split(" (")[0].split(":")[0] for r in models)
+    unmapped = Counter(r["country_flag"] for r in models if not r["country"])
+    print(f"build_models: raw SHA-256 verified: {path}")
+    print(f"  models.csv  {len(models)} rows written ({len(info['no_date'])} raw rows without a "
+          f"publication date skipped: {', '.join(info['no_date'])})")
+    print(f"  values not a finite positive number, written empty: {sum(info['dropped'].values())}"
+          + "".join(f"; {k} {v}" for k, v in sorted(info["dropped"].items())))
+    print("  reported, by year:  year  models  hardware  quantity  time  compute")
+    for y in range(2013, 2026):
+        c = by_year.get(y, Counter())
+        print(f"                     {y}  {c['models']:6d}  {c['hardware']:8d}  {c['quantity']:8d}"
+              f"  {c['time']:4d}  {c['compute']:7d}")
+    print(f"            2012-2025 total  {total['models']:4d}  {total['hardware']:8d}  "
+          f"{total['quantity']:8d}  {total['time']:4d}  {total['compute']:7d}"
+          "  (matches ../shared/data/README.md)")
+    print(f"  country: single {flags['single']}, first of several {flags['first of several']}, "
+          f"unmapped {flags['none']}")
+    for flag, n in sorted(unmapped.items()):
+        print(f"    {flag}: {n}")
+    print(f"  written to {args.out / 'models.csv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
