@@ -87,6 +87,43 @@ def _cards(args):
           f"{folder / 'cards_gwp.png'} (and ADPe, PE)")
 
 
+def _data(args):
+    from mlimpact import notable, report
+
+    window = (args.first_year, args.last_year)
+    runs = notable.build_runs(window=window, impute=not args.complete_only)
+    summary = notable.coverage(runs, window)
+    if args.format == "json":
+        if args.models:
+            summary["models"] = [{"model": r.name, "year": r.year, "status": r.status,
+                                  "imputed": list(r.imputed), "reason": r.reason,
+                                  "notes": list(r.notes)} for r in runs.records]
+        print(json.dumps(summary, indent=2))
+        return
+    print(f"Notable AI models (Epoch AI), publication years {window[0]}-{window[1]}, "
+          f"imputation {'off' if args.complete_only else 'on'}")
+    print(f"included: {summary['included_total']} ({summary['complete_total']} complete, "
+          f"{summary['imputed_total']} imputed); excluded: {summary['excluded_total']}\n")
+    print(report.table([[year, *counts.values(), sum(counts.values())]
+                        for year, counts in summary["years"].items()],
+                       ["year", "complete", "imputed", "excluded", "models"]))
+    print("\nexcluded, by reason:")
+    for reason, count in summary["excluded_reasons"].items():
+        print(f"  {count:4d}  {reason}")
+    print("\nimputed fields (a model may have several):")
+    for what, count in summary["imputed_fields"].items():
+        print(f"  {count:4d}  {what}")
+    print("\nhardware names and what they stand for:")
+    for name, targets in summary["hardware_mapping"].items():
+        arrow = targets[0] if targets == [name] else " | ".join(targets)
+        print(f"  {name} -> {'itself' if targets == [name] else arrow}")
+    if args.models:
+        print("\nper model:")
+        for r in runs.records:
+            detail = r.reason or "; ".join(r.imputed) or "complete"
+            print(f"  {r.year} {r.name}: {r.status}: {detail}")
+
+
 def _hardware(args):
     from mlimpact import datasets, report
 
@@ -203,6 +240,19 @@ def build_parser():
                       default=["mlca", "act", "mixture"], help="production models to compare")
     _add_sampling_options(many, default_samples=4096)
     many.set_defaults(handler=_cards)
+
+    data = commands.add_parser(
+        "data", help="coverage of the notable-models dataset: included, imputed, excluded",
+        description="Which notable AI models (Epoch AI) enter the default run: per year, "
+                    "complete, imputed (which fields) and excluded (why), and what every "
+                    "hardware name maps to.")
+    data.add_argument("--first-year", type=int, default=2013, help="window start (default 2013)")
+    data.add_argument("--last-year", type=int, default=2025, help="window end (default 2025)")
+    data.add_argument("--complete-only", action="store_true",
+                      help="imputation off: only records with hardware, count and time")
+    data.add_argument("--models", action="store_true", help="also list every model")
+    data.add_argument("--format", choices=("table", "json"), default="table")
+    data.set_defaults(handler=_data)
 
     hardware = commands.add_parser("hardware", help="list the hardware table",
                                    description="List accelerators of the hardware table.")

@@ -29,7 +29,7 @@ from mlimpact.runs import FIELD_BOUNDS, RUN_FIELDS
 
 SCOPES = ("global", "hardware", "country", "run", "factor")
 MODES = ("replace", "scale")
-_KEYS = {"distribution", "unit", "scope", "target", "mode", "source", "description"}
+_KEYS = {"distribution", "unit", "scope", "target", "mode", "source", "description", "members"}
 _REQUIRED = ("distribution", "scope", "target", "mode")
 
 
@@ -49,6 +49,9 @@ class Parameter:
     mode : str
         ``replace`` or ``scale``.
     unit, source, description : str
+    members : tuple of str
+        If not empty, the parameter acts only on these members of its scope (one accelerator,
+        say); otherwise on every member.
     """
 
     name: str
@@ -59,9 +62,11 @@ class Parameter:
     unit: str = ""
     source: str = ""
     description: str = ""
+    members: tuple = ()
 
     def __post_init__(self):
         where = f"parameter {self.name!r}"
+        object.__setattr__(self, "members", tuple(self.members))
         if self.scope not in SCOPES:
             raise MlimpactError(f"{where}: scope must be one of {', '.join(SCOPES)} "
                                 f"(got {self.scope!r})")
@@ -102,15 +107,18 @@ def _parameter(name, spec, source):
     for key in _REQUIRED:
         if key not in spec:
             raise MlimpactError(f"{where}: {key} is required")
-    for key in _KEYS - {"distribution"}:
+    for key in _KEYS - {"distribution", "members"}:
         if key in spec and not isinstance(spec[key], str):
             raise MlimpactError(f"{where}: {key} must be a string")
+    members = spec.get("members", [])
+    if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+        raise MlimpactError(f"{where}: members must be a list of names")
     try:
         return Parameter(
             name=name, distribution=distributions.from_spec(spec["distribution"], name=name),
             scope=spec["scope"], target=spec["target"], mode=spec["mode"],
             unit=spec.get("unit", ""), source=spec.get("source", ""),
-            description=spec.get("description", ""))
+            description=spec.get("description", ""), members=tuple(members))
     except MlimpactError as error:
         message = str(error)
         raise MlimpactError(message if message.startswith(source) else f"{source}: {message}") \
@@ -293,6 +301,10 @@ def bind(parameters, runs, hardware, countries, known=None):
         else:
             field = RUN_FIELDS.index(parameter.target)
             active = ~known[:, field]
+            if parameter.members:
+                labels = {"global": [""] * n_runs, "hardware": list(hardware),
+                          "country": list(countries), "run": list(runs.names)}[parameter.scope]
+                active &= np.array([label in parameter.members for label in labels], bool)
             if not active.any():
                 continue
             members = {"global": [""] * n_runs, "hardware": list(hardware),

@@ -1,0 +1,136 @@
+"""The notable-models dataset: known rows against their source, coverage, imputation."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from mlimpact import datasets, notable
+from mlimpact.cli import main
+from mlimpact.model import training_impacts
+from mlimpact.runs import RUN_FIELDS
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return notable.build_runs()
+
+
+def field(dataset, model, name):
+    r = dataset.runs.names.index(model)
+    return dataset.runs.values[r, RUN_FIELDS.index(name)]
+
+
+def test_no_model_disappears_without_a_reason(dataset):
+    in_window = [r for r in notable.load_models() if 2013 <= int(r["year"]) <= 2025]
+    assert len(dataset.records) == len(in_window) == 830
+    assert {r.name for r in dataset.records} == {r["model"] for r in in_window}
+    for record in dataset.records:
+        assert record.status in ("complete", "imputed", "excluded")
+        assert (record.status == "excluded") == bool(record.reason)
+    included = [r.name for r in dataset.records if r.status != "excluded"]
+    assert list(dataset.runs.names) == included
+
+
+def test_at_least_400_models_with_imputation(dataset):
+    assert len(dataset.runs) >= 400
+
+
+def test_complete_only_has_no_imputation():
+    strict = notable.build_runs(impute=False)
+    assert all(r.status in ("complete", "excluded") for r in strict.records)
+    assert np.all(strict.runs.values[:, RUN_FIELDS.index("imputation")] == 0)
+    assert 140 <= len(strict.runs) <= 153  # 153 records have hardware, count and time
+
+
+def test_gpt3_as_reported(dataset):
+    # Epoch AI (shared/data/README.md): 10,000 V100 DGXS 32 GB for 355.2 h
+    name = "GPT-3 175B (davinci)"
+    chips = field(dataset, name, "nodes") * field(dataset, name, "gpus")
+    assert chips == pytest.approx(10_000)
+    assert field(dataset, name, "hours") == pytest.approx(355.2)
+    assert field(dataset, name, "imputation") == 0
+    v100 = datasets.hardware_table().find("NVIDIA Tesla V100 DGXS 32 GB")
+    assert field(dataset, name, "gpu_die_area_cm2") == pytest.approx(v100.die_area_cm2)
+    assert field(dataset, name, "gpu_tdp_w") == v100.tdp_w
+
+
+def test_llama_31_405b_as_reported(dataset):
+    # Epoch AI: 16,384 H100 SXM5 80GB for 2,142 h
+    name = "Llama 3.1-405B"
+    assert field(dataset, name, "nodes") * field(dataset, name, "gpus") == pytest.approx(16384)
+    assert field(dataset, name, "hours") == pytest.approx(2142)
+
+
+def test_imputed_hours_follow_compute(dataset):
+    # chips * hours = compute / (peak * MFU * 3600) for a model whose time is imputed
+    runs = dataset.runs
+    imputation = runs.values[:, RUN_FIELDS.index("imputation")]
+    r = int(np.flatnonzero(imputation == 1)[0])
+    point = training_impacts(runs)
+    row = dict(zip(RUN_FIELDS, runs.values[r]))
+    hours = row["training_compute"] / (row["nodes"] * row["gpus"] * row["peak_flops"]
+                                       * row["mfu"] * 3600)
+    if runs.n_variants[r] == 1:
+        power = (row["gpu_usage"] * row["gpus"] * row["gpu_tdp_w"]
+                 + 0.3725 * row["ram_modules"] * row["ram_module_gb"]) / 1000
+        energy = row["nodes"] * power * hours * row["dynamic_ratio"]
+        assert float(point.energy[r]) == pytest.approx(energy, rel=1e-12)
+
+
+def test_generic_names_are_a_choice_among_variants(dataset):
+    table = datasets.hardware_table()
+    a100 = table.find("NVIDIA A100")
+    models = [r.name for r in dataset.records if r.hardware == "NVIDIA A100"
+              and r.status != "excluded"]
+    assert models
+    r = dataset.runs.names.index(models[0])
+    assert dataset.runs.n_variants[r] == len(a100.variants)
+    assert not dataset.known[r, RUN_FIELDS.index("variant")]
+
+
+def test_missing_hardware_is_imputed_from_its_year(dataset):
+    imputed = [r for r in dataset.records if any(i.startswith("hardware") for i in r.imputed)]
+    assert imputed
+    r = dataset.runs.names.index(imputed[0].name)
+    assert dataset.runs.n_variants[r] >= 1
+    assert dataset.hardware[r].startswith("imputed ")
+
+
+def test_unpublished_die_areas_are_uncertain(dataset):
+    parameter = dataset.parameters["die_area[Google TPU v3]"]
+    low, high = parameter.distribution.support()
+    assert (low, high) == (3.25, 8.58)  # data/die_areas.csv: 325-858 mm2, one die
+    assert parameter.members == ("Google TPU v3",)
+
+
+def test_grid_follows_country_and_year_before_publication(dataset):
+    name = "GPT-3 175B (davinci)"  # published 2020, USA
+    assert field(dataset, name, "grid_gwp") == pytest.approx(
+        datasets.grid_intensity()["USA", 2019])
+
+
+def test_data_command_json(capsys):
+    assert main(["data", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["included_total"] >= 400
+    assert sum(report["excluded_reasons"].values()) == report["excluded_total"]
+    assert set(report["years"]) == {str(y) for y in range(2013, 2026)}
+    for counts in report["years"].values():
+        assert set(counts) == {"complete", "imputed", "excluded"}
+    total = sum(sum(c.values()) for c in report["years"].values())
+    assert total == report["included_total"] + report["excluded_total"]
+    assert report["hardware_mapping"]["NVIDIA A100"] == list(
+        datasets.hardware_table().find("NVIDIA A100").variants)
+
+
+def test_monte_carlo_over_the_dataset(dataset):
+    from mlimpact import parameters, propagate
+    catalogue = {**parameters.default_catalogue(), **dataset.parameters}
+    bound = parameters.bind(catalogue, dataset.runs, dataset.hardware, dataset.countries,
+                            dataset.known)
+    result = propagate.propagate(dataset.runs, bound, 1024, seed=0)
+    total = result.gwp.sel(phase="total")
+    assert np.all(np.isfinite(total.sel(statistic="median")))
+    assert np.all(total.sel(statistic="q025") <= total.sel(statistic="q975"))
