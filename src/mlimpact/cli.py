@@ -124,6 +124,84 @@ def _data(args):
             print(f"  {r.year} {r.name}: {r.status}: {detail}")
 
 
+def _run(args):
+    import time
+    import tomllib
+
+    from mlimpact import report, study
+
+    options = study.StudyOptions(samples=args.samples, seed=args.seed, method=args.method,
+                                 scenarios=tuple(args.scenario), impute=not args.complete_only,
+                                 window=(args.first_year, args.last_year),
+                                 low_carbon_country=args.low_carbon_country)
+    if args.config:
+        options = _apply_config(options, args.config, tomllib)
+    folder = output.prepare_folder(args.out, force=args.force)
+    started = time.monotonic()
+    result = study.run_study(options, progress=None if args.quiet else _progress_bar())
+    report.write_study(result, folder)
+    if not args.quiet:
+        print(file=sys.stderr)
+    print(f"wrote {folder}/: report.md, claims.csv, trends.csv, models.csv, results.nc and "
+          f"figures ({time.monotonic() - started:.0f} s)")
+    for row in result.claims:
+        what = "FLOP/kWh" if row["quantity"] == "training FLOP per kWh" else row["criterion"]
+        print(f"  {row['claim']:<29} {what:<8} {row['scenario']:<20} "
+              f"{report.format_number(row['estimate']):>8} [{report.format_number(row['low'])}, "
+              f"{report.format_number(row['high'])}]  P = {row['probability']:.3f}")
+
+
+def _progress_bar():
+    def show(fraction, what):
+        filled = int(30 * fraction)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {100 * fraction:5.1f} % "
+                         f"{what:<20}")
+        sys.stderr.flush()
+    return show
+
+
+_CONFIG_KEYS = {"samples", "seed", "method", "scenarios", "first_year", "last_year",
+                "complete_only", "low_carbon_country"}
+
+
+def _apply_config(options, path, tomllib):
+    """Options from a TOML file: a [run] table of options and an [uncertainty] table."""
+    import dataclasses
+    from pathlib import Path
+
+    try:
+        document = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MlimpactError(f"{path}: no such config file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise MlimpactError(f"{path}: malformed TOML: {error}") from None
+    unknown = set(document) - {"run", "uncertainty"}
+    if unknown:
+        raise MlimpactError(f"{path}: unknown section(s) {', '.join(sorted(unknown))} "
+                            "(expected [run], [uncertainty])")
+    run = document.get("run", {})
+    bad = set(run) - _CONFIG_KEYS
+    if bad:
+        raise MlimpactError(f"{path}: [run] unknown key(s) {', '.join(sorted(bad))} "
+                            f"(known: {', '.join(sorted(_CONFIG_KEYS))})")
+    changes = {k: v for k, v in run.items() if k in ("samples", "seed", "method",
+                                                       "low_carbon_country")}
+    if "scenarios" in run:
+        changes["scenarios"] = tuple(run["scenarios"])
+    if "complete_only" in run:
+        changes["impute"] = not run["complete_only"]
+    if "first_year" in run or "last_year" in run:
+        changes["window"] = (run.get("first_year", options.window[0]),
+                             run.get("last_year", options.window[1]))
+    for key, value in changes.items():
+        expected = {"samples": int, "seed": int, "method": str, "low_carbon_country": str,
+                    "scenarios": tuple, "impute": bool, "window": tuple}[key]
+        if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
+            raise MlimpactError(f"{path}: [run] {key} has the wrong type ({value!r})")
+    return dataclasses.replace(options, **changes,
+                               uncertainty=document.get("uncertainty", {}))
+
+
 def _hardware(args):
     from mlimpact import datasets, report
 
@@ -240,6 +318,32 @@ def build_parser():
                       default=["mlca", "act", "mixture"], help="production models to compare")
     _add_sampling_options(many, default_samples=4096)
     many.set_defaults(handler=_cards)
+
+    run = commands.add_parser(
+        "run", help="the main job: the study's claims with confidence intervals",
+        description="Propagate the uncertain inputs over every notable AI model of the "
+                    "window, fit the growth trends per sample, test the study's claims under "
+                    "each scenario, and write report.md, claims.csv, trends.csv, models.csv, "
+                    "results.nc and figures into DIR.")
+    run.add_argument("--out", metavar="DIR", default="mlimpact-run",
+                     help="output folder (default: mlimpact-run)")
+    run.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    _add_sampling_options(run, default_samples=2048)
+    run.add_argument("--scenario", nargs="+", choices=("baseline", "location_shifting",
+                                                       "hardware_efficiency"),
+                     default=["baseline", "location_shifting", "hardware_efficiency"],
+                     help="scenarios to run (default: all)")
+    run.add_argument("--low-carbon-country", metavar="CODE",
+                     help="location shifting to this country's grid (default: the "
+                          "lowest-intensity grid of each year)")
+    run.add_argument("--first-year", type=int, default=2013, help="window start (default 2013)")
+    run.add_argument("--last-year", type=int, default=2025, help="window end (default 2025)")
+    run.add_argument("--complete-only", action="store_true",
+                     help="imputation off: only records with hardware, count and time")
+    run.add_argument("--config", metavar="FILE",
+                     help="TOML file: [run] options and [uncertainty] overrides")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_run)
 
     data = commands.add_parser(
         "data", help="coverage of the notable-models dataset: included, imputed, excluded",

@@ -182,7 +182,10 @@ def _grid(country, year):
     return (intensities[code, nearest], boavizta.adpe, boavizta.pe), notes
 
 
-def build_runs(window=WINDOW, impute=True):
+SCENARIOS = ("baseline", "location_shifting", "hardware_efficiency")
+
+
+def build_runs(window=WINDOW, impute=True, scenario="baseline", low_carbon_country=None):
     """The notable models of ``window`` (publication years, inclusive) as runs.
 
     Parameters
@@ -191,6 +194,12 @@ def build_runs(window=WINDOW, impute=True):
     impute : bool
         With False, only complete records enter (hardware, chip count and training time all
         reported), as the study likely did.
+    scenario : {"baseline", "location_shifting", "hardware_efficiency"}
+        ``location_shifting``: every run on a low-carbon grid, ``low_carbon_country`` or, by
+        default, the lowest-intensity grid of its year among the countries of Boavizta's
+        table. ``hardware_efficiency``: every run with a known training compute on the most
+        efficient accelerator (peak FLOP/s per W) released by its publication date, its
+        chip count kept and its training time recomputed from the compute.
 
     Returns
     -------
@@ -199,6 +208,11 @@ def build_runs(window=WINDOW, impute=True):
     first, last = window
     if first > last:
         raise MlimpactError(f"window: first year {first} after last year {last}")
+    if scenario not in SCENARIOS:
+        raise MlimpactError(f"scenario must be one of {', '.join(SCENARIOS)} (got {scenario!r})")
+    if low_carbon_country is not None and low_carbon_country not in \
+            {c for c, _ in datasets.grid_intensity()}:
+        raise MlimpactError(f"low-carbon country: unknown code {low_carbon_country!r}")
     rows = [row for row in load_models() if first <= int(row["year"]) <= last]
     ranges = die_ranges()
     reported_times = [float(r["training_time_hours"]) for r in rows if r["training_time_hours"]]
@@ -273,10 +287,19 @@ def build_runs(window=WINDOW, impute=True):
             continue
         if problems:
             notes.append("candidates dropped: " + "; ".join(problems))
+        if scenario == "hardware_efficiency" and math.isfinite(compute):
+            best = most_efficient(row["publication_date"], row["numerical_format"], ranges)
+            if best is not None:
+                usable = [(best[0], 1.0, best[1])]
+                if imputation == NO_IMPUTATION:
+                    imputation = IMPUTE_HOURS
+                notes.append(f"scenario: on {best[0].name}")
         # MFU and country
         if imputation != NO_IMPUTATION and not math.isfinite(mfu):
             imputed.append("MFU (uncertain)")
         country = row["country"] or ""
+        if scenario == "location_shifting":
+            country = low_carbon_country or lowest_intensity_country(year - 1)
         grid, grid_notes = _grid(country, year - 1)
         notes.extend(grid_notes)
         if not country:
@@ -333,6 +356,38 @@ def build_runs(window=WINDOW, impute=True):
     runs = RunTable.from_records(run_records, variants)
     return NotableRuns(runs, np.array(known_rows), labels, countries, records, extra,
                        np.array(dates))
+
+
+def lowest_intensity_country(year):
+    """The country of Boavizta's table whose grid had the lowest GWP intensity in ``year``
+    (OWID / Ember; nearest year with data)."""
+    intensities = datasets.grid_intensity()
+    best = None
+    for code in datasets.electricity_factors():
+        years = [y for (c, y) in intensities if c == code]
+        if not years:
+            continue
+        nearest = min(years, key=lambda y: (abs(y - year), -y))
+        if best is None or intensities[code, nearest] < best[1]:
+            best = (code, intensities[code, nearest])
+    return best[0]
+
+
+def most_efficient(date, precision, ranges):
+    """The data-centre accelerator with the highest peak FLOP/s per W released by ``date``
+    (with every fact the model needs), and its facts; None if there is none."""
+    best = None
+    for hardware in datasets.hardware_table():
+        if hardware.segment != "data_centre" or not hardware.release_date \
+                or hardware.release_date > date:
+            continue
+        facts, _ = _facts(hardware, precision, True, ranges)
+        if facts is None or not facts["act"]:
+            continue
+        efficiency = facts["peak_flops"] / facts["gpu_tdp_w"]
+        if best is None or efficiency > best[2]:
+            best = (hardware, facts, efficiency)
+    return best[:2] if best else None
 
 
 def coverage(notable, window=WINDOW):

@@ -4,6 +4,7 @@ nothing here computes impacts."""
 import datetime as dt
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -36,5 +37,73 @@ def card_timeline(rows, criterion="gwp", unit="kg CO2eq"):
                    "(median and 95 % interval)")
     axis.grid(True, which="both", alpha=0.3)
     axis.legend(loc="upper left", frameon=False)
+    figure.tight_layout()
+    return figure
+
+
+CRITERION_LABELS = {"energy": ("energy", "kWh"), "gwp": ("GWP", "kg CO2eq"),
+                    "adpe": ("ADPe", "kg Sb eq"), "pe": ("primary energy", "MJ")}
+SCENARIO_COLOURS = {"baseline": "#1f77b4", "location_shifting": "#2ca02c",
+                    "hardware_efficiency": "#9467bd", "cards": "#d95f02"}
+
+
+def _decimal_to_dates(years):
+    return [dt.date(int(y), 1, 1) + dt.timedelta(days=float((y - int(y)) * 365.25))
+            for y in years]
+
+
+def trend_figure(dates, median, low, high, slopes, intercepts, title, ylabel,
+                 colour="#1f77b4", label="per model: median and 95 % interval"):
+    """Per-item values against date (log scale) with the fitted trend and its 95 % band.
+
+    ``slopes`` and ``intercepts`` are per-sample fits of ln(value) on decimal years.
+    """
+    figure, axis = plt.subplots(figsize=(9, 5.5))
+    when = _decimal_to_dates(dates)
+    axis.errorbar(when, median, yerr=[np.maximum(median - low, 0), np.maximum(high - median, 0)],
+                  fmt="o", ms=3, lw=0.6, capsize=0, color=colour, alpha=0.6, label=label)
+    grid = np.linspace(np.min(dates), np.max(dates), 60)
+    ok = np.isfinite(slopes) & np.isfinite(intercepts)
+    lines = np.exp(intercepts[ok, None] + slopes[ok, None] * grid[None, :])
+    band = np.quantile(lines, [0.025, 0.5, 0.975], axis=0)
+    growth = np.exp(np.quantile(slopes[ok], [0.025, 0.5, 0.975]))
+    axis.fill_between(_decimal_to_dates(grid), band[0], band[2], color="black", alpha=0.15,
+                      label="trend: 95 % band of the fitted lines")
+    axis.plot(_decimal_to_dates(grid), band[1], color="black", lw=1.5,
+              label=f"trend: x{growth[1]:.2f} per year [{growth[0]:.2f}, {growth[2]:.2f}] "
+                    "(input uncertainty; with the dataset's, see the claims)")
+    axis.set_yscale("log")
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    axis.grid(True, which="major", alpha=0.3)
+    axis.legend(loc="upper left", frameon=False)
+    figure.tight_layout()
+    return figure
+
+
+def scenario_figure(rows):
+    """Growth factors per year (median and 95 % interval) of each criterion and scenario."""
+    figure, axis = plt.subplots(figsize=(9, 4.8))
+    criteria = ["energy", "gwp", "adpe", "pe"]
+    scenarios = [s for s in SCENARIO_COLOURS if any(r["scenario"] == s for r in rows)]
+    width = 0.8 / max(len(scenarios), 1)
+    for k, scenario in enumerate(scenarios):
+        for i, criterion in enumerate(criteria):
+            match = [r for r in rows if r["scenario"] == scenario and r["criterion"] == criterion]
+            if not match:
+                continue
+            r = match[0]
+            x = i + (k - (len(scenarios) - 1) / 2) * width
+            axis.errorbar([x], [r["estimate"]], yerr=[[r["estimate"] - r["low"]],
+                                                      [r["high"] - r["estimate"]]],
+                          fmt="o", capsize=4, color=SCENARIO_COLOURS[scenario],
+                          label=scenario.replace("_", " ") if i == 0 else None)
+    axis.axhline(1.0, color="grey", lw=1, ls="--")
+    axis.set_xticks(range(len(criteria)))
+    axis.set_xticklabels([CRITERION_LABELS[c][0] for c in criteria])
+    axis.set_ylabel("growth factor per year (x per year)")
+    axis.set_title("Growth of training impacts per model, by scenario (median, 95 % interval)")
+    axis.grid(True, axis="y", alpha=0.3)
+    axis.legend(frameon=False, loc="lower center", ncol=3)
     figure.tight_layout()
     return figure

@@ -157,7 +157,7 @@ def run_chunk(runs, production_factors, bound, design, start, stop, accumulator,
 
 def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE,
               keep_samples=False, production_factors=lca.PRODUCTION_FACTORS, progress=None,
-              kind="training"):
+              kind="training", on_chunk=None):
     """Monte Carlo propagation of the bound parameters through the impact model.
 
     Parameters
@@ -180,6 +180,10 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
         Called as ``progress(samples_done, n)`` after each chunk.
     kind : {"training", "card"}
         Evaluate the training runs, or only the card of each run.
+    on_chunk : callable, optional
+        Called as ``on_chunk(start, stop, samples)`` with the chunk's values of shape
+        (stop - start, run, quantity), for per-sample statistics (trends) that need every run
+        of a sample; memory stays bounded by the chunk.
 
     Returns
     -------
@@ -203,8 +207,11 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
     total = Accumulator.empty(point)
     kept = np.empty((n, *point.shape)) if keep_samples else None
     for start, stop in chunks(n, chunk_size):
-        run_chunk(runs, production_factors, bound, design, start, stop, total,
-                  kept[start:stop] if keep_samples else None, kind)
+        target = kept[start:stop] if keep_samples else (
+            np.empty((stop - start, *point.shape)) if on_chunk is not None else None)
+        run_chunk(runs, production_factors, bound, design, start, stop, total, target, kind)
+        if on_chunk is not None:
+            on_chunk(start, stop, target)
         if progress is not None:
             progress(stop, n)
     attrs = {"samples": n, "seed": seed, "method": method,

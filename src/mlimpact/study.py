@@ -1,0 +1,257 @@
+"""The main job: the study's claims with confidence intervals, over scenarios.
+
+:func:`run_study` builds the runs of the notable models for each scenario
+(:mod:`mlimpact.notable`), propagates the uncertain inputs (:mod:`mlimpact.propagate`), and,
+chunk by chunk, fits per sample the log-linear trends of every per-model quantity against
+publication date (:mod:`mlimpact.trends`). It does the same for the production of one card
+against its release date. The result holds per-model summaries, per-sample growth rates per
+scenario and uncertainty source, and the claims table.
+
+The claims (MODEL.md section 1) and how each is tested:
+
+1. ``card_production_rises``: growth factor per year of one card's production impacts against
+   its release date (data-centre and workstation GPUs); P(factor > 1).
+2. ``impacts_grow``: growth factor per year of each model's energy, GWP, ADPe, PE (totals)
+   against its publication date; P(factor > 1).
+3. ``grow_under_location_shifting``: the same with every run on a low-carbon grid.
+4. ``rebound``: energy efficiency (training FLOP per kWh) grows (P(factor > 1)), yet energy
+   keeps growing even if every run used the most efficient hardware of its time
+   (hardware-efficiency scenario; P(energy factor > 1)).
+5. ``impact_shifting``: the share of the models' summed impacts that comes from production
+   (what use-phase-only accounting misses); P(share > 0.5) for ADPe.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mlimpact import cards, notable, parameters, propagate, trends
+from mlimpact.errors import MlimpactError
+
+CRITERIA = ("energy", "gwp", "adpe", "pe")
+#: Index of each criterion's total, use and production among the accumulated quantities.
+_TOTAL = {"energy": 0, "gwp": 7, "adpe": 8, "pe": 9}
+_USE = {"gwp": 4, "adpe": 5, "pe": 6}
+_PRODUCTION = {"gwp": 1, "adpe": 2, "pe": 3}
+#: Card quantities: total of each criterion (gwp, adpe, pe) x (die, memory, other, total).
+_CARD_TOTAL = {"gwp": 3, "adpe": 7, "pe": 11}
+CLAIMS = {
+    "card_production_rises": "the production impacts of one graphics card rise with its "
+                             "release year",
+    "impacts_grow": "training energy and impacts grow exponentially with publication date",
+    "grow_under_location_shifting": "they still grow under location shifting (low-carbon grid)",
+    "rebound": "efficiency gains (FLOP per kWh) do not offset the growth (rebound effect)",
+    "impact_shifting": "use-phase-only accounting misses a large share of ADPe "
+                       "(impact shifting to production)",
+}
+
+
+def _log(index):
+    def transform(samples):
+        with np.errstate(divide="ignore"):
+            return np.log(np.where(samples[..., index] > 0, samples[..., index], np.nan))
+    return transform
+
+
+def _efficiency(compute):
+    """ln(training FLOP per kWh) per model; NaN where the compute is unknown."""
+    log_compute = np.log(np.where(compute > 0, compute, np.nan))
+
+    def transform(samples):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return log_compute - np.log(samples[..., 0])
+    return transform
+
+
+@dataclass
+class StudyOptions:
+    """Options of the main job (``mlimpact run``)."""
+
+    samples: int = 2048
+    seed: int = 0
+    window: tuple = notable.WINDOW
+    scenarios: tuple = notable.SCENARIOS
+    impute: bool = True
+    low_carbon_country: str = None
+    method: str = "mc"
+    chunk_size: int = 2048
+    uncertainty: dict = field(default_factory=dict)
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    notable: object
+    summary: object  # xarray Dataset of per-model statistics
+    slopes: dict  # (series, uncertainty) -> per-sample slopes
+    intercepts: dict  # series -> per-sample intercepts (input uncertainty)
+    shares: dict  # criterion -> per-sample production share of the summed impacts
+    dates: np.ndarray
+
+
+@dataclass
+class StudyResult:
+    options: StudyOptions
+    scenarios: dict
+    cards: dict
+    claims: list
+    trends: list
+
+
+def _catalogue(options, extra):
+    catalogue = {**parameters.default_catalogue(), **extra}
+    return parameters.apply_uncertainty(catalogue, options.uncertainty, source="[uncertainty]")
+
+
+def _scenario(name, options, progress):
+    runs = notable.build_runs(options.window, options.impute, name, options.low_carbon_country)
+    dates = trends.decimal_years(runs.dates)
+    compute = runs.runs.column("training_compute")
+    series = {criterion: _log(_TOTAL[criterion]) for criterion in CRITERIA}
+    series.update({f"{c}_use": _log(_USE[c]) for c in _USE})
+    series["efficiency"] = _efficiency(compute)
+    accumulator = trends.TrendAccumulator(dates, series, options.seed)
+    shares, intercepts = {c: [] for c in _PRODUCTION}, {c: [] for c in series}
+
+    def on_chunk(start, stop, samples):
+        accumulator(start, stop, samples)
+        for criterion, index in _PRODUCTION.items():
+            shares[criterion].append(samples[..., index].sum(axis=1)
+                                     / samples[..., _TOTAL[criterion]].sum(axis=1))
+        for key, transform in series.items():
+            intercepts[key].append(trends.fit_slopes(dates, transform(samples))[1])
+
+    bound = parameters.bind(_catalogue(options, runs.parameters), runs.runs, runs.hardware,
+                            runs.countries, runs.known)
+    summary = propagate.propagate(runs.runs, bound, options.samples, seed=options.seed,
+                                  method=options.method, chunk_size=options.chunk_size,
+                                  on_chunk=on_chunk, progress=progress)
+    point = np.stack([summary.energy.sel(statistic="point").values]
+                     + [summary[c].sel(statistic="point", phase=p).values
+                        for p in ("production", "use")
+                        for c in ("gwp", "adpe", "pe")]
+                     + [summary[c].sel(statistic="point", phase="total").values
+                        for c in ("gwp", "adpe", "pe")], axis=-1)
+    slopes = {}
+    for key in series:
+        slopes[key, "input"] = accumulator.result(key, "input")
+        slopes[key, "combined"] = accumulator.result(key, "combined")
+        slopes[key, "dataset"] = accumulator.dataset_slopes(key, point, options.samples)
+    return ScenarioResult(name, runs, summary, slopes,
+                          {k: np.concatenate(v) for k, v in intercepts.items()},
+                          {k: np.concatenate(v) for k, v in shares.items()}, dates)
+
+
+def _cards(options, progress):
+    priced = [h for h in cards.catalogue_gpus() if cards.why_not_priced(h, "mixture") is None]
+    runs, known = cards.card_runs(priced, "mixture")
+    dates = trends.decimal_years(np.array([h.release_date for h in priced],
+                                          dtype="datetime64[D]"))
+    series = {c: _log(i) for c, i in _CARD_TOTAL.items()}
+    accumulator = trends.TrendAccumulator(dates, series, options.seed)
+    intercepts = {c: [] for c in series}
+
+    def on_chunk(start, stop, samples):
+        accumulator(start, stop, samples)
+        for key, transform in series.items():
+            intercepts[key].append(trends.fit_slopes(dates, transform(samples))[1])
+
+    catalogue = _catalogue(options, {})
+    bound = parameters.bind(catalogue, runs, list(runs.names), [""] * len(runs), known)
+    summary = propagate.propagate(runs, bound, options.samples, seed=options.seed,
+                                  method=options.method, chunk_size=options.chunk_size,
+                                  kind="card", on_chunk=on_chunk, progress=progress)
+    point = summary.sel(statistic="point")
+    point_samples = np.stack([point[c].sel(component=k).values for c in ("gwp", "adpe", "pe")
+                              for k in ("die", "memory", "other", "total")], axis=-1)
+    slopes = {}
+    for key in series:
+        slopes[key, "input"] = accumulator.result(key, "input")
+        slopes[key, "combined"] = accumulator.result(key, "combined")
+        slopes[key, "dataset"] = accumulator.dataset_slopes(key, point_samples,
+                                                            options.samples)
+    return {"hardware": priced, "summary": summary, "slopes": slopes, "dates": dates,
+            "intercepts": {k: np.concatenate(v) for k, v in intercepts.items()}}
+
+
+def _growth_row(claim, quantity, criterion, scenario, uncertainty, slopes):
+    factor, doubling = trends.growth(slopes)
+    summary = trends.summarize(factor, threshold=1.0)
+    times = trends.summarize(doubling)
+    return {"claim": claim, "quantity": quantity, "criterion": criterion, "scenario": scenario,
+            "uncertainty": uncertainty, "statistic": "growth factor per year",
+            "estimate": summary["estimate"], "low": summary["low"], "high": summary["high"],
+            "probability": summary["probability"], "doubling_time_years": times["estimate"],
+            "doubling_low": times["low"], "doubling_high": times["high"]}
+
+
+def run_study(options, progress=None):
+    """Run every scenario and the cards, and derive trends and claims.
+
+    Parameters
+    ----------
+    options : StudyOptions
+    progress : callable, optional
+        ``progress(fraction_done, what)``.
+    """
+    if options.samples < 16:
+        raise MlimpactError(f"samples: at least 16 are needed for intervals (got {options.samples})")
+    steps = ["cards", *options.scenarios]
+
+    def step_progress(step):
+        def report(done, total):
+            if progress is not None:
+                progress((steps.index(step) + done / total) / len(steps), step)
+        return report
+
+    card_result = _cards(options, step_progress("cards"))
+    scenarios = {name: _scenario(name, options, step_progress(name))
+                 for name in options.scenarios}
+    trend_rows = []
+    for uncertainty in trends.UNCERTAINTIES:
+        for criterion in ("gwp", "adpe", "pe"):
+            trend_rows.append(_growth_row("card_production_rises", "production of one card",
+                                          criterion, "cards", uncertainty,
+                                          card_result["slopes"][criterion, uncertainty]))
+        for name, result in scenarios.items():
+            for key in result.slopes:
+                if key[1] != uncertainty:
+                    continue
+                series = key[0]
+                criterion = series.removesuffix("_use")
+                quantity = ("use-phase impact per model" if series.endswith("_use") else
+                            "training FLOP per kWh" if series == "efficiency" else
+                            "energy per model" if series == "energy" else
+                            "life-cycle impact per model")
+                trend_rows.append(_growth_row(_claim_of(series, name), quantity,
+                                              "energy" if series == "efficiency" else criterion,
+                                              name, uncertainty, result.slopes[key]))
+    claims = [row for row in trend_rows if row["uncertainty"] == "combined"
+              and row["claim"] and _is_default_claim(row)]
+    if "baseline" in scenarios:
+        for criterion in ("adpe", "gwp", "pe"):
+            share = trends.summarize(scenarios["baseline"].shares[criterion], threshold=0.5)
+            claims.append({"claim": "impact_shifting",
+                           "quantity": "production share of the summed impacts",
+                           "criterion": criterion, "scenario": "baseline",
+                           "uncertainty": "input", "statistic": "share (P: share > 0.5)",
+                           "estimate": share["estimate"], "low": share["low"],
+                           "high": share["high"], "probability": share["probability"]})
+    return StudyResult(options, scenarios, card_result, claims, trend_rows)
+
+
+def _claim_of(series, scenario):
+    if series == "efficiency":
+        return "rebound" if scenario == "baseline" else ""
+    if series.endswith("_use"):
+        return ""
+    return {"baseline": "impacts_grow", "location_shifting": "grow_under_location_shifting",
+            "hardware_efficiency": "rebound"}[scenario]
+
+
+def _is_default_claim(row):
+    """The claims table keeps the rows that test a claim (not every trend)."""
+    if row["claim"] == "rebound":
+        return (row["quantity"] == "training FLOP per kWh"
+                or (row["scenario"] == "hardware_efficiency" and row["criterion"] == "energy"))
+    return True

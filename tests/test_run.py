@@ -1,0 +1,80 @@
+"""The main job end to end, on few samples: files, columns, claims, and the output folder."""
+
+import csv
+
+import pytest
+import xarray as xr
+
+from mlimpact import study
+from mlimpact.cli import main
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("run") / "out"
+    assert main(["run", "--samples", "128", "--out", str(folder), "--quiet"]) == 0
+    return folder
+
+
+def test_run_writes_every_file(run_folder):
+    expected = {"claims.csv", "trends.csv", "models.csv", "results.nc", "report.md",
+                "impacts_energy.png", "impacts_gwp.png", "impacts_adpe.png", "impacts_pe.png",
+                "cards_gwp.png", "scenarios.png"}
+    assert expected <= {p.name for p in run_folder.iterdir()}
+    for name in expected:
+        assert (run_folder / name).stat().st_size > 500
+
+
+def test_claims_table(run_folder):
+    rows = list(csv.DictReader(open(run_folder / "claims.csv")))
+    assert {"claim", "criterion", "scenario", "estimate", "low", "high",
+            "probability"} <= set(rows[0])
+    assert {r["claim"] for r in rows} == set(study.CLAIMS)
+    for scenario in ("baseline", "location_shifting"):
+        for criterion in ("energy", "gwp"):
+            match = [r for r in rows if r["scenario"] == scenario and r["criterion"] == criterion
+                     and r["quantity"] != "training FLOP per kWh"]
+            assert match, (scenario, criterion)
+            r = match[0]
+            assert float(r["low"]) <= float(r["estimate"]) <= float(r["high"])
+            assert 0 <= float(r["probability"]) <= 1
+
+
+def test_trends_separate_the_sources_of_uncertainty(run_folder):
+    rows = list(csv.DictReader(open(run_folder / "trends.csv")))
+    assert {r["uncertainty"] for r in rows} == {"input", "dataset", "combined"}
+    gwp = {r["uncertainty"]: r for r in rows if r["scenario"] == "baseline"
+           and r["criterion"] == "gwp" and r["quantity"] == "life-cycle impact per model"}
+    width = {k: float(v["high"]) - float(v["low"]) for k, v in gwp.items()}
+    # combining both sources cannot give a narrower interval than input uncertainty alone
+    assert width["combined"] >= width["input"]
+
+
+def test_models_and_netcdf(run_folder):
+    rows = list(csv.DictReader(open(run_folder / "models.csv")))
+    assert len({r["model"] for r in rows}) >= 400
+    result = xr.load_dataset(run_folder / "results.nc")
+    assert set(result.scenario.values) == {"baseline", "location_shifting",
+                                           "hardware_efficiency"}
+    assert result.slope.sizes["sample"] == 128
+
+
+def test_report_is_plain_words_and_figures(run_folder):
+    text = (run_folder / "report.md").read_text()
+    assert "## The claims" in text and "![scenarios](scenarios.png)" in text
+    for claim in study.CLAIMS.values():
+        assert claim in text
+
+
+def test_run_refuses_a_non_empty_folder(run_folder, capsys):
+    before = sorted(p.name for p in run_folder.iterdir())
+    assert main(["run", "--samples", "32", "--out", str(run_folder), "--quiet"]) == 2
+    assert "use --force" in capsys.readouterr().err
+    assert sorted(p.name for p in run_folder.iterdir()) == before
+
+
+def test_bad_config_exits_2(tmp_path, capsys):
+    config = tmp_path / "config.toml"
+    config.write_text("[run]\nsamples = 'many'\n")
+    assert main(["run", "--config", str(config), "--out", str(tmp_path / "x")]) == 2
+    assert "samples has the wrong type" in capsys.readouterr().err
