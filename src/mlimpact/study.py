@@ -53,6 +53,22 @@ def _log(index):
     return transform
 
 
+def _share(index):
+    def transform(samples):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return samples[..., _PRODUCTION[index]] / samples[..., _TOTAL[index]]
+    return transform
+
+
+def _constant_log(values):
+    """ln of a per-model constant (training compute), NaN where unknown."""
+    logs = np.log(np.where(values > 0, values, np.nan))
+
+    def transform(samples):
+        return np.broadcast_to(logs, samples.shape[:-1])
+    return transform
+
+
 def _efficiency(compute):
     """ln(training FLOP per kWh) per model; NaN where the compute is unknown."""
     log_compute = np.log(np.where(compute > 0, compute, np.nan))
@@ -110,6 +126,8 @@ def _scenario(name, options, progress):
     series = {criterion: _log(_TOTAL[criterion]) for criterion in CRITERIA}
     series.update({f"{c}_use": _log(_USE[c]) for c in _USE})
     series["efficiency"] = _efficiency(compute)
+    series["compute"] = _constant_log(compute)
+    series.update({f"{c}_production_share": _share(c) for c in _PRODUCTION})
     accumulator = trends.TrendAccumulator(dates, series, options.seed)
     shares, intercepts = {c: [] for c in _PRODUCTION}, {c: [] for c in series}
 
@@ -175,6 +193,14 @@ def _cards(options, progress):
 
 
 def _growth_row(claim, quantity, criterion, scenario, uncertainty, slopes):
+    if quantity.startswith("production share"):
+        change = trends.summarize(slopes, threshold=0.0)
+        return {"claim": claim, "quantity": quantity, "criterion": criterion,
+                "scenario": scenario, "uncertainty": uncertainty,
+                "statistic": "change of the share per year", "estimate": change["estimate"],
+                "low": change["low"], "high": change["high"],
+                "probability": change["probability"], "doubling_time_years": np.nan,
+                "doubling_low": np.nan, "doubling_high": np.nan}
     factor, doubling = trends.growth(slopes)
     summary = trends.summarize(factor, threshold=1.0)
     times = trends.summarize(doubling)
@@ -218,11 +244,15 @@ def run_study(options, progress=None):
                 if key[1] != uncertainty:
                     continue
                 series = key[0]
-                criterion = series.removesuffix("_use")
+                criterion = series.removesuffix("_use").removesuffix("_production_share")
                 quantity = ("use-phase impact per model" if series.endswith("_use") else
+                            "production share per model" if series.endswith("_share") else
                             "training FLOP per kWh" if series == "efficiency" else
+                            "training compute per model" if series == "compute" else
                             "energy per model" if series == "energy" else
                             "life-cycle impact per model")
+                if series in ("efficiency", "compute"):
+                    criterion = "energy" if series == "efficiency" else "compute"
                 trend_rows.append(_growth_row(_claim_of(series, name), quantity,
                                               "energy" if series == "efficiency" else criterion,
                                               name, uncertainty, result.slopes[key]))
@@ -243,7 +273,7 @@ def run_study(options, progress=None):
 def _claim_of(series, scenario):
     if series == "efficiency":
         return "rebound" if scenario == "baseline" else ""
-    if series.endswith("_use"):
+    if series.endswith("_use") or series.endswith("_share") or series == "compute":
         return ""
     return {"baseline": "impacts_grow", "location_shifting": "grow_under_location_shifting",
             "hardware_efficiency": "rebound"}[scenario]
