@@ -1,0 +1,108 @@
+"""Sobol' indices: analytic cases, equality with SALib on the same samples, many outputs."""
+
+import numpy as np
+import pytest
+from SALib.analyze import sobol as salib_sobol
+
+from mlimpact import distributions as d
+from mlimpact import sensitivity
+from mlimpact.errors import MlimpactError
+
+PI = np.pi
+#: Ishigami (a = 7, b = 0.1) analytic indices (MODEL.md section 9; Ishigami & Homma 1990)
+ISHIGAMI_S1 = [0.3139, 0.4424, 0.0]
+ISHIGAMI_ST = [0.5576, 0.4424, 0.2437]
+
+
+def ishigami(v):
+    return (np.sin(v["x1"]) + 7 * np.sin(v["x2"]) ** 2
+            + 0.1 * v["x3"] ** 4 * np.sin(v["x1"]))
+
+
+PARAMETERS = {name: d.Uniform(-PI, PI) for name in ("x1", "x2", "x3")}
+
+
+@pytest.fixture(scope="module")
+def ishigami_indices():
+    return sensitivity.sobol(ishigami, PARAMETERS, 2 ** 14, seed=3)
+
+
+def test_ishigami_analytic_within_bootstrap_interval(ishigami_indices):
+    r = ishigami_indices
+    for i in range(3):
+        # the analytic value lies within the 95 % interval, widened by its 4-digit rounding
+        assert abs(r.S1.values[i] - ISHIGAMI_S1[i]) <= r.S1_conf.values[i] + 5e-5
+        assert abs(r.ST.values[i] - ISHIGAMI_ST[i]) <= r.ST_conf.values[i] + 5e-5
+
+
+@pytest.mark.parametrize("second_order", [False, True])
+def test_equal_to_salib_on_the_same_samples(second_order):
+    n = 2 ** 10
+    design = sensitivity.SaltelliDesign(3, [[0], [1], [2]], n, seed=5, second_order=second_order)
+    x = -PI + 2 * PI * design.uniforms(0, design.rows)
+    y = ishigami({"x1": x[:, 0], "x2": x[:, 1], "x3": x[:, 2]})
+    ours = sensitivity.sobol(ishigami, PARAMETERS, n, seed=5, second_order=second_order)
+    theirs = salib_sobol.analyze({"num_vars": 3, "names": ["x1", "x2", "x3"],
+                                  "bounds": [[-PI, PI]] * 3}, y,
+                                 calc_second_order=second_order, print_to_console=False)
+    np.testing.assert_allclose(ours.S1.values, theirs["S1"], atol=1e-10, rtol=0)
+    np.testing.assert_allclose(ours.ST.values, theirs["ST"], atol=1e-10, rtol=0)
+    if second_order:
+        upper = np.triu_indices(3, 1)
+        np.testing.assert_allclose(ours.S2.values[upper], theirs["S2"][upper], atol=1e-10)
+
+
+def test_many_outputs_equal_one_at_a_time():
+    rng_shift = np.linspace(1, 3, 7)
+
+    def many(v):
+        base = ishigami(v)
+        return base[:, None] * rng_shift[None, :] + v["x3"][:, None] * np.arange(7)
+
+    together = sensitivity.sobol(many, PARAMETERS, 2 ** 9, seed=2)
+    for k in range(7):
+        alone = sensitivity.sobol(lambda v: many(v)[:, k], PARAMETERS, 2 ** 9, seed=2)
+        np.testing.assert_allclose(together.S1.isel(output=k), alone.S1, atol=1e-12)
+        np.testing.assert_allclose(together.ST.isel(output=k), alone.ST, atol=1e-12)
+        np.testing.assert_allclose(together.S1_conf.isel(output=k), alone.S1_conf, atol=1e-12)
+
+
+def test_results_do_not_depend_on_chunk_size():
+    a = sensitivity.sobol(ishigami, PARAMETERS, 2 ** 11, seed=4, chunk_size=2 ** 11)
+    b = sensitivity.sobol(ishigami, PARAMETERS, 2 ** 11, seed=4, chunk_size=300)
+    for name in ("S1", "ST", "S1_conf", "ST_conf"):
+        np.testing.assert_allclose(a[name], b[name], atol=1e-12)
+
+
+def test_groups_of_a_product_of_independent_inputs():
+    # f = (x1 + x2) * x3 with independent uniforms on [1, 2]: the groups {x1, x2} and {x3}
+    # have S1 = Var(E[f|g]) / Var(f), computed exactly below.
+    params = {name: d.Uniform(1, 2) for name in ("x1", "x2", "x3")}
+    groups = {"sum": ["x1", "x2"], "scale": ["x3"]}
+    result = sensitivity.sobol(lambda v: (v["x1"] + v["x2"]) * v["x3"], params, 2 ** 14,
+                               seed=1, groups=groups)
+    m, var_u = 1.5, 1 / 12  # mean and variance of U(1, 2)
+    ms, vs = 2 * m, 2 * var_u  # of the sum
+    var_f = (vs + ms ** 2) * (var_u + m ** 2) - (ms * m) ** 2
+    expected = {"sum": vs * m ** 2 / var_f, "scale": var_u * ms ** 2 / var_f}
+    for group, value in expected.items():
+        s1 = result.S1.sel(parameter=group)
+        assert abs(float(s1) - value) <= float(result.S1_conf.sel(parameter=group)) + 1e-3
+
+
+def test_convergence_check_stops_when_narrow_enough():
+    result = sensitivity.sobol(ishigami, PARAMETERS, 2 ** 8, seed=1, target_width=0.1,
+                               max_n=2 ** 14)
+    assert result.attrs["converged"] == 1
+    widths = [float(part.split("interval ")[1]) for part in result.attrs["convergence"].split("; ")]
+    assert widths[-1] <= 0.1 and all(w > 0.1 for w in widths[:-1])
+    assert result.attrs["base_points"] < 2 ** 14
+
+
+def test_bad_inputs():
+    with pytest.raises(MlimpactError, match="power of two"):
+        sensitivity.sobol(ishigami, PARAMETERS, 1000)
+    with pytest.raises(MlimpactError, match="unknown parameters"):
+        sensitivity.sobol(ishigami, PARAMETERS, 64, groups={"g": ["x9"]})
+    with pytest.raises(MlimpactError, match="must return shape"):
+        sensitivity.sobol(lambda v: np.zeros(3), PARAMETERS, 64)
