@@ -19,7 +19,7 @@ def run_folder(tmp_path_factory):
 def test_run_writes_every_file(run_folder):
     expected = {"claims.csv", "trends.csv", "models.csv", "results.nc", "report.md",
                 "impacts_energy.png", "impacts_gwp.png", "impacts_adpe.png", "impacts_pe.png",
-                "cards_gwp.png", "scenarios.png"}
+                "cards_gwp.png", "scenarios.png", "sensitivity.csv", "sensitivity_growth.png"}
     assert expected <= {p.name for p in run_folder.iterdir()}
     for name in expected:
         assert (run_folder / name).stat().st_size > 500
@@ -62,6 +62,7 @@ def test_models_and_netcdf(run_folder):
 def test_report_is_plain_words_and_figures(run_folder):
     text = (run_folder / "report.md").read_text()
     assert "## The claims" in text and "![scenarios](scenarios.png)" in text
+    assert "## Which uncertain inputs dominate" in text
     for claim in study.CLAIMS.values():
         assert claim in text
 

@@ -106,3 +106,20 @@ def test_bad_inputs():
         sensitivity.sobol(ishigami, PARAMETERS, 64, groups={"g": ["x9"]})
     with pytest.raises(MlimpactError, match="must return shape"):
         sensitivity.sobol(lambda v: np.zeros(3), PARAMETERS, 64)
+
+
+def test_sensitivity_command(tmp_path, capsys):
+    import csv
+    from mlimpact.cli import main
+    out = tmp_path / "sens"
+    assert main(["sensitivity", "--samples", "16", "--out", str(out), "--aggregates-only",
+                 "--quiet"]) == 0
+    rows = list(csv.DictReader(open(out / "sensitivity.csv")))
+    assert set(rows[0]) == set(sensitivity.SENSITIVITY_HEADER)
+    outputs = {r["output"] for r in rows}
+    assert {"growth rate | gwp", "all models | adpe", "production share | adpe",
+            "card growth rate | gwp"} <= outputs
+    assert {r["parameter"] for r in rows} >= {"lifetime_years", "production_model", "mfu"}
+    for name in ("sensitivity_growth.png", "sensitivity_totals.png", "sensitivity_cards.png"):
+        assert (out / name).stat().st_size > 10_000
+    assert "growth of GWP" in capsys.readouterr().out

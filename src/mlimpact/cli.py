@@ -133,7 +133,8 @@ def _run(args):
     options = study.StudyOptions(samples=args.samples, seed=args.seed, method=args.method,
                                  scenarios=tuple(args.scenario), impute=not args.complete_only,
                                  window=(args.first_year, args.last_year),
-                                 low_carbon_country=args.low_carbon_country)
+                                 low_carbon_country=args.low_carbon_country,
+                                 sensitivity_samples=args.sensitivity_samples)
     if args.config:
         options = _apply_config(options, args.config, tomllib)
     folder = output.prepare_folder(args.out, force=args.force)
@@ -200,6 +201,49 @@ def _apply_config(options, path, tomllib):
             raise MlimpactError(f"{path}: [run] {key} has the wrong type ({value!r})")
     return dataclasses.replace(options, **changes,
                                uncertainty=document.get("uncertainty", {}))
+
+
+def _sensitivity(args):
+    from mlimpact import plots, sensitivity
+
+    folder = output.prepare_folder(args.out, force=args.force)
+    result = sensitivity.impact_sensitivity(
+        n=args.samples, seed=args.seed, window=(args.first_year, args.last_year),
+        impute=not args.complete_only, per_model=not args.aggregates_only,
+        progress=None if args.quiet else _sensitivity_progress())
+    if not args.quiet:
+        print(file=sys.stderr)
+    rows = sensitivity.sensitivity_rows(result["models"]) + \
+        sensitivity.sensitivity_rows(result["cards"])
+    output.write_csv(folder / "sensitivity.csv", sensitivity.SENSITIVITY_HEADER, rows)
+    models, card = result["models"], result["cards"]
+    figure = plots.sensitivity_figure(
+        [(f"growth rate of {c.upper() if c != 'energy' else 'energy'}",
+          models.sel(output=f"growth rate | {c}")) for c in ("energy", "gwp", "adpe", "pe")])
+    output.save_figure(figure, folder / "sensitivity_growth.png")
+    figure = plots.sensitivity_figure(
+        [(f"all models, {c.upper() if c != 'energy' else 'energy'}",
+          models.sel(output=f"all models | {c}")) for c in ("energy", "gwp", "adpe", "pe")])
+    output.save_figure(figure, folder / "sensitivity_totals.png")
+    figure = plots.sensitivity_figure(
+        [(f"card growth rate, {c.upper()}", card.sel(output=f"card growth rate | {c}"))
+         for c in ("gwp", "adpe", "pe")])
+    output.save_figure(figure, folder / "sensitivity_cards.png")
+    print(f"wrote {folder}/sensitivity.csv ({len(rows):,} rows) and figures "
+          f"(N = {args.samples} base points, {len(models.parameter)} inputs)")
+    for label, data, key in (("growth of GWP", models, "growth rate | gwp"),
+                             ("growth of energy", models, "growth rate | energy"),
+                             ("GWP of all models", models, "all models | gwp"),
+                             ("production share of ADPe", models, "production share | adpe"),
+                             ("growth of card GWP", card, "card growth rate | gwp")):
+        top = ", ".join(f"{p} (ST {st:.2f} +/- {c:.2f})"
+                        for p, st, c in sensitivity.dominant(data, key))
+        print(f"  {label}: {top}")
+
+
+def _sensitivity_progress():
+    bar = _progress_bar()
+    return lambda done, total: bar(done / total, "Sobol' design")
 
 
 def _hardware(args):
@@ -342,8 +386,32 @@ def build_parser():
                      help="imputation off: only records with hardware, count and time")
     run.add_argument("--config", metavar="FILE",
                      help="TOML file: [run] options and [uncertainty] overrides")
+    run.add_argument("--sensitivity-samples", type=_non_negative_int, default=128, metavar="N",
+                     help="base points of the Sobol' analysis of the report (power of two; "
+                          "0 skips it; default 128)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
+
+    sens = commands.add_parser(
+        "sensitivity", help="Sobol' indices: which uncertain inputs dominate each result",
+        description="Sobol' first- and total-order indices of every uncertain input (grouped "
+                    "by input) for each model's impacts, yearly and overall totals, the growth "
+                    "rates behind the claims, production shares and per-card production. "
+                    "Writes sensitivity.csv and figures into DIR.")
+    sens.add_argument("--samples", type=_positive_int, default=512, metavar="N",
+                      help="base points, a power of two (default 512); "
+                           "N x (inputs + 2) model evaluations")
+    sens.add_argument("--seed", type=_non_negative_int, default=0, metavar="S")
+    sens.add_argument("--out", metavar="DIR", default="mlimpact-sensitivity",
+                      help="output folder (default: mlimpact-sensitivity)")
+    sens.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    sens.add_argument("--first-year", type=int, default=2013)
+    sens.add_argument("--last-year", type=int, default=2025)
+    sens.add_argument("--complete-only", action="store_true")
+    sens.add_argument("--aggregates-only", action="store_true",
+                      help="skip the per-model outputs (faster)")
+    sens.add_argument("--quiet", action="store_true", help="no progress bar")
+    sens.set_defaults(handler=_sensitivity)
 
     data = commands.add_parser(
         "data", help="coverage of the notable-models dataset: included, imputed, excluded",

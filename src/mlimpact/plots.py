@@ -107,3 +107,33 @@ def scenario_figure(rows):
     axis.legend(frameon=False, loc="lower center", ncol=3)
     figure.tight_layout()
     return figure
+
+
+def sensitivity_figure(results, title="Which uncertain inputs matter (Sobol' indices)"):
+    """Total-order (bars) and first-order (dots) indices of the inputs for a few outputs.
+
+    ``results`` is a list of (label, Dataset row-selected to one output) pairs.
+    """
+    figure, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 5.2),
+                                sharey=True, squeeze=False)
+    parameters = list(results[0][1].parameter.values)
+    order = np.argsort([-max(float(r.ST.sel(parameter=p)) for _, r in results)
+                        for p in parameters])
+    shown = [parameters[i] for i in order[:12]][::-1]
+    for axis, (label, result) in zip(axes[0], results):
+        st = [float(result.ST.sel(parameter=p)) for p in shown]
+        ct = [float(result.ST_conf.sel(parameter=p)) for p in shown]
+        s1 = [float(result.S1.sel(parameter=p)) for p in shown]
+        y = np.arange(len(shown))
+        axis.barh(y, st, xerr=ct, color="#9ecae1", ecolor="#3182bd", capsize=2,
+                  label="total order ST (95 % interval)")
+        axis.plot(s1, y, "o", color="#08519c", ms=4, label="first order S1")
+        axis.set_title(label, fontsize=10)
+        axis.set_xlim(0, 1.05)
+        axis.grid(True, axis="x", alpha=0.3)
+    axes[0][0].set_yticks(np.arange(len(shown)))
+    axes[0][0].set_yticklabels([p.replace("_", " ") for p in shown], fontsize=8)
+    axes[0][0].legend(loc="lower right", fontsize=8, frameon=False)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure

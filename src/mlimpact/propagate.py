@@ -155,6 +155,25 @@ def run_chunk(runs, production_factors, bound, design, start, stop, accumulator,
     return acc
 
 
+def evaluate_rows(runs, bound, uniforms, production_factors=lca.PRODUCTION_FACTORS,
+                  kind="training"):
+    """Every quantity of every run for the given rows of uniforms (a design's rows, e.g.
+    Saltelli's), shape (row, run, quantity)."""
+    from mlimpact.model import _factors
+
+    production_factors = _factors(production_factors)
+
+    class _Rows:
+        def uniforms(self, start, stop):
+            return uniforms[start:stop]
+
+    point = point_quantities(runs, production_factors, kind)
+    samples = np.empty((uniforms.shape[0], *point.shape))
+    run_chunk(runs, production_factors, bound, _Rows(), 0, uniforms.shape[0],
+              Accumulator.empty(point), samples, kind)
+    return samples
+
+
 def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE,
               keep_samples=False, production_factors=lca.PRODUCTION_FACTORS, progress=None,
               kind="training", on_chunk=None):

@@ -231,6 +231,17 @@ def write_study(result, folder):
                                                           "life-cycle impact per model")])
     output.save_figure(figure, folder / "scenarios.png")
     plots.plt.close(figure)
+    if result.sensitivity is not None:
+        from mlimpact import sensitivity
+        models, card = result.sensitivity["models"], result.sensitivity["cards"]
+        output.write_csv(folder / "sensitivity.csv", sensitivity.SENSITIVITY_HEADER,
+                         sensitivity.sensitivity_rows(models)
+                         + sensitivity.sensitivity_rows(card))
+        figure = plots.sensitivity_figure(
+            [(f"growth rate of {c.upper() if c != 'energy' else 'energy'}",
+              models.sel(output=f"growth rate | {c}")) for c in ("energy", "gwp", "adpe", "pe")])
+        output.save_figure(figure, folder / "sensitivity_growth.png")
+        plots.plt.close(figure)
     output.write_text(folder / "report.md", study_markdown(result))
     return folder
 
@@ -290,6 +301,7 @@ def study_markdown(result):
               + "); *hardware efficiency* (every run with a known compute on the most "
                 "efficient accelerator, in peak FLOP/s per W, released by its publication "
                 "date).", "",
+              *_sensitivity_markdown(result),
               "## Files", "", "- `claims.csv`: this table. `trends.csv`: every growth rate, "
               "per scenario and source of uncertainty.",
               "- `models.csv`: per-model point estimate, mean, median and 95 % interval "
@@ -297,6 +309,34 @@ def study_markdown(result):
               "per-sample slopes (xarray/NetCDF).", "",
               "Methods: docs/methodology.md, docs/uncertainty.md, docs/dataset.md.", ""]
     return "\n".join(lines)
+
+
+def _sensitivity_markdown(result):
+    """The report's section naming the dominant inputs per criterion and claim."""
+    if result.sensitivity is None:
+        return []
+    from mlimpact.sensitivity import dominant
+
+    models, card = result.sensitivity["models"], result.sensitivity["cards"]
+    lines = ["## Which uncertain inputs dominate", "",
+             f"Sobol' total-order indices (ST, with 95 % bootstrap intervals) of the inputs "
+             f"of `data/parameters.toml`, from {models.attrs['base_points']} base points of a "
+             "Saltelli design (`mlimpact sensitivity` runs the full analysis). ST is the share "
+             "of an output's variance that involves the input.", ""]
+    entries = [("impacts_grow", f"growth rate of {c}", models, f"growth rate | {c}")
+               for c in ("energy", "gwp", "adpe", "pe")]
+    entries += [("card_production_rises", f"card growth rate of {c}", card,
+                 f"card growth rate | {c}") for c in ("gwp", "adpe", "pe")]
+    entries += [("impact_shifting", f"production share of {c}", models,
+                 f"production share | {c}") for c in ("adpe", "gwp")]
+    entries += [("(totals)", f"sum over all models, {c}", models, f"all models | {c}")
+                for c in ("energy", "gwp", "adpe", "pe")]
+    lines += ["| claim | output | dominant inputs (ST) |", "|---|---|---|"]
+    for claim, label, data, key in entries:
+        top = ", ".join(f"{p} {st:.2f} ± {c:.2f}" for p, st, c in dominant(data, key))
+        lines.append(f"| {claim} | {label} | {top} |")
+    lines += ["", "![sensitivity](sensitivity_growth.png)", ""]
+    return lines
 
 
 def _sentence(r):

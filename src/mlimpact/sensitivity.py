@@ -301,3 +301,123 @@ def indices_dataset(accumulator, group_names, confidence=0.95, single=False, out
         "base_points": accumulator.count, "resamples": accumulator.resamples,
         "estimators": "first order Saltelli 2010, total order Jansen 1999, second order "
                       "Saltelli 2002; Poisson bootstrap"})
+
+
+#: Column of each criterion's total (training runs) and card total (cards) in the quantities.
+_TOTALS = {"energy": 0, "gwp": 7, "adpe": 8, "pe": 9}
+_PRODUCTION = {"gwp": 1, "adpe": 2, "pe": 3}
+_CARD_TOTALS = {"gwp": 3, "adpe": 7, "pe": 11}
+
+
+def impact_sensitivity(n=256, seed=0, window=None, impute=True, resamples=100,
+                       per_model=True, chunk_size=128, progress=None):
+    """Sobol' indices of the impact model's outputs over the notable models.
+
+    Outputs: each model's energy, GWP, ADPe and PE (``per_model``); the sum over all models and
+    the total of each publication year, per criterion; the growth rate (slope of ln impact on
+    date) per criterion, as in the claims; the production share of the summed GWP, ADPe and
+    PE; and, for one card of each data-centre and workstation GPU, its production GWP, ADPe
+    and PE and their growth rates with release date. Parameters are the inputs of the
+    catalogue (all columns of one input form one group).
+
+    Returns
+    -------
+    dict
+        ``{"models": Dataset, "cards": Dataset}`` of :func:`sobol`'s form.
+    """
+    from mlimpact import cards, notable, parameters, propagate, trends
+
+    window = window or notable.WINDOW
+    runs = notable.build_runs(window, impute)
+    catalogue = {**parameters.default_catalogue(), **runs.parameters}
+    bound = parameters.bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known)
+    dates = trends.decimal_years(runs.dates)
+    years = dates.astype(int)
+    year_list = sorted(set(years))
+
+    def outputs(samples):
+        columns, names = [], []
+        for criterion, q in _TOTALS.items():
+            values = samples[..., q]
+            if per_model:
+                columns.append(values)
+                names += [f"{m} | {criterion}" for m in runs.runs.names]
+            columns.append(values.sum(axis=1)[:, None])
+            names.append(f"all models | {criterion}")
+            columns.append(np.stack([values[:, years == y].sum(axis=1) for y in year_list], 1))
+            names += [f"year {y} | {criterion}" for y in year_list]
+            with np.errstate(divide="ignore"):
+                slope, _ = trends.fit_slopes(dates, np.log(values))
+            columns.append(slope[:, None])
+            names.append(f"growth rate | {criterion}")
+        for criterion, q in _PRODUCTION.items():
+            columns.append((samples[..., q].sum(axis=1)
+                            / samples[..., _TOTALS[criterion]].sum(axis=1))[:, None])
+            names.append(f"production share | {criterion}")
+        return np.concatenate(columns, axis=1), names
+
+    models = _run_design(runs.runs, bound, n, seed, resamples, chunk_size, outputs, "training",
+                         progress)
+    priced = [h for h in cards.catalogue_gpus() if cards.why_not_priced(h, "mixture") is None]
+    card_runs, known = cards.card_runs(priced, "mixture")
+    card_bound = parameters.bind(parameters.default_catalogue(), card_runs,
+                                 list(card_runs.names), [""] * len(card_runs), known)
+    card_dates = trends.decimal_years(np.array([h.release_date for h in priced],
+                                               dtype="datetime64[D]"))
+
+    def card_outputs(samples):
+        columns, names = [], []
+        for criterion, q in _CARD_TOTALS.items():
+            columns.append(samples[..., q])
+            names += [f"card {h.name} | {criterion}" for h in priced]
+            slope, _ = trends.fit_slopes(card_dates, np.log(samples[..., q]))
+            columns.append(slope[:, None])
+            names.append(f"card growth rate | {criterion}")
+        return np.concatenate(columns, axis=1), names
+
+    card_result = _run_design(card_runs, card_bound, n, seed, resamples, chunk_size,
+                              card_outputs, "card", None)
+    return {"models": models, "cards": card_result}
+
+
+def _run_design(runs, bound, n, seed, resamples, chunk_size, outputs, kind, progress):
+    from mlimpact import propagate
+
+    groups = list(bound.groups)
+    design = SaltelliDesign(bound.n_columns, [bound.groups[g] for g in groups], n, seed)
+    accumulator, names = None, None
+    for base_start in range(0, n, chunk_size):
+        base_stop = min(base_start + chunk_size, n)
+        u = design.uniforms(base_start * design.step, base_stop * design.step)
+        values, names = outputs(propagate.evaluate_rows(runs, bound, u, kind=kind))
+        if accumulator is None:
+            accumulator = SobolAccumulator(len(groups), values.shape[1], resamples, seed)
+        accumulator.add(base_start, values)
+        if progress is not None:
+            progress(base_stop, n)
+    return indices_dataset(accumulator, groups, output_names=names)
+
+
+SENSITIVITY_HEADER = ("output", "parameter", "S1", "S1_low", "S1_high", "ST", "ST_low",
+                      "ST_high")
+
+
+def sensitivity_rows(result):
+    """Rows of sensitivity.csv from a Dataset of :func:`sobol`'s form (with outputs)."""
+    rows = []
+    for output in result.output.values:
+        for parameter in result.parameter.values:
+            cell = result.sel(output=output, parameter=parameter)
+            s1, st = float(cell.S1), float(cell.ST)
+            c1, ct = float(cell.S1_conf), float(cell.ST_conf)
+            rows.append((output, parameter, *(float(f"{x:.6g}") for x in
+                                              (s1, s1 - c1, s1 + c1, st, st - ct, st + ct))))
+    return rows
+
+
+def dominant(result, output, count=3):
+    """The ``count`` parameters with the largest total-order index for an output."""
+    st = result.ST.sel(output=output)
+    order = np.argsort(-np.nan_to_num(st.values, nan=-1.0))[:count]
+    return [(str(result.parameter.values[i]), float(st.values[i]),
+             float(result.ST_conf.sel(output=output).values[i])) for i in order]

@@ -92,6 +92,9 @@ class StudyOptions:
     method: str = "mc"
     chunk_size: int = 2048
     uncertainty: dict = field(default_factory=dict)
+    #: Base points of the Sobol' analysis behind the report's "dominant inputs" section (a
+    #: power of two; 0 skips it).
+    sensitivity_samples: int = 128
 
 
 @dataclass
@@ -112,6 +115,7 @@ class StudyResult:
     cards: dict
     claims: list
     trends: list
+    sensitivity: dict = None
 
 
 def _catalogue(options, extra):
@@ -267,7 +271,13 @@ def run_study(options, progress=None):
                            "uncertainty": "input", "statistic": "share (P: share > 0.5)",
                            "estimate": share["estimate"], "low": share["low"],
                            "high": share["high"], "probability": share["probability"]})
-    return StudyResult(options, scenarios, card_result, claims, trend_rows)
+    sensitivity_result = None
+    if options.sensitivity_samples:
+        from mlimpact import sensitivity
+        sensitivity_result = sensitivity.impact_sensitivity(
+            n=options.sensitivity_samples, seed=options.seed, window=options.window,
+            impute=options.impute, per_model=False)
+    return StudyResult(options, scenarios, card_result, claims, trend_rows, sensitivity_result)
 
 
 def _claim_of(series, scenario):
