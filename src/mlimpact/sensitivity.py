@@ -136,19 +136,34 @@ class SobolAccumulator:
         if self.shift is None:
             self.shift = y[:, 0].mean(axis=0)
         y = y - self.shift
-        a, b, ab = y[:, 0], y[:, -1], y[:, 1:1 + self.g]
-        difference = ab - a[:, None]  # (point, group, output)
-        terms = [a[:, None], b[:, None], (a * a)[:, None], (b * b)[:, None],
-                 b[:, None] * difference, difference, difference ** 2]
-        if self.second_order:
-            ba = y[:, 1 + self.g:1 + 2 * self.g]
-            terms += [(ba[:, :, None] * ab[:, None, :]).reshape(y.shape[0], -1, self.k), ba,
-                      (a * b)[:, None]]
-        stacked = np.concatenate(terms, axis=1)  # (point, term, output)
-        self.sums += stacked.sum(axis=0)
+        a, b = y[:, 0], y[:, -1]
         weights = poisson_weights(self.resamples, start, start + y.shape[0], self.seed)
-        self.boot += np.einsum("rn,ntk->rtk", weights, stacked, optimize=True)
         self.boot_count += weights.sum(axis=1)
+        row = 0
+
+        def fold(term):
+            # one output-sized term at a time: its plain sum, and all resamples in one product
+            nonlocal row
+            self.sums[row] += term.sum(axis=0)
+            self.boot[:, row] += weights @ term
+            row += 1
+
+        for term in (a, b, a * a, b * b):
+            fold(term)
+        differences = [y[:, 1 + g] - a for g in range(self.g)]
+        for difference in differences:
+            fold(b * difference)
+        for difference in differences:
+            fold(difference)
+        for difference in differences:
+            fold(difference * difference)
+        if self.second_order:
+            for g in range(self.g):
+                for h in range(self.g):
+                    fold(y[:, 1 + self.g + g] * y[:, 1 + h])
+            for g in range(self.g):
+                fold(y[:, 1 + self.g + g])
+            fold(a * b)
         self.count += y.shape[0]
         self.total += y.sum(axis=(0, 1))
         self.total_rows += y.shape[0] * step
