@@ -30,8 +30,10 @@ def _estimate(args):
         catalogue = {**catalogue, **parameters.load_parameters(args.parameters)}
     if args.out:
         output.check_writable_file(args.out, force=args.force)
-    result = propagate.propagate_setup(setup, args.samples, seed=args.seed, method=args.method,
-                                       catalogue=catalogue, chunk_size=args.chunk_size)
+    with _Backend(args) as client:
+        result = propagate.propagate_setup(setup, args.samples, seed=args.seed,
+                                           method=args.method, catalogue=catalogue,
+                                           chunk_size=args.chunk_size, client=client)
     if args.out:
         output.write_netcdf(result, args.out)
     if args.format == "json":
@@ -139,7 +141,9 @@ def _run(args):
         options = _apply_config(options, args.config, tomllib)
     folder = output.prepare_folder(args.out, force=args.force)
     started = time.monotonic()
-    result = study.run_study(options, progress=None if args.quiet else _progress_bar())
+    with _Backend(args) as client:
+        result = study.run_study(options, progress=None if args.quiet else _progress_bar(),
+                                 client=client)
     report.write_study(result, folder)
     if not args.quiet:
         print(file=sys.stderr)
@@ -207,10 +211,11 @@ def _sensitivity(args):
     from mlimpact import plots, sensitivity
 
     folder = output.prepare_folder(args.out, force=args.force)
-    result = sensitivity.impact_sensitivity(
-        n=args.samples, seed=args.seed, window=(args.first_year, args.last_year),
-        impute=not args.complete_only, per_model=not args.aggregates_only,
-        progress=None if args.quiet else _sensitivity_progress())
+    with _Backend(args) as client:
+        result = sensitivity.impact_sensitivity(
+            n=args.samples, seed=args.seed, window=(args.first_year, args.last_year),
+            impute=not args.complete_only, per_model=not args.aggregates_only,
+            progress=None if args.quiet else _sensitivity_progress(), client=client)
     if not args.quiet:
         print(file=sys.stderr)
     rows = sensitivity.sensitivity_rows(result["models"]) + \
@@ -297,6 +302,33 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _add_backend_options(parser):
+    parser.add_argument("--scheduler", metavar="local|ADDRESS",
+                        help="run the sample chunks on Dask: 'local' starts a local cluster "
+                             "of --workers processes, an address (tcp://host:8786) uses an "
+                             "existing one (default: no Dask)")
+    parser.add_argument("--workers", type=_positive_int, default=2, metavar="N",
+                        help="worker processes of --scheduler local (default 2)")
+
+
+class _Backend:
+    """Context manager giving a Dask client or None, closed on exit."""
+
+    def __init__(self, args):
+        self.args, self.client = args, None
+
+    def __enter__(self):
+        if self.args.scheduler:
+            from mlimpact import distributed
+            self.client = distributed.connect(self.args.scheduler, self.args.workers)
+        return self.client
+
+    def __exit__(self, *exc):
+        if self.client is not None:
+            from mlimpact import distributed
+            distributed.close(self.client)
+
+
 def _add_sampling_options(parser, default_samples=10_000):
     parser.add_argument("--samples", type=_positive_int, default=default_samples, metavar="N",
                         help=f"Monte Carlo samples (default: {default_samples})")
@@ -334,6 +366,7 @@ def build_parser():
     estimate.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     estimate.add_argument("--format", choices=("table", "json"), default="table",
                           help="output format (default: table)")
+    _add_backend_options(estimate)
     estimate.set_defaults(handler=_estimate)
 
     card = commands.add_parser(
@@ -390,6 +423,7 @@ def build_parser():
                      help="base points of the Sobol' analysis of the report (power of two; "
                           "0 skips it; default 128)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_backend_options(run)
     run.set_defaults(handler=_run)
 
     sens = commands.add_parser(
@@ -411,6 +445,7 @@ def build_parser():
     sens.add_argument("--aggregates-only", action="store_true",
                       help="skip the per-model outputs (faster)")
     sens.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_backend_options(sens)
     sens.set_defaults(handler=_sensitivity)
 
     data = commands.add_parser(

@@ -325,7 +325,7 @@ _CARD_TOTALS = {"gwp": 3, "adpe": 7, "pe": 11}
 
 
 def impact_sensitivity(n=256, seed=0, window=None, impute=True, resamples=100,
-                       per_model=True, chunk_size=128, progress=None):
+                       per_model=True, chunk_size=128, progress=None, client=None):
     """Sobol' indices of the impact model's outputs over the notable models.
 
     Outputs: each model's energy, GWP, ADPe and PE (``per_model``); the sum over all models and
@@ -372,7 +372,7 @@ def impact_sensitivity(n=256, seed=0, window=None, impute=True, resamples=100,
         return np.concatenate(columns, axis=1), names
 
     models = _run_design(runs.runs, bound, n, seed, resamples, chunk_size, outputs, "training",
-                         progress)
+                         progress, client)
     priced = [h for h in cards.catalogue_gpus() if cards.why_not_priced(h, "mixture") is None]
     card_runs, known = cards.card_runs(priced, "mixture")
     card_bound = parameters.bind(parameters.default_catalogue(), card_runs,
@@ -391,24 +391,35 @@ def impact_sensitivity(n=256, seed=0, window=None, impute=True, resamples=100,
         return np.concatenate(columns, axis=1), names
 
     card_result = _run_design(card_runs, card_bound, n, seed, resamples, chunk_size,
-                              card_outputs, "card", None)
+                              card_outputs, "card", None, client)
     return {"models": models, "cards": card_result}
 
 
-def _run_design(runs, bound, n, seed, resamples, chunk_size, outputs, kind, progress):
+def _design_task(base_start, base_stop, runs, bound, design, outputs, kind):
+    """Outputs of base points base_start..base_stop-1 (a task, locally or on a worker)."""
     from mlimpact import propagate
 
+    u = design.uniforms(base_start * design.step, base_stop * design.step)
+    return outputs(propagate.evaluate_rows(runs, bound, u, kind=kind))
+
+
+def _run_design(runs, bound, n, seed, resamples, chunk_size, outputs, kind, progress,
+                client=None):
     groups = list(bound.groups)
     design = SaltelliDesign(bound.n_columns, [bound.groups[g] for g in groups], n, seed)
+    ranges = [(s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
+    shared = dict(runs=runs, bound=bound, design=design, outputs=outputs, kind=kind)
+    if client is not None:
+        from mlimpact import distributed
+        results = distributed.map_chunks(client, _design_task, ranges, progress, n, **shared)
+    else:
+        results = (_design_task(start, stop, **shared) for start, stop in ranges)
     accumulator, names = None, None
-    for base_start in range(0, n, chunk_size):
-        base_stop = min(base_start + chunk_size, n)
-        u = design.uniforms(base_start * design.step, base_stop * design.step)
-        values, names = outputs(propagate.evaluate_rows(runs, bound, u, kind=kind))
+    for (base_start, base_stop), (values, names) in zip(ranges, results):
         if accumulator is None:
             accumulator = SobolAccumulator(len(groups), values.shape[1], resamples, seed)
         accumulator.add(base_start, values)
-        if progress is not None:
+        if progress is not None and client is None:
             progress(base_stop, n)
     return indices_dataset(accumulator, groups, output_names=names)
 

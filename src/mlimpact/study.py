@@ -22,6 +22,7 @@ The claims (MODEL.md section 1) and how each is tested:
 """
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -123,7 +124,31 @@ def _catalogue(options, extra):
     return parameters.apply_uncertainty(catalogue, options.uncertainty, source="[uncertainty]")
 
 
-def _scenario(name, options, progress):
+def _shares(start, stop, samples):
+    """Per-sample production share of the summed impacts, per criterion."""
+    return {("share", criterion): samples[..., index].sum(axis=1)
+            / samples[..., _TOTAL[criterion]].sum(axis=1)
+            for criterion, index in _PRODUCTION.items()}
+
+
+def _chunk_statistics(dates, series, seed, with_shares, start, stop, samples):
+    out = trends.chunk_trends(dates, series, seed, start, stop, samples)
+    if with_shares:
+        out.update(_shares(start, stop, samples))
+    return out
+
+
+def _propagate_trends(runs, bound, dates, series, options, progress, client, kind, shares):
+    """Propagate and fit every series per sample; return the summary and per-sample arrays."""
+    on_chunk = partial(_chunk_statistics, dates, series, options.seed, shares)
+    summary, chunks = propagate.propagate(runs, bound, options.samples, seed=options.seed,
+                                          method=options.method, chunk_size=options.chunk_size,
+                                          on_chunk=on_chunk, progress=progress, kind=kind,
+                                          client=client)
+    return summary, trends.merge_chunks(chunks)
+
+
+def _scenario(name, options, progress, client=None):
     runs = notable.build_runs(options.window, options.impute, name, options.low_carbon_country)
     dates = trends.decimal_years(runs.dates)
     compute = runs.runs.column("training_compute")
@@ -132,22 +157,10 @@ def _scenario(name, options, progress):
     series["efficiency"] = _efficiency(compute)
     series["compute"] = _constant_log(compute)
     series.update({f"{c}_production_share": _share(c) for c in _PRODUCTION})
-    accumulator = trends.TrendAccumulator(dates, series, options.seed)
-    shares, intercepts = {c: [] for c in _PRODUCTION}, {c: [] for c in series}
-
-    def on_chunk(start, stop, samples):
-        accumulator(start, stop, samples)
-        for criterion, index in _PRODUCTION.items():
-            shares[criterion].append(samples[..., index].sum(axis=1)
-                                     / samples[..., _TOTAL[criterion]].sum(axis=1))
-        for key, transform in series.items():
-            intercepts[key].append(trends.fit_slopes(dates, transform(samples))[1])
-
     bound = parameters.bind(_catalogue(options, runs.parameters), runs.runs, runs.hardware,
                             runs.countries, runs.known)
-    summary = propagate.propagate(runs.runs, bound, options.samples, seed=options.seed,
-                                  method=options.method, chunk_size=options.chunk_size,
-                                  on_chunk=on_chunk, progress=progress)
+    summary, stats = _propagate_trends(runs.runs, bound, dates, series, options, progress,
+                                       client, "training", True)
     point = np.stack([summary.energy.sel(statistic="point").values]
                      + [summary[c].sel(statistic="point", phase=p).values
                         for p in ("production", "use")
@@ -156,44 +169,36 @@ def _scenario(name, options, progress):
                         for c in ("gwp", "adpe", "pe")], axis=-1)
     slopes = {}
     for key in series:
-        slopes[key, "input"] = accumulator.result(key, "input")
-        slopes[key, "combined"] = accumulator.result(key, "combined")
-        slopes[key, "dataset"] = accumulator.dataset_slopes(key, point, options.samples)
+        slopes[key, "input"] = stats[key, "input"]
+        slopes[key, "combined"] = stats[key, "combined"]
+        slopes[key, "dataset"] = trends.dataset_slopes(dates, series[key], point,
+                                                       options.samples, options.seed)
     return ScenarioResult(name, runs, summary, slopes,
-                          {k: np.concatenate(v) for k, v in intercepts.items()},
-                          {k: np.concatenate(v) for k, v in shares.items()}, dates)
+                          {k: stats[k, "intercept"] for k in series},
+                          {c: stats["share", c] for c in _PRODUCTION}, dates)
 
 
-def _cards(options, progress):
+def _cards(options, progress, client=None):
     priced = [h for h in cards.catalogue_gpus() if cards.why_not_priced(h, "mixture") is None]
     runs, known = cards.card_runs(priced, "mixture")
     dates = trends.decimal_years(np.array([h.release_date for h in priced],
                                           dtype="datetime64[D]"))
     series = {c: _log(i) for c, i in _CARD_TOTAL.items()}
-    accumulator = trends.TrendAccumulator(dates, series, options.seed)
-    intercepts = {c: [] for c in series}
-
-    def on_chunk(start, stop, samples):
-        accumulator(start, stop, samples)
-        for key, transform in series.items():
-            intercepts[key].append(trends.fit_slopes(dates, transform(samples))[1])
-
-    catalogue = _catalogue(options, {})
-    bound = parameters.bind(catalogue, runs, list(runs.names), [""] * len(runs), known)
-    summary = propagate.propagate(runs, bound, options.samples, seed=options.seed,
-                                  method=options.method, chunk_size=options.chunk_size,
-                                  kind="card", on_chunk=on_chunk, progress=progress)
+    bound = parameters.bind(_catalogue(options, {}), runs, list(runs.names), [""] * len(runs),
+                            known)
+    summary, stats = _propagate_trends(runs, bound, dates, series, options, progress, client,
+                                       "card", False)
     point = summary.sel(statistic="point")
     point_samples = np.stack([point[c].sel(component=k).values for c in ("gwp", "adpe", "pe")
                               for k in ("die", "memory", "other", "total")], axis=-1)
     slopes = {}
     for key in series:
-        slopes[key, "input"] = accumulator.result(key, "input")
-        slopes[key, "combined"] = accumulator.result(key, "combined")
-        slopes[key, "dataset"] = accumulator.dataset_slopes(key, point_samples,
-                                                            options.samples)
+        slopes[key, "input"] = stats[key, "input"]
+        slopes[key, "combined"] = stats[key, "combined"]
+        slopes[key, "dataset"] = trends.dataset_slopes(dates, series[key], point_samples,
+                                                       options.samples, options.seed)
     return {"hardware": priced, "summary": summary, "slopes": slopes, "dates": dates,
-            "intercepts": {k: np.concatenate(v) for k, v in intercepts.items()}}
+            "intercepts": {k: stats[k, "intercept"] for k in series}}
 
 
 def _growth_row(claim, quantity, criterion, scenario, uncertainty, slopes):
@@ -215,7 +220,7 @@ def _growth_row(claim, quantity, criterion, scenario, uncertainty, slopes):
             "doubling_low": times["low"], "doubling_high": times["high"]}
 
 
-def run_study(options, progress=None):
+def run_study(options, progress=None, client=None):
     """Run every scenario and the cards, and derive trends and claims.
 
     Parameters
@@ -223,6 +228,8 @@ def run_study(options, progress=None):
     options : StudyOptions
     progress : callable, optional
         ``progress(fraction_done, what)``.
+    client : dask.distributed.Client, optional
+        Run the sample chunks on a Dask cluster (same results).
     """
     if options.samples < 16:
         raise MlimpactError(f"samples: at least 16 are needed for intervals (got {options.samples})")
@@ -234,8 +241,8 @@ def run_study(options, progress=None):
                 progress((steps.index(step) + done / total) / len(steps), step)
         return report
 
-    card_result = _cards(options, step_progress("cards"))
-    scenarios = {name: _scenario(name, options, step_progress(name))
+    card_result = _cards(options, step_progress("cards"), client)
+    scenarios = {name: _scenario(name, options, step_progress(name), client)
                  for name in options.scenarios}
     trend_rows = []
     for uncertainty in trends.UNCERTAINTIES:
@@ -276,7 +283,7 @@ def run_study(options, progress=None):
         from mlimpact import sensitivity
         sensitivity_result = sensitivity.impact_sensitivity(
             n=options.sensitivity_samples, seed=options.seed, window=options.window,
-            impute=options.impute, per_model=False)
+            impute=options.impute, per_model=False, client=client)
     return StudyResult(options, scenarios, card_result, claims, trend_rows, sensitivity_result)
 
 

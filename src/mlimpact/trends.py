@@ -18,8 +18,6 @@ References
 .. [1] B. Efron, R. Tibshirani, An Introduction to the Bootstrap, Chapman & Hall, 1993.
 """
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from mlimpact.sampling import Design
@@ -90,40 +88,38 @@ def summarize(values, threshold=None, quantiles=(0.025, 0.5, 0.975)):
     return out
 
 
-@dataclass
-class TrendAccumulator:
-    """Collects per-sample slopes of several per-model quantities, chunk by chunk.
+def chunk_trends(dates, series, seed, start, stop, samples):
+    """Per-sample fits of every series on one chunk of samples (a pure function, so that it
+    can run on a Dask worker).
 
-    ``series`` maps a name to a function of a chunk's samples (sample, run, quantity) that
-    returns the per-model ordinates (sample, run) of that series (log values, shares...).
+    ``series`` maps a name to a function of the chunk's samples (sample, run, quantity)
+    returning per-model ordinates (sample, run). Returns ``{(name, "input"): slopes,
+    (name, "combined"): slopes, (name, "intercept"): intercepts}``, the combined fits weighted
+    by each sample's bootstrap resample of the models.
     """
+    weights = bootstrap_weights(len(dates), start, stop, seed)
+    out = {}
+    for name, transform in series.items():
+        y = transform(samples)
+        out[name, "input"], out[name, "intercept"] = fit_slopes(dates, y)
+        out[name, "combined"], _ = fit_slopes(dates, y, weights)
+    return out
 
-    dates: np.ndarray
-    series: dict
-    seed: int
-    slopes: dict = field(default_factory=dict)
 
-    def __call__(self, start, stop, samples):
-        weights = bootstrap_weights(len(self.dates), start, stop, self.seed)
-        for name, transform in self.series.items():
-            y = transform(samples)
-            for uncertainty, w in (("input", None), ("combined", weights)):
-                slope, _ = fit_slopes(self.dates, y, w)
-                self.slopes.setdefault((name, uncertainty), []).append(slope)
+def dataset_slopes(dates, transform, point_samples, n, seed):
+    """Slopes of the bootstrap over models on the point values, for resamples 0..n-1."""
+    y = transform(point_samples[None])[0]
+    out = []
+    for start in range(0, n, 4096):
+        stop = min(start + 4096, n)
+        slope, _ = fit_slopes(dates, y, bootstrap_weights(len(dates), start, stop, seed))
+        out.append(slope)
+    return np.concatenate(out)
 
-    def dataset_slopes(self, name, point_samples, n):
-        """Slopes of the bootstrap over models on the point values, ``n`` resamples."""
-        y = self.series[name](point_samples[None])[0]
-        out = []
-        for start in range(0, n, 4096):
-            stop = min(start + 4096, n)
-            slope, _ = fit_slopes(self.dates, y, bootstrap_weights(len(self.dates), start, stop,
-                                                                   self.seed))
-            out.append(slope)
-        return np.concatenate(out)
 
-    def result(self, name, uncertainty):
-        return np.concatenate(self.slopes[name, uncertainty])
+def merge_chunks(results):
+    """Concatenate the per-chunk dicts of :func:`chunk_trends` (in chunk order)."""
+    return {key: np.concatenate([r[key] for r in results]) for key in results[0]}
 
 
 def growth(slopes):

@@ -1,0 +1,63 @@
+"""Running chunks of samples on a Dask cluster.
+
+A chunk of sample indices is the unit of work. Locally, :mod:`mlimpact.propagate` loops over
+chunks; with a Dask ``Client``, each chunk is a task that runs the same numba kernels and
+streaming reductions on a worker and returns its accumulator (histograms sent sparsely) and
+its per-sample statistics; the client merges them in chunk order. Since every sample's random
+numbers are addressed by (seed, sample index), the results do not depend on the number of
+workers or on which worker ran which chunk, and a task lost with its worker is recomputed by
+Dask with the same numbers.
+
+See ``docs/distributed.md``.
+"""
+
+from mlimpact.errors import MlimpactError
+
+
+def connect(scheduler, workers=2, timeout=10):
+    """A Dask client: ``"local"`` starts a ``LocalCluster`` of ``workers`` processes (one
+    task at a time each; numba parallelises inside a task); anything else is the address of
+    an existing scheduler (``tcp://host:8786``)."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise MlimpactError("the Dask backend needs dask[distributed]: "
+                            "pip install 'mlimpact[distributed]'") from None
+    if scheduler == "local":
+        if workers < 1:
+            raise MlimpactError(f"workers must be >= 1 (got {workers})")
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        return Client(cluster)
+    try:
+        return Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as error:
+        raise MlimpactError(f"cannot reach the Dask scheduler at {scheduler!r} "
+                            f"({error.__class__.__name__}: {error})") from None
+
+
+def close(client):
+    """Close a client and, for a local cluster, the cluster it started."""
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def map_chunks(client, task, ranges, progress=None, total=None, **shared):
+    """Run ``task(start, stop, **shared)`` for every range on the cluster; yield the results
+    in range order. The shared arguments (run tables, bound parameters: small) travel with
+    each task, so a task lost with its worker can be recomputed anywhere."""
+    from dask.distributed import as_completed
+
+    futures = [client.submit(task, start, stop, pure=False, **shared) for start, stop in ranges]
+    done = 0
+    for future in as_completed(futures):
+        done += 1
+        if progress is not None and total is not None:
+            progress(ranges[min(done, len(ranges)) - 1][1] if done < len(ranges) else total,
+                     total)
+        if future.status == "error":
+            future.result()
+    for future in futures:
+        yield future.result()
