@@ -302,6 +302,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _add_window_options(parser):
+    parser.add_argument("--first-year", type=int, default=2013,
+                        help="first publication year of the window (default 2013)")
+    parser.add_argument("--last-year", type=int, default=2025,
+                        help="last publication year of the window (default 2025)")
+    parser.add_argument("--complete-only", action="store_true",
+                        help="imputation off: only records with hardware, count and time")
+
+
 def _add_backend_options(parser):
     parser.add_argument("--scheduler", metavar="local|ADDRESS",
                         help="run the sample chunks on Dask: 'local' starts a local cluster "
@@ -413,10 +422,7 @@ def build_parser():
     run.add_argument("--low-carbon-country", metavar="CODE",
                      help="location shifting to this country's grid (default: the "
                           "lowest-intensity grid of each year)")
-    run.add_argument("--first-year", type=int, default=2013, help="window start (default 2013)")
-    run.add_argument("--last-year", type=int, default=2025, help="window end (default 2025)")
-    run.add_argument("--complete-only", action="store_true",
-                     help="imputation off: only records with hardware, count and time")
+    _add_window_options(run)
     run.add_argument("--config", metavar="FILE",
                      help="TOML file: [run] options and [uncertainty] overrides")
     run.add_argument("--sensitivity-samples", type=_non_negative_int, default=128, metavar="N",
@@ -439,9 +445,7 @@ def build_parser():
     sens.add_argument("--out", metavar="DIR", default="mlimpact-sensitivity",
                       help="output folder (default: mlimpact-sensitivity)")
     sens.add_argument("--force", action="store_true", help="write into a non-empty folder")
-    sens.add_argument("--first-year", type=int, default=2013)
-    sens.add_argument("--last-year", type=int, default=2025)
-    sens.add_argument("--complete-only", action="store_true")
+    _add_window_options(sens)
     sens.add_argument("--aggregates-only", action="store_true",
                       help="skip the per-model outputs (faster)")
     sens.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -453,10 +457,7 @@ def build_parser():
         description="Which notable AI models (Epoch AI) enter the default run: per year, "
                     "complete, imputed (which fields) and excluded (why), and what every "
                     "hardware name maps to.")
-    data.add_argument("--first-year", type=int, default=2013, help="window start (default 2013)")
-    data.add_argument("--last-year", type=int, default=2025, help="window end (default 2025)")
-    data.add_argument("--complete-only", action="store_true",
-                      help="imputation off: only records with hardware, count and time")
+    _add_window_options(data)
     data.add_argument("--models", action="store_true", help="also list every model")
     data.add_argument("--format", choices=("table", "json"), default="table")
     data.set_defaults(handler=_data)

@@ -138,14 +138,44 @@ def _chunk_statistics(dates, series, seed, with_shares, start, stop, samples):
     return out
 
 
-def _propagate_trends(runs, bound, dates, series, options, progress, client, kind, shares):
-    """Propagate and fit every series per sample; return the summary and per-sample arrays."""
+def _propagate_trends(runs, bound, dates, series, options, progress, client, kind, shares,
+                      point_samples):
+    """Propagate and fit every series per sample.
+
+    Returns the per-model summary, the slopes per (series, uncertainty) (the dataset-only ones
+    from the point values that ``point_samples(summary)`` gives, shape (run, quantity)), the
+    input-uncertainty intercepts per series, and the per-sample arrays of the chunks.
+    """
     on_chunk = partial(_chunk_statistics, dates, series, options.seed, shares)
     summary, chunks = propagate.propagate(runs, bound, options.samples, seed=options.seed,
                                           method=options.method, chunk_size=options.chunk_size,
                                           on_chunk=on_chunk, progress=progress, kind=kind,
                                           client=client)
-    return summary, trends.merge_chunks(chunks)
+    stats = trends.merge_chunks(chunks)
+    point = point_samples(summary)
+    slopes = {}
+    for key in series:
+        slopes[key, "input"] = stats[key, "input"]
+        slopes[key, "combined"] = stats[key, "combined"]
+        slopes[key, "dataset"] = trends.dataset_slopes(dates, series[key], point,
+                                                       options.samples, options.seed)
+    return summary, slopes, {k: stats[k, "intercept"] for k in series}, stats
+
+
+def _training_point(summary):
+    """Point values of the ten training quantities, (run, quantity)."""
+    return np.stack([summary.energy.sel(statistic="point").values]
+                    + [summary[c].sel(statistic="point", phase=p).values
+                       for p in ("production", "use") for c in ("gwp", "adpe", "pe")]
+                    + [summary[c].sel(statistic="point", phase="total").values
+                       for c in ("gwp", "adpe", "pe")], axis=-1)
+
+
+def _card_point(summary):
+    """Point values of the twelve card quantities, (card, quantity)."""
+    point = summary.sel(statistic="point")
+    return np.stack([point[c].sel(component=k).values for c in ("gwp", "adpe", "pe")
+                     for k in ("die", "memory", "other", "total")], axis=-1)
 
 
 def _scenario(name, options, progress, client=None):
@@ -159,22 +189,10 @@ def _scenario(name, options, progress, client=None):
     series.update({f"{c}_production_share": _share(c) for c in _PRODUCTION})
     bound = parameters.bind(_catalogue(options, runs.parameters), runs.runs, runs.hardware,
                             runs.countries, runs.known)
-    summary, stats = _propagate_trends(runs.runs, bound, dates, series, options, progress,
-                                       client, "training", True)
-    point = np.stack([summary.energy.sel(statistic="point").values]
-                     + [summary[c].sel(statistic="point", phase=p).values
-                        for p in ("production", "use")
-                        for c in ("gwp", "adpe", "pe")]
-                     + [summary[c].sel(statistic="point", phase="total").values
-                        for c in ("gwp", "adpe", "pe")], axis=-1)
-    slopes = {}
-    for key in series:
-        slopes[key, "input"] = stats[key, "input"]
-        slopes[key, "combined"] = stats[key, "combined"]
-        slopes[key, "dataset"] = trends.dataset_slopes(dates, series[key], point,
-                                                       options.samples, options.seed)
-    return ScenarioResult(name, runs, summary, slopes,
-                          {k: stats[k, "intercept"] for k in series},
+    summary, slopes, intercepts, stats = _propagate_trends(
+        runs.runs, bound, dates, series, options, progress, client, "training", True,
+        _training_point)
+    return ScenarioResult(name, runs, summary, slopes, intercepts,
                           {c: stats["share", c] for c in _PRODUCTION}, dates)
 
 
@@ -186,19 +204,11 @@ def _cards(options, progress, client=None):
     series = {c: _log(i) for c, i in _CARD_TOTAL.items()}
     bound = parameters.bind(_catalogue(options, {}), runs, list(runs.names), [""] * len(runs),
                             known)
-    summary, stats = _propagate_trends(runs, bound, dates, series, options, progress, client,
-                                       "card", False)
-    point = summary.sel(statistic="point")
-    point_samples = np.stack([point[c].sel(component=k).values for c in ("gwp", "adpe", "pe")
-                              for k in ("die", "memory", "other", "total")], axis=-1)
-    slopes = {}
-    for key in series:
-        slopes[key, "input"] = stats[key, "input"]
-        slopes[key, "combined"] = stats[key, "combined"]
-        slopes[key, "dataset"] = trends.dataset_slopes(dates, series[key], point_samples,
-                                                       options.samples, options.seed)
+    summary, slopes, intercepts, _ = _propagate_trends(runs, bound, dates, series, options,
+                                                       progress, client, "card", False,
+                                                       _card_point)
     return {"hardware": priced, "summary": summary, "slopes": slopes, "dates": dates,
-            "intercepts": {k: stats[k, "intercept"] for k in series}}
+            "intercepts": intercepts}
 
 
 def _growth_row(claim, quantity, criterion, scenario, uncertainty, slopes):
