@@ -79,3 +79,16 @@ def test_bad_config_exits_2(tmp_path, capsys):
     config.write_text("[run]\nsamples = 'many'\n")
     assert main(["run", "--config", str(config), "--out", str(tmp_path / "x")]) == 2
     assert "samples has the wrong type" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--first-year", "2030"], "first year 2030 after last year 2025"),
+    (["--low-carbon-country", "XXX"], "unknown code 'XXX'"),
+    (["--method", "sobol", "--samples", "100"], "power of two"),
+    (["--sensitivity-samples", "100"], "sensitivity samples must be 0 or a power of two"),
+])
+def test_bad_options_fail_before_writing(tmp_path, capsys, args, message):
+    out = tmp_path / "never"
+    assert main(["run", "--out", str(out), "--quiet", *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()

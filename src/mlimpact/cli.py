@@ -72,7 +72,9 @@ def _card(args):
 
 def _cards(args):
     from mlimpact import cards, plots
+    from mlimpact.sampling import Design
 
+    Design(args.method, args.samples, 1, args.seed)  # bad sampling options fail before writing
     folder = output.prepare_folder(args.out, force=args.force)
     rows, skipped = cards.cards_table(args.models, samples=args.samples, seed=args.seed,
                                       method=args.method)
@@ -139,6 +141,7 @@ def _run(args):
                                  sensitivity_samples=args.sensitivity_samples)
     if args.config:
         options = _apply_config(options, args.config, tomllib)
+    study.validate_options(options)
     folder = output.prepare_folder(args.out, force=args.force)
     started = time.monotonic()
     with _Backend(args) as client:
@@ -210,6 +213,9 @@ def _apply_config(options, path, tomllib):
 def _sensitivity(args):
     from mlimpact import plots, sensitivity
 
+    if args.samples < 2 or args.samples & (args.samples - 1):
+        raise MlimpactError(f"--samples: Sobol' analysis needs a power of two >= 2 "
+                            f"(got {args.samples})")
     folder = output.prepare_folder(args.out, force=args.force)
     with _Backend(args) as client:
         result = sensitivity.impact_sensitivity(

@@ -230,6 +230,33 @@ def _growth_row(claim, quantity, criterion, scenario, uncertainty, slopes):
             "doubling_low": times["low"], "doubling_high": times["high"]}
 
 
+def validate_options(options):
+    """Check the options before any work (and before any folder is written)."""
+    from mlimpact import datasets
+    from mlimpact.sampling import METHODS
+
+    first, last = options.window
+    if first > last:
+        raise MlimpactError(f"window: first year {first} after last year {last}")
+    if options.samples < 16:
+        raise MlimpactError(f"samples: at least 16 are needed for intervals (got {options.samples})")
+    if options.method not in METHODS:
+        raise MlimpactError(f"method must be one of {', '.join(METHODS)} (got {options.method!r})")
+    if options.method == "sobol" and options.samples & (options.samples - 1):
+        raise MlimpactError(f"sobol sampling needs a power of two samples (got {options.samples})")
+    unknown = set(options.scenarios) - set(notable.SCENARIOS)
+    if unknown or not options.scenarios:
+        raise MlimpactError(f"scenarios must be among {', '.join(notable.SCENARIOS)} "
+                            f"(got {', '.join(sorted(unknown)) or 'none'})")
+    if options.low_carbon_country is not None and options.low_carbon_country not in \
+            {c for c, _ in datasets.grid_intensity()}:
+        raise MlimpactError(f"low-carbon country: unknown code {options.low_carbon_country!r}")
+    n = options.sensitivity_samples
+    if n and (n < 2 or n & (n - 1)):
+        raise MlimpactError(f"sensitivity samples must be 0 or a power of two >= 2 (got {n})")
+    _catalogue(options, {})  # a bad [uncertainty] section fails here
+
+
 def run_study(options, progress=None, client=None):
     """Run every scenario and the cards, and derive trends and claims.
 
@@ -241,8 +268,7 @@ def run_study(options, progress=None, client=None):
     client : dask.distributed.Client, optional
         Run the sample chunks on a Dask cluster (same results).
     """
-    if options.samples < 16:
-        raise MlimpactError(f"samples: at least 16 are needed for intervals (got {options.samples})")
+    validate_options(options)
     steps = ["cards", *options.scenarios]
 
     def step_progress(step):
