@@ -42,7 +42,7 @@ from mlimpact import datasets, parameters  # noqa: E402
 from mlimpact.cards import hardware_act_fields, why_not_priced  # noqa: E402
 from mlimpact.defaults import DYNAMIC_RATIO, LIFETIME_USAGE, LIFETIME_YEARS  # noqa: E402
 from mlimpact.propagate import QUANTILES, propagate  # noqa: E402
-from mlimpact.runs import RunTable  # noqa: E402
+from mlimpact.runs import RUN_FIELDS, RunTable  # noqa: E402
 from mlimpact.sampling import Design  # noqa: E402
 
 COUNTRIES = ("USA", "CHN", "GBR", "FRA", "DEU", "CAN", "JPN", "KOR")
@@ -106,7 +106,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     runs, hardware, countries = synthetic_runs(args.models)
-    bound = parameters.bind(parameters.default_catalogue(), runs, hardware, countries)
+    # As for a dataset run with nothing imputed: one hardware variant, MFU unused.
+    known = np.zeros((len(runs), len(RUN_FIELDS)), dtype=bool)
+    known[:, [RUN_FIELDS.index("variant"), RUN_FIELDS.index("mfu")]] = True
+    bound = parameters.bind(parameters.default_catalogue(), runs, hardware, countries, known)
     propagate(runs, bound, 2048, seed=1, chunk_size=1024)  # compile
     fused_time, fused_times = timed(
         lambda: propagate(runs, bound, args.samples, seed=1, chunk_size=args.chunk_size),

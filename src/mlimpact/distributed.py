@@ -46,18 +46,14 @@ def close(client):
 
 def map_chunks(client, task, ranges, progress=None, total=None, **shared):
     """Run ``task(start, stop, **shared)`` for every range on the cluster; yield the results
-    in range order. The shared arguments (run tables, bound parameters: small) travel with
-    each task, so a task lost with its worker can be recomputed anywhere."""
-    from dask.distributed import as_completed
-
+    in range order, releasing each result on the cluster once it is taken (so that workers do
+    not hold finished results). The shared arguments (run tables, bound parameters: small)
+    travel with each task, so a task lost with its worker can be recomputed anywhere."""
     futures = [client.submit(task, start, stop, pure=False, **shared) for start, stop in ranges]
-    done = 0
-    for future in as_completed(futures):
-        done += 1
+    for i, (start, stop) in enumerate(ranges):
+        result = futures[i].result()
+        futures[i].release()
+        futures[i] = None
         if progress is not None and total is not None:
-            progress(ranges[min(done, len(ranges)) - 1][1] if done < len(ranges) else total,
-                     total)
-        if future.status == "error":
-            future.result()
-    for future in futures:
-        yield future.result()
+            progress(stop, total)
+        yield result

@@ -99,6 +99,23 @@ class Accumulator:
                            np.stack([np.minimum(self.vmin, other.vmin),
                                      np.maximum(self.vmax, other.vmax)], axis=-1))
 
+    def absorb(self, compacted):
+        """Merge a compacted accumulator of other samples into this one, in place (the same
+        arithmetic as :meth:`merge`, without building a full histogram)."""
+        other = compacted.fields
+        if not (np.array_equal(self.anchor, other["anchor"])
+                and np.array_equal(self.shift, other["shift"])):
+            raise ValueError("accumulators of different runs or centres cannot be merged")
+        self.hist.reshape(-1)[compacted.index] += compacted.counts
+        self.tails += other["tails"]
+        total = self.sums + other["sums"]
+        b = total - self.sums
+        self.compensation += other["compensation"] + (self.sums - (total - b)) + (other["sums"] - b)
+        self.sums = total
+        self.extremes[..., 0] = np.minimum(self.extremes[..., 0], other["extremes"][..., 0])
+        self.extremes[..., 1] = np.maximum(self.extremes[..., 1], other["extremes"][..., 1])
+        self.count += other["count"]
+
     def compacted(self):
         """A copy whose histograms are stored sparsely (for transfer between processes)."""
         flat = self.hist.reshape(-1)
@@ -141,17 +158,12 @@ class Accumulator:
 
 
 class _Compacted:
-    """An accumulator with its histogram as (flat index, count) pairs."""
+    """An accumulator with its histogram as (flat index, count) pairs, for transfer; merged
+    back by :meth:`Accumulator.absorb`."""
 
     def __init__(self, accumulator, index, counts):
         self.fields = {k: v for k, v in vars(accumulator).items() if k != "hist"}
-        self.shape = accumulator.hist.shape
         self.index, self.counts = index, counts
-
-    def expanded(self):
-        hist = np.zeros(int(np.prod(self.shape)), dtype=np.int64)
-        hist[self.index] = self.counts
-        return Accumulator(hist=hist.reshape(self.shape), **self.fields)
 
 
 def run_chunk(runs, production_factors, bound, design, start, stop, accumulator,
@@ -259,7 +271,7 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
                 client, _chunk_task, chunks(n, chunk_size), progress, n,
                 runs=runs, production_factors=production_factors, bound=bound, design=design,
                 point=point, kind=kind, on_chunk=on_chunk):
-            total = total.merge(accumulator.expanded())
+            total.absorb(accumulator)
             chunk_results.append(chunk_result)
     else:
         for start, stop in chunks(n, chunk_size):

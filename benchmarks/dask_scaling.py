@@ -1,6 +1,6 @@
 """The same propagation without Dask, and on a local Dask cluster of 1 and 2 workers.
 
-    python benchmarks/distributed.py [--samples 16384] [--chunk-size 1024] [--json]
+    python benchmarks/dask_scaling.py [--samples 16384] [--chunk-size 1024] [--json]
 
 Runs the default catalogue over the notable models of 2013-2025 (440 runs). Times are medians
 of ``--repeats`` runs after a warm-up on each backend (cluster start-up excluded). On a 2-core
@@ -56,6 +56,21 @@ def main():
                 for c in ("energy", "gwp", "adpe", "pe"))
         finally:
             distributed.close(client)
+    # Peak memory of the workers (high-water marks of a fresh cluster) after runs of n/4, n
+    # and 4n samples: bounded by the chunk, it should not grow with n.
+    client = distributed.connect("local", 2)
+    try:
+        peaks = []
+        for factor in (0.25, 1, 4):
+            propagate.propagate(runs.runs, bound, int(args.samples * factor), seed=0,
+                                chunk_size=args.chunk_size, client=client)
+            rss = client.run(lambda: __import__("resource").getrusage(
+                __import__("resource").RUSAGE_SELF).ru_maxrss / 1024)
+            peaks.append({"samples": int(args.samples * factor),
+                          "worker_peak_rss_mb": max(rss.values())})
+        figures["worker_memory"] = peaks
+    finally:
+        distributed.close(client)
     evaluations = args.samples * len(runs.runs)
     for key in ("no_dask_s", "dask_1_workers_s", "dask_2_workers_s"):
         figures[key.replace("_s", "_evaluations_per_second")] = evaluations / figures[key]
@@ -66,6 +81,9 @@ def main():
     for label, key in (("no Dask", "no_dask_s"), ("Dask, 1 worker", "dask_1_workers_s"),
                        ("Dask, 2 workers", "dask_2_workers_s")):
         print(f"  {label:<16} {figures[key]:.2f} s ({evaluations / figures[key] / 1e6:.1f} M/s)")
+    for peak in figures["worker_memory"]:
+        print(f"  2 workers, {peak['samples']:,} samples: worker peak RSS "
+              f"{peak['worker_peak_rss_mb']:.0f} MB")
     print(f"  largest relative difference from no Dask: 1 worker "
           f"{figures['dask_1_max_relative_difference']:.1e}, 2 workers "
           f"{figures['dask_2_max_relative_difference']:.1e}")
