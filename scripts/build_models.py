@@ -40,7 +40,7 @@ import re
 import sys
 from collections import Counter, defaultdict
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # do not leave scripts/__pycache__ behind when importing build_tables

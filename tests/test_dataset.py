@@ -1,7 +1,6 @@
 """The notable-models dataset: known rows against their source, coverage, imputation."""
 
 import json
-import math
 
 import numpy as np
 import pytest

@@ -340,7 +340,7 @@ def impact_sensitivity(n=256, seed=0, window=None, impute=True, resamples=100,
     dict
         ``{"models": Dataset, "cards": Dataset}`` of :func:`sobol`'s form.
     """
-    from mlimpact import cards, notable, parameters, propagate, trends
+    from mlimpact import cards, notable, parameters, trends
 
     window = window or notable.WINDOW
     runs = notable.build_runs(window, impute)
