@@ -279,10 +279,10 @@ def study_markdown(result):
         if not rows:
             continue
         lines.append(f"- **{text}**: " + "; ".join(_sentence(r) for r in rows) + ".")
-    lines += ["", "| claim | criterion | scenario | estimate | 95 % interval | probability |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "| claim | quantity | criterion | scenario | estimate | 95 % interval | "
+              "probability |", "|---|---|---|---|---|---|---|"]
     for r in result.claims:
-        lines.append(f"| {r['claim']} | {r['criterion']} | {r['scenario']} | "
+        lines.append(f"| {r['claim']} | {r['quantity']} | {r['criterion']} | {r['scenario']} | "
                      f"{format_number(r['estimate'])} | [{format_number(r['low'])}, "
                      f"{format_number(r['high'])}] | {_pct(r['probability'])} |")
     lines += ["", "Growth factors are per year (x2 means doubling every year); the claim "
@@ -341,11 +341,11 @@ def _sensitivity_markdown(result):
 
 def _sentence(r):
     if r["claim"] == "impact_shifting":
-        return (f"{r['criterion'].upper()} production share {100 * r['estimate']:.0f} % "
+        return (f"{_LABELS[r['criterion']]} production share {100 * r['estimate']:.0f} % "
                 f"[{100 * r['low']:.0f}, {100 * r['high']:.0f}], P(> 50 %) = "
                 f"{_pct(r['probability'])}")
     what = ("FLOP per kWh" if r["quantity"] == "training FLOP per kWh"
-            else r["criterion"].upper() if r["criterion"] != "energy" else "energy")
+            else _LABELS[r["criterion"]])
     where = "" if r["scenario"] in ("baseline", "cards") else f" ({r['scenario'].replace('_', ' ')})"
     return (f"{what}{where} x{r['estimate']:.2f} per year [{r['low']:.2f}, {r['high']:.2f}], "
             f"P(growth) = {_pct(r['probability'])}")
