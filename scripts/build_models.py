@@ -45,7 +45,7 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # do not leave scripts/__pycache__ behind when importing build_tables
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_tables import NOTABLE, dec, fmt, read_csv, sha256, write_csv  # noqa: E402
+from build_tables import NOTABLE, check_raw, dec, fmt, read_csv, write_csv  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RAW = REPO_ROOT.parent / "shared" / "data"
@@ -201,18 +201,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"Epoch country name -> ISO alpha-3 table (default {DEFAULT_COUNTRIES})")
     args = parser.parse_args(argv)
 
+    check_raw(args.raw, {NOTABLE: NOTABLE_SHA256}, "build_models",
+              "NOTABLE_SHA256 and EXPECTED_2012_2025")
     path = args.raw / NOTABLE
-    if not path.is_file():
-        sys.exit(f"build_models: raw file missing: {path}")
-    got = sha256(path)
-    if got != NOTABLE_SHA256:
-        sys.exit(
-            f"build_models: SHA-256 mismatch for {path}\n"
-            f"  expected {NOTABLE_SHA256} (../shared/data/README.md)\n"
-            f"  got      {got}\n"
-            "The raw data changed: review the change, then update the README, NOTABLE_SHA256 and "
-            "EXPECTED_2012_2025 together."
-        )
 
     codes = load_countries(args.countries)
     models, info = build_models(read_csv(path), codes)

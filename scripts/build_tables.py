@@ -130,18 +130,19 @@ def write_csv(path: Path, columns: list[str], rows: list[dict[str, str]]) -> Non
     path.write_bytes(buf.getvalue().encode("utf-8"))
 
 
-def check_raw(raw: Path) -> None:
-    for rel, expected in RAW_SHA256.items():
+def check_raw(raw: Path, expected_hashes=None, script="build_tables", update="RAW_SHA256") -> None:
+    """Stop unless every raw file exists with the SHA-256 recorded in ../shared/data/README.md."""
+    for rel, expected in (expected_hashes or RAW_SHA256).items():
         path = raw / rel
         if not path.is_file():
-            sys.exit(f"build_tables: raw file missing: {path}")
+            sys.exit(f"{script}: raw file missing: {path}")
         got = sha256(path)
         if got != expected:
             sys.exit(
-                f"build_tables: SHA-256 mismatch for {path}\n"
+                f"{script}: SHA-256 mismatch for {path}\n"
                 f"  expected {expected} (../shared/data/README.md)\n"
                 f"  got      {got}\n"
-                "The raw data changed: review the change, update the README and RAW_SHA256 together."
+                f"The raw data changed: review the change, update the README and {update} together."
             )
 
 

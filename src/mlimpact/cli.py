@@ -308,6 +308,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _add_output_options(parser, default):
+    parser.add_argument("--out", metavar="DIR", default=default,
+                        help=f"output folder (default: {default})")
+    parser.add_argument("--force", action="store_true", help="write into a non-empty folder")
+
+
 def _add_window_options(parser):
     parser.add_argument("--first-year", type=int, default=2013,
                         help="first publication year of the window (default 2013)")
@@ -403,9 +409,7 @@ def build_parser():
         description="Per-card production impacts of every data-centre and workstation GPU of "
                     "the hardware table, by release date, with intervals: cards.csv, "
                     "skipped.csv and a figure per criterion in DIR.")
-    many.add_argument("--out", metavar="DIR", default="mlimpact-cards",
-                      help="output folder (default: mlimpact-cards)")
-    many.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    _add_output_options(many, "mlimpact-cards")
     many.add_argument("--models", nargs="+", choices=("mlca", "act", "mixture"),
                       default=["mlca", "act", "mixture"], help="production models to compare")
     _add_sampling_options(many, default_samples=4096)
@@ -417,9 +421,7 @@ def build_parser():
                     "window, fit the growth trends per sample, test the study's claims under "
                     "each scenario, and write report.md, claims.csv, trends.csv, models.csv, "
                     "results.nc and figures into DIR.")
-    run.add_argument("--out", metavar="DIR", default="mlimpact-run",
-                     help="output folder (default: mlimpact-run)")
-    run.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    _add_output_options(run, "mlimpact-run")
     _add_sampling_options(run, default_samples=2048)
     run.add_argument("--scenario", nargs="+", choices=("baseline", "location_shifting",
                                                        "hardware_efficiency"),
@@ -448,9 +450,7 @@ def build_parser():
                       help="base points, a power of two (default 512); "
                            "N x (inputs + 2) model evaluations")
     sens.add_argument("--seed", type=_non_negative_int, default=0, metavar="S")
-    sens.add_argument("--out", metavar="DIR", default="mlimpact-sensitivity",
-                      help="output folder (default: mlimpact-sensitivity)")
-    sens.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    _add_output_options(sens, "mlimpact-sensitivity")
     _add_window_options(sens)
     sens.add_argument("--aggregates-only", action="store_true",
                       help="skip the per-model outputs (faster)")
