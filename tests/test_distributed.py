@@ -57,12 +57,12 @@ def test_same_claims_with_and_without_dask(client):
 
 def test_lost_worker_is_recomputed(client, dataset):
     runs, bound = dataset
-    expected = propagate.propagate(runs.runs, bound, 16384, seed=9, chunk_size=256)
+    expected = propagate.propagate(runs.runs, bound, 32768, seed=9, chunk_size=256)
     pids = list(client.run(os.getpid).values())
     result = {}
 
     def work():
-        result["value"] = propagate.propagate(runs.runs, bound, 16384, seed=9, chunk_size=256,
+        result["value"] = propagate.propagate(runs.runs, bound, 32768, seed=9, chunk_size=256,
                                               client=client)
 
     thread = threading.Thread(target=work)
