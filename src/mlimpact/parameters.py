@@ -331,10 +331,3 @@ def bind(parameters, runs, hardware, countries, known=None):
         apply_field=np.asarray(fields, dtype=np.int64), apply_mode=np.asarray(modes, np.int64),
         apply_column=(np.asarray(applications, dtype=np.int64).reshape(len(fields), n_runs)),
         factor_column=factor_column)
-
-
-def describe(parameters):
-    """Rows (name, distribution, scope, target, mode, source) for tables and docs."""
-    return [(p.name, str(p.distribution), p.scope, p.target, p.mode, p.source)
-            for p in sorted(parameters.values(), key=lambda p: p.name)]
-

@@ -84,24 +84,10 @@ class Accumulator:
                    np.zeros((*shape, 2)),
                    np.stack([np.full(shape, np.inf), np.full(shape, -np.inf)], axis=-1))
 
-    def merge(self, other):
-        """Combine with the accumulator of other samples (exact for counts, sums to rounding)."""
-        if not (np.array_equal(self.anchor, other.anchor)
-                and np.array_equal(self.shift, other.shift)):
-            raise ValueError("accumulators of different runs or centres cannot be merged")
-        # TwoSum of the two partial sums keeps the merge as exact as the kernel's additions.
-        total = self.sums + other.sums
-        b = total - self.sums
-        error = (self.sums - (total - b)) + (other.sums - b)
-        return Accumulator(self.count + other.count, self.anchor, self.shift,
-                           self.hist + other.hist, self.tails + other.tails, total,
-                           self.compensation + other.compensation + error,
-                           np.stack([np.minimum(self.vmin, other.vmin),
-                                     np.maximum(self.vmax, other.vmax)], axis=-1))
-
     def absorb(self, compacted):
-        """Merge a compacted accumulator of other samples into this one, in place (the same
-        arithmetic as :meth:`merge`, without building a full histogram)."""
+        """Merge a compacted accumulator of other samples into this one, in place: counts
+        and extremes exactly, the sums with TwoSum so that the merge is as exact as the
+        kernel's own additions."""
         other = compacted.fields
         if not (np.array_equal(self.anchor, other["anchor"])
                 and np.array_equal(self.shift, other["shift"])):
@@ -121,14 +107,6 @@ class Accumulator:
         flat = self.hist.reshape(-1)
         nonzero = np.flatnonzero(flat)
         return _Compacted(self, nonzero, flat[nonzero])
-
-    @property
-    def vmin(self):
-        return self.extremes[..., 0]
-
-    @property
-    def vmax(self):
-        return self.extremes[..., 1]
 
     def _sum(self, k):
         return self.sums[..., k] + self.compensation[..., k]
