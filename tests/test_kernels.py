@@ -123,3 +123,47 @@ def test_validate_runs_rejects_out_of_range(bert_base, field, value):
     values[0, RUN_FIELDS.index(field)] = value
     with pytest.raises(MlimpactError, match=field):
         validate_runs(dataclasses.replace(bert_base, values=values))
+
+
+def test_stage_inputs_are_exactly_the_fields_each_stage_reads():
+    # The Monte Carlo kernel evaluates a card or a host once for all the runs that share
+    # its declared inputs: a stage must not read any other field, and reads each declared one.
+    from mlimpact.kernels.prepare import impute
+    from mlimpact.kernels.production import CARD_INPUTS, card_of_row
+    from mlimpact.kernels.training import HOST_INPUTS, RUN_INPUTS, host_of_row, run_from_parts
+    from mlimpact.runs import VARIANT_INDEX
+
+    def card(row):
+        out = np.empty((3, 3))
+        card_of_row(row, PRODUCTION_FACTORS, out)
+        return out
+
+    def host(row):
+        out = np.empty(3)
+        host_of_row(row, PRODUCTION_FACTORS, out)
+        return out
+
+    def run(row):
+        row = row.copy()
+        impute(row)
+        out = np.empty(7)
+        run_from_parts(row, np.array([3.0, 2e-3, 40.0]), np.array([5.0, 4e-3, 70.0]), out)
+        return out
+
+    rows = random_runs(np.random.default_rng(5), 40).values
+    for stage, inputs in ((card, CARD_INPUTS), (host, HOST_INPUTS), (run, RUN_INPUTS)):
+        read = set()
+        for row in rows:
+            before = stage(row)
+            for f in range(len(RUN_FIELDS)):
+                for change in (lambda x: 1.3 * x + 0.05, lambda x: 1.0 - x, lambda x: x + 1.0):
+                    other = row.copy()
+                    other[f] = change(row[f])
+                    try:
+                        changed = not np.array_equal(stage(other), before, equal_nan=True)
+                    except ZeroDivisionError:  # it divides by the field: it reads it
+                        changed = True
+                    if changed:
+                        read.add(f)
+        assert sorted(read) == sorted(inputs.tolist()), stage.__name__
+    assert not set(HOST_INPUTS.tolist()) & set(VARIANT_INDEX.tolist())  # hosts have no variant

@@ -1,5 +1,6 @@
 """The Monte Carlo engine: designs, parameter binding, the fused kernel and its reductions."""
 
+import dataclasses
 import tracemalloc
 
 import numpy as np
@@ -11,8 +12,9 @@ from mlimpact import parameters as p
 from mlimpact.errors import MlimpactError
 from mlimpact.factors import PRODUCTION_FACTORS
 from mlimpact.kernels.montecarlo import SUB_BINS
+from mlimpact.kernels.production import CARD_INPUTS
 from mlimpact.model import training_impacts
-from mlimpact.propagate import propagate, propagate_setup
+from mlimpact.propagate import propagate, propagate_setup, stage_plan
 from mlimpact.runs import RUN_FIELDS
 from mlimpact.sampling import Design, chunks
 from mlimpact.setupfile import load_setup
@@ -244,7 +246,21 @@ def test_compiled_ppf_equals_numpy_ppf(distribution):
                                           np.random.default_rng(0).random(2000)])[:, None])
     out = np.empty_like(u, order="F")
     ppf.ppf_columns(u, np.array([code]), np.array([params]), out)
-    np.testing.assert_allclose(out, distribution.ppf(u), rtol=1e-14, atol=1e-300)
+    expected = distribution.ppf(u)
+    # relative to the values, and near a zero crossing (normal) to their scale
+    np.testing.assert_allclose(out, expected, rtol=1e-14, atol=1e-14 * np.abs(expected).max())
+
+
+def test_compiled_ndtri_equals_scipy_to_1e14():
+    from scipy.special import ndtri
+
+    from mlimpact.kernels import ppf
+    u = np.concatenate([np.random.default_rng(1).random(200_000), np.logspace(-300, -1, 3000),
+                        1 - np.logspace(-16, -1, 3000), [0.5, 0.075, 0.925]])
+    out = np.empty_like(u)
+    ppf.ppf_column(ppf.NORMAL, np.array([0.0, 1.0, 0.0, 0.0]), u, out)
+    np.testing.assert_allclose(out, ndtri(u), rtol=1e-14, atol=0)
+    assert out[-3] == 0.0 and np.all(np.diff(out[:-3][np.argsort(u[:-3])]) >= 0)
 
 
 def test_kinds_without_compiled_ppf_use_numpy(runs):
@@ -271,3 +287,52 @@ def test_results_do_not_depend_on_thread_count(runs):
     finally:
         numba.set_num_threads(before)
     xr.testing.assert_identical(one, many)
+
+
+def shared_hardware_runs():
+    """Runs of which every third has the card (fields and variants) of run 0, so that with
+    bind_all's labels (hw0 for every third run) and a known variant they form one card
+    group."""
+    table = random_runs(np.random.default_rng(21), 9)
+    values, variant_values, variant_cdf = (table.values.copy(), table.variant_values.copy(),
+                                           table.variant_cdf.copy())
+    card = CARD_INPUTS.tolist() + [RUN_FIELDS.index("variant")]
+    for r in (3, 6):
+        values[r, card] = values[0, card]
+        variant_values[r], variant_cdf[r] = variant_values[0], variant_cdf[0]
+    return dataclasses.replace(table, values=values, variant_values=variant_values,
+                               variant_cdf=variant_cdf)
+
+
+def test_runs_sharing_a_card_share_its_evaluation_and_equal_naive_numpy():
+    runs = shared_hardware_runs()
+    known = np.zeros((len(runs), len(RUN_FIELDS)), bool)
+    known[:, RUN_FIELDS.index("variant")] = True
+    bound = bind_all(runs, known=known)
+    plan = stage_plan(runs, bound)
+    assert plan.card_of_run[0] == plan.card_of_run[3] == plan.card_of_run[6]
+    assert len(plan.card_run) == len(runs) - 2
+    # the host inputs of random runs all differ: one host group per run
+    assert len(plan.host_run) == len(runs)
+    result = propagate(runs, bound, 3000, seed=4, keep_samples=True, chunk_size=1000)
+    design = Design("mc", 3000, bound.n_columns, 4)
+    expected = naive.monte_carlo(runs, bound.values(design.uniforms(0, 3000)), bound)
+    np.testing.assert_allclose(result.energy_samples, expected[..., 0], rtol=1e-13)
+    for c, criterion in enumerate(("gwp", "adpe", "pe")):
+        for k, phase in enumerate(("production", "use", "total")):
+            np.testing.assert_allclose(result[f"{criterion}_samples"].sel(phase=phase),
+                                       expected[..., 1 + 3 * k + c], rtol=1e-13)
+
+
+def test_a_card_sampled_per_run_is_not_shared():
+    runs = shared_hardware_runs()
+    known = np.zeros((len(runs), len(RUN_FIELDS)), bool)
+    known[:, RUN_FIELDS.index("variant")] = True
+    assert len(stage_plan(runs, bind_all(runs, known=known)).card_run) < len(runs)
+    catalogue = {**p.default_catalogue(), "gpu_die_area_cm2": p.Parameter(
+        "gpu_die_area_cm2", d.Uniform(1, 2), scope="run", target="gpu_die_area_cm2",
+        mode="scale")}
+    plan = stage_plan(runs, bind_all(runs, catalogue, known))
+    assert len(set(plan.card_of_run.tolist())) == len(runs)
+    # nor is one whose hardware variant is drawn per run
+    assert len(stage_plan(runs, bind_all(runs)).card_run) == len(runs)

@@ -144,23 +144,30 @@ class _Compacted:
         self.index, self.counts = index, counts
 
 
+def stage_plan(runs, bound):
+    """The fused kernel's :class:`~mlimpact.kernels.montecarlo.StagePlan` of runs and their
+    bound parameters (which runs share a card or a host)."""
+    return mc.stage_plan(runs, bound.apply_field, bound.apply_mode, bound.apply_column)
+
+
 def run_chunk(runs, production_factors, bound, design, start, stop, accumulator,
-              samples=None, kind="training"):
+              samples=None, kind="training", plan=None):
     """Evaluate samples ``start..stop-1`` and fold them into ``accumulator`` (in place).
 
     This is the unit of work, locally or on a Dask worker. ``samples``, if given, has shape
-    (stop - start, run, quantity) and receives every value.
+    (stop - start, run, quantity) and receives every value. ``plan`` is
+    :func:`stage_plan` of the runs and parameters (made here if not given).
     """
+    plan = stage_plan(runs, bound) if plan is None else plan
     values = bound.values(design.uniforms(start, stop))
     factors = np.empty((stop - start, *production_factors.shape))
     mc.sample_factors(production_factors, values, bound.factor_column, factors)
     keep = samples is not None
     acc = accumulator
     mc.fused_kernel(KINDS[kind], start, runs.values, runs.variant_values, runs.variant_cdf,
-                    factors, values, bound.apply_field, bound.apply_mode,
-                    bound.apply_column, acc.anchor, acc.shift, acc.hist, acc.tails, acc.sums,
-                    acc.compensation, acc.extremes, samples if keep else np.empty((0, 0, 0)),
-                    keep)
+                    factors, values, *plan.arrays(), acc.anchor, acc.shift, acc.hist,
+                    acc.tails, acc.sums, acc.compensation, acc.extremes,
+                    samples if keep else np.empty((0, 0, 0)), keep)
     acc.count += stop - start
     return acc
 
@@ -239,6 +246,7 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
                             f"{n * point.size:,} values (limit {MAX_KEPT_VALUES:,}); use "
                             "fewer samples or the summaries")
     total = Accumulator.empty(point)
+    plan = stage_plan(runs, bound)
     kept = np.empty((n, *point.shape)) if keep_samples else None
     chunk_results = []
     if client is not None:
@@ -248,14 +256,15 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
         for accumulator, chunk_result in distributed.map_chunks(
                 client, _chunk_task, chunks(n, chunk_size), progress, n,
                 runs=runs, production_factors=production_factors, bound=bound, design=design,
-                point=point, kind=kind, on_chunk=on_chunk):
+                point=point, kind=kind, on_chunk=on_chunk, plan=plan):
             total.absorb(accumulator)
             chunk_results.append(chunk_result)
     else:
         for start, stop in chunks(n, chunk_size):
             target = kept[start:stop] if keep_samples else (
                 np.empty((stop - start, *point.shape)) if on_chunk is not None else None)
-            run_chunk(runs, production_factors, bound, design, start, stop, total, target, kind)
+            run_chunk(runs, production_factors, bound, design, start, stop, total, target, kind,
+                      plan)
             if on_chunk is not None:
                 chunk_results.append(on_chunk(start, stop, target))
             if progress is not None:
@@ -280,12 +289,14 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
     return result
 
 
-def _chunk_task(start, stop, runs, production_factors, bound, design, point, kind, on_chunk):
+def _chunk_task(start, stop, runs, production_factors, bound, design, point, kind, on_chunk,
+                plan):
     """One chunk as a task: a fresh accumulator (compacted for transfer) and the chunk's
     per-sample statistics."""
     accumulator = Accumulator.empty(point)
     samples = np.empty((stop - start, *point.shape)) if on_chunk is not None else None
-    run_chunk(runs, production_factors, bound, design, start, stop, accumulator, samples, kind)
+    run_chunk(runs, production_factors, bound, design, start, stop, accumulator, samples, kind,
+              plan)
     return accumulator.compacted(), (on_chunk(start, stop, samples) if on_chunk else None)
 
 

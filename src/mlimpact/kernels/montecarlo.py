@@ -24,14 +24,16 @@ its runs, so there is no race, and the order of additions for a run does not dep
 number of threads.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 from numba import njit, prange
 
 from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
 from mlimpact.kernels.prepare import impute, select_variant
-from mlimpact.kernels.production import card_of_row
-from mlimpact.kernels.training import N_OUT, run_impacts
-from mlimpact.runs import VARIANT
+from mlimpact.kernels.production import CARD_INPUTS, card_of_row
+from mlimpact.kernels.training import HOST_INPUTS, N_OUT, RUN_INPUTS, host_of_row, run_from_parts
+from mlimpact.runs import VARIANT, VARIANT_INDEX
 
 #: Quantities accumulated per training run: energy, production x3, use x3, total x3.
 QUANTITIES = ("energy", "production_gwp", "production_adpe", "production_pe", "use_gwp",
@@ -53,6 +55,8 @@ N_BINS = OCTAVES * SUB_BINS
 ZEROS, UNDER, OVER = 0, 1, 2
 #: Samples per tile.
 TILE = 1024
+#: Rows prepared at once by a unit of the fused kernel (a block that stays in the L1 cache).
+ROWS = 64
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
@@ -119,11 +123,49 @@ def fold(values, count, shift, anchor, hist, tails, sums, compensation, extremes
                 tails[OVER] += 1
 
 
+@njit(**JIT_OPTIONS)
+def prepare_rows(rows, runs, r, values, first, count, apply, lo, hi, variant_values,
+                 variant_cdf, select):
+    """Fill ``rows[:count]`` with run ``r``'s row for samples ``first..first+count-1`` of
+    ``values``: the applications ``apply[lo:hi]`` (rows of field, mode, column) that set the
+    variant first, then the variant (if ``select``), then the others (mode 0 replaces the
+    field, 1 scales it). Column by column, so that the copies are contiguous reads."""
+    n_fields = rows.shape[1]
+    for i in range(count):
+        for f in range(n_fields):
+            rows[i, f] = runs[r, f]
+    for k in range(lo, hi):
+        if apply[k, 0] == VARIANT:
+            column = apply[k, 2]
+            for i in range(count):
+                rows[i, VARIANT] = values[first + i, column]
+    if select:
+        for i in range(count):
+            select_variant(rows[i], variant_values[r], variant_cdf[r], rows[i, VARIANT])
+    for k in range(lo, hi):
+        field, column = apply[k, 0], apply[k, 2]
+        if field == VARIANT:
+            continue
+        if apply[k, 1] == 0:
+            for i in range(count):
+                rows[i, field] = values[first + i, column]
+        else:
+            for i in range(count):
+                rows[i, field] *= values[first + i, column]
+
+
 @njit(**PARALLEL_JIT_OPTIONS)
 def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_per_sample, values,
-                 apply_field, apply_mode, apply_column, anchor, shift, hist, tails, sums,
-                 compensation, extremes, samples, keep):
+                 apply, card_run, card_ptr, card_of_run, host_run, host_ptr, host_of_run, run_ptr,
+                 anchor, shift, hist, tails, sums, compensation, extremes, samples, keep):
     """Evaluate a chunk of samples over every run and fold the results into the accumulators.
+
+    The model is evaluated in the three stages of :mod:`mlimpact.kernels.training`, each on
+    the units that have distinct inputs (:class:`StagePlan`): per sample, the card of every
+    card group, the host of every host group, then every run from its card and host. A unit
+    fills a block of :data:`ROWS` rows with a representative run's row and its sampled
+    parameters (``apply``), selects the variant, and (runs only) imputes. The ten quantities
+    of a run are then folded into its accumulators, tile by tile.
 
     Parameters
     ----------
@@ -135,14 +177,14 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
         :data:`TILE`, so the grouping of the sums does not depend on the chunking.
     runs : float64[run, field]
     variant_values : float64[run, variant, VARIANT_FIELDS]; variant_cdf : float64[run, variant]
-        Hardware variants of each run (:class:`mlimpact.runs.RunTable`). The parameters that
-        set the ``variant`` field are applied first, the variant's values copied into the row,
-        then the other parameters, then the imputation.
+        Hardware variants of each run (:class:`mlimpact.runs.RunTable`).
     factors_per_sample : float64[sample, item, 3]
     values : float64[sample, column]
         Sampled parameter values of the chunk (column-major is fastest).
-    apply_field, apply_mode : int64[A]
-    apply_column : int64[A, run]
+    apply : int64[application, 3]
+        Field, mode and column of every application of every unit.
+    card_run, card_ptr, card_of_run, host_run, host_ptr, host_of_run, run_ptr : int64 arrays
+        The stage plan (:class:`StagePlan`).
     anchor : int64[run, quantity]
         Biased exponent of the histogram's centre octave.
     shift : float64[run, quantity]
@@ -156,55 +198,160 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
         Receives every value when ``keep`` (else may be of size 0).
     """
     n_samples, n_runs = values.shape[0], runs.shape[0]
-    n_fields, n_apply = runs.shape[1], apply_field.shape[0]
+    n_fields = runs.shape[1]
     n_quantities = shift.shape[1]
+    n_cards, n_hosts = card_run.shape[0], host_run.shape[0]
     has_variants = variant_cdf.shape[1] > 1
+    card_parts = np.empty((n_cards, 9, TILE))
+    host_parts = np.empty((n_hosts, 3, TILE))
     tile_start = 0
     while tile_start < n_samples:
         absolute = first_sample + tile_start
         count = min((absolute // TILE + 1) * TILE - absolute, n_samples - tile_start)
-        for r in prange(n_runs):
-            row = np.empty(n_fields)
-            out = np.empty(N_OUT)
+        for g in prange(n_cards):
+            rows = np.empty((ROWS, n_fields))
             parts = np.empty((3, 3))
+            r = card_run[g]
+            for block in range(0, count, ROWS):
+                size = min(ROWS, count - block)
+                first = tile_start + block
+                prepare_rows(rows, runs, r, values, first, size, apply, card_ptr[g],
+                             card_ptr[g + 1], variant_values, variant_cdf, has_variants)
+                for i in range(size):
+                    card_of_row(rows[i], factors_per_sample[first + i], parts)
+                    for c in range(3):
+                        if kind == TRAINING:
+                            card_parts[g, c, block + i] = parts[c, 0] + parts[c, 1] + parts[c, 2]
+                        else:
+                            for p in range(3):
+                                card_parts[g, 3 * c + p, block + i] = parts[c, p]
+        if kind == TRAINING:
+            for h in prange(n_hosts):
+                rows = np.empty((ROWS, n_fields))
+                host = np.empty(3)
+                r = host_run[h]
+                for block in range(0, count, ROWS):
+                    size = min(ROWS, count - block)
+                    first = tile_start + block
+                    prepare_rows(rows, runs, r, values, first, size, apply, host_ptr[h],
+                                 host_ptr[h + 1], variant_values, variant_cdf, False)
+                    for i in range(size):
+                        host_of_row(rows[i], factors_per_sample[first + i], host)
+                        for c in range(3):
+                            host_parts[h, c, block + i] = host[c]
+        for r in prange(n_runs):
+            rows = np.empty((ROWS, n_fields))
+            out = np.empty(N_OUT)
+            card = np.empty(3)
+            host = np.empty(3)
             buffer = np.empty((n_quantities, count))
             index = np.empty(count, dtype=np.int64)
-            for i in range(count):
-                s = tile_start + i
-                for f in range(n_fields):
-                    row[f] = runs[r, f]
-                for a in range(n_apply):
-                    if apply_field[a] == VARIANT and apply_column[a, r] >= 0:
-                        row[VARIANT] = values[s, apply_column[a, r]]
-                if has_variants:
-                    select_variant(row, variant_values[r], variant_cdf[r], row[VARIANT])
-                for a in range(n_apply):
-                    column = apply_column[a, r]
-                    if column >= 0 and apply_field[a] != VARIANT:
-                        if apply_mode[a] == 0:
-                            row[apply_field[a]] = values[s, column]
-                        else:
-                            row[apply_field[a]] *= values[s, column]
-                impute(row)
+            g, h = card_of_run[r], host_of_run[r]
+            for block in range(0, count, ROWS):
+                size = min(ROWS, count - block)
                 if kind == TRAINING:
-                    run_impacts(row, factors_per_sample[s], parts, out)
-                    for k in range(N_OUT):
-                        buffer[k, i] = out[k]
-                    for c in range(3):
-                        buffer[7 + c, i] = out[1 + c] + out[4 + c]
-                else:
-                    card_of_row(row, factors_per_sample[s], parts)
-                    for c in range(3):
-                        for p in range(3):
-                            buffer[4 * c + p, i] = parts[c, p]
-                        buffer[4 * c + 3, i] = parts[c, 0] + parts[c, 1] + parts[c, 2]
-                if keep:
-                    for k in range(n_quantities):
-                        samples[s, r, k] = buffer[k, i]
+                    prepare_rows(rows, runs, r, values, tile_start + block, size, apply,
+                                 run_ptr[r], run_ptr[r + 1], variant_values, variant_cdf,
+                                 has_variants)
+                for j in range(size):
+                    i = block + j
+                    if kind == TRAINING:
+                        row = rows[j]
+                        impute(row)
+                        for c in range(3):
+                            card[c] = card_parts[g, c, i]
+                            host[c] = host_parts[h, c, i]
+                        run_from_parts(row, card, host, out)
+                        for k in range(N_OUT):
+                            buffer[k, i] = out[k]
+                        for c in range(3):
+                            buffer[7 + c, i] = out[1 + c] + out[4 + c]
+                    else:
+                        for c in range(3):
+                            for p in range(3):
+                                buffer[4 * c + p, i] = card_parts[g, 3 * c + p, i]
+                            buffer[4 * c + 3, i] = (card_parts[g, 3 * c, i]
+                                                    + card_parts[g, 3 * c + 1, i]
+                                                    + card_parts[g, 3 * c + 2, i])
+                    if keep:
+                        for k in range(n_quantities):
+                            samples[tile_start + i, r, k] = buffer[k, i]
             for k in range(n_quantities):
                 fold(buffer[k], count, shift[r, k], anchor[r, k], hist[r, k], tails[r, k],
                      sums[r, k], compensation[r, k], extremes[r, k], index)
         tile_start += count
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """Which units each stage of the fused kernel evaluates, and their applications.
+
+    Runs whose card inputs (:data:`mlimpact.kernels.production.CARD_INPUTS`, with the
+    variant if the run has several), and the sampled columns acting on them, are all equal
+    share one card group; likewise for the host (:data:`mlimpact.kernels.training.HOST_INPUTS`).
+    A group is evaluated from its first run's row. ``apply`` holds (field, mode, column) rows:
+    ``apply[card_ptr[g]:card_ptr[g + 1]]`` are those of card group g (fields it reads only),
+    likewise ``host_ptr`` and ``run_ptr`` (fields of :data:`RUN_INPUTS` and the variant).
+    """
+
+    apply: np.ndarray
+    card_run: np.ndarray
+    card_ptr: np.ndarray
+    card_of_run: np.ndarray
+    host_run: np.ndarray
+    host_ptr: np.ndarray
+    host_of_run: np.ndarray
+    run_ptr: np.ndarray
+
+    def arrays(self):
+        """The plan's arrays in the order :func:`fused_kernel` takes them."""
+        return (self.apply, self.card_run, self.card_ptr, self.card_of_run, self.host_run,
+                self.host_ptr, self.host_of_run, self.run_ptr)
+
+
+def stage_plan(runs, apply_field, apply_mode, apply_column):
+    """The :class:`StagePlan` of a run table (:class:`mlimpact.runs.RunTable`) and of its
+    bound applications (field, mode, column per run; column -1 where none acts)."""
+    applications = []
+    ptrs = {}
+    units = {}
+
+    def unit_applications(r, fields):
+        chosen = [a for a in range(len(apply_field))
+                  if apply_field[a] in fields and apply_column[a, r] >= 0]
+        chosen.sort(key=lambda a: apply_field[a] != VARIANT)  # the variant first
+        return [(int(apply_field[a]), int(apply_mode[a]), int(apply_column[a, r]))
+                for a in chosen]
+
+    def stage(name, inputs, grouped):
+        fields = set(int(f) for f in inputs)
+        uses_variant = bool(fields & set(int(f) for f in VARIANT_INDEX))
+        if uses_variant:
+            fields.add(VARIANT)
+        columns = sorted(fields)
+        relevant = [a for a in range(len(apply_field)) if apply_field[a] in fields]
+        first_of, of_run, ptr = {}, np.empty(len(runs), np.int64), [len(applications)]
+        for r in range(len(runs)):
+            key = (runs.values[r, columns].tobytes(), apply_column[relevant, r].tobytes())
+            if uses_variant:
+                key += (runs.variant_values[r].tobytes(), runs.variant_cdf[r].tobytes())
+            if not grouped:
+                key = r
+            if key not in first_of:
+                first_of[key] = len(first_of)
+                applications.extend(unit_applications(r, fields))
+                ptr.append(len(applications))
+            of_run[r] = first_of[key]
+        representative = np.empty(len(first_of), np.int64)
+        for r in range(len(runs) - 1, -1, -1):
+            representative[of_run[r]] = r
+        units[name] = representative, np.asarray(ptr, np.int64), of_run
+
+    stage("card", CARD_INPUTS, True)
+    stage("host", HOST_INPUTS, True)
+    stage("run", RUN_INPUTS, False)
+    apply = np.asarray(applications, dtype=np.int64).reshape(len(applications), 3)
+    return StagePlan(apply, *units["card"], *units["host"], units["run"][1])
 
 
 @njit(**PARALLEL_JIT_OPTIONS)

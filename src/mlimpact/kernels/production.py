@@ -58,6 +58,13 @@ PACKAGING_PER_IC = 0.150
 MEMORY_YIELD = 0.875
 #: Parts of a card, in output order.
 DIE, MEMORY, OTHER = 0, 1, 2
+#: The run fields that :func:`card_of_row` reads (checked by tests/test_kernels.py): runs that
+#: share them share their card, which the Monte Carlo kernel then evaluates once per sample.
+CARD_INPUTS = np.array([GPU_DIE_AREA_CM2, GPU_MEMORY_GB, MEMORY_DENSITY, PRODUCTION_MODEL,
+                        FAB_INTENSITY, EPA, GPA_95, GPA_99, GPA_ABATEMENT, YIELD_MODEL,
+                        YIELD_CONSTANT, DEFECT_DENSITY_LOW, DEFECT_DENSITY_HIGH,
+                        DEFECT_DENSITY_QUANTILE, MEMORY_GWP_LOW, MEMORY_GWP_HIGH,
+                        MEMORY_GWP_QUANTILE], dtype=np.int64)
 
 
 @njit(**JIT_OPTIONS)

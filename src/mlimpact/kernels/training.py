@@ -7,8 +7,11 @@ For a run (one row of a :class:`mlimpact.runs.RunTable`) it evaluates, after MLC
     I_prod  = repetitions * nodes * hours * (n_gpu M_gpu + M_server) / (L * 8760 * U)
     I_total = I_prod + I_use
 
-:func:`run_impacts` is the scalar building block that both :func:`training_kernel` (one
-evaluation per run) and the Monte Carlo kernels call, so every path computes the same thing.
+A run is evaluated in three stages: its card (:func:`mlimpact.kernels.production.card_of_row`),
+its host server (:func:`host_of_row`) and the rest (:func:`run_from_parts`); :func:`run_impacts`
+chains them for one run. The point kernel (:func:`training_kernel`) and the Monte Carlo kernel
+call the same stages, so every path computes the same thing; the Monte Carlo kernel evaluates a
+card or a host once per sample for all the runs that share it.
 The output layout of one run is ``OUT_FIELDS``: energy, production (gwp, adpe, pe), use
 (gwp, adpe, pe).
 
@@ -26,9 +29,10 @@ from mlimpact.kernels import production, use
 from mlimpact.kernels.prepare import impute, select_variant
 from mlimpact.runs import VARIANT
 from mlimpact.runs import (
-    CPU_DIE_AREA_CM2, CPU_TDP_W, CPU_USAGE, CPUS, DYNAMIC_RATIO, GPU_MEMORY_GB,
+    CPU_DIE_AREA_CM2, CPU_TDP_W, CPU_USAGE, CPUS, DYNAMIC_RATIO,
     GPU_TDP_W, GPU_USAGE, GPUS, GRID, HOURS, INTENSITY_RATIO, LIFETIME_USAGE, LIFETIME_YEARS,
-    MEMORY_DENSITY, NODES, PSUS, RAM_MODULE_GB, RAM_MODULES, REPETITIONS, SERVER, SSD_GB,
+    IMPUTATION, MEMORY_DENSITY, MFU, NODES, PEAK_FLOPS, PSUS, RAM_MODULE_GB, RAM_MODULES,
+    REPETITIONS, SERVER, SSD_GB, TRAINING_COMPUTE,
 )
 
 OUT_FIELDS = ("energy", "production_gwp", "production_adpe", "production_pe",
@@ -36,20 +40,45 @@ OUT_FIELDS = ("energy", "production_gwp", "production_adpe", "production_pe",
 N_OUT = len(OUT_FIELDS)
 #: Offsets of the production and use blocks in an output row.
 OUT_ENERGY, OUT_PRODUCTION, OUT_USE = 0, 1, 4
+#: The run fields that :func:`host_of_row` reads, and those that :func:`run_from_parts` and
+#: :func:`mlimpact.kernels.prepare.impute` read (checked by tests/test_kernels.py). The Monte
+#: Carlo kernel evaluates a host once per sample for all the runs that share its inputs.
+HOST_INPUTS = np.array([CPUS, CPU_DIE_AREA_CM2, RAM_MODULES, RAM_MODULE_GB, SSD_GB, PSUS,
+                        MEMORY_DENSITY], dtype=np.int64)
+RUN_INPUTS = np.array([HOURS, NODES, REPETITIONS, GPUS, GPU_USAGE, GPU_TDP_W, CPUS, CPU_USAGE,
+                       CPU_TDP_W, RAM_MODULES, RAM_MODULE_GB, SERVER, GRID, GRID + 1, GRID + 2,
+                       INTENSITY_RATIO, LIFETIME_YEARS, LIFETIME_USAGE, DYNAMIC_RATIO,
+                       TRAINING_COMPUTE, PEAK_FLOPS, MFU, IMPUTATION], dtype=np.int64)
 
 
 @njit(**JIT_OPTIONS)
-def run_impacts(row, factors, parts, out):
-    """Evaluate one run.
+def host_of_row(row, factors, out):
+    """Production of the run's host server, per criterion, into ``out`` (3) [criterion unit].
+
+    Reads only :data:`mlimpact.runs.HOST_FIELDS` of ``row`` (tested), so that the Monte Carlo
+    kernel evaluates it once per sample for all the runs that share those inputs.
+    """
+    inverse_density = 1.0 / row[MEMORY_DENSITY]
+    ram_area = row[RAM_MODULES] * row[RAM_MODULE_GB] * inverse_density
+    ssd_area = production.ssd_area(row[SSD_GB])
+    ssd_units = 1.0 if row[SSD_GB] > 0.0 else 0.0
+    for c in range(3):
+        out[c] = production.server(c, row[CPUS], row[CPU_DIE_AREA_CM2], row[RAM_MODULES],
+                                   ram_area, ssd_area, ssd_units, row[PSUS], factors)
+
+
+@njit(**JIT_OPTIONS)
+def run_from_parts(row, card, host, out):
+    """Evaluate one run given the production of its card and host per criterion.
 
     Parameters
     ----------
     row : float64[N_RUN_FIELDS]
-        The run's inputs (see :mod:`mlimpact.runs`).
-    factors : float64[item, 3]
-        Production factors (:data:`mlimpact.factors.PRODUCTION_FACTORS`).
-    parts : float64[3, 3]
-        Scratch space: the card's parts (criterion, die/memory/other).
+        The run's inputs (see :mod:`mlimpact.runs`); the fields of the card and the host are
+        not read here.
+    card, host : float64[3]
+        Production of one card (:func:`mlimpact.kernels.production.card_of_row`, parts summed)
+        and of one host server (:func:`host_of_row`) [criterion unit].
     out : float64[N_OUT]
         Receives energy [kWh], production and use impacts (GWP [kg CO2eq], ADPe [kg Sb eq],
         PE [MJ]).
@@ -62,21 +91,27 @@ def run_impacts(row, factors, parts, out):
     out[OUT_ENERGY] = energy
     allocation = (row[REPETITIONS] * row[NODES] * row[HOURS]
                   / (row[LIFETIME_YEARS] * HOURS_PER_YEAR * row[LIFETIME_USAGE]))
-    # Amounts that do not depend on the criterion, computed once.
-    inverse_density = 1.0 / row[MEMORY_DENSITY]
-    memory_area = row[GPU_MEMORY_GB] * inverse_density
-    memory_units = 1.0 if row[GPU_MEMORY_GB] > 0.0 else 0.0
-    ram_area = row[RAM_MODULES] * row[RAM_MODULE_GB] * inverse_density
-    ssd_area = production.ssd_area(row[SSD_GB])
-    ssd_units = 1.0 if row[SSD_GB] > 0.0 else 0.0
     intensity_ratio = row[INTENSITY_RATIO]
-    production.card_parts(row, memory_area, memory_units, factors, parts)
     for c in range(3):
-        card = parts[c, 0] + parts[c, 1] + parts[c, 2]
-        host = production.server(c, row[CPUS], row[CPU_DIE_AREA_CM2], row[RAM_MODULES], ram_area,
-                                 ssd_area, ssd_units, row[PSUS], factors)
-        out[OUT_PRODUCTION + c] = allocation * (row[GPUS] * card + server_on * host)
+        out[OUT_PRODUCTION + c] = allocation * (row[GPUS] * card[c] + server_on * host[c])
         out[OUT_USE + c] = energy * row[GRID + c] * intensity_ratio
+
+
+@njit(**JIT_OPTIONS)
+def run_impacts(row, factors, out):
+    """Evaluate one run: its card, its host, then :func:`run_from_parts`.
+
+    ``row`` holds the run's inputs, ``factors`` the production factors (item, 3)
+    (:data:`mlimpact.factors.PRODUCTION_FACTORS`), ``out`` (N_OUT) receives the results.
+    """
+    parts = np.empty((3, 3))
+    production.card_of_row(row, factors, parts)
+    card = np.empty(3)
+    for c in range(3):
+        card[c] = parts[c, 0] + parts[c, 1] + parts[c, 2]
+    host = np.empty(3)
+    host_of_row(row, factors, host)
+    run_from_parts(row, card, host, out)
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
@@ -87,7 +122,7 @@ def training_kernel(runs, variant_values, variant_cdf, factors, out):
         row = runs[r].copy()
         select_variant(row, variant_values[r], variant_cdf[r], row[VARIANT])
         impute(row)
-        run_impacts(row, factors, np.empty((3, 3)), out[r])
+        run_impacts(row, factors, out[r])
 
 
 def evaluate_runs(runs, factors):
