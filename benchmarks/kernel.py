@@ -18,9 +18,11 @@ per model.
   ``np.quantile`` over the samples. It keeps every value, so it runs on ``--naive-samples``
   samples only; throughputs are per evaluation, so the ratio is fair.
 
-Each side is timed ``--repeats`` times after a warm-up (compilation excluded); medians are
-reported. Peak memory is the process's maximum resident set size after the fused runs (before
-the naive run, which holds every sample).
+Each side is timed ``--repeats`` times after a warm-up (compilation excluded), the two sides
+alternating (fused, naive, fused, naive...) so that both meet the same load of a shared
+machine; medians are reported, and the ratio is the median of the per-pair ratios. Peak
+memory is the process's maximum resident set size after the first fused run (before any
+naive run, which holds every sample).
 """
 
 import argparse
@@ -84,13 +86,10 @@ def naive_statistics(runs, bound, n, seed):
             np.quantile(quantities, list(QUANTILES.values()), axis=0))
 
 
-def timed(function, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
+def timed(function):
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
 
 
 def main(argv=None):
@@ -111,17 +110,24 @@ def main(argv=None):
     known[:, [RUN_FIELDS.index("variant"), RUN_FIELDS.index("mfu")]] = True
     bound = parameters.bind(parameters.default_catalogue(), runs, hardware, countries, known)
     propagate(runs, bound, 2048, seed=1, chunk_size=1024)  # compile
-    fused_time, fused_times = timed(
-        lambda: propagate(runs, bound, args.samples, seed=1, chunk_size=args.chunk_size),
-        args.repeats)
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    fused_rate = args.samples * args.models / fused_time
-    naive_time, naive_times, naive_rate = float("nan"), [], float("nan")
     if not args.fused_only:
         naive_statistics(runs, bound, 256, seed=1)  # warm-up
-        naive_time, naive_times = timed(
-            lambda: naive_statistics(runs, bound, args.naive_samples, seed=1), args.repeats)
-        naive_rate = args.naive_samples * args.models / naive_time
+    fused_times, naive_times, ratios, peak_rss_mb = [], [], [], None
+    for _ in range(args.repeats):
+        fused_times.append(timed(lambda: propagate(runs, bound, args.samples, seed=1,
+                                                   chunk_size=args.chunk_size)))
+        if peak_rss_mb is None:
+            peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if not args.fused_only:
+            naive_times.append(timed(lambda: naive_statistics(runs, bound, args.naive_samples,
+                                                              seed=1)))
+            ratios.append((args.samples / fused_times[-1])
+                          / (args.naive_samples / naive_times[-1]))
+    fused_time = statistics.median(fused_times)
+    fused_rate = args.samples * args.models / fused_time
+    naive_time = statistics.median(naive_times) if naive_times else float("nan")
+    naive_rate = args.naive_samples * args.models / naive_time
+    ratio = statistics.median(ratios) if ratios else float("nan")
     figures = {
         "samples": args.samples, "models": args.models, "columns": bound.n_columns,
         "chunk_size": args.chunk_size, "naive_samples": args.naive_samples,
@@ -130,8 +136,8 @@ def main(argv=None):
         "fused_evaluations_per_second": fused_rate,
         "naive_seconds_median": naive_time, "naive_seconds": naive_times,
         "naive_evaluations_per_second": naive_rate,
-        "ratio_fused_over_naive": fused_rate / naive_rate,
-        "peak_rss_mb_after_fused": peak_rss_mb,
+        "ratio_fused_over_naive": ratio, "ratios": ratios,
+        "peak_rss_mb_after_first_fused_run": peak_rss_mb,
         "machine": f"{platform.machine()}, {platform.python_version()}, "
                    f"numba threads {__import__('numba').get_num_threads()}",
     }
@@ -144,8 +150,9 @@ def main(argv=None):
     if not args.fused_only:
         print(f"naive numpy: {args.naive_samples:,} samples x {args.models} models")
         print(f"  median {naive_time:.3f} s -> {naive_rate / 1e6:,.2f} M evaluations/s")
-        print(f"ratio (fused / naive throughput): {fused_rate / naive_rate:,.1f}x")
-    print(f"peak RSS after the fused runs: {peak_rss_mb:,.0f} MB")
+        print(f"ratio (fused / naive throughput, median of {len(ratios)} side-by-side pairs): "
+              f"{ratio:,.1f}x (pairs: {', '.join(f'{r:.0f}' for r in ratios)})")
+    print(f"peak RSS after the first fused run: {peak_rss_mb:,.0f} MB")
 
 
 if __name__ == "__main__":

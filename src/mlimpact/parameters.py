@@ -218,22 +218,29 @@ class BoundParameters:
     def n_columns(self):
         return len(self.columns)
 
-    def values(self, uniforms):
+    def values(self, uniforms, out=None):
         """Turn uniforms of shape (sample, column) into parameter values (same shape, column-major).
 
         Common kinds go through the compiled :func:`mlimpact.kernels.ppf.ppf_columns`; the
-        others through their numpy ``ppf``.
+        others through their numpy ``ppf``. ``out`` (column-major float64, that shape) receives
+        the values; it may be ``uniforms`` itself, which is then overwritten.
         """
         uniforms = np.asfortranarray(uniforms, dtype=np.float64)
         if uniforms.ndim != 2 or uniforms.shape[1] != self.n_columns:
             raise ValueError(f"expected uniforms of shape (n, {self.n_columns}), "
                              f"got {uniforms.shape}")
-        out = np.empty_like(uniforms, order="F")
+        if out is None:
+            out = np.empty_like(uniforms, order="F")
+        elif out.shape != uniforms.shape or not out.flags.f_contiguous:
+            raise ValueError(f"out must be a column-major array of shape {uniforms.shape}")
         codes, params = self._kernel_specs
+        elsewhere = [indices for indices in self.groups.values()
+                     if codes[indices[0]] == ppf.NOT_HERE]
+        # numpy's ppf first, from the uniforms, in case out is uniforms
+        numpy_values = [self.distributions[i[0]].ppf(uniforms[:, i]) for i in elsewhere]
         ppf.ppf_columns(uniforms, codes, params, out)
-        for indices in self.groups.values():
-            if codes[indices[0]] == ppf.NOT_HERE:
-                out[:, indices] = self.distributions[indices[0]].ppf(uniforms[:, indices])
+        for indices, computed in zip(elsewhere, numpy_values):
+            out[:, indices] = computed
         return out
 
     @cached_property

@@ -151,15 +151,21 @@ def stage_plan(runs, bound):
 
 
 def run_chunk(runs, production_factors, bound, design, start, stop, accumulator,
-              samples=None, kind="training", plan=None):
+              samples=None, kind="training", plan=None, scratch=None):
     """Evaluate samples ``start..stop-1`` and fold them into ``accumulator`` (in place).
 
     This is the unit of work, locally or on a Dask worker. ``samples``, if given, has shape
     (stop - start, run, quantity) and receives every value. ``plan`` is
-    :func:`stage_plan` of the runs and parameters (made here if not given).
+    :func:`stage_plan` of the runs and parameters (made here if not given). ``scratch``, a
+    float64 array of at least (stop - start) x columns values, holds the chunk's uniforms
+    and then their parameter values (so that chunks reuse one block of memory).
     """
     plan = stage_plan(runs, bound) if plan is None else plan
-    values = bound.values(design.uniforms(start, stop))
+    shape = (stop - start, bound.n_columns)
+    if scratch is None:
+        scratch = np.empty(shape[0] * shape[1])
+    block = scratch[:shape[0] * shape[1]].reshape(shape, order="F")
+    values = bound.values(design.uniforms(start, stop, out=block), out=block)
     factors = np.empty((stop - start, *production_factors.shape))
     mc.sample_factors(production_factors, values, bound.factor_column, factors)
     keep = samples is not None
@@ -181,8 +187,9 @@ def evaluate_rows(runs, bound, uniforms, production_factors=lca.PRODUCTION_FACTO
     production_factors = _factors(production_factors)
 
     class _Rows:
-        def uniforms(self, start, stop):
-            return uniforms[start:stop]
+        def uniforms(self, start, stop, out):
+            out[...] = uniforms[start:stop]
+            return out
 
     point = point_quantities(runs, production_factors, kind)
     samples = np.empty((uniforms.shape[0], *point.shape))
@@ -247,6 +254,7 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
                             "fewer samples or the summaries")
     total = Accumulator.empty(point)
     plan = stage_plan(runs, bound)
+    ranges = chunks(n, chunk_size)
     kept = np.empty((n, *point.shape)) if keep_samples else None
     chunk_results = []
     if client is not None:
@@ -254,17 +262,18 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
             raise MlimpactError("keep_samples is not available on a Dask cluster")
         from mlimpact import distributed
         for accumulator, chunk_result in distributed.map_chunks(
-                client, _chunk_task, chunks(n, chunk_size), progress, n,
+                client, _chunk_task, ranges, progress, n,
                 runs=runs, production_factors=production_factors, bound=bound, design=design,
                 point=point, kind=kind, on_chunk=on_chunk, plan=plan):
             total.absorb(accumulator)
             chunk_results.append(chunk_result)
     else:
-        for start, stop in chunks(n, chunk_size):
+        scratch = np.empty(max(stop - start for start, stop in ranges) * bound.n_columns)
+        for start, stop in ranges:
             target = kept[start:stop] if keep_samples else (
                 np.empty((stop - start, *point.shape)) if on_chunk is not None else None)
             run_chunk(runs, production_factors, bound, design, start, stop, total, target, kind,
-                      plan)
+                      plan, scratch)
             if on_chunk is not None:
                 chunk_results.append(on_chunk(start, stop, target))
             if progress is not None:

@@ -133,22 +133,28 @@ class Design:
                 self.n_columns * _FEISTEL_ROUNDS, np.uint64).reshape(self.n_columns,
                                                                      _FEISTEL_ROUNDS)
 
-    def uniforms(self, start, stop):
+    def uniforms(self, start, stop, out=None):
         """Uniforms in (0, 1) of samples ``start`` to ``stop - 1``, shape (stop-start, columns).
 
-        The array is column-major (Fortran order): kernels read one column at a time.
+        The array is column-major (Fortran order): kernels read one column at a time. ``out``,
+        a column-major float64 array of that shape, receives them instead of a new array
+        (reusing memory saves the page faults of a fresh one at every chunk).
         """
         if not 0 <= start < stop <= self.n:
             raise ValueError(f"sample range [{start}, {stop}) outside [0, {self.n})")
+        shape = (stop - start, self.n_columns)
+        if out is None:
+            out = np.empty(shape, order="F")
+        elif out.shape != shape or out.dtype != np.float64 or not out.flags.f_contiguous:
+            raise ValueError(f"out must be a column-major float64 array of shape {shape}")
         if self.n_columns == 0:
-            return np.empty((stop - start, 0), order="F")
+            return out
         if self.method in ("mc", "lhs"):
             stream = _MC_STREAM if self.method == "mc" else _JITTER_STREAM
-            out = np.empty((stop - start, self.n_columns), order="F")
             _counter_uniforms(_stream_key(self.seed, stream), start, out)
             if self.method == "mc":
                 return out
-            strata = np.empty((stop - start, self.n_columns), dtype=np.uint64, order="F")
+            strata = np.empty(shape, dtype=np.uint64, order="F")
             _lhs_strata(start, stop, self.n, self._half_bits, self._keys, strata)
             out += strata
             out /= self.n
@@ -160,7 +166,8 @@ class Design:
             # A chunk need not be a power of two: the whole design of n points is.
             warnings.filterwarnings("ignore", "The balance properties", UserWarning)
             points = engine.random(stop - start)
-        return np.asfortranarray(np.clip(points, _TINY, 1.0 - 2.0 ** -53))
+        out[...] = np.clip(points, _TINY, 1.0 - 2.0 ** -53)
+        return out
 
 
 def chunks(n, chunk_size):

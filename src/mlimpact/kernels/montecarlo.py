@@ -33,7 +33,7 @@ from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
 from mlimpact.kernels.prepare import impute, select_variant
 from mlimpact.kernels.production import CARD_INPUTS, card_of_row
 from mlimpact.kernels.training import HOST_INPUTS, N_OUT, RUN_INPUTS, host_of_row, run_from_parts
-from mlimpact.runs import VARIANT, VARIANT_INDEX
+from mlimpact.runs import HOURS, NODES, VARIANT, VARIANT_INDEX
 
 #: Quantities accumulated per training run: energy, production x3, use x3, total x3.
 QUANTITIES = ("energy", "production_gwp", "production_adpe", "production_pe", "use_gwp",
@@ -57,6 +57,14 @@ ZEROS, UNDER, OVER = 0, 1, 2
 TILE = 1024
 #: Rows prepared at once by a unit of the fused kernel (a block that stays in the L1 cache).
 ROWS = 64
+#: Samples of a span, in tiles: the cards and hosts of a span are evaluated first, then each
+#: run folds all the span's tiles in a row, so that its histograms stay in cache. At most
+#: SPAN_BYTES of card and host results are held (fewer tiles with many distinct cards).
+SPAN_TILES = 8
+SPAN_BYTES = 16 * 2**20
+#: Padding of the rows of the kernel's buffers [values]: rows a power of two apart in memory
+#: fall in the same L1 cache sets, and ten of them written in turn evicted each other.
+PAD = 8
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
@@ -84,22 +92,35 @@ def two_sum_add(sums, compensation, index, x):
 def fold(values, count, shift, anchor, hist, tails, sums, compensation, extremes, index):
     """Fold ``values[:count]`` (one tile) of one (run, quantity) into its accumulators.
 
-    The tile's shifted sums are added plainly, then into the running totals with TwoSum;
-    histogram bins are computed in a branch-free pass, then counted (two passes keep the
-    increments free of mispredicted branches). ``index`` is int64 scratch of ``count``.
+    The tile's shifted sums, minimum and maximum run in four interleaved lanes (independent
+    chains of additions, in a fixed order), summed plainly, then added to the running totals
+    with TwoSum; histogram bins are computed in a branch-free pass, then counted (two passes
+    keep the increments free of mispredicted branches). ``index`` is int64 scratch of
+    ``count``.
     """
-    partial1, partial2 = 0.0, 0.0
-    low, high = extremes[0], extremes[1]
-    for i in range(count):
-        x = values[i]
-        d = x - shift
-        partial1 += d
-        partial2 += d * d
-        low = min(low, x)
-        high = max(high, x)
-    two_sum_add(sums, compensation, 0, partial1)
-    two_sum_add(sums, compensation, 1, partial2)
-    extremes[0], extremes[1] = low, high
+    a0 = a1 = a2 = a3 = 0.0
+    b0 = b1 = b2 = b3 = 0.0
+    low0 = low1 = low2 = low3 = extremes[0]
+    high0 = high1 = high2 = high3 = extremes[1]
+    main = count - count % 4
+    for i in range(0, main, 4):
+        x0, x1, x2, x3 = values[i], values[i + 1], values[i + 2], values[i + 3]
+        d0, d1, d2, d3 = x0 - shift, x1 - shift, x2 - shift, x3 - shift
+        a0, a1, a2, a3 = a0 + d0, a1 + d1, a2 + d2, a3 + d3
+        b0, b1, b2, b3 = b0 + d0 * d0, b1 + d1 * d1, b2 + d2 * d2, b3 + d3 * d3
+        low0, low1, low2, low3 = min(low0, x0), min(low1, x1), min(low2, x2), min(low3, x3)
+        high0, high1 = max(high0, x0), max(high1, x1)
+        high2, high3 = max(high2, x2), max(high3, x3)
+    for i in range(main, count):
+        d0 = values[i] - shift
+        a0 += d0
+        b0 += d0 * d0
+        low0 = min(low0, values[i])
+        high0 = max(high0, values[i])
+    two_sum_add(sums, compensation, 0, (a0 + a1) + (a2 + a3))
+    two_sum_add(sums, compensation, 1, (b0 + b1) + (b2 + b3))
+    extremes[0] = min(min(low0, low1), min(low2, low3))
+    extremes[1] = max(max(high0, high1), max(high2, high3))
     words = values.view(np.int64)
     first = anchor - OCTAVES // 2
     for i in range(count):
@@ -125,15 +146,31 @@ def fold(values, count, shift, anchor, hist, tails, sums, compensation, extremes
 
 @njit(**JIT_OPTIONS)
 def prepare_rows(rows, runs, r, values, first, count, apply, lo, hi, variant_values,
-                 variant_cdf, select):
+                 variant_cdf, select, full):
     """Fill ``rows[:count]`` with run ``r``'s row for samples ``first..first+count-1`` of
     ``values``: the applications ``apply[lo:hi]`` (rows of field, mode, column) that set the
     variant first, then the variant (if ``select``), then the others (mode 0 replaces the
-    field, 1 scales it). Column by column, so that the copies are contiguous reads."""
+    field, 1 scales it). Column by column, so that the copies are contiguous reads.
+
+    With ``full`` every field of every row is copied from the run's row; without, ``rows``
+    must hold rows prepared by such calls for the same unit, and only the fields that a scaling
+    or the imputation changed (hours, nodes) are restored before the applications: the
+    others are the run's values or are overwritten.
+    """
     n_fields = rows.shape[1]
-    for i in range(count):
-        for f in range(n_fields):
-            rows[i, f] = runs[r, f]
+    if full:  # every row, also those beyond count that later calls will use
+        for i in range(rows.shape[0]):
+            for f in range(n_fields):
+                rows[i, f] = runs[r, f]
+    else:
+        for i in range(count):
+            rows[i, HOURS] = runs[r, HOURS]
+            rows[i, NODES] = runs[r, NODES]
+        for k in range(lo, hi):
+            if apply[k, 1] != 0:
+                field = apply[k, 0]
+                for i in range(count):
+                    rows[i, field] = runs[r, field]
     for k in range(lo, hi):
         if apply[k, 0] == VARIANT:
             column = apply[k, 2]
@@ -202,21 +239,25 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
     n_quantities = shift.shape[1]
     n_cards, n_hosts = card_run.shape[0], host_run.shape[0]
     has_variants = variant_cdf.shape[1] > 1
-    card_parts = np.empty((n_cards, 9, TILE))
-    host_parts = np.empty((n_hosts, 3, TILE))
-    tile_start = 0
-    while tile_start < n_samples:
-        absolute = first_sample + tile_start
-        count = min((absolute // TILE + 1) * TILE - absolute, n_samples - tile_start)
+    width = 3 if kind == TRAINING else 9  # card totals, or parts
+    per_sample = 8 * (n_cards * width + n_hosts * 3)
+    span_tiles = max(1, min(SPAN_TILES, SPAN_BYTES // max(per_sample * TILE, 1)))
+    card_parts = np.empty((n_cards, width, span_tiles * TILE + PAD))
+    host_parts = np.empty((n_hosts, 3, span_tiles * TILE + PAD))
+    span_start = 0
+    while span_start < n_samples:
+        absolute = first_sample + span_start
+        span = min((absolute // TILE + span_tiles) * TILE - absolute, n_samples - span_start)
         for g in prange(n_cards):
             rows = np.empty((ROWS, n_fields))
             parts = np.empty((3, 3))
             r = card_run[g]
-            for block in range(0, count, ROWS):
-                size = min(ROWS, count - block)
-                first = tile_start + block
+            for block in range(0, span, ROWS):
+                size = min(ROWS, span - block)
+                first = span_start + block
                 prepare_rows(rows, runs, r, values, first, size, apply, card_ptr[g],
-                             card_ptr[g + 1], variant_values, variant_cdf, has_variants)
+                             card_ptr[g + 1], variant_values, variant_cdf, has_variants,
+                             block == 0)
                 for i in range(size):
                     card_of_row(rows[i], factors_per_sample[first + i], parts)
                     for c in range(3):
@@ -230,11 +271,12 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
                 rows = np.empty((ROWS, n_fields))
                 host = np.empty(3)
                 r = host_run[h]
-                for block in range(0, count, ROWS):
-                    size = min(ROWS, count - block)
-                    first = tile_start + block
+                for block in range(0, span, ROWS):
+                    size = min(ROWS, span - block)
+                    first = span_start + block
                     prepare_rows(rows, runs, r, values, first, size, apply, host_ptr[h],
-                                 host_ptr[h + 1], variant_values, variant_cdf, False)
+                                 host_ptr[h + 1], variant_values, variant_cdf, False,
+                                 block == 0)
                     for i in range(size):
                         host_of_row(rows[i], factors_per_sample[first + i], host)
                         for c in range(3):
@@ -244,42 +286,48 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
             out = np.empty(N_OUT)
             card = np.empty(3)
             host = np.empty(3)
-            buffer = np.empty((n_quantities, count))
-            index = np.empty(count, dtype=np.int64)
+            buffer = np.empty((n_quantities, TILE + PAD))
+            index = np.empty(TILE, dtype=np.int64)
             g, h = card_of_run[r], host_of_run[r]
-            for block in range(0, count, ROWS):
-                size = min(ROWS, count - block)
-                if kind == TRAINING:
-                    prepare_rows(rows, runs, r, values, tile_start + block, size, apply,
-                                 run_ptr[r], run_ptr[r + 1], variant_values, variant_cdf,
-                                 has_variants)
-                for j in range(size):
-                    i = block + j
+            tile_start = 0  # within the span
+            while tile_start < span:
+                tile_absolute = absolute + tile_start
+                count = min((tile_absolute // TILE + 1) * TILE - tile_absolute, span - tile_start)
+                for block in range(0, count, ROWS):
+                    size = min(ROWS, count - block)
                     if kind == TRAINING:
-                        row = rows[j]
-                        impute(row)
-                        for c in range(3):
-                            card[c] = card_parts[g, c, i]
-                            host[c] = host_parts[h, c, i]
-                        run_from_parts(row, card, host, out)
-                        for k in range(N_OUT):
-                            buffer[k, i] = out[k]
-                        for c in range(3):
-                            buffer[7 + c, i] = out[1 + c] + out[4 + c]
-                    else:
-                        for c in range(3):
-                            for p in range(3):
-                                buffer[4 * c + p, i] = card_parts[g, 3 * c + p, i]
-                            buffer[4 * c + 3, i] = (card_parts[g, 3 * c, i]
-                                                    + card_parts[g, 3 * c + 1, i]
-                                                    + card_parts[g, 3 * c + 2, i])
-                    if keep:
-                        for k in range(n_quantities):
-                            samples[tile_start + i, r, k] = buffer[k, i]
-            for k in range(n_quantities):
-                fold(buffer[k], count, shift[r, k], anchor[r, k], hist[r, k], tails[r, k],
-                     sums[r, k], compensation[r, k], extremes[r, k], index)
-        tile_start += count
+                        prepare_rows(rows, runs, r, values, span_start + tile_start + block,
+                                     size, apply, run_ptr[r], run_ptr[r + 1], variant_values,
+                                     variant_cdf, has_variants, tile_start + block == 0)
+                    for j in range(size):
+                        i = block + j  # in the tile
+                        at = tile_start + i  # in the span
+                        if kind == TRAINING:
+                            row = rows[j]
+                            impute(row)
+                            for c in range(3):
+                                card[c] = card_parts[g, c, at]
+                                host[c] = host_parts[h, c, at]
+                            run_from_parts(row, card, host, out)
+                            for k in range(N_OUT):
+                                buffer[k, i] = out[k]
+                            for c in range(3):
+                                buffer[7 + c, i] = out[1 + c] + out[4 + c]
+                        else:
+                            for c in range(3):
+                                for p in range(3):
+                                    buffer[4 * c + p, i] = card_parts[g, 3 * c + p, at]
+                                buffer[4 * c + 3, i] = (card_parts[g, 3 * c, at]
+                                                        + card_parts[g, 3 * c + 1, at]
+                                                        + card_parts[g, 3 * c + 2, at])
+                        if keep:
+                            for k in range(n_quantities):
+                                samples[span_start + at, r, k] = buffer[k, i]
+                for k in range(n_quantities):
+                    fold(buffer[k], count, shift[r, k], anchor[r, k], hist[r, k], tails[r, k],
+                         sums[r, k], compensation[r, k], extremes[r, k], index)
+                tile_start += count
+        span_start += span
 
 
 @dataclass(frozen=True)
