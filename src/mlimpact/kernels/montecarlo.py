@@ -1,9 +1,12 @@
 """The fused Monte Carlo kernel: sampled inputs -> impacts -> streaming reductions, in one pass.
 
-For every sample of a chunk and every run, the kernel copies the run's row, applies the sampled
-parameters (replace or scale a field), evaluates :func:`mlimpact.kernels.training.run_impacts`
-with the sample's production factors, and folds the ten output quantities (energy; production,
-use and total of GWP, ADPe, PE) into per-(run, quantity) accumulators:
+For every sample of a chunk and every run, the kernel evaluates the model of
+:mod:`mlimpact.kernels.training` in its three stages, each on the units that have distinct
+inputs (:class:`StagePlan`): the card of every group of runs that share a card, the host
+server of every group that share one, then every run from its card and host (copying the run's
+row, applying the sampled parameters, selecting the hardware variant, imputing). It folds the
+ten output quantities (energy; production, use and total of GWP, ADPe, PE) into per-(run,
+quantity) accumulators:
 
 - shifted sums ``sum(x - K)`` and ``sum((x - K)^2)`` with ``K`` the point estimate, for the mean
   and variance without cancellation (Chan, Golub, LeVeque, Am. Stat. 37(3), 1983): summed
@@ -17,11 +20,11 @@ use and total of GWP, ADPe, PE) into per-(run, quantity) accumulators:
   every quantile read from it. Zeros, values below and above the range are counted apart.
 
 Accumulators are sums and counts, so chunks (and Dask workers) merge by addition. The loop over
-samples is tiled: within a tile, runs are processed in parallel, each run's values of the tile
-are first evaluated into a small buffer and then folded quantity by quantity, so that a
-histogram's updates stay within one (run, quantity) row. Each thread owns the accumulators of
-its runs, so there is no race, and the order of additions for a run does not depend on the
-number of threads.
+samples goes by spans of a few tiles: the span's cards and hosts first (in parallel over
+groups), then the runs in parallel, each evaluating a tile of its values into a small buffer
+and folding it quantity by quantity, tile after tile, so that a run's histograms stay in cache.
+Each thread owns the accumulators of its runs, so there is no race, and the order of additions
+for a run does not depend on the number of threads.
 """
 
 from dataclasses import dataclass
@@ -88,37 +91,44 @@ def two_sum_add(sums, compensation, index, x):
     sums[index] = t
 
 
+@njit(**{**JIT_OPTIONS, "fastmath": {"reassoc"}})
+def tile_sums(values, count, shift):
+    """``sum(x - K)`` and ``sum((x - K)^2)`` of one tile, plainly. Reassociation is allowed
+    here alone, so that the compiler vectorises the two additions (the tile is then added
+    with TwoSum): the order of the additions is fixed for a given machine and tile, and
+    the results on another CPU may differ in the last bits."""
+    s1 = 0.0
+    s2 = 0.0
+    for i in range(count):
+        d = values[i] - shift
+        s1 += d
+        s2 += d * d
+    return s1, s2
+
+
 @njit(**JIT_OPTIONS)
 def fold(values, count, shift, anchor, hist, tails, sums, compensation, extremes, index):
     """Fold ``values[:count]`` (one tile) of one (run, quantity) into its accumulators.
 
-    The tile's shifted sums, minimum and maximum run in four interleaved lanes (independent
-    chains of additions, in a fixed order), summed plainly, then added to the running totals
-    with TwoSum; histogram bins are computed in a branch-free pass, then counted (two passes
-    keep the increments free of mispredicted branches). ``index`` is int64 scratch of
-    ``count``.
+    The tile's shifted sums (:func:`tile_sums`) are added to the running totals with TwoSum;
+    its minimum and maximum are taken in four interleaved lanes; histogram bins are
+    computed in a branch-free pass, then counted (two passes keep the increments free of
+    mispredicted branches). ``index`` is int64 scratch of ``count``.
     """
-    a0 = a1 = a2 = a3 = 0.0
-    b0 = b1 = b2 = b3 = 0.0
+    s1, s2 = tile_sums(values, count, shift)
+    two_sum_add(sums, compensation, 0, s1)
+    two_sum_add(sums, compensation, 1, s2)
     low0 = low1 = low2 = low3 = extremes[0]
     high0 = high1 = high2 = high3 = extremes[1]
     main = count - count % 4
     for i in range(0, main, 4):
         x0, x1, x2, x3 = values[i], values[i + 1], values[i + 2], values[i + 3]
-        d0, d1, d2, d3 = x0 - shift, x1 - shift, x2 - shift, x3 - shift
-        a0, a1, a2, a3 = a0 + d0, a1 + d1, a2 + d2, a3 + d3
-        b0, b1, b2, b3 = b0 + d0 * d0, b1 + d1 * d1, b2 + d2 * d2, b3 + d3 * d3
         low0, low1, low2, low3 = min(low0, x0), min(low1, x1), min(low2, x2), min(low3, x3)
         high0, high1 = max(high0, x0), max(high1, x1)
         high2, high3 = max(high2, x2), max(high3, x3)
     for i in range(main, count):
-        d0 = values[i] - shift
-        a0 += d0
-        b0 += d0 * d0
         low0 = min(low0, values[i])
         high0 = max(high0, values[i])
-    two_sum_add(sums, compensation, 0, (a0 + a1) + (a2 + a3))
-    two_sum_add(sums, compensation, 1, (b0 + b1) + (b2 + b3))
     extremes[0] = min(min(low0, low1), min(low2, low3))
     extremes[1] = max(max(high0, high1), max(high2, high3))
     words = values.view(np.int64)

@@ -48,7 +48,7 @@ def _special(name, n_args):
 # __pyx_fuse_0 is the double specialisation of the fused betaincinv (checked above).
 _betaincinv = _special("__pyx_fuse_0betaincinv", 3)
 
-_OPTIONS = {"cache": False, "fastmath": False, "nogil": True}
+_OPTIONS = {"cache": False, "fastmath": False, "nogil": True, "error_model": "numpy"}
 
 # Coefficients of AS 241 (Wichura 1988, PPND16), lowest degree first; the leading 1 of each
 # denominator is written out. Central region |p - 0.5| <= 0.425:
