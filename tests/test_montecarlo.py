@@ -13,6 +13,7 @@ from mlimpact.errors import MlimpactError
 from mlimpact.factors import PRODUCTION_FACTORS
 from mlimpact.kernels.montecarlo import SUB_BINS
 from mlimpact.kernels.production import CARD_INPUTS
+from mlimpact.kernels.training import HOST_INPUTS
 from mlimpact.model import training_impacts
 from mlimpact.propagate import propagate, propagate_setup, stage_plan
 from mlimpact.runs import RUN_FIELDS
@@ -56,16 +57,22 @@ def test_different_seeds_give_different_samples(runs):
     assert not np.allclose(a.gwp.sel(statistic="mean"), b.gwp.sel(statistic="mean"), rtol=1e-9)
 
 
-def test_fused_kernel_equals_naive_numpy(runs):
-    bound = bind_all(runs)
-    result = propagate(runs, bound, 1500, seed=11, keep_samples=True, chunk_size=1024)
-    design = Design("mc", 1500, bound.n_columns, 11)
-    expected = naive.monte_carlo(runs, bound.values(design.uniforms(0, 1500)), bound)
+def fused_and_naive(runs, bound, n, seed, chunk_size):
+    """Every sample from propagate, checked against tests/naive.py on the same values;
+    returns both."""
+    result = propagate(runs, bound, n, seed=seed, keep_samples=True, chunk_size=chunk_size)
+    design = Design("mc", n, bound.n_columns, seed)
+    expected = naive.monte_carlo(runs, bound.values(design.uniforms(0, n)), bound)
     np.testing.assert_allclose(result.energy_samples, expected[..., 0], rtol=1e-13)
     for c, criterion in enumerate(("gwp", "adpe", "pe")):
         for k, phase in enumerate(("production", "use", "total")):
             np.testing.assert_allclose(result[f"{criterion}_samples"].sel(phase=phase),
                                        expected[..., 1 + 3 * k + c], rtol=1e-13)
+    return result, expected
+
+
+def test_fused_kernel_equals_naive_numpy(runs):
+    result, expected = fused_and_naive(runs, bind_all(runs), 1500, seed=11, chunk_size=1024)
     # Streaming mean and std agree with the full arrays
     np.testing.assert_allclose(result.energy.sel(statistic="mean"), expected[..., 0].mean(0),
                                rtol=1e-12)
@@ -292,7 +299,7 @@ def test_results_do_not_depend_on_thread_count(runs):
 def shared_hardware_runs():
     """Runs of which every third has the card (fields and variants) of run 0, so that with
     bind_all's labels (hw0 for every third run) and a known variant they form one card
-    group."""
+    group; runs 4 and 7 have the host server of run 1."""
     table = random_runs(np.random.default_rng(21), 9)
     values, variant_values, variant_cdf = (table.values.copy(), table.variant_values.copy(),
                                            table.variant_cdf.copy())
@@ -300,11 +307,14 @@ def shared_hardware_runs():
     for r in (3, 6):
         values[r, card] = values[0, card]
         variant_values[r], variant_cdf[r] = variant_values[0], variant_cdf[0]
+    host = HOST_INPUTS.tolist()
+    values[4, host] = values[1, host]
+    values[7, host] = values[1, host]
     return dataclasses.replace(table, values=values, variant_values=variant_values,
                                variant_cdf=variant_cdf)
 
 
-def test_runs_sharing_a_card_share_its_evaluation_and_equal_naive_numpy():
+def test_runs_sharing_a_card_or_host_share_its_evaluation_and_equal_naive_numpy():
     runs = shared_hardware_runs()
     known = np.zeros((len(runs), len(RUN_FIELDS)), bool)
     known[:, RUN_FIELDS.index("variant")] = True
@@ -312,16 +322,9 @@ def test_runs_sharing_a_card_share_its_evaluation_and_equal_naive_numpy():
     plan = stage_plan(runs, bound)
     assert plan.card_of_run[0] == plan.card_of_run[3] == plan.card_of_run[6]
     assert len(plan.card_run) == len(runs) - 2
-    # the host inputs of random runs all differ: one host group per run
-    assert len(plan.host_run) == len(runs)
-    result = propagate(runs, bound, 3000, seed=4, keep_samples=True, chunk_size=1000)
-    design = Design("mc", 3000, bound.n_columns, 4)
-    expected = naive.monte_carlo(runs, bound.values(design.uniforms(0, 3000)), bound)
-    np.testing.assert_allclose(result.energy_samples, expected[..., 0], rtol=1e-13)
-    for c, criterion in enumerate(("gwp", "adpe", "pe")):
-        for k, phase in enumerate(("production", "use", "total")):
-            np.testing.assert_allclose(result[f"{criterion}_samples"].sel(phase=phase),
-                                       expected[..., 1 + 3 * k + c], rtol=1e-13)
+    assert plan.host_of_run[1] == plan.host_of_run[4] == plan.host_of_run[7]
+    assert len(plan.host_run) == len(runs) - 2
+    fused_and_naive(runs, bound, 3000, seed=4, chunk_size=1000)
 
 
 def test_a_card_sampled_per_run_is_not_shared():
