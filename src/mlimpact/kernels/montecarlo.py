@@ -48,6 +48,8 @@ CARD_QUANTITIES = tuple(f"{criterion}_{part}" for criterion in ("gwp", "adpe", "
 N_CARD_QUANTITIES = len(CARD_QUANTITIES)
 #: What the fused kernel evaluates: a training run, or the card of a run.
 TRAINING, CARD = 0, 1
+#: Stages of the units evaluated before the runs: a card, a host server.
+CARD_STAGE, HOST_STAGE = 0, 1
 SUB_BITS = 7
 #: Histogram bins per octave (a factor 2): relative bin width at most 1 / SUB_BINS.
 SUB_BINS = 1 << SUB_BITS
@@ -62,7 +64,7 @@ TILE = 1024
 ROWS = 64
 #: Samples of a span, in tiles: the cards and hosts of a span are evaluated first, then each
 #: run folds all the span's tiles in a row, so that its histograms stay in cache. At most
-#: SPAN_BYTES of card and host results are held (fewer tiles with many distinct cards).
+#: SPAN_BYTES of card and host results are held (fewer tiles with many distinct units).
 SPAN_TILES = 8
 SPAN_BYTES = 16 * 2**20
 #: Padding of the rows of the kernel's buffers [values]: rows a power of two apart in memory
@@ -203,22 +205,23 @@ def prepare_rows(rows, runs, r, values, first, count, apply, lo, hi, variant_val
 
 @njit(**PARALLEL_JIT_OPTIONS)
 def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_per_sample, values,
-                 apply, card_run, card_ptr, card_of_run, host_run, host_ptr, host_of_run, run_ptr,
+                 apply, unit_run, unit_stage, unit_ptr, card_of_run, host_of_run, run_ptr,
                  anchor, shift, hist, tails, sums, compensation, extremes, samples, keep):
     """Evaluate a chunk of samples over every run and fold the results into the accumulators.
 
-    The model is evaluated in the three stages of :mod:`mlimpact.kernels.training`, each on
-    the units that have distinct inputs (:class:`StagePlan`): per sample, the card of every
-    card group, the host of every host group, then every run from its card and host. A unit
-    fills a block of :data:`ROWS` rows with a representative run's row and its sampled
-    parameters (``apply``), selects the variant, and (runs only) imputes. The ten quantities
-    of a run are then folded into its accumulators, tile by tile.
+    The model is evaluated in the three stages of :mod:`mlimpact.kernels.training`
+    (:class:`StagePlan`): per sample, every card and host unit (shared by the runs that have
+    the same inputs), then every run from its card and host. A unit or run fills a block of
+    :data:`ROWS` rows with its row and sampled parameters (``apply``), selects the variant,
+    and (runs only) imputes. The ten quantities of a run are then folded into its
+    accumulators, tile by tile.
 
     Parameters
     ----------
     kind : int
         TRAINING (the ten quantities of :data:`QUANTITIES`) or CARD (the twelve of
-        :data:`CARD_QUANTITIES`); accumulators have that many quantities.
+        :data:`CARD_QUANTITIES`, from the card units alone); accumulators have that many
+        quantities.
     first_sample : int
         Index of the chunk's first sample in the whole design: tiles start at multiples of
         :data:`TILE`, so the grouping of the sums does not depend on the chunking.
@@ -228,9 +231,7 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
     factors_per_sample : float64[sample, item, 3]
     values : float64[sample, column]
         Sampled parameter values of the chunk (column-major is fastest).
-    apply : int64[application, 3]
-        Field, mode and column of every application of every unit.
-    card_run, card_ptr, card_of_run, host_run, host_ptr, host_of_run, run_ptr : int64 arrays
+    apply, unit_run, unit_stage, unit_ptr, card_of_run, host_of_run, run_ptr : int64 arrays
         The stage plan (:class:`StagePlan`).
     anchor : int64[run, quantity]
         Biased exponent of the histogram's centre octave.
@@ -247,50 +248,41 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
     n_samples, n_runs = values.shape[0], runs.shape[0]
     n_fields = runs.shape[1]
     n_quantities = shift.shape[1]
-    n_cards, n_hosts = card_run.shape[0], host_run.shape[0]
+    n_units = unit_run.shape[0]
     has_variants = variant_cdf.shape[1] > 1
-    width = 3 if kind == TRAINING else 9  # card totals, or parts
-    per_sample = 8 * (n_cards * width + n_hosts * 3)
-    span_tiles = max(1, min(SPAN_TILES, SPAN_BYTES // max(per_sample * TILE, 1)))
-    card_parts = np.empty((n_cards, width, span_tiles * TILE + PAD))
-    host_parts = np.empty((n_hosts, 3, span_tiles * TILE + PAD))
+    width = 3 if kind == TRAINING else 9  # totals per criterion, or a card's parts
+    span_tiles = max(1, min(SPAN_TILES, SPAN_BYTES // max(8 * n_units * width * TILE, 1)))
+    unit_values = np.empty((n_units, width, span_tiles * TILE + PAD))
     span_start = 0
     while span_start < n_samples:
         absolute = first_sample + span_start
         span = min((absolute // TILE + span_tiles) * TILE - absolute, n_samples - span_start)
-        for g in prange(n_cards):
+        for u in prange(n_units):
+            stage = unit_stage[u]
+            if stage == HOST_STAGE and kind != TRAINING:
+                continue
             rows = np.empty((ROWS, n_fields))
             parts = np.empty((3, 3))
-            r = card_run[g]
+            r = unit_run[u]
             for block in range(0, span, ROWS):
                 size = min(ROWS, span - block)
                 first = span_start + block
-                prepare_rows(rows, runs, r, values, first, size, apply, card_ptr[g],
-                             card_ptr[g + 1], variant_values, variant_cdf, has_variants,
-                             block == 0)
+                prepare_rows(rows, runs, r, values, first, size, apply, unit_ptr[u],
+                             unit_ptr[u + 1], variant_values, variant_cdf,
+                             has_variants and stage == CARD_STAGE, block == 0)
                 for i in range(size):
+                    if stage == HOST_STAGE:
+                        host_of_row(rows[i], factors_per_sample[first + i], parts[0])
+                        for c in range(3):
+                            unit_values[u, c, block + i] = parts[0, c]
+                        continue
                     card_of_row(rows[i], factors_per_sample[first + i], parts)
                     for c in range(3):
                         if kind == TRAINING:
-                            card_parts[g, c, block + i] = parts[c, 0] + parts[c, 1] + parts[c, 2]
+                            unit_values[u, c, block + i] = parts[c, 0] + parts[c, 1] + parts[c, 2]
                         else:
                             for p in range(3):
-                                card_parts[g, 3 * c + p, block + i] = parts[c, p]
-        if kind == TRAINING:
-            for h in prange(n_hosts):
-                rows = np.empty((ROWS, n_fields))
-                host = np.empty(3)
-                r = host_run[h]
-                for block in range(0, span, ROWS):
-                    size = min(ROWS, span - block)
-                    first = span_start + block
-                    prepare_rows(rows, runs, r, values, first, size, apply, host_ptr[h],
-                                 host_ptr[h + 1], variant_values, variant_cdf, False,
-                                 block == 0)
-                    for i in range(size):
-                        host_of_row(rows[i], factors_per_sample[first + i], host)
-                        for c in range(3):
-                            host_parts[h, c, block + i] = host[c]
+                                unit_values[u, 3 * c + p, block + i] = parts[c, p]
         for r in prange(n_runs):
             rows = np.empty((ROWS, n_fields))
             out = np.empty(N_OUT)
@@ -316,8 +308,8 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
                             row = rows[j]
                             impute(row)
                             for c in range(3):
-                                card[c] = card_parts[g, c, at]
-                                host[c] = host_parts[h, c, at]
+                                card[c] = unit_values[g, c, at]
+                                host[c] = unit_values[h, c, at]
                             run_from_parts(row, card, host, out)
                             for k in range(N_OUT):
                                 buffer[k, i] = out[k]
@@ -326,10 +318,10 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
                         else:
                             for c in range(3):
                                 for p in range(3):
-                                    buffer[4 * c + p, i] = card_parts[g, 3 * c + p, at]
-                                buffer[4 * c + 3, i] = (card_parts[g, 3 * c, at]
-                                                        + card_parts[g, 3 * c + 1, at]
-                                                        + card_parts[g, 3 * c + 2, at])
+                                    buffer[4 * c + p, i] = unit_values[g, 3 * c + p, at]
+                                buffer[4 * c + 3, i] = (unit_values[g, 3 * c, at]
+                                                        + unit_values[g, 3 * c + 1, at]
+                                                        + unit_values[g, 3 * c + 2, at])
                         if keep:
                             for k in range(n_quantities):
                                 samples[span_start + at, r, k] = buffer[k, i]
@@ -342,74 +334,78 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
 
 @dataclass(frozen=True)
 class StagePlan:
-    """Which units each stage of the fused kernel evaluates, and their applications.
+    """The units that the fused kernel evaluates before the runs, and everyone's applications.
 
-    Runs whose card inputs (:data:`mlimpact.kernels.production.CARD_INPUTS`, with the
-    variant if the run has several), and the sampled columns acting on them, are all equal
-    share one card group; likewise for the host (:data:`mlimpact.kernels.training.HOST_INPUTS`).
-    A group is evaluated from its first run's row. ``apply`` holds (field, mode, column) rows:
-    ``apply[card_ptr[g]:card_ptr[g + 1]]`` are those of card group g (fields it reads only),
-    likewise ``host_ptr`` and ``run_ptr`` (fields of :data:`RUN_INPUTS` and the variant).
+    Runs whose card inputs (:data:`mlimpact.kernels.production.CARD_INPUTS`, with the variant
+    if the run has several), and the sampled columns acting on them, are all equal share one
+    card unit; likewise for the host server (:data:`mlimpact.kernels.training.HOST_INPUTS`). A
+    unit is evaluated from its first run's row; ``unit_stage`` says which of
+    :data:`CARD_STAGE` and :data:`HOST_STAGE` it is, ``card_of_run`` and ``host_of_run`` which
+    units a run takes. ``apply`` holds (field, mode, column) rows:
+    ``apply[unit_ptr[u]:unit_ptr[u + 1]]`` are those of unit u (on the fields it reads only),
+    ``apply[run_ptr[r]:run_ptr[r + 1]]`` those of run r (:data:`RUN_INPUTS` and the variant).
     """
 
     apply: np.ndarray
-    card_run: np.ndarray
-    card_ptr: np.ndarray
+    unit_run: np.ndarray
+    unit_stage: np.ndarray
+    unit_ptr: np.ndarray
     card_of_run: np.ndarray
-    host_run: np.ndarray
-    host_ptr: np.ndarray
     host_of_run: np.ndarray
     run_ptr: np.ndarray
 
     def arrays(self):
         """The plan's arrays in the order :func:`fused_kernel` takes them."""
-        return (self.apply, self.card_run, self.card_ptr, self.card_of_run, self.host_run,
-                self.host_ptr, self.host_of_run, self.run_ptr)
+        return (self.apply, self.unit_run, self.unit_stage, self.unit_ptr, self.card_of_run,
+                self.host_of_run, self.run_ptr)
 
 
 def stage_plan(runs, apply_field, apply_mode, apply_column):
     """The :class:`StagePlan` of a run table (:class:`mlimpact.runs.RunTable`) and of its
     bound applications (field, mode, column per run; column -1 where none acts)."""
-    applications = []
-    ptrs = {}
-    units = {}
+    applications, unit_run, unit_stage, unit_ptr = [], [], [], [0]
 
-    def unit_applications(r, fields):
+    def applications_of(r, fields):
         chosen = [a for a in range(len(apply_field))
                   if apply_field[a] in fields and apply_column[a, r] >= 0]
         chosen.sort(key=lambda a: apply_field[a] != VARIANT)  # the variant first
         return [(int(apply_field[a]), int(apply_mode[a]), int(apply_column[a, r]))
                 for a in chosen]
 
-    def stage(name, inputs, grouped):
+    def fields_of(inputs):
         fields = set(int(f) for f in inputs)
         uses_variant = bool(fields & set(int(f) for f in VARIANT_INDEX))
-        if uses_variant:
-            fields.add(VARIANT)
+        return fields | ({VARIANT} if uses_variant else set()), uses_variant
+
+    def group(stage, inputs):
+        fields, uses_variant = fields_of(inputs)
         columns = sorted(fields)
         relevant = [a for a in range(len(apply_field)) if apply_field[a] in fields]
-        first_of, of_run, ptr = {}, np.empty(len(runs), np.int64), [len(applications)]
+        unit_of_key, unit_of_run = {}, np.empty(len(runs), np.int64)
         for r in range(len(runs)):
             key = (runs.values[r, columns].tobytes(), apply_column[relevant, r].tobytes())
             if uses_variant:
                 key += (runs.variant_values[r].tobytes(), runs.variant_cdf[r].tobytes())
-            if not grouped:
-                key = r
-            if key not in first_of:
-                first_of[key] = len(first_of)
-                applications.extend(unit_applications(r, fields))
-                ptr.append(len(applications))
-            of_run[r] = first_of[key]
-        representative = np.empty(len(first_of), np.int64)
-        for r in range(len(runs) - 1, -1, -1):
-            representative[of_run[r]] = r
-        units[name] = representative, np.asarray(ptr, np.int64), of_run
+            if key not in unit_of_key:
+                unit_of_key[key] = len(unit_run)
+                unit_run.append(r)
+                unit_stage.append(stage)
+                applications.extend(applications_of(r, fields))
+                unit_ptr.append(len(applications))
+            unit_of_run[r] = unit_of_key[key]
+        return unit_of_run
 
-    stage("card", CARD_INPUTS, True)
-    stage("host", HOST_INPUTS, True)
-    stage("run", RUN_INPUTS, False)
-    apply = np.asarray(applications, dtype=np.int64).reshape(len(applications), 3)
-    return StagePlan(apply, *units["card"], *units["host"], units["run"][1])
+    card_of_run = group(CARD_STAGE, CARD_INPUTS)
+    host_of_run = group(HOST_STAGE, HOST_INPUTS)
+    run_fields, _ = fields_of(RUN_INPUTS)
+    run_ptr = [len(applications)]
+    for r in range(len(runs)):
+        applications.extend(applications_of(r, run_fields))
+        run_ptr.append(len(applications))
+    as_array = lambda x: np.asarray(x, dtype=np.int64)  # noqa: E731
+    return StagePlan(as_array(applications).reshape(len(applications), 3), as_array(unit_run),
+                     as_array(unit_stage), as_array(unit_ptr), card_of_run, host_of_run,
+                     as_array(run_ptr))
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
