@@ -131,3 +131,15 @@ def test_bad_uncertainty_section_exits_2(example_setup):
     done = run_cli("estimate", example_setup(text), "--samples", "64")
     assert done.returncode == 2 and "valid range of gpu_usage" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--samples", "-5", "argument --samples: must be >= 1 (got -5)"),
+    ("--samples", "0", "argument --samples: must be >= 1 (got 0)"),
+    ("--seed", "-1", "argument --seed: must be >= 0 (got -1)"),
+    ("--samples", "ten", "argument --samples: must be a whole number (got 'ten')"),
+])
+def test_bad_counts_exit_2_naming_the_bound(repo_root, option, value, message):
+    done = run_cli("estimate", repo_root / "examples" / "bert_base.toml", option, value)
+    assert done.returncode == 2 and message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
