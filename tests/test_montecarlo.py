@@ -6,6 +6,7 @@ import tracemalloc
 import numpy as np
 import pytest
 import xarray as xr
+from hypothesis import given, settings, strategies as st
 
 from mlimpact import distributions as d
 from mlimpact import parameters as p
@@ -343,3 +344,32 @@ def test_a_card_sampled_per_run_is_not_shared():
     assert len(set(plan.card_of_run.tolist())) == len(runs)
     # nor is one whose hardware variant is drawn per run
     assert n_units(stage_plan(runs, bind_all(runs)), CARD_STAGE) == len(runs)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 700), chunk_size=st.integers(1, 700), seed=st.integers(0, 2**31))
+def test_any_chunking_equals_naive_numpy(n, chunk_size, seed):
+    # odd chunk sizes cut tiles, blocks of rows and spans anywhere
+    runs = shared_hardware_runs()
+    result, expected = fused_and_naive(runs, bind_all(runs), n, seed=seed, chunk_size=chunk_size)
+    np.testing.assert_allclose(result.energy.sel(statistic="mean"), expected[..., 0].mean(0),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("chunk_size", [97, 4096])
+def test_card_kind_equals_naive_numpy(chunk_size):
+    runs = shared_hardware_runs()  # with variants drawn per run and a shared card
+    bound = bind_all(runs)
+    n = 2500
+    result = propagate(runs, bound, n, seed=6, keep_samples=True, chunk_size=chunk_size,
+                       kind="card")
+    values = bound.values(Design("mc", n, bound.n_columns, 6).uniforms(0, n))
+    inputs, factors = naive.apply_parameters(runs, values, bound)
+    v = {name: inputs[..., j] for j, name in enumerate(RUN_FIELDS)}
+    die, memory, other = naive.card_of_run(v, factors[:, None])  # (sample, run, criterion)
+    for c, criterion in enumerate(("gwp", "adpe", "pe")):
+        got = result[f"{criterion}_samples"]  # (hardware, component, sample)
+        for component, expected in (("die", die), ("memory", memory), ("other", other),
+                                    ("total", die + memory + other)):
+            np.testing.assert_allclose(got.sel(component=component).T, expected[..., c],
+                                       rtol=1e-13)
