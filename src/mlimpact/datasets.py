@@ -187,6 +187,19 @@ def grid_intensity():
 
 
 @lru_cache(maxsize=None)
+def intensity_years(country):
+    """Years with a grid intensity for ``country``, sorted (empty if none)."""
+    return tuple(sorted(y for c, y in grid_intensity() if c == country))
+
+
+def nearest_intensity_year(country, year):
+    """The year with data nearest to ``year`` for ``country`` (the later one on a tie), or
+    None if the country has none."""
+    years = intensity_years(country)
+    return min(years, key=lambda y: (abs(y - year), -y)) if years else None
+
+
+@lru_cache(maxsize=None)
 def country_names():
     """Names of every country code known to either electricity table."""
     names = {row["country"]: row["name"] for row in _read_csv("grid_intensity.csv")}

@@ -91,9 +91,7 @@ def fab_intensity(foundry, year):
     if country is None:
         raise MlimpactError(f"no fab country for foundry {foundry or 'unknown'!r} (known: "
                             f"{', '.join(FOUNDRY_COUNTRIES)})")
-    years = {y: v for (c, y), v in datasets.grid_intensity().items() if c == country}
-    nearest = min(years, key=lambda y: (abs(y - year), -y))
-    return years[nearest]
+    return datasets.grid_intensity()[country, datasets.nearest_intensity_year(country, year)]
 
 
 def act_fields(name, node_nm, foundry, release_year, memory_type, memory_gb, intensity=None):

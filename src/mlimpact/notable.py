@@ -171,11 +171,10 @@ def _grid(country, year):
     intensities = datasets.grid_intensity()
     notes = []
     code = country if country else "WOR"
-    years = [y for (c, y) in intensities if c == code]
-    if not years:
-        code, years = "WOR", [y for (c, y) in intensities if c == "WOR"]
+    if not datasets.intensity_years(code):
+        code = "WOR"
         notes.append(f"no grid intensity for {country}: world average")
-    nearest = min(years, key=lambda y: (abs(y - year), -y))
+    nearest = datasets.nearest_intensity_year(code, year)
     boavizta = factors.get(country) or factors["WOR"]
     if country not in factors:
         notes.append("ADPe and PE factors of the world (no Boavizta factor for the country)")
@@ -364,10 +363,9 @@ def lowest_intensity_country(year):
     intensities = datasets.grid_intensity()
     best = None
     for code in datasets.electricity_factors():
-        years = [y for (c, y) in intensities if c == code]
-        if not years:
+        nearest = datasets.nearest_intensity_year(code, year)
+        if nearest is None:
             continue
-        nearest = min(years, key=lambda y: (abs(y - year), -y))
         if best is None or intensities[code, nearest] < best[1]:
             best = (code, intensities[code, nearest])
     return best[0]

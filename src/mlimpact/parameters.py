@@ -261,8 +261,6 @@ def kernel_spec(distribution):
         "normal": lambda: (ppf.NORMAL, (d.mu, d.sd)),
         "lognormal": lambda: (ppf.LOGNORMAL, (d.scale, d.gsd)),
         "triangular": lambda: (ppf.TRIANGULAR, (d.low, d.mode, d.high)),
-        "pert": lambda: (ppf.SCALED_BETA, (*d.shapes, d.low, d.high)),
-        "beta": lambda: (ppf.SCALED_BETA, (d.a, d.b, d.low, d.high)),
     }.get(kind)
     if spec is None:
         return ppf.NOT_HERE, (0.0,) * 4

@@ -168,18 +168,19 @@ def write_study(result, folder):
     records = {r.name: r for r in baseline.notable.records}
     rows = []
     summary = baseline.summary
+    phases = {c: ("use",) if c == "energy" else ("production", "use", "total")
+              for c in ("energy", "gwp", "adpe", "pe")}
+    # (model, phase, statistic) arrays, read once: selecting value by value took seconds
+    table = {c: summary[c].sel(statistic=["point", "mean", "median", "q025", "q975"])
+             .transpose("model", ..., "statistic").values.reshape(len(summary.model), -1, 5)
+             for c in phases}
     for m, name in enumerate(summary.model.values):
         date = str(baseline.notable.dates[m])
-        for criterion in ("energy", "gwp", "adpe", "pe"):
-            phases = ("use",) if criterion == "energy" else ("production", "use", "total")
-            for phase in phases:
-                values = summary[criterion].isel(model=m)
-                if criterion != "energy":
-                    values = values.sel(phase=phase)
+        for criterion, names in phases.items():
+            for p, phase in enumerate(names):
                 rows.append([name, date, records[name].status, records[name].hardware,
                              criterion, phase, UNITS[criterion],
-                             *(_g(float(values.sel(statistic=s)))
-                               for s in ("point", "mean", "median", "q025", "q975"))])
+                             *(_g(float(x)) for x in table[criterion][m, p])])
     output.write_csv(folder / "models.csv", MODELS_HEADER, rows)
     # NetCDF: per-model statistics of every scenario and per-sample slopes
     datasets = []

@@ -326,7 +326,7 @@ def _resolve_grid(source, get, provenance):
     if year is not None:
         intensity = datasets.grid_intensity().get((country, year))
         if intensity is None:
-            years = sorted(y for c, y in datasets.grid_intensity() if c == country)
+            years = datasets.intensity_years(country)
             span = f"{years[0]}-{years[-1]}" if years else "none"
             raise MlimpactError(f"{source}: [run] year: no grid intensity for {country} in "
                                 f"{year} (years available: {span})")

@@ -3,15 +3,16 @@
 :mod:`mlimpact.distributions` defines every distribution with a numpy ``ppf`` (the reference);
 this kernel evaluates the same formulas for the kinds that dominate a Monte Carlo run (one
 column per run and per uncertain input), in parallel and without temporaries. Kinds without a
-code here (truncated normal, discrete, empirical) are evaluated by their numpy ``ppf``.
+code here (PERT, beta, truncated normal, discrete, empirical) are evaluated by their numpy
+``ppf``, a whole group of columns at once (PERT and beta through scipy's ``betaincinv``: calling
+it from here would need a ctypes pointer, and a kernel holding one cannot be cached on disk, so
+every process paid about 3 s of compilation).
 
 Each column is one loop of one kind, so that the simple kinds compile to branch-free,
-vectorised loops. ``betaincinv`` (inverse regularised incomplete beta function) is scipy's own
-Boost implementation, called through ``scipy.special.cython_special``; a kernel that calls it
-through ctypes cannot be cached on disk by numba and compiles once per process. The inverse of
-the standard normal CDF is Wichura's algorithm AS 241 [1]_ (PPND16, relative error about
-1e-16), compiled here because scipy's ``ndtri`` through ctypes cost 28 ns a value, most of the
-time of a default run's quantile functions; tests hold it to scipy's ``ndtri`` within 1e-14.
+vectorised loops. The inverse of the standard normal CDF is Wichura's algorithm AS 241 [1]_
+(PPND16, relative error about 1e-16), compiled here because scipy's ``ndtri`` through ctypes
+cost 28 ns a value, most of the time of a default run's quantile functions; tests hold it to
+scipy's ``ndtri`` within 1e-14.
 
 References
 ----------
@@ -19,36 +20,15 @@ References
    Applied Statistics 37(3), 477-484, 1988, doi:10.2307/2347330.
 """
 
-import ctypes
-
 import numpy as np
 from numba import njit, prange
-from numba.extending import get_cython_function_address
+
+from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
 
 #: Codes of the kinds evaluated here; params hold up to 4 numbers per column.
-CONSTANT, UNIFORM, LOGUNIFORM, NORMAL, LOGNORMAL, TRIANGULAR, SCALED_BETA = range(7)
+CONSTANT, UNIFORM, LOGUNIFORM, NORMAL, LOGNORMAL, TRIANGULAR = range(6)
 #: Code of a column evaluated elsewhere.
 NOT_HERE = -1
-
-
-
-def _special(name, n_args):
-    """A double-precision function of cython_special, whose C signature is
-    ``double f(double, ..., int skip_dispatch)`` (checked in the capsule's name)."""
-    from scipy.special import cython_special
-
-    signature = str(cython_special.__pyx_capi__[name])
-    expected = "double (" + ", ".join(["double"] * n_args) + ", int __pyx_skip_dispatch)"
-    if expected not in signature:
-        raise ImportError(f"scipy.special.cython_special.{name} has signature {signature}")
-    return ctypes.CFUNCTYPE(ctypes.c_double, *[ctypes.c_double] * n_args, ctypes.c_int)(
-        get_cython_function_address("scipy.special.cython_special", name))
-
-
-# __pyx_fuse_0 is the double specialisation of the fused betaincinv (checked above).
-_betaincinv = _special("__pyx_fuse_0betaincinv", 3)
-
-_OPTIONS = {"cache": False, "fastmath": False, "nogil": True, "error_model": "numpy"}
 
 # Coefficients of AS 241 (Wichura 1988, PPND16), lowest degree first; the leading 1 of each
 # denominator is written out. Central region |p - 0.5| <= 0.425:
@@ -74,7 +54,7 @@ _F = np.array([1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1,
                1.42151175831644588870e-7, 2.04426310338993978564e-15])
 
 
-@njit(**_OPTIONS)
+@njit(**JIT_OPTIONS)
 def _polynomial(coefficients, x):
     """Horner's rule, coefficients lowest degree first."""
     result = coefficients[-1]
@@ -83,7 +63,7 @@ def _polynomial(coefficients, x):
     return result
 
 
-@njit(**_OPTIONS)
+@njit(**JIT_OPTIONS)
 def ndtri(p):
     """Inverse of the standard normal CDF at ``p`` in (0, 1) (AS 241)."""
     q = p - 0.5
@@ -100,21 +80,20 @@ def ndtri(p):
     return -x if q < 0.0 else x
 
 
-@njit(**_OPTIONS)
+@njit(**JIT_OPTIONS)
 def _clip(x, low, high):
     return min(max(x, low), high)
 
 
-@njit(**_OPTIONS)
+@njit(**JIT_OPTIONS)
 def ppf_column(code, p, u, out):
     """``out[s] = ppf(u[s])`` for one column of the given code and parameters ``p``.
 
     constant: p0. uniform: p0 + (p1 - p0) u. loguniform: p0 exp(u (ln p1 - ln p0)).
     normal (p0 mean, p1 sd): p0 + p1 ndtri(u). lognormal (p0 median, p1 gsd):
     p0 exp(ln(p1) ndtri(u)). triangular (p0 low, p1 mode, p2 high): inverse of the piecewise
-    quadratic CDF, both branches computed and one selected (branch-free). scaled beta (p0 a,
-    p1 b, p2 low, p3 high): p2 + (p3 - p2) I^-1(a, b; u). Results are clipped to the support,
-    as the numpy ``ppf`` does.
+    quadratic CDF, both branches computed and one selected (branch-free). Results are clipped
+    to the support, as the numpy ``ppf`` does.
     """
     n = u.shape[0]
     if code == CONSTANT:
@@ -145,9 +124,6 @@ def ppf_column(code, p, u, out):
             below = min(low + np.sqrt(x * rising), mode)
             above = max(high - np.sqrt((1.0 - x) * falling), mode)
             out[s] = _clip(below if x < at_mode else above, low, high)
-    elif code == SCALED_BETA:
-        for s in range(n):
-            out[s] = _clip(p[2] + (p[3] - p[2]) * _betaincinv(p[0], p[1], u[s], 0), p[2], p[3])
     else:
         for s in range(n):
             out[s] = np.nan
@@ -157,7 +133,7 @@ def ppf_column(code, p, u, out):
 BLOCK = 2048
 
 
-@njit(parallel=True, **_OPTIONS)
+@njit(**PARALLEL_JIT_OPTIONS)
 def ppf_columns(uniforms, codes, params, out):
     """``out[s, j] = ppf_j(uniforms[s, j])`` for every column whose code is not NOT_HERE.
 
