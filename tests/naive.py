@@ -105,6 +105,7 @@ def select_variant(inputs, runs):
     table = runs.variant_values.reshape((1,) * (inputs.ndim - 2) + runs.variant_values.shape)
     chosen = np.take_along_axis(table, k[..., None, None], axis=-2)[..., 0, :]
     inputs[..., index] = chosen
+    return k
 
 
 def impute(inputs):
@@ -124,22 +125,29 @@ def apply_parameters(runs, values, bound):
     per-sample production factors (sample, item, 3)."""
     inputs = np.repeat(runs.values[None], values.shape[0], axis=0)
 
-    def apply(field, mode, columns):
+    def apply(field, mode, columns, by_variant):
+        # a column per (sample, run): the run's own, or that of its chosen variant
+        if by_variant is not None:
+            columns = np.where(columns >= 0, columns,
+                               np.take_along_axis(by_variant[None], chosen[..., None], -1)[..., 0])
+        columns = np.broadcast_to(columns, inputs.shape[:2])
         active = columns >= 0
-        sampled = values[:, columns[active]]
+        sampled = np.take_along_axis(values, np.where(active, columns, 0), axis=1)
         if mode == 0:
-            inputs[:, active, field] = sampled
+            inputs[..., field] = np.where(active, sampled, inputs[..., field])
         else:
-            inputs[:, active, field] *= sampled
+            inputs[..., field] = np.where(active, inputs[..., field] * sampled,
+                                          inputs[..., field])
 
-    applications = list(zip(bound.apply_field, bound.apply_mode, bound.apply_column))
-    for application in applications:
-        if application[0] == VARIANT:
-            apply(*application)
-    select_variant(inputs, runs)
-    for application in applications:
-        if application[0] != VARIANT:
-            apply(*application)
+    applications = list(zip(bound.apply_field, bound.apply_mode, bound.apply_column,
+                            bound.variant_column))
+    for field, mode, columns, _ in applications:
+        if field == VARIANT:
+            apply(field, mode, columns, None)
+    chosen = select_variant(inputs, runs)  # (sample, run)
+    for field, mode, columns, by_variant in applications:
+        if field != VARIANT:
+            apply(field, mode, columns, by_variant)
     impute(inputs)
     scale = np.ones((values.shape[0], *F.shape))
     for c in range(F.shape[1]):

@@ -17,7 +17,7 @@ from mlimpact.kernels.production import CARD_INPUTS
 from mlimpact.kernels.training import HOST_INPUTS
 from mlimpact.model import training_impacts
 from mlimpact.propagate import propagate, propagate_setup, stage_plan
-from mlimpact.runs import RUN_FIELDS
+from mlimpact.runs import RUN_FIELDS, VARIANT_FIELDS, RunTable
 from mlimpact.sampling import Design, chunks
 from mlimpact.setupfile import load_setup
 
@@ -376,3 +376,53 @@ def test_card_kind_equals_naive_numpy(chunk_size):
                                     ("total", die + memory + other)):
             np.testing.assert_allclose(got.sel(component=component).T, expected[..., c],
                                        rtol=1e-13)
+
+
+def variant_runs():
+    """Two runs: run 0 stands for chip A or chip B (equal weights), run 1 is chip A alone;
+    MLCA production, so that a card's die part is its area times the die factor."""
+    table = random_runs(np.random.default_rng(3), 2)
+    values = table.values.copy()
+    values[:, RUN_FIELDS.index("production_model")] = 0.0
+    records = [(name, dict(zip(RUN_FIELDS, row))) for name, row in zip(table.names, values)]
+    chip_b = {f: values[1, RUN_FIELDS.index(f)] for f in VARIANT_FIELDS}
+    chip_b["gpu_die_area_cm2"] = 3.0
+    chip_a = {f: values[1, RUN_FIELDS.index(f)] for f in VARIANT_FIELDS}
+    return RunTable.from_records(records, {table.names[0]: [(1.0, chip_a), (1.0, chip_b)]},
+                                 {table.names[0]: ["chip A", "chip B"]})
+
+
+def test_hardware_parameters_act_on_the_chosen_variant_by_its_name():
+    runs = variant_runs()
+    catalogue = {
+        "die_area[chip A]": p.Parameter("die_area[chip A]", d.Uniform(5.0, 9.0),
+                                        scope="hardware", target="gpu_die_area_cm2",
+                                        mode="replace", members=("chip A",)),
+        "hardware_variant": p.default_catalogue()["hardware_variant"]}
+    bound = p.bind(catalogue, runs, ["A or B", "chip A"], ["USA", "USA"])
+    (die,) = bound.groups["die_area[chip A]"]
+    assert list(bound.apply_column[bound.apply_field == RUN_FIELDS.index("gpu_die_area_cm2")][0]) \
+        == [-1, die]  # run 1 by its own label, run 0 by its variant's
+    n = 4000
+    result = propagate(runs, bound, n, seed=2, keep_samples=True, kind="card")
+    values = bound.values(Design("mc", n, bound.n_columns, 2).uniforms(0, n))
+    area = result.gwp_samples.sel(component="die") / PRODUCTION_FACTORS[0, 0]
+    chose_a = values[:, bound.groups["hardware_variant"][0]] <= 0.5
+    # the same draw for chip A in both runs; chip B keeps its table value
+    np.testing.assert_allclose(area[0].values[chose_a], values[chose_a, die], rtol=1e-14)
+    np.testing.assert_allclose(area[0].values[~chose_a], 3.0, rtol=1e-14)
+    np.testing.assert_allclose(area[1].values, values[:, die], rtol=1e-14)
+    assert 0.3 < chose_a.mean() < 0.7
+
+
+def test_variant_parameters_equal_naive_numpy():
+    runs = shared_hardware_runs()
+    labels = [("chip A", "chip B", "chip C")[:int(n)] if n > 1 else ()
+              for n in runs.n_variants]
+    runs = dataclasses.replace(runs, variant_labels=tuple(labels))
+    catalogue = {**p.default_catalogue(), "die_area[chip B]": p.Parameter(
+        "die_area[chip B]", d.Uniform(2.0, 4.0), scope="hardware", target="gpu_die_area_cm2",
+        mode="replace", members=("chip B",))}
+    bound = bind_all(runs, catalogue)
+    assert (bound.variant_column >= 0).any()  # fab_intensity_error and the die area
+    fused_and_naive(runs, bound, 2000, seed=9, chunk_size=333)

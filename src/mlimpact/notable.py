@@ -225,6 +225,7 @@ def build_runs(window=WINDOW, impute=True, scenario="baseline", low_carbon_count
                 usage[int(row["year"]), ""][hardware.name] += 1
 
     records, run_records, variants, known_rows, labels, countries, dates = [], [], {}, [], [], [], []
+    variant_labels = {}
     extra = {}
     table = datasets.hardware_table()
     for row in rows:
@@ -325,21 +326,26 @@ def build_runs(window=WINDOW, impute=True, scenario="baseline", low_carbon_count
         known = np.zeros(len(RUN_FIELDS), dtype=bool)
         # MFU is known when reported, and irrelevant when nothing is imputed.
         known[RUN_FIELDS.index("mfu")] = math.isfinite(mfu) or imputation == NO_IMPUTATION
+        # Unpublished die areas: one uncertain area per accelerator, whether it is the run's
+        # only accelerator or one of its variants (parameters of hardware scope act on a
+        # run's variants by their names).
+        for hardware, _, _ in usable:
+            if not math.isfinite(hardware.die_area_cm2):
+                die = ranges[hardware.name]
+                extra[f"die_area[{hardware.name}]"] = Parameter(
+                    f"die_area[{hardware.name}]",
+                    Uniform(die.low_cm2, die.high_cm2, unit="cm2"), scope="hardware",
+                    target="gpu_die_area_cm2", mode="replace", unit="cm2",
+                    source=die.basis, description=f"die area of {hardware.name}",
+                    members=(hardware.name,))
         if len(usable) == 1:
             known[RUN_FIELDS.index("variant")] = True
             hardware_label = usable[0][0].name
-            if not math.isfinite(usable[0][0].die_area_cm2):
-                die = ranges[hardware_label]
-                extra[f"die_area[{hardware_label}]"] = Parameter(
-                    f"die_area[{hardware_label}]",
-                    Uniform(die.low_cm2, die.high_cm2, unit="cm2"), scope="hardware",
-                    target="gpu_die_area_cm2", mode="replace", unit="cm2",
-                    source=die.basis, description=f"die area of {hardware_label}",
-                    members=(hardware_label,))
         else:
             hardware_label = label
             variants[name] = [(w, {k: v for k, v in f.items() if k != "act"})
                               for _, w, f in usable]
+            variant_labels[name] = [hardware.name for hardware, _, _ in usable]
         if not act_everywhere:
             known[RUN_FIELDS.index("production_model")] = True
             notes.append("production model MLCA only (ACT's inputs missing)")
@@ -352,7 +358,7 @@ def build_runs(window=WINDOW, impute=True, scenario="baseline", low_carbon_count
                                    tuple(imputed), hardware=row["hardware"], notes=tuple(notes)))
     if not run_records:
         raise MlimpactError(f"no model of {first}-{last} can enter the run")
-    runs = RunTable.from_records(run_records, variants)
+    runs = RunTable.from_records(run_records, variants, variant_labels)
     return NotableRuns(runs, np.array(known_rows), labels, countries, records, extra,
                        np.array(dates))
 

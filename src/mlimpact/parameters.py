@@ -25,7 +25,7 @@ from mlimpact import distributions
 from mlimpact.errors import MlimpactError
 from mlimpact.factors import FACTOR_NAMES, IMPACT_CRITERIA
 from mlimpact.kernels import ppf
-from mlimpact.runs import FIELD_BOUNDS, RUN_FIELDS
+from mlimpact.runs import FIELD_BOUNDS, RUN_FIELDS, VARIANT_FIELDS
 
 SCOPES = ("global", "hardware", "country", "run", "factor")
 MODES = ("replace", "scale")
@@ -204,6 +204,11 @@ class BoundParameters:
         Column index acting on each run, -1 where the run's field is known.
     factor_column : int array of shape (3, item)
         Column scaling each production factor per criterion, -1 for none.
+    variant_column : int array of shape (A, R, V)
+        For a run of several hardware variants, the column acting on each variant (by its
+        hardware name) when the application has hardware scope and targets a field that the
+        variant sets; -1 elsewhere. Such an application acts on the chosen variant after its
+        selection, and ``apply_column`` is -1 for that run.
     """
 
     columns: tuple
@@ -213,6 +218,7 @@ class BoundParameters:
     apply_mode: np.ndarray
     apply_column: np.ndarray
     factor_column: np.ndarray
+    variant_column: np.ndarray
 
     @property
     def n_columns(self):
@@ -291,8 +297,10 @@ def bind(parameters, runs, hardware, countries, known=None):
         raise ValueError("hardware and countries need one entry per run")
     known = np.zeros((n_runs, len(RUN_FIELDS)), bool) if known is None else np.asarray(known, bool)
     columns, dists, groups = [], [], {}
-    fields, modes, applications = [], [], []
+    fields, modes, applications, variant_applications = [], [], [], []
     factor_column = np.full((len(IMPACT_CRITERIA), len(FACTOR_NAMES)), -1, dtype=np.int64)
+    n_variants = runs.variant_cdf.shape[1]
+    variant_fields = {RUN_FIELDS.index(f) for f in VARIANT_FIELDS}
     for name, parameter in sorted(parameters.items()):
         if parameter.distribution.kind == "constant" and parameter.mode == "scale" \
                 and parameter.distribution.value == 1.0:
@@ -305,34 +313,42 @@ def bind(parameters, runs, hardware, countries, known=None):
                 columns.append((name, item_name))
         else:
             field = RUN_FIELDS.index(parameter.target)
-            active = ~known[:, field]
-            if parameter.members:
-                labels = {"global": [""] * n_runs, "hardware": list(hardware),
-                          "country": list(countries), "run": list(runs.names)}[parameter.scope]
-                active &= np.array([label in parameter.members for label in labels], bool)
-            if not active.any():
-                continue
-            members = {"global": [""] * n_runs, "hardware": list(hardware),
-                       "country": list(countries),
-                       "run": list(runs.names)}[parameter.scope]
-            if parameter.scope == "run":
-                members = [f"{i}:{m}" for i, m in enumerate(members)]
+            labels = {"global": [""] * n_runs, "hardware": list(hardware),
+                      "country": list(countries), "run": list(runs.names)}[parameter.scope]
+            by_variant = parameter.scope == "hardware" and field in variant_fields
             column_of = {}
-            per_run = np.full(n_runs, -1, dtype=np.int64)
-            for r in np.flatnonzero(active):
-                member = members[r]
-                if member not in column_of:
-                    column_of[member] = len(columns)
-                    label = member.split(":", 1)[1] if parameter.scope == "run" else member
+
+            def column(key, label):
+                """The column of a member of the parameter's scope, made on first use (runs
+                are keyed by position: two runs may share a name)."""
+                if key not in column_of:
+                    column_of[key] = len(columns)
                     columns.append((name, label))
-                per_run[r] = column_of[member]
+                return column_of[key]
+
+            per_run = np.full(n_runs, -1, dtype=np.int64)
+            per_variant = np.full((n_runs, n_variants), -1, dtype=np.int64)
+            for r in np.flatnonzero(~known[:, field]):
+                variants = runs.variant_labels[r]
+                if by_variant and len(variants) > 1:
+                    for k, label in enumerate(variants):
+                        if not parameter.members or label in parameter.members:
+                            per_variant[r, k] = column(label, label)
+                elif not parameter.members or labels[r] in parameter.members:
+                    key = (r, labels[r]) if parameter.scope == "run" else labels[r]
+                    per_run[r] = column(key, labels[r])
+            if not column_of:
+                continue
             fields.append(field)
             modes.append(MODES.index(parameter.mode))
             applications.append(per_run)
+            variant_applications.append(per_variant)
         dists.extend([parameter.distribution] * (len(columns) - start))
         groups[name] = list(range(start, len(columns)))
     return BoundParameters(
         columns=tuple(columns), distributions=tuple(dists), groups=groups,
         apply_field=np.asarray(fields, dtype=np.int64), apply_mode=np.asarray(modes, np.int64),
         apply_column=(np.asarray(applications, dtype=np.int64).reshape(len(fields), n_runs)),
-        factor_column=factor_column)
+        factor_column=factor_column,
+        variant_column=np.asarray(variant_applications, dtype=np.int64).reshape(
+            len(fields), n_runs, n_variants))

@@ -147,7 +147,8 @@ class _Compacted:
 def stage_plan(runs, bound):
     """The fused kernel's :class:`~mlimpact.kernels.montecarlo.StagePlan` of runs and their
     bound parameters (which runs share a card or a host)."""
-    return mc.stage_plan(runs, bound.apply_field, bound.apply_mode, bound.apply_column)
+    return mc.stage_plan(runs, bound.apply_field, bound.apply_mode, bound.apply_column,
+                         bound.variant_column)
 
 
 def run_chunk(runs, production_factors, bound, design, start, stop, accumulator,

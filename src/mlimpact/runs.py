@@ -117,12 +117,20 @@ class RunTable:
         One label per run (the ``model`` coordinate of results).
     values : numpy.ndarray
         Shape ``(len(names), len(RUN_FIELDS))``, columns as in :data:`RUN_FIELDS`.
+    variant_values, variant_cdf : numpy.ndarray, optional
+        Per run, the values of :data:`VARIANT_FIELDS` of each hardware variant (run, variant,
+        field) and their cumulative weights (run, variant); by default each run is its own
+        single variant.
+    variant_labels : tuple, optional
+        Per run, the hardware name of each of its variants (a tuple, empty for a run of one
+        variant): parameters of hardware scope act on a run's variants by these names.
     """
 
     names: tuple
     values: np.ndarray
     variant_values: np.ndarray = None
     variant_cdf: np.ndarray = None
+    variant_labels: tuple = None
 
     def __post_init__(self):
         values = np.ascontiguousarray(self.values, dtype=np.float64)
@@ -145,6 +153,11 @@ class RunTable:
                              "(run, variant)")
         object.__setattr__(self, "variant_values", variant_values)
         object.__setattr__(self, "variant_cdf", variant_cdf)
+        labels = tuple(tuple(v) for v in self.variant_labels) if self.variant_labels \
+            else ((),) * len(self.names)
+        if len(labels) != len(self.names) or any(len(v) > n_variants for v in labels):
+            raise ValueError("variant labels: one tuple per run, at most one label per variant")
+        object.__setattr__(self, "variant_labels", labels)
 
     def __len__(self):
         return len(self.names)
@@ -160,11 +173,12 @@ class RunTable:
                         axis=1) > 0).sum(axis=1)
 
     @classmethod
-    def from_records(cls, records, variants=None):
+    def from_records(cls, records, variants=None, variant_labels=None):
         """Build from a sequence of ``(name, {field: value})``; every field is required.
 
         ``variants``, if given, maps a run's name to a list of ``(weight, {field: value})``
         over :data:`VARIANT_FIELDS`; other runs have their own values as single variant.
+        ``variant_labels`` maps a run's name to the hardware names of its variants.
         """
         names, rows = [], []
         for name, fields in records:
@@ -189,4 +203,5 @@ class RunTable:
                 cdf[r, len(weights):] = 1.0
                 for k, (_, fields) in enumerate(variants[name]):
                     table[r, k] = [float(fields[f]) for f in VARIANT_FIELDS]
-        return cls(tuple(names), values, table, cdf)
+        labels = tuple(tuple((variant_labels or {}).get(name, ())) for name in names)
+        return cls(tuple(names), values, table, cdf, labels)

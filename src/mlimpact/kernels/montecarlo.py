@@ -50,6 +50,8 @@ N_CARD_QUANTITIES = len(CARD_QUANTITIES)
 TRAINING, CARD = 0, 1
 #: Stages of the units evaluated before the runs: a card, a host server.
 CARD_STAGE, HOST_STAGE = 0, 1
+#: Added to the mode of an application whose column depends on the chosen variant.
+BY_VARIANT = 2
 SUB_BITS = 7
 #: Histogram bins per octave (a factor 2): relative bin width at most 1 / SUB_BINS.
 SUB_BINS = 1 << SUB_BITS
@@ -157,17 +159,19 @@ def fold(values, count, shift, anchor, hist, tails, sums, compensation, extremes
 
 
 @njit(**JIT_OPTIONS)
-def prepare_rows(rows, runs, r, values, first, count, apply, lo, hi, variant_values,
-                 variant_cdf, select, full):
+def prepare_rows(rows, chosen, runs, r, values, first, count, apply, lo, hi, variant_columns,
+                 variant_values, variant_cdf, select, full):
     """Fill ``rows[:count]`` with run ``r``'s row for samples ``first..first+count-1`` of
     ``values``: the applications ``apply[lo:hi]`` (rows of field, mode, column) that set the
-    variant first, then the variant (if ``select``), then the others (mode 0 replaces the
-    field, 1 scales it). Column by column, so that the copies are contiguous reads.
+    variant first, then the variant (if ``select``; its index into ``chosen``), then the
+    others (mode 0 replaces the field, 1 scales it; plus :data:`BY_VARIANT`, the column is
+    that of the chosen variant in ``variant_columns``, none if -1). Column by column, so
+    that the copies are contiguous reads.
 
     With ``full`` every field of every row is copied from the run's row; without, ``rows``
-    must hold rows prepared by such calls for the same unit, and only the fields that a scaling
-    or the imputation changed (hours, nodes) are restored before the applications: the
-    others are the run's values or are overwritten.
+    must hold rows prepared by such calls for the same unit, and only the fields that a
+    scaling or the imputation changed (hours, nodes) are restored before the applications:
+    the others are the run's values or are overwritten.
     """
     n_fields = rows.shape[1]
     if full:  # every row, also those beyond count that later calls will use
@@ -179,7 +183,7 @@ def prepare_rows(rows, runs, r, values, first, count, apply, lo, hi, variant_val
             rows[i, HOURS] = runs[r, HOURS]
             rows[i, NODES] = runs[r, NODES]
         for k in range(lo, hi):
-            if apply[k, 1] != 0:
+            if apply[k, 1] % BY_VARIANT != 0:
                 field = apply[k, 0]
                 for i in range(count):
                     rows[i, field] = runs[r, field]
@@ -190,12 +194,19 @@ def prepare_rows(rows, runs, r, values, first, count, apply, lo, hi, variant_val
                 rows[i, VARIANT] = values[first + i, column]
     if select:
         for i in range(count):
-            select_variant(rows[i], variant_values[r], variant_cdf[r], rows[i, VARIANT])
+            chosen[i] = select_variant(rows[i], variant_values[r], variant_cdf[r],
+                                       rows[i, VARIANT])
     for k in range(lo, hi):
-        field, column = apply[k, 0], apply[k, 2]
+        field, mode, column = apply[k, 0], apply[k, 1], apply[k, 2]
         if field == VARIANT:
             continue
-        if apply[k, 1] == 0:
+        if mode >= BY_VARIANT:
+            for i in range(count):
+                by_variant = variant_columns[column, chosen[i]]
+                if by_variant >= 0:
+                    x = values[first + i, by_variant]
+                    rows[i, field] = x if mode == BY_VARIANT else rows[i, field] * x
+        elif mode == 0:
             for i in range(count):
                 rows[i, field] = values[first + i, column]
         else:
@@ -205,8 +216,9 @@ def prepare_rows(rows, runs, r, values, first, count, apply, lo, hi, variant_val
 
 @njit(**PARALLEL_JIT_OPTIONS)
 def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_per_sample, values,
-                 apply, unit_run, unit_stage, unit_ptr, card_of_run, host_of_run, run_ptr,
-                 anchor, shift, hist, tails, sums, compensation, extremes, samples, keep):
+                 apply, variant_columns, unit_run, unit_stage, unit_ptr, card_of_run,
+                 host_of_run, run_ptr, anchor, shift, hist, tails, sums, compensation, extremes,
+                 samples, keep):
     """Evaluate a chunk of samples over every run and fold the results into the accumulators.
 
     The model is evaluated in the three stages of :mod:`mlimpact.kernels.training`
@@ -231,8 +243,8 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
     factors_per_sample : float64[sample, item, 3]
     values : float64[sample, column]
         Sampled parameter values of the chunk (column-major is fastest).
-    apply, unit_run, unit_stage, unit_ptr, card_of_run, host_of_run, run_ptr : int64 arrays
-        The stage plan (:class:`StagePlan`).
+    apply, variant_columns, unit_run, unit_stage, unit_ptr, card_of_run, host_of_run, run_ptr
+        The stage plan (:class:`StagePlan`), int64 arrays.
     anchor : int64[run, quantity]
         Biased exponent of the histogram's centre octave.
     shift : float64[run, quantity]
@@ -262,13 +274,14 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
             if stage == HOST_STAGE and kind != TRAINING:
                 continue
             rows = np.empty((ROWS, n_fields))
+            chosen = np.zeros(ROWS, dtype=np.int64)
             parts = np.empty((3, 3))
             r = unit_run[u]
             for block in range(0, span, ROWS):
                 size = min(ROWS, span - block)
                 first = span_start + block
-                prepare_rows(rows, runs, r, values, first, size, apply, unit_ptr[u],
-                             unit_ptr[u + 1], variant_values, variant_cdf,
+                prepare_rows(rows, chosen, runs, r, values, first, size, apply, unit_ptr[u],
+                             unit_ptr[u + 1], variant_columns, variant_values, variant_cdf,
                              has_variants and stage == CARD_STAGE, block == 0)
                 for i in range(size):
                     if stage == HOST_STAGE:
@@ -285,6 +298,7 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
                                 unit_values[u, 3 * c + p, block + i] = parts[c, p]
         for r in prange(n_runs):
             rows = np.empty((ROWS, n_fields))
+            chosen = np.zeros(ROWS, dtype=np.int64)
             out = np.empty(N_OUT)
             card = np.empty(3)
             host = np.empty(3)
@@ -298,8 +312,9 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
                 for block in range(0, count, ROWS):
                     size = min(ROWS, count - block)
                     if kind == TRAINING:
-                        prepare_rows(rows, runs, r, values, span_start + tile_start + block,
-                                     size, apply, run_ptr[r], run_ptr[r + 1], variant_values,
+                        prepare_rows(rows, chosen, runs, r, values,
+                                     span_start + tile_start + block, size, apply, run_ptr[r],
+                                     run_ptr[r + 1], variant_columns, variant_values,
                                      variant_cdf, has_variants, tile_start + block == 0)
                     for j in range(size):
                         i = block + j  # in the tile
@@ -344,9 +359,13 @@ class StagePlan:
     units a run takes. ``apply`` holds (field, mode, column) rows:
     ``apply[unit_ptr[u]:unit_ptr[u + 1]]`` are those of unit u (on the fields it reads only),
     ``apply[run_ptr[r]:run_ptr[r + 1]]`` those of run r (:data:`RUN_INPUTS` and the variant).
+    An application whose column depends on the variant chosen (a parameter of hardware scope
+    on a field that variants set, for a run of several variants) has its mode plus
+    :data:`BY_VARIANT`, and as column a row of ``variant_columns`` (a column per variant).
     """
 
     apply: np.ndarray
+    variant_columns: np.ndarray
     unit_run: np.ndarray
     unit_stage: np.ndarray
     unit_ptr: np.ndarray
@@ -356,21 +375,29 @@ class StagePlan:
 
     def arrays(self):
         """The plan's arrays in the order :func:`fused_kernel` takes them."""
-        return (self.apply, self.unit_run, self.unit_stage, self.unit_ptr, self.card_of_run,
-                self.host_of_run, self.run_ptr)
+        return (self.apply, self.variant_columns, self.unit_run, self.unit_stage,
+                self.unit_ptr, self.card_of_run, self.host_of_run, self.run_ptr)
 
 
-def stage_plan(runs, apply_field, apply_mode, apply_column):
+def stage_plan(runs, apply_field, apply_mode, apply_column, variant_column):
     """The :class:`StagePlan` of a run table (:class:`mlimpact.runs.RunTable`) and of its
-    bound applications (field, mode, column per run; column -1 where none acts)."""
-    applications, unit_run, unit_stage, unit_ptr = [], [], [], [0]
+    bound applications (field, mode, column per run, and per variant of a run; column -1
+    where none acts: :class:`mlimpact.parameters.BoundParameters`)."""
+    applications, unit_run, unit_stage, unit_ptr, variant_columns = [], [], [], [0], []
 
     def applications_of(r, fields):
-        chosen = [a for a in range(len(apply_field))
-                  if apply_field[a] in fields and apply_column[a, r] >= 0]
+        chosen = [a for a in range(len(apply_field)) if apply_field[a] in fields
+                  and (apply_column[a, r] >= 0 or variant_column[a, r].max(initial=-1) >= 0)]
         chosen.sort(key=lambda a: apply_field[a] != VARIANT)  # the variant first
-        return [(int(apply_field[a]), int(apply_mode[a]), int(apply_column[a, r]))
-                for a in chosen]
+        rows = []
+        for a in chosen:
+            if apply_column[a, r] >= 0:
+                rows.append((int(apply_field[a]), int(apply_mode[a]), int(apply_column[a, r])))
+            else:  # per variant: the mode says so, the column is a row of variant_columns
+                rows.append((int(apply_field[a]), int(apply_mode[a]) + BY_VARIANT,
+                             len(variant_columns)))
+                variant_columns.append(variant_column[a, r])
+        return rows
 
     def fields_of(inputs):
         fields = set(int(f) for f in inputs)
@@ -383,7 +410,8 @@ def stage_plan(runs, apply_field, apply_mode, apply_column):
         relevant = [a for a in range(len(apply_field)) if apply_field[a] in fields]
         unit_of_key, unit_of_run = {}, np.empty(len(runs), np.int64)
         for r in range(len(runs)):
-            key = (runs.values[r, columns].tobytes(), apply_column[relevant, r].tobytes())
+            key = (runs.values[r, columns].tobytes(), apply_column[relevant, r].tobytes(),
+                   variant_column[relevant, r].tobytes())
             if uses_variant:
                 key += (runs.variant_values[r].tobytes(), runs.variant_cdf[r].tobytes())
             if key not in unit_of_key:
@@ -403,9 +431,11 @@ def stage_plan(runs, apply_field, apply_mode, apply_column):
         applications.extend(applications_of(r, run_fields))
         run_ptr.append(len(applications))
     as_array = lambda x: np.asarray(x, dtype=np.int64)  # noqa: E731
-    return StagePlan(as_array(applications).reshape(len(applications), 3), as_array(unit_run),
-                     as_array(unit_stage), as_array(unit_ptr), card_of_run, host_of_run,
-                     as_array(run_ptr))
+    return StagePlan(as_array(applications).reshape(len(applications), 3),
+                     as_array(variant_columns).reshape(len(variant_columns),
+                                                       runs.variant_cdf.shape[1]),
+                     as_array(unit_run), as_array(unit_stage), as_array(unit_ptr), card_of_run,
+                     host_of_run, as_array(run_ptr))
 
 
 @njit(**PARALLEL_JIT_OPTIONS)

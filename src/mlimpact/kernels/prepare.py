@@ -18,13 +18,14 @@ from mlimpact.runs import (
 @njit(**JIT_OPTIONS)
 def select_variant(row, variant_values, variant_cdf, position):
     """Set the hardware fields of ``row`` to those of the variant at ``position`` in [0, 1] of
-    the cumulative weights ``variant_cdf`` (one run's tables)."""
+    the cumulative weights ``variant_cdf`` (one run's tables); return the variant's index."""
     k = 0
     last = variant_cdf.shape[0] - 1
     while k < last and position > variant_cdf[k]:
         k += 1
     for j in range(VARIANT_INDEX.shape[0]):
         row[VARIANT_INDEX[j]] = variant_values[k, j]
+    return k
 
 
 @njit(**JIT_OPTIONS)
