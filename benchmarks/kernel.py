@@ -4,8 +4,9 @@
 
 The run table holds ``--models`` synthetic training runs (accelerators drawn from the hardware
 table's data-centre GPUs with known die area, memory and TDP; hours, nodes, usage and grid drawn
-at random with a fixed seed): the dataset of notable models is not wired in yet, and the kernel's
-cost does not depend on where the numbers come from. Every input of the default catalogue is
+at random with a fixed seed), so that ``--models`` sets the size; the kernel's cost does not
+depend on where the numbers come from (``benchmarks/dask_scaling.py`` runs the 440 notable
+models). Every input of the default catalogue is
 uncertain (per-run GPU usage, per-country grid errors, global assumptions, factor errors, the
 production model MLCA or ACT and ACT's inputs per accelerator).
 
