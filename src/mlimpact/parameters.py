@@ -240,13 +240,11 @@ class BoundParameters:
         elif out.shape != uniforms.shape or not out.flags.f_contiguous:
             raise ValueError(f"out must be a column-major array of shape {uniforms.shape}")
         codes, params = self._kernel_specs
-        elsewhere = [indices for indices in self.groups.values()
-                     if codes[indices[0]] == ppf.NOT_HERE]
-        # numpy's ppf first, from the uniforms, in case out is uniforms
-        numpy_values = [self.distributions[i[0]].ppf(uniforms[:, i]) for i in elsewhere]
         ppf.ppf_columns(uniforms, codes, params, out)
-        for indices, computed in zip(elsewhere, numpy_values):
-            out[:, indices] = computed
+        # ppf_columns leaves these columns alone: their uniforms are intact even in place
+        for indices in self.groups.values():
+            if codes[indices[0]] == ppf.NOT_HERE:
+                out[:, indices] = self.distributions[indices[0]].ppf(uniforms[:, indices])
         return out
 
     @cached_property
@@ -300,7 +298,6 @@ def bind(parameters, runs, hardware, countries, known=None):
     fields, modes, applications, variant_applications = [], [], [], []
     factor_column = np.full((len(IMPACT_CRITERIA), len(FACTOR_NAMES)), -1, dtype=np.int64)
     n_variants = runs.variant_cdf.shape[1]
-    variant_fields = {RUN_FIELDS.index(f) for f in VARIANT_FIELDS}
     for name, parameter in sorted(parameters.items()):
         if parameter.distribution.kind == "constant" and parameter.mode == "scale" \
                 and parameter.distribution.value == 1.0:
@@ -315,7 +312,7 @@ def bind(parameters, runs, hardware, countries, known=None):
             field = RUN_FIELDS.index(parameter.target)
             labels = {"global": [""] * n_runs, "hardware": list(hardware),
                       "country": list(countries), "run": list(runs.names)}[parameter.scope]
-            by_variant = parameter.scope == "hardware" and field in variant_fields
+            by_variant = parameter.scope == "hardware" and parameter.target in VARIANT_FIELDS
             column_of = {}
 
             def column(key, label):

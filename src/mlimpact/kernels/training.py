@@ -55,7 +55,7 @@ RUN_INPUTS = np.array([HOURS, NODES, REPETITIONS, GPUS, GPU_USAGE, GPU_TDP_W, CP
 def host_of_row(row, factors, out):
     """Production of the run's host server, per criterion, into ``out`` (3) [criterion unit].
 
-    Reads only :data:`mlimpact.runs.HOST_FIELDS` of ``row`` (tested), so that the Monte Carlo
+    Reads only the fields of :data:`HOST_INPUTS` of ``row`` (tested), so that the Monte Carlo
     kernel evaluates it once per sample for all the runs that share those inputs.
     """
     inverse_density = 1.0 / row[MEMORY_DENSITY]
