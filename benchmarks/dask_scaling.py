@@ -15,7 +15,10 @@ import time
 
 import numpy as np
 
-from mlimpact import distributed, notable, parameters, propagate
+from mlimpact.engine import distributed, propagate
+from mlimpact.runs import notable
+from mlimpact.uncertainty.binding import bind
+from mlimpact.uncertainty.catalogue import default_catalogue, die_area_parameters
 
 
 def timed(function, repeats):
@@ -36,8 +39,8 @@ def main():
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     runs = notable.build_runs()
-    bound = parameters.bind({**parameters.default_catalogue(), **runs.parameters}, runs.runs,
-                            runs.hardware, runs.countries, runs.known)
+    bound = bind({**default_catalogue(), **die_area_parameters(runs.unpublished_dies)},
+                 runs.runs, runs.hardware, runs.countries, runs.known)
 
     def run(client=None):
         return propagate.propagate(runs.runs, bound, args.samples, seed=0,

@@ -14,7 +14,7 @@ Both sides compute the same thing: the ten quantities (energy; production, use a
 GWP, ADPe, PE) of every (sample, model), and their mean, standard deviation and five quantiles
 per model.
 
-- fused: :func:`mlimpact.propagate.propagate`, chunked, streaming reductions (numba, all cores);
+- fused: :func:`mlimpact.engine.propagate.propagate`, chunked, streaming reductions (numba, all cores);
 - naive: numpy on whole (sample, model) arrays (``tests/naive.py``), then ``mean``, ``std`` and
   ``np.quantile`` over the samples. It keeps every value, so it runs on ``--naive-samples``
   samples only; throughputs are per evaluation, so the ratio is fair.
@@ -41,12 +41,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import naive  # noqa: E402
 
-from mlimpact import datasets, parameters  # noqa: E402
-from mlimpact.cards import hardware_act_fields, why_not_priced  # noqa: E402
-from mlimpact.defaults import DYNAMIC_RATIO, LIFETIME_USAGE, LIFETIME_YEARS  # noqa: E402
-from mlimpact.propagate import QUANTILES, propagate  # noqa: E402
-from mlimpact.runs import RUN_FIELDS, RunTable  # noqa: E402
-from mlimpact.sampling import Design  # noqa: E402
+from mlimpact.engine.propagate import QUANTILES, parameter_values, propagate  # noqa: E402
+from mlimpact.runs.cards import why_not_priced  # noqa: E402
+from mlimpact.runs.defaults import default_row  # noqa: E402
+from mlimpact.runs.table import RUN_FIELDS, RunTable  # noqa: E402
+from mlimpact.tables.fab import hardware_act_fields  # noqa: E402
+from mlimpact.tables.grid import electricity_factors  # noqa: E402
+from mlimpact.tables.hardware import hardware_table  # noqa: E402
+from mlimpact.uncertainty.binding import bind  # noqa: E402
+from mlimpact.uncertainty.catalogue import default_catalogue  # noqa: E402
+from mlimpact.uncertainty.sampling import Design  # noqa: E402
 
 COUNTRIES = ("USA", "CHN", "GBR", "FRA", "DEU", "CAN", "JPN", "KOR")
 
@@ -54,26 +58,20 @@ COUNTRIES = ("USA", "CHN", "GBR", "FRA", "DEU", "CAN", "JPN", "KOR")
 def synthetic_runs(n_models, seed=0):
     """A run table of n_models plausible training runs, with the hardware and country of each."""
     rng = np.random.default_rng(seed)
-    cards = [h for h in datasets.hardware_table() if h.segment == "data_centre"
+    cards = [h for h in hardware_table() if h.segment == "data_centre"
              and np.isfinite([h.die_area_cm2, h.memory_gb, h.tdp_w]).all()
              and why_not_priced(h, "act") is None]
-    factors = datasets.electricity_factors()
+    factors = electricity_factors()
     records, hardware, countries = [], [], []
     for i in range(n_models):
         card = cards[rng.integers(len(cards))]
         country = COUNTRIES[rng.integers(len(COUNTRIES))]
         grid = factors[country]
-        records.append((f"model {i}", dict(
-            hours=float(rng.lognormal(np.log(300), 1.0)), nodes=int(rng.integers(1, 512)),
-            repetitions=1, gpus=8, gpu_usage=0.75, gpu_tdp_w=card.tdp_w,
-            gpu_memory_gb=card.memory_gb, gpu_die_area_cm2=card.die_area_cm2, cpus=2,
-            cpu_usage=0.0, cpu_tdp_w=65, cpu_die_area_cm2=2.1, ram_modules=24, ram_module_gb=32,
-            ssd_gb=1000, psus=2, server=1, grid_gwp=grid.gwp, grid_adpe=grid.adpe,
-            grid_pe=grid.pe, intensity_ratio=1.0, lifetime_years=LIFETIME_YEARS,
-            lifetime_usage=LIFETIME_USAGE, dynamic_ratio=DYNAMIC_RATIO, memory_density=0.625,
-            production_model=0, yield_model=1, yield_constant=0.875, gpa_abatement=0.5,
-            defect_density_quantile=0.5, memory_gwp_quantile=0.5, training_compute=0,
-            peak_flops=0, mfu=1.0, imputation=0, variant=0.5, **hardware_act_fields(card))))
+        records.append((f"model {i}", default_row(
+            hours=float(rng.lognormal(np.log(300), 1.0)), nodes=float(rng.integers(1, 512)),
+            gpus=8.0, gpu_tdp_w=card.tdp_w, gpu_memory_gb=card.memory_gb,
+            gpu_die_area_cm2=card.die_area_cm2, grid_gwp=grid.gwp, grid_adpe=grid.adpe,
+            grid_pe=grid.pe, **hardware_act_fields(card))))
         hardware.append(card.name)
         countries.append(country)
     return RunTable.from_records(records), hardware, countries
@@ -81,7 +79,7 @@ def synthetic_runs(n_models, seed=0):
 
 def naive_statistics(runs, bound, n, seed):
     """Evaluate n samples with numpy on whole arrays and reduce them as the fused path does."""
-    values = bound.values(Design("mc", n, bound.n_columns, seed).uniforms(0, n))
+    values = parameter_values(bound, Design("mc", n, bound.n_columns, seed).uniforms(0, n))
     quantities = naive.monte_carlo(runs, values, bound)
     return (quantities.mean(axis=0), quantities.std(axis=0, ddof=1),
             np.quantile(quantities, list(QUANTILES.values()), axis=0))
@@ -109,7 +107,7 @@ def main(argv=None):
     # As for a dataset run with nothing imputed: one hardware variant, MFU unused.
     known = np.zeros((len(runs), len(RUN_FIELDS)), dtype=bool)
     known[:, [RUN_FIELDS.index("variant"), RUN_FIELDS.index("mfu")]] = True
-    bound = parameters.bind(parameters.default_catalogue(), runs, hardware, countries, known)
+    bound = bind(default_catalogue(), runs, hardware, countries, known)
     propagate(runs, bound, 2048, seed=1, chunk_size=1024)  # compile
     if not args.fused_only:
         naive_statistics(runs, bound, 256, seed=1)  # warm-up

@@ -22,7 +22,8 @@ import time
 import numpy as np
 from SALib.analyze import sobol as salib_sobol
 
-from mlimpact import sensitivity
+from mlimpact.analysis.sobol import SobolAccumulator
+from mlimpact.uncertainty.sampling import SaltelliDesign
 
 D = 10
 
@@ -35,7 +36,7 @@ def model_outputs(x, k, seed=0):
 
 
 def ours(design, y):
-    accumulator = sensitivity.SobolAccumulator(D, y.shape[1], resamples=100, seed=0)
+    accumulator = SobolAccumulator(D, y.shape[1], resamples=100, seed=0)
     step = design.step
     for start in range(0, design.n, 4096):
         stop = min(start + 4096, design.n)
@@ -67,7 +68,7 @@ def main(argv=None):
     rows = []
     for power in args.sizes:
         n = 2 ** power
-        design = sensitivity.SaltelliDesign(D, [[i] for i in range(D)], n, seed=0)
+        design = SaltelliDesign(D, [[i] for i in range(D)], n, seed=0)
         x = design.uniforms(0, design.rows)
         for k in args.outputs:
             y = model_outputs(x, k)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mlimpact.runs import RunTable
+from mlimpact.runs.table import RunTable
 
 #: The BERT_base reference run of MLCA (MODEL.md section 7), every field spelled out.
 BERT_BASE = dict(

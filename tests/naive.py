@@ -6,8 +6,8 @@ Factors may be one table (item, 3) or one table per sample broadcast against the
 
 import numpy as np
 
-from mlimpact.factors import PRODUCTION_FACTORS as F
-from mlimpact.runs import RUN_FIELDS, VARIANT_FIELDS
+from mlimpact.tables.factors import PRODUCTION_FACTORS as F
+from mlimpact.runs.table import RUN_FIELDS, VARIANT_FIELDS
 
 ITEM = {name: i for i, name in enumerate((
     "gpu_die", "gpu_base", "gpu_memory_die", "gpu_memory_base", "cpu_die", "cpu_base",

@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from mlimpact import cards, datasets, fab
+from mlimpact.runs import cards
+from mlimpact.study.cards import card_estimate
+from mlimpact.tables import fab, grid
 from mlimpact.cli import main
-from mlimpact.model import training_impacts
-from mlimpact.setupfile import parse_setup
-from mlimpact.kernels.production import act_die, die_yield
-from mlimpact.runs import CONSTANT_YIELD, MURPHY_YIELD, POISSON_YIELD
+from mlimpact.engine.model import training_impacts
+from mlimpact.runs.setupfile import parse_setup
+from mlimpact.engine.kernels.production import act_die, die_yield
+from mlimpact.runs.table import CONSTANT_YIELD, MURPHY_YIELD, POISSON_YIELD
 
 MPA = 0.5  # ACT: 500 g/cm2 at every node (MODEL.md section 3)
 
@@ -84,7 +86,7 @@ def test_node_interpolation_and_clamping():
 
 
 def test_fab_intensity_comes_from_the_foundry_country():
-    assert fab.fab_intensity("TSMC", 2022) == datasets.grid_intensity()["TWN", 2022]
+    assert fab.fab_intensity("TSMC", 2022) == grid.intensity("TWN", 2022)[0]
     with pytest.raises(Exception, match="no fab country"):
         fab.fab_intensity("Unknown Fab", 2022)
 
@@ -120,9 +122,9 @@ def test_card_without_die_area_is_refused(capsys):
 def test_mixture_spans_both_models():
     # The mixture's interval must reach both models' point values for the H100's GWP.
     h100 = [cards.find_card("H100 SXM5 80GB")]
-    mlca = float(cards.card_estimate(h100, "mlca").gwp.sel(component="total")[0])
-    act = float(cards.card_estimate(h100, "act").gwp.sel(component="total")[0])
-    mixture = cards.card_estimate(h100, "mixture", samples=8192).gwp.sel(component="total")[0]
+    mlca = float(card_estimate(h100, "mlca").gwp.sel(component="total")[0])
+    act = float(card_estimate(h100, "act").gwp.sel(component="total")[0])
+    mixture = card_estimate(h100, "mixture", samples=8192).gwp.sel(component="total")[0]
     assert float(mixture.sel(statistic="q025")) < act < mlca < float(mixture.sel(statistic="q975"))
 
 

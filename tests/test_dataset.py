@@ -5,10 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from mlimpact import datasets, notable
+from mlimpact.runs import notable
+from mlimpact.tables import grid
+from mlimpact.tables.hardware import hardware_table
+from mlimpact.tables.models import load_models
 from mlimpact.cli import main
-from mlimpact.model import training_impacts
-from mlimpact.runs import RUN_FIELDS
+from mlimpact.engine.model import training_impacts
+from mlimpact.runs.table import RUN_FIELDS
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +25,7 @@ def field(dataset, model, name):
 
 
 def test_no_model_disappears_without_a_reason(dataset):
-    in_window = [r for r in notable.load_models() if 2013 <= int(r["year"]) <= 2025]
+    in_window = [r for r in load_models() if 2013 <= int(r["year"]) <= 2025]
     assert len(dataset.records) == len(in_window) == 830
     assert {r.name for r in dataset.records} == {r["model"] for r in in_window}
     for record in dataset.records:
@@ -50,7 +53,7 @@ def test_gpt3_as_reported(dataset):
     assert chips == pytest.approx(10_000)
     assert field(dataset, name, "hours") == pytest.approx(355.2)
     assert field(dataset, name, "imputation") == 0
-    v100 = datasets.hardware_table().find("NVIDIA Tesla V100 DGXS 32 GB")
+    v100 = hardware_table().find("NVIDIA Tesla V100 DGXS 32 GB")
     assert field(dataset, name, "gpu_die_area_cm2") == pytest.approx(v100.die_area_cm2)
     assert field(dataset, name, "gpu_tdp_w") == v100.tdp_w
 
@@ -79,7 +82,7 @@ def test_imputed_hours_follow_compute(dataset):
 
 
 def test_generic_names_are_a_choice_among_variants(dataset):
-    table = datasets.hardware_table()
+    table = hardware_table()
     a100 = table.find("NVIDIA A100")
     models = [r.name for r in dataset.records if r.hardware == "NVIDIA A100"
               and r.status != "excluded"]
@@ -98,7 +101,8 @@ def test_missing_hardware_is_imputed_from_its_year(dataset):
 
 
 def test_unpublished_die_areas_are_uncertain(dataset):
-    parameter = dataset.parameters["die_area[Google TPU v3]"]
+    from mlimpact.uncertainty.catalogue import die_area_parameters
+    parameter = die_area_parameters(dataset.unpublished_dies)["die_area[Google TPU v3]"]
     low, high = parameter.distribution.support()
     assert (low, high) == (3.25, 8.58)  # data/die_areas.csv: 325-858 mm2, one die
     assert parameter.members == ("Google TPU v3",)
@@ -107,7 +111,7 @@ def test_unpublished_die_areas_are_uncertain(dataset):
 def test_grid_follows_country_and_year_before_publication(dataset):
     name = "GPT-3 175B (davinci)"  # published 2020, USA
     assert field(dataset, name, "grid_gwp") == pytest.approx(
-        datasets.grid_intensity()["USA", 2019])
+        grid.intensity("USA", 2019)[0])
 
 
 def test_data_command_json(capsys):
@@ -121,15 +125,16 @@ def test_data_command_json(capsys):
     total = sum(sum(c.values()) for c in report["years"].values())
     assert total == report["included_total"] + report["excluded_total"]
     assert report["hardware_mapping"]["NVIDIA A100"] == list(
-        datasets.hardware_table().find("NVIDIA A100").variants)
+        hardware_table().find("NVIDIA A100").variants)
 
 
 def test_monte_carlo_over_the_dataset(dataset):
-    from mlimpact import parameters, propagate
-    catalogue = {**parameters.default_catalogue(), **dataset.parameters}
-    bound = parameters.bind(catalogue, dataset.runs, dataset.hardware, dataset.countries,
-                            dataset.known)
-    result = propagate.propagate(dataset.runs, bound, 1024, seed=0)
+    from mlimpact.engine.propagate import propagate
+    from mlimpact.uncertainty.binding import bind
+    from mlimpact.uncertainty.catalogue import default_catalogue, die_area_parameters
+    catalogue = {**default_catalogue(), **die_area_parameters(dataset.unpublished_dies)}
+    bound = bind(catalogue, dataset.runs, dataset.hardware, dataset.countries, dataset.known)
+    result = propagate(dataset.runs, bound, 1024, seed=0)
     total = result.gwp.sel(phase="total")
     assert np.all(np.isfinite(total.sel(statistic="median")))
     assert np.all(total.sel(statistic="q025") <= total.sel(statistic="q975"))

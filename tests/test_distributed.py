@@ -8,7 +8,12 @@ import time
 import numpy as np
 import pytest
 
-from mlimpact import distributed, notable, parameters, propagate, study
+from mlimpact.engine import distributed, propagate
+from mlimpact.runs import notable
+from mlimpact.study import claims as study
+from mlimpact.study.options import StudyOptions
+from mlimpact.uncertainty.binding import bind
+from mlimpact.uncertainty.catalogue import default_catalogue, die_area_parameters
 from mlimpact.errors import MlimpactError
 
 pytestmark = pytest.mark.slow
@@ -24,8 +29,8 @@ def client():
 @pytest.fixture(scope="module")
 def dataset():
     runs = notable.build_runs()
-    bound = parameters.bind({**parameters.default_catalogue(), **runs.parameters}, runs.runs,
-                            runs.hardware, runs.countries, runs.known)
+    bound = bind({**default_catalogue(), **die_area_parameters(runs.unpublished_dies)},
+                 runs.runs, runs.hardware, runs.countries, runs.known)
     return runs, bound
 
 
@@ -42,7 +47,7 @@ def test_same_results_with_and_without_dask(client, dataset):
 
 
 def test_same_claims_with_and_without_dask(client):
-    options = study.StudyOptions(samples=256, seed=2, chunk_size=128, sensitivity_samples=0,
+    options = StudyOptions(samples=256, seed=2, chunk_size=128, sensitivity_samples=0,
                                  scenarios=("baseline", "location_shifting"))
     local = study.run_study(options)
     remote = study.run_study(options, client=client)

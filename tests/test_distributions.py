@@ -10,7 +10,7 @@ import scipy.stats as st
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from mlimpact.distributions import (
+from mlimpact.uncertainty.distributions import (
     DISTRIBUTIONS, PERT, Beta, Constant, Discrete, Distribution, Empirical, LogNormal, LogUniform,
     Normal, Triangular, TruncatedNormal, Uniform, from_spec)
 from mlimpact.errors import MlimpactError

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from mlimpact.factors import PRODUCTION_FACTORS
-from mlimpact.kernels.training import evaluate_runs
-from mlimpact.model import card_production, training_impacts, validate_runs
+from mlimpact.tables.factors import PRODUCTION_FACTORS
+from mlimpact.engine.kernels.training import evaluate_runs
+from mlimpact.engine.model import card_production, training_impacts, validate_runs
 from mlimpact.errors import MlimpactError
-from mlimpact.runs import RUN_FIELDS
+from mlimpact.runs.table import RUN_FIELDS
 
 import naive
 from conftest import random_runs
@@ -128,10 +128,10 @@ def test_validate_runs_rejects_out_of_range(bert_base, field, value):
 def test_stage_inputs_are_exactly_the_fields_each_stage_reads():
     # The Monte Carlo kernel evaluates a card or a host once for all the runs that share
     # its declared inputs: a stage must not read any other field, and reads each declared one.
-    from mlimpact.kernels.prepare import impute
-    from mlimpact.kernels.production import CARD_INPUTS, card_of_row
-    from mlimpact.kernels.training import HOST_INPUTS, RUN_INPUTS, host_of_row, run_from_parts
-    from mlimpact.runs import VARIANT_INDEX
+    from mlimpact.engine.kernels.prepare import impute
+    from mlimpact.engine.kernels.production import CARD_INPUTS, card_of_row
+    from mlimpact.engine.kernels.training import HOST_INPUTS, RUN_INPUTS, host_of_row, run_from_parts
+    from mlimpact.runs.table import VARIANT_INDEX
 
     def card(row):
         out = np.empty((3, 3))

@@ -8,18 +8,21 @@ import pytest
 import xarray as xr
 from hypothesis import given, settings, strategies as st
 
-from mlimpact import distributions as d
-from mlimpact import parameters as p
+from mlimpact.uncertainty import catalogue as p
+from mlimpact.uncertainty import distributions as d
+from mlimpact.uncertainty.binding import bind
 from mlimpact.errors import MlimpactError
-from mlimpact.factors import PRODUCTION_FACTORS
-from mlimpact.kernels.montecarlo import CARD_STAGE, HOST_STAGE, SUB_BINS
-from mlimpact.kernels.production import CARD_INPUTS
-from mlimpact.kernels.training import HOST_INPUTS
-from mlimpact.model import training_impacts
-from mlimpact.propagate import propagate, propagate_setup, stage_plan
-from mlimpact.runs import RUN_FIELDS, VARIANT_FIELDS, RunTable
-from mlimpact.sampling import Design, chunks
-from mlimpact.setupfile import load_setup
+from mlimpact.tables.factors import PRODUCTION_FACTORS
+from mlimpact.engine.kernels.montecarlo import CARD_STAGE, HOST_STAGE, SUB_BINS
+from mlimpact.engine.kernels.production import CARD_INPUTS
+from mlimpact.engine.kernels.training import HOST_INPUTS
+from mlimpact.engine.model import training_impacts
+from mlimpact.engine.propagate import (
+    parameter_values, ppf_spec, propagate, propagate_setup, stage_plan,
+)
+from mlimpact.runs.table import RUN_FIELDS, VARIANT_FIELDS, RunTable
+from mlimpact.uncertainty.sampling import Design, chunks
+from mlimpact.runs.setupfile import load_setup
 
 import naive
 from conftest import random_runs
@@ -30,7 +33,7 @@ def bind_all(runs, catalogue=None, known=None):
     n = len(runs)
     hardware = [f"hw{i % 3}" for i in range(n)]
     countries = ["USA" if i % 2 else "FRA" for i in range(n)]
-    return p.bind(catalogue, runs, hardware, countries, known)
+    return bind(catalogue, runs, hardware, countries, known)
 
 
 @pytest.fixture
@@ -63,7 +66,7 @@ def fused_and_naive(runs, bound, n, seed, chunk_size):
     returns both."""
     result = propagate(runs, bound, n, seed=seed, keep_samples=True, chunk_size=chunk_size)
     design = Design("mc", n, bound.n_columns, seed)
-    expected = naive.monte_carlo(runs, bound.values(design.uniforms(0, n)), bound)
+    expected = naive.monte_carlo(runs, parameter_values(bound, design.uniforms(0, n)), bound)
     np.testing.assert_allclose(result.energy_samples, expected[..., 0], rtol=1e-13)
     for c, criterion in enumerate(("gwp", "adpe", "pe")):
         for k, phase in enumerate(("production", "use", "total")):
@@ -233,7 +236,7 @@ def test_every_catalogue_entry_is_documented():
 
 
 def test_results_save_to_netcdf(runs, tmp_path):
-    from mlimpact.output import write_netcdf
+    from mlimpact.render.files import write_netcdf
     result = propagate(runs, bind_all(runs), 1024, seed=0)
     write_netcdf(result, tmp_path / "r.nc")
     back = xr.load_dataset(tmp_path / "r.nc")
@@ -246,8 +249,8 @@ def test_results_save_to_netcdf(runs, tmp_path):
     d.LogNormal(2, 1.5), d.Triangular(1, 6, 8), d.Triangular(0, 0, 1), d.Triangular(0, 1, 1),
 ])
 def test_compiled_ppf_equals_numpy_ppf(distribution):
-    from mlimpact.kernels import ppf
-    code, params = p.kernel_spec(distribution)
+    from mlimpact.engine.kernels import ppf
+    code, params = ppf_spec(distribution)
     assert code != ppf.NOT_HERE
     u = np.asfortranarray(np.concatenate([[1e-12, 0.5, 1 - 1e-12],
                                           np.random.default_rng(0).random(2000)])[:, None])
@@ -261,7 +264,7 @@ def test_compiled_ppf_equals_numpy_ppf(distribution):
 def test_compiled_ndtri_equals_scipy_to_1e14():
     from scipy.special import ndtri
 
-    from mlimpact.kernels import ppf
+    from mlimpact.engine.kernels import ppf
     u = np.concatenate([np.random.default_rng(1).random(200_000), np.logspace(-300, -1, 3000),
                         1 - np.logspace(-16, -1, 3000), [0.5, 0.075, 0.925]])
     out = np.empty_like(u)
@@ -274,16 +277,16 @@ def test_compiled_ndtri_equals_scipy_to_1e14():
     d.Discrete([0.5, 0.7, 0.9], [1, 2, 1]), d.PERT(0.2, 0.5, 0.9), d.Beta(2, 5, 0.1, 0.9),
 ])
 def test_kinds_without_compiled_ppf_use_numpy(runs, distribution):
-    assert p.kernel_spec(distribution)[0] == -1
+    assert ppf_spec(distribution)[0] == -1
     catalogue = {**p.default_catalogue(), "gpu_usage": p.Parameter(
         "gpu_usage", distribution, scope="run", target="gpu_usage", mode="replace")}
     bound = bind_all(runs, catalogue)
     u = Design("mc", 256, bound.n_columns, 0).uniforms(0, 256)
-    values = bound.values(u)
+    values = parameter_values(bound, u)
     columns = bound.groups["gpu_usage"]
     np.testing.assert_array_equal(values[:, columns], distribution.ppf(u[:, columns]))
     # in place (as propagate does), the numpy kinds still read the uniforms, not the values
-    np.testing.assert_array_equal(bound.values(u, out=u), values)
+    np.testing.assert_array_equal(parameter_values(bound, u, out=u), values)
 
 
 def test_results_do_not_depend_on_thread_count(runs):
@@ -319,7 +322,7 @@ def shared_hardware_runs():
 
 
 def n_units(plan, stage):
-    return int((plan.unit_stage == stage).sum())
+    return int((plan.stages.unit_stage == stage).sum())
 
 
 def test_runs_sharing_a_card_or_host_share_its_evaluation_and_equal_naive_numpy():
@@ -328,9 +331,9 @@ def test_runs_sharing_a_card_or_host_share_its_evaluation_and_equal_naive_numpy(
     known[:, RUN_FIELDS.index("variant")] = True
     bound = bind_all(runs, known=known)
     plan = stage_plan(runs, bound)
-    assert plan.card_of_run[0] == plan.card_of_run[3] == plan.card_of_run[6]
+    assert plan.stages.card_of_run[0] == plan.stages.card_of_run[3] == plan.stages.card_of_run[6]
     assert n_units(plan, CARD_STAGE) == len(runs) - 2
-    assert plan.host_of_run[1] == plan.host_of_run[4] == plan.host_of_run[7]
+    assert plan.stages.host_of_run[1] == plan.stages.host_of_run[4] == plan.stages.host_of_run[7]
     assert n_units(plan, HOST_STAGE) == len(runs) - 2
     fused_and_naive(runs, bound, 3000, seed=4, chunk_size=1000)
 
@@ -344,7 +347,7 @@ def test_a_card_sampled_per_run_is_not_shared():
         "gpu_die_area_cm2", d.Uniform(1, 2), scope="run", target="gpu_die_area_cm2",
         mode="scale")}
     plan = stage_plan(runs, bind_all(runs, catalogue, known))
-    assert len(set(plan.card_of_run.tolist())) == len(runs)
+    assert len(set(plan.stages.card_of_run.tolist())) == len(runs)
     # nor is one whose hardware variant is drawn per run
     assert n_units(stage_plan(runs, bind_all(runs)), CARD_STAGE) == len(runs)
 
@@ -366,7 +369,7 @@ def test_card_kind_equals_naive_numpy(chunk_size):
     n = 2500
     result = propagate(runs, bound, n, seed=6, keep_samples=True, chunk_size=chunk_size,
                        kind="card")
-    values = bound.values(Design("mc", n, bound.n_columns, 6).uniforms(0, n))
+    values = parameter_values(bound, Design("mc", n, bound.n_columns, 6).uniforms(0, n))
     inputs, factors = naive.apply_parameters(runs, values, bound)
     v = {name: inputs[..., j] for j, name in enumerate(RUN_FIELDS)}
     die, memory, other = naive.card_of_run(v, factors[:, None])  # (sample, run, criterion)
@@ -399,13 +402,13 @@ def test_hardware_parameters_act_on_the_chosen_variant_by_its_name():
                                         scope="hardware", target="gpu_die_area_cm2",
                                         mode="replace", members=("chip A",)),
         "hardware_variant": p.default_catalogue()["hardware_variant"]}
-    bound = p.bind(catalogue, runs, ["A or B", "chip A"], ["USA", "USA"])
+    bound = bind(catalogue, runs, ["A or B", "chip A"], ["USA", "USA"])
     (die,) = bound.groups["die_area[chip A]"]
     assert list(bound.apply_column[bound.apply_field == RUN_FIELDS.index("gpu_die_area_cm2")][0]) \
         == [-1, die]  # run 1 by its own label, run 0 by its variant's
     n = 4000
     result = propagate(runs, bound, n, seed=2, keep_samples=True, kind="card")
-    values = bound.values(Design("mc", n, bound.n_columns, 2).uniforms(0, n))
+    values = parameter_values(bound, Design("mc", n, bound.n_columns, 2).uniforms(0, n))
     area = result.gwp_samples.sel(component="die") / PRODUCTION_FACTORS[0, 0]
     chose_a = values[:, bound.groups["hardware_variant"][0]] <= 0.5
     # the same draw for chip A in both runs; chip B keeps its table value

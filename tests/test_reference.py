@@ -9,9 +9,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from mlimpact.cards import card_fields
-from mlimpact.model import card_production, training_impacts
-from mlimpact.runs import RUN_FIELDS, RunTable
+from mlimpact.runs.cards import card_fields
+from mlimpact.engine.model import card_production, training_impacts
+from mlimpact.runs.table import RUN_FIELDS, RunTable
 
 from conftest import BERT_BASE
 

@@ -5,7 +5,8 @@ import csv
 import pytest
 import xarray as xr
 
-from mlimpact import study
+from mlimpact.study import claims as study
+from mlimpact.study.options import StudyOptions
 from mlimpact.cli import main
 
 
@@ -78,7 +79,7 @@ def test_bad_config_exits_2(tmp_path, capsys):
     config = tmp_path / "config.toml"
     config.write_text("[run]\nsamples = 'many'\n")
     assert main(["run", "--config", str(config), "--out", str(tmp_path / "x")]) == 2
-    assert "samples has the wrong type" in capsys.readouterr().err
+    assert "[run] samples must be a whole number" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args, message", [

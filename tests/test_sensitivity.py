@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 from SALib.analyze import sobol as salib_sobol
 
-from mlimpact import distributions as d
-from mlimpact import sensitivity
+from mlimpact.analysis import sobol as sensitivity
+from mlimpact.study import sensitivity as impact
+from mlimpact.uncertainty import distributions as d
+from mlimpact.uncertainty.sampling import SaltelliDesign
 from mlimpact.errors import MlimpactError
 
 PI = np.pi
@@ -38,7 +40,7 @@ def test_ishigami_analytic_within_bootstrap_interval(ishigami_indices):
 @pytest.mark.parametrize("second_order", [False, True])
 def test_equal_to_salib_on_the_same_samples(second_order):
     n = 2 ** 10
-    design = sensitivity.SaltelliDesign(3, [[0], [1], [2]], n, seed=5, second_order=second_order)
+    design = SaltelliDesign(3, [[0], [1], [2]], n, seed=5, second_order=second_order)
     x = -PI + 2 * PI * design.uniforms(0, design.rows)
     y = ishigami({"x1": x[:, 0], "x2": x[:, 1], "x3": x[:, 2]})
     ours = sensitivity.sobol(ishigami, PARAMETERS, n, seed=5, second_order=second_order)
@@ -115,10 +117,13 @@ def test_sensitivity_command(tmp_path, capsys):
     assert main(["sensitivity", "--samples", "16", "--out", str(out), "--aggregates-only",
                  "--quiet"]) == 0
     rows = list(csv.DictReader(open(out / "sensitivity.csv")))
-    assert set(rows[0]) == set(sensitivity.SENSITIVITY_HEADER)
-    outputs = {r["output"] for r in rows}
-    assert {"growth rate | gwp", "all models | adpe", "production share | adpe",
-            "card growth rate | gwp"} <= outputs
+    assert set(rows[0]) == set(impact.SENSITIVITY_HEADER)
+    outputs = {(r["quantity"], r["criterion"], r["subject"]) for r in rows}
+    assert {("growth rate", "gwp", "all models"), ("impact", "adpe", "all models"),
+            ("production share", "adpe", "all models"),
+            ("card growth rate", "gwp", "all cards")} <= outputs
+    # outputs that do not exist (energy has no production share) are not written
+    assert ("production share", "energy", "all models") not in outputs
     assert {r["parameter"] for r in rows} >= {"lifetime_years", "production_model", "mfu"}
     for name in ("sensitivity_growth.png", "sensitivity_totals.png", "sensitivity_cards.png"):
         assert (out / name).stat().st_size > 10_000

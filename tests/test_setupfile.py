@@ -4,11 +4,12 @@ import math
 
 import pytest
 
-from mlimpact import datasets
+from mlimpact.tables import grid
+from mlimpact.tables.hardware import hardware_table
 from mlimpact.errors import MlimpactError
-from mlimpact.model import training_impacts
-from mlimpact.runs import RUN_FIELDS
-from mlimpact.setupfile import load_setup, parse_setup
+from mlimpact.engine.model import training_impacts
+from mlimpact.runs.table import RUN_FIELDS
+from mlimpact.runs.setupfile import load_setup, parse_setup
 
 MINIMAL = {
     "run": {"hours": 10.0, "country": "FRA"},
@@ -36,7 +37,7 @@ def test_shipped_example_reproduces_reference(repo_root):
 
 def test_hardware_values_come_from_the_table():
     setup = parse_setup(MINIMAL)
-    a100 = datasets.hardware_table().find("NVIDIA A100 SXM4 80 GB")
+    a100 = hardware_table().find("NVIDIA A100 SXM4 80 GB")
     assert field(setup, "gpu_die_area_cm2") == pytest.approx(a100.die_area_cm2)
     assert field(setup, "gpu_memory_gb") == pytest.approx(80)
     assert setup.provenance["gpu_tdp_w"] == "table"
@@ -60,7 +61,7 @@ def test_hardware_not_in_table_with_all_values():
 
 def test_year_uses_year_specific_intensity():
     setup = parse_setup(with_("run", year=2020))
-    assert field(setup, "grid_gwp") == pytest.approx(datasets.grid_intensity()["FRA", 2020])
+    assert field(setup, "grid_gwp") == pytest.approx(grid.intensity("FRA", 2020)[0])
     # ADPe and PE stay at the Boavizta factors (no year-specific source)
     assert field(setup, "grid_pe") == pytest.approx(11.289)
 
@@ -76,7 +77,7 @@ def test_server_can_be_dropped():
 
 @pytest.mark.parametrize("name", ["H100 SXM5 80GB", "nvidia h100-sxm5-80gb", "NVIDIA H100 SXM5 80 GB"])
 def test_names_match_ignoring_case_spacing_punctuation(name):
-    assert datasets.hardware_table().find(name).name == "NVIDIA H100 SXM5 80GB"
+    assert hardware_table().find(name).name == "NVIDIA H100 SXM5 80GB"
 
 
 @pytest.mark.parametrize("document, message", [
@@ -116,5 +117,5 @@ def test_malformed_and_missing_files(example_setup, tmp_path):
 
 
 def test_empty_table_cells_are_nan_not_zero():
-    tpu = datasets.hardware_table().find("Google TPU v3")
+    tpu = hardware_table().find("Google TPU v3")
     assert math.isnan(tpu.die_area_cm2)

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from mlimpact import datasets
+from mlimpact.tables import grid
+from mlimpact.tables.hardware import hardware_table
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def test_build_script_reproduces_committed_tables(repo_root, raw_dir, tmp_path):
 
 
 def test_every_notable_model_accelerator_resolves(raw_dir):
-    table = datasets.hardware_table()
+    table = hardware_table()
     names = set()
     with open(raw_dir / "epoch" / "notable_ai_models.csv", encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
@@ -50,17 +51,17 @@ def test_every_notable_model_accelerator_resolves(raw_dir):
 
 def test_electricity_factors_are_those_of_mlca():
     # MODEL.md section 5 (Boavizta factors as used by MLCA)
-    usa = datasets.electricity_factors()["USA"]
+    usa = grid.electricity_factors()["USA"]
     assert (usa.gwp, usa.adpe, usa.pe) == (0.37, 9.86e-8, 11.358)
-    assert len(datasets.electricity_factors()) == 13
+    assert len(grid.electricity_factors()) == 13
 
 
 def test_grid_intensity_is_owid_over_1000():
     # OWID/Ember USA 2019: 439.45 g CO2eq/kWh in the raw file
-    assert datasets.grid_intensity()["USA", 2019] == pytest.approx(0.43945)
+    assert grid.intensity("USA", 2019)[0] == pytest.approx(0.43945)
 
 
 def test_unpublished_facts_stay_empty():
     # Google has never published TPU v2-v4 die areas (shared/data/README.md): never invented.
     for name in ("Google TPU v2", "Google TPU v3", "Google TPU v4"):
-        assert math.isnan(datasets.hardware_table().find(name).die_area_cm2)
+        assert math.isnan(hardware_table().find(name).die_area_cm2)

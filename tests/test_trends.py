@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from mlimpact import trends
+from mlimpact.analysis import trends
 
 
 @settings(max_examples=30, deadline=None)

@@ -2,11 +2,16 @@
 
 ``cache=True`` keeps compiled kernels on disk between processes. Numba invalidates a cached
 kernel when the file that defines it changes, but not when a function it calls from another
-module changes (kernels here call across ``kernels/`` and read constants from ``runs.py``), so
-a stale cache could run old code. The cache therefore lives in a folder named after a hash of
-the package's source: any change to the package gives a fresh cache. The folder is under
-``NUMBA_CACHE_DIR`` if set, else the user cache directory (``$XDG_CACHE_HOME`` or
-``~/.cache``)/mlimpact/numba. This sets numba's cache folder for the whole process.
+module changes (kernels here call across ``engine/kernels/`` and read constants from
+``runs/table.py`` and ``quantities.py``), so a stale cache could run old code. The cache
+therefore lives in a folder named after a hash of the package's source: any change to the
+package gives a fresh cache. The folder is under ``NUMBA_CACHE_DIR`` if set, else the user cache
+directory (``$XDG_CACHE_HOME`` or ``~/.cache``)/mlimpact/numba.
+
+Kernels are compiled with :func:`njit`, which points numba's cache at that folder while it
+decorates a function (numba picks a function's cache folder when it is decorated) and restores
+numba's setting after: importing mlimpact changes nothing for other users of numba. The source
+hash is computed when the first kernel is defined, not when the package is imported.
 
 ``fastmath`` stays off: results must match the numpy references to rounding, and
 reassociation would break chunk-size invariance (the one exception, a tile's plain sums in
@@ -18,6 +23,7 @@ are validated before any kernel runs, so no divisor is zero.
 
 import hashlib
 import os
+from functools import lru_cache
 from pathlib import Path
 
 import numba
@@ -32,14 +38,26 @@ def _source_hash():
     return digest.hexdigest()[:16]
 
 
-def _cache_dir():
+@lru_cache(maxsize=None)
+def cache_dir():
+    """The folder of the package's compiled kernels (see the module's docstring)."""
     base = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
         "mlimpact", "numba")
     return os.path.join(base, _source_hash())
 
 
-numba.config.CACHE_DIR = _cache_dir()
-
 JIT_OPTIONS = {"cache": True, "fastmath": False, "nogil": True, "error_model": "numpy"}
 PARALLEL_JIT_OPTIONS = {**JIT_OPTIONS, "parallel": True}
+
+
+def njit(**options):
+    """``numba.njit(**options)`` whose disk cache is the package's folder (:func:`cache_dir`)."""
+    def decorate(function):
+        previous = numba.config.CACHE_DIR
+        numba.config.CACHE_DIR = cache_dir()
+        try:
+            return numba.njit(**options)(function)
+        finally:
+            numba.config.CACHE_DIR = previous
+    return decorate

@@ -1,0 +1,62 @@
+"""Reading packaged tables and user files, and writing files atomically: one place for each.
+
+- :func:`packaged_csv`, :func:`packaged_text`: the tables of ``data/`` shipped in the wheel as
+  ``mlimpact.data``;
+- :func:`load_toml`: a user's TOML file (setup, parameters, run configuration), every failure
+  turned into one :class:`~mlimpact.errors.MlimpactError` line naming the file;
+- :func:`atomic_write`: a file is written under a temporary name in its folder and renamed into
+  place only when complete, so an interrupted write never leaves a truncated file.
+"""
+
+import csv
+import os
+import tempfile
+import tomllib
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from mlimpact.errors import MlimpactError
+
+
+def packaged_text(filename):
+    """The text of a file of ``data/`` (``mlimpact.data``)."""
+    return resources.files("mlimpact.data").joinpath(filename).read_text("utf-8")
+
+
+def packaged_csv(filename):
+    """Rows of a CSV table of ``data/`` as dicts (cells as strings; empty means unknown)."""
+    path = resources.files("mlimpact.data").joinpath(filename)
+    with path.open("r", encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def load_toml(path, what):
+    """Parse the TOML file ``path``; ``what`` names the kind of file in messages
+    ("setup file", "parameters file", ...)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MlimpactError(f"{path}: no such {what}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise MlimpactError(f"{path}: cannot read {what} ({error.__class__.__name__})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise MlimpactError(f"{path}: malformed TOML: {error}") from None
+
+
+@contextmanager
+def atomic_write(path, suffix=".tmp"):
+    """Yield a temporary path beside ``path``; on success rename it to ``path``, on any
+    failure remove it (the earlier ``path``, if any, is untouched)."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(handle)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

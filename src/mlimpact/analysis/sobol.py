@@ -1,0 +1,259 @@
+"""Sobol' sensitivity indices of many outputs at once, streamed chunk by chunk.
+
+Design (Saltelli et al. 2010 [1]_): two N x D matrices A and B from a scrambled Sobol' sequence
+of dimension 2D (A its first D columns, B its last D), N a power of two, the first point kept
+(Owen 2020). For each group g of inputs, AB_g is A with the columns of g taken from B (and,
+with second order, BA_g is B with the columns of g from A). The rows of one base point follow
+SALib's layout: A, AB_1..AB_G, [BA_1..BA_G,] B.
+
+Estimators, for every output at once:
+
+- first order (Saltelli 2010): ``S_g = mean(f(B) (f(AB_g) - f(A))) / V``;
+- total order (Jansen 1999): ``ST_g = mean((f(A) - f(AB_g))^2) / (2 V)``;
+- second order (Saltelli 2002): ``S_gh = mean(f(BA_g) f(AB_h) - f(A) f(B)) / V - S_g - S_h``;
+
+with ``V`` the variance of the 2N values f(A), f(B), and outputs centred on the mean of all
+evaluations, as SALib does (so that the indices equal SALib's on the same samples). Only sums
+over base points are kept (of f(A), f(B), their squares, and per group of the products above),
+so memory does not grow with N.
+
+Confidence intervals: a Poisson bootstrap over base points (each point's weight in each
+resample is Poisson(1), addressed by the seed and the point's index, so it does not depend on
+the chunking), all resamples computed together by one matrix product per chunk; the interval
+half-width is ``z * std`` of the resampled indices, as SALib reports it.
+
+References
+----------
+.. [1] A. Saltelli et al., "Variance based sensitivity analysis of model output", Comput. Phys.
+   Commun. 181, 259-270, 2010, doi:10.1016/j.cpc.2009.09.018.
+.. [2] M. J. W. Jansen, Comput. Phys. Commun. 117, 35-43, 1999.
+.. [3] A. Saltelli, Comput. Phys. Commun. 145, 280-297, 2002.
+.. [4] A. B. Owen, "On dropping the first Sobol' point", 2020.
+.. [5] J. Hanley, B. MacGibbon, "Creating non-parametric bootstrap samples using Poisson
+   frequencies", Comput. Methods Programs Biomed. 83, 2006.
+.. [6] J. Herman, W. Usher, "SALib", J. Open Source Softw. 2(9), 2017.
+"""
+
+import numpy as np
+import xarray as xr
+from scipy import special
+
+from mlimpact.errors import MlimpactError
+from mlimpact.uncertainty import distributions
+from mlimpact.uncertainty.sampling import Design, SaltelliDesign
+
+_POISSON_CDF = np.cumsum(np.exp(-1.0) / special.factorial(np.arange(24)))
+
+
+def poisson_weights(n_resamples, start, stop, seed):
+    """Poisson(1) bootstrap weights of base points start..stop-1, (resample, point)."""
+    u = Design("mc", stop, n_resamples, seed + 7_919).uniforms(start, stop)
+    return np.searchsorted(_POISSON_CDF, u).T.astype(np.float64)
+
+
+class SobolAccumulator:
+    """Streaming sums of the Sobol' estimators for many outputs, with bootstrap resamples.
+
+    Feed it the outputs of whole base points with :meth:`add`; read the indices with
+    :meth:`indices`. Outputs are shifted by the first chunk's mean before summing, which
+    changes no index and keeps the sums well conditioned.
+    """
+
+    def __init__(self, n_groups, n_outputs, resamples=100, seed=0, second_order=False):
+        self.g, self.k, self.resamples, self.seed = n_groups, n_outputs, resamples, seed
+        self.second_order = second_order
+        self.shift = None
+        self.count = 0
+        n_terms = 4 + 3 * n_groups + (n_groups * n_groups + n_groups + 1 if second_order else 0)
+        self.sums = np.zeros((n_terms, n_outputs))
+        self.boot = np.zeros((resamples, n_terms, n_outputs))
+        self.boot_count = np.zeros(resamples)
+        self.total, self.total_rows = np.zeros(n_outputs), 0
+
+    def add(self, start, outputs):
+        """Outputs of base points start.. as (points * step, outputs), in design row order."""
+        step = self.g + 2 if not self.second_order else 2 * self.g + 2
+        y = np.asarray(outputs, dtype=np.float64).reshape(-1, step, self.k)
+        if self.shift is None:
+            self.shift = y[:, 0].mean(axis=0)
+        y = y - self.shift
+        a, b = y[:, 0], y[:, -1]
+        weights = poisson_weights(self.resamples, start, start + y.shape[0], self.seed)
+        self.boot_count += weights.sum(axis=1)
+        row = 0
+
+        def fold(term):
+            # one output-sized term at a time: its plain sum, and all resamples in one product
+            nonlocal row
+            self.sums[row] += term.sum(axis=0)
+            self.boot[:, row] += weights @ term
+            row += 1
+
+        for term in (a, b, a * a, b * b):
+            fold(term)
+        differences = [y[:, 1 + g] - a for g in range(self.g)]
+        for difference in differences:
+            fold(b * difference)
+        for difference in differences:
+            fold(difference)
+        for difference in differences:
+            fold(difference * difference)
+        if self.second_order:
+            for g in range(self.g):
+                for h in range(self.g):
+                    fold(y[:, 1 + self.g + g] * y[:, 1 + h])
+            for g in range(self.g):
+                fold(y[:, 1 + self.g + g])
+            fold(a * b)
+        self.count += y.shape[0]
+        self.total += y.sum(axis=(0, 1))
+        self.total_rows += y.shape[0] * step
+
+    def _estimates(self, sums, n, mean_all):
+        g = self.g
+        sa, sb, saa, sbb = sums[0], sums[1], sums[2], sums[3]
+        cross = sums[4:4 + g]
+        diff = sums[4 + g:4 + 2 * g]
+        squared = sums[4 + 2 * g:4 + 3 * g]
+        mean_ab = (sa + sb) / (2 * n)
+        variance = (saa + sbb) / (2 * n) - mean_ab ** 2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            first = (cross - mean_all * diff) / n / variance
+            total = 0.5 * squared / n / variance
+            second = None
+            if self.second_order:
+                products = sums[4 + 3 * g:4 + 3 * g + g * g].reshape(g, g, -1)
+                sum_ba = sums[4 + 3 * g + g * g:4 + 4 * g + g * g]
+                sum_ab = diff + sa  # sums of AB_g
+                sum_a_b = sums[4 + 4 * g + g * g]
+                # sum of (BA_g - m)(AB_h - m) - (A - m)(B - m), m the mean of all outputs
+                centred = (products - mean_all * (sum_ba[:, None] + sum_ab[None, :])
+                           - sum_a_b + mean_all * (sa + sb))
+                second = centred / n / variance - first[:, None] - first[None, :]
+        flat = variance <= np.finfo(float).eps
+        first = np.where(flat, 0.0, first)
+        total = np.where(flat, 0.0, total)
+        return first, total, second
+
+    def indices(self, confidence=0.95):
+        """S1, ST (group, output), their interval half-widths, and S2 (group, group, output)."""
+        if self.count < 2:
+            raise MlimpactError("Sobol' indices need at least two base points")
+        mean_all = self.total / self.total_rows
+        first, total, second = self._estimates(self.sums, self.count, mean_all)
+        z = special.ndtri(0.5 + confidence / 2)
+        boot_first, boot_total = [], []
+        for r in range(self.resamples):
+            f, t, _ = self._estimates(self.boot[r], self.boot_count[r], mean_all)
+            boot_first.append(f)
+            boot_total.append(t)
+        first_conf = z * np.nanstd(np.array(boot_first), axis=0, ddof=1)
+        total_conf = z * np.nanstd(np.array(boot_total), axis=0, ddof=1)
+        return first, total, first_conf, total_conf, second
+
+
+def sobol(func, parameters, n, seed=0, groups=None, second_order=False, resamples=100,
+          confidence=0.95, chunk_size=4096, output_names=None, target_width=None, max_n=None):
+    """Sobol' indices of any model with independent uncertain inputs.
+
+    Parameters
+    ----------
+    func : callable
+        ``func({name: 1-D array})`` returning an array of shape (m,) or (m, k).
+    parameters : dict
+        Input name -> :class:`mlimpact.distributions.Distribution` (or a spec dict).
+    n : int
+        Base points (power of two); ``n * (G + 2)`` evaluations (``n * (2G + 2)`` with second
+        order), G the number of groups.
+    groups : dict, optional
+        Group name -> list of input names; default: one group per input.
+    chunk_size : int
+        Base points evaluated at a time (memory).
+    target_width, max_n : float, int, optional
+        Convergence check: after ``n`` base points, keep doubling (the Sobol' sequence extends)
+        until every S1 and ST interval is narrower than ``target_width`` (full width), or
+        ``max_n`` base points. The widths reached at each N are in ``attrs["convergence"]``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``S1``, ``ST``, ``S1_conf``, ``ST_conf`` over (parameter[, output]) (``parameter``
+        holds group names when groups are given), and ``S2`` (parameter, parameter2[, output])
+        with second order.
+    """
+    names = list(parameters)
+    if not names:
+        raise MlimpactError("sobol: no parameters")
+    dists = [distributions.from_spec(parameters[name], name=name) for name in names]
+    if groups is None:
+        groups = {name: [name] for name in names}
+    unknown = {m for members in groups.values() for m in members} - set(names)
+    if unknown:
+        raise MlimpactError(f"sobol: groups name unknown parameters {sorted(unknown)}")
+    limit = n if target_width is None else (max_n or n)
+    if limit < n or limit & (limit - 1):
+        raise MlimpactError(f"sobol: max_n must be a power of two >= n (got {limit})")
+    design = SaltelliDesign(len(names), [[names.index(m) for m in members]
+                                         for members in groups.values()],
+                            limit, seed, second_order)
+    accumulator, single, history = None, False, []
+    checkpoint, base_start = n, 0
+    while base_start < limit:
+        base_stop = min(base_start + chunk_size, checkpoint)
+        u = design.uniforms(base_start * design.step, base_stop * design.step)
+        values = {name: dist.ppf(u[:, j]) for j, (name, dist) in enumerate(zip(names, dists))}
+        out = np.asarray(func(values), dtype=np.float64)
+        if out.shape[0] != u.shape[0] or out.ndim not in (1, 2):
+            raise MlimpactError(f"sobol: func must return shape ({u.shape[0]},) or "
+                                f"({u.shape[0]}, k), got {out.shape}")
+        single = out.ndim == 1
+        out = out.reshape(out.shape[0], -1)
+        if accumulator is None:
+            accumulator = SobolAccumulator(len(groups), out.shape[1], resamples, seed,
+                                           second_order)
+        accumulator.add(base_start, out)
+        base_start = base_stop
+        if base_start == checkpoint:
+            if target_width is None:
+                break
+            _, _, first_conf, total_conf, _ = accumulator.indices(confidence)
+            width = 2 * float(np.nanmax(np.maximum(first_conf, total_conf)))
+            history.append((checkpoint, width))
+            if width <= target_width or checkpoint >= limit:
+                break
+            checkpoint *= 2
+    result = indices_dataset(accumulator, list(groups), confidence, single, output_names)
+    if history:
+        result.attrs["convergence"] = "; ".join(f"N={m}: widest interval {w:.4g}"
+                                                for m, w in history)
+        result.attrs["converged"] = int(history[-1][1] <= target_width)
+    return result
+
+
+def indices_dataset(accumulator, group_names, confidence=0.95, single=False, output_names=None):
+    """The indices of an accumulator as a labelled Dataset."""
+    first, total, first_conf, total_conf, second = accumulator.indices(confidence)
+    dims = ("parameter",) if single else ("parameter", "output")
+    pick = (lambda x: x[..., 0]) if single else (lambda x: x)
+    coords = {"parameter": group_names}
+    if not single:
+        coords["output"] = (list(output_names) if output_names is not None
+                            else list(range(first.shape[-1])))
+    data = {
+        "S1": (dims, pick(first), {"long_name": "first-order Sobol' index", "units": "1"}),
+        "ST": (dims, pick(total), {"long_name": "total-order Sobol' index", "units": "1"}),
+        "S1_conf": (dims, pick(first_conf),
+                    {"long_name": f"half-width of the {confidence:.0%} bootstrap interval of S1",
+                     "units": "1"}),
+        "ST_conf": (dims, pick(total_conf),
+                    {"long_name": f"half-width of the {confidence:.0%} bootstrap interval of ST",
+                     "units": "1"}),
+    }
+    if second is not None:
+        data["S2"] = (("parameter", "parameter2", *dims[1:]), pick(second),
+                      {"long_name": "second-order Sobol' index", "units": "1"})
+        coords["parameter2"] = group_names
+    return xr.Dataset(data, coords=coords, attrs={
+        "base_points": accumulator.count, "resamples": accumulator.resamples,
+        "estimators": "first order Saltelli 2010, total order Jansen 1999, second order "
+                      "Saltelli 2002; Poisson bootstrap"})

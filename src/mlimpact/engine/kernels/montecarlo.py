@@ -1,0 +1,478 @@
+"""The fused Monte Carlo kernel: sampled inputs -> impacts -> streaming reductions, in one pass.
+
+For every sample of a chunk and every run, the kernel evaluates the model of
+:mod:`mlimpact.kernels.training` in its three stages, each on the units that have distinct
+inputs (:class:`StagePlan`): the card of every group of runs that share a card, the host
+server of every group that share one, then every run from its card and host (copying the run's
+row, applying the sampled parameters, selecting the hardware variant, imputing). It folds the
+ten output quantities (energy; production, use and total of GWP, ADPe, PE) into per-(run,
+quantity) accumulators:
+
+- shifted sums ``sum(x - K)`` and ``sum((x - K)^2)`` with ``K`` the point estimate, for the mean
+  and variance without cancellation (Chan, Golub, LeVeque, Am. Stat. 37(3), 1983): summed
+  plainly within a tile of :data:`TILE` samples, and tiles added to a compensated pair (TwoSum,
+  Knuth; Ogita, Rump, Oishi, SIAM J. Sci. Comput. 26(6), 2005). Tiles are aligned on absolute
+  sample indices, so the chunking changes the sums by far less than 1e-12;
+- minimum and maximum;
+- a log-linear histogram for quantiles: :data:`OCTAVES` octaves around the point estimate, each
+  cut into :data:`SUB_BINS` equal bins of the mantissa (the layout of HdrHistogram / DDSketch).
+  A bin spans at most 1/SUB_BINS = 0.78 % of its lower edge, which bounds the relative error of
+  every quantile read from it. Zeros, values below and above the range are counted apart.
+
+Accumulators are sums and counts, so chunks (and Dask workers) merge by addition. The loop over
+samples goes by spans of a few tiles: the span's cards and hosts first (in parallel over
+groups), then the runs in parallel, each evaluating a tile of its values into a small buffer
+and folding it quantity by quantity, tile after tile, so that a run's histograms stay in cache.
+Each thread owns the accumulators of its runs, so there is no race, and the order of additions
+for a run does not depend on the number of threads.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import prange
+
+from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS, njit
+from mlimpact.engine.kernels.prepare import impute, select_variant
+from mlimpact.engine.kernels.production import CARD_INPUTS, card_of_row
+from mlimpact.engine.kernels.training import HOST_INPUTS, N_OUT, RUN_INPUTS, host_of_row, run_from_parts
+from mlimpact.quantities import COMPONENTS, IMPACT_CRITERIA, N_CARD_PARTS, PRODUCTION, TOTAL, USE
+from mlimpact.runs.table import HOURS, NODES, VARIANT, VARIANT_INDEX
+
+#: Criteria with a production phase, and a card's parts (die, memory, other) per criterion.
+N_IMPACTS = len(IMPACT_CRITERIA)
+N_PARTS = N_CARD_PARTS
+#: Values a card or host unit holds per sample: one per criterion for training runs (the
+#: card's parts summed), the parts of each criterion for cards.
+TRAINING_UNIT_WIDTH, CARD_UNIT_WIDTH = N_IMPACTS, N_IMPACTS * N_PARTS
+#: Position of a card's criterion c, component p in CARD_QUANTITIES: c * CARD_STRIDE + p.
+CARD_STRIDE = len(COMPONENTS)
+#: What the fused kernel evaluates: a training run, or the card of a run.
+TRAINING, CARD = 0, 1
+#: Stages of the units evaluated before the runs: a card, a host server.
+CARD_STAGE, HOST_STAGE = 0, 1
+#: Added to the mode of an application whose column depends on the chosen variant.
+BY_VARIANT = 2
+SUB_BITS = 7
+#: Histogram bins per octave (a factor 2): relative bin width at most 1 / SUB_BINS.
+SUB_BINS = 1 << SUB_BITS
+#: Octaves covered by the histogram, centred on the point estimate (2**24 ~ 1.7e7 either side).
+OCTAVES = 48
+N_BINS = OCTAVES * SUB_BINS
+#: Indices of the tail counters.
+ZEROS, UNDER, OVER = 0, 1, 2
+#: Samples per tile.
+TILE = 1024
+#: Rows prepared at once by a unit of the fused kernel (a block that stays in the L1 cache).
+ROWS = 64
+#: Samples of a span, in tiles: the cards and hosts of a span are evaluated first, then each
+#: run folds all the span's tiles in a row, so that its histograms stay in cache. At most
+#: SPAN_BYTES of card and host results are held (fewer tiles with many distinct units).
+SPAN_TILES = 8
+SPAN_BYTES = 16 * 2**20
+#: Padding of the rows of the kernel's buffers [values]: rows a power of two apart in memory
+#: fall in the same L1 cache sets, and ten of them written in turn evicted each other.
+PAD = 8
+
+
+@njit(**PARALLEL_JIT_OPTIONS)
+def sample_factors(factors, values, factor_column, out):
+    """Per-sample production factors: ``out[s, item, c] = factors[item, c] * error[s]``."""
+    for s in prange(values.shape[0]):
+        for item in range(factors.shape[0]):
+            for c in range(factors.shape[1]):
+                column = factor_column[c, item]
+                scale = values[s, column] if column >= 0 else 1.0
+                out[s, item, c] = factors[item, c] * scale
+
+
+@njit(**JIT_OPTIONS)
+def two_sum_add(sums, compensation, index, x):
+    """sums[index] += x, with the rounding error of the addition added to compensation."""
+    s = sums[index]
+    t = s + x
+    b = t - s
+    compensation[index] += (s - (t - b)) + (x - b)
+    sums[index] = t
+
+
+@njit(**{**JIT_OPTIONS, "fastmath": {"reassoc"}})
+def tile_sums(values, count, shift):
+    """``sum(x - K)`` and ``sum((x - K)^2)`` of one tile, plainly. Reassociation is allowed
+    here alone, so that the compiler vectorises the two additions (the tile is then added
+    with TwoSum): the order of the additions is fixed for a given machine and tile, and
+    the results on another CPU may differ in the last bits."""
+    s1 = 0.0
+    s2 = 0.0
+    for i in range(count):
+        d = values[i] - shift
+        s1 += d
+        s2 += d * d
+    return s1, s2
+
+
+@njit(**JIT_OPTIONS)
+def fold(values, count, shift, anchor, hist, tails, sums, compensation, extremes, index):
+    """Fold ``values[:count]`` (one tile) of one (run, quantity) into its accumulators.
+
+    The tile's shifted sums (:func:`tile_sums`) are added to the running totals with TwoSum;
+    its minimum and maximum are taken in four interleaved lanes; histogram bins are
+    computed in a branch-free pass, then counted (two passes keep the increments free of
+    mispredicted branches). ``index`` is int64 scratch of ``count``.
+    """
+    s1, s2 = tile_sums(values, count, shift)
+    two_sum_add(sums, compensation, 0, s1)
+    two_sum_add(sums, compensation, 1, s2)
+    low0 = low1 = low2 = low3 = extremes[0]
+    high0 = high1 = high2 = high3 = extremes[1]
+    main = count - count % 4
+    for i in range(0, main, 4):
+        x0, x1, x2, x3 = values[i], values[i + 1], values[i + 2], values[i + 3]
+        low0, low1, low2, low3 = min(low0, x0), min(low1, x1), min(low2, x2), min(low3, x3)
+        high0, high1 = max(high0, x0), max(high1, x1)
+        high2, high3 = max(high2, x2), max(high3, x3)
+    for i in range(main, count):
+        low0 = min(low0, values[i])
+        high0 = max(high0, values[i])
+    extremes[0] = min(min(low0, low1), min(low2, low3))
+    extremes[1] = max(max(high0, high1), max(high2, high3))
+    words = values.view(np.int64)
+    first = anchor - OCTAVES // 2
+    for i in range(count):
+        word = words[i]
+        exponent = (word >> 52) & 0x7FF
+        octave = exponent - first
+        inside = (word > 0) & (exponent != 0x7FF) & (octave >= 0) & (octave < OCTAVES)
+        index[i] = (octave * SUB_BINS + ((word >> (52 - SUB_BITS)) & (SUB_BINS - 1))
+                    if inside else -1)
+    for i in range(count):
+        j = index[i]
+        if j >= 0:
+            hist[j] += 1
+        else:
+            x = values[i]
+            if x == 0.0:
+                tails[ZEROS] += 1
+            elif x < 0.0 or (x < np.inf and ((words[i] >> 52) & 0x7FF) < first):
+                tails[UNDER] += 1
+            else:
+                tails[OVER] += 1
+
+
+@njit(**JIT_OPTIONS)
+def prepare_rows(rows, chosen, runs, r, values, first, count, apply, lo, hi, variant_columns,
+                 variant_values, variant_cdf, select, full):
+    """Fill ``rows[:count]`` with run ``r``'s row for samples ``first..first+count-1`` of
+    ``values``: the applications ``apply[lo:hi]`` (rows of field, mode, column) that set the
+    variant first, then the variant (if ``select``; its index into ``chosen``), then the
+    others (mode 0 replaces the field, 1 scales it; plus :data:`BY_VARIANT`, the column is
+    that of the chosen variant in ``variant_columns``, none if -1). Column by column, so
+    that the copies are contiguous reads.
+
+    With ``full`` every field of every row is copied from the run's row; without, ``rows``
+    must hold rows prepared by such calls for the same unit, and only the fields that a
+    scaling or the imputation changed (hours, nodes) are restored before the applications:
+    the others are the run's values or are overwritten.
+    """
+    n_fields = rows.shape[1]
+    if full:  # every row, also those beyond count that later calls will use
+        for i in range(rows.shape[0]):
+            for f in range(n_fields):
+                rows[i, f] = runs[r, f]
+    else:
+        for i in range(count):
+            rows[i, HOURS] = runs[r, HOURS]
+            rows[i, NODES] = runs[r, NODES]
+        for k in range(lo, hi):
+            if apply[k, 1] % BY_VARIANT != 0:
+                field = apply[k, 0]
+                for i in range(count):
+                    rows[i, field] = runs[r, field]
+    for k in range(lo, hi):
+        if apply[k, 0] == VARIANT:
+            column = apply[k, 2]
+            for i in range(count):
+                rows[i, VARIANT] = values[first + i, column]
+    if select:
+        for i in range(count):
+            chosen[i] = select_variant(rows[i], variant_values[r], variant_cdf[r],
+                                       rows[i, VARIANT])
+    for k in range(lo, hi):
+        field, mode, column = apply[k, 0], apply[k, 1], apply[k, 2]
+        if field == VARIANT:
+            continue
+        if mode >= BY_VARIANT:
+            for i in range(count):
+                by_variant = variant_columns[column, chosen[i]]
+                if by_variant >= 0:
+                    x = values[first + i, by_variant]
+                    rows[i, field] = x if mode == BY_VARIANT else rows[i, field] * x
+        elif mode == 0:
+            for i in range(count):
+                rows[i, field] = values[first + i, column]
+        else:
+            for i in range(count):
+                rows[i, field] *= values[first + i, column]
+
+
+@njit(**PARALLEL_JIT_OPTIONS)
+def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_per_sample, values,
+                 apply, variant_columns, unit_run, unit_stage, unit_ptr, card_of_run,
+                 host_of_run, run_ptr, anchor, shift, hist, tails, sums, compensation, extremes,
+                 samples, keep):
+    """Evaluate a chunk of samples over every run and fold the results into the accumulators.
+
+    The model is evaluated in the three stages of :mod:`mlimpact.kernels.training`
+    (:class:`StagePlan`): per sample, every card and host unit (shared by the runs that have
+    the same inputs), then every run from its card and host. A unit or run fills a block of
+    :data:`ROWS` rows with its row and sampled parameters (``apply``), selects the variant,
+    and (runs only) imputes. The ten quantities of a run are then folded into its
+    accumulators, tile by tile.
+
+    Parameters
+    ----------
+    kind : int
+        TRAINING (:data:`mlimpact.quantities.TRAINING_QUANTITIES`) or CARD
+        (:data:`mlimpact.quantities.CARD_QUANTITIES`, from the card units alone);
+        accumulators have that many quantities.
+    first_sample : int
+        Index of the chunk's first sample in the whole design: tiles start at multiples of
+        :data:`TILE`, so the grouping of the sums does not depend on the chunking.
+    runs : float64[run, field]
+    variant_values : float64[run, variant, VARIANT_FIELDS]; variant_cdf : float64[run, variant]
+        Hardware variants of each run (:class:`mlimpact.runs.RunTable`).
+    factors_per_sample : float64[sample, item, 3]
+    values : float64[sample, column]
+        Sampled parameter values of the chunk (column-major is fastest).
+    apply, variant_columns, unit_run, unit_stage, unit_ptr, card_of_run, host_of_run, run_ptr
+        The stage plan (:class:`StagePlan`), int64 arrays.
+    anchor : int64[run, quantity]
+        Biased exponent of the histogram's centre octave.
+    shift : float64[run, quantity]
+        Shift K of the sums (the point estimate).
+    hist : int64[run, quantity, N_BINS]; tails : int64[run, quantity, 3]
+    sums, compensation : float64[run, quantity, 2]
+        ``sum(x - K)`` and ``sum((x - K)^2)``, and the rounding errors of their additions.
+    extremes : float64[run, quantity, 2]
+        Minimum and maximum.
+    samples : float64[sample, run, quantity]
+        Receives every value when ``keep`` (else may be of size 0).
+    """
+    n_samples, n_runs = values.shape[0], runs.shape[0]
+    n_fields = runs.shape[1]
+    n_quantities = shift.shape[1]
+    n_units = unit_run.shape[0]
+    has_variants = variant_cdf.shape[1] > 1
+    width = TRAINING_UNIT_WIDTH if kind == TRAINING else CARD_UNIT_WIDTH
+    span_tiles = max(1, min(SPAN_TILES, SPAN_BYTES // max(8 * n_units * width * TILE, 1)))
+    unit_values = np.empty((n_units, width, span_tiles * TILE + PAD))
+    span_start = 0
+    while span_start < n_samples:
+        absolute = first_sample + span_start
+        span = min((absolute // TILE + span_tiles) * TILE - absolute, n_samples - span_start)
+        for u in prange(n_units):
+            stage = unit_stage[u]
+            if stage == HOST_STAGE and kind != TRAINING:
+                continue
+            rows = np.empty((ROWS, n_fields))
+            chosen = np.zeros(ROWS, dtype=np.int64)
+            parts = np.empty((3, 3))
+            r = unit_run[u]
+            for block in range(0, span, ROWS):
+                size = min(ROWS, span - block)
+                first = span_start + block
+                prepare_rows(rows, chosen, runs, r, values, first, size, apply, unit_ptr[u],
+                             unit_ptr[u + 1], variant_columns, variant_values, variant_cdf,
+                             has_variants and stage == CARD_STAGE, block == 0)
+                for i in range(size):
+                    if stage == HOST_STAGE:
+                        host_of_row(rows[i], factors_per_sample[first + i], parts[0])
+                        for c in range(N_IMPACTS):
+                            unit_values[u, c, block + i] = parts[0, c]
+                        continue
+                    card_of_row(rows[i], factors_per_sample[first + i], parts)
+                    for c in range(N_IMPACTS):
+                        if kind == TRAINING:
+                            unit_values[u, c, block + i] = parts[c, 0] + parts[c, 1] + parts[c, 2]
+                        else:
+                            for p in range(N_PARTS):
+                                unit_values[u, N_PARTS * c + p, block + i] = parts[c, p]
+        for r in prange(n_runs):
+            rows = np.empty((ROWS, n_fields))
+            chosen = np.zeros(ROWS, dtype=np.int64)
+            out = np.empty(N_OUT)
+            card = np.empty(3)
+            host = np.empty(3)
+            buffer = np.empty((n_quantities, TILE + PAD))
+            index = np.empty(TILE, dtype=np.int64)
+            g, h = card_of_run[r], host_of_run[r]
+            tile_start = 0  # within the span
+            while tile_start < span:
+                tile_absolute = absolute + tile_start
+                count = min((tile_absolute // TILE + 1) * TILE - tile_absolute, span - tile_start)
+                for block in range(0, count, ROWS):
+                    size = min(ROWS, count - block)
+                    if kind == TRAINING:
+                        prepare_rows(rows, chosen, runs, r, values,
+                                     span_start + tile_start + block, size, apply, run_ptr[r],
+                                     run_ptr[r + 1], variant_columns, variant_values,
+                                     variant_cdf, has_variants, tile_start + block == 0)
+                    for j in range(size):
+                        i = block + j  # in the tile
+                        at = tile_start + i  # in the span
+                        if kind == TRAINING:
+                            row = rows[j]
+                            impute(row)
+                            for c in range(N_IMPACTS):
+                                card[c] = unit_values[g, c, at]
+                                host[c] = unit_values[h, c, at]
+                            run_from_parts(row, card, host, out)
+                            for k in range(N_OUT):
+                                buffer[k, i] = out[k]
+                            for c in range(N_IMPACTS):
+                                buffer[TOTAL + c, i] = out[PRODUCTION + c] + out[USE + c]
+                        else:
+                            for c in range(N_IMPACTS):
+                                for p in range(N_PARTS):
+                                    buffer[CARD_STRIDE * c + p, i] = unit_values[
+                                        g, N_PARTS * c + p, at]
+                                buffer[CARD_STRIDE * c + N_PARTS, i] = (
+                                    unit_values[g, N_PARTS * c, at]
+                                    + unit_values[g, N_PARTS * c + 1, at]
+                                    + unit_values[g, N_PARTS * c + 2, at])
+                        if keep:
+                            for k in range(n_quantities):
+                                samples[span_start + at, r, k] = buffer[k, i]
+                for k in range(n_quantities):
+                    fold(buffer[k], count, shift[r, k], anchor[r, k], hist[r, k], tails[r, k],
+                         sums[r, k], compensation[r, k], extremes[r, k], index)
+                tile_start += count
+        span_start += span
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """The units that the fused kernel evaluates before the runs, and everyone's applications.
+
+    Runs whose card inputs (:data:`mlimpact.kernels.production.CARD_INPUTS`, with the variant
+    if the run has several), and the sampled columns acting on them, are all equal share one
+    card unit; likewise for the host server (:data:`mlimpact.kernels.training.HOST_INPUTS`). A
+    unit is evaluated from its first run's row; ``unit_stage`` says which of
+    :data:`CARD_STAGE` and :data:`HOST_STAGE` it is, ``card_of_run`` and ``host_of_run`` which
+    units a run takes. ``apply`` holds (field, mode, column) rows:
+    ``apply[unit_ptr[u]:unit_ptr[u + 1]]`` are those of unit u (on the fields it reads only),
+    ``apply[run_ptr[r]:run_ptr[r + 1]]`` those of run r (:data:`RUN_INPUTS` and the variant).
+    An application whose column depends on the variant chosen (a parameter of hardware scope
+    on a field that variants set, for a run of several variants) has its mode plus
+    :data:`BY_VARIANT`, and as column a row of ``variant_columns`` (a column per variant).
+    """
+
+    apply: np.ndarray
+    variant_columns: np.ndarray
+    unit_run: np.ndarray
+    unit_stage: np.ndarray
+    unit_ptr: np.ndarray
+    card_of_run: np.ndarray
+    host_of_run: np.ndarray
+    run_ptr: np.ndarray
+
+    def arrays(self):
+        """The plan's arrays in the order :func:`fused_kernel` takes them."""
+        return (self.apply, self.variant_columns, self.unit_run, self.unit_stage,
+                self.unit_ptr, self.card_of_run, self.host_of_run, self.run_ptr)
+
+
+def stage_plan(runs, apply_field, apply_mode, apply_column, variant_column):
+    """The :class:`StagePlan` of a run table (:class:`mlimpact.runs.RunTable`) and of its
+    bound applications (field, mode, column per run, and per variant of a run; column -1
+    where none acts: :class:`mlimpact.uncertainty.binding.BoundParameters`)."""
+    applications, unit_run, unit_stage, unit_ptr, variant_columns = [], [], [], [0], []
+
+    def applications_of(r, fields):
+        chosen = [a for a in range(len(apply_field)) if apply_field[a] in fields
+                  and (apply_column[a, r] >= 0 or variant_column[a, r].max(initial=-1) >= 0)]
+        chosen.sort(key=lambda a: apply_field[a] != VARIANT)  # the variant first
+        rows = []
+        for a in chosen:
+            if apply_column[a, r] >= 0:
+                rows.append((int(apply_field[a]), int(apply_mode[a]), int(apply_column[a, r])))
+            else:  # per variant: the mode says so, the column is a row of variant_columns
+                rows.append((int(apply_field[a]), int(apply_mode[a]) + BY_VARIANT,
+                             len(variant_columns)))
+                variant_columns.append(variant_column[a, r])
+        return rows
+
+    def fields_of(inputs):
+        fields = set(int(f) for f in inputs)
+        uses_variant = bool(fields & set(int(f) for f in VARIANT_INDEX))
+        return fields | ({VARIANT} if uses_variant else set()), uses_variant
+
+    def group(stage, inputs):
+        fields, uses_variant = fields_of(inputs)
+        columns = sorted(fields)
+        relevant = [a for a in range(len(apply_field)) if apply_field[a] in fields]
+        unit_of_key, unit_of_run = {}, np.empty(len(runs), np.int64)
+        for r in range(len(runs)):
+            key = (runs.values[r, columns].tobytes(), apply_column[relevant, r].tobytes(),
+                   variant_column[relevant, r].tobytes())
+            if uses_variant:
+                key += (runs.variant_values[r].tobytes(), runs.variant_cdf[r].tobytes())
+            if key not in unit_of_key:
+                unit_of_key[key] = len(unit_run)
+                unit_run.append(r)
+                unit_stage.append(stage)
+                applications.extend(applications_of(r, fields))
+                unit_ptr.append(len(applications))
+            unit_of_run[r] = unit_of_key[key]
+        return unit_of_run
+
+    card_of_run = group(CARD_STAGE, CARD_INPUTS)
+    host_of_run = group(HOST_STAGE, HOST_INPUTS)
+    run_fields, _ = fields_of(RUN_INPUTS)
+    run_ptr = [len(applications)]
+    for r in range(len(runs)):
+        applications.extend(applications_of(r, run_fields))
+        run_ptr.append(len(applications))
+    as_array = lambda x: np.asarray(x, dtype=np.int64)  # noqa: E731
+    return StagePlan(as_array(applications).reshape(len(applications), 3),
+                     as_array(variant_columns).reshape(len(variant_columns),
+                                                       runs.variant_cdf.shape[1]),
+                     as_array(unit_run), as_array(unit_stage), as_array(unit_ptr), card_of_run,
+                     host_of_run, as_array(run_ptr))
+
+
+@njit(**PARALLEL_JIT_OPTIONS)
+def histogram_quantiles(hist, tails, anchor, extremes, count, levels, out):
+    """Quantiles of every (run, quantity) from its histogram, into ``out[level, run, quantity]``.
+
+    The value at level p is interpolated linearly inside the bin that holds rank p * count and
+    clipped to the observed minimum and maximum. Ranks that fall in the zero count give 0;
+    ranks below or above the histogram's range give NaN (never a silent clamp).
+    """
+    n_runs, n_quantities = hist.shape[0], hist.shape[1]
+    for r in prange(n_runs):
+        for k in range(n_quantities):
+            h = hist[r, k]
+            for li in range(levels.shape[0]):
+                target = levels[li] * count
+                cumulative = tails[r, k, ZEROS]
+                if target <= cumulative and cumulative > 0:
+                    out[li, r, k] = 0.0
+                    continue
+                cumulative += tails[r, k, UNDER]
+                if target <= cumulative and tails[r, k, UNDER] > 0:
+                    out[li, r, k] = np.nan
+                    continue
+                value = np.nan
+                for j in range(N_BINS):
+                    inside = h[j]
+                    if inside > 0 and target <= cumulative + inside:
+                        octave = j // SUB_BINS
+                        sub = j - octave * SUB_BINS
+                        scale = 2.0 ** (anchor[r, k] + octave - OCTAVES // 2 - 1023)
+                        fraction = min(max((target - cumulative) / inside, 0.0), 1.0)
+                        value = scale * (1.0 + (sub + fraction) / SUB_BINS)
+                        value = min(max(value, extremes[r, k, 0]), extremes[r, k, 1])
+                        break
+                    cumulative += inside
+                out[li, r, k] = value

@@ -1,0 +1,421 @@
+"""Propagation: run tables and uncertain parameters -> per-run distributions of every impact.
+
+:func:`propagate` draws ``n`` samples of the bound parameters with a sampling design
+(:mod:`mlimpact.uncertainty.sampling`), evaluates them chunk by chunk through the fused kernel
+(:mod:`mlimpact.engine.kernels.montecarlo`) and folds every chunk into one mergeable :class:`Accumulator`. Memory
+is bounded by the chunk size and the number of runs, not by ``n``: full sample arrays are kept
+only on request and when small enough. Results are an :class:`xarray.Dataset` with dims
+``model``, ``phase`` and ``statistic`` and ``units`` on every variable.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from mlimpact import quantities as q
+from mlimpact.engine.kernels import montecarlo as mc
+from mlimpact.engine.kernels import ppf
+from mlimpact.engine.kernels.training import evaluate_runs
+from mlimpact.engine.model import (
+    card_dataset, card_parts, checked_factors, criterion_variables, validate_runs, with_totals,
+)
+from mlimpact.errors import MlimpactError
+from mlimpact.runs.table import RUN_FIELDS
+from mlimpact.tables.factors import PRODUCTION_FACTORS
+from mlimpact.uncertainty import binding
+from mlimpact.uncertainty import catalogue as catalogue_module
+from mlimpact.uncertainty.sampling import Design, chunks
+
+#: Quantile levels of every summary, with their names in the ``statistic`` coordinate.
+QUANTILES = {"q025": 0.025, "q05": 0.05, "median": 0.5, "q95": 0.95, "q975": 0.975}
+STATISTICS = ("mean", "std", *QUANTILES, "point")
+#: Largest number of values (samples x runs x quantities) kept in memory on request.
+MAX_KEPT_VALUES = 100_000_000
+DEFAULT_CHUNK_SIZE = 16_384
+
+
+#: What propagate evaluates: training runs or the card of each run.
+KINDS = {"training": mc.TRAINING, "card": mc.CARD}
+
+
+def point_quantities(runs, production_factors, kind="training"):
+    """The accumulated quantities at the point values of the runs, shape (run, quantity):
+    :data:`mlimpact.quantities.TRAINING_QUANTITIES` for training runs,
+    :data:`mlimpact.quantities.CARD_QUANTITIES` for cards."""
+    if kind == "card":
+        return card_parts(runs, production_factors).reshape(len(runs), q.N_CARD_QUANTITIES)
+    return with_totals(evaluate_runs(runs, production_factors))
+
+
+#: Parameters of each distribution kind that the compiled quantile functions take, in order.
+_PPF_KINDS = {
+    "constant": (ppf.CONSTANT, ("value",)),
+    "uniform": (ppf.UNIFORM, ("low", "high")),
+    "loguniform": (ppf.LOGUNIFORM, ("low", "high")),
+    "normal": (ppf.NORMAL, ("mean", "sd")),
+    "lognormal": (ppf.LOGNORMAL, ("median", "gsd")),
+    "triangular": (ppf.TRIANGULAR, ("low", "mode", "high")),
+}
+
+
+def ppf_spec(distribution):
+    """``(code, params[4])`` of a distribution for the compiled quantile functions
+    (:mod:`mlimpact.engine.kernels.ppf`), from its public spec; code ``NOT_HERE`` for the kinds
+    evaluated by their numpy ``ppf``."""
+    spec = distribution.to_spec()
+    params = np.zeros(4)
+    if spec["type"] not in _PPF_KINDS:
+        return ppf.NOT_HERE, params
+    code, names = _PPF_KINDS[spec["type"]]
+    params[:len(names)] = [float(spec[name]) for name in names]
+    return code, params
+
+
+def ppf_specs(bound):
+    """``(codes, params)`` of :func:`ppf_spec` for every column of ``bound``."""
+    specs = [ppf_spec(distribution) for distribution in bound.distributions]
+    codes = np.array([code for code, _ in specs], dtype=np.int64)
+    params = np.array([p for _, p in specs], dtype=np.float64).reshape(len(specs), 4)
+    return codes, params
+
+
+def parameter_values(bound, uniforms, out=None, specs=None):
+    """Turn uniforms of shape (sample, column) into the bound parameters' values (same shape,
+    column-major).
+
+    Common kinds go through the compiled :func:`mlimpact.engine.kernels.ppf.ppf_columns`; the
+    others through their numpy ``ppf``. ``out`` (column-major float64, that shape) receives
+    the values; it may be ``uniforms`` itself, which is then overwritten. ``specs`` is
+    :func:`ppf_specs` of ``bound`` (computed if not given).
+    """
+    uniforms = np.asfortranarray(uniforms, dtype=np.float64)
+    if uniforms.ndim != 2 or uniforms.shape[1] != bound.n_columns:
+        raise ValueError(f"expected uniforms of shape (n, {bound.n_columns}), "
+                         f"got {uniforms.shape}")
+    if out is None:
+        out = np.empty_like(uniforms, order="F")
+    elif out.shape != uniforms.shape or not out.flags.f_contiguous:
+        raise ValueError(f"out must be a column-major array of shape {uniforms.shape}")
+    codes, params = ppf_specs(bound) if specs is None else specs
+    ppf.ppf_columns(uniforms, codes, params, out)
+    # ppf_columns leaves these columns alone: their uniforms are intact even in place
+    for indices in bound.groups.values():
+        if indices and codes[indices[0]] == ppf.NOT_HERE:
+            out[:, indices] = bound.distributions[indices[0]].ppf(uniforms[:, indices])
+    return out
+
+
+@dataclass
+class Accumulator:
+    """Mergeable streaming statistics of every (run, quantity).
+
+    Attributes
+    ----------
+    count : int
+        Samples folded in.
+    anchor : int64[run, quantity]
+        Biased binary exponent at the centre of each histogram (fixed by the point estimate, so
+        that accumulators of different chunks and workers line up).
+    shift : float64[run, quantity]
+        K of the shifted sums.
+    hist, tails, sums, compensation, extremes
+        See :func:`mlimpact.engine.kernels.montecarlo.fused_kernel`.
+    """
+
+    count: int
+    anchor: np.ndarray
+    shift: np.ndarray
+    hist: np.ndarray
+    tails: np.ndarray
+    sums: np.ndarray
+    compensation: np.ndarray
+    extremes: np.ndarray
+
+    @classmethod
+    def empty(cls, point):
+        """Accumulators centred on the point estimate ``point`` (run, quantity)."""
+        point = np.asarray(point, dtype=np.float64)
+        positive = np.where(point > 0, point, 1.0)
+        anchor = (np.frexp(positive)[1] - 1 + 1023).astype(np.int64)
+        shape = point.shape
+        return cls(0, anchor, np.nan_to_num(point), np.zeros((*shape, mc.N_BINS), np.int64),
+                   np.zeros((*shape, 3), np.int64), np.zeros((*shape, 2)),
+                   np.zeros((*shape, 2)),
+                   np.stack([np.full(shape, np.inf), np.full(shape, -np.inf)], axis=-1))
+
+    def absorb(self, compacted):
+        """Merge a compacted accumulator of other samples into this one, in place: counts
+        and extremes exactly, the sums with TwoSum so that the merge is as exact as the
+        kernel's own additions."""
+        other = compacted.fields
+        if not (np.array_equal(self.anchor, other["anchor"])
+                and np.array_equal(self.shift, other["shift"])):
+            raise ValueError("accumulators of different runs or centres cannot be merged")
+        self.hist.reshape(-1)[compacted.index] += compacted.counts
+        self.tails += other["tails"]
+        total = self.sums + other["sums"]
+        b = total - self.sums
+        self.compensation += other["compensation"] + (self.sums - (total - b)) + (other["sums"] - b)
+        self.sums = total
+        self.extremes[..., 0] = np.minimum(self.extremes[..., 0], other["extremes"][..., 0])
+        self.extremes[..., 1] = np.maximum(self.extremes[..., 1], other["extremes"][..., 1])
+        self.count += other["count"]
+
+    def compacted(self):
+        """A copy whose histograms are stored sparsely (for transfer between processes)."""
+        flat = self.hist.reshape(-1)
+        nonzero = np.flatnonzero(flat)
+        return _Compacted(self, nonzero, flat[nonzero])
+
+    def _sum(self, k):
+        return self.sums[..., k] + self.compensation[..., k]
+
+    def mean(self):
+        return self.shift + self._sum(0) / self.count
+
+    def std(self):
+        """Sample standard deviation (n - 1 in the denominator)."""
+        if self.count < 2:
+            return np.full(self.shift.shape, np.nan)
+        variance = (self._sum(1) - self._sum(0) ** 2 / self.count) / (self.count - 1)
+        return np.sqrt(np.maximum(variance, 0.0))
+
+    def quantiles(self, levels):
+        """Quantiles read from the histograms, shape (level, run, quantity).
+
+        Relative error at most one bin width, 1 / SUB_BINS (0.78 %); NaN where a quantile
+        falls outside the histogram's range (see
+        :func:`mlimpact.engine.kernels.montecarlo.histogram_quantiles`).
+        """
+        levels = np.asarray(levels, dtype=np.float64)
+        out = np.empty((levels.shape[0], *self.shift.shape))
+        mc.histogram_quantiles(self.hist, self.tails, self.anchor, self.extremes,
+                               float(self.count), levels, out)
+        return out
+
+
+class _Compacted:
+    """An accumulator with its histogram as (flat index, count) pairs, for transfer; merged
+    back by :meth:`Accumulator.absorb`."""
+
+    def __init__(self, accumulator, index, counts):
+        self.fields = {k: v for k, v in vars(accumulator).items() if k != "hist"}
+        self.index, self.counts = index, counts
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What every chunk of a propagation reuses: the fused kernel's stage plan (which runs
+    share a card or a host) and the compiled quantile functions of the parameters' columns."""
+
+    stages: mc.StagePlan
+    ppf_specs: tuple
+
+
+def stage_plan(runs, bound):
+    """The :class:`Plan` of runs and their bound parameters."""
+    return Plan(mc.stage_plan(runs, bound.apply_field, bound.apply_mode, bound.apply_column,
+                              bound.variant_column), ppf_specs(bound))
+
+
+def run_chunk(runs, production_factors, bound, design, start, stop, accumulator,
+              samples=None, kind="training", plan=None, scratch=None):
+    """Evaluate samples ``start..stop-1`` and fold them into ``accumulator`` (in place).
+
+    This is the unit of work, locally or on a Dask worker. ``samples``, if given, has shape
+    (stop - start, run, quantity) and receives every value. ``plan`` is
+    :func:`stage_plan` of the runs and parameters (made here if not given). ``scratch``, a
+    float64 array of at least (stop - start) x columns values, holds the chunk's uniforms
+    and then their parameter values (so that chunks reuse one block of memory).
+    """
+    plan = stage_plan(runs, bound) if plan is None else plan
+    shape = (stop - start, bound.n_columns)
+    if scratch is None:
+        scratch = np.empty(shape[0] * shape[1])
+    block = scratch[:shape[0] * shape[1]].reshape(shape, order="F")
+    values = parameter_values(bound, design.uniforms(start, stop, out=block), out=block,
+                              specs=plan.ppf_specs)
+    factors = np.empty((stop - start, *production_factors.shape))
+    mc.sample_factors(production_factors, values, bound.factor_column, factors)
+    keep = samples is not None
+    acc = accumulator
+    mc.fused_kernel(KINDS[kind], start, runs.values, runs.variant_values, runs.variant_cdf,
+                    factors, values, *plan.stages.arrays(), acc.anchor, acc.shift, acc.hist,
+                    acc.tails, acc.sums, acc.compensation, acc.extremes,
+                    samples if keep else np.empty((0, 0, 0)), keep)
+    acc.count += stop - start
+    return acc
+
+
+def evaluate_rows(runs, bound, uniforms, production_factors=PRODUCTION_FACTORS,
+                  kind="training"):
+    """Every quantity of every run for the given rows of uniforms (a design's rows, e.g.
+    Saltelli's), shape (row, run, quantity)."""
+    production_factors = checked_factors(production_factors)
+
+    class _Rows:
+        def uniforms(self, start, stop, out):
+            out[...] = uniforms[start:stop]
+            return out
+
+    point = point_quantities(runs, production_factors, kind)
+    samples = np.empty((uniforms.shape[0], *point.shape))
+    run_chunk(runs, production_factors, bound, _Rows(), 0, uniforms.shape[0],
+              Accumulator.empty(point), samples, kind)
+    return samples
+
+
+def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE,
+              keep_samples=False, production_factors=PRODUCTION_FACTORS, progress=None,
+              kind="training", on_chunk=None, client=None):
+    """Monte Carlo propagation of the bound parameters through the impact model.
+
+    Parameters
+    ----------
+    runs : RunTable
+        Point values of every run (validated).
+    bound : mlimpact.uncertainty.binding.BoundParameters
+        Parameters bound to ``runs`` (:func:`mlimpact.uncertainty.binding.bind`).
+    n : int
+        Number of samples.
+    seed : int
+        Seed of the design: the same seed gives the same results whatever ``chunk_size``.
+    method : {"mc", "lhs", "sobol"}
+    chunk_size : int
+        Samples per chunk: memory against overhead, never the results.
+    keep_samples : bool
+        Also return every sample (``*_samples`` variables), if at most
+        :data:`MAX_KEPT_VALUES` values.
+    progress : callable, optional
+        Called as ``progress(samples_done, n)`` after each chunk.
+    kind : {"training", "card"}
+        Evaluate the training runs, or only the card of each run.
+    on_chunk : callable, optional
+        Called as ``on_chunk(start, stop, samples)`` with the chunk's values of shape
+        (stop - start, run, quantity), for per-sample statistics (trends) that need every run
+        of a sample; memory stays bounded by the chunk. With it, propagate returns
+        ``(dataset, [its return values in chunk order])``; it must be a pure function of its
+        arguments, since with a Dask client it runs on the workers.
+    client : dask.distributed.Client, optional
+        Run the chunks as tasks on a Dask cluster (:mod:`mlimpact.engine.distributed`); the results
+        equal the local ones to rounding (tested at 1e-12).
+
+    Returns
+    -------
+    xarray.Dataset
+        For training runs: ``energy`` (model, statistic) [kWh], ``gwp``, ``adpe``, ``pe``
+        (model, phase, statistic). For cards: ``gwp``, ``adpe``, ``pe`` (hardware, component,
+        statistic). Statistics: mean, std, q025, q05, median, q95, q975 and the point estimate.
+    """
+    validate_runs(runs)
+    production_factors = checked_factors(production_factors)
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+    design = Design(method, n, bound.n_columns, seed)
+    point = point_quantities(runs, production_factors, kind)
+    if keep_samples and n * point.size > MAX_KEPT_VALUES:
+        raise MlimpactError(f"keeping {n} samples of {len(runs)} runs needs "
+                            f"{n * point.size:,} values (limit {MAX_KEPT_VALUES:,}); use "
+                            "fewer samples or the summaries")
+    total = Accumulator.empty(point)
+    plan = stage_plan(runs, bound)
+    ranges = chunks(n, chunk_size)
+    kept = np.empty((n, *point.shape)) if keep_samples else None
+    chunk_results = []
+    if client is not None:
+        if keep_samples:
+            raise MlimpactError("keep_samples is not available on a Dask cluster")
+        from mlimpact.engine import distributed
+        for accumulator, chunk_result in distributed.map_chunks(
+                client, _chunk_task, ranges, progress, n,
+                runs=runs, production_factors=production_factors, bound=bound, design=design,
+                point=point, kind=kind, on_chunk=on_chunk, plan=plan):
+            total.absorb(accumulator)
+            chunk_results.append(chunk_result)
+    else:
+        scratch = np.empty(max(stop - start for start, stop in ranges) * bound.n_columns)
+        for start, stop in ranges:
+            target = kept[start:stop] if keep_samples else (
+                np.empty((stop - start, *point.shape)) if on_chunk is not None else None)
+            run_chunk(runs, production_factors, bound, design, start, stop, total, target, kind,
+                      plan, scratch)
+            if on_chunk is not None:
+                chunk_results.append(on_chunk(start, stop, target))
+            if progress is not None:
+                progress(stop, n)
+    attrs = {"samples": n, "seed": seed, "method": method,
+             "parameters": "; ".join(bound.groups)}
+    if kind == "card":
+        stats = _statistics(total, point)  # (statistic, run, quantity)
+        values = np.transpose(stats.reshape(len(STATISTICS), len(runs), len(q.IMPACT_CRITERIA),
+                                            len(q.COMPONENTS)), (1, 2, 3, 0))
+        result = card_dataset(values, runs.names, ("statistic",),
+                              {"statistic": list(STATISTICS)}, attrs)
+        if keep_samples:
+            parts = np.moveaxis(kept.reshape(n, len(runs), len(q.IMPACT_CRITERIA),
+                                             len(q.COMPONENTS)), 0, -1)  # run, crit, comp, s
+            samples = card_dataset(parts, runs.names, ("sample",))
+            result = result.merge(samples.rename({c: f"{c}_samples" for c in q.IMPACT_CRITERIA}))
+    else:
+        result = summary_dataset(total, point, runs.names, attrs)
+        if keep_samples:
+            result = result.merge(samples_dataset(kept, runs.names))
+    if on_chunk is not None:
+        return result, chunk_results
+    return result
+
+
+def _chunk_task(start, stop, runs, production_factors, bound, design, point, kind, on_chunk,
+                plan):
+    """One chunk as a task: a fresh accumulator (compacted for transfer) and the chunk's
+    per-sample statistics."""
+    accumulator = Accumulator.empty(point)
+    samples = np.empty((stop - start, *point.shape)) if on_chunk is not None else None
+    run_chunk(runs, production_factors, bound, design, start, stop, accumulator, samples, kind,
+              plan)
+    return accumulator.compacted(), (on_chunk(start, stop, samples) if on_chunk else None)
+
+
+def _statistics(acc, point):
+    """Every statistic of :data:`STATISTICS`, shape (statistic, run, quantity)."""
+    return np.stack([acc.mean(), acc.std(), *acc.quantiles(list(QUANTILES.values())), point])
+
+
+def summary_dataset(acc, point, names, attrs):
+    """The statistics of an accumulator as a Dataset: energy (model, statistic) and each
+    impact criterion (model, phase, statistic)."""
+    stats = np.moveaxis(_statistics(acc, point), 0, -1)  # run, quantity, statistic
+    variables = criterion_variables(np.moveaxis(stats, 1, -1))  # quantity last
+    data = {name: (("model", "statistic") if name == "energy" else
+                   ("model", "statistic", "phase"), values, attrs_)
+            for name, (values, attrs_) in variables.items()}
+    return xr.Dataset(data, coords={"model": list(names), "phase": list(q.PHASES),
+                                    "statistic": list(STATISTICS)},
+                      attrs=attrs).transpose("model", "phase", "statistic")
+
+
+def samples_dataset(samples, names):
+    """Every sample as ``*_samples`` variables (sample, model[, phase])."""
+    data = {f"{name}_samples": (("sample", "model") if name == "energy" else
+                                ("sample", "model", "phase"), values, attrs_)
+            for name, (values, attrs_) in criterion_variables(samples).items()}
+    return xr.Dataset(data, coords={"model": list(names), "phase": list(q.PHASES)})
+
+
+def propagate_setup(setup, n, seed=0, method="mc", catalogue=None, chunk_size=DEFAULT_CHUNK_SIZE,
+                    keep_samples=False, progress=None, client=None):
+    """Monte Carlo estimate of the run of a setup file.
+
+    The catalogue (default ``data/parameters.toml``) is amended by the setup's
+    ``[uncertainty]`` section; inputs that the setup states are known and not sampled.
+    """
+    catalogue = catalogue_module.default_catalogue() if catalogue is None else catalogue
+    catalogue = catalogue_module.apply_uncertainty(catalogue, setup.uncertainty,
+                                                   source=f"{setup.source}: [uncertainty]")
+    known = np.zeros((1, len(RUN_FIELDS)), dtype=bool)
+    for field in setup.given_fields - set(setup.uncertainty):
+        known[0, RUN_FIELDS.index(field)] = True
+    bound = binding.bind(catalogue, setup.runs, [setup.gpu_label], [setup.country], known)
+    return propagate(setup.runs, bound, n, seed=seed, method=method, chunk_size=chunk_size,
+                     keep_samples=keep_samples, progress=progress, client=client)

@@ -1,0 +1,72 @@
+"""The one vocabulary of results: criteria, phases, card components, and the quantities of runs.
+
+Every stage names results with these words, and every array of results orders them as here:
+the kernels write a run's outputs in :data:`TRAINING_QUANTITIES` order and a card's in
+:data:`CARD_QUANTITIES` order; accumulators, Datasets, trends, Sobol' outputs and reports find a
+quantity with :func:`training_index` or :func:`card_index`, never by a bare integer.
+
+- criterion: ``energy`` [kWh] (use phase only: electricity drawn by the run), and the impact
+  criteria ``gwp`` (climate change) [kg CO2eq], ``adpe`` (abiotic depletion, elements)
+  [kg Sb eq], ``pe`` (primary energy) [MJ];
+- phase: ``production`` (of the hardware, allocated to the run), ``use``, ``total``;
+- component of a card's production: ``die``, ``memory``, ``other``, ``total``.
+"""
+
+#: Criteria of the results, in report order.
+CRITERIA = ("energy", "gwp", "adpe", "pe")
+#: Criteria with a production phase (life-cycle impact categories), in kernel order.
+IMPACT_CRITERIA = ("gwp", "adpe", "pe")
+#: Phases of the life cycle.
+PHASES = ("production", "use", "total")
+#: Components of the production of one graphics card.
+COMPONENTS = ("die", "memory", "other", "total")
+#: Units of every criterion.
+UNITS = {"energy": "kWh", "gwp": "kg CO2eq", "adpe": "kg Sb eq", "pe": "MJ"}
+#: Long names for attrs and tables.
+LONG_NAMES = {
+    "energy": "electricity used by the training run",
+    "gwp": "climate change (global warming potential)",
+    "adpe": "abiotic depletion potential, elements",
+    "pe": "primary energy",
+}
+#: Short labels for tables and figures.
+LABELS = {"energy": "energy", "gwp": "GWP", "adpe": "ADPe", "pe": "PE"}
+
+#: Quantities of a training run, as (criterion, phase), in the order of the kernels' output:
+#: energy, then production, use and total of each impact criterion. The kernels write the
+#: first :data:`N_KERNEL_OUT` (energy, production, use); totals are added when accumulated.
+TRAINING_QUANTITIES = (("energy", "use"),
+                       *((c, "production") for c in IMPACT_CRITERIA),
+                       *((c, "use") for c in IMPACT_CRITERIA),
+                       *((c, "total") for c in IMPACT_CRITERIA))
+N_TRAINING_QUANTITIES = len(TRAINING_QUANTITIES)
+#: Quantities of one card, as (criterion, component), criterion by criterion.
+CARD_QUANTITIES = tuple((c, k) for c in IMPACT_CRITERIA for k in COMPONENTS)
+N_CARD_QUANTITIES = len(CARD_QUANTITIES)
+#: Parts of a card that the kernel computes (the total is their sum).
+N_CARD_PARTS = len(COMPONENTS) - 1
+
+
+def training_index(criterion, phase="total"):
+    """Position of a training quantity in :data:`TRAINING_QUANTITIES`; energy has one
+    quantity, whatever the phase asked (``use`` or ``total``)."""
+    if criterion == "energy":
+        if phase not in ("use", "total"):
+            raise KeyError(f"energy has no {phase} phase")
+        return 0
+    return TRAINING_QUANTITIES.index((criterion, phase))
+
+
+def card_index(criterion, component="total"):
+    """Position of a card quantity in :data:`CARD_QUANTITIES`."""
+    return CARD_QUANTITIES.index((criterion, component))
+
+
+#: First position of each block of the training layout: the kernels write criterion c of a
+#: phase at ``block + c`` (c in IMPACT_CRITERIA order).
+ENERGY = training_index("energy")
+PRODUCTION = training_index(IMPACT_CRITERIA[0], "production")
+USE = training_index(IMPACT_CRITERIA[0], "use")
+TOTAL = training_index(IMPACT_CRITERIA[0], "total")
+#: Outputs of the training kernel for one run (energy, production, use: no totals).
+N_KERNEL_OUT = TOTAL

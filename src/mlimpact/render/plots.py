@@ -1,0 +1,146 @@
+"""Figures for people. Each function takes tables or Datasets and returns a matplotlib figure;
+nothing here computes impacts.
+
+Figures are :class:`matplotlib.figure.Figure` objects made without pyplot, so that drawing them
+neither needs nor changes the user's matplotlib backend, and they are freed with their last
+reference.
+"""
+
+import datetime as dt
+
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def _subplots(figsize, *args, **kwargs):
+    figure = Figure(figsize=figsize)
+    return figure, figure.subplots(*args, **kwargs)
+
+#: One colour per production model, the same in every figure.
+MODEL_COLOURS = {"mlca": "#1f77b4", "act": "#d95f02", "mixture": "#555555"}
+MODEL_LABELS = {"mlca": "MLCA (per-area and per-GB factors)",
+                "act": "ACT (fab energy, gases, yield)", "mixture": "mixture of both"}
+
+
+def card_timeline(rows, criterion="gwp", unit="kg CO2eq"):
+    """Total production impact of each card against its release date: median and 95 % interval
+    per production model, log scale. ``rows`` are dicts with the columns of the cards table."""
+    figure, axis = _subplots((9, 5.5))
+    models = [m for m in MODEL_COLOURS if any(r["model"] == m for r in rows)]
+    for offset, model in zip((-40, 0, 40), models):
+        selected = [r for r in rows if r["model"] == model and r["criterion"] == criterion
+                    and r["component"] == "total"]
+        dates = [dt.date.fromisoformat(r["release_date"]) + dt.timedelta(days=offset)
+                 for r in selected]
+        median = [r["median"] for r in selected]
+        low = [r["median"] - r["q025"] for r in selected]
+        high = [r["q975"] - r["median"] for r in selected]
+        axis.errorbar(dates, median, yerr=[low, high], fmt="o", ms=4, capsize=2, lw=0.8,
+                      color=MODEL_COLOURS[model], label=MODEL_LABELS[model], alpha=0.85)
+    axis.set_yscale("log")
+    axis.set_xlabel("release date of the card")
+    axis.set_ylabel(f"production {criterion.upper()} of one card [{unit}]")
+    axis.set_title(f"Production {criterion.upper()} of data-centre and workstation GPUs "
+                   "(median and 95 % interval)")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(loc="upper left", frameon=False)
+    figure.tight_layout()
+    return figure
+
+
+CRITERION_LABELS = {"energy": ("energy", "kWh"), "gwp": ("GWP", "kg CO2eq"),
+                    "adpe": ("ADPe", "kg Sb eq"), "pe": ("primary energy", "MJ")}
+SCENARIO_COLOURS = {"baseline": "#1f77b4", "location_shifting": "#2ca02c",
+                    "hardware_efficiency": "#9467bd", "cards": "#d95f02"}
+
+
+def _decimal_to_dates(years):
+    return [dt.date(int(y), 1, 1) + dt.timedelta(days=float((y - int(y)) * 365.25))
+            for y in years]
+
+
+def trend_figure(dates, median, low, high, slopes, intercepts, title, ylabel,
+                 colour="#1f77b4", label="per model: median and 95 % interval"):
+    """Per-item values against date (log scale) with the fitted trend and its 95 % band.
+
+    ``slopes`` and ``intercepts`` are per-sample fits of ln(value) on decimal years.
+    """
+    figure, axis = _subplots((9, 5.5))
+    when = _decimal_to_dates(dates)
+    axis.errorbar(when, median, yerr=[np.maximum(median - low, 0), np.maximum(high - median, 0)],
+                  fmt="o", ms=3, lw=0.6, capsize=0, color=colour, alpha=0.6, label=label)
+    grid = np.linspace(np.min(dates), np.max(dates), 60)
+    ok = np.isfinite(slopes) & np.isfinite(intercepts)
+    lines = np.exp(intercepts[ok, None] + slopes[ok, None] * grid[None, :])
+    band = np.quantile(lines, [0.025, 0.5, 0.975], axis=0)
+    growth = np.exp(np.quantile(slopes[ok], [0.025, 0.5, 0.975]))
+    axis.fill_between(_decimal_to_dates(grid), band[0], band[2], color="black", alpha=0.15,
+                      label="trend: 95 % band of the fitted lines")
+    axis.plot(_decimal_to_dates(grid), band[1], color="black", lw=1.5,
+              label=f"trend: x{growth[1]:.2f} per year [{growth[0]:.2f}, {growth[2]:.2f}] "
+                    "(input uncertainty; with the dataset's, see the claims)")
+    axis.set_yscale("log")
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    axis.grid(True, which="major", alpha=0.3)
+    axis.legend(loc="upper left", frameon=False)
+    figure.tight_layout()
+    return figure
+
+
+def scenario_figure(rows):
+    """Growth factors per year (median and 95 % interval) of each criterion and scenario."""
+    figure, axis = _subplots((9, 4.8))
+    criteria = ["energy", "gwp", "adpe", "pe"]
+    scenarios = [s for s in SCENARIO_COLOURS if any(r["scenario"] == s for r in rows)]
+    width = 0.8 / max(len(scenarios), 1)
+    for k, scenario in enumerate(scenarios):
+        for i, criterion in enumerate(criteria):
+            match = [r for r in rows if r["scenario"] == scenario and r["criterion"] == criterion]
+            if not match:
+                continue
+            r = match[0]
+            x = i + (k - (len(scenarios) - 1) / 2) * width
+            axis.errorbar([x], [r["estimate"]], yerr=[[r["estimate"] - r["low"]],
+                                                      [r["high"] - r["estimate"]]],
+                          fmt="o", capsize=4, color=SCENARIO_COLOURS[scenario],
+                          label=scenario.replace("_", " ") if i == 0 else None)
+    axis.axhline(1.0, color="grey", lw=1, ls="--")
+    axis.set_xticks(range(len(criteria)))
+    axis.set_xticklabels([CRITERION_LABELS[c][0] for c in criteria])
+    axis.set_ylabel("growth factor per year (x per year)")
+    axis.set_title("Growth of training impacts per model, by scenario (median, 95 % interval)")
+    axis.grid(True, axis="y", alpha=0.3)
+    axis.legend(frameon=False, loc="lower center", ncol=3)
+    figure.tight_layout()
+    return figure
+
+
+def sensitivity_figure(results, title="Which uncertain inputs matter (Sobol' indices)"):
+    """Total-order (bars) and first-order (dots) indices of the inputs for a few outputs.
+
+    ``results`` is a list of (label, Dataset row-selected to one output) pairs.
+    """
+    figure, axes = _subplots((4.2 * len(results), 5.2), 1, len(results), sharey=True,
+                             squeeze=False)
+    parameters = list(results[0][1].parameter.values)
+    order = np.argsort([-max(float(r.ST.sel(parameter=p)) for _, r in results)
+                        for p in parameters])
+    shown = [parameters[i] for i in order[:12]][::-1]
+    for axis, (label, result) in zip(axes[0], results):
+        st = [float(result.ST.sel(parameter=p)) for p in shown]
+        ct = [float(result.ST_conf.sel(parameter=p)) for p in shown]
+        s1 = [float(result.S1.sel(parameter=p)) for p in shown]
+        y = np.arange(len(shown))
+        axis.barh(y, st, xerr=ct, color="#9ecae1", ecolor="#3182bd", capsize=2,
+                  label="total order ST (95 % interval)")
+        axis.plot(s1, y, "o", color="#08519c", ms=4, label="first order S1")
+        axis.set_title(label, fontsize=10)
+        axis.set_xlim(0, 1.05)
+        axis.grid(True, axis="x", alpha=0.3)
+    axes[0][0].set_yticks(np.arange(len(shown)))
+    axes[0][0].set_yticklabels([p.replace("_", " ") for p in shown], fontsize=8)
+    axes[0][0].legend(loc="lower right", fontsize=8, frameon=False)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure

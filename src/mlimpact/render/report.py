@@ -1,0 +1,240 @@
+"""The main job's report folder: claims, trends and models tables, NetCDF, figures, report.md.
+
+Nothing here computes: :func:`write_study` renders a :class:`mlimpact.study.claims.StudyResult`
+and :func:`write_sensitivity` the Sobol' indices of :mod:`mlimpact.study.sensitivity`.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from mlimpact.analysis.trends import UNCERTAINTIES
+from mlimpact.quantities import CRITERIA, IMPACT_CRITERIA, LABELS, PHASES, UNITS
+from mlimpact.render import files, plots
+from mlimpact.render.text import format_number
+from mlimpact.study.claims import CLAIMS
+from mlimpact.study.sensitivity import (
+    ALL_CARDS, ALL_MODELS, SENSITIVITY_HEADER, dominant, output, sensitivity_rows,
+)
+
+
+CLAIMS_HEADER = ("claim", "criterion", "scenario", "estimate", "low", "high", "probability",
+                 "statistic", "quantity", "uncertainty")
+TRENDS_HEADER = ("quantity", "criterion", "scenario", "uncertainty", "claim",
+                 "growth_per_year", "low", "high", "probability_growth",
+                 "doubling_time_years", "doubling_low", "doubling_high")
+MODELS_HEADER = ("model", "publication_date", "status", "hardware", "criterion", "phase",
+                 "unit", "point", "mean", "median", "q025", "q975")
+
+
+def _g(value):
+    return "" if value is None or value != value else float(f"{value:.6g}")
+
+
+def write_study(result, folder):
+    """Write the main job's outputs into ``folder`` (prepared by the caller)."""
+    folder = Path(folder)
+    files.write_csv(folder / "claims.csv", CLAIMS_HEADER,
+                     [[row.get(k, "") if k not in ("estimate", "low", "high", "probability")
+                       else _g(row[k]) for k in CLAIMS_HEADER] for row in result.claims])
+    files.write_csv(folder / "trends.csv", TRENDS_HEADER, [[
+        row["quantity"], row["criterion"], row["scenario"], row["uncertainty"], row["claim"],
+        _g(row["estimate"]), _g(row["low"]), _g(row["high"]), _g(row["probability"]),
+        _g(row["doubling_time_years"]), _g(row["doubling_low"]), _g(row["doubling_high"])]
+        for row in result.trends])
+    baseline = result.scenarios.get("baseline") or next(iter(result.scenarios.values()))
+    records = {r.name: r for r in baseline.notable.records}
+    rows = []
+    summary = baseline.summary
+    phases = {c: ("use",) if c == "energy" else PHASES for c in CRITERIA}
+    # (model, phase, statistic) arrays, read once: selecting value by value took seconds
+    table = {c: summary[c].sel(statistic=["point", "mean", "median", "q025", "q975"])
+             .transpose("model", ..., "statistic").values.reshape(len(summary.model), -1, 5)
+             for c in phases}
+    for m, name in enumerate(summary.model.values):
+        date = str(baseline.notable.dates[m])
+        for criterion, names in phases.items():
+            for p, phase in enumerate(names):
+                rows.append([name, date, records[name].status, records[name].hardware,
+                             criterion, phase, UNITS[criterion],
+                             *(_g(float(x)) for x in table[criterion][m, p])])
+    files.write_csv(folder / "models.csv", MODELS_HEADER, rows)
+    # NetCDF: per-model statistics of every scenario and per-sample slopes
+    datasets = []
+    for name, scenario in result.scenarios.items():
+        datasets.append(scenario.summary.expand_dims(scenario=[name]))
+    combined = xr.concat(datasets, dim="scenario", join="outer")
+    series = sorted({k[0] for s in result.scenarios.values() for k in s.slopes})
+    slopes = np.full((len(result.scenarios), len(series), len(UNCERTAINTIES),
+                      result.options.samples), np.nan)
+    for i, scenario in enumerate(result.scenarios.values()):
+        for j, key in enumerate(series):
+            for k, uncertainty in enumerate(UNCERTAINTIES):
+                if (key, uncertainty) in scenario.slopes:
+                    slopes[i, j, k] = scenario.slopes[key, uncertainty]
+    combined["slope"] = (("scenario", "series", "uncertainty", "sample"), slopes,
+                         {"units": "1/year", "long_name": "slope of ln(value) against "
+                          "publication date, per sample"})
+    combined = combined.assign_coords(series=series, uncertainty=list(UNCERTAINTIES))
+    combined.attrs.update({"samples": result.options.samples, "seed": result.options.seed,
+                           "window": f"{result.options.window[0]}-{result.options.window[1]}"})
+    files.write_netcdf(combined, folder / "results.nc")
+    # figures
+    for criterion in CRITERIA:
+        values = summary[criterion]
+        if criterion != "energy":
+            values = values.sel(phase="total")
+        label, unit = plots.CRITERION_LABELS[criterion]
+        figure = plots.trend_figure(
+            baseline.dates, values.sel(statistic="median").values,
+            values.sel(statistic="q025").values, values.sel(statistic="q975").values,
+            baseline.slopes[criterion, "input"], baseline.intercepts[criterion],
+            f"Training {label} of notable AI models, life cycle ({len(baseline.dates)} models)",
+            f"{label} per training run [{unit}]")
+        files.save_figure(figure, folder / f"impacts_{criterion}.png")
+    card = result.cards
+    gwp = card["summary"].gwp.sel(component="total")
+    figure = plots.trend_figure(
+        card["dates"], gwp.sel(statistic="median").values, gwp.sel(statistic="q025").values,
+        gwp.sel(statistic="q975").values, card["slopes"]["gwp", "input"],
+        card["intercepts"]["gwp"],
+        f"Production GWP of one card, data-centre and workstation GPUs ({len(card['dates'])})",
+        "production GWP of one card [kg CO2eq]", colour=plots.SCENARIO_COLOURS["cards"],
+        label="per card (MLCA or ACT, sampled): median and 95 % interval")
+    files.save_figure(figure, folder / "cards_gwp.png")
+    figure = plots.scenario_figure([r for r in result.trends if r["uncertainty"] == "combined"
+                                    and r["quantity"] in ("energy per model",
+                                                          "life-cycle impact per model")])
+    files.save_figure(figure, folder / "scenarios.png")
+    if result.sensitivity is not None:
+        write_sensitivity(result.sensitivity, folder, figures=("growth",))
+    files.write_text(folder / "report.md", study_markdown(result))
+    return folder
+
+
+def _pct(p):
+    return "-" if p != p else f"{100 * p:.1f} %"
+
+
+def study_markdown(result):
+    """report.md: the claims in plain words, the table, the figures."""
+    options = result.options
+    baseline = result.scenarios.get("baseline")
+    lines = ["# Environmental impacts of training notable AI models: claims with confidence "
+             "intervals", "",
+             f"Monte Carlo over {options.samples:,} samples (seed {options.seed}, "
+             f"{options.method}), models published {options.window[0]}-{options.window[1]}, "
+             f"imputation {'on' if options.impute else 'off'}. Every interval is a 95 % "
+             "interval; *probability* is the share of samples in which the claim holds. "
+             "Intervals combine input uncertainty (Monte Carlo) and which models are in the "
+             "dataset (a bootstrap over models, paired with the samples); `trends.csv` gives "
+             "each source alone.", ""]
+    if result.coverage is not None:
+        report = result.coverage
+        lines += [f"**Dataset**: {report['included_total']} of "
+                  f"{report['included_total'] + report['excluded_total']} notable models "
+                  f"(Epoch AI) enter: {report['complete_total']} complete, "
+                  f"{report['imputed_total']} with imputed fields; "
+                  f"{report['excluded_total']} excluded (`mlimpact data` says why).", ""]
+    lines += ["## The claims", ""]
+    for claim, text in CLAIMS.items():
+        rows = [r for r in result.claims if r["claim"] == claim]
+        if not rows:
+            continue
+        lines.append(f"- **{text}**: " + "; ".join(_sentence(r) for r in rows) + ".")
+    lines += ["", "| claim | quantity | criterion | scenario | estimate | 95 % interval | "
+              "probability |", "|---|---|---|---|---|---|---|"]
+    for r in result.claims:
+        lines.append(f"| {r['claim']} | {r['quantity']} | {r['criterion']} | {r['scenario']} | "
+                     f"{format_number(r['estimate'])} | [{format_number(r['low'])}, "
+                     f"{format_number(r['high'])}] | {_pct(r['probability'])} |")
+    lines += ["", "Growth factors are per year (x2 means doubling every year); the claim "
+              "holds when the factor exceeds 1. For impact shifting, the estimate is the share "
+              "of the summed impacts of all models that comes from producing the hardware, and "
+              "the probability is P(share > 0.5).", "", "## Figures", ""]
+    for criterion, title in (("energy", "Energy"), ("gwp", "Climate change (GWP)"),
+                             ("adpe", "Abiotic depletion (ADPe)"), ("pe", "Primary energy")):
+        lines += [f"### {title} per training run", "", f"![{title}](impacts_{criterion}.png)", ""]
+    lines += ["### Production of one graphics card", "", "![cards](cards_gwp.png)", "",
+              "### Scenarios", "", "![scenarios](scenarios.png)", "",
+              "Scenarios: *baseline* (the organisation's country, the year before "
+              "publication); *location shifting* (every run on "
+              + (f"the grid of {options.low_carbon_country}" if options.low_carbon_country
+                 else "the lowest-intensity grid of its year among Boavizta's countries")
+              + "); *hardware efficiency* (every run with a known compute on the most "
+                "efficient accelerator, in peak FLOP/s per W, released by its publication "
+                "date).", "",
+              *_sensitivity_markdown(result),
+              "## Files", "", "- `claims.csv`: this table. `trends.csv`: every growth rate, "
+              "per scenario and source of uncertainty.",
+              "- `models.csv`: per-model point estimate, mean, median and 95 % interval "
+              "(baseline).", "- `results.nc`: per-model statistics of every scenario and the "
+              "per-sample slopes (xarray/NetCDF).", "",
+              "Methods: docs/methodology.md, docs/uncertainty.md, docs/dataset.md.", ""]
+    return "\n".join(lines)
+
+
+def _sensitivity_markdown(result):
+    """The report's section naming the dominant inputs per criterion and claim."""
+    if result.sensitivity is None:
+        return []
+    models, card = result.sensitivity["models"], result.sensitivity["cards"]
+    lines = ["## Which uncertain inputs dominate", "",
+             f"Sobol' total-order indices (ST, with 95 % bootstrap intervals) of the inputs "
+             f"of `data/parameters.toml`, from {models.attrs['base_points']} base points of a "
+             "Saltelli design (`mlimpact sensitivity` runs the full analysis). ST is the share "
+             "of an output's variance that involves the input.", ""]
+    entries = [("impacts_grow", f"growth rate of {c}", models, "growth rate", c, ALL_MODELS)
+               for c in CRITERIA]
+    entries += [("card_production_rises", f"card growth rate of {c}", card, "card growth rate",
+                 c, ALL_CARDS) for c in IMPACT_CRITERIA]
+    entries += [("impact_shifting", f"production share of {c}", models, "production share", c,
+                 ALL_MODELS) for c in ("adpe", "gwp")]
+    entries += [("(totals)", f"sum over all models, {c}", models, "impact", c, ALL_MODELS)
+                for c in CRITERIA]
+    lines += ["| claim | output | dominant inputs (ST) |", "|---|---|---|"]
+    for claim, label, data, quantity, criterion, subject in entries:
+        top = ", ".join(f"{p} {st:.2f} ± {c:.2f}"
+                        for p, st, c in dominant(data, quantity, criterion, subject))
+        lines.append(f"| {claim} | {label} | {top} |")
+    lines += ["", "![sensitivity](sensitivity_growth.png)", ""]
+    return lines
+
+
+def _sentence(r):
+    if r["claim"] == "impact_shifting":
+        return (f"{LABELS[r['criterion']]} production share {100 * r['estimate']:.0f} % "
+                f"[{100 * r['low']:.0f}, {100 * r['high']:.0f}], P(> 50 %) = "
+                f"{_pct(r['probability'])}")
+    what = ("FLOP per kWh" if r["quantity"] == "training FLOP per kWh"
+            else LABELS[r["criterion"]])
+    where = "" if r["scenario"] in ("baseline", "cards") else f" ({r['scenario'].replace('_', ' ')})"
+    return (f"{what}{where} x{r['estimate']:.2f} per year [{r['low']:.2f}, {r['high']:.2f}], "
+            f"P(growth) = {_pct(r['probability'])}")
+
+
+#: The sensitivity figures: file suffix -> (quantity, subject, criteria, title of a panel).
+SENSITIVITY_FIGURES = {
+    "growth": ("growth rate", ALL_MODELS, CRITERIA, "growth rate of {label}"),
+    "totals": ("impact", ALL_MODELS, CRITERIA, "all models, {label}"),
+    "cards": ("card growth rate", ALL_CARDS, IMPACT_CRITERIA, "card growth rate, {label}"),
+}
+
+
+def write_sensitivity(result, folder, figures=tuple(SENSITIVITY_FIGURES)):
+    """sensitivity.csv and the figures ``sensitivity_<name>.png`` of :data:`SENSITIVITY_FIGURES`
+    from the ``{"models", "cards"}`` result of
+    :func:`mlimpact.study.sensitivity.impact_sensitivity`; returns the number of CSV rows."""
+    folder = Path(folder)
+    models, card = result["models"], result["cards"]
+    rows = sensitivity_rows(models) + sensitivity_rows(card)
+    files.write_csv(folder / "sensitivity.csv", SENSITIVITY_HEADER, rows)
+    for name in figures:
+        quantity, subject, criteria, title = SENSITIVITY_FIGURES[name]
+        data = card if quantity.startswith("card") else models
+        figure = plots.sensitivity_figure(
+            [(title.format(label=LABELS[c]), output(data, quantity, c, subject))
+             for c in criteria])
+        files.save_figure(figure, folder / f"sensitivity_{name}.png")
+    return len(rows)

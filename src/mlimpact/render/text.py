@@ -1,0 +1,199 @@
+"""Views of results for people: text tables and JSON objects.
+
+Nothing here computes impacts; it formats the Datasets of :mod:`mlimpact.engine.model` (and of
+the Monte Carlo engine) into the schemas documented in the README and ``docs/user-guide.md``.
+"""
+
+import math
+
+from mlimpact.quantities import COMPONENTS, IMPACT_CRITERIA, LABELS, PHASES, UNITS
+from mlimpact.runs.table import RUN_FIELDS
+
+#: JSON keys of each criterion (name and unit, so that a number is never unitless).
+JSON_KEYS = {"energy": "energy_kwh", "gwp": "gwp_kgco2eq", "adpe": "adpe_kgsbeq", "pe": "pe_mj"}
+
+
+def format_number(value):
+    """Four significant digits, scientific notation outside [0.01, 1e6)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if value == 0:
+        return "0"
+    if 0.01 <= abs(value) < 1e6:
+        digits = max(0, 3 - int(math.floor(math.log10(abs(value)))))
+        return f"{value:,.{digits}f}"
+    return f"{value:.3e}"
+
+
+def _schema(result, model, number):
+    """The estimate schema of one run: energy, then production/use/total per impact criterion,
+    each leaf made by ``number`` from its (labelled) array."""
+    row = result.isel(model=model)
+    out = {JSON_KEYS["energy"]: number(row["energy"])}
+    for criterion in IMPACT_CRITERIA:
+        out[JSON_KEYS[criterion]] = {phase: number(row[criterion].sel(phase=phase))
+                                     for phase in PHASES}
+    return out
+
+
+def point_json(result, model=0):
+    """The point schema: every leaf a number."""
+    return _schema(result, model, float)
+
+
+#: Statistics of a Monte Carlo number in JSON, in this order.
+MC_STATISTICS = ("mean", "median", "q025", "q975", "q05", "q95")
+
+
+def monte_carlo_json(result, model=0):
+    """The point schema where every number is ``{"mean", "median", "q025", "q975", "q05",
+    "q95"}``."""
+    return _schema(result, model,
+                   lambda array: {s: float(array.sel(statistic=s)) for s in MC_STATISTICS})
+
+
+def _criteria_table(values, cell):
+    """Rows per criterion, columns per phase, each cell made by ``cell`` from a JSON leaf."""
+    energy = cell(values[JSON_KEYS["energy"]])
+    rows = [[f"energy [{UNITS['energy']}]", "-", energy, energy]]
+    for criterion in IMPACT_CRITERIA:
+        v = values[JSON_KEYS[criterion]]
+        rows.append([f"{LABELS[criterion]} [{UNITS[criterion]}]",
+                     *(cell(v[p]) for p in ("production", "use", "total"))])
+    return table(rows, ["criterion", "production", "use", "total"])
+
+
+def monte_carlo_table(result, model=0):
+    """Median and 95 % interval of every criterion and phase, one run."""
+    return _criteria_table(monte_carlo_json(result, model), lambda v: (
+        f"{format_number(v['median'])} [{format_number(v['q025'])}, {format_number(v['q975'])}]"))
+
+
+def card_json(result, monte_carlo):
+    """One card's production: ``{"gwp_kgco2eq": {"die", "memory", "other", "total"}, ...}``,
+    each a number (point) or the Monte Carlo statistics."""
+    row = result.isel(hardware=0)
+
+    def number(array):
+        if monte_carlo:
+            return {s: float(array.sel(statistic=s)) for s in MC_STATISTICS}
+        return float(array)
+
+    return {JSON_KEYS[criterion]: {component: number(row[criterion].sel(component=component))
+                                   for component in COMPONENTS}
+            for criterion in IMPACT_CRITERIA}
+
+
+def card_table(result, monte_carlo):
+    """Readable table of one card's production: criteria by component."""
+    values = card_json(result, monte_carlo)
+    components = COMPONENTS
+
+    def cell(v):
+        if not monte_carlo:
+            return format_number(v)
+        return (f"{format_number(v['median'])} "
+                f"[{format_number(v['q025'])}, {format_number(v['q975'])}]")
+
+    rows = [[f"{LABELS[c]} [{UNITS[c]}]", *(cell(values[JSON_KEYS[c]][p]) for p in components)]
+            for c in IMPACT_CRITERIA]
+    return table(rows, ["criterion", *components])
+
+
+def table(rows, header):
+    """Right-aligned plain-text table; first column left-aligned."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for r in [header, *rows]:
+        cells = [str(r[0]).ljust(widths[0])] + [str(c).rjust(w) for c, w in zip(r[1:], widths[1:])]
+        lines.append("  ".join(cells))
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def point_table(result, model=0):
+    """Readable table of one run's point estimate."""
+    return _criteria_table(point_json(result, model), format_number)
+
+
+def describe_setup(setup):
+    """One line on what was estimated, with the provenance of the accelerator's values."""
+    fields = dict(zip(RUN_FIELDS, setup.runs.values[0]))
+    source = setup.provenance
+    gpu = (f"{setup.gpu_label} (TDP {fields['gpu_tdp_w']:g} W [{source['gpu_tdp_w']}], "
+           f"memory {fields['gpu_memory_gb']:g} GB [{source['gpu_memory_gb']}], "
+           f"die {fields['gpu_die_area_cm2']:g} cm2 [{source['gpu_die_area_cm2']}])")
+    grid = f"grid {setup.country}" + (f" {setup.year}" if setup.year is not None else "")
+    repeats = (f" x {fields['repetitions']:g} repetitions" if fields["repetitions"] != 1 else "")
+    return (f"{setup.runs.names[0]}: {fields['nodes']:g} node(s) x {fields['gpus']:g} {gpu}, "
+            f"{fields['hours']:g} h{repeats}, {grid}, GPU usage {fields['gpu_usage']:g}, "
+            f"server {'included' if fields['server'] else 'excluded'}; production model: "
+            f"{source.get('production_model', 'MLCA')}")
+
+
+def coverage_text(summary, impute, records=None):
+    """The coverage report of :func:`mlimpact.study.coverage.coverage` as text; with
+    ``records`` (:class:`mlimpact.runs.notable.ModelRecord` list) every model too."""
+    window = summary["window"]
+    lines = [f"Notable AI models (Epoch AI), publication years {window[0]}-{window[1]}, "
+             f"imputation {'on' if impute else 'off'}",
+             f"included: {summary['included_total']} ({summary['complete_total']} complete, "
+             f"{summary['imputed_total']} imputed); excluded: {summary['excluded_total']}", "",
+             table([[year, *counts.values(), sum(counts.values())]
+                    for year, counts in summary["years"].items()],
+                   ["year", "complete", "imputed", "excluded", "models"]),
+             "", "excluded, by reason:"]
+    lines += [f"  {count:4d}  {reason}" for reason, count in summary["excluded_reasons"].items()]
+    lines += ["", "imputed fields (a model may have several):"]
+    lines += [f"  {count:4d}  {what}" for what, count in summary["imputed_fields"].items()]
+    lines += ["", "hardware names and what they stand for:"]
+    for name, targets in summary["hardware_mapping"].items():
+        arrow = targets[0] if targets == [name] else " | ".join(targets)
+        lines.append(f"  {name} -> {'itself' if targets == [name] else arrow}")
+    if records is not None:
+        lines += ["", "per model:"]
+        for r in records:
+            detail = r.reason or "; ".join(r.imputed) or "complete"
+            lines.append(f"  {r.year} {r.name}: {r.status}: {detail}")
+    return "\n".join(lines)
+
+
+def _json_number(value):
+    return None if value != value else value
+
+
+def hardware_json(rows):
+    """Accelerators of the hardware table as JSON-ready dicts (unknown numbers are null)."""
+    return [{"name": h.name, "aliases": list(h.aliases), "segment": h.segment,
+             "release_date": h.release_date or None,
+             "die_area_cm2": _json_number(h.die_area_cm2),
+             "memory_gb": _json_number(h.memory_gb), "memory_type": h.memory_type or None,
+             "tdp_w": _json_number(h.tdp_w)} for h in rows]
+
+
+def hardware_text(rows):
+    """Accelerators of the hardware table as a text table."""
+    return table(
+        [[h.name, h.release_date or "-", format_number(h.die_area_cm2),
+          format_number(h.memory_gb), h.memory_type or "-", format_number(h.tdp_w)]
+         for h in rows],
+        ["name", "released", "die [cm2]", "memory [GB]", "memory type", "TDP [W]"])
+
+
+def card_header(hardware, model, what):
+    """Two lines on the card priced: its model and what the table says of it."""
+    return (f"{hardware.name}: production of one card, model {model}; {what}\n"
+            f"(die {hardware.die_area_cm2:g} cm2, {hardware.memory_gb:g} GB "
+            f"{hardware.memory_type or 'memory of unknown type'}, node "
+            f"{hardware.process_node_nm:g} nm, {hardware.foundry or 'foundry unknown'}, "
+            f"released {hardware.release_date or 'unknown'})")
+
+
+def claims_lines(claims):
+    """The claims as printed at the end of ``mlimpact run``, with a header row."""
+    rows = [[row["claim"], "FLOP/kWh" if row["quantity"] == "training FLOP per kWh"
+             else row["criterion"], row["scenario"], format_number(row["estimate"]),
+             f"[{format_number(row['low'])}, {format_number(row['high'])}]",
+             f"{row['probability']:.3f}"] for row in claims]
+    return table(rows, ["claim", "criterion", "scenario", "estimate", "95 % interval",
+                        "P(holds)"])

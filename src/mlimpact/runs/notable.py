@@ -1,0 +1,335 @@
+"""The notable AI models of Epoch AI as a run table: hardware mapping, imputation, coverage.
+
+:func:`build_runs` turns ``data/models.csv`` (Epoch AI, "Notable AI Models", CC BY 4.0) into a
+:class:`~mlimpact.runs.RunTable` with one run per model of a publication window, and a record
+per model saying whether it is complete, imputed (which fields, how) or excluded (why). The
+rules, each argued in ``docs/dataset.md``:
+
+- **Hardware**: every name of the record is resolved in the hardware table; a generic name
+  ("NVIDIA A100") stands for its variants and a list of chips for its members, as an uncertain
+  choice with equal weights. Missing hardware is imputed as a choice among the hardware of the
+  models of the same year and domain, weighted by use (same year only, if the domain has none).
+- **Chip count or training time** missing: from the training compute,
+  ``chips * hours = C / (peak * MFU * 3600)``, with the peak rate at the record's precision
+  and the record's MFU or an uncertain one. With both missing, hours are set to the median
+  reported training time and chips follow: the impacts depend only on chips x hours.
+- **Grid**: the organisation's country in the year before publication (training precedes
+  publication); GWP from OWID/Ember, ADPe and PE from Boavizta's table (the world's where the
+  country has none). An unknown country takes the world average with a wide error.
+- **Die areas** that are not published take the uncertain ranges of ``data/die_areas.csv``.
+- Nodes hold 8 accelerators (4 for TPUs); each node has MLCA's default server.
+"""
+
+import math
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlimpact.errors import MlimpactError
+from mlimpact.runs.defaults import default_row, point
+from mlimpact.runs.table import IMPUTE_CHIPS, IMPUTE_HOURS, NO_IMPUTATION, RUN_FIELDS, RunTable
+from mlimpact.tables import grid
+from mlimpact.tables.fab import hardware_act_fields
+from mlimpact.tables.hardware import die_ranges, hardware_table
+from mlimpact.tables.models import load_models
+
+WINDOW = (2013, 2025)
+#: Accelerators per node: 8 for GPU servers (DGX/HGX), 4 for TPU hosts; an assumption that
+#: only sets how many host servers are counted.
+GPUS_PER_NODE, TPUS_PER_NODE = 8, 4
+#: Peak-rate columns tried, in order, for each numerical format of Epoch's records.
+PRECISIONS = {
+    "FP32": ("fp32",),
+    "TF32": ("tf32", "fp32"),
+    "FP16": ("tensor_fp16_bf16", "fp16", "fp32"),
+    "BF16": ("tensor_fp16_bf16", "fp16", "fp32"),
+    "FP8": ("fp8", "tensor_fp16_bf16", "fp16", "fp32"),
+}
+#: For a record without a numerical format: 16-bit tensor rate where the chip has one.
+DEFAULT_PRECISION = ("tensor_fp16_bf16", "fp16", "fp32")
+UNKNOWN_COUNTRY = "unknown"
+
+
+@dataclass
+class ModelRecord:
+    """What happened to one model of the window."""
+
+    name: str
+    year: int
+    status: str  # complete, imputed or excluded
+    imputed: tuple = ()
+    reason: str = ""
+    hardware: str = ""
+    notes: tuple = ()
+
+
+@dataclass(frozen=True)
+class UnpublishedDie:
+    """An accelerator of the runs whose die area is not published: the range its area is
+    sampled from [cm2] (``data/die_areas.csv``) and the basis of that range."""
+
+    hardware: str
+    low_cm2: float
+    high_cm2: float
+    basis: str
+
+
+@dataclass
+class NotableRuns:
+    """The run table of the included models and everything needed to sample it.
+
+    ``unpublished_dies`` lists the accelerators of the runs whose die area is a range: the
+    uncertainty stage samples each one (a parameter of hardware scope acting on that
+    accelerator by name).
+    """
+
+    runs: RunTable
+    known: np.ndarray
+    hardware: list
+    countries: list
+    records: list
+    unpublished_dies: tuple = ()
+    dates: np.ndarray = None
+
+
+def _number(text):
+    return float(text) if text else math.nan
+
+
+def _peak(hardware, precision):
+    for column in PRECISIONS.get(precision, DEFAULT_PRECISION):
+        value = hardware.peak_flops.get(column, math.nan)
+        if math.isfinite(value) and value > 0:
+            return value
+    return math.nan
+
+
+def _resolve(names):
+    """Table rows a hardware field stands for (generic names expanded to their variants)."""
+    table = hardware_table()
+    rows = []
+    for name in names:
+        hardware = table.find(name, field="hardware")
+        rows.extend(table.find(v) for v in hardware.variants) if hardware.variants \
+            else rows.append(hardware)
+    return rows
+
+
+def hardware_facts(hardware, precision, needs_peak, ranges):
+    """The run fields an accelerator sets (:data:`mlimpact.runs.table.VARIANT_FIELDS`, and
+    ``act``: whether ACT's inputs are all known), or None and the reason it cannot be used.
+
+    ``precision`` is the record's numerical format (it picks the peak rate); ``needs_peak``
+    whether the run imputes from compute; ``ranges`` the die-area ranges of
+    :func:`mlimpact.tables.hardware.die_ranges`, whose middle stands for an unpublished area.
+    """
+    die = hardware.die_area_cm2
+    if not math.isfinite(die):
+        if hardware.name not in ranges:
+            return None, f"{hardware.name}: die area not published and no range"
+        die = (ranges[hardware.name].low_cm2 + ranges[hardware.name].high_cm2) / 2
+    if not math.isfinite(hardware.tdp_w):
+        return None, f"{hardware.name}: no TDP"
+    if not math.isfinite(hardware.memory_gb):
+        return None, f"{hardware.name}: no memory size"
+    peak = _peak(hardware, precision)
+    if needs_peak and not math.isfinite(peak):
+        return None, f"{hardware.name}: no peak FLOP/s"
+    facts = {"gpu_tdp_w": hardware.tdp_w, "gpu_memory_gb": hardware.memory_gb,
+             "gpu_die_area_cm2": die, "peak_flops": peak if math.isfinite(peak) else 0.0}
+    try:
+        facts.update({k: v for k, v in hardware_act_fields(hardware).items()
+                      if k in ("epa", "gpa_95", "gpa_99", "defect_density_low",
+                               "defect_density_high", "fab_intensity", "memory_gwp_low",
+                               "memory_gwp_high")})
+        facts["act"] = True
+    except MlimpactError:
+        facts.update(epa=0.0, gpa_95=0.0, gpa_99=0.0, defect_density_low=0.0,
+                     defect_density_high=0.0, fab_intensity=0.0, memory_gwp_low=0.0,
+                     memory_gwp_high=0.0, act=False)
+    return facts, ""
+
+
+def _grid(country, year):
+    """GWP, ADPe, PE per kWh of a country's grid in a year, and notes on their sources: the
+    OWID/Ember intensity (:func:`mlimpact.tables.grid.intensity`; the world's where the country
+    has none) and Boavizta's ADPe and PE factors (the world's where the country has none)."""
+    factors = grid.electricity_factors()
+    notes = []
+    code = country if country else grid.WORLD
+    if not grid.has_intensity(code):
+        code = grid.WORLD
+        notes.append(f"no grid intensity for {country}: world average")
+    intensity, _ = grid.intensity(code, year)
+    boavizta = factors.get(country) or factors[grid.WORLD]
+    if country not in factors:
+        notes.append("ADPe and PE factors of the world (no Boavizta factor for the country)")
+    return (intensity, boavizta.adpe, boavizta.pe), notes
+
+
+def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=None):
+    """The notable models of ``window`` (publication years, inclusive) as runs.
+
+    Parameters
+    ----------
+    window : (int, int)
+    impute : bool
+        With False, only complete records enter (hardware, chip count and training time all
+        reported), as the study likely did.
+    hardware_rule : callable, optional
+        ``hardware_rule(record, candidates)`` for every record with a known training compute:
+        ``record`` its row of ``data/models.csv``, ``candidates`` its usable accelerators as
+        ``(Hardware, weight, facts)`` (facts of :func:`hardware_facts`). It returns None to keep
+        them, or ``(candidates, note)`` to replace them; the run then keeps its chip count and
+        its training time is recomputed from its compute. Scenarios use it
+        (:mod:`mlimpact.study.scenarios`).
+    location_rule : callable, optional
+        ``location_rule(country, year)`` -> the code of the grid a run takes, from the
+        record's country code ("" if unknown) and the grid year (the year before
+        publication). By default the record's country.
+
+    Returns
+    -------
+    NotableRuns
+    """
+    first, last = window
+    if first > last:
+        raise MlimpactError(f"window: first year {first} after last year {last}")
+    rows = [row for row in load_models() if first <= int(row["year"]) <= last]
+    ranges = die_ranges()
+    reported_times = [float(r["training_time_hours"]) for r in rows if r["training_time_hours"]]
+    median_hours = statistics.median(reported_times) if reported_times else math.nan
+    usage = defaultdict(Counter)
+    for row in rows:
+        if row["hardware"]:
+            names = [n.strip() for n in row["hardware"].split(",")]
+            for hardware in _resolve(names):
+                usage[int(row["year"]), row["domain"]][hardware.name] += 1
+                usage[int(row["year"]), ""][hardware.name] += 1
+
+    records, run_records, variants, known_rows, labels, countries, dates = [], [], {}, [], [], [], []
+    variant_labels = {}
+    unpublished = {}
+    table = hardware_table()
+    for row in rows:
+        name, year = row["model"], int(row["year"])
+        imputed, notes = [], []
+
+        def exclude(reason):
+            records.append(ModelRecord(name, year, "excluded", reason=reason,
+                                       hardware=row["hardware"]))
+
+        quantity, hours = _number(row["hardware_quantity"]), _number(row["training_time_hours"])
+        compute, mfu = _number(row["training_compute_flop"]), _number(row["mfu"])
+        if not impute and not (row["hardware"] and math.isfinite(quantity)
+                               and math.isfinite(hours)):
+            exclude("incomplete record (imputation off)")
+            continue
+        # chip count and training time
+        imputation = NO_IMPUTATION
+        if math.isfinite(quantity) and math.isfinite(hours):
+            pass
+        elif not math.isfinite(compute):
+            missing = [f for f, v in (("chip count", quantity), ("training time", hours))
+                       if not math.isfinite(v)]
+            exclude(f"no {' or '.join(missing)} and no training compute")
+            continue
+        elif math.isfinite(quantity):
+            imputation = IMPUTE_HOURS
+            imputed.append("training time (from compute)")
+        elif math.isfinite(hours):
+            imputation = IMPUTE_CHIPS
+            imputed.append("chip count (from compute)")
+        else:
+            imputation, hours = IMPUTE_CHIPS, median_hours
+            imputed.append("chip count and training time (from compute; hours at the median "
+                           "reported time)")
+        # hardware candidates
+        if row["hardware"]:
+            candidates = [(h, 1.0) for h in
+                          _resolve([n.strip() for n in row["hardware"].split(",")])]
+            label = row["hardware"]
+        else:
+            counts = usage.get((year, row["domain"])) or usage.get((year, ""))
+            if not counts:
+                exclude("hardware not reported, and none reported in its year")
+                continue
+            candidates = [(table.find(n), float(c)) for n, c in sorted(counts.items())]
+            label = f"imputed {year} {row['domain'] or 'any domain'}"
+            imputed.append("hardware (from the models of its year and domain)")
+        usable, problems = [], []
+        for hardware, weight in candidates:
+            facts, problem = hardware_facts(hardware, row["numerical_format"],
+                                    imputation != NO_IMPUTATION, ranges)
+            if facts:
+                usable.append((hardware, weight, facts))
+            else:
+                problems.append(problem)
+        if not usable:
+            exclude(f"no usable hardware ({'; '.join(problems)})")
+            continue
+        if problems:
+            notes.append("candidates dropped: " + "; ".join(problems))
+        replaced = (hardware_rule(row, usable) if hardware_rule and math.isfinite(compute)
+                    else None)
+        if replaced is not None:
+            usable, note = replaced
+            if imputation == NO_IMPUTATION:
+                imputation = IMPUTE_HOURS
+            notes.append(note)
+        # MFU and country
+        if imputation != NO_IMPUTATION and not math.isfinite(mfu):
+            imputed.append("MFU (uncertain)")
+        country = row["country"] or ""
+        if location_rule is not None:
+            country = location_rule(country, year - 1)
+        grid_factors, grid_notes = _grid(country, year - 1)
+        notes.extend(grid_notes)
+        if not country:
+            imputed.append("country (world average, wide uncertainty)")
+        gpus = TPUS_PER_NODE if usable[0][0].type == "TPU" else GPUS_PER_NODE
+        point_facts = usable[len(usable) // 2 if len(usable) > 1 else 0][2]
+        act_everywhere = all(facts["act"] for _, _, facts in usable)
+        fields = default_row(
+            **{k: v for k, v in point_facts.items() if k != "act"},
+            hours=hours if math.isfinite(hours) else median_hours,
+            nodes=(quantity / gpus) if math.isfinite(quantity) else 1.0, gpus=float(gpus),
+            grid_gwp=grid_factors[0], grid_adpe=grid_factors[1], grid_pe=grid_factors[2],
+            training_compute=compute if math.isfinite(compute) else 0.0,
+            mfu=mfu if math.isfinite(mfu) else point("mfu"), imputation=float(imputation))
+        known = np.zeros(len(RUN_FIELDS), dtype=bool)
+        # MFU is known when reported, and irrelevant when nothing is imputed.
+        known[RUN_FIELDS.index("mfu")] = math.isfinite(mfu) or imputation == NO_IMPUTATION
+        # Unpublished die areas: one uncertain area per accelerator, whether it is the run's
+        # only accelerator or one of its variants (parameters of hardware scope act on a
+        # run's variants by their names).
+        for hardware, _, _ in usable:
+            if not math.isfinite(hardware.die_area_cm2):
+                die = ranges[hardware.name]
+                unpublished[hardware.name] = UnpublishedDie(hardware.name, die.low_cm2,
+                                                            die.high_cm2, die.basis)
+        if len(usable) == 1:
+            known[RUN_FIELDS.index("variant")] = True
+            hardware_label = usable[0][0].name
+        else:
+            hardware_label = label
+            variants[name] = [(w, {k: v for k, v in f.items() if k != "act"})
+                              for _, w, f in usable]
+            variant_labels[name] = [hardware.name for hardware, _, _ in usable]
+        if not act_everywhere:
+            known[RUN_FIELDS.index("production_model")] = True
+            notes.append("production model MLCA only (ACT's inputs missing)")
+        run_records.append((name, fields))
+        known_rows.append(known)
+        labels.append(hardware_label)
+        countries.append(country or UNKNOWN_COUNTRY)
+        dates.append(np.datetime64(row["publication_date"]))
+        records.append(ModelRecord(name, year, "imputed" if imputed else "complete",
+                                   tuple(imputed), hardware=row["hardware"], notes=tuple(notes)))
+    if not run_records:
+        raise MlimpactError(f"no model of {first}-{last} can enter the run")
+    runs = RunTable.from_records(run_records, variants, variant_labels)
+    return NotableRuns(runs, np.array(known_rows), labels, countries, records,
+                       tuple(unpublished.values()), np.array(dates))

@@ -1,0 +1,299 @@
+"""The main job: the study's claims with confidence intervals, over scenarios.
+
+:func:`run_study` builds the runs of the notable models for each scenario
+(:mod:`mlimpact.study.scenarios`), propagates the uncertain inputs
+(:mod:`mlimpact.engine.propagate`), and,
+chunk by chunk, fits per sample the log-linear trends of every per-model quantity against
+publication date (:mod:`mlimpact.analysis.trends`). It does the same for the production of one card
+against its release date. The result holds per-model summaries, per-sample growth rates per
+scenario and uncertainty source, and the claims table.
+
+The claims (Morand, Ligozat, Névéol 2025; ``docs/methodology.md``) and how each is tested:
+
+1. ``card_production_rises``: growth factor per year of one card's production impacts against
+   its release date (data-centre and workstation GPUs); P(factor > 1).
+2. ``impacts_grow``: growth factor per year of each model's energy, GWP, ADPe, PE (totals)
+   against its publication date; P(factor > 1).
+3. ``grow_under_location_shifting``: the same with every run on a low-carbon grid.
+4. ``rebound``: energy efficiency (training FLOP per kWh) grows (P(factor > 1)), yet energy
+   keeps growing even if every run used the most efficient hardware of its time
+   (hardware-efficiency scenario; P(energy factor > 1)).
+5. ``impact_shifting``: the share of the models' summed impacts that comes from production
+   (what use-phase-only accounting misses); P(share > 0.5) for ADPe.
+"""
+
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from mlimpact.analysis import trends
+from mlimpact.engine.propagate import propagate
+from mlimpact.quantities import (
+    CARD_QUANTITIES, CRITERIA, IMPACT_CRITERIA, TRAINING_QUANTITIES, card_index, training_index,
+)
+from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
+from mlimpact.study.coverage import coverage
+from mlimpact.study.options import StudyOptions, catalogue_of, validate_options
+from mlimpact.study.scenarios import scenario_runs
+from mlimpact.uncertainty.binding import bind
+from mlimpact.uncertainty.catalogue import die_area_parameters
+
+CLAIMS = {
+    "card_production_rises": "the production impacts of one graphics card rise with its "
+                             "release year",
+    "impacts_grow": "training energy and impacts grow exponentially with publication date",
+    "grow_under_location_shifting": "they still grow under location shifting (low-carbon grid)",
+    "rebound": "efficiency gains (FLOP per kWh) do not offset the growth (rebound effect)",
+    "impact_shifting": "use-phase-only accounting misses a large share of ADPe "
+                       "(impact shifting to production)",
+}
+
+
+def _log(index):
+    def transform(samples):
+        with np.errstate(divide="ignore"):
+            return np.log(np.where(samples[..., index] > 0, samples[..., index], np.nan))
+    return transform
+
+
+def _share(criterion):
+    production, total = training_index(criterion, "production"), training_index(criterion)
+
+    def transform(samples):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return samples[..., production] / samples[..., total]
+    return transform
+
+
+def _constant_log(values):
+    """ln of a per-model constant (training compute), NaN where unknown."""
+    logs = np.log(np.where(values > 0, values, np.nan))
+
+    def transform(samples):
+        return np.broadcast_to(logs, samples.shape[:-1])
+    return transform
+
+
+def _efficiency(compute):
+    """ln(training FLOP per kWh) per model; NaN where the compute is unknown."""
+    log_compute = np.log(np.where(compute > 0, compute, np.nan))
+
+    def transform(samples):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return log_compute - np.log(samples[..., 0])
+    return transform
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    notable: object
+    summary: object  # xarray Dataset of per-model statistics
+    slopes: dict  # (series, uncertainty) -> per-sample slopes
+    intercepts: dict  # series -> per-sample intercepts (input uncertainty)
+    shares: dict  # criterion -> per-sample production share of the summed impacts
+    dates: np.ndarray
+
+
+@dataclass
+class StudyResult:
+    """Everything the report is made of: per-scenario results, cards, the claims and trends
+    tables (lists of dicts), the coverage of the baseline's dataset and the Sobol' indices."""
+
+    options: StudyOptions
+    scenarios: dict
+    cards: dict
+    claims: list
+    trends: list
+    sensitivity: dict = None
+    coverage: dict = None
+
+
+def _shares(start, stop, samples):
+    """Per-sample production share of the summed impacts, per criterion."""
+    return {("share", criterion): samples[..., training_index(criterion, "production")].sum(axis=1)
+            / samples[..., training_index(criterion)].sum(axis=1)
+            for criterion in IMPACT_CRITERIA}
+
+
+def _chunk_statistics(dates, series, seed, with_shares, start, stop, samples):
+    out = trends.chunk_trends(dates, series, seed, start, stop, samples)
+    if with_shares:
+        out.update(_shares(start, stop, samples))
+    return out
+
+
+def _propagate_trends(runs, bound, dates, series, options, progress, client, kind, shares,
+                      point_samples):
+    """Propagate and fit every series per sample.
+
+    Returns the per-model summary, the slopes per (series, uncertainty) (the dataset-only ones
+    from the point values that ``point_samples(summary)`` gives, shape (run, quantity)), the
+    input-uncertainty intercepts per series, and the per-sample arrays of the chunks.
+    """
+    on_chunk = partial(_chunk_statistics, dates, series, options.seed, shares)
+    summary, chunks = propagate(runs, bound, options.samples, seed=options.seed,
+                                method=options.method, chunk_size=options.chunk_size,
+                                on_chunk=on_chunk, progress=progress, kind=kind, client=client)
+    stats = trends.merge_chunks(chunks)
+    point = point_samples(summary)
+    slopes = {}
+    for key in series:
+        slopes[key, "input"] = stats[key, "input"]
+        slopes[key, "combined"] = stats[key, "combined"]
+        slopes[key, "dataset"] = trends.dataset_slopes(dates, series[key], point,
+                                                       options.samples, options.seed)
+    return summary, slopes, {k: stats[k, "intercept"] for k in series}, stats
+
+
+def _training_point(summary):
+    """Point values of the training quantities, (run, quantity)."""
+    point = summary.sel(statistic="point")
+    return np.stack([point.energy.values if criterion == "energy" else
+                     point[criterion].sel(phase=phase).values
+                     for criterion, phase in TRAINING_QUANTITIES], axis=-1)
+
+
+def _card_point(summary):
+    """Point values of the card quantities, (card, quantity)."""
+    point = summary.sel(statistic="point")
+    return np.stack([point[criterion].sel(component=component).values
+                     for criterion, component in CARD_QUANTITIES], axis=-1)
+
+
+def _scenario(name, options, progress, client=None):
+    runs = scenario_runs(name, options.window, options.impute, options.low_carbon_country)
+    dates = trends.decimal_years(runs.dates)
+    compute = runs.runs.column("training_compute")
+    series = {criterion: _log(training_index(criterion)) for criterion in CRITERIA}
+    series.update({f"{c}_use": _log(training_index(c, "use")) for c in IMPACT_CRITERIA})
+    series["efficiency"] = _efficiency(compute)
+    series["compute"] = _constant_log(compute)
+    series.update({f"{c}_production_share": _share(c) for c in IMPACT_CRITERIA})
+    catalogue = catalogue_of(options, die_area_parameters(runs.unpublished_dies))
+    bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known)
+    summary, slopes, intercepts, stats = _propagate_trends(
+        runs.runs, bound, dates, series, options, progress, client, "training", True,
+        _training_point)
+    return ScenarioResult(name, runs, summary, slopes, intercepts,
+                          {c: stats["share", c] for c in IMPACT_CRITERIA}, dates)
+
+
+def _cards(options, progress, client=None):
+    priced = [h for h in catalogue_gpus() if why_not_priced(h, "mixture") is None]
+    runs, known = card_runs(priced, "mixture")
+    dates = trends.decimal_years(np.array([h.release_date for h in priced],
+                                          dtype="datetime64[D]"))
+    series = {c: _log(card_index(c)) for c in IMPACT_CRITERIA}
+    bound = bind(catalogue_of(options, {}), runs, list(runs.names), [""] * len(runs), known)
+    summary, slopes, intercepts, _ = _propagate_trends(runs, bound, dates, series, options,
+                                                       progress, client, "card", False,
+                                                       _card_point)
+    return {"hardware": priced, "summary": summary, "slopes": slopes, "dates": dates,
+            "intercepts": intercepts}
+
+
+def _growth_row(claim, quantity, criterion, scenario, uncertainty, slopes):
+    if quantity.startswith("production share"):
+        change = trends.summarize(slopes, threshold=0.0)
+        return {"claim": claim, "quantity": quantity, "criterion": criterion,
+                "scenario": scenario, "uncertainty": uncertainty,
+                "statistic": "change of the share per year", "estimate": change["estimate"],
+                "low": change["low"], "high": change["high"],
+                "probability": change["probability"], "doubling_time_years": np.nan,
+                "doubling_low": np.nan, "doubling_high": np.nan}
+    factor, doubling = trends.growth(slopes)
+    summary = trends.summarize(factor, threshold=1.0)
+    times = trends.summarize(doubling)
+    return {"claim": claim, "quantity": quantity, "criterion": criterion, "scenario": scenario,
+            "uncertainty": uncertainty, "statistic": "growth factor per year",
+            "estimate": summary["estimate"], "low": summary["low"], "high": summary["high"],
+            "probability": summary["probability"], "doubling_time_years": times["estimate"],
+            "doubling_low": times["low"], "doubling_high": times["high"]}
+
+
+def run_study(options, progress=None, client=None):
+    """Run every scenario and the cards, and derive trends and claims.
+
+    Parameters
+    ----------
+    options : StudyOptions
+    progress : callable, optional
+        ``progress(fraction_done, what)``.
+    client : dask.distributed.Client, optional
+        Run the sample chunks on a Dask cluster (same results).
+    """
+    validate_options(options)
+    steps = ["cards", *options.scenarios]
+
+    def step_progress(step):
+        def report(done, total):
+            if progress is not None:
+                progress((steps.index(step) + done / total) / len(steps), step)
+        return report
+
+    card_result = _cards(options, step_progress("cards"), client)
+    scenarios = {name: _scenario(name, options, step_progress(name), client)
+                 for name in options.scenarios}
+    trend_rows = []
+    for uncertainty in trends.UNCERTAINTIES:
+        for criterion in ("gwp", "adpe", "pe"):
+            trend_rows.append(_growth_row("card_production_rises", "production of one card",
+                                          criterion, "cards", uncertainty,
+                                          card_result["slopes"][criterion, uncertainty]))
+        for name, result in scenarios.items():
+            for key in result.slopes:
+                if key[1] != uncertainty:
+                    continue
+                series = key[0]
+                criterion = series.removesuffix("_use").removesuffix("_production_share")
+                quantity = ("use-phase impact per model" if series.endswith("_use") else
+                            "production share per model" if series.endswith("_share") else
+                            "training FLOP per kWh" if series == "efficiency" else
+                            "training compute per model" if series == "compute" else
+                            "energy per model" if series == "energy" else
+                            "life-cycle impact per model")
+                if series in ("efficiency", "compute"):
+                    criterion = "energy" if series == "efficiency" else "compute"
+                trend_rows.append(_growth_row(_claim_of(series, name), quantity,
+                                              "energy" if series == "efficiency" else criterion,
+                                              name, uncertainty, result.slopes[key]))
+    claims = [row for row in trend_rows if row["uncertainty"] == "combined"
+              and row["claim"] and _is_default_claim(row)]
+    if "baseline" in scenarios:
+        for criterion in ("adpe", "gwp", "pe"):
+            share = trends.summarize(scenarios["baseline"].shares[criterion], threshold=0.5)
+            claims.append({"claim": "impact_shifting",
+                           "quantity": "production share of the summed impacts",
+                           "criterion": criterion, "scenario": "baseline",
+                           "uncertainty": "input", "statistic": "share (P: share > 0.5)",
+                           "estimate": share["estimate"], "low": share["low"],
+                           "high": share["high"], "probability": share["probability"]})
+    sensitivity_result = None
+    if options.sensitivity_samples:
+        from mlimpact.study.sensitivity import impact_sensitivity
+        sensitivity_result = impact_sensitivity(
+            n=options.sensitivity_samples, seed=options.seed, window=options.window,
+            impute=options.impute, per_model=False, client=client)
+    covered = (coverage(scenarios["baseline"].notable, options.window)
+               if "baseline" in scenarios else None)
+    return StudyResult(options, scenarios, card_result, claims, trend_rows, sensitivity_result,
+                       covered)
+
+
+def _claim_of(series, scenario):
+    if series == "efficiency":
+        return "rebound" if scenario == "baseline" else ""
+    if series.endswith("_use") or series.endswith("_share") or series == "compute":
+        return ""
+    return {"baseline": "impacts_grow", "location_shifting": "grow_under_location_shifting",
+            "hardware_efficiency": "rebound"}[scenario]
+
+
+def _is_default_claim(row):
+    """The claims table keeps the rows that test a claim (not every trend)."""
+    if row["claim"] == "rebound":
+        return (row["quantity"] == "training FLOP per kWh"
+                or (row["scenario"] == "hardware_efficiency" and row["criterion"] == "energy"))
+    return True

@@ -1,0 +1,104 @@
+"""Options of the main job: their defaults, their checks, and a run configuration file.
+
+A configuration file (``mlimpact run --config FILE``) is TOML with a ``[run]`` table of options
+(the keys of :data:`CONFIG_KEYS`) and an ``[uncertainty]`` table that amends the catalogue as a
+setup file's does (``docs/setup.md``).
+"""
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from mlimpact._io import load_toml
+from mlimpact.errors import MlimpactError
+from mlimpact.runs.notable import WINDOW
+from mlimpact.study.scenarios import SCENARIOS, check_low_carbon_country
+from mlimpact.uncertainty.catalogue import apply_uncertainty, default_catalogue
+from mlimpact.uncertainty.sampling import METHODS
+
+
+@dataclass
+class StudyOptions:
+    """Options of the main job (``mlimpact run``)."""
+
+    samples: int = 2048
+    seed: int = 0
+    window: tuple = WINDOW
+    scenarios: tuple = SCENARIOS
+    impute: bool = True
+    low_carbon_country: str = None
+    method: str = "mc"
+    chunk_size: int = 2048
+    uncertainty: dict = field(default_factory=dict)
+    #: Base points of the Sobol' analysis behind the report's "dominant inputs" section (a
+    #: power of two; 0 skips it).
+    sensitivity_samples: int = 128
+
+
+def catalogue_of(options, extra):
+    """The default catalogue with the ``extra`` parameters, amended by the options'
+    ``[uncertainty]`` section."""
+    catalogue = {**default_catalogue(), **extra}
+    return apply_uncertainty(catalogue, options.uncertainty, source="[uncertainty]")
+
+
+def validate_options(options):
+    """Check the options before any work (and before any folder is written)."""
+    first, last = options.window
+    if first > last:
+        raise MlimpactError(f"window: first year {first} after last year {last}")
+    if options.samples < 16:
+        raise MlimpactError(f"samples: at least 16 are needed for intervals (got {options.samples})")
+    if options.method not in METHODS:
+        raise MlimpactError(f"method must be one of {', '.join(METHODS)} (got {options.method!r})")
+    if options.method == "sobol" and options.samples & (options.samples - 1):
+        raise MlimpactError(f"sobol sampling needs a power of two samples (got {options.samples})")
+    unknown = set(options.scenarios) - set(SCENARIOS)
+    if unknown or not options.scenarios:
+        raise MlimpactError(f"scenarios must be among {', '.join(SCENARIOS)} "
+                            f"(got {', '.join(sorted(map(str, unknown))) or 'none'})")
+    check_low_carbon_country(options.low_carbon_country)
+    n = options.sensitivity_samples
+    if n and (n < 2 or n & (n - 1)):
+        raise MlimpactError(f"sensitivity samples must be 0 or a power of two >= 2 (got {n})")
+    catalogue_of(options, {})  # a bad [uncertainty] section fails here
+
+
+#: Keys of a configuration file's [run] table, and the type each must have.
+CONFIG_KEYS = {"samples": int, "seed": int, "method": str, "scenarios": list, "first_year": int,
+               "last_year": int, "complete_only": bool, "low_carbon_country": str}
+_TYPE_NAMES = {int: "a whole number", str: "a string", list: "a list of strings",
+               bool: "true or false"}
+
+
+def apply_config(options, path):
+    """Options updated from the configuration file ``path`` (see the module's docstring)."""
+    document = load_toml(path, "config file")
+    unknown = set(document) - {"run", "uncertainty"}
+    if unknown:
+        raise MlimpactError(f"{path}: unknown section(s) {', '.join(sorted(unknown))} "
+                            "(expected [run], [uncertainty])")
+    for section in ("run", "uncertainty"):
+        if not isinstance(document.get(section, {}), dict):
+            raise MlimpactError(f"{path}: [{section}] must be a table")
+    run = document.get("run", {})
+    bad = set(run) - set(CONFIG_KEYS)
+    if bad:
+        raise MlimpactError(f"{path}: [run] unknown key(s) {', '.join(sorted(bad))} "
+                            f"(known: {', '.join(sorted(CONFIG_KEYS))})")
+    for key, value in run.items():
+        expected = CONFIG_KEYS[key]
+        wrong = (not isinstance(value, expected) or (isinstance(value, bool) and expected is int)
+                 or (expected is list and not all(isinstance(v, str) for v in value)))
+        if wrong:
+            raise MlimpactError(f"{path}: [run] {key} must be {_TYPE_NAMES[expected]} "
+                                f"(got {value!r})")
+    changes = {k: v for k, v in run.items() if k in ("samples", "seed", "method",
+                                                       "low_carbon_country")}
+    if "scenarios" in run:
+        changes["scenarios"] = tuple(run["scenarios"])
+    if "complete_only" in run:
+        changes["impute"] = not run["complete_only"]
+    if "first_year" in run or "last_year" in run:
+        changes["window"] = (run.get("first_year", options.window[0]),
+                             run.get("last_year", options.window[1]))
+    return dataclasses.replace(options, **changes, uncertainty=document.get("uncertainty", {}))

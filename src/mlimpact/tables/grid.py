@@ -1,0 +1,103 @@
+"""Electricity of a grid: per-country factors and year-specific carbon intensity, one lookup rule.
+
+- :func:`electricity_factors`: GWP [kg CO2eq/kWh], ADPe [kg Sb eq/kWh] and PE [MJ/kWh] of one kWh
+  per country (Boavizta's factors, as used by MLCA; ``data/electricity_factors.csv``);
+- :func:`intensity`: the GWP intensity [kg CO2eq/kWh] of a country's electricity in a year (Our
+  World in Data, from Ember and the Energy Institute, CC BY 4.0; ``data/grid_intensity.csv``).
+
+The lookup rule, the same for every caller: a year without data takes **the nearest year with
+data** (the later one on a tie), and the year used is returned with the value so that callers can
+say so. A country without any data raises; what to use instead (the world average, say) is the
+caller's decision and is stated where it is made.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from mlimpact._io import packaged_csv
+from mlimpact.errors import MlimpactError
+
+#: Code of the world average in both tables.
+WORLD = "WOR"
+
+
+@dataclass(frozen=True)
+class ElectricityFactors:
+    """Impacts of one kWh of a country's electricity: GWP [kg CO2eq/kWh], ADPe [kg Sb eq/kWh],
+    PE [MJ/kWh] (Boavizta factors as used by MLCA; ``data/electricity_factors.csv``)."""
+
+    country: str
+    name: str
+    gwp: float
+    adpe: float
+    pe: float
+
+
+@lru_cache(maxsize=None)
+def electricity_factors():
+    """Per-country electricity factors, keyed by code (ISO 3166 alpha-3, or WOR / EEE)."""
+    return {row["country"]: ElectricityFactors(
+        row["country"], row["name"], float(row["gwp_kgco2eq_per_kwh"]),
+        float(row["adpe_kgsbeq_per_kwh"]), float(row["pe_mj_per_kwh"]))
+        for row in packaged_csv("electricity_factors.csv")}
+
+
+@lru_cache(maxsize=None)
+def _intensities():
+    """``{country: {year: intensity}}`` of ``data/grid_intensity.csv``."""
+    table = {}
+    for row in packaged_csv("grid_intensity.csv"):
+        table.setdefault(row["country"], {})[int(row["year"])] = float(
+            row["gwp_kgco2eq_per_kwh"])
+    return table
+
+
+def has_intensity(country):
+    """Whether the intensity table has any year for ``country``."""
+    return country in _intensities()
+
+
+def intensity_countries():
+    """Codes of the countries (and aggregates) with a year-specific intensity."""
+    return frozenset(_intensities())
+
+
+@lru_cache(maxsize=None)
+def intensity(country, year):
+    """GWP intensity [kg CO2eq/kWh] of ``country``'s electricity in ``year``, and the year
+    whose value it is: ``year`` itself, or the nearest year with data (the later on a tie).
+
+    Raises :class:`MlimpactError` if the table has no year for ``country``.
+    """
+    years = _intensities().get(country)
+    if not years:
+        raise MlimpactError(f"no grid intensity for {country!r} (OWID/Ember table)")
+    used = min(years, key=lambda y: (abs(y - year), -y))
+    return years[used], used
+
+
+def intensity_span(country):
+    """First and last years with an intensity for ``country``, or None."""
+    years = _intensities().get(country)
+    return (min(years), max(years)) if years else None
+
+
+@lru_cache(maxsize=None)
+def country_names():
+    """Names of every country code known to either table."""
+    names = {row["country"]: row["name"] for row in packaged_csv("grid_intensity.csv")}
+    names.update({code: f.name for code, f in electricity_factors().items()})
+    return names
+
+
+def lowest_intensity_country(year):
+    """The country of Boavizta's table whose grid had the lowest GWP intensity in ``year``
+    (nearest year with data)."""
+    best = None
+    for code in electricity_factors():
+        if not has_intensity(code):
+            continue
+        value, _ = intensity(code, year)
+        if best is None or value < best[1]:
+            best = (code, value)
+    return best[0]

@@ -1,0 +1,2 @@
+"""Stage 3, uncertainty: distributions, the catalogue of uncertain inputs, their binding to run
+tables, and the sampling designs. Nothing here evaluates the model."""

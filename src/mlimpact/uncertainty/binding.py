@@ -1,0 +1,138 @@
+"""Binding the catalogue's parameters to the runs of a run table.
+
+:func:`bind` turns parameters (:mod:`mlimpact.uncertainty.catalogue`) and a run table into a
+:class:`BoundParameters`: one column per (parameter, member of its scope), and index arrays that
+say which column acts on which field of which run. A field that a run states explicitly is known
+and is not sampled for that run. The engine turns a design's uniforms into the columns' values
+(:func:`mlimpact.engine.propagate.parameter_values`) and applies them.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlimpact.quantities import IMPACT_CRITERIA
+from mlimpact.runs.table import RUN_FIELDS, VARIANT_FIELDS
+from mlimpact.tables.factors import FACTOR_NAMES
+
+#: Codes of the modes in :attr:`BoundParameters.apply_mode` (the kernels' convention).
+REPLACE, SCALE = 0, 1
+
+
+@dataclass(frozen=True)
+class BoundParameters:
+    """Parameters bound to a run table: the columns to sample and where each acts.
+
+    Attributes
+    ----------
+    columns : tuple of (str, str)
+        ``(parameter name, member)`` of each sampled column; member is ``""`` for global
+        parameters, the hardware, country, run or factor name otherwise.
+    distributions : tuple
+        The distribution of each column.
+    groups : dict
+        Parameter name -> column indices (the natural groups of a Sobol analysis).
+    apply_field, apply_mode : int arrays of shape (A,)
+        For each run-field application: field index, 0 for replace / 1 for scale.
+    apply_column : int array of shape (A, R)
+        Column index acting on each run, -1 where the run's field is known.
+    factor_column : int array of shape (3, item)
+        Column scaling each production factor per criterion, -1 for none.
+    variant_column : int array of shape (A, R, V)
+        For a run of several hardware variants, the column acting on each variant (by its
+        hardware name) when the application has hardware scope and targets a field that the
+        variant sets; -1 elsewhere. Such an application acts on the chosen variant after its
+        selection, and ``apply_column`` is -1 for that run.
+    """
+
+    columns: tuple
+    distributions: tuple
+    groups: dict
+    apply_field: np.ndarray
+    apply_mode: np.ndarray
+    apply_column: np.ndarray
+    factor_column: np.ndarray
+    variant_column: np.ndarray
+
+    @property
+    def n_columns(self):
+        return len(self.columns)
+
+
+def bind(parameters, runs, hardware, countries, known=None):
+    """Bind parameters to the runs of a run table.
+
+    Parameters
+    ----------
+    parameters : dict of Parameter
+    runs : RunTable
+    hardware, countries : sequence of str, one per run
+        The accelerator and grid of each run (members of the hardware and country scopes).
+    known : bool array of shape (run, field), optional
+        True where a run states a field explicitly; such fields are not sampled.
+
+    Returns
+    -------
+    BoundParameters
+        Parameters whose distribution is a constant for every run, or that act on no run, take
+        no column.
+    """
+    n_runs = len(runs)
+    if len(hardware) != n_runs or len(countries) != n_runs:
+        raise ValueError("hardware and countries need one entry per run")
+    known = np.zeros((n_runs, len(RUN_FIELDS)), bool) if known is None else np.asarray(known, bool)
+    columns, dists, groups = [], [], {}
+    fields, modes, applications, variant_applications = [], [], [], []
+    factor_column = np.full((len(IMPACT_CRITERIA), len(FACTOR_NAMES)), -1, dtype=np.int64)
+    n_variants = runs.variant_cdf.shape[1]
+    for name, parameter in sorted(parameters.items()):
+        if parameter.distribution.kind == "constant" and parameter.mode == "scale" \
+                and parameter.distribution.value == 1.0:
+            continue
+        start = len(columns)
+        if parameter.scope == "factor":
+            c = IMPACT_CRITERIA.index(parameter.target)
+            for item, item_name in enumerate(FACTOR_NAMES):
+                factor_column[c, item] = len(columns)
+                columns.append((name, item_name))
+        else:
+            field = RUN_FIELDS.index(parameter.target)
+            labels = {"global": [""] * n_runs, "hardware": list(hardware),
+                      "country": list(countries), "run": list(runs.names)}[parameter.scope]
+            by_variant = parameter.scope == "hardware" and parameter.target in VARIANT_FIELDS
+            column_of = {}
+
+            def column(key, label):
+                """The column of a member of the parameter's scope, made on first use (runs
+                are keyed by position: two runs may share a name)."""
+                if key not in column_of:
+                    column_of[key] = len(columns)
+                    columns.append((name, label))
+                return column_of[key]
+
+            per_run = np.full(n_runs, -1, dtype=np.int64)
+            per_variant = np.full((n_runs, n_variants), -1, dtype=np.int64)
+            for r in np.flatnonzero(~known[:, field]):
+                variants = runs.variant_labels[r]
+                if by_variant and len(variants) > 1:
+                    for k, label in enumerate(variants):
+                        if not parameter.members or label in parameter.members:
+                            per_variant[r, k] = column(label, label)
+                elif not parameter.members or labels[r] in parameter.members:
+                    key = (r, labels[r]) if parameter.scope == "run" else labels[r]
+                    per_run[r] = column(key, labels[r])
+            if not column_of:
+                continue
+            fields.append(field)
+            modes.append(SCALE if parameter.mode == "scale" else REPLACE)
+            applications.append(per_run)
+            variant_applications.append(per_variant)
+        dists.extend([parameter.distribution] * (len(columns) - start))
+        groups[name] = list(range(start, len(columns)))
+    return BoundParameters(
+        columns=tuple(columns), distributions=tuple(dists), groups=groups,
+        apply_field=np.asarray(fields, dtype=np.int64), apply_mode=np.asarray(modes, np.int64),
+        apply_column=(np.asarray(applications, dtype=np.int64).reshape(len(fields), n_runs)),
+        factor_column=factor_column,
+        variant_column=np.asarray(variant_applications, dtype=np.int64).reshape(
+            len(fields), n_runs, n_variants))

@@ -1,0 +1,192 @@
+"""The catalogue of uncertain inputs.
+
+Each :class:`Parameter` has a distribution (:mod:`mlimpact.uncertainty.distributions`), a unit,
+a *scope* that fixes how many random columns it needs, a *target* (the run-table field it acts
+on, or a criterion for production-factor errors), a *mode* (``replace`` the field, or ``scale``
+it by a multiplicative error) and, where the point model needs it, a *point* value. The defaults
+are in ``data/parameters.toml``, argued in ``docs/uncertainty.md``; a setup's ``[uncertainty]``
+section or a parameters file can change any of them. :mod:`mlimpact.uncertainty.binding` binds
+them to the runs of a run table.
+"""
+
+import math
+from dataclasses import dataclass, replace
+
+from mlimpact._io import load_toml
+from mlimpact.errors import MlimpactError
+from mlimpact.quantities import IMPACT_CRITERIA
+from mlimpact.runs.table import FIELD_BOUNDS, RUN_FIELDS
+from mlimpact.tables.catalogue import SOURCE, catalogue_document
+from mlimpact.uncertainty import distributions
+from mlimpact.uncertainty.distributions import Uniform
+
+SCOPES = ("global", "hardware", "country", "run", "factor")
+MODES = ("replace", "scale")
+_KEYS = {"distribution", "unit", "scope", "target", "mode", "source", "description", "members",
+         "point"}
+_REQUIRED = ("distribution", "scope", "target", "mode")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One uncertain input.
+
+    Attributes
+    ----------
+    name : str
+    distribution : mlimpact.distributions.Distribution
+    scope : str
+        ``global``, ``hardware``, ``country``, ``run`` or ``factor``.
+    target : str
+        A field of :data:`mlimpact.runs.RUN_FIELDS`, or for scope ``factor`` a criterion
+        (``gwp``, ``adpe``, ``pe``) whose production factors are scaled.
+    mode : str
+        ``replace`` or ``scale``.
+    unit, source, description : str
+    members : tuple of str
+        If not empty, the parameter acts only on these members of its scope (one accelerator,
+        say); otherwise on every member.
+    point : float or None
+        The value of the point (deterministic) estimate, for a ``replace`` parameter whose
+        point value is not stated by the runs; it must lie in the distribution's support.
+    """
+
+    name: str
+    distribution: object
+    scope: str
+    target: str
+    mode: str
+    unit: str = ""
+    source: str = ""
+    description: str = ""
+    members: tuple = ()
+    point: float = None
+
+    def __post_init__(self):
+        where = f"parameter {self.name!r}"
+        object.__setattr__(self, "members", tuple(self.members))
+        if self.scope not in SCOPES:
+            raise MlimpactError(f"{where}: scope must be one of {', '.join(SCOPES)} "
+                                f"(got {self.scope!r})")
+        if self.mode not in MODES:
+            raise MlimpactError(f"{where}: mode must be replace or scale (got {self.mode!r})")
+        if self.scope == "factor":
+            if self.target not in IMPACT_CRITERIA or self.mode != "scale":
+                raise MlimpactError(f"{where}: a factor-scope parameter scales the production "
+                                    f"factors of one criterion: target in {IMPACT_CRITERIA}, "
+                                    "mode scale")
+        elif self.target not in RUN_FIELDS:
+            raise MlimpactError(f"{where}: unknown target {self.target!r} (a run field: "
+                                f"{', '.join(RUN_FIELDS)})")
+        low, high = self.distribution.support()
+        if self.mode == "scale":
+            if low < 0:
+                raise MlimpactError(f"{where}: a multiplicative error must be >= 0, but "
+                                    f"{self.distribution} reaches {low:g}")
+        else:
+            bound_low, low_ok, bound_high = FIELD_BOUNDS[self.target]
+            below = low < bound_low or (not low_ok and low <= bound_low
+                                        and self.distribution.kind in ("constant", "discrete",
+                                                                       "empirical"))
+            if below or high > bound_high:
+                raise MlimpactError(
+                    f"{where}: {self.distribution} can leave the valid range of "
+                    f"{self.target} ({'[' if low_ok else '('}{bound_low:g}, {bound_high:g}])")
+        if self.point is not None:
+            if self.mode != "replace":
+                raise MlimpactError(f"{where}: only a replace parameter has a point value")
+            if not (isinstance(self.point, (int, float)) and not isinstance(self.point, bool)
+                    and math.isfinite(self.point) and low <= self.point <= high):
+                raise MlimpactError(f"{where}: point {self.point!r} is outside the support "
+                                    f"[{low:g}, {high:g}] of {self.distribution}")
+
+
+def _parameter(name, spec, source):
+    where = f"{source}: parameter {name!r}"
+    if not isinstance(spec, dict):
+        raise MlimpactError(f"{where} must be a table with distribution, scope, target, mode")
+    unknown = set(spec) - _KEYS
+    if unknown:
+        raise MlimpactError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} "
+                            f"(known: {', '.join(sorted(_KEYS))})")
+    for key in _REQUIRED:
+        if key not in spec:
+            raise MlimpactError(f"{where}: {key} is required")
+    for key in _KEYS - {"distribution", "members", "point"}:
+        if key in spec and not isinstance(spec[key], str):
+            raise MlimpactError(f"{where}: {key} must be a string")
+    members = spec.get("members", [])
+    if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+        raise MlimpactError(f"{where}: members must be a list of names")
+    try:
+        return Parameter(
+            name=name, distribution=distributions.from_spec(spec["distribution"], name=name),
+            scope=spec["scope"], target=spec["target"], mode=spec["mode"],
+            unit=spec.get("unit", ""), source=spec.get("source", ""),
+            description=spec.get("description", ""), members=tuple(members),
+            point=spec.get("point"))
+    except MlimpactError as error:
+        message = str(error)
+        raise MlimpactError(message if message.startswith(source) else f"{source}: {message}") \
+            from None
+
+
+def parse_parameters(document, source="<parameters>"):
+    """Parameters from a parsed TOML document: ``{name: {distribution, scope, ...}}``."""
+    if not isinstance(document, dict):
+        raise MlimpactError(f"{source}: a parameters file must be a TOML table")
+    return {name: _parameter(name, spec, source) for name, spec in document.items()}
+
+
+def load_parameters(path):
+    """Read a parameters file (the format of ``data/parameters.toml``)."""
+    return parse_parameters(load_toml(path, "parameters file"), source=str(path))
+
+
+def default_catalogue():
+    """The default catalogue of ``data/parameters.toml``."""
+    return parse_parameters(dict(catalogue_document()), source=SOURCE)
+
+
+def die_area_parameters(unpublished_dies):
+    """One uniform die-area parameter of hardware scope per accelerator whose die area is not
+    published (:class:`mlimpact.runs.notable.UnpublishedDie`), acting on that accelerator
+    alone, whether it is a run's only accelerator or one of its variants."""
+    return {f"die_area[{die.hardware}]": Parameter(
+        f"die_area[{die.hardware}]", Uniform(die.low_cm2, die.high_cm2, unit="cm2"),
+        scope="hardware", target="gpu_die_area_cm2", mode="replace", unit="cm2",
+        source=die.basis, description=f"die area of {die.hardware}", members=(die.hardware,))
+        for die in unpublished_dies}
+
+
+def apply_uncertainty(catalogue, section, source="[uncertainty]"):
+    """Apply a setup's ``[uncertainty]`` section to a catalogue; return the new catalogue.
+
+    Each key is either a catalogue parameter (its distribution is replaced: a table is a
+    distribution spec, a number fixes it), a run field not in the catalogue (a new run-scope
+    parameter that replaces that field), or a new parameter given in full (a table with
+    ``distribution``, ``scope``, ``target`` and ``mode``).
+    """
+    catalogue = dict(catalogue)
+    if not isinstance(section, dict):
+        raise MlimpactError(f"{source} must be a section")
+    for name, spec in section.items():
+        if isinstance(spec, dict) and "distribution" in spec:
+            catalogue[name] = _parameter(name, spec, source)
+            continue
+        where = f"{source} {name}"
+        if name not in catalogue and name not in RUN_FIELDS:
+            raise MlimpactError(f"{where}: not a parameter of the catalogue "
+                                f"({', '.join(sorted(catalogue))}) nor a run field")
+        distribution = distributions.from_spec(spec, name=where)
+        try:
+            if name in catalogue:
+                # the point model keeps its own point value (a setup's [assumptions])
+                catalogue[name] = replace(catalogue[name], distribution=distribution,
+                                          source="setup file", point=None)
+            else:
+                catalogue[name] = Parameter(name=name, distribution=distribution, scope="run",
+                                            target=name, mode="replace", source="setup file")
+        except MlimpactError as error:
+            raise MlimpactError(f"{source}: {error}") from None
+    return catalogue

@@ -1,0 +1,242 @@
+"""Sampling designs whose samples are addressed, not streamed.
+
+Sample ``i`` gets the same uniforms whatever the chunking, the number of threads or the number of
+Dask workers: its numbers depend only on ``(seed, i)``. Chunk size is then a performance knob.
+
+- ``mc``: plain Monte Carlo from a counter-based generator: the uniform of (sample i, column j)
+  is a hash of (key, i, j), two rounds of the SplitMix64 finaliser [4]_ keyed by 128 bits that
+  ``SeedSequence(seed)`` derives from the seed. Any range of samples is generated directly, in
+  parallel, and a column keeps its numbers when other columns are added.
+- ``lhs``: Latin hypercube. Column ``j`` of sample ``i`` is ``(pi_j(i) + v_ij) / n`` with a
+  pseudo-random permutation ``pi_j`` of ``0..n-1`` evaluated point-wise (a keyed Feistel network
+  with cycle walking, so no permutation of size n is ever stored) and jitter ``v`` from the
+  Monte Carlo stream of ``(seed, 1)``. Each column has exactly one sample in each of the n
+  strata.
+- ``sobol``: scrambled Sobol' points (``scipy.stats.qmc.Sobol``, LMS + digital shift, first point
+  kept as recommended by Owen 2020), fast-forwarded to the chunk's first index; n must be a
+  power of two.
+
+Every design returns uniforms in the open interval (0, 1), so ``ppf`` never sees 0 or 1.
+
+References
+----------
+.. [1] M. D. McKay, R. J. Beckman, W. J. Conover, Technometrics 21(2), 1979 (Latin hypercube).
+.. [2] A. B. Owen, "On dropping the first Sobol' point", 2020, arXiv:2008.08051.
+.. [3] M. Luby, C. Rackoff, SIAM J. Comput. 17(2), 1988 (Feistel permutations); J. Black,
+   P. Rogaway, CT-RSA 2002 (cycle walking).
+.. [4] G. L. Steele, D. Lea, C. H. Flood, "Fast splittable pseudorandom number generators",
+   OOPSLA 2014, doi:10.1145/2660193.2660195 (SplitMix64); J. K. Salmon et al., "Parallel random
+   numbers: as easy as 1, 2, 3", SC 2011 (counter-based generators).
+"""
+
+import warnings
+
+import numpy as np
+from numba import prange
+from scipy.stats import qmc
+
+from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS, njit
+from mlimpact.errors import MlimpactError
+
+METHODS = ("mc", "lhs", "sobol")
+_TINY = 2.0 ** -54
+_FEISTEL_ROUNDS = 6
+#: Streams of one seed: Monte Carlo uniforms, Latin-hypercube jitter, permutation keys.
+_MC_STREAM, _JITTER_STREAM, _PERMUTATION_STREAM = 0, 1, 2
+
+
+def _check(method, n, seed):
+    if method not in METHODS:
+        raise MlimpactError(f"sampling method must be one of {', '.join(METHODS)} (got {method!r})")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise MlimpactError(f"number of samples must be a whole number >= 1 (got {n!r})")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise MlimpactError(f"seed must be a whole number >= 0 (got {seed!r})")
+    if method == "sobol" and n & (n - 1):
+        raise MlimpactError(f"sobol sampling needs a power of two samples (got {n}; "
+                            f"try {1 << int(n).bit_length()})")
+
+
+def _stream_key(seed, stream):
+    return np.random.SeedSequence(seed, spawn_key=(stream,)).generate_state(2, np.uint64)
+
+
+@njit(**JIT_OPTIONS)
+def _mix(x):
+    """SplitMix64 finaliser: a keyed, well-mixing round function on uint64."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@njit(**PARALLEL_JIT_OPTIONS)
+def _counter_uniforms(key, start, out):
+    """out[i, j] = uniform in (0, 1) of sample start + i, column j, from a keyed hash.
+
+    ``out`` is column-major: each column is filled contiguously by one thread.
+    """
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    odd = np.uint64(0xD1B54A32D192ED03)
+    scale = 2.0 ** -53
+    for j in prange(out.shape[1]):
+        column_key = np.uint64(j + 1) * odd + key[1]
+        for i in range(out.shape[0]):
+            z = _mix(_mix(np.uint64(start + i) * golden + key[0]) ^ column_key)
+            out[i, j] = (np.float64(z >> np.uint64(11)) + 0.5) * scale
+
+
+@njit(**JIT_OPTIONS)
+def _permute(i, n, half_bits, keys):
+    """Image of i under a keyed pseudo-random permutation of 0..n-1 (Feistel + cycle walking)."""
+    mask = (np.uint64(1) << np.uint64(half_bits)) - np.uint64(1)
+    x = np.uint64(i)
+    while True:
+        left = x >> np.uint64(half_bits)
+        right = x & mask
+        for k in range(keys.shape[0]):
+            left, right = right, left ^ (_mix(right ^ keys[k]) & mask)
+        x = (left << np.uint64(half_bits)) | right
+        if x < np.uint64(n):
+            return x
+
+
+@njit(**PARALLEL_JIT_OPTIONS)
+def _lhs_strata(start, stop, n, half_bits, keys, out):
+    """out[i - start, j] = pi_j(i) for every sample of the chunk and every column."""
+    for j in prange(keys.shape[0]):
+        for i in range(start, stop):
+            out[i - start, j] = _permute(i, n, half_bits, keys[j])
+
+
+class Design:
+    """A sampling design of ``n`` samples over ``n_columns`` uniform columns.
+
+    Parameters
+    ----------
+    method : {"mc", "lhs", "sobol"}
+    n : int
+        Number of samples (a power of two for ``sobol``).
+    n_columns : int
+        Number of independent uniform columns (parameters times members of their scope).
+    seed : int
+        Non-negative seed; the same seed gives the same numbers.
+    """
+
+    def __init__(self, method, n, n_columns, seed=0):
+        _check(method, n, seed)
+        self.method, self.n, self.n_columns, self.seed = method, int(n), int(n_columns), int(seed)
+        if method == "lhs":
+            bits = max(2, int(self.n - 1).bit_length())
+            self._half_bits = (bits + 1) // 2
+            self._keys = np.random.SeedSequence(
+                self.seed, spawn_key=(_PERMUTATION_STREAM,)).generate_state(
+                self.n_columns * _FEISTEL_ROUNDS, np.uint64).reshape(self.n_columns,
+                                                                     _FEISTEL_ROUNDS)
+
+    def uniforms(self, start, stop, out=None):
+        """Uniforms in (0, 1) of samples ``start`` to ``stop - 1``, shape (stop-start, columns).
+
+        The array is column-major (Fortran order): kernels read one column at a time. ``out``,
+        a column-major float64 array of that shape, receives them instead of a new array
+        (reusing memory saves the page faults of a fresh one at every chunk).
+        """
+        if not 0 <= start < stop <= self.n:
+            raise ValueError(f"sample range [{start}, {stop}) outside [0, {self.n})")
+        shape = (stop - start, self.n_columns)
+        if out is None:
+            out = np.empty(shape, order="F")
+        elif out.shape != shape or out.dtype != np.float64 or not out.flags.f_contiguous:
+            raise ValueError(f"out must be a column-major float64 array of shape {shape}")
+        if self.n_columns == 0:
+            return out
+        if self.method in ("mc", "lhs"):
+            stream = _MC_STREAM if self.method == "mc" else _JITTER_STREAM
+            _counter_uniforms(_stream_key(self.seed, stream), start, out)
+            if self.method == "mc":
+                return out
+            strata = np.empty(shape, dtype=np.uint64, order="F")
+            _lhs_strata(start, stop, self.n, self._half_bits, self._keys, strata)
+            out += strata
+            out /= self.n
+            return out
+        out[...] = sobol_points(self.n_columns, self.seed, start, stop)
+        return out
+
+
+def sobol_points(dimension, seed, start, stop):
+    """Points ``start`` to ``stop - 1`` of the scrambled Sobol' sequence of ``dimension`` (LMS +
+    digital shift seeded by ``seed``, first point kept), clipped into the open interval (0, 1).
+    Any range is generated directly (fast-forward), so designs are addressable by chunks."""
+    engine = qmc.Sobol(dimension, scramble=True, rng=np.random.default_rng(seed))
+    if start:
+        engine.fast_forward(start)
+    with warnings.catch_warnings():
+        # A chunk need not be a power of two: the whole design is.
+        warnings.filterwarnings("ignore", "The balance properties", UserWarning)
+        points = engine.random(stop - start)
+    return np.clip(points, _TINY, 1.0 - 2.0 ** -53)
+
+
+def chunks(n, chunk_size):
+    """Ranges ``(start, stop)`` of at most chunk_size samples covering 0..n-1."""
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
+            or chunk_size < 1:
+        raise MlimpactError(f"chunk size must be a whole number >= 1 (got {chunk_size!r})")
+    return [(start, min(start + int(chunk_size), n)) for start in range(0, n, int(chunk_size))]
+
+
+class SaltelliDesign:
+    """The Saltelli design of ``n`` base points over ``n_columns`` uniform columns in groups.
+
+    Saltelli et al. 2010 (doi:10.1016/j.cpc.2009.09.018): two N x D matrices A and B from a
+    scrambled Sobol' sequence of dimension 2D (A its first D columns, B its last D), N a power
+    of two, the first point kept (Owen 2020). For each group g of inputs, AB_g is A with the
+    columns of g taken from B (and, with second order, BA_g is B with the columns of g from A).
+    The rows of one base point follow SALib's layout: A, AB_1..AB_G, [BA_1..BA_G,] B. Base
+    points are generated by chunks (:func:`sobol_points`).
+
+    Parameters
+    ----------
+    n_columns : int
+    groups : list of lists of int
+        Column indices of each group (every column in exactly one group).
+    n : int
+        Base points, a power of two.
+    seed : int
+    second_order : bool
+    """
+
+    def __init__(self, n_columns, groups, n, seed=0, second_order=False):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2 or n & (n - 1):
+            raise MlimpactError(f"Sobol' analysis needs a power of two base points >= 2 (got {n})")
+        columns = sorted(c for g in groups for c in g)
+        if columns != list(range(n_columns)):
+            raise MlimpactError("every input column must be in exactly one group")
+        self.n_columns, self.groups, self.n, self.seed = n_columns, groups, int(n), int(seed)
+        self.second_order = second_order
+        self.step = 2 * len(groups) + 2 if second_order else len(groups) + 2
+
+    @property
+    def rows(self):
+        return self.n * self.step
+
+    def base(self, start, stop):
+        """A and B of base points start..stop-1, each (stop - start, n_columns)."""
+        points = sobol_points(2 * self.n_columns, self.seed, start, stop)
+        return points[:, :self.n_columns], points[:, self.n_columns:]
+
+    def uniforms(self, start, stop):
+        """Rows start..stop-1 of the design (whole base points: multiples of ``step``)."""
+        if start % self.step or stop % self.step:
+            raise ValueError("design rows must be taken by whole base points")
+        a, b = self.base(start // self.step, stop // self.step)
+        n_base = a.shape[0]
+        out = np.empty((n_base, self.step, self.n_columns))
+        out[:, 0], out[:, -1] = a, b
+        for g, columns in enumerate(self.groups):
+            out[:, 1 + g] = a
+            out[:, 1 + g, columns] = b[:, columns]
+            if self.second_order:
+                out[:, 1 + len(self.groups) + g] = b
+                out[:, 1 + len(self.groups) + g, columns] = a[:, columns]
+        return np.asfortranarray(out.reshape(n_base * self.step, self.n_columns))
