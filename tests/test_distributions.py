@@ -1,4 +1,4 @@
-"""Tests of mlimpact.distributions: quantiles, means and supports against scipy.stats, invariants
+"""Tests of mlimpact.uncertainty.distributions: quantiles, means and supports against scipy.stats, invariants
 by hypothesis, the discrete and empirical inverse CDFs, validation and the spec round trip."""
 
 import math

@@ -1,7 +1,7 @@
-"""The published reference values of MLCA (MODEL.md sections 2 and 7).
+"""The published reference values of MLCA (Morand et al., ICT4S 2024; docs/methodology.md sections 1 and 5).
 
 Tolerances: the issue asks for 0.5 % on values that MLCA prints to 3-4 significant digits;
-where MODEL.md gives 4 digits (energy 2082.5, per-card values) the gap we see is far smaller.
+where the published values have 4 digits (energy 2082.5, per-card values) the gap we see is far smaller.
 """
 
 import dataclasses
@@ -24,19 +24,19 @@ def with_fields(table, **changes):
 
 
 def test_bert_base_reference_case(bert_base):
-    # MODEL.md section 7 (MLCA's published BERT_base results, Strubell et al. 2019 setup).
+    # MLCA's published BERT_base results (Strubell et al. 2019 setup; docs/methodology.md section 5).
     result = training_impacts(bert_base).isel(model=0)
     assert float(result.energy) == pytest.approx(2082.5, rel=5e-3)
     assert float(result.gwp.sel(phase="total")) == pytest.approx(831, rel=5e-3)
     assert float(result.gwp.sel(phase="use")) == pytest.approx(770.5, rel=5e-3)
     assert float(result.gwp.sel(phase="production")) == pytest.approx(60.8, rel=5e-3)
     assert float(result.adpe.sel(phase="total")) == pytest.approx(4.91e-3, rel=5e-3)
-    # MLCA prints 24,000 after rounding; MODEL.md gives about 24,400 before it.
+    # MLCA prints 24,000 after rounding; its factors give about 24,400 before it.
     assert float(result.pe.sel(phase="total")) == pytest.approx(24400, rel=5e-3)
 
 
 @pytest.mark.parametrize("lifetime, usage, expected_gwp", [
-    (8, 0.95, 811), (3, 0.5, 977), (1, 0.10, 3870),  # MODEL.md section 7, allocation bounds
+    (8, 0.95, 811), (3, 0.5, 977), (1, 0.10, 3870),  # MLCA's allocation bounds (docs/methodology.md section 5)
 ])
 def test_bert_base_allocation_bounds(bert_base, lifetime, usage, expected_gwp):
     table = with_fields(bert_base, lifetime_years=lifetime, lifetime_usage=usage)
@@ -45,7 +45,7 @@ def test_bert_base_allocation_bounds(bert_base, lifetime, usage, expected_gwp):
 
 
 @pytest.mark.parametrize("name, die, memory, gwp, pe, adpe", [
-    # MODEL.md section 2, MLCA defaults (memory density 0.625 GB/cm2)
+    # MLCA defaults (docs/methodology.md section 1) (memory density 0.625 GB/cm2)
     ("A100 80 GB", 8.26, 80, 330.1, 3943, 0.02683),
     ("V100 32 GB", 8.15, 32, 160.9, 1844, 0.02199),
     ("A100 40 GB", 8.26, 40, 189.3, 2196, 0.02280),

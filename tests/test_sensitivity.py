@@ -11,7 +11,7 @@ from mlimpact.uncertainty.sampling import SaltelliDesign
 from mlimpact.errors import MlimpactError
 
 PI = np.pi
-#: Ishigami (a = 7, b = 0.1) analytic indices (MODEL.md section 9; Ishigami & Homma 1990)
+#: Ishigami (a = 7, b = 0.1) analytic indices (Ishigami & Homma 1990; Sobol' 1999)
 ISHIGAMI_S1 = [0.3139, 0.4424, 0.0]
 ISHIGAMI_ST = [0.5576, 0.4424, 0.2437]
 

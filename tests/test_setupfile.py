@@ -30,7 +30,7 @@ def with_(section, **changes):
 def test_shipped_example_reproduces_reference(repo_root):
     setup = load_setup(repo_root / "examples" / "bert_base.toml")
     result = training_impacts(setup.runs).isel(model=0)
-    # MODEL.md section 7
+    # MLCA's published BERT_base result (docs/methodology.md, section 5)
     assert float(result.gwp.sel(phase="total")) == pytest.approx(831, rel=5e-3)
     assert setup.runs.names == ("BERT_base",)
 
@@ -41,7 +41,7 @@ def test_hardware_values_come_from_the_table():
     assert field(setup, "gpu_die_area_cm2") == pytest.approx(a100.die_area_cm2)
     assert field(setup, "gpu_memory_gb") == pytest.approx(80)
     assert setup.provenance["gpu_tdp_w"] == "table"
-    # defaults of MODEL.md sections 4-6
+    # MLCA's defaults (docs/methodology.md sections 2-4)
     assert field(setup, "lifetime_years") == 6 and field(setup, "lifetime_usage") == 0.85
     assert field(setup, "cpus") == 2 and field(setup, "ram_module_gb") == 32
     # Boavizta factor of France

@@ -50,7 +50,7 @@ def test_every_notable_model_accelerator_resolves(raw_dir):
 
 
 def test_electricity_factors_are_those_of_mlca():
-    # MODEL.md section 5 (Boavizta factors as used by MLCA)
+    # Boavizta factors as used by MLCA (docs/methodology.md section 3)
     usa = grid.electricity_factors()["USA"]
     assert (usa.gwp, usa.adpe, usa.pe) == (0.37, 9.86e-8, 11.358)
     assert len(grid.electricity_factors()) == 13

@@ -15,7 +15,7 @@ hash is computed when the first kernel is defined, not when the package is impor
 
 ``fastmath`` stays off: results must match the numpy references to rounding, and
 reassociation would break chunk-size invariance (the one exception, a tile's plain sums in
-:func:`mlimpact.kernels.montecarlo.tile_sums`, says why). Division follows numpy's error model
+:func:`mlimpact.engine.kernels.montecarlo.tile_sums`, says why). Division follows numpy's error model
 (a zero divisor gives inf or nan, as in the numpy references) rather than Python's check and
 exception at every division, which cost about 6 % of the Monte Carlo kernel's time; inputs
 are validated before any kernel runs, so no divisor is zero.

@@ -161,7 +161,7 @@ def sobol(func, parameters, n, seed=0, groups=None, second_order=False, resample
     func : callable
         ``func({name: 1-D array})`` returning an array of shape (m,) or (m, k).
     parameters : dict
-        Input name -> :class:`mlimpact.distributions.Distribution` (or a spec dict).
+        Input name -> :class:`mlimpact.uncertainty.distributions.Distribution` (or a spec dict).
     n : int
         Base points (power of two); ``n * (G + 2)`` evaluations (``n * (2G + 2)`` with second
         order), G the number of groups.

@@ -1,6 +1,6 @@
 """Running chunks of samples on a Dask cluster.
 
-A chunk of sample indices is the unit of work. Locally, :mod:`mlimpact.propagate` loops over
+A chunk of sample indices is the unit of work. Locally, :mod:`mlimpact.engine.propagate` loops over
 chunks; with a Dask ``Client``, each chunk is a task that runs the same numba kernels and
 streaming reductions on a worker and returns its accumulator (histograms sent sparsely) and
 its per-sample statistics; the client merges them in chunk order. Since every sample's random

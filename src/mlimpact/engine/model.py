@@ -6,7 +6,7 @@
 - :func:`card_production` gives the production impacts of graphics cards, split into die,
   memory and the rest.
 
-The computations are the numba kernels of :mod:`mlimpact.kernels`; equations and sources are
+The computations are the numba kernels of :mod:`mlimpact.engine.kernels`; equations and sources are
 in ``docs/methodology.md``.
 
 References

@@ -13,7 +13,6 @@ from mlimpact.analysis.trends import UNCERTAINTIES
 from mlimpact.quantities import CRITERIA, IMPACT_CRITERIA, LABELS, PHASES, UNITS
 from mlimpact.render import files, plots
 from mlimpact.render.text import format_number
-from mlimpact.study.claims import CLAIMS
 from mlimpact.study.sensitivity import (
     ALL_CARDS, ALL_MODELS, SENSITIVITY_HEADER, dominant, output, sensitivity_rows,
 )
@@ -138,7 +137,7 @@ def study_markdown(result):
                   f"{report['imputed_total']} with imputed fields; "
                   f"{report['excluded_total']} excluded (`mlimpact data` says why).", ""]
     lines += ["## The claims", ""]
-    for claim, text in CLAIMS.items():
+    for claim, text in result.claim_texts.items():
         rows = [r for r in result.claims if r["claim"] == claim]
         if not rows:
             continue

@@ -1,7 +1,7 @@
 """The notable AI models of Epoch AI as a run table: hardware mapping, imputation, coverage.
 
 :func:`build_runs` turns ``data/models.csv`` (Epoch AI, "Notable AI Models", CC BY 4.0) into a
-:class:`~mlimpact.runs.RunTable` with one run per model of a publication window, and a record
+:class:`~mlimpact.runs.table.RunTable` with one run per model of a publication window, and a record
 per model saying whether it is complete, imputed (which fields, how) or excluded (why). The
 rules, each argued in ``docs/dataset.md``:
 

@@ -151,7 +151,7 @@ class Setup:
         Run-table fields the setup states explicitly: known, so not sampled unless the
         ``[uncertainty]`` section gives them a distribution.
     uncertainty : dict
-        The raw ``[uncertainty]`` section, validated by :mod:`mlimpact.parameters`.
+        The raw ``[uncertainty]`` section, validated by :mod:`mlimpact.uncertainty.catalogue`.
     """
 
     runs: RunTable

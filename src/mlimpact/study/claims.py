@@ -108,6 +108,8 @@ class StudyResult:
     trends: list
     sensitivity: dict = None
     coverage: dict = None
+    #: Claim id -> the claim in words (:data:`CLAIMS`), in report order.
+    claim_texts: dict = None
 
 
 def _shares(start, stop, samples):
@@ -279,7 +281,7 @@ def run_study(options, progress=None, client=None):
     covered = (coverage(scenarios["baseline"].notable, options.window)
                if "baseline" in scenarios else None)
     return StudyResult(options, scenarios, card_result, claims, trend_rows, sensitivity_result,
-                       covered)
+                       covered, dict(CLAIMS))
 
 
 def _claim_of(series, scenario):

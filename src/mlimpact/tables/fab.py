@@ -19,7 +19,7 @@ fields of :mod:`mlimpact.runs`:
 References
 ----------
 .. [1] U. Gupta et al., ISCA 2022, doi:10.1145/3470496.3527408; github.com/facebookresearch/ACT.
-.. [2] PCAM, NeurIPS 2025 (defect densities per node, as restated in MODEL.md section 3).
+.. [2] PCAM, NeurIPS 2025 (defect densities per node, as tabulated in ``docs/methodology.md``, section 1b).
 """
 
 import math

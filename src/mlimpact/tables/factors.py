@@ -48,7 +48,7 @@ FACTOR_NAMES = (
 )
 
 #: Production factors [criterion unit per item unit], shape (item, criterion) with criteria
-#: (GWP [kg CO2eq], ADPe [kg Sb eq], PE [MJ]); values of MODEL.md sections 2 and 4 (MLCA [1]_).
+#: (GWP [kg CO2eq], ADPe [kg Sb eq], PE [MJ]); values of MLCA [1]_ (``docs/methodology.md``, sections 1 and 2).
 PRODUCTION_FACTORS = np.array(
     [
         # GWP        ADPe          PE
@@ -71,9 +71,9 @@ PRODUCTION_FACTORS = np.array(
 )
 PRODUCTION_FACTORS.flags.writeable = False
 
-#: Mass of one server power supply [kg] (Boavizta default, MODEL.md section 4).
+#: Mass of one server power supply [kg] (Boavizta default, as used by MLCA [1]_).
 PSU_MASS_KG = 2.99
-#: Storage density of SSD dies [GB/cm2] (Boavizta default, MODEL.md section 4).
+#: Storage density of SSD dies [GB/cm2] (Boavizta default, as used by MLCA [1]_).
 SSD_DENSITY_GB_PER_CM2 = 48.5
 #: Power drawn by memory [W/GB] (Green Algorithms [5]_, used by MLCA).
 RAM_POWER_W_PER_GB = 0.3725

@@ -34,11 +34,11 @@ class Parameter:
     Attributes
     ----------
     name : str
-    distribution : mlimpact.distributions.Distribution
+    distribution : mlimpact.uncertainty.distributions.Distribution
     scope : str
         ``global``, ``hardware``, ``country``, ``run`` or ``factor``.
     target : str
-        A field of :data:`mlimpact.runs.RUN_FIELDS`, or for scope ``factor`` a criterion
+        A field of :data:`mlimpact.runs.table.RUN_FIELDS`, or for scope ``factor`` a criterion
         (``gwp``, ``adpe``, ``pe``) whose production factors are scaled.
     mode : str
         ``replace`` or ``scale``.

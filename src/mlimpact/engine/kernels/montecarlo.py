@@ -1,7 +1,7 @@
 """The fused Monte Carlo kernel: sampled inputs -> impacts -> streaming reductions, in one pass.
 
 For every sample of a chunk and every run, the kernel evaluates the model of
-:mod:`mlimpact.kernels.training` in its three stages, each on the units that have distinct
+:mod:`mlimpact.engine.kernels.training` in its three stages, each on the units that have distinct
 inputs (:class:`StagePlan`): the card of every group of runs that share a card, the host
 server of every group that share one, then every run from its card and host (copying the run's
 row, applying the sampled parameters, selecting the hardware variant, imputing). It folds the
@@ -222,7 +222,7 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
                  samples, keep):
     """Evaluate a chunk of samples over every run and fold the results into the accumulators.
 
-    The model is evaluated in the three stages of :mod:`mlimpact.kernels.training`
+    The model is evaluated in the three stages of :mod:`mlimpact.engine.kernels.training`
     (:class:`StagePlan`): per sample, every card and host unit (shared by the runs that have
     the same inputs), then every run from its card and host. A unit or run fills a block of
     :data:`ROWS` rows with its row and sampled parameters (``apply``), selects the variant,
@@ -240,7 +240,7 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
         :data:`TILE`, so the grouping of the sums does not depend on the chunking.
     runs : float64[run, field]
     variant_values : float64[run, variant, VARIANT_FIELDS]; variant_cdf : float64[run, variant]
-        Hardware variants of each run (:class:`mlimpact.runs.RunTable`).
+        Hardware variants of each run (:class:`mlimpact.runs.table.RunTable`).
     factors_per_sample : float64[sample, item, 3]
     values : float64[sample, column]
         Sampled parameter values of the chunk (column-major is fastest).
@@ -354,9 +354,9 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
 class StagePlan:
     """The units that the fused kernel evaluates before the runs, and everyone's applications.
 
-    Runs whose card inputs (:data:`mlimpact.kernels.production.CARD_INPUTS`, with the variant
+    Runs whose card inputs (:data:`mlimpact.engine.kernels.production.CARD_INPUTS`, with the variant
     if the run has several), and the sampled columns acting on them, are all equal share one
-    card unit; likewise for the host server (:data:`mlimpact.kernels.training.HOST_INPUTS`). A
+    card unit; likewise for the host server (:data:`mlimpact.engine.kernels.training.HOST_INPUTS`). A
     unit is evaluated from its first run's row; ``unit_stage`` says which of
     :data:`CARD_STAGE` and :data:`HOST_STAGE` it is, ``card_of_run`` and ``host_of_run`` which
     units a run takes. ``apply`` holds (field, mode, column) rows:
@@ -383,7 +383,7 @@ class StagePlan:
 
 
 def stage_plan(runs, apply_field, apply_mode, apply_column, variant_column):
-    """The :class:`StagePlan` of a run table (:class:`mlimpact.runs.RunTable`) and of its
+    """The :class:`StagePlan` of a run table (:class:`mlimpact.runs.table.RunTable`) and of its
     bound applications (field, mode, column per run, and per variant of a run; column -1
     where none acts: :class:`mlimpact.uncertainty.binding.BoundParameters`)."""
     applications, unit_run, unit_stage, unit_ptr, variant_columns = [], [], [], [0], []

@@ -1,6 +1,6 @@
 """Quantile functions of the common distributions, compiled, for whole columns of samples.
 
-:mod:`mlimpact.distributions` defines every distribution with a numpy ``ppf`` (the reference);
+:mod:`mlimpact.uncertainty.distributions` defines every distribution with a numpy ``ppf`` (the reference);
 this kernel evaluates the same formulas for the kinds that dominate a Monte Carlo run (one
 column per run and per uncertain input), in parallel and without temporaries. Kinds without a
 code here (PERT, beta, truncated normal, discrete, empirical) are evaluated by their numpy

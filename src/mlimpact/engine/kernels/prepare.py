@@ -1,6 +1,6 @@
 """Preparing a run's row before the impact model: its hardware variant and imputed fields.
 
-A run may stand for one of several accelerators (:class:`mlimpact.runs.RunTable` carries
+A run may stand for one of several accelerators (:class:`mlimpact.runs.table.RunTable` carries
 their values and cumulative weights); :func:`select_variant` copies the chosen one into the
 row. A run whose training time or chip count is unknown gets it from the training compute
 (:func:`impute`). Both are shared by the point kernels and the Monte Carlo kernel.

@@ -13,7 +13,7 @@ Equations of MLCA [1]_ (``docs/methodology.md``, sections "Graphics card" and "S
                + (C_ssd / rho_ssd f_ssd_die + f_ssd_base) + n_psu m_psu f_psu
                + f_motherboard + f_case + f_assembly
 
-``factors`` is :data:`mlimpact.factors.PRODUCTION_FACTORS` (or a scaled copy), indexed
+``factors`` is :data:`mlimpact.tables.factors.PRODUCTION_FACTORS` (or a scaled copy), indexed
 ``factors[item, criterion]``.
 
 ACT::

@@ -1,13 +1,13 @@
 """The training-run kernel: energy and production/use impacts of one run, all criteria.
 
-For a run (one row of a :class:`mlimpact.runs.RunTable`) it evaluates, after MLCA [1]_::
+For a run (one row of a :class:`mlimpact.runs.table.RunTable`) it evaluates, after MLCA [1]_::
 
     E       = repetitions * nodes * P_node * hours * DR                          [kWh]
     I_use   = E * F_elec * IR                                                    per criterion
     I_prod  = repetitions * nodes * hours * (n_gpu M_gpu + M_server) / (L * 8760 * U)
     I_total = I_prod + I_use
 
-A run is evaluated in three stages: its card (:func:`mlimpact.kernels.production.card_of_row`),
+A run is evaluated in three stages: its card (:func:`mlimpact.engine.kernels.production.card_of_row`),
 its host server (:func:`host_of_row`) and the rest (:func:`run_from_parts`); :func:`run_impacts`
 chains them for one run. The point kernel (:func:`training_kernel`) and the Monte Carlo kernel
 call the same stages, so every path computes the same thing; the Monte Carlo kernel evaluates a
@@ -41,7 +41,7 @@ from mlimpact.runs.table import (
 N_OUT = N_KERNEL_OUT
 OUT_ENERGY, OUT_PRODUCTION, OUT_USE = ENERGY, PRODUCTION, USE
 #: The run fields that :func:`host_of_row` reads, and those that :func:`run_from_parts` and
-#: :func:`mlimpact.kernels.prepare.impute` read (checked by tests/test_kernels.py). The Monte
+#: :func:`mlimpact.engine.kernels.prepare.impute` read (checked by tests/test_kernels.py). The Monte
 #: Carlo kernel evaluates a host once per sample for all the runs that share its inputs.
 HOST_INPUTS = np.array([CPUS, CPU_DIE_AREA_CM2, RAM_MODULES, RAM_MODULE_GB, SSD_GB, PSUS,
                         MEMORY_DENSITY], dtype=np.int64)
@@ -77,7 +77,7 @@ def run_from_parts(row, card, host, out):
         The run's inputs (see :mod:`mlimpact.runs`); the fields of the card and the host are
         not read here.
     card, host : float64[3]
-        Production of one card (:func:`mlimpact.kernels.production.card_of_row`, parts summed)
+        Production of one card (:func:`mlimpact.engine.kernels.production.card_of_row`, parts summed)
         and of one host server (:func:`host_of_row`) [criterion unit].
     out : float64[N_OUT]
         Receives energy [kWh], production and use impacts (GWP [kg CO2eq], ADPe [kg Sb eq],

@@ -1,0 +1,126 @@
+"""The package's shape: stages import only earlier stages, no cycles, few import floors; one
+vocabulary of quantities; one source of point values."""
+
+import ast
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from mlimpact import quantities as q
+from mlimpact.runs.defaults import default_row
+from mlimpact.tables.catalogue import catalogue_document, point_values
+from mlimpact.uncertainty.catalogue import default_catalogue
+
+PACKAGE = Path(__file__).resolve().parent.parent / "src" / "mlimpact"
+#: The stages in pipeline order; a module may import its own stage and earlier ones.
+STAGES = {"": 0, "errors": 0, "quantities": 0, "_config": 0, "_io": 0, "tables": 1, "runs": 2,
+          "uncertainty": 3, "engine": 4, "analysis": 5, "study": 6, "render": 7, "cli": 8,
+          "__main__": 9}
+#: Longest chain of imports between the package's modules, in edges (``__main__`` aside).
+MAX_FLOORS = 8
+
+
+def _modules():
+    names = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = ("mlimpact", *path.relative_to(PACKAGE).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        names[".".join(parts)] = path
+    return names
+
+
+@lru_cache(maxsize=None)
+def _graph():
+    """Module -> the package's modules it imports (at module level or inside functions)."""
+    modules = _modules()
+    graph = {}
+    for name, path in modules.items():
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and \
+                    node.module.split(".")[0] == "mlimpact":
+                for alias in node.names:
+                    target = f"{node.module}.{alias.name}"
+                    imported.add(target if target in modules else node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(a.name for a in node.names if a.name in modules)
+        imported.discard(name)
+        graph[name] = imported
+    return graph
+
+
+def _stage(module):
+    parts = module.split(".")
+    return STAGES[parts[1] if len(parts) > 1 else ""]
+
+
+def test_no_stage_imports_a_later_stage():
+    backward = [(m, t) for m, targets in _graph().items() for t in targets
+                if _stage(t) > _stage(m)]
+    assert backward == []
+
+
+def test_every_module_has_a_stage():
+    for module in _graph():
+        _stage(module)  # KeyError names a module outside the known stages
+
+
+def test_no_import_cycles_and_at_most_eight_floors():
+    graph, depth, visiting = _graph(), {}, set()
+
+    def floors(module):
+        if module in visiting:
+            pytest.fail(f"import cycle through {module}")
+        if module not in depth:
+            visiting.add(module)
+            depth[module] = max((floors(t) + 1 for t in graph[module]), default=0)
+            visiting.discard(module)
+        return depth[module]
+
+    deepest = max(floors(m) for m in graph if m != "mlimpact.__main__")
+    assert deepest <= MAX_FLOORS
+
+
+def test_quantities_layout_is_what_the_kernels_write():
+    # the kernels write criterion c of a phase at block + c, and card part p of c at 4 c + p
+    for c, criterion in enumerate(q.IMPACT_CRITERIA):
+        assert q.training_index(criterion, "production") == q.PRODUCTION + c
+        assert q.training_index(criterion, "use") == q.USE + c
+        assert q.training_index(criterion, "total") == q.TOTAL + c
+        for k, component in enumerate(q.COMPONENTS):
+            assert q.card_index(criterion, component) == len(q.COMPONENTS) * c + k
+    assert q.training_index("energy") == q.ENERGY == 0
+    assert q.N_KERNEL_OUT == q.TOTAL == 1 + 2 * len(q.IMPACT_CRITERIA)
+    with pytest.raises(KeyError):
+        q.training_index("energy", "production")
+
+
+def test_point_values_have_one_source():
+    catalogue = default_catalogue()
+    points = {p.target: p.point for p in catalogue.values() if p.point is not None}
+    # the point model reads the same values as the parsed catalogue
+    assert points == dict(point_values())
+    row = default_row()
+    for field, value in points.items():
+        assert row[field] == value
+    for parameter in catalogue.values():
+        if parameter.point is None:
+            continue
+        low, high = parameter.distribution.support()
+        assert low <= parameter.point <= high, parameter.name
+        mode = catalogue_document()[parameter.name]["distribution"].get("mode")
+        if mode is not None:  # a stated mode is the point, to the rounding of the file
+            assert math.isclose(parameter.point, mode, rel_tol=1e-3), parameter.name
+
+
+def test_point_values_are_mlca_defaults():
+    # MLCA (Morand et al., ICT4S 2024) defaults, from the BLOOM footprint study (Luccioni et
+    # al., JMLR 2023): lifetime 6 years, 85 % in use, dynamic ratio 200/109; Boavizta's lowest
+    # memory density 0.625 GB/cm2
+    assert point_values()["lifetime_years"] == 6.0
+    assert point_values()["lifetime_usage"] == 0.85
+    assert point_values()["dynamic_ratio"] == 200 / 109
+    assert point_values()["memory_density"] == 0.625
