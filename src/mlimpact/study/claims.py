@@ -81,7 +81,7 @@ def _efficiency(compute):
 
     def transform(samples):
         with np.errstate(divide="ignore", invalid="ignore"):
-            return log_compute - np.log(samples[..., 0])
+            return log_compute - np.log(samples[..., training_index("energy")])
     return transform
 
 
