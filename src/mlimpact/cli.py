@@ -183,6 +183,31 @@ def _sensitivity_progress():
     return lambda done, total: bar(done / total, "Sobol' design")
 
 
+def _validate(args):
+    from mlimpact.render import report, text
+    from mlimpact.study.validation import validate
+    from mlimpact.uncertainty.catalogue import default_catalogue, load_parameters
+
+    catalogue = default_catalogue()
+    if args.parameters:
+        catalogue = {**catalogue, **load_parameters(args.parameters)}
+    folder = files.prepare_folder(args.out, force=args.force) if args.out else None
+    result = validate(samples=args.samples, seed=args.seed, basis=args.basis,
+                      catalogue=catalogue)
+    if folder is not None:
+        report.write_validation(result, folder)
+    if args.format == "json":
+        print(json.dumps(text.validation_json(result), indent=2))
+        return
+    print(f"Published footprints (data/validation.csv) against our 95 % intervals; "
+          f"{args.samples:,} samples, seed {args.seed}, basis {args.basis}\n")
+    print(text.validation_text(result, rows=args.rows))
+    if result.skipped:
+        print(f"\n{len(result.skipped)} row-way pairs not compared (--format json lists why)")
+    if folder is not None:
+        print(f"\nwrote {folder}/validation.csv, validation_summary.csv, validation.png")
+
+
 def _hardware(args):
     from mlimpact.render import text
     from mlimpact.tables.hardware import hardware_table
@@ -383,6 +408,31 @@ def build_parser():
     data.add_argument("--models", action="store_true", help="also list every model")
     data.add_argument("--format", choices=("table", "json"), default="table")
     data.set_defaults(handler=_data)
+
+    check = commands.add_parser(
+        "validate", help="published training footprints against our intervals",
+        description="Compare every published footprint of data/validation.csv (energy, "
+                    "operational and embodied GWP of training runs, production GWP of cards) "
+                    "with our point, median and 95 % interval of the same quantity, from the "
+                    "dataset's run and from a run built from what the source publishes; "
+                    "coverage, geometric-mean ratio, interval width and interval score per "
+                    "quantity, basis and way (docs/validation.md).")
+    check.add_argument("--samples", type=_positive_int, default=defaults.samples, metavar="N",
+                       help=f"Monte Carlo samples (default: {defaults.samples})")
+    check.add_argument("--seed", type=_non_negative_int, default=0, metavar="S",
+                       help="seed (default: 0)")
+    check.add_argument("--parameters", metavar="FILE",
+                       help="parameters file (TOML) amending the catalogue of uncertain inputs")
+    check.add_argument("--basis", choices=("measured", "derived", "all"), default="all",
+                       help="which published rows: metered or measured-power values, values "
+                            "derived from assumed power, or both (default: all)")
+    check.add_argument("--out", metavar="DIR",
+                       help="also write validation.csv, validation_summary.csv and "
+                            "validation.png into DIR")
+    check.add_argument("--force", action="store_true", help="write into a non-empty --out")
+    check.add_argument("--rows", action="store_true", help="also print every comparison")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.set_defaults(handler=_validate)
 
     hardware = commands.add_parser("hardware", help="list the hardware table",
                                    description="List accelerators of the hardware table.")

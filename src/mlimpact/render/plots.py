@@ -144,3 +144,58 @@ def sensitivity_figure(results, title="Which uncertain inputs matter (Sobol' ind
     figure.suptitle(title)
     figure.tight_layout()
     return figure
+
+
+VALIDATION_COLOURS = {"dataset": "#1f77b4", "setup": "#d95f02", "card": "#555555"}
+VALIDATION_MARKERS = {"energy": "o", "operational_gwp": "s", "embodied_gwp": "^",
+                      "card_gwp": "D"}
+
+
+def validation_figure(rows):
+    """Published values (x) against our median and 95 % interval (y), log-log, with the
+    identity line: training runs on the left, per-card production on the right. Colour: the
+    way our estimate was made; marker: the quantity; filled: measured, open: derived."""
+    figure, axes = _subplots((12, 5.5), 1, 2)
+    panels = ((axes[0], [r for r in rows if r["quantity"] != "card_gwp"],
+               "Training runs: published footprint [kWh or kg CO2eq]",
+               "ours: median and 95 % interval [same unit]"),
+              (axes[1], [r for r in rows if r["quantity"] == "card_gwp"],
+               "One card: published production GWP [kg CO2eq]",
+               "ours: median and 95 % interval [kg CO2eq]"))
+    for axis, selected, xlabel, ylabel in panels:
+        for r in selected:
+            colour = VALIDATION_COLOURS[r["way"]]
+            axis.errorbar([r["published"]], [r["median"]],
+                          yerr=[[r["median"] - r["low"]], [r["high"] - r["median"]]],
+                          fmt=VALIDATION_MARKERS[r["quantity"]], ms=5, lw=0.8, capsize=2,
+                          color=colour, mfc=colour if r["basis"] == "measured" else "white",
+                          alpha=0.85)
+        if selected:
+            values = [v for r in selected for v in (r["published"], r["low"], r["high"])]
+            ends = [min(values) / 2, max(values) * 2]
+            axis.plot(ends, ends, color="grey", lw=1, ls="--")
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel(xlabel)
+        axis.set_ylabel(ylabel)
+        axis.grid(True, which="major", alpha=0.3)
+    # the card panel spans less than a decade: plain tick labels, none on minor ticks
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+    for set_axis in (axes[1].xaxis, axes[1].yaxis):
+        set_axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        set_axis.set_major_formatter(ScalarFormatter())
+        set_axis.set_minor_formatter(NullFormatter())
+    from matplotlib.lines import Line2D
+    handles = ([Line2D([], [], color=c, marker="o", ls="", label=f"way: {w}")
+                for w, c in VALIDATION_COLOURS.items()]
+               + [Line2D([], [], color="black", marker=m, ls="", mfc="white",
+                         label=q.replace("_", " ")) for q, m in VALIDATION_MARKERS.items()]
+               + [Line2D([], [], color="black", marker="o", ls="", label="measured (filled)"),
+                  Line2D([], [], color="black", marker="o", ls="", mfc="white",
+                         label="derived (open)"),
+                  Line2D([], [], color="grey", ls="--", label="ours = published")])
+    axes[0].legend(handles=handles, loc="upper left", fontsize=8, frameon=False)
+    axes[0].set_title("Published footprints of training runs against our intervals")
+    axes[1].set_title("Production of one card")
+    figure.tight_layout()
+    return figure

@@ -108,6 +108,8 @@ def write_study(result, folder):
     files.save_figure(figure, folder / "scenarios.png")
     if result.sensitivity is not None:
         write_sensitivity(result.sensitivity, folder, figures=("growth",))
+    if result.validation is not None:
+        write_validation(result.validation, folder)
     files.write_text(folder / "report.md", study_markdown(result))
     return folder
 
@@ -165,12 +167,16 @@ def study_markdown(result):
                 "efficient accelerator, in peak FLOP/s per W, released by its publication "
                 "date).", "",
               *_sensitivity_markdown(result),
+              *validation_markdown(result.validation),
               "## Files", "", "- `claims.csv`: this table. `trends.csv`: every growth rate, "
               "per scenario and source of uncertainty.",
               "- `models.csv`: per-model point estimate, mean, median and 95 % interval "
               "(baseline).", "- `results.nc`: per-model statistics of every scenario and the "
-              "per-sample slopes (xarray/NetCDF).", "",
-              "Methods: docs/methodology.md, docs/uncertainty.md, docs/dataset.md.", ""]
+              "per-sample slopes (xarray/NetCDF).",
+              *(["- `validation.csv`, `validation_summary.csv`: published footprints against "
+                 "our intervals, per row and summarised."] if result.validation else []), "",
+              "Methods: docs/methodology.md, docs/uncertainty.md, docs/dataset.md, "
+              "docs/validation.md.", ""]
     return "\n".join(lines)
 
 
@@ -237,3 +243,38 @@ def write_sensitivity(result, folder, figures=tuple(SENSITIVITY_FIGURES)):
              for c in criteria])
         files.save_figure(figure, folder / f"sensitivity_{name}.png")
     return len(rows)
+
+
+def write_validation(result, folder):
+    """validation.csv (every comparison), validation_summary.csv and validation.png."""
+    from mlimpact.render.text import VALIDATION_ROW_KEYS, VALIDATION_SUMMARY_KEYS
+
+    folder = Path(folder)
+    files.write_csv(folder / "validation.csv", VALIDATION_ROW_KEYS,
+                    [[_g(r[k]) if isinstance(r[k], float) else r[k] for k in VALIDATION_ROW_KEYS]
+                     for r in result.rows])
+    files.write_csv(folder / "validation_summary.csv", VALIDATION_SUMMARY_KEYS,
+                    [[_g(s[k]) if isinstance(s[k], float) else s[k]
+                      for k in VALIDATION_SUMMARY_KEYS] for s in result.summary])
+    files.save_figure(plots.validation_figure(result.rows), folder / "validation.png")
+
+
+def validation_markdown(result):
+    """The report's "how far to trust this" section."""
+    if result is None:
+        return []
+    lines = ["## How far to trust this", "",
+             "Published footprints of training runs (model cards, papers, published LCAs: "
+             "`data/validation.csv`) against our 95 % intervals of the same quantity: *dataset* "
+             "is the model as this run sees it, *setup* a run built from what the source "
+             "publishes (accelerator, count, hours, location). Coverage should be near 95 %; "
+             "the ratio is ours / published (geometric mean); the width is q975 / q025. "
+             "`docs/validation.md` explains the misses.", "",
+             "| quantity | basis | way | n | coverage | ratio | width |", "|---|---|---|---|---|---|---|"]
+    for s in result.summary:
+        if s["basis"] == "all" or s["quantity"] in ("energy", "operational_gwp"):
+            lines.append(f"| {s['quantity'].replace('_', ' ')} | {s['basis']} | {s['way']} | "
+                         f"{s['n']} | {100 * s['coverage']:.0f} % | "
+                         f"{s['geometric_mean_ratio']:.2f} | {s['median_width']:.1f} |")
+    lines += ["", "![validation](validation.png)", ""]
+    return lines

@@ -197,3 +197,36 @@ def claims_lines(claims):
              f"{row['probability']:.3f}"] for row in claims]
     return table(rows, ["claim", "criterion", "scenario", "estimate", "95 % interval",
                         "P(holds)"])
+
+
+#: Columns of the per-row and summary tables of ``mlimpact validate``.
+VALIDATION_ROW_KEYS = ("id", "model", "quantity", "basis", "way", "published", "point",
+                       "median", "low", "high", "inside", "ratio", "note")
+VALIDATION_SUMMARY_KEYS = ("quantity", "basis", "way", "n", "coverage", "geometric_mean_ratio",
+                           "median_width", "interval_score")
+
+
+def validation_json(result):
+    """The JSON of ``mlimpact validate``: ``{"rows": [...], "summary": [...], "skipped":
+    [...]}`` (numbers as numbers, ``inside`` as a boolean)."""
+    return {"samples": result.samples, "seed": result.seed,
+            "rows": [{k: r[k] for k in VALIDATION_ROW_KEYS} for r in result.rows],
+            "summary": [{k: s[k] for k in VALIDATION_SUMMARY_KEYS} for s in result.summary],
+            "skipped": [{"id": i, "way": w, "reason": why} for i, w, why in result.skipped]}
+
+
+def validation_text(result, rows=False):
+    """The summary of a validation as a text table, and with ``rows`` every comparison."""
+    lines = [table([[s["quantity"], s["basis"], s["way"], s["n"], f"{100 * s['coverage']:.0f} %",
+                     f"{s['geometric_mean_ratio']:.2f}", f"{s['median_width']:.2f}",
+                     f"{s['interval_score']:.2f}"] for s in result.summary],
+                   ["quantity", "basis", "way", "n", "coverage", "ratio (geo. mean)",
+                    "width q975/q025", "interval score"])]
+    if rows:
+        lines += ["", table([[r["id"], r["way"], r["basis"], format_number(r["published"]),
+                              f"{format_number(r['median'])} [{format_number(r['low'])}, "
+                              f"{format_number(r['high'])}]", "yes" if r["inside"] else "NO",
+                              f"{r['ratio']:.2f}"] for r in result.rows],
+                            ["row", "way", "basis", "published", "ours: median [95 %]", "inside",
+                             "ratio"])]
+    return "\n".join(lines)

@@ -169,7 +169,8 @@ def _grid(country, year):
     return (intensity, boavizta.adpe, boavizta.pe), notes
 
 
-def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=None):
+def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=None,
+               records=None):
     """The notable models of ``window`` (publication years, inclusive) as runs.
 
     Parameters
@@ -189,6 +190,9 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
         ``location_rule(country, year)`` -> the code of the grid a run takes, from the
         record's country code ("" if unknown) and the grid year (the year before
         publication). By default the record's country.
+    records : sequence of dict, optional
+        Records with the columns of ``data/models.csv`` (all strings) to use instead of it;
+        they go through the same rules.
 
     Returns
     -------
@@ -197,7 +201,8 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
     first, last = window
     if first > last:
         raise MlimpactError(f"window: first year {first} after last year {last}")
-    rows = [row for row in load_models() if first <= int(row["year"]) <= last]
+    rows = [row for row in (load_models() if records is None else records)
+            if first <= int(row["year"]) <= last]
     ranges = die_ranges()
     reported_times = [float(r["training_time_hours"]) for r in rows if r["training_time_hours"]]
     median_hours = statistics.median(reported_times) if reported_times else math.nan

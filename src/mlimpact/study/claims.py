@@ -110,6 +110,8 @@ class StudyResult:
     coverage: dict = None
     #: Claim id -> the claim in words (:data:`CLAIMS`), in report order.
     claim_texts: dict = None
+    #: Published footprints against our intervals (:mod:`mlimpact.study.validation`).
+    validation: object = None
 
 
 def _shares(start, stop, samples):
@@ -280,8 +282,15 @@ def run_study(options, progress=None, client=None):
             impute=options.impute, per_model=False, client=client)
     covered = (coverage(scenarios["baseline"].notable, options.window)
                if "baseline" in scenarios else None)
+    checked = None
+    if options.validate and "baseline" in scenarios:
+        from mlimpact.study.validation import validate
+        baseline = scenarios["baseline"]
+        checked = validate(samples=options.samples, seed=options.seed,
+                           catalogue=catalogue_of(options, {}), chunk_size=options.chunk_size,
+                           dataset=(baseline.notable, baseline.summary), client=client)
     return StudyResult(options, scenarios, card_result, claims, trend_rows, sensitivity_result,
-                       covered, dict(CLAIMS))
+                       covered, dict(CLAIMS), checked)
 
 
 def _claim_of(series, scenario):

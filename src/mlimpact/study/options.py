@@ -32,6 +32,9 @@ class StudyOptions:
     #: Base points of the Sobol' analysis behind the report's "dominant inputs" section (a
     #: power of two; 0 skips it).
     sensitivity_samples: int = 128
+    #: Compare published footprints with our intervals (the report's "how far to trust
+    #: this"; needs the baseline scenario).
+    validate: bool = True
 
 
 def catalogue_of(options, extra):

@@ -1,0 +1,239 @@
+"""How honest are our intervals? Published footprints against our estimates of the same runs.
+
+Every scored row of ``data/validation.csv`` (:mod:`mlimpact.tables.validation`) is compared
+with our point, median and 95 % interval of the same quantity, computed two ways:
+
+- ``dataset``: the model's run as the main job sees it (its Epoch AI record through
+  :func:`mlimpact.runs.notable.build_runs`, imputation and the organisation's grid included);
+- ``setup``: a run built from what the row publishes (accelerator, count, hours or
+  accelerator-hours, training location, the year before publication for the grid), through
+  the same mapping rules; the published PUE, power and grid factor are *not* used: they are
+  what we estimate.
+
+Card rows (``card_gwp``) are compared with our production GWP of one card (way ``card``; the
+production model sampled as in the main job). A row publishing the footprint of a board of
+several accelerators is divided by their number.
+
+For each comparison: whether the published value is inside our 95 % interval, and the ratio
+median / published. Per quantity, basis and way: coverage of the interval, geometric-mean
+ratio, median width (q975 / q025) and the mean interval score of Gneiting and Raftery [1]_ on
+the logarithms (so that runs of every size weigh alike, and wide intervals are not free)::
+
+    S = ln(u / l) + (2 / alpha) max(0, ln(l / x)) + (2 / alpha) max(0, ln(x / u)),  alpha = 0.05
+
+Nothing here changes the model or the catalogue: validation only measures.
+
+References
+----------
+.. [1] T. Gneiting, A. E. Raftery, "Strictly proper scoring rules, prediction, and estimation",
+   J. Am. Stat. Assoc. 102(477), 359-378, 2007, doi:10.1198/016214506000001437 (section 6.2).
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlimpact.engine.propagate import propagate
+from mlimpact.errors import MlimpactError
+from mlimpact.runs import notable
+from mlimpact.study.cards import card_estimate
+from mlimpact.tables.hardware import hardware_table
+from mlimpact.tables.models import load_models
+from mlimpact.tables.validation import BASES, published_footprints
+from mlimpact.uncertainty.binding import bind
+from mlimpact.uncertainty.catalogue import default_catalogue, die_area_parameters
+
+WAYS = ("dataset", "setup", "card")
+#: Level of the intervals compared: 1 - ALPHA = 95 %.
+ALPHA = 0.05
+#: Training quantities: (criterion, phase) of our results.
+TRAINING = {"energy": ("energy", "use"), "operational_gwp": ("gwp", "use"),
+            "embodied_gwp": ("gwp", "production")}
+#: Statistics read from our results.
+STATISTICS = ("point", "median", "q025", "q975")
+
+
+@dataclass
+class ValidationResult:
+    """``rows``: one dict per comparison (JSON schema of ``mlimpact validate``); ``summary``:
+    one dict per quantity, basis and way; ``skipped``: (row id, way, reason) of the rows
+    that could not be compared that way."""
+
+    rows: list
+    summary: list
+    skipped: list
+    samples: int
+    seed: int
+
+
+def interval_score(low, high, published, alpha=ALPHA):
+    """Interval score of the central (1 - alpha) interval [low, high] for the observation
+    ``published``, on the logarithms (Gneiting and Raftery 2007); lower is better."""
+    low, high, x = np.log(low), np.log(high), np.log(published)
+    return (high - low) + (2 / alpha) * np.maximum(low - x, 0) + (2 / alpha) * np.maximum(
+        x - high, 0)
+
+
+def comparison(row, way, stats, note=""):
+    """One comparison as a JSON-ready dict (``stats`` maps :data:`STATISTICS` to numbers)."""
+    published = row.value / row.chips if row.quantity == "card_gwp" and row.chips > 1 \
+        else row.value
+    low, high, median = stats["q025"], stats["q975"], stats["median"]
+    return {"id": row.id, "model": row.model, "quantity": row.quantity, "basis": row.basis,
+            "way": way, "published": published, "point": stats["point"], "median": median,
+            "low": low, "high": high, "inside": bool(low <= published <= high),
+            "ratio": median / published, "note": note}
+
+
+def summarize(rows, alpha=ALPHA):
+    """Summary rows per quantity, basis (each, and ``all``) and way."""
+    out = []
+    keys = sorted({(r["quantity"], r["way"]) for r in rows},
+                  key=lambda k: (list(TRAINING).index(k[0]) if k[0] in TRAINING else 9,
+                                 WAYS.index(k[1])))
+    for quantity, way in keys:
+        for basis in (*BASES, "all"):
+            group = [r for r in rows if r["quantity"] == quantity and r["way"] == way
+                     and basis in ("all", r["basis"])]
+            if not group:
+                continue
+            low = np.array([r["low"] for r in group])
+            high = np.array([r["high"] for r in group])
+            published = np.array([r["published"] for r in group])
+            ratio = np.array([r["ratio"] for r in group])
+            out.append({
+                "quantity": quantity, "basis": basis, "way": way, "n": len(group),
+                "coverage": float(np.mean([r["inside"] for r in group])),
+                "geometric_mean_ratio": float(np.exp(np.mean(np.log(ratio)))),
+                "median_width": float(np.median(high / low)),
+                "interval_score": float(np.mean(interval_score(low, high, published, alpha)))})
+    return out
+
+
+def _stats(summary, model, criterion, phase):
+    data = summary[criterion].sel(model=model)
+    if criterion != "energy":
+        data = data.sel(phase=phase)
+    return {s: float(data.sel(statistic=s)) for s in STATISTICS}
+
+
+def _usable(stats):
+    return all(math.isfinite(v) and v > 0 for k, v in stats.items() if k != "point")
+
+
+def _record(row, epoch):
+    """A record with the columns of ``data/models.csv`` from what ``row`` publishes."""
+    chips, hours, chip_hours = row.chips, row.hours, row.chip_hours
+    if math.isfinite(chip_hours) and math.isfinite(chips) and chips > 0:
+        hours = chip_hours / chips  # the accelerator-hours are the count that is published
+    elif math.isfinite(chip_hours):
+        # the impacts depend on accelerator-hours only: one "accelerator" for that many hours
+        chips, hours = 1.0, chip_hours
+    if not (math.isfinite(chips) and math.isfinite(hours) and row.hardware and row.year):
+        return None
+    return {"model": row.id, "year": str(row.year), "publication_date": f"{row.year}-07-01",
+            "country": row.country, "domain": epoch.get("domain", ""), "hardware": row.hardware,
+            "hardware_quantity": repr(chips), "training_time_hours": repr(hours),
+            "training_compute_flop": "", "mfu": "", "numerical_format": ""}
+
+
+def _catalogue(catalogue, runs):
+    return {**(default_catalogue() if catalogue is None else catalogue),
+            **die_area_parameters(runs.unpublished_dies)}
+
+
+def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
+             dataset=None, client=None, ways=WAYS):
+    """Compare every scored row of ``data/validation.csv`` with our estimates.
+
+    Parameters
+    ----------
+    samples, seed : int
+        Monte Carlo samples and seed of every propagation.
+    basis : {"all", "measured", "derived"}
+        Which rows to compare.
+    catalogue : dict, optional
+        Uncertain inputs (default ``data/parameters.toml``).
+    dataset : (NotableRuns, xarray.Dataset), optional
+        The main job's baseline runs and their per-model summary, to reuse for the
+        ``dataset`` way (propagated here otherwise).
+    ways : tuple
+        Which of :data:`WAYS` to compute.
+
+    Returns
+    -------
+    ValidationResult
+    """
+    if basis not in (*BASES, "all"):
+        raise MlimpactError(f"basis must be measured, derived or all (got {basis!r})")
+    unknown = set(ways) - set(WAYS)
+    if unknown or not ways:
+        raise MlimpactError(f"ways must be among {', '.join(WAYS)}")
+    rows = [r for r in published_footprints()
+            if not r.not_scored and basis in ("all", r.basis) and r.value > 0]
+    training = [r for r in rows if r.quantity in TRAINING]
+    results, skipped = [], []
+    propagate_options = dict(seed=seed, chunk_size=chunk_size, client=client)
+
+    if "dataset" in ways:
+        if dataset is None:
+            runs = notable.build_runs()
+            bound = bind(_catalogue(catalogue, runs), runs.runs, runs.hardware, runs.countries,
+                         runs.known)
+            dataset = (runs, propagate(runs.runs, bound, samples, **propagate_options))
+        runs, summary = dataset
+        included = set(runs.runs.names)
+        reasons = {r.name: r.reason for r in runs.records}
+        for row in training:
+            if not row.epoch_model:
+                skipped.append((row.id, "dataset", "no Epoch AI record of this model"))
+            elif row.epoch_model not in included:
+                skipped.append((row.id, "dataset", "not in the run: "
+                                + reasons.get(row.epoch_model, "outside the window")))
+            else:
+                stats = _stats(summary, row.epoch_model, *TRAINING[row.quantity])
+                results.append(comparison(row, "dataset", stats))
+
+    if "setup" in ways:
+        epoch = {m["model"]: m for m in load_models()}
+        records = {}
+        for row in training:
+            record = _record(row, epoch.get(row.epoch_model, {}))
+            if record is None:
+                skipped.append((row.id, "setup", "accelerator, count or hours not published"))
+            else:
+                records[row.id] = record
+        if records:
+            years = [int(r["year"]) for r in records.values()]
+            runs = notable.build_runs((min(years), max(years)), records=list(records.values()))
+            reasons = {r.name: r.reason for r in runs.records if r.status == "excluded"}
+            bound = bind(_catalogue(catalogue, runs), runs.runs, runs.hardware, runs.countries,
+                         runs.known)
+            summary = propagate(runs.runs, bound, samples, **propagate_options)
+            for row in training:
+                if row.id in reasons:
+                    skipped.append((row.id, "setup", reasons[row.id]))
+                elif row.id in records:
+                    stats = _stats(summary, row.id, *TRAINING[row.quantity])
+                    results.append(comparison(row, "setup", stats))
+
+    if "card" in ways:
+        table = hardware_table()
+        for row in (r for r in rows if r.quantity == "card_gwp"):
+            hardware = table.find(row.hardware)
+            if hardware.variants:
+                skipped.append((row.id, "card", f"{row.hardware!r} names several cards"))
+                continue
+            result = card_estimate([hardware], "mixture", samples=samples, seed=seed,
+                                   catalogue=catalogue, chunk_size=chunk_size)
+            data = result.gwp.sel(hardware=hardware.name, component="total")
+            stats = {s: float(data.sel(statistic=s)) for s in STATISTICS}
+            results.append(comparison(row, "card", stats, "per accelerator: board / count"
+                                      if row.chips > 1 else ""))
+
+    for r in results:
+        if not _usable({k: r[k] for k in ("median", "low", "high")}):
+            raise MlimpactError(f"validation row {r['id']!r} ({r['way']}): our interval is not "
+                                "finite and positive")
+    return ValidationResult(results, summarize(results), skipped, samples, seed)
