@@ -18,10 +18,19 @@ def _estimate(args):
     from mlimpact.engine import model, propagate
     from mlimpact.render import text
     from mlimpact.runs.setupfile import load_setup
-    from mlimpact.uncertainty.catalogue import default_catalogue, load_parameters
+    from mlimpact.uncertainty.catalogue import (
+        apply_uncertainty, default_catalogue, load_parameters,
+    )
 
     setup = load_setup(args.setup)
     if args.point:
+        ignored = [flag for flag, given in (("--parameters", args.parameters), ("--out", args.out),
+                                            ("--scheduler", args.scheduler)) if given]
+        if ignored:
+            raise MlimpactError(f"--point takes no {', '.join(ignored)}: the point estimate "
+                                "samples nothing and writes no file")
+        apply_uncertainty(default_catalogue(), setup.uncertainty,
+                          source=f"{setup.source}: [uncertainty]")  # errors are still errors
         result = model.training_impacts(setup.runs)
         if args.format == "json":
             print(json.dumps(text.point_json(result), indent=2))
@@ -78,15 +87,17 @@ def _cards(args):
     from mlimpact.uncertainty.sampling import Design
 
     Design(args.method, args.samples, 1, args.seed)  # bad sampling options fail before writing
-    folder = files.prepare_folder(args.out, force=args.force)
-    rows, skipped = cards_table(args.models, samples=args.samples, seed=args.seed,
-                                method=args.method)
-    files.write_csv(folder / "cards.csv", CARDS_HEADER, rows)
-    files.write_csv(folder / "skipped.csv", ("hardware", "model", "reason"), skipped)
-    records = [dict(zip(CARDS_HEADER, row)) for row in rows]
-    for criterion in IMPACT_CRITERIA:
-        files.save_figure(plots.card_timeline(records, criterion, UNITS[criterion]),
-                          folder / f"cards_{criterion}.png")
+    folder = files.ResultFolder(args.out, args.force, _metadata(args))
+    with folder as directory:
+        rows, skipped = cards_table(args.models, samples=args.samples, seed=args.seed,
+                                    method=args.method)
+        files.write_csv(directory / "cards.csv", CARDS_HEADER, rows)
+        files.write_csv(directory / "skipped.csv", ("hardware", "model", "reason"), skipped)
+        records = [dict(zip(CARDS_HEADER, row)) for row in rows]
+        for criterion in IMPACT_CRITERIA:
+            files.save_figure(plots.card_timeline(records, criterion, UNITS[criterion]),
+                              directory / f"cards_{criterion}.png")
+    folder = folder.path
     priced = len({row[0] for row in rows})
     print(f"{priced} cards priced with {', '.join(args.models)} ({args.samples:,} samples); "
           f"{len(skipped)} card-model pairs skipped (see skipped.csv)")
@@ -125,18 +136,34 @@ def _run(args):
     if args.config:
         study_options = options.apply_config(study_options, args.config)
     options.validate_options(study_options)
-    folder = files.prepare_folder(args.out, force=args.force)
+    args.seed = study_options.seed  # a --config file may set it
+    folder = files.ResultFolder(args.out, args.force, _metadata(
+        args, options.catalogue_of(study_options, {})))
     started = time.monotonic()
-    with _Backend(args) as client:
-        result = claims.run_study(study_options,
-                                  progress=None if args.quiet else _progress_bar(),
-                                  client=client)
-    report.write_study(result, folder)
+    with folder as directory:
+        with _Backend(args) as client:
+            result = claims.run_study(study_options,
+                                      progress=None if args.quiet else _progress_bar(),
+                                      client=client)
+        report.write_study(result, directory)
+    folder = folder.path
     if not args.quiet:
         print(file=sys.stderr)
     print(f"wrote {folder}/: report.md, claims.csv, trends.csv, models.csv, results.nc and "
           f"figures ({time.monotonic() - started:.0f} s)")
     print(text.claims_lines(result.claims))
+
+
+def _metadata(args, catalogue=None):
+    """What a result folder's manifest records besides its files."""
+    import shlex
+
+    from mlimpact.uncertainty.catalogue import catalogue_hash, default_catalogue
+
+    return {"command": shlex.join(["mlimpact", *args.argv]), "seed": args.seed,
+            "catalogue_sha256": catalogue_hash(default_catalogue() if catalogue is None
+                                               else catalogue),
+            "data_sha256": files.input_hashes()}
 
 
 def _progress_bar():
@@ -155,15 +182,17 @@ def _sensitivity(args):
     if args.samples < 2 or args.samples & (args.samples - 1):
         raise MlimpactError(f"--samples: Sobol' analysis needs a power of two >= 2 "
                             f"(got {args.samples})")
-    folder = files.prepare_folder(args.out, force=args.force)
-    with _Backend(args) as client:
-        result = impact_sensitivity(
-            n=args.samples, seed=args.seed, window=(args.first_year, args.last_year),
-            impute=not args.complete_only, per_model=not args.aggregates_only,
-            progress=None if args.quiet else _sensitivity_progress(), client=client)
+    folder = files.ResultFolder(args.out, args.force, _metadata(args))
+    with folder as directory:
+        with _Backend(args) as client:
+            result = impact_sensitivity(
+                n=args.samples, seed=args.seed, window=(args.first_year, args.last_year),
+                impute=not args.complete_only, per_model=not args.aggregates_only,
+                progress=None if args.quiet else _sensitivity_progress(), client=client)
+        count = report.write_sensitivity(result, directory)
+    folder = folder.path
     if not args.quiet:
         print(file=sys.stderr)
-    count = report.write_sensitivity(result, folder)
     models, card = result["models"], result["cards"]
     print(f"wrote {folder}/sensitivity.csv ({count:,} rows) and figures "
           f"(N = {args.samples} base points, {len(models.parameter)} inputs)")
@@ -191,11 +220,17 @@ def _validate(args):
     catalogue = default_catalogue()
     if args.parameters:
         catalogue = {**catalogue, **load_parameters(args.parameters)}
-    folder = files.prepare_folder(args.out, force=args.force) if args.out else None
-    result = validate(samples=args.samples, seed=args.seed, basis=args.basis,
-                      catalogue=catalogue)
-    if folder is not None:
-        report.write_validation(result, folder)
+    folder = (files.ResultFolder(args.out, args.force, _metadata(args, catalogue))
+              if args.out else None)
+    if folder is None:
+        result = validate(samples=args.samples, seed=args.seed, basis=args.basis,
+                          catalogue=catalogue)
+    else:
+        with folder as directory:
+            result = validate(samples=args.samples, seed=args.seed, basis=args.basis,
+                              catalogue=catalogue)
+            report.write_validation(result, directory)
+        folder = folder.path
     if args.format == "json":
         print(json.dumps(text.validation_json(result), indent=2))
         return
@@ -244,7 +279,9 @@ class _Parser(argparse.ArgumentParser):
 def _add_output_options(parser, default):
     parser.add_argument("--out", metavar="DIR", default=default,
                         help=f"output folder (default: {default})")
-    parser.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    parser.add_argument("--force", action="store_true",
+                        help="also replace a damaged mlimpact result (a complete earlier "
+                             "result is always replaced; other folders never are)")
 
 
 def _add_window_options(parser):
@@ -429,7 +466,8 @@ def build_parser():
     check.add_argument("--out", metavar="DIR",
                        help="also write validation.csv, validation_summary.csv and "
                             "validation.png into DIR")
-    check.add_argument("--force", action="store_true", help="write into a non-empty --out")
+    check.add_argument("--force", action="store_true",
+                       help="also replace a damaged mlimpact result in --out")
     check.add_argument("--rows", action="store_true", help="also print every comparison")
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.set_defaults(handler=_validate)
@@ -445,7 +483,9 @@ def build_parser():
 def main(argv=None):
     """Entry point of the ``mlimpact`` console script; returns the exit status."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
         args.handler(args)
     except MlimpactError as error:

@@ -1,16 +1,53 @@
 """Writing results without losing what is already on disk.
 
-Files are written to a temporary name in the target's folder and renamed into place only when
-complete, so an interrupted or failed write never leaves a truncated file, and an existing file
-is replaced only on request.
+- One file (:func:`write_text`, :func:`write_csv`, :func:`write_netcdf`, :func:`save_figure`)
+  is written under a temporary name in its folder and renamed into place when complete.
+- A result folder (:class:`ResultFolder`) is a transaction: its files are written into a hidden
+  sibling folder, which replaces the target only when every file is written, with a
+  ``manifest.json`` (version, command line, seed, hashes of the catalogue and the data, each
+  file's SHA-256). The target then holds either the earlier result or the new one, never a
+  mix; the swap is one ``renameat2(RENAME_EXCHANGE)`` where the system has it.
+- A folder is replaced only if it is empty or holds an mlimpact result (a manifest whose
+  files match it); with ``force``, also a damaged mlimpact result. Any other folder is
+  refused: nothing that is not ours is deleted.
+- Files and folders get the user's umask (temporary files are created private).
+
+Every write error (a full disk, a folder that cannot be written) becomes one
+:class:`~mlimpact.errors.MlimpactError` line, and leaves no partial result.
 """
 
 import csv
+import ctypes
+import errno
+import hashlib
 import io
+import json
+import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 from mlimpact._io import atomic_write
 from mlimpact.errors import MlimpactError
+
+MANIFEST = "manifest.json"
+#: Prefixes of the hidden siblings a result folder uses while it is written or replaced.
+_NEW, _OLD = ".new-", ".old-"
+
+
+def _write_error(path, error):
+    reason = error.strerror or error.__class__.__name__
+    if error.errno == errno.ENOSPC:
+        reason = "no space left on the device"
+    return MlimpactError(f"{path}: cannot write ({reason})")
+
+
+def umask():
+    """The process's file-creation mask (read without changing it for long)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def check_writable_file(path, force=False):
@@ -20,42 +57,40 @@ def check_writable_file(path, force=False):
         raise MlimpactError(f"{path}: is a folder, expected a file name")
     if path.exists() and not force:
         raise MlimpactError(f"{path}: exists; use --force to overwrite it")
-    if not path.parent.exists():
+    if not path.parent.is_dir():
         raise MlimpactError(f"{path.parent}: no such folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}."):
+            pass
+    except OSError as error:
+        raise _write_error(path, error) from None
+
+
+def _publish(temporary, path, mode=0o666):
+    os.chmod(temporary, mode & ~umask())
 
 
 def write_netcdf(dataset, path):
-    """Write an xarray Dataset to NetCDF atomically (h5netcdf if installed, else scipy)."""
+    """Write an xarray Dataset to NetCDF atomically (scipy's NetCDF3 writer, whatever else
+    is installed, so that a file's format does not depend on the machine)."""
     path = Path(path)
     try:
-        import h5netcdf  # noqa: F401
-        import h5py  # noqa: F401
-        engine = "h5netcdf"
-    except ImportError:
-        engine = "scipy"
-    with atomic_write(path) as temporary:
-        dataset.to_netcdf(temporary, engine=engine)
-
-
-def prepare_folder(path, force=False):
-    """Create the output folder, refusing to write into a non-empty one without ``force``."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise MlimpactError(f"{path}: exists and is not a folder")
-    if path.is_dir() and any(path.iterdir()) and not force:
-        raise MlimpactError(f"{path}: folder is not empty; use --force to write into it")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as temporary:
+            dataset.to_netcdf(temporary, engine="scipy")
+            _publish(temporary, path)
     except OSError as error:
-        raise MlimpactError(f"{path}: cannot create folder ({error.strerror})") from None
-    return path
+        raise _write_error(path, error) from None
 
 
 def write_text(path, text):
     """Write a text file atomically (temporary file in the same folder, then rename)."""
-    with atomic_write(path) as temporary:
-        with open(temporary, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
+    try:
+        with atomic_write(path) as temporary:
+            with open(temporary, "w", encoding="utf-8", newline="") as stream:
+                stream.write(text)
+            _publish(temporary, path)
+    except OSError as error:
+        raise _write_error(path, error) from None
 
 
 def write_csv(path, header, rows):
@@ -69,5 +104,164 @@ def write_csv(path, header, rows):
 
 def save_figure(figure, path):
     """Save a matplotlib figure as PNG atomically."""
-    with atomic_write(path, suffix=".png") as temporary:
-        figure.savefig(temporary, dpi=150, bbox_inches="tight")
+    try:
+        with atomic_write(path, suffix=".png") as temporary:
+            figure.savefig(temporary, dpi=150, bbox_inches="tight")
+            _publish(temporary, path)
+    except OSError as error:
+        raise _write_error(path, error) from None
+
+
+def sha256(path):
+    """SHA-256 of a file, hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(folder):
+    """The manifest of a result folder, or None if it has none (or an unreadable one)."""
+    try:
+        manifest = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or "mlimpact" not in manifest \
+            or not isinstance(manifest.get("files"), dict):
+        return None
+    return manifest
+
+
+def is_complete_result(folder):
+    """Whether ``folder`` holds exactly the files its manifest lists, with their hashes."""
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return False
+    present = {p.name for p in Path(folder).iterdir()} - {MANIFEST}
+    if present != set(manifest["files"]):
+        return False
+    return all(sha256(Path(folder) / name) == digest
+               for name, digest in manifest["files"].items())
+
+
+def _exchange(a, b):
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint)
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+class ResultFolder:
+    """A result folder written as a transaction (see the module's docstring).
+
+    Use::
+
+        folder = ResultFolder(path, force)      # checks the target: before any computation
+        with folder as directory:                # a hidden sibling to write the files into
+            ...write files into directory...
+        # on success the sibling, with its manifest, has replaced the target
+
+    Parameters
+    ----------
+    path : path-like
+        The target folder.
+    force : bool
+        Also replace a damaged mlimpact result (a manifest whose files do not match).
+    metadata : dict, optional
+        Written into the manifest (command line, seed, hashes of the inputs).
+    """
+
+    def __init__(self, path, force=False, metadata=None):
+        self.path = Path(path)
+        self.metadata = dict(metadata or {})
+        self._directory = None
+        if self.path.exists() and not self.path.is_dir():
+            raise MlimpactError(f"{self.path}: exists and is not a folder")
+        if self.path.is_dir() and any(self.path.iterdir()) \
+                and not is_complete_result(self.path):
+            if not (force and read_manifest(self.path) is not None):
+                hint = ("it holds a damaged mlimpact result: use --force to replace it"
+                        if read_manifest(self.path) is not None else
+                        "it holds files that are not an mlimpact result; choose another --out")
+                raise MlimpactError(f"{self.path}: folder is not empty and {hint}")
+        parent = self.path.resolve().parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise MlimpactError(f"{parent}: cannot create folder ({error.strerror})") from None
+        self._clean_stale(parent)
+        try:
+            self._directory = Path(tempfile.mkdtemp(dir=parent,
+                                                    prefix=f".{self.path.name}{_NEW}"))
+        except OSError as error:
+            raise _write_error(self.path, error) from None
+
+    def _clean_stale(self, parent):
+        """Remove the hidden siblings an interrupted earlier write left behind."""
+        for prefix in (_NEW, _OLD):
+            for stale in parent.glob(f".{self.path.name}{prefix}*"):
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
+
+    def __enter__(self):
+        return self._directory
+
+    def __exit__(self, kind, value, traceback):
+        if kind is not None:
+            self.discard()
+            return False
+        try:
+            self._commit()
+        except OSError as error:
+            self.discard()
+            raise _write_error(self.path, error) from None
+        return False
+
+    def discard(self):
+        """Remove the sibling with whatever was written (the target is untouched)."""
+        if self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
+            self._directory = None
+
+    def _commit(self):
+        directory = self._directory
+        from mlimpact import __version__
+
+        files = {p.name: sha256(p) for p in sorted(directory.iterdir()) if p.is_file()}
+        manifest = {"mlimpact": __version__, **self.metadata, "files": files}
+        write_text(directory / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+        os.chmod(directory, 0o777 & ~umask())
+        if not self.path.exists():
+            os.rename(directory, self.path)
+        elif _exchange(directory, self.path):
+            shutil.rmtree(directory, ignore_errors=True)  # now the earlier result
+        else:
+            aside = directory.with_name(directory.name.replace(_NEW, _OLD))
+            os.rename(self.path, aside)
+            os.rename(directory, self.path)
+            shutil.rmtree(aside, ignore_errors=True)
+        self._directory = None
+
+
+def input_hashes():
+    """SHA-256 of every packaged table (``data/``), for manifests."""
+    from importlib import resources
+
+    data = resources.files("mlimpact.data")
+    return {entry.name: hashlib.sha256(entry.read_bytes()).hexdigest()
+            for entry in sorted(data.iterdir(), key=lambda e: e.name)
+            if entry.name.endswith((".csv", ".toml"))}

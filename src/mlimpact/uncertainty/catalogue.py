@@ -190,3 +190,16 @@ def apply_uncertainty(catalogue, section, source="[uncertainty]"):
         except MlimpactError as error:
             raise MlimpactError(f"{source}: {error}") from None
     return catalogue
+
+
+def catalogue_hash(catalogue):
+    """SHA-256 of a catalogue's content (every parameter's distribution, scope, target, mode,
+    members and point), independent of the order of its entries: for manifests."""
+    import hashlib
+    import json
+
+    content = {name: {"distribution": p.distribution.to_spec(), "scope": p.scope,
+                      "target": p.target, "mode": p.mode, "members": list(p.members),
+                      "point": p.point}
+               for name, p in sorted(catalogue.items())}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=float).encode()).hexdigest()
