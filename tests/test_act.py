@@ -150,4 +150,6 @@ def test_cards_command_writes_table_and_figures(tmp_path, capsys):
     skipped = list(csv.DictReader(open(out / "skipped.csv")))
     assert any("die area not published" in r["reason"] for r in skipped)
     assert (out / "cards_gwp.png").stat().st_size > 10_000
-    assert main(["cards", "--out", str(out), "--samples", "512"]) == 2  # not empty, no --force
+    (out / "notes.txt").write_text("mine")  # no longer a complete result: refused
+    assert main(["cards", "--out", str(out), "--samples", "512"]) == 2
+    assert (out / "notes.txt").exists()

@@ -36,7 +36,7 @@ def load_toml(path, what):
     ("setup file", "parameters file", ...)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not an error
     except FileNotFoundError:
         raise MlimpactError(f"{path}: no such {what}") from None
     except (OSError, UnicodeDecodeError) as error:

@@ -33,7 +33,7 @@ def _estimate(args):
                           source=f"{setup.source}: [uncertainty]")  # errors are still errors
         result = model.training_impacts(setup.runs)
         if args.format == "json":
-            print(json.dumps(text.point_json(result), indent=2))
+            print(_json(text.point_json(result)))
         else:
             print(text.describe_setup(setup))
             print("point estimate (every input at its given or default value)\n")
@@ -51,7 +51,7 @@ def _estimate(args):
     if args.out:
         files.write_netcdf(result, args.out)
     if args.format == "json":
-        print(json.dumps(text.monte_carlo_json(result), indent=2))
+        print(_json(text.monte_carlo_json(result)))
     else:
         print(text.describe_setup(setup))
         print(f"Monte Carlo: {args.samples:,} samples ({args.method}, seed {args.seed}); "
@@ -72,7 +72,7 @@ def _card(args):
     result = card_estimate([hardware], args.model, samples=args.samples if monte_carlo else None,
                            seed=args.seed, method=args.method)
     if args.format == "json":
-        print(json.dumps(text.card_json(result, monte_carlo), indent=2))
+        print(_json(text.card_json(result, monte_carlo)))
         return
     what = ("point estimate" if args.point else
             f"Monte Carlo: {args.samples:,} samples ({args.method}, seed {args.seed}); "
@@ -182,6 +182,8 @@ def _sensitivity(args):
     if args.samples < 2 or args.samples & (args.samples - 1):
         raise MlimpactError(f"--samples: Sobol' analysis needs a power of two >= 2 "
                             f"(got {args.samples})")
+    from mlimpact.study.options import check_window
+    check_window((args.first_year, args.last_year), not args.complete_only)
     folder = files.ResultFolder(args.out, args.force, _metadata(args))
     with folder as directory:
         with _Backend(args) as client:
@@ -232,7 +234,7 @@ def _validate(args):
             report.write_validation(result, directory)
         folder = folder.path
     if args.format == "json":
-        print(json.dumps(text.validation_json(result), indent=2))
+        print(_json(text.validation_json(result)))
         return
     print(f"Published footprints (data/validation.csv) against our 95 % intervals; "
           f"{args.samples:,} samples, seed {args.seed}, basis {args.basis}\n")
@@ -480,6 +482,23 @@ def build_parser():
     return parser
 
 
+#: Longest error line printed: a message quoting a huge value is cut, never the exit status.
+MAX_ERROR_LENGTH = 400
+
+
+def _one_line(error):
+    text = " ".join(str(error).split())
+    return text if len(text) <= MAX_ERROR_LENGTH else text[:MAX_ERROR_LENGTH - 3] + "..."
+
+
+def _json(document):
+    """Strict JSON (no NaN or Infinity, which strict parsers reject)."""
+    try:
+        return json.dumps(document, indent=2, allow_nan=False)
+    except ValueError:
+        raise MlimpactError("a result is not a finite number; nothing is printed") from None
+
+
 def main(argv=None):
     """Entry point of the ``mlimpact`` console script; returns the exit status."""
     parser = build_parser()
@@ -489,7 +508,7 @@ def main(argv=None):
     try:
         args.handler(args)
     except MlimpactError as error:
-        print(f"mlimpact: error: {error}", file=sys.stderr)
+        print(f"mlimpact: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mlimpact: interrupted", file=sys.stderr)

@@ -7,4 +7,10 @@ prints that line and exits with status 2; library users can catch it like any ``
 
 
 class MlimpactError(ValueError):
-    """Bad input: the message is one line, names the field and says what was expected."""
+    """Bad input: the message is one line, names the field and says what was expected.
+
+    A message quoting the user's text (a key with a newline, say) is folded into one line.
+    """
+
+    def __init__(self, message=""):
+        super().__init__(" ".join(str(message).split()))

@@ -45,6 +45,15 @@ from mlimpact.uncertainty.sampling import Design, SaltelliDesign
 _POISSON_CDF = np.cumsum(np.exp(-1.0) / special.factorial(np.arange(24)))
 
 
+def _check_bootstrap(resamples, confidence):
+    if isinstance(resamples, bool) or not isinstance(resamples, (int, np.integer)) \
+            or resamples < 2:
+        raise MlimpactError(f"sobol: resamples must be a whole number >= 2 (got {resamples!r})")
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) \
+            or not 0 < confidence < 1:
+        raise MlimpactError(f"sobol: confidence must be in (0, 1) (got {confidence!r})")
+
+
 def poisson_weights(n_resamples, start, stop, seed):
     """Poisson(1) bootstrap weights of base points start..stop-1, (resample, point)."""
     u = Design("mc", stop, n_resamples, seed + 7_919).uniforms(start, stop)
@@ -60,6 +69,7 @@ class SobolAccumulator:
     """
 
     def __init__(self, n_groups, n_outputs, resamples=100, seed=0, second_order=False):
+        _check_bootstrap(resamples, 0.95)
         self.g, self.k, self.resamples, self.seed = n_groups, n_outputs, resamples, seed
         self.second_order = second_order
         self.shift = None
@@ -137,6 +147,7 @@ class SobolAccumulator:
 
     def indices(self, confidence=0.95):
         """S1, ST (group, output), their interval half-widths, and S2 (group, group, output)."""
+        _check_bootstrap(self.resamples, confidence)
         if self.count < 2:
             raise MlimpactError("Sobol' indices need at least two base points")
         mean_all = self.total / self.total_rows
@@ -184,6 +195,7 @@ def sobol(func, parameters, n, seed=0, groups=None, second_order=False, resample
     names = list(parameters)
     if not names:
         raise MlimpactError("sobol: no parameters")
+    _check_bootstrap(resamples, confidence)
     dists = [distributions.from_spec(parameters[name], name=name) for name in names]
     if groups is None:
         groups = {name: [name] for name in names}
@@ -203,9 +215,12 @@ def sobol(func, parameters, n, seed=0, groups=None, second_order=False, resample
         u = design.uniforms(base_start * design.step, base_stop * design.step)
         values = {name: dist.ppf(u[:, j]) for j, (name, dist) in enumerate(zip(names, dists))}
         out = np.asarray(func(values), dtype=np.float64)
-        if out.shape[0] != u.shape[0] or out.ndim not in (1, 2):
+        if out.ndim not in (1, 2) or out.shape[0] != u.shape[0]:
             raise MlimpactError(f"sobol: func must return shape ({u.shape[0]},) or "
                                 f"({u.shape[0]}, k), got {out.shape}")
+        if not np.isfinite(out).all():
+            raise MlimpactError("sobol: func returned values that are not finite numbers "
+                                f"(first at row {int(np.argmax(~np.isfinite(out).all(axis=-1) if out.ndim == 2 else ~np.isfinite(out)))} of the design)")
         single = out.ndim == 1
         out = out.reshape(out.shape[0], -1)
         if accumulator is None:

@@ -11,13 +11,20 @@ Dask with the same numbers.
 See ``docs/distributed.md``.
 """
 
+import threading
+from collections import deque
+
 from mlimpact.errors import MlimpactError
+
+#: Tasks submitted ahead of the one being merged (chunks are made as they are submitted).
+IN_FLIGHT = 64
 
 
 def connect(scheduler, workers=2, timeout=10):
     """A Dask client: ``"local"`` starts a ``LocalCluster`` of ``workers`` processes (one
     task at a time each; numba parallelises inside a task); anything else is the address of
-    an existing scheduler (``tcp://host:8786``)."""
+    an existing scheduler (``tcp://host:8786``), which must answer within ``timeout`` seconds
+    (a port that accepts and never answers, or answers something else, is one error line)."""
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
@@ -29,11 +36,23 @@ def connect(scheduler, workers=2, timeout=10):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None)
         return Client(cluster)
-    try:
-        return Client(scheduler, timeout=timeout)
-    except (OSError, TimeoutError, ValueError) as error:
-        raise MlimpactError(f"cannot reach the Dask scheduler at {scheduler!r} "
-                            f"({error.__class__.__name__}: {error})") from None
+    outcome = {}
+
+    def attempt():
+        try:
+            outcome["client"] = Client(scheduler, timeout=timeout)
+        except BaseException as error:  # reported below, in the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(timeout + 5)
+    if "client" in outcome:
+        return outcome["client"]
+    reason = outcome.get("error")
+    detail = (f"{reason.__class__.__name__}: {reason}" if reason is not None
+              else f"no answer within {timeout + 5} s")
+    raise MlimpactError(f"cannot reach the Dask scheduler at {scheduler!r} ({detail})")
 
 
 def close(client):
@@ -49,11 +68,19 @@ def map_chunks(client, task, ranges, progress=None, total=None, **shared):
     in range order, releasing each result on the cluster once it is taken (so that workers do
     not hold finished results). The shared arguments (run tables, bound parameters: small)
     travel with each task, so a task lost with its worker can be recomputed anywhere."""
-    futures = [client.submit(task, start, stop, pure=False, **shared) for start, stop in ranges]
-    for i, (start, stop) in enumerate(ranges):
-        result = futures[i].result()
-        futures[i].release()
-        futures[i] = None
+    pending = deque()
+    ranges = iter(ranges)
+    while True:
+        while len(pending) < IN_FLIGHT:
+            chunk = next(ranges, None)
+            if chunk is None:
+                break
+            pending.append((chunk[1], client.submit(task, *chunk, pure=False, **shared)))
+        if not pending:
+            return
+        stop, future = pending.popleft()
+        result = future.result()
+        future.release()
         if progress is not None and total is not None:
             progress(stop, total)
         yield result

@@ -20,7 +20,7 @@ import xarray as xr
 from mlimpact import quantities as q
 from mlimpact.engine.kernels.training import cards_kernel, evaluate_runs
 from mlimpact.errors import MlimpactError
-from mlimpact.runs.table import RUN_FIELDS, RunTable, out_of_bounds
+from mlimpact.runs.table import RUN_FIELDS, RunTable, bounds_text, out_of_bounds
 from mlimpact.tables.factors import PRODUCTION_FACTORS
 
 _SOURCE = ("MLCA (Morand, Ligozat, Neveol, ICT4S 2024, doi:10.1109/ICT4S64576.2024.00031); "
@@ -35,7 +35,8 @@ def validate_runs(runs):
         if bad.any():
             r = int(np.argmax(bad))
             raise MlimpactError(
-                f"run {runs.names[r]!r}: {field} = {runs.values[r, j]!r} is out of range")
+                f"run {runs.names[r]!r}: {field} = {runs.values[r, j]:g} is outside the "
+                f"accepted range {bounds_text(field)}")
 
 
 def checked_factors(production_factors):
@@ -97,6 +98,10 @@ def training_impacts(runs, production_factors=PRODUCTION_FACTORS):
     """
     validate_runs(runs)
     raw = evaluate_runs(runs, checked_factors(production_factors))
+    if not np.isfinite(raw).all():
+        r = int(np.argmax(~np.isfinite(raw).all(axis=1)))
+        raise MlimpactError(f"run {runs.names[r]!r}: the results are not finite numbers "
+                            "(an input is outside its physical range: docs/setup.md)")
     return impacts_dataset(raw, runs.names)
 
 

@@ -334,7 +334,7 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
             total.absorb(accumulator)
             chunk_results.append(chunk_result)
     else:
-        scratch = np.empty(max(stop - start for start, stop in ranges) * bound.n_columns)
+        scratch = np.empty(ranges.largest * bound.n_columns)
         for start, stop in ranges:
             target = kept[start:stop] if keep_samples else (
                 np.empty((stop - start, *point.shape)) if on_chunk is not None else None)
@@ -344,6 +344,7 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
                 chunk_results.append(on_chunk(start, stop, target))
             if progress is not None:
                 progress(stop, n)
+    _check_finite(total, runs.names, kind)
     attrs = {"samples": n, "seed": seed, "method": method,
              "parameters": "; ".join(bound.groups)}
     if kind == "card":
@@ -364,6 +365,19 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
     if on_chunk is not None:
         return result, chunk_results
     return result
+
+
+def _check_finite(accumulator, names, kind):
+    """Raise MlimpactError naming the first run and quantity with a non-finite sample."""
+    bad = ~(np.isfinite(accumulator.sums).all(axis=-1)
+            & np.isfinite(accumulator.extremes).all(axis=-1))
+    if bad.any():
+        r, k = np.argwhere(bad)[0]
+        quantities = q.CARD_QUANTITIES if kind == "card" else q.TRAINING_QUANTITIES
+        raise MlimpactError(
+            f"run {names[r]!r}: {' '.join(quantities[k])} is not a finite number in some "
+            "samples: an uncertain input reaches an extreme value (check the distributions "
+            "of [uncertainty] and of the parameters file)")
 
 
 def _chunk_task(start, stop, runs, production_factors, bound, design, point, kind, on_chunk,
@@ -410,6 +424,9 @@ def propagate_setup(setup, n, seed=0, method="mc", catalogue=None, chunk_size=DE
     The catalogue (default ``data/parameters.toml``) is amended by the setup's
     ``[uncertainty]`` section; inputs that the setup states are known and not sampled.
     """
+    if not all(hasattr(setup, a) for a in ("runs", "uncertainty", "given_fields")):
+        raise TypeError(f"propagate_setup needs a Setup (mlimpact.runs.setupfile.parse_setup "
+                        f"or load_setup), got {type(setup).__name__}")
     catalogue = catalogue_module.default_catalogue() if catalogue is None else catalogue
     catalogue = catalogue_module.apply_uncertainty(catalogue, setup.uncertainty,
                                                    source=f"{setup.source}: [uncertainty]")

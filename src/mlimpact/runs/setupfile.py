@@ -18,7 +18,9 @@ from pathlib import Path
 from mlimpact._io import load_toml
 from mlimpact.errors import MlimpactError
 from mlimpact.runs import defaults
-from mlimpact.runs.table import PRODUCTION_MODELS, YIELD_MODELS, RunTable
+from mlimpact.runs.table import (
+    PRODUCTION_MODELS, YIELD_MODELS, RunTable, bounds_text, out_of_bounds,
+)
 from mlimpact.tables import fab, grid
 from mlimpact.tables.hardware import hardware_table
 
@@ -106,6 +108,9 @@ def _check(where, kind, value):
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise MlimpactError(f"{where} must be a number (got {value!r})")
+    if isinstance(value, int) and abs(value) > 2 ** 53:
+        raise MlimpactError(f"{where} is too large (a whole number of {len(str(abs(value)))} "
+                            "digits)")
     if not math.isfinite(value):
         raise MlimpactError(f"{where} must be finite (got {value!r})")
     if kind in ("count", "count0", "year"):
@@ -215,6 +220,7 @@ def parse_setup(document, source="<setup>"):
     # A setup states its hours and chips: nothing to impute, one hardware variant.
     production_given = production_given | {"training_compute", "peak_flops", "mfu",
                                            "imputation", "variant"}
+    _check_bounds(source, row, values)
     return Setup(
         runs=RunTable.from_records([(name, row)]), hardware=hardware, gpu_label=gpu_label,
         country=country, year=year, provenance=provenance,
@@ -222,6 +228,20 @@ def parse_setup(document, source="<setup>"):
                                for field in _FIELDS_OF_KEY.get(key, (key,)) if field in row)
         | production_given,
         uncertainty=dict(document.get("uncertainty", {})), source=source)
+
+
+def _check_bounds(source, row, values):
+    """Every field of the row within :data:`mlimpact.runs.table.FIELD_BOUNDS` (physical
+    limits, docs/setup.md), the message naming the setup key that set it."""
+    keys = {}
+    for section, key in values:
+        for field in _FIELDS_OF_KEY.get(key, (key,)):
+            keys[field] = f"[{section}] {key}"
+    for field, value in row.items():
+        if out_of_bounds(field, value):
+            where = keys.get(field, f"{field} (from the hardware or grid tables)")
+            raise MlimpactError(f"{source}: {where} = {value:g} is outside the accepted range "
+                                f"{bounds_text(field)} (docs/setup.md)")
 
 
 def _resolve_gpu(source, get, provenance):

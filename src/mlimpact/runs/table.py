@@ -74,29 +74,66 @@ N_RUN_FIELDS = len(RUN_FIELDS)
 #: First column of the three grid factors, in criterion order (gwp, adpe, pe).
 GRID = GRID_GWP
 
-#: Valid values of each field: ``(lowest, whether lowest itself is valid, highest)``. Fields not
-#: listed are non-negative. Used to validate run tables and the distributions sampled into them.
-FIELD_BOUNDS = {field: (0.0, True, math.inf) for field in RUN_FIELDS} | {
-    "hours": (0.0, False, math.inf),
-    "nodes": (0.0, False, math.inf),
-    "repetitions": (0.0, False, math.inf),
-    "gpu_usage": (0.0, True, 1.0),
+#: Valid values of each field: ``(lowest, whether lowest itself is valid, highest)``. Used to
+#: validate run tables, setup files and the distributions sampled into them. The upper (and
+#: the positive lower) limits are far outside any real training run and keep every result
+#: finite in float64; docs/setup.md lists them with their reasons:
+#: run size (hours 1e6 = 114 years; 1e7 nodes; 1e6 repetitions and accelerators per node);
+#: hardware (TDP 1e5 W, above a whole wafer-scale system's 23 kW; die area 1e4 cm2, above a
+#: 300 mm wafer's 707 cm2; memory 1e6 GB); grids (GWP 10 kg CO2eq/kWh, eight times the dirtiest
+#: grid's; ADPe 1 kg Sb eq/kWh; PE 1000 MJ/kWh); allocation (lifetime 0.01-100 years, share
+#: in use >= 0.001, memory density >= 0.001 GB/cm2, dynamic ratio <= 100); imputation (compute
+#: 1e32 FLOP, peak rate 1e20 FLOP/s, MFU >= 1e-4).
+_UNBOUNDED = (0.0, True, 1e12)
+FIELD_BOUNDS = {field: _UNBOUNDED for field in RUN_FIELDS} | {
+    "hours": (0.0, False, 1e6),
+    "nodes": (0.0, False, 1e7),
+    "repetitions": (0.0, False, 1e6),
+    "gpus": (0.0, True, 1e6),
+    "gpu_usage": (0.0, False, 1.0),
+    "gpu_tdp_w": (0.0, True, 1e5),
+    "gpu_memory_gb": (0.0, True, 1e6),
+    "gpu_die_area_cm2": (0.0, True, 1e4),
+    "cpus": (0.0, True, 1e4),
     "cpu_usage": (0.0, True, 1.0),
+    "cpu_tdp_w": (0.0, True, 1e5),
+    "cpu_die_area_cm2": (0.0, True, 1e4),
+    "ram_modules": (0.0, True, 1e5),
+    "ram_module_gb": (0.0, True, 1e5),
+    "ssd_gb": (0.0, True, 1e9),
+    "psus": (0.0, True, 1e4),
     "server": (0.0, True, 1.0),
-    "lifetime_years": (0.0, False, math.inf),
-    "lifetime_usage": (0.0, False, 1.0),
-    "dynamic_ratio": (1.0, True, math.inf),
-    "memory_density": (0.0, False, math.inf),
+    "grid_gwp": (0.0, True, 10.0),
+    "grid_adpe": (0.0, True, 1.0),
+    "grid_pe": (0.0, True, 1000.0),
+    "intensity_ratio": (0.0, True, 100.0),
+    "lifetime_years": (0.01, True, 100.0),
+    "lifetime_usage": (0.001, True, 1.0),
+    "dynamic_ratio": (1.0, True, 100.0),
+    "memory_density": (0.001, True, 1e4),
     "production_model": (0.0, True, 1.0),
+    "fab_intensity": (0.0, True, 10.0),
+    "epa": (0.0, True, 1e3),
+    "gpa_95": (0.0, True, 1e3),
+    "gpa_99": (0.0, True, 1e3),
     "gpa_abatement": (0.0, True, 1.0),
     "yield_model": (0.0, True, 2.0),
     "yield_constant": (0.0, False, 1.0),
+    "defect_density_low": (0.0, True, 100.0),
+    "defect_density_high": (0.0, True, 100.0),
     "defect_density_quantile": (0.0, True, 1.0),
+    "memory_gwp_low": (0.0, True, 1e3),
+    "memory_gwp_high": (0.0, True, 1e3),
     "memory_gwp_quantile": (0.0, True, 1.0),
-    "mfu": (0.0, False, 1.0),
+    "training_compute": (0.0, True, 1e32),
+    "peak_flops": (0.0, True, 1e20),
+    "mfu": (1e-4, True, 1.0),
     "imputation": (0.0, True, 2.0),
     "variant": (0.0, True, 1.0),
 }
+#: Fields whose values are codes: only these values are valid.
+CATEGORIES = {"production_model": (0.0, 1.0), "yield_model": (0.0, 1.0, 2.0),
+              "imputation": (0.0, 1.0, 2.0), "server": (0.0, 1.0)}
 
 
 def out_of_bounds(field, values):
@@ -104,7 +141,18 @@ def out_of_bounds(field, values):
     low, low_ok, high = FIELD_BOUNDS[field]
     values = np.asarray(values, dtype=np.float64)
     bad = ~np.isfinite(values) | (values > high)
-    return bad | ((values < low) if low_ok else (values <= low))
+    bad |= (values < low) if low_ok else (values <= low)
+    if field in CATEGORIES:
+        bad |= ~np.isin(values, CATEGORIES[field])
+    return bad
+
+
+def bounds_text(field):
+    """The valid range of a field in words, for messages."""
+    if field in CATEGORIES:
+        return "one of " + ", ".join(f"{v:g}" for v in CATEGORIES[field])
+    low, low_ok, high = FIELD_BOUNDS[field]
+    return f"{'[' if low_ok else '('}{low:g}, {high:g}]"
 
 
 @dataclass(frozen=True)

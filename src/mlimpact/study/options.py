@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from mlimpact._io import load_toml
 from mlimpact.errors import MlimpactError
-from mlimpact.runs.notable import WINDOW
+from mlimpact.runs.notable import WINDOW, build_runs
 from mlimpact.study.scenarios import SCENARIOS, check_low_carbon_country
 from mlimpact.uncertainty.catalogue import apply_uncertainty, default_catalogue
 from mlimpact.uncertainty.sampling import METHODS
@@ -64,6 +64,24 @@ def validate_options(options):
     if n and (n < 2 or n & (n - 1)):
         raise MlimpactError(f"sensitivity samples must be 0 or a power of two >= 2 (got {n})")
     catalogue_of(options, {})  # a bad [uncertainty] section fails here
+    check_window(options.window, options.impute)
+
+
+#: Fewest models, and distinct publication years, a trend is fitted on.
+MIN_MODELS, MIN_YEARS = 10, 3
+
+
+def check_window(window, impute=True):
+    """Raise unless the notable models of ``window`` that enter a run are enough to fit a
+    trend: at least :data:`MIN_MODELS` models over :data:`MIN_YEARS` publication years."""
+    runs = build_runs(window, impute) if window[0] <= window[1] else None
+    years = {r.year for r in runs.records if r.status != "excluded"} if runs else set()
+    count = len(runs.runs) if runs else 0
+    if count < MIN_MODELS or len(years) < MIN_YEARS:
+        raise MlimpactError(
+            f"window {window[0]}-{window[1]}: {count} model(s) over {len(years)} publication "
+            f"year(s) enter the run; trends need at least {MIN_MODELS} models over "
+            f"{MIN_YEARS} years (--first-year, --last-year)")
 
 
 #: Keys of a configuration file's [run] table, and the type each must have.

@@ -23,8 +23,10 @@ SCENARIOS = ("baseline", "location_shifting", "hardware_efficiency")
 
 
 def check_low_carbon_country(code):
-    """Raise unless ``code`` has a year-specific grid intensity."""
-    if code is not None and code not in grid.intensity_countries():
+    """Raise unless ``code`` (any case, as country codes everywhere) has a year-specific grid
+    intensity."""
+    if code is not None and (not isinstance(code, str)
+                             or code.upper() not in grid.intensity_countries()):
         raise MlimpactError(f"low-carbon country: unknown code {code!r}")
 
 
@@ -34,6 +36,7 @@ def scenario_runs(scenario, window=notable.WINDOW, impute=True, low_carbon_count
     if scenario not in SCENARIOS:
         raise MlimpactError(f"scenario must be one of {', '.join(SCENARIOS)} (got {scenario!r})")
     check_low_carbon_country(low_carbon_country)
+    low_carbon_country = low_carbon_country.upper() if low_carbon_country else None
     rules = {}
     if scenario == "location_shifting":
         rules["location_rule"] = partial(_low_carbon_grid, low_carbon_country)

@@ -50,6 +50,9 @@ ALPHA = 0.05
 #: Training quantities: (criterion, phase) of our results.
 TRAINING = {"energy": ("energy", "use"), "operational_gwp": ("gwp", "use"),
             "embodied_gwp": ("gwp", "production")}
+#: Training time [h] given to a run whose source publishes only its accelerator-hours (the
+#: impacts depend on accelerators x hours alone).
+NOMINAL_HOURS = 1000.0
 #: Statistics read from our results.
 STATISTICS = ("point", "median", "q025", "q975")
 
@@ -128,8 +131,10 @@ def _record(row, epoch):
     if math.isfinite(chip_hours) and math.isfinite(chips) and chips > 0:
         hours = chip_hours / chips  # the accelerator-hours are the count that is published
     elif math.isfinite(chip_hours):
-        # the impacts depend on accelerator-hours only: one "accelerator" for that many hours
-        chips, hours = 1.0, chip_hours
+        # the impacts depend on accelerator-hours only: a nominal time, and the count that
+        # gives the published accelerator-hours
+        hours = NOMINAL_HOURS
+        chips = chip_hours / hours
     if not (math.isfinite(chips) and math.isfinite(hours) and row.hardware and row.year):
         return None
     return {"model": row.id, "year": str(row.year), "publication_date": f"{row.year}-07-01",

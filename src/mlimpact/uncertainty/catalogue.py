@@ -12,15 +12,41 @@ them to the runs of a run table.
 import math
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from mlimpact._io import load_toml
 from mlimpact.errors import MlimpactError
 from mlimpact.quantities import IMPACT_CRITERIA
-from mlimpact.runs.table import FIELD_BOUNDS, RUN_FIELDS
+from mlimpact.runs.table import CATEGORIES, FIELD_BOUNDS, RUN_FIELDS, bounds_text
 from mlimpact.tables.catalogue import SOURCE, catalogue_document
 from mlimpact.uncertainty import distributions
 from mlimpact.uncertainty.distributions import Uniform
 
 SCOPES = ("global", "hardware", "country", "run", "factor")
+#: Largest multiplicative error a ``scale`` parameter may draw (keeps every result finite).
+MAX_SCALE = 1e6
+#: The most extreme uniforms a sampling design gives (mlimpact.uncertainty.sampling).
+_EXTREME_UNIFORMS = (2.0 ** -54, 1.0 - 2.0 ** -53)
+
+
+def drawn_values(distribution):
+    """The values a constant, discrete or empirical distribution can draw; None for a
+    continuous one."""
+    if distribution.kind == "constant":
+        return (distribution.value,)
+    if distribution.kind in ("discrete", "empirical"):
+        return tuple(distribution.values)
+    return None
+
+
+def sampled_range(distribution):
+    """The smallest and largest values a design can draw from ``distribution`` (its quantile
+    function at the most extreme uniforms, within its support); NaN-free."""
+    low, high = distribution.support()
+    with np.errstate(over="ignore", invalid="ignore"):
+        drawn = np.asarray(distribution.ppf(np.array(_EXTREME_UNIFORMS)), dtype=float)
+    drawn = np.where(np.isnan(drawn), [low, high], drawn)
+    return max(low, float(drawn[0])), min(high, float(drawn[1]))
 MODES = ("replace", "scale")
 _KEYS = {"distribution", "unit", "scope", "target", "mode", "source", "description", "members",
          "point"}
@@ -79,19 +105,26 @@ class Parameter:
             raise MlimpactError(f"{where}: unknown target {self.target!r} (a run field: "
                                 f"{', '.join(RUN_FIELDS)})")
         low, high = self.distribution.support()
+        drawn_low, drawn_high = sampled_range(self.distribution)
         if self.mode == "scale":
             if low < 0:
                 raise MlimpactError(f"{where}: a multiplicative error must be >= 0, but "
                                     f"{self.distribution} reaches {low:g}")
+            if not drawn_high <= MAX_SCALE:
+                raise MlimpactError(f"{where}: {self.distribution} draws multiplicative errors "
+                                    f"up to {drawn_high:g}; at most {MAX_SCALE:g} is accepted")
         else:
             bound_low, low_ok, bound_high = FIELD_BOUNDS[self.target]
-            below = low < bound_low or (not low_ok and low <= bound_low
-                                        and self.distribution.kind in ("constant", "discrete",
-                                                                       "empirical"))
-            if below or high > bound_high:
+            # an exclusive lower bound must not be in the support (a lognormal's 0 is not)
+            reaches = low <= bound_low and self.distribution.kind != "lognormal"
+            below = drawn_low < bound_low or (not low_ok and (drawn_low <= bound_low or reaches))
+            values = drawn_values(self.distribution)
+            if below or drawn_high > bound_high or (
+                    self.target in CATEGORIES and (values is None or not set(values)
+                                                   <= set(CATEGORIES[self.target]))):
                 raise MlimpactError(
                     f"{where}: {self.distribution} can leave the valid range of "
-                    f"{self.target} ({'[' if low_ok else '('}{bound_low:g}, {bound_high:g}])")
+                    f"{self.target} ({bounds_text(self.target)})")
         if self.point is not None:
             if self.mode != "replace":
                 raise MlimpactError(f"{where}: only a replace parameter has a point value")
@@ -99,6 +132,26 @@ class Parameter:
                     and math.isfinite(self.point) and low <= self.point <= high):
                 raise MlimpactError(f"{where}: point {self.point!r} is outside the support "
                                     f"[{low:g}, {high:g}] of {self.distribution}")
+
+
+def _check_members(where, scope, members):
+    """Members of hardware and country scope name an accelerator of the hardware table or a
+    country code of the grid tables (or ``unknown``)."""
+    from mlimpact.tables.grid import country_names
+    from mlimpact.tables.hardware import hardware_table
+
+    for member in members:
+        if scope == "hardware":
+            if member not in hardware_table().names:
+                hardware_table().find(member, field=f"{where}: members")  # suggests names
+                raise MlimpactError(f"{where}: members: {member!r} is an alias; name "
+                                    f"{hardware_table().find(member).name!r}")
+        elif member != "unknown" and member not in country_names():
+            raise MlimpactError(f"{where}: members: unknown country code {member!r}")
+
+
+#: Run fields that count things: an input given for them must draw whole numbers.
+COUNT_FIELDS = ("nodes", "repetitions", "gpus", "cpus", "ram_modules", "psus")
 
 
 def _parameter(name, spec, source):
@@ -118,6 +171,8 @@ def _parameter(name, spec, source):
     members = spec.get("members", [])
     if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
         raise MlimpactError(f"{where}: members must be a list of names")
+    if members and spec["scope"] in ("hardware", "country"):
+        _check_members(where, spec["scope"], members)
     try:
         return Parameter(
             name=name, distribution=distributions.from_spec(spec["distribution"], name=name),
@@ -179,6 +234,12 @@ def apply_uncertainty(catalogue, section, source="[uncertainty]"):
             raise MlimpactError(f"{where}: not a parameter of the catalogue "
                                 f"({', '.join(sorted(catalogue))}) nor a run field")
         distribution = distributions.from_spec(spec, name=where)
+        target = catalogue[name].target if name in catalogue else name
+        if target in COUNT_FIELDS:
+            drawn = drawn_values(distribution)
+            if drawn is None or any(v != int(v) for v in drawn):
+                raise MlimpactError(f"{where}: {target} counts things: give a whole number or "
+                                    "a discrete distribution of whole numbers")
         try:
             if name in catalogue:
                 # the point model keeps its own point value (a setup's [assumptions])

@@ -110,7 +110,11 @@ def _real(kind, name, value):
     """``value`` as a float if it is a finite real number (not a bool), else MlimpactError."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise MlimpactError(f"{kind}: {name} must be a finite number (got {value!r})")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:
+        raise MlimpactError(f"{kind}: {name} must be a finite number (got an integer of "
+                            f"{len(str(abs(int(value))))} digits)") from None
     if not math.isfinite(x):
         raise MlimpactError(f"{kind}: {name} must be a finite number (got {x!r})")
     return x
@@ -719,8 +723,9 @@ class Discrete(Distribution):
             if np.any(weights < 0):
                 raise MlimpactError(f"{self.kind}: weights must be >= 0 "
                                     f"(got {_format_number(weights.min())})")
-            if not weights.sum() > 0:
+            if not weights.max() > 0:
                 raise MlimpactError(f"{self.kind}: weights must have a positive sum")
+            weights = weights / weights.max()  # huge weights must not overflow their sum
         self._check_unit()
         # Zero-weight values are dropped so that no u, not even 0, can select them.
         drawn = weights > 0
@@ -740,6 +745,7 @@ class Discrete(Distribution):
         if self.weights is None:
             return np.full(len(self.values), 1.0 / len(self.values))
         weights = np.array(self.weights)
+        weights = weights / weights.max()
         return weights / weights.sum()
 
     def ppf(self, u):

@@ -39,6 +39,9 @@ from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS, njit
 from mlimpact.errors import MlimpactError
 
 METHODS = ("mc", "lhs", "sobol")
+#: Largest number of samples of a design (1e12: a week of the fused kernel at its speed on
+#: this project's 2-core reference machine for one run; docs/uncertainty.md).
+MAX_SAMPLES = 10 ** 12
 _TINY = 2.0 ** -54
 _FEISTEL_ROUNDS = 6
 #: Streams of one seed: Monte Carlo uniforms, Latin-hypercube jitter, permutation keys.
@@ -50,6 +53,8 @@ def _check(method, n, seed):
         raise MlimpactError(f"sampling method must be one of {', '.join(METHODS)} (got {method!r})")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise MlimpactError(f"number of samples must be a whole number >= 1 (got {n!r})")
+    if n > MAX_SAMPLES:
+        raise MlimpactError(f"number of samples must be at most {MAX_SAMPLES:.0e} (got {n:.3g})")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise MlimpactError(f"seed must be a whole number >= 0 (got {seed!r})")
     if method == "sobol" and n & (n - 1):
@@ -124,6 +129,10 @@ class Design:
 
     def __init__(self, method, n, n_columns, seed=0):
         _check(method, n, seed)
+        if isinstance(n_columns, bool) or not isinstance(n_columns, (int, np.integer)) \
+                or n_columns < 0:
+            raise MlimpactError(f"number of columns must be a whole number >= 0 "
+                                f"(got {n_columns!r})")
         self.method, self.n, self.n_columns, self.seed = method, int(n), int(n_columns), int(seed)
         if method == "lhs":
             bits = max(2, int(self.n - 1).bit_length())
@@ -177,12 +186,40 @@ def sobol_points(dimension, seed, start, stop):
     return np.clip(points, _TINY, 1.0 - 2.0 ** -53)
 
 
+class Chunks:
+    """Ranges ``(start, stop)`` of at most ``size`` samples covering 0..n-1, made as they are
+    taken (a run of 1e12 samples does not build millions of ranges first)."""
+
+    def __init__(self, n, size):
+        self.n, self.size = int(n), int(size)
+
+    def __len__(self):
+        return -(-self.n // self.size)
+
+    def __iter__(self):
+        for start in range(0, self.n, self.size):
+            yield start, min(start + self.size, self.n)
+
+    def __getitem__(self, i):
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError("chunk index out of range")
+        start = i * self.size
+        return start, min(start + self.size, self.n)
+
+    @property
+    def largest(self):
+        """Samples of the largest chunk."""
+        return min(self.size, self.n)
+
+
 def chunks(n, chunk_size):
-    """Ranges ``(start, stop)`` of at most chunk_size samples covering 0..n-1."""
+    """The :class:`Chunks` of ``n`` samples, at most ``chunk_size`` each."""
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
             or chunk_size < 1:
         raise MlimpactError(f"chunk size must be a whole number >= 1 (got {chunk_size!r})")
-    return [(start, min(start + int(chunk_size), n)) for start in range(0, n, int(chunk_size))]
+    return Chunks(n, chunk_size)
 
 
 class SaltelliDesign:
