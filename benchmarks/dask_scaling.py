@@ -18,7 +18,7 @@ import numpy as np
 from mlimpact.engine import distributed, propagate
 from mlimpact.runs import notable
 from mlimpact.uncertainty.binding import bind
-from mlimpact.uncertainty.catalogue import default_catalogue, die_area_parameters
+from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
 
 
 def timed(function, repeats):
@@ -39,7 +39,7 @@ def main():
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     runs = notable.build_runs()
-    bound = bind({**default_catalogue(), **die_area_parameters(runs.unpublished_dies)},
+    bound = bind({**default_catalogue(), **run_parameters(runs)},
                  runs.runs, runs.hardware, runs.countries, runs.known)
 
     def run(client=None):

@@ -108,9 +108,12 @@ def test_unpublished_die_areas_are_uncertain(dataset):
     assert parameter.members == ("Google TPU v3",)
 
 
-def test_grid_follows_country_and_year_before_publication(dataset):
+def test_grid_follows_country_and_year_before_publication():
+    # the organisation rule (MLCA's, and the study's): the organisation's country, the year
+    # before publication; tests/test_locations.py checks the evidence rule
+    by_organisation = notable.build_runs(location="organisation")
     name = "GPT-3 175B (davinci)"  # published 2020, USA
-    assert field(dataset, name, "grid_gwp") == pytest.approx(
+    assert field(by_organisation, name, "grid_gwp") == pytest.approx(
         grid.intensity("USA", 2019)[0])
 
 
@@ -131,8 +134,8 @@ def test_data_command_json(capsys):
 def test_monte_carlo_over_the_dataset(dataset):
     from mlimpact.engine.propagate import propagate
     from mlimpact.uncertainty.binding import bind
-    from mlimpact.uncertainty.catalogue import default_catalogue, die_area_parameters
-    catalogue = {**default_catalogue(), **die_area_parameters(dataset.unpublished_dies)}
+    from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
+    catalogue = {**default_catalogue(), **run_parameters(dataset)}
     bound = bind(catalogue, dataset.runs, dataset.hardware, dataset.countries, dataset.known)
     result = propagate(dataset.runs, bound, 1024, seed=0)
     total = result.gwp.sel(phase="total")

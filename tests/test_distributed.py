@@ -13,7 +13,7 @@ from mlimpact.runs import notable
 from mlimpact.study import claims as study
 from mlimpact.study.options import StudyOptions
 from mlimpact.uncertainty.binding import bind
-from mlimpact.uncertainty.catalogue import default_catalogue, die_area_parameters
+from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
 from mlimpact.errors import MlimpactError
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ def client():
 @pytest.fixture(scope="module")
 def dataset():
     runs = notable.build_runs()
-    bound = bind({**default_catalogue(), **die_area_parameters(runs.unpublished_dies)},
+    bound = bind({**default_catalogue(), **run_parameters(runs)},
                  runs.runs, runs.hardware, runs.countries, runs.known)
     return runs, bound
 

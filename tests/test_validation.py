@@ -162,3 +162,10 @@ def test_validation_does_not_tune_anything(validated):
     for row in again.rows:
         assert row["median"] == mine[row["id"]]["median"]
     assert np.isfinite([r["ratio"] for r in validated.rows]).all()
+
+
+def test_published_regions_are_known_grids():
+    from mlimpact.tables import grid
+    for row in published_footprints():
+        if row.region:
+            assert grid.is_region(row.region), row.id

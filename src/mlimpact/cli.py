@@ -111,7 +111,8 @@ def _data(args):
     from mlimpact.study.coverage import coverage, records_json
 
     window = (args.first_year, args.last_year)
-    runs = build_runs(window=window, impute=not args.complete_only)
+    runs = build_runs(window=window, impute=not args.complete_only,
+                      speculative=not args.exclude_speculative)
     summary = coverage(runs, window)
     if args.format == "json":
         if args.models:
@@ -132,7 +133,8 @@ def _run(args):
         samples=args.samples, seed=args.seed, method=args.method,
         scenarios=tuple(args.scenario), impute=not args.complete_only,
         window=(args.first_year, args.last_year), low_carbon_country=args.low_carbon_country,
-        sensitivity_samples=args.sensitivity_samples)
+        sensitivity_samples=args.sensitivity_samples, location=args.location, power=args.power,
+        speculative=not args.exclude_speculative)
     if args.config:
         study_options = options.apply_config(study_options, args.config)
     options.validate_options(study_options)
@@ -183,14 +185,16 @@ def _sensitivity(args):
         raise MlimpactError(f"--samples: Sobol' analysis needs a power of two >= 2 "
                             f"(got {args.samples})")
     from mlimpact.study.options import check_window
-    check_window((args.first_year, args.last_year), not args.complete_only)
+    check_window((args.first_year, args.last_year), not args.complete_only,
+                 speculative=not args.exclude_speculative)
     folder = files.ResultFolder(args.out, args.force, _metadata(args))
     with folder as directory:
         with _Backend(args) as client:
             result = impact_sensitivity(
                 n=args.samples, seed=args.seed, window=(args.first_year, args.last_year),
                 impute=not args.complete_only, per_model=not args.aggregates_only,
-                progress=None if args.quiet else _sensitivity_progress(), client=client)
+                progress=None if args.quiet else _sensitivity_progress(), client=client,
+                speculative=not args.exclude_speculative)
         count = report.write_sensitivity(result, directory)
     folder = folder.path
     if not args.quiet:
@@ -219,18 +223,18 @@ def _validate(args):
     from mlimpact.study.validation import validate
     from mlimpact.uncertainty.catalogue import default_catalogue, load_parameters
 
-    catalogue = default_catalogue()
+    catalogue = default_catalogue(args.power)
     if args.parameters:
         catalogue = {**catalogue, **load_parameters(args.parameters)}
     folder = (files.ResultFolder(args.out, args.force, _metadata(args, catalogue))
               if args.out else None)
     if folder is None:
         result = validate(samples=args.samples, seed=args.seed, basis=args.basis,
-                          catalogue=catalogue)
+                          catalogue=catalogue, location=args.location, power=args.power)
     else:
         with folder as directory:
             result = validate(samples=args.samples, seed=args.seed, basis=args.basis,
-                              catalogue=catalogue)
+                              catalogue=catalogue, location=args.location, power=args.power)
             report.write_validation(result, directory)
         folder = folder.path
     if args.format == "json":
@@ -295,6 +299,19 @@ def _add_window_options(parser):
                         help=f"last publication year of the window (default {WINDOW[1]})")
     parser.add_argument("--complete-only", action="store_true",
                         help="imputation off: only records with hardware, count and time")
+    parser.add_argument("--exclude-speculative", action="store_true",
+                        help="leave out the records Epoch AI marks Speculative")
+
+
+def _add_model_options(parser):
+    parser.add_argument("--location", choices=("evidence", "organisation"), default="evidence",
+                        help="where runs trained: from evidence (published sites, providers' "
+                             "regions, the country's regions) or the organisation's country "
+                             "as MLCA (default: evidence)")
+    parser.add_argument("--power", choices=("evidence", "mlca"), default="evidence",
+                        help="energy model: measured draws by accelerator class and PUE by "
+                             "provider class, or MLCA's 0.75 x TDP and dynamic ratio 1.835 "
+                             "(default: evidence)")
 
 
 def _add_backend_options(parser):
@@ -417,6 +434,7 @@ def build_parser():
                      help="base points of the Sobol' analysis of the report (power of two; "
                           f"0 skips it; default {defaults.sensitivity_samples})")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_model_options(run)
     _add_backend_options(run)
     run.set_defaults(handler=_run)
 
@@ -471,6 +489,7 @@ def build_parser():
     check.add_argument("--force", action="store_true",
                        help="also replace a damaged mlimpact result in --out")
     check.add_argument("--rows", action="store_true", help="also print every comparison")
+    _add_model_options(check)
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.set_defaults(handler=_validate)
 

@@ -99,10 +99,13 @@ def parameter_values(bound, uniforms, out=None, specs=None):
         raise ValueError(f"out must be a column-major array of shape {uniforms.shape}")
     codes, params = ppf_specs(bound) if specs is None else specs
     ppf.ppf_columns(uniforms, codes, params, out)
-    # ppf_columns leaves these columns alone: their uniforms are intact even in place
-    for indices in bound.groups.values():
-        if indices and codes[indices[0]] == ppf.NOT_HERE:
-            out[:, indices] = bound.distributions[indices[0]].ppf(uniforms[:, indices])
+    # ppf_columns leaves these columns alone: their uniforms are intact even in place; the
+    # columns of one distribution are evaluated together
+    by_distribution = {}
+    for j in np.flatnonzero(codes == ppf.NOT_HERE):
+        by_distribution.setdefault(id(bound.distributions[j]), []).append(j)
+    for columns in by_distribution.values():
+        out[:, columns] = bound.distributions[columns[0]].ppf(uniforms[:, columns])
     return out
 
 

@@ -40,9 +40,10 @@ YIELD_MODEL = "poisson"
 FAB_YIELD = 0.875
 
 
-def point(field):
-    """The catalogue's point value of a run field (KeyError if the catalogue gives none)."""
-    return point_values()[field]
+def point(field, power_model="mlca"):
+    """The catalogue's point value of a run field in a power model (KeyError if the
+    catalogue gives none)."""
+    return point_values(power_model)[field]
 
 
 def default_row(host=True, **fields):

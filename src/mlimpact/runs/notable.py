@@ -28,7 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlimpact.errors import MlimpactError
+from mlimpact.runs import locations
 from mlimpact.runs.defaults import default_row, point
+from mlimpact.tables import catalogue
 from mlimpact.runs.table import IMPUTE_CHIPS, IMPUTE_HOURS, NO_IMPUTATION, RUN_FIELDS, RunTable
 from mlimpact.tables import grid
 from mlimpact.tables.fab import hardware_act_fields
@@ -50,6 +52,8 @@ PRECISIONS = {
 #: For a record without a numerical format: 16-bit tensor rate where the chip has one.
 DEFAULT_PRECISION = ("tensor_fp16_bf16", "fp16", "fp32")
 UNKNOWN_COUNTRY = "unknown"
+#: How a run's grid is found: from evidence, or the organisation's country (MLCA's rule).
+LOCATION_RULES = ("evidence", "organisation")
 
 
 @dataclass
@@ -63,6 +67,8 @@ class ModelRecord:
     reason: str = ""
     hardware: str = ""
     notes: tuple = ()
+    #: Epoch AI's confidence in the record (Confident, Likely, Speculative, Unknown or "").
+    confidence: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,15 @@ class NotableRuns:
     records: list
     unpublished_dies: tuple = ()
     dates: np.ndarray = None
+    #: Run name -> (intensity ratios to the point grid, weights) of its candidate regions.
+    location_choices: dict = None
+    #: Per run, the evidence its location rests on (:data:`mlimpact.runs.locations.BASES`).
+    location_bases: tuple = ()
+    #: The power model of the point values (``evidence`` or ``mlca``).
+    power: str = "mlca"
+    #: Class kind -> the class of each run (accelerator: GPU, TPU, other; provider:
+    #: hyperscale, cloud, academic_hpc, unknown), for parameters that depend on it.
+    classes: dict = None
 
 
 def _number(text):
@@ -152,6 +167,27 @@ def hardware_facts(hardware, precision, needs_peak, ranges):
     return facts, ""
 
 
+#: Accelerators NVIDIA made for the Chinese market under US export rules, and the domestic
+#: Chinese ones: imputed only for organisations in China.
+CHINA_ONLY = ("A800", "H800", "H20")
+
+
+def fits(hardware, record, year):
+    """Whether an accelerator can stand for a record's unreported hardware: released by
+    its publication date, a TPU only for an organisation that trains on Google's cloud
+    (``data/providers.csv``), chips for the Chinese market (export versions, Huawei's) only
+    for organisations in China."""
+    if hardware.release_date and hardware.release_date > record["publication_date"]:
+        return False
+    if hardware.type.upper() == "TPU":
+        organizations = [o.strip() for o in record.get("organization", "").split(",")]
+        if not any(p.provider == "Google" for p in locations.providers_of(organizations, year)):
+            return False
+    china_only = hardware.manufacturer == "Huawei" or any(n in hardware.name
+                                                          for n in CHINA_ONLY)
+    return not china_only or record.get("country", "") == "CHN"
+
+
 def _grid(country, year):
     """GWP, ADPe, PE per kWh of a country's grid in a year, and notes on their sources: the
     OWID/Ember intensity (:func:`mlimpact.tables.grid.intensity`; the world's where the country
@@ -170,7 +206,7 @@ def _grid(country, year):
 
 
 def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=None,
-               records=None):
+               records=None, location="evidence", power="evidence", speculative=True):
     """The notable models of ``window`` (publication years, inclusive) as runs.
 
     Parameters
@@ -193,6 +229,16 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
     records : sequence of dict, optional
         Records with the columns of ``data/models.csv`` (all strings) to use instead of it;
         they go through the same rules.
+    location : {"evidence", "organisation"}
+        ``evidence``: where each run trained, from the best evidence
+        (:mod:`mlimpact.runs.locations`), as an uncertain choice among grid regions;
+        ``organisation``: the organisation's country, as MLCA and the study did.
+    speculative : bool
+        With False, records Epoch AI marks ``Speculative`` are excluded.
+    power : {"evidence", "mlca"}
+        ``evidence``: the point values of the accelerators' draw and of the facility's
+        overhead follow the run's accelerator class and its provider's class
+        (``data/parameters.toml``); ``mlca``: MLCA's 0.75 x TDP and dynamic ratio 1.835.
 
     Returns
     -------
@@ -217,14 +263,30 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
     records, run_records, variants, known_rows, labels, countries, dates = [], [], {}, [], [], [], []
     variant_labels = {}
     unpublished = {}
+    location_choices, location_bases = {}, []
+    accelerator_classes, provider_classes = [], []
+    class_points = catalogue.class_points(power) if power == "evidence" else {}
+    if power not in catalogue.POWER_MODELS:
+        raise MlimpactError(f"power model must be one of {', '.join(catalogue.POWER_MODELS)} "
+                            f"(got {power!r})")
+    by_evidence = location == "evidence"
+    if location not in LOCATION_RULES:
+        raise MlimpactError(f"location must be one of {', '.join(LOCATION_RULES)} "
+                            f"(got {location!r})")
     table = hardware_table()
     for row in rows:
         name, year = row["model"], int(row["year"])
         imputed, notes = [], []
 
+        confidence = row.get("confidence", "")
+
         def exclude(reason):
             records.append(ModelRecord(name, year, "excluded", reason=reason,
-                                       hardware=row["hardware"]))
+                                       hardware=row["hardware"], confidence=confidence))
+
+        if not speculative and confidence == "Speculative":
+            exclude("low-confidence record (Epoch AI: Speculative)")
+            continue
 
         quantity, hours = _number(row["hardware_quantity"]), _number(row["training_time_hours"])
         compute, mfu = _number(row["training_compute_flop"]), _number(row["mfu"])
@@ -262,6 +324,11 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
                 exclude("hardware not reported, and none reported in its year")
                 continue
             candidates = [(table.find(n), float(c)) for n, c in sorted(counts.items())]
+            candidates = [(h, c) for h, c in candidates if fits(h, row, year)]
+            if not candidates:
+                exclude("hardware not reported, and none of its year fits it (released "
+                        "before publication, usable by the organisation)")
+                continue
             label = f"imputed {year} {row['domain'] or 'any domain'}"
             imputed.append("hardware (from the models of its year and domain)")
         usable, problems = [], []
@@ -288,10 +355,34 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
         if imputation != NO_IMPUTATION and not math.isfinite(mfu):
             imputed.append("MFU (uncertain)")
         country = row["country"] or ""
+        organizations = [o.strip() for o in row.get("organization", "").split(",")]
+        provider_class = locations.provider_class(name, organizations, year,
+                                                  row.get("provider", ""))
         if location_rule is not None:
             country = location_rule(country, year - 1)
+            choices, basis = ((country, 1.0),), "scenario"
+        elif by_evidence:
+            choices, basis = locations.candidates(name, organizations, country, year,
+                                                  row.get("region", ""), row.get("provider", ""))
+        else:
+            choices, basis = (((country, 1.0),) if country else ()), "organisation"
+        if choices:
+            intensities = np.array([grid.region_intensity(r, year - 1) for r, _ in choices])
+            weights = np.array([w for _, w in choices])
+            located = {grid.region_country(r) for r, _ in choices}
+            if len(located) == 1:
+                country = located.pop()
         grid_factors, grid_notes = _grid(country, year - 1)
         notes.extend(grid_notes)
+        if choices:
+            point_gwp = float(weights @ intensities)
+            grid_factors = (point_gwp, *grid_factors[1:])
+            if len(choices) > 1:
+                location_choices[name] = (tuple(intensities / point_gwp), tuple(weights))
+            notes.append(f"location ({basis}): " + ", ".join(
+                f"{r} {100 * w:.0f} %" for r, w in choices[:6])
+                + (f" and {len(choices) - 6} more" if len(choices) > 6 else ""))
+        location_bases.append(basis if choices else "unknown")
         if not country:
             imputed.append("country (world average, wide uncertainty)")
         gpus = TPUS_PER_NODE if usable[0][0].type == "TPU" else GPUS_PER_NODE
@@ -304,6 +395,14 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
             grid_gwp=grid_factors[0], grid_adpe=grid_factors[1], grid_pe=grid_factors[2],
             training_compute=compute if math.isfinite(compute) else 0.0,
             mfu=mfu if math.isfinite(mfu) else point("mfu"), imputation=float(imputation))
+        kind = usable[0][0].type.upper()
+        accelerator_class = "TPU" if kind == "TPU" else "GPU" if "GPU" in kind else "other"
+        for field, kind_of, run_class in (("gpu_usage", "accelerator", accelerator_class),
+                                          ("dynamic_ratio", "provider", provider_class)):
+            if (field, kind_of) in class_points:
+                fields[field] = class_points[field, kind_of].get(run_class, point(field, power))
+        accelerator_classes.append(accelerator_class)
+        provider_classes.append(provider_class)
         known = np.zeros(len(RUN_FIELDS), dtype=bool)
         # MFU is known when reported, and irrelevant when nothing is imputed.
         known[RUN_FIELDS.index("mfu")] = math.isfinite(mfu) or imputation == NO_IMPUTATION
@@ -331,10 +430,17 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
         labels.append(hardware_label)
         countries.append(country or UNKNOWN_COUNTRY)
         dates.append(np.datetime64(row["publication_date"]))
+        if confidence == "Speculative":
+            notes.append("low-confidence record (Epoch AI: Speculative)")
         records.append(ModelRecord(name, year, "imputed" if imputed else "complete",
-                                   tuple(imputed), hardware=row["hardware"], notes=tuple(notes)))
+                                   tuple(imputed), hardware=row["hardware"], notes=tuple(notes),
+                                   confidence=confidence))
     if not run_records:
         raise MlimpactError(f"no model of {first}-{last} can enter the run")
     runs = RunTable.from_records(run_records, variants, variant_labels)
     return NotableRuns(runs, np.array(known_rows), labels, countries, records,
-                       tuple(unpublished.values()), np.array(dates))
+                       tuple(unpublished.values()), np.array(dates), location_choices,
+                       tuple(location_bases), power,
+                       # classes select distributions of the evidence power model only
+                       {"accelerator": accelerator_classes, "provider": provider_classes}
+                       if power == "evidence" else None)

@@ -37,7 +37,7 @@ from mlimpact.study.coverage import coverage
 from mlimpact.study.options import StudyOptions, catalogue_of, validate_options
 from mlimpact.study.scenarios import scenario_runs
 from mlimpact.uncertainty.binding import bind
-from mlimpact.uncertainty.catalogue import die_area_parameters
+from mlimpact.uncertainty.catalogue import run_parameters
 
 CLAIMS = {
     "card_production_rises": "the production impacts of one graphics card rise with its "
@@ -167,7 +167,8 @@ def _card_point(summary):
 
 
 def _scenario(name, options, progress, client=None):
-    runs = scenario_runs(name, options.window, options.impute, options.low_carbon_country)
+    runs = scenario_runs(name, options.window, options.impute, options.low_carbon_country,
+                         options.location, options.power, options.speculative)
     dates = trends.decimal_years(runs.dates)
     compute = runs.runs.column("training_compute")
     series = {criterion: _log(training_index(criterion)) for criterion in CRITERIA}
@@ -175,8 +176,8 @@ def _scenario(name, options, progress, client=None):
     series["efficiency"] = _efficiency(compute)
     series["compute"] = _constant_log(compute)
     series.update({f"{c}_production_share": _share(c) for c in IMPACT_CRITERIA})
-    catalogue = catalogue_of(options, die_area_parameters(runs.unpublished_dies))
-    bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known)
+    catalogue = catalogue_of(options, run_parameters(runs))
+    bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes)
     summary, slopes, intercepts, stats = _propagate_trends(
         runs.runs, bound, dates, series, options, progress, client, "training", True,
         _training_point)
@@ -279,7 +280,8 @@ def run_study(options, progress=None, client=None):
         from mlimpact.study.sensitivity import impact_sensitivity
         sensitivity_result = impact_sensitivity(
             n=options.sensitivity_samples, seed=options.seed, window=options.window,
-            impute=options.impute, per_model=False, client=client)
+            impute=options.impute, per_model=False, client=client,
+            location=options.location, power=options.power, speculative=options.speculative)
     covered = (coverage(scenarios["baseline"].notable, options.window)
                if "baseline" in scenarios else None)
     checked = None
@@ -288,7 +290,8 @@ def run_study(options, progress=None, client=None):
         baseline = scenarios["baseline"]
         checked = validate(samples=options.samples, seed=options.seed,
                            catalogue=catalogue_of(options, {}), chunk_size=options.chunk_size,
-                           dataset=(baseline.notable, baseline.summary), client=client)
+                           dataset=(baseline.notable, baseline.summary), client=client,
+                           location=options.location, power=options.power)
     return StudyResult(options, scenarios, card_result, claims, trend_rows, sensitivity_result,
                        covered, dict(CLAIMS), checked)
 

@@ -32,13 +32,16 @@ def coverage(notable, window=WINDOW):
             "excluded_total": sum(1 for r in notable.records if r.status == "excluded"),
             "excluded_reasons": dict(reasons.most_common()),
             "imputed_fields": dict(imputations.most_common()), "years": years,
+            "speculative_included": sum(1 for r in notable.records if r.status != "excluded"
+                                        and r.confidence == "Speculative"),
             "hardware_mapping": dict(sorted(mapping.items()))}
 
 
 def records_json(notable):
     """Every model of the window with its status, imputed fields, reason and notes."""
     return [{"model": r.name, "year": r.year, "status": r.status, "imputed": list(r.imputed),
-             "reason": r.reason, "notes": list(r.notes)} for r in notable.records]
+             "reason": r.reason, "notes": list(r.notes), "confidence": r.confidence}
+            for r in notable.records]
 
 
 def _reason_class(reason):

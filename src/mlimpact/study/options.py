@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from mlimpact._io import load_toml
 from mlimpact.errors import MlimpactError
-from mlimpact.runs.notable import WINDOW, build_runs
+from mlimpact.runs.notable import LOCATION_RULES, WINDOW, build_runs
+from mlimpact.tables.catalogue import POWER_MODELS
 from mlimpact.study.scenarios import SCENARIOS, check_low_carbon_country
 from mlimpact.uncertainty.catalogue import apply_uncertainty, default_catalogue
 from mlimpact.uncertainty.sampling import METHODS
@@ -35,12 +36,20 @@ class StudyOptions:
     #: Compare published footprints with our intervals (the report's "how far to trust
     #: this"; needs the baseline scenario).
     validate: bool = True
+    #: Where runs trained: ``evidence`` (published sites, providers, within-country spread)
+    #: or ``organisation`` (the organisation's country, as MLCA).
+    location: str = "evidence"
+    #: Energy model: ``evidence`` (measured draws by accelerator class, PUE by provider
+    #: class, non-training share) or ``mlca`` (0.75 x TDP and a dynamic ratio of 1.835).
+    power: str = "evidence"
+    #: Whether records Epoch AI marks Speculative enter.
+    speculative: bool = True
 
 
 def catalogue_of(options, extra):
     """The default catalogue with the ``extra`` parameters, amended by the options'
     ``[uncertainty]`` section."""
-    catalogue = {**default_catalogue(), **extra}
+    catalogue = {**default_catalogue(options.power), **extra}
     return apply_uncertainty(catalogue, options.uncertainty, source="[uncertainty]")
 
 
@@ -60,21 +69,29 @@ def validate_options(options):
         raise MlimpactError(f"scenarios must be among {', '.join(SCENARIOS)} "
                             f"(got {', '.join(sorted(map(str, unknown))) or 'none'})")
     check_low_carbon_country(options.low_carbon_country)
+    if options.location not in LOCATION_RULES:
+        raise MlimpactError(f"location must be one of {', '.join(LOCATION_RULES)} "
+                            f"(got {options.location!r})")
+    if options.power not in POWER_MODELS:
+        raise MlimpactError(f"power model must be one of {', '.join(POWER_MODELS)} "
+                            f"(got {options.power!r})")
     n = options.sensitivity_samples
     if n and (n < 2 or n & (n - 1)):
         raise MlimpactError(f"sensitivity samples must be 0 or a power of two >= 2 (got {n})")
     catalogue_of(options, {})  # a bad [uncertainty] section fails here
-    check_window(options.window, options.impute)
+    check_window(options.window, options.impute, options.location, options.power,
+                 options.speculative)
 
 
 #: Fewest models, and distinct publication years, a trend is fitted on.
 MIN_MODELS, MIN_YEARS = 10, 3
 
 
-def check_window(window, impute=True):
+def check_window(window, impute=True, location="evidence", power="evidence", speculative=True):
     """Raise unless the notable models of ``window`` that enter a run are enough to fit a
     trend: at least :data:`MIN_MODELS` models over :data:`MIN_YEARS` publication years."""
-    runs = build_runs(window, impute) if window[0] <= window[1] else None
+    runs = (build_runs(window, impute, location=location, power=power, speculative=speculative)
+            if window[0] <= window[1] else None)
     years = {r.year for r in runs.records if r.status != "excluded"} if runs else set()
     count = len(runs.runs) if runs else 0
     if count < MIN_MODELS or len(years) < MIN_YEARS:
@@ -86,7 +103,8 @@ def check_window(window, impute=True):
 
 #: Keys of a configuration file's [run] table, and the type each must have.
 CONFIG_KEYS = {"samples": int, "seed": int, "method": str, "scenarios": list, "first_year": int,
-               "last_year": int, "complete_only": bool, "low_carbon_country": str}
+               "last_year": int, "complete_only": bool, "low_carbon_country": str,
+               "location": str, "power": str, "exclude_speculative": bool}
 _TYPE_NAMES = {int: "a whole number", str: "a string", list: "a list of strings",
                bool: "true or false"}
 
@@ -114,11 +132,14 @@ def apply_config(options, path):
             raise MlimpactError(f"{path}: [run] {key} must be {_TYPE_NAMES[expected]} "
                                 f"(got {value!r})")
     changes = {k: v for k, v in run.items() if k in ("samples", "seed", "method",
-                                                       "low_carbon_country")}
+                                                       "low_carbon_country", "location",
+                                                       "power")}
     if "scenarios" in run:
         changes["scenarios"] = tuple(run["scenarios"])
     if "complete_only" in run:
         changes["impute"] = not run["complete_only"]
+    if "exclude_speculative" in run:
+        changes["speculative"] = not run["exclude_speculative"]
     if "first_year" in run or "last_year" in run:
         changes["window"] = (run.get("first_year", options.window[0]),
                              run.get("last_year", options.window[1]))

@@ -30,7 +30,8 @@ def check_low_carbon_country(code):
         raise MlimpactError(f"low-carbon country: unknown code {code!r}")
 
 
-def scenario_runs(scenario, window=notable.WINDOW, impute=True, low_carbon_country=None):
+def scenario_runs(scenario, window=notable.WINDOW, impute=True, low_carbon_country=None,
+                  location="evidence", power="evidence", speculative=True):
     """The runs of the notable models of ``window`` under ``scenario``
     (:class:`mlimpact.runs.notable.NotableRuns`)."""
     if scenario not in SCENARIOS:
@@ -42,7 +43,8 @@ def scenario_runs(scenario, window=notable.WINDOW, impute=True, low_carbon_count
         rules["location_rule"] = partial(_low_carbon_grid, low_carbon_country)
     elif scenario == "hardware_efficiency":
         rules["hardware_rule"] = partial(_most_efficient_hardware, die_ranges())
-    return notable.build_runs(window, impute, **rules)
+    return notable.build_runs(window, impute, location=location, power=power,
+                              speculative=speculative, **rules)
 
 
 def _low_carbon_grid(low_carbon_country, country, year):

@@ -22,7 +22,7 @@ from mlimpact.quantities import CRITERIA, IMPACT_CRITERIA, card_index, training_
 from mlimpact.runs import notable
 from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
 from mlimpact.uncertainty.binding import bind
-from mlimpact.uncertainty.catalogue import default_catalogue, die_area_parameters
+from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
 from mlimpact.uncertainty.sampling import SaltelliDesign
 
 #: Subject of the outputs that aggregate every model, every card.
@@ -30,7 +30,8 @@ ALL_MODELS, ALL_CARDS = "all models", "all cards"
 
 
 def impact_sensitivity(n=256, seed=0, window=notable.WINDOW, impute=True, resamples=100,
-                       per_model=True, chunk_size=128, progress=None, client=None):
+                       per_model=True, chunk_size=128, progress=None, client=None,
+                       location="evidence", power="evidence", speculative=True):
     """Sobol' indices of the impact model's outputs over the notable models.
 
     Outputs: each model's energy, GWP, ADPe and PE (``per_model``); the sum over all models and
@@ -46,9 +47,10 @@ def impact_sensitivity(n=256, seed=0, window=notable.WINDOW, impute=True, resamp
         ``{"models": Dataset, "cards": Dataset}``: ``S1``, ``ST``, ``S1_conf``, ``ST_conf``
         over (parameter, quantity, criterion, subject).
     """
-    runs = notable.build_runs(window, impute)
-    catalogue = {**default_catalogue(), **die_area_parameters(runs.unpublished_dies)}
-    bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known)
+    runs = notable.build_runs(window, impute, location=location, power=power,
+                              speculative=speculative)
+    catalogue = {**default_catalogue(power), **run_parameters(runs)}
+    bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes)
     dates = trends.decimal_years(runs.dates)
     years = dates.astype(int)
     year_list = sorted(set(years))

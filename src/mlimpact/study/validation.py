@@ -42,7 +42,7 @@ from mlimpact.tables.hardware import hardware_table
 from mlimpact.tables.models import load_models
 from mlimpact.tables.validation import BASES, published_footprints
 from mlimpact.uncertainty.binding import bind
-from mlimpact.uncertainty.catalogue import default_catalogue, die_area_parameters
+from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
 
 WAYS = ("dataset", "setup", "card")
 #: Level of the intervals compared: 1 - ALPHA = 95 %.
@@ -138,18 +138,20 @@ def _record(row, epoch):
     if not (math.isfinite(chips) and math.isfinite(hours) and row.hardware and row.year):
         return None
     return {"model": row.id, "year": str(row.year), "publication_date": f"{row.year}-07-01",
-            "country": row.country, "domain": epoch.get("domain", ""), "hardware": row.hardware,
+            "country": row.country or epoch.get("country", ""),
+            "organization": epoch.get("organization", ""), "region": row.region,
+            "provider": row.provider, "domain": epoch.get("domain", ""), "hardware": row.hardware,
             "hardware_quantity": repr(chips), "training_time_hours": repr(hours),
             "training_compute_flop": "", "mfu": "", "numerical_format": ""}
 
 
 def _catalogue(catalogue, runs):
-    return {**(default_catalogue() if catalogue is None else catalogue),
-            **die_area_parameters(runs.unpublished_dies)}
+    return {**(default_catalogue(runs.power) if catalogue is None else catalogue),
+            **run_parameters(runs)}
 
 
 def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
-             dataset=None, client=None, ways=WAYS):
+             dataset=None, client=None, ways=WAYS, location="evidence", power="evidence"):
     """Compare every scored row of ``data/validation.csv`` with our estimates.
 
     Parameters
@@ -165,6 +167,10 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
         ``dataset`` way (propagated here otherwise).
     ways : tuple
         Which of :data:`WAYS` to compute.
+    location, power : str
+        The location rule and power model of the runs
+        (:func:`mlimpact.runs.notable.build_runs`); ``catalogue`` must be of that power
+        model (by default it is).
 
     Returns
     -------
@@ -183,9 +189,9 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
 
     if "dataset" in ways:
         if dataset is None:
-            runs = notable.build_runs()
+            runs = notable.build_runs(location=location, power=power)
             bound = bind(_catalogue(catalogue, runs), runs.runs, runs.hardware, runs.countries,
-                         runs.known)
+                         runs.known, runs.classes)
             dataset = (runs, propagate(runs.runs, bound, samples, **propagate_options))
         runs, summary = dataset
         included = set(runs.runs.names)
@@ -211,10 +217,11 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
                 records[row.id] = record
         if records:
             years = [int(r["year"]) for r in records.values()]
-            runs = notable.build_runs((min(years), max(years)), records=list(records.values()))
+            runs = notable.build_runs((min(years), max(years)), records=list(records.values()),
+                                      location=location, power=power)
             reasons = {r.name: r.reason for r in runs.records if r.status == "excluded"}
             bound = bind(_catalogue(catalogue, runs), runs.runs, runs.hardware, runs.countries,
-                         runs.known)
+                         runs.known, runs.classes)
             summary = propagate(runs.runs, bound, samples, **propagate_options)
             for row in training:
                 if row.id in reasons:

@@ -22,8 +22,30 @@ def catalogue_document():
     return MappingProxyType(tomllib.loads(packaged_text("parameters.toml")))
 
 
+#: Power models: MLCA's (a global dynamic ratio, 0.75 x TDP) or the evidence model (PUE by
+#: provider class, measured draws by accelerator class); entries tagged ``power_model``
+#: belong to one of them.
+POWER_MODELS = ("evidence", "mlca")
+
+
+def _in_power_model(spec, power_model):
+    return spec.get("power_model", power_model) == power_model
+
+
 @lru_cache(maxsize=None)
-def point_values():
-    """Run field -> point value, for every catalogue entry that states a ``point``."""
+def point_values(power_model="mlca"):
+    """Run field -> point value, for every catalogue entry of ``power_model`` that states a
+    ``point`` (MLCA's by default: setup files and cards)."""
     return MappingProxyType({spec["target"]: float(spec["point"])
-                             for spec in catalogue_document().values() if "point" in spec})
+                             for spec in catalogue_document().values()
+                             if "point" in spec and _in_power_model(spec, power_model)})
+
+
+@lru_cache(maxsize=None)
+def class_points(power_model):
+    """``{(field, class kind): {class: point}}`` of the entries of ``power_model`` whose
+    distribution depends on a run's class (accelerator or provider)."""
+    return MappingProxyType({(spec["target"], spec["class"]): MappingProxyType(
+        {label: float(value) for label, value in spec.get("class_points", {}).items()})
+        for spec in catalogue_document().values()
+        if "class" in spec and _in_power_model(spec, power_model)})

@@ -101,3 +101,64 @@ def lowest_intensity_country(year):
         if best is None or value < best[1]:
             best = (code, value)
     return best[0]
+
+
+@dataclass(frozen=True)
+class Region:
+    """A grid below the country level (``data/grid_regions.csv``): its country, the year its
+    factor stands for, and its GWP intensity that year [kg CO2eq/kWh]."""
+
+    region: str
+    country: str
+    name: str
+    year: int
+    gwp: float
+
+
+@lru_cache(maxsize=None)
+def regions():
+    """Region key -> :class:`Region` (US states US-XX, Canadian provinces CA-XX, Chinese
+    provinces CN-XX, Nordic bidding zones SE1..NO5 and FI, Google Cloud regions gcp:...)."""
+    return {row["region"]: Region(row["region"], row["country"], row["name"], int(row["year"]),
+                                  float(row["gwp_kgco2eq_per_kwh"]))
+            for row in packaged_csv("grid_regions.csv")}
+
+
+def is_region(key):
+    """Whether ``key`` names a grid: a region of :func:`regions` or a country with a
+    year-specific intensity."""
+    return key in regions() or has_intensity(key)
+
+
+def region_country(key):
+    """ISO 3166 alpha-3 code of a region's (or a country's) country."""
+    return regions()[key].country if key in regions() else key
+
+
+@lru_cache(maxsize=None)
+def region_intensity(key, year):
+    """GWP intensity [kg CO2eq/kWh] of a region or country in ``year``.
+
+    A country takes its year-specific intensity (:func:`intensity`). A region's factor is of
+    one year (its table's); another year's is derived with the trend of its country's
+    series: ``f(year) = f(year0) * I_country(year) / I_country(year0)`` (nearest years with
+    data). Raises :class:`MlimpactError` for an unknown key.
+    """
+    if key not in regions():
+        if not has_intensity(key):
+            raise MlimpactError(f"unknown grid region {key!r} (data/grid_regions.csv or an "
+                                "ISO 3166 alpha-3 country code)")
+        return intensity(key, year)[0]
+    region = regions()[key]
+    if not has_intensity(region.country):
+        return region.gwp
+    return region.gwp * intensity(region.country, year)[0] / intensity(region.country,
+                                                                      region.year)[0]
+
+
+@lru_cache(maxsize=None)
+def country_regions(country):
+    """The regions that partition a country's grid (states, provinces, bidding zones; not
+    cloud regions, which are sites), sorted; empty if the table has none."""
+    return tuple(sorted(k for k, r in regions().items()
+                        if r.country == country and not k.startswith("gcp:")))

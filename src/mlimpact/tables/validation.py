@@ -43,6 +43,9 @@ class Published:
         Accelerators, accelerator-hours [h], wall-clock hours [h].
     country : str
         ISO 3166 alpha-3 code of where the run trained, "" where not published.
+    region, provider : str
+        The grid region (:mod:`mlimpact.tables.grid`) and the compute provider where
+        published, else "".
     pue, grid, power_w : float
         As the source used them: PUE, grid intensity [kg CO2eq/kWh], power per chip [W].
     not_scored : str
@@ -63,6 +66,8 @@ class Published:
     chip_hours: float
     hours: float
     country: str
+    region: str
+    provider: str
     pue: float
     grid: float
     power_w: float
@@ -104,7 +109,8 @@ def parse_row(row):
         value=_number(row, "value"), basis=row["basis"], accounting=row["accounting"],
         hardware=row["hardware"], chips=_number(row, "chips"),
         chip_hours=_number(row, "chip_hours"), hours=_number(row, "hours"),
-        country=row["country"], pue=_number(row, "pue"),
+        country=row["country"], region=row["region"], provider=row["provider"],
+        pue=_number(row, "pue"),
         grid=_number(row, "grid_kgco2eq_per_kwh"), power_w=_number(row, "power_w"),
         not_scored=row["not_scored"], source=row["source"], url=row["url"], notes=row["notes"])
 

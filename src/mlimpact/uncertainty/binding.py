@@ -59,7 +59,7 @@ class BoundParameters:
         return len(self.columns)
 
 
-def bind(parameters, runs, hardware, countries, known=None):
+def bind(parameters, runs, hardware, countries, known=None, classes=None):
     """Bind parameters to the runs of a run table.
 
     Parameters
@@ -70,6 +70,9 @@ def bind(parameters, runs, hardware, countries, known=None):
         The accelerator and grid of each run (members of the hardware and country scopes).
     known : bool array of shape (run, field), optional
         True where a run states a field explicitly; such fields are not sampled.
+    classes : dict, optional
+        Class kind (``accelerator``, ``provider``) -> the class of each run: a run-scope
+        parameter with ``by_class`` distributions draws each run from its class's.
 
     Returns
     -------
@@ -87,7 +90,7 @@ def bind(parameters, runs, hardware, countries, known=None):
     n_variants = runs.variant_cdf.shape[1]
     for name, parameter in sorted(parameters.items()):
         if parameter.distribution.kind == "constant" and parameter.mode == "scale" \
-                and parameter.distribution.value == 1.0:
+                and parameter.distribution.value == 1.0 and not parameter.member_distributions:
             continue
         start = len(columns)
         if parameter.scope == "factor":
@@ -127,7 +130,13 @@ def bind(parameters, runs, hardware, countries, known=None):
             modes.append(SCALE if parameter.mode == "scale" else REPLACE)
             applications.append(per_run)
             variant_applications.append(per_variant)
-        dists.extend([parameter.distribution] * (len(columns) - start))
+        if parameter.scope == "run" and parameter.by_class:
+            labels_of = dict(zip(runs.names, (classes or {}).get(parameter.class_kind,
+                                                                  [None] * n_runs)))
+            dists.extend(parameter.distribution_of(label, labels_of.get(label))
+                         for _, label in columns[start:])
+        else:
+            dists.extend(parameter.distribution_of(label) for _, label in columns[start:])
         groups[name] = list(range(start, len(columns)))
     return BoundParameters(
         columns=tuple(columns), distributions=tuple(dists), groups=groups,

@@ -18,9 +18,9 @@ from mlimpact._io import load_toml
 from mlimpact.errors import MlimpactError
 from mlimpact.quantities import IMPACT_CRITERIA
 from mlimpact.runs.table import CATEGORIES, FIELD_BOUNDS, RUN_FIELDS, bounds_text
-from mlimpact.tables.catalogue import SOURCE, catalogue_document
+from mlimpact.tables.catalogue import POWER_MODELS, SOURCE, catalogue_document
 from mlimpact.uncertainty import distributions
-from mlimpact.uncertainty.distributions import Uniform
+from mlimpact.uncertainty.distributions import Constant, Discrete, Uniform
 
 SCOPES = ("global", "hardware", "country", "run", "factor")
 #: Largest multiplicative error a ``scale`` parameter may draw (keeps every result finite).
@@ -49,7 +49,9 @@ def sampled_range(distribution):
     return max(low, float(drawn[0])), min(high, float(drawn[1]))
 MODES = ("replace", "scale")
 _KEYS = {"distribution", "unit", "scope", "target", "mode", "source", "description", "members",
-         "point"}
+         "point", "class", "by_class", "class_points", "power_model"}
+#: Kinds of class a run-scope parameter's distribution may depend on.
+CLASS_KINDS = ("accelerator", "provider")
 _REQUIRED = ("distribution", "scope", "target", "mode")
 
 
@@ -75,6 +77,16 @@ class Parameter:
     point : float or None
         The value of the point (deterministic) estimate, for a ``replace`` parameter whose
         point value is not stated by the runs; it must lie in the distribution's support.
+    member_distributions : dict, optional
+        Member -> its own distribution (a run's choice among locations, say); the others
+        take ``distribution``.
+    class_kind : str, optional
+        ``accelerator`` or ``provider``: a run-scope parameter whose distribution depends on
+        the run's class of that kind (``by_class``; other classes take ``distribution``).
+    by_class : dict, optional
+        Class label -> distribution.
+    power_model : str, optional
+        ``mlca`` or ``evidence``: the power model the parameter belongs to (both if None).
     """
 
     name: str
@@ -87,10 +99,39 @@ class Parameter:
     description: str = ""
     members: tuple = ()
     point: float = None
+    member_distributions: dict = None
+    class_kind: str = None
+    by_class: dict = None
+    power_model: str = None
+
+    def distribution_of(self, member, label=None):
+        """The distribution of one member of the scope: its own (``member_distributions``),
+        its class's (``label``, in ``by_class``), or the parameter's."""
+        if self.member_distributions and member in self.member_distributions:
+            return self.member_distributions[member]
+        if self.by_class and label in self.by_class:
+            return self.by_class[label]
+        return self.distribution
 
     def __post_init__(self):
         where = f"parameter {self.name!r}"
         object.__setattr__(self, "members", tuple(self.members))
+        own = dict(self.member_distributions or {})
+        object.__setattr__(self, "member_distributions", own or None)
+        for member, distribution in own.items():
+            Parameter(f"{self.name}[{member}]", distribution, self.scope, self.target,
+                      self.mode)  # each member's distribution is checked like the parameter
+        classes = dict(self.by_class or {})
+        object.__setattr__(self, "by_class", classes or None)
+        if classes or self.class_kind is not None:
+            if self.class_kind not in CLASS_KINDS or self.scope != "run":
+                raise MlimpactError(f"{where}: class must be one of {', '.join(CLASS_KINDS)}, "
+                                    "with scope run and by_class")
+            for label, distribution in classes.items():
+                Parameter(f"{self.name}[{label}]", distribution, self.scope, self.target,
+                          self.mode)
+        if self.power_model not in (None, *POWER_MODELS):
+            raise MlimpactError(f"{where}: power_model must be one of {', '.join(POWER_MODELS)}")
         if self.scope not in SCOPES:
             raise MlimpactError(f"{where}: scope must be one of {', '.join(SCOPES)} "
                                 f"(got {self.scope!r})")
@@ -165,9 +206,12 @@ def _parameter(name, spec, source):
     for key in _REQUIRED:
         if key not in spec:
             raise MlimpactError(f"{where}: {key} is required")
-    for key in _KEYS - {"distribution", "members", "point"}:
+    for key in _KEYS - {"distribution", "members", "point", "by_class", "class_points"}:
         if key in spec and not isinstance(spec[key], str):
             raise MlimpactError(f"{where}: {key} must be a string")
+    by_class = spec.get("by_class", {})
+    if not isinstance(by_class, dict):
+        raise MlimpactError(f"{where}: by_class must be a table of distributions")
     members = spec.get("members", [])
     if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
         raise MlimpactError(f"{where}: members must be a list of names")
@@ -179,7 +223,10 @@ def _parameter(name, spec, source):
             scope=spec["scope"], target=spec["target"], mode=spec["mode"],
             unit=spec.get("unit", ""), source=spec.get("source", ""),
             description=spec.get("description", ""), members=tuple(members),
-            point=spec.get("point"))
+            point=spec.get("point"), class_kind=spec.get("class"),
+            by_class={label: distributions.from_spec(d, name=f"{name}[{label}]")
+                      for label, d in by_class.items()} or None,
+            power_model=spec.get("power_model"))
     except MlimpactError as error:
         message = str(error)
         raise MlimpactError(message if message.startswith(source) else f"{source}: {message}") \
@@ -198,9 +245,42 @@ def load_parameters(path):
     return parse_parameters(load_toml(path, "parameters file"), source=str(path))
 
 
-def default_catalogue():
-    """The default catalogue of ``data/parameters.toml``."""
-    return parse_parameters(dict(catalogue_document()), source=SOURCE)
+def default_catalogue(power_model="mlca"):
+    """The default catalogue of ``data/parameters.toml`` for a power model: MLCA's (its
+    dynamic ratio; setups and cards) or ``evidence`` (PUE by provider class and the
+    cluster's non-training share)."""
+    if power_model not in POWER_MODELS:
+        raise MlimpactError(f"power model must be one of {', '.join(POWER_MODELS)} "
+                            f"(got {power_model!r})")
+    parameters = parse_parameters(dict(catalogue_document()), source=SOURCE)
+    return {name: p for name, p in parameters.items()
+            if p.power_model in (None, power_model)}
+
+
+def run_parameters(runs):
+    """The parameters a run table of notable models brings with it
+    (:class:`mlimpact.runs.notable.NotableRuns`): its unpublished die areas
+    (:func:`die_area_parameters`) and its runs' choices of location
+    (:func:`location_parameters`)."""
+    return {**die_area_parameters(runs.unpublished_dies),
+            **location_parameters(runs.location_choices or {})}
+
+
+def location_parameters(choices):
+    """``location``: for each run whose grid is a choice among regions, a discrete
+    multiplicative factor on its grid GWP (each region's intensity / the run's point value,
+    weighted by the evidence: ``mlimpact.runs.locations``)."""
+    if not choices:
+        return {}
+    own = {name: Discrete(list(ratios), list(weights), unit="1")
+           for name, (ratios, weights) in choices.items()}
+    return {"location": Parameter(
+        "location", Constant(1.0), scope="run", target="grid_gwp", mode="scale", unit="1",
+        source="data/locations.csv, data/providers.csv, data/provider_sites.csv, "
+               "data/grid_regions.csv (docs/dataset.md, Location)",
+        description="where the run trained: its grid region among the candidates the "
+                    "evidence leaves", members=tuple(sorted(own)),
+        member_distributions=own)}
 
 
 def die_area_parameters(unpublished_dies):
@@ -261,6 +341,9 @@ def catalogue_hash(catalogue):
 
     content = {name: {"distribution": p.distribution.to_spec(), "scope": p.scope,
                       "target": p.target, "mode": p.mode, "members": list(p.members),
-                      "point": p.point}
+                      "point": p.point, "class": p.class_kind,
+                      "by_class": {k: d.to_spec() for k, d in (p.by_class or {}).items()},
+                      "by_member": {k: d.to_spec()
+                                    for k, d in (p.member_distributions or {}).items()}}
                for name, p in sorted(catalogue.items())}
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=float).encode()).hexdigest()

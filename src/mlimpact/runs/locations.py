@@ -1,0 +1,85 @@
+"""Where a training run took its electricity: a distribution over grid regions, from evidence.
+
+For each run, the best evidence available, in this order (``docs/dataset.md``, "Location"):
+
+1. ``published``: the model's published training site(s) (``data/locations.csv``);
+2. ``provider``: the organisation's compute provider in the year of publication and that
+   provider's data-centre regions of the period (``data/providers.csv``,
+   ``data/provider_sites.csv``); several providers share the run equally, a provider's sites by
+   their weights;
+3. ``country``: the organisation's country, spread over its regions (US states, Canadian and
+   Chinese provinces, Nordic bidding zones) with equal weights where the tables have them,
+   else the country's average;
+4. ``unknown``: the world average (with its own wide error, ``data/parameters.toml``).
+
+The run's grid GWP intensity is then an uncertain choice among the candidates (a discrete
+multiplicative factor on the point value, which is their weighted mean intensity), so that
+intervals carry where the run may have been.
+"""
+
+from mlimpact.tables import grid
+from mlimpact.tables.locations import (
+    class_of_provider, providers_of, published_locations, published_providers, sites_of,
+)
+
+BASES = ("published", "provider", "country", "unknown")
+
+
+def candidates(model, organizations, country, year, region="", provider=""):
+    """``(((region, weight), ...), basis)`` of a run.
+
+    Parameters
+    ----------
+    model : str
+        The model's name (``data/models.csv``).
+    organizations : sequence of str
+        Its organisations, in the record's order.
+    country : str
+        ISO 3166 alpha-3 code of the organisation's country, "" if unknown.
+    year : int
+        Publication year (the provider and its sites of that year).
+    region, provider : str, optional
+        A region, or a provider, that the record itself states (a user's inventory, a
+        published footprint): they come first.
+    """
+    if region:
+        return ((region, 1.0),), "published"
+    if provider and sites_of(provider, year):
+        return _normalised(sites_of(provider, year)), "provider"
+    published = published_locations().get(model)
+    if published:
+        return _normalised(published), "published"
+    regions = []
+    found = providers_of(organizations, year)
+    for provider in found:
+        sites = sites_of(provider.provider, year)
+        total = sum(w for _, w in sites)
+        regions.extend((region, weight / total / len(found)) for region, weight in sites)
+    if regions and all(sites_of(p.provider, year) for p in found):
+        return _normalised(regions), "provider"
+    if country:
+        inside = grid.country_regions(country)
+        if inside:
+            return tuple((region, 1.0 / len(inside)) for region in inside), "country"
+        return ((country, 1.0),), "country"
+    return (), "unknown"
+
+
+def _normalised(weighted):
+    merged = {}
+    for region, weight in weighted:
+        merged[region] = merged.get(region, 0.0) + weight
+    total = sum(merged.values())
+    return tuple((region, weight / total) for region, weight in sorted(merged.items()))
+
+
+def provider_class(model, organizations, year, provider=""):
+    """The class of the provider a run trained with (hyperscale, cloud, academic_hpc or
+    unknown): the record's own provider, the model's published site's, or its organisation's
+    provider of that year."""
+    for name in (provider, *published_providers().get(model, ())):
+        if class_of_provider(name):
+            return class_of_provider(name)
+    found = providers_of(organizations, year)
+    classes = {p.provider_class for p in found}
+    return classes.pop() if len(classes) == 1 else "unknown"

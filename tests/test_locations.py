@@ -1,0 +1,137 @@
+"""Where runs trained and how they were powered: the location and power models."""
+
+import csv
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlimpact.engine.propagate import parameter_values
+from mlimpact.runs import locations, notable
+from mlimpact.tables import grid
+from mlimpact.tables.locations import provider_sites, providers, published_locations
+from mlimpact.tables.models import load_models
+from mlimpact.uncertainty.binding import bind
+from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
+from mlimpact.uncertainty.sampling import Design
+
+
+def _rows(name):
+    with resources.files("mlimpact.data").joinpath(name).open(encoding="utf-8",
+                                                             newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def evidence():
+    return notable.build_runs()
+
+
+def test_every_curated_row_names_a_known_model_organisation_and_region():
+    models = {m["model"]: m for m in load_models()}
+    organizations = {o.strip() for m in models.values() for o in m["organization"].split(",")}
+    for row in _rows("locations.csv"):
+        assert row["model"] in models and grid.is_region(row["region"]), row
+        assert row["source"].strip()
+    for row in _rows("providers.csv"):
+        assert row["organization"] in organizations and row["source"].strip(), row
+    for row in _rows("provider_sites.csv"):
+        assert grid.is_region(row["region"]) and row["source"].strip(), row
+    for model, regions in published_locations().items():
+        assert abs(sum(w for _, w in regions) - 1) < 1e-9, model
+    assert providers() and provider_sites()
+
+
+def test_regions_table_is_rebuilt_identically(tmp_path):
+    raw = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "codecarbon"
+    if not raw.is_dir():
+        pytest.skip(f"raw public data not found at {raw} (needed to rebuild data/)")
+    script = Path(__file__).resolve().parent.parent / "scripts" / "build_regions.py"
+    subprocess.run([sys.executable, str(script), "--raw", str(raw), "--out", str(tmp_path)],
+                   check=True, capture_output=True)
+    shipped = resources.files("mlimpact.data").joinpath("grid_regions.csv").read_bytes()
+    assert (tmp_path / "grid_regions.csv").read_bytes() == shipped
+
+
+def test_region_factor_of_another_year_follows_its_country():
+    # eGRID 2023's Oklahoma factor, moved to 2019 by the USA series of OWID/Ember
+    base = grid.regions()["US-OK"]
+    usa_2019, usa_2023 = grid.intensity("USA", 2019)[0], grid.intensity("USA", 2023)[0]
+    assert grid.region_intensity("US-OK", 2019) == pytest.approx(base.gwp * usa_2019 / usa_2023)
+    assert grid.region_intensity("US-OK", base.year) == pytest.approx(base.gwp)
+    assert grid.region_intensity("FRA", 2021) == grid.intensity("FRA", 2021)[0]
+
+
+def test_evidence_order_published_provider_country_unknown():
+    assert locations.candidates("BLOOM-176B", ["Hugging Face"], "USA", 2022) == (
+        (("FRA", 1.0),), "published")
+    regions, basis = locations.candidates("some model", ["OpenAI"], "USA", 2021)
+    assert basis == "provider" and regions == (("US-IA", 1.0),)
+    regions, basis = locations.candidates("some model", ["No Such Lab"], "USA", 2021)
+    assert basis == "country" and len(regions) == len(grid.country_regions("USA"))
+    assert sum(w for _, w in regions) == pytest.approx(1.0)
+    assert locations.candidates("some model", ["No Such Lab"], "GBR", 2021) == (
+        (("GBR", 1.0),), "country")
+    assert locations.candidates("some model", [], "", 2021) == ((), "unknown")
+    # a record's own region or provider comes first
+    assert locations.candidates("BLOOM-176B", [], "", 2022, region="US-OK")[0] == (
+        ("US-OK", 1.0),)
+
+
+def test_published_location_moves_the_grid_and_its_country(evidence):
+    r = evidence.runs.names.index("BLOOM-176B")  # Epoch: USA first; trained at IDRIS, France
+    assert evidence.countries[r] == "FRA"
+    assert evidence.runs.column("grid_gwp")[r] == pytest.approx(grid.intensity("FRA", 2021)[0])
+    assert evidence.location_bases[r] == "published"
+
+
+def test_a_location_choice_draws_only_its_candidates(evidence):
+    name = "Llama 2-70B"  # Meta: a choice among Meta's data-centre regions
+    ratios, weights = evidence.location_choices[name]
+    assert len(ratios) > 1 and sum(weights) == pytest.approx(1.0)
+    point = evidence.runs.column("grid_gwp")[evidence.runs.names.index(name)]
+    assert point == pytest.approx(float(np.dot(ratios, weights)) * point)  # weighted mean
+    catalogue = {**default_catalogue("evidence"), **run_parameters(evidence)}
+    bound = bind(catalogue, evidence.runs, evidence.hardware, evidence.countries,
+                 evidence.known, evidence.classes)
+    column = [j for j, (parameter, member) in enumerate(bound.columns)
+              if parameter == "location" and member == name]
+    values = parameter_values(bound, Design("mc", 4096, bound.n_columns, 1).uniforms(0, 4096))
+    drawn = values[:, column[0]]
+    assert set(np.round(drawn, 12)) <= set(np.round(ratios, 12))
+    for ratio, weight in zip(ratios, weights):  # frequencies follow the weights (4096 draws)
+        share = np.mean(np.isclose(drawn, ratio))
+        assert abs(share - weight) < 4 * np.sqrt(weight * (1 - weight) / 4096) + 1e-9
+
+
+def test_power_models_point_values(evidence):
+    mlca = notable.build_runs(power="mlca", location="organisation")
+    for name, usage in (("T5-11B", 0.49), ("GPT-3 175B (davinci)", 0.70)):  # TPU, GPU
+        r = evidence.runs.names.index(name)
+        assert evidence.runs.column("gpu_usage")[r] == usage
+        assert mlca.runs.column("gpu_usage")[mlca.runs.names.index(name)] == 0.75
+    r = evidence.runs.names.index("T5-11B")  # Google: hyperscale PUE
+    assert evidence.classes["provider"][r] == "hyperscale"
+    assert evidence.runs.column("dynamic_ratio")[r] == 1.13
+    assert mlca.runs.column("dynamic_ratio")[mlca.runs.names.index("T5-11B")] == 200 / 109
+    # the evidence catalogue replaces the dynamic ratio by the PUE and the non-training share
+    assert "dynamic_ratio" not in default_catalogue("evidence")
+    assert {"facility_pue", "non_training_overhead"} <= set(default_catalogue("evidence"))
+    assert "facility_pue" not in default_catalogue("mlca")
+
+
+def test_class_distributions_bind_per_run(evidence):
+    catalogue = {**default_catalogue("evidence"), **run_parameters(evidence)}
+    bound = bind(catalogue, evidence.runs, evidence.hardware, evidence.countries,
+                 evidence.known, evidence.classes)
+    by_run = {member: bound.distributions[j] for j, (parameter, member)
+              in enumerate(bound.columns) if parameter == "gpu_usage"}
+    tpu = catalogue["gpu_usage"].by_class["TPU"]
+    gpu = catalogue["gpu_usage"].by_class["GPU"]
+    for name, klass in zip(evidence.runs.names, evidence.classes["accelerator"]):
+        if name in by_run:
+            assert by_run[name] == {"TPU": tpu, "GPU": gpu}.get(klass,
+                                                                 catalogue["gpu_usage"].distribution)
