@@ -98,3 +98,29 @@ def test_bad_options_fail_before_writing(tmp_path, capsys, args, message):
     assert main(["run", "--out", str(out), "--quiet", *args]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_results_nc_is_self_describing_and_rebuilds_a_trend_figure(run_folder):
+    import numpy as np
+
+    from mlimpact.analysis.trends import decimal_years
+    from mlimpact.render import plots
+
+    data = xr.open_dataset(run_folder / "results.nc")
+    assert data.attrs["Conventions"].startswith("CF") and "mlimpact" in data.attrs["source"]
+    assert "mlimpact run" in data.attrs["history"]
+    for name, variable in data.variables.items():
+        assert variable.attrs.get("long_name") and variable.attrs.get("units"), name
+    assert "point" not in data.statistic.values and "energy_point" in data
+    # the energy trend figure from the file alone
+    baseline = data.sel(scenario="baseline")
+    energy = baseline.energy.dropna("model", how="all")
+    dates = decimal_years(np.array(energy.publication_date.values, dtype="datetime64[D]"))
+    figure = plots.trend_figure(
+        dates, energy.sel(statistic="median").values, energy.sel(statistic="q025").values,
+        energy.sel(statistic="q975").values,
+        baseline.slope.sel(series="energy", uncertainty="input").values,
+        baseline.intercept.sel(series="energy").values, "energy", "energy [kWh]")
+    axis = figure.axes[0]
+    assert axis.get_yscale() == "log" and len(axis.lines) >= 1
+    assert len(axis.collections) >= 1  # the trend band

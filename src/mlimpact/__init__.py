@@ -1,14 +1,32 @@
 """mlimpact: environmental impacts of training machine-learning models, with honest uncertainty.
 
-The pipeline runs one way, one stage per subpackage (``docs/architecture.md``): tables
-(:mod:`mlimpact.tables`) -> run tables (:mod:`mlimpact.runs`) -> uncertain inputs
-(:mod:`mlimpact.uncertainty`) -> kernels and propagation (:mod:`mlimpact.engine`) -> generic
-analyses (:mod:`mlimpact.analysis`) -> the study (:mod:`mlimpact.study`) -> rendering
-(:mod:`mlimpact.render`) and the command line (:mod:`mlimpact.cli`).
+Energy, climate change (GWP), abiotic depletion (ADPe) and primary energy (PE) of training
+runs, the production of the hardware included, as distributions (Monte Carlo), after Morand,
+Ligozat and Névéol's model (MLCA, ICT4S 2024; the 2025 study of notable AI models).
+
+From Python::
+
+    import mlimpact
+    run = mlimpact.Setup(gpu="H100 SXM5", gpus=8, nodes=64, hours=720, country="USA",
+                         gpu_usage=0.7)
+    result = mlimpact.estimate(run, samples=10_000)        # an xarray.Dataset
+    result.gwp.sel(phase="total", statistic="median")
+
+The public API: :class:`Setup`, :func:`estimate`, :func:`run_study` (:class:`Study`),
+:func:`hardware`, :func:`models`, :func:`load_parameters`, :class:`Parameter`,
+:func:`sobol`, the distributions (:mod:`mlimpact.uncertainty.distributions`) and
+:class:`MlimpactError`. The package is a pipeline, one subpackage per stage
+(``docs/architecture.md``): tables -> runs -> uncertainty -> engine -> analysis -> study ->
+render, with :mod:`mlimpact.cli` the command line.
 """
 
+from mlimpact._version import __version__
+from mlimpact.analysis.sobol import sobol
+from mlimpact.api import CRITERION_UNITS, Setup, Study, estimate, hardware, models, run_study
 from mlimpact.errors import MlimpactError
+from mlimpact.uncertainty import distributions
+from mlimpact.uncertainty.catalogue import Parameter, default_catalogue, load_parameters
 
-__version__ = "0.1.0"
-
-__all__ = ["MlimpactError", "__version__"]
+__all__ = ["CRITERION_UNITS", "MlimpactError", "Parameter", "Setup", "Study", "__version__",
+           "default_catalogue", "distributions", "estimate", "hardware", "load_parameters",
+           "models", "run_study", "sobol"]

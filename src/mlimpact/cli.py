@@ -8,7 +8,7 @@ import argparse
 import json
 import sys
 
-from mlimpact import __version__
+from mlimpact._version import __version__
 from mlimpact.errors import MlimpactError
 from mlimpact.quantities import IMPACT_CRITERIA, UNITS
 from mlimpact.render import files
@@ -19,7 +19,7 @@ def _estimate(args):
     from mlimpact.render import text
     from mlimpact.runs.setupfile import load_setup
     from mlimpact.uncertainty.catalogue import (
-        apply_uncertainty, default_catalogue, load_parameters,
+        apply_uncertainty, catalogue_hash, default_catalogue, load_parameters,
     )
 
     setup = load_setup(args.setup)
@@ -49,7 +49,9 @@ def _estimate(args):
                                            method=args.method, catalogue=catalogue,
                                            chunk_size=args.chunk_size, client=client)
     if args.out:
-        files.write_netcdf(result, args.out)
+        files.write_netcdf(files.describe_dataset(
+            files.split_point(result), f"mlimpact Monte Carlo estimate of {setup.runs.names[0]}",
+            catalogue=catalogue_hash(catalogue), command=_command(args)), args.out)
     if args.format == "json":
         print(_json(text.monte_carlo_json(result)))
     else:
@@ -147,7 +149,7 @@ def _run(args):
             result = claims.run_study(study_options,
                                       progress=None if args.quiet else _progress_bar(),
                                       client=client)
-        report.write_study(result, directory)
+        report.write_study(result, directory, command=_command(args))
     folder = folder.path
     if not args.quiet:
         print(file=sys.stderr)
@@ -156,13 +158,16 @@ def _run(args):
     print(text.claims_lines(result.claims))
 
 
+def _command(args):
+    import shlex
+    return shlex.join(["mlimpact", *args.argv])
+
+
 def _metadata(args, catalogue=None):
     """What a result folder's manifest records besides its files."""
-    import shlex
-
     from mlimpact.uncertainty.catalogue import catalogue_hash, default_catalogue
 
-    return {"command": shlex.join(["mlimpact", *args.argv]), "seed": args.seed,
+    return {"command": _command(args), "seed": args.seed,
             "catalogue_sha256": catalogue_hash(default_catalogue() if catalogue is None
                                                else catalogue),
             "data_sha256": files.input_hashes()}

@@ -239,7 +239,7 @@ class ResultFolder:
 
     def _commit(self):
         directory = self._directory
-        from mlimpact import __version__
+        from mlimpact._version import __version__
 
         files = {p.name: sha256(p) for p in sorted(directory.iterdir()) if p.is_file()}
         manifest = {"mlimpact": __version__, **self.metadata, "files": files}
@@ -265,3 +265,60 @@ def input_hashes():
     return {entry.name: hashlib.sha256(entry.read_bytes()).hexdigest()
             for entry in sorted(data.iterdir(), key=lambda e: e.name)
             if entry.name.endswith((".csv", ".toml"))}
+
+
+#: What the coordinates of mlimpact's Datasets mean (their ``long_name``).
+COORDINATES = {
+    "model": "training run (a notable AI model, or the run of a setup)",
+    "phase": "life-cycle phase: production of the hardware (allocated), use, total",
+    "statistic": "statistic over the Monte Carlo samples",
+    "hardware": "accelerator (one card)",
+    "component": "part of a card's production: die, memory, other, total",
+    "scenario": "scenario of the study",
+    "series": "quantity whose trend is fitted",
+    "uncertainty": "source of uncertainty of a trend: input, dataset or both",
+    "sample": "Monte Carlo sample",
+    "publication_date": "publication date of the model",
+    "status": "record status: complete or imputed",
+    "location_basis": "evidence of where the run trained",
+}
+
+
+def describe_dataset(dataset, title, catalogue=None, command=None):
+    """A copy of ``dataset`` made self-describing (CF-like): ``Conventions``, ``title``,
+    ``source`` (mlimpact's version), ``history`` (UTC time and command), the catalogue's
+    hash, and ``long_name`` and ``units`` on every variable and coordinate ("1" for
+    labels and dimensionless numbers)."""
+    import datetime
+
+    from mlimpact._version import __version__
+
+    data = dataset.copy()
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    data.attrs.update({
+        "Conventions": "CF-1.8", "title": title, "source": f"mlimpact {__version__}",
+        "history": f"{now} {command or 'mlimpact (Python library)'}",
+        "references": "Morand, Ligozat, Neveol 2025 (arXiv:2510.09022); MLCA, ICT4S 2024 "
+                      "(doi:10.1109/ICT4S64576.2024.00031); the project's docs/methodology.md"})
+    if catalogue is not None:
+        data.attrs["catalogue_sha256"] = catalogue
+    for name, variable in data.variables.items():
+        variable.attrs.setdefault("long_name", COORDINATES.get(name, name.replace("_", " ")))
+        if variable.dtype.kind in "OUS" or name in COORDINATES or "units" not in variable.attrs:
+            variable.attrs.setdefault("units", "1")
+    return data
+
+
+def split_point(result):
+    """A statistics Dataset with the point estimate moved from the ``statistic`` dimension to
+    variables of its own (``<name>_point``)."""
+    if "point" not in result.statistic.values:
+        return result
+    point = result.sel(statistic="point", drop=True)
+    rest = result.drop_sel(statistic="point")
+    for name in [n for n in result.data_vars if "statistic" in result[n].dims]:
+        rest[f"{name}_point"] = point[name]
+        rest[f"{name}_point"].attrs = {**point[name].attrs,
+                                       "long_name": point[name].attrs.get("long_name", name)
+                                       + " (point estimate: every input at its point value)"}
+    return rest

@@ -31,8 +31,9 @@ def _g(value):
     return "" if value is None or value != value else float(f"{value:.6g}")
 
 
-def write_study(result, folder):
-    """Write the main job's outputs into ``folder`` (prepared by the caller)."""
+def write_study(result, folder, command=None):
+    """Write the main job's outputs into ``folder`` (prepared by the caller); ``command``
+    is recorded in results.nc's history."""
     folder = Path(folder)
     files.write_csv(folder / "claims.csv", CLAIMS_HEADER,
                      [[row.get(k, "") if k not in ("estimate", "low", "high", "probability")
@@ -75,10 +76,24 @@ def write_study(result, folder):
     combined["slope"] = (("scenario", "series", "uncertainty", "sample"), slopes,
                          {"units": "1/year", "long_name": "slope of ln(value) against "
                           "publication date, per sample"})
+    intercepts = np.full((len(result.scenarios), len(series), result.options.samples), np.nan)
+    for i, scenario in enumerate(result.scenarios.values()):
+        for j, key in enumerate(series):
+            if key in scenario.intercepts:
+                intercepts[i, j] = scenario.intercepts[key]
+    combined["intercept"] = (("scenario", "series", "sample"), intercepts,
+                             {"units": "1", "long_name": "intercept of ln(value) against "
+                              "publication date [decimal years], per sample (input uncertainty)"})
     combined = combined.assign_coords(series=series, uncertainty=list(UNCERTAINTIES))
+    combined = combined.assign_coords(_model_coordinates(baseline, combined.model.values))
     combined.attrs.update({"samples": result.options.samples, "seed": result.options.seed,
-                           "window": f"{result.options.window[0]}-{result.options.window[1]}"})
-    files.write_netcdf(combined, folder / "results.nc")
+                           "window": f"{result.options.window[0]}-{result.options.window[1]}",
+                           "location": result.options.location,
+                           "power_model": result.options.power})
+    files.write_netcdf(files.describe_dataset(
+        files.split_point(combined), "Environmental impacts of training notable AI models: "
+        "per-model statistics and per-sample trends (mlimpact run)", command=command),
+        folder / "results.nc")
     # figures
     for criterion in CRITERIA:
         values = summary[criterion]
@@ -112,6 +127,31 @@ def write_study(result, folder):
         write_validation(result.validation, folder)
     files.write_text(folder / "report.md", study_markdown(result))
     return folder
+
+
+def _model_coordinates(baseline, names):
+    """Per-model coordinates of results.nc (the baseline's records): publication date,
+    hardware, status, country and the evidence of the location."""
+    notable = baseline.notable
+    index = {name: r for r, name in enumerate(notable.runs.names)}
+    records = {r.name: r for r in notable.records}
+
+    def column(values, missing=""):
+        return [values[index[n]] if n in index else missing for n in names]
+
+    dates = [str(d) for d in notable.dates]
+    return {
+        "publication_date": ("model", column(dates),
+                             {"long_name": "publication date of the model (YYYY-MM-DD)"}),
+        "hardware": ("model", column(list(notable.hardware)),
+                     {"long_name": "accelerator of the run (or its choice of variants)"}),
+        "status": ("model", [records[n].status if n in records else "" for n in names],
+                   {"long_name": "record status: complete or imputed"}),
+        "country": ("model", column(list(notable.countries)),
+                    {"long_name": "country of the run's grid (ISO 3166 alpha-3)"}),
+        "location_basis": ("model", column(list(notable.location_bases)),
+                           {"long_name": "evidence of where the run trained"}),
+    }
 
 
 def _pct(p):

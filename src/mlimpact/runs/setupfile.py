@@ -91,6 +91,11 @@ _FIELDS_OF_KEY = {
 }
 
 
+def schema():
+    """Section -> {key: (kind, description)} of the setup file (read-only copy)."""
+    return {section: dict(keys) for section, keys in _SCHEMA.items()}
+
+
 def _check(where, kind, value):
     """Validate one value of the given kind; return it as float/int/str/bool."""
     if kind == "text":
@@ -275,6 +280,13 @@ def _resolve_gpu(source, get, provenance):
     return hardware, hardware.name, values
 
 
+#: What ACT misses (words of the message of mlimpact.tables.fab.act_fields) -> the setup key
+#: that supplies it.
+_ACT_KEYS = (("process node", "gpu_process_node_nm"),
+             ("fab's grid", "fab_intensity_kgco2eq_per_kwh"),
+             ("memory type", "gpu_memory_type"))
+
+
 def _resolve_production(source, get, hardware, label, memory_gb, provenance):
     """Fields of the production model (MLCA, ACT or both uncertain) and which are stated.
 
@@ -311,8 +323,9 @@ def _resolve_production(source, get, hardware, label, memory_gb, provenance):
             memory_gb, intensity=get("assumptions", "fab_intensity_kgco2eq_per_kwh")))
     except MlimpactError as error:
         if choice == "act":
-            raise MlimpactError(f"{source}: [assumptions] production_model = \"act\": {error}") \
-                from None
+            hint = next((f"; give {key}" for words, key in _ACT_KEYS if words in str(error)), "")
+            raise MlimpactError(f"{source}: [assumptions] production_model = \"act\": "
+                                f"{error}{hint}") from None
         provenance["production_model"] = f"MLCA only ({error})"
         return fields, {"production_model"}
     if d0 is not None:

@@ -109,13 +109,13 @@ def act_fields(name, node_nm, foundry, release_year, memory_type, memory_gb, int
     """
     if not math.isfinite(node_nm):
         raise MlimpactError(f"ACT needs the process node of {name!r} (not in the hardware "
-                            "table): give gpu_process_node_nm")
+                            "table)")
     fields = node_parameters(node_nm)
     if intensity is None:
         if foundry not in FOUNDRY_COUNTRIES or release_year is None:
             raise MlimpactError(f"ACT needs the fab's grid of {name!r} (foundry "
                                 f"{foundry or 'unknown'!r}, release year "
-                                f"{release_year or 'unknown'}): give fab_intensity_kgco2eq_per_kwh")
+                                f"{release_year or 'unknown'})")
         intensity = fab_intensity(foundry, release_year)
     if memory_type in memory_factors():
         low, high = memory_factors()[memory_type]
@@ -124,7 +124,7 @@ def act_fields(name, node_nm, foundry, release_year, memory_type, memory_gb, int
     else:
         raise MlimpactError(f"ACT needs the memory type of {name!r} (got "
                             f"{memory_type or 'none'!r}; known: "
-                            f"{', '.join(memory_factors())}): give gpu_memory_type")
+                            f"{', '.join(memory_factors())})")
     return {**fields, "fab_intensity": intensity, "memory_gwp_low": low, "memory_gwp_high": high}
 
 

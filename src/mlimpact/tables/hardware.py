@@ -99,7 +99,9 @@ class HardwareTable:
     """The accelerators of ``data/hardware.csv`` with name lookup.
 
     Names match ignoring case, spacing and punctuation, with or without the manufacturer
-    ("H100 SXM5 80GB" finds "NVIDIA H100 SXM5 80GB"), and through the table's aliases.
+    ("H100 SXM5 80GB" finds "NVIDIA H100 SXM5 80GB"), through the table's aliases, and by
+    the start of a name ("H100 SXM" finds the one H100 SXM card; "H100", which starts
+    several names, lists them).
     """
 
     def __init__(self, rows):
@@ -140,6 +142,16 @@ class HardwareTable:
             if len(found) > 1:
                 options = ", ".join(sorted(repr(self.rows[i].name) for i in found))
                 raise MlimpactError(f"{field}: {name!r} is ambiguous; say which of {options}")
+        short = _strip_manufacturer(key)
+        starting = sorted({i for k, found in self._stripped.items() if k.startswith(short)
+                           for i in found}) if len(short) >= 3 else []
+        if len(starting) == 1:
+            return self.rows[starting[0]]
+        if len(starting) > 1:
+            options = ", ".join(repr(self.rows[i].name) for i in starting[:12])
+            more = f" and {len(starting) - 12} more" if len(starting) > 12 else ""
+            raise MlimpactError(f"{field}: {name!r} matches several accelerators: {options}"
+                                f"{more}; say which")
         close = difflib.get_close_matches(key, list(self._exact), n=4, cutoff=0.6)
         labels = []
         for match in close:

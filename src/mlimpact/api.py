@@ -1,0 +1,274 @@
+"""The public face of mlimpact for Python users (re-exported at the package's top level).
+
+Estimating a training run from a notebook::
+
+    >>> import mlimpact
+    >>> run = mlimpact.Setup(gpu="H100 SXM5", gpus=8, nodes=4, hours=100, country="USA",
+    ...                      gpu_usage=0.7)
+    >>> result = mlimpact.estimate(run, samples=2048, seed=0)
+    >>> float(result.gwp.sel(phase="total", statistic="median")) > 0
+    True
+
+Everything here validates its inputs with the rules and one-line messages of the command line
+(:class:`mlimpact.MlimpactError`) and returns labelled objects: xarray Datasets and pandas
+DataFrames, with units in their attributes.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlimpact.engine import model
+from mlimpact.engine.propagate import DEFAULT_CHUNK_SIZE, propagate_setup
+from mlimpact.errors import MlimpactError
+from mlimpact.quantities import CRITERIA, UNITS
+from mlimpact.render.files import describe_dataset, split_point
+from mlimpact.runs import setupfile
+from mlimpact.tables.hardware import hardware_table
+from mlimpact.tables.models import load_models
+from mlimpact.uncertainty.catalogue import catalogue_hash, default_catalogue, load_parameters
+
+#: Setup keys, by the section of the setup file (``docs/setup.md``) they belong to.
+_SECTION_OF = {key: section for section, keys in setupfile.schema().items() for key in keys}
+
+
+class Setup:
+    """A training run to estimate: validated with the rules of the setup file.
+
+    Parameters
+    ----------
+    name : str, optional
+        Label of the run.
+    gpu_hours : float, optional
+        Accelerator-hours [h], instead of ``hours`` (with ``nodes`` and ``gpus``): the run
+        is then one node of ``gpus`` accelerators (8 unless given) for gpu_hours / gpus hours,
+        which gives the same impacts (they depend on accelerators x hours).
+    **keys
+        Any key of the setup file, without its section: ``hours`` [h], ``nodes``,
+        ``country`` (ISO 3166 alpha-3), ``year``, ``gpu`` (a name or alias of the hardware
+        table), ``gpus`` (per node), ``gpu_usage`` (mean fraction of TDP), ``gpu_tdp_w``,
+        ``cpus``, ``lifetime_years``, ``production_model``... (``docs/setup.md``), and
+        ``uncertainty`` (a dict: the ``[uncertainty]`` section).
+
+    Examples
+    --------
+    >>> import mlimpact
+    >>> run = mlimpact.Setup(gpu="NVIDIA V100 SXM2 32 GB", gpus=16, nodes=4, hours=79.2,
+    ...                      country="USA", gpu_usage=0.75259, gpu_tdp_w=250)
+    >>> run.name
+    'run'
+    >>> mlimpact.Setup(gpu="A100", gpus=8, gpu_hours=-5, country="USA", gpu_usage=0.7)
+    Traceback (most recent call last):
+    mlimpact.errors.MlimpactError: <setup>: gpu_hours must be > 0 (got -5)
+    """
+
+    def __init__(self, name=None, gpu_hours=None, **keys):
+        document = {} if name is None else {"name": name}
+        uncertainty = keys.pop("uncertainty", None)
+        if gpu_hours is not None:
+            if isinstance(gpu_hours, bool) or not isinstance(gpu_hours, (int, float)) \
+                    or not gpu_hours > 0 or not np.isfinite(gpu_hours):
+                raise MlimpactError(f"<setup>: gpu_hours must be > 0 (got {gpu_hours!r})")
+            if "hours" in keys or "nodes" in keys:
+                raise MlimpactError("<setup>: give gpu_hours or hours and nodes, not both")
+            keys.setdefault("gpus", 8)
+            keys.update(nodes=1, hours=gpu_hours / keys["gpus"])
+        for key, value in keys.items():
+            if key not in _SECTION_OF:
+                raise MlimpactError(f"<setup>: unknown key {key!r} (known: "
+                                    f"{', '.join(sorted(_SECTION_OF))}, gpu_hours, uncertainty)")
+            document.setdefault(_SECTION_OF[key], {})[key] = value
+        if uncertainty is not None:
+            document["uncertainty"] = uncertainty
+        self._set(document, "<setup>")
+
+    def _set(self, document, source):
+        self.document = document
+        self.parsed = setupfile.parse_setup(document, source=source)
+
+    @classmethod
+    def from_dict(cls, document, source="<setup>"):
+        """A setup from a dict shaped like the TOML file (sections ``run``, ``node``...)."""
+        setup = cls.__new__(cls)
+        setup._set(document, source)
+        return setup
+
+    @classmethod
+    def from_toml(cls, path):
+        """A setup from a TOML file (``docs/setup.md``)."""
+        from mlimpact._io import load_toml
+
+        return cls.from_dict(load_toml(path, "setup file"), source=str(Path(path)))
+
+    @property
+    def name(self):
+        return self.parsed.runs.names[0]
+
+    def __repr__(self):
+        return f"Setup({self.name!r}: {self.parsed.gpu_label}, grid {self.parsed.country})"
+
+
+def _as_setup(setup):
+    if isinstance(setup, Setup):
+        return setup
+    if isinstance(setup, dict):
+        return Setup.from_dict(setup)
+    if isinstance(setup, (str, Path)):
+        return Setup.from_toml(setup)
+    raise TypeError(f"expected a Setup, a dict or the path of a setup file, "
+                    f"got {type(setup).__name__}")
+
+
+def estimate(setup, samples=10_000, seed=0, method="mc", parameters=None,
+             chunk_size=DEFAULT_CHUNK_SIZE, point=False):
+    """Energy and impacts of one training run, with their uncertainty.
+
+    Parameters
+    ----------
+    setup : Setup, dict or path
+        The run (a :class:`Setup`, a dict shaped like the setup file, or its path).
+    samples, seed : int
+        Monte Carlo samples and seed (the same seed gives the same numbers).
+    method : {"mc", "lhs", "sobol"}
+    parameters : path or dict, optional
+        A parameters file (or a dict of :class:`mlimpact.Parameter`) amending the catalogue.
+    point : bool
+        Only the deterministic (MLCA) estimate.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``energy`` [kWh] and ``gwp`` [kg CO2eq], ``adpe`` [kg Sb eq], ``pe`` [MJ] over
+        (model, phase, statistic), statistics ``mean``, ``std``, ``q025``, ``q05``,
+        ``median``, ``q95``, ``q975``; the point estimate as separate variables
+        ``energy_point``, ``gwp_point``... With ``point``, only those.
+
+    Examples
+    --------
+    >>> import mlimpact
+    >>> result = mlimpact.estimate({"run": {"hours": 79.2, "nodes": 4, "country": "USA"},
+    ...                             "node": {"gpu": "NVIDIA V100 SXM2 32 GB", "gpus": 16,
+    ...                                      "gpu_usage": 0.75259, "gpu_tdp_w": 250,
+    ...                                      "gpu_die_area_cm2": 8.15}}, point=True)
+    >>> round(float(result.energy_point.squeeze()))
+    2082
+    """
+    setup = _as_setup(setup)
+    if point:
+        result = model.training_impacts(setup.parsed.runs)
+        data = result.rename({name: f"{name}_point" for name in CRITERIA})
+        return describe_dataset(data, "mlimpact point estimate of a training run",
+                                catalogue=None)
+    catalogue = default_catalogue()
+    if parameters is not None:
+        extra = parameters if isinstance(parameters, dict) else load_parameters(parameters)
+        catalogue = {**catalogue, **extra}
+    result = propagate_setup(setup.parsed, samples, seed=seed, method=method,
+                             catalogue=catalogue, chunk_size=chunk_size)
+    return describe_dataset(split_point(result),
+                            "mlimpact Monte Carlo estimate of a training run",
+                            catalogue=catalogue_hash(catalogue))
+
+
+@dataclass
+class Study:
+    """The main job's results, as the report is made from them.
+
+    Attributes
+    ----------
+    claims, trends : pandas.DataFrame
+        The claims table (``claims.csv``) and every growth rate (``trends.csv``).
+    models : xarray.Dataset
+        Per-model statistics of the baseline scenario.
+    validation : pandas.DataFrame or None
+        Published footprints against our intervals (``validation.csv``).
+    result : mlimpact.study.claims.StudyResult
+        Everything, for :meth:`write`.
+    """
+
+    claims: pd.DataFrame
+    trends: pd.DataFrame
+    models: object
+    validation: pd.DataFrame
+    result: object
+
+    def write(self, folder, force=False):
+        """Write the report folder (``report.md``, tables, figures, ``manifest.json``)."""
+        from mlimpact.render import files, report
+
+        target = files.ResultFolder(folder, force, {"command": "mlimpact.run_study",
+                                                    "seed": self.result.options.seed})
+        with target as directory:
+            report.write_study(self.result, directory)
+        return Path(folder)
+
+
+def run_study(samples=2048, seed=0, **options):
+    """The main job (``mlimpact run``) without writing files: claims, trends and per-model
+    results of the notable AI models.
+
+    Parameters
+    ----------
+    samples, seed : int
+    **options
+        Any field of :class:`mlimpact.study.options.StudyOptions` (``scenarios``,
+        ``window``, ``impute``, ``location``, ``power``, ``sensitivity_samples``...).
+
+    Returns
+    -------
+    Study
+    """
+    import dataclasses
+
+    from mlimpact.study import claims as study_claims
+    from mlimpact.study.options import StudyOptions
+
+    known = {f.name for f in dataclasses.fields(StudyOptions)}
+    unknown = set(options) - known
+    if unknown:
+        raise MlimpactError(f"run_study: unknown option(s) {', '.join(sorted(unknown))} "
+                            f"(known: {', '.join(sorted(known))})")
+    result = study_claims.run_study(StudyOptions(samples=samples, seed=seed, **options))
+    baseline = result.scenarios.get("baseline") or next(iter(result.scenarios.values()))
+    validation = (pd.DataFrame(result.validation.rows) if result.validation is not None
+                  else None)
+    return Study(pd.DataFrame(result.claims), pd.DataFrame(result.trends), baseline.summary,
+                 validation, result)
+
+
+def hardware(query=None):
+    """Accelerators of the hardware table whose name or alias contains ``query`` (all
+    without one), as a DataFrame: die area [cm2], memory [GB], TDP [W], release date...
+
+    Examples
+    --------
+    >>> import mlimpact
+    >>> "NVIDIA H100 SXM5 80GB" in set(mlimpact.hardware("H100").name)
+    True
+    """
+    rows = hardware_table().search(query)
+    return pd.DataFrame([{"name": h.name, "aliases": "; ".join(h.aliases),
+                          "manufacturer": h.manufacturer, "type": h.type, "segment": h.segment,
+                          "release_date": h.release_date or None,
+                          "die_area_cm2": h.die_area_cm2, "memory_gb": h.memory_gb,
+                          "memory_type": h.memory_type or None, "tdp_w": h.tdp_w,
+                          "peak_flops_tensor_fp16_bf16": h.peak_flops.get("tensor_fp16_bf16")}
+                         for h in rows])
+
+
+def models():
+    """The notable AI models of Epoch AI as the run reads them (``data/models.csv``).
+
+    Examples
+    --------
+    >>> import mlimpact
+    >>> "GPT-3 175B (davinci)" in set(mlimpact.models().model)
+    True
+    """
+    return pd.DataFrame(load_models())
+
+
+#: Units of the criteria, for users: ``{"energy": "kWh", "gwp": "kg CO2eq", ...}``.
+CRITERION_UNITS = dict(UNITS)
