@@ -36,16 +36,20 @@ Helpers (number parsing/formatting, SHA-256, CSV writing) are imported from buil
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections import Counter, defaultdict
-from datetime import date
-from decimal import InvalidOperation
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # do not leave scripts/__pycache__ behind when importing build_tables
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_tables import NOTABLE, check_raw, dec, fmt, read_csv, write_csv  # noqa: E402
+from build_tables import NOTABLE, check_raw, read_csv, write_csv  # noqa: E402
+
+# the conversion rules live in the package (mlimpact.runs.records), so that a user's newer
+# Epoch export and this build read records the same way
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+from mlimpact.errors import MlimpactError  # noqa: E402
+from mlimpact.runs.records import MODEL_COLUMNS as COLUMNS  # noqa: E402
+from mlimpact.runs.records import epoch_records, parse_date, text  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RAW = REPO_ROOT.parent / "shared" / "data"
@@ -59,72 +63,6 @@ NOTABLE_SHA256 = "c5a262f52d614d11d7b6f0e5e2ac07d3501cfd7d325d92895bb2c5a9190ed8
 # They hold for the file with the SHA-256 above; a difference means a bug in this script.
 EXPECTED_2012_2025 = {"models": 843, "compute": 447, "hardware": 350, "quantity": 236, "time": 216}
 
-COLUMNS = [
-    "model", "organization", "publication_date", "year", "country", "country_flag",
-    "domain", "domains", "parameters", "training_compute_flop", "hardware", "hardware_quantity",
-    "training_time_hours", "mfu", "numerical_format", "training_power_draw_w", "confidence",
-    "hardware_status", "quantity_status", "time_status", "compute_status",
-]
-
-# Text columns: our column <- Epoch column (stripped, newlines collapsed, otherwise unchanged).
-TEXT_FIELDS = {
-    "model": "Model",
-    "organization": "Organization",
-    "domains": "Domain",
-    "hardware": "Training hardware",
-    "numerical_format": "Numerical format",
-    "confidence": "Confidence",
-}
-
-# Numeric columns: our column <- Epoch column (units unchanged).
-NUMERIC_FIELDS = {
-    "parameters": "Parameters",
-    "training_compute_flop": "Training compute (FLOP)",
-    "hardware_quantity": "Hardware quantity",
-    "training_time_hours": "Training time (hours)",
-    "mfu": "Hardware utilization (MFU)",
-    "training_power_draw_w": "Training power draw (W)",
-}
-
-# Status columns: our column <- the column whose presence it reports.
-STATUS_FIELDS = {
-    "hardware_status": "hardware",
-    "quantity_status": "hardware_quantity",
-    "time_status": "training_time_hours",
-    "compute_status": "training_compute_flop",
-}
-
-DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-NEWLINES = re.compile(r"\s*[\r\n]+\s*")
-
-
-def text(value: str | None) -> str:
-    """Strip, and collapse embedded newlines (with surrounding blanks) to a single space."""
-    return NEWLINES.sub(" ", (value or "").strip())
-
-
-def parse_date(value: str) -> date | None:
-    value = (value or "").strip()
-    if not DATE_RE.fullmatch(value):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-def number(value: str, dropped: Counter, column: str) -> str:
-    """Source number with its own digits; empty stays empty; not a finite positive number -> empty."""
-    if not (value or "").strip():
-        return ""
-    try:
-        d = dec(value)
-    except (InvalidOperation, ValueError):
-        d = None
-    if d is None or d <= 0:
-        dropped[column] += 1
-        return ""
-    return fmt(d)
 
 
 def load_countries(path: Path) -> dict[str, str]:
@@ -133,52 +71,14 @@ def load_countries(path: Path) -> dict[str, str]:
     return {r["epoch_name"]: r["country"] for r in read_csv(path)}
 
 
-def country_of(raw: str, codes: dict[str, str]) -> tuple[str, str]:
-    """(country, country_flag) from Epoch's `Country (of organization)`.
-
-    Split on commas and map each name with data/countries.csv. Names without a code
-    (Multinational) are skipped. One distinct code -> ("XXX", "single"); several ->
-    (first code, "first of several (XXX;YYY)"), distinct codes in order of appearance;
-    none -> ("", "none: <raw value>") or ("", "none: missing") for an empty field.
-    """
-    raw = text(raw)
-    names = [p.strip() for p in raw.split(",") if p.strip()]
-    unknown = [n for n in names if n not in codes]
-    if unknown:
-        sys.exit(f"build_models: country names not in data/countries.csv: {unknown}; "
-                 "rebuild it with python scripts/build_tables.py")
-    mapped = list(dict.fromkeys(codes[n] for n in names if codes[n]))
-    if not mapped:
-        return "", f"none: {raw or 'missing'}"
-    if len(mapped) == 1:
-        return mapped[0], "single"
-    return mapped[0], f"first of several ({';'.join(mapped)})"
-
-
 def build_models(raw_rows: list[dict[str, str]], codes: dict[str, str]) -> tuple[list[dict[str, str]], dict]:
-    info: dict = {"no_date": [], "dropped": Counter()}
-    out = []
-    for r in raw_rows:
-        day = parse_date(r["Publication date"])
-        if day is None:
-            info["no_date"].append(text(r["Model"]))
-            continue
-        row = {col: text(r[src]) for col, src in TEXT_FIELDS.items()}
-        row["publication_date"] = day.isoformat()
-        row["year"] = str(day.year)
-        row["country"], row["country_flag"] = country_of(r["Country (of organization)"], codes)
-        row["domain"] = row["domains"].split(",")[0].strip()
-        for col, src in NUMERIC_FIELDS.items():
-            row[col] = number(r[src], info["dropped"], col)
-        for col, field in STATUS_FIELDS.items():
-            row[col] = "reported" if row[field] else "missing"
-        out.append(row)
-    keys = [r["model"] for r in out]
-    if len(set(keys)) != len(keys):
-        dup = sorted(k for k, n in Counter(keys).items() if n > 1)
-        sys.exit(f"build_models: duplicate model names: {dup}")
-    out.sort(key=lambda r: (r["publication_date"], r["model"]))
-    return out, info
+    """The records of models.csv: the package's conversion of an Epoch export
+    (mlimpact.runs.records.epoch_records, the one place its rules live)."""
+    no_date = [text(r["Model"]) for r in raw_rows if parse_date(r["Publication date"]) is None]
+    try:
+        return epoch_records(raw_rows, codes, source=str(NOTABLE)), {"no_date": no_date}
+    except MlimpactError as error:
+        sys.exit(f"build_models: {error}")
 
 
 def year_counts(rows: list[dict[str, str]]) -> dict[int, Counter]:
@@ -218,15 +118,13 @@ def main(argv: list[str] | None = None) -> int:
                  f"(got, expected): {diff}")
 
     args.out.mkdir(parents=True, exist_ok=True)
-    write_csv(args.out / "models.csv", COLUMNS, models)
+    write_csv(args.out / "models.csv", list(COLUMNS), models)
 
     flags = Counter(r["country_flag"].split(" (")[0].split(":")[0] for r in models)
     unmapped = Counter(r["country_flag"] for r in models if not r["country"])
     print(f"build_models: raw SHA-256 verified: {path}")
     print(f"  models.csv  {len(models)} rows written ({len(info['no_date'])} raw rows without a "
           f"publication date skipped: {', '.join(info['no_date'])})")
-    print(f"  values not a finite positive number, written empty: {sum(info['dropped'].values())}"
-          + "".join(f"; {k} {v}" for k, v in sorted(info["dropped"].items())))
     print("  reported, by year:  year  models  hardware  quantity  time  compute")
     for y in range(2013, 2026):
         c = by_year.get(y, Counter())

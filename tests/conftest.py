@@ -82,3 +82,17 @@ def random_runs(rng, n):
 def repo_root():
     from pathlib import Path
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def raw_dir():
+    """The folder of the raw public files (laid out as data/README.md lists them), named by
+    the environment variable MLIMPACT_RAW_DATA: the tests never read outside the repository
+    unless told where. Without it, the rebuild tests are skipped."""
+    import os
+    from pathlib import Path
+
+    raw = os.environ.get("MLIMPACT_RAW_DATA")
+    if not raw or not Path(raw).is_dir():
+        pytest.skip("set MLIMPACT_RAW_DATA to the raw public data folder to rebuild data/")
+    return Path(raw)

@@ -45,10 +45,8 @@ def test_every_curated_row_names_a_known_model_organisation_and_region():
     assert providers() and provider_sites()
 
 
-def test_regions_table_is_rebuilt_identically(tmp_path):
-    raw = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "codecarbon"
-    if not raw.is_dir():
-        pytest.skip(f"raw public data not found at {raw} (needed to rebuild data/)")
+def test_regions_table_is_rebuilt_identically(tmp_path, raw_dir):
+    raw = raw_dir / "codecarbon"
     script = Path(__file__).resolve().parent.parent / "scripts" / "build_regions.py"
     subprocess.run([sys.executable, str(script), "--raw", str(raw), "--out", str(tmp_path)],
                    check=True, capture_output=True)

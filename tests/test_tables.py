@@ -12,12 +12,6 @@ from mlimpact.tables import grid
 from mlimpact.tables.hardware import hardware_table
 
 
-@pytest.fixture
-def raw_dir(repo_root):
-    raw = repo_root.parent / "shared" / "data"
-    if not raw.is_dir():
-        pytest.skip(f"raw public data not found at {raw} (needed to rebuild data/)")
-    return raw
 
 
 def test_build_script_reproduces_committed_tables(repo_root, raw_dir, tmp_path):

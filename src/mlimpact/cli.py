@@ -14,7 +14,51 @@ from mlimpact.quantities import IMPACT_CRITERIA, UNITS
 from mlimpact.render import files
 
 
+def _batch(args):
+    from mlimpact.render import text
+    from mlimpact.runs.records import read_models_file
+    from mlimpact.study.portfolio import BATCH_HEADER, batch_rows, estimate_portfolio
+    from mlimpact.uncertainty.catalogue import default_catalogue, load_parameters
+
+    if args.setup or args.point:
+        raise MlimpactError("--batch takes an inventory file in place of SETUP, and no --point")
+    if args.out:
+        files.check_writable_file(args.out, force=args.force)
+    records, digest = read_models_file(args.batch)
+    if "energy_kwh" not in records[0]:  # only inventories have it
+        raise MlimpactError(f"{args.batch}: --batch takes an inventory (columns name, date, "
+                            "hardware...), not an Epoch export: use run --models for that")
+    catalogue = default_catalogue("evidence")
+    if args.parameters:
+        catalogue = {**catalogue, **load_parameters(args.parameters)}
+    portfolio = estimate_portfolio(records, samples=args.samples, seed=args.seed,
+                                   chunk_size=args.chunk_size, catalogue=catalogue)
+    rows = batch_rows(portfolio)
+    if args.out:
+        files.write_csv(args.out, BATCH_HEADER, rows)
+    if args.format == "json":
+        print(_json({"file": str(args.batch), "sha256": digest, "samples": args.samples,
+                     "seed": args.seed,
+                     "rows": [dict(zip(BATCH_HEADER, row)) for row in rows],
+                     "excluded": [{"run": n, "reason": why} for n, why in portfolio.excluded]}))
+        return
+    print(f"{args.batch} (SHA-256 {digest[:16]}...): {len(portfolio.runs.model)} runs, "
+          f"{args.samples:,} samples (seed {args.seed}); median [95 % interval]; the total's "
+          "interval keeps shared inputs shared\n")
+    print(text.table([[run, f"{criterion} [{unit}]", f"{text.format_number(median)} "
+                       f"[{text.format_number(low)}, {text.format_number(high)}]",
+                       text.format_number(measured) if measured != "" else "-"]
+                      for run, criterion, unit, median, low, high, _, measured in rows],
+                     ["run", "criterion", "estimate", "measured"]))
+    for name, why in portfolio.excluded:
+        print(f"excluded: {name}: {why}")
+
+
 def _estimate(args):
+    if args.batch:
+        return _batch(args)
+    if not args.setup:
+        raise MlimpactError("estimate needs a SETUP file, or --batch FILE")
     from mlimpact.engine import model, propagate
     from mlimpact.render import text
     from mlimpact.runs.setupfile import load_setup
@@ -113,16 +157,17 @@ def _data(args):
     from mlimpact.study.coverage import coverage, records_json
 
     window = (args.first_year, args.last_year)
+    records, digest = _records(args)
     runs = build_runs(window=window, impute=not args.complete_only,
-                      speculative=not args.exclude_speculative)
+                      speculative=not args.exclude_speculative, records=records)
     summary = coverage(runs, window)
     if args.format == "json":
-        if args.models:
+        if args.per_model:
             summary["models"] = records_json(runs)
         print(json.dumps(summary, indent=2))
         return
     print(text.coverage_text(summary, not args.complete_only,
-                             runs.records if args.models else None))
+                             runs.records if args.per_model else None))
 
 
 def _run(args):
@@ -136,7 +181,7 @@ def _run(args):
         scenarios=tuple(args.scenario), impute=not args.complete_only,
         window=(args.first_year, args.last_year), low_carbon_country=args.low_carbon_country,
         sensitivity_samples=args.sensitivity_samples, location=args.location, power=args.power,
-        speculative=not args.exclude_speculative)
+        speculative=not args.exclude_speculative, models_file=args.models_file)
     if args.config:
         study_options = options.apply_config(study_options, args.config)
     options.validate_options(study_options)
@@ -190,8 +235,9 @@ def _sensitivity(args):
         raise MlimpactError(f"--samples: Sobol' analysis needs a power of two >= 2 "
                             f"(got {args.samples})")
     from mlimpact.study.options import check_window
+    records, _ = _records(args)
     check_window((args.first_year, args.last_year), not args.complete_only,
-                 speculative=not args.exclude_speculative)
+                 speculative=not args.exclude_speculative, records=records)
     folder = files.ResultFolder(args.out, args.force, _metadata(args))
     with folder as directory:
         with _Backend(args) as client:
@@ -199,7 +245,7 @@ def _sensitivity(args):
                 n=args.samples, seed=args.seed, window=(args.first_year, args.last_year),
                 impute=not args.complete_only, per_model=not args.aggregates_only,
                 progress=None if args.quiet else _sensitivity_progress(), client=client,
-                speculative=not args.exclude_speculative)
+                speculative=not args.exclude_speculative, records=records)
         count = report.write_sensitivity(result, directory)
     folder = folder.path
     if not args.quiet:
@@ -231,15 +277,18 @@ def _validate(args):
     catalogue = default_catalogue(args.power)
     if args.parameters:
         catalogue = {**catalogue, **load_parameters(args.parameters)}
+    records, _ = _records(args)
     folder = (files.ResultFolder(args.out, args.force, _metadata(args, catalogue))
               if args.out else None)
     if folder is None:
         result = validate(samples=args.samples, seed=args.seed, basis=args.basis,
-                          catalogue=catalogue, location=args.location, power=args.power)
+                          catalogue=catalogue, location=args.location, power=args.power,
+                          records=records)
     else:
         with folder as directory:
             result = validate(samples=args.samples, seed=args.seed, basis=args.basis,
-                              catalogue=catalogue, location=args.location, power=args.power)
+                              catalogue=catalogue, location=args.location, power=args.power,
+                              records=records)
             report.write_validation(result, directory)
         folder = folder.path
     if args.format == "json":
@@ -295,6 +344,13 @@ def _add_output_options(parser, default):
                              "result is always replaced; other folders never are)")
 
 
+def _records(args):
+    """Records and SHA-256 of ``--models FILE`` (None, None: the embedded snapshot)."""
+    from mlimpact.runs.records import read_models_file
+
+    return read_models_file(args.models_file) if args.models_file else (None, None)
+
+
 def _add_window_options(parser):
     from mlimpact.runs.notable import WINDOW
 
@@ -306,6 +362,10 @@ def _add_window_options(parser):
                         help="imputation off: only records with hardware, count and time")
     parser.add_argument("--exclude-speculative", action="store_true",
                         help="leave out the records Epoch AI marks Speculative")
+    parser.add_argument("--models", dest="models_file", metavar="FILE",
+                        help="an Epoch AI export (notable or large-scale models, any column "
+                             "order) or an inventory of your runs (docs/user-guide.md) instead "
+                             "of the embedded snapshot")
 
 
 def _add_model_options(parser):
@@ -376,7 +436,10 @@ def build_parser():
         "estimate", help="impacts of one training run described in a setup file",
         description="Energy and production/use impacts of the training run described in "
                     "SETUP (a TOML file; see docs/setup.md).")
-    estimate.add_argument("setup", metavar="SETUP", help="setup file (TOML)")
+    estimate.add_argument("setup", metavar="SETUP", nargs="?", help="setup file (TOML)")
+    estimate.add_argument("--batch", metavar="FILE",
+                          help="an inventory of training runs (CSV, docs/user-guide.md): every "
+                               "run and the portfolio's total in one pass")
     estimate.add_argument("--point", action="store_true",
                           help="deterministic estimate: every input at its given or default value")
     _add_sampling_options(estimate)
@@ -385,8 +448,9 @@ def build_parser():
     estimate.add_argument("--chunk-size", type=_positive_int, default=DEFAULT_CHUNK_SIZE,
                           metavar="K",
                           help="samples per chunk: memory vs overhead, never the results")
-    estimate.add_argument("--out", metavar="FILE.nc",
-                          help="also write the results (xarray Dataset) to this NetCDF file")
+    estimate.add_argument("--out", metavar="FILE",
+                          help="also write the results: a NetCDF file (xarray Dataset), or "
+                               "with --batch a CSV of every run and the total")
     estimate.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     estimate.add_argument("--format", choices=("table", "json"), default="table",
                           help="output format (default: table)")
@@ -467,7 +531,7 @@ def build_parser():
                     "complete, imputed (which fields) and excluded (why), and what every "
                     "hardware name maps to.")
     _add_window_options(data)
-    data.add_argument("--models", action="store_true", help="also list every model")
+    data.add_argument("--per-model", action="store_true", help="also list every model")
     data.add_argument("--format", choices=("table", "json"), default="table")
     data.set_defaults(handler=_data)
 
@@ -495,6 +559,9 @@ def build_parser():
                        help="also replace a damaged mlimpact result in --out")
     check.add_argument("--rows", action="store_true", help="also print every comparison")
     _add_model_options(check)
+    check.add_argument("--models", dest="models_file", metavar="FILE",
+                       help="an Epoch AI export or an inventory for the dataset way "
+                            "(default: the embedded snapshot)")
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.set_defaults(handler=_validate)
 

@@ -173,11 +173,17 @@ def study_markdown(result):
              "each source alone.", ""]
     if result.coverage is not None:
         report = result.coverage
+        origin = ("notable models (Epoch AI, the embedded snapshot)"
+                  if result.models_sha256 is None else
+                  f"runs of `{options.models_file}` (SHA-256 {result.models_sha256})")
         lines += [f"**Dataset**: {report['included_total']} of "
-                  f"{report['included_total'] + report['excluded_total']} notable models "
-                  f"(Epoch AI) enter: {report['complete_total']} complete, "
+                  f"{report['included_total'] + report['excluded_total']} {origin} "
+                  f"enter: {report['complete_total']} complete, "
                   f"{report['imputed_total']} with imputed fields; "
-                  f"{report['excluded_total']} excluded (`mlimpact data` says why).", ""]
+                  f"{report['excluded_total']} excluded (`mlimpact data` says why); "
+                  f"{report.get('speculative_included', 0)} of them are records Epoch AI marks "
+                  "Speculative. Location: "
+                  f"{options.location}; power model: {options.power}.", ""]
     lines += ["## The claims", ""]
     for claim, text in result.claim_texts.items():
         rows = [r for r in result.claims if r["claim"] == claim]

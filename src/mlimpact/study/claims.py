@@ -34,7 +34,7 @@ from mlimpact.quantities import (
 )
 from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
 from mlimpact.study.coverage import coverage
-from mlimpact.study.options import StudyOptions, catalogue_of, validate_options
+from mlimpact.study.options import StudyOptions, catalogue_of, records_of, validate_options
 from mlimpact.study.scenarios import scenario_runs
 from mlimpact.uncertainty.binding import bind
 from mlimpact.uncertainty.catalogue import run_parameters
@@ -112,6 +112,8 @@ class StudyResult:
     claim_texts: dict = None
     #: Published footprints against our intervals (:mod:`mlimpact.study.validation`).
     validation: object = None
+    #: SHA-256 of the user's models file (None: the embedded snapshot).
+    models_sha256: str = None
 
 
 def _shares(start, stop, samples):
@@ -166,9 +168,9 @@ def _card_point(summary):
                      for criterion, component in CARD_QUANTITIES], axis=-1)
 
 
-def _scenario(name, options, progress, client=None):
+def _scenario(name, options, progress, client=None, records=None):
     runs = scenario_runs(name, options.window, options.impute, options.low_carbon_country,
-                         options.location, options.power, options.speculative)
+                         options.location, options.power, options.speculative, records)
     dates = trends.decimal_years(runs.dates)
     compute = runs.runs.column("training_compute")
     series = {criterion: _log(training_index(criterion)) for criterion in CRITERIA}
@@ -239,7 +241,8 @@ def run_study(options, progress=None, client=None):
         return report
 
     card_result = _cards(options, step_progress("cards"), client)
-    scenarios = {name: _scenario(name, options, step_progress(name), client)
+    records, models_sha256 = records_of(options)
+    scenarios = {name: _scenario(name, options, step_progress(name), client, records)
                  for name in options.scenarios}
     trend_rows = []
     for uncertainty in trends.UNCERTAINTIES:
@@ -281,7 +284,8 @@ def run_study(options, progress=None, client=None):
         sensitivity_result = impact_sensitivity(
             n=options.sensitivity_samples, seed=options.seed, window=options.window,
             impute=options.impute, per_model=False, client=client,
-            location=options.location, power=options.power, speculative=options.speculative)
+            location=options.location, power=options.power, speculative=options.speculative,
+            records=records)
     covered = (coverage(scenarios["baseline"].notable, options.window)
                if "baseline" in scenarios else None)
     checked = None
@@ -293,7 +297,7 @@ def run_study(options, progress=None, client=None):
                            dataset=(baseline.notable, baseline.summary), client=client,
                            location=options.location, power=options.power)
     return StudyResult(options, scenarios, card_result, claims, trend_rows, sensitivity_result,
-                       covered, dict(CLAIMS), checked)
+                       covered, dict(CLAIMS), checked, models_sha256)
 
 
 def _claim_of(series, scenario):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from mlimpact._io import load_toml
 from mlimpact.errors import MlimpactError
 from mlimpact.runs.notable import LOCATION_RULES, WINDOW, build_runs
+from mlimpact.runs.records import read_models_file
 from mlimpact.tables.catalogue import POWER_MODELS
 from mlimpact.study.scenarios import SCENARIOS, check_low_carbon_country
 from mlimpact.uncertainty.catalogue import apply_uncertainty, default_catalogue
@@ -44,6 +45,17 @@ class StudyOptions:
     power: str = "evidence"
     #: Whether records Epoch AI marks Speculative enter.
     speculative: bool = True
+    #: A user's models file (an Epoch AI export or an inventory) instead of the embedded
+    #: snapshot (:mod:`mlimpact.runs.records`).
+    models_file: str = None
+
+
+def records_of(options):
+    """``(records, sha256)`` of the options' models file, or ``(None, None)`` for the
+    embedded snapshot."""
+    if options.models_file is None:
+        return None, None
+    return read_models_file(options.models_file)
 
 
 def catalogue_of(options, extra):
@@ -80,17 +92,19 @@ def validate_options(options):
         raise MlimpactError(f"sensitivity samples must be 0 or a power of two >= 2 (got {n})")
     catalogue_of(options, {})  # a bad [uncertainty] section fails here
     check_window(options.window, options.impute, options.location, options.power,
-                 options.speculative)
+                 options.speculative, records_of(options)[0])
 
 
 #: Fewest models, and distinct publication years, a trend is fitted on.
 MIN_MODELS, MIN_YEARS = 10, 3
 
 
-def check_window(window, impute=True, location="evidence", power="evidence", speculative=True):
+def check_window(window, impute=True, location="evidence", power="evidence", speculative=True,
+                 records=None):
     """Raise unless the notable models of ``window`` that enter a run are enough to fit a
     trend: at least :data:`MIN_MODELS` models over :data:`MIN_YEARS` publication years."""
-    runs = (build_runs(window, impute, location=location, power=power, speculative=speculative)
+    runs = (build_runs(window, impute, location=location, power=power, speculative=speculative,
+                       records=records)
             if window[0] <= window[1] else None)
     years = {r.year for r in runs.records if r.status != "excluded"} if runs else set()
     count = len(runs.runs) if runs else 0
@@ -104,7 +118,7 @@ def check_window(window, impute=True, location="evidence", power="evidence", spe
 #: Keys of a configuration file's [run] table, and the type each must have.
 CONFIG_KEYS = {"samples": int, "seed": int, "method": str, "scenarios": list, "first_year": int,
                "last_year": int, "complete_only": bool, "low_carbon_country": str,
-               "location": str, "power": str, "exclude_speculative": bool}
+               "location": str, "power": str, "exclude_speculative": bool, "models": str}
 _TYPE_NAMES = {int: "a whole number", str: "a string", list: "a list of strings",
                bool: "true or false"}
 
@@ -138,6 +152,8 @@ def apply_config(options, path):
         changes["scenarios"] = tuple(run["scenarios"])
     if "complete_only" in run:
         changes["impute"] = not run["complete_only"]
+    if "models" in run:
+        changes["models_file"] = run["models"]
     if "exclude_speculative" in run:
         changes["speculative"] = not run["exclude_speculative"]
     if "first_year" in run or "last_year" in run:

@@ -31,7 +31,7 @@ def check_low_carbon_country(code):
 
 
 def scenario_runs(scenario, window=notable.WINDOW, impute=True, low_carbon_country=None,
-                  location="evidence", power="evidence", speculative=True):
+                  location="evidence", power="evidence", speculative=True, records=None):
     """The runs of the notable models of ``window`` under ``scenario``
     (:class:`mlimpact.runs.notable.NotableRuns`)."""
     if scenario not in SCENARIOS:
@@ -44,7 +44,7 @@ def scenario_runs(scenario, window=notable.WINDOW, impute=True, low_carbon_count
     elif scenario == "hardware_efficiency":
         rules["hardware_rule"] = partial(_most_efficient_hardware, die_ranges())
     return notable.build_runs(window, impute, location=location, power=power,
-                              speculative=speculative, **rules)
+                              speculative=speculative, records=records, **rules)
 
 
 def _low_carbon_grid(low_carbon_country, country, year):

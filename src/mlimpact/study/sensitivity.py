@@ -31,7 +31,8 @@ ALL_MODELS, ALL_CARDS = "all models", "all cards"
 
 def impact_sensitivity(n=256, seed=0, window=notable.WINDOW, impute=True, resamples=100,
                        per_model=True, chunk_size=128, progress=None, client=None,
-                       location="evidence", power="evidence", speculative=True):
+                       location="evidence", power="evidence", speculative=True,
+                       records=None):
     """Sobol' indices of the impact model's outputs over the notable models.
 
     Outputs: each model's energy, GWP, ADPe and PE (``per_model``); the sum over all models and
@@ -48,7 +49,7 @@ def impact_sensitivity(n=256, seed=0, window=notable.WINDOW, impute=True, resamp
         over (parameter, quantity, criterion, subject).
     """
     runs = notable.build_runs(window, impute, location=location, power=power,
-                              speculative=speculative)
+                              speculative=speculative, records=records)
     catalogue = {**default_catalogue(power), **run_parameters(runs)}
     bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes)
     dates = trends.decimal_years(runs.dates)

@@ -151,7 +151,8 @@ def _catalogue(catalogue, runs):
 
 
 def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
-             dataset=None, client=None, ways=WAYS, location="evidence", power="evidence"):
+             dataset=None, client=None, ways=WAYS, location="evidence", power="evidence",
+             records=None):
     """Compare every scored row of ``data/validation.csv`` with our estimates.
 
     Parameters
@@ -189,7 +190,7 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
 
     if "dataset" in ways:
         if dataset is None:
-            runs = notable.build_runs(location=location, power=power)
+            runs = notable.build_runs(location=location, power=power, records=records)
             bound = bind(_catalogue(catalogue, runs), runs.runs, runs.hardware, runs.countries,
                          runs.known, runs.classes)
             dataset = (runs, propagate(runs.runs, bound, samples, **propagate_options))

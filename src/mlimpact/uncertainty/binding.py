@@ -59,7 +59,7 @@ class BoundParameters:
         return len(self.columns)
 
 
-def bind(parameters, runs, hardware, countries, known=None, classes=None):
+def bind(parameters, runs, hardware, countries, known=None, classes=None, run_keys=None):
     """Bind parameters to the runs of a run table.
 
     Parameters
@@ -73,6 +73,10 @@ def bind(parameters, runs, hardware, countries, known=None, classes=None):
     classes : dict, optional
         Class kind (``accelerator``, ``provider``) -> the class of each run: a run-scope
         parameter with ``by_class`` distributions draws each run from its class's.
+    run_keys : sequence, optional
+        One hashable key per run: runs with the same key share the draws of run-scope
+        parameters (runs of one cluster: the same facility, the same utilisation); by
+        default every run draws its own.
 
     Returns
     -------
@@ -122,7 +126,8 @@ def bind(parameters, runs, hardware, countries, known=None, classes=None):
                         if not parameter.members or label in parameter.members:
                             per_variant[r, k] = column(label, label)
                 elif not parameter.members or labels[r] in parameter.members:
-                    key = (r, labels[r]) if parameter.scope == "run" else labels[r]
+                    key = ((run_keys[r] if run_keys is not None else (r, labels[r]))
+                           if parameter.scope == "run" else labels[r])
                     per_run[r] = column(key, labels[r])
             if not column_of:
                 continue

@@ -1,0 +1,282 @@
+"""Records of training runs from a user's file: an Epoch AI export, or a lab's inventory.
+
+Both become records with the columns of ``data/models.csv`` (strings; empty means unknown),
+which :func:`mlimpact.runs.notable.build_runs` turns into runs with the same mapping,
+imputation and validation rules as the embedded snapshot.
+
+- **Epoch AI export** ("Notable AI Models" or "Large-Scale AI Models" CSV, any column order,
+  extra columns ignored): the same conversion as ``scripts/build_models.py`` (which uses these
+  functions): columns renamed, the organisation's country mapped to ISO 3166 alpha-3
+  (``data/countries.csv``), numbers kept with their digits.
+- **Inventory** (``docs/user-guide.md``, "Your own runs"): one row per training run with the
+  columns of :data:`INVENTORY_COLUMNS`.
+
+A bad row is an error naming the file, line and column; no row is dropped silently.
+"""
+
+import csv
+import hashlib
+import io
+import math
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from pathlib import Path
+
+from mlimpact._io import packaged_csv
+from mlimpact.errors import MlimpactError
+from mlimpact.tables import grid
+from mlimpact.tables.hardware import hardware_table
+
+#: Columns of data/models.csv, in order.
+MODEL_COLUMNS = (
+    "model", "organization", "publication_date", "year", "country", "country_flag",
+    "domain", "domains", "parameters", "training_compute_flop", "hardware", "hardware_quantity",
+    "training_time_hours", "mfu", "numerical_format", "training_power_draw_w", "confidence",
+    "hardware_status", "quantity_status", "time_status", "compute_status",
+)
+#: Epoch text columns: ours <- Epoch's (stripped, newlines collapsed).
+EPOCH_TEXT = {"model": "Model", "organization": "Organization", "domains": "Domain",
+              "hardware": "Training hardware", "numerical_format": "Numerical format",
+              "confidence": "Confidence"}
+#: Epoch numeric columns: ours <- Epoch's (units unchanged).
+EPOCH_NUMBERS = {"parameters": "Parameters", "training_compute_flop": "Training compute (FLOP)",
+                 "hardware_quantity": "Hardware quantity",
+                 "training_time_hours": "Training time (hours)",
+                 "mfu": "Hardware utilization (MFU)",
+                 "training_power_draw_w": "Training power draw (W)"}
+#: Columns an Epoch export must have (the others are optional: empty when absent).
+EPOCH_REQUIRED = ("Model", "Publication date", "Organization", "Country (of organization)",
+                  "Training hardware", "Training compute (FLOP)")
+STATUS = {"hardware_status": "hardware", "quantity_status": "hardware_quantity",
+          "time_status": "training_time_hours", "compute_status": "training_compute_flop"}
+#: Columns of an inventory: (required, meaning).
+INVENTORY_COLUMNS = {
+    "name": (True, "label of the run, unique in the file"),
+    "date": (True, "end of training or publication, YYYY-MM-DD (the grid is of the year before)"),
+    "hardware": (True, "accelerator: a name or alias of the hardware table"),
+    "accelerators": (False, "number of accelerators"),
+    "hours": (False, "wall-clock training time [h]"),
+    "accelerator_hours": (False, "accelerator-hours [h], instead of accelerators and hours"),
+    "location": (False, "grid region (US-VA, SE3, gcp:europe-west4...) or ISO 3166 alpha-3 "
+                        "country"),
+    "provider": (False, "compute provider (a provider of data/provider_sites.csv)"),
+    "organization": (False, "organisation (its provider's sites if no location is given)"),
+    "energy_kwh": (False, "measured energy [kWh], reported beside our estimate"),
+    "training_compute_flop": (False, "training compute [FLOP]"),
+}
+#: Accelerator-hours of an inventory row without a time: a nominal time [h] (the impacts
+#: depend on accelerators x hours alone).
+NOMINAL_HOURS = 1000.0
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NEWLINES = re.compile(r"\s*[\r\n]+\s*")
+
+
+def text(value):
+    """Strip, and collapse embedded newlines (with surrounding blanks) to one space."""
+    return _NEWLINES.sub(" ", (value or "").strip())
+
+
+def parse_date(value):
+    """A ``date`` from YYYY-MM-DD, else None."""
+    value = (value or "").strip()
+    if not _DATE.fullmatch(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def format_number(value):
+    """A decimal number with exactly its significant digits: plain for 1e-4 <= |x| < 1e6,
+    else the shortest scientific form (the convention of data/README.md)."""
+    if value == 0:
+        return "0"
+    value = value.normalize()
+    if Decimal("1e-4") <= abs(value) < Decimal("1e6"):
+        return format(value, "f")
+    digits = value.as_tuple().digits
+    mantissa = "".join(map(str, digits))
+    mantissa = mantissa[0] + ("." + mantissa[1:] if len(mantissa) > 1 else "")
+    exponent = value.adjusted()
+    return f"{'-' if value < 0 else ''}{mantissa}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
+
+
+def number(value):
+    """A source number with its own digits; empty, unparsable or not > 0 -> ""."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        parsed = Decimal(value)
+    except InvalidOperation:
+        return ""
+    if not parsed.is_finite() or parsed <= 0:
+        return ""
+    return format_number(parsed)
+
+
+@lru_cache(maxsize=None)
+def country_codes():
+    """Epoch's country names -> ISO 3166 alpha-3 ("" for names without one, e.g.
+    Multinational), from ``data/countries.csv``."""
+    return {row["epoch_name"]: row["country"] for row in packaged_csv("countries.csv")}
+
+
+def country_of(raw, codes=None, where=""):
+    """``(country, country_flag)`` of Epoch's ``Country (of organization)``: the first of its
+    comma-separated names that has a code, and how it was chosen."""
+    codes = country_codes() if codes is None else codes
+    raw = text(raw)
+    names = [p.strip() for p in raw.split(",") if p.strip()]
+    unknown = [n for n in names if n not in codes]
+    if unknown:
+        raise MlimpactError(f"{where}country names not in data/countries.csv: "
+                            f"{', '.join(map(repr, unknown))}")
+    mapped = list(dict.fromkeys(codes[n] for n in names if codes[n]))
+    if not mapped:
+        return "", f"none: {raw or 'missing'}"
+    if len(mapped) == 1:
+        return mapped[0], "single"
+    return mapped[0], f"first of several ({';'.join(mapped)})"
+
+
+def epoch_record(row, codes=None, where=""):
+    """A record (``data/models.csv`` columns) from a row of an Epoch export, or None if it
+    has no valid publication date."""
+    day = parse_date(row.get("Publication date"))
+    if day is None:
+        return None
+    record = {column: text(row.get(source)) for column, source in EPOCH_TEXT.items()}
+    record["publication_date"] = day.isoformat()
+    record["year"] = str(day.year)
+    record["country"], record["country_flag"] = country_of(
+        row.get("Country (of organization)", ""), codes, where)
+    record["domain"] = record["domains"].split(",")[0].strip()
+    for column, source in EPOCH_NUMBERS.items():
+        record[column] = number(row.get(source))
+    for column, field in STATUS.items():
+        record[column] = "reported" if record[field] else "missing"
+    return {column: record[column] for column in MODEL_COLUMNS}
+
+
+def epoch_records(rows, codes=None, source="<export>"):
+    """Records of the rows of an Epoch export with a valid date, sorted by (date, model);
+    duplicate model names are an error."""
+    out = []
+    for line, row in enumerate(rows, start=2):
+        record = epoch_record(row, codes, where=f"{source} line {line}: ")
+        if record is not None:
+            out.append(record)
+    names = [r["model"] for r in out]
+    if len(set(names)) != len(names):
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        raise MlimpactError(f"{source}: duplicate model names {duplicated[:5]}")
+    return sorted(out, key=lambda r: (r["publication_date"], r["model"]))
+
+
+def _inventory_number(source, line, column, value, whole=False):
+    try:
+        parsed = float(value)
+    except ValueError:
+        parsed = math.nan
+    if not (math.isfinite(parsed) and parsed > 0) or (whole and parsed != int(parsed)):
+        kind = "a whole number >= 1" if whole else "a number > 0"
+        raise MlimpactError(f"{source} line {line}, column {column}: must be {kind} "
+                            f"(got {value!r})")
+    return parsed
+
+
+def inventory_records(rows, columns, source="<inventory>"):
+    """Records of the rows of an inventory (:data:`INVENTORY_COLUMNS`)."""
+    unknown = [c for c in columns if c not in INVENTORY_COLUMNS]
+    missing = [c for c, (required, _) in INVENTORY_COLUMNS.items()
+               if required and c not in columns]
+    if unknown or missing:
+        raise MlimpactError(f"{source}: columns {', '.join(missing)} are required"
+                            if missing else f"{source}: unknown columns {', '.join(unknown)} "
+                            f"(known: {', '.join(INVENTORY_COLUMNS)})")
+    out, names = [], set()
+    for line, row in enumerate(rows, start=2):
+        get = lambda column: (row.get(column) or "").strip()  # noqa: E731
+        name = get("name")
+        if not name or name in names:
+            raise MlimpactError(f"{source} line {line}, column name: "
+                                + ("empty" if not name else f"{name!r} appears twice"))
+        names.add(name)
+        day = parse_date(get("date"))
+        if day is None:
+            raise MlimpactError(f"{source} line {line}, column date: must be YYYY-MM-DD "
+                                f"(got {get('date')!r})")
+        hardware = hardware_table().find(get("hardware"),
+                                         field=f"{source} line {line}, column hardware")
+        numbers = {c: _inventory_number(source, line, c, get(c), whole=c == "accelerators")
+                   for c in ("accelerators", "hours", "accelerator_hours", "energy_kwh",
+                             "training_compute_flop") if get(c)}
+        if "accelerator_hours" in numbers:
+            if "hours" in numbers and "accelerators" in numbers:
+                raise MlimpactError(f"{source} line {line}: give accelerator_hours or "
+                                    "accelerators and hours, not all three")
+            chips = numbers.get("accelerators")
+            hours = numbers.get("hours")
+            if chips is None and hours is None:
+                hours = NOMINAL_HOURS
+            chips = chips if chips is not None else numbers["accelerator_hours"] / hours
+            hours = hours if hours is not None else numbers["accelerator_hours"] / chips
+        elif "accelerators" in numbers and "hours" in numbers:
+            chips, hours = numbers["accelerators"], numbers["hours"]
+        else:
+            raise MlimpactError(f"{source} line {line}, column hours: give accelerators and "
+                                "hours, or accelerator_hours")
+        location = get("location")
+        if location and not grid.is_region(location.upper() if len(location) == 3 else location):
+            raise MlimpactError(f"{source} line {line}, column location: unknown region "
+                                f"{location!r} (data/grid_regions.csv keys or ISO 3166 alpha-3)")
+        region = location.upper() if len(location) == 3 else location
+        out.append({
+            "model": name, "organization": get("organization"),
+            "publication_date": day.isoformat(), "year": str(day.year),
+            "country": grid.region_country(region) if region else "", "region": region,
+            "provider": get("provider"), "domain": "", "domains": "",
+            "hardware": hardware.name, "hardware_quantity": repr(chips),
+            "training_time_hours": repr(hours),
+            "training_compute_flop": get("training_compute_flop"), "mfu": "",
+            "numerical_format": "", "confidence": "",
+            "energy_kwh": get("energy_kwh")})
+    if not out:
+        raise MlimpactError(f"{source}: no run")
+    return out
+
+
+def read_models_file(path):
+    """Records of an Epoch export or of an inventory (told apart by their columns), and the
+    file's SHA-256."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        content = raw.decode("utf-8-sig")
+    except FileNotFoundError:
+        raise MlimpactError(f"{path}: no such models file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise MlimpactError(f"{path}: cannot read models file ({error.__class__.__name__})") \
+            from None
+    reader = csv.DictReader(io.StringIO(content, newline=""))
+    columns = reader.fieldnames or []
+    try:
+        rows = list(reader)
+    except csv.Error as error:
+        raise MlimpactError(f"{path}: malformed CSV ({error})") from None
+    if "Model" in columns and "Publication date" in columns:
+        absent = [c for c in EPOCH_REQUIRED if c not in columns]
+        if absent:
+            raise MlimpactError(f"{path}: an Epoch export needs the columns "
+                                f"{', '.join(absent)}")
+        records = epoch_records(rows, source=str(path))
+    elif "name" in columns:
+        records = inventory_records(rows, columns, source=str(path))
+    else:
+        raise MlimpactError(f"{path}: neither an Epoch AI export (columns Model, Publication "
+                            "date...) nor an inventory (columns name, date, hardware...)")
+    return records, hashlib.sha256(raw).hexdigest()

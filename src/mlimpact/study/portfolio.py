@@ -1,0 +1,113 @@
+"""A lab's portfolio of training runs: each run's impacts and the portfolio's total, with
+intervals that keep correlated inputs correlated.
+
+The runs of an inventory (:mod:`mlimpact.runs.records`) go through the dataset's rules and one
+pass of the engine. In every Monte Carlo sample the inputs shared by several runs take one
+value for all of them: the global ones (lifetime, share in use, the production model and its
+factors), each country's grid error, and, for the runs of one cluster (the same accelerator,
+location or provider, organisation and year), their utilisation, facility PUE and location.
+The total's interval is that of the per-sample sums, not a sum of intervals.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlimpact.engine.propagate import propagate
+from mlimpact.quantities import CRITERIA, training_index
+from mlimpact.runs.notable import build_runs
+from mlimpact.uncertainty.binding import bind
+from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
+
+#: Statistics of the per-run and total rows.
+STATISTICS = ("median", "q025", "q975", "mean")
+_LEVELS = {"median": 0.5, "q025": 0.025, "q975": 0.975}
+
+
+@dataclass
+class Portfolio:
+    """``runs``: per-run statistics (xarray Dataset of the engine); ``total``: criterion ->
+    {statistic: value} of the per-sample sums over the runs; ``measured``: run -> published
+    or metered energy [kWh] where the inventory gives one; ``records``: the runs' records."""
+
+    runs: object
+    total: dict
+    measured: dict
+    records: list
+    excluded: list
+
+
+def _totals(start, stop, samples):
+    """Per-sample sums over the runs of each criterion's total (chunk, criterion)."""
+    return np.stack([samples[..., training_index(c)].sum(axis=1) for c in CRITERIA], axis=-1)
+
+
+def estimate_portfolio(records, samples=10_000, seed=0, chunk_size=4096, catalogue=None,
+                       location="evidence", power="evidence"):
+    """Impacts of every run of an inventory and of their total.
+
+    Parameters
+    ----------
+    records : list of dict
+        Records of an inventory (:func:`mlimpact.runs.records.inventory_records`).
+    samples, seed : int
+    catalogue : dict, optional
+        Uncertain inputs (default ``data/parameters.toml`` of the power model).
+
+    Returns
+    -------
+    Portfolio
+    """
+    years = [int(r["year"]) for r in records]
+    runs = build_runs((min(years), max(years)), records=records, location=location,
+                      power=power)
+    by_name = {r["model"]: r for r in records}
+    keys = [(by_name[n]["hardware"], by_name[n].get("region", ""), by_name[n].get("provider", ""),
+             by_name[n].get("organization", ""), by_name[n]["year"]) for n in runs.runs.names]
+    catalogue = {**(default_catalogue(power) if catalogue is None else catalogue),
+                 **run_parameters(runs)}
+    bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes,
+                 run_keys=keys)
+    summary, chunks = propagate(runs.runs, bound, samples, seed=seed, chunk_size=chunk_size,
+                                on_chunk=_totals)
+    sums = np.concatenate(chunks)
+    total = {}
+    for c, criterion in enumerate(CRITERIA):
+        values = sums[:, c]
+        total[criterion] = {**{s: float(np.quantile(values, level))
+                               for s, level in _LEVELS.items()},
+                            "mean": float(values.mean())}
+    measured = {r["model"]: float(r["energy_kwh"]) for r in records if r.get("energy_kwh")}
+    excluded = [(r.name, r.reason) for r in runs.records if r.status == "excluded"]
+    return Portfolio(summary, total, measured, records, excluded)
+
+
+#: Columns of the batch CSV.
+BATCH_HEADER = ("run", "criterion", "unit", "median", "q025", "q975", "mean",
+                "measured_energy_kwh")
+
+
+def _g(value):
+    return float(f"{value:.6g}")
+
+
+def batch_rows(portfolio):
+    """Rows of the batch CSV: each run's energy and totals of GWP, ADPe, PE, then the
+    portfolio's total (run ``TOTAL``)."""
+    from mlimpact.quantities import UNITS
+
+    rows = []
+    summary = portfolio.runs
+    for name in summary.model.values:
+        for criterion in CRITERIA:
+            data = summary[criterion].sel(model=name)
+            if criterion != "energy":
+                data = data.sel(phase="total")
+            measured = portfolio.measured.get(name, "") if criterion == "energy" else ""
+            rows.append((str(name), criterion, UNITS[criterion],
+                         *(_g(float(data.sel(statistic=s))) for s in STATISTICS), measured))
+    for criterion in CRITERIA:
+        stats = portfolio.total[criterion]
+        rows.append(("TOTAL", criterion, UNITS[criterion], *(_g(stats[s]) for s in STATISTICS),
+                     ""))
+    return rows
