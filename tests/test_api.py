@@ -105,7 +105,7 @@ def test_tables():
 def test_run_study_returns_tables_without_writing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     study = mlimpact.run_study(samples=32, scenarios=("baseline",), sensitivity_samples=0,
-                               validate=False)
+                               validate=False, specifications=False)
     assert list(tmp_path.iterdir()) == []  # nothing written unless asked
     assert {"claim", "criterion", "estimate", "low", "high", "probability"} <= set(study.claims)
     assert "growth_per_year" not in study.trends  # the library's names, not the CSV's

@@ -58,6 +58,7 @@ def test_an_epoch_export_gives_the_embedded_run_table(epoch_export):
 
 def test_run_on_an_export_reproduces_the_default_claims(epoch_export, tmp_path, capsys):
     quick = ["--samples", "64", "--scenario", "baseline", "--sensitivity-samples", "0",
+             "--no-specifications",
              "--quiet"]
     assert main(["run", "--out", str(tmp_path / "a"), *quick]) == 0
     assert main(["run", "--out", str(tmp_path / "b"), "--models", str(epoch_export),

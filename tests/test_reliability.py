@@ -19,7 +19,8 @@ from mlimpact.errors import MlimpactError
 from mlimpact.render import files
 
 #: A quick main job: one scenario, few samples, no Sobol' analysis, no validation.
-QUICK = ["--samples", "32", "--scenario", "baseline", "--sensitivity-samples", "0", "--quiet"]
+QUICK = ["--samples", "32", "--scenario", "baseline", "--sensitivity-samples", "0", "--quiet",
+         "--no-specifications"]
 
 
 def quick_config(tmp_path, seed):

@@ -13,7 +13,10 @@ from mlimpact.cli import main
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("run") / "out"
-    assert main(["run", "--samples", "128", "--out", str(folder), "--quiet"]) == 0
+    config = folder.parent / "config.toml"
+    config.write_text("[specifications]\nsamples = 32\n")  # the specification analysis, quick
+    assert main(["run", "--samples", "128", "--out", str(folder), "--quiet", "--config",
+                 str(config)]) == 0
     return folder
 
 
@@ -21,7 +24,8 @@ def test_run_writes_every_file(run_folder):
     expected = {"claims.csv", "trends.csv", "models.csv", "results.nc", "report.md",
                 "impacts_energy.png", "impacts_gwp.png", "impacts_adpe.png", "impacts_pe.png",
                 "cards_gwp.png", "scenarios.png", "sensitivity.csv", "sensitivity_growth.png",
-                "validation.csv", "validation_summary.csv", "validation.png", "manifest.json"}
+                "validation.csv", "validation_summary.csv", "validation.png", "manifest.json",
+                "specifications.csv", "specifications.png"}
     assert expected <= {p.name for p in run_folder.iterdir()}
     for name in expected:
         assert (run_folder / name).stat().st_size > 500
@@ -47,7 +51,9 @@ def test_trends_separate_the_sources_of_uncertainty(run_folder):
     assert {r["uncertainty"] for r in rows} == {"input", "dataset", "combined"}
     gwp = {r["uncertainty"]: r for r in rows if r["scenario"] == "baseline"
            and r["criterion"] == "gwp" and r["quantity"] == "life-cycle impact per model"}
-    width = {k: float(v["high"]) - float(v["low"]) for k, v in gwp.items()}
+    # growth factors per year sit in growth_*; change_* is only for shares
+    assert all(v["growth_per_year"] and not v["change_per_year"] for v in gwp.values())
+    width = {k: float(v["growth_high"]) - float(v["growth_low"]) for k, v in gwp.items()}
     # combining both sources cannot give a narrower interval than input uncertainty alone
     assert width["combined"] >= width["input"]
 
@@ -124,3 +130,21 @@ def test_results_nc_is_self_describing_and_rebuilds_a_trend_figure(run_folder):
     axis = figure.axes[0]
     assert axis.get_yscale() == "log" and len(axis.lines) >= 1
     assert len(axis.collections) >= 1  # the trend band
+
+
+def test_specifications_and_robustness(run_folder):
+    from mlimpact.study.specifications import HOLDS
+
+    specs = list(csv.DictReader(open(run_folder / "specifications.csv")))
+    names = {r["specification"] for r in specs}
+    assert len(names) >= 8 and "main" in names
+    claims = list(csv.DictReader(open(run_folder / "claims.csv")))
+    for claim in claims:
+        mine = [r for r in specs if (r["claim"], r["criterion"], r["scenario"], r["quantity"])
+                == (claim["claim"], claim["criterion"], claim["scenario"], claim["quantity"])]
+        if not mine:
+            assert claim["robustness"] == ""  # scenario not re-evaluated
+            continue
+        held = sum(float(r["probability"]) >= HOLDS for r in mine) / len(mine)
+        assert float(claim["robustness"]) == pytest.approx(held)
+    assert "Claims under other reasonable choices" in (run_folder / "report.md").read_text()

@@ -181,7 +181,8 @@ def _run(args):
         scenarios=tuple(args.scenario), impute=not args.complete_only,
         window=(args.first_year, args.last_year), low_carbon_country=args.low_carbon_country,
         sensitivity_samples=args.sensitivity_samples, location=args.location, power=args.power,
-        speculative=not args.exclude_speculative, models_file=args.models_file)
+        speculative=not args.exclude_speculative, models_file=args.models_file,
+        fit=args.fit, specifications=not args.no_specifications)
     if args.config:
         study_options = options.apply_config(study_options, args.config)
     options.validate_options(study_options)
@@ -504,6 +505,12 @@ def build_parser():
                           f"0 skips it; default {defaults.sensitivity_samples})")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_model_options(run)
+    run.add_argument("--fit", choices=("ols", "huber", "frontier"), default="ols",
+                     help="trend fit: least squares in log space, Huber's robust fit, or least "
+                          "squares on the 10 largest models of each year (default: ols)")
+    run.add_argument("--no-specifications", action="store_true",
+                     help="skip the specification analysis (the claims under other reasonable "
+                          "analysis choices; most of the main job's time)")
     _add_backend_options(run)
     run.set_defaults(handler=_run)
 

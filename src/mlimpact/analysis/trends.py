@@ -18,6 +18,8 @@ References
 .. [1] B. Efron, R. Tibshirani, An Introduction to the Bootstrap, Chapman & Hall, 1993.
 """
 
+import warnings
+
 import numpy as np
 
 from mlimpact.uncertainty.sampling import Design
@@ -27,8 +29,20 @@ UNCERTAINTIES = ("input", "dataset", "combined")
 _BOOTSTRAP_SEED_OFFSET = 1_000_003
 
 
-def fit_slopes(t, y, weights=None):
+#: Fits of a trend: ordinary least squares, or Huber's robust M-estimator.
+FITS = ("ols", "huber")
+#: Huber's tuning constant (95 % efficiency under normal errors; Huber 1964) and the
+#: iterations of its reweighted least squares.
+HUBER_K, HUBER_ITERATIONS = 1.345, 30
+
+
+def fit_slopes(t, y, weights=None, method="ols"):
     """Weighted least-squares slope and intercept of ``y`` on ``t`` along the last axis.
+
+    With ``method="huber"``, Huber's M-estimator by iteratively reweighted least squares
+    (P. J. Huber, Ann. Math. Stat. 35(1), 1964; scale: 1.4826 x the median absolute
+    residual): residuals beyond 1.345 scales weigh 1.345 scale / |residual|, so that a few
+    outlying models move the slope far less than under least squares.
 
     Parameters
     ----------
@@ -54,6 +68,28 @@ def fit_slopes(t, y, weights=None):
         w = np.broadcast_to(weights, shape).astype(float)
     w = np.where(np.isfinite(y), w, 0.0)
     y = np.where(np.isfinite(y), y, 0.0)
+    if method not in FITS:
+        raise ValueError(f"fit must be one of {', '.join(FITS)} (got {method!r})")
+    slope, intercept = _least_squares(t, y, w)
+    if method == "huber":
+        for _ in range(HUBER_ITERATIONS):
+            residual = y - (intercept[..., None] + slope[..., None] * t)
+            absolute = np.where(w > 0, np.abs(residual), np.nan)
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # rows without any weight
+                scale = 1.4826 * np.nanmedian(absolute, axis=-1)
+                ratio = absolute / (HUBER_K * np.maximum(scale, 1e-12)[..., None])
+            huber = np.where(np.nan_to_num(ratio) <= 1.0, 1.0, 1.0 / np.nan_to_num(ratio, nan=1.0))
+            new_slope, intercept = _least_squares(t, y, w * huber)
+            converged = np.allclose(new_slope, slope, rtol=1e-10, atol=1e-12, equal_nan=True)
+            slope = new_slope
+            if converged:
+                break
+    return slope, intercept
+
+
+def _least_squares(t, y, w):
+    """Weighted least squares of y on t along the last axis (zero weights ignored)."""
     total = w.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         t_mean = (w * t).sum(axis=-1) / total
@@ -88,31 +124,34 @@ def summarize(values, threshold=None, quantiles=(0.025, 0.5, 0.975)):
     return out
 
 
-def chunk_trends(dates, series, seed, start, stop, samples):
+def chunk_trends(dates, series, seed, start, stop, samples, method="ols"):
     """Per-sample fits of every series on one chunk of samples (a pure function, so that it
     can run on a Dask worker).
 
     ``series`` maps a name to a function of the chunk's samples (sample, run, quantity)
     returning per-model ordinates (sample, run). Returns ``{(name, "input"): slopes,
     (name, "combined"): slopes, (name, "intercept"): intercepts}``, the combined fits weighted
-    by each sample's bootstrap resample of the models.
+    by each sample's bootstrap resample of the models (their intercepts too:
+    ``(name, "combined_intercept")``).
     """
     weights = bootstrap_weights(len(dates), start, stop, seed)
     out = {}
     for name, transform in series.items():
         y = transform(samples)
-        out[name, "input"], out[name, "intercept"] = fit_slopes(dates, y)
-        out[name, "combined"], _ = fit_slopes(dates, y, weights)
+        out[name, "input"], out[name, "intercept"] = fit_slopes(dates, y, method=method)
+        out[name, "combined"], out[name, "combined_intercept"] = fit_slopes(
+            dates, y, weights, method=method)
     return out
 
 
-def dataset_slopes(dates, transform, point_samples, n, seed):
+def dataset_slopes(dates, transform, point_samples, n, seed, method="ols"):
     """Slopes of the bootstrap over models on the point values, for resamples 0..n-1."""
     y = transform(point_samples[None])[0]
     out = []
     for start in range(0, n, 4096):
         stop = min(start + 4096, n)
-        slope, _ = fit_slopes(dates, y, bootstrap_weights(len(dates), start, stop, seed))
+        slope, _ = fit_slopes(dates, y, bootstrap_weights(len(dates), start, stop, seed),
+                              method=method)
         out.append(slope)
     return np.concatenate(out)
 

@@ -78,8 +78,9 @@ def trend_figure(dates, median, low, high, slopes, intercepts, title, ylabel,
                       label="trend: 95 % band of the fitted lines")
     axis.plot(_decimal_to_dates(grid), band[1], color="black", lw=1.5,
               label=f"trend: x{growth[1]:.2f} per year [{growth[0]:.2f}, {growth[2]:.2f}] "
-                    "(input uncertainty; with the dataset's, see the claims)")
+                    "(inputs and which models are in the dataset, as the claims)")
     axis.set_yscale("log")
+    axis.set_xlabel("publication date")
     axis.set_ylabel(ylabel)
     axis.set_title(title)
     axis.grid(True, which="major", alpha=0.3)
@@ -111,7 +112,8 @@ def scenario_figure(rows):
     axis.set_ylabel("growth factor per year (x per year)")
     axis.set_title("Growth of training impacts per model, by scenario (median, 95 % interval)")
     axis.grid(True, axis="y", alpha=0.3)
-    axis.legend(frameon=False, loc="lower center", ncol=3)
+    axis.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3)
+    axis.set_xlabel("criterion")
     figure.tight_layout()
     return figure
 
@@ -198,4 +200,49 @@ def validation_figure(rows):
     axes[0].set_title("Published footprints of training runs against our intervals")
     axes[1].set_title("Production of one card")
     figure.tight_layout()
+    return figure
+
+
+def specification_figure(rows, claim="impacts_grow", scenario="baseline"):
+    """Specification curve of one claim: per criterion, each specification's estimate and 95 %
+    interval sorted by estimate (top), and which choice each specification makes on every axis
+    (bottom: a dot per axis option)."""
+    from mlimpact.study.specifications import AXES
+
+    selected = [r for r in rows if r["claim"] == claim and r["scenario"] == scenario]
+    criteria = list(dict.fromkeys(r["criterion"] for r in selected))
+    options = [(axis, option) for axis, values in AXES.items() for option in values]
+    figure = Figure(figsize=(3.2 * max(len(criteria), 1) + 2.2, 7.0))
+    grid = figure.add_gridspec(2, max(len(criteria), 1), height_ratios=(1.1, 1.0), hspace=0.08)
+    for k, criterion in enumerate(criteria):
+        mine = sorted((r for r in selected if r["criterion"] == criterion),
+                      key=lambda r: r["estimate"])
+        top = figure.add_subplot(grid[0, k])
+        bottom = figure.add_subplot(grid[1, k], sharex=top)
+        x = np.arange(len(mine))
+        estimate = np.array([r["estimate"] for r in mine])
+        top.errorbar(x, estimate, yerr=[estimate - [r["low"] for r in mine],
+                                        np.array([r["high"] for r in mine]) - estimate],
+                     fmt="o", ms=4, capsize=2, color="#1f77b4")
+        top.axhline(1.0, color="grey", lw=1, ls="--")
+        top.set_title(CRITERION_LABELS.get(criterion, (criterion,))[0], fontsize=10)
+        top.grid(True, axis="y", alpha=0.3)
+        top.tick_params(labelbottom=False)
+        for i, row in enumerate(mine):
+            for j, (axis, option) in enumerate(options):
+                if row[axis] == option:
+                    bottom.plot(i, j, "s", ms=4, color="#333333")
+        bottom.set_yticks(range(len(options)))
+        bottom.set_ylim(len(options) - 0.5, -0.5)
+        bottom.set_xticks(x)
+        bottom.set_xticklabels([str(i + 1) for i in x], fontsize=7)
+        bottom.set_xlabel("specification (sorted by estimate)")
+        bottom.grid(True, alpha=0.2)
+        if k == 0:
+            top.set_ylabel("growth factor per year\n(median, 95 % interval)")
+            bottom.set_yticklabels([f"{axis.replace('_', ' ')}: {option}"
+                                    for axis, option in options], fontsize=7)
+        else:
+            bottom.tick_params(labelleft=False)
+    figure.suptitle("Growth of training impacts under other reasonable analysis choices")
     return figure

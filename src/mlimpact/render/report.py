@@ -12,19 +12,35 @@ import xarray as xr
 from mlimpact.analysis.trends import UNCERTAINTIES
 from mlimpact.quantities import CRITERIA, IMPACT_CRITERIA, LABELS, PHASES, UNITS
 from mlimpact.render import files, plots
-from mlimpact.render.text import format_number
+from mlimpact.render.text import format_number, probability_text, share_text
 from mlimpact.study.sensitivity import (
     ALL_CARDS, ALL_MODELS, SENSITIVITY_HEADER, dominant, output, sensitivity_rows,
 )
 
 
 CLAIMS_HEADER = ("claim", "criterion", "scenario", "estimate", "low", "high", "probability",
-                 "statistic", "quantity", "uncertainty")
-TRENDS_HEADER = ("quantity", "criterion", "scenario", "uncertainty", "claim",
-                 "growth_per_year", "low", "high", "probability_growth",
-                 "doubling_time_years", "doubling_low", "doubling_high")
+                 "statistic", "quantity", "uncertainty", "robustness")
+SPECIFICATIONS_HEADER = ("claim", "criterion", "scenario", "quantity", "specification",
+                         "imputation",
+                         "window", "fit", "production_model", "location", "power", "estimate",
+                         "low", "high", "probability")
+TRENDS_HEADER = ("quantity", "criterion", "scenario", "uncertainty", "claim", "statistic",
+                 "growth_per_year", "growth_low", "growth_high", "change_per_year",
+                 "change_low", "change_high", "probability", "doubling_time_years",
+                 "doubling_low", "doubling_high")
 MODELS_HEADER = ("model", "publication_date", "status", "hardware", "criterion", "phase",
                  "unit", "point", "mean", "median", "q025", "q975")
+
+
+def _trend_row(row):
+    """A row of trends.csv: a growth factor per year and a linear change per year (of a
+    share) in separate columns, each empty where it does not apply."""
+    values = (_g(row["estimate"]), _g(row["low"]), _g(row["high"]))
+    growth = row["statistic"] == "growth factor per year"
+    return [row["quantity"], row["criterion"], row["scenario"], row["uncertainty"],
+            row["claim"], row["statistic"], *(values if growth else ("", "", "")),
+            *(("", "", "") if growth else values), _g(row["probability"]),
+            _g(row["doubling_time_years"]), _g(row["doubling_low"]), _g(row["doubling_high"])]
 
 
 def _g(value):
@@ -36,13 +52,18 @@ def write_study(result, folder, command=None):
     is recorded in results.nc's history."""
     folder = Path(folder)
     files.write_csv(folder / "claims.csv", CLAIMS_HEADER,
-                     [[row.get(k, "") if k not in ("estimate", "low", "high", "probability")
-                       else _g(row[k]) for k in CLAIMS_HEADER] for row in result.claims])
-    files.write_csv(folder / "trends.csv", TRENDS_HEADER, [[
-        row["quantity"], row["criterion"], row["scenario"], row["uncertainty"], row["claim"],
-        _g(row["estimate"]), _g(row["low"]), _g(row["high"]), _g(row["probability"]),
-        _g(row["doubling_time_years"]), _g(row["doubling_low"]), _g(row["doubling_high"])]
-        for row in result.trends])
+                     [[row.get(k, "") if k not in ("estimate", "low", "high", "probability",
+                                                   "robustness")
+                       else _g(row.get(k)) for k in CLAIMS_HEADER] for row in result.claims])
+    if result.specifications:
+        files.write_csv(folder / "specifications.csv", SPECIFICATIONS_HEADER,
+                        [[_g(row[k]) if k in ("estimate", "low", "high", "probability")
+                          else row[k] for k in SPECIFICATIONS_HEADER]
+                         for row in result.specifications])
+        files.save_figure(plots.specification_figure(result.specifications),
+                          folder / "specifications.png")
+    files.write_csv(folder / "trends.csv", TRENDS_HEADER, [_trend_row(row)
+                                                            for row in result.trends])
     baseline = result.scenarios.get("baseline") or next(iter(result.scenarios.values()))
     records = {r.name: r for r in baseline.notable.records}
     rows = []
@@ -103,16 +124,18 @@ def write_study(result, folder, command=None):
         figure = plots.trend_figure(
             baseline.dates, values.sel(statistic="median").values,
             values.sel(statistic="q025").values, values.sel(statistic="q975").values,
-            baseline.slopes[criterion, "input"], baseline.intercepts[criterion],
-            f"Training {label} of notable AI models, life cycle ({len(baseline.dates)} models)",
+            baseline.slopes[criterion, "combined"], baseline.combined_intercepts[criterion],
+            (f"Training {label} of notable AI models, use phase ({len(baseline.dates)} models)"
+             if criterion == "energy" else
+             f"Training {label} of notable AI models, life cycle ({len(baseline.dates)} models)"),
             f"{label} per training run [{unit}]")
         files.save_figure(figure, folder / f"impacts_{criterion}.png")
     card = result.cards
     gwp = card["summary"].gwp.sel(component="total")
     figure = plots.trend_figure(
         card["dates"], gwp.sel(statistic="median").values, gwp.sel(statistic="q025").values,
-        gwp.sel(statistic="q975").values, card["slopes"]["gwp", "input"],
-        card["intercepts"]["gwp"],
+        gwp.sel(statistic="q975").values, card["slopes"]["gwp", "combined"],
+        card["combined_intercepts"]["gwp"],
         f"Production GWP of one card, data-centre and workstation GPUs ({len(card['dates'])})",
         "production GWP of one card [kg CO2eq]", colour=plots.SCENARIO_COLOURS["cards"],
         label="per card (MLCA or ACT, sampled): median and 95 % interval")
@@ -155,7 +178,7 @@ def _model_coordinates(baseline, names):
 
 
 def _pct(p):
-    return "-" if p != p else f"{100 * p:.1f} %"
+    return probability_text(p)
 
 
 def study_markdown(result):
@@ -191,11 +214,12 @@ def study_markdown(result):
             continue
         lines.append(f"- **{text}**: " + "; ".join(_sentence(r) for r in rows) + ".")
     lines += ["", "| claim | quantity | criterion | scenario | estimate | 95 % interval | "
-              "probability |", "|---|---|---|---|---|---|---|"]
+              "probability | robustness |", "|---|---|---|---|---|---|---|---|"]
     for r in result.claims:
         lines.append(f"| {r['claim']} | {r['quantity']} | {r['criterion']} | {r['scenario']} | "
                      f"{format_number(r['estimate'])} | [{format_number(r['low'])}, "
-                     f"{format_number(r['high'])}] | {_pct(r['probability'])} |")
+                     f"{format_number(r['high'])}] | {_pct(r['probability'])} | "
+                     f"{share_text(r.get('robustness'))} |")
     lines += ["", "Growth factors are per year (x2 means doubling every year); the claim "
               "holds when the factor exceeds 1. For impact shifting, the estimate is the share "
               "of the summed impacts of all models that comes from producing the hardware, and "
@@ -213,6 +237,7 @@ def study_markdown(result):
                 "efficient accelerator, in peak FLOP/s per W, released by its publication "
                 "date).", "",
               *_sensitivity_markdown(result),
+              *specifications_markdown(result),
               *validation_markdown(result.validation),
               "## Files", "", "- `claims.csv`: this table. `trends.csv`: every growth rate, "
               "per scenario and source of uncertainty.",
@@ -303,6 +328,35 @@ def write_validation(result, folder):
                     [[_g(s[k]) if isinstance(s[k], float) else s[k]
                       for k in VALIDATION_SUMMARY_KEYS] for s in result.summary])
     files.save_figure(plots.validation_figure(result.rows), folder / "validation.png")
+
+
+def specifications_markdown(result):
+    """The report's section on the claims under other reasonable analysis choices."""
+    if not result.specifications:
+        return []
+    from mlimpact.study.specifications import AXES, HOLDS, breakers, claim_key
+
+    labels = list(dict.fromkeys(r["specification"] for r in result.specifications))
+    broken = breakers(result.specifications)
+    robust = [r for r in result.claims if r.get("robustness") == 1.0]
+    fragile = [r for r in result.claims if r.get("robustness") == r.get("robustness")
+               and 0 < r.get("robustness", 0) < 1]
+    lines = ["## Claims under other reasonable choices", "",
+             f"The claims of the baseline and of the cards, re-evaluated under {len(labels)} "
+             f"specifications: the main run's choices and every alternative on one axis at a "
+             f"time ({', '.join(AXES)}); {result.options.specification_samples} samples each "
+             "(`specifications.csv`, `specifications.png`). *Robustness* is the share of the "
+             f"specifications in which a claim holds with probability >= {HOLDS:.2f}; claims "
+             "of the other scenarios were not re-evaluated (-).", ""]
+    if robust:
+        lines.append("Robust (hold in every specification): "
+                     + "; ".join(f"{r['claim']} ({r['criterion']})" for r in robust) + ".")
+    for r in fragile:
+        lines.append(f"- **{r['claim']} ({r['criterion']})** holds in "
+                     f"{100 * r['robustness']:.0f} % of them; it fails under: "
+                     + ", ".join(f"`{s}`" for s in broken.get(claim_key(r), [])) + ".")
+    lines += ["", "![specifications](specifications.png)", ""]
+    return lines
 
 
 def validation_markdown(result):

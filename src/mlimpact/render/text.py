@@ -194,9 +194,28 @@ def claims_lines(claims):
     rows = [[row["claim"], "FLOP/kWh" if row["quantity"] == "training FLOP per kWh"
              else row["criterion"], row["scenario"], format_number(row["estimate"]),
              f"[{format_number(row['low'])}, {format_number(row['high'])}]",
-             f"{row['probability']:.3f}"] for row in claims]
+             probability_text(row["probability"]),
+             share_text(row.get("robustness"))] for row in claims]
     return table(rows, ["claim", "criterion", "scenario", "estimate", "95 % interval",
-                        "P(holds)"])
+                        "P(holds)", "robustness"])
+
+
+#: Samples behind a probability printed as "> 99.9 %" rather than "100 %": a finite sample
+#: cannot show certainty.
+def probability_text(p, samples=None):
+    """A probability in percent; 1 and 0 from a finite sample are "> 99.9 %" and "< 0.1 %"."""
+    if p != p:
+        return "-"
+    if p >= 0.999:
+        return "> 99.9 %"
+    if p <= 0.001:
+        return "< 0.1 %"
+    return f"{100 * p:.1f} %"
+
+
+def share_text(share):
+    """A share of specifications in percent, "-" if not evaluated."""
+    return "-" if share is None or share != share else f"{100 * share:.0f} %"
 
 
 #: Columns of the per-row and summary tables of ``mlimpact validate``.

@@ -94,6 +94,7 @@ class ScenarioResult:
     intercepts: dict  # series -> per-sample intercepts (input uncertainty)
     shares: dict  # criterion -> per-sample production share of the summed impacts
     dates: np.ndarray
+    combined_intercepts: dict = None  # series -> per-sample intercepts (input and dataset)
 
 
 @dataclass
@@ -114,6 +115,8 @@ class StudyResult:
     validation: object = None
     #: SHA-256 of the user's models file (None: the embedded snapshot).
     models_sha256: str = None
+    #: The claims under every specification (:mod:`mlimpact.study.specifications`).
+    specifications: list = None
 
 
 def _shares(start, stop, samples):
@@ -123,8 +126,8 @@ def _shares(start, stop, samples):
             for criterion in IMPACT_CRITERIA}
 
 
-def _chunk_statistics(dates, series, seed, with_shares, start, stop, samples):
-    out = trends.chunk_trends(dates, series, seed, start, stop, samples)
+def _chunk_statistics(dates, series, seed, with_shares, method, start, stop, samples):
+    out = trends.chunk_trends(dates, series, seed, start, stop, samples, method)
     if with_shares:
         out.update(_shares(start, stop, samples))
     return out
@@ -138,7 +141,8 @@ def _propagate_trends(runs, bound, dates, series, options, progress, client, kin
     from the point values that ``point_samples(summary)`` gives, shape (run, quantity)), the
     input-uncertainty intercepts per series, and the per-sample arrays of the chunks.
     """
-    on_chunk = partial(_chunk_statistics, dates, series, options.seed, shares)
+    method = "huber" if options.fit == "huber" else "ols"
+    on_chunk = partial(_chunk_statistics, dates, series, options.seed, shares, method)
     summary, chunks = propagate(runs, bound, options.samples, seed=options.seed,
                                 method=options.method, chunk_size=options.chunk_size,
                                 on_chunk=on_chunk, progress=progress, kind=kind, client=client)
@@ -149,7 +153,7 @@ def _propagate_trends(runs, bound, dates, series, options, progress, client, kin
         slopes[key, "input"] = stats[key, "input"]
         slopes[key, "combined"] = stats[key, "combined"]
         slopes[key, "dataset"] = trends.dataset_slopes(dates, series[key], point,
-                                                       options.samples, options.seed)
+                                                       options.samples, options.seed, method)
     return summary, slopes, {k: stats[k, "intercept"] for k in series}, stats
 
 
@@ -178,13 +182,39 @@ def _scenario(name, options, progress, client=None, records=None):
     series["efficiency"] = _efficiency(compute)
     series["compute"] = _constant_log(compute)
     series.update({f"{c}_production_share": _share(c) for c in IMPACT_CRITERIA})
+    if options.fit == "frontier":
+        keep = frontier(dates, compute)
+        series = {name: partial(_only, keep, transform) for name, transform in series.items()
+                  if not name.endswith("_production_share")}
     catalogue = catalogue_of(options, run_parameters(runs))
     bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes)
     summary, slopes, intercepts, stats = _propagate_trends(
         runs.runs, bound, dates, series, options, progress, client, "training", True,
         _training_point)
     return ScenarioResult(name, runs, summary, slopes, intercepts,
-                          {c: stats["share", c] for c in IMPACT_CRITERIA}, dates)
+                          {c: stats["share", c] for c in IMPACT_CRITERIA}, dates,
+                          {k: stats[k, "combined_intercept"] for k in series})
+
+
+#: Models of each publication year that form the frontier: the largest by training compute
+#: (Epoch AI marks as frontier models those among the 10 largest by compute when published).
+FRONTIER_PER_YEAR = 10
+
+
+def frontier(dates, compute, per_year=FRONTIER_PER_YEAR):
+    """Boolean mask of the runs among the ``per_year`` largest by training compute of their
+    publication year (runs without a compute are never in it)."""
+    years = np.floor(dates).astype(int)
+    keep = np.zeros(len(dates), dtype=bool)
+    for year in np.unique(years):
+        members = np.flatnonzero((years == year) & (compute > 0))
+        keep[members[np.argsort(-compute[members], kind="stable")[:per_year]]] = True
+    return keep
+
+
+def _only(keep, transform, samples):
+    """A series restricted to the ``keep`` runs (NaN elsewhere: no weight in the fit)."""
+    return np.where(keep, transform(samples), np.nan)
 
 
 def _cards(options, progress, client=None):
@@ -194,11 +224,12 @@ def _cards(options, progress, client=None):
                                           dtype="datetime64[D]"))
     series = {c: _log(card_index(c)) for c in IMPACT_CRITERIA}
     bound = bind(catalogue_of(options, {}), runs, list(runs.names), [""] * len(runs), known)
-    summary, slopes, intercepts, _ = _propagate_trends(runs, bound, dates, series, options,
+    summary, slopes, intercepts, stats = _propagate_trends(runs, bound, dates, series, options,
                                                        progress, client, "card", False,
                                                        _card_point)
     return {"hardware": priced, "summary": summary, "slopes": slopes, "dates": dates,
-            "intercepts": intercepts}
+            "intercepts": intercepts,
+            "combined_intercepts": {k: stats[k, "combined_intercept"] for k in series}}
 
 
 def _growth_row(claim, quantity, criterion, scenario, uncertainty, slopes):
@@ -232,7 +263,8 @@ def run_study(options, progress=None, client=None):
         Run the sample chunks on a Dask cluster (same results).
     """
     validate_options(options)
-    steps = ["cards", *options.scenarios]
+    steps = ["cards", *options.scenarios, *(["specifications"] if options.specifications
+                                              else [])]
 
     def step_progress(step):
         def report(done, total):
@@ -296,8 +328,20 @@ def run_study(options, progress=None, client=None):
                            catalogue=catalogue_of(options, {}), chunk_size=options.chunk_size,
                            dataset=(baseline.notable, baseline.summary), client=client,
                            location=options.location, power=options.power)
+    specified = None
+    if options.specifications:
+        from mlimpact.study import specifications
+        specs = specifications.specification_set(
+            specifications.choices_of(options), options.specification_axes,
+            options.specification_mode)
+        specified = specifications.evaluate(options, run_study, specs,
+                                            options.specification_samples,
+                                            progress=step_progress("specifications"))
+        shares = specifications.robustness(specified)
+        for row in claims:
+            row["robustness"] = shares.get(specifications.claim_key(row), np.nan)
     return StudyResult(options, scenarios, card_result, claims, trend_rows, sensitivity_result,
-                       covered, dict(CLAIMS), checked, models_sha256)
+                       covered, dict(CLAIMS), checked, models_sha256, specified)
 
 
 def _claim_of(series, scenario):

@@ -12,6 +12,9 @@ from mlimpact._io import load_toml
 from mlimpact.errors import MlimpactError
 from mlimpact.runs.notable import LOCATION_RULES, WINDOW, build_runs
 from mlimpact.runs.records import read_models_file
+
+#: Fits of the trends (mlimpact.analysis.trends; frontier: least squares on the frontier).
+FITS = ("ols", "huber", "frontier")
 from mlimpact.tables.catalogue import POWER_MODELS
 from mlimpact.study.scenarios import SCENARIOS, check_low_carbon_country
 from mlimpact.uncertainty.catalogue import apply_uncertainty, default_catalogue
@@ -48,6 +51,16 @@ class StudyOptions:
     #: A user's models file (an Epoch AI export or an inventory) instead of the embedded
     #: snapshot (:mod:`mlimpact.runs.records`).
     models_file: str = None
+    #: Fit of the trends: ``ols`` (least squares in log space), ``huber`` (robust) or
+    #: ``frontier`` (least squares on the largest models of each year by compute).
+    fit: str = "ols"
+    #: Re-evaluate the claims under other reasonable analysis choices (specification
+    #: analysis, :mod:`mlimpact.study.specifications`): samples per specification, the axes
+    #: (axis -> options; None: every axis of AXES) and how they combine.
+    specifications: bool = True
+    specification_samples: int = 256
+    specification_axes: dict = None
+    specification_mode: str = "one-at-a-time"
 
 
 def records_of(options):
@@ -84,6 +97,8 @@ def validate_options(options):
     if options.location not in LOCATION_RULES:
         raise MlimpactError(f"location must be one of {', '.join(LOCATION_RULES)} "
                             f"(got {options.location!r})")
+    if options.fit not in FITS:
+        raise MlimpactError(f"fit must be one of {', '.join(FITS)} (got {options.fit!r})")
     if options.power not in POWER_MODELS:
         raise MlimpactError(f"power model must be one of {', '.join(POWER_MODELS)} "
                             f"(got {options.power!r})")
@@ -91,6 +106,13 @@ def validate_options(options):
     if n and (n < 2 or n & (n - 1)):
         raise MlimpactError(f"sensitivity samples must be 0 or a power of two >= 2 (got {n})")
     catalogue_of(options, {})  # a bad [uncertainty] section fails here
+    if options.specifications:
+        from mlimpact.study.specifications import choices_of, specification_set
+        if options.specification_samples < 16:
+            raise MlimpactError("specification samples: at least 16 are needed (got "
+                                f"{options.specification_samples})")
+        specification_set(choices_of(options), options.specification_axes,
+                          options.specification_mode)
     check_window(options.window, options.impute, options.location, options.power,
                  options.speculative, records_of(options)[0])
 
@@ -126,11 +148,11 @@ _TYPE_NAMES = {int: "a whole number", str: "a string", list: "a list of strings"
 def apply_config(options, path):
     """Options updated from the configuration file ``path`` (see the module's docstring)."""
     document = load_toml(path, "config file")
-    unknown = set(document) - {"run", "uncertainty"}
+    unknown = set(document) - {"run", "uncertainty", "specifications"}
     if unknown:
         raise MlimpactError(f"{path}: unknown section(s) {', '.join(sorted(unknown))} "
-                            "(expected [run], [uncertainty])")
-    for section in ("run", "uncertainty"):
+                            "(expected [run], [uncertainty], [specifications])")
+    for section in ("run", "uncertainty", "specifications"):
         if not isinstance(document.get(section, {}), dict):
             raise MlimpactError(f"{path}: [{section}] must be a table")
     run = document.get("run", {})
@@ -159,4 +181,22 @@ def apply_config(options, path):
     if "first_year" in run or "last_year" in run:
         changes["window"] = (run.get("first_year", options.window[0]),
                              run.get("last_year", options.window[1]))
+    specs = dict(document.get("specifications", {}))
+    if specs:
+        for key in ("mode", "samples", "enabled"):
+            value = specs.pop(key, None)
+            if value is None:
+                continue
+            expected = {"mode": str, "samples": int, "enabled": bool}[key]
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                raise MlimpactError(f"{path}: [specifications] {key} must be "
+                                    f"{_TYPE_NAMES[expected]} (got {value!r})")
+            changes[{"mode": "specification_mode", "samples": "specification_samples",
+                     "enabled": "specifications"}[key]] = value
+        for axis, values in specs.items():
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise MlimpactError(f"{path}: [specifications] {axis} must be a list of "
+                                    "strings")
+        if specs:
+            changes["specification_axes"] = {a: tuple(v) for a, v in specs.items()}
     return dataclasses.replace(options, **changes, uncertainty=document.get("uncertainty", {}))
