@@ -72,3 +72,27 @@ def test_frontier_keeps_the_largest_models_of_each_year():
     compute = np.array([1e20, 3e20, 0.0, 5e21, 1e21])
     assert frontier(dates, compute, per_year=1).tolist() == [False, True, False, True, False]
     assert frontier(dates, compute, per_year=5).tolist() == [True, True, False, True, True]
+
+
+def test_report_section_names_robust_fragile_and_unsupported_claims():
+    from types import SimpleNamespace
+
+    from mlimpact.render.report import specifications_markdown
+
+    def spec_row(claim, spec, p):
+        return {"claim": claim, "criterion": "gwp", "scenario": "baseline", "quantity": "q",
+                "specification": spec, "probability": p}
+    specified = [spec_row("steady", "main", 1.0), spec_row("steady", "fit=huber", 0.99),
+                 spec_row("fragile", "main", 0.99), spec_row("fragile", "fit=huber", 0.3),
+                 spec_row("never", "main", 0.0), spec_row("never", "fit=huber", 0.1)]
+    shares = sp.robustness(specified)
+    claims = [dict(spec_row(c, "main", 1.0), robustness=shares[(c, "gwp", "baseline", "q")])
+              for c in ("steady", "fragile", "never")]
+    result = SimpleNamespace(specifications=specified, claims=claims,
+                             options=StudyOptions(specification_samples=32))
+    text = "\n".join(specifications_markdown(result))
+    assert "under 2 specifications" in text
+    assert "Robust (hold in every specification): steady (gwp)." in text
+    assert "**fragile (gwp)** holds in 50 % of them; it fails under: `fit=huber`." in text
+    assert "Hold in no specification" in text and "never (gwp)." in text
+    assert "steady (gwp)" not in text.split("Robust")[0]

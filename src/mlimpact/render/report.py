@@ -341,6 +341,7 @@ def specifications_markdown(result):
     robust = [r for r in result.claims if r.get("robustness") == 1.0]
     fragile = [r for r in result.claims if r.get("robustness") == r.get("robustness")
                and 0 < r.get("robustness", 0) < 1]
+    never = [r for r in result.claims if r.get("robustness") == 0.0]
     lines = ["## Claims under other reasonable choices", "",
              f"The claims of the baseline and of the cards, re-evaluated under {len(labels)} "
              f"specifications: the main run's choices and every alternative on one axis at a "
@@ -355,6 +356,10 @@ def specifications_markdown(result):
         lines.append(f"- **{r['claim']} ({r['criterion']})** holds in "
                      f"{100 * r['robustness']:.0f} % of them; it fails under: "
                      + ", ".join(f"`{s}`" for s in broken.get(claim_key(r), [])) + ".")
+    if never:
+        lines.append("Hold in no specification (the data do not support them under any of "
+                     "these choices): "
+                     + "; ".join(f"{r['claim']} ({r['criterion']})" for r in never) + ".")
     lines += ["", "![specifications](specifications.png)", ""]
     return lines
 
