@@ -22,6 +22,19 @@ MODEL_LABELS = {"mlca": "MLCA (per-area and per-GB factors)",
                 "act": "ACT (fab energy, gases, yield)", "mixture": "mixture of both"}
 
 
+def _plain_log_ticks(axis):
+    """Plain numbers (40, 100, 200) at 1-2-5 steps on a log axis that spans at most two decades
+    between 0.001 and 100,000, where labels such as 4x10^1 read badly; wider or more extreme
+    axes keep matplotlib's powers of ten."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    low, high = sorted(axis.get_view_interval())
+    if not (low > 1e-3 and high < 1e5 and high / low <= 100):
+        return
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def card_timeline(rows, criterion="gwp", unit="kg CO2eq"):
     """Total production impact of each card against its release date: median and 95 % interval
     per production model, log scale. ``rows`` are dicts with the columns of the cards table."""
@@ -40,6 +53,7 @@ def card_timeline(rows, criterion="gwp", unit="kg CO2eq"):
     axis.set_yscale("log")
     axis.set_xlabel("release date of the card")
     axis.set_ylabel(f"production {criterion.upper()} of one card [{unit}]")
+    _plain_log_ticks(axis.yaxis)
     axis.set_title(f"Production {criterion.upper()} of data-centre and workstation GPUs "
                    "(median and 95 % interval)")
     axis.grid(True, which="both", alpha=0.3)
@@ -60,7 +74,8 @@ def _decimal_to_dates(years):
 
 
 def trend_figure(dates, median, low, high, slopes, intercepts, title, ylabel,
-                 colour="#1f77b4", label="per model: median and 95 % interval"):
+                 colour="#1f77b4", label="per model: median and 95 % interval",
+                 xlabel="publication date"):
     """Per-item values against date (log scale) with the fitted trend and its 95 % band.
 
     ``slopes`` and ``intercepts`` are per-sample fits of ln(value) on decimal years.
@@ -80,10 +95,11 @@ def trend_figure(dates, median, low, high, slopes, intercepts, title, ylabel,
               label=f"trend: x{growth[1]:.2f} per year [{growth[0]:.2f}, {growth[2]:.2f}] "
                     "(inputs and which models are in the dataset, as the claims)")
     axis.set_yscale("log")
-    axis.set_xlabel("publication date")
+    axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
     axis.set_title(title)
     axis.grid(True, which="major", alpha=0.3)
+    _plain_log_ticks(axis.yaxis)
     axis.legend(loc="upper left", frameon=False)
     figure.tight_layout()
     return figure
@@ -181,12 +197,8 @@ def validation_figure(rows):
         axis.set_xlabel(xlabel)
         axis.set_ylabel(ylabel)
         axis.grid(True, which="major", alpha=0.3)
-    # the card panel spans less than a decade: plain tick labels, none on minor ticks
-    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
-    for set_axis in (axes[1].xaxis, axes[1].yaxis):
-        set_axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        set_axis.set_major_formatter(ScalarFormatter())
-        set_axis.set_minor_formatter(NullFormatter())
+    _plain_log_ticks(axes[1].xaxis)  # the card panel spans less than a decade
+    _plain_log_ticks(axes[1].yaxis)
     from matplotlib.lines import Line2D
     handles = ([Line2D([], [], color=c, marker="o", ls="", label=f"way: {w}")
                 for w, c in VALIDATION_COLOURS.items()]

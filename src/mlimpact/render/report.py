@@ -138,7 +138,8 @@ def write_study(result, folder, command=None):
         card["combined_intercepts"]["gwp"],
         f"Production GWP of one card, data-centre and workstation GPUs ({len(card['dates'])})",
         "production GWP of one card [kg CO2eq]", colour=plots.SCENARIO_COLOURS["cards"],
-        label="per card (MLCA or ACT, sampled): median and 95 % interval")
+        label="per card (MLCA or ACT, sampled): median and 95 % interval",
+        xlabel="release date of the card")
     files.save_figure(figure, folder / "cards_gwp.png")
     figure = plots.scenario_figure([r for r in result.trends if r["uncertainty"] == "combined"
                                     and r["quantity"] in ("energy per model",
