@@ -237,6 +237,7 @@ def study_markdown(result):
               + "); *hardware efficiency* (every run with a known compute on the most "
                 "efficient accelerator, in peak FLOP/s per W, released by its publication "
                 "date).", "",
+              *drivers_markdown(result),
               *_sensitivity_markdown(result),
               *specifications_markdown(result),
               *validation_markdown(result.validation),
@@ -329,6 +330,67 @@ def write_validation(result, folder):
                     [[_g(s[k]) if isinstance(s[k], float) else s[k]
                       for k in VALIDATION_SUMMARY_KEYS] for s in result.summary])
     files.save_figure(plots.validation_figure(result.rows), folder / "validation.png")
+
+
+def _factor(row):
+    return f"x{row['estimate']:.2f} [{row['low']:.2f}, {row['high']:.2f}]"
+
+
+def drivers_markdown(result):
+    """The report's section on what drives the energy trend and what it says of a rebound."""
+    if not result.drivers:
+        return []
+    from mlimpact.study.drivers import SERIES
+
+    def trend(quantity, criterion, uncertainty):
+        return next((r for r in result.trends if r["scenario"] == "baseline"
+                     and r["quantity"] == quantity and r["criterion"] == criterion
+                     and r["uncertainty"] == uncertainty), None)
+
+    energy = trend("energy per model", "energy", "combined")
+    compute = trend("training compute per model", "compute", "dataset")
+    rows = [("energy per training run (our model, use phase)", energy,
+             len(result.scenarios["baseline"].dates)),
+            ("training compute per model", compute,
+             int(np.sum(result.scenarios["baseline"].notable.runs.column(
+                 "training_compute") > 0)))]
+    rows += [(SERIES[name][0], trend(SERIES[name][0], name, "dataset"), n)
+             for name, (_, n) in result.drivers.items()]
+    lines = ["## What drives the energy trend", "",
+             "Growth factors per year of the energy trend's factors, each fitted on reported "
+             "facts only (Epoch AI's records and the hardware table; imputed values left "
+             "out), with 95 % intervals from a bootstrap over the items "
+             "(`trends.csv`, uncertainty = dataset):", "",
+             "| series | growth per year | items |", "|---|---|---|"]
+    lines += [f"| {label} | {_factor(row)} | {n} |" for label, row, n in rows if row]
+    used = trend(SERIES["hardware_efficiency_used"][0], "hardware_efficiency_used", "dataset")
+    if energy and compute and used and used["estimate"] > 0:
+        lines += ["", f"Compute per model grows x{compute['estimate']:.2f} per year and the "
+                  f"peak efficiency of the accelerators it runs on x{used['estimate']:.2f}: "
+                  f"with utilisation and overheads unchanged, energy per model would grow "
+                  f"about x{compute['estimate'] / used['estimate']:.2f} per year; our model "
+                  f"gives x{energy['estimate']:.2f}. "
+                  + ("Efficiency gains are real but compute grows faster (the intervals do "
+                     "not overlap), so energy rises." if compute["low"] > used["high"]
+                     and used["low"] > 1 else
+                     "The intervals do not tell whether compute outgrows efficiency.")]
+    backfire = (energy and used and energy["low"] > 1 and used["low"] > 1)
+    lines += ["", "*What this can say about a rebound effect.* A rebound effect is the share "
+              "of the energy savings expected from an efficiency gain that the response to "
+              "the gain takes back; when energy use rises it is called backfire (Greening, "
+              "Greene and Difiglio, Energy Policy 28, 389-401, 2000; Sorrell, Energy Policy "
+              "37, 1456-1469, 2009). "
+              + ("The trends above are consistent with backfire: efficiency rises and so "
+                 "does energy per model. " if backfire else
+                 "The trends above do not show both a rise in efficiency and a rise in "
+                 "energy per model. ")
+              + "Trends alone cannot show that the "
+              "efficiency gains *caused* the growth of compute, which would need the compute "
+              "that would have been used without them. The claim table's `rebound` rows "
+              "(FLOP per kWh of the runs) are weaker evidence still: for most runs that "
+              "energy was itself computed from compute, peak rate and an assumed utilisation.",
+              ""]
+    return lines
 
 
 def specifications_markdown(result):

@@ -117,6 +117,9 @@ class StudyResult:
     models_sha256: str = None
     #: The claims under every specification (:mod:`mlimpact.study.specifications`).
     specifications: list = None
+    #: Series -> (bootstrap slopes, items) of the drivers of the energy trend
+    #: (:mod:`mlimpact.study.drivers`), from the baseline's runs.
+    drivers: dict = None
 
 
 def _shares(start, stop, samples):
@@ -299,6 +302,14 @@ def run_study(options, progress=None, client=None):
                 trend_rows.append(_growth_row(_claim_of(series, name), quantity,
                                               "energy" if series == "efficiency" else criterion,
                                               name, uncertainty, result.slopes[key]))
+    driven = None
+    if "baseline" in scenarios:
+        from mlimpact.study import drivers
+        driven = drivers.driver_slopes(scenarios["baseline"].notable, options.window,
+                                       options.seed)
+        for name, (slopes, _) in driven.items():
+            trend_rows.append(_growth_row("", drivers.SERIES[name][0], name, "baseline",
+                                          "dataset", slopes))
     claims = [row for row in trend_rows if row["uncertainty"] == "combined"
               and row["claim"] and _is_default_claim(row)]
     if "baseline" in scenarios:
@@ -341,7 +352,7 @@ def run_study(options, progress=None, client=None):
         for row in claims:
             row["robustness"] = shares.get(specifications.claim_key(row), np.nan)
     return StudyResult(options, scenarios, card_result, claims, trend_rows, sensitivity_result,
-                       covered, dict(CLAIMS), checked, models_sha256, specified)
+                       covered, dict(CLAIMS), checked, models_sha256, specified, driven)
 
 
 def _claim_of(series, scenario):
