@@ -1,6 +1,9 @@
 """Figures: readable tick labels on log axes."""
 
 import numpy as np
+import pytest
+
+from mlimpact.errors import MlimpactError
 
 from mlimpact.render import plots
 
@@ -27,3 +30,43 @@ def test_a_narrow_log_axis_gets_plain_numbers_and_a_wide_one_powers_of_ten():
     assert not any("times" in label or "^" in label for label in narrow)
     _, wide = _labels(_trend(np.geomspace(1e3, 1e9, 30)))
     assert wide and all("10^" in label for label in wide)
+
+
+def _indices(values):
+    import xarray as xr
+    names = ["mfu", "grid_gwp_error", "lifetime_years"]
+    data = np.asarray(values, dtype=float)
+    return xr.Dataset({"ST": ("parameter", data), "ST_conf": ("parameter", data / 10),
+                       "S1": ("parameter", data / 2)}, coords={"parameter": names})
+
+
+def test_sensitivity_figure_uses_short_names_and_labels_every_lowest_axis():
+    from mlimpact.uncertainty.catalogue import default_catalogue
+
+    catalogue = default_catalogue()
+    labels = {name: p.display_name for name, p in catalogue.items()}
+    assert labels["mfu"] == "utilisation (MFU)"
+    figure = plots.sensitivity_figure(
+        [("a", _indices([0.6, 0.3, 0.0])), ("b", _indices([0.1, 0.9, 0.0])),
+         ("c", _indices([0.2, 0.2, 0.1]))], labels=labels)
+    figure.canvas.draw()
+    first, second, third = figure.axes[:3]
+    names = [t.get_text() for t in first.get_yticklabels()]
+    assert names[-1] == "grid GWP factor" and "utilisation (MFU)" in names
+    # with three panels in two columns the upper right panel is its column's lowest
+    assert second.get_xlabel() == third.get_xlabel() == "Sobol' index"
+    assert any(t.get_text() for t in second.get_xticklabels())
+    assert figure.get_size_inches()[0] <= 7.5
+
+
+def test_a_parameter_label_is_read_and_defaults_to_its_name():
+    from mlimpact.uncertainty.catalogue import parse_parameters
+
+    spec = {"distribution": {"type": "uniform", "low": 0.1, "high": 1.0}, "scope": "global",
+            "target": "gpu_usage", "mode": "replace"}
+    parsed = parse_parameters({"gpu_usage_a": dict(spec, label="GPU power"),
+                               "gpu_usage_b": spec})
+    assert parsed["gpu_usage_a"].display_name == "GPU power"
+    assert parsed["gpu_usage_b"].display_name == "gpu usage b"
+    with pytest.raises(MlimpactError, match="label must be a string"):
+        parse_parameters({"gpu_usage_c": dict(spec, label=3)})

@@ -134,33 +134,50 @@ def scenario_figure(rows):
     return figure
 
 
-def sensitivity_figure(results, title="Which uncertain inputs matter (Sobol' indices)"):
-    """Total-order (bars) and first-order (dots) indices of the inputs for a few outputs.
+def sensitivity_figure(results, title="Which uncertain inputs matter (Sobol' indices)",
+                       labels=None):
+    """Total-order (bars) and first-order (dots) indices of the inputs for a few outputs, two
+    panels a row so that the figure fits a page column.
 
-    ``results`` is a list of (label, Dataset row-selected to one output) pairs.
+    ``results`` is a list of (label, Dataset row-selected to one output) pairs; ``labels``
+    maps a parameter name to its name in the figure (default: underscores as spaces).
     """
-    figure, axes = _subplots((4.2 * len(results), 5.2), 1, len(results), sharey=True,
-                             squeeze=False)
+    labels = labels or {}
+    columns = min(2, len(results))
+    rows = -(-len(results) // columns)
+    figure, axes = _subplots((7.2, 1.0 + 3.1 * rows), rows, columns, sharex=True,
+                             sharey=True, squeeze=False)
     parameters = list(results[0][1].parameter.values)
     order = np.argsort([-max(float(r.ST.sel(parameter=p)) for _, r in results)
                         for p in parameters])
-    shown = [parameters[i] for i in order[:12]][::-1]
-    for axis, (label, result) in zip(axes[0], results):
+    shown = [parameters[i] for i in order[:10]][::-1]
+    y = np.arange(len(shown))
+    for axis, (label, result) in zip(axes.flat, results):
         st = [float(result.ST.sel(parameter=p)) for p in shown]
         ct = [float(result.ST_conf.sel(parameter=p)) for p in shown]
         s1 = [float(result.S1.sel(parameter=p)) for p in shown]
-        y = np.arange(len(shown))
         axis.barh(y, st, xerr=ct, color="#9ecae1", ecolor="#3182bd", capsize=2,
                   label="total order ST (95 % interval)")
         axis.plot(s1, y, "o", color="#08519c", ms=4, label="first order S1")
-        axis.set_title(label, fontsize=10)
-        axis.set_xlim(0, 1.05)
+        axis.set_title(label, fontsize=9)
         axis.grid(True, axis="x", alpha=0.3)
-    axes[0][0].set_yticks(np.arange(len(shown)))
-    axes[0][0].set_yticklabels([p.replace("_", " ") for p in shown], fontsize=8)
-    axes[0][0].legend(loc="lower right", fontsize=8, frameon=False)
-    figure.suptitle(title)
-    figure.tight_layout()
+    top = max(float(r.ST.sel(parameter=p) + r.ST_conf.sel(parameter=p))
+              for _, r in results for p in shown)
+    axes[0][0].set_xlim(0, max(1.05, min(top, 2.0) + 0.05))  # ST estimates may exceed 1
+    for index, axis in enumerate(axes.flat):
+        if index >= len(results):
+            axis.set_visible(False)
+        elif index + columns >= len(results):  # the lowest panel of its column
+            axis.xaxis.set_tick_params(labelbottom=True)
+            axis.set_xlabel("Sobol' index", fontsize=8)
+    axes[0][0].set_yticks(y)
+    axes[0][0].set_yticklabels([labels.get(p, p.replace("_", " ")) for p in shown], fontsize=8)
+    for axis in axes.flat:
+        axis.tick_params(labelsize=8)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, names, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout(rect=(0, 0.05, 1, 1))
     return figure
 
 

@@ -300,6 +300,17 @@ SENSITIVITY_FIGURES = {
 }
 
 
+def _parameter_labels():
+    """Parameter name -> its short name (the ``label`` keys of data/parameters.toml)."""
+    from mlimpact.uncertainty.catalogue import default_catalogue, location_parameters
+
+    labels = {"location": location_parameters({"run": ([1.0], [1.0])})["location"].display_name}
+    for power_model in ("mlca", "evidence"):
+        labels.update({name: p.display_name
+                       for name, p in default_catalogue(power_model).items()})
+    return labels
+
+
 def write_sensitivity(result, folder, figures=tuple(SENSITIVITY_FIGURES)):
     """sensitivity.csv and the figures ``sensitivity_<name>.png`` of :data:`SENSITIVITY_FIGURES`
     from the ``{"models", "cards"}`` result of
@@ -313,7 +324,7 @@ def write_sensitivity(result, folder, figures=tuple(SENSITIVITY_FIGURES)):
         data = card if quantity.startswith("card") else models
         figure = plots.sensitivity_figure(
             [(title.format(label=LABELS[c]), output(data, quantity, c, subject))
-             for c in criteria])
+             for c in criteria], labels=_parameter_labels())
         files.save_figure(figure, folder / f"sensitivity_{name}.png")
     return len(rows)
 

@@ -49,7 +49,7 @@ def sampled_range(distribution):
     return max(low, float(drawn[0])), min(high, float(drawn[1]))
 MODES = ("replace", "scale")
 _KEYS = {"distribution", "unit", "scope", "target", "mode", "source", "description", "members",
-         "point", "class", "by_class", "class_points", "power_model"}
+         "label", "point", "class", "by_class", "class_points", "power_model"}
 #: Kinds of class a run-scope parameter's distribution may depend on.
 CLASS_KINDS = ("accelerator", "provider")
 _REQUIRED = ("distribution", "scope", "target", "mode")
@@ -103,6 +103,12 @@ class Parameter:
     class_kind: str = None
     by_class: dict = None
     power_model: str = None
+    #: Short name for figures and tables (default: the name, underscores as spaces).
+    label: str = ""
+
+    @property
+    def display_name(self):
+        return self.label or self.name.replace("_", " ")
 
     def distribution_of(self, member, label=None):
         """The distribution of one member of the scope: its own (``member_distributions``),
@@ -212,6 +218,8 @@ def _parameter(name, spec, source):
     by_class = spec.get("by_class", {})
     if not isinstance(by_class, dict):
         raise MlimpactError(f"{where}: by_class must be a table of distributions")
+    if not isinstance(spec.get("label", ""), str):
+        raise MlimpactError(f"{where}: label must be a string")
     members = spec.get("members", [])
     if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
         raise MlimpactError(f"{where}: members must be a list of names")
@@ -226,7 +234,7 @@ def _parameter(name, spec, source):
             point=spec.get("point"), class_kind=spec.get("class"),
             by_class={label: distributions.from_spec(d, name=f"{name}[{label}]")
                       for label, d in by_class.items()} or None,
-            power_model=spec.get("power_model"))
+            power_model=spec.get("power_model"), label=spec.get("label", ""))
     except MlimpactError as error:
         message = str(error)
         raise MlimpactError(message if message.startswith(source) else f"{source}: {message}") \
@@ -279,7 +287,7 @@ def location_parameters(choices):
         source="data/locations.csv, data/providers.csv, data/provider_sites.csv, "
                "data/grid_regions.csv (docs/dataset.md, Location)",
         description="where the run trained: its grid region among the candidates the "
-                    "evidence leaves", members=tuple(sorted(own)),
+                    "evidence leaves", members=tuple(sorted(own)), label="grid region of the run",
         member_distributions=own)}
 
 
@@ -290,7 +298,8 @@ def die_area_parameters(unpublished_dies):
     return {f"die_area[{die.hardware}]": Parameter(
         f"die_area[{die.hardware}]", Uniform(die.low_cm2, die.high_cm2, unit="cm2"),
         scope="hardware", target="gpu_die_area_cm2", mode="replace", unit="cm2",
-        source=die.basis, description=f"die area of {die.hardware}", members=(die.hardware,))
+        source=die.basis, description=f"die area of {die.hardware}", members=(die.hardware,),
+        label=f"die area of {die.hardware}")
         for die in unpublished_dies}
 
 
