@@ -70,3 +70,17 @@ def test_a_parameter_label_is_read_and_defaults_to_its_name():
     assert parsed["gpu_usage_b"].display_name == "gpu usage b"
     with pytest.raises(MlimpactError, match="label must be a string"):
         parse_parameters({"gpu_usage_c": dict(spec, label=3)})
+
+
+def _card_rows(model, points):
+    return [{"model": model, "criterion": "adpe", "component": "total",
+             "release_date": f"20{15 + i}-01-01", "point": p, "median": p, "q025": p / 2,
+             "q975": p * 2} for i, p in enumerate(points)]
+
+
+def test_card_series_that_agree_are_drawn_once_under_their_joint_name():
+    figure = plots.card_timeline(_card_rows("mlca", [1.0, 2.0]) + _card_rows("act", [1.0, 2.0])
+                                 + _card_rows("mixture", [1.0, 2.5]), "adpe", "kg Sb eq")
+    names = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert names == ["MLCA = ACT (same point values)", plots.MODEL_LABELS["mixture"]]
+    assert figure.axes[0].get_ylabel() == "production ADPe of one card [kg Sb eq]"

@@ -37,27 +37,44 @@ def _plain_log_ticks(axis):
 
 def card_timeline(rows, criterion="gwp", unit="kg CO2eq"):
     """Total production impact of each card against its release date: median and 95 % interval
-    per production model, log scale. ``rows`` are dicts with the columns of the cards table."""
-    figure, axis = _subplots((9, 5.5))
-    models = [m for m in MODEL_COLOURS if any(r["model"] == m for r in rows)]
-    for offset, model in zip((-40, 0, 40), models):
-        selected = [r for r in rows if r["model"] == model and r["criterion"] == criterion
-                    and r["component"] == "total"]
+    per production model, log scale. ``rows`` are dicts with the columns of the cards table.
+
+    Production models whose point values agree on every card for ``criterion`` (ACT models GWP
+    only, so for ADPe and PE all three are MLCA's) are drawn once, under their joint name."""
+    figure, axis = _subplots((9, 6))
+    name = {"gwp": "GWP", "adpe": "ADPe", "pe": "PE"}.get(criterion, criterion)
+    totals = {m: [r for r in rows if r["model"] == m and r["criterion"] == criterion
+                  and r["component"] == "total"] for m in MODEL_COLOURS}
+    groups = []  # lists of models with the same point values
+    for model, selected in totals.items():
+        if not selected:
+            continue
+        points = np.array([float(r["point"]) for r in selected])
+        same = next((g for g in groups if len(totals[g[0]]) == len(selected) and np.allclose(
+            [float(r["point"]) for r in totals[g[0]]], points, rtol=1e-9, atol=0)), None)
+        same.append(model) if same else groups.append([model])
+    offsets = (-40, 0, 40) if len(groups) > 1 else (0,)
+    for offset, group in zip(offsets, groups):
+        selected = totals[group[0]]
         dates = [dt.date.fromisoformat(r["release_date"]) + dt.timedelta(days=offset)
                  for r in selected]
         median = [r["median"] for r in selected]
         low = [r["median"] - r["q025"] for r in selected]
         high = [r["q975"] - r["median"] for r in selected]
+        label = (MODEL_LABELS[group[0]] if len(group) == 1 else
+                 " = ".join(m.upper() if m != "mixture" else m for m in group)
+                 + " (same point values)")
         axis.errorbar(dates, median, yerr=[low, high], fmt="o", ms=4, capsize=2, lw=0.8,
-                      color=MODEL_COLOURS[model], label=MODEL_LABELS[model], alpha=0.85)
+                      color=MODEL_COLOURS[group[0]], label=label, alpha=0.85)
     axis.set_yscale("log")
     axis.set_xlabel("release date of the card")
-    axis.set_ylabel(f"production {criterion.upper()} of one card [{unit}]")
+    axis.set_ylabel(f"production {name} of one card [{unit}]")
     _plain_log_ticks(axis.yaxis)
-    axis.set_title(f"Production {criterion.upper()} of data-centre and workstation GPUs "
+    axis.set_title(f"Production {name} of data-centre and workstation GPUs "
                    "(median and 95 % interval)")
     axis.grid(True, which="both", alpha=0.3)
-    axis.legend(loc="upper left", frameon=False)
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(3, len(groups)),
+                frameon=False, fontsize=9)
     figure.tight_layout()
     return figure
 
