@@ -145,7 +145,7 @@ def scenario_figure(rows):
     axis.set_ylabel("growth factor per year (x per year)")
     axis.set_title("Growth of training impacts per model, by scenario (median, 95 % interval)")
     axis.grid(True, axis="y", alpha=0.3)
-    axis.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3)
+    axis.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
     axis.set_xlabel("criterion")
     figure.tight_layout()
     return figure
