@@ -187,6 +187,12 @@ class Distribution(abc.ABC):
     def _set(self, name, value):
         object.__setattr__(self, name, value)
 
+    def _set_reals(self, **given):
+        """Store each parameter, given by its constructor name, as a checked real number under
+        its attribute name (``_renamed``)."""
+        for name, value in given.items():
+            self._set(self._renamed.get(name, name), _real(self.kind, name, value))
+
     def _check_unit(self):
         if not isinstance(self.unit, str):
             raise MlimpactError(f"{self.kind}: unit must be a string (got {self.unit!r})")
@@ -284,8 +290,7 @@ class Uniform(Distribution):
     kind = "uniform"
 
     def __post_init__(self):
-        self._set("low", _real(self.kind, "low", self.low))
-        self._set("high", _real(self.kind, "high", self.high))
+        self._set_reals(low=self.low, high=self.high)
         _ordered(self.kind, self.low, self.high)
         self._check_unit()
 
@@ -321,8 +326,7 @@ class LogUniform(Distribution):
     kind = "loguniform"
 
     def __post_init__(self):
-        self._set("low", _real(self.kind, "low", self.low))
-        self._set("high", _real(self.kind, "high", self.high))
+        self._set_reals(low=self.low, high=self.high)
         _positive(self.kind, "low", self.low)
         _ordered(self.kind, self.low, self.high)
         self._check_unit()
@@ -363,8 +367,7 @@ class Normal(Distribution):
     _renamed = {"mean": "mu"}
 
     def __init__(self, mean, sd, *, unit=""):
-        self._set("mu", _real(self.kind, "mean", mean))
-        self._set("sd", _real(self.kind, "sd", sd))
+        self._set_reals(mean=mean, sd=sd)
         self._set("unit", unit)
         _positive(self.kind, "sd", self.sd)
         self._check_unit()
@@ -415,10 +418,7 @@ class TruncatedNormal(Distribution):
     _renamed = {"mean": "mu"}
 
     def __init__(self, mean, sd, low, high, *, unit=""):
-        self._set("mu", _real(self.kind, "mean", mean))
-        self._set("sd", _real(self.kind, "sd", sd))
-        self._set("low", _real(self.kind, "low", low))
-        self._set("high", _real(self.kind, "high", high))
+        self._set_reals(mean=mean, sd=sd, low=low, high=high)
         self._set("unit", unit)
         _positive(self.kind, "sd", self.sd)
         _ordered(self.kind, self.low, self.high)
@@ -528,8 +528,7 @@ class LogNormal(Distribution):
     _renamed = {"median": "scale"}
 
     def __init__(self, median, gsd, *, unit=""):
-        self._set("scale", _real(self.kind, "median", median))
-        self._set("gsd", _real(self.kind, "gsd", gsd))
+        self._set_reals(median=median, gsd=gsd)
         self._set("unit", unit)
         _positive(self.kind, "median", self.scale)
         if not self.gsd > 1:
@@ -562,8 +561,7 @@ class _Peaked(Distribution):
     unit: str = field(default="", kw_only=True)
 
     def __post_init__(self):
-        for name in ("low", "mode", "high"):
-            self._set(name, _real(self.kind, name, getattr(self, name)))
+        self._set_reals(low=self.low, mode=self.mode, high=self.high)
         _ordered(self.kind, self.low, self.high)
         _mode_inside(self.kind, self.low, self.mode, self.high)
         self._check_unit()
@@ -668,8 +666,7 @@ class Beta(Distribution):
     kind = "beta"
 
     def __post_init__(self):
-        for name in ("a", "b", "low", "high"):
-            self._set(name, _real(self.kind, name, getattr(self, name)))
+        self._set_reals(a=self.a, b=self.b, low=self.low, high=self.high)
         _positive(self.kind, "a", self.a)
         _positive(self.kind, "b", self.b)
         _ordered(self.kind, self.low, self.high)
@@ -821,7 +818,7 @@ class Constant(Distribution):
     kind = "constant"
 
     def __post_init__(self):
-        self._set("value", _real(self.kind, "value", self.value))
+        self._set_reals(value=self.value)
         self._check_unit()
 
     def ppf(self, u):
