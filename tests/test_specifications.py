@@ -26,6 +26,10 @@ def test_default_set_has_the_main_choices_and_every_alternative_once():
         sp.specification_set(base, {"colour": ("red",)})
     with pytest.raises(MlimpactError, match="fit options must be among"):
         sp.specification_set(base, {"fit": ("guess",)})
+    for window in ("2016", "2025-2016", "twenty-25"):
+        with pytest.raises(MlimpactError, match="a window is FIRST-LAST"):
+            sp.specification_set(base, {"window": (window,)})
+    assert sp.window_of("2016-2025") == (2016, 2025)
 
 
 def test_robustness_by_hand():

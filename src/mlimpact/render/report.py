@@ -319,12 +319,13 @@ def write_sensitivity(result, folder, figures=tuple(SENSITIVITY_FIGURES)):
     models, card = result["models"], result["cards"]
     rows = sensitivity_rows(models) + sensitivity_rows(card)
     files.write_csv(folder / "sensitivity.csv", SENSITIVITY_HEADER, rows)
+    labels = _parameter_labels()
     for name in figures:
         quantity, subject, criteria, title = SENSITIVITY_FIGURES[name]
         data = card if quantity.startswith("card") else models
         figure = plots.sensitivity_figure(
             [(title.format(label=LABELS[c]), output(data, quantity, c, subject))
-             for c in criteria], labels=_parameter_labels())
+             for c in criteria], labels=labels)
         files.save_figure(figure, folder / f"sensitivity_{name}.png")
     return len(rows)
 

@@ -51,6 +51,9 @@ def specification_set(base, axes=None, mode="one-at-a-time"):
         if axis not in AXES:
             raise MlimpactError(f"specifications: unknown axis {axis!r} "
                                 f"(known: {', '.join(AXES)})")
+        if axis == "window":
+            for option in options:
+                window_of(option)
         bad = [o for o in options if o not in AXES[axis] and axis != "window"]
         if bad or not options:
             raise MlimpactError(f"specifications: {axis} options must be among "
@@ -71,9 +74,19 @@ def specification_set(base, axes=None, mode="one-at-a-time"):
     return unique[:MAX_SPECIFICATIONS]
 
 
+def window_of(text):
+    """(first, last) years of a window option such as ``"2016-2025"``."""
+    years = text.split("-")
+    if len(years) != 2 or not all(y.strip().isdigit() for y in years) \
+            or int(years[0]) > int(years[1]):
+        raise MlimpactError(f"specifications: a window is FIRST-LAST with FIRST <= LAST, "
+                            f"such as 2016-2025 (got {text!r})")
+    return int(years[0]), int(years[1])
+
+
 def options_of(options, spec, samples):
     """The study options of a specification (baseline scenario, no Sobol', no validation)."""
-    first, last = (int(y) for y in spec["window"].split("-"))
+    first, last = window_of(spec["window"])
     uncertainty = dict(options.uncertainty)
     uncertainty.pop("production_model", None)
     if spec["production_model"] != "mixture":
