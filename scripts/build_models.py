@@ -45,8 +45,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_tables import NOTABLE, check_raw, read_csv, write_csv  # noqa: E402
 
 # the conversion rules live in the package (mlimpact.runs.records), so that a user's newer
-# Epoch export and this build read records the same way
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+# Epoch export and this build read records the same way; they read the package's own tables
+# (data/record_fixes.csv), so the package must be installed (pip install -e .)
+try:
+    import mlimpact  # noqa: F401,E402
+except ImportError:
+    sys.exit("build_models: install the package first (pip install -e .)")
 from mlimpact.errors import MlimpactError  # noqa: E402
 from mlimpact.runs.records import MODEL_COLUMNS as COLUMNS  # noqa: E402
 from mlimpact.runs.records import epoch_records, parse_date, text  # noqa: E402
@@ -86,10 +90,13 @@ def year_counts(rows: list[dict[str, str]]) -> dict[int, Counter]:
     for r in rows:
         c = by_year[int(r["year"])]
         c["models"] += 1
-        c["hardware"] += r["hardware_status"] == "reported"
-        c["quantity"] += r["quantity_status"] == "reported"
-        c["time"] += r["time_status"] == "reported"
-        c["compute"] += r["compute_status"] == "reported"
+        # counts of Epoch's file: its reported values, including those data/record_fixes.csv
+        # withdraws (corrections there fill values the file lacks)
+        in_source = ("reported", "withdrawn")
+        c["hardware"] += r["hardware_status"] in in_source
+        c["quantity"] += r["quantity_status"] in in_source
+        c["time"] += r["time_status"] in in_source
+        c["compute"] += r["compute_status"] in in_source
     return by_year
 
 

@@ -35,7 +35,7 @@ from mlimpact.runs.table import IMPUTE_CHIPS, IMPUTE_HOURS, NO_IMPUTATION, RUN_F
 from mlimpact.tables import grid
 from mlimpact.tables.fab import hardware_act_fields
 from mlimpact.tables.hardware import die_ranges, hardware_table
-from mlimpact.tables.models import load_models
+from mlimpact.tables.models import load_models, record_fixes
 
 WINDOW = (2013, 2025)
 #: Accelerators per node: 8 for GPU servers (DGX/HGX), 4 for TPU hosts; an assumption that
@@ -54,6 +54,10 @@ DEFAULT_PRECISION = ("tensor_fp16_bf16", "fp16", "fp32")
 UNKNOWN_COUNTRY = "unknown"
 #: How a run's grid is found: from evidence, or the organisation's country (MLCA's rule).
 LOCATION_RULES = ("evidence", "organisation")
+#: Relative difference of chip-hours between a record and its primary source above which the
+#: run carries both (issue "record fixes": Epoch's figures and papers' often differ by a few
+#: per cent from rounding and from counting downtime).
+DISAGREEMENT = 0.10
 
 
 @dataclass
@@ -100,6 +104,9 @@ class NotableRuns:
     dates: np.ndarray = None
     #: Run name -> (intensity ratios to the point grid, weights) of its candidate regions.
     location_choices: dict = None
+    #: Run name -> (low, high) factor on its training time where a primary source's
+    #: chip-hours disagree with the record's by more than 10 % (``data/record_fixes.csv``).
+    record_ranges: dict = None
     #: Per run, the evidence its location rests on (:data:`mlimpact.runs.locations.BASES`).
     location_bases: tuple = ()
     #: The power model of the point values (``evidence`` or ``mlca``).
@@ -263,7 +270,8 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
     records, run_records, variants, known_rows, labels, countries, dates = [], [], {}, [], [], [], []
     variant_labels = {}
     unpublished = {}
-    location_choices, location_bases = {}, []
+    location_choices, location_bases, record_ranges = {}, [], {}
+    fixes = record_fixes()
     accelerator_classes, provider_classes = [], []
     class_points = catalogue.class_points(power) if power == "evidence" else {}
     if power not in catalogue.POWER_MODELS:
@@ -422,6 +430,13 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
             variants[name] = [(w, {k: v for k, v in f.items() if k != "act"})
                               for _, w, f in usable]
             variant_labels[name] = [hardware.name for hardware, _, _ in usable]
+        disagreement = fixes.get(name, {}).get("chip_hours")
+        if disagreement and math.isfinite(quantity) and math.isfinite(hours):
+            ratio = float(disagreement[1]) / (quantity * hours)
+            if abs(ratio - 1.0) > DISAGREEMENT:
+                record_ranges[name] = (min(1.0, ratio), max(1.0, ratio))
+                notes.append(f"chip-hours: the primary source's differ by {100 * (ratio - 1):+.0f} "
+                             "% (data/record_fixes.csv); the run spans both")
         if not act_everywhere:
             known[RUN_FIELDS.index("production_model")] = True
             notes.append("production model MLCA only (ACT's inputs missing)")
@@ -440,7 +455,7 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
     runs = RunTable.from_records(run_records, variants, variant_labels)
     return NotableRuns(runs, np.array(known_rows), labels, countries, records,
                        tuple(unpublished.values()), np.array(dates), location_choices,
-                       tuple(location_bases), power,
+                       record_ranges, tuple(location_bases), power,
                        # classes select distributions of the evidence power model only
                        {"accelerator": accelerator_classes, "provider": provider_classes}
                        if power == "evidence" else None)

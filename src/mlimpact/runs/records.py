@@ -28,6 +28,7 @@ from mlimpact._io import packaged_csv
 from mlimpact.errors import MlimpactError
 from mlimpact.tables import grid
 from mlimpact.tables.hardware import hardware_table
+from mlimpact.tables.models import record_fixes
 
 #: Columns of data/models.csv, in order.
 MODEL_COLUMNS = (
@@ -159,7 +160,22 @@ def epoch_record(row, codes=None, where=""):
         record[column] = number(row.get(source))
     for column, field in STATUS.items():
         record[column] = "reported" if record[field] else "missing"
+    _fix(record)
     return {column: record[column] for column in MODEL_COLUMNS}
+
+
+def _fix(record):
+    """Apply ``data/record_fixes.csv`` to a record: a primary source's value replaces the
+    record's (status ``corrected``), or an inconsistent value is withdrawn (``withdrawn``).
+    Disagreements of chip-hours are carried by the run (:mod:`mlimpact.runs.notable`)."""
+    status_of = {field: column for column, field in STATUS.items()}
+    for field, (action, value, _) in record_fixes().get(record["model"], {}).items():
+        if action == "disagree":
+            continue
+        if field == "hardware":
+            value = hardware_table().find(value, field="data/record_fixes.csv hardware").name
+        record[field] = value if action == "replace" else ""
+        record[status_of[field]] = "corrected" if action == "replace" else "withdrawn"
 
 
 def epoch_records(rows, codes=None, source="<export>"):

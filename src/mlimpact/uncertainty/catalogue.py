@@ -271,7 +271,23 @@ def run_parameters(runs):
     (:func:`die_area_parameters`) and its runs' choices of location
     (:func:`location_parameters`)."""
     return {**die_area_parameters(runs.unpublished_dies),
-            **location_parameters(runs.location_choices or {})}
+            **location_parameters(runs.location_choices or {}),
+            **record_parameters(runs.record_ranges or {})}
+
+
+def record_parameters(ranges):
+    """``record_chip_hours``: for each run whose record and primary source disagree on
+    chip-hours by more than 10 % (``data/record_fixes.csv``), a uniform factor on its training
+    time between the two (1 = the record's)."""
+    if not ranges:
+        return {}
+    own = {name: Uniform(low, high, unit="1") for name, (low, high) in ranges.items()}
+    return {"record_chip_hours": Parameter(
+        "record_chip_hours", Constant(1.0), scope="run", target="hours", mode="scale",
+        unit="1", source="data/record_fixes.csv (action disagree)",
+        description="chip-hours where the record and its primary source disagree",
+        members=tuple(sorted(own)), label="chip-hours (record vs source)",
+        member_distributions=own)}
 
 
 def location_parameters(choices):
