@@ -67,7 +67,10 @@ def test_evidence_order_published_provider_country_unknown():
     assert locations.candidates("BLOOM-176B", ["Hugging Face"], "USA", 2022) == (
         (("FRA", 1.0),), "published")
     regions, basis = locations.candidates("some model", ["OpenAI"], "USA", 2021)
-    assert basis == "provider" and regions == (("US-IA", 1.0),)
+    # OpenAI -> Microsoft Azure -> its US regions, weighted by the number of regions per state
+    assert basis == "provider" and dict(regions)["US-VA"] == pytest.approx(2 * dict(regions)["US-IA"])
+    assert locations.candidates("GPT-4 (Mar 2023)", ["OpenAI"], "USA", 2023) == (
+        (("US-IA", 1.0),), "published")
     regions, basis = locations.candidates("some model", ["No Such Lab"], "USA", 2021)
     assert basis == "country" and len(regions) == len(grid.country_regions("USA"))
     assert sum(w for _, w in regions) == pytest.approx(1.0)
@@ -133,3 +136,49 @@ def test_class_distributions_bind_per_run(evidence):
         if name in by_run:
             assert by_run[name] == {"TPU": tpu, "GPU": gpu}.get(klass,
                                                                  catalogue["gpu_usage"].distribution)
+
+
+def test_every_record_fix_names_a_model_and_a_known_value():
+    from mlimpact.tables.hardware import hardware_table
+    from mlimpact.tables.models import FIX_FIELDS, record_fixes
+    models = {m["model"] for m in load_models()}
+    for row in _rows("record_fixes.csv"):
+        assert row["model"] in models and row["source"].strip() and row["url"].strip(), row
+        assert row["action"] in FIX_FIELDS[row["field"]], row
+        if row["field"] == "hardware":
+            hardware_table().find(row["value"])  # raises for an unknown accelerator
+    assert record_fixes()
+
+
+def test_record_fixes_replace_and_withdraw_in_any_epoch_export():
+    from mlimpact.runs.records import epoch_record
+    raw = {"Model": "ELMo", "Publication date": "2018-02-01", "Organization": "AI2",
+           "Country (of organization)": "United States of America",
+           "Training compute (FLOP)": "3.3e15", "Training hardware": ""}
+    record = epoch_record(raw)
+    assert record["hardware"] == "NVIDIA GeForce GTX 1080"
+    assert (record["hardware_quantity"], record["training_time_hours"]) == ("3", "336")
+    assert record["training_compute_flop"] == ""
+    assert (record["hardware_status"], record["compute_status"]) == ("corrected", "withdrawn")
+    other = epoch_record({**raw, "Model": "not fixed"})
+    assert other["training_compute_flop"] == "3.3e+15" and other["compute_status"] == "reported"
+
+
+def test_a_chip_hour_disagreement_spans_record_and_source(evidence):
+    from mlimpact.tables.models import record_fixes
+    name = "PaLM (540B)"
+    row = evidence.runs.names.index(name)
+    record_hours = evidence.runs.column("hours")[row] * evidence.runs.column("nodes")[row] \
+        * evidence.runs.column("gpus")[row]
+    source = float(record_fixes()[name]["chip_hours"][1])
+    low, high = evidence.record_ranges[name]
+    assert (low, high) == pytest.approx((source / record_hours, 1.0))
+    assert "Llama 3.1-405B" in evidence.record_ranges
+    catalogue = {**default_catalogue("evidence"), **run_parameters(evidence)}
+    bound = bind(catalogue, evidence.runs, evidence.hardware, evidence.countries,
+                 evidence.known, evidence.classes)
+    column = [j for j, (parameter, member) in enumerate(bound.columns)
+              if parameter == "record_chip_hours" and member == name]
+    drawn = parameter_values(bound, Design("mc", 2048, bound.n_columns, 1).uniforms(0, 2048))
+    drawn = drawn[:, column[0]]
+    assert drawn.min() >= low and drawn.max() <= high and drawn.max() - drawn.min() > 0.08
