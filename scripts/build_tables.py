@@ -392,6 +392,30 @@ EXTRA_NOTES = {
     "NVIDIA P100 PCIe 16GB": "same card as the Epoch row 'NVIDIA Tesla P100 PCIe 16GB'",
 }
 
+# --- Values the raw files lack, filled from a cited primary or same-product source -----------
+# name -> {field: (value, source label)}; a fill never replaces a value of the raw files (the
+# build stops if one is already there).
+_H800_SHEET = ("NVIDIA H800 Tensor Core GPU datasheet (2023): FP8 Tensor Core 3,958 TFLOPS with "
+               "sparsity, i.e. 1,979 TFLOPS dense, as for H100 SXM")
+_ASCEND_910 = ("Huawei Ascend 910 product page (2019): 32 GB HBM2; Epoch AI ML Hardware gives 32 GB "
+               "for its row 'Huawei Ascend 910A' of the same 2019 launch")
+CURATED_FILLS = {
+    "NVIDIA H800 SXM5": {"peak_flops_fp8": ("1.979e+15", _H800_SHEET)},
+    "Huawei Ascend 910": {"memory_gb": ("32", _ASCEND_910), "memory_type": ("HBM2", _ASCEND_910)},
+    "Huawei Ascend 910 (320 TFLOPS)": {"memory_gb": ("32", _ASCEND_910),
+                                       "memory_type": ("HBM2", _ASCEND_910)},
+}
+
+
+def apply_curated_fills(rows: dict[str, "HwRow"]) -> None:
+    for name, fills in CURATED_FILLS.items():
+        row = rows[name]
+        for field, (value, source) in fills.items():
+            if row.values[field]:
+                sys.exit(f"build_tables: {name} {field} is in the raw files; drop the curated fill")
+            row.set(field, value, source)
+
+
 # --- Market segment: first matching rule wins (case-insensitive search in the name) --------
 SEGMENT_RULES: list[tuple[str, str]] = [
     (r"\bGeForce\b|\bTITAN\b", "consumer"),  # NVIDIA GeForce and TITAN cards
@@ -561,6 +585,7 @@ def build_hardware(raw: Path, notable: list[dict[str, str]]) -> tuple[list[dict[
         rows[name] = row
 
     fill_generic_rows(rows)
+    apply_curated_fills(rows)
     add_aliases(rows)
 
     for name, row in rows.items():

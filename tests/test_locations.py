@@ -182,3 +182,26 @@ def test_a_chip_hour_disagreement_spans_record_and_source(evidence):
     drawn = parameter_values(bound, Design("mc", 2048, bound.n_columns, 1).uniforms(0, 2048))
     drawn = drawn[:, column[0]]
     assert drawn.min() >= low and drawn.max() <= high and drawn.max() - drawn.min() > 0.08
+
+
+def test_peak_rate_by_precision_tpu_fp32_and_integer_only_chips():
+    from mlimpact.tables.hardware import hardware_table
+    table = hardware_table()
+    v3, v1, h800 = (table.find(n) for n in ("Google TPU v3", "Google TPU v1",
+                                            "NVIDIA H800 SXM5"))
+    assert notable.peak_rate(v3, "FP32") == (v3.peak_flops["tensor_fp16_bf16"],
+                                             "tensor_fp16_bf16")
+    assert notable.peak_rate(v1, "") == (92e12, "int8")
+    assert notable.peak_rate(h800, "FP8") == (1.979e15, "fp8")
+    # a float chip without the record's precision does not fall back to its integer rate
+    gtx = table.find("NVIDIA GeForce GTX 1080")
+    assert notable.peak_rate(gtx, "FP32")[1] == "fp32"
+    a100 = table.find("NVIDIA A100 SXM4 80 GB")  # has an int8 rate, and no FP8 one
+    assert notable.peak_rate(a100, "FP8")[1] == "tensor_fp16_bf16"
+
+
+def test_records_once_excluded_for_a_missing_rate_or_memory_come_back(evidence):
+    status = {r.name: r for r in evidence.records}
+    for name in ("XLNet", "Transformer-XL (257M)", "AlphaGo Zero", "PanGu-Σ"):
+        assert status[name].status != "excluded", (name, status[name].reason)
+    assert any("bfloat16" in n for n in status["XLNet"].notes)

@@ -120,12 +120,33 @@ def _number(text):
     return float(text) if text else math.nan
 
 
-def _peak(hardware, precision):
-    for column in PRECISIONS.get(precision, DEFAULT_PRECISION):
+#: TPUs multiply FP32 matrices in bfloat16 passes on their matrix units (by default one pass:
+#: Google Cloud TPU documentation, "The bfloat16 numerical format"; JAX's default matmul
+#: precision on TPU): an FP32 record on a TPU runs at the bfloat16 tensor rate.
+TPU_FP32 = ("tensor_fp16_bf16",)
+#: A chip with an integer rate only (TPU v1: 92 TOPS of 8-bit multiply-accumulate, Jouppi et al.
+#: 2017, ISCA, Table 2) computes at that rate.
+INTEGER_ONLY = ("int8",)
+
+
+def peak_rate(hardware, precision):
+    """``(rate [FLOP/s], column)`` of an accelerator at a record's numerical format: the first
+    column of :data:`PRECISIONS` it has, then for TPUs the bfloat16 rate of FP32 work
+    (:data:`TPU_FP32`), then an integer-only chip's rate; ``(nan, "")`` if none applies."""
+    columns = PRECISIONS.get(precision, DEFAULT_PRECISION)
+    if hardware.type.upper() == "TPU" and precision in ("FP32", "TF32"):
+        columns = (*columns, *TPU_FP32)
+    floats = any(math.isfinite(v) and v > 0 for k, v in hardware.peak_flops.items()
+                 if k not in INTEGER_ONLY)
+    for column in (*columns, *(() if floats else INTEGER_ONLY)):
         value = hardware.peak_flops.get(column, math.nan)
         if math.isfinite(value) and value > 0:
-            return value
-    return math.nan
+            return value, column
+    return math.nan, ""
+
+
+def _peak(hardware, precision):
+    return peak_rate(hardware, precision)[0]
 
 
 def _resolve(names):
@@ -352,6 +373,15 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
             continue
         if problems:
             notes.append("candidates dropped: " + "; ".join(problems))
+        if imputation != NO_IMPUTATION:
+            for hardware, _, _ in usable:
+                column = peak_rate(hardware, row["numerical_format"])[1]
+                why = ("integer-only chip" if column in INTEGER_ONLY else
+                       "TPU FP32 work in bfloat16 passes"
+                       if column in TPU_FP32 and row["numerical_format"] in ("FP32", "TF32")
+                       else "")
+                if why:
+                    notes.append(f"peak rate of {hardware.name}: {column} ({why})")
         replaced = (hardware_rule(row, usable) if hardware_rule and math.isfinite(compute)
                     else None)
         if replaced is not None:
