@@ -90,13 +90,10 @@ def year_counts(rows: list[dict[str, str]]) -> dict[int, Counter]:
     for r in rows:
         c = by_year[int(r["year"])]
         c["models"] += 1
-        # counts of Epoch's file: its reported values, including those data/record_fixes.csv
-        # withdraws (corrections there fill values the file lacks)
-        in_source = ("reported", "withdrawn")
-        c["hardware"] += r["hardware_status"] in in_source
-        c["quantity"] += r["quantity_status"] in in_source
-        c["time"] += r["time_status"] in in_source
-        c["compute"] += r["compute_status"] in in_source
+        c["hardware"] += r["hardware_status"] == "reported"
+        c["quantity"] += r["quantity_status"] == "reported"
+        c["time"] += r["time_status"] == "reported"
+        c["compute"] += r["compute_status"] == "reported"
     return by_year
 
 
@@ -113,9 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     path = args.raw / NOTABLE
 
     codes = load_countries(args.countries)
-    models, info = build_models(read_csv(path), codes)
+    raw_rows = read_csv(path)
+    models, info = build_models(raw_rows, codes)
 
-    by_year = year_counts(models)
+    # the counts are of Epoch's file as it is, before data/record_fixes.csv
+    by_year = year_counts(epoch_records(raw_rows, codes, source=str(NOTABLE), fixes=False))
     total = Counter()
     for y in range(2012, 2026):
         total.update(by_year.get(y, Counter()))

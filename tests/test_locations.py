@@ -205,3 +205,22 @@ def test_records_once_excluded_for_a_missing_rate_or_memory_come_back(evidence):
     for name in ("XLNet", "Transformer-XL (257M)", "AlphaGo Zero", "PanGu-Σ"):
         assert status[name].status != "excluded", (name, status[name].reason)
     assert any("bfloat16" in n for n in status["XLNet"].notes)
+
+
+def test_every_chip_hour_disagreement_with_a_published_footprint_is_recorded():
+    """A record whose chips x hours differ by more than 10 % from the chip-hours a published
+    footprint states (data/validation.csv) has a ``disagree`` row in data/record_fixes.csv."""
+    from mlimpact.tables.models import record_fixes
+    models = {m["model"]: m for m in load_models()}
+    flagged = set()
+    for row in _rows("validation.csv"):
+        record = models.get(row["epoch_model"])
+        if not record or not row["chip_hours"] or not (record["hardware_quantity"]
+                                                       and record["training_time_hours"]):
+            continue
+        ours = float(record["hardware_quantity"]) * float(record["training_time_hours"])
+        if abs(float(row["chip_hours"]) / ours - 1) > notable.DISAGREEMENT:
+            flagged.add(row["epoch_model"])
+    assert flagged  # the table has such records
+    for model in flagged:
+        assert record_fixes().get(model, {}).get("chip_hours", ("",))[0] == "disagree", model

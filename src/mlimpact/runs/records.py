@@ -144,9 +144,9 @@ def country_of(raw, codes=None, where=""):
     return mapped[0], f"first of several ({';'.join(mapped)})"
 
 
-def epoch_record(row, codes=None, where=""):
+def epoch_record(row, codes=None, where="", fixes=True):
     """A record (``data/models.csv`` columns) from a row of an Epoch export, or None if it
-    has no valid publication date."""
+    has no valid publication date; with ``fixes``, ``data/record_fixes.csv`` applied."""
     day = parse_date(row.get("Publication date"))
     if day is None:
         return None
@@ -160,7 +160,8 @@ def epoch_record(row, codes=None, where=""):
         record[column] = number(row.get(source))
     for column, field in STATUS.items():
         record[column] = "reported" if record[field] else "missing"
-    _fix(record)
+    if fixes:
+        _fix(record)
     return {column: record[column] for column in MODEL_COLUMNS}
 
 
@@ -178,12 +179,12 @@ def _fix(record):
         record[status_of[field]] = "corrected" if action == "replace" else "withdrawn"
 
 
-def epoch_records(rows, codes=None, source="<export>"):
+def epoch_records(rows, codes=None, source="<export>", fixes=True):
     """Records of the rows of an Epoch export with a valid date, sorted by (date, model);
-    duplicate model names are an error."""
+    duplicate model names are an error. ``fixes``: apply ``data/record_fixes.csv``."""
     out = []
     for line, row in enumerate(rows, start=2):
-        record = epoch_record(row, codes, where=f"{source} line {line}: ")
+        record = epoch_record(row, codes, where=f"{source} line {line}: ", fixes=fixes)
         if record is not None:
             out.append(record)
     names = [r["model"] for r in out]
