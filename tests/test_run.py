@@ -61,6 +61,11 @@ def test_trends_separate_the_sources_of_uncertainty(run_folder):
 def test_models_and_netcdf(run_folder):
     rows = list(csv.DictReader(open(run_folder / "models.csv")))
     assert len({r["model"] for r in rows}) >= 400
+    by_model = {r["model"]: r for r in rows}
+    assert by_model["ELMo"]["confidence"] == "Speculative"
+    assert "training_compute_flop withdraw" in by_model["ELMo"]["record_fixes"]
+    assert by_model["PaLM (540B)"]["record_fixes"] == "chip_hours disagree"
+    assert by_model["GPT-3 175B (davinci)"]["record_fixes"] == ""
     result = xr.load_dataset(run_folder / "results.nc")
     assert set(result.scenario.values) == {"baseline", "location_shifting",
                                            "hardware_efficiency"}

@@ -13,6 +13,7 @@ from mlimpact.analysis.trends import UNCERTAINTIES
 from mlimpact.quantities import CRITERIA, IMPACT_CRITERIA, LABELS, PHASES, UNITS
 from mlimpact.render import files, plots
 from mlimpact.render.text import format_number, probability_text, share_text
+from mlimpact.tables.models import record_fixes
 from mlimpact.study.sensitivity import (
     ALL_CARDS, ALL_MODELS, SENSITIVITY_HEADER, dominant, output, sensitivity_rows,
 )
@@ -28,8 +29,8 @@ TRENDS_HEADER = ("quantity", "criterion", "scenario", "uncertainty", "claim", "s
                  "growth_per_year", "growth_low", "growth_high", "change_per_year",
                  "change_low", "change_high", "probability", "doubling_time_years",
                  "doubling_low", "doubling_high")
-MODELS_HEADER = ("model", "publication_date", "status", "hardware", "criterion", "phase",
-                 "unit", "point", "mean", "median", "q025", "q975")
+MODELS_HEADER = ("model", "publication_date", "status", "hardware", "confidence", "record_fixes",
+                 "criterion", "phase", "unit", "point", "mean", "median", "q025", "q975")
 
 
 def _trend_row(row):
@@ -73,11 +74,15 @@ def write_study(result, folder, command=None):
     table = {c: summary[c].sel(statistic=["point", "mean", "median", "q025", "q975"])
              .transpose("model", ..., "statistic").values.reshape(len(summary.model), -1, 5)
              for c in phases}
+    fixes = record_fixes()
     for m, name in enumerate(summary.model.values):
         date = str(baseline.notable.dates[m])
+        fixed = ";".join(f"{field} {action}" for field, (action, _, _)
+                         in fixes.get(name, {}).items())
         for criterion, names in phases.items():
             for p, phase in enumerate(names):
                 rows.append([name, date, records[name].status, records[name].hardware,
+                             records[name].confidence, fixed,
                              criterion, phase, UNITS[criterion],
                              *(_g(float(x)) for x in table[criterion][m, p])])
     files.write_csv(folder / "models.csv", MODELS_HEADER, rows)
