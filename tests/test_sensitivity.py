@@ -128,3 +128,55 @@ def test_sensitivity_command(tmp_path, capsys):
     for name in ("sensitivity_growth.png", "sensitivity_totals.png", "sensitivity_cards.png"):
         assert (out / name).stat().st_size > 10_000
     assert "growth of GWP" in capsys.readouterr().out
+
+
+def test_saltelli_rows_follow_salib_layout_built_naively():
+    from mlimpact.uncertainty.sampling import SaltelliDesign
+    groups = [[0, 3], [1], [2, 4, 5]]
+    for second_order in (False, True):
+        design = SaltelliDesign(6, groups, 16, seed=3, second_order=second_order)
+        u = design.uniforms(4 * design.step, 12 * design.step)
+        a, b = design.base(4, 12)
+        naive = []
+        for i in range(8):
+            naive.append(a[i])
+            for columns in groups:
+                row = a[i].copy()
+                row[columns] = b[i, columns]
+                naive.append(row)
+            if second_order:
+                for columns in groups:
+                    row = b[i].copy()
+                    row[columns] = a[i, columns]
+                    naive.append(row)
+            naive.append(b[i])
+        assert np.array_equal(u, np.array(naive)) and u.flags.f_contiguous
+
+
+def test_evaluating_a_design_in_place_gives_the_same_values():
+    from mlimpact.engine.propagate import evaluate_rows, stage_plan
+    from mlimpact.runs import notable
+    from mlimpact.uncertainty.binding import bind
+    from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
+    from mlimpact.uncertainty.sampling import SaltelliDesign
+    runs = notable.build_runs((2020, 2021), location="evidence", power="evidence")
+    bound = bind({**default_catalogue("evidence"), **run_parameters(runs)}, runs.runs,
+                 runs.hardware, runs.countries, runs.known, runs.classes)
+    design = SaltelliDesign(bound.n_columns, list(bound.groups.values()), 8, seed=1)
+    u = design.uniforms(0, 8 * design.step)
+    copied = evaluate_rows(runs.runs, bound, u.copy(order="F"))
+    in_place = evaluate_rows(runs.runs, bound, u, plan=stage_plan(runs.runs, bound),
+                             overwrite=True)
+    assert np.array_equal(copied, in_place) and np.isfinite(copied).all()
+
+
+def test_unweighted_slopes_take_the_fast_path_and_agree_with_weighted_least_squares():
+    from mlimpact.analysis.trends import fit_slopes
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.uniform(2013, 2025, 50))
+    y = rng.normal(size=(7, 50)) + 0.8 * t
+    fast = fit_slopes(t, y)
+    weighted = fit_slopes(t, y, weights=np.ones_like(y))
+    assert np.allclose(fast[0], weighted[0], rtol=1e-12) and np.allclose(fast[1], weighted[1])
+    slope = np.polyfit(t, y[0], 1)[0]
+    assert fast[0][0] == pytest.approx(slope, rel=1e-10)

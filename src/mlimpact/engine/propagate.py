@@ -223,11 +223,12 @@ def stage_plan(runs, bound):
 
 
 def run_chunk(runs, production_factors, bound, design, start, stop, accumulator,
-              samples=None, kind="training", plan=None, scratch=None):
+              samples=None, kind="training", plan=None, scratch=None, fold=True):
     """Evaluate samples ``start..stop-1`` and fold them into ``accumulator`` (in place).
 
     This is the unit of work, locally or on a Dask worker. ``samples``, if given, has shape
-    (stop - start, run, quantity) and receives every value. ``plan`` is
+    (stop - start, run, quantity) and receives every value; with ``fold`` False the
+    accumulator is left as it is (the values are only kept). ``plan`` is
     :func:`stage_plan` of the runs and parameters (made here if not given). ``scratch``, a
     float64 array of at least (stop - start) x columns values, holds the chunk's uniforms
     and then their parameter values (so that chunks reuse one block of memory).
@@ -241,31 +242,48 @@ def run_chunk(runs, production_factors, bound, design, start, stop, accumulator,
                               specs=plan.ppf_specs)
     factors = np.empty((stop - start, *production_factors.shape))
     mc.sample_factors(production_factors, values, bound.factor_column, factors)
-    keep = samples is not None
+    keep = (mc.KEEP if samples is not None else 0) | (mc.FOLD if fold else 0)
     acc = accumulator
     mc.fused_kernel(KINDS[kind], start, runs.values, runs.variant_values, runs.variant_cdf,
                     factors, values, *plan.stages.arrays(), acc.anchor, acc.shift, acc.hist,
                     acc.tails, acc.sums, acc.compensation, acc.extremes,
-                    samples if keep else np.empty((0, 0, 0)), keep)
-    acc.count += stop - start
+                    samples if samples is not None else np.empty((0, 0, 0)), keep)
+    if fold:
+        acc.count += stop - start
     return acc
 
 
+class _GivenRows:
+    """Given rows of uniforms as a design (a module-level class: a class made inside a call
+    and closing over the rows is a reference cycle, which kept every chunk's rows alive until
+    the cyclic garbage collector ran, so Sobol' analyses grew with N)."""
+
+    def __init__(self, rows, in_place=False):
+        self.rows, self.in_place = rows, in_place
+
+    def uniforms(self, start, stop, out):
+        if not self.in_place:
+            out[...] = self.rows[start:stop]
+        return out
+
+
 def evaluate_rows(runs, bound, uniforms, production_factors=PRODUCTION_FACTORS,
-                  kind="training"):
+                  kind="training", plan=None, overwrite=False):
     """Every quantity of every run for the given rows of uniforms (a design's rows, e.g.
-    Saltelli's), shape (row, run, quantity)."""
+    Saltelli's), shape (row, run, quantity). ``plan``: :func:`stage_plan` of the runs and
+    parameters, to reuse over chunks. With ``overwrite``, a column-major float64
+    ``uniforms`` receives the parameter values in place (no copy of the design)."""
     production_factors = checked_factors(production_factors)
-
-    class _Rows:
-        def uniforms(self, start, stop, out):
-            out[...] = uniforms[start:stop]
-            return out
-
+    in_place = (overwrite and uniforms.dtype == np.float64 and uniforms.flags.f_contiguous
+                and uniforms.ndim == 2 and uniforms.shape[1] == bound.n_columns)
+    scratch = uniforms.reshape(-1, order="F") if in_place else None
     point = point_quantities(runs, production_factors, kind)
-    samples = np.empty((uniforms.shape[0], *point.shape))
-    run_chunk(runs, production_factors, bound, _Rows(), 0, uniforms.shape[0],
-              Accumulator.empty(point), samples, kind)
+    # stored run by run and quantity by quantity (each run's values of a quantity contiguous:
+    # the kernel writes them in that order), viewed as (row, run, quantity)
+    samples = np.empty((*point.shape, uniforms.shape[0])).transpose(2, 0, 1)
+    run_chunk(runs, production_factors, bound, _GivenRows(uniforms, in_place), 0,
+              uniforms.shape[0], Accumulator.empty(point), samples, kind, plan=plan,
+              scratch=scratch, fold=False)
     return samples
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from mlimpact.analysis import trends
 from mlimpact.analysis.sobol import SobolAccumulator, indices_dataset
+from mlimpact.engine.propagate import stage_plan
 from mlimpact.quantities import CRITERIA, IMPACT_CRITERIA, card_index, training_index
 from mlimpact.runs import notable
 from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
@@ -52,31 +53,7 @@ def impact_sensitivity(n=256, seed=0, window=notable.WINDOW, impute=True, resamp
                               speculative=speculative, records=records)
     catalogue = {**default_catalogue(power), **run_parameters(runs)}
     bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes)
-    dates = trends.decimal_years(runs.dates)
-    years = dates.astype(int)
-    year_list = sorted(set(years))
-
-    def outputs(samples):
-        columns, names = [], []
-        for criterion in CRITERIA:
-            values = samples[..., training_index(criterion)]
-            if per_model:
-                columns.append(values)
-                names += [("impact", criterion, m) for m in runs.runs.names]
-            columns.append(values.sum(axis=1)[:, None])
-            names.append(("impact", criterion, ALL_MODELS))
-            columns.append(np.stack([values[:, years == y].sum(axis=1) for y in year_list], 1))
-            names += [("impact", criterion, f"year {y}") for y in year_list]
-            with np.errstate(divide="ignore"):
-                slope, _ = trends.fit_slopes(dates, np.log(values))
-            columns.append(slope[:, None])
-            names.append(("growth rate", criterion, ALL_MODELS))
-        for criterion in IMPACT_CRITERIA:
-            columns.append((samples[..., training_index(criterion, "production")].sum(axis=1)
-                            / samples[..., training_index(criterion)].sum(axis=1))[:, None])
-            names.append(("production share", criterion, ALL_MODELS))
-        return np.concatenate(columns, axis=1), names
-
+    outputs = training_outputs(runs, per_model)
     models = _run_design(runs.runs, bound, n, seed, resamples, chunk_size, outputs, "training",
                          progress, client)
     priced = [h for h in catalogue_gpus() if why_not_priced(h, "mixture") is None]
@@ -101,12 +78,53 @@ def impact_sensitivity(n=256, seed=0, window=notable.WINDOW, impute=True, resamp
     return {"models": models, "cards": card_result}
 
 
-def _design_task(base_start, base_stop, runs, bound, design, outputs, kind):
+def training_outputs(runs, per_model=True):
+    """The reduction of :func:`impact_sensitivity` for notable runs
+    (:class:`mlimpact.runs.notable.NotableRuns`): a function from evaluated samples (row, run,
+    quantity) to ``(values (row, output), names)``, each name ``(quantity, criterion,
+    subject)``. Whole-array operations only: yearly totals are one product with the runs'
+    year indicator matrix."""
+    dates = trends.decimal_years(runs.dates)
+    years = dates.astype(int)
+    year_list = sorted(set(years))
+    by_year = (years[:, None] == np.array(year_list)[None, :]).astype(np.float64)
+    names = []
+    for criterion in CRITERIA:
+        if per_model:
+            names += [("impact", criterion, m) for m in runs.runs.names]
+        names.append(("impact", criterion, ALL_MODELS))
+        names += [("impact", criterion, f"year {y}") for y in year_list]
+        names.append(("growth rate", criterion, ALL_MODELS))
+    names += [("production share", criterion, ALL_MODELS) for criterion in IMPACT_CRITERIA]
+
+    def outputs(samples):
+        columns, totals = [], []
+        for criterion in CRITERIA:
+            values = samples[..., training_index(criterion)]
+            if per_model:
+                columns.append(values)
+            total = values.sum(axis=1)
+            if criterion in IMPACT_CRITERIA:
+                totals.append(total)
+            columns.append(total[:, None])
+            columns.append(values @ by_year)
+            with np.errstate(divide="ignore"):
+                slope, _ = trends.fit_slopes(dates, np.log(values))
+            columns.append(slope[:, None])
+        for c, criterion in enumerate(IMPACT_CRITERIA):
+            production = samples[..., training_index(criterion, "production")]
+            columns.append((production.sum(axis=1) / totals[c])[:, None])
+        return np.concatenate(columns, axis=1), names
+
+    return outputs
+
+
+def _design_task(base_start, base_stop, runs, bound, design, outputs, kind, plan=None):
     """Outputs of base points base_start..base_stop-1 (a task, locally or on a worker)."""
     from mlimpact.engine.propagate import evaluate_rows
 
     u = design.uniforms(base_start * design.step, base_stop * design.step)
-    return outputs(evaluate_rows(runs, bound, u, kind=kind))
+    return outputs(evaluate_rows(runs, bound, u, kind=kind, plan=plan, overwrite=True))
 
 
 def _run_design(runs, bound, n, seed, resamples, chunk_size, outputs, kind, progress,
@@ -114,7 +132,8 @@ def _run_design(runs, bound, n, seed, resamples, chunk_size, outputs, kind, prog
     groups = list(bound.groups)
     design = SaltelliDesign(bound.n_columns, [bound.groups[g] for g in groups], n, seed)
     ranges = [(s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
-    shared = dict(runs=runs, bound=bound, design=design, outputs=outputs, kind=kind)
+    shared = dict(runs=runs, bound=bound, design=design, outputs=outputs, kind=kind,
+                  plan=stage_plan(runs, bound))
     if client is not None:
         from mlimpact.engine import distributed
         results = distributed.map_chunks(client, _design_task, ranges, progress, n, **shared)

@@ -29,7 +29,9 @@ References
    numbers: as easy as 1, 2, 3", SC 2011 (counter-based generators).
 """
 
+import copy
 import warnings
+from functools import lru_cache
 
 import numpy as np
 from numba import prange
@@ -172,11 +174,18 @@ class Design:
         return out
 
 
+@lru_cache(maxsize=8)
+def _scrambled_sobol(dimension, seed):
+    # Scrambling draws dimension x 30 x 30 bits: 0.1 s for 2,800 dimensions, against 3 ms to
+    # copy the scrambled engine and generate a chunk; chunks copy a pristine engine.
+    return qmc.Sobol(dimension, scramble=True, rng=np.random.default_rng(seed))
+
+
 def sobol_points(dimension, seed, start, stop):
     """Points ``start`` to ``stop - 1`` of the scrambled Sobol' sequence of ``dimension`` (LMS +
     digital shift seeded by ``seed``, first point kept), clipped into the open interval (0, 1).
     Any range is generated directly (fast-forward), so designs are addressable by chunks."""
-    engine = qmc.Sobol(dimension, scramble=True, rng=np.random.default_rng(seed))
+    engine = copy.deepcopy(_scrambled_sobol(int(dimension), int(seed)))
     if start:
         engine.fast_forward(start)
     with warnings.catch_warnings():
@@ -268,12 +277,14 @@ class SaltelliDesign:
             raise ValueError("design rows must be taken by whole base points")
         a, b = self.base(start // self.step, stop // self.step)
         n_base = a.shape[0]
-        out = np.empty((n_base, self.step, self.n_columns))
-        out[:, 0], out[:, -1] = a, b
+        # built column by column (column, base point, row of the point): the transpose of a
+        # column-major (row, column) array, which the engine reads fastest; written once
+        out = np.empty((self.n_columns, n_base, self.step))
+        out[:, :, :] = a.T[:, :, None]
+        out[:, :, -1] = b.T
         for g, columns in enumerate(self.groups):
-            out[:, 1 + g] = a
-            out[:, 1 + g, columns] = b[:, columns]
+            out[columns, :, 1 + g] = b.T[columns]
             if self.second_order:
-                out[:, 1 + len(self.groups) + g] = b
-                out[:, 1 + len(self.groups) + g, columns] = a[:, columns]
-        return np.asfortranarray(out.reshape(n_base * self.step, self.n_columns))
+                out[:, :, 1 + len(self.groups) + g] = b.T
+                out[columns, :, 1 + len(self.groups) + g] = a.T[columns]
+        return out.reshape(self.n_columns, n_base * self.step).T

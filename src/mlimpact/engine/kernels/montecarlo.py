@@ -49,6 +49,9 @@ TRAINING_UNIT_WIDTH, CARD_UNIT_WIDTH = N_IMPACTS, N_IMPACTS * N_PARTS
 CARD_STRIDE = len(COMPONENTS)
 #: What the fused kernel evaluates: a training run, or the card of a run.
 TRAINING, CARD = 0, 1
+#: Flags of the fused kernel's ``keep``: write every value into ``samples``, fold the values
+#: into the accumulators (histograms, sums, extremes).
+KEEP, FOLD = 1, 2
 #: Stages of the units evaluated before the runs: a card, a host server.
 CARD_STAGE, HOST_STAGE = 0, 1
 #: Added to the mode of an application whose column depends on the chosen variant.
@@ -256,7 +259,10 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
     extremes : float64[run, quantity, 2]
         Minimum and maximum.
     samples : float64[sample, run, quantity]
-        Receives every value when ``keep`` (else may be of size 0).
+        Receives every value when ``keep`` has :data:`KEEP` (else may be of size 0).
+    keep : int
+        :data:`KEEP` (write every value into ``samples``) and/or :data:`FOLD` (fold them into
+        the accumulators); a Sobol' design keeps its values and needs no histograms.
     """
     n_samples, n_runs = values.shape[0], runs.shape[0]
     n_fields = runs.shape[1]
@@ -340,12 +346,13 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
                                     unit_values[g, N_PARTS * c, at]
                                     + unit_values[g, N_PARTS * c + 1, at]
                                     + unit_values[g, N_PARTS * c + 2, at])
-                        if keep:
+                        if keep & KEEP:
                             for k in range(n_quantities):
                                 samples[span_start + at, r, k] = buffer[k, i]
-                for k in range(n_quantities):
-                    fold(buffer[k], count, shift[r, k], anchor[r, k], hist[r, k], tails[r, k],
-                         sums[r, k], compensation[r, k], extremes[r, k], index)
+                if keep & FOLD:
+                    for k in range(n_quantities):
+                        fold(buffer[k], count, shift[r, k], anchor[r, k], hist[r, k],
+                             tails[r, k], sums[r, k], compensation[r, k], extremes[r, k], index)
                 tile_start += count
         span_start += span
 
