@@ -15,7 +15,10 @@ def run_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("run") / "out"
     config = folder.parent / "config.toml"
     config.write_text("[specifications]\nsamples = 32\n")  # the specification analysis, quick
-    assert main(["run", "--samples", "128", "--out", str(folder), "--quiet", "--config",
+    # the report's Sobol' analysis doubles 64 -> 128 base points (the target cannot be met)
+    assert main(["run", "--samples", "128", "--sensitivity-samples", "64",
+                 "--sensitivity-target", "0.001", "--sensitivity-max", "128", "--out",
+                 str(folder), "--quiet", "--config",
                  str(config)]) == 0
     return folder
 
@@ -76,6 +79,7 @@ def test_report_is_plain_words_and_figures(run_folder):
     text = (run_folder / "report.md").read_text()
     assert "## The claims" in text and "![scenarios](scenarios.png)" in text
     assert "## Which uncertain inputs dominate" in text
+    assert "N = 128 base points" in text and "**not reached**" in text
     for claim in study.CLAIMS.values():
         assert claim in text
 
@@ -103,12 +107,21 @@ def test_bad_config_exits_2(tmp_path, capsys):
     (["--low-carbon-country", "XXX"], "unknown code 'XXX'"),
     (["--method", "sobol", "--samples", "100"], "power of two"),
     (["--sensitivity-samples", "100"], "sensitivity samples must be 0 or a power of two"),
+    (["--sensitivity-samples", "64", "--sensitivity-max", "48"],
+     "sensitivity max must be a power of two"),
 ])
 def test_bad_options_fail_before_writing(tmp_path, capsys, args, message):
     out = tmp_path / "never"
     assert main(["run", "--out", str(out), "--quiet", *args]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_negative_sensitivity_target_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "--out", str(tmp_path / "never"), "--sensitivity-target", "-1"])
+    assert stop.value.code == 2
+    assert "--sensitivity-target: must be a finite number >= 0" in capsys.readouterr().err
 
 
 def test_results_nc_is_self_describing_and_rebuilds_a_trend_figure(run_folder):

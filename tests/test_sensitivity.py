@@ -180,3 +180,50 @@ def test_unweighted_slopes_take_the_fast_path_and_agree_with_weighted_least_squa
     assert np.allclose(fast[0], weighted[0], rtol=1e-12) and np.allclose(fast[1], weighted[1])
     slope = np.polyfit(t, y[0], 1)[0]
     assert fast[0][0] == pytest.approx(slope, rel=1e-10)
+
+
+def test_impact_analysis_extends_its_design_until_the_reported_intervals_are_narrow():
+    fixed = impact.impact_sensitivity(n=64, window=(2021, 2022), per_model=False)
+    grown = impact.impact_sensitivity(n=16, window=(2021, 2022), per_model=False,
+                                      target=1e-9, max_n=64, budget=1e6)
+    models = grown["models"]
+    # the target cannot be met: it doubles 16 -> 32 -> 64 and says it did not converge
+    assert models.attrs["base_points"] == 64 and models.attrs["converged"] == 0
+    assert models.attrs["convergence"].count("N=") == 3
+    # extending the design gives the indices of the design of that size in one go
+    for name in ("models", "cards"):
+        assert np.allclose(grown[name].ST.values, fixed[name].ST.values, equal_nan=True)
+    assert models.attrs["widest_st_halfwidth"] == pytest.approx(impact.reported_halfwidth(grown))
+    loose = impact.impact_sensitivity(n=16, window=(2021, 2022), per_model=False,
+                                      target=10.0, max_n=64)
+    assert loose["models"].attrs["base_points"] == 16 and loose["models"].attrs["converged"]
+    with pytest.raises(MlimpactError, match="power of two"):
+        impact.impact_sensitivity(n=16, window=(2021, 2022), target=0.1, max_n=24)
+
+
+def test_no_input_below_the_threshold_is_called_dominant():
+    import xarray as xr
+    data = xr.Dataset(
+        {"ST": (("parameter", "quantity", "criterion", "subject"),
+                np.array([0.6, 0.04, 0.001]).reshape(3, 1, 1, 1)),
+         "ST_conf": (("parameter", "quantity", "criterion", "subject"),
+                     np.full((3, 1, 1, 1), 0.01))},
+        coords={"parameter": ["a", "b", "c"], "quantity": ["growth rate"], "criterion": ["gwp"],
+                "subject": [impact.ALL_MODELS]})
+    named = impact.dominant(data, "growth rate", "gwp")
+    assert [p for p, _, _ in named] == ["a"]
+    assert impact.dominant(data, "growth rate", "gwp", threshold=0.0)[1][0] == "b"
+
+
+def test_first_order_above_total_order_is_flagged():
+    import xarray as xr
+    dims = ("parameter", "quantity", "criterion", "subject")
+    data = xr.Dataset(
+        {"S1": (dims, np.array([0.30, 0.10]).reshape(2, 1, 1, 1)),
+         "ST": (dims, np.array([0.25, 0.20]).reshape(2, 1, 1, 1)),
+         "S1_conf": (dims, np.full((2, 1, 1, 1), 0.02)),
+         "ST_conf": (dims, np.full((2, 1, 1, 1), 0.02))},
+        coords={"parameter": ["a", "b"], "quantity": ["impact"], "criterion": ["gwp"],
+                "subject": [impact.ALL_MODELS]})
+    rows = {r[3]: r for r in impact.sensitivity_rows(data)}
+    assert rows["a"][-1] == "S1 > ST (sampling error)" and rows["b"][-1] == ""

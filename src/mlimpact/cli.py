@@ -180,7 +180,9 @@ def _run(args):
         samples=args.samples, seed=args.seed, method=args.method,
         scenarios=tuple(args.scenario), impute=not args.complete_only,
         window=(args.first_year, args.last_year), low_carbon_country=args.low_carbon_country,
-        sensitivity_samples=args.sensitivity_samples, location=args.location, power=args.power,
+        sensitivity_samples=args.sensitivity_samples,
+        sensitivity_target=args.sensitivity_target, sensitivity_max=args.sensitivity_max,
+        location=args.location, power=args.power,
         speculative=not args.exclude_speculative, models_file=args.models_file,
         fit=args.fit, specifications=not args.no_specifications)
     if args.config:
@@ -328,6 +330,16 @@ def _int_at_least(lowest):
 
 
 _positive_int, _non_negative_int = _int_at_least(1), _int_at_least(0)
+
+
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number (got {text!r})") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0 (got {text})")
+    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -501,8 +513,18 @@ def build_parser():
                      help="TOML file: [run] options and [uncertainty] overrides")
     run.add_argument("--sensitivity-samples", type=_non_negative_int,
                      default=defaults.sensitivity_samples, metavar="N",
-                     help="base points of the Sobol' analysis of the report (power of two; "
-                          f"0 skips it; default {defaults.sensitivity_samples})")
+                     help="base points the Sobol' analysis of the report starts from (power "
+                          f"of two; 0 skips it; default {defaults.sensitivity_samples})")
+    run.add_argument("--sensitivity-target", type=_non_negative_float,
+                     default=defaults.sensitivity_target, metavar="H",
+                     help="double the base points until every total-order interval of the "
+                          "report is at most +- H (0: keep N; default "
+                          f"{defaults.sensitivity_target})")
+    run.add_argument("--sensitivity-max", type=_non_negative_int,
+                     default=defaults.sensitivity_max, metavar="N",
+                     help="most base points of that doubling (default "
+                          f"{defaults.sensitivity_max}; it also stops when the next doubling "
+                          f"would pass {defaults.sensitivity_budget:.0f} s)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_model_options(run)
     run.add_argument("--fit", choices=("ols", "huber", "frontier"), default="ols",

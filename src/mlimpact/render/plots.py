@@ -170,12 +170,18 @@ def sensitivity_figure(results, title="Which uncertain inputs matter (Sobol' ind
     shown = [parameters[i] for i in order[:10]][::-1]
     y = np.arange(len(shown))
     for axis, (label, result) in zip(axes.flat, results):
-        st = [float(result.ST.sel(parameter=p)) for p in shown]
+        st = np.array([float(result.ST.sel(parameter=p)) for p in shown])
         ct = [float(result.ST_conf.sel(parameter=p)) for p in shown]
-        s1 = [float(result.S1.sel(parameter=p)) for p in shown]
-        axis.barh(y, st, xerr=ct, color="#9ecae1", ecolor="#3182bd", capsize=2,
-                  label="total order ST (95 % interval)")
-        axis.plot(s1, y, "o", color="#08519c", ms=4, label="first order S1")
+        s1 = np.array([float(result.S1.sel(parameter=p)) for p in shown])
+        axis.barh(y, np.maximum(st, 0.0), xerr=ct, color="#9ecae1", ecolor="#3182bd",
+                  capsize=2, label="total order ST (95 % interval)")
+        # S1 <= ST holds for the true indices: an estimate above is sampling error, drawn at
+        # ST with an open marker rather than as if it were larger
+        above = s1 > st
+        axis.plot(s1[~above], y[~above], "o", color="#08519c", ms=4, label="first order S1")
+        if above.any():
+            axis.plot(np.maximum(st[above], 0.0), y[above], "o", mfc="none", color="#08519c",
+                      ms=4, label="S1 estimated above ST (sampling error): drawn at ST")
         axis.set_title(label, fontsize=9)
         axis.grid(True, axis="x", alpha=0.3)
     top = max(float(r.ST.sel(parameter=p) + r.ST_conf.sel(parameter=p))
@@ -191,8 +197,12 @@ def sensitivity_figure(results, title="Which uncertain inputs matter (Sobol' ind
     axes[0][0].set_yticklabels([labels.get(p, p.replace("_", " ")) for p in shown], fontsize=8)
     for axis in axes.flat:
         axis.tick_params(labelsize=8)
-    handles, names = axes[0][0].get_legend_handles_labels()
-    figure.legend(handles, names, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    legend = {}
+    for axis in axes.flat:  # every kind of mark once, whichever panel has it
+        for handle, name in zip(*axis.get_legend_handles_labels()):
+            legend.setdefault(name, handle)
+    figure.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(3, len(legend)),
+                  fontsize=8, frameon=False)
     figure.suptitle(title, fontsize=10)
     figure.tight_layout(rect=(0, 0.05, 1, 1))
     return figure

@@ -15,7 +15,8 @@ from mlimpact.render import files, plots
 from mlimpact.render.text import format_number, probability_text, share_text
 from mlimpact.tables.models import record_fixes
 from mlimpact.study.sensitivity import (
-    ALL_CARDS, ALL_MODELS, SENSITIVITY_HEADER, dominant, output, sensitivity_rows,
+    ALL_CARDS, ALL_MODELS, DOMINANCE_THRESHOLD, SENSITIVITY_HEADER, dominant, output,
+    reported_halfwidth, sensitivity_rows,
 )
 
 
@@ -263,11 +264,24 @@ def _sensitivity_markdown(result):
     if result.sensitivity is None:
         return []
     models, card = result.sensitivity["models"], result.sensitivity["cards"]
+    widest = max(reported_halfwidth({"models": models, "cards": card}), 0.0)
+    target = models.attrs.get("target_halfwidth")
+    if target is None:
+        precision = "no convergence target was set"
+    elif models.attrs.get("converged"):
+        precision = f"the analysis went on until every one was at most ± {target:.2f}"
+    else:
+        precision = (f"the target of ± {target:.2f} was **not reached** within the time or "
+                     "size limit: read the indices with their intervals")
     lines = ["## Which uncertain inputs dominate", "",
              f"Sobol' total-order indices (ST, with 95 % bootstrap intervals) of the inputs "
-             f"of `data/parameters.toml`, from {models.attrs['base_points']} base points of a "
-             "Saltelli design (`mlimpact sensitivity` runs the full analysis). ST is the share "
-             "of an output's variance that involves the input.", ""]
+             f"of `data/parameters.toml`, from N = {models.attrs['base_points']:,} base points "
+             "of a Saltelli design (`mlimpact sensitivity` runs the full analysis). ST is the "
+             "share of an output's variance that involves the input. The widest interval of "
+             f"the outputs below is ± {widest:.3f}; {precision}. An input is named only if its "
+             f"ST is at least {DOMINANCE_THRESHOLD:.2f}; first-order estimates above the "
+             "total-order one (sampling error) are flagged in sensitivity.csv and drawn at "
+             "the total-order value.", ""]
     entries = [("impacts_grow", f"growth rate of {c}", models, "growth rate", c, ALL_MODELS)
                for c in CRITERIA]
     entries += [("card_production_rises", f"card growth rate of {c}", card, "card growth rate",
@@ -279,7 +293,8 @@ def _sensitivity_markdown(result):
     lines += ["| claim | output | dominant inputs (ST) |", "|---|---|---|"]
     for claim, label, data, quantity, criterion, subject in entries:
         top = ", ".join(f"{p} {st:.2f} ± {c:.2f}"
-                        for p, st, c in dominant(data, quantity, criterion, subject))
+                        for p, st, c in dominant(data, quantity, criterion, subject)) \
+            or f"none with ST >= {DOMINANCE_THRESHOLD:.2f}"
         lines.append(f"| {claim} | {label} | {top} |")
     lines += ["", "![sensitivity](sensitivity_growth.png)", ""]
     return lines

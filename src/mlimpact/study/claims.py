@@ -328,7 +328,9 @@ def run_study(options, progress=None, client=None):
             n=options.sensitivity_samples, seed=options.seed, window=options.window,
             impute=options.impute, per_model=False, client=client,
             location=options.location, power=options.power, speculative=options.speculative,
-            records=records)
+            records=records, target=options.sensitivity_target or None,
+            max_n=options.sensitivity_max if options.sensitivity_target else None,
+            budget=options.sensitivity_budget)
     covered = (coverage(scenarios["baseline"].notable, options.window)
                if "baseline" in scenarios else None)
     checked = None

@@ -34,9 +34,14 @@ class StudyOptions:
     method: str = "mc"
     chunk_size: int = 2048
     uncertainty: dict = field(default_factory=dict)
-    #: Base points of the Sobol' analysis behind the report's "dominant inputs" section (a
-    #: power of two; 0 skips it).
-    sensitivity_samples: int = 128
+    #: Base points the Sobol' analysis behind the report's "dominant inputs" section starts
+    #: from (a power of two; 0 skips it); it doubles them until every total-order interval
+    #: the report reads is at most +- ``sensitivity_target`` (0: no doubling), up to
+    #: ``sensitivity_max`` base points and ``sensitivity_budget`` seconds.
+    sensitivity_samples: int = 1024
+    sensitivity_target: float = 0.05
+    sensitivity_max: int = 32768
+    sensitivity_budget: float = 60.0
     #: Compare published footprints with our intervals (the report's "how far to trust
     #: this"; needs the baseline scenario).
     validate: bool = True
@@ -105,6 +110,13 @@ def validate_options(options):
     n = options.sensitivity_samples
     if n and (n < 2 or n & (n - 1)):
         raise MlimpactError(f"sensitivity samples must be 0 or a power of two >= 2 (got {n})")
+    if not options.sensitivity_target >= 0:
+        raise MlimpactError("sensitivity target must be a half-width >= 0 (got "
+                            f"{options.sensitivity_target})")
+    most = options.sensitivity_max
+    if n and options.sensitivity_target and (most < n or most & (most - 1)):
+        raise MlimpactError(f"sensitivity max must be a power of two >= the sensitivity "
+                            f"samples {n} (got {most})")
     catalogue_of(options, {})  # a bad [uncertainty] section fails here
     if options.specifications:
         from mlimpact.study.specifications import choices_of, specification_set

@@ -14,11 +14,14 @@ Results are Datasets over (parameter, quantity, criterion, subject), NaN where a
 not exist (energy has no production share).
 """
 
+import time
+
 import numpy as np
 
 from mlimpact.analysis import trends
 from mlimpact.analysis.sobol import SobolAccumulator, indices_dataset
 from mlimpact.engine.propagate import stage_plan
+from mlimpact.errors import MlimpactError
 from mlimpact.quantities import CRITERIA, IMPACT_CRITERIA, card_index, training_index
 from mlimpact.runs import notable
 from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
@@ -33,7 +36,7 @@ ALL_MODELS, ALL_CARDS = "all models", "all cards"
 def impact_sensitivity(n=256, seed=0, window=notable.WINDOW, impute=True, resamples=100,
                        per_model=True, chunk_size=128, progress=None, client=None,
                        location="evidence", power="evidence", speculative=True,
-                       records=None):
+                       records=None, target=None, max_n=None, budget=None):
     """Sobol' indices of the impact model's outputs over the notable models.
 
     Outputs: each model's energy, GWP, ADPe and PE (``per_model``); the sum over all models and
@@ -43,19 +46,32 @@ def impact_sensitivity(n=256, seed=0, window=notable.WINDOW, impute=True, resamp
     and PE and their growth rates with release date. Parameters are the inputs of the
     catalogue (all columns of one input form one group).
 
+    Convergence (``target``): after ``n`` base points, the analysis goes on over the same
+    Sobol' sequence, doubling N, until the widest half-width of the total-order intervals of
+    the outputs the report reads (:data:`REPORTED`) is at most ``target``, or N would pass
+    ``max_n``, or the next doubling would pass ``budget`` seconds (it costs about the time
+    spent so far). The N reached and the widest half-width at each N are in the attributes
+    ``convergence``, ``converged`` and ``widest_st_halfwidth`` of both Datasets.
+
     Returns
     -------
     dict
         ``{"models": Dataset, "cards": Dataset}``: ``S1``, ``ST``, ``S1_conf``, ``ST_conf``
         over (parameter, quantity, criterion, subject).
     """
+    if max_n is not None and (max_n < n or max_n & (max_n - 1)):
+        raise MlimpactError(f"sensitivity: the largest N must be a power of two >= {n} "
+                            f"(got {max_n})")
+    if target is not None and not target > 0:
+        raise MlimpactError(f"sensitivity: the target half-width must be > 0 (got {target})")
+    started = time.perf_counter()
     runs = notable.build_runs(window, impute, location=location, power=power,
                               speculative=speculative, records=records)
     catalogue = {**default_catalogue(power), **run_parameters(runs)}
     bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes)
     outputs = training_outputs(runs, per_model)
-    models = _run_design(runs.runs, bound, n, seed, resamples, chunk_size, outputs, "training",
-                         progress, client)
+    models = _DesignRun(runs.runs, bound, n, seed, resamples, chunk_size, outputs, "training",
+                        client)
     priced = [h for h in catalogue_gpus() if why_not_priced(h, "mixture") is None]
     cards, known = card_runs(priced, "mixture")
     card_bound = bind(default_catalogue(), cards, list(cards.names), [""] * len(cards), known)
@@ -73,9 +89,51 @@ def impact_sensitivity(n=256, seed=0, window=notable.WINDOW, impute=True, resamp
             names.append(("card growth rate", criterion, ALL_CARDS))
         return np.concatenate(columns, axis=1), names
 
-    card_result = _run_design(cards, card_bound, n, seed, resamples, chunk_size, card_outputs,
-                              "card", None, client)
-    return {"models": models, "cards": card_result}
+    card_design = _DesignRun(cards, card_bound, n, seed, resamples, chunk_size, card_outputs,
+                             "card", client)
+    history, checkpoint = [], n
+    while True:
+        models.extend(checkpoint, progress)
+        card_design.extend(checkpoint)
+        result = {"models": models.result(), "cards": card_design.result()}
+        if target is None:
+            break
+        widest = reported_halfwidth(result)
+        history.append((checkpoint, widest))
+        spent = time.perf_counter() - started
+        if (widest <= target or (max_n is not None and 2 * checkpoint > max_n)
+                or (budget is not None and 2 * spent > budget)):
+            break
+        checkpoint *= 2
+    if history:
+        for data in result.values():
+            data.attrs.update(
+                convergence="; ".join(f"N={m}: widest ST half-width {w:.3f}"
+                                      for m, w in history),
+                converged=int(history[-1][1] <= target), target_halfwidth=target,
+                widest_st_halfwidth=history[-1][1])
+    return result
+
+
+#: The outputs the report reads, as (quantity, subject): the convergence check watches the
+#: total-order intervals of every input for these.
+REPORTED = (("growth rate", ALL_MODELS), ("impact", ALL_MODELS),
+            ("production share", ALL_MODELS), ("card growth rate", ALL_CARDS))
+#: Below this total-order index an input is not called dominant, whatever its rank.
+DOMINANCE_THRESHOLD = 0.05
+
+
+def reported_halfwidth(result):
+    """The widest half-width of the total-order intervals of the outputs of
+    :data:`REPORTED` (over every input and criterion)."""
+    widest = 0.0
+    for data in result.values():
+        for quantity, subject in REPORTED:
+            if quantity in data.quantity.values and subject in data.subject.values:
+                cell = data.ST_conf.sel(quantity=quantity, subject=subject).values
+                if np.isfinite(cell).any():
+                    widest = max(widest, float(np.nanmax(cell)))
+    return widest
 
 
 def training_outputs(runs, per_model=True):
@@ -127,27 +185,43 @@ def _design_task(base_start, base_stop, runs, bound, design, outputs, kind, plan
     return outputs(evaluate_rows(runs, bound, u, kind=kind, plan=plan, overwrite=True))
 
 
-def _run_design(runs, bound, n, seed, resamples, chunk_size, outputs, kind, progress,
-                client=None):
-    groups = list(bound.groups)
-    design = SaltelliDesign(bound.n_columns, [bound.groups[g] for g in groups], n, seed)
-    ranges = [(s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
-    shared = dict(runs=runs, bound=bound, design=design, outputs=outputs, kind=kind,
-                  plan=stage_plan(runs, bound))
-    if client is not None:
-        from mlimpact.engine import distributed
-        results = distributed.map_chunks(client, _design_task, ranges, progress, n, **shared)
-    else:
-        results = (_design_task(start, stop, **shared) for start, stop in ranges)
-    accumulator, names = None, None
-    for (base_start, base_stop), (values, names) in zip(ranges, results):
-        if accumulator is None:
-            accumulator = SobolAccumulator(len(groups), values.shape[1], resamples, seed)
-        accumulator.add(base_start, values)
-        if progress is not None and client is None:
-            progress(base_stop, n)
-    return named_outputs(indices_dataset(accumulator, groups, output_names=range(len(names))),
-                         names)
+class _DesignRun:
+    """A Saltelli design evaluated chunk by chunk and folded into Sobol' accumulators; it can
+    be extended to more base points (the points of a Sobol' sequence do not depend on N)."""
+
+    def __init__(self, runs, bound, n, seed, resamples, chunk_size, outputs, kind, client=None):
+        self.groups = list(bound.groups)
+        self.design = SaltelliDesign(bound.n_columns, [bound.groups[g] for g in self.groups],
+                                     n, seed)
+        self.shared = dict(runs=runs, bound=bound, design=self.design, outputs=outputs,
+                           kind=kind, plan=stage_plan(runs, bound))
+        self.seed, self.resamples, self.chunk_size = seed, resamples, chunk_size
+        self.client, self.count = client, 0
+        self.accumulator, self.names = None, None
+
+    def extend(self, n, progress=None):
+        """Evaluate base points up to ``n`` (exclusive) and fold them in."""
+        ranges = [(s, min(s + self.chunk_size, n)) for s in range(self.count, n,
+                                                                  self.chunk_size)]
+        if self.client is not None:
+            from mlimpact.engine import distributed
+            results = distributed.map_chunks(self.client, _design_task, ranges, progress, n,
+                                             **self.shared)
+        else:
+            results = (_design_task(start, stop, **self.shared) for start, stop in ranges)
+        for (base_start, base_stop), (values, names) in zip(ranges, results):
+            if self.accumulator is None:
+                self.accumulator = SobolAccumulator(len(self.groups), values.shape[1],
+                                                    self.resamples, self.seed)
+            self.accumulator.add(base_start, values)
+            self.names = names
+            if progress is not None and self.client is None:
+                progress(base_stop, n)
+        self.count = max(self.count, n)
+
+    def result(self):
+        return named_outputs(indices_dataset(self.accumulator, self.groups,
+                                             output_names=range(len(self.names))), self.names)
 
 
 def named_outputs(result, names):
@@ -164,7 +238,7 @@ def named_outputs(result, names):
 
 #: Columns of sensitivity.csv.
 SENSITIVITY_HEADER = ("quantity", "criterion", "subject", "parameter", "S1", "S1_low",
-                      "S1_high", "ST", "ST_low", "ST_high")
+                      "S1_high", "ST", "ST_low", "ST_high", "flag")
 
 
 def sensitivity_rows(result):
@@ -178,17 +252,20 @@ def sensitivity_rows(result):
         frame["ST"], frame["ST"] - frame["ST_conf"], frame["ST"] + frame["ST_conf"]])
     rounded = [[float(f"{x:.6g}") for x in row] for row in table.tolist()]
     keys = frame[["quantity", "criterion", "subject", "parameter"]].itertuples(index=False)
-    return [(*key, *numbers) for key, numbers in zip(keys, rounded)]
+    flags = np.where(frame["S1"].to_numpy() > frame["ST"].to_numpy(),
+                     "S1 > ST (sampling error)", "")
+    return [(*key, *numbers, flag) for key, numbers, flag in zip(keys, rounded, flags)]
 
 
-def dominant(result, quantity, criterion, subject=ALL_MODELS, count=3):
-    """The ``count`` parameters with the largest total-order index for one output:
-    ``[(parameter, ST, ST_conf)]``."""
+def dominant(result, quantity, criterion, subject=ALL_MODELS, count=3,
+             threshold=DOMINANCE_THRESHOLD):
+    """Up to ``count`` parameters with the largest total-order index for one output, among
+    those whose index is at least ``threshold``: ``[(parameter, ST, ST_conf)]``."""
     cell = result.sel(quantity=quantity, criterion=criterion, subject=subject)
     st = cell.ST.values
     order = np.argsort(-np.nan_to_num(st, nan=-1.0))[:count]
     return [(str(result.parameter.values[i]), float(st[i]), float(cell.ST_conf.values[i]))
-            for i in order]
+            for i in order if st[i] >= threshold]
 
 
 def output(result, quantity, criterion, subject=ALL_MODELS):
