@@ -49,8 +49,8 @@ def impact_sensitivity(n=256, seed=0, window=notable.WINDOW, impute=True, resamp
     Convergence (``target``): after ``n`` base points, the analysis goes on over the same
     Sobol' sequence, doubling N, until the widest half-width of the total-order intervals of
     the outputs the report reads (:data:`REPORTED`) is at most ``target``, or N would pass
-    ``max_n``, or the next doubling would pass ``budget`` seconds (it costs about the time
-    spent so far). The N reached and the widest half-width at each N are in the attributes
+    ``max_n``, or the next doubling would pass ``budget`` seconds (projected from the cost per
+    base point of the last doubling). The N reached and the widest half-width at each N are in the attributes
     ``convergence``, ``converged`` and ``widest_st_halfwidth`` of both Datasets.
 
     Returns
@@ -93,6 +93,7 @@ def impact_sensitivity(n=256, seed=0, window=notable.WINDOW, impute=True, resamp
                              "card", client)
     history, checkpoint = [], n
     while True:
+        segment = time.perf_counter()
         models.extend(checkpoint, progress)
         card_design.extend(checkpoint)
         result = {"models": models.result(), "cards": card_design.result()}
@@ -100,9 +101,14 @@ def impact_sensitivity(n=256, seed=0, window=notable.WINDOW, impute=True, resamp
             break
         widest = reported_halfwidth(result)
         history.append((checkpoint, widest))
-        spent = time.perf_counter() - started
+        now = time.perf_counter()
+        # the next doubling evaluates as many points as there are: twice the last segment
+        # (the first segment also holds the set-up and any compilation: it is not a guide)
+        per_point = (now - segment) / (checkpoint - (checkpoint // 2 if len(history) > 1
+                                                     else 0))
         if (widest <= target or (max_n is not None and 2 * checkpoint > max_n)
-                or (budget is not None and 2 * spent > budget)):
+                or (budget is not None
+                    and now - started + per_point * checkpoint > budget)):
             break
         checkpoint *= 2
     if history:
