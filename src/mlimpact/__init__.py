@@ -20,13 +20,38 @@ The public API: :class:`Setup`, :func:`estimate`, :func:`run_study` (:class:`Stu
 render, with :mod:`mlimpact.cli` the command line.
 """
 
+from importlib import import_module
+
 from mlimpact._version import __version__
-from mlimpact.analysis.sobol import sobol
-from mlimpact.api import CRITERION_UNITS, Setup, Study, estimate, hardware, models, run_study
 from mlimpact.errors import MlimpactError
-from mlimpact.uncertainty import distributions
-from mlimpact.uncertainty.catalogue import Parameter, default_catalogue, load_parameters
+
+#: Public name -> the module it lives in: imported on first use (PEP 562), so that
+#: ``import mlimpact`` and a command line that stops at a bad argument do not load numba,
+#: scipy and xarray first.
+_PUBLIC = {
+    "sobol": "mlimpact.analysis.sobol",
+    "CRITERION_UNITS": "mlimpact.api", "Setup": "mlimpact.api", "Study": "mlimpact.api",
+    "estimate": "mlimpact.api", "hardware": "mlimpact.api", "models": "mlimpact.api",
+    "run_study": "mlimpact.api",
+    "Parameter": "mlimpact.uncertainty.catalogue",
+    "default_catalogue": "mlimpact.uncertainty.catalogue",
+    "load_parameters": "mlimpact.uncertainty.catalogue",
+}
 
 __all__ = ["CRITERION_UNITS", "MlimpactError", "Parameter", "Setup", "Study", "__version__",
            "default_catalogue", "distributions", "estimate", "hardware", "load_parameters",
            "models", "run_study", "sobol"]
+
+
+def __getattr__(name):
+    if name == "distributions":
+        return import_module("mlimpact.uncertainty.distributions")
+    if name in _PUBLIC:
+        value = getattr(import_module(_PUBLIC[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mlimpact' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

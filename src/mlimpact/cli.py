@@ -59,6 +59,7 @@ def _estimate(args):
         return _batch(args)
     if not args.setup:
         raise MlimpactError("estimate needs a SETUP file, or --batch FILE")
+    _readable_toml((args.setup, "setup file"))
     from mlimpact.engine import model, propagate
     from mlimpact.render import text
     from mlimpact.runs.setupfile import load_setup
@@ -170,9 +171,20 @@ def _data(args):
                              runs.records if args.per_model else None))
 
 
+def _readable_toml(*files):
+    """Read each (path, kind) TOML file once before the heavy imports, so that a missing or
+    malformed file is reported in a fraction of a second (it is parsed again where used)."""
+    from mlimpact._io import load_toml
+
+    for path, what in files:
+        if path:
+            load_toml(path, what)
+
+
 def _run(args):
     import time
 
+    _readable_toml((args.config, "config file"))
     from mlimpact.render import report, text
     from mlimpact.study import claims, options
 
@@ -431,7 +443,7 @@ def _add_sampling_options(parser, default_samples=10_000):
 
 def build_parser():
     """The argument parser (exposed for the docs and the tests)."""
-    from mlimpact.engine.propagate import DEFAULT_CHUNK_SIZE
+    from mlimpact.engine import DEFAULT_CHUNK_SIZE
     from mlimpact.runs.cards import MODEL_CHOICES
     from mlimpact.study.options import StudyOptions
     from mlimpact.study.scenarios import SCENARIOS

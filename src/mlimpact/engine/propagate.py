@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from mlimpact import quantities as q
+from mlimpact.engine import DEFAULT_CHUNK_SIZE  # noqa: F401 (re-exported)
 from mlimpact.engine.kernels import montecarlo as mc
 from mlimpact.engine.kernels import ppf
 from mlimpact.engine.kernels.training import evaluate_runs
@@ -32,7 +33,6 @@ QUANTILES = {"q025": 0.025, "q05": 0.05, "median": 0.5, "q95": 0.95, "q975": 0.9
 STATISTICS = ("mean", "std", *QUANTILES, "point")
 #: Largest number of values (samples x runs x quantities) kept in memory on request.
 MAX_KEPT_VALUES = 100_000_000
-DEFAULT_CHUNK_SIZE = 16_384
 
 
 #: What propagate evaluates: training runs or the card of each run.

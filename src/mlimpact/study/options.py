@@ -17,8 +17,7 @@ from mlimpact.runs.records import read_models_file
 FITS = ("ols", "huber", "frontier")
 from mlimpact.tables.catalogue import POWER_MODELS
 from mlimpact.study.scenarios import SCENARIOS, check_low_carbon_country
-from mlimpact.uncertainty.catalogue import apply_uncertainty, default_catalogue
-from mlimpact.uncertainty.sampling import METHODS
+from mlimpact.uncertainty import METHODS
 
 
 @dataclass
@@ -79,6 +78,8 @@ def records_of(options):
 def catalogue_of(options, extra):
     """The default catalogue with the ``extra`` parameters, amended by the options'
     ``[uncertainty]`` section."""
+    from mlimpact.uncertainty.catalogue import apply_uncertainty, default_catalogue
+
     catalogue = {**default_catalogue(options.power), **extra}
     return apply_uncertainty(catalogue, options.uncertainty, source="[uncertainty]")
 

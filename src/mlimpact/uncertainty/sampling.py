@@ -39,8 +39,8 @@ from scipy.stats import qmc
 
 from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS, njit
 from mlimpact.errors import MlimpactError
+from mlimpact.uncertainty import METHODS  # noqa: F401 (re-exported)
 
-METHODS = ("mc", "lhs", "sobol")
 #: Largest number of samples of a design (1e12: a week of the fused kernel at its speed on
 #: this project's 2-core reference machine for one run; docs/uncertainty.md).
 MAX_SAMPLES = 10 ** 12
