@@ -291,19 +291,23 @@ def _validate(args):
 
     catalogue = default_catalogue(args.power)
     if args.parameters:
-        catalogue = {**catalogue, **load_parameters(args.parameters)}
+        # entries of another power model (a calibrated catalogue's evidence inputs under
+        # --power mlca) do not apply
+        catalogue = {**catalogue, **{name: p for name, p in
+                                     load_parameters(args.parameters).items()
+                                     if p.power_model in (None, args.power)}}
     records, _ = _records(args)
     folder = (files.ResultFolder(args.out, args.force, _metadata(args, catalogue))
               if args.out else None)
     if folder is None:
         result = validate(samples=args.samples, seed=args.seed, basis=args.basis,
                           catalogue=catalogue, location=args.location, power=args.power,
-                          records=records)
+                          records=records, leave_one_out=args.leave_one_out)
     else:
         with folder as directory:
             result = validate(samples=args.samples, seed=args.seed, basis=args.basis,
                               catalogue=catalogue, location=args.location, power=args.power,
-                              records=records)
+                              records=records, leave_one_out=args.leave_one_out)
             report.write_validation(result, directory)
         folder = folder.path
     if args.format == "json":
@@ -316,6 +320,48 @@ def _validate(args):
         print(f"\n{len(result.skipped)} row-way pairs not compared (--format json lists why)")
     if folder is not None:
         print(f"\nwrote {folder}/validation.csv, validation_summary.csv, validation.png")
+
+
+def _calibrate(args):
+    import warnings
+
+    from mlimpact.render import report, text
+    from mlimpact.study import calibration
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prepared, weights, ess = calibration.calibrate(samples=args.samples, seed=args.seed,
+                                                       basis=args.basis)
+    rows = calibration.summary(prepared, weights)
+    if args.out:
+        folder = files.ResultFolder(args.out, args.force, _metadata(args))
+        with folder as directory:
+            report.write_calibration(prepared, weights, directory)
+    if args.format == "json":
+        print(_json({"samples": args.samples, "seed": args.seed, "basis": args.basis,
+                     "rows_used": [r.id for r in prepared.rows],
+                     "skipped": [{"id": i, "reason": why} for i, why in prepared.skipped],
+                     "effective_sample_size": ess,
+                     "effective_sample_size_by_round": prepared.history,
+                     "inputs": [{k: (float(v) if k != "input" else v) for k, v in r.items()}
+                                for r in rows]}))
+    else:
+        print(f"Calibration of the evidence power model on {len(prepared.rows)} measured "
+              f"footprints; {args.samples:,} samples per round, seed {args.seed}; effective "
+              f"sample size {ess:,.0f} (by round: "
+              f"{', '.join(f'{h:,.0f}' for h in prepared.history)})\n")
+        print(text.table([[r["input"], f"{r['prior_median']:.3g} [{r['prior_q025']:.3g}, "
+                           f"{r['prior_q975']:.3g}]", f"{r['posterior_median']:.3g} "
+                           f"[{r['posterior_q025']:.3g}, {r['posterior_q975']:.3g}]"]
+                          for r in rows],
+                         ["input", "prior: median [95 %]", "posterior: median [95 %]"]))
+        if prepared.skipped:
+            print(f"\n{len(prepared.skipped)} rows not used (--format json lists why)")
+        if args.out:
+            print(f"\nwrote {folder.path}/parameters.toml (use it with --parameters), "
+                  "calibration.csv, calibration.png")
+    for warning in caught:
+        print(f"mlimpact: warning: {warning.message}", file=sys.stderr)
 
 
 def _hardware(args):
@@ -599,12 +645,40 @@ def build_parser():
     check.add_argument("--force", action="store_true",
                        help="also replace a damaged mlimpact result in --out")
     check.add_argument("--rows", action="store_true", help="also print every comparison")
+    check.add_argument("--leave-one-out", action="store_true",
+                       help="also calibrate without each model in turn and check that model "
+                            "(way leave-one-out: out-of-sample coverage, with the prior's "
+                            "interval score; docs/calibration.md)")
     _add_model_options(check)
     check.add_argument("--models", dest="models_file", metavar="FILE",
                        help="an Epoch AI export or an inventory for the dataset way "
                             "(default: the embedded snapshot)")
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.set_defaults(handler=_validate)
+
+    calibrate = commands.add_parser(
+        "calibrate", help="update the power model's class inputs with measured footprints",
+        description="Bayesian calibration of the evidence power model's class-level inputs "
+                    "(accelerators' share of TDP by class, facility PUE by provider class, "
+                    "non-training overhead) and of the scatter of runs around them, against "
+                    "the measured footprints of data/validation.csv (adaptive importance "
+                    "sampling; docs/calibration.md). Writes a calibrated catalogue usable with "
+                    "--parameters.")
+    calibrate.add_argument("--samples", type=_int_at_least(16), default=4096, metavar="N",
+                           help="samples per round of adaptive importance sampling "
+                                "(default: 4096)")
+    calibrate.add_argument("--seed", type=_non_negative_int, default=0, metavar="S",
+                           help="seed (default: 0)")
+    calibrate.add_argument("--basis", choices=("measured", "all"), default="measured",
+                           help="rows read: measured ones, or all (derived rows are then "
+                                "listed as not informative: their power is assumed)")
+    calibrate.add_argument("--out", metavar="DIR",
+                           help="write parameters.toml, calibration.csv and calibration.png "
+                                "into DIR")
+    calibrate.add_argument("--force", action="store_true",
+                           help="also replace a damaged mlimpact result in --out")
+    calibrate.add_argument("--format", choices=("text", "json"), default="text")
+    calibrate.set_defaults(handler=_calibrate)
 
     hardware = commands.add_parser("hardware", help="list the hardware table",
                                    description="List accelerators of the hardware table.")

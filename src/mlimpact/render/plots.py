@@ -208,7 +208,8 @@ def sensitivity_figure(results, title="Which uncertain inputs matter (Sobol' ind
     return figure
 
 
-VALIDATION_COLOURS = {"dataset": "#1f77b4", "setup": "#d95f02", "card": "#555555"}
+VALIDATION_COLOURS = {"dataset": "#1f77b4", "setup": "#d95f02", "card": "#555555",
+                      "leave-one-out": "#2ca02c"}
 VALIDATION_MARKERS = {"energy": "o", "operational_gwp": "s", "embodied_gwp": "^",
                       "card_gwp": "D"}
 
@@ -301,4 +302,31 @@ def specification_figure(rows, claim="impacts_grow", scenario="baseline"):
         else:
             bottom.tick_params(labelleft=False)
     figure.suptitle("Growth of training impacts under other reasonable analysis choices")
+    return figure
+
+
+def calibration_figure(inputs, prior_weights, posterior_weights, labels=None):
+    """Prior (grey) and posterior (blue) distributions of each calibrated input: weighted
+    histograms of the same samples, one panel per input, three panels a row."""
+    labels = labels or {}
+    names = list(inputs)
+    columns = min(3, len(names))
+    rows = -(-len(names) // columns)
+    figure, axes = _subplots((10, 0.6 + 2.4 * rows), rows, columns, squeeze=False)
+    for axis, name in zip(axes.flat, names):
+        values = np.asarray(inputs[name])
+        edges = np.linspace(values.min(), values.max(), 41)
+        axis.hist(values, edges, weights=prior_weights, density=True, color="#bbbbbb",
+                  label="prior")
+        axis.hist(values, edges, weights=posterior_weights, density=True, histtype="step",
+                  color="#08519c", lw=1.5, label="posterior")
+        axis.set_title(labels.get(name, name), fontsize=9)
+        axis.tick_params(labelsize=8)
+        axis.set_yticks([])
+    for axis in list(axes.flat)[len(names):]:
+        axis.set_visible(False)
+    handles, names_ = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, names_, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    figure.suptitle("Calibrated inputs: prior and posterior (weighted samples)", fontsize=10)
+    figure.tight_layout(rect=(0, 0.05, 1, 1))
     return figure

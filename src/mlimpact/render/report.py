@@ -478,3 +478,23 @@ def validation_markdown(result):
                          f"{s['geometric_mean_ratio']:.2f} | {s['median_width']:.1f} |")
     lines += ["", "![validation](validation.png)", ""]
     return lines
+
+
+#: Columns of calibration.csv.
+CALIBRATION_HEADER = ("input", "prior_q025", "prior_median", "prior_q975", "posterior_q025",
+                      "posterior_median", "posterior_q975")
+
+
+def write_calibration(prepared, weights, folder):
+    """parameters.toml (the calibrated catalogue), calibration.csv (prior and posterior of
+    every calibrated input) and calibration.png."""
+    from mlimpact.study import calibration
+
+    folder = Path(folder)
+    files.write_text(folder / "parameters.toml", calibration.toml_text(
+        calibration.calibrated_document(prepared, weights)))
+    files.write_csv(folder / "calibration.csv", CALIBRATION_HEADER,
+                    [[row["input"], *(_g(float(row[k])) for k in CALIBRATION_HEADER[1:])]
+                     for row in calibration.summary(prepared, weights)])
+    files.save_figure(plots.calibration_figure(prepared.inputs, prepared.weights(prior=True),
+                                               weights), folder / "calibration.png")

@@ -230,7 +230,9 @@ def validation_json(result):
     [...]}`` (numbers as numbers, ``inside`` as a boolean)."""
     return {"samples": result.samples, "seed": result.seed,
             "rows": [{k: r[k] for k in VALIDATION_ROW_KEYS} for r in result.rows],
-            "summary": [{k: s[k] for k in VALIDATION_SUMMARY_KEYS} for s in result.summary],
+            "summary": [{k: s[k] for k in (*VALIDATION_SUMMARY_KEYS, "prior_coverage",
+                                            "prior_interval_score") if k in s}
+                        for s in result.summary],
             "skipped": [{"id": i, "way": w, "reason": why} for i, w, why in result.skipped]}
 
 
@@ -241,6 +243,13 @@ def validation_text(result, rows=False):
                      f"{s['interval_score']:.2f}"] for s in result.summary],
                    ["quantity", "basis", "way", "n", "coverage", "ratio (geo. mean)",
                     "width q975/q025", "interval score"])]
+    loo = [s for s in result.summary if s["way"] == "leave-one-out"]
+    if loo:
+        lines += ["", "leave-one-out (calibrated without the model, then checked on it): "
+                  + "; ".join(f"{s['quantity']}: coverage {100 * s['coverage']:.0f} % against "
+                              f"the prior's {100 * s['prior_coverage']:.0f} %, interval score "
+                              f"{s['interval_score']:.2f} against the prior's "
+                              f"{s['prior_interval_score']:.2f}" for s in loo)]
     if rows:
         lines += ["", table([[r["id"], r["way"], r["basis"], format_number(r["published"]),
                               f"{format_number(r['median'])} [{format_number(r['low'])}, "

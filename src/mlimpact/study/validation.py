@@ -152,7 +152,7 @@ def _catalogue(catalogue, runs):
 
 def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
              dataset=None, client=None, ways=WAYS, location="evidence", power="evidence",
-             records=None):
+             records=None, leave_one_out=False):
     """Compare every scored row of ``data/validation.csv`` with our estimates.
 
     Parameters
@@ -172,6 +172,11 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
         The location rule and power model of the runs
         (:func:`mlimpact.runs.notable.build_runs`); ``catalogue`` must be of that power
         model (by default it is).
+    leave_one_out : bool
+        Also calibrate the evidence power model without each model's measured rows in turn
+        and compare that model's rows with the posterior predictive interval (way
+        ``leave-one-out``, :mod:`mlimpact.study.calibration`; its summary rows also give the
+        prior's coverage and interval score on the same rows).
 
     Returns
     -------
@@ -249,4 +254,18 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
         if not _usable({k: r[k] for k in ("median", "low", "high")}):
             raise MlimpactError(f"validation row {r['id']!r} ({r['way']}): our interval is not "
                                 "finite and positive")
-    return ValidationResult(results, summarize(results), skipped, samples, seed)
+    summary = summarize(results)
+    if leave_one_out and basis in ("all", "measured"):
+        from mlimpact.study import calibration
+
+        prepared = calibration.prepare(seed=seed)
+        held_out = calibration.leave_one_out(prepared)
+        results += [{"id": r["id"], "model": r["model"], "quantity": r["quantity"],
+                     "basis": r["basis"], "way": "leave-one-out", "published": r["published"],
+                     "point": r["prior_median"], "median": r["median"], "low": r["low"],
+                     "high": r["high"], "inside": r["inside"], "ratio": r["ratio"],
+                     "note": f"point: the prior's median; effective sample size "
+                             f"{r['ess']:.0f}"} for r in held_out]
+        summary += calibration.loo_summary(held_out)
+        skipped += [(i, "leave-one-out", why) for i, why in prepared.skipped]
+    return ValidationResult(results, summary, skipped, samples, seed)

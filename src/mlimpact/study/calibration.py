@@ -1,0 +1,480 @@
+"""Calibration: the power model's class-level inputs updated by measured training footprints.
+
+The evidence power model (``docs/methodology.md``, 3b) draws, for every run, the accelerators'
+mean power as a share of TDP from its accelerator class (``gpu_usage``: GPU, TPU, other), the
+facility PUE from its provider class (``facility_pue``: hyperscale, cloud, academic HPC,
+unknown) and a cluster overhead (``non_training_overhead``, global). Published measured
+footprints (``data/validation.csv``, basis ``measured``) are evidence about them. This module
+updates them by Bayes' rule with importance weights (Smith and Gelfand 1992 [1]_), the
+proposal adapted over a few rounds (population Monte Carlo, Cappé et al. 2004 [4]_; a prior
+proposal alone collapses to a handful of effective samples with 21 rows), in the runs built from what each source publishes (the
+``setup`` way of :mod:`mlimpact.study.validation`: accelerator, count and hours as published,
+the power, PUE and grid ours to estimate).
+
+Model (a hierarchical model reduced to what a few dozen rows can inform):
+
+- **shared class values**: within one sample, every run of a class draws the same value of a
+  calibrated input (the runs' uniforms of that input and class are tied); the prior of the
+  class value is the catalogue's distribution for that class;
+- **between-run scatter**: a run's published value differs from the model's by a lognormal
+  discrepancy (Kennedy and O'Hagan 2001 [2]_) of scale ``sigma_energy`` for energy, and
+  ``sigma_energy`` and ``sigma_grid`` together for operational GWP, each log-uniform on
+  :data:`SIGMA_PRIOR` (a vague prior, stated as ours), plus the measurement error of a
+  metered or measured-power value, :data:`MEASUREMENT_ERROR`;
+- **likelihood** of sample s: ``prod_i phi((ln y_i - ln f_i(s)) / tau_i(s)) / tau_i(s)``,
+  ``tau_i^2 = sigma_energy^2 [+ sigma_grid^2] + e^2``; the other uncertain inputs (grid errors,
+  lifetime...) stay drawn from their priors within each sample.
+
+Weights are ``w_s`` proportional to the likelihood (computed in logarithms, normalised by their
+largest value); their effective sample size ``1 / sum(w_s^2)`` (weights summing to 1) is reported and
+a warning raised below :data:`MIN_ESS`. Rows of basis ``derived`` (chip-hours x an assumed power) carry no
+information on the power draw, and in this way of building runs their chip-hours are already
+the published ones: they are listed as not informative and left out.
+
+The calibrated catalogue replaces each calibrated class distribution by the posterior of its
+class value (a discrete distribution on :data:`POSTERIOR_POINTS` weighted quantiles) and adds
+the between-run scatter as two run-scope lognormal factors (on the facility overhead, i.e. the
+energy, and on the grid intensity) with the posterior median scales, so that a new run's
+interval carries both what is known of its class and how runs scatter around it.
+
+References
+----------
+.. [1] A. F. M. Smith, A. E. Gelfand, "Bayesian statistics without tears: a sampling-resampling
+   perspective", The American Statistician 46(2), 84-88, 1992, doi:10.2307/2684170.
+.. [2] M. C. Kennedy, A. O'Hagan, "Bayesian calibration of computer models", J. R. Stat. Soc. B
+   63(3), 425-464, 2001, doi:10.1111/1467-9868.00294.
+.. [3] T. Hesterberg, "Weighted average importance sampling and defensive mixture
+   distributions", Technometrics 37(2), 185-194, 1995, doi:10.1080/00401706.1995.10484303.
+.. [4] O. Cappé, A. Guillin, J.-M. Marin, C. P. Robert, "Population Monte Carlo", J. Comput.
+   Graph. Stat. 13(4), 907-929, 2004, doi:10.1198/106186004X12803.
+.. [5] C. Andrieu, G. O. Roberts, "The pseudo-marginal approach for efficient Monte Carlo
+   computations", Ann. Statist. 37(2), 697-725, 2009, doi:10.1214/07-AOS574.
+"""
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from mlimpact.engine.propagate import evaluate_rows, parameter_values, stage_plan
+from mlimpact.errors import MlimpactError
+from mlimpact.quantities import training_index
+from mlimpact.runs import notable
+from mlimpact.study.validation import ALPHA, _record, interval_score
+from mlimpact.tables.catalogue import catalogue_document
+from mlimpact.tables.models import load_models
+from mlimpact.tables.validation import published_footprints
+from mlimpact.uncertainty.binding import bind
+from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
+from mlimpact.uncertainty.sampling import Design
+
+#: The calibrated inputs of the evidence power model, and the class kind each depends on
+#: (None: one global value).
+CALIBRATED = {"gpu_usage": "accelerator", "facility_pue": "provider",
+              "non_training_overhead": None}
+#: Quantities used, as (criterion, phase) of our results.
+QUANTITIES = {"energy": ("energy", "use"), "operational_gwp": ("gwp", "use")}
+#: Log-uniform prior bounds of the discrepancy scales (log units): from 1 % to a factor e.
+SIGMA_PRIOR = (0.01, 1.0)
+#: Measurement error (log units) of a published metered energy or measured-power value: 10 %,
+#: our assumption for meters and reported mean powers (docs/calibration.md).
+MEASUREMENT_ERROR = math.log(1.10)
+#: Below this effective sample size the weights have collapsed: a warning says so.
+MIN_ESS = 100
+#: Points of the discrete posterior distributions written into the calibrated catalogue.
+POSTERIOR_POINTS = 32
+#: Samples per round of adaptive importance sampling, rounds, and draws of the other inputs
+#: per sample.
+SAMPLES, ROUNDS, DRAWS = 4096, 4, 16
+#: Share of the prior in each later round's proposal (a defensive mixture keeps the weights
+#: bounded where the fitted normal is too narrow), and the inflation of the fitted spread.
+DEFENSIVE, INFLATION = 0.1, 1.5
+_PROPOSAL_STREAM = 104_729  # seed of the proposals' normal scores
+
+
+@dataclass
+class Prepared:
+    """Samples of the calibrated inputs, the model's values and the densities that weight them.
+
+    ``inputs`` maps each calibrated input label (``gpu_usage[TPU]``, ``sigma_energy``...) to its
+    values per sample; ``log_f`` (sample, draw, row) are the logarithms of the model's values
+    for the used ``rows``, :data:`DRAWS` draws of the other inputs per sample; ``tau`` (sample, row) the discrepancy-plus-measurement scales; ``log_prior``
+    and ``log_proposal`` the log-densities of each sample's normal scores under the prior and
+    under the proposal it was drawn from; ``skipped`` lists (row id, reason); ``history`` the
+    effective sample size of each adaptation round."""
+
+    rows: list
+    inputs: dict
+    log_f: np.ndarray
+    tau: np.ndarray
+    log_prior: np.ndarray
+    log_proposal: np.ndarray
+    skipped: list
+    samples: int
+    seed: int
+    history: list
+    _log_likelihood: np.ndarray = None
+
+    @property
+    def log_likelihood(self):
+        """(sample, row) log-density of each published value given the sample's calibrated
+        inputs, the other inputs averaged over the sample's draws (pseudo-marginal)."""
+        if self._log_likelihood is None:
+            log_y = np.log([r.value for r in self.rows])
+            tau = self.tau[:, None, :]
+            z = (log_y[None, None, :] - self.log_f) / tau
+            density = -0.5 * z * z - np.log(tau) - 0.5 * math.log(2 * math.pi)
+            top = density.max(axis=1)
+            self._log_likelihood = top + np.log(np.mean(np.exp(density - top[:, None, :]),
+                                                        axis=1))
+        return self._log_likelihood
+
+    def weights(self, leave_out=(), prior=False):
+        """Normalised importance weights of the posterior, the rows of the models in
+        ``leave_out`` left out (``prior``: of the prior itself)."""
+        keep = np.array([r.model not in leave_out and not prior for r in self.rows],
+                        dtype=bool)
+        total = (self.log_prior - self.log_proposal
+                 + self.log_likelihood[:, keep].sum(axis=1))
+        w = np.exp(total - total.max())
+        return w / w.sum()
+
+
+def effective_sample_size(weights):
+    """Kish's effective sample size of normalised weights."""
+    return float(1.0 / np.sum(np.square(weights)))
+
+
+def informative_rows(basis="measured"):
+    """The rows of ``data/validation.csv`` a calibration reads, and (id, reason) of the others."""
+    if basis not in ("measured", "all"):
+        raise MlimpactError(f"calibration basis must be measured or all (got {basis!r})")
+    used, skipped = [], []
+    for row in published_footprints():
+        if row.quantity not in QUANTITIES or row.not_scored or not row.value > 0:
+            continue
+        if row.basis != "measured":
+            if basis == "all":
+                skipped.append((row.id, "derived: its power is assumed, so it says nothing of "
+                                        "the power draw, and its chip-hours are already used"))
+            continue
+        used.append(row)
+    return used, skipped
+
+
+class _Problem:
+    """The runs of the rows, bound to the evidence catalogue, evaluated for given normal
+    scores of the calibrated inputs (the other inputs drawn from the catalogue by a Monte
+    Carlo design)."""
+
+    def __init__(self, rows, seed, chunk_size):
+        epoch = {m["model"]: m for m in load_models()}
+        records, self.skipped = {}, []
+        for row in rows:
+            record = _record(row, epoch.get(row.epoch_model, {}))
+            if record is None:
+                self.skipped.append((row.id, "accelerator, count or hours not published"))
+            else:
+                records[row.id] = record
+        self.rows = [row for row in rows if row.id in records]
+        self.labels = []
+        if not self.rows:
+            return
+        years = [int(r["year"]) for r in records.values()]
+        runs = notable.build_runs((min(years), max(years)), records=list(records.values()),
+                                  location="evidence", power="evidence")
+        excluded = {r.name: r.reason for r in runs.records if r.status == "excluded"}
+        self.skipped += list(excluded.items())
+        self.rows = [row for row in self.rows if row.id not in excluded]
+        catalogue = {**default_catalogue("evidence"), **run_parameters(runs)}
+        self.runs = runs.runs
+        self.bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known,
+                          runs.classes)
+        names = list(runs.runs.names)
+        self.ties = _tied_columns(self.bound, runs, names)
+        self.labels = list(self.ties)
+        self.plan = stage_plan(runs.runs, self.bound)
+        self.positions = [names.index(row.id) for row in self.rows]
+        self.quantity = [training_index(*QUANTITIES[row.quantity]) for row in self.rows]
+        self.seed, self.chunk_size = seed, chunk_size
+
+    def evaluate(self, scores, offset, draws):
+        """(inputs, log_f) for normal scores (sample, calibrated input) of the tied inputs;
+        each sample is evaluated ``draws`` times, the other inputs taking rows ``offset...`` of
+        the Monte Carlo design (``log_f``: sample, draw, row)."""
+        n = scores.shape[0]
+        total = n * draws
+        design = Design("mc", offset + total, self.bound.n_columns, self.seed)
+        uniforms = np.repeat(special.ndtr(scores).clip(1e-12, 1 - 1e-12), draws, axis=0)
+        inputs = {label: np.empty(total) for label in self.labels}
+        log_f = np.empty((total, len(self.rows)))
+        for start in range(0, total, self.chunk_size):
+            stop = min(start + self.chunk_size, total)
+            u = design.uniforms(offset + start, offset + stop)
+            for k, (label, columns) in enumerate(self.ties.items()):
+                u[:, columns] = uniforms[start:stop, k, None]
+            values = parameter_values(self.bound, u.copy(order="F"))
+            for label, columns in self.ties.items():
+                inputs[label][start:stop] = values[:, columns[0]]
+            out = evaluate_rows(self.runs, self.bound, u, plan=self.plan)
+            with np.errstate(divide="ignore"):
+                log_f[start:stop] = np.log(out[:, self.positions, self.quantity])
+        if not np.isfinite(log_f).all():
+            raise MlimpactError("calibration: a run's estimate is not finite and positive")
+        return ({label: v[::draws] for label, v in inputs.items()},
+                log_f.reshape(n, draws, len(self.rows)))
+
+
+def prepare(rows=None, samples=SAMPLES, seed=0, basis="measured", chunk_size=4096,
+            rounds=ROUNDS, draws=DRAWS):
+    """Samples of the posterior of the calibrated inputs by adaptive importance sampling.
+
+    Round 0 draws from the prior; each later round draws from a defensive mixture (Hesterberg
+    1995 [3]_): :data:`DEFENSIVE` of the prior and the rest a normal fitted to the previous
+    round's weighted normal scores (covariance inflated by :data:`INFLATION`). Each round's
+    samples are weighted by prior x likelihood / proposal, so the weights stay exact whatever
+    the proposal; the last round's are kept. Each sample of the calibrated inputs is evaluated
+    with ``draws`` draws of the other inputs (per-run grid errors, locations, hardware variants),
+    over which each row's likelihood is averaged (a pseudo-marginal estimate, Andrieu and
+    Roberts 2009 [5]_): a product over rows of single draws would collapse the weights. Rows default to :func:`informative_rows`; runs are
+    built as the ``setup`` way of :mod:`mlimpact.study.validation` builds them. The result
+    does not depend on ``chunk_size``.
+    """
+    skipped = []
+    if rows is None:
+        rows, skipped = informative_rows(basis)
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 16:
+        raise MlimpactError(f"calibration needs at least 16 samples (got {samples!r})")
+    problem = _Problem(list(rows), seed, chunk_size)
+    skipped += problem.skipped
+    labels = [*problem.labels, "sigma_energy", "sigma_grid"]
+    dims = len(labels)
+    rng = np.random.default_rng([seed, _PROPOSAL_STREAM])
+    mean, covariance = np.zeros(dims), np.eye(dims)
+    history = []
+    for round_ in range(rounds if problem.rows else 1):
+        scores = rng.standard_normal((samples, dims))
+        if round_:
+            fitted = rng.random(samples) >= DEFENSIVE
+            factor = np.linalg.cholesky(covariance * INFLATION ** 2)
+            scores[fitted] = mean + scores[fitted] @ factor.T
+        log_prior = _log_normal(scores, np.zeros(dims), np.eye(dims))
+        log_proposal = log_prior if not round_ else np.logaddexp(
+            math.log(DEFENSIVE) + log_prior,
+            math.log(1 - DEFENSIVE) + _log_normal(scores, mean, covariance * INFLATION ** 2))
+        if problem.rows:
+            inputs, log_f = problem.evaluate(scores[:, :-2], round_ * samples * draws, draws)
+        else:
+            inputs, log_f = {}, np.zeros((samples, draws, 0))
+        low, high = np.log(SIGMA_PRIOR)
+        sigma = np.exp(low + (high - low) * special.ndtr(scores[:, -2:]))
+        inputs.update(sigma_energy=sigma[:, 0], sigma_grid=sigma[:, 1])
+        gwp = np.array([row.quantity == "operational_gwp" for row in problem.rows])
+        tau = np.sqrt(sigma[:, :1] ** 2 + gwp[None, :] * sigma[:, 1:] ** 2
+                      + MEASUREMENT_ERROR ** 2)
+        prepared = Prepared(problem.rows, inputs, log_f, tau, log_prior, log_proposal,
+                            skipped, samples, seed, history)
+        weights = prepared.weights()
+        history.append(effective_sample_size(weights))
+        mean = weights @ scores
+        centred = scores - mean
+        covariance = (centred * weights[:, None]).T @ centred + 1e-9 * np.eye(dims)
+    return prepared
+
+
+def _log_normal(x, mean, covariance):
+    """Log-density of a multivariate normal at the rows of ``x``."""
+    factor = np.linalg.cholesky(covariance)
+    solved = np.linalg.solve(factor, (x - mean).T)
+    return (-0.5 * np.sum(solved ** 2, axis=0) - np.log(np.diag(factor)).sum()
+            - 0.5 * x.shape[1] * math.log(2 * math.pi))
+
+
+def _tied_columns(bound, runs, names):
+    """Calibrated input label -> the columns whose uniforms are tied (one class value)."""
+    ties = {}
+    for j, (parameter, member) in enumerate(bound.columns):
+        if parameter not in CALIBRATED:
+            continue
+        kind = CALIBRATED[parameter]
+        if kind is None:
+            label = parameter
+        else:
+            label = f"{parameter}[{runs.classes[kind][names.index(member)]}]"
+        ties.setdefault(label, []).append(j)
+    return ties
+
+
+def weighted_quantiles(values, weights, levels):
+    """Quantiles of ``values`` under normalised ``weights`` (inverse of the weighted CDF, the
+    mid-point rule)."""
+    order = np.argsort(values)
+    v, w = np.asarray(values)[order], np.asarray(weights)[order]
+    cumulative = np.cumsum(w) - 0.5 * w
+    return np.interp(levels, cumulative, v)
+
+
+def summary(prepared, weights=None):
+    """Per calibrated input: prior and posterior 2.5 %, 50 % and 97.5 % quantiles (the prior's
+    from the same samples, weighted by prior / proposal)."""
+    weights = prepared.weights() if weights is None else weights
+    uniform = prepared.weights(prior=True)
+    levels = np.array([0.025, 0.5, 0.975])
+    out = []
+    for label, values in prepared.inputs.items():
+        prior = weighted_quantiles(values, uniform, levels)
+        posterior = weighted_quantiles(values, weights, levels)
+        out.append({"input": label, "prior_q025": prior[0], "prior_median": prior[1],
+                    "prior_q975": prior[2], "posterior_q025": posterior[0],
+                    "posterior_median": posterior[1], "posterior_q975": posterior[2]})
+    return out
+
+
+def calibrate(samples=SAMPLES, seed=0, basis="measured", chunk_size=4096):
+    """Prepared samples, their weights and the effective sample size (a warning when it is
+    below :data:`MIN_ESS`)."""
+    prepared = prepare(samples=samples, seed=seed, basis=basis, chunk_size=chunk_size)
+    weights = prepared.weights()
+    ess = effective_sample_size(weights)
+    if ess < MIN_ESS:
+        warnings.warn(f"calibration: the effective sample size is {ess:.0f} of {samples} "
+                      "samples; the posterior rests on few samples (use more)", stacklevel=2)
+    return prepared, weights, ess
+
+
+def predictive_interval(prepared, weights, row, alpha=ALPHA, seed=0):
+    """(low, median, high) of the posterior predictive of one used row: the model's value of
+    each sample times its discrepancy, the samples weighted."""
+    i = prepared.rows.index(row)
+    log_f = prepared.log_f[:, :, i]
+    z = np.random.default_rng([seed, i]).standard_normal(log_f.shape)
+    tau_model = np.sqrt(np.maximum(prepared.tau[:, i] ** 2 - MEASUREMENT_ERROR ** 2, 0.0))
+    values = (log_f + tau_model[:, None] * z).ravel()
+    per = log_f.shape[1]
+    levels = np.array([alpha / 2, 0.5, 1 - alpha / 2])
+    return np.exp(weighted_quantiles(values, np.repeat(weights, per) / per, levels))
+
+
+def leave_one_out(prepared, alpha=ALPHA):
+    """For each model in turn, the weights without its rows and the posterior predictive
+    interval of each of its rows; also the prior's interval (the model's values alone, equal
+    weights: what ``validate`` reports) for the same row. One dict per row."""
+    prior = prepared.weights(prior=True)
+    per = prepared.log_f.shape[1]
+    levels = np.array([alpha / 2, 0.5, 1 - alpha / 2])
+    out = []
+    for model in dict.fromkeys(r.model for r in prepared.rows):
+        weights = prepared.weights(leave_out={model})
+        ess = effective_sample_size(weights)
+        for row in (r for r in prepared.rows if r.model == model):
+            low, median, high = predictive_interval(prepared, weights, row, alpha=alpha)
+            i = prepared.rows.index(row)
+            prior_interval = np.exp(weighted_quantiles(prepared.log_f[:, :, i].ravel(),
+                                                       np.repeat(prior, per) / per, levels))
+            out.append({"id": row.id, "model": row.model, "quantity": row.quantity,
+                        "basis": row.basis, "published": row.value, "median": median,
+                        "low": low, "high": high, "inside": bool(low <= row.value <= high),
+                        "ratio": median / row.value, "ess": ess,
+                        "score": float(interval_score(low, high, row.value, alpha)),
+                        "prior_low": prior_interval[0], "prior_median": prior_interval[1],
+                        "prior_high": prior_interval[2],
+                        "prior_score": float(interval_score(prior_interval[0],
+                                                            prior_interval[2], row.value,
+                                                            alpha))})
+    return out
+
+
+def loo_summary(rows):
+    """Per quantity (and all): coverage, geometric-mean ratio, median width and interval score
+    of the leave-one-out intervals, with the prior's interval score and coverage."""
+    out = []
+    for quantity in (*QUANTITIES, "all"):
+        group = [r for r in rows if quantity in ("all", r["quantity"])]
+        if not group:
+            continue
+        out.append({
+            "quantity": quantity, "basis": "measured", "way": "leave-one-out", "n": len(group),
+            "coverage": float(np.mean([r["inside"] for r in group])),
+            "geometric_mean_ratio": float(np.exp(np.mean(np.log([r["ratio"] for r in group])))),
+            "median_width": float(np.median([r["high"] / r["low"] for r in group])),
+            "interval_score": float(np.mean([r["score"] for r in group])),
+            "prior_coverage": float(np.mean([r["prior_low"] <= r["published"] <= r["prior_high"]
+                                             for r in group])),
+            "prior_interval_score": float(np.mean([r["prior_score"] for r in group]))})
+    return out
+
+
+def calibrated_document(prepared, weights, points=POSTERIOR_POINTS):
+    """The calibrated catalogue as a TOML-ready document (``--parameters`` format): every
+    calibrated entry of ``data/parameters.toml`` with the posterior of each class that the rows
+    inform, and the two between-run scatter factors."""
+    prior = catalogue_document()
+    levels = (np.arange(points) + 0.5) / points
+    document = {}
+    for parameter, kind in CALIBRATED.items():
+        entry = {k: v for k, v in prior[parameter].items() if k not in ("class_points", "point")}
+        labels = [label for label in prepared.inputs if label.split("[")[0] == parameter]
+        posteriors = {}
+        for label in labels:
+            values = weighted_quantiles(prepared.inputs[label], weights, levels)
+            posteriors[label] = {"type": "discrete",
+                                 "values": [float(f"{v:.6g}") for v in values]}
+        if kind is None:
+            if parameter in posteriors:
+                entry["distribution"] = posteriors[parameter]
+        else:
+            by_class = dict(entry.get("by_class", {}))
+            for label, spec in posteriors.items():
+                name = label[len(parameter) + 1:-1]
+                if name in by_class:
+                    by_class[name] = spec
+                else:  # the class without its own distribution takes the default one
+                    entry["distribution"] = spec
+            entry["by_class"] = by_class
+        entry["source"] = (f"mlimpact calibrate: posterior of {entry.get('source', '')}"
+                           if posteriors else entry.get("source", ""))
+        document[parameter] = entry
+    sigma_energy = float(weighted_quantiles(prepared.inputs["sigma_energy"], weights, [0.5])[0])
+    sigma_grid = float(weighted_quantiles(prepared.inputs["sigma_grid"], weights, [0.5])[0])
+    document["energy_scatter"] = {
+        "label": "energy scatter between runs", "power_model": "evidence",
+        "description": "how a run's energy scatters around its class's (calibrated)",
+        "distribution": {"type": "lognormal", "median": 1.0,
+                         "gsd": float(f"{math.exp(sigma_energy):.6g}")},
+        "unit": "1", "scope": "run", "target": "dynamic_ratio", "mode": "scale",
+        "source": "mlimpact calibrate: posterior median of sigma_energy"}
+    document["grid_scatter"] = {
+        "label": "grid scatter between runs",
+        "description": "how a run's grid intensity scatters around its estimate (calibrated)",
+        "distribution": {"type": "lognormal", "median": 1.0,
+                         "gsd": float(f"{math.exp(sigma_grid):.6g}")},
+        "unit": "1", "scope": "run", "target": "grid_gwp", "mode": "scale",
+        "source": "mlimpact calibrate: posterior median of sigma_grid"}
+    return document
+
+
+def toml_text(document):
+    """TOML text of a parameters document (tables of strings, numbers, lists and inline
+    tables)."""
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(float(v)) if isinstance(v, float) else str(v)
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
+        raise TypeError(f"cannot write {type(v).__name__} as TOML")
+
+    lines = ["# Calibrated catalogue written by mlimpact calibrate (docs/calibration.md).",
+             "# Use it with --parameters FILE.", ""]
+    for name, entry in document.items():
+        lines.append(f"[{name}]")
+        lines += [f"{key} = {value(v)}" for key, v in entry.items()]
+        lines.append("")
+    return "\n".join(lines)
