@@ -235,7 +235,7 @@ def prepare(rows=None, samples=SAMPLES, seed=0, basis="measured", chunk_size=409
     1995 [3]_): :data:`DEFENSIVE` of the prior and the rest a normal fitted to the previous
     round's weighted normal scores (covariance inflated by :data:`INFLATION`). Each round's
     samples are weighted by prior x likelihood / proposal, so the weights stay exact whatever
-    the proposal; the last round's are kept. Each sample of the calibrated inputs is evaluated
+    the proposal; the round with the largest effective sample size is kept. Each sample of the calibrated inputs is evaluated
     with ``draws`` draws of the other inputs (per-run grid errors, locations, hardware variants),
     over which each row's likelihood is averaged (a pseudo-marginal estimate, Andrieu and
     Roberts 2009 [5]_): a product over rows of single draws would collapse the weights. Rows default to :func:`informative_rows`; runs are
@@ -253,7 +253,7 @@ def prepare(rows=None, samples=SAMPLES, seed=0, basis="measured", chunk_size=409
     dims = len(labels)
     rng = np.random.default_rng([seed, _PROPOSAL_STREAM])
     mean, covariance = np.zeros(dims), np.eye(dims)
-    history = []
+    history, best = [], None
     for round_ in range(rounds if problem.rows else 1):
         scores = rng.standard_normal((samples, dims))
         if round_:
@@ -278,10 +278,12 @@ def prepare(rows=None, samples=SAMPLES, seed=0, basis="measured", chunk_size=409
                             skipped, samples, seed, history)
         weights = prepared.weights()
         history.append(effective_sample_size(weights))
+        if best is None or history[-1] > effective_sample_size(best.weights()):
+            best = prepared
         mean = weights @ scores
         centred = scores - mean
         covariance = (centred * weights[:, None]).T @ centred + 1e-9 * np.eye(dims)
-    return prepared
+    return best
 
 
 def _log_normal(x, mean, covariance):
