@@ -146,3 +146,25 @@ def test_calibrate_refuses_too_few_samples(capsys):
     assert "--samples" in capsys.readouterr().err
     with pytest.raises(MlimpactError, match="at least 16 samples"):
         calibration.prepare(rows=[], samples=4)
+
+
+def test_card_calibration_weighs_the_production_models_by_the_published_cards():
+    cards = calibration.calibrate_cards(samples=512)
+    assert cards.rows and all(r.quantity == "card_gwp" for r in cards.rows)
+    assert any("names several cards" in why for _, why in cards.skipped)
+    assert cards.posterior_weight.sum() == pytest.approx(1.0)
+    assert 0.0 < cards.mlca_weight < 1.0
+    # the posterior of the MLCA weight is linear in it: its density's slope has the sign of
+    # the difference between the models' likelihoods
+    a = np.exp(cards.log_mlca - cards.log_mlca.max()).sum()
+    b = np.exp(cards.log_act - cards.log_act.max()).sum()
+    slope = np.diff(cards.posterior_weight)
+    assert np.all(slope > 0) or np.all(slope < 0) or np.allclose(slope, 0)
+    for card in cards.cards:
+        assert card["prior_low"] <= card["prior_median"] <= card["prior_high"]
+        assert card["posterior_low"] <= card["posterior_median"] <= card["posterior_high"]
+    prepared = calibration.prepare(rows=[], samples=64)
+    document = calibration.calibrated_document(prepared, prepared.weights(), cards=cards)
+    weights = document["production_model"]["distribution"]["weights"]
+    assert weights[0] == pytest.approx(cards.mlca_weight, abs=1e-4)
+    assert sum(weights) == pytest.approx(1.0, abs=1e-4) and a > 0 and b > 0

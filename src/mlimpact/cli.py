@@ -326,25 +326,30 @@ def _calibrate(args):
     import warnings
 
     from mlimpact.render import report, text
+    from mlimpact.render.text import format_number
     from mlimpact.study import calibration
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         prepared, weights, ess = calibration.calibrate(samples=args.samples, seed=args.seed,
                                                        basis=args.basis)
-    rows = calibration.summary(prepared, weights)
+        cards = calibration.calibrate_cards(samples=args.samples, seed=args.seed)
+    rows = calibration.summary(prepared, weights) + calibration.card_summary(cards)
     if args.out:
         folder = files.ResultFolder(args.out, args.force, _metadata(args))
         with folder as directory:
-            report.write_calibration(prepared, weights, directory)
+            report.write_calibration(prepared, weights, directory, cards=cards)
     if args.format == "json":
         print(_json({"samples": args.samples, "seed": args.seed, "basis": args.basis,
                      "rows_used": [r.id for r in prepared.rows],
-                     "skipped": [{"id": i, "reason": why} for i, why in prepared.skipped],
+                     "skipped": [{"id": i, "reason": why}
+                                 for i, why in prepared.skipped + cards.skipped],
                      "effective_sample_size": ess,
                      "effective_sample_size_by_round": prepared.history,
                      "inputs": [{k: (float(v) if k != "input" else v) for k, v in r.items()}
-                                for r in rows]}))
+                                for r in rows],
+                     "cards": [{k: (float(v) if isinstance(v, float) else v)
+                                for k, v in r.items()} for r in cards.cards]}))
     else:
         print(f"Calibration of the evidence power model on {len(prepared.rows)} measured "
               f"footprints; {args.samples:,} samples per round, seed {args.seed}; effective "
@@ -355,11 +360,22 @@ def _calibrate(args):
                            f"[{r['posterior_q025']:.3g}, {r['posterior_q975']:.3g}]"]
                           for r in rows],
                          ["input", "prior: median [95 %]", "posterior: median [95 %]"]))
-        if prepared.skipped:
-            print(f"\n{len(prepared.skipped)} rows not used (--format json lists why)")
+        print("\nCards (published per-card production GWP, kg CO2eq per accelerator; the "
+              "posterior includes how estimates scatter around the model):\n")
+        print(text.table([[c["hardware"], c["basis"], format_number(c["published"]),
+                           f"{format_number(c['prior_median'])} [{format_number(c['prior_low'])}"
+                           f", {format_number(c['prior_high'])}]",
+                           f"{format_number(c['posterior_median'])} "
+                           f"[{format_number(c['posterior_low'])}, "
+                           f"{format_number(c['posterior_high'])}]"] for c in cards.cards],
+                         ["card", "basis", "published", "prior: median [95 %]",
+                          "posterior: median [95 %]"]))
+        skipped = prepared.skipped + cards.skipped
+        if skipped:
+            print(f"\n{len(skipped)} rows not used (--format json lists why)")
         if args.out:
             print(f"\nwrote {folder.path}/parameters.toml (use it with --parameters), "
-                  "calibration.csv, calibration.png")
+                  "calibration.csv, calibration_cards.csv, calibration.png")
     for warning in caught:
         print(f"mlimpact: warning: {warning.message}", file=sys.stderr)
 

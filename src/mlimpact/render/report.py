@@ -485,16 +485,29 @@ CALIBRATION_HEADER = ("input", "prior_q025", "prior_median", "prior_q975", "post
                       "posterior_median", "posterior_q975")
 
 
-def write_calibration(prepared, weights, folder):
+#: Columns of calibration_cards.csv.
+CALIBRATION_CARDS_HEADER = ("id", "hardware", "basis", "published", "prior_low",
+                            "prior_median", "prior_high", "posterior_low", "posterior_median",
+                            "posterior_high")
+
+
+def write_calibration(prepared, weights, folder, cards=None):
     """parameters.toml (the calibrated catalogue), calibration.csv (prior and posterior of
-    every calibrated input) and calibration.png."""
+    every calibrated input), calibration.png, and with ``cards`` calibration_cards.csv (each
+    published card against our prior and posterior intervals)."""
     from mlimpact.study import calibration
 
     folder = Path(folder)
     files.write_text(folder / "parameters.toml", calibration.toml_text(
-        calibration.calibrated_document(prepared, weights)))
+        calibration.calibrated_document(prepared, weights, cards=cards)))
+    inputs = calibration.summary(prepared, weights)
+    if cards is not None:
+        inputs += calibration.card_summary(cards)
+        files.write_csv(folder / "calibration_cards.csv", CALIBRATION_CARDS_HEADER,
+                        [[_g(r[k]) if isinstance(r[k], float) else r[k]
+                          for k in CALIBRATION_CARDS_HEADER] for r in cards.cards])
     files.write_csv(folder / "calibration.csv", CALIBRATION_HEADER,
                     [[row["input"], *(_g(float(row[k])) for k in CALIBRATION_HEADER[1:])]
-                     for row in calibration.summary(prepared, weights)])
+                     for row in inputs])
     files.save_figure(plots.calibration_figure(prepared.inputs, prepared.weights(prior=True),
                                                weights), folder / "calibration.png")

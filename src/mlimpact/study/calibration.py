@@ -408,10 +408,12 @@ def loo_summary(rows):
     return out
 
 
-def calibrated_document(prepared, weights, points=POSTERIOR_POINTS):
+def calibrated_document(prepared, weights, points=POSTERIOR_POINTS, cards=None):
     """The calibrated catalogue as a TOML-ready document (``--parameters`` format): every
     calibrated entry of ``data/parameters.toml`` with the posterior of each class that the rows
-    inform, and the two between-run scatter factors."""
+    inform, and the two between-run scatter factors; with ``cards``
+    (:class:`CardCalibration`), the production model's weights (the posterior mean of the
+    MLCA weight against ACT)."""
     prior = catalogue_document()
     levels = (np.arange(points) + 0.5) / points
     document = {}
@@ -447,6 +449,15 @@ def calibrated_document(prepared, weights, points=POSTERIOR_POINTS):
                          "gsd": float(f"{math.exp(sigma_energy):.6g}")},
         "unit": "1", "scope": "run", "target": "dynamic_ratio", "mode": "scale",
         "source": "mlimpact calibrate: posterior median of sigma_energy"}
+    if cards is not None:
+        entry = dict(prior["production_model"])
+        p = round(cards.mlca_weight, 4)
+        entry["distribution"] = {"type": "discrete", "values": [0, 1],
+                                 "weights": [p, round(1 - p, 4)]}
+        entry["source"] = ("mlimpact calibrate: posterior mean of the MLCA weight against ACT, "
+                           f"uniform prior, from {len(cards.rows)} published per-card "
+                           "estimates (data/validation.csv)")
+        document["production_model"] = entry
     document["grid_scatter"] = {
         "label": "grid scatter between runs",
         "description": "how a run's grid intensity scatters around its estimate (calibrated)",
@@ -480,3 +491,160 @@ def toml_text(document):
         lines += [f"{key} = {value(v)}" for key, v in entry.items()]
         lines.append("")
     return "\n".join(lines)
+
+
+# --- Cards: the production model's weights and the memory factors ---------------------------
+
+#: Card inputs calibrated: the weight of MLCA against ACT (a global choice per sample), and
+#: the position of the memory factor in its range (one value shared by every card).
+CARD_INPUTS = ("mlca_weight", "memory_gwp_quantile", "sigma_card")
+
+
+@dataclass
+class CardCalibration:
+    """The card rows, the log-likelihood of each sample under each production model, and the
+    posterior of the MLCA weight (a grid) and of the other card inputs.
+
+    ``log_mlca``, ``log_act`` (sample,): sums over the rows of the log-density of each
+    published value when the sample's cards are made by MLCA's model or by ACT's;
+    ``inputs`` the shared memory quantile and the discrepancy scale per sample; ``grid`` and
+    ``posterior_weight`` the posterior density of the MLCA weight on a grid; ``cards`` one
+    dict per published card: our prior and posterior median and 95 % interval."""
+
+    rows: list
+    inputs: dict
+    log_mlca: np.ndarray
+    log_act: np.ndarray
+    grid: np.ndarray
+    posterior_weight: np.ndarray
+    cards: list
+    skipped: list
+
+    def weights(self, mlca_weight):
+        """Normalised weights of the samples for a given MLCA weight."""
+        top = max(self.log_mlca.max(), self.log_act.max())
+        w = (mlca_weight * np.exp(self.log_mlca - top)
+             + (1 - mlca_weight) * np.exp(self.log_act - top))
+        return w / w.sum()
+
+    @property
+    def mlca_weight(self):
+        """Posterior mean of the MLCA weight (the probability a new card is MLCA's)."""
+        return float(np.sum(self.grid * self.posterior_weight))
+
+
+def calibrate_cards(samples=SAMPLES, seed=0, grid_points=101):
+    """Calibrate the card production inputs against the card rows of ``data/validation.csv``.
+
+    Each sample draws the card inputs from the catalogue, the memory quantile shared by every
+    card, and is evaluated with MLCA's model and with ACT's. A row's published value (per
+    accelerator) has a lognormal discrepancy of scale ``sigma_card`` (log-uniform on
+    :data:`SIGMA_PRIOR`). The MLCA weight p has a uniform prior; the likelihood of sample s is
+    ``p L_MLCA(s) + (1 - p) L_ACT(s)`` (every card of a sample made by one model), so the
+    posterior of p is linear in p on a grid, and the samples' weights follow from it.
+    """
+    from mlimpact.runs.cards import card_runs, why_not_priced
+    from mlimpact.quantities import card_index
+    from mlimpact.tables.hardware import hardware_table
+
+    table = hardware_table()
+    rows, skipped, hardware = [], [], []
+    for row in published_footprints():
+        if row.quantity != "card_gwp" or row.not_scored or not row.value > 0:
+            continue
+        found = table.find(row.hardware)
+        if found.variants:
+            skipped.append((row.id, f"{row.hardware!r} names several cards"))
+        elif why_not_priced(found, "mixture") is not None:
+            skipped.append((row.id, why_not_priced(found, "mixture")))
+        else:
+            rows.append(row)
+            hardware.append(found)
+    if not rows:
+        raise MlimpactError("calibration: no card row can be compared")
+    unique = list({h.name: h for h in hardware}.values())
+    runs, known = card_runs(unique, "mixture")
+    bound = bind(default_catalogue(), runs, list(runs.names), [""] * len(runs), known)
+    production = [j for j, (p, _) in enumerate(bound.columns) if p == "production_model"]
+    memory = [j for j, (p, _) in enumerate(bound.columns) if p == "memory_gwp_quantile"]
+    u = Design("mc", samples, bound.n_columns, seed).uniforms(0, samples)
+    if memory:
+        u[:, memory] = u[:, memory[:1]]
+    low, high = np.log(SIGMA_PRIOR)
+    extra = Design("mc", samples, 1, seed + _PROPOSAL_STREAM).uniforms(0, samples)
+    sigma = np.exp(low + (high - low) * extra[:, 0])
+    values = parameter_values(bound, u.copy(order="F"))
+    inputs = {"memory_gwp_quantile": values[:, memory[0]] if memory else np.zeros(samples),
+              "sigma_card": sigma}
+    published = np.array([r.value / r.chips if r.chips > 1 else r.value for r in rows])
+    positions = [list(runs.names).index(h.name) for h in hardware]
+    gwp = card_index("gwp")
+    log_values = {}
+    for name, position in (("mlca", 0.25), ("act", 0.75)):  # Discrete [0, 1], equal weights
+        forced = u.copy(order="F")
+        forced[:, production] = position
+        out = evaluate_rows(runs, bound, forced, kind="card")
+        log_values[name] = np.log(out[:, positions, gwp])
+    tau = np.sqrt(sigma ** 2 + MEASUREMENT_ERROR ** 2)[:, None]
+
+    def log_likelihood(log_f):
+        z = (np.log(published)[None, :] - log_f) / tau
+        return np.sum(-0.5 * z * z - np.log(tau) - 0.5 * math.log(2 * math.pi), axis=1)
+
+    log_mlca, log_act = log_likelihood(log_values["mlca"]), log_likelihood(log_values["act"])
+    top = max(log_mlca.max(), log_act.max())
+    a, b = np.exp(log_mlca - top).sum(), np.exp(log_act - top).sum()
+    grid = np.linspace(0.0, 1.0, grid_points)
+    density = grid * a + (1 - grid) * b
+    posterior_weight = density / density.sum()
+    calibrated = CardCalibration(rows, inputs, log_mlca, log_act, grid, posterior_weight, [],
+                                 skipped)
+    p = calibrated.mlca_weight
+    weights = calibrated.weights(p)
+    levels = np.array([ALPHA / 2, 0.5, 1 - ALPHA / 2])
+    for k, row in enumerate(rows):
+        both = np.concatenate([log_values["mlca"][:, k], log_values["act"][:, k]])
+        prior = np.exp(weighted_quantiles(both, np.full(2 * samples, 0.5 / samples), levels))
+        # the posterior predictive: each sample's card by MLCA (weight p) or ACT, with the
+        # scatter of a new card around the model
+        tau_model = np.concatenate([sigma, sigma])
+        z = np.random.default_rng([seed, k]).standard_normal(2 * samples)
+        mixed = np.concatenate([p * weights_for(calibrated, "mlca", p),
+                                (1 - p) * weights_for(calibrated, "act", p)])
+        posterior = np.exp(weighted_quantiles(both + tau_model * z, mixed / mixed.sum(),
+                                              levels))
+        calibrated.cards.append({
+            "id": row.id, "hardware": hardware[k].name, "basis": row.basis,
+            "published": float(published[k]),
+            "prior_low": prior[0], "prior_median": prior[1], "prior_high": prior[2],
+            "posterior_low": posterior[0], "posterior_median": posterior[1],
+            "posterior_high": posterior[2]})
+    return calibrated
+
+
+def weights_for(calibrated, model, mlca_weight):
+    """Weights of the samples given that their cards are made by ``model`` (mlca or act),
+    under the posterior: each sample's likelihood under that model, normalised."""
+    log = calibrated.log_mlca if model == "mlca" else calibrated.log_act
+    w = np.exp(log - log.max())
+    return w / w.sum()
+
+
+def card_summary(calibrated):
+    """Prior and posterior quantiles of the card inputs (the MLCA weight from its grid)."""
+    levels = np.array([0.025, 0.5, 0.975])
+    cumulative = np.cumsum(calibrated.posterior_weight)
+    posterior_p = np.interp(levels, cumulative, calibrated.grid)
+    out = [{"input": "mlca_weight", "prior_q025": 0.025, "prior_median": 0.5,
+            "prior_q975": 0.975, "posterior_q025": float(posterior_p[0]),
+            "posterior_median": float(posterior_p[1]), "posterior_q975": float(posterior_p[2])}]
+    weights = calibrated.weights(calibrated.mlca_weight)
+    uniform = np.full(weights.size, 1.0 / weights.size)
+    for label in ("memory_gwp_quantile", "sigma_card"):
+        values = calibrated.inputs[label]
+        prior = weighted_quantiles(values, uniform, levels)
+        posterior = weighted_quantiles(values, weights, levels)
+        out.append({"input": label, "prior_q025": prior[0], "prior_median": prior[1],
+                    "prior_q975": prior[2], "posterior_q025": posterior[0],
+                    "posterior_median": posterior[1], "posterior_q975": posterior[2]})
+    return out
