@@ -79,6 +79,7 @@ def test_report_is_plain_words_and_figures(run_folder):
     text = (run_folder / "report.md").read_text()
     assert "## The claims" in text and "![scenarios](scenarios.png)" in text
     assert "## Which uncertain inputs dominate" in text
+    assert "Catalogue of uncertain inputs: the prior" in text
     assert "N = 128 base points" in text and "**not reached**" in text
     for claim in study.CLAIMS.values():
         assert claim in text

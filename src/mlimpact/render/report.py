@@ -213,7 +213,12 @@ def study_markdown(result):
                   f"{report['excluded_total']} excluded (`mlimpact data` says why); "
                   f"{report.get('speculative_included', 0)} of them are records Epoch AI marks "
                   "Speculative. Location: "
-                  f"{options.location}; power model: {options.power}.", ""]
+                  f"{options.location}; power model: {options.power}. Catalogue of uncertain "
+                  "inputs: the prior of `data/parameters.toml`"
+                  + (", amended by the configuration's [uncertainty] section"
+                     if options.uncertainty else "")
+                  + " (not calibrated: out of sample the calibrated catalogue of `mlimpact "
+                  "calibrate` scores worse, docs/calibration.md).", ""]
     lines += ["## The claims", ""]
     for claim, text in result.claim_texts.items():
         rows = [r for r in result.claims if r["claim"] == claim]
