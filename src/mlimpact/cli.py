@@ -286,6 +286,7 @@ def _sensitivity_progress():
 
 def _validate(args):
     from mlimpact.render import report, text
+    from mlimpact.study import calibration
     from mlimpact.study.validation import validate
     from mlimpact.uncertainty.catalogue import default_catalogue, load_parameters
 
@@ -302,12 +303,16 @@ def _validate(args):
     if folder is None:
         result = validate(samples=args.samples, seed=args.seed, basis=args.basis,
                           catalogue=catalogue, location=args.location, power=args.power,
-                          records=records, leave_one_out=args.leave_one_out)
+                          records=records)
+        if args.leave_one_out and args.basis != "derived":
+            result = calibration.with_leave_one_out(result, seed=args.seed)
     else:
         with folder as directory:
             result = validate(samples=args.samples, seed=args.seed, basis=args.basis,
                               catalogue=catalogue, location=args.location, power=args.power,
-                              records=records, leave_one_out=args.leave_one_out)
+                              records=records)
+            if args.leave_one_out and args.basis != "derived":
+                result = calibration.with_leave_one_out(result, seed=args.seed)
             report.write_validation(result, directory)
         folder = folder.path
     if args.format == "json":

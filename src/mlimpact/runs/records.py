@@ -297,3 +297,27 @@ def read_models_file(path):
         raise MlimpactError(f"{path}: neither an Epoch AI export (columns Model, Publication "
                             "date...) nor an inventory (columns name, date, hardware...)")
     return records, hashlib.sha256(raw).hexdigest()
+
+
+
+def published_record(row, epoch):
+    """A record with the columns of ``data/models.csv`` from what a published footprint
+    (:class:`mlimpact.tables.validation.Published`) states: its accelerator, count and hours
+    or accelerator-hours, its site; ``epoch`` is the model's Epoch record (organisation,
+    country, domain), empty if none. None if the accelerator, count or hours are missing."""
+    chips, hours, chip_hours = row.chips, row.hours, row.chip_hours
+    if math.isfinite(chip_hours) and math.isfinite(chips) and chips > 0:
+        hours = chip_hours / chips  # the accelerator-hours are the count that is published
+    elif math.isfinite(chip_hours):
+        # the impacts depend on accelerator-hours only: a nominal time, and the count that
+        # gives the published accelerator-hours
+        hours = NOMINAL_HOURS
+        chips = chip_hours / hours
+    if not (math.isfinite(chips) and math.isfinite(hours) and row.hardware and row.year):
+        return None
+    return {"model": row.id, "year": str(row.year), "publication_date": f"{row.year}-07-01",
+            "country": row.country or epoch.get("country", ""),
+            "organization": epoch.get("organization", ""), "region": row.region,
+            "provider": row.provider, "domain": epoch.get("domain", ""), "hardware": row.hardware,
+            "hardware_quantity": repr(chips), "training_time_hours": repr(hours),
+            "training_compute_flop": "", "mfu": "", "numerical_format": ""}

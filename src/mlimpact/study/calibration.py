@@ -51,6 +51,7 @@ References
    computations", Ann. Statist. 37(2), 697-725, 2009, doi:10.1214/07-AOS574.
 """
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -58,11 +59,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from mlimpact.analysis.scores import ALPHA, interval_score
 from mlimpact.engine.propagate import evaluate_rows, parameter_values, stage_plan
 from mlimpact.errors import MlimpactError
 from mlimpact.quantities import training_index
 from mlimpact.runs import notable
-from mlimpact.study.validation import ALPHA, _record, interval_score
+from mlimpact.runs.records import published_record
 from mlimpact.tables.catalogue import catalogue_document
 from mlimpact.tables.models import load_models
 from mlimpact.tables.validation import published_footprints
@@ -173,7 +175,7 @@ class _Problem:
         epoch = {m["model"]: m for m in load_models()}
         records, self.skipped = {}, []
         for row in rows:
-            record = _record(row, epoch.get(row.epoch_model, {}))
+            record = published_record(row, epoch.get(row.epoch_model, {}))
             if record is None:
                 self.skipped.append((row.id, "accelerator, count or hours not published"))
             else:
@@ -386,6 +388,23 @@ def leave_one_out(prepared, alpha=ALPHA):
                                                             prior_interval[2], row.value,
                                                             alpha))})
     return out
+
+
+def with_leave_one_out(result, seed=0):
+    """A :class:`mlimpact.study.validation.ValidationResult` with the leave-one-out rows (way
+    ``leave-one-out``; ``point`` is the prior's median) and summary rows (which also give the
+    prior's coverage and interval score on the same rows) added."""
+    prepared = prepare(seed=seed)
+    held_out = leave_one_out(prepared)
+    rows = [{"id": r["id"], "model": r["model"], "quantity": r["quantity"],
+             "basis": r["basis"], "way": "leave-one-out", "published": r["published"],
+             "point": r["prior_median"], "median": r["median"], "low": r["low"],
+             "high": r["high"], "inside": r["inside"], "ratio": r["ratio"],
+             "note": f"point: the prior's median; effective sample size {r['ess']:.0f}"}
+            for r in held_out]
+    return dataclasses.replace(
+        result, rows=result.rows + rows, summary=result.summary + loo_summary(held_out),
+        skipped=result.skipped + [(i, "leave-one-out", why) for i, why in prepared.skipped])
 
 
 def loo_summary(rows):

@@ -34,9 +34,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlimpact.analysis.scores import ALPHA, interval_score  # noqa: F401 (re-exported)
 from mlimpact.engine.propagate import propagate
 from mlimpact.errors import MlimpactError
 from mlimpact.runs import notable
+from mlimpact.runs.records import published_record
 from mlimpact.study.cards import card_estimate
 from mlimpact.tables.hardware import hardware_table
 from mlimpact.tables.models import load_models
@@ -45,14 +47,9 @@ from mlimpact.uncertainty.binding import bind
 from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
 
 WAYS = ("dataset", "setup", "card")
-#: Level of the intervals compared: 1 - ALPHA = 95 %.
-ALPHA = 0.05
 #: Training quantities: (criterion, phase) of our results.
 TRAINING = {"energy": ("energy", "use"), "operational_gwp": ("gwp", "use"),
             "embodied_gwp": ("gwp", "production")}
-#: Training time [h] given to a run whose source publishes only its accelerator-hours (the
-#: impacts depend on accelerators x hours alone).
-NOMINAL_HOURS = 1000.0
 #: Statistics read from our results.
 STATISTICS = ("point", "median", "q025", "q975")
 
@@ -68,14 +65,6 @@ class ValidationResult:
     skipped: list
     samples: int
     seed: int
-
-
-def interval_score(low, high, published, alpha=ALPHA):
-    """Interval score of the central (1 - alpha) interval [low, high] for the observation
-    ``published``, on the logarithms (Gneiting and Raftery 2007); lower is better."""
-    low, high, x = np.log(low), np.log(high), np.log(published)
-    return (high - low) + (2 / alpha) * np.maximum(low - x, 0) + (2 / alpha) * np.maximum(
-        x - high, 0)
 
 
 def comparison(row, way, stats, note=""):
@@ -125,26 +114,6 @@ def _usable(stats):
     return all(math.isfinite(v) and v > 0 for k, v in stats.items() if k != "point")
 
 
-def _record(row, epoch):
-    """A record with the columns of ``data/models.csv`` from what ``row`` publishes."""
-    chips, hours, chip_hours = row.chips, row.hours, row.chip_hours
-    if math.isfinite(chip_hours) and math.isfinite(chips) and chips > 0:
-        hours = chip_hours / chips  # the accelerator-hours are the count that is published
-    elif math.isfinite(chip_hours):
-        # the impacts depend on accelerator-hours only: a nominal time, and the count that
-        # gives the published accelerator-hours
-        hours = NOMINAL_HOURS
-        chips = chip_hours / hours
-    if not (math.isfinite(chips) and math.isfinite(hours) and row.hardware and row.year):
-        return None
-    return {"model": row.id, "year": str(row.year), "publication_date": f"{row.year}-07-01",
-            "country": row.country or epoch.get("country", ""),
-            "organization": epoch.get("organization", ""), "region": row.region,
-            "provider": row.provider, "domain": epoch.get("domain", ""), "hardware": row.hardware,
-            "hardware_quantity": repr(chips), "training_time_hours": repr(hours),
-            "training_compute_flop": "", "mfu": "", "numerical_format": ""}
-
-
 def _catalogue(catalogue, runs):
     return {**(default_catalogue(runs.power) if catalogue is None else catalogue),
             **run_parameters(runs)}
@@ -152,7 +121,7 @@ def _catalogue(catalogue, runs):
 
 def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
              dataset=None, client=None, ways=WAYS, location="evidence", power="evidence",
-             records=None, leave_one_out=False):
+             records=None):
     """Compare every scored row of ``data/validation.csv`` with our estimates.
 
     Parameters
@@ -172,11 +141,6 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
         The location rule and power model of the runs
         (:func:`mlimpact.runs.notable.build_runs`); ``catalogue`` must be of that power
         model (by default it is).
-    leave_one_out : bool
-        Also calibrate the evidence power model without each model's measured rows in turn
-        and compare that model's rows with the posterior predictive interval (way
-        ``leave-one-out``, :mod:`mlimpact.study.calibration`; its summary rows also give the
-        prior's coverage and interval score on the same rows).
 
     Returns
     -------
@@ -216,7 +180,7 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
         epoch = {m["model"]: m for m in load_models()}
         records = {}
         for row in training:
-            record = _record(row, epoch.get(row.epoch_model, {}))
+            record = published_record(row, epoch.get(row.epoch_model, {}))
             if record is None:
                 skipped.append((row.id, "setup", "accelerator, count or hours not published"))
             else:
@@ -254,18 +218,4 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
         if not _usable({k: r[k] for k in ("median", "low", "high")}):
             raise MlimpactError(f"validation row {r['id']!r} ({r['way']}): our interval is not "
                                 "finite and positive")
-    summary = summarize(results)
-    if leave_one_out and basis in ("all", "measured"):
-        from mlimpact.study import calibration
-
-        prepared = calibration.prepare(seed=seed)
-        held_out = calibration.leave_one_out(prepared)
-        results += [{"id": r["id"], "model": r["model"], "quantity": r["quantity"],
-                     "basis": r["basis"], "way": "leave-one-out", "published": r["published"],
-                     "point": r["prior_median"], "median": r["median"], "low": r["low"],
-                     "high": r["high"], "inside": r["inside"], "ratio": r["ratio"],
-                     "note": f"point: the prior's median; effective sample size "
-                             f"{r['ess']:.0f}"} for r in held_out]
-        summary += calibration.loo_summary(held_out)
-        skipped += [(i, "leave-one-out", why) for i, why in prepared.skipped]
-    return ValidationResult(results, summary, skipped, samples, seed)
+    return ValidationResult(results, summarize(results), skipped, samples, seed)
