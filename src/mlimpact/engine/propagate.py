@@ -222,6 +222,12 @@ def stage_plan(runs, bound):
                               bound.variant_column), ppf_specs(bound))
 
 
+def _chunk_samples(point, n):
+    """An array for ``n`` samples of every run and quantity, shaped (sample, run, quantity)
+    and stored run by run, quantity by quantity (the kernel's layout: written in place)."""
+    return np.empty((*point.shape, n)).transpose(2, 0, 1)
+
+
 def run_chunk(runs, production_factors, bound, design, start, stop, accumulator,
               samples=None, kind="training", plan=None, scratch=None, fold=True):
     """Evaluate samples ``start..stop-1`` and fold them into ``accumulator`` (in place).
@@ -243,11 +249,18 @@ def run_chunk(runs, production_factors, bound, design, start, stop, accumulator,
     factors = np.empty((stop - start, *production_factors.shape))
     mc.sample_factors(production_factors, values, bound.factor_column, factors)
     keep = (mc.KEEP if samples is not None else 0) | (mc.FOLD if fold else 0)
+    # the kernel writes (run, quantity, sample) in C order: a view of that layout is written
+    # in place, another array through a buffer
+    store = samples.transpose(1, 2, 0) if samples is not None else np.empty((0, 0, 0))
+    direct = store.flags.c_contiguous
+    buffer = store if direct else np.empty(store.shape)
     acc = accumulator
     mc.fused_kernel(KINDS[kind], start, runs.values, runs.variant_values, runs.variant_cdf,
                     factors, values, *plan.stages.arrays(), acc.anchor, acc.shift, acc.hist,
                     acc.tails, acc.sums, acc.compensation, acc.extremes,
-                    samples if samples is not None else np.empty((0, 0, 0)), keep)
+                    buffer, keep)
+    if not direct:
+        store[...] = buffer
     if fold:
         acc.count += stop - start
     return acc
@@ -278,9 +291,7 @@ def evaluate_rows(runs, bound, uniforms, production_factors=PRODUCTION_FACTORS,
                 and uniforms.ndim == 2 and uniforms.shape[1] == bound.n_columns)
     scratch = uniforms.reshape(-1, order="F") if in_place else None
     point = point_quantities(runs, production_factors, kind)
-    # stored run by run and quantity by quantity (each run's values of a quantity contiguous:
-    # the kernel writes them in that order), viewed as (row, run, quantity)
-    samples = np.empty((*point.shape, uniforms.shape[0])).transpose(2, 0, 1)
+    samples = _chunk_samples(point, uniforms.shape[0])
     run_chunk(runs, production_factors, bound, _GivenRows(uniforms, in_place), 0,
               uniforms.shape[0], Accumulator.empty(point), samples, kind, plan=plan,
               scratch=scratch, fold=False)
@@ -358,7 +369,7 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
         scratch = np.empty(ranges.largest * bound.n_columns)
         for start, stop in ranges:
             target = kept[start:stop] if keep_samples else (
-                np.empty((stop - start, *point.shape)) if on_chunk is not None else None)
+                _chunk_samples(point, stop - start) if on_chunk is not None else None)
             run_chunk(runs, production_factors, bound, design, start, stop, total, target, kind,
                       plan, scratch)
             if on_chunk is not None:
@@ -406,7 +417,7 @@ def _chunk_task(start, stop, runs, production_factors, bound, design, point, kin
     """One chunk as a task: a fresh accumulator (compacted for transfer) and the chunk's
     per-sample statistics."""
     accumulator = Accumulator.empty(point)
-    samples = np.empty((stop - start, *point.shape)) if on_chunk is not None else None
+    samples = _chunk_samples(point, stop - start) if on_chunk is not None else None
     run_chunk(runs, production_factors, bound, design, start, stop, accumulator, samples, kind,
               plan)
     return accumulator.compacted(), (on_chunk(start, stop, samples) if on_chunk else None)

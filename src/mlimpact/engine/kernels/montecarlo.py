@@ -258,8 +258,10 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
         ``sum(x - K)`` and ``sum((x - K)^2)``, and the rounding errors of their additions.
     extremes : float64[run, quantity, 2]
         Minimum and maximum.
-    samples : float64[sample, run, quantity]
-        Receives every value when ``keep`` has :data:`KEEP` (else may be of size 0).
+    samples : float64[run, quantity, sample], C-contiguous
+        Receives every value when ``keep`` has :data:`KEEP` (else may be of size 0). One
+        layout for every caller, so that numba compiles the kernel once: each run writes its
+        values of a quantity contiguously.
     keep : int
         :data:`KEEP` (write every value into ``samples``) and/or :data:`FOLD` (fold them into
         the accumulators); a Sobol' design keeps its values and needs no histograms.
@@ -348,7 +350,7 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
                                     + unit_values[g, N_PARTS * c + 2, at])
                         if keep & KEEP:
                             for k in range(n_quantities):
-                                samples[span_start + at, r, k] = buffer[k, i]
+                                samples[r, k, span_start + at] = buffer[k, i]
                 if keep & FOLD:
                     for k in range(n_quantities):
                         fold(buffer[k], count, shift[r, k], anchor[r, k], hist[r, k],
