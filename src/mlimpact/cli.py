@@ -290,6 +290,17 @@ def _validate(args):
     from mlimpact.study.validation import validate
     from mlimpact.uncertainty.catalogue import default_catalogue, load_parameters
 
+    if args.leave_one_out:
+        # the leave-one-out calibrates the default catalogue of the evidence power model, on
+        # the runs the sources publish: options that change either do not apply to it
+        given = [flag for flag, on in (("--parameters", args.parameters),
+                                       ("--power mlca", args.power != "evidence"),
+                                       ("--location organisation", args.location != "evidence"),
+                                       ("--models", args.models_file),
+                                       ("--basis derived", args.basis == "derived")) if on]
+        if given:
+            raise MlimpactError(f"--leave-one-out calibrates the default evidence catalogue on "
+                                f"the published runs; it takes no {', '.join(given)}")
     catalogue = default_catalogue(args.power)
     if args.parameters:
         # entries of another power model (a calibrated catalogue's evidence inputs under
@@ -304,14 +315,14 @@ def _validate(args):
         result = validate(samples=args.samples, seed=args.seed, basis=args.basis,
                           catalogue=catalogue, location=args.location, power=args.power,
                           records=records)
-        if args.leave_one_out and args.basis != "derived":
+        if args.leave_one_out:
             result = calibration.with_leave_one_out(result, seed=args.seed)
     else:
         with folder as directory:
             result = validate(samples=args.samples, seed=args.seed, basis=args.basis,
                               catalogue=catalogue, location=args.location, power=args.power,
                               records=records)
-            if args.leave_one_out and args.basis != "derived":
+            if args.leave_one_out:
                 result = calibration.with_leave_one_out(result, seed=args.seed)
             report.write_validation(result, directory)
         folder = folder.path

@@ -135,7 +135,7 @@ def peak_rate(hardware, precision):
     (:data:`TPU_FP32`), then an integer-only chip's rate; ``(nan, "")`` if none applies."""
     columns = PRECISIONS.get(precision, DEFAULT_PRECISION)
     if hardware.type.upper() == "TPU" and precision in ("FP32", "TF32"):
-        columns = (*columns, *TPU_FP32)
+        columns = (*TPU_FP32, *columns)  # before the chip's vector-unit FP32 rate
     floats = any(math.isfinite(v) and v > 0 for k, v in hardware.peak_flops.items()
                  if k not in INTEGER_ONLY)
     for column in (*columns, *(() if floats else INTEGER_ONLY)):

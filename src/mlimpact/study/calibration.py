@@ -117,6 +117,12 @@ class Prepared:
     samples: int
     seed: int
     history: list
+    #: For an operational-GWP row whose run's energy is also published, the index of that
+    #: energy row (else -1), and the logarithm of the run's grid intensity (GWP / energy of
+    #: the same run) per sample and draw: such a row is compared as GWP / energy, so that the
+    #: run's energy is not counted twice.
+    paired: np.ndarray = None
+    log_grid: np.ndarray = None
     _log_likelihood: np.ndarray = None
 
     @property
@@ -125,13 +131,27 @@ class Prepared:
         inputs, the other inputs averaged over the sample's draws (pseudo-marginal)."""
         if self._log_likelihood is None:
             log_y = np.log([r.value for r in self.rows])
-            tau = self.tau[:, None, :]
-            z = (log_y[None, None, :] - self.log_f) / tau
+            log_f, tau = self.log_f, self.tau
+            if self.paired is not None and (self.paired >= 0).any():
+                pair = np.flatnonzero(self.paired >= 0)
+                log_y = log_y.copy()
+                log_y[pair] -= log_y[self.paired[pair]]
+                log_f = log_f.copy()
+                log_f[:, :, pair] = self.log_grid[:, :, pair]
+                tau = tau.copy()
+                tau[:, pair] = np.sqrt(self.sigma_grid[:, None] ** 2
+                                       + 2 * MEASUREMENT_ERROR ** 2)
+            tau = tau[:, None, :]
+            z = (log_y[None, None, :] - log_f) / tau
             density = -0.5 * z * z - np.log(tau) - 0.5 * math.log(2 * math.pi)
             top = density.max(axis=1)
             self._log_likelihood = top + np.log(np.mean(np.exp(density - top[:, None, :]),
                                                         axis=1))
         return self._log_likelihood
+
+    @property
+    def sigma_grid(self):
+        return self.inputs["sigma_grid"]
 
     def weights(self, leave_out=(), prior=False):
         """Normalised importance weights of the posterior, the rows of the models in
@@ -200,6 +220,11 @@ class _Problem:
         self.plan = stage_plan(runs.runs, self.bound)
         self.positions = [names.index(row.id) for row in self.rows]
         self.quantity = [training_index(*QUANTITIES[row.quantity]) for row in self.rows]
+        energy_of = {row.model: i for i, row in enumerate(self.rows)
+                     if row.quantity == "energy"}
+        self.paired = np.array([energy_of.get(row.model, -1)
+                                if row.quantity == "operational_gwp" else -1
+                                for row in self.rows], dtype=np.int64)
         self.seed, self.chunk_size = seed, chunk_size
 
     def evaluate(self, scores, offset, draws):
@@ -212,6 +237,8 @@ class _Problem:
         uniforms = np.repeat(special.ndtr(scores).clip(1e-12, 1 - 1e-12), draws, axis=0)
         inputs = {label: np.empty(total) for label in self.labels}
         log_f = np.empty((total, len(self.rows)))
+        log_energy = np.empty((total, len(self.rows)))
+        energy = training_index("energy")
         for start in range(0, total, self.chunk_size):
             stop = min(start + self.chunk_size, total)
             u = design.uniforms(offset + start, offset + stop)
@@ -223,10 +250,12 @@ class _Problem:
             out = evaluate_rows(self.runs, self.bound, u, plan=self.plan)
             with np.errstate(divide="ignore"):
                 log_f[start:stop] = np.log(out[:, self.positions, self.quantity])
-        if not np.isfinite(log_f).all():
+                log_energy[start:stop] = np.log(out[:, self.positions, energy])
+        if not (np.isfinite(log_f).all() and np.isfinite(log_energy).all()):
             raise MlimpactError("calibration: a run's estimate is not finite and positive")
-        return ({label: v[::draws] for label, v in inputs.items()},
-                log_f.reshape(n, draws, len(self.rows)))
+        shape = (n, draws, len(self.rows))
+        return ({label: v[::draws] for label, v in inputs.items()}, log_f.reshape(shape),
+                (log_f - log_energy).reshape(shape))
 
 
 def prepare(rows=None, samples=SAMPLES, seed=0, basis="measured", chunk_size=4096,
@@ -267,9 +296,10 @@ def prepare(rows=None, samples=SAMPLES, seed=0, basis="measured", chunk_size=409
             math.log(DEFENSIVE) + log_prior,
             math.log(1 - DEFENSIVE) + _log_normal(scores, mean, covariance * INFLATION ** 2))
         if problem.rows:
-            inputs, log_f = problem.evaluate(scores[:, :-2], round_ * samples * draws, draws)
+            inputs, log_f, log_grid = problem.evaluate(scores[:, :-2],
+                                                       round_ * samples * draws, draws)
         else:
-            inputs, log_f = {}, np.zeros((samples, draws, 0))
+            inputs, log_f, log_grid = {}, np.zeros((samples, draws, 0)), None
         low, high = np.log(SIGMA_PRIOR)
         sigma = np.exp(low + (high - low) * special.ndtr(scores[:, -2:]))
         inputs.update(sigma_energy=sigma[:, 0], sigma_grid=sigma[:, 1])
@@ -277,7 +307,8 @@ def prepare(rows=None, samples=SAMPLES, seed=0, basis="measured", chunk_size=409
         tau = np.sqrt(sigma[:, :1] ** 2 + gwp[None, :] * sigma[:, 1:] ** 2
                       + MEASUREMENT_ERROR ** 2)
         prepared = Prepared(problem.rows, inputs, log_f, tau, log_prior, log_proposal,
-                            skipped, samples, seed, history)
+                            skipped, samples, seed, history,
+                            problem.paired if problem.rows else None, log_grid)
         weights = prepared.weights()
         history.append(effective_sample_size(weights))
         if best is None or history[-1] > effective_sample_size(best.weights()):
@@ -349,13 +380,14 @@ def calibrate(samples=SAMPLES, seed=0, basis="measured", chunk_size=4096):
 
 
 def predictive_interval(prepared, weights, row, alpha=ALPHA, seed=0):
-    """(low, median, high) of the posterior predictive of one used row: the model's value of
-    each sample times its discrepancy, the samples weighted."""
+    """(low, median, high) of the posterior predictive of one used row's published value: the
+    model's value of each sample times its discrepancy and measurement error, the samples
+    weighted."""
     i = prepared.rows.index(row)
     log_f = prepared.log_f[:, :, i]
     z = np.random.default_rng([seed, i]).standard_normal(log_f.shape)
-    tau_model = np.sqrt(np.maximum(prepared.tau[:, i] ** 2 - MEASUREMENT_ERROR ** 2, 0.0))
-    values = (log_f + tau_model[:, None] * z).ravel()
+    # a published value: the model's, its scatter and its measurement error
+    values = (log_f + prepared.tau[:, i, None] * z).ravel()
     per = log_f.shape[1]
     levels = np.array([alpha / 2, 0.5, 1 - alpha / 2])
     return np.exp(weighted_quantiles(values, np.repeat(weights, per) / per, levels))
@@ -363,8 +395,10 @@ def predictive_interval(prepared, weights, row, alpha=ALPHA, seed=0):
 
 def leave_one_out(prepared, alpha=ALPHA):
     """For each model in turn, the weights without its rows and the posterior predictive
-    interval of each of its rows; also the prior's interval (the model's values alone, equal
-    weights: what ``validate`` reports) for the same row. One dict per row."""
+    interval of each of its rows; also the prior's interval (the model's values alone, the
+    samples weighted back to the prior: the interval ``validate`` reports, which has no
+    discrepancy term) for the same row. One dict per row; a warning when a fold's effective
+    sample size is below :data:`MIN_ESS`."""
     prior = prepared.weights(prior=True)
     per = prepared.log_f.shape[1]
     levels = np.array([alpha / 2, 0.5, 1 - alpha / 2])
@@ -372,6 +406,10 @@ def leave_one_out(prepared, alpha=ALPHA):
     for model in dict.fromkeys(r.model for r in prepared.rows):
         weights = prepared.weights(leave_out={model})
         ess = effective_sample_size(weights)
+        if ess < MIN_ESS:
+            warnings.warn(f"calibration: without {model!r} the effective sample size is "
+                          f"{ess:.0f}; its leave-one-out interval rests on few samples",
+                          stacklevel=2)
         for row in (r for r in prepared.rows if r.model == model):
             low, median, high = predictive_interval(prepared, weights, row, alpha=alpha)
             i = prepared.rows.index(row)
@@ -431,8 +469,12 @@ def calibrated_document(prepared, weights, points=POSTERIOR_POINTS, cards=None):
     """The calibrated catalogue as a TOML-ready document (``--parameters`` format): every
     calibrated entry of ``data/parameters.toml`` with the posterior of each class that the rows
     inform, and the two between-run scatter factors; with ``cards``
-    (:class:`CardCalibration`), the production model's weights (the posterior mean of the
-    MLCA weight against ACT)."""
+    (:class:`CardCalibration`), the production model's posterior weights.
+
+    Each input is written as its own marginal: the catalogue cannot hold the posterior's
+    correlations (the share of TDP, the PUE and the overhead are negatively correlated, only
+    their product being pinned down), so sampling the marginals independently widens that
+    product (docs/calibration.md)."""
     prior = catalogue_document()
     levels = (np.arange(points) + 0.5) / points
     document = {}
@@ -473,9 +515,9 @@ def calibrated_document(prepared, weights, points=POSTERIOR_POINTS, cards=None):
         p = round(cards.mlca_weight, 4)
         entry["distribution"] = {"type": "discrete", "values": [0, 1],
                                  "weights": [p, round(1 - p, 4)]}
-        entry["source"] = ("mlimpact calibrate: posterior mean of the MLCA weight against ACT, "
-                           f"uniform prior, from {len(cards.rows)} published per-card "
-                           "estimates (data/validation.csv)")
+        entry["source"] = ("mlimpact calibrate: posterior probability of MLCA's model against "
+                           f"ACT's (equal prior weights), from {len(cards.rows)} published "
+                           "per-card estimates (data/validation.csv)")
         document["production_model"] = entry
     document["grid_scatter"] = {
         "label": "grid scatter between runs",
@@ -514,56 +556,56 @@ def toml_text(document):
 
 # --- Cards: the production model's weights and the memory factors ---------------------------
 
-#: Card inputs calibrated: the weight of MLCA against ACT (a global choice per sample), and
-#: the position of the memory factor in its range (one value shared by every card).
-CARD_INPUTS = ("mlca_weight", "memory_gwp_quantile", "sigma_card")
-
 
 @dataclass
 class CardCalibration:
-    """The card rows, the log-likelihood of each sample under each production model, and the
-    posterior of the MLCA weight (a grid) and of the other card inputs.
+    """The card rows and the log-likelihood of each sample under each production model.
 
-    ``log_mlca``, ``log_act`` (sample,): sums over the rows of the log-density of each
-    published value when the sample's cards are made by MLCA's model or by ACT's;
-    ``inputs`` the shared memory quantile and the discrepancy scale per sample; ``grid`` and
-    ``posterior_weight`` the posterior density of the MLCA weight on a grid; ``cards`` one
-    dict per published card: our prior and posterior median and 95 % interval."""
+    The catalogue's ``production_model`` is one choice per sample (every card of a sample is
+    made by MLCA's model or by ACT's), with equal prior weights: its posterior is
+    ``P(MLCA) = a / (a + b)``, ``a`` and ``b`` the sums over samples of the likelihood of every
+    card row under each model. ``log_mlca``, ``log_act`` (sample,) are those log-likelihoods;
+    ``inputs`` the memory quantile (shared by every card) and the discrepancy scale per sample;
+    ``cards`` one dict per published card: our prior and posterior median and 95 % interval."""
 
     rows: list
     inputs: dict
     log_mlca: np.ndarray
     log_act: np.ndarray
-    grid: np.ndarray
-    posterior_weight: np.ndarray
     cards: list
     skipped: list
 
-    def weights(self, mlca_weight):
-        """Normalised weights of the samples for a given MLCA weight."""
-        top = max(self.log_mlca.max(), self.log_act.max())
-        w = (mlca_weight * np.exp(self.log_mlca - top)
-             + (1 - mlca_weight) * np.exp(self.log_act - top))
-        return w / w.sum()
-
     @property
     def mlca_weight(self):
-        """Posterior mean of the MLCA weight (the probability a new card is MLCA's)."""
-        return float(np.sum(self.grid * self.posterior_weight))
+        """Posterior probability that the cards are made as MLCA's model makes them."""
+        top = max(self.log_mlca.max(), self.log_act.max())
+        a, b = np.exp(self.log_mlca - top).sum(), np.exp(self.log_act - top).sum()
+        return float(a / (a + b))
+
+    def model_weights(self, model):
+        """Normalised weights of the samples given that their cards are made by ``model``
+        (mlca or act)."""
+        log = self.log_mlca if model == "mlca" else self.log_act
+        w = np.exp(log - log.max())
+        return w / w.sum()
+
+    def weights(self):
+        """Posterior weights of the samples, the two models mixed by their probabilities."""
+        p = self.mlca_weight
+        return p * self.model_weights("mlca") + (1 - p) * self.model_weights("act")
 
 
-def calibrate_cards(samples=SAMPLES, seed=0, grid_points=101):
+def calibrate_cards(samples=SAMPLES, seed=0):
     """Calibrate the card production inputs against the card rows of ``data/validation.csv``.
 
     Each sample draws the card inputs from the catalogue, the memory quantile shared by every
     card, and is evaluated with MLCA's model and with ACT's. A row's published value (per
     accelerator) has a lognormal discrepancy of scale ``sigma_card`` (log-uniform on
-    :data:`SIGMA_PRIOR`). The MLCA weight p has a uniform prior; the likelihood of sample s is
-    ``p L_MLCA(s) + (1 - p) L_ACT(s)`` (every card of a sample made by one model), so the
-    posterior of p is linear in p on a grid, and the samples' weights follow from it.
+    :data:`SIGMA_PRIOR`) and the measurement error. See :class:`CardCalibration` for the
+    posterior of the model choice.
     """
-    from mlimpact.runs.cards import card_runs, why_not_priced
     from mlimpact.quantities import card_index
+    from mlimpact.runs.cards import card_runs, why_not_priced
     from mlimpact.tables.hardware import hardware_table
 
     table = hardware_table()
@@ -610,28 +652,20 @@ def calibrate_cards(samples=SAMPLES, seed=0, grid_points=101):
         z = (np.log(published)[None, :] - log_f) / tau
         return np.sum(-0.5 * z * z - np.log(tau) - 0.5 * math.log(2 * math.pi), axis=1)
 
-    log_mlca, log_act = log_likelihood(log_values["mlca"]), log_likelihood(log_values["act"])
-    top = max(log_mlca.max(), log_act.max())
-    a, b = np.exp(log_mlca - top).sum(), np.exp(log_act - top).sum()
-    grid = np.linspace(0.0, 1.0, grid_points)
-    density = grid * a + (1 - grid) * b
-    posterior_weight = density / density.sum()
-    calibrated = CardCalibration(rows, inputs, log_mlca, log_act, grid, posterior_weight, [],
-                                 skipped)
+    calibrated = CardCalibration(rows, inputs, log_likelihood(log_values["mlca"]),
+                                 log_likelihood(log_values["act"]), [], skipped)
     p = calibrated.mlca_weight
-    weights = calibrated.weights(p)
     levels = np.array([ALPHA / 2, 0.5, 1 - ALPHA / 2])
+    mixed = np.concatenate([p * calibrated.model_weights("mlca"),
+                            (1 - p) * calibrated.model_weights("act")])
     for k, row in enumerate(rows):
         both = np.concatenate([log_values["mlca"][:, k], log_values["act"][:, k]])
         prior = np.exp(weighted_quantiles(both, np.full(2 * samples, 0.5 / samples), levels))
-        # the posterior predictive: each sample's card by MLCA (weight p) or ACT, with the
-        # scatter of a new card around the model
-        tau_model = np.concatenate([sigma, sigma])
+        # the posterior predictive of a published estimate: each sample's card by MLCA or
+        # ACT (their posterior probabilities), its scatter and measurement error
         z = np.random.default_rng([seed, k]).standard_normal(2 * samples)
-        mixed = np.concatenate([p * weights_for(calibrated, "mlca", p),
-                                (1 - p) * weights_for(calibrated, "act", p)])
-        posterior = np.exp(weighted_quantiles(both + tau_model * z, mixed / mixed.sum(),
-                                              levels))
+        scale = np.concatenate([tau[:, 0], tau[:, 0]])
+        posterior = np.exp(weighted_quantiles(both + scale * z, mixed, levels))
         calibrated.cards.append({
             "id": row.id, "hardware": hardware[k].name, "basis": row.basis,
             "published": float(published[k]),
@@ -641,23 +675,15 @@ def calibrate_cards(samples=SAMPLES, seed=0, grid_points=101):
     return calibrated
 
 
-def weights_for(calibrated, model, mlca_weight):
-    """Weights of the samples given that their cards are made by ``model`` (mlca or act),
-    under the posterior: each sample's likelihood under that model, normalised."""
-    log = calibrated.log_mlca if model == "mlca" else calibrated.log_act
-    w = np.exp(log - log.max())
-    return w / w.sum()
-
-
 def card_summary(calibrated):
-    """Prior and posterior quantiles of the card inputs (the MLCA weight from its grid)."""
+    """Prior and posterior of the card inputs: the probability of MLCA's model (one number,
+    in every column), and the quantiles of the memory quantile and of the scatter."""
     levels = np.array([0.025, 0.5, 0.975])
-    cumulative = np.cumsum(calibrated.posterior_weight)
-    posterior_p = np.interp(levels, cumulative, calibrated.grid)
-    out = [{"input": "mlca_weight", "prior_q025": 0.025, "prior_median": 0.5,
-            "prior_q975": 0.975, "posterior_q025": float(posterior_p[0]),
-            "posterior_median": float(posterior_p[1]), "posterior_q975": float(posterior_p[2])}]
-    weights = calibrated.weights(calibrated.mlca_weight)
+    p = calibrated.mlca_weight
+    out = [{"input": "P(MLCA production model)", "prior_q025": 0.5, "prior_median": 0.5,
+            "prior_q975": 0.5, "posterior_q025": p, "posterior_median": p,
+            "posterior_q975": p}]
+    weights = calibrated.weights()
     uniform = np.full(weights.size, 1.0 / weights.size)
     for label in ("memory_gwp_quantile", "sigma_card"):
         values = calibrated.inputs[label]
