@@ -227,3 +227,13 @@ def test_first_order_above_total_order_is_flagged():
                 "subject": [impact.ALL_MODELS]})
     rows = {r[3]: r for r in impact.sensitivity_rows(data)}
     assert rows["a"][-1] == "S1 > ST (sampling error)" and rows["b"][-1] == ""
+
+
+def test_a_wall_clock_budget_stops_the_doubling():
+    stopped = impact.impact_sensitivity(n=16, window=(2021, 2022), per_model=False,
+                                        target=1e-9, max_n=64, budget=1e-6)
+    assert stopped["models"].attrs["base_points"] == 16
+    assert stopped["models"].attrs["converged"] == 0
+    with pytest.raises(MlimpactError, match="sensitivity budget"):
+        from mlimpact.study.options import StudyOptions, validate_options
+        validate_options(StudyOptions(sensitivity_budget=-1))

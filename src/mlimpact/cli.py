@@ -613,8 +613,7 @@ def build_parser():
     run.add_argument("--sensitivity-max", type=_non_negative_int,
                      default=defaults.sensitivity_max, metavar="N",
                      help="most base points of that doubling (default "
-                          f"{defaults.sensitivity_max}; it also stops when the next doubling "
-                          f"would pass {defaults.sensitivity_budget:.0f} s)")
+                          f"{defaults.sensitivity_max}: about 70 s on 2 cores)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_model_options(run)
     run.add_argument("--fit", choices=("ols", "huber", "frontier"), default="ols",
