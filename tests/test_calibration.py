@@ -173,6 +173,9 @@ def test_card_calibration_weighs_the_production_models_by_the_published_cards():
     weights = document["production_model"]["distribution"]["weights"]
     assert weights[0] == pytest.approx(cards.mlca_weight, abs=1e-4)
     assert sum(weights) == pytest.approx(1.0, abs=1e-4)
+    density = document["memory_density"]["distribution"]["values"]
+    assert len(density) == calibration.POSTERIOR_POINTS and 0.625 <= min(density) <= max(
+        density) <= 2.375
 
 
 def test_leave_one_out_refuses_options_it_would_ignore(capsys):

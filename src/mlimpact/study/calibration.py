@@ -519,6 +519,15 @@ def calibrated_document(prepared, weights, points=POSTERIOR_POINTS, cards=None):
                            f"ACT's (equal prior weights), from {len(cards.rows)} published "
                            "per-card estimates (data/validation.csv)")
         document["production_model"] = entry
+        if "memory_density" in cards.inputs:
+            entry = {k: v for k, v in prior["memory_density"].items() if k != "point"}
+            values = weighted_quantiles(cards.inputs["memory_density"], cards.weights(),
+                                        levels)
+            entry["distribution"] = {"type": "discrete",
+                                     "values": [float(f"{v:.6g}") for v in values]}
+            entry["source"] = ("mlimpact calibrate: posterior, from the published per-card "
+                               "estimates, of " + prior["memory_density"].get("source", ""))
+            document["memory_density"] = entry
     document["grid_scatter"] = {
         "label": "grid scatter between runs",
         "description": "how a run's grid intensity scatters around its estimate (calibrated)",
@@ -565,7 +574,8 @@ class CardCalibration:
     made by MLCA's model or by ACT's), with equal prior weights: its posterior is
     ``P(MLCA) = a / (a + b)``, ``a`` and ``b`` the sums over samples of the likelihood of every
     card row under each model. ``log_mlca``, ``log_act`` (sample,) are those log-likelihoods;
-    ``inputs`` the memory quantile (shared by every card) and the discrepancy scale per sample;
+    ``inputs`` the memory quantile (shared by every card), the memory density (global) and the
+    discrepancy scale per sample;
     ``cards`` one dict per published card: our prior and posterior median and 95 % interval."""
 
     rows: list
@@ -628,6 +638,7 @@ def calibrate_cards(samples=SAMPLES, seed=0):
     bound = bind(default_catalogue(), runs, list(runs.names), [""] * len(runs), known)
     production = [j for j, (p, _) in enumerate(bound.columns) if p == "production_model"]
     memory = [j for j, (p, _) in enumerate(bound.columns) if p == "memory_gwp_quantile"]
+    density = [j for j, (p, _) in enumerate(bound.columns) if p == "memory_density"]
     u = Design("mc", samples, bound.n_columns, seed).uniforms(0, samples)
     if memory:
         u[:, memory] = u[:, memory[:1]]
@@ -637,6 +648,8 @@ def calibrate_cards(samples=SAMPLES, seed=0):
     values = parameter_values(bound, u.copy(order="F"))
     inputs = {"memory_gwp_quantile": values[:, memory[0]] if memory else np.zeros(samples),
               "sigma_card": sigma}
+    if density:  # a global input: one column, the same for every card of a sample
+        inputs["memory_density"] = values[:, density[0]]
     published = np.array([r.value / r.chips if r.chips > 1 else r.value for r in rows])
     positions = [list(runs.names).index(h.name) for h in hardware]
     gwp = card_index("gwp")
@@ -685,7 +698,9 @@ def card_summary(calibrated):
             "posterior_q975": p}]
     weights = calibrated.weights()
     uniform = np.full(weights.size, 1.0 / weights.size)
-    for label in ("memory_gwp_quantile", "sigma_card"):
+    for label in ("memory_gwp_quantile", "memory_density", "sigma_card"):
+        if label not in calibrated.inputs:
+            continue
         values = calibrated.inputs[label]
         prior = weighted_quantiles(values, uniform, levels)
         posterior = weighted_quantiles(values, weights, levels)
