@@ -25,6 +25,15 @@ def _rows(name):
         return list(csv.DictReader(handle))
 
 
+def _drawn(runs, parameter, member, n):
+    """``n`` Monte Carlo values of one parameter's column for one member, the notable runs
+    ``runs`` bound to the evidence catalogue."""
+    catalogue = {**default_catalogue("evidence"), **run_parameters(runs)}
+    bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes)
+    column = bound.columns.index((parameter, member))
+    return parameter_values(bound, Design("mc", n, bound.n_columns, 1).uniforms(0, n))[:, column]
+
+
 @pytest.fixture(scope="module")
 def evidence():
     return notable.build_runs()
@@ -95,13 +104,7 @@ def test_a_location_choice_draws_only_its_candidates(evidence):
     assert len(ratios) > 1 and sum(weights) == pytest.approx(1.0)
     point = evidence.runs.column("grid_gwp")[evidence.runs.names.index(name)]
     assert point == pytest.approx(float(np.dot(ratios, weights)) * point)  # weighted mean
-    catalogue = {**default_catalogue("evidence"), **run_parameters(evidence)}
-    bound = bind(catalogue, evidence.runs, evidence.hardware, evidence.countries,
-                 evidence.known, evidence.classes)
-    column = [j for j, (parameter, member) in enumerate(bound.columns)
-              if parameter == "location" and member == name]
-    values = parameter_values(bound, Design("mc", 4096, bound.n_columns, 1).uniforms(0, 4096))
-    drawn = values[:, column[0]]
+    drawn = _drawn(evidence, "location", name, 4096)
     assert set(np.round(drawn, 12)) <= set(np.round(ratios, 12))
     for ratio, weight in zip(ratios, weights):  # frequencies follow the weights (4096 draws)
         share = np.mean(np.isclose(drawn, ratio))
@@ -174,13 +177,7 @@ def test_a_chip_hour_disagreement_spans_record_and_source(evidence):
     low, high = evidence.record_ranges[name]
     assert (low, high) == pytest.approx((source / record_hours, 1.0))
     assert "Llama 3.1-405B" in evidence.record_ranges
-    catalogue = {**default_catalogue("evidence"), **run_parameters(evidence)}
-    bound = bind(catalogue, evidence.runs, evidence.hardware, evidence.countries,
-                 evidence.known, evidence.classes)
-    column = [j for j, (parameter, member) in enumerate(bound.columns)
-              if parameter == "record_chip_hours" and member == name]
-    drawn = parameter_values(bound, Design("mc", 2048, bound.n_columns, 1).uniforms(0, 2048))
-    drawn = drawn[:, column[0]]
+    drawn = _drawn(evidence, "record_chip_hours", name, 2048)
     assert drawn.min() >= low and drawn.max() <= high and drawn.max() - drawn.min() > 0.08
 
 

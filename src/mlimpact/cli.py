@@ -311,19 +311,19 @@ def _validate(args):
     records, _ = _records(args)
     folder = (files.ResultFolder(args.out, args.force, _metadata(args, catalogue))
               if args.out else None)
-    if folder is None:
+
+    def compare():
         result = validate(samples=args.samples, seed=args.seed, basis=args.basis,
                           catalogue=catalogue, location=args.location, power=args.power,
                           records=records)
-        if args.leave_one_out:
-            result = calibration.with_leave_one_out(result, seed=args.seed)
+        return (calibration.with_leave_one_out(result, seed=args.seed) if args.leave_one_out
+                else result)
+
+    if folder is None:
+        result = compare()
     else:
         with folder as directory:
-            result = validate(samples=args.samples, seed=args.seed, basis=args.basis,
-                              catalogue=catalogue, location=args.location, power=args.power,
-                              records=records)
-            if args.leave_one_out:
-                result = calibration.with_leave_one_out(result, seed=args.seed)
+            result = compare()
             report.write_validation(result, directory)
         folder = folder.path
     if args.format == "json":

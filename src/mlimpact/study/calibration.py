@@ -60,7 +60,7 @@ import numpy as np
 from scipy import special
 
 from mlimpact.analysis.scores import ALPHA, interval_score
-from mlimpact.engine.propagate import evaluate_rows, parameter_values, stage_plan
+from mlimpact.engine.propagate import evaluate_rows, stage_plan
 from mlimpact.errors import MlimpactError
 from mlimpact.quantities import training_index
 from mlimpact.runs import notable
@@ -139,19 +139,13 @@ class Prepared:
                 log_f = log_f.copy()
                 log_f[:, :, pair] = self.log_grid[:, :, pair]
                 tau = tau.copy()
-                tau[:, pair] = np.sqrt(self.sigma_grid[:, None] ** 2
+                tau[:, pair] = np.sqrt(self.inputs["sigma_grid"][:, None] ** 2
                                        + 2 * MEASUREMENT_ERROR ** 2)
-            tau = tau[:, None, :]
-            z = (log_y[None, None, :] - log_f) / tau
-            density = -0.5 * z * z - np.log(tau) - 0.5 * math.log(2 * math.pi)
+            density = _log_normal_density(log_y[None, None, :], log_f, tau[:, None, :])
             top = density.max(axis=1)
             self._log_likelihood = top + np.log(np.mean(np.exp(density - top[:, None, :]),
                                                         axis=1))
         return self._log_likelihood
-
-    @property
-    def sigma_grid(self):
-        return self.inputs["sigma_grid"]
 
     def weights(self, leave_out=(), prior=False):
         """Normalised importance weights of the posterior, the rows of the models in
@@ -162,6 +156,25 @@ class Prepared:
                  + self.log_likelihood[:, keep].sum(axis=1))
         w = np.exp(total - total.max())
         return w / w.sum()
+
+
+def _log_normal_density(log_y, log_f, tau):
+    """Log-density of the published logarithms ``log_y`` under N(``log_f``, ``tau``^2)
+    (broadcast)."""
+    z = (log_y - log_f) / tau
+    return -0.5 * z * z - np.log(tau) - 0.5 * math.log(2 * math.pi)
+
+
+def _sigma(u):
+    """Discrepancy scales from uniforms: log-uniform on :data:`SIGMA_PRIOR`."""
+    low, high = np.log(SIGMA_PRIOR)
+    return np.exp(low + (high - low) * u)
+
+
+def _column_values(bound, u, column):
+    """The values of one bound column for the uniforms ``u`` (its distribution's quantile
+    function: the engine's values to the last bit or so, without computing every column)."""
+    return bound.distributions[column].ppf(u[:, column])
 
 
 def effective_sample_size(weights):
@@ -244,9 +257,8 @@ class _Problem:
             u = design.uniforms(offset + start, offset + stop)
             for k, (label, columns) in enumerate(self.ties.items()):
                 u[:, columns] = uniforms[start:stop, k, None]
-            values = parameter_values(self.bound, u.copy(order="F"))
             for label, columns in self.ties.items():
-                inputs[label][start:stop] = values[:, columns[0]]
+                inputs[label][start:stop] = _column_values(self.bound, u, columns[0])
             out = evaluate_rows(self.runs, self.bound, u, plan=self.plan)
             with np.errstate(divide="ignore"):
                 log_f[start:stop] = np.log(out[:, self.positions, self.quantity])
@@ -300,8 +312,7 @@ def prepare(rows=None, samples=SAMPLES, seed=0, basis="measured", chunk_size=409
                                                        round_ * samples * draws, draws)
         else:
             inputs, log_f, log_grid = {}, np.zeros((samples, draws, 0)), None
-        low, high = np.log(SIGMA_PRIOR)
-        sigma = np.exp(low + (high - low) * special.ndtr(scores[:, -2:]))
+        sigma = _sigma(special.ndtr(scores[:, -2:]))
         inputs.update(sigma_energy=sigma[:, 0], sigma_grid=sigma[:, 1])
         gwp = np.array([row.quantity == "operational_gwp" for row in problem.rows])
         tau = np.sqrt(sigma[:, :1] ** 2 + gwp[None, :] * sigma[:, 1:] ** 2
@@ -351,20 +362,23 @@ def weighted_quantiles(values, weights, levels):
     return np.interp(levels, cumulative, v)
 
 
+def _quantile_row(label, values, prior_weights, posterior_weights):
+    """A row of calibration.csv: the prior and posterior 2.5 %, 50 % and 97.5 % quantiles."""
+    levels = np.array([0.025, 0.5, 0.975])
+    prior = weighted_quantiles(values, prior_weights, levels)
+    posterior = weighted_quantiles(values, posterior_weights, levels)
+    return {"input": label, "prior_q025": prior[0], "prior_median": prior[1],
+            "prior_q975": prior[2], "posterior_q025": posterior[0],
+            "posterior_median": posterior[1], "posterior_q975": posterior[2]}
+
+
 def summary(prepared, weights=None):
     """Per calibrated input: prior and posterior 2.5 %, 50 % and 97.5 % quantiles (the prior's
     from the same samples, weighted by prior / proposal)."""
     weights = prepared.weights() if weights is None else weights
-    uniform = prepared.weights(prior=True)
-    levels = np.array([0.025, 0.5, 0.975])
-    out = []
-    for label, values in prepared.inputs.items():
-        prior = weighted_quantiles(values, uniform, levels)
-        posterior = weighted_quantiles(values, weights, levels)
-        out.append({"input": label, "prior_q025": prior[0], "prior_median": prior[1],
-                    "prior_q975": prior[2], "posterior_q025": posterior[0],
-                    "posterior_median": posterior[1], "posterior_q975": posterior[2]})
-    return out
+    prior = prepared.weights(prior=True)
+    return [_quantile_row(label, values, prior, weights)
+            for label, values in prepared.inputs.items()]
 
 
 def calibrate(samples=SAMPLES, seed=0, basis="measured", chunk_size=4096):
@@ -642,14 +656,12 @@ def calibrate_cards(samples=SAMPLES, seed=0):
     u = Design("mc", samples, bound.n_columns, seed).uniforms(0, samples)
     if memory:
         u[:, memory] = u[:, memory[:1]]
-    low, high = np.log(SIGMA_PRIOR)
-    extra = Design("mc", samples, 1, seed + _PROPOSAL_STREAM).uniforms(0, samples)
-    sigma = np.exp(low + (high - low) * extra[:, 0])
-    values = parameter_values(bound, u.copy(order="F"))
-    inputs = {"memory_gwp_quantile": values[:, memory[0]] if memory else np.zeros(samples),
+    sigma = _sigma(Design("mc", samples, 1, seed + _PROPOSAL_STREAM).uniforms(0, samples)[:, 0])
+    inputs = {"memory_gwp_quantile": (_column_values(bound, u, memory[0]) if memory
+                                      else np.zeros(samples)),
               "sigma_card": sigma}
     if density:  # a global input: one column, the same for every card of a sample
-        inputs["memory_density"] = values[:, density[0]]
+        inputs["memory_density"] = _column_values(bound, u, density[0])
     published = np.array([r.value / r.chips if r.chips > 1 else r.value for r in rows])
     positions = [list(runs.names).index(h.name) for h in hardware]
     gwp = card_index("gwp")
@@ -662,8 +674,7 @@ def calibrate_cards(samples=SAMPLES, seed=0):
     tau = np.sqrt(sigma ** 2 + MEASUREMENT_ERROR ** 2)[:, None]
 
     def log_likelihood(log_f):
-        z = (np.log(published)[None, :] - log_f) / tau
-        return np.sum(-0.5 * z * z - np.log(tau) - 0.5 * math.log(2 * math.pi), axis=1)
+        return np.sum(_log_normal_density(np.log(published)[None, :], log_f, tau), axis=1)
 
     calibrated = CardCalibration(rows, inputs, log_likelihood(log_values["mlca"]),
                                  log_likelihood(log_values["act"]), [], skipped)
@@ -690,21 +701,13 @@ def calibrate_cards(samples=SAMPLES, seed=0):
 
 def card_summary(calibrated):
     """Prior and posterior of the card inputs: the probability of MLCA's model (one number,
-    in every column), and the quantiles of the memory quantile and of the scatter."""
-    levels = np.array([0.025, 0.5, 0.975])
+    in every column), and the quantiles of the memory quantile, the density and the scatter."""
     p = calibrated.mlca_weight
     out = [{"input": "P(MLCA production model)", "prior_q025": 0.5, "prior_median": 0.5,
             "prior_q975": 0.5, "posterior_q025": p, "posterior_median": p,
             "posterior_q975": p}]
     weights = calibrated.weights()
     uniform = np.full(weights.size, 1.0 / weights.size)
-    for label in ("memory_gwp_quantile", "memory_density", "sigma_card"):
-        if label not in calibrated.inputs:
-            continue
-        values = calibrated.inputs[label]
-        prior = weighted_quantiles(values, uniform, levels)
-        posterior = weighted_quantiles(values, weights, levels)
-        out.append({"input": label, "prior_q025": prior[0], "prior_median": prior[1],
-                    "prior_q975": prior[2], "posterior_q025": posterior[0],
-                    "posterior_median": posterior[1], "posterior_q975": posterior[2]})
-    return out
+    return out + [_quantile_row(label, calibrated.inputs[label], uniform, weights)
+                  for label in ("memory_gwp_quantile", "memory_density", "sigma_card")
+                  if label in calibrated.inputs]
