@@ -79,8 +79,10 @@ def training(values, factors=F):
     v = {name: values[..., j] for j, name in enumerate(RUN_FIELDS)}
     on = v["server"]
     ram_gb = v["ram_modules"] * v["ram_module_gb"] * on
-    power_kw = (v["cpu_usage"] * v["cpus"] * on * v["cpu_tdp_w"]
-                + v["gpu_usage"] * v["gpus"] * v["gpu_tdp_w"] + 0.3725 * ram_gb) / 1000
+    mlca_host_w = v["cpu_usage"] * v["cpus"] * on * v["cpu_tdp_w"] + 0.3725 * ram_gb
+    rated_host_w = v["host_usage"] * v["host_rated_w"] * on
+    host_w = np.where(v["host_rated_w"] * on > 0, rated_host_w, mlca_host_w)
+    power_kw = (v["gpu_usage"] * v["gpus"] * v["gpu_tdp_w"] + host_w) / 1000
     energy = v["repetitions"] * v["nodes"] * power_kw * v["hours"] * v["dynamic_ratio"]
     gpu = sum(card_of_run(v, factors))
     host = server(v["cpus"], v["cpu_die_area_cm2"], v["ram_modules"], v["ram_module_gb"],

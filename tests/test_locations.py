@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mlimpact.engine.propagate import parameter_values
+from mlimpact.runs.table import VARIANT_FIELDS
 from mlimpact.runs import locations, notable
 from mlimpact.tables import grid
 from mlimpact.tables.locations import provider_sites, providers, published_locations
@@ -221,3 +222,83 @@ def test_every_chip_hour_disagreement_with_a_published_footprint_is_recorded():
     assert flagged  # the table has such records
     for model in flagged:
         assert record_fixes().get(model, {}).get("chip_hours", ("",))[0] == "disagree", model
+
+
+# --- host power from node configurations (evidence power model) -------------------------------
+
+def test_node_configurations_name_known_accelerators_with_their_tdp():
+    from mlimpact.tables.hardware import hardware_table
+    from mlimpact.tables.nodes import node_configurations
+
+    configs = node_configurations()
+    assert configs, "data/node_configurations.csv is empty"
+    table = hardware_table()
+    for name, config in configs.items():
+        hardware = table.find(name)
+        assert hardware.name == name and hardware.tdp_w == config.accelerator_tdp_w
+        assert hardware.type == "GPU" and config.accelerators == notable.GPUS_PER_NODE
+        assert config.rated_power_w > config.accelerators * config.accelerator_tdp_w
+    for row in _rows("node_configurations.csv"):
+        assert row["source"].strip() and row["notes"].strip(), row["node"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"rated_power_w": "3000"}, "rated at or below"),      # 8 x 400 W = 3200 W
+    ({"rated_power_w": "-1"}, "must be > 0"),
+    ({"accelerator_tdp_w": "350"}, "with its TDP"),       # data/hardware.csv says 400 W
+    ({"hardware": "NVIDIA A100 SXM4 40 GB;NVIDIA A100 SXM4 40 GB"}, "two node configurations"),
+    ({"source": " "}, "no source"),
+])
+def test_a_bad_node_configuration_is_refused(change, message):
+    from mlimpact.errors import MlimpactError
+    from mlimpact.tables.nodes import parse_configurations
+
+    row = {"node": "DGX A100", "hardware": "NVIDIA A100 SXM4 40 GB", "accelerators": "8",
+           "accelerator_tdp_w": "400", "rated_power_w": "6500", "source": "a datasheet"}
+    assert parse_configurations([row])["NVIDIA A100 SXM4 40 GB"].host_rated_w_per_accelerator \
+        == (6500 - 8 * 400) / 8
+    with pytest.raises(MlimpactError, match=message):
+        parse_configurations([{**row, **change}])
+
+
+def test_host_power_of_a_rated_node_against_the_hand_computed_value():
+    from mlimpact.engine.kernels.training import evaluate_runs
+    from mlimpact.runs.defaults import default_row
+    from mlimpact.runs.table import RunTable
+    from mlimpact.tables.factors import PRODUCTION_FACTORS, RAM_POWER_W_PER_GB
+
+    base = dict(hours=1.0, nodes=1.0, gpus=8.0, gpu_usage=0.7, gpu_tdp_w=400.0,
+                dynamic_ratio=1.0, gpu_memory_gb=80.0, gpu_die_area_cm2=8.26,
+                lifetime_years=6.0, lifetime_usage=0.85, memory_density=1.0)
+    rated = default_row(**base, host_rated_w=3300.0, host_usage=0.6)
+    mlca = default_row(**base, host_rated_w=0.0, host_usage=0.6)
+    off = default_row(**base, host_rated_w=3300.0, host_usage=0.6, server=0.0)
+    runs = RunTable.from_records([("rated", rated), ("mlca", mlca), ("off", off)])
+    energy = evaluate_runs(runs, PRODUCTION_FACTORS)[:, 0]
+    gpus_kw = 8 * 0.7 * 400 / 1000
+    ram_gb = mlca["ram_modules"] * mlca["ram_module_gb"]
+    assert energy[0] == pytest.approx(gpus_kw + 0.6 * 3300 / 1000, rel=1e-14)
+    assert energy[1] == pytest.approx(
+        gpus_kw + (mlca["cpu_usage"] * mlca["cpus"] * mlca["cpu_tdp_w"]
+                   + RAM_POWER_W_PER_GB * ram_gb) / 1000, rel=1e-14)
+    assert energy[2] == pytest.approx(gpus_kw, rel=1e-14)  # host off: accelerators alone
+
+
+def test_evidence_runs_take_the_host_of_their_node(evidence):
+    from mlimpact.tables.nodes import node_configurations
+
+    mlca = notable.build_runs(power="mlca", location="organisation")
+    dgx_a100 = node_configurations()["NVIDIA A100 SXM4 80 GB"]
+    for name, expected in (("BLOOM-176B", 8 * dgx_a100.host_rated_w_per_accelerator),
+                           ("T5-11B", 0.0)):  # TPU v3: no published rating, MLCA's host
+        assert evidence.runs.column("host_rated_w")[evidence.runs.names.index(name)] == expected
+        assert mlca.runs.column("host_rated_w")[mlca.runs.names.index(name)] == 0.0
+    # a generic name: each variant its own host (SXM parts in a DGX, PCIe parts MLCA's)
+    field = VARIANT_FIELDS.index("host_rated_w")
+    for r, labels in enumerate(evidence.runs.variant_labels):
+        for v, label in enumerate(labels):
+            config = node_configurations().get(label)
+            expected = 8 * config.host_rated_w_per_accelerator if config else 0.0
+            assert evidence.runs.variant_values[r, v, field] == expected
+    assert "host_usage" in default_catalogue("evidence")
+    assert "host_usage" not in default_catalogue("mlca")

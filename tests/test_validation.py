@@ -169,3 +169,33 @@ def test_published_regions_are_known_grids():
     for row in published_footprints():
         if row.region:
             assert grid.is_region(row.region), row.id
+
+
+def test_power_scope_is_checked(raw_rows):
+    energy = next(r for r in raw_rows if r["quantity"] == "energy")
+    card = next(r for r in raw_rows if r["quantity"] == "card_gwp")
+    with pytest.raises(MlimpactError, match="power_scope must be node or accelerators"):
+        parse_row(dict(energy, power_scope="gpus"))
+    with pytest.raises(MlimpactError, match="energy and operational GWP only"):
+        parse_row(dict(card, power_scope="node"))
+
+
+def test_accelerators_only_turns_off_the_named_hosts(bert_base):
+    from mlimpact.runs.table import RUN_FIELDS, RunTable, accelerators_only
+
+    fields = dict(zip(RUN_FIELDS, bert_base.values[0]))
+    runs = RunTable.from_records([("a", fields), ("b", fields)])
+    alone = accelerators_only(runs, {"b"})
+    assert alone.column("server").tolist() == [1.0, 0.0]
+    assert runs.column("server").tolist() == [1.0, 1.0]  # the table itself is unchanged
+    server = RUN_FIELDS.index("server")
+    np.testing.assert_array_equal(np.delete(alone.values, server, 1),
+                                  np.delete(runs.values, server, 1))
+
+
+def test_rows_of_the_accelerators_alone_are_compared_with_them_alone(validated):
+    scoped = {r.id for r in published_footprints() if r.power_scope == "accelerators"}
+    compared = [r for r in validated.rows if r["quantity"] in ("energy", "operational_gwp")]
+    assert any(r["id"] in scoped for r in compared)
+    for r in compared:
+        assert (r["note"] == "accelerators alone, as published") == (r["id"] in scoped)

@@ -36,6 +36,7 @@ from mlimpact.tables import grid
 from mlimpact.tables.fab import hardware_act_fields
 from mlimpact.tables.hardware import die_ranges, hardware_table
 from mlimpact.tables.models import load_models, record_fixes
+from mlimpact.tables.nodes import host_rated_w
 
 WINDOW = (2013, 2025)
 #: Accelerators per node: 8 for GPU servers (DGX/HGX), 4 for TPU hosts; an assumption that
@@ -160,13 +161,21 @@ def _resolve(names):
     return rows
 
 
-def hardware_facts(hardware, precision, needs_peak, ranges):
+def accelerators_per_node(hardware):
+    """Accelerators per node of a run on ``hardware``: 4 per TPU host, 8 per GPU node."""
+    return TPUS_PER_NODE if hardware.type == "TPU" else GPUS_PER_NODE
+
+
+def hardware_facts(hardware, precision, needs_peak, ranges, power="mlca"):
     """The run fields an accelerator sets (:data:`mlimpact.runs.table.VARIANT_FIELDS`, and
     ``act``: whether ACT's inputs are all known), or None and the reason it cannot be used.
 
     ``precision`` is the record's numerical format (it picks the peak rate); ``needs_peak``
     whether the run imputes from compute; ``ranges`` the die-area ranges of
-    :func:`mlimpact.tables.hardware.die_ranges`, whose middle stands for an unpublished area.
+    :func:`mlimpact.tables.hardware.die_ranges`, whose middle stands for an unpublished area;
+    ``power`` the power model: in the evidence model the host's rated power comes from the
+    accelerator's node configuration (:func:`mlimpact.tables.nodes.host_rated_w`), in MLCA's
+    it is 0 (MLCA's CPU and RAM terms).
     """
     die = hardware.die_area_cm2
     if not math.isfinite(die):
@@ -181,7 +190,9 @@ def hardware_facts(hardware, precision, needs_peak, ranges):
     if needs_peak and not math.isfinite(peak):
         return None, f"{hardware.name}: no peak FLOP/s"
     facts = {"gpu_tdp_w": hardware.tdp_w, "gpu_memory_gb": hardware.memory_gb,
-             "gpu_die_area_cm2": die, "peak_flops": peak if math.isfinite(peak) else 0.0}
+             "gpu_die_area_cm2": die, "peak_flops": peak if math.isfinite(peak) else 0.0,
+             "host_rated_w": (host_rated_w(hardware.name, accelerators_per_node(hardware))
+                              if power == "evidence" else 0.0)}
     try:
         facts.update({k: v for k, v in hardware_act_fields(hardware).items()
                       if k in ("epa", "gpa_95", "gpa_99", "defect_density_low",
@@ -363,7 +374,7 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
         usable, problems = [], []
         for hardware, weight in candidates:
             facts, problem = hardware_facts(hardware, row["numerical_format"],
-                                    imputation != NO_IMPUTATION, ranges)
+                                            imputation != NO_IMPUTATION, ranges, power)
             if facts:
                 usable.append((hardware, weight, facts))
             else:
@@ -423,7 +434,7 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
         location_bases.append(basis if choices else "unknown")
         if not country:
             imputed.append("country (world average, wide uncertainty)")
-        gpus = TPUS_PER_NODE if usable[0][0].type == "TPU" else GPUS_PER_NODE
+        gpus = accelerators_per_node(usable[0][0])
         point_facts = usable[len(usable) // 2 if len(usable) > 1 else 0][2]
         act_everywhere = all(facts["act"] for _, _, facts in usable)
         fields = default_row(

@@ -65,6 +65,7 @@ from mlimpact.errors import MlimpactError
 from mlimpact.quantities import training_index
 from mlimpact.runs import notable
 from mlimpact.runs.records import published_record
+from mlimpact.runs.table import accelerators_only
 from mlimpact.tables.catalogue import catalogue_document
 from mlimpact.tables.models import load_models
 from mlimpact.tables.validation import published_footprints
@@ -75,7 +76,7 @@ from mlimpact.uncertainty.sampling import Design
 #: The calibrated inputs of the evidence power model, and the class kind each depends on
 #: (None: one global value).
 CALIBRATED = {"gpu_usage": "accelerator", "facility_pue": "provider",
-              "non_training_overhead": None}
+              "non_training_overhead": None, "host_usage": None}
 #: Quantities used, as (criterion, phase) of our results.
 QUANTITIES = {"energy": ("energy", "use"), "operational_gwp": ("gwp", "use")}
 #: Log-uniform prior bounds of the discrepancy scales (log units): from 1 % to a factor e.
@@ -224,13 +225,15 @@ class _Problem:
         self.skipped += list(excluded.items())
         self.rows = [row for row in self.rows if row.id not in excluded]
         catalogue = {**default_catalogue("evidence"), **run_parameters(runs)}
-        self.runs = runs.runs
-        self.bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known,
+        # a published power of the accelerators alone is compared with them alone
+        self.runs = accelerators_only(runs.runs, {row.id for row in self.rows
+                                                  if row.power_scope == "accelerators"})
+        self.bound = bind(catalogue, self.runs, runs.hardware, runs.countries, runs.known,
                           runs.classes)
         names = list(runs.runs.names)
         self.ties = _tied_columns(self.bound, runs, names)
         self.labels = list(self.ties)
-        self.plan = stage_plan(runs.runs, self.bound)
+        self.plan = stage_plan(self.runs, self.bound)
         self.positions = [names.index(row.id) for row in self.rows]
         self.quantity = [training_index(*QUANTITIES[row.quantity]) for row in self.rows]
         energy_of = {row.model: i for i, row in enumerate(self.rows)

@@ -42,7 +42,7 @@ def scenario_runs(scenario, window=notable.WINDOW, impute=True, low_carbon_count
     if scenario == "location_shifting":
         rules["location_rule"] = partial(_low_carbon_grid, low_carbon_country)
     elif scenario == "hardware_efficiency":
-        rules["hardware_rule"] = partial(_most_efficient_hardware, die_ranges())
+        rules["hardware_rule"] = partial(_most_efficient_hardware, die_ranges(), power)
     return notable.build_runs(window, impute, location=location, power=power,
                               speculative=speculative, records=records, **rules)
 
@@ -51,22 +51,23 @@ def _low_carbon_grid(low_carbon_country, country, year):
     return low_carbon_country or grid.lowest_intensity_country(year)
 
 
-def _most_efficient_hardware(ranges, record, candidates):
-    best = most_efficient(record["publication_date"], record["numerical_format"], ranges)
+def _most_efficient_hardware(ranges, power, record, candidates):
+    best = most_efficient(record["publication_date"], record["numerical_format"], ranges, power)
     if best is None:
         return None
     return [(best[0], 1.0, best[1])], f"scenario: on {best[0].name}"
 
 
-def most_efficient(date, precision, ranges):
+def most_efficient(date, precision, ranges, power="mlca"):
     """The data-centre accelerator with the highest peak FLOP/s per W released by ``date``
-    (with every fact the model needs), and its facts; None if there is none."""
+    (with every fact the model needs), and its facts in the power model ``power``; None if
+    there is none."""
     best = None
     for hardware in hardware_table():
         if hardware.segment != "data_centre" or not hardware.release_date \
                 or hardware.release_date > date:
             continue
-        facts, _ = notable.hardware_facts(hardware, precision, True, ranges)
+        facts, _ = notable.hardware_facts(hardware, precision, True, ranges, power)
         if facts is None or not facts["act"]:
             continue
         efficiency = facts["peak_flops"] / facts["gpu_tdp_w"]

@@ -10,6 +10,11 @@ with our point, median and 95 % interval of the same quantity, computed two ways
   the same mapping rules; the published PUE, power and grid factor are *not* used: they are
   what we estimate.
 
+A published energy or operational GWP whose power counts the accelerators alone (their TDP
+or their own meters: ``power_scope`` ``accelerators``) is compared with our estimate of the
+same run with its host off (:func:`mlimpact.runs.table.accelerators_only`); one that counts the
+whole node, or does not say, with our whole estimate.
+
 Card rows (``card_gwp``) are compared with our production GWP of one card (way ``card``; the
 production model sampled as in the main job). A row publishing the footprint of a board of
 several accelerators is divided by their number.
@@ -39,6 +44,7 @@ from mlimpact.engine.propagate import propagate
 from mlimpact.errors import MlimpactError
 from mlimpact.runs import notable
 from mlimpact.runs.records import published_record
+from mlimpact.runs.table import accelerators_only
 from mlimpact.study.cards import card_estimate
 from mlimpact.tables.hardware import hardware_table
 from mlimpact.tables.models import load_models
@@ -52,6 +58,9 @@ TRAINING = {"energy": ("energy", "use"), "operational_gwp": ("gwp", "use"),
             "embodied_gwp": ("gwp", "production")}
 #: Statistics read from our results.
 STATISTICS = ("point", "median", "q025", "q975")
+#: The note of a comparison, by the published power's scope: a value counting the accelerators
+#: alone is compared with our estimate of the accelerators alone (the host off).
+_SCOPE_NOTES = {"accelerators": "accelerators alone, as published", "node": "", "": ""}
 
 
 @dataclass
@@ -157,15 +166,27 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
     results, skipped = [], []
     propagate_options = dict(seed=seed, chunk_size=chunk_size, client=client)
 
+    def estimate(runs, table=None):
+        """Per-model summary of ``runs`` (its run table replaced by ``table`` if given)."""
+        table = runs.runs if table is None else table
+        bound = bind(_catalogue(catalogue, runs), table, runs.hardware, runs.countries,
+                     runs.known, runs.classes)
+        return propagate(table, bound, samples, **propagate_options)
+
+    def accelerators_alone(runs, rows, name):
+        """The summary of the runs of ``rows`` whose published power counts the accelerators
+        alone, their host off (None if there is none)."""
+        names = {name(row) for row in rows if row.power_scope == "accelerators"}
+        return estimate(runs, accelerators_only(runs.runs, names)) if names else None
+
     if "dataset" in ways:
         if dataset is None:
             runs = notable.build_runs(location=location, power=power, records=records)
-            bound = bind(_catalogue(catalogue, runs), runs.runs, runs.hardware, runs.countries,
-                         runs.known, runs.classes)
-            dataset = (runs, propagate(runs.runs, bound, samples, **propagate_options))
+            dataset = (runs, estimate(runs))
         runs, summary = dataset
         included = set(runs.runs.names)
         reasons = {r.name: r.reason for r in runs.records}
+        compared = []
         for row in training:
             if not row.epoch_model:
                 skipped.append((row.id, "dataset", "no Epoch AI record of this model"))
@@ -173,8 +194,12 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
                 skipped.append((row.id, "dataset", "not in the run: "
                                 + reasons.get(row.epoch_model, "outside the window")))
             else:
-                stats = _stats(summary, row.epoch_model, *TRAINING[row.quantity])
-                results.append(comparison(row, "dataset", stats))
+                compared.append(row)
+        alone = accelerators_alone(runs, compared, lambda row: row.epoch_model)
+        for row in compared:
+            stats = _stats(alone if row.power_scope == "accelerators" else summary,
+                           row.epoch_model, *TRAINING[row.quantity])
+            results.append(comparison(row, "dataset", stats, _SCOPE_NOTES[row.power_scope]))
 
     if "setup" in ways:
         epoch = {m["model"]: m for m in load_models()}
@@ -190,15 +215,15 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
             runs = notable.build_runs((min(years), max(years)), records=list(records.values()),
                                       location=location, power=power)
             reasons = {r.name: r.reason for r in runs.records if r.status == "excluded"}
-            bound = bind(_catalogue(catalogue, runs), runs.runs, runs.hardware, runs.countries,
-                         runs.known, runs.classes)
-            summary = propagate(runs.runs, bound, samples, **propagate_options)
-            for row in training:
-                if row.id in reasons:
-                    skipped.append((row.id, "setup", reasons[row.id]))
-                elif row.id in records:
-                    stats = _stats(summary, row.id, *TRAINING[row.quantity])
-                    results.append(comparison(row, "setup", stats))
+            compared = [row for row in training if row.id in records and row.id not in reasons]
+            skipped += [(row.id, "setup", reasons[row.id]) for row in training
+                        if row.id in reasons]
+            # each row is its own run: the accelerator-scope rows' hosts are off in one table
+            summary = estimate(runs, accelerators_only(
+                runs.runs, {row.id for row in compared if row.power_scope == "accelerators"}))
+            for row in compared:
+                stats = _stats(summary, row.id, *TRAINING[row.quantity])
+                results.append(comparison(row, "setup", stats, _SCOPE_NOTES[row.power_scope]))
 
     if "card" in ways:
         table = hardware_table()

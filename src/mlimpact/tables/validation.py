@@ -20,6 +20,10 @@ QUANTITY_UNITS = {"energy": "kWh", "operational_gwp": "kg CO2eq", "embodied_gwp"
                   "card_gwp": "kg CO2eq"}
 BASES = ("measured", "derived")
 ACCOUNTINGS = ("location", "market")
+#: What the power of a published energy or operational GWP counts: the whole node
+#: (accelerators and host, measured at the system or as system power per chip) or the
+#: accelerators alone (their TDP, or their own meters); "" where the source does not say.
+POWER_SCOPES = ("node", "accelerators")
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class Published:
         published, else "".
     pue, grid, power_w : float
         As the source used them: PUE, grid intensity [kg CO2eq/kWh], power per chip [W].
+    power_scope : str
+        What the published power counts (:data:`POWER_SCOPES`), "" if unstated.
     not_scored : str
         Why the row is listed but not compared, "" if it is.
     source, url, notes : str
@@ -71,6 +77,7 @@ class Published:
     pue: float
     grid: float
     power_w: float
+    power_scope: str
     not_scored: str
     source: str
     url: str
@@ -101,6 +108,10 @@ def parse_row(row):
         raise MlimpactError(f"{where}: accounting must be location or market")
     if (row["quantity"] == "operational_gwp") != bool(row["accounting"]):
         raise MlimpactError(f"{where}: accounting is stated for operational GWP, and only there")
+    if row["power_scope"] not in ("", *POWER_SCOPES):
+        raise MlimpactError(f"{where}: power_scope must be node or accelerators")
+    if row["power_scope"] and row["quantity"] not in ("energy", "operational_gwp"):
+        raise MlimpactError(f"{where}: power_scope is stated for energy and operational GWP only")
     if not row["source"].strip():
         raise MlimpactError(f"{where}: no source")
     return Published(
@@ -112,7 +123,7 @@ def parse_row(row):
         country=row["country"], region=row["region"], provider=row["provider"],
         pue=_number(row, "pue"),
         grid=_number(row, "grid_kgco2eq_per_kwh"), power_w=_number(row, "power_w"),
-        not_scored=row["not_scored"], source=row["source"], url=row["url"], notes=row["notes"])
+        power_scope=row["power_scope"], not_scored=row["not_scored"], source=row["source"], url=row["url"], notes=row["notes"])
 
 
 @lru_cache(maxsize=None)
