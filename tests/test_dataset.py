@@ -47,13 +47,15 @@ def test_complete_only_has_no_imputation():
 
 
 def test_gpt3_as_reported(dataset):
-    # Epoch AI (shared/data/README.md): 10,000 V100 DGXS 32 GB for 355.2 h
+    # Epoch AI: 10,000 V100 for 355.2 h; Epoch's DGX Station part (V100 DGXS 32 GB, 250 W) is
+    # replaced by the SXM2 part from the sources (data/record_fixes.csv)
     name = "GPT-3 175B (davinci)"
     chips = field(dataset, name, "nodes") * field(dataset, name, "gpus")
     assert chips == pytest.approx(10_000)
     assert field(dataset, name, "hours") == pytest.approx(355.2)
     assert field(dataset, name, "imputation") == 0
-    v100 = hardware_table().find("NVIDIA Tesla V100 DGXS 32 GB")
+    v100 = hardware_table().find("NVIDIA Tesla V100 SXM2")
+    assert v100.tdp_w == 300.0  # Patterson et al. 2021, Table 4
     assert field(dataset, name, "gpu_die_area_cm2") == pytest.approx(v100.die_area_cm2)
     assert field(dataset, name, "gpu_tdp_w") == v100.tdp_w
 

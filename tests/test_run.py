@@ -68,7 +68,8 @@ def test_models_and_netcdf(run_folder):
     assert by_model["ELMo"]["confidence"] == "Speculative"
     assert "training_compute_flop withdraw" in by_model["ELMo"]["record_fixes"]
     assert by_model["PaLM (540B)"]["record_fixes"] == "chip_hours disagree"
-    assert by_model["GPT-3 175B (davinci)"]["record_fixes"] == ""
+    assert by_model["GPT-3 175B (davinci)"]["record_fixes"] == "hardware replace"
+    assert by_model["Llama 2-70B"]["record_fixes"] == ""
     result = xr.load_dataset(run_folder / "results.nc")
     assert set(result.scenario.values) == {"baseline", "location_shifting",
                                            "hardware_efficiency"}
