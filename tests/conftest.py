@@ -15,8 +15,8 @@ BERT_BASE = dict(
     yield_model=1, yield_constant=0.875, defect_density_low=0, defect_density_high=0,
     defect_density_quantile=0.5, memory_gwp_low=0, memory_gwp_high=0, memory_gwp_quantile=0.5,
     # nothing imputed, one hardware variant
-    training_compute=0, peak_flops=0, mfu=1.0, imputation=0, variant=0.5, host_rated_w=0.0,
-    host_usage=0.0)
+    training_compute=0, peak_flops=0, mfu=1.0, imputation=0, variant=0.5,
+    host_rated_w_per_gpu=0.0, host_usage=0.0)
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def random_runs(rng, n):
         mfu=rng.uniform(0.1, 0.6, n), imputation=rng.integers(0, 3, n),
         variant=rng.uniform(0, 1, n),
         # half the runs have a rated host (evidence power model), half MLCA's CPU + RAM terms
-        host_rated_w=np.where(rng.random(n) < 0.5, 0.0, rng.uniform(100, 6000, n)),
+        host_rated_w_per_gpu=np.where(rng.random(n) < 0.5, 0.0, rng.uniform(10, 800, n)),
         host_usage=rng.uniform(0, 1, n))
     records = [(f"run {i}", {k: v[i] for k, v in fields.items()}) for i in range(n)]
     # Every other run stands for one of up to three hardware variants.
@@ -79,7 +79,7 @@ def random_runs(rng, n):
                 "gpa_99": rng.uniform(0.1, 0.275), "defect_density_low": 0.08,
                 "defect_density_high": 0.12, "fab_intensity": rng.uniform(0.03, 0.9),
                 "memory_gwp_low": 0.05, "memory_gwp_high": 0.12,
-                "host_rated_w": float(rng.choice([0.0, rng.uniform(100, 6000)]))})
+                "host_rated_w_per_gpu": float(rng.choice([0.0, rng.uniform(10, 800)]))})
             for _ in range(width)]
     return RunTable.from_records(records, variants)
 

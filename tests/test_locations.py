@@ -248,6 +248,7 @@ def test_node_configurations_name_known_accelerators_with_their_tdp():
     ({"accelerator_tdp_w": "350"}, "with its TDP"),       # data/hardware.csv says 400 W
     ({"hardware": "NVIDIA A100 SXM4 40 GB;NVIDIA A100 SXM4 40 GB"}, "two node configurations"),
     ({"source": " "}, "no source"),
+    ({"accelerators": "8.5"}, "whole number"),
 ])
 def test_a_bad_node_configuration_is_refused(change, message):
     from mlimpact.errors import MlimpactError
@@ -270,35 +271,54 @@ def test_host_power_of_a_rated_node_against_the_hand_computed_value():
     base = dict(hours=1.0, nodes=1.0, gpus=8.0, gpu_usage=0.7, gpu_tdp_w=400.0,
                 dynamic_ratio=1.0, gpu_memory_gb=80.0, gpu_die_area_cm2=8.26,
                 lifetime_years=6.0, lifetime_usage=0.85, memory_density=1.0)
-    rated = default_row(**base, host_rated_w=3300.0, host_usage=0.6)
-    mlca = default_row(**base, host_rated_w=0.0, host_usage=0.6)
-    off = default_row(**base, host_rated_w=3300.0, host_usage=0.6, server=0.0)
-    runs = RunTable.from_records([("rated", rated), ("mlca", mlca), ("off", off)])
+    rated = default_row(**base, host_rated_w_per_gpu=412.5, host_usage=0.6)
+    four = default_row(**{**base, "gpus": 4.0}, host_rated_w_per_gpu=412.5, host_usage=0.6)
+    mlca = default_row(**base, host_rated_w_per_gpu=0.0, host_usage=0.6)
+    off = default_row(**base, host_rated_w_per_gpu=412.5, host_usage=0.6, server=0.0)
+    runs = RunTable.from_records([("rated", rated), ("four", four), ("mlca", mlca),
+                                  ("off", off)])
     energy = evaluate_runs(runs, PRODUCTION_FACTORS)[:, 0]
     gpus_kw = 8 * 0.7 * 400 / 1000
     ram_gb = mlca["ram_modules"] * mlca["ram_module_gb"]
-    assert energy[0] == pytest.approx(gpus_kw + 0.6 * 3300 / 1000, rel=1e-14)
-    assert energy[1] == pytest.approx(
+    assert energy[0] == pytest.approx(gpus_kw + 0.6 * 8 * 412.5 / 1000, rel=1e-14)
+    assert energy[1] == pytest.approx(energy[0] / 2, rel=1e-14)  # the host scales with the GPUs
+    assert energy[2] == pytest.approx(
         gpus_kw + (mlca["cpu_usage"] * mlca["cpus"] * mlca["cpu_tdp_w"]
                    + RAM_POWER_W_PER_GB * ram_gb) / 1000, rel=1e-14)
-    assert energy[2] == pytest.approx(gpus_kw, rel=1e-14)  # host off: accelerators alone
+    assert energy[3] == pytest.approx(gpus_kw, rel=1e-14)  # host off: accelerators alone
 
 
 def test_evidence_runs_take_the_host_of_their_node(evidence):
+    from mlimpact.engine.model import training_impacts
+    from mlimpact.tables.catalogue import point_values
     from mlimpact.tables.nodes import node_configurations
 
     mlca = notable.build_runs(power="mlca", location="organisation")
-    dgx_a100 = node_configurations()["NVIDIA A100 SXM4 80 GB"]
-    for name, expected in (("BLOOM-176B", 8 * dgx_a100.host_rated_w_per_accelerator),
+    per_gpu = {name: c.host_rated_w_per_accelerator for name, c in node_configurations().items()}
+    host = evidence.runs.column("host_rated_w_per_gpu")
+    for name, expected in (("BLOOM-176B", per_gpu["NVIDIA A100 SXM4 80 GB"]),
                            ("T5-11B", 0.0)):  # TPU v3: no published rating, MLCA's host
-        assert evidence.runs.column("host_rated_w")[evidence.runs.names.index(name)] == expected
-        assert mlca.runs.column("host_rated_w")[mlca.runs.names.index(name)] == 0.0
-    # a generic name: each variant its own host (SXM parts in a DGX, PCIe parts MLCA's)
-    field = VARIANT_FIELDS.index("host_rated_w")
+        assert host[evidence.runs.names.index(name)] == expected
+        assert mlca.runs.column("host_rated_w_per_gpu")[mlca.runs.names.index(name)] == 0.0
+    # the point of the host's share is the catalogue's, in every evidence run (not in MLCA's)
+    assert set(evidence.runs.column("host_usage")) == {point_values("evidence")["host_usage"]}
+    assert set(mlca.runs.column("host_usage")) == {0.0}
+    # each variant its own host per accelerator (SXM parts on rated nodes, others MLCA's),
+    # whatever the run's node size (a run whose first candidate is a TPU has 4 per node)
+    field = VARIANT_FIELDS.index("host_rated_w_per_gpu")
+    mixed = 0
     for r, labels in enumerate(evidence.runs.variant_labels):
+        kinds = {label.startswith("Google TPU") for label in labels}
+        mixed += len(kinds) == 2 and any(label in per_gpu for label in labels)
         for v, label in enumerate(labels):
-            config = node_configurations().get(label)
-            expected = 8 * config.host_rated_w_per_accelerator if config else 0.0
-            assert evidence.runs.variant_values[r, v, field] == expected
+            assert evidence.runs.variant_values[r, v, field] == per_gpu.get(label, 0.0)
+    assert mixed > 0  # the case that a count per node would get wrong is in the data
+    # BLOOM's point energy by hand: 48 nodes of 8 A100 SXM4 for 2,808 h, its GPUs at the GPU
+    # class point, its host at the catalogue's point, academic HPC's PUE point (Jean Zay)
+    r = evidence.runs.names.index("BLOOM-176B")
+    point = training_impacts(evidence.runs)["energy"].sel(model="BLOOM-176B").item()
+    node_w = 8 * 0.70 * 400 + 0.61 * 8 * per_gpu["NVIDIA A100 SXM4 80 GB"]
+    assert evidence.runs.column("dynamic_ratio")[r] == 1.2
+    assert point == pytest.approx(48 * 2808 * node_w / 1000 * 1.2, rel=1e-12)
     assert "host_usage" in default_catalogue("evidence")
     assert "host_usage" not in default_catalogue("mlca")

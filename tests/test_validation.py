@@ -194,8 +194,29 @@ def test_accelerators_only_turns_off_the_named_hosts(bert_base):
 
 
 def test_rows_of_the_accelerators_alone_are_compared_with_them_alone(validated):
+    from mlimpact.engine.propagate import propagate
+    from mlimpact.runs import notable
+    from mlimpact.runs.table import accelerators_only
+    from mlimpact.uncertainty.binding import bind
+    from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
+
     scoped = {r.id for r in published_footprints() if r.power_scope == "accelerators"}
     compared = [r for r in validated.rows if r["quantity"] in ("energy", "operational_gwp")]
     assert any(r["id"] in scoped for r in compared)
     for r in compared:
         assert (r["note"] == "accelerators alone, as published") == (r["id"] in scoped)
+    # BLOOM's published energy is GPU-hours x TDP: it is compared with our energy of the same
+    # run (same samples) with its host off, which is below the whole node's
+    runs = notable.build_runs()
+    bound = bind({**default_catalogue("evidence"), **run_parameters(runs)}, runs.runs,
+                 runs.hardware, runs.countries, runs.known, runs.classes)
+
+    def median(table):
+        summary = propagate(table, bound, 256, seed=0, chunk_size=2048)
+        return float(summary["energy"].sel(model="BLOOM-176B", statistic="median"))
+
+    row = next(r for r in validated.rows
+               if r["id"] == "bloom-176b-energy" and r["way"] == "dataset")
+    alone = median(accelerators_only(runs.runs, {"BLOOM-176B"}))
+    assert row["median"] == pytest.approx(alone, rel=1e-12)
+    assert alone < 0.8 * median(runs.runs)  # the DGX A100 host: about 0.6 x 412.5 W per GPU

@@ -46,15 +46,15 @@ def point(field, power_model="mlca"):
     return point_values(power_model)[field]
 
 
-def default_row(host=True, **fields):
+def default_row(host=True, power="mlca", **fields):
     """A run-table row (field -> value) with every input a run does not state at its point
-    value, and ``fields`` on top.
+    value in the power model ``power`` (``mlca`` or ``evidence``), and ``fields`` on top.
 
     Hardware, run size, grid and imputation fields are 0 unless given: the caller states them.
     With ``host`` False the host-server fields are 0 and the server is not counted.
     """
     row = dict.fromkeys(RUN_FIELDS, 0.0)
-    row.update(point_values())
+    row.update(point_values(power))
     row.update(repetitions=1.0, intensity_ratio=INTENSITY_RATIO,
                yield_model=float(YIELD_MODELS.index(YIELD_MODEL)), yield_constant=FAB_YIELD)
     if host:

@@ -36,7 +36,7 @@ from mlimpact.tables import grid
 from mlimpact.tables.fab import hardware_act_fields
 from mlimpact.tables.hardware import die_ranges, hardware_table
 from mlimpact.tables.models import load_models, record_fixes
-from mlimpact.tables.nodes import host_rated_w
+from mlimpact.tables.nodes import host_rated_w_per_gpu
 
 WINDOW = (2013, 2025)
 #: Accelerators per node: 8 for GPU servers (DGX/HGX), 4 for TPU hosts; an assumption that
@@ -174,8 +174,8 @@ def hardware_facts(hardware, precision, needs_peak, ranges, power="mlca"):
     whether the run imputes from compute; ``ranges`` the die-area ranges of
     :func:`mlimpact.tables.hardware.die_ranges`, whose middle stands for an unpublished area;
     ``power`` the power model: in the evidence model the host's rated power comes from the
-    accelerator's node configuration (:func:`mlimpact.tables.nodes.host_rated_w`), in MLCA's
-    it is 0 (MLCA's CPU and RAM terms).
+    accelerator's node configuration (:func:`mlimpact.tables.nodes.host_rated_w_per_gpu`), in
+    MLCA's it is 0 (MLCA's CPU and RAM terms).
     """
     die = hardware.die_area_cm2
     if not math.isfinite(die):
@@ -191,8 +191,8 @@ def hardware_facts(hardware, precision, needs_peak, ranges, power="mlca"):
         return None, f"{hardware.name}: no peak FLOP/s"
     facts = {"gpu_tdp_w": hardware.tdp_w, "gpu_memory_gb": hardware.memory_gb,
              "gpu_die_area_cm2": die, "peak_flops": peak if math.isfinite(peak) else 0.0,
-             "host_rated_w": (host_rated_w(hardware.name, accelerators_per_node(hardware))
-                              if power == "evidence" else 0.0)}
+             "host_rated_w_per_gpu": (host_rated_w_per_gpu(hardware.name)
+                                      if power == "evidence" else 0.0)}
     try:
         facts.update({k: v for k, v in hardware_act_fields(hardware).items()
                       if k in ("epa", "gpa_95", "gpa_99", "defect_density_low",
@@ -438,7 +438,7 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
         point_facts = usable[len(usable) // 2 if len(usable) > 1 else 0][2]
         act_everywhere = all(facts["act"] for _, _, facts in usable)
         fields = default_row(
-            **{k: v for k, v in point_facts.items() if k != "act"},
+            power=power, **{k: v for k, v in point_facts.items() if k != "act"},
             hours=hours if math.isfinite(hours) else median_hours,
             nodes=(quantity / gpus) if math.isfinite(quantity) else 1.0, gpus=float(gpus),
             grid_gwp=grid_factors[0], grid_adpe=grid_factors[1], grid_pe=grid_factors[2],

@@ -32,10 +32,11 @@ Imputation and hardware variants (``docs/dataset.md``): training_compute [FLOP];
 cumulative weights of the run's hardware variants (the point estimate uses 0.5).
 
 Host power (evidence power model, ``docs/methodology.md``, section "Host power"):
-host_rated_w [W] the rated power of one node less its accelerators' TDPs (the node's
-manufacturer rating, ``data/node_configurations.csv``; 0 where no configuration is known, and
-always in MLCA's model: the host then draws MLCA's CPU and RAM terms); host_usage [-] the share
-of it drawn during training.
+host_rated_w_per_gpu [W] the rated power of the accelerator's node less its accelerators' TDPs,
+per accelerator (the manufacturer's rating of the node, ``data/node_configurations.csv``; 0
+where no rating is known, and always in MLCA's model: the host then draws MLCA's CPU and RAM
+terms); host_usage [-] the share of it drawn during training. A node of ``gpus`` accelerators
+has a rated host of ``gpus x host_rated_w_per_gpu``.
 
 A run may stand for one of several accelerators (a generic name such as "NVIDIA A100", a list
 of chips, or imputed hardware): :class:`RunTable` then carries, per run, the values of the
@@ -56,8 +57,8 @@ RUN_FIELDS = (
     "production_model", "fab_intensity", "epa", "gpa_95", "gpa_99", "gpa_abatement",
     "yield_model", "yield_constant", "defect_density_low", "defect_density_high",
     "defect_density_quantile", "memory_gwp_low", "memory_gwp_high", "memory_gwp_quantile",
-    "training_compute", "peak_flops", "mfu", "imputation", "variant", "host_rated_w",
-    "host_usage",
+    "training_compute", "peak_flops", "mfu", "imputation", "variant",
+    "host_rated_w_per_gpu", "host_usage",
 )
 (HOURS, NODES, REPETITIONS, GPUS, GPU_USAGE, GPU_TDP_W, GPU_MEMORY_GB, GPU_DIE_AREA_CM2, CPUS,
  CPU_USAGE, CPU_TDP_W, CPU_DIE_AREA_CM2, RAM_MODULES, RAM_MODULE_GB, SSD_GB, PSUS, SERVER,
@@ -65,13 +66,13 @@ RUN_FIELDS = (
  MEMORY_DENSITY, PRODUCTION_MODEL, FAB_INTENSITY, EPA, GPA_95, GPA_99, GPA_ABATEMENT,
  YIELD_MODEL, YIELD_CONSTANT, DEFECT_DENSITY_LOW, DEFECT_DENSITY_HIGH, DEFECT_DENSITY_QUANTILE,
  MEMORY_GWP_LOW, MEMORY_GWP_HIGH, MEMORY_GWP_QUANTILE, TRAINING_COMPUTE, PEAK_FLOPS, MFU,
- IMPUTATION, VARIANT, HOST_RATED_W, HOST_USAGE) = range(len(RUN_FIELDS))
+ IMPUTATION, VARIANT, HOST_RATED_W_PER_GPU, HOST_USAGE) = range(len(RUN_FIELDS))
 #: Imputation codes: nothing, training time from compute, chip count from compute.
 NO_IMPUTATION, IMPUTE_HOURS, IMPUTE_CHIPS = 0, 1, 2
 #: Fields that a hardware variant sets.
 VARIANT_FIELDS = ("gpu_tdp_w", "gpu_memory_gb", "gpu_die_area_cm2", "peak_flops", "epa", "gpa_95",
                   "gpa_99", "defect_density_low", "defect_density_high", "fab_intensity",
-                  "memory_gwp_low", "memory_gwp_high", "host_rated_w")
+                  "memory_gwp_low", "memory_gwp_high", "host_rated_w_per_gpu")
 VARIANT_INDEX = np.array([RUN_FIELDS.index(f) for f in VARIANT_FIELDS], dtype=np.int64)
 #: Codes of the production models and yield models.
 MLCA, ACT = 0, 1
@@ -87,7 +88,7 @@ GRID = GRID_GWP
 #: the positive lower) limits are far outside any real training run and keep every result
 #: finite in float64; docs/setup.md lists them with their reasons:
 #: run size (hours 1e6 = 114 years; 1e7 nodes; 1e6 repetitions and accelerators per node);
-#: hardware (TDP 1e5 W, above a whole wafer-scale system's 23 kW; a host's rated power 1e6 W; die area 1e4 cm2, above a
+#: hardware (TDP 1e5 W, above a whole wafer-scale system's 23 kW; a host's rated power 1e5 W per accelerator; die area 1e4 cm2, above a
 #: 300 mm wafer's 707 cm2; memory 1e6 GB); grids (GWP 10 kg CO2eq/kWh, eight times the dirtiest
 #: grid's; ADPe 1 kg Sb eq/kWh; PE 1000 MJ/kWh); allocation (lifetime 0.01-100 years, share
 #: in use >= 0.001, memory density >= 0.001 GB/cm2, dynamic ratio <= 100); imputation (compute
@@ -138,7 +139,7 @@ FIELD_BOUNDS = {field: _UNBOUNDED for field in RUN_FIELDS} | {
     "mfu": (1e-4, True, 1.0),
     "imputation": (0.0, True, 2.0),
     "variant": (0.0, True, 1.0),
-    "host_rated_w": (0.0, True, 1e6),
+    "host_rated_w_per_gpu": (0.0, True, 1e5),
     "host_usage": (0.0, True, 1.0),
 }
 #: Fields whose values are codes: only these values are valid.

@@ -340,7 +340,8 @@ def run_study(options, progress=None, client=None):
         checked = validate(samples=options.samples, seed=options.seed,
                            catalogue=catalogue_of(options, {}), chunk_size=options.chunk_size,
                            dataset=(baseline.notable, baseline.summary), client=client,
-                           location=options.location, power=options.power)
+                           location=options.location, power=options.power,
+                           method=options.method)
     specified = None
     if options.specifications:
         from mlimpact.study import specifications

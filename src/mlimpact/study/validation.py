@@ -130,7 +130,7 @@ def _catalogue(catalogue, runs):
 
 def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
              dataset=None, client=None, ways=WAYS, location="evidence", power="evidence",
-             records=None):
+             records=None, method="mc"):
     """Compare every scored row of ``data/validation.csv`` with our estimates.
 
     Parameters
@@ -150,6 +150,8 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
         The location rule and power model of the runs
         (:func:`mlimpact.runs.notable.build_runs`); ``catalogue`` must be of that power
         model (by default it is).
+    method : {"mc", "lhs", "sobol"}
+        Sampling design of every propagation (that of ``dataset``'s summary, if given).
 
     Returns
     -------
@@ -164,7 +166,7 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
             if not r.not_scored and basis in ("all", r.basis) and r.value > 0]
     training = [r for r in rows if r.quantity in TRAINING]
     results, skipped = [], []
-    propagate_options = dict(seed=seed, chunk_size=chunk_size, client=client)
+    propagate_options = dict(seed=seed, method=method, chunk_size=chunk_size, client=client)
 
     def estimate(runs, table=None):
         """Per-model summary of ``runs`` (its run table replaced by ``table`` if given)."""

@@ -3,9 +3,11 @@
 ``data/node_configurations.csv`` lists, per node design (NVIDIA's DGX systems), the
 accelerators it holds, their TDP and the manufacturer's maximum power rating of the whole node;
 every row with its source (``data/README.md``). The evidence power model draws a host power
-per node of ``host_usage x (rating - n x TDP)`` (:func:`mlimpact.engine.kernels.use.node_power_kw`):
-the rating less the accelerators' TDPs is what the node's CPUs, memory, network cards,
-switches, fans and power conversion may draw.
+per accelerator of ``host_usage x (rating - n x TDP) / n``
+(:func:`mlimpact.engine.kernels.use.node_power_kw`): the rating less the accelerators' TDPs is
+what the node's CPUs, memory, network cards, switches, fans and power conversion may draw. Every
+run on an accelerator of the table is taken to sit in a node rated like that design (an SXM
+part in NVIDIA's DGX of its generation, or an OEM or cloud node built on the same baseboard).
 
 An accelerator without a row keeps MLCA's host terms (CPU and RAM power of a default server):
 no rating is published for it (Google's TPU hosts, PCIe cards in third-party servers). The
@@ -59,7 +61,10 @@ def parse_configurations(rows):
     out = {}
     for row in rows:
         names = tuple(n.strip() for n in row["hardware"].split(";") if n.strip())
-        config = NodeConfiguration(row["node"], names, int(_number(row, "accelerators")),
+        accelerators = _number(row, "accelerators")
+        if accelerators != int(accelerators):
+            raise MlimpactError(f"{SOURCE}: accelerators of {row['node']!r} must be a whole number")
+        config = NodeConfiguration(row["node"], names, int(accelerators),
                                    _number(row, "accelerator_tdp_w"),
                                    _number(row, "rated_power_w"))
         if not row.get("source", "").strip():
@@ -84,9 +89,9 @@ def node_configurations():
     return parse_configurations(packaged_csv("node_configurations.csv"))
 
 
-def host_rated_w(hardware_name, accelerators_per_node):
-    """The rated host power [W] of a node of ``accelerators_per_node`` of an accelerator: its
-    configuration's rating less the accelerators' TDPs, per accelerator, times the count; 0
-    if no configuration is known (the host then draws MLCA's CPU and RAM terms)."""
+def host_rated_w_per_gpu(hardware_name):
+    """The rated host power per accelerator [W] of an accelerator's node: its configuration's
+    rating less the accelerators' TDPs, over their number; 0 if no configuration is known (the
+    host then draws MLCA's CPU and RAM terms)."""
     config = node_configurations().get(hardware_name)
-    return 0.0 if config is None else config.host_rated_w_per_accelerator * accelerators_per_node
+    return 0.0 if config is None else config.host_rated_w_per_accelerator

@@ -32,7 +32,7 @@ from mlimpact.engine.kernels import production, use
 from mlimpact.engine.kernels.prepare import impute, select_variant
 from mlimpact.runs.table import (
     CPU_DIE_AREA_CM2, CPU_TDP_W, CPU_USAGE, CPUS, DYNAMIC_RATIO, GPU_TDP_W, GPU_USAGE, GPUS,
-    GRID, HOST_RATED_W, HOST_USAGE, HOURS, INTENSITY_RATIO, LIFETIME_USAGE, LIFETIME_YEARS,
+    GRID, HOST_RATED_W_PER_GPU, HOST_USAGE, HOURS, INTENSITY_RATIO, LIFETIME_USAGE, LIFETIME_YEARS,
     IMPUTATION, MEMORY_DENSITY, MFU, NODES, PEAK_FLOPS, PSUS, RAM_MODULE_GB, RAM_MODULES,
     REPETITIONS, SERVER, SSD_GB, TRAINING_COMPUTE, VARIANT,
 )
@@ -49,7 +49,7 @@ HOST_INPUTS = np.array([CPUS, CPU_DIE_AREA_CM2, RAM_MODULES, RAM_MODULE_GB, SSD_
 RUN_INPUTS = np.array([HOURS, NODES, REPETITIONS, GPUS, GPU_USAGE, GPU_TDP_W, CPUS, CPU_USAGE,
                        CPU_TDP_W, RAM_MODULES, RAM_MODULE_GB, SERVER, GRID, GRID + 1, GRID + 2,
                        INTENSITY_RATIO, LIFETIME_YEARS, LIFETIME_USAGE, DYNAMIC_RATIO,
-                       TRAINING_COMPUTE, PEAK_FLOPS, MFU, IMPUTATION, HOST_RATED_W, HOST_USAGE],
+                       TRAINING_COMPUTE, PEAK_FLOPS, MFU, IMPUTATION, HOST_RATED_W_PER_GPU, HOST_USAGE],
                       dtype=np.int64)
 
 
@@ -89,7 +89,7 @@ def run_from_parts(row, card, host, out):
     ram_gb = row[RAM_MODULES] * row[RAM_MODULE_GB] * server_on
     power = use.node_power_kw(row[GPUS], row[GPU_USAGE], row[GPU_TDP_W],
                               row[CPUS] * server_on, row[CPU_USAGE], row[CPU_TDP_W], ram_gb,
-                              row[HOST_RATED_W] * server_on, row[HOST_USAGE])
+                              row[HOST_RATED_W_PER_GPU] * server_on, row[HOST_USAGE])
     energy = use.energy_kwh(row[REPETITIONS], row[NODES], power, row[HOURS], row[DYNAMIC_RATIO])
     out[OUT_ENERGY] = energy
     allocation = (row[REPETITIONS] * row[NODES] * row[HOURS]

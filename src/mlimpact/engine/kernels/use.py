@@ -4,13 +4,14 @@
 
     P_node [kW] = (u_gpu n_gpu TDP_gpu + P_host) / 1000
     P_host [W]  = u_cpu n_cpu TDP_cpu + 0.3725 W/GB * RAM_GB     (MLCA; no node rating known)
-                = u_host * (P_rated - n_gpu TDP_gpu)              (a node of known rating)
+                = u_host * n_gpu * h_gpu                         (a node of known rating)
     E [kWh]     = repetitions * nodes * P_node * hours * DR
 
 The second host term is mlimpact's evidence power model (docs/methodology.md, "Host power"):
-``P_rated - n_gpu TDP_gpu`` is the node's rated power less its accelerators' (``host_rated_w``,
-from the manufacturer's rating of the node, data/node_configurations.csv), ``u_host`` the share
-of it drawn during training (``data/parameters.toml``, entry host_usage).
+``h_gpu`` (``host_rated_w_per_gpu``) is the rated power of the accelerator's node less its
+accelerators' TDPs, per accelerator (``(P_rated - n TDP_gpu) / n`` of the manufacturer's
+rating, data/node_configurations.csv), ``u_host`` the share of it drawn during training
+(``data/parameters.toml``, entry host_usage).
 
 References
 ----------
@@ -24,13 +25,14 @@ from mlimpact.tables.factors import RAM_POWER_W_PER_GB
 
 
 @njit(**JIT_OPTIONS)
-def node_power_kw(gpus, gpu_usage, gpu_tdp_w, cpus, cpu_usage, cpu_tdp_w, ram_gb, host_rated_w,
-                  host_usage):
+def node_power_kw(gpus, gpu_usage, gpu_tdp_w, cpus, cpu_usage, cpu_tdp_w, ram_gb,
+                  host_rated_w_per_gpu, host_usage):
     """Mean electrical power of one node [kW]: its accelerators and its host, the host from its
-    rating where ``host_rated_w`` [W] is positive, else from MLCA's CPU and RAM terms. A node
-    whose host is not counted passes ``cpus``, ``ram_gb`` and ``host_rated_w`` as 0."""
-    if host_rated_w > 0.0:
-        host_w = host_usage * host_rated_w
+    rating where ``host_rated_w_per_gpu`` [W per accelerator] is positive, else from MLCA's CPU
+    and RAM terms. A node whose host is not counted passes ``cpus``, ``ram_gb`` and
+    ``host_rated_w_per_gpu`` as 0."""
+    if host_rated_w_per_gpu > 0.0:
+        host_w = host_usage * gpus * host_rated_w_per_gpu
     else:
         host_w = cpu_usage * cpus * cpu_tdp_w + RAM_POWER_W_PER_GB * ram_gb
     return (gpu_usage * gpus * gpu_tdp_w + host_w) / 1000.0
