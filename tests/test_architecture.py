@@ -100,12 +100,13 @@ def test_quantities_layout_is_what_the_kernels_write():
         q.training_index("energy", "production")
 
 
-def test_point_values_have_one_source():
-    catalogue = default_catalogue()
+@pytest.mark.parametrize("power", ["mlca", "evidence"])
+def test_point_values_have_one_source(power):
+    catalogue = default_catalogue(power)
     points = {p.target: p.point for p in catalogue.values() if p.point is not None}
-    # the point model reads the same values as the parsed catalogue
-    assert points == dict(point_values())
-    row = default_row()
+    # the point model of each power model reads the same values as the parsed catalogue
+    assert points == dict(point_values(power))
+    row = default_row(power=power)
     for field, value in points.items():
         assert row[field] == value
     for parameter in catalogue.values():
