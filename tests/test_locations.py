@@ -1,6 +1,7 @@
 """Where runs trained and how they were powered: the location and power models."""
 
 import csv
+import dataclasses
 import subprocess
 import sys
 from importlib import resources
@@ -322,3 +323,32 @@ def test_evidence_runs_take_the_host_of_their_node(evidence):
     assert point == pytest.approx(48 * 2808 * node_w / 1000 * 1.2, rel=1e-12)
     assert "host_usage" in default_catalogue("evidence")
     assert "host_usage" not in default_catalogue("mlca")
+
+
+def test_monte_carlo_draws_the_host_share_and_applies_it_linearly(evidence):
+    # the evidence catalogue's host_usage replaced by three constants, every other input drawn
+    # the same way: per sample, a rated run's energy is affine in the share (P_host =
+    # u_host x n_gpu x h_gpu), and a TPU run's does not depend on it (MLCA's host terms)
+    from mlimpact.engine.propagate import propagate
+    from mlimpact.uncertainty.distributions import Constant
+
+    catalogue = {**default_catalogue("evidence"), **run_parameters(evidence)}
+    energy = {}
+    for share in (0.2, 0.5, 0.9):
+        fixed = dict(catalogue)
+        fixed["host_usage"] = dataclasses.replace(catalogue["host_usage"],
+                                                  distribution=Constant(share), point=None)
+        bound = bind(fixed, evidence.runs, evidence.hardware, evidence.countries,
+                     evidence.known, evidence.classes)
+        result = propagate(evidence.runs, bound, 64, seed=3, keep_samples=True)
+        energy[share] = {name: result["energy_samples"].sel(model=name).values
+                         for name in ("BLOOM-176B", "T5-11B")}
+    bloom = [energy[s]["BLOOM-176B"] for s in (0.2, 0.5, 0.9)]
+    np.testing.assert_allclose((bloom[2] - bloom[0]) / (bloom[1] - bloom[0]), 0.7 / 0.3,
+                               rtol=1e-9)
+    assert np.all(bloom[1] > bloom[0])
+    np.testing.assert_array_equal(energy[0.2]["T5-11B"], energy[0.9]["T5-11B"])
+    # with the catalogue's own triangular distribution the share varies between samples
+    drawn = _drawn(evidence, "host_usage", "", 2048)
+    assert 0.47 <= drawn.min() < drawn.max() <= 0.83
+    assert abs(np.median(drawn) - 0.626) < 0.01  # triangular(0.47, 0.61, 0.83)'s median
