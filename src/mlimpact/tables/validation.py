@@ -123,7 +123,8 @@ def parse_row(row):
         country=row["country"], region=row["region"], provider=row["provider"],
         pue=_number(row, "pue"),
         grid=_number(row, "grid_kgco2eq_per_kwh"), power_w=_number(row, "power_w"),
-        power_scope=row["power_scope"], not_scored=row["not_scored"], source=row["source"], url=row["url"], notes=row["notes"])
+        power_scope=row["power_scope"], not_scored=row["not_scored"], source=row["source"],
+        url=row["url"], notes=row["notes"])
 
 
 @lru_cache(maxsize=None)
