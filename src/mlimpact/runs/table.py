@@ -89,7 +89,8 @@ GRID = GRID_GWP
 #: finite in float64; docs/setup.md lists them with their reasons:
 #: run size (hours 1e6 = 114 years; 1e7 nodes; 1e6 repetitions and accelerators per node);
 #: hardware (TDP 1e5 W, above a whole wafer-scale system's 23 kW, and so a host's rated power
-#: per accelerator; die area 1e4 cm2, above a 300 mm wafer's 707 cm2; memory 1e6 GB); grids (GWP 10 kg CO2eq/kWh, eight times the dirtiest
+#: per accelerator; die area 1e4 cm2, above a 300 mm wafer's 707 cm2; memory 1e6 GB); grids
+#: (GWP 10 kg CO2eq/kWh, eight times the dirtiest
 #: grid's; ADPe 1 kg Sb eq/kWh; PE 1000 MJ/kWh); allocation (lifetime 0.01-100 years, share
 #: in use >= 0.001, memory density >= 0.001 GB/cm2, dynamic ratio <= 100); imputation (compute
 #: 1e32 FLOP, peak rate 1e20 FLOP/s, MFU >= 1e-4).
