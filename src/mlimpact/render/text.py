@@ -254,7 +254,7 @@ def validation_text(result, rows=False):
         lines += ["", table([[r["id"], r["way"], r["basis"], format_number(r["published"]),
                               f"{format_number(r['median'])} [{format_number(r['low'])}, "
                               f"{format_number(r['high'])}]", "yes" if r["inside"] else "NO",
-                              f"{r['ratio']:.2f}"] for r in result.rows],
+                              f"{r['ratio']:.2f}", r["note"]] for r in result.rows],
                             ["row", "way", "basis", "published", "ours: median [95 %]", "inside",
-                             "ratio"])]
+                             "ratio", "note"])]
     return "\n".join(lines)
