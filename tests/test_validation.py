@@ -220,3 +220,43 @@ def test_rows_of_the_accelerators_alone_are_compared_with_them_alone(validated):
     alone = median(accelerators_only(runs.runs, {"BLOOM-176B"}))
     assert row["median"] == pytest.approx(alone, rel=1e-12)
     assert alone < 0.8 * median(runs.runs)  # the DGX A100 host: about 0.6 x 412.5 W per GPU
+
+
+def test_every_training_propagation_follows_the_sampling_method():
+    # the dataset way's accelerators-alone summary uses the design it is given (here Latin
+    # hypercube), like the main job's summary it sits next to
+    from mlimpact.engine.propagate import propagate
+    from mlimpact.runs import notable
+    from mlimpact.runs.table import accelerators_only
+    from mlimpact.uncertainty.binding import bind
+    from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
+
+    result = validation.validate(samples=256, seed=0, ways=("dataset",), method="lhs")
+    row = next(r for r in result.rows if r["id"] == "bloom-176b-energy")
+    runs = notable.build_runs()
+    bound = bind({**default_catalogue("evidence"), **run_parameters(runs)}, runs.runs,
+                 runs.hardware, runs.countries, runs.known, runs.classes)
+    medians = {method: float(propagate(accelerators_only(runs.runs, {"BLOOM-176B"}), bound, 256,
+                                       seed=0, method=method, chunk_size=2048)["energy"]
+                             .sel(model="BLOOM-176B", statistic="median"))
+               for method in ("lhs", "mc")}
+    assert medians["lhs"] != medians["mc"]
+    assert row["median"] == pytest.approx(medians["lhs"], rel=1e-12)
+
+
+def test_the_setup_way_turns_the_host_off_for_rows_of_the_accelerators_alone(monkeypatch):
+    import dataclasses
+
+    rows = published_footprints()
+    llama = next(r for r in rows if r.id == "llama-65b-energy")
+    assert llama.power_scope == "accelerators"
+
+    def median(scope):
+        changed = tuple(dataclasses.replace(r, power_scope=scope) if r.id == llama.id else r
+                        for r in rows)
+        monkeypatch.setattr(validation, "published_footprints", lambda: changed)
+        result = validation.validate(samples=256, seed=0, ways=("setup",))
+        return next(r["median"] for r in result.rows if r["id"] == llama.id)
+
+    # the same run (2048 A100 SXM4 80 GB on DGX A100 nodes), host on and off
+    assert median("accelerators") < 0.8 * median("node")

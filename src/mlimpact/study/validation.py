@@ -151,7 +151,8 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
         (:func:`mlimpact.runs.notable.build_runs`); ``catalogue`` must be of that power
         model (by default it is).
     method : {"mc", "lhs", "sobol"}
-        Sampling design of every propagation (that of ``dataset``'s summary, if given).
+        Sampling design of every propagation of training runs (that of ``dataset``'s
+        summary, if given); the card way samples as :func:`mlimpact.study.cards.card_estimate`.
 
     Returns
     -------
