@@ -353,3 +353,25 @@ def test_monte_carlo_draws_the_host_share_and_applies_it_linearly(evidence):
     assert 0.47 <= drawn.min() < drawn.max() <= 0.83
     # triangular(0.47, 0.61, 0.83)'s median: 0.83 - sqrt(0.5 x 0.36 x 0.22) = 0.631
     assert abs(np.median(drawn) - 0.631) < 0.01
+
+
+def test_the_tables_of_measured_draws_and_pues_are_consistent():
+    # data/accelerator_power.csv and data/facility_pue.csv are written by hand; the catalogue's
+    # gpu_usage, host_usage and facility_pue ranges cite them
+    from mlimpact.tables.hardware import hardware_table
+    from mlimpact.tables.locations import PROVIDER_CLASSES
+
+    table = hardware_table()
+    for row in _rows("accelerator_power.csv"):
+        assert row["source"].strip() and row["basis"] in ("measured", "estimated"), row
+        watts = float(row["measured_w"])
+        assert 0 < watts < 2000
+        if row["tdp_w"]:  # a row with a share of TDP names a known accelerator (its TDP is
+            table.find(row["hardware"])  # the source's, which may be a variant's)
+            assert float(row["fraction_of_tdp"]) == pytest.approx(watts / float(row["tdp_w"]),
+                                                                  abs=5e-4), row
+        else:  # no TDP, no share (Dodge et al.'s TITAN X, whose exact part is not stated)
+            assert not row["fraction_of_tdp"], row
+    for row in _rows("facility_pue.csv"):
+        assert row["source"].strip() and row["provider_class"] in PROVIDER_CLASSES, row
+        assert 1.0 <= float(row["pue"]) <= 3.0
