@@ -64,6 +64,13 @@ def test_hardware_listing(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert any(r["name"] == "NVIDIA H100 SXM5 80GB" and r["die_area_cm2"] == pytest.approx(8.14)
                for r in rows)
+    # the rated node of the evidence model's host: (10,200 W - 8 x 700 W) / 8 for the SXM part
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["NVIDIA H100 SXM5 80GB"]["node"] == "NVIDIA DGX H100"
+    assert by_name["NVIDIA H100 SXM5 80GB"]["host_rated_w_per_gpu"] == 575.0
+    assert by_name["NVIDIA H100 PCIe"]["node"] is None  # no rated node: MLCA's host terms
+    assert main(["hardware", "A100 SXM4 80"]) == 0
+    assert "NVIDIA DGX A100, 412.5" in capsys.readouterr().out
 
 
 def test_estimate_monte_carlo_json_schema(repo_root, capsys):

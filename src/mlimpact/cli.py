@@ -185,8 +185,7 @@ def _run(args):
     import time
 
     _readable_toml((args.config, "config file"))
-    from mlimpact.render import report, text
-    from mlimpact.study import claims, options
+    from mlimpact.study import options
 
     study_options = options.StudyOptions(
         samples=args.samples, seed=args.seed, method=args.method,
@@ -200,6 +199,10 @@ def _run(args):
     if args.config:
         study_options = options.apply_config(study_options, args.config)
     options.validate_options(study_options)
+    # the study and the report need the heavy modules: imported once the options are valid, so
+    # that a bad option or config file fails fast
+    from mlimpact.render import report, text
+    from mlimpact.study import claims
     args.seed = study_options.seed  # a --config file may set it
     folder = files.ResultFolder(args.out, args.force, _metadata(
         args, options.catalogue_of(study_options, {})))

@@ -8,6 +8,7 @@ import math
 
 from mlimpact.quantities import COMPONENTS, IMPACT_CRITERIA, LABELS, PHASES, UNITS
 from mlimpact.runs.table import RUN_FIELDS
+from mlimpact.tables.nodes import node_configurations
 
 #: JSON keys of each criterion (name and unit, so that a number is never unitless).
 JSON_KEYS = {"energy": "energy_kwh", "gwp": "gwp_kgco2eq", "adpe": "adpe_kgsbeq", "pe": "pe_mj"}
@@ -163,21 +164,31 @@ def _json_number(value):
 
 
 def hardware_json(rows):
-    """Accelerators of the hardware table as JSON-ready dicts (unknown numbers are null)."""
+    """Accelerators of the hardware table as JSON-ready dicts (unknown numbers are null); the
+    rated node of the evidence power model's host, where one is known."""
+    nodes = node_configurations()
     return [{"name": h.name, "aliases": list(h.aliases), "segment": h.segment,
              "release_date": h.release_date or None,
              "die_area_cm2": _json_number(h.die_area_cm2),
              "memory_gb": _json_number(h.memory_gb), "memory_type": h.memory_type or None,
-             "tdp_w": _json_number(h.tdp_w)} for h in rows]
+             "tdp_w": _json_number(h.tdp_w),
+             "node": nodes[h.name].node if h.name in nodes else None,
+             "host_rated_w_per_gpu": (nodes[h.name].host_rated_w_per_accelerator
+                                      if h.name in nodes else None)} for h in rows]
 
 
 def hardware_text(rows):
-    """Accelerators of the hardware table as a text table."""
+    """Accelerators of the hardware table as a text table, with the rated node whose host
+    power the evidence power model counts (rating less the TDPs, per accelerator)."""
+    nodes = node_configurations()
     return table(
         [[h.name, h.release_date or "-", format_number(h.die_area_cm2),
-          format_number(h.memory_gb), h.memory_type or "-", format_number(h.tdp_w)]
+          format_number(h.memory_gb), h.memory_type or "-", format_number(h.tdp_w),
+          (f"{nodes[h.name].node}, {format_number(nodes[h.name].host_rated_w_per_accelerator)}"
+           if h.name in nodes else "-")]
          for h in rows],
-        ["name", "released", "die [cm2]", "memory [GB]", "memory type", "TDP [W]"])
+        ["name", "released", "die [cm2]", "memory [GB]", "memory type", "TDP [W]",
+         "rated node, host [W per accelerator]"])
 
 
 def card_header(hardware, model, what):
