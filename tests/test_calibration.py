@@ -188,3 +188,18 @@ def test_leave_one_out_refuses_options_it_would_ignore(capsys):
         assert main(["validate", "--leave-one-out", "--samples", "64", *extra]) == 2
         assert "--leave-one-out calibrates the default evidence catalogue" in \
             capsys.readouterr().err
+
+
+def test_a_row_of_the_accelerators_alone_is_calibrated_with_its_host_off():
+    # no measured row of the shipped table counts the accelerators alone, but a table that
+    # has one (here LLaMA-65B's GPU-hours x TDP) compares it with the run's accelerators alone
+    from mlimpact.runs.table import RUN_FIELDS
+    from mlimpact.tables.validation import published_footprints
+
+    rows = {r.id: r for r in published_footprints()}
+    chosen = [rows["llama-65b-energy"], rows["t5-11b-energy"]]
+    assert [r.power_scope for r in chosen] == ["accelerators", "node"]
+    problem = calibration._Problem(chosen, seed=0, chunk_size=4096)
+    server = problem.runs.values[:, RUN_FIELDS.index("server")]
+    assert server[problem.runs.names.index("llama-65b-energy")] == 0.0
+    assert server[problem.runs.names.index("t5-11b-energy")] == 1.0
