@@ -193,13 +193,31 @@ def test_accelerators_only_turns_off_the_named_hosts(bert_base):
                                   np.delete(runs.values, server, 1))
 
 
-def test_rows_of_the_accelerators_alone_are_compared_with_them_alone(validated):
+@pytest.fixture(scope="module")
+def bloom_energy_median():
+    """``median(host_off, method)``: BLOOM-176B's median energy [kWh] in the notable runs
+    bound to the evidence catalogue (256 samples, seed 0, as ``validate`` propagates them),
+    with its host on or off."""
     from mlimpact.engine.propagate import propagate
     from mlimpact.runs import notable
     from mlimpact.runs.table import accelerators_only
     from mlimpact.uncertainty.binding import bind
     from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
 
+    runs = notable.build_runs()
+    bound = bind({**default_catalogue("evidence"), **run_parameters(runs)}, runs.runs,
+                 runs.hardware, runs.countries, runs.known, runs.classes)
+
+    def median(host_off, method="mc"):
+        table = accelerators_only(runs.runs, {"BLOOM-176B"}) if host_off else runs.runs
+        summary = propagate(table, bound, 256, seed=0, method=method, chunk_size=2048)
+        return float(summary["energy"].sel(model="BLOOM-176B", statistic="median"))
+
+    return median
+
+
+def test_rows_of_the_accelerators_alone_are_compared_with_them_alone(validated,
+                                                                      bloom_energy_median):
     scoped = {r.id for r in published_footprints() if r.power_scope == "accelerators"}
     compared = [r for r in validated.rows if r["quantity"] in ("energy", "operational_gwp")]
     assert any(r["id"] in scoped for r in compared)
@@ -207,38 +225,20 @@ def test_rows_of_the_accelerators_alone_are_compared_with_them_alone(validated):
         assert (r["note"] == "accelerators alone, as published") == (r["id"] in scoped)
     # BLOOM's published energy is GPU-hours x TDP: it is compared with our energy of the same
     # run (same samples) with its host off, which is below the whole node's
-    runs = notable.build_runs()
-    bound = bind({**default_catalogue("evidence"), **run_parameters(runs)}, runs.runs,
-                 runs.hardware, runs.countries, runs.known, runs.classes)
-
-    def median(table):
-        summary = propagate(table, bound, 256, seed=0, chunk_size=2048)
-        return float(summary["energy"].sel(model="BLOOM-176B", statistic="median"))
-
     row = next(r for r in validated.rows
                if r["id"] == "bloom-176b-energy" and r["way"] == "dataset")
-    alone = median(accelerators_only(runs.runs, {"BLOOM-176B"}))
+    alone = bloom_energy_median(host_off=True)
     assert row["median"] == pytest.approx(alone, rel=1e-12)
-    assert alone < 0.8 * median(runs.runs)  # the DGX A100 host: about 0.6 x 412.5 W per GPU
+    # the DGX A100 host: about 0.6 x 412.5 W per GPU
+    assert alone < 0.8 * bloom_energy_median(host_off=False)
 
 
-def test_every_training_propagation_follows_the_sampling_method():
+def test_every_training_propagation_follows_the_sampling_method(bloom_energy_median):
     # the dataset way's accelerators-alone summary uses the design it is given (here Latin
     # hypercube), like the main job's summary it sits next to
-    from mlimpact.engine.propagate import propagate
-    from mlimpact.runs import notable
-    from mlimpact.runs.table import accelerators_only
-    from mlimpact.uncertainty.binding import bind
-    from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
-
     result = validation.validate(samples=256, seed=0, ways=("dataset",), method="lhs")
     row = next(r for r in result.rows if r["id"] == "bloom-176b-energy")
-    runs = notable.build_runs()
-    bound = bind({**default_catalogue("evidence"), **run_parameters(runs)}, runs.runs,
-                 runs.hardware, runs.countries, runs.known, runs.classes)
-    medians = {method: float(propagate(accelerators_only(runs.runs, {"BLOOM-176B"}), bound, 256,
-                                       seed=0, method=method, chunk_size=2048)["energy"]
-                             .sel(model="BLOOM-176B", statistic="median"))
+    medians = {method: bloom_energy_median(host_off=True, method=method)
                for method in ("lhs", "mc")}
     assert medians["lhs"] != medians["mc"]
     assert row["median"] == pytest.approx(medians["lhs"], rel=1e-12)

@@ -694,7 +694,7 @@ def build_parser():
         "calibrate", help="update the power model's class inputs with measured footprints",
         description="Bayesian calibration of the evidence power model's class-level inputs "
                     "(accelerators' share of TDP by class, facility PUE by provider class, "
-                    "non-training overhead) and of the scatter of runs around them, against "
+                    "non-training overhead, host's share of its node rating) and of the scatter of runs around them, against "
                     "the measured footprints of data/validation.csv (adaptive importance "
                     "sampling; docs/calibration.md). Writes a calibrated catalogue usable with "
                     "--parameters.")
