@@ -176,12 +176,6 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
                      runs.known, runs.classes)
         return propagate(table, bound, samples, **propagate_options)
 
-    def accelerators_alone(runs, rows, name):
-        """The summary of the runs of ``rows`` whose published power counts the accelerators
-        alone, their host off (None if there is none)."""
-        names = {name(row) for row in rows if row.power_scope == "accelerators"}
-        return estimate(runs, accelerators_only(runs.runs, names)) if names else None
-
     if "dataset" in ways:
         if dataset is None:
             runs = notable.build_runs(location=location, power=power, records=records)
@@ -198,7 +192,9 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
                                 + reasons.get(row.epoch_model, "outside the window")))
             else:
                 compared.append(row)
-        alone = accelerators_alone(runs, compared, lambda row: row.epoch_model)
+        # the runs whose published power counts the accelerators alone, their host off
+        scoped = {row.epoch_model for row in compared if row.power_scope == "accelerators"}
+        alone = estimate(runs, accelerators_only(runs.runs, scoped)) if scoped else None
         for row in compared:
             stats = _stats(alone if row.power_scope == "accelerators" else summary,
                            row.epoch_model, *TRAINING[row.quantity])
