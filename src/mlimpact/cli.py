@@ -694,8 +694,8 @@ def build_parser():
         "calibrate", help="update the power model's class inputs with measured footprints",
         description="Bayesian calibration of the evidence power model's class-level inputs "
                     "(accelerators' share of TDP by class, facility PUE by provider class, "
-                    "non-training overhead, host's share of its node rating) and of the scatter of runs around them, against "
-                    "the measured footprints of data/validation.csv (adaptive importance "
+                    "non-training overhead, host's share of its node rating) and of the "
+                    "scatter of runs around them, against the measured footprints of data/validation.csv (adaptive importance "
                     "sampling; docs/calibration.md). Writes a calibrated catalogue usable with "
                     "--parameters.")
     calibrate.add_argument("--samples", type=_int_at_least(16), default=4096, metavar="N",

@@ -63,7 +63,8 @@ def parse_configurations(rows):
         names = tuple(n.strip() for n in row["hardware"].split(";") if n.strip())
         accelerators = _number(row, "accelerators")
         if accelerators != int(accelerators):
-            raise MlimpactError(f"{SOURCE}: accelerators of {row['node']!r} must be a whole number")
+            raise MlimpactError(f"{SOURCE}: accelerators of {row['node']!r} must be a whole "
+                                "number")
         config = NodeConfiguration(row["node"], names, int(accelerators),
                                    _number(row, "accelerator_tdp_w"),
                                    _number(row, "rated_power_w"))
