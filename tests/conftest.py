@@ -16,7 +16,9 @@ BERT_BASE = dict(
     defect_density_quantile=0.5, memory_gwp_low=0, memory_gwp_high=0, memory_gwp_quantile=0.5,
     # nothing imputed, one hardware variant
     training_compute=0, peak_flops=0, mfu=1.0, imputation=0, variant=0.5,
-    host_rated_w_per_gpu=0.0, host_usage=0.0)
+    host_rated_w_per_gpu=0.0, host_usage=0.0,
+    # no metered energy: the power model's
+    metered_energy_kwh=0.0, metered_scope=0)
 
 
 @pytest.fixture
@@ -65,7 +67,10 @@ def random_runs(rng, n):
         variant=rng.uniform(0, 1, n),
         # half the runs have a rated host (evidence power model), half MLCA's CPU + RAM terms
         host_rated_w_per_gpu=np.where(rng.random(n) < 0.5, 0.0, rng.uniform(10, 800, n)),
-        host_usage=rng.uniform(0, 1, n))
+        host_usage=rng.uniform(0, 1, n),
+        # a quarter of the runs metered, at any of the three scopes
+        metered_energy_kwh=rng.lognormal(np.log(1e4), 2, n),
+        metered_scope=np.where(rng.random(n) < 0.25, rng.integers(1, 4, n), 0))
     records = [(f"run {i}", {k: v[i] for k, v in fields.items()}) for i in range(n)]
     # Every other run stands for one of up to three hardware variants.
     variants = {}

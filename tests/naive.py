@@ -84,6 +84,12 @@ def training(values, factors=F):
     host_w = np.where(v["host_rated_w_per_gpu"] * on > 0, rated_host_w, mlca_host_w)
     power_kw = (v["gpu_usage"] * v["gpus"] * v["gpu_tdp_w"] + host_w) / 1000
     energy = v["repetitions"] * v["nodes"] * power_kw * v["hours"] * v["dynamic_ratio"]
+    # a metered run: the measurement at its scope, completed with the model's ratios
+    accelerators_kw = v["gpu_usage"] * v["gpus"] * v["gpu_tdp_w"] / 1000
+    metered = v["metered_energy_kwh"] * np.select(
+        [v["metered_scope"] == 1, v["metered_scope"] == 2],
+        [power_kw / accelerators_kw * v["dynamic_ratio"], v["dynamic_ratio"]], 1.0)
+    energy = np.where(v["metered_scope"] > 0, metered, energy)
     gpu = sum(card_of_run(v, factors))
     host = server(v["cpus"], v["cpu_die_area_cm2"], v["ram_modules"], v["ram_module_gb"],
                   v["ssd_gb"], v["psus"], v["memory_density"], factors) * on[..., None]

@@ -6,7 +6,6 @@ import pytest
 import xarray as xr
 
 from mlimpact.study import claims as study
-from mlimpact.study.options import StudyOptions
 from mlimpact.cli import main
 
 

@@ -85,7 +85,7 @@ class Setup:
         self._set(document, "<setup>")
 
     def _set(self, document, source):
-        self.document = document
+        self.document, self.source = document, source
         self.parsed = setupfile.parse_setup(document, source=source)
 
     @classmethod
@@ -122,7 +122,7 @@ def _as_setup(setup):
 
 
 def estimate(setup, samples=10_000, seed=0, method="mc", parameters=None,
-             chunk_size=DEFAULT_CHUNK_SIZE, point=False):
+             chunk_size=DEFAULT_CHUNK_SIZE, point=False, power="evidence", location="evidence"):
     """Energy and impacts of one training run, with their uncertainty.
 
     Parameters
@@ -135,7 +135,13 @@ def estimate(setup, samples=10_000, seed=0, method="mc", parameters=None,
     parameters : path or dict, optional
         A parameters file (or a dict of :class:`mlimpact.Parameter`) amending the catalogue.
     point : bool
-        Only the deterministic (MLCA) estimate.
+        Only the deterministic estimate (every input at its point value).
+    power : {"evidence", "mlca"}
+        Power model, as ``mlimpact run`` and ``validate``: measured draws by accelerator
+        class, host power of rated nodes and PUE by provider class (``evidence``), or MLCA's
+        (``mlca``: with ``point``, MLCA's published cases exactly).
+    location : {"evidence", "organisation"}
+        Location rule (only a run located by its organisation or provider differs).
 
     Returns
     -------
@@ -151,25 +157,31 @@ def estimate(setup, samples=10_000, seed=0, method="mc", parameters=None,
     >>> result = mlimpact.estimate({"run": {"hours": 79.2, "nodes": 4, "country": "USA"},
     ...                             "node": {"gpu": "NVIDIA V100 SXM2 32 GB", "gpus": 16,
     ...                                      "gpu_usage": 0.75259, "gpu_tdp_w": 250,
-    ...                                      "gpu_die_area_cm2": 8.15}}, point=True)
+    ...                                      "gpu_die_area_cm2": 8.15}}, point=True, power="mlca")
     >>> round(float(result.energy_point.squeeze()))
     2082
     """
     setup = _as_setup(setup)
+    if not isinstance(point, bool):
+        raise MlimpactError(f"estimate: point must be True or False (got {point!r})")
+    parsed = setup.parsed if (power, location) == ("evidence", "evidence") else \
+        setupfile.parse_setup(setup.document, setup.source, power=power, location=location)
+    attrs = {"power_model": power, "location_model": location,
+             "notes": "; ".join(parsed.notes)}
     if point:
-        result = model.training_impacts(setup.parsed.runs)
+        result = model.training_impacts(parsed.runs)
         data = result.rename({name: f"{name}_point" for name in CRITERIA})
         return describe_dataset(data, "mlimpact point estimate of a training run",
-                                catalogue=None)
-    catalogue = default_catalogue()
+                                catalogue=None, **attrs)
+    catalogue = default_catalogue(power)
     if parameters is not None:
         extra = parameters if isinstance(parameters, dict) else load_parameters(parameters)
         catalogue = {**catalogue, **extra}
-    result = propagate_setup(setup.parsed, samples, seed=seed, method=method,
+    result = propagate_setup(parsed, samples, seed=seed, method=method,
                              catalogue=catalogue, chunk_size=chunk_size)
     return describe_dataset(split_point(result),
                             "mlimpact Monte Carlo estimate of a training run",
-                            catalogue=catalogue_hash(catalogue))
+                            catalogue=catalogue_hash(catalogue), **attrs)
 
 
 @dataclass

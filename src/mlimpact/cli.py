@@ -28,23 +28,28 @@ def _batch(args):
     if "energy_kwh" not in records[0]:  # only inventories have it
         raise MlimpactError(f"{args.batch}: --batch takes an inventory (columns name, date, "
                             "hardware...), not an Epoch export: use run --models for that")
-    catalogue = default_catalogue("evidence")
+    catalogue = default_catalogue(args.power)
     if args.parameters:
         catalogue = {**catalogue, **load_parameters(args.parameters)}
-    portfolio = estimate_portfolio(records, samples=args.samples, seed=args.seed,
-                                   chunk_size=args.chunk_size, catalogue=catalogue)
+    with _Backend(args) as client:
+        portfolio = estimate_portfolio(records, samples=args.samples, seed=args.seed,
+                                       chunk_size=args.chunk_size, catalogue=catalogue,
+                                       location=args.location, power=args.power, client=client)
     rows = batch_rows(portfolio)
     if args.out:
         files.write_csv(args.out, BATCH_HEADER, rows)
     if args.format == "json":
         print(_json({"file": str(args.batch), "sha256": digest, "samples": args.samples,
-                     "seed": args.seed,
+                     "seed": args.seed, "power_model": args.power,
+                     "location_model": args.location,
                      "rows": [dict(zip(BATCH_HEADER, row)) for row in rows],
-                     "excluded": [{"run": n, "reason": why} for n, why in portfolio.excluded]}))
+                     "excluded": [{"run": n, "reason": why} for n, why in portfolio.excluded],
+                     "metered": list(portfolio.checks)}))
         return
     print(f"{args.batch} (SHA-256 {digest[:16]}...): {len(portfolio.runs.model)} runs, "
           f"{args.samples:,} samples (seed {args.seed}); median [95 % interval]; the total's "
-          "interval keeps shared inputs shared\n")
+          "interval keeps shared inputs shared")
+    print(f"power model: {text.POWER_MODEL_WORDS[args.power]}; location: {args.location}\n")
     print(text.table([[run, f"{criterion} [{unit}]", f"{text.format_number(median)} "
                        f"[{text.format_number(low)}, {text.format_number(high)}]",
                        text.format_number(measured) if measured != "" else "-"]
@@ -52,6 +57,8 @@ def _batch(args):
                      ["run", "criterion", "estimate", "measured"]))
     for name, why in portfolio.excluded:
         print(f"excluded: {name}: {why}")
+    for check in portfolio.checks:
+        print(text.metered_text(check))
 
 
 def _estimate(args):
@@ -67,24 +74,24 @@ def _estimate(args):
         apply_uncertainty, catalogue_hash, default_catalogue, load_parameters,
     )
 
-    setup = load_setup(args.setup)
+    setup = load_setup(args.setup, power=args.power, location=args.location)
     if args.point:
         ignored = [flag for flag, given in (("--parameters", args.parameters), ("--out", args.out),
                                             ("--scheduler", args.scheduler)) if given]
         if ignored:
             raise MlimpactError(f"--point takes no {', '.join(ignored)}: the point estimate "
                                 "samples nothing and writes no file")
-        apply_uncertainty(default_catalogue(), setup.uncertainty,
+        apply_uncertainty(default_catalogue(args.power), setup.uncertainty,
                           source=f"{setup.source}: [uncertainty]")  # errors are still errors
         result = model.training_impacts(setup.runs)
         if args.format == "json":
-            print(_json(text.point_json(result)))
+            print(_json({**text.point_json(result), **text.setup_json(setup)}))
         else:
             print(text.describe_setup(setup))
             print("point estimate (every input at its given or default value)\n")
             print(text.point_table(result))
         return
-    catalogue = default_catalogue()
+    catalogue = default_catalogue(args.power)
     if args.parameters:
         catalogue = {**catalogue, **load_parameters(args.parameters)}
     if args.out:
@@ -93,14 +100,19 @@ def _estimate(args):
         result = propagate.propagate_setup(setup, args.samples, seed=args.seed,
                                            method=args.method, catalogue=catalogue,
                                            chunk_size=args.chunk_size, client=client)
+        checks = propagate.metered_checks(setup.notable, args.samples, catalogue=catalogue,
+                                          uncertainty=setup.uncertainty, seed=args.seed,
+                                          method=args.method, chunk_size=args.chunk_size,
+                                          client=client)
     if args.out:
         files.write_netcdf(files.describe_dataset(
             files.split_point(result), f"mlimpact Monte Carlo estimate of {setup.runs.names[0]}",
-            catalogue=catalogue_hash(catalogue), command=_command(args)), args.out)
+            catalogue=catalogue_hash(catalogue), command=_command(args),
+            power_model=args.power, location_model=args.location), args.out)
     if args.format == "json":
-        print(_json(text.monte_carlo_json(result)))
+        print(_json({**text.monte_carlo_json(result), **text.setup_json(setup, checks)}))
     else:
-        print(text.describe_setup(setup))
+        print(text.describe_setup(setup, checks))
         print(f"Monte Carlo: {args.samples:,} samples ({args.method}, seed {args.seed}); "
               "median [95 % interval]\n")
         print(text.monte_carlo_table(result))
@@ -560,6 +572,7 @@ def build_parser():
     estimate.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     estimate.add_argument("--format", choices=("table", "json"), default="table",
                           help="output format (default: table)")
+    _add_model_options(estimate)
     _add_backend_options(estimate)
     estimate.set_defaults(handler=_estimate)
 

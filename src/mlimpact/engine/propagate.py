@@ -449,22 +449,111 @@ def samples_dataset(samples, names):
     return xr.Dataset(data, coords={"model": list(names), "phase": list(q.PHASES)})
 
 
+def propagate_runs(runs, n, catalogue=None, uncertainty=None, source="[uncertainty]",
+                   run_keys=None, table=None, **options):
+    """Monte Carlo estimate of runs built by the dataset's rules
+    (:class:`mlimpact.runs.notable.NotableRuns`: the notable models, a setup file's run, an
+    inventory's, a codecarbon file's): the one path of ``run``, ``estimate`` and ``validate``.
+
+    Parameters
+    ----------
+    runs : NotableRuns
+    n : int
+        Samples.
+    catalogue : dict, optional
+        Uncertain inputs (default ``data/parameters.toml`` of the runs' power model); the
+        runs' own parameters are added (:func:`mlimpact.uncertainty.catalogue.with_runs`).
+    uncertainty : dict, optional
+        A setup's ``[uncertainty]`` section: its entries amend the catalogue, and the fields
+        they act on are sampled even where the run states them.
+    run_keys : sequence, optional
+        Runs with the same key share their run-scope draws (:func:`mlimpact.uncertainty.binding.bind`).
+    table : RunTable, optional
+        The run table to evaluate instead of ``runs.runs`` (same runs, other values: a host
+        turned off, say).
+    **options
+        Passed to :func:`propagate` (seed, method, chunk_size, keep_samples, progress,
+        on_chunk, client).
+    """
+    if not all(hasattr(runs, a) for a in ("runs", "known", "hardware", "countries")):
+        raise TypeError(f"propagate_runs needs runs of mlimpact.runs.notable.build_runs, got "
+                        f"{type(runs).__name__}")
+    catalogue = (catalogue_module.default_catalogue(runs.power) if catalogue is None
+                 else catalogue)
+    catalogue = catalogue_module.with_runs(catalogue, runs)
+    known = runs.known
+    if uncertainty:
+        catalogue = catalogue_module.apply_uncertainty(catalogue, uncertainty, source=source)
+        known = known.copy()
+        for name in uncertainty:
+            target = catalogue[name].target
+            if target in RUN_FIELDS:
+                known[:, RUN_FIELDS.index(target)] = False
+    table = runs.runs if table is None else table
+    bound = binding.bind(catalogue, table, runs.hardware, runs.countries, known, runs.classes,
+                         run_keys=run_keys)
+    return propagate(table, bound, n, **options)
+
+
+def metered_checks(runs, n, catalogue=None, uncertainty=None, **options):
+    """For every metered run of ``runs``, what the power model alone gives at the scope of its
+    meter, and whether the measurement falls inside its 95 % interval.
+
+    The runs are propagated without their measurement, at the meter's scope (the accelerators:
+    host off and no facility overhead; the node: no facility overhead), with the same design.
+
+    Returns
+    -------
+    list of dict
+        ``run``, ``metered`` [kWh], ``scope``, ``median``, ``q025``, ``q975`` [kWh] and
+        ``inside``.
+    """
+    from mlimpact.runs.table import (
+        DYNAMIC_RATIO, METERED_ENERGY_KWH, METERED_SCOPE, METERED_SCOPES, SERVER,
+    )
+
+    metered = np.flatnonzero(runs.runs.values[:, METERED_SCOPE] > 0)
+    if metered.size == 0:
+        return []
+    chosen = runs.subset(metered)
+    values = chosen.runs.values.copy()
+    known = chosen.known.copy()
+    scopes = values[:, METERED_SCOPE].astype(int)
+    values[:, [METERED_ENERGY_KWH, METERED_SCOPE]] = 0.0
+    known[:, [METERED_ENERGY_KWH, METERED_SCOPE]] = True
+    inside_facility = scopes < len(METERED_SCOPES)
+    values[inside_facility, DYNAMIC_RATIO] = 1.0
+    known[inside_facility, DYNAMIC_RATIO] = True
+    values[scopes == 1, SERVER] = 0.0
+    import dataclasses
+
+    model_only = dataclasses.replace(
+        chosen, runs=dataclasses.replace(chosen.runs, values=values), known=known)
+    summary = propagate_runs(model_only, n, catalogue=catalogue, uncertainty=uncertainty,
+                             **options)
+    out = []
+    for k, r in enumerate(metered):
+        stats = {s: float(summary.energy.isel(model=k).sel(statistic=s))
+                 for s in ("median", "q025", "q975")}
+        measured = float(runs.runs.values[r, METERED_ENERGY_KWH])
+        out.append({"run": runs.runs.names[r], "metered": measured,
+                    "scope": METERED_SCOPES[scopes[k] - 1], **stats,
+                    "inside": stats["q025"] <= measured <= stats["q975"]})
+    return out
+
+
 def propagate_setup(setup, n, seed=0, method="mc", catalogue=None, chunk_size=DEFAULT_CHUNK_SIZE,
                     keep_samples=False, progress=None, client=None):
-    """Monte Carlo estimate of the run of a setup file.
+    """Monte Carlo estimate of the run of a setup file (:func:`propagate_runs` of its run).
 
-    The catalogue (default ``data/parameters.toml``) is amended by the setup's
-    ``[uncertainty]`` section; inputs that the setup states are known and not sampled.
+    The catalogue (default ``data/parameters.toml`` of the setup's power model) is amended by
+    the setup's ``[uncertainty]`` section; inputs that the setup states are known and not
+    sampled.
     """
-    if not all(hasattr(setup, a) for a in ("runs", "uncertainty", "given_fields")):
+    if getattr(setup, "notable", None) is None:
         raise TypeError(f"propagate_setup needs a Setup (mlimpact.runs.setupfile.parse_setup "
                         f"or load_setup), got {type(setup).__name__}")
-    catalogue = catalogue_module.default_catalogue() if catalogue is None else catalogue
-    catalogue = catalogue_module.apply_uncertainty(catalogue, setup.uncertainty,
-                                                   source=f"{setup.source}: [uncertainty]")
-    known = np.zeros((1, len(RUN_FIELDS)), dtype=bool)
-    for field in setup.given_fields - set(setup.uncertainty):
-        known[0, RUN_FIELDS.index(field)] = True
-    bound = binding.bind(catalogue, setup.runs, [setup.gpu_label], [setup.country], known)
-    return propagate(setup.runs, bound, n, seed=seed, method=method, chunk_size=chunk_size,
-                     keep_samples=keep_samples, progress=progress, client=client)
+    return propagate_runs(setup.notable, n, catalogue=catalogue, uncertainty=setup.uncertainty,
+                          source=f"{setup.source}: [uncertainty]", seed=seed, method=method,
+                          chunk_size=chunk_size, keep_samples=keep_samples, progress=progress,
+                          client=client)

@@ -284,11 +284,11 @@ COORDINATES = {
 }
 
 
-def describe_dataset(dataset, title, catalogue=None, command=None):
+def describe_dataset(dataset, title, catalogue=None, command=None, **attrs):
     """A copy of ``dataset`` made self-describing (CF-like): ``Conventions``, ``title``,
     ``source`` (mlimpact's version), ``history`` (UTC time and command), the catalogue's
     hash, and ``long_name`` and ``units`` on every variable and coordinate ("1" for
-    labels and dimensionless numbers)."""
+    labels and dimensionless numbers); ``attrs`` are added as they are (the power model...)."""
     import datetime
 
     from mlimpact._version import __version__
@@ -302,6 +302,7 @@ def describe_dataset(dataset, title, catalogue=None, command=None):
                       "(doi:10.1109/ICT4S64576.2024.00031); the project's docs/methodology.md"})
     if catalogue is not None:
         data.attrs["catalogue_sha256"] = catalogue
+    data.attrs.update(attrs)
     for name, variable in data.variables.items():
         variable.attrs.setdefault("long_name", COORDINATES.get(name, name.replace("_", " ")))
         if variable.dtype.kind in "OUS" or name in COORDINATES or "units" not in variable.attrs:

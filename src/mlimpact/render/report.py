@@ -191,7 +191,6 @@ def _pct(p):
 def study_markdown(result):
     """report.md: the claims in plain words, the table, the figures."""
     options = result.options
-    baseline = result.scenarios.get("baseline")
     lines = ["# Environmental impacts of training notable AI models: claims with confidence "
              "intervals", "",
              f"Monte Carlo over {options.samples:,} samples (seed {options.seed}, "

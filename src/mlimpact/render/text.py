@@ -117,19 +117,51 @@ def point_table(result, model=0):
     return _criteria_table(point_json(result, model), format_number)
 
 
-def describe_setup(setup):
-    """One line on what was estimated, with the provenance of the accelerator's values."""
+#: What each power model is, in a few words, for the outputs that name it.
+POWER_MODEL_WORDS = {
+    "evidence": "evidence (measured draws by accelerator class, host power of rated nodes, "
+                "PUE by provider class)",
+    "mlca": "MLCA (0.75 x TDP, dynamic ratio 1.835, MLCA's host terms)",
+}
+
+
+def describe_setup(setup, checks=()):
+    """What was estimated, with the provenance of the accelerator's values, the power and
+    location models, the notes of the rules (once each), and where a metered energy falls
+    against the power model."""
     fields = dict(zip(RUN_FIELDS, setup.runs.values[0]))
     source = setup.provenance
     gpu = (f"{setup.gpu_label} (TDP {fields['gpu_tdp_w']:g} W [{source['gpu_tdp_w']}], "
            f"memory {fields['gpu_memory_gb']:g} GB [{source['gpu_memory_gb']}], "
            f"die {fields['gpu_die_area_cm2']:g} cm2 [{source['gpu_die_area_cm2']}])")
-    grid = f"grid {setup.country}" + (f" {setup.year}" if setup.year is not None else "")
+    grid = f"grid {setup.country}" + (f" ({source['grid']})" if "grid" in source else "")
     repeats = (f" x {fields['repetitions']:g} repetitions" if fields["repetitions"] != 1 else "")
-    return (f"{setup.runs.names[0]}: {fields['nodes']:g} node(s) x {fields['gpus']:g} {gpu}, "
-            f"{fields['hours']:g} h{repeats}, {grid}, GPU usage {fields['gpu_usage']:g}, "
-            f"server {'included' if fields['server'] else 'excluded'}; production model: "
-            f"{source.get('production_model', 'MLCA')}")
+    usage = (f"GPU usage {fields['gpu_usage']:g}" if "gpu_usage" in setup.given_fields
+             else f"GPU usage drawn (point {fields['gpu_usage']:g})")
+    lines = [f"{setup.runs.names[0]}: {fields['nodes']:g} node(s) x {fields['gpus']:g} {gpu}, "
+             f"{fields['hours']:g} h{repeats}, {grid}, {usage}, "
+             f"server {'included' if fields['server'] else 'excluded'}; production model: "
+             f"{source.get('production_model', 'MLCA')}",
+             f"power model: {POWER_MODEL_WORDS[setup.power]}; location: {setup.location}"]
+    lines += [f"note: {note}" for note in setup.notes]
+    lines += [metered_text(check) for check in checks]
+    return "\n".join(lines)
+
+
+def metered_text(check):
+    """One line on a metered energy against what the power model gives at its scope."""
+    where = "inside" if check["inside"] else "OUTSIDE"
+    return (f"note: {check['run']}: metered {format_number(check['metered'])} kWh "
+            f"({check['scope']}) is {where} the power model's 95 % interval at that scope, "
+            f"{format_number(check['median'])} [{format_number(check['q025'])}, "
+            f"{format_number(check['q975'])}] kWh; the estimate uses the metered value")
+
+
+def setup_json(setup, checks=()):
+    """The JSON keys that say how a setup was estimated: power and location models, notes,
+    metered checks."""
+    return {"power_model": setup.power, "location_model": setup.location,
+            "notes": list(setup.notes), "metered": list(checks)}
 
 
 def coverage_text(summary, impute, records=None):

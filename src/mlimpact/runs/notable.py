@@ -20,6 +20,7 @@ rules, each argued in ``docs/dataset.md``:
 - Nodes hold 8 accelerators (4 for TPUs); each node has MLCA's default server.
 """
 
+import dataclasses
 import math
 import statistics
 from collections import Counter, defaultdict
@@ -31,7 +32,9 @@ from mlimpact.errors import MlimpactError
 from mlimpact.runs import locations
 from mlimpact.runs.defaults import default_row, point
 from mlimpact.tables import catalogue
-from mlimpact.runs.table import IMPUTE_CHIPS, IMPUTE_HOURS, NO_IMPUTATION, RUN_FIELDS, RunTable
+from mlimpact.runs.table import (
+    IMPUTE_CHIPS, IMPUTE_HOURS, METERED_SCOPES, NO_IMPUTATION, RUN_FIELDS, RunTable,
+)
 from mlimpact.tables import grid
 from mlimpact.tables.fab import hardware_act_fields
 from mlimpact.tables.hardware import die_ranges, hardware_table
@@ -115,6 +118,34 @@ class NotableRuns:
     #: Class kind -> the class of each run (accelerator: GPU, TPU, other; provider:
     #: hyperscale, cloud, academic_hpc, unknown), for parameters that depend on it.
     classes: dict = None
+    #: Grids (country codes, or ``unknown``) whose ADPe and PE factors are the world's, for
+    #: want of the country's (:func:`mlimpact.uncertainty.catalogue.fallback_parameters`).
+    grid_fallbacks: tuple = ()
+    #: Run name -> {parameter: value} of the catalogue's run-scope inputs that the run's record
+    #: states (a setup's PUE: the facility's draw is known, the cluster's overhead is not).
+    fixed: dict = None
+
+    def subset(self, indices):
+        """The runs at positions ``indices`` (and everything that belongs to them)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        names = [self.runs.names[i] for i in indices]
+        table = RunTable(tuple(names), self.runs.values[indices],
+                         self.runs.variant_values[indices], self.runs.variant_cdf[indices],
+                         tuple(self.runs.variant_labels[i] for i in indices))
+        keep = set(names)
+        pick = lambda values: [values[i] for i in indices]  # noqa: E731
+        return dataclasses.replace(
+            self, runs=table, known=self.known[indices], hardware=pick(self.hardware),
+            countries=pick(self.countries), records=[r for r in self.records if r.name in keep],
+            dates=None if self.dates is None else self.dates[indices],
+            location_choices={k: v for k, v in (self.location_choices or {}).items()
+                              if k in keep},
+            record_ranges={k: v for k, v in (self.record_ranges or {}).items() if k in keep},
+            location_bases=tuple(pick(self.location_bases)) if self.location_bases else (),
+            classes=None if self.classes is None else {k: pick(v)
+                                                       for k, v in self.classes.items()},
+            grid_fallbacks=tuple(c for c in self.grid_fallbacks if c in set(pick(self.countries))),
+            fixed={k: v for k, v in (self.fixed or {}).items() if k in keep})
 
 
 def _number(text):
@@ -244,6 +275,17 @@ def _grid(country, year):
     return (intensity, boavizta.adpe, boavizta.pe), notes
 
 
+def _metered(record):
+    """Run fields of a record's metered energy (``energy_kwh`` [kWh] and ``energy_scope``, one of
+    :data:`mlimpact.runs.table.METERED_SCOPES`), or {} if it has none."""
+    energy = record.get("energy_kwh", "")
+    if not energy:
+        return {}
+    scope = record.get("energy_scope") or "node"
+    return {"metered_energy_kwh": float(energy),
+            "metered_scope": float(METERED_SCOPES.index(scope) + 1)}
+
+
 def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=None,
                records=None, location="evidence", power="evidence", speculative=True):
     """The notable models of ``window`` (publication years, inclusive) as runs.
@@ -267,7 +309,14 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
         publication). By default the record's country.
     records : sequence of dict, optional
         Records with the columns of ``data/models.csv`` (all strings) to use instead of it;
-        they go through the same rules.
+        they go through the same rules. A record of a user's run (a setup file, an inventory
+        row, a codecarbon row: :mod:`mlimpact.runs.setupfile`) may also carry ``region`` and
+        ``provider`` (its location, :func:`mlimpact.runs.locations.candidates`),
+        ``energy_kwh`` and ``energy_scope`` (a metered energy), ``gpus_per_node``,
+        ``custom_hardware`` (a :class:`~mlimpact.tables.hardware.Hardware` built from the
+        setup's values), ``stated`` (run field -> value: known, not sampled), ``points`` (run
+        field -> point value that stays uncertain) and ``fixed`` (see
+        :attr:`NotableRuns.fixed`).
     location : {"evidence", "organisation"}
         ``evidence``: where each run trained, from the best evidence
         (:mod:`mlimpact.runs.locations`), as an uncertain choice among grid regions;
@@ -293,7 +342,7 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
     median_hours = statistics.median(reported_times) if reported_times else math.nan
     usage = defaultdict(Counter)
     for row in rows:
-        if row["hardware"]:
+        if row["hardware"] and row.get("custom_hardware") is None:
             names = [n.strip() for n in row["hardware"].split(",")]
             for hardware in _resolve(names):
                 usage[int(row["year"]), row["domain"]][hardware.name] += 1
@@ -305,6 +354,7 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
     location_choices, location_bases, record_ranges = {}, [], {}
     fixes = record_fixes()
     accelerator_classes, provider_classes = [], []
+    fallbacks, fixed = [], {}
     class_points = catalogue.class_points(power) if power == "evidence" else {}
     if power not in catalogue.POWER_MODELS:
         raise MlimpactError(f"power model must be one of {', '.join(catalogue.POWER_MODELS)} "
@@ -354,7 +404,9 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
             imputed.append("chip count and training time (from compute; hours at the median "
                            "reported time)")
         # hardware candidates
-        if row["hardware"]:
+        if row.get("custom_hardware") is not None:
+            candidates, label = [(row["custom_hardware"], 1.0)], row["hardware"]
+        elif row["hardware"]:
             candidates = [(h, 1.0) for h in
                           _resolve([n.strip() for n in row["hardware"].split(",")])]
             label = row["hardware"]
@@ -379,6 +431,10 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
                 usable.append((hardware, weight, facts))
             else:
                 problems.append(problem)
+        if row.get("act_fields"):
+            # the record's own fab inputs make ACT's fields (a setup's fab intensity)
+            for _, _, facts in usable:
+                facts.update(row["act_fields"], act=True)
         if not usable:
             exclude(f"no usable hardware ({'; '.join(problems)})")
             continue
@@ -423,6 +479,9 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
                 country = located.pop()
         grid_factors, grid_notes = _grid(country, year - 1)
         notes.extend(grid_notes)
+        if country not in grid.electricity_factors() and \
+                (country or UNKNOWN_COUNTRY) not in fallbacks:
+            fallbacks.append(country or UNKNOWN_COUNTRY)
         if choices:
             point_gwp = float(weights @ intensities)
             grid_factors = (point_gwp, *grid_factors[1:])
@@ -434,7 +493,7 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
         location_bases.append(basis if choices else "unknown")
         if not country:
             imputed.append("country (world average, wide uncertainty)")
-        gpus = accelerators_per_node(usable[0][0])
+        gpus = float(row.get("gpus_per_node") or accelerators_per_node(usable[0][0]))
         point_facts = usable[len(usable) // 2 if len(usable) > 1 else 0][2]
         act_everywhere = all(facts["act"] for _, _, facts in usable)
         fields = default_row(
@@ -453,6 +512,17 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
         accelerator_classes.append(accelerator_class)
         provider_classes.append(provider_class)
         known = np.zeros(len(RUN_FIELDS), dtype=bool)
+        metered = _metered(row)
+        fields.update(metered)
+        # a run without a measurement has nothing for the measurement's error to act on
+        known[RUN_FIELDS.index("metered_energy_kwh")] = not metered
+        known[RUN_FIELDS.index("metered_scope")] = True
+        fields.update(row.get("points", {}))
+        for field, value in row.get("stated", {}).items():
+            fields[field] = value
+            known[RUN_FIELDS.index(field)] = True
+        if row.get("fixed"):
+            fixed[name] = dict(row["fixed"])
         # MFU is known when reported, and irrelevant when nothing is imputed.
         known[RUN_FIELDS.index("mfu")] = math.isfinite(mfu) or imputation == NO_IMPUTATION
         # Unpublished die areas: one uncertain area per accelerator, whether it is the run's
@@ -499,4 +569,4 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
                        record_ranges, tuple(location_bases), power,
                        # classes select distributions of the evidence power model only
                        {"accelerator": accelerator_classes, "provider": provider_classes}
-                       if power == "evidence" else None)
+                       if power == "evidence" else None, tuple(fallbacks), fixed)

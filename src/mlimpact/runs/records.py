@@ -28,6 +28,7 @@ from mlimpact._io import packaged_csv
 from mlimpact.errors import MlimpactError
 from mlimpact.tables import grid
 from mlimpact.tables.hardware import hardware_table
+from mlimpact.runs.table import METERED_SCOPES
 from mlimpact.tables.models import record_fixes
 
 #: Columns of data/models.csv, in order.
@@ -64,7 +65,8 @@ INVENTORY_COLUMNS = {
                         "country"),
     "provider": (False, "compute provider (a provider of data/provider_sites.csv)"),
     "organization": (False, "organisation (its provider's sites if no location is given)"),
-    "energy_kwh": (False, "measured energy [kWh], reported beside our estimate"),
+    "energy_kwh": (False, "metered energy of the run [kWh]: replaces the power model's"),
+    "energy_scope": (False, "what the meter counted: accelerators, node (default) or facility"),
     "training_compute_flop": (False, "training compute [FLOP]"),
 }
 #: Accelerator-hours of an inventory row without a time: a nominal time [h] (the impacts
@@ -207,14 +209,21 @@ def _inventory_number(source, line, column, value, whole=False):
 
 
 def inventory_records(rows, columns, source="<inventory>"):
-    """Records of the rows of an inventory (:data:`INVENTORY_COLUMNS`)."""
-    unknown = [c for c in columns if c not in INVENTORY_COLUMNS]
+    """Records of the rows of an inventory (:data:`INVENTORY_COLUMNS`, and any key of a setup
+    file's [node], [server] and [assumptions] as a column of its name:
+    :data:`mlimpact.runs.setupfile.ROW_KEYS`), by the rules of a setup file
+    (:func:`mlimpact.runs.setupfile.run_record`)."""
+    from mlimpact.runs.notable import accelerators_per_node
+    from mlimpact.runs.setupfile import ROW_KEYS, check_value, run_record
+
+    unknown = [c for c in columns if c not in INVENTORY_COLUMNS and c not in ROW_KEYS]
     missing = [c for c, (required, _) in INVENTORY_COLUMNS.items()
                if required and c not in columns]
     if unknown or missing:
         raise MlimpactError(f"{source}: columns {', '.join(missing)} are required"
                             if missing else f"{source}: unknown columns {', '.join(unknown)} "
-                            f"(known: {', '.join(INVENTORY_COLUMNS)})")
+                            f"(known: {', '.join(INVENTORY_COLUMNS)} and the setup keys "
+                            f"{', '.join(ROW_KEYS)})")
     out, names = [], set()
     for line, row in enumerate(rows, start=2):
         get = lambda column: (row.get(column) or "").strip()  # noqa: E731
@@ -251,17 +260,30 @@ def inventory_records(rows, columns, source="<inventory>"):
         if location and not grid.is_region(location.upper() if len(location) == 3 else location):
             raise MlimpactError(f"{source} line {line}, column location: unknown region "
                                 f"{location!r} (data/grid_regions.csv keys or ISO 3166 alpha-3)")
-        region = location.upper() if len(location) == 3 else location
-        out.append({
-            "model": name, "organization": get("organization"),
-            "publication_date": day.isoformat(), "year": str(day.year),
-            "country": grid.region_country(region) if region else "", "region": region,
-            "provider": get("provider"), "domain": "", "domains": "",
-            "hardware": hardware.name, "hardware_quantity": repr(chips),
-            "training_time_hours": repr(hours),
-            "training_compute_flop": get("training_compute_flop"), "mfu": "",
-            "numerical_format": "", "confidence": "",
-            "energy_kwh": get("energy_kwh")})
+        scope = get("energy_scope")
+        if scope and scope not in METERED_SCOPES:
+            raise MlimpactError(f"{source} line {line}, column energy_scope: must be one of "
+                                f"{', '.join(METERED_SCOPES)} (got {scope!r})")
+        if scope and "energy_kwh" not in numbers:
+            raise MlimpactError(f"{source} line {line}, column energy_scope: given without "
+                                "energy_kwh")
+        per_node = float(accelerators_per_node(hardware))
+        values = {("run", "hours"): hours, ("run", "nodes"): chips / per_node,
+                  ("node", "gpu"): hardware.name, ("node", "gpus"): per_node}
+        for column, where in (("location", "region"), ("provider", "provider"),
+                              ("organization", "organization"), ("energy_scope", "energy_scope")):
+            if get(column):
+                values["run", where] = get(column)
+        if "energy_kwh" in numbers:
+            values["run", "energy_kwh"] = numbers["energy_kwh"]
+        for column in columns:
+            if column in ROW_KEYS and get(column):
+                key, value = check_value(f"{source} line {line}, column {column}", column,
+                                         get(column))
+                values[key] = value
+        record, _, _ = run_record(values, name, f"{source} line {line}", date=day)
+        record["training_compute_flop"] = get("training_compute_flop")
+        out.append(record)
     if not out:
         raise MlimpactError(f"{source}: no run")
     return out
@@ -320,4 +342,4 @@ def published_record(row, epoch):
             "organization": epoch.get("organization", ""), "region": row.region,
             "provider": row.provider, "domain": epoch.get("domain", ""), "hardware": row.hardware,
             "hardware_quantity": repr(chips), "training_time_hours": repr(hours),
-            "training_compute_flop": "", "mfu": "", "numerical_format": ""}
+            "training_compute_flop": "", "mfu": "", "numerical_format": "", "confidence": ""}

@@ -12,17 +12,18 @@ Boavizta electricity table by country, the GWP factor from the country's year-sp
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mlimpact._io import load_toml
 from mlimpact.errors import MlimpactError
-from mlimpact.runs import defaults
+from mlimpact.runs import notable
 from mlimpact.runs.table import (
-    PRODUCTION_MODELS, YIELD_MODELS, RunTable, bounds_text, out_of_bounds,
+    PRODUCTION_MODELS, RUN_FIELDS, YIELD_MODELS, bounds_text, out_of_bounds,
 )
 from mlimpact.tables import fab, grid
-from mlimpact.tables.hardware import hardware_table
+from mlimpact.tables.catalogue import POWER_MODELS
+from mlimpact.tables.hardware import Hardware, die_ranges, hardware_table
 
 # (kind, description) of every key. Kinds: positive > 0, count integer >= 1, count0 integer
 # >= 0, fraction in (0, 1], fraction0 in [0, 1], nonnegative >= 0, ratio >= 1, text, flag, year.
@@ -32,7 +33,13 @@ _SCHEMA = {
         "nodes": ("count", "number of nodes"),
         "repetitions": ("count", "number of times the run was repeated"),
         "country": ("text", "ISO 3166 alpha-3 code of the grid"),
+        "region": ("text", "grid region (US-VA, SE3, gcp:europe-west4...) or country code"),
+        "provider": ("text", "compute provider (data/provider_sites.csv): its regions"),
+        "organization": ("text", "organisation: its provider's regions (data/providers.csv)"),
         "year": ("year", "year of the grid intensity"),
+        "energy_kwh": ("positive", "metered energy of the whole run [kWh]"),
+        "energy_scope": ("choice:accelerators,node,facility",
+                         "what the meter counted (default node)"),
     },
     "node": {
         "gpu": ("text", "accelerator name or alias"),
@@ -59,6 +66,8 @@ _SCHEMA = {
         "lifetime_years": ("positive", "hardware lifetime [year]"),
         "lifetime_usage": ("fraction", "share of the lifetime in use"),
         "dynamic_ratio": ("ratio", "total / dynamic energy (PUE-like)"),
+        "pue": ("ratio", "PUE of the facility (evidence power model)"),
+        "host_usage": ("fraction0", "share of the node's rated host power drawn (evidence)"),
         "memory_density_gb_per_cm2": ("positive", "memory density [GB/cm2]"),
         "intensity_ratio": ("nonnegative", "multiplier on the use-phase grid factors"),
         "grid_gwp_kgco2eq_per_kwh": ("nonnegative", "grid GWP factor [kg CO2eq/kWh]"),
@@ -73,12 +82,15 @@ _SCHEMA = {
     },
 }
 _TOP_LEVEL = {"name": ("text", "label of the run")}
-_REQUIRED = {"run": ("hours", "country"), "node": ("gpu", "gpus", "gpu_usage")}
+_REQUIRED = {"run": ("hours",), "node": ("gpu", "gpus")}
 #: Sections that later stages read (kept as given, validated by their own modules).
 _PASS_THROUGH = ("uncertainty",)
 #: Setup keys whose run-table field has another name (the rest keep theirs; include -> server).
 _FIELDS_OF_KEY = {
     "include": ("server",),
+    "pue": ("dynamic_ratio",),
+    "gpu_process_node_nm": (),
+    "gpu_memory_type": (),
     "memory_density_gb_per_cm2": ("memory_density",),
     "grid_gwp_kgco2eq_per_kwh": ("grid_gwp",),
     "grid_adpe_kgsbeq_per_kwh": ("grid_adpe",),
@@ -148,7 +160,8 @@ class Setup:
     Attributes
     ----------
     runs : RunTable
-        One row (see :mod:`mlimpact.runs`) with every input at its point value.
+        One row (see :mod:`mlimpact.runs`) with every input at its point value in the power
+        model.
     hardware : mlimpact.tables.hardware.Hardware or None
         The table row of the accelerator, or None for a label with all values given.
     gpu_label : str
@@ -164,7 +177,7 @@ class Setup:
         The raw ``[uncertainty]`` section, validated by :mod:`mlimpact.uncertainty.catalogue`.
     """
 
-    runs: RunTable
+    runs: object
     hardware: object
     gpu_label: str
     country: str
@@ -173,10 +186,28 @@ class Setup:
     given_fields: frozenset = frozenset()
     uncertainty: dict = field(default_factory=dict)
     source: str = "<setup>"
+    #: The run as the dataset's rules build it (:class:`mlimpact.runs.notable.NotableRuns`):
+    #: its known fields, classes and parameters of location, die area and grid.
+    notable: object = None
+    #: Power model (``evidence`` or ``mlca``) and location rule of the run.
+    power: str = "evidence"
+    location: str = "evidence"
+    #: What the rules decided that a user should read (location, world factors, imputed...).
+    notes: tuple = ()
 
 
-def parse_setup(document, source="<setup>"):
-    """Validate a setup given as a dict (the parsed TOML) and build its run table."""
+def parse_setup(document, source="<setup>", power="evidence", location="evidence"):
+    """Validate a setup given as a dict (the parsed TOML) and build its run with the rules of
+    the dataset (:func:`mlimpact.runs.notable.build_runs`) in the power model ``power``
+    (``evidence`` or ``mlca``) and the location rule ``location``."""
+    values, name = validated_keys(document, source)
+    record, provenance, hardware = run_record(values, name, source)
+    return build_setup(record, provenance, hardware, source, power, location,
+                       uncertainty=dict(document.get("uncertainty", {})))
+
+
+def validated_keys(document, source):
+    """``({(section, key): value}, name)`` of a setup document, every key checked."""
     if not isinstance(document, dict):
         raise MlimpactError(f"{source}: a setup must be a TOML table")
     for key, value in document.items():
@@ -200,84 +231,211 @@ def parse_setup(document, source="<setup>"):
                     f"{source}: [{section}] {key} is required ({keys[key][1]})")
     name = _check(f"{source}: name", "text", document["name"]) if "name" in document else (
         Path(source).stem if source != "<setup>" else "run")
+    return values, name
+
+
+#: Keys whose value is a run field's (stated: known, not sampled), by (section, key); the
+#: field is the key itself unless :data:`_FIELDS_OF_KEY` says otherwise.
+_STATED = (("run", "repetitions"), ("node", "gpu_usage"),
+           *(("server", key) for key in _SCHEMA["server"]),
+           *(("assumptions", key) for key in (
+               "lifetime_years", "lifetime_usage", "dynamic_ratio", "memory_density_gb_per_cm2",
+               "intensity_ratio", "grid_gwp_kgco2eq_per_kwh", "grid_adpe_kgsbeq_per_kwh",
+               "grid_pe_mj_per_kwh", "host_usage", "fab_yield",
+               "fab_intensity_kgco2eq_per_kwh")))
+#: Setup keys an inventory row may give as columns of the same name (``docs/setup.md``):
+#: every key of [node] and [assumptions] but the accelerator and its count (the inventory's
+#: ``hardware`` and ``accelerators``), every key of [server] (``include`` as ``server_include``
+#: would be ambiguous: it keeps its name), and [run] ``repetitions``.
+ROW_KEYS = {key: (section, spec) for section in ("node", "server", "assumptions")
+            for key, spec in _SCHEMA[section].items() if key not in ("gpu", "gpus")}
+ROW_KEYS["repetitions"] = ("run", _SCHEMA["run"]["repetitions"])
+
+
+def check_value(where, key, text):
+    """A row's cell for the setup key ``key`` (:data:`ROW_KEYS`), checked as the setup file
+    checks it: ``(section, key)`` and its value."""
+    section, (kind, _) = ROW_KEYS[key]
+    value = text
+    if kind == "flag":
+        value = {"true": True, "false": False}.get(text.strip().lower(), text)
+    elif not (kind == "text" or kind.startswith("choice:")):
+        try:
+            value = float(text)
+            value = int(value) if value.is_integer() and kind in ("count", "count0") else value
+        except ValueError:
+            pass
+    return (section, key), _check(where, kind, value)
+
+
+def run_record(values, name, source, date=None):
+    """The record of one run (the format :func:`mlimpact.runs.notable.build_runs` reads) from
+    validated setup keys ``{(section, key): value}``: setup files, inventory rows and
+    codecarbon rows all become runs here, by the same rules. ``date`` (a
+    :class:`datetime.date`), for an inventory's row, is the run's date: its grid is of the
+    year before. Returns ``(record, provenance, hardware)``."""
     get = lambda section, key, default=None: values.get((section, key), default)  # noqa: E731
     provenance = {}
+    hardware, label, custom = _resolve_gpu(source, get, provenance)
+    year = get("run", "year") if date is None else date.year - 1
+    record_year = year + 1 if year is not None else grid.intensity_span(grid.WORLD)[1] + 1
+    stated, points, fixed = {}, {}, {}
+    for section, key in _STATED:
+        value = get(section, key)
+        if value is not None:
+            for field_name in _FIELDS_OF_KEY.get(key, (key,)):
+                stated[field_name] = float(value)
+    if get("server", "include") is not None:
+        stated["server"] = 1.0 if get("server", "include") else 0.0
+    if get("assumptions", "pue") is not None:
+        points["dynamic_ratio"] = get("assumptions", "pue")
+        fixed["facility_pue"] = get("assumptions", "pue")
+    region, country = _resolve_place(source, get, provenance)
+    if year is None and region and region == country and country in grid.electricity_factors():
+        points["grid_gwp"] = grid.electricity_factors()[country].gwp
+        provenance["grid"] = (f"Boavizta factor of {country} (MLCA's; give [run] year for that "
+                              "year's intensity)")
+    elif year is None and (region or country):
+        provenance["grid"] = (f"intensity of {record_year - 1}, the latest year with data "
+                              "(give [run] year for another)")
+    elif year is not None:
+        provenance["grid"] = f"intensity of {year} (the nearest year with data)"
+    act = _resolve_production(source, get, custom or hardware, label, stated, provenance)
+    quantity = get("run", "nodes", 1) * get("node", "gpus")
+    record = {
+        "model": name, "year": str(record_year),
+        "publication_date": date.isoformat() if date else f"{record_year}-01-01",
+        "country": country, "region": region, "provider": get("run", "provider", ""),
+        "organization": get("run", "organization", ""), "domain": "", "domains": "",
+        "hardware": label, "hardware_quantity": repr(float(quantity)),
+        "training_time_hours": repr(float(get("run", "hours"))),
+        "training_compute_flop": "", "mfu": "", "numerical_format": "", "confidence": "",
+        "energy_kwh": repr(get("run", "energy_kwh")) if get("run", "energy_kwh") else "",
+        "energy_scope": get("run", "energy_scope", "node"),
+        "gpus_per_node": float(get("node", "gpus")), "custom_hardware": custom,
+        "stated": stated, "points": points, "fixed": fixed, "act_fields": act,
+        "given_keys": tuple(values)}
+    return record, provenance, hardware
 
-    hardware, gpu_label, gpu = _resolve_gpu(source, get, provenance)
-    server = {key: get("server", key, default) for key, default in defaults.SERVER.items()}
-    include_server = get("server", "include", True)
-    country, year, grid_factors = _resolve_grid(source, get, provenance)
 
-    assumptions = {field: get("assumptions", key) for key, field in (
-        ("intensity_ratio", "intensity_ratio"), ("lifetime_years", "lifetime_years"),
-        ("lifetime_usage", "lifetime_usage"), ("dynamic_ratio", "dynamic_ratio"),
-        ("memory_density_gb_per_cm2", "memory_density"))}
-    row = defaults.default_row(
-        hours=get("run", "hours"), nodes=get("run", "nodes", 1),
-        repetitions=get("run", "repetitions", 1), gpus=get("node", "gpus"),
-        gpu_usage=get("node", "gpu_usage"), **gpu, **server,
-        server=1.0 if include_server else 0.0,
-        grid_gwp=grid_factors[0], grid_adpe=grid_factors[1], grid_pe=grid_factors[2],
-        **{field: value for field, value in assumptions.items() if value is not None})
-    production, production_given = _resolve_production(source, get, hardware, gpu_label,
-                                                       row["gpu_memory_gb"], provenance)
-    row.update(production)
-    # A setup states its hours and chips: nothing to impute, one hardware variant.
-    production_given = production_given | {"training_compute", "peak_flops", "mfu",
-                                           "imputation", "variant"}
-    _check_bounds(source, row, values)
+def check_power(record, power, source):
+    """Refuse a record that states inputs the power model ``power`` does not have."""
+    if power not in POWER_MODELS:
+        raise MlimpactError(f"power model must be one of {', '.join(POWER_MODELS)} "
+                            f"(got {power!r})")
+    if power == "mlca" and (record["fixed"] or "host_usage" in record["stated"]):
+        raise MlimpactError(f"{source}: pue and host_usage belong to the evidence power model "
+                            "(MLCA's has one dynamic ratio: give dynamic_ratio)")
+
+
+def build_setup(record, provenance, hardware, source, power="evidence", location="evidence",
+                uncertainty=None):
+    """A :class:`Setup` from a record of :func:`run_record`: the run built by the dataset's
+    rules; an excluded run is an error saying why."""
+    check_power(record, power, source)
+    year = int(record["year"])
+    runs = notable.build_runs((year, year), records=[record], location=location, power=power)
+    if runs.records[0].status == "excluded":
+        raise MlimpactError(f"{source}: {runs.records[0].reason}")
+    row = dict(zip(RUN_FIELDS, runs.runs.values[0]))
+    _check_bounds(source, row, record)
+    label = runs.hardware[0]
     return Setup(
-        runs=RunTable.from_records([(name, row)]), hardware=hardware, gpu_label=gpu_label,
-        country=country, year=year, provenance=provenance,
-        given_fields=frozenset(field for (_, key) in values
-                               for field in _FIELDS_OF_KEY.get(key, (key,)) if field in row)
-        | production_given,
-        uncertainty=dict(document.get("uncertainty", {})), source=source)
+        runs=runs.runs, hardware=hardware, gpu_label=label,
+        country=runs.countries[0], year=year - 1 if "grid" not in provenance
+        or "Boavizta" not in provenance["grid"] else None,
+        provenance=provenance,
+        given_fields=frozenset(f for f, k in zip(RUN_FIELDS, runs.known[0]) if k),
+        uncertainty=dict(uncertainty or {}), source=source, notable=runs, power=power,
+        location=location, notes=runs.records[0].notes)
 
 
-def _check_bounds(source, row, values):
+def _resolve_place(source, get, provenance):
+    """``(region, country)`` of a setup: its region (a grid key) or country code; both empty
+    for a run located by its provider or organisation, or not at all (the world average)."""
+    region, country = get("run", "region"), get("run", "country")
+    grids = ("grid_gwp_kgco2eq_per_kwh", "grid_adpe_kgsbeq_per_kwh", "grid_pe_mj_per_kwh")
+    if region is not None:
+        key = region.upper() if len(region) == 3 else region
+        if not grid.is_region(key):
+            raise MlimpactError(f"{source}: [run] region: unknown region {region!r} "
+                                "(data/grid_regions.csv keys or ISO 3166 alpha-3)")
+        if country is not None and country.upper() != grid.region_country(key):
+            raise MlimpactError(f"{source}: [run] country {country!r} is not the country of "
+                                f"region {region!r} ({grid.region_country(key)})")
+        return key, grid.region_country(key)
+    if country is None:
+        return "", ""
+    country = country.upper()
+    if grid.is_region(country):
+        return country, country
+    if all(get("assumptions", key) is not None for key in grids):
+        provenance["grid"] = "setup"
+        return "", country
+    raise MlimpactError(
+        f"{source}: [run] country: unknown code {country!r} (ISO 3166 alpha-3, e.g. USA, "
+        "FRA, CHN; any country of data/grid_intensity.csv, or give the three grid_* "
+        "assumptions)")
+
+
+def _check_bounds(source, row, record):
     """Every field of the row within :data:`mlimpact.runs.table.FIELD_BOUNDS` (physical
     limits, docs/setup.md), the message naming the setup key that set it."""
     keys = {}
-    for section, key in values:
-        for field in _FIELDS_OF_KEY.get(key, (key,)):
-            keys[field] = f"[{section}] {key}"
-    for field, value in row.items():
-        if out_of_bounds(field, value):
-            where = keys.get(field, f"{field} (from the hardware or grid tables)")
+    for section, key in record["given_keys"]:
+        for name in _FIELDS_OF_KEY.get(key, (key,)):
+            keys[name] = f"[{section}] {key}"
+    for name, value in row.items():
+        if out_of_bounds(name, value):
+            where = keys.get(name, f"{name} (from the hardware or grid tables)")
             raise MlimpactError(f"{source}: {where} = {value:g} is outside the accepted range "
-                                f"{bounds_text(field)} (docs/setup.md)")
+                                f"{bounds_text(name)} (docs/setup.md)")
 
 
 def _resolve_gpu(source, get, provenance):
-    """Accelerator values from the table, overridden by the setup; never guessed."""
+    """``(hardware, label, custom)``: the accelerator's row of the hardware table (None if not
+    in it), its name, and the row with the setup's values (a :class:`Hardware` for a label not
+    in the table; None without overrides)."""
     label = get("node", "gpu")
-    overrides = {"gpu_tdp_w": get("node", "gpu_tdp_w"),
-                 "gpu_memory_gb": get("node", "gpu_memory_gb"),
-                 "gpu_die_area_cm2": get("node", "gpu_die_area_cm2")}
+    overrides = {"tdp_w": get("node", "gpu_tdp_w"), "memory_gb": get("node", "gpu_memory_gb"),
+                 "die_area_cm2": get("node", "gpu_die_area_cm2"),
+                 "process_node_nm": get("node", "gpu_process_node_nm"),
+                 "memory_type": get("node", "gpu_memory_type")}
+    given = {key: value for key, value in overrides.items() if value is not None}
+    main = ("tdp_w", "memory_gb", "die_area_cm2")
     try:
         hardware = hardware_table().find(label, field=f"{source}: [node] gpu")
     except MlimpactError as error:
-        if all(v is not None for v in overrides.values()):
-            provenance.update({key: "setup" for key in overrides})
-            return None, label, overrides
+        if all(key in given for key in main):
+            provenance.update({f"gpu_{key}": "setup" for key in main})
+            return None, label, Hardware(
+                name=label, aliases=(), manufacturer="", type="", segment="", release_date="",
+                process_node_nm=given.get("process_node_nm", math.nan), foundry="",
+                die_area_cm2=given["die_area_cm2"], memory_gb=given["memory_gb"],
+                memory_type=given.get("memory_type", ""), tdp_w=given["tdp_w"], peak_flops={},
+                variants=(), source="setup file", notes="")
         raise MlimpactError(f"{error}; or give gpu_tdp_w, gpu_memory_gb and gpu_die_area_cm2 "
                             "to describe hardware not in the table") from None
-    table = {"gpu_tdp_w": hardware.tdp_w, "gpu_memory_gb": hardware.memory_gb,
-             "gpu_die_area_cm2": hardware.die_area_cm2}
-    values = {}
-    for key, given in overrides.items():
-        if given is not None:
-            values[key], provenance[key] = given, "setup"
-        elif math.isnan(table[key]):
-            variants = (f" (it stands for {', '.join(hardware.variants)}: name one of them)"
-                        if hardware.variants else "")
-            raise MlimpactError(
-                f"{source}: [node] {key} is required: the hardware table has no "
-                f"{_SCHEMA['node'][key][1]} for {hardware.name!r}{variants}")
+    if hardware.variants:
+        if given:
+            raise MlimpactError(f"{source}: [node] gpu: {hardware.name!r} stands for "
+                                f"{', '.join(hardware.variants)}: name one of them to give "
+                                "its values")
+        provenance.update({f"gpu_{key}": "variants" for key in main})
+        return hardware, hardware.name, None
+    ranges = die_ranges()
+    for key in main:
+        if key in given:
+            provenance[f"gpu_{key}"] = "setup"
+        elif math.isfinite(getattr(hardware, key)):
+            provenance[f"gpu_{key}"] = "table"
+        elif key == "die_area_cm2" and hardware.name in ranges:
+            provenance[f"gpu_{key}"] = "uncertain: range of data/die_areas.csv"
         else:
-            values[key], provenance[key] = table[key], "table"
-    return hardware, hardware.name, values
+            raise MlimpactError(
+                f"{source}: [node] gpu_{key} is required: the hardware table has no "
+                f"{_SCHEMA['node']['gpu_' + key][1]} for {hardware.name!r}")
+    return hardware, hardware.name, (replace(hardware, **given) if given else None)
 
 
 #: What ACT misses (words of the message of mlimpact.tables.fab.act_fields) -> the setup key
@@ -287,87 +445,51 @@ _ACT_KEYS = (("process node", "gpu_process_node_nm"),
              ("memory type", "gpu_memory_type"))
 
 
-def _resolve_production(source, get, hardware, label, memory_gb, provenance):
-    """Fields of the production model (MLCA, ACT or both uncertain) and which are stated.
+def _resolve_production(source, get, hardware, label, stated, provenance):
+    """The production model's stated fields (into ``stated``) and ACT's fields of the
+    accelerator when the setup's own fab intensity makes them (None otherwise: the dataset's
+    rule takes the table's).
 
     With ``production_model`` unstated or ``mixture``, the point estimate uses MLCA and a
     Monte Carlo run samples the model; if ACT's inputs are missing for this accelerator, the
     model stays MLCA and ``provenance["production_model"]`` says why.
     """
     choice = get("assumptions", "production_model", "mixture")
-    yield_model = get("assumptions", "yield_model", defaults.YIELD_MODEL)
+    if get("assumptions", "yield_model") is not None:
+        stated["yield_model"] = float(YIELD_MODELS.index(get("assumptions", "yield_model")))
     d0 = get("assumptions", "defect_density_per_cm2")
+    if d0 is not None:
+        stated.update(defect_density_low=d0, defect_density_high=d0,
+                      defect_density_quantile=0.5)
     abatement = get("assumptions", "gpa_abatement_percent")
-    fields = {
-        "production_model": float(PRODUCTION_MODELS.index("act" if choice == "act" else "mlca")),
-        "yield_model": float(YIELD_MODELS.index(yield_model)),
-        "yield_constant": get("assumptions", "fab_yield", defaults.FAB_YIELD),
-        "fab_intensity": 0.0, "epa": 0.0, "gpa_95": 0.0, "gpa_99": 0.0,
-        "defect_density_low": 0.0, "defect_density_high": 0.0,
-        "memory_gwp_low": 0.0, "memory_gwp_high": 0.0,
-    }
     if abatement is not None:
-        fields["gpa_abatement"] = (abatement - 95.0) / 4.0
-    given = {"production_model"} if choice in ("mlca", "act") else set()
+        stated["gpa_abatement"] = (abatement - 95.0) / 4.0
+    if choice in ("mlca", "act"):
+        stated["production_model"] = float(PRODUCTION_MODELS.index(choice))
     if choice == "mlca":
         provenance["production_model"] = "MLCA (setup)"
-        return fields, given
+        return None
+    intensity = get("assumptions", "fab_intensity_kgco2eq_per_kwh")
     try:
-        fields.update(fab.act_fields(
-            label,
-            get("node", "gpu_process_node_nm",
-                hardware.process_node_nm if hardware is not None else math.nan),
+        act = fab.act_fields(
+            label, hardware.process_node_nm if hardware is not None else math.nan,
             hardware.foundry if hardware is not None else "",
             hardware.release_year if hardware is not None else None,
-            get("node", "gpu_memory_type", hardware.memory_type if hardware is not None else ""),
-            memory_gb, intensity=get("assumptions", "fab_intensity_kgco2eq_per_kwh")))
+            hardware.memory_type if hardware is not None else "",
+            hardware.memory_gb if hardware is not None else math.nan, intensity=intensity)
     except MlimpactError as error:
         if choice == "act":
             hint = next((f"; give {key}" for words, key in _ACT_KEYS if words in str(error)), "")
             raise MlimpactError(f"{source}: [assumptions] production_model = \"act\": "
                                 f"{error}{hint}") from None
         provenance["production_model"] = f"MLCA only ({error})"
-        return fields, {"production_model"}
-    if d0 is not None:
-        fields["defect_density_low"] = fields["defect_density_high"] = d0
+        return None
     provenance["production_model"] = ("ACT (setup)" if choice == "act" else
-                                       "MLCA for the point estimate; MLCA or ACT when sampled")
-    return fields, given
+                                      "MLCA for the point estimate; MLCA or ACT when sampled")
+    return act
 
 
-def _resolve_grid(source, get, provenance):
-    """Grid factors (GWP, ADPe, PE per kWh) of the run's country and year."""
-    country = get("run", "country").upper()
-    year = get("run", "year")
-    keys = ("grid_gwp_kgco2eq_per_kwh", "grid_adpe_kgsbeq_per_kwh", "grid_pe_mj_per_kwh")
-    given = [get("assumptions", key) for key in keys]
-    factors = grid.electricity_factors().get(country)
-    known = grid.country_names()
-    if country not in known and not all(v is not None for v in given):
-        raise MlimpactError(
-            f"{source}: [run] country: unknown code {country!r} (ISO 3166 alpha-3, e.g. USA, "
-            f"FRA, CHN; electricity factors exist for {', '.join(sorted(grid.electricity_factors()))})")
-    values = [math.nan] * 3
-    if factors is not None:
-        values = [factors.gwp, factors.adpe, factors.pe]
-        provenance.update({key: f"Boavizta factor of {country}" for key in keys})
-    if year is not None:
-        if not grid.has_intensity(country):
-            raise MlimpactError(f"{source}: [run] year: no grid intensity for {country} in any "
-                                "year (leave year out to use its Boavizta factor)")
-        values[0], used = grid.intensity(country, year)
-        provenance[keys[0]] = (f"OWID/Ember intensity of {country} in {used}"
-                               + ("" if used == year else f" (nearest year with data to {year})"))
-    for i, (key, value) in enumerate(zip(keys, given)):
-        if value is not None:
-            values[i], provenance[key] = value, "setup"
-        elif math.isnan(values[i]):
-            raise MlimpactError(
-                f"{source}: [assumptions] {key} is required: no electricity factor table "
-                f"entry for {country} (tables cover {', '.join(sorted(grid.electricity_factors()))})")
-    return country, year, values
-
-
-def load_setup(path):
+def load_setup(path, power="evidence", location="evidence"):
     """Read and validate a setup file; errors name the file and the field."""
-    return parse_setup(load_toml(path, "setup file"), source=str(Path(path)))
+    return parse_setup(load_toml(path, "setup file"), source=str(Path(path)), power=power,
+                       location=location)

@@ -38,13 +38,18 @@ where no rating is known, and always in MLCA's model: the host then draws MLCA's
 terms); host_usage [-] the share of it drawn during training. A node of ``gpus`` accelerators
 has a rated host of ``gpus x host_rated_w_per_gpu``.
 
+Metered energy (``docs/methodology.md``, section "Metered energy"): metered_energy_kwh [kWh]
+the energy measured for the whole run, 0 where none is; metered_scope [0 none, 1 accelerators,
+2 node, 3 facility] what the meter counted (:data:`METERED_SCOPES`). A metered run's energy is
+the measurement completed to the facility with the model's own ratios (the host's share, the
+facility's overhead); its production is estimated as for any run.
+
 A run may stand for one of several accelerators (a generic name such as "NVIDIA A100", a list
 of chips, or imputed hardware): :class:`RunTable` then carries, per run, the values of the
 :data:`VARIANT_FIELDS` for each variant and their cumulative weights.
 """
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,7 +63,7 @@ RUN_FIELDS = (
     "yield_model", "yield_constant", "defect_density_low", "defect_density_high",
     "defect_density_quantile", "memory_gwp_low", "memory_gwp_high", "memory_gwp_quantile",
     "training_compute", "peak_flops", "mfu", "imputation", "variant",
-    "host_rated_w_per_gpu", "host_usage",
+    "host_rated_w_per_gpu", "host_usage", "metered_energy_kwh", "metered_scope",
 )
 (HOURS, NODES, REPETITIONS, GPUS, GPU_USAGE, GPU_TDP_W, GPU_MEMORY_GB, GPU_DIE_AREA_CM2, CPUS,
  CPU_USAGE, CPU_TDP_W, CPU_DIE_AREA_CM2, RAM_MODULES, RAM_MODULE_GB, SSD_GB, PSUS, SERVER,
@@ -66,7 +71,8 @@ RUN_FIELDS = (
  MEMORY_DENSITY, PRODUCTION_MODEL, FAB_INTENSITY, EPA, GPA_95, GPA_99, GPA_ABATEMENT,
  YIELD_MODEL, YIELD_CONSTANT, DEFECT_DENSITY_LOW, DEFECT_DENSITY_HIGH, DEFECT_DENSITY_QUANTILE,
  MEMORY_GWP_LOW, MEMORY_GWP_HIGH, MEMORY_GWP_QUANTILE, TRAINING_COMPUTE, PEAK_FLOPS, MFU,
- IMPUTATION, VARIANT, HOST_RATED_W_PER_GPU, HOST_USAGE) = range(len(RUN_FIELDS))
+ IMPUTATION, VARIANT, HOST_RATED_W_PER_GPU, HOST_USAGE, METERED_ENERGY_KWH,
+ METERED_SCOPE) = range(len(RUN_FIELDS))
 #: Imputation codes: nothing, training time from compute, chip count from compute.
 NO_IMPUTATION, IMPUTE_HOURS, IMPUTE_CHIPS = 0, 1, 2
 #: Fields that a hardware variant sets.
@@ -74,6 +80,10 @@ VARIANT_FIELDS = ("gpu_tdp_w", "gpu_memory_gb", "gpu_die_area_cm2", "peak_flops"
                   "gpa_99", "defect_density_low", "defect_density_high", "fab_intensity",
                   "memory_gwp_low", "memory_gwp_high", "host_rated_w_per_gpu")
 VARIANT_INDEX = np.array([RUN_FIELDS.index(f) for f in VARIANT_FIELDS], dtype=np.int64)
+#: Scopes of a metered energy, coded 1, 2, 3 in ``metered_scope`` (0: no metered energy):
+#: the accelerators alone, the node (accelerators and host), the facility (the node's energy
+#: with the facility's overhead: what the run's share of the building's meter would show).
+METERED_SCOPES = ("accelerators", "node", "facility")
 #: Codes of the production models and yield models.
 MLCA, ACT = 0, 1
 PRODUCTION_MODELS = ("mlca", "act")
@@ -142,10 +152,13 @@ FIELD_BOUNDS = {field: _UNBOUNDED for field in RUN_FIELDS} | {
     "variant": (0.0, True, 1.0),
     "host_rated_w_per_gpu": (0.0, True, 1e5),
     "host_usage": (0.0, True, 1.0),
+    "metered_energy_kwh": (0.0, True, 1e12),
+    "metered_scope": (0.0, True, 3.0),
 }
 #: Fields whose values are codes: only these values are valid.
 CATEGORIES = {"production_model": (0.0, 1.0), "yield_model": (0.0, 1.0, 2.0),
-              "imputation": (0.0, 1.0, 2.0), "server": (0.0, 1.0)}
+              "imputation": (0.0, 1.0, 2.0), "server": (0.0, 1.0),
+              "metered_scope": (0.0, 1.0, 2.0, 3.0)}
 
 
 def out_of_bounds(field, values):

@@ -37,7 +37,6 @@ from mlimpact.study.coverage import coverage
 from mlimpact.study.options import StudyOptions, catalogue_of, records_of, validate_options
 from mlimpact.study.scenarios import scenario_runs
 from mlimpact.uncertainty.binding import bind
-from mlimpact.uncertainty.catalogue import run_parameters
 
 CLAIMS = {
     "card_production_rises": "the production impacts of one graphics card rise with its "
@@ -189,7 +188,7 @@ def _scenario(name, options, progress, client=None, records=None):
         keep = frontier(dates, compute)
         series = {name: partial(_only, keep, transform) for name, transform in series.items()
                   if not name.endswith("_production_share")}
-    catalogue = catalogue_of(options, run_parameters(runs))
+    catalogue = catalogue_of(options, {}, runs)
     bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes)
     summary, slopes, intercepts, stats = _propagate_trends(
         runs.runs, bound, dates, series, options, progress, client, "training", True,

@@ -77,12 +77,15 @@ def records_of(options):
     return read_models_file(options.models_file)
 
 
-def catalogue_of(options, extra):
-    """The default catalogue with the ``extra`` parameters, amended by the options'
+def catalogue_of(options, extra, runs=None):
+    """The default catalogue with the ``extra`` parameters and those of ``runs``
+    (:func:`mlimpact.uncertainty.catalogue.with_runs`, if given), amended by the options'
     ``[uncertainty]`` section."""
-    from mlimpact.uncertainty.catalogue import apply_uncertainty, default_catalogue
+    from mlimpact.uncertainty.catalogue import apply_uncertainty, default_catalogue, with_runs
 
     catalogue = {**default_catalogue(options.power), **extra}
+    if runs is not None:
+        catalogue = with_runs(catalogue, runs)
     return apply_uncertainty(catalogue, options.uncertainty, source="[uncertainty]")
 
 

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlimpact.engine.propagate import propagate
+from mlimpact.engine.propagate import metered_checks, propagate_runs
 from mlimpact.quantities import CRITERIA, training_index
 from mlimpact.runs.notable import build_runs
-from mlimpact.uncertainty.binding import bind
-from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
+from mlimpact.runs.setupfile import check_power
 
 #: Statistics of the per-run and total rows.
 STATISTICS = ("median", "q025", "q975", "mean")
@@ -27,14 +26,19 @@ _LEVELS = {"median": 0.5, "q025": 0.025, "q975": 0.975}
 @dataclass
 class Portfolio:
     """``runs``: per-run statistics (xarray Dataset of the engine); ``total``: criterion ->
-    {statistic: value} of the per-sample sums over the runs; ``measured``: run -> published
-    or metered energy [kWh] where the inventory gives one; ``records``: the runs' records."""
+    {statistic: value} of the per-sample sums over the runs; ``measured``: run -> metered
+    energy [kWh] where the inventory gives one (the run's energy then rests on it);
+    ``records``: the runs' records."""
 
     runs: object
     total: dict
     measured: dict
     records: list
     excluded: list
+    #: Metered runs against the power model (:func:`mlimpact.engine.propagate.metered_checks`).
+    checks: list = ()
+    power: str = "evidence"
+    location: str = "evidence"
 
 
 def _totals(start, stop, samples):
@@ -43,7 +47,7 @@ def _totals(start, stop, samples):
 
 
 def estimate_portfolio(records, samples=10_000, seed=0, chunk_size=4096, catalogue=None,
-                       location="evidence", power="evidence"):
+                       location="evidence", power="evidence", client=None):
     """Impacts of every run of an inventory and of their total.
 
     Parameters
@@ -53,23 +57,26 @@ def estimate_portfolio(records, samples=10_000, seed=0, chunk_size=4096, catalog
     samples, seed : int
     catalogue : dict, optional
         Uncertain inputs (default ``data/parameters.toml`` of the power model).
+    location, power : str
+        Location rule and power model (:func:`mlimpact.runs.notable.build_runs`).
+    client : dask.distributed.Client, optional
 
     Returns
     -------
     Portfolio
     """
+    for record in records:
+        if "stated" in record:
+            check_power(record, power, record["model"])
     years = [int(r["year"]) for r in records]
     runs = build_runs((min(years), max(years)), records=records, location=location,
                       power=power)
     by_name = {r["model"]: r for r in records}
     keys = [(by_name[n]["hardware"], by_name[n].get("region", ""), by_name[n].get("provider", ""),
              by_name[n].get("organization", ""), by_name[n]["year"]) for n in runs.runs.names]
-    catalogue = {**(default_catalogue(power) if catalogue is None else catalogue),
-                 **run_parameters(runs)}
-    bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes,
-                 run_keys=keys)
-    summary, chunks = propagate(runs.runs, bound, samples, seed=seed, chunk_size=chunk_size,
-                                on_chunk=_totals)
+    options = dict(catalogue=catalogue, seed=seed, chunk_size=chunk_size, client=client)
+    summary, chunks = propagate_runs(runs, samples, run_keys=keys, on_chunk=_totals, **options)
+    checks = metered_checks(runs, samples, **options)
     sums = np.concatenate(chunks)
     total = {}
     for c, criterion in enumerate(CRITERIA):
@@ -79,7 +86,7 @@ def estimate_portfolio(records, samples=10_000, seed=0, chunk_size=4096, catalog
                             "mean": float(values.mean())}
     measured = {r["model"]: float(r["energy_kwh"]) for r in records if r.get("energy_kwh")}
     excluded = [(r.name, r.reason) for r in runs.records if r.status == "excluded"]
-    return Portfolio(summary, total, measured, records, excluded)
+    return Portfolio(summary, total, measured, records, excluded, checks, power, location)
 
 
 #: Columns of the batch CSV.

@@ -26,7 +26,7 @@ from mlimpact.quantities import CRITERIA, IMPACT_CRITERIA, card_index, training_
 from mlimpact.runs import notable
 from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
 from mlimpact.uncertainty.binding import bind
-from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
+from mlimpact.uncertainty.catalogue import default_catalogue, with_runs
 from mlimpact.uncertainty.sampling import SaltelliDesign
 
 #: Subject of the outputs that aggregate every model, every card.
@@ -67,7 +67,7 @@ def impact_sensitivity(n=256, seed=0, window=notable.WINDOW, impute=True, resamp
     started = time.perf_counter()
     runs = notable.build_runs(window, impute, location=location, power=power,
                               speculative=speculative, records=records)
-    catalogue = {**default_catalogue(power), **run_parameters(runs)}
+    catalogue = with_runs(default_catalogue(power), runs)
     bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes)
     outputs = training_outputs(runs, per_model)
     models = _DesignRun(runs.runs, bound, n, seed, resamples, chunk_size, outputs, "training",

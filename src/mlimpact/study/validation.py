@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlimpact.analysis.scores import ALPHA, interval_score  # noqa: F401 (re-exported)
-from mlimpact.engine.propagate import propagate
+from mlimpact.engine.propagate import propagate_runs
 from mlimpact.errors import MlimpactError
 from mlimpact.runs import notable
 from mlimpact.runs.records import published_record
@@ -49,8 +49,6 @@ from mlimpact.study.cards import card_estimate
 from mlimpact.tables.hardware import hardware_table
 from mlimpact.tables.models import load_models
 from mlimpact.tables.validation import BASES, published_footprints
-from mlimpact.uncertainty.binding import bind
-from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
 
 WAYS = ("dataset", "setup", "card")
 #: Training quantities: (criterion, phase) of our results.
@@ -123,11 +121,6 @@ def _usable(stats):
     return all(math.isfinite(v) and v > 0 for k, v in stats.items() if k != "point")
 
 
-def _catalogue(catalogue, runs):
-    return {**(default_catalogue(runs.power) if catalogue is None else catalogue),
-            **run_parameters(runs)}
-
-
 def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
              dataset=None, client=None, ways=WAYS, location="evidence", power="evidence",
              records=None, method="mc"):
@@ -170,11 +163,10 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
     propagate_options = dict(seed=seed, method=method, chunk_size=chunk_size, client=client)
 
     def estimate(runs, table=None):
-        """Per-model summary of ``runs`` (its run table replaced by ``table`` if given)."""
-        table = runs.runs if table is None else table
-        bound = bind(_catalogue(catalogue, runs), table, runs.hardware, runs.countries,
-                     runs.known, runs.classes)
-        return propagate(table, bound, samples, **propagate_options)
+        """Per-model summary of ``runs`` (its run table replaced by ``table`` if given), by
+        the path of ``estimate`` (:func:`mlimpact.engine.propagate.propagate_runs`)."""
+        return propagate_runs(runs, samples, catalogue=catalogue, table=table,
+                              **propagate_options)
 
     if "dataset" in ways:
         if dataset is None:

@@ -20,7 +20,7 @@ from mlimpact.quantities import IMPACT_CRITERIA
 from mlimpact.runs.table import CATEGORIES, FIELD_BOUNDS, RUN_FIELDS, bounds_text
 from mlimpact.tables.catalogue import POWER_MODELS, SOURCE, catalogue_document
 from mlimpact.uncertainty import distributions
-from mlimpact.uncertainty.distributions import Constant, Discrete, Uniform
+from mlimpact.uncertainty.distributions import Constant, Discrete, LogNormal, Uniform
 
 SCOPES = ("global", "hardware", "country", "run", "factor")
 #: Largest multiplicative error a ``scale`` parameter may draw (keeps every result finite).
@@ -268,11 +268,51 @@ def default_catalogue(power_model="mlca"):
 def run_parameters(runs):
     """The parameters a run table of notable models brings with it
     (:class:`mlimpact.runs.notable.NotableRuns`): its unpublished die areas
-    (:func:`die_area_parameters`) and its runs' choices of location
-    (:func:`location_parameters`)."""
+    (:func:`die_area_parameters`), its runs' choices of location
+    (:func:`location_parameters`), the chip-hours its records and their sources disagree on
+    (:func:`record_parameters`) and the world's ADPe and PE factors standing for a country's
+    (:func:`fallback_parameters`)."""
     return {**die_area_parameters(runs.unpublished_dies),
             **location_parameters(runs.location_choices or {}),
-            **record_parameters(runs.record_ranges or {})}
+            **record_parameters(runs.record_ranges or {}),
+            **fallback_parameters(getattr(runs, "grid_fallbacks", ()))}
+
+
+def with_runs(catalogue, runs):
+    """The catalogue for the runs of ``runs`` (:class:`mlimpact.runs.notable.NotableRuns`):
+    ``catalogue`` with :func:`run_parameters`, and the run-scope inputs that a run states
+    (:attr:`~mlimpact.runs.notable.NotableRuns.fixed`) fixed at their value for that run."""
+    catalogue = {**catalogue, **run_parameters(runs)}
+    for name, values in (getattr(runs, "fixed", None) or {}).items():
+        for parameter, value in values.items():
+            if parameter not in catalogue:
+                continue
+            own = dict(catalogue[parameter].member_distributions or {})
+            own[name] = Constant(float(value), unit=catalogue[parameter].unit)
+            catalogue[parameter] = replace(catalogue[parameter], member_distributions=own)
+    return catalogue
+
+
+def fallback_parameters(countries):
+    """``grid_adpe_world`` and ``grid_pe_world``: for the grids whose ADPe and PE factors are
+    the world's (no factor for the country, ``unknown`` included), a multiplicative error of
+    the spread of countries' factors around the world's
+    (:func:`mlimpact.tables.grid.world_fallback_gsd`), on top of the factor's own error."""
+    if not countries:
+        return {}
+    from mlimpact.tables.grid import world_fallback_gsd
+
+    out = {}
+    for criterion, what in (("adpe", "ADPe"), ("pe", "PE")):
+        gsd = world_fallback_gsd(criterion)
+        out[f"grid_{criterion}_world"] = Parameter(
+            f"grid_{criterion}_world", LogNormal(1.0, gsd, unit="1"), scope="country",
+            target=f"grid_{criterion}", mode="scale", unit="1",
+            source="data/electricity_factors.csv: root-mean-square log ratio of its countries' "
+                   f"factors to the world's (gsd {gsd:.2f})",
+            description=f"the world's {what} factor of electricity standing for a country's",
+            members=tuple(sorted(countries)), label=f"grid {what} (world's for the country)")
+    return out
 
 
 def record_parameters(ranges):

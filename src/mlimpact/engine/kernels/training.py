@@ -3,7 +3,8 @@
 For a run (one row of a :class:`mlimpact.runs.table.RunTable`) it evaluates, after MLCA [1]_::
 
     E       = repetitions * nodes * P_node * hours * DR                          [kWh]
-            (P_node: accelerators and host, :func:`mlimpact.engine.kernels.use.node_power_kw`)
+            (P_node: accelerators and host, :func:`mlimpact.engine.kernels.use.node_power_kw`;
+            a metered run: :func:`mlimpact.engine.kernels.use.metered_energy_kwh`)
     I_use   = E * F_elec * IR                                                    per criterion
     I_prod  = repetitions * nodes * hours * (n_gpu M_gpu + M_server) / (L * 8760 * U)
     I_total = I_prod + I_use
@@ -33,8 +34,8 @@ from mlimpact.engine.kernels.prepare import impute, select_variant
 from mlimpact.runs.table import (
     CPU_DIE_AREA_CM2, CPU_TDP_W, CPU_USAGE, CPUS, DYNAMIC_RATIO, GPU_TDP_W, GPU_USAGE, GPUS,
     GRID, HOST_RATED_W_PER_GPU, HOST_USAGE, HOURS, INTENSITY_RATIO, LIFETIME_USAGE, LIFETIME_YEARS,
-    IMPUTATION, MEMORY_DENSITY, MFU, NODES, PEAK_FLOPS, PSUS, RAM_MODULE_GB, RAM_MODULES,
-    REPETITIONS, SERVER, SSD_GB, TRAINING_COMPUTE, VARIANT,
+    IMPUTATION, MEMORY_DENSITY, METERED_ENERGY_KWH, METERED_SCOPE, MFU, NODES, PEAK_FLOPS, PSUS,
+    RAM_MODULE_GB, RAM_MODULES, REPETITIONS, SERVER, SSD_GB, TRAINING_COMPUTE, VARIANT,
 )
 
 #: Outputs of one run, and the offsets of its energy, production and use blocks
@@ -50,7 +51,7 @@ RUN_INPUTS = np.array([HOURS, NODES, REPETITIONS, GPUS, GPU_USAGE, GPU_TDP_W, CP
                        CPU_TDP_W, RAM_MODULES, RAM_MODULE_GB, SERVER, GRID, GRID + 1, GRID + 2,
                        INTENSITY_RATIO, LIFETIME_YEARS, LIFETIME_USAGE, DYNAMIC_RATIO,
                        TRAINING_COMPUTE, PEAK_FLOPS, MFU, IMPUTATION, HOST_RATED_W_PER_GPU,
-                       HOST_USAGE], dtype=np.int64)
+                       HOST_USAGE, METERED_ENERGY_KWH, METERED_SCOPE], dtype=np.int64)
 
 
 @njit(**JIT_OPTIONS)
@@ -90,7 +91,14 @@ def run_from_parts(row, card, host, out):
     power = use.node_power_kw(row[GPUS], row[GPU_USAGE], row[GPU_TDP_W],
                               row[CPUS] * server_on, row[CPU_USAGE], row[CPU_TDP_W], ram_gb,
                               row[HOST_RATED_W_PER_GPU] * server_on, row[HOST_USAGE])
-    energy = use.energy_kwh(row[REPETITIONS], row[NODES], power, row[HOURS], row[DYNAMIC_RATIO])
+    if row[METERED_SCOPE] > 0.0:
+        energy = use.metered_energy_kwh(
+            row[METERED_ENERGY_KWH], row[METERED_SCOPE],
+            use.accelerators_power_kw(row[GPUS], row[GPU_USAGE], row[GPU_TDP_W]), power,
+            row[DYNAMIC_RATIO])
+    else:
+        energy = use.energy_kwh(row[REPETITIONS], row[NODES], power, row[HOURS],
+                                row[DYNAMIC_RATIO])
     out[OUT_ENERGY] = energy
     allocation = (row[REPETITIONS] * row[NODES] * row[HOURS]
                   / (row[LIFETIME_YEARS] * HOURS_PER_YEAR * row[LIFETIME_USAGE]))

@@ -6,6 +6,11 @@
     P_host [W]  = u_cpu n_cpu TDP_cpu + 0.3725 W/GB * RAM_GB     (MLCA; no node rating known)
                 = u_host * n_gpu * h_gpu                         (a node of known rating)
     E [kWh]     = repetitions * nodes * P_node * hours * DR
+    E [kWh]     = E_m * (P_node / P_acc) * DR,  E_m * DR  or  E_m             (metered run)
+
+A metered run (``E_m`` [kWh], the energy measured at the scope of its meter: the accelerators,
+the node or the facility) takes the measurement for what its meter counted and the model for the
+rest: the host's share of the node's power and the facility's overhead DR.
 
 The second host term is mlimpact's evidence power model (docs/methodology.md, "Host power"):
 ``h_gpu`` (``host_rated_w_per_gpu``) is the rated power of the accelerator's node less its
@@ -36,6 +41,25 @@ def node_power_kw(gpus, gpu_usage, gpu_tdp_w, cpus, cpu_usage, cpu_tdp_w, ram_gb
     else:
         host_w = cpu_usage * cpus * cpu_tdp_w + RAM_POWER_W_PER_GB * ram_gb
     return (gpu_usage * gpus * gpu_tdp_w + host_w) / 1000.0
+
+
+@njit(**JIT_OPTIONS)
+def accelerators_power_kw(gpus, gpu_usage, gpu_tdp_w):
+    """Mean electrical power of one node's accelerators [kW]."""
+    return gpu_usage * gpus * gpu_tdp_w / 1000.0
+
+
+@njit(**JIT_OPTIONS)
+def metered_energy_kwh(metered, scope, accelerators_kw, node_kw, dynamic_ratio):
+    """Energy of a run [kWh] from the energy metered at ``scope`` (1 accelerators, 2 node,
+    3 facility; :data:`mlimpact.runs.table.METERED_SCOPES`), completed to the facility with
+    the node's ratio of total to accelerator power and the overhead DR."""
+    if scope == 1.0:
+        ratio = node_kw / accelerators_kw if accelerators_kw > 0.0 else 1.0
+        return metered * ratio * dynamic_ratio
+    if scope == 2.0:
+        return metered * dynamic_ratio
+    return metered
 
 
 @njit(**JIT_OPTIONS)
