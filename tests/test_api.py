@@ -63,7 +63,7 @@ def test_five_lines_from_hardware_count_hours_and_country():
     run = mlimpact.Setup(gpu="NVIDIA V100 SXM2 32 GB", gpus=16, nodes=4, hours=79.2,
                          country="USA", gpu_usage=0.75259, gpu_tdp_w=250, gpu_die_area_cm2=8.15,
                          cpu_tdp_w=205, cpu_die_area_cm2=6.94, ram_module_gb=64)
-    result = mlimpact.estimate(run, point=True)
+    result = mlimpact.estimate(run, point=True, power="mlca")
     # MLCA's reference case (Morand et al., ICT4S 2024): 2082.5 kWh, 831 kg CO2eq
     assert float(result.energy_point[0]) == pytest.approx(2082.5, rel=5e-3)
     assert float(result.gwp_point.sel(phase="total")[0]) == pytest.approx(831, rel=5e-3)

@@ -17,9 +17,10 @@ def run_cli(*args):
 
 def test_estimate_point_json_schema(repo_root, capsys):
     assert main(["estimate", str(repo_root / "examples/bert_base.toml"), "--point",
-                 "--format", "json"]) == 0
+                 "--power", "mlca", "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"energy_kwh", "gwp_kgco2eq", "adpe_kgsbeq", "pe_mj"}
+    assert set(result) == {"energy_kwh", "gwp_kgco2eq", "adpe_kgsbeq", "pe_mj", "power_model",
+                           "location_model", "notes", "metered"}
     assert result["energy_kwh"] == pytest.approx(2082.5, rel=5e-3)  # MLCA's published BERT_base result (docs/methodology.md, section 5)
     for key in ("gwp_kgco2eq", "adpe_kgsbeq", "pe_mj"):
         assert set(result[key]) == {"production", "use", "total"}
@@ -27,9 +28,11 @@ def test_estimate_point_json_schema(repo_root, capsys):
 
 
 def test_estimate_point_table(repo_root, capsys):
-    assert main(["estimate", str(repo_root / "examples/bert_base.toml"), "--point"]) == 0
+    assert main(["estimate", str(repo_root / "examples/bert_base.toml"), "--point",
+                 "--power", "mlca"]) == 0
     out = capsys.readouterr().out
     assert "GWP [kg CO2eq]" in out and "831" in out and "BERT_base" in out
+    assert "power model: MLCA" in out
 
 
 @pytest.mark.parametrize("text, message", [

@@ -56,8 +56,9 @@ def test_card_kernel_equals_naive_reference(seed, n):
 @given(seed=seeds, field=st.sampled_from(["hours", "nodes", "repetitions"]),
        factor=st.floats(0.01, 100))
 def test_impacts_linear_in_hours_nodes_repetitions(seed, field, factor):
-    # with nothing imputed: an imputed field is computed from compute, not scaled
-    runs = scaled(random_runs(np.random.default_rng(seed), 5), imputation=0)
+    # with nothing imputed (an imputed field is computed from compute, not scaled) and no
+    # metered energy (a measurement is the run's, whatever its size)
+    runs = scaled(random_runs(np.random.default_rng(seed), 5), imputation=0, metered_scope=0)
     base = training_impacts(runs)
     more = training_impacts(scaled(runs, **{field: factor}))
     for criterion in ("energy", "gwp", "adpe", "pe"):
@@ -102,7 +103,7 @@ def test_production_grows_with_die_area_and_memory(seed, factor):
 @settings(max_examples=25, deadline=None)
 @given(seed=seeds, factor=st.floats(1.01, 10))
 def test_imputed_hours_inversely_proportional_to_mfu_and_chips(seed, factor):
-    runs = scaled(random_runs(np.random.default_rng(seed), 4), imputation=0)
+    runs = scaled(random_runs(np.random.default_rng(seed), 4), imputation=0, metered_scope=0)
     values = runs.values.copy()
     values[:, RUN_FIELDS.index("imputation")] = 1  # hours from compute
     imputed = dataclasses.replace(runs, values=values)

@@ -9,7 +9,7 @@ import pytest
 import mlimpact
 from mlimpact.cli import main
 from mlimpact.engine.model import training_impacts
-from mlimpact.engine.propagate import propagate_runs, propagate_setup
+from mlimpact.engine.propagate import propagate_setup
 from mlimpact.runs.notable import build_runs
 from mlimpact.runs.records import read_models_file
 from mlimpact.runs.setupfile import parse_setup

@@ -121,8 +121,9 @@ def _as_setup(setup):
                     f"got {type(setup).__name__}")
 
 
-def estimate(setup, samples=10_000, seed=0, method="mc", parameters=None,
-             chunk_size=DEFAULT_CHUNK_SIZE, point=False, power="evidence", location="evidence"):
+def estimate(setup=None, samples=10_000, seed=0, method="mc", parameters=None,
+             chunk_size=DEFAULT_CHUNK_SIZE, point=False, power="evidence", location="evidence",
+             codecarbon=None, group=None):
     """Energy and impacts of one training run, with their uncertainty.
 
     Parameters
@@ -142,6 +143,10 @@ def estimate(setup, samples=10_000, seed=0, method="mc", parameters=None,
         (``mlca``: with ``point``, MLCA's published cases exactly).
     location : {"evidence", "organisation"}
         Location rule (only a run located by its organisation or provider differs).
+    codecarbon : path, optional
+        codecarbon's ``emissions.csv`` instead of ``setup``: every run (or ``group``:
+        ``run_id``, ``project_name``) with its metered energy and logged location
+        (:mod:`mlimpact.runs.codecarbon`); the result has one ``model`` per run.
 
     Returns
     -------
@@ -161,6 +166,9 @@ def estimate(setup, samples=10_000, seed=0, method="mc", parameters=None,
     >>> round(float(result.energy_point.squeeze()))
     2082
     """
+    if codecarbon is not None:
+        return _codecarbon(codecarbon, group, samples, seed, parameters, chunk_size, point,
+                           power, location, setup)
     setup = _as_setup(setup)
     if not isinstance(point, bool):
         raise MlimpactError(f"estimate: point must be True or False (got {point!r})")
@@ -182,6 +190,26 @@ def estimate(setup, samples=10_000, seed=0, method="mc", parameters=None,
     return describe_dataset(split_point(result),
                             "mlimpact Monte Carlo estimate of a training run",
                             catalogue=catalogue_hash(catalogue), **attrs)
+
+
+def _codecarbon(path, group, samples, seed, parameters, chunk_size, point, power, location,
+                setup):
+    from mlimpact.runs.codecarbon import codecarbon_records
+    from mlimpact.study.portfolio import estimate_portfolio
+
+    if setup is not None or point:
+        raise MlimpactError("estimate: codecarbon takes the place of setup, and no point")
+    records, digest = codecarbon_records(path, group=group)
+    catalogue = default_catalogue(power)
+    if parameters is not None:
+        extra = parameters if isinstance(parameters, dict) else load_parameters(parameters)
+        catalogue = {**catalogue, **extra}
+    portfolio = estimate_portfolio(records, samples=samples, seed=seed, chunk_size=chunk_size,
+                                   catalogue=catalogue, location=location, power=power)
+    return describe_dataset(split_point(portfolio.runs),
+                            f"mlimpact Monte Carlo estimate of the runs of {Path(path).name}",
+                            catalogue=catalogue_hash(catalogue), power_model=power,
+                            location_model=location, file_sha256=digest)
 
 
 @dataclass

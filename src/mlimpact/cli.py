@@ -20,12 +20,21 @@ def _batch(args):
     from mlimpact.study.portfolio import BATCH_HEADER, batch_rows, estimate_portfolio
     from mlimpact.uncertainty.catalogue import default_catalogue, load_parameters
 
-    if args.setup or args.point:
-        raise MlimpactError("--batch takes an inventory file in place of SETUP, and no --point")
+    flag = "--batch" if args.batch else "--codecarbon"
+    if args.setup or args.point or (args.batch and args.codecarbon):
+        raise MlimpactError(f"{flag} takes a file in place of SETUP, and no --point "
+                            "(--batch or --codecarbon, not both)")
+    if args.group and not args.codecarbon:
+        raise MlimpactError("--group applies to --codecarbon")
     if args.out:
         files.check_writable_file(args.out, force=args.force)
-    records, digest = read_models_file(args.batch)
-    if "energy_kwh" not in records[0]:  # only inventories have it
+    if args.codecarbon:
+        from mlimpact.runs.codecarbon import codecarbon_records
+
+        records, digest = codecarbon_records(args.codecarbon, group=args.group)
+    else:
+        records, digest = read_models_file(args.batch)
+    if "stated" not in records[0]:  # only inventories are records of user's runs
         raise MlimpactError(f"{args.batch}: --batch takes an inventory (columns name, date, "
                             "hardware...), not an Epoch export: use run --models for that")
     catalogue = default_catalogue(args.power)
@@ -39,14 +48,15 @@ def _batch(args):
     if args.out:
         files.write_csv(args.out, BATCH_HEADER, rows)
     if args.format == "json":
-        print(_json({"file": str(args.batch), "sha256": digest, "samples": args.samples,
+        print(_json({"file": str(args.batch or args.codecarbon), "sha256": digest, "samples": args.samples,
                      "seed": args.seed, "power_model": args.power,
                      "location_model": args.location,
                      "rows": [dict(zip(BATCH_HEADER, row)) for row in rows],
                      "excluded": [{"run": n, "reason": why} for n, why in portfolio.excluded],
                      "metered": list(portfolio.checks)}))
         return
-    print(f"{args.batch} (SHA-256 {digest[:16]}...): {len(portfolio.runs.model)} runs, "
+    print(f"{args.batch or args.codecarbon} (SHA-256 {digest[:16]}...): "
+          f"{len(portfolio.runs.model)} runs, "
           f"{args.samples:,} samples (seed {args.seed}); median [95 % interval]; the total's "
           "interval keeps shared inputs shared")
     print(f"power model: {text.POWER_MODEL_WORDS[args.power]}; location: {args.location}\n")
@@ -62,10 +72,10 @@ def _batch(args):
 
 
 def _estimate(args):
-    if args.batch:
+    if args.batch or args.codecarbon:
         return _batch(args)
     if not args.setup:
-        raise MlimpactError("estimate needs a SETUP file, or --batch FILE")
+        raise MlimpactError("estimate needs a SETUP file, --batch FILE or --codecarbon FILE")
     _readable_toml((args.setup, "setup file"))
     from mlimpact.engine import model, propagate
     from mlimpact.render import text
@@ -558,6 +568,13 @@ def build_parser():
     estimate.add_argument("--batch", metavar="FILE",
                           help="an inventory of training runs (CSV, docs/user-guide.md): every "
                                "run and the portfolio's total in one pass")
+    estimate.add_argument("--codecarbon", metavar="FILE",
+                          help="codecarbon's emissions.csv in place of SETUP: every run with its "
+                               "metered energy and logged location, production and all criteria "
+                               "estimated (docs/user-guide.md)")
+    estimate.add_argument("--group", choices=("run_id", "project_name"),
+                          help="with --codecarbon: one run per session (its latest row) or per "
+                               "project (its sessions summed) (default: one run per row)")
     estimate.add_argument("--point", action="store_true",
                           help="deterministic estimate: every input at its given or default value")
     _add_sampling_options(estimate)

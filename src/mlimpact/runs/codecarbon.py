@@ -328,3 +328,13 @@ def codecarbon_rows(path, group=None):
         runs.setdefault(name, []).append(max(snapshots, key=lambda s: s["seconds"]))
     rows = [_inventory_row(name, group_sessions, path) for name, group_sessions in runs.items()]
     return rows, COLUMNS, hashlib.sha256(raw).hexdigest()
+
+
+def codecarbon_records(path, group=None):
+    """Records of the runs of codecarbon's ``emissions.csv`` (:func:`codecarbon_rows`), read
+    as the rows of an inventory (:func:`mlimpact.runs.records.inventory_records`), and the
+    file's SHA-256."""
+    from mlimpact.runs.records import inventory_records
+
+    rows, columns, digest = codecarbon_rows(path, group)
+    return inventory_records(rows, columns, source=str(path)), digest

@@ -214,7 +214,7 @@ def inventory_records(rows, columns, source="<inventory>"):
     :data:`mlimpact.runs.setupfile.ROW_KEYS`), by the rules of a setup file
     (:func:`mlimpact.runs.setupfile.run_record`)."""
     from mlimpact.runs.notable import accelerators_per_node
-    from mlimpact.runs.setupfile import ROW_KEYS, check_value, run_record
+    from mlimpact.runs.runspec import ROW_KEYS, check_value, run_record
 
     unknown = [c for c in columns if c not in INVENTORY_COLUMNS and c not in ROW_KEYS]
     missing = [c for c, (required, _) in INVENTORY_COLUMNS.items()
