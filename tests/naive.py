@@ -75,21 +75,25 @@ def card_of_run(v, factors=F):
 
 
 def training(values, factors=F):
-    """Energy (...), production (..., 3), use (..., 3) of run rows of shape (..., field)."""
+    """Energy (...), production (..., 3), use (..., 3) and energy by scope (..., 3:
+    accelerators, host, overhead) of run rows of shape (..., field)."""
     v = {name: values[..., j] for j, name in enumerate(RUN_FIELDS)}
     on = v["server"]
     ram_gb = v["ram_modules"] * v["ram_module_gb"] * on
     mlca_host_w = v["cpu_usage"] * v["cpus"] * on * v["cpu_tdp_w"] + 0.3725 * ram_gb
     rated_host_w = v["host_usage"] * v["gpus"] * v["host_rated_w_per_gpu"] * on
     host_w = np.where(v["host_rated_w_per_gpu"] * on > 0, rated_host_w, mlca_host_w)
-    power_kw = (v["gpu_usage"] * v["gpus"] * v["gpu_tdp_w"] + host_w) / 1000
-    energy = v["repetitions"] * v["nodes"] * power_kw * v["hours"] * v["dynamic_ratio"]
-    # a metered run: the measurement at its scope, completed with the model's ratios
     accelerators_kw = v["gpu_usage"] * v["gpus"] * v["gpu_tdp_w"] / 1000
-    metered = v["metered_energy_kwh"] * np.select(
-        [v["metered_scope"] == 1, v["metered_scope"] == 2],
-        [power_kw / accelerators_kw * v["dynamic_ratio"], v["dynamic_ratio"]], 1.0)
-    energy = np.where(v["metered_scope"] > 0, metered, energy)
+    power_kw = accelerators_kw + host_w / 1000
+    node = v["repetitions"] * v["nodes"] * v["hours"] * power_kw
+    # a metered run: the measurement at its scope, the nodes' energy from it
+    scope, metered = v["metered_scope"], v["metered_energy_kwh"]
+    node = np.select([scope == 1, scope == 2, scope == 3],
+                     [metered * power_kw / accelerators_kw, metered,
+                      metered / v["dynamic_ratio"]], node)
+    energy = np.where(scope == 3, metered, node * v["dynamic_ratio"])
+    accelerators = np.where(scope == 1, metered, node * accelerators_kw / power_kw)
+    scopes = np.stack([accelerators, node - accelerators, energy - node], axis=-1)
     gpu = sum(card_of_run(v, factors))
     host = server(v["cpus"], v["cpu_die_area_cm2"], v["ram_modules"], v["ram_module_gb"],
                   v["ssd_gb"], v["psus"], v["memory_density"], factors) * on[..., None]
@@ -98,7 +102,7 @@ def training(values, factors=F):
     production = allocation[..., None] * (v["gpus"][..., None] * gpu + host)
     grid = np.stack([v["grid_gwp"], v["grid_adpe"], v["grid_pe"]], axis=-1)
     use = energy[..., None] * grid * v["intensity_ratio"][..., None]
-    return energy, production, use
+    return energy, production, use, scopes
 
 
 VARIANT = RUN_FIELDS.index("variant")
@@ -175,7 +179,15 @@ def point_inputs(runs):
 
 
 def monte_carlo(runs, values, bound):
-    """The ten quantities of every (sample, run): energy, production x3, use x3, total x3."""
+    """The quantities of every (sample, run), by (criterion, phase or scope): energy, then
+    production, use and total of each impact criterion, and the energy by scope."""
     inputs, factors = apply_parameters(runs, values, bound)
-    energy, production, use = training(inputs, factors[:, None])
-    return np.concatenate([energy[..., None], production, use, production + use], axis=-1)
+    energy, production, use, scopes = training(inputs, factors[:, None])
+    out = {("energy", "use"): energy}
+    for c, criterion in enumerate(("gwp", "adpe", "pe")):
+        out[criterion, "production"] = production[..., c]
+        out[criterion, "use"] = use[..., c]
+        out[criterion, "total"] = production[..., c] + use[..., c]
+    for k, scope_name in enumerate(("accelerators", "host", "overhead")):
+        out["energy", scope_name] = scopes[..., k]
+    return out

@@ -95,7 +95,9 @@ def test_quantities_layout_is_what_the_kernels_write():
         for k, component in enumerate(q.COMPONENTS):
             assert q.card_index(criterion, component) == len(q.COMPONENTS) * c + k
     assert q.training_index("energy") == q.ENERGY == 0
-    assert q.N_KERNEL_OUT == q.TOTAL == 1 + 2 * len(q.IMPACT_CRITERIA)
+    for k, scope in enumerate(q.ENERGY_SCOPES):
+        assert q.training_index("energy", scope) == q.SCOPES + k
+    assert q.N_KERNEL_OUT == q.TOTAL == 1 + 2 * len(q.IMPACT_CRITERIA) + len(q.ENERGY_SCOPES)
     with pytest.raises(KeyError):
         q.training_index("energy", "production")
 

@@ -19,8 +19,9 @@ def test_estimate_point_json_schema(repo_root, capsys):
     assert main(["estimate", str(repo_root / "examples/bert_base.toml"), "--point",
                  "--power", "mlca", "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"energy_kwh", "gwp_kgco2eq", "adpe_kgsbeq", "pe_mj", "power_model",
-                           "location_model", "notes", "metered"}
+    assert set(result) == {"energy_kwh", "energy_by_scope_kwh", "gwp_kgco2eq", "adpe_kgsbeq",
+                           "pe_mj", "power_model", "location_model", "notes", "metered"}
+    assert set(result["energy_by_scope_kwh"]) == {"accelerators", "host", "overhead"}
     assert result["energy_kwh"] == pytest.approx(2082.5, rel=5e-3)  # MLCA's published BERT_base result (docs/methodology.md, section 5)
     for key in ("gwp_kgco2eq", "adpe_kgsbeq", "pe_mj"):
         assert set(result[key]) == {"production", "use", "total"}
@@ -82,6 +83,8 @@ def test_estimate_monte_carlo_json_schema(repo_root, capsys):
     result = json.loads(capsys.readouterr().out)
     statistics = {"mean", "median", "q025", "q975", "q05", "q95"}
     assert set(result["energy_kwh"]) == statistics
+    for scope in ("accelerators", "host", "overhead"):
+        assert set(result["energy_by_scope_kwh"][scope]) == statistics
     for key in ("gwp_kgco2eq", "adpe_kgsbeq", "pe_mj"):
         assert set(result[key]) == {"production", "use", "total"}
         for phase in result[key].values():

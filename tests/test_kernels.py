@@ -30,11 +30,14 @@ def scaled(table, **factors):
 def test_training_kernel_equals_naive_reference(seed, n):
     runs = random_runs(np.random.default_rng(seed), n)
     out = evaluate_runs(runs, PRODUCTION_FACTORS)
-    energy, production, use = naive.training(naive.point_inputs(runs))
+    energy, production, use, scopes = naive.training(naive.point_inputs(runs))
     # Same operations in a different order: agreement to a few ulps.
     np.testing.assert_allclose(out[:, 0], energy, rtol=1e-13)
     np.testing.assert_allclose(out[:, 1:4], production, rtol=1e-13)
     np.testing.assert_allclose(out[:, 4:7], use, rtol=1e-13)
+    # the host and overhead are differences: compared to the energy's scale
+    np.testing.assert_allclose(out[:, 7:10], scopes, rtol=1e-13,
+                               atol=1e-13 * energy.max(initial=0.0))
 
 
 @settings(max_examples=30, deadline=None)
@@ -131,7 +134,9 @@ def test_stage_inputs_are_exactly_the_fields_each_stage_reads():
     # its declared inputs: a stage must not read any other field, and reads each declared one.
     from mlimpact.engine.kernels.prepare import impute
     from mlimpact.engine.kernels.production import CARD_INPUTS, card_of_row
-    from mlimpact.engine.kernels.training import HOST_INPUTS, RUN_INPUTS, host_of_row, run_from_parts
+    from mlimpact.engine.kernels.training import (
+        HOST_INPUTS, N_OUT, RUN_INPUTS, host_of_row, run_from_parts,
+    )
     from mlimpact.runs.table import VARIANT_INDEX
 
     def card(row):
@@ -147,7 +152,7 @@ def test_stage_inputs_are_exactly_the_fields_each_stage_reads():
     def run(row):
         row = row.copy()
         impute(row)
-        out = np.empty(7)
+        out = np.empty(N_OUT)
         run_from_parts(row, np.array([3.0, 2e-3, 40.0]), np.array([5.0, 4e-3, 70.0]), out)
         return out
 

@@ -67,21 +67,26 @@ def fused_and_naive(runs, bound, n, seed, chunk_size):
     result = propagate(runs, bound, n, seed=seed, keep_samples=True, chunk_size=chunk_size)
     design = Design("mc", n, bound.n_columns, seed)
     expected = naive.monte_carlo(runs, parameter_values(bound, design.uniforms(0, n)), bound)
-    np.testing.assert_allclose(result.energy_samples, expected[..., 0], rtol=1e-13)
-    for c, criterion in enumerate(("gwp", "adpe", "pe")):
-        for k, phase in enumerate(("production", "use", "total")):
+    energy = expected["energy", "use"]
+    np.testing.assert_allclose(result.energy_samples, energy, rtol=1e-13)
+    for criterion in ("gwp", "adpe", "pe"):
+        for phase in ("production", "use", "total"):
             np.testing.assert_allclose(result[f"{criterion}_samples"].sel(phase=phase),
-                                       expected[..., 1 + 3 * k + c], rtol=1e-13)
-    return result, expected
+                                       expected[criterion, phase], rtol=1e-13)
+    for scope in ("accelerators", "host", "overhead"):  # differences: to the energy's scale
+        np.testing.assert_allclose(result.energy_by_scope_samples.sel(scope=scope),
+                                   expected["energy", scope], rtol=1e-13,
+                                   atol=1e-13 * energy.max(initial=0.0))
+    return result, energy
 
 
 def test_fused_kernel_equals_naive_numpy(runs):
     result, expected = fused_and_naive(runs, bind_all(runs), 1500, seed=11, chunk_size=1024)
     # Streaming mean and std agree with the full arrays
-    np.testing.assert_allclose(result.energy.sel(statistic="mean"), expected[..., 0].mean(0),
+    np.testing.assert_allclose(result.energy.sel(statistic="mean"), expected.mean(0),
                                rtol=1e-12)
     np.testing.assert_allclose(result.energy.sel(statistic="std"),
-                               expected[..., 0].std(0, ddof=1), rtol=1e-9)
+                               expected.std(0, ddof=1), rtol=1e-9)
 
 
 def test_histogram_quantiles_within_one_bin_of_exact(runs):
@@ -358,7 +363,7 @@ def test_any_chunking_equals_naive_numpy(n, chunk_size, seed):
     # odd chunk sizes cut tiles, blocks of rows and spans anywhere
     runs = shared_hardware_runs()
     result, expected = fused_and_naive(runs, bind_all(runs), n, seed=seed, chunk_size=chunk_size)
-    np.testing.assert_allclose(result.energy.sel(statistic="mean"), expected[..., 0].mean(0),
+    np.testing.assert_allclose(result.energy.sel(statistic="mean"), expected.mean(0),
                                rtol=1e-12)
 
 

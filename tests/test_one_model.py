@@ -219,3 +219,55 @@ def test_bad_metered_inventory_rows_are_one_line(tmp_path, capsys, row, message)
 def test_the_catalogue_of_each_power_model_has_the_metered_error():
     for power in ("evidence", "mlca"):
         assert default_catalogue(power)["metered_energy_error"].target == "metered_energy_kwh"
+
+
+def test_energy_by_scope_adds_up_and_counts_the_accelerators_alone():
+    # the point: accelerators = nodes x gpus x usage x TDP x hours, host = the rest of the
+    # node's power, overhead = the facility beyond the nodes (DR - 1 times the node)
+    setup = parse_setup(SETUP)
+    row = _row(setup)
+    result = training_impacts(setup.runs)
+    scopes = dict(zip(result.scope.values, result.energy_by_scope.values[0]))
+    device_hours = row["nodes"] * row["hours"] * row["repetitions"]
+    accelerators = device_hours * row["gpus"] * row["gpu_usage"] * row["gpu_tdp_w"] / 1000
+    host = device_hours * row["gpus"] * row["host_usage"] * row["host_rated_w_per_gpu"] / 1000
+    assert scopes["accelerators"] == pytest.approx(accelerators, rel=1e-12)
+    assert scopes["host"] == pytest.approx(host, rel=1e-12)
+    assert scopes["overhead"] == pytest.approx((accelerators + host)
+                                               * (row["dynamic_ratio"] - 1), rel=1e-12)
+    assert sum(scopes.values()) == pytest.approx(float(result.energy[0]), rel=1e-12)
+
+
+@pytest.mark.parametrize("scope", ["accelerators", "node", "facility"])
+def test_a_metered_run_gives_its_measurement_at_its_scope(scope):
+    metered = {**SETUP, "run": {**SETUP["run"], "energy_kwh": 1000.0, "energy_scope": scope}}
+    result = propagate_setup(parse_setup(metered), 4096, seed=0, keep_samples=True)
+    parts = result.energy_by_scope_samples.isel(model=0)  # (sample, scope)
+    energy = result.energy_samples.isel(model=0).values
+    np.testing.assert_allclose(parts.sum("scope").values, energy, rtol=1e-12)
+    assert (parts.values >= 0).all()
+    at_scope = {"accelerators": parts.sel(scope="accelerators").values,
+                "node": parts.sel(scope=["accelerators", "host"]).sum("scope").values,
+                "facility": energy}[scope]
+    # the measurement with its error (lognormal, gsd 1.10): median 1000 kWh
+    assert np.median(at_scope) == pytest.approx(1000.0, rel=0.01)
+    assert np.quantile(at_scope, 0.975) / np.quantile(at_scope, 0.025) == pytest.approx(
+        1.10 ** (2 * 1.959964), rel=0.03)
+
+
+def test_the_batch_gives_the_energy_by_scope_per_run_and_in_total(tmp_path):
+    path = tmp_path / "inventory.csv"
+    path.write_text(INVENTORY + "b,2024-06-30,NVIDIA H100 SXM5 80 GB,8,50,DEU\n")
+    records, _ = read_models_file(path)
+    from mlimpact.study.portfolio import batch_rows
+
+    rows = batch_rows(estimate_portfolio(records, samples=1024, seed=0))
+    criteria = [row[1] for row in rows if row[0] == "a"]
+    assert criteria == ["energy", "gwp", "adpe", "pe", "energy_accelerators", "energy_host",
+                        "energy_overhead"]
+    means = {(row[0], row[1]): row[6] for row in rows}  # the mean: additive
+    for name in ("a", "b", "TOTAL"):
+        assert sum(means[name, f"energy_{s}"] for s in ("accelerators", "host", "overhead")) \
+            == pytest.approx(means[name, "energy"], rel=1e-5)
+    assert means["TOTAL", "energy_host"] == pytest.approx(
+        means["a", "energy_host"] + means["b", "energy_host"], rel=1e-5)

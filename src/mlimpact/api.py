@@ -23,7 +23,7 @@ import pandas as pd
 from mlimpact.engine import model
 from mlimpact.engine.propagate import DEFAULT_CHUNK_SIZE, propagate_setup
 from mlimpact.errors import MlimpactError
-from mlimpact.quantities import CRITERIA, UNITS
+from mlimpact.quantities import UNITS
 from mlimpact.render.files import describe_dataset, split_point
 from mlimpact.runs import setupfile
 from mlimpact.tables.hardware import hardware_table
@@ -151,10 +151,12 @@ def estimate(setup=None, samples=10_000, seed=0, method="mc", parameters=None,
     Returns
     -------
     xarray.Dataset
-        ``energy`` [kWh] and ``gwp`` [kg CO2eq], ``adpe`` [kg Sb eq], ``pe`` [MJ] over
-        (model, phase, statistic), statistics ``mean``, ``std``, ``q025``, ``q05``,
-        ``median``, ``q95``, ``q975``; the point estimate as separate variables
-        ``energy_point``, ``gwp_point``... With ``point``, only those.
+        ``energy`` [kWh] (model, statistic), ``energy_by_scope`` [kWh] (model, scope,
+        statistic; scopes ``accelerators``, ``host``, ``overhead``, which add up to the
+        energy) and ``gwp`` [kg CO2eq], ``adpe`` [kg Sb eq], ``pe`` [MJ] over (model, phase,
+        statistic), statistics ``mean``, ``std``, ``q025``, ``q05``, ``median``, ``q95``,
+        ``q975``; the point estimate as separate variables ``energy_point``,
+        ``energy_by_scope_point``, ``gwp_point``... With ``point``, only those.
 
     Examples
     --------
@@ -178,7 +180,7 @@ def estimate(setup=None, samples=10_000, seed=0, method="mc", parameters=None,
              "notes": "; ".join(parsed.notes)}
     if point:
         result = model.training_impacts(parsed.runs)
-        data = result.rename({name: f"{name}_point" for name in CRITERIA})
+        data = result.rename({name: f"{name}_point" for name in result.data_vars})
         return describe_dataset(data, "mlimpact point estimate of a training run",
                                 catalogue=None, **attrs)
     catalogue = default_catalogue(power)

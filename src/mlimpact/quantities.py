@@ -9,6 +9,9 @@ quantity with :func:`training_index` or :func:`card_index`, never by a bare inte
   criteria ``gwp`` (climate change) [kg CO2eq], ``adpe`` (abiotic depletion, elements)
   [kg Sb eq], ``pe`` (primary energy) [MJ];
 - phase: ``production`` (of the hardware, allocated to the run), ``use``, ``total``;
+- scope of the energy: ``accelerators`` (the graphics cards), ``host`` (the rest of the
+  nodes: CPUs, memory, fans...), ``overhead`` (the facility beyond the nodes, PUE and
+  non-training overhead); they add up to the energy;
 - component of a card's production: ``die``, ``memory``, ``other``, ``total``.
 """
 
@@ -18,6 +21,9 @@ CRITERIA = ("energy", "gwp", "adpe", "pe")
 IMPACT_CRITERIA = ("gwp", "adpe", "pe")
 #: Phases of the life cycle.
 PHASES = ("production", "use", "total")
+#: Scopes of the energy, from the accelerators out: accelerators + host = node, node +
+#: overhead = the energy (facility).
+ENERGY_SCOPES = ("accelerators", "host", "overhead")
 #: Components of the production of one graphics card.
 COMPONENTS = ("die", "memory", "other", "total")
 #: Units of every criterion.
@@ -32,12 +38,14 @@ LONG_NAMES = {
 #: Short labels for tables and figures.
 LABELS = {"energy": "energy", "gwp": "GWP", "adpe": "ADPe", "pe": "PE"}
 
-#: Quantities of a training run, as (criterion, phase), in the order of the kernels' output:
-#: energy, then production, use and total of each impact criterion. The kernels write the
-#: first :data:`N_KERNEL_OUT` (energy, production, use); totals are added when accumulated.
+#: Quantities of a training run, as (criterion, phase or scope), in the order of the kernels'
+#: output: energy, production and use of each impact criterion, the energy by scope, then the
+#: total of each impact criterion. The kernels write the first :data:`N_KERNEL_OUT` (all but
+#: the totals); totals are added when accumulated.
 TRAINING_QUANTITIES = (("energy", "use"),
                        *((c, "production") for c in IMPACT_CRITERIA),
                        *((c, "use") for c in IMPACT_CRITERIA),
+                       *(("energy", s) for s in ENERGY_SCOPES),
                        *((c, "total") for c in IMPACT_CRITERIA))
 N_TRAINING_QUANTITIES = len(TRAINING_QUANTITIES)
 #: Quantities of one card, as (criterion, component), criterion by criterion.
@@ -48,11 +56,13 @@ N_CARD_PARTS = len(COMPONENTS) - 1
 
 
 def training_index(criterion, phase="total"):
-    """Position of a training quantity in :data:`TRAINING_QUANTITIES`; energy has one
-    quantity, whatever the phase asked (``use`` or ``total``)."""
+    """Position of a training quantity in :data:`TRAINING_QUANTITIES`; the energy's total is
+    asked as phase ``use`` or ``total``, its parts by their scope (:data:`ENERGY_SCOPES`)."""
     if criterion == "energy":
+        if phase in ENERGY_SCOPES:
+            return TRAINING_QUANTITIES.index(("energy", phase))
         if phase not in ("use", "total"):
-            raise KeyError(f"energy has no {phase} phase")
+            raise KeyError(f"energy has no {phase} phase or scope")
         return 0
     return TRAINING_QUANTITIES.index((criterion, phase))
 
@@ -67,6 +77,7 @@ def card_index(criterion, component="total"):
 ENERGY = training_index("energy")
 PRODUCTION = training_index(IMPACT_CRITERIA[0], "production")
 USE = training_index(IMPACT_CRITERIA[0], "use")
+SCOPES = training_index("energy", ENERGY_SCOPES[0])
 TOTAL = training_index(IMPACT_CRITERIA[0], "total")
-#: Outputs of the training kernel for one run (energy, production, use: no totals).
+#: Outputs of the training kernel for one run (energy, production, use, scopes: no totals).
 N_KERNEL_OUT = TOTAL

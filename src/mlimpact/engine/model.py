@@ -1,8 +1,10 @@
 """The deterministic impact model (MLCA [1]_): public functions that validate and label.
 
 - :func:`training_impacts` evaluates every run of a :class:`~mlimpact.runs.table.RunTable` and
-  returns an :class:`xarray.Dataset` with ``energy`` (model) [kWh] and ``gwp`` [kg CO2eq],
-  ``adpe`` [kg Sb eq], ``pe`` [MJ] over (model, phase), phases production, use, total.
+  returns an :class:`xarray.Dataset` with ``energy`` (model) [kWh], ``energy_by_scope``
+  (model, scope) [kWh] over the scopes accelerators, host and overhead, and ``gwp``
+  [kg CO2eq], ``adpe`` [kg Sb eq], ``pe`` [MJ] over (model, phase), phases production, use,
+  total.
 - :func:`card_production` gives the production impacts of graphics cards, split into die,
   memory and the rest.
 
@@ -48,18 +50,26 @@ def checked_factors(production_factors):
     return factors
 
 
-def criterion_variables(values, attrs_extra=None):
+def criterion_variables(values):
     """Per-criterion variables from quantities on the last axis of ``values`` (any leading
     dims, :data:`mlimpact.quantities.TRAINING_QUANTITIES` order, totals included): ``energy``
-    with the leading dims, each impact criterion with ``phase`` added last. Returns
-    ``{name: (values, attrs)}``."""
-    out = {"energy": (values[..., q.training_index("energy")],
-                      {"units": q.UNITS["energy"], "long_name": q.LONG_NAMES["energy"]})}
+    with the leading dims, ``energy_by_scope`` with ``scope`` added last, each impact
+    criterion with ``phase`` added last. Returns ``{name: (added dims, values, attrs)}``."""
+    energy = {"units": q.UNITS["energy"], "long_name": q.LONG_NAMES["energy"]}
+    out = {"energy": ((), values[..., q.training_index("energy")], energy),
+           "energy_by_scope": (("scope",), np.stack(
+               [values[..., q.training_index("energy", s)] for s in q.ENERGY_SCOPES], axis=-1),
+               {**energy, "long_name": f"{energy['long_name']}, by scope (accelerators, "
+                "host, facility overhead: they add up to energy)"})}
     for criterion in q.IMPACT_CRITERIA:
-        out[criterion] = (np.stack([values[..., q.training_index(criterion, phase)]
-                                    for phase in q.PHASES], axis=-1),
+        out[criterion] = (("phase",), np.stack([values[..., q.training_index(criterion, phase)]
+                                                for phase in q.PHASES], axis=-1),
                           {"units": q.UNITS[criterion], "long_name": q.LONG_NAMES[criterion]})
     return out
+
+
+#: Coordinates of the dims that :func:`criterion_variables` adds.
+CRITERION_COORDS = {"phase": list(q.PHASES), "scope": list(q.ENERGY_SCOPES)}
 
 
 def with_totals(raw):
@@ -74,9 +84,9 @@ def impacts_dataset(raw, names, attrs=None):
     """Label kernel output of shape (model, N_KERNEL_OUT) as a Dataset (model, phase)."""
     if raw.shape[-1] != q.N_KERNEL_OUT:
         raise ValueError(f"expected {q.N_KERNEL_OUT} outputs per run, got {raw.shape[-1]}")
-    data = {name: (("model",) if name == "energy" else ("model", "phase"), values, attrs_)
-            for name, (values, attrs_) in criterion_variables(with_totals(raw)).items()}
-    return xr.Dataset(data, coords={"model": list(names), "phase": list(q.PHASES)},
+    data = {name: (("model", *dims), values, attrs_)
+            for name, (dims, values, attrs_) in criterion_variables(with_totals(raw)).items()}
+    return xr.Dataset(data, coords={"model": list(names), **CRITERION_COORDS},
                       attrs={"source": _SOURCE, **(attrs or {})})
 
 
@@ -93,8 +103,8 @@ def training_impacts(runs, production_factors=PRODUCTION_FACTORS):
     Returns
     -------
     xarray.Dataset
-        ``energy`` (model) [kWh]; ``gwp`` [kg CO2eq], ``adpe`` [kg Sb eq], ``pe`` [MJ] over
-        (model, phase).
+        ``energy`` (model) [kWh], ``energy_by_scope`` (model, scope) [kWh]; ``gwp``
+        [kg CO2eq], ``adpe`` [kg Sb eq], ``pe`` [MJ] over (model, phase).
     """
     validate_runs(runs)
     raw = evaluate_runs(runs, checked_factors(production_factors))

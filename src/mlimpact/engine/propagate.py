@@ -19,7 +19,8 @@ from mlimpact.engine.kernels import montecarlo as mc
 from mlimpact.engine.kernels import ppf
 from mlimpact.engine.kernels.training import evaluate_runs
 from mlimpact.engine.model import (
-    card_dataset, card_parts, checked_factors, criterion_variables, validate_runs, with_totals,
+    CRITERION_COORDS, card_dataset, card_parts, checked_factors, criterion_variables,
+    validate_runs, with_totals,
 )
 from mlimpact.errors import MlimpactError
 from mlimpact.runs.table import RUN_FIELDS
@@ -433,20 +434,18 @@ def summary_dataset(acc, point, names, attrs):
     impact criterion (model, phase, statistic)."""
     stats = np.moveaxis(_statistics(acc, point), 0, -1)  # run, quantity, statistic
     variables = criterion_variables(np.moveaxis(stats, 1, -1))  # quantity last
-    data = {name: (("model", "statistic") if name == "energy" else
-                   ("model", "statistic", "phase"), values, attrs_)
-            for name, (values, attrs_) in variables.items()}
-    return xr.Dataset(data, coords={"model": list(names), "phase": list(q.PHASES),
+    data = {name: (("model", "statistic", *dims), values, attrs_)
+            for name, (dims, values, attrs_) in variables.items()}
+    return xr.Dataset(data, coords={"model": list(names), **CRITERION_COORDS,
                                     "statistic": list(STATISTICS)},
-                      attrs=attrs).transpose("model", "phase", "statistic")
+                      attrs=attrs).transpose("model", "phase", "scope", "statistic")
 
 
 def samples_dataset(samples, names):
     """Every sample as ``*_samples`` variables (sample, model[, phase])."""
-    data = {f"{name}_samples": (("sample", "model") if name == "energy" else
-                                ("sample", "model", "phase"), values, attrs_)
-            for name, (values, attrs_) in criterion_variables(samples).items()}
-    return xr.Dataset(data, coords={"model": list(names), "phase": list(q.PHASES)})
+    data = {f"{name}_samples": (("sample", "model", *dims), values, attrs_)
+            for name, (dims, values, attrs_) in criterion_variables(samples).items()}
+    return xr.Dataset(data, coords={"model": list(names), **CRITERION_COORDS})
 
 
 def propagate_runs(runs, n, catalogue=None, uncertainty=None, source="[uncertainty]",

@@ -271,6 +271,7 @@ def input_hashes():
 COORDINATES = {
     "model": "training run (a notable AI model, or the run of a setup)",
     "phase": "life-cycle phase: production of the hardware (allocated), use, total",
+    "scope": "scope of the energy: accelerators, host (rest of the nodes), facility overhead",
     "statistic": "statistic over the Monte Carlo samples",
     "hardware": "accelerator (one card)",
     "component": "part of a card's production: die, memory, other, total",

@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 from mlimpact.analysis.trends import UNCERTAINTIES
-from mlimpact.quantities import CRITERIA, IMPACT_CRITERIA, LABELS, PHASES, UNITS
+from mlimpact.quantities import CRITERIA, ENERGY_SCOPES, IMPACT_CRITERIA, LABELS, PHASES, UNITS
 from mlimpact.render import files, plots
 from mlimpact.render.text import format_number, probability_text, share_text
 from mlimpact.tables.models import record_fixes
@@ -70,22 +70,25 @@ def write_study(result, folder, command=None):
     records = {r.name: r for r in baseline.notable.records}
     rows = []
     summary = baseline.summary
-    phases = {c: ("use",) if c == "energy" else PHASES for c in CRITERIA}
+    # rows of each variable: (criterion, phase) of its values; the energy's scopes are rows of
+    # criterion energy whose phase is the scope
+    phases = {"energy": ("energy", ("use",)), "energy_by_scope": ("energy", ENERGY_SCOPES),
+              **{c: (c, PHASES) for c in IMPACT_CRITERIA}}
     # (model, phase, statistic) arrays, read once: selecting value by value took seconds
-    table = {c: summary[c].sel(statistic=["point", "mean", "median", "q025", "q975"])
+    table = {v: summary[v].sel(statistic=["point", "mean", "median", "q025", "q975"])
              .transpose("model", ..., "statistic").values.reshape(len(summary.model), -1, 5)
-             for c in phases}
+             for v in phases}
     fixes = record_fixes()
     for m, name in enumerate(summary.model.values):
         date = str(baseline.notable.dates[m])
         fixed = ";".join(f"{field} {action}" for field, (action, _, _)
                          in fixes.get(name, {}).items())
-        for criterion, names in phases.items():
+        for variable, (criterion, names) in phases.items():
             for p, phase in enumerate(names):
                 rows.append([name, date, records[name].status, records[name].hardware,
                              records[name].confidence, fixed,
                              criterion, phase, UNITS[criterion],
-                             *(_g(float(x)) for x in table[criterion][m, p])])
+                             *(_g(float(x)) for x in table[variable][m, p])])
     files.write_csv(folder / "models.csv", MODELS_HEADER, rows)
     # NetCDF: per-model statistics of every scenario and per-sample slopes
     datasets = []
@@ -254,7 +257,7 @@ def study_markdown(result):
               "## Files", "", "- `claims.csv`: this table. `trends.csv`: every growth rate, "
               "per scenario and source of uncertainty.",
               "- `models.csv`: per-model point estimate, mean, median and 95 % interval "
-              "(baseline).", "- `results.nc`: per-model statistics of every scenario and the "
+              "(baseline); the energy also by scope (phase accelerators, host, overhead).", "- `results.nc`: per-model statistics of every scenario and the "
               "per-sample slopes (xarray/NetCDF).",
               *(["- `validation.csv`, `validation_summary.csv`: published footprints against "
                  "our intervals, per row and summarised."] if result.validation else []), "",

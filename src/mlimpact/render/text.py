@@ -6,12 +6,17 @@ the Monte Carlo engine) into the schemas documented in the README and ``docs/use
 
 import math
 
-from mlimpact.quantities import COMPONENTS, IMPACT_CRITERIA, LABELS, PHASES, UNITS
+from mlimpact.quantities import COMPONENTS, ENERGY_SCOPES, IMPACT_CRITERIA, LABELS, PHASES, UNITS
 from mlimpact.runs.table import RUN_FIELDS
 from mlimpact.tables.nodes import node_configurations
 
 #: JSON keys of each criterion (name and unit, so that a number is never unitless).
 JSON_KEYS = {"energy": "energy_kwh", "gwp": "gwp_kgco2eq", "adpe": "adpe_kgsbeq", "pe": "pe_mj"}
+#: JSON key of the energy by scope (accelerators, host, overhead; they add up to energy_kwh).
+SCOPES_KEY = "energy_by_scope_kwh"
+#: Labels of the energy's scopes in text tables.
+SCOPE_LABELS = {"accelerators": "accelerators", "host": "host (rest of the nodes)",
+                "overhead": "facility overhead (PUE)"}
 
 
 def format_number(value):
@@ -27,10 +32,12 @@ def format_number(value):
 
 
 def _schema(result, model, number):
-    """The estimate schema of one run: energy, then production/use/total per impact criterion,
-    each leaf made by ``number`` from its (labelled) array."""
+    """The estimate schema of one run: energy, its scopes, then production/use/total per impact
+    criterion, each leaf made by ``number`` from its (labelled) array."""
     row = result.isel(model=model)
-    out = {JSON_KEYS["energy"]: number(row["energy"])}
+    out = {JSON_KEYS["energy"]: number(row["energy"]),
+           SCOPES_KEY: {scope: number(row["energy_by_scope"].sel(scope=scope))
+                        for scope in ENERGY_SCOPES}}
     for criterion in IMPACT_CRITERIA:
         out[JSON_KEYS[criterion]] = {phase: number(row[criterion].sel(phase=phase))
                                      for phase in PHASES}
@@ -57,6 +64,9 @@ def _criteria_table(values, cell):
     """Rows per criterion, columns per phase, each cell made by ``cell`` from a JSON leaf."""
     energy = cell(values[JSON_KEYS["energy"]])
     rows = [[f"energy [{UNITS['energy']}]", "-", energy, energy]]
+    for scope in ENERGY_SCOPES:
+        part = cell(values[SCOPES_KEY][scope])
+        rows.append([f"  of which {SCOPE_LABELS[scope]}", "-", part, part])
     for criterion in IMPACT_CRITERIA:
         v = values[JSON_KEYS[criterion]]
         rows.append([f"{LABELS[criterion]} [{UNITS[criterion]}]",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlimpact.engine.propagate import metered_checks, propagate_runs
-from mlimpact.quantities import CRITERIA, training_index
+from mlimpact.quantities import CRITERIA, ENERGY_SCOPES, UNITS, training_index
 from mlimpact.runs.notable import build_runs
 from mlimpact.runs.setupfile import check_power
 
@@ -25,8 +25,9 @@ _LEVELS = {"median": 0.5, "q025": 0.025, "q975": 0.975}
 
 @dataclass
 class Portfolio:
-    """``runs``: per-run statistics (xarray Dataset of the engine); ``total``: criterion ->
-    {statistic: value} of the per-sample sums over the runs; ``measured``: run -> metered
+    """``runs``: per-run statistics (xarray Dataset of the engine); ``total``: name of
+    :data:`BATCH_NAMES` (a criterion, or the energy of a scope) -> {statistic: value} of the
+    per-sample sums over the runs; ``measured``: run -> metered
     energy [kWh] where the inventory gives one (the run's energy then rests on it);
     ``records``: the runs' records."""
 
@@ -41,9 +42,17 @@ class Portfolio:
     location: str = "evidence"
 
 
+#: Quantities of the batch's rows and totals, as (criterion, phase or scope): each criterion's
+#: total, then the energy by scope; their names in the batch CSV.
+BATCH_QUANTITIES = (*((c, "total") for c in CRITERIA), *(("energy", s) for s in ENERGY_SCOPES))
+BATCH_NAMES = (*CRITERIA, *(f"energy_{s}" for s in ENERGY_SCOPES))
+
+
 def _totals(start, stop, samples):
-    """Per-sample sums over the runs of each criterion's total (chunk, criterion)."""
-    return np.stack([samples[..., training_index(c)].sum(axis=1) for c in CRITERIA], axis=-1)
+    """Per-sample sums over the runs of each quantity of :data:`BATCH_QUANTITIES`
+    (chunk, quantity)."""
+    return np.stack([samples[..., training_index(*k)].sum(axis=1) for k in BATCH_QUANTITIES],
+                    axis=-1)
 
 
 def estimate_portfolio(records, samples=10_000, seed=0, chunk_size=4096, catalogue=None,
@@ -79,9 +88,9 @@ def estimate_portfolio(records, samples=10_000, seed=0, chunk_size=4096, catalog
     checks = metered_checks(runs, samples, **options)
     sums = np.concatenate(chunks)
     total = {}
-    for c, criterion in enumerate(CRITERIA):
+    for c, name in enumerate(BATCH_NAMES):
         values = sums[:, c]
-        total[criterion] = {**{s: float(np.quantile(values, level))
+        total[name] = {**{s: float(np.quantile(values, level))
                                for s, level in _LEVELS.items()},
                             "mean": float(values.mean())}
     measured = {r["model"]: float(r["energy_kwh"]) for r in records if r.get("energy_kwh")}
@@ -99,22 +108,23 @@ def _g(value):
 
 
 def batch_rows(portfolio):
-    """Rows of the batch CSV: each run's energy and totals of GWP, ADPe, PE, then the
-    portfolio's total (run ``TOTAL``)."""
-    from mlimpact.quantities import UNITS
-
+    """Rows of the batch CSV: each run's energy, its energy by scope (criteria
+    ``energy_accelerators``, ``energy_host``, ``energy_overhead``) and the totals of GWP, ADPe,
+    PE, then the portfolio's total (run ``TOTAL``)."""
     rows = []
     summary = portfolio.runs
     for name in summary.model.values:
-        for criterion in CRITERIA:
-            data = summary[criterion].sel(model=name)
-            if criterion != "energy":
-                data = data.sel(phase="total")
-            measured = portfolio.measured.get(name, "") if criterion == "energy" else ""
-            rows.append((str(name), criterion, UNITS[criterion],
+        for (criterion, phase), label in zip(BATCH_QUANTITIES, BATCH_NAMES):
+            if criterion == "energy":
+                data = (summary.energy if phase == "total"
+                        else summary.energy_by_scope.sel(scope=phase))
+            else:
+                data = summary[criterion].sel(phase=phase)
+            data = data.sel(model=name)
+            measured = portfolio.measured.get(name, "") if label == "energy" else ""
+            rows.append((str(name), label, UNITS[criterion],
                          *(_g(float(data.sel(statistic=s))) for s in STATISTICS), measured))
-    for criterion in CRITERIA:
-        stats = portfolio.total[criterion]
-        rows.append(("TOTAL", criterion, UNITS[criterion], *(_g(stats[s]) for s in STATISTICS),
-                     ""))
+    for (criterion, _), label in zip(BATCH_QUANTITIES, BATCH_NAMES):
+        stats = portfolio.total[label]
+        rows.append(("TOTAL", label, UNITS[criterion], *(_g(stats[s]) for s in STATISTICS), ""))
     return rows

@@ -4,7 +4,7 @@ For a run (one row of a :class:`mlimpact.runs.table.RunTable`) it evaluates, aft
 
     E       = repetitions * nodes * P_node * hours * DR                          [kWh]
             (P_node: accelerators and host, :func:`mlimpact.engine.kernels.use.node_power_kw`;
-            a metered run: :func:`mlimpact.engine.kernels.use.metered_energy_kwh`)
+            a metered run and the energy by scope: :func:`mlimpact.engine.kernels.use.energy_by_scope`)
     I_use   = E * F_elec * IR                                                    per criterion
     I_prod  = repetitions * nodes * hours * (n_gpu M_gpu + M_server) / (L * 8760 * U)
     I_total = I_prod + I_use
@@ -16,7 +16,7 @@ call the same stages, so every path computes the same thing; the Monte Carlo ker
 card or a host once per sample for all the runs that share it.
 The output of one run is the first :data:`mlimpact.quantities.N_KERNEL_OUT` quantities of
 :data:`mlimpact.quantities.TRAINING_QUANTITIES`: energy, production (gwp, adpe, pe), use
-(gwp, adpe, pe).
+(gwp, adpe, pe), energy of the accelerators, the host and the overhead.
 
 References
 ----------
@@ -27,7 +27,7 @@ import numpy as np
 from numba import prange
 
 from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS, njit
-from mlimpact.quantities import ENERGY, N_KERNEL_OUT, PRODUCTION, USE
+from mlimpact.quantities import ENERGY, N_KERNEL_OUT, PRODUCTION, SCOPES, USE
 from mlimpact.tables.factors import HOURS_PER_YEAR
 from mlimpact.engine.kernels import production, use
 from mlimpact.engine.kernels.prepare import impute, select_variant
@@ -38,10 +38,10 @@ from mlimpact.runs.table import (
     RAM_MODULE_GB, RAM_MODULES, REPETITIONS, SERVER, SSD_GB, TRAINING_COMPUTE, VARIANT,
 )
 
-#: Outputs of one run, and the offsets of its energy, production and use blocks
+#: Outputs of one run, and the offsets of its energy, production, use and energy-scope blocks
 #: (:mod:`mlimpact.quantities`).
 N_OUT = N_KERNEL_OUT
-OUT_ENERGY, OUT_PRODUCTION, OUT_USE = ENERGY, PRODUCTION, USE
+OUT_ENERGY, OUT_PRODUCTION, OUT_USE, OUT_SCOPES = ENERGY, PRODUCTION, USE, SCOPES
 #: The run fields that :func:`host_of_row` reads, and those that :func:`run_from_parts` and
 #: :func:`mlimpact.engine.kernels.prepare.impute` read (checked by tests/test_kernels.py). The Monte
 #: Carlo kernel evaluates a host once per sample for all the runs that share its inputs.
@@ -84,22 +84,21 @@ def run_from_parts(row, card, host, out):
         and of one host server (:func:`host_of_row`) [criterion unit].
     out : float64[N_OUT]
         Receives energy [kWh], production and use impacts (GWP [kg CO2eq], ADPe [kg Sb eq],
-        PE [MJ]).
+        PE [MJ]), and the energy of the accelerators, the host and the overhead [kWh].
     """
     server_on = row[SERVER]
     ram_gb = row[RAM_MODULES] * row[RAM_MODULE_GB] * server_on
     power = use.node_power_kw(row[GPUS], row[GPU_USAGE], row[GPU_TDP_W],
                               row[CPUS] * server_on, row[CPU_USAGE], row[CPU_TDP_W], ram_gb,
                               row[HOST_RATED_W_PER_GPU] * server_on, row[HOST_USAGE])
-    if row[METERED_SCOPE] > 0.0:
-        energy = use.metered_energy_kwh(
-            row[METERED_ENERGY_KWH], row[METERED_SCOPE],
-            use.accelerators_power_kw(row[GPUS], row[GPU_USAGE], row[GPU_TDP_W]), power,
-            row[DYNAMIC_RATIO])
-    else:
-        energy = use.energy_kwh(row[REPETITIONS], row[NODES], power, row[HOURS],
-                                row[DYNAMIC_RATIO])
+    accelerators, node, energy = use.energy_by_scope(
+        row[REPETITIONS], row[NODES], row[HOURS],
+        use.accelerators_power_kw(row[GPUS], row[GPU_USAGE], row[GPU_TDP_W]), power,
+        row[DYNAMIC_RATIO], row[METERED_ENERGY_KWH], row[METERED_SCOPE])
     out[OUT_ENERGY] = energy
+    out[OUT_SCOPES] = accelerators
+    out[OUT_SCOPES + 1] = node - accelerators
+    out[OUT_SCOPES + 2] = energy - node
     allocation = (row[REPETITIONS] * row[NODES] * row[HOURS]
                   / (row[LIFETIME_YEARS] * HOURS_PER_YEAR * row[LIFETIME_USAGE]))
     intensity_ratio = row[INTENSITY_RATIO]

@@ -8,6 +8,9 @@
     E [kWh]     = repetitions * nodes * P_node * hours * DR
     E [kWh]     = E_m * (P_node / P_acc) * DR,  E_m * DR  or  E_m             (metered run)
 
+The energy is also given at each scope: the accelerators (``P_acc = u_gpu n_gpu TDP_gpu``),
+the host (the rest of the node's power) and the facility's overhead (``E (1 - 1/DR)``).
+
 A metered run (``E_m`` [kWh], the energy measured at the scope of its meter: the accelerators,
 the node or the facility) takes the measurement for what its meter counted and the model for the
 rest: the host's share of the node's power and the facility's overhead DR.
@@ -50,19 +53,24 @@ def accelerators_power_kw(gpus, gpu_usage, gpu_tdp_w):
 
 
 @njit(**JIT_OPTIONS)
-def metered_energy_kwh(metered, scope, accelerators_kw, node_kw, dynamic_ratio):
-    """Energy of a run [kWh] from the energy metered at ``scope`` (1 accelerators, 2 node,
-    3 facility; :data:`mlimpact.runs.table.METERED_SCOPES`), completed to the facility with
-    the node's ratio of total to accelerator power and the overhead DR."""
+def energy_by_scope(repetitions, nodes, hours, accelerators_kw, node_kw, dynamic_ratio,
+                    metered, scope):
+    """Energy of a run [kWh] at the three scopes: its accelerators, its nodes (accelerators
+    and hosts) and the facility (nodes and overhead DR), returned in that order.
+
+    A run with no meter (``scope`` 0) takes ``repetitions * nodes * P * hours`` at each scope;
+    a metered run (``metered`` [kWh] at ``scope`` 1 accelerators, 2 node, 3 facility;
+    :data:`mlimpact.runs.table.METERED_SCOPES`) takes the measurement at its scope and goes to
+    the others with the node's ratio of total to accelerator power and the overhead DR.
+    """
+    if scope == 0.0:
+        node = repetitions * nodes * node_kw * hours
+        return repetitions * nodes * accelerators_kw * hours, node, node * dynamic_ratio
+    share = accelerators_kw / node_kw if node_kw > 0.0 else 1.0  # of the node's power
     if scope == 1.0:
-        ratio = node_kw / accelerators_kw if accelerators_kw > 0.0 else 1.0
-        return metered * ratio * dynamic_ratio
+        node = metered / share if share > 0.0 else metered
+        return metered, node, node * dynamic_ratio
     if scope == 2.0:
-        return metered * dynamic_ratio
-    return metered
-
-
-@njit(**JIT_OPTIONS)
-def energy_kwh(repetitions, nodes, power_kw, hours, dynamic_ratio):
-    """Electricity of the whole run [kWh], facility overhead included through DR."""
-    return repetitions * nodes * power_kw * hours * dynamic_ratio
+        return metered * share, metered, metered * dynamic_ratio
+    node = metered / dynamic_ratio
+    return node * share, node, metered
