@@ -100,6 +100,56 @@ def test_histogram_quantiles_within_one_bin_of_exact(runs):
             assert np.all(np.abs(estimate - exact) <= exact / SUB_BINS + 1e-12 * exact.max())
 
 
+def _quantile_of_histogram(h, tails, anchor, extremes, count, level):
+    """One quantile read from one histogram by a plain scan from the first bin (the kernel
+    reads every level in one pass)."""
+    from mlimpact.engine.kernels.montecarlo import OCTAVES
+
+    target, cumulative = level * count, tails[0]
+    if target <= cumulative and cumulative > 0:
+        return 0.0
+    cumulative += tails[1]
+    if target <= cumulative and tails[1] > 0:
+        return np.nan
+    for j, inside in enumerate(h):
+        if inside > 0 and target <= cumulative + inside:
+            octave, sub = divmod(j, SUB_BINS)
+            scale = 2.0 ** (anchor + octave - OCTAVES // 2 - 1023)
+            value = scale * (1 + (sub + min(max((target - cumulative) / inside, 0), 1))
+                             / SUB_BINS)
+            return min(max(value, extremes[0]), extremes[1])
+        cumulative += inside
+    return np.nan
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), n_levels=st.integers(1, 7))
+def test_histogram_quantiles_in_one_pass_equal_a_scan_per_level(seed, n_levels):
+    from mlimpact.engine.kernels.montecarlo import N_BINS, histogram_quantiles
+
+    rng = np.random.default_rng(seed)
+    hist = np.zeros((2, 3, N_BINS), dtype=np.int64)
+    for r in range(2):
+        for k in range(3):  # a few occupied bins, anywhere
+            hist[r, k, rng.integers(0, N_BINS, rng.integers(0, 6))] = rng.integers(1, 50, 1)[0]
+    tails = rng.integers(0, 3, (2, 3, 3)) * rng.integers(0, 2, (2, 3, 3))
+    count = hist.sum(axis=2) + tails.sum(axis=2)
+    if (count == 0).any():
+        hist[..., 0] += 1
+        count = hist.sum(axis=2) + tails.sum(axis=2)
+    anchor = rng.integers(1000, 1040, (2, 3))
+    extremes = np.stack([np.zeros((2, 3)), np.full((2, 3), np.inf)], axis=-1)
+    levels = rng.permutation(np.concatenate([rng.random(n_levels - 1), [1.0]]))
+    for r in range(2):  # one count per call: give each (run) its own
+        for k in range(3):
+            out = np.empty((len(levels), 2, 3))
+            histogram_quantiles(hist, tails, anchor, extremes, int(count[r, k]), levels, out)
+            expected = [_quantile_of_histogram(hist[r, k], tails[r, k], anchor[r, k],
+                                               extremes[r, k], count[r, k], level)
+                        for level in levels]
+            np.testing.assert_array_equal(out[:, r, k], expected)
+
+
 def test_mean_converges_to_analytic_mean_for_linear_case(bert_base):
     # Only the GWP grid factor is uncertain: use-phase GWP is linear in it, so its mean is the
     # point value times E[X] = exp(ln(gsd)^2 / 2) for a lognormal of median 1.

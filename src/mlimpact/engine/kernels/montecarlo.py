@@ -456,32 +456,34 @@ def histogram_quantiles(hist, tails, anchor, extremes, count, levels, out):
 
     The value at level p is interpolated linearly inside the bin that holds rank p * count and
     clipped to the observed minimum and maximum. Ranks that fall in the zero count give 0;
-    ranks below or above the histogram's range give NaN (never a silent clamp).
+    ranks below or above the histogram's range give NaN (never a silent clamp). The levels are
+    visited in ascending order, so one pass over the bins serves them all.
     """
     n_runs, n_quantities = hist.shape[0], hist.shape[1]
+    order = np.argsort(levels)
     for r in prange(n_runs):
         for k in range(n_quantities):
             h = hist[r, k]
-            for li in range(levels.shape[0]):
+            zeros, under = tails[r, k, ZEROS], tails[r, k, UNDER]
+            j = 0
+            cumulative = zeros + under  # ranks before bin j
+            for li in order:
                 target = levels[li] * count
-                cumulative = tails[r, k, ZEROS]
-                if target <= cumulative and cumulative > 0:
+                if target <= zeros and zeros > 0:
                     out[li, r, k] = 0.0
                     continue
-                cumulative += tails[r, k, UNDER]
-                if target <= cumulative and tails[r, k, UNDER] > 0:
+                if target <= zeros + under and under > 0:
                     out[li, r, k] = np.nan
                     continue
-                value = np.nan
-                for j in range(N_BINS):
-                    inside = h[j]
-                    if inside > 0 and target <= cumulative + inside:
-                        octave = j // SUB_BINS
-                        sub = j - octave * SUB_BINS
-                        scale = 2.0 ** (anchor[r, k] + octave - OCTAVES // 2 - 1023)
-                        fraction = min(max((target - cumulative) / inside, 0.0), 1.0)
-                        value = scale * (1.0 + (sub + fraction) / SUB_BINS)
-                        value = min(max(value, extremes[r, k, 0]), extremes[r, k, 1])
-                        break
-                    cumulative += inside
-                out[li, r, k] = value
+                while j < N_BINS and not (h[j] > 0 and target <= cumulative + h[j]):
+                    cumulative += h[j]
+                    j += 1
+                if j == N_BINS:
+                    out[li, r, k] = np.nan
+                    continue
+                octave = j // SUB_BINS
+                sub = j - octave * SUB_BINS
+                scale = 2.0 ** (anchor[r, k] + octave - OCTAVES // 2 - 1023)
+                fraction = min(max((target - cumulative) / h[j], 0.0), 1.0)
+                value = scale * (1.0 + (sub + fraction) / SUB_BINS)
+                out[li, r, k] = min(max(value, extremes[r, k, 0]), extremes[r, k, 1])
