@@ -8,6 +8,7 @@ only on request and when small enough. Results are an :class:`xarray.Dataset` wi
 ``model``, ``phase`` and ``statistic`` and ``units`` on every variable.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +24,9 @@ from mlimpact.engine.model import (
     validate_runs, with_totals,
 )
 from mlimpact.errors import MlimpactError
-from mlimpact.runs.table import RUN_FIELDS
+from mlimpact.runs.table import (
+    DYNAMIC_RATIO, METERED_ENERGY_KWH, METERED_SCOPE, METERED_SCOPES, RUN_FIELDS, SERVER,
+)
 from mlimpact.tables.factors import PRODUCTION_FACTORS
 from mlimpact.uncertainty import binding
 from mlimpact.uncertainty import catalogue as catalogue_module
@@ -507,10 +510,6 @@ def metered_checks(runs, n, catalogue=None, uncertainty=None, **options):
         ``run``, ``metered`` [kWh], ``scope``, ``median``, ``q025``, ``q975`` [kWh] and
         ``inside``.
     """
-    from mlimpact.runs.table import (
-        DYNAMIC_RATIO, METERED_ENERGY_KWH, METERED_SCOPE, METERED_SCOPES, SERVER,
-    )
-
     metered = np.flatnonzero(runs.runs.values[:, METERED_SCOPE] > 0)
     if metered.size == 0:
         return []
@@ -524,8 +523,6 @@ def metered_checks(runs, n, catalogue=None, uncertainty=None, **options):
     values[inside_facility, DYNAMIC_RATIO] = 1.0
     known[inside_facility, DYNAMIC_RATIO] = True
     values[scopes == 1, SERVER] = 0.0
-    import dataclasses
-
     model_only = dataclasses.replace(
         chosen, runs=dataclasses.replace(chosen.runs, values=values), known=known)
     summary = propagate_runs(model_only, n, catalogue=catalogue, uncertainty=uncertainty,

@@ -153,7 +153,8 @@ def describe_setup(setup, checks=()):
              f"server {'included' if fields['server'] else 'excluded'}; production model: "
              f"{source.get('production_model', 'MLCA')}",
              f"power model: {POWER_MODEL_WORDS[setup.power]}; location: {setup.location}"]
-    lines += [f"note: {note}" for note in setup.notes]
+    said = f"location (published): {setup.country} 100 %"  # the first line names the grid
+    lines += [f"note: {note}" for note in setup.notes if note != said]
     lines += [metered_text(check) for check in checks]
     return "\n".join(lines)
 

@@ -212,7 +212,8 @@ def run_record(values, name, source, date=None):
     validated setup keys ``{(section, key): value}``: setup files, inventory rows and
     codecarbon rows all become runs here, by the same rules. ``date`` (a
     :class:`datetime.date`), for an inventory's row, is the run's date: its grid is of the
-    year before. Returns ``(record, provenance, hardware)``."""
+    year before. The record's ``grid_year`` is the year of its GWP intensity (None where it
+    takes Boavizta's factor). Returns ``(record, provenance, hardware)``."""
     get = lambda section, key, default=None: values.get((section, key), default)  # noqa: E731
     provenance = {}
     hardware, label, custom = _resolve_gpu(source, get, provenance)
@@ -230,8 +231,10 @@ def run_record(values, name, source, date=None):
         points["dynamic_ratio"] = get("assumptions", "pue")
         fixed["facility_pue"] = get("assumptions", "pue")
     region, country = _resolve_place(source, get, provenance)
+    grid_year = record_year - 1  # the year of the GWP intensity; None: Boavizta's factor
     if year is None and region and region == country and country in grid.electricity_factors():
         points["grid_gwp"] = grid.electricity_factors()[country].gwp
+        grid_year = None
         provenance["grid"] = (f"Boavizta factor of {country} (MLCA's; give [run] year for that "
                               "year's intensity)")
     elif year is None and (region or country):
@@ -253,7 +256,7 @@ def run_record(values, name, source, date=None):
         "energy_scope": get("run", "energy_scope", "node"),
         "gpus_per_node": float(get("node", "gpus")), "custom_hardware": custom,
         "stated": stated, "points": points, "fixed": fixed, "act_fields": act,
-        "given_keys": tuple(values)}
+        "given_keys": tuple(values), "grid_year": grid_year}
     return record, provenance, hardware
 
 

@@ -101,8 +101,7 @@ def build_setup(record, provenance, hardware, source, power="evidence", location
     label = runs.hardware[0]
     return Setup(
         runs=runs.runs, hardware=hardware, gpu_label=label,
-        country=runs.countries[0], year=year - 1 if "grid" not in provenance
-        or "Boavizta" not in provenance["grid"] else None,
+        country=runs.countries[0], year=record["grid_year"],
         provenance=provenance,
         given_fields=frozenset(f for f, k in zip(RUN_FIELDS, runs.known[0]) if k),
         uncertainty=dict(uncertainty or {}), source=source, notable=runs, power=power,
