@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from mlimpact.runs import records as inventory
-from mlimpact.runs.codecarbon import codecarbon_rows
+from mlimpact.runs.codecarbon import EMISSIONS_COLUMNS, codecarbon_rows
 from mlimpact.study.portfolio import estimate_portfolio
 
 #: nvidia-smi name, TDP [W].
@@ -40,23 +40,13 @@ CARDS = (("NVIDIA A100-SXM4-40GB", 400), ("NVIDIA A100-SXM4-80GB", 400),
 PLACES = (("USA", "virginia", "", ""), ("USA", "oregon", "", ""), ("CAN", "quebec", "", ""),
           ("USA", "iowa", "gcp", "us-central1"), ("NLD", "groningen", "gcp", "europe-west4"),
           ("FRA", "", "", ""), ("DEU", "", "", ""), ("SWE", "", "", ""), ("JPN", "", "", ""))
-#: codecarbon 2.7 to 3.0's columns, in order.
-COLUMNS = (
-    "timestamp", "project_name", "run_id", "experiment_id", "duration", "emissions",
-    "emissions_rate", "cpu_power", "gpu_power", "ram_power", "cpu_energy", "gpu_energy",
-    "ram_energy", "energy_consumed", "country_name", "country_iso_code", "region",
-    "cloud_provider", "cloud_region", "os", "python_version", "codecarbon_version", "cpu_count",
-    "cpu_model", "gpu_count", "gpu_model", "longitude", "latitude", "ram_total_size",
-    "tracking_mode", "on_cloud", "pue")
-
-
 def write_emissions(path, n_rows, seed=0):
     """Write an emissions.csv of ``n_rows`` plausible sessions (codecarbon 2.8's columns)."""
     rng = np.random.default_rng(seed)
     start = np.datetime64("2024-01-01T00:00:00")
     with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(COLUMNS)
+        writer.writerow(EMISSIONS_COLUMNS)
         for i in range(n_rows):
             card, tdp_w = CARDS[rng.integers(len(CARDS))]
             country, region, cloud, cloud_region = PLACES[rng.integers(len(PLACES))]
@@ -102,10 +92,6 @@ def main(argv=None):
         write_emissions(path, args.rows)
         size_mb = path.stat().st_size / 1e6
         read_s, (rows, columns, _) = median_seconds(lambda: codecarbon_rows(path), args.repeats)
-    # energy_scope is a column that the inventory reader may not accept yet
-    if "energy_scope" not in inventory.INVENTORY_COLUMNS:
-        rows = [{k: v for k, v in row.items() if k != "energy_scope"} for row in rows]
-        columns = [c for c in columns if c != "energy_scope"]
     records_s, found = median_seconds(
         lambda: inventory.inventory_records(rows, columns, "<benchmark>"), args.repeats)
     estimate_portfolio(found[:50], samples=256, seed=0)  # compile the kernels

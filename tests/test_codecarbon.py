@@ -11,18 +11,12 @@ import pytest
 
 from mlimpact.errors import MlimpactError
 from mlimpact.runs import records
-from mlimpact.runs.codecarbon import COLUMNS, NVIDIA_SMI_NAMES, codecarbon_rows
+from mlimpact.runs.codecarbon import (
+    COLUMNS, EMISSIONS_COLUMNS, NVIDIA_SMI_NAMES, codecarbon_rows,
+)
 from mlimpact.tables.hardware import hardware_table
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "emissions_made_up.csv"
-#: codecarbon 2.7 to 3.0's columns, in the order of its EmissionsData dataclass.
-CODECARBON_COLUMNS = (
-    "timestamp", "project_name", "run_id", "experiment_id", "duration", "emissions",
-    "emissions_rate", "cpu_power", "gpu_power", "ram_power", "cpu_energy", "gpu_energy",
-    "ram_energy", "energy_consumed", "country_name", "country_iso_code", "region",
-    "cloud_provider", "cloud_region", "os", "python_version", "codecarbon_version", "cpu_count",
-    "cpu_model", "gpu_count", "gpu_model", "longitude", "latitude", "ram_total_size",
-    "tracking_mode", "on_cloud", "pue")
 #: One session of 2 h on 8 A100 in Virginia, as codecarbon 2.8 writes it.
 ROW = {
     "timestamp": "2024-05-01T12:34:56", "project_name": "llm", "run_id": "run-a",
@@ -38,7 +32,7 @@ ROW = {
     "ram_total_size": "1007.7", "tracking_mode": "machine", "on_cloud": "N", "pue": "1.0"}
 
 
-def write(folder, *rows, columns=CODECARBON_COLUMNS, name="emissions.csv"):
+def write(folder, *rows, columns=EMISSIONS_COLUMNS, name="emissions.csv"):
     """An emissions.csv of ``ROW`` updated by each of ``rows`` (dicts)."""
     path = folder / name
     with path.open("w", encoding="utf-8", newline="") as handle:
@@ -55,12 +49,7 @@ def one(tmp_path, group=None, **changes):
 
 
 def as_records(rows, columns, source="<codecarbon>"):
-    """The records of the rows through the inventory reader. energy_scope is a new inventory
-    column that another change adds: until ``INVENTORY_COLUMNS`` has it, it is dropped here, so
-    that this test checks everything else now and the scope too once the column exists."""
-    if "energy_scope" not in records.INVENTORY_COLUMNS:
-        rows = [{k: v for k, v in row.items() if k != "energy_scope"} for row in rows]
-        columns = [c for c in columns if c != "energy_scope"]
+    """The records of the rows through the inventory reader."""
     return records.inventory_records(rows, columns, source)
 
 
@@ -144,7 +133,7 @@ def test_scope_is_node_unless_codecarbon_applied_a_pue(tmp_path, pue, scope):
 
 
 def test_files_before_pue_and_experiment_id_are_read(tmp_path):
-    old = [c for c in CODECARBON_COLUMNS if c not in ("pue", "experiment_id")]
+    old = [c for c in EMISSIONS_COLUMNS if c not in ("pue", "experiment_id")]
     rows, _, _ = codecarbon_rows(write(tmp_path, {}, columns=old))
     assert rows[0]["energy_scope"] == "node"
 
@@ -238,7 +227,7 @@ def test_the_made_up_example_passes_the_inventory_reader(group, runs):
 
 def test_the_example_has_codecarbons_columns_in_order():
     with EXAMPLE.open(encoding="utf-8") as handle:
-        assert tuple(next(csv.reader(handle))) == CODECARBON_COLUMNS
+        assert tuple(next(csv.reader(handle))) == EMISSIONS_COLUMNS
 
 
 @pytest.mark.parametrize("changes, column, message", [
@@ -284,7 +273,7 @@ def test_line_numbers_count_multiline_fields(tmp_path):
 
 
 def test_missing_columns_are_listed(tmp_path):
-    columns = [c for c in CODECARBON_COLUMNS if c not in ("gpu_model", "duration")]
+    columns = [c for c in EMISSIONS_COLUMNS if c not in ("gpu_model", "duration")]
     path = write(tmp_path, {}, columns=columns)
     with pytest.raises(MlimpactError, match=r"columns duration, gpu_model missing"):
         codecarbon_rows(path)
@@ -293,7 +282,7 @@ def test_missing_columns_are_listed(tmp_path):
 @pytest.mark.parametrize("content, message", [
     (b"", "empty file"),
     (b"\n\n", "empty file"),
-    (",".join(CODECARBON_COLUMNS).encode() + b"\n", "no row"),
+    (",".join(EMISSIONS_COLUMNS).encode() + b"\n", "no row"),
     (b"\xff\xfe\x00garbage", "cannot read"),
 ])
 def test_a_bad_file_is_one_line_naming_it(tmp_path, content, message):

@@ -85,6 +85,15 @@ COLUMNS = ("name", "date", "hardware", "accelerators", "hours", "location", "pro
 REQUIRED = ("timestamp", "project_name", "run_id", "duration", "energy_consumed",
             "country_iso_code", "region", "cloud_provider", "cloud_region", "gpu_count",
             "gpu_model")
+#: Every column of codecarbon 2.7 to 3.0's file, in the order of its ``EmissionsData``
+#: dataclass (what a real file holds; :data:`REQUIRED` is what is read).
+EMISSIONS_COLUMNS = (
+    "timestamp", "project_name", "run_id", "experiment_id", "duration", "emissions",
+    "emissions_rate", "cpu_power", "gpu_power", "ram_power", "cpu_energy", "gpu_energy",
+    "ram_energy", "energy_consumed", "country_name", "country_iso_code", "region",
+    "cloud_provider", "cloud_region", "os", "python_version", "codecarbon_version", "cpu_count",
+    "cpu_model", "gpu_count", "gpu_model", "longitude", "latitude", "ram_total_size",
+    "tracking_mode", "on_cloud", "pue")
 #: Groupings of :func:`codecarbon_rows`.
 GROUPS = (None, "run_id", "project_name")
 #: nvidia-smi names that the hardware table's lookup does not resolve -> the table's name.
