@@ -10,8 +10,9 @@ models). Every input of the default catalogue is
 uncertain (per-run GPU usage, per-country grid errors, global assumptions, factor errors, the
 production model MLCA or ACT and ACT's inputs per accelerator).
 
-Both sides compute the same thing: the ten quantities (energy; production, use and total of
-GWP, ADPe, PE) of every (sample, model), and their mean, standard deviation and five quantiles
+Both sides compute the same thing: the thirteen quantities (energy; production, use and total
+of GWP, ADPe, PE; the energy of the accelerators, the host and the overhead) of every
+(sample, model), and their mean, standard deviation and five quantiles
 per model.
 
 - fused: :func:`mlimpact.engine.propagate.propagate`, chunked, streaming reductions (numba, all cores);
@@ -42,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import naive  # noqa: E402
 
 from mlimpact.engine.propagate import QUANTILES, parameter_values, propagate  # noqa: E402
+from mlimpact.quantities import TRAINING_QUANTITIES  # noqa: E402
 from mlimpact.runs.cards import why_not_priced  # noqa: E402
 from mlimpact.runs.defaults import default_row  # noqa: E402
 from mlimpact.runs.table import RUN_FIELDS, RunTable  # noqa: E402
@@ -80,7 +82,8 @@ def synthetic_runs(n_models, seed=0):
 def naive_statistics(runs, bound, n, seed):
     """Evaluate n samples with numpy on whole arrays and reduce them as the fused path does."""
     values = parameter_values(bound, Design("mc", n, bound.n_columns, seed).uniforms(0, n))
-    quantities = naive.monte_carlo(runs, values, bound)
+    by_name = naive.monte_carlo(runs, values, bound)  # (criterion, phase or scope) -> values
+    quantities = np.stack([by_name[k] for k in TRAINING_QUANTITIES], axis=-1)
     return (quantities.mean(axis=0), quantities.std(axis=0, ddof=1),
             np.quantile(quantities, list(QUANTILES.values()), axis=0))
 

@@ -271,3 +271,16 @@ def test_the_batch_gives_the_energy_by_scope_per_run_and_in_total(tmp_path):
             == pytest.approx(means[name, "energy"], rel=1e-5)
     assert means["TOTAL", "energy_host"] == pytest.approx(
         means["a", "energy_host"] + means["b", "energy_host"], rel=1e-5)
+
+
+def test_only_a_metered_run_draws_its_measurement_error():
+    # the metered energy of a run without a meter is never read: it takes no column, even
+    # when the caller marks nothing known
+    from mlimpact.uncertainty.binding import bind
+
+    metered = parse_setup({**SETUP, "run": {**SETUP["run"], "energy_kwh": 1000.0}}).notable
+    plain = parse_setup(SETUP).notable
+    catalogue = default_catalogue("evidence")
+    for runs, columns in ((metered, 1), (plain, 0)):
+        bound = bind(catalogue, runs.runs, runs.hardware, runs.countries)
+        assert sum(name == "metered_energy_error" for name, _ in bound.columns) == columns

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlimpact.quantities import IMPACT_CRITERIA
-from mlimpact.runs.table import RUN_FIELDS, VARIANT_FIELDS
+from mlimpact.runs.table import METERED_ENERGY_KWH, METERED_SCOPE, RUN_FIELDS, VARIANT_FIELDS
 from mlimpact.tables.factors import FACTOR_NAMES
 
 #: Codes of the modes in :attr:`BoundParameters.apply_mode` (the kernels' convention).
@@ -69,7 +69,8 @@ def bind(parameters, runs, hardware, countries, known=None, classes=None, run_ke
     hardware, countries : sequence of str, one per run
         The accelerator and grid of each run (members of the hardware and country scopes).
     known : bool array of shape (run, field), optional
-        True where a run states a field explicitly; such fields are not sampled.
+        True where a run states a field explicitly; such fields are not sampled (nor is the
+        metered energy of a run without a meter).
     classes : dict, optional
         Class kind (``accelerator``, ``provider``) -> the class of each run: a run-scope
         parameter with ``by_class`` distributions draws each run from its class's.
@@ -87,7 +88,9 @@ def bind(parameters, runs, hardware, countries, known=None, classes=None, run_ke
     n_runs = len(runs)
     if len(hardware) != n_runs or len(countries) != n_runs:
         raise ValueError("hardware and countries need one entry per run")
-    known = np.zeros((n_runs, len(RUN_FIELDS)), bool) if known is None else np.asarray(known, bool)
+    known = np.zeros((n_runs, len(RUN_FIELDS)), bool) if known is None else np.array(known, bool)
+    # a run without a meter never reads its metered energy: nothing to draw there
+    known[runs.values[:, METERED_SCOPE] == 0, METERED_ENERGY_KWH] = True
     columns, dists, groups = [], [], {}
     fields, modes, applications, variant_applications = [], [], [], []
     factor_column = np.full((len(IMPACT_CRITERIA), len(FACTOR_NAMES)), -1, dtype=np.int64)
