@@ -33,13 +33,28 @@ from mlimpact.runs.codecarbon import EMISSIONS_COLUMNS, codecarbon_rows
 from mlimpact.study.portfolio import estimate_portfolio
 
 #: nvidia-smi name, TDP [W].
-CARDS = (("NVIDIA A100-SXM4-40GB", 400), ("NVIDIA A100-SXM4-80GB", 400),
-         ("NVIDIA H100 80GB HBM3", 700), ("Tesla V100-SXM2-32GB", 300),
-         ("NVIDIA A10G", 150), ("NVIDIA L4", 72))
+CARDS = (
+    ("NVIDIA A100-SXM4-40GB", 400),
+    ("NVIDIA A100-SXM4-80GB", 400),
+    ("NVIDIA H100 80GB HBM3", 700),
+    ("Tesla V100-SXM2-32GB", 300),
+    ("NVIDIA A10G", 150),
+    ("NVIDIA L4", 72),
+)
 #: country_iso_code, region, cloud_provider, cloud_region as codecarbon writes them.
-PLACES = (("USA", "virginia", "", ""), ("USA", "oregon", "", ""), ("CAN", "quebec", "", ""),
-          ("USA", "iowa", "gcp", "us-central1"), ("NLD", "groningen", "gcp", "europe-west4"),
-          ("FRA", "", "", ""), ("DEU", "", "", ""), ("SWE", "", "", ""), ("JPN", "", "", ""))
+PLACES = (
+    ("USA", "virginia", "", ""),
+    ("USA", "oregon", "", ""),
+    ("CAN", "quebec", "", ""),
+    ("USA", "iowa", "gcp", "us-central1"),
+    ("NLD", "groningen", "gcp", "europe-west4"),
+    ("FRA", "", "", ""),
+    ("DEU", "", "", ""),
+    ("SWE", "", "", ""),
+    ("JPN", "", "", ""),
+)
+
+
 def write_emissions(path, n_rows, seed=0):
     """Write an emissions.csv of ``n_rows`` plausible sessions (codecarbon 2.8's columns)."""
     rng = np.random.default_rng(seed)
@@ -59,14 +74,40 @@ def write_emissions(path, n_rows, seed=0):
             energy = sum(energies)
             emissions = energy * rng.uniform(0.02, 0.7)
             day = start + np.timedelta64(int(rng.integers(0, 730 * 86400)), "s")
-            writer.writerow([
-                str(day), f"project-{i % 200}", f"run-{i:06d}",
-                "5b0fa12a-3dd7-45bb-9766-cc326314d9f1", f"{seconds:.6f}", f"{emissions:.6f}",
-                f"{emissions / seconds:.9f}", f"{cpu_w:.1f}", f"{gpu_w:.3f}", f"{ram_w:.1f}",
-                *(f"{e:.6f}" for e in energies), f"{energy:.6f}", "", country, region, cloud,
-                cloud_region, "Linux-5.15.0-105-generic-x86_64-with-glibc2.35", "3.10.12",
-                "2.8.3", 64, "AMD EPYC 7742 64-Core Processor", gpus, f"{gpus} x {card}",
-                "0.0", "0.0", "512.0", "machine", "Y" if cloud else "N", "1.0"])
+            writer.writerow(
+                [
+                    str(day),
+                    f"project-{i % 200}",
+                    f"run-{i:06d}",
+                    "5b0fa12a-3dd7-45bb-9766-cc326314d9f1",
+                    f"{seconds:.6f}",
+                    f"{emissions:.6f}",
+                    f"{emissions / seconds:.9f}",
+                    f"{cpu_w:.1f}",
+                    f"{gpu_w:.3f}",
+                    f"{ram_w:.1f}",
+                    *(f"{e:.6f}" for e in energies),
+                    f"{energy:.6f}",
+                    "",
+                    country,
+                    region,
+                    cloud,
+                    cloud_region,
+                    "Linux-5.15.0-105-generic-x86_64-with-glibc2.35",
+                    "3.10.12",
+                    "2.8.3",
+                    64,
+                    "AMD EPYC 7742 64-Core Processor",
+                    gpus,
+                    f"{gpus} x {card}",
+                    "0.0",
+                    "0.0",
+                    "512.0",
+                    "machine",
+                    "Y" if cloud else "N",
+                    "1.0",
+                ]
+            )
 
 
 def median_seconds(function, repeats):
@@ -93,22 +134,34 @@ def main(argv=None):
         size_mb = path.stat().st_size / 1e6
         read_s, (rows, columns, _) = median_seconds(lambda: codecarbon_rows(path), args.repeats)
     records_s, found = median_seconds(
-        lambda: inventory.inventory_records(rows, columns, "<benchmark>"), args.repeats)
+        lambda: inventory.inventory_records(rows, columns, "<benchmark>"), args.repeats
+    )
     estimate_portfolio(found[:50], samples=256, seed=0)  # compile the kernels
     portfolio_s, _ = median_seconds(
-        lambda: estimate_portfolio(found, samples=args.samples, seed=0), args.repeats)
-    stages = {"codecarbon_rows": read_s, "inventory_records": records_s,
-              "estimate_portfolio": portfolio_s}
-    figures = {"rows": args.rows, "file_mb": size_mb, "samples": args.samples,
-               "repeats": args.repeats, "seconds_median": stages,
-               "rows_per_second": {k: args.rows / v for k, v in stages.items()},
-               "machine": f"{platform.machine()}, {platform.python_version()}, numba threads "
-                          f"{__import__('numba').get_num_threads()}"}
+        lambda: estimate_portfolio(found, samples=args.samples, seed=0), args.repeats
+    )
+    stages = {
+        "codecarbon_rows": read_s,
+        "inventory_records": records_s,
+        "estimate_portfolio": portfolio_s,
+    }
+    figures = {
+        "rows": args.rows,
+        "file_mb": size_mb,
+        "samples": args.samples,
+        "repeats": args.repeats,
+        "seconds_median": stages,
+        "rows_per_second": {k: args.rows / v for k, v in stages.items()},
+        "machine": f"{platform.machine()}, {platform.python_version()}, numba threads "
+        f"{__import__('numba').get_num_threads()}",
+    }
     if args.json:
         print(json.dumps(figures, indent=2))
         return
-    print(f"{args.rows:,} codecarbon rows ({size_mb:.1f} MB), median of {args.repeats}; "
-          f"portfolio with {args.samples:,} samples; {figures['machine']}")
+    print(
+        f"{args.rows:,} codecarbon rows ({size_mb:.1f} MB), median of {args.repeats}; "
+        f"portfolio with {args.samples:,} samples; {figures['machine']}"
+    )
     print(f"{'stage':<20}{'seconds':>10}{'rows/s':>12}")
     for stage, seconds in stages.items():
         print(f"{stage:<20}{seconds:>10.3f}{args.rows / seconds:>12,.0f}")

@@ -39,24 +39,36 @@ def main():
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     runs = notable.build_runs()
-    bound = bind({**default_catalogue(), **run_parameters(runs)},
-                 runs.runs, runs.hardware, runs.countries, runs.known)
+    bound = bind(
+        {**default_catalogue(), **run_parameters(runs)},
+        runs.runs,
+        runs.hardware,
+        runs.countries,
+        runs.known,
+    )
 
     def run(client=None):
-        return propagate.propagate(runs.runs, bound, args.samples, seed=0,
-                                   chunk_size=args.chunk_size, client=client)
+        return propagate.propagate(
+            runs.runs, bound, args.samples, seed=0, chunk_size=args.chunk_size, client=client
+        )
 
-    figures = {"samples": args.samples, "runs": len(runs.runs), "chunk_size": args.chunk_size,
-               "no_dask_s": timed(run, args.repeats)}
+    figures = {
+        "samples": args.samples,
+        "runs": len(runs.runs),
+        "chunk_size": args.chunk_size,
+        "no_dask_s": timed(run, args.repeats),
+    }
     reference = run()
     for workers in (1, 2):
         client = distributed.connect("local", workers)
         try:
-            figures[f"dask_{workers}_workers_s"] = timed(lambda: run(client), args.repeats)
+            key = f"dask_{workers}_workers_s"
+            figures[key] = timed(lambda client=client: run(client), args.repeats)
             result = run(client)
             figures[f"dask_{workers}_max_relative_difference"] = max(
                 float(np.nanmax(np.abs(result[c] - reference[c]) / np.abs(reference[c])))
-                for c in ("energy", "gwp", "adpe", "pe"))
+                for c in ("energy", "gwp", "adpe", "pe")
+            )
         finally:
             distributed.close(client)
     # Peak memory of the workers (high-water marks of a fresh cluster) after runs of n/4, n
@@ -65,12 +77,23 @@ def main():
     try:
         peaks = []
         for factor in (0.25, 1, 4):
-            propagate.propagate(runs.runs, bound, int(args.samples * factor), seed=0,
-                                chunk_size=args.chunk_size, client=client)
-            rss = client.run(lambda: __import__("resource").getrusage(
-                __import__("resource").RUSAGE_SELF).ru_maxrss / 1024)
-            peaks.append({"samples": int(args.samples * factor),
-                          "worker_peak_rss_mb": max(rss.values())})
+            propagate.propagate(
+                runs.runs,
+                bound,
+                int(args.samples * factor),
+                seed=0,
+                chunk_size=args.chunk_size,
+                client=client,
+            )
+            rss = client.run(
+                lambda: (
+                    __import__("resource").getrusage(__import__("resource").RUSAGE_SELF).ru_maxrss
+                    / 1024
+                )
+            )
+            peaks.append(
+                {"samples": int(args.samples * factor), "worker_peak_rss_mb": max(rss.values())}
+            )
         figures["worker_memory"] = peaks
     finally:
         distributed.close(client)
@@ -81,15 +104,22 @@ def main():
         print(json.dumps(figures, indent=2))
         return
     print(f"{args.samples:,} samples x {len(runs.runs)} runs, chunks of {args.chunk_size}")
-    for label, key in (("no Dask", "no_dask_s"), ("Dask, 1 worker", "dask_1_workers_s"),
-                       ("Dask, 2 workers", "dask_2_workers_s")):
+    for label, key in (
+        ("no Dask", "no_dask_s"),
+        ("Dask, 1 worker", "dask_1_workers_s"),
+        ("Dask, 2 workers", "dask_2_workers_s"),
+    ):
         print(f"  {label:<16} {figures[key]:.2f} s ({evaluations / figures[key] / 1e6:.1f} M/s)")
     for peak in figures["worker_memory"]:
-        print(f"  2 workers, {peak['samples']:,} samples: worker peak RSS "
-              f"{peak['worker_peak_rss_mb']:.0f} MB")
-    print(f"  largest relative difference from no Dask: 1 worker "
-          f"{figures['dask_1_max_relative_difference']:.1e}, 2 workers "
-          f"{figures['dask_2_max_relative_difference']:.1e}")
+        print(
+            f"  2 workers, {peak['samples']:,} samples: worker peak RSS "
+            f"{peak['worker_peak_rss_mb']:.0f} MB"
+        )
+    print(
+        f"  largest relative difference from no Dask: 1 worker "
+        f"{figures['dask_1_max_relative_difference']:.1e}, 2 workers "
+        f"{figures['dask_2_max_relative_difference']:.1e}"
+    )
 
 
 if __name__ == "__main__":

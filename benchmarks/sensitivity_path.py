@@ -23,7 +23,6 @@ each N and prints its peak resident memory (the whole command: models and cards)
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -85,14 +84,20 @@ def time_sobol(runs, bound, n):
 
 
 def peak_memory(n):
-    code = ("import resource, sys\nfrom mlimpact.cli import main\n"
-            f"code = main(['sensitivity', '--aggregates-only', '--samples', '{n}', '--out', "
-            f"sys.argv[1], '--quiet'])\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(code)")
+    code = (
+        "import resource, sys\nfrom mlimpact.cli import main\n"
+        f"code = main(['sensitivity', '--aggregates-only', '--samples', '{n}', '--out', "
+        f"sys.argv[1], '--quiet'])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(code)"
+    )
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", code, os.path.join(folder, "out")],
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", code, os.path.join(folder, "out")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         seconds = time.perf_counter() - start
     return int(done.stdout.split()[-1]) / 1024, seconds
 
@@ -102,8 +107,13 @@ def main(argv=None):
     parser.add_argument("--mc-samples", type=int, default=32768)
     parser.add_argument("--base", type=int, default=1024, help="Sobol' base points")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--memory", type=int, nargs="*", default=[4096, 65536],
-                        help="base points of the peak-memory runs (none to skip)")
+    parser.add_argument(
+        "--memory",
+        type=int,
+        nargs="*",
+        default=[4096, 65536],
+        help="base points of the peak-memory runs (none to skip)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -120,9 +130,13 @@ def main(argv=None):
     evaluations = args.base * step * n_runs
     sobol_ns = 1e9 * total / evaluations
     result = {
-        "threads": numba.get_num_threads(), "runs": n_runs, "inputs": step - 2,
-        "mc_samples": args.mc_samples, "sobol_base_points": args.base,
-        "mc_ns_per_evaluation": mc_ns, "sobol_ns_per_evaluation": sobol_ns,
+        "threads": numba.get_num_threads(),
+        "runs": n_runs,
+        "inputs": step - 2,
+        "mc_samples": args.mc_samples,
+        "sobol_base_points": args.base,
+        "mc_ns_per_evaluation": mc_ns,
+        "sobol_ns_per_evaluation": sobol_ns,
         "ratio_sobol_to_mc": sobol_ns / mc_ns,
         "sobol_parts_ns_per_evaluation": {k: 1e9 * v / evaluations for k, v in parts.items()},
         "memory": {},
@@ -133,16 +147,22 @@ def main(argv=None):
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"{n_runs} runs, {step - 2} input groups, {result['threads']} numba threads; "
-          f"medians of {args.repeats}")
+    print(
+        f"{n_runs} runs, {step - 2} input groups, {result['threads']} numba threads; "
+        f"medians of {args.repeats}"
+    )
     print(f"Monte Carlo ({args.mc_samples} samples): {mc_ns:8.1f} ns per model evaluation")
-    print(f"Sobol'      ({args.base} base points): {sobol_ns:8.1f} ns per model evaluation "
-          f"= {sobol_ns / mc_ns:.2f} x Monte Carlo")
+    print(
+        f"Sobol'      ({args.base} base points): {sobol_ns:8.1f} ns per model evaluation "
+        f"= {sobol_ns / mc_ns:.2f} x Monte Carlo"
+    )
     for key, ns in result["sobol_parts_ns_per_evaluation"].items():
         print(f"    {key:13s} {ns:8.1f} ns")
     for n, m in result["memory"].items():
-        print(f"mlimpact sensitivity --aggregates-only --samples {n}: peak {m['peak_mb']:.0f} MB, "
-              f"{m['seconds']:.0f} s")
+        print(
+            f"mlimpact sensitivity --aggregates-only --samples {n}: peak {m['peak_mb']:.0f} MB, "
+            f"{m['seconds']:.0f} s"
+        )
     return 0
 
 

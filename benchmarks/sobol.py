@@ -48,7 +48,7 @@ def ours(design, y):
     step = design.step
     for start in range(0, design.n, 4096):
         stop = min(start + 4096, design.n)
-        accumulator.add(start, y[start * step:stop * step])
+        accumulator.add(start, y[start * step : stop * step])
     return accumulator.indices()
 
 
@@ -56,8 +56,14 @@ def salib(y, outputs):
     problem = {"num_vars": D, "names": [f"x{i}" for i in range(D)], "bounds": [[0, 1]] * D}
     s1, st = [], []
     for j in range(outputs):
-        result = salib_sobol.analyze(problem, y[:, j], calc_second_order=False,
-                                     num_resamples=100, print_to_console=False, seed=1)
+        result = salib_sobol.analyze(
+            problem,
+            y[:, j],
+            calc_second_order=False,
+            num_resamples=100,
+            print_to_console=False,
+            seed=1,
+        )
         s1.append(result["S1"])
         st.append(result["ST"])
     return np.array(s1).T, np.array(st).T
@@ -65,11 +71,16 @@ def salib(y, outputs):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[12, 14, 16],
-                        help="log2 of the base points N")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[12, 14, 16], help="log2 of the base points N"
+    )
     parser.add_argument("--outputs", type=int, nargs="+", default=[1, 1000])
-    parser.add_argument("--salib-outputs", type=int, default=None,
-                        help="run SALib on this many outputs at most and extrapolate")
+    parser.add_argument(
+        "--salib-outputs",
+        type=int,
+        default=None,
+        help="run SALib on this many outputs at most and extrapolate",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timings of ours (median)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -78,7 +89,7 @@ def main(argv=None):
         print("BLAS threads: " + ", ".join(f"{k}={v}" for k, v in threads.items()))
     rows = []
     for power in args.sizes:
-        n = 2 ** power
+        n = 2**power
         design = SaltelliDesign(D, [[i] for i in range(D)], n, seed=0)
         x = design.uniforms(0, design.rows)
         for k in args.outputs:
@@ -95,17 +106,29 @@ def main(argv=None):
             salib_measured = time.perf_counter() - start
             salib_time = salib_measured * k / m
             difference = max(np.max(np.abs(s1 - first[:, :m])), np.max(np.abs(st - total[:, :m])))
-            rows.append({"N": n, "outputs": k, "evaluations": design.rows, "ours_s": ours_time,
-                         "salib_s": salib_time, "salib_outputs_run": m,
-                         "salib_extrapolated": m < k, "ratio": salib_time / ours_time,
-                         "blas_threads": threads,
-                         "max_index_difference": float(difference)})
+            rows.append(
+                {
+                    "N": n,
+                    "outputs": k,
+                    "evaluations": design.rows,
+                    "ours_s": ours_time,
+                    "salib_s": salib_time,
+                    "salib_outputs_run": m,
+                    "salib_extrapolated": m < k,
+                    "ratio": salib_time / ours_time,
+                    "blas_threads": threads,
+                    "max_index_difference": float(difference),
+                }
+            )
             row = rows[-1]
             if not args.json:
                 note = f" (SALib run on {m} outputs, time scaled x{k / m:g})" if m < k else ""
-                print(f"N=2^{power} outputs={k}: ours {ours_time:.3f} s, SALib "
-                      f"{salib_time:.2f} s, ratio {row['ratio']:.0f}x, "
-                      f"max |diff| {difference:.1e}{note}", flush=True)
+                print(
+                    f"N=2^{power} outputs={k}: ours {ours_time:.3f} s, SALib "
+                    f"{salib_time:.2f} s, ratio {row['ratio']:.0f}x, "
+                    f"max |diff| {difference:.1e}{note}",
+                    flush=True,
+                )
     if args.json:
         json.dump(rows, sys.stdout, indent=2)
         print()

@@ -40,7 +40,9 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-sys.dont_write_bytecode = True  # do not leave scripts/__pycache__ behind when importing build_tables
+sys.dont_write_bytecode = (
+    True  # do not leave scripts/__pycache__ behind when importing build_tables
+)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_tables import NOTABLE, check_raw, read_csv, write_csv  # noqa: E402
 
@@ -68,14 +70,15 @@ NOTABLE_SHA256 = "c5a262f52d614d11d7b6f0e5e2ac07d3501cfd7d325d92895bb2c5a9190ed8
 EXPECTED_2012_2025 = {"models": 843, "compute": 447, "hardware": 350, "quantity": 236, "time": 216}
 
 
-
 def load_countries(path: Path) -> dict[str, str]:
     if not path.is_file():
         sys.exit(f"build_models: {path} missing; run python scripts/build_tables.py first")
     return {r["epoch_name"]: r["country"] for r in read_csv(path)}
 
 
-def build_models(raw_rows: list[dict[str, str]], codes: dict[str, str]) -> tuple[list[dict[str, str]], dict]:
+def build_models(
+    raw_rows: list[dict[str, str]], codes: dict[str, str]
+) -> tuple[list[dict[str, str]], dict]:
     """The records of models.csv: the package's conversion of an Epoch export
     (mlimpact.runs.records.epoch_records, the one place its rules live)."""
     no_date = [text(r["Model"]) for r in raw_rows if parse_date(r["Publication date"]) is None]
@@ -99,14 +102,23 @@ def year_counts(rows: list[dict[str, str]]) -> dict[int, Counter]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--raw", type=Path, default=DEFAULT_RAW, help=f"raw data folder (default {DEFAULT_RAW})")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
-    parser.add_argument("--countries", type=Path, default=DEFAULT_COUNTRIES,
-                        help=f"Epoch country name -> ISO alpha-3 table (default {DEFAULT_COUNTRIES})")
+    parser.add_argument(
+        "--raw", type=Path, default=DEFAULT_RAW, help=f"raw data folder (default {DEFAULT_RAW})"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})"
+    )
+    parser.add_argument(
+        "--countries",
+        type=Path,
+        default=DEFAULT_COUNTRIES,
+        help=f"Epoch country name -> ISO alpha-3 table (default {DEFAULT_COUNTRIES})",
+    )
     args = parser.parse_args(argv)
 
-    check_raw(args.raw, {NOTABLE: NOTABLE_SHA256}, "build_models",
-              "NOTABLE_SHA256 and EXPECTED_2012_2025")
+    check_raw(
+        args.raw, {NOTABLE: NOTABLE_SHA256}, "build_models", "NOTABLE_SHA256 and EXPECTED_2012_2025"
+    )
     path = args.raw / NOTABLE
 
     codes = load_countries(args.countries)
@@ -120,8 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         total.update(by_year.get(y, Counter()))
     diff = {k: (total[k], v) for k, v in EXPECTED_2012_2025.items() if total[k] != v}
     if diff:
-        sys.exit(f"build_models: 2012-2025 counts differ from ../shared/data/README.md "
-                 f"(got, expected): {diff}")
+        sys.exit(
+            f"build_models: 2012-2025 counts differ from ../shared/data/README.md "
+            f"(got, expected): {diff}"
+        )
 
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(args.out / "models.csv", list(COLUMNS), models)
@@ -129,18 +143,26 @@ def main(argv: list[str] | None = None) -> int:
     flags = Counter(r["country_flag"].split(" (")[0].split(":")[0] for r in models)
     unmapped = Counter(r["country_flag"] for r in models if not r["country"])
     print(f"build_models: raw SHA-256 verified: {path}")
-    print(f"  models.csv  {len(models)} rows written ({len(info['no_date'])} raw rows without a "
-          f"publication date skipped: {', '.join(info['no_date'])})")
+    print(
+        f"  models.csv  {len(models)} rows written ({len(info['no_date'])} raw rows without a "
+        f"publication date skipped: {', '.join(info['no_date'])})"
+    )
     print("  reported, by year:  year  models  hardware  quantity  time  compute")
     for y in range(2013, 2026):
         c = by_year.get(y, Counter())
-        print(f"                     {y}  {c['models']:6d}  {c['hardware']:8d}  {c['quantity']:8d}"
-              f"  {c['time']:4d}  {c['compute']:7d}")
-    print(f"            2012-2025 total  {total['models']:4d}  {total['hardware']:8d}  "
-          f"{total['quantity']:8d}  {total['time']:4d}  {total['compute']:7d}"
-          "  (matches ../shared/data/README.md)")
-    print(f"  country: single {flags['single']}, first of several {flags['first of several']}, "
-          f"unmapped {flags['none']}")
+        print(
+            f"                     {y}  {c['models']:6d}  {c['hardware']:8d}  {c['quantity']:8d}"
+            f"  {c['time']:4d}  {c['compute']:7d}"
+        )
+    print(
+        f"            2012-2025 total  {total['models']:4d}  {total['hardware']:8d}  "
+        f"{total['quantity']:8d}  {total['time']:4d}  {total['compute']:7d}"
+        "  (matches ../shared/data/README.md)"
+    )
+    print(
+        f"  country: single {flags['single']}, first of several {flags['first of several']}, "
+        f"unmapped {flags['none']}"
+    )
     for flag, n in sorted(unmapped.items()):
         print(f"    {flag}: {n}")
     print(f"  written to {args.out / 'models.csv'}")

@@ -21,15 +21,32 @@ import json
 from pathlib import Path
 
 #: ISO 3166-2 codes of the Canadian provinces and territories, by the names of the file.
-CANADA = {"alberta": "CA-AB", "british columbia": "CA-BC", "manitoba": "CA-MB",
-          "new brunswick": "CA-NB", "newfoundland and labrador": "CA-NL",
-          "northwest territories": "CA-NT", "nova scotia": "CA-NS", "nunavut": "CA-NU",
-          "ontario": "CA-ON", "prince edward island": "CA-PE", "quebec": "CA-QC",
-          "saskatchewan": "CA-SK", "yukon": "CA-YT"}
+CANADA = {
+    "alberta": "CA-AB",
+    "british columbia": "CA-BC",
+    "manitoba": "CA-MB",
+    "new brunswick": "CA-NB",
+    "newfoundland and labrador": "CA-NL",
+    "northwest territories": "CA-NT",
+    "nova scotia": "CA-NS",
+    "nunavut": "CA-NU",
+    "ontario": "CA-ON",
+    "prince edward island": "CA-PE",
+    "quebec": "CA-QC",
+    "saskatchewan": "CA-SK",
+    "yukon": "CA-YT",
+}
 #: Source names of the Canadian mix -> names of the per-source factors.
-CANADA_SOURCES = {"naturalGas": "natural_gas", "petroleum": "petroleum", "coal": "coal",
-                  "nuclear": "nuclear", "hydro": "hydroelectricity", "wind": "wind",
-                  "solar": "solar", "biomass": "biomass"}
+CANADA_SOURCES = {
+    "naturalGas": "natural_gas",
+    "petroleum": "petroleum",
+    "coal": "coal",
+    "nuclear": "nuclear",
+    "hydro": "hydroelectricity",
+    "wind": "wind",
+    "solar": "solar",
+    "biomass": "biomass",
+}
 NORDIC_COUNTRIES = {"SE": "SWE", "NO": "NOR", "FI": "FIN"}
 #: 1 lb in kg (international avoirdupois pound).
 POUND_KG = 0.45359237
@@ -48,35 +65,75 @@ def rows(raw):
     for name, entry in usa.items():
         if name.startswith("_") or name == "usa":
             continue
-        out.append((f"US-{entry['regionCode']}", "USA", name, 2023,
-                    _number(entry["emissions"] * POUND_KG / 1000), "CO2eq, generation", egrid))
+        out.append(
+            (
+                f"US-{entry['regionCode']}",
+                "USA",
+                name,
+                2023,
+                _number(entry["emissions"] * POUND_KG / 1000),
+                "CO2eq, generation",
+                egrid,
+            )
+        )
     factors = json.loads((raw / "carbon_intensity_per_source.json").read_text(encoding="utf-8"))
     canada = json.loads((raw / "canada_energy_mix.json").read_text(encoding="utf-8"))
     for name, mix in canada.items():
-        grams = sum(mix.get(key, 0.0) / 100 * factors[source]
-                    for key, source in CANADA_SOURCES.items())
-        out.append((CANADA[name], "CAN", name, 2023, _number(grams / 1000),
-                    "CO2eq life cycle, generation mix x per-source factors",
-                    "codecarbon canada_energy_mix.json (2023) x carbon_intensity_per_source.json"))
+        grams = sum(
+            mix.get(key, 0.0) / 100 * factors[source] for key, source in CANADA_SOURCES.items()
+        )
+        out.append(
+            (
+                CANADA[name],
+                "CAN",
+                name,
+                2023,
+                _number(grams / 1000),
+                "CO2eq life cycle, generation mix x per-source factors",
+                "codecarbon canada_energy_mix.json (2023) x carbon_intensity_per_source.json",
+            )
+        )
     china = json.loads((raw / "china_provincial_emissions.json").read_text(encoding="utf-8"))
     for code, entry in china["data"].items():
-        out.append((code, "CHN", entry["description"], entry["year"],
-                    _number(entry["emission_factor"] / 1000), "CO2 only, generation",
-                    china["metadata"]["source"]))
+        out.append(
+            (
+                code,
+                "CHN",
+                entry["description"],
+                entry["year"],
+                _number(entry["emission_factor"] / 1000),
+                "CO2 only, generation",
+                china["metadata"]["source"],
+            )
+        )
     nordic = json.loads((raw / "nordic_emissions.json").read_text(encoding="utf-8"))
     for code, entry in nordic["data"].items():
-        out.append((code, NORDIC_COUNTRIES[code[:2]], entry["description"], entry["year"],
-                    _number(entry["emission_factor"] / 1000), "CO2eq life cycle, production mix",
-                    nordic["metadata"]["source"]))
+        out.append(
+            (
+                code,
+                NORDIC_COUNTRIES[code[:2]],
+                entry["description"],
+                entry["year"],
+                _number(entry["emission_factor"] / 1000),
+                "CO2eq life cycle, production mix",
+                nordic["metadata"]["source"],
+            )
+        )
     with (raw / "gcp_region_impact.csv").open(encoding="utf-8-sig", newline="") as handle:
         for row in csv.DictReader(handle):
             if row["provider"] != "gcp":
                 continue
-            out.append((f"gcp:{row['region']}", row["countryIsoCode"],
-                        f"{row['city']} ({row['country_name']})", 2023,
-                        _number(float(row["impact"]) / 1000),
-                        "Google's grid carbon intensity of the region (year not given: 2023 taken)",
-                        row["source"]))
+            out.append(
+                (
+                    f"gcp:{row['region']}",
+                    row["countryIsoCode"],
+                    f"{row['city']} ({row['country_name']})",
+                    2023,
+                    _number(float(row["impact"]) / 1000),
+                    "Google's grid carbon intensity of the region (year not given: 2023 taken)",
+                    row["source"],
+                )
+            )
     return sorted(out)
 
 

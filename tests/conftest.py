@@ -5,20 +5,58 @@ from mlimpact.runs.table import RunTable
 
 #: The BERT_base reference run of MLCA (docs/methodology.md section 5), every field spelled out.
 BERT_BASE = dict(
-    hours=79.2, nodes=4, repetitions=1, gpus=16, gpu_usage=0.75259, gpu_tdp_w=250,
-    gpu_memory_gb=32, gpu_die_area_cm2=8.15, cpus=2, cpu_usage=0.0, cpu_tdp_w=205,
-    cpu_die_area_cm2=6.94, ram_modules=24, ram_module_gb=64, ssd_gb=1000, psus=2, server=1,
-    grid_gwp=0.37, grid_adpe=9.86e-8, grid_pe=11.358, intensity_ratio=1.0, lifetime_years=6,
-    lifetime_usage=0.85, dynamic_ratio=1.835, memory_density=0.625,
+    hours=79.2,
+    nodes=4,
+    repetitions=1,
+    gpus=16,
+    gpu_usage=0.75259,
+    gpu_tdp_w=250,
+    gpu_memory_gb=32,
+    gpu_die_area_cm2=8.15,
+    cpus=2,
+    cpu_usage=0.0,
+    cpu_tdp_w=205,
+    cpu_die_area_cm2=6.94,
+    ram_modules=24,
+    ram_module_gb=64,
+    ssd_gb=1000,
+    psus=2,
+    server=1,
+    grid_gwp=0.37,
+    grid_adpe=9.86e-8,
+    grid_pe=11.358,
+    intensity_ratio=1.0,
+    lifetime_years=6,
+    lifetime_usage=0.85,
+    dynamic_ratio=1.835,
+    memory_density=0.625,
     # MLCA's production model: ACT's inputs are unused
-    production_model=0, fab_intensity=0, epa=0, gpa_95=0, gpa_99=0, gpa_abatement=0.5,
-    yield_model=1, yield_constant=0.875, defect_density_low=0, defect_density_high=0,
-    defect_density_quantile=0.5, memory_gwp_low=0, memory_gwp_high=0, memory_gwp_quantile=0.5,
+    production_model=0,
+    fab_intensity=0,
+    epa=0,
+    gpa_95=0,
+    gpa_99=0,
+    gpa_abatement=0.5,
+    yield_model=1,
+    yield_constant=0.875,
+    defect_density_low=0,
+    defect_density_high=0,
+    defect_density_quantile=0.5,
+    memory_gwp_low=0,
+    memory_gwp_high=0,
+    memory_gwp_quantile=0.5,
     # nothing imputed, one hardware variant
-    training_compute=0, peak_flops=0, mfu=1.0, imputation=0, variant=0.5,
-    host_rated_w_per_gpu=0.0, host_usage=0.0,
+    training_compute=0,
+    peak_flops=0,
+    mfu=1.0,
+    imputation=0,
+    variant=0.5,
+    host_rated_w_per_gpu=0.0,
+    host_usage=0.0,
     # no metered energy: the power model's
-    metered_energy_kwh=0.0, metered_scope=0)
+    metered_energy_kwh=0.0,
+    metered_scope=0,
+)
 
 
 @pytest.fixture
@@ -29,10 +67,12 @@ def bert_base():
 @pytest.fixture
 def example_setup(tmp_path):
     """Write a setup file from text and return its path."""
+
     def write(text, name="setup.toml"):
         path = tmp_path / name
         path.write_text(text, encoding="utf-8")
         return path
+
     return write
 
 
@@ -40,58 +80,90 @@ def random_runs(rng, n):
     """A run table of n random but valid runs (used by property tests)."""
     low_d0, low_memory = rng.uniform(0.05, 0.12, n), rng.uniform(0.04, 0.25, n)
     fields = dict(
-        hours=rng.uniform(0.1, 5000, n), nodes=rng.integers(1, 500, n),
-        repetitions=rng.integers(1, 4, n), gpus=rng.integers(1, 17, n),
-        gpu_usage=rng.uniform(0.05, 1, n), gpu_tdp_w=rng.uniform(50, 1200, n),
+        hours=rng.uniform(0.1, 5000, n),
+        nodes=rng.integers(1, 500, n),
+        repetitions=rng.integers(1, 4, n),
+        gpus=rng.integers(1, 17, n),
+        gpu_usage=rng.uniform(0.05, 1, n),
+        gpu_tdp_w=rng.uniform(50, 1200, n),
         gpu_memory_gb=np.where(rng.random(n) < 0.1, 0.0, rng.uniform(4, 192, n)),
-        gpu_die_area_cm2=rng.uniform(1, 12, n), cpus=rng.integers(0, 4, n),
-        cpu_usage=rng.uniform(0, 1, n), cpu_tdp_w=rng.uniform(0, 400, n),
-        cpu_die_area_cm2=rng.uniform(1, 8, n), ram_modules=rng.integers(0, 32, n),
-        ram_module_gb=rng.uniform(8, 128, n), ssd_gb=np.where(rng.random(n) < 0.1, 0.0, 1000.0),
-        psus=rng.integers(0, 4, n), server=(rng.random(n) < 0.8).astype(float),
-        grid_gwp=rng.uniform(0, 1, n), grid_adpe=rng.uniform(0, 2e-7, n),
-        grid_pe=rng.uniform(5, 20, n), intensity_ratio=rng.uniform(0, 2, n),
-        lifetime_years=rng.uniform(1, 8, n), lifetime_usage=rng.uniform(0.1, 0.95, n),
-        dynamic_ratio=rng.uniform(1, 2.5, n), memory_density=rng.uniform(0.625, 2.375, n),
-        production_model=rng.integers(0, 2, n), fab_intensity=rng.uniform(0.03, 0.9, n),
-        epa=rng.uniform(0.9, 3.25, n), gpa_95=rng.uniform(0.17, 0.47, n),
-        gpa_99=rng.uniform(0.1, 0.275, n), gpa_abatement=rng.uniform(0, 1, n),
-        yield_model=rng.integers(0, 3, n), yield_constant=rng.uniform(0.3, 1, n),
-        defect_density_low=low_d0, defect_density_high=low_d0 + rng.uniform(0, 0.15, n),
+        gpu_die_area_cm2=rng.uniform(1, 12, n),
+        cpus=rng.integers(0, 4, n),
+        cpu_usage=rng.uniform(0, 1, n),
+        cpu_tdp_w=rng.uniform(0, 400, n),
+        cpu_die_area_cm2=rng.uniform(1, 8, n),
+        ram_modules=rng.integers(0, 32, n),
+        ram_module_gb=rng.uniform(8, 128, n),
+        ssd_gb=np.where(rng.random(n) < 0.1, 0.0, 1000.0),
+        psus=rng.integers(0, 4, n),
+        server=(rng.random(n) < 0.8).astype(float),
+        grid_gwp=rng.uniform(0, 1, n),
+        grid_adpe=rng.uniform(0, 2e-7, n),
+        grid_pe=rng.uniform(5, 20, n),
+        intensity_ratio=rng.uniform(0, 2, n),
+        lifetime_years=rng.uniform(1, 8, n),
+        lifetime_usage=rng.uniform(0.1, 0.95, n),
+        dynamic_ratio=rng.uniform(1, 2.5, n),
+        memory_density=rng.uniform(0.625, 2.375, n),
+        production_model=rng.integers(0, 2, n),
+        fab_intensity=rng.uniform(0.03, 0.9, n),
+        epa=rng.uniform(0.9, 3.25, n),
+        gpa_95=rng.uniform(0.17, 0.47, n),
+        gpa_99=rng.uniform(0.1, 0.275, n),
+        gpa_abatement=rng.uniform(0, 1, n),
+        yield_model=rng.integers(0, 3, n),
+        yield_constant=rng.uniform(0.3, 1, n),
+        defect_density_low=low_d0,
+        defect_density_high=low_d0 + rng.uniform(0, 0.15, n),
         defect_density_quantile=rng.uniform(0, 1, n),
         memory_gwp_low=np.where(rng.random(n) < 0.1, 0.0, low_memory),
         memory_gwp_high=low_memory * rng.uniform(1, 3, n),
         memory_gwp_quantile=rng.uniform(0, 1, n),
-        training_compute=rng.lognormal(np.log(1e21), 2, n), peak_flops=rng.uniform(1e13, 2e15, n),
-        mfu=rng.uniform(0.1, 0.6, n), imputation=rng.integers(0, 3, n),
+        training_compute=rng.lognormal(np.log(1e21), 2, n),
+        peak_flops=rng.uniform(1e13, 2e15, n),
+        mfu=rng.uniform(0.1, 0.6, n),
+        imputation=rng.integers(0, 3, n),
         variant=rng.uniform(0, 1, n),
         # half the runs have a rated host (evidence power model), half MLCA's CPU + RAM terms
         host_rated_w_per_gpu=np.where(rng.random(n) < 0.5, 0.0, rng.uniform(10, 800, n)),
         host_usage=rng.uniform(0, 1, n),
         # a quarter of the runs metered, at any of the three scopes
         metered_energy_kwh=rng.lognormal(np.log(1e4), 2, n),
-        metered_scope=np.where(rng.random(n) < 0.25, rng.integers(1, 4, n), 0))
+        metered_scope=np.where(rng.random(n) < 0.25, rng.integers(1, 4, n), 0),
+    )
     records = [(f"run {i}", {k: v[i] for k, v in fields.items()}) for i in range(n)]
     # Every other run stands for one of up to three hardware variants.
     variants = {}
     for i in range(0, n, 2):
         width = int(rng.integers(1, 4))
         variants[f"run {i}"] = [
-            (float(rng.uniform(0.1, 1)), {
-                "gpu_tdp_w": rng.uniform(50, 1200), "gpu_memory_gb": rng.uniform(4, 192),
-                "gpu_die_area_cm2": rng.uniform(1, 12), "peak_flops": rng.uniform(1e13, 2e15),
-                "epa": rng.uniform(0.9, 3.25), "gpa_95": rng.uniform(0.17, 0.47),
-                "gpa_99": rng.uniform(0.1, 0.275), "defect_density_low": 0.08,
-                "defect_density_high": 0.12, "fab_intensity": rng.uniform(0.03, 0.9),
-                "memory_gwp_low": 0.05, "memory_gwp_high": 0.12,
-                "host_rated_w_per_gpu": float(rng.choice([0.0, rng.uniform(10, 800)]))})
-            for _ in range(width)]
+            (
+                float(rng.uniform(0.1, 1)),
+                {
+                    "gpu_tdp_w": rng.uniform(50, 1200),
+                    "gpu_memory_gb": rng.uniform(4, 192),
+                    "gpu_die_area_cm2": rng.uniform(1, 12),
+                    "peak_flops": rng.uniform(1e13, 2e15),
+                    "epa": rng.uniform(0.9, 3.25),
+                    "gpa_95": rng.uniform(0.17, 0.47),
+                    "gpa_99": rng.uniform(0.1, 0.275),
+                    "defect_density_low": 0.08,
+                    "defect_density_high": 0.12,
+                    "fab_intensity": rng.uniform(0.03, 0.9),
+                    "memory_gwp_low": 0.05,
+                    "memory_gwp_high": 0.12,
+                    "host_rated_w_per_gpu": float(rng.choice([0.0, rng.uniform(10, 800)])),
+                },
+            )
+            for _ in range(width)
+        ]
     return RunTable.from_records(records, variants)
 
 
 @pytest.fixture
 def repo_root():
     from pathlib import Path
+
     return Path(__file__).resolve().parent.parent
 
 

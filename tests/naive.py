@@ -6,24 +6,47 @@ Factors may be one table (item, 3) or one table per sample broadcast against the
 
 import numpy as np
 
-from mlimpact.tables.factors import PRODUCTION_FACTORS as F
 from mlimpact.runs.table import RUN_FIELDS, VARIANT_FIELDS
+from mlimpact.tables.factors import PRODUCTION_FACTORS as F
 
-ITEM = {name: i for i, name in enumerate((
-    "gpu_die", "gpu_base", "gpu_memory_die", "gpu_memory_base", "cpu_die", "cpu_base",
-    "ram_die", "ram_base", "ssd_die", "ssd_base", "psu_per_kg", "motherboard", "rack_case",
-    "assembly"))}
+ITEM = {
+    name: i
+    for i, name in enumerate(
+        (
+            "gpu_die",
+            "gpu_base",
+            "gpu_memory_die",
+            "gpu_memory_base",
+            "cpu_die",
+            "cpu_base",
+            "ram_die",
+            "ram_base",
+            "ssd_die",
+            "ssd_base",
+            "psu_per_kg",
+            "motherboard",
+            "rack_case",
+            "assembly",
+        )
+    )
+}
 
 
 def card(die_area_cm2, memory_gb, density, factors=F):
     """Per-card production, shape (..., 3 criteria): die, memory, other parts and their sum."""
-    die_area_cm2, memory_gb, density = (np.asarray(x, float)[..., None]
-                                        for x in (die_area_cm2, memory_gb, density))
+    die_area_cm2, memory_gb, density = (
+        np.asarray(x, float)[..., None] for x in (die_area_cm2, memory_gb, density)
+    )
     die = die_area_cm2 * factors[..., ITEM["gpu_die"], :]
-    memory = np.where(memory_gb > 0, memory_gb / density * factors[..., ITEM["gpu_memory_die"], :]
-                      + factors[..., ITEM["gpu_memory_base"], :], 0.0)
-    other = np.broadcast_to(factors[..., ITEM["gpu_base"], :], np.broadcast_shapes(
-        die.shape, factors[..., 0, :].shape))
+    memory = np.where(
+        memory_gb > 0,
+        memory_gb / density * factors[..., ITEM["gpu_memory_die"], :]
+        + factors[..., ITEM["gpu_memory_base"], :],
+        0.0,
+    )
+    other = np.broadcast_to(
+        factors[..., ITEM["gpu_base"], :], np.broadcast_shapes(die.shape, factors[..., 0, :].shape)
+    )
     return die, memory, other, die + memory + other
 
 
@@ -31,15 +54,25 @@ def server(cpus, cpu_die, ram_modules, ram_module_gb, ssd_gb, psus, density, fac
     """Per-server production, shape (..., 3)."""
     col = lambda x: np.asarray(x, float)[..., None]  # noqa: E731
     cpus, cpu_die, ram_modules, ram_module_gb, ssd_gb, psus, density = map(
-        col, (cpus, cpu_die, ram_modules, ram_module_gb, ssd_gb, psus, density))
-    return (cpus * (cpu_die * factors[..., ITEM["cpu_die"], :] + factors[..., ITEM["cpu_base"], :])
-            + ram_modules * (ram_module_gb / density * factors[..., ITEM["ram_die"], :]
-                             + factors[..., ITEM["ram_base"], :])
-            + np.where(ssd_gb > 0, ssd_gb / 48.5 * factors[..., ITEM["ssd_die"], :]
-                       + factors[..., ITEM["ssd_base"], :], 0.0)
-            + psus * 2.99 * factors[..., ITEM["psu_per_kg"], :]
-            + factors[..., ITEM["motherboard"], :] + factors[..., ITEM["rack_case"], :]
-            + factors[..., ITEM["assembly"], :])
+        col, (cpus, cpu_die, ram_modules, ram_module_gb, ssd_gb, psus, density)
+    )
+    return (
+        cpus * (cpu_die * factors[..., ITEM["cpu_die"], :] + factors[..., ITEM["cpu_base"], :])
+        + ram_modules
+        * (
+            ram_module_gb / density * factors[..., ITEM["ram_die"], :]
+            + factors[..., ITEM["ram_base"], :]
+        )
+        + np.where(
+            ssd_gb > 0,
+            ssd_gb / 48.5 * factors[..., ITEM["ssd_die"], :] + factors[..., ITEM["ssd_base"], :],
+            0.0,
+        )
+        + psus * 2.99 * factors[..., ITEM["psu_per_kg"], :]
+        + factors[..., ITEM["motherboard"], :]
+        + factors[..., ITEM["rack_case"], :]
+        + factors[..., ITEM["assembly"], :]
+    )
 
 
 def act_card_gwp(v):
@@ -47,25 +80,32 @@ def act_card_gwp(v):
     2022): CPA = (CI_fab EPA + GPA + MPA) / Y; memory = CPS C / 0.875."""
     area = v["gpu_die_area_cm2"]
     d0 = v["defect_density_low"] + v["defect_density_quantile"] * (
-        v["defect_density_high"] - v["defect_density_low"])
+        v["defect_density_high"] - v["defect_density_low"]
+    )
     x = d0 * area
     with np.errstate(invalid="ignore", divide="ignore"):
         murphy = np.where(x < 1e-8, 1 - x, ((1 - np.exp(-x)) / x) ** 2)
-    good = np.select([v["yield_model"] == 0, v["yield_model"] == 1],
-                     [v["yield_constant"], np.exp(-x)], murphy)
+    good = np.select(
+        [v["yield_model"] == 0, v["yield_model"] == 1], [v["yield_constant"], np.exp(-x)], murphy
+    )
     gpa = v["gpa_95"] + v["gpa_abatement"] * (v["gpa_99"] - v["gpa_95"])
     die = area * (v["fab_intensity"] * v["epa"] + gpa + 0.5) / good + 0.150
     with np.errstate(invalid="ignore", divide="ignore"):
-        per_gb = np.where(v["memory_gwp_low"] > 0, v["memory_gwp_low"] * (
-            v["memory_gwp_high"] / v["memory_gwp_low"]) ** v["memory_gwp_quantile"], 0.0)
+        per_gb = np.where(
+            v["memory_gwp_low"] > 0,
+            v["memory_gwp_low"]
+            * (v["memory_gwp_high"] / v["memory_gwp_low"]) ** v["memory_gwp_quantile"],
+            0.0,
+        )
     return die, per_gb * v["gpu_memory_gb"] / 0.875
 
 
 def card_of_run(v, factors=F):
     """Per-card parts (die, memory, other) of runs given as a dict of field arrays, with the
     run's production model deciding the GWP of die and memory; shape (..., 3) each."""
-    die, memory, other, _ = card(v["gpu_die_area_cm2"], v["gpu_memory_gb"], v["memory_density"],
-                                 factors)
+    die, memory, other, _ = card(
+        v["gpu_die_area_cm2"], v["gpu_memory_gb"], v["memory_density"], factors
+    )
     act = v["production_model"] >= 0.5
     act_die, act_memory = act_card_gwp(v)
     die, memory = die.copy(), memory.copy()
@@ -88,17 +128,34 @@ def training(values, factors=F):
     node = v["repetitions"] * v["nodes"] * v["hours"] * power_kw
     # a metered run: the measurement at its scope, the nodes' energy from it
     scope, metered = v["metered_scope"], v["metered_energy_kwh"]
-    node = np.select([scope == 1, scope == 2, scope == 3],
-                     [metered * power_kw / accelerators_kw, metered,
-                      metered / v["dynamic_ratio"]], node)
+    node = np.select(
+        [scope == 1, scope == 2, scope == 3],
+        [metered * power_kw / accelerators_kw, metered, metered / v["dynamic_ratio"]],
+        node,
+    )
     energy = np.where(scope == 3, metered, node * v["dynamic_ratio"])
     accelerators = np.where(scope == 1, metered, node * accelerators_kw / power_kw)
     scopes = np.stack([accelerators, node - accelerators, energy - node], axis=-1)
     gpu = sum(card_of_run(v, factors))
-    host = server(v["cpus"], v["cpu_die_area_cm2"], v["ram_modules"], v["ram_module_gb"],
-                  v["ssd_gb"], v["psus"], v["memory_density"], factors) * on[..., None]
-    allocation = (v["repetitions"] * v["nodes"] * v["hours"]
-                  / (v["lifetime_years"] * 8760 * v["lifetime_usage"]))
+    host = (
+        server(
+            v["cpus"],
+            v["cpu_die_area_cm2"],
+            v["ram_modules"],
+            v["ram_module_gb"],
+            v["ssd_gb"],
+            v["psus"],
+            v["memory_density"],
+            factors,
+        )
+        * on[..., None]
+    )
+    allocation = (
+        v["repetitions"]
+        * v["nodes"]
+        * v["hours"]
+        / (v["lifetime_years"] * 8760 * v["lifetime_usage"])
+    )
     production = allocation[..., None] * (v["gpus"][..., None] * gpu + host)
     grid = np.stack([v["grid_gwp"], v["grid_adpe"], v["grid_pe"]], axis=-1)
     use = energy[..., None] * grid * v["intensity_ratio"][..., None]
@@ -140,19 +197,22 @@ def apply_parameters(runs, values, bound):
     def apply(field, mode, columns, by_variant):
         # a column per (sample, run): the run's own, or that of its chosen variant
         if by_variant is not None:
-            columns = np.where(columns >= 0, columns,
-                               np.take_along_axis(by_variant[None], chosen[..., None], -1)[..., 0])
+            columns = np.where(
+                columns >= 0,
+                columns,
+                np.take_along_axis(by_variant[None], chosen[..., None], -1)[..., 0],
+            )
         columns = np.broadcast_to(columns, inputs.shape[:2])
         active = columns >= 0
         sampled = np.take_along_axis(values, np.where(active, columns, 0), axis=1)
         if mode == 0:
             inputs[..., field] = np.where(active, sampled, inputs[..., field])
         else:
-            inputs[..., field] = np.where(active, inputs[..., field] * sampled,
-                                          inputs[..., field])
+            inputs[..., field] = np.where(active, inputs[..., field] * sampled, inputs[..., field])
 
-    applications = list(zip(bound.apply_field, bound.apply_mode, bound.apply_column,
-                            bound.variant_column))
+    applications = list(
+        zip(bound.apply_field, bound.apply_mode, bound.apply_column, bound.variant_column)
+    )
     for field, mode, columns, _ in applications:
         if field == VARIANT:
             apply(field, mode, columns, None)

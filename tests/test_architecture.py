@@ -3,7 +3,7 @@ vocabulary of quantities; one source of point values."""
 
 import ast
 import math
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -15,9 +15,24 @@ from mlimpact.uncertainty.catalogue import default_catalogue
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "mlimpact"
 #: The stages in pipeline order; a module may import its own stage and earlier ones.
-STAGES = {"errors": 0, "quantities": 0, "_config": 0, "_io": 0, "_version": 0, "tables": 1,
-          "runs": 2, "uncertainty": 3, "engine": 4, "analysis": 5, "study": 6, "render": 7,
-          "cli": 8, "api": 8, "": 9, "__main__": 9}
+STAGES = {
+    "errors": 0,
+    "quantities": 0,
+    "_config": 0,
+    "_io": 0,
+    "_version": 0,
+    "tables": 1,
+    "runs": 2,
+    "uncertainty": 3,
+    "engine": 4,
+    "analysis": 5,
+    "study": 6,
+    "render": 7,
+    "cli": 8,
+    "api": 8,
+    "": 9,
+    "__main__": 9,
+}
 #: Longest chain of imports between the package's modules, in edges (the package's top
 #: level, which re-exports the public API, and ``__main__`` aside).
 MAX_FLOORS = 8
@@ -34,7 +49,7 @@ def _modules():
     return names
 
 
-@lru_cache(maxsize=None)
+@cache
 def _graph():
     """Module -> the package's modules it imports (at module level or inside functions)."""
     modules = _modules()
@@ -42,8 +57,11 @@ def _graph():
     for name, path in modules.items():
         imported = set()
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and \
-                    node.module.split(".")[0] == "mlimpact":
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.split(".")[0] == "mlimpact"
+            ):
                 for alias in node.names:
                     target = f"{node.module}.{alias.name}"
                     imported.add(target if target in modules else node.module)
@@ -60,8 +78,7 @@ def _stage(module):
 
 
 def test_no_stage_imports_a_later_stage():
-    backward = [(m, t) for m, targets in _graph().items() for t in targets
-                if _stage(t) > _stage(m)]
+    backward = [(m, t) for m, targets in _graph().items() for t in targets if _stage(t) > _stage(m)]
     assert backward == []
 
 

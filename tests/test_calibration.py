@@ -25,7 +25,7 @@ def _synthetic(rows, truth, sigma=0.05, seed=11):
     """The rows with values made by the model at the normal scores ``truth`` of the calibrated
     inputs (one draw of the others) times a lognormal scatter of ``sigma``."""
     problem = calibration._Problem(rows, seed=5, chunk_size=4096)
-    inputs, log_f, _ = problem.evaluate(truth[None, :], offset=10 ** 6, draws=1)
+    inputs, log_f, _ = problem.evaluate(truth[None, :], offset=10**6, draws=1)
     noise = np.random.default_rng(seed).normal(0.0, sigma, len(problem.rows))
     values = np.exp(log_f[0, 0] + noise)
     made = [dataclasses.replace(row, value=float(v)) for row, v in zip(problem.rows, values)]
@@ -43,9 +43,14 @@ def test_known_inputs_are_recovered_and_more_rows_narrow_them(measured):
     energy = [r for r in measured if r.quantity == "energy"]
     truth = np.array([0.8, -1.0, 0.3, 0.5, -0.6, 0.4])
     rows, true_values = _synthetic(energy, truth, sigma=0.1)
-    assert set(true_values) == {"facility_pue[hyperscale]", "facility_pue[unknown]",
-                                "gpu_usage[TPU]", "gpu_usage[GPU]", "non_training_overhead",
-                                "host_usage"}
+    assert set(true_values) == {
+        "facility_pue[hyperscale]",
+        "facility_pue[unknown]",
+        "gpu_usage[TPU]",
+        "gpu_usage[GPU]",
+        "non_training_overhead",
+        "host_usage",
+    }
     everything = calibration.prepare(rows=rows, **QUICK)
     assert calibration.effective_sample_size(everything.weights()) > 50
     for label, value in true_values.items():
@@ -63,8 +68,9 @@ def test_known_inputs_are_recovered_and_more_rows_narrow_them(measured):
     widths = {}
     for n in (1, len(tpu)):
         prepared = calibration.prepare(rows=tpu[:n], **QUICK)
-        low, _, high = calibration.predictive_interval(prepared, prepared.weights(),
-                                                       prepared.rows[0])
+        low, _, high = calibration.predictive_interval(
+            prepared, prepared.weights(), prepared.rows[0]
+        )
         assert low <= tpu[0].value <= high
         low_sigma, high_sigma = _interval(prepared, "sigma_energy")
         assert low_sigma <= 0.1 <= high_sigma
@@ -122,25 +128,71 @@ def test_calibrate_command_writes_a_catalogue_that_validate_reads(tmp_path, caps
     text = capsys.readouterr().out
     assert "effective sample size" in text and "gpu_usage[TPU]" in text
     catalogue = load_parameters(out / "parameters.toml")
-    assert {"gpu_usage", "facility_pue", "non_training_overhead", "energy_scatter",
-            "grid_scatter"} <= set(catalogue)
+    assert {
+        "gpu_usage",
+        "facility_pue",
+        "non_training_overhead",
+        "energy_scatter",
+        "grid_scatter",
+    } <= set(catalogue)
     assert catalogue["gpu_usage"].by_class["TPU"].kind == "discrete"
     assert (out / "calibration.png").stat().st_size > 10_000
     header = (out / "calibration.csv").read_text().splitlines()[0]
     assert header.startswith("input,prior_q025")
-    assert main(["validate", "--samples", "256", "--parameters", str(out / "parameters.toml"),
-                 "--basis", "measured", "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "validate",
+                "--samples",
+                "256",
+                "--parameters",
+                str(out / "parameters.toml"),
+                "--basis",
+                "measured",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     document = json.loads(capsys.readouterr().out)
     assert document["rows"]
     # under MLCA's power model the evidence entries do not apply (and do not fail)
-    assert main(["validate", "--samples", "256", "--parameters", str(out / "parameters.toml"),
-                 "--power", "mlca", "--basis", "measured"]) == 0
+    assert (
+        main(
+            [
+                "validate",
+                "--samples",
+                "256",
+                "--parameters",
+                str(out / "parameters.toml"),
+                "--power",
+                "mlca",
+                "--basis",
+                "measured",
+            ]
+        )
+        == 0
+    )
 
 
 @pytest.mark.filterwarnings("ignore:calibration. without:UserWarning")
 def test_validate_leave_one_out_reports_out_of_sample_rows(capsys):
-    assert main(["validate", "--samples", "256", "--basis", "measured", "--leave-one-out",
-                 "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "validate",
+                "--samples",
+                "256",
+                "--basis",
+                "measured",
+                "--leave-one-out",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     document = json.loads(capsys.readouterr().out)
     loo = [s for s in document["summary"] if s["way"] == "leave-one-out"]
     assert {s["quantity"] for s in loo} == {"energy", "operational_gwp", "all"}
@@ -178,16 +230,18 @@ def test_card_calibration_weighs_the_production_models_by_the_published_cards():
     assert weights[0] == pytest.approx(cards.mlca_weight, abs=1e-4)
     assert sum(weights) == pytest.approx(1.0, abs=1e-4)
     density = document["memory_density"]["distribution"]["values"]
-    assert len(density) == calibration.POSTERIOR_POINTS and 0.625 <= min(density) <= max(
-        density) <= 2.375
+    assert (
+        len(density) == calibration.POSTERIOR_POINTS
+        and 0.625 <= min(density) <= max(density) <= 2.375
+    )
 
 
 def test_leave_one_out_refuses_options_it_would_ignore(capsys):
-    for extra in (["--power", "mlca"], ["--location", "organisation"],
-                  ["--basis", "derived"]):
+    for extra in (["--power", "mlca"], ["--location", "organisation"], ["--basis", "derived"]):
         assert main(["validate", "--leave-one-out", "--samples", "64", *extra]) == 2
-        assert "--leave-one-out calibrates the default evidence catalogue" in \
-            capsys.readouterr().err
+        assert (
+            "--leave-one-out calibrates the default evidence catalogue" in capsys.readouterr().err
+        )
 
 
 def test_a_row_of_the_accelerators_alone_is_calibrated_with_its_host_off():

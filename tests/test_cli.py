@@ -11,40 +11,81 @@ from mlimpact.cli import main
 
 def run_cli(*args):
     """Run the installed command in a subprocess, as a user would."""
-    return subprocess.run([sys.executable, "-m", "mlimpact", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "mlimpact", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_estimate_point_json_schema(repo_root, capsys):
-    assert main(["estimate", str(repo_root / "examples/bert_base.toml"), "--point",
-                 "--power", "mlca", "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "estimate",
+                str(repo_root / "examples/bert_base.toml"),
+                "--point",
+                "--power",
+                "mlca",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"energy_kwh", "energy_by_scope_kwh", "gwp_kgco2eq", "adpe_kgsbeq",
-                           "pe_mj", "power_model", "location_model", "notes", "metered"}
+    assert set(result) == {
+        "energy_kwh",
+        "energy_by_scope_kwh",
+        "gwp_kgco2eq",
+        "adpe_kgsbeq",
+        "pe_mj",
+        "power_model",
+        "location_model",
+        "notes",
+        "metered",
+    }
     assert set(result["energy_by_scope_kwh"]) == {"accelerators", "host", "overhead"}
-    assert result["energy_kwh"] == pytest.approx(2082.5, rel=5e-3)  # MLCA's published BERT_base result (docs/methodology.md, section 5)
+    assert result["energy_kwh"] == pytest.approx(
+        2082.5, rel=5e-3
+    )  # MLCA's published BERT_base result (docs/methodology.md, section 5)
     for key in ("gwp_kgco2eq", "adpe_kgsbeq", "pe_mj"):
         assert set(result[key]) == {"production", "use", "total"}
         assert result[key]["total"] == pytest.approx(result[key]["production"] + result[key]["use"])
 
 
 def test_estimate_point_table(repo_root, capsys):
-    assert main(["estimate", str(repo_root / "examples/bert_base.toml"), "--point",
-                 "--power", "mlca"]) == 0
+    assert (
+        main(["estimate", str(repo_root / "examples/bert_base.toml"), "--point", "--power", "mlca"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "GWP [kg CO2eq]" in out and "831" in out and "BERT_base" in out
     assert "power model: MLCA" in out
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[run\nhours=1", "malformed TOML"),
-    ('[run]\nhours = -1\ncountry = "USA"\n[node]\ngpu = "A100 SXM4 40 GB"\ngpus = 1\ngpu_usage = 0.5',
-     "[run] hours must be > 0"),
-    ('[run]\nhours = 1\ncountry = "USA"\n[node]\ngpu = "A100 SXM4 40GBX"\ngpus = 1\ngpu_usage = 0.5',
-     "closest: 'NVIDIA A100 SXM4 40 GB'"),
-    ('[run]\nhours = 1\ncountry = "ZZZ"\n[node]\ngpu = "A100 SXM4 40 GB"\ngpus = 1\ngpu_usage = 0.5',
-     "[run] country: unknown code 'ZZZ'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[run\nhours=1", "malformed TOML"),
+        (
+            '[run]\nhours = -1\ncountry = "USA"\n[node]\ngpu = "A100 SXM4 40 GB"'
+            "\ngpus = 1\ngpu_usage = 0.5",
+            "[run] hours must be > 0",
+        ),
+        (
+            '[run]\nhours = 1\ncountry = "USA"\n[node]\ngpu = "A100 SXM4 40GBX"'
+            "\ngpus = 1\ngpu_usage = 0.5",
+            "closest: 'NVIDIA A100 SXM4 40 GB'",
+        ),
+        (
+            '[run]\nhours = 1\ncountry = "ZZZ"\n[node]\ngpu = "A100 SXM4 40 GB"'
+            "\ngpus = 1\ngpu_usage = 0.5",
+            "[run] country: unknown code 'ZZZ'",
+        ),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(example_setup, text, message):
     done = run_cli("estimate", example_setup(text), "--point")
     assert done.returncode == 2
@@ -66,8 +107,10 @@ def test_console_script_help():
 def test_hardware_listing(capsys):
     assert main(["hardware", "H100", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert any(r["name"] == "NVIDIA H100 SXM5 80GB" and r["die_area_cm2"] == pytest.approx(8.14)
-               for r in rows)
+    assert any(
+        r["name"] == "NVIDIA H100 SXM5 80GB" and r["die_area_cm2"] == pytest.approx(8.14)
+        for r in rows
+    )
     # the rated node of the evidence model's host: (10,200 W - 8 x 700 W) / 8 for the SXM part
     by_name = {r["name"]: r for r in rows}
     assert by_name["NVIDIA H100 SXM5 80GB"]["node"] == "NVIDIA DGX H100"
@@ -78,8 +121,21 @@ def test_hardware_listing(capsys):
 
 
 def test_estimate_monte_carlo_json_schema(repo_root, capsys):
-    assert main(["estimate", str(repo_root / "examples/bert_base.toml"), "--samples", "4096",
-                 "--seed", "3", "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "estimate",
+                str(repo_root / "examples/bert_base.toml"),
+                "--samples",
+                "4096",
+                "--seed",
+                "3",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     statistics = {"mean", "median", "q025", "q975", "q05", "q95"}
     assert set(result["energy_kwh"]) == statistics
@@ -93,8 +149,16 @@ def test_estimate_monte_carlo_json_schema(repo_root, capsys):
 
 
 def test_estimate_monte_carlo_is_reproducible(repo_root, capsys):
-    args = ["estimate", str(repo_root / "examples/bert_base.toml"), "--samples", "2048",
-            "--format", "json", "--seed", "5"]
+    args = [
+        "estimate",
+        str(repo_root / "examples/bert_base.toml"),
+        "--samples",
+        "2048",
+        "--format",
+        "json",
+        "--seed",
+        "5",
+    ]
     main(args)
     first = capsys.readouterr().out
     main([*args, "--chunk-size", "300"])
@@ -113,6 +177,7 @@ def flatten(tree, prefix=""):
 
 def test_estimate_writes_netcdf_and_keeps_existing_files(repo_root, tmp_path, capsys):
     import xarray as xr
+
     out = tmp_path / "results.nc"
     setup = str(repo_root / "examples/bert_base.toml")
     assert main(["estimate", setup, "--samples", "1024", "--out", str(out)]) == 0
@@ -124,34 +189,54 @@ def test_estimate_writes_netcdf_and_keeps_existing_files(repo_root, tmp_path, ca
     assert out.read_bytes() == before
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[lifetime_years\n", "malformed TOML"),
-    ('[x]\ndistribution = { type = "normal", mean = 5, sd = 1 }\nscope = "run"\n'
-     'target = "hours"\nmode = "replace"\n', "can leave the valid range of hours"),
-    ('[lifetime_years]\ndistribution = { type = "uniform", low = 5, high = 1 }\n'
-     'scope = "global"\ntarget = "lifetime_years"\nmode = "replace"\n', "low must be < high"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[lifetime_years\n", "malformed TOML"),
+        (
+            '[x]\ndistribution = { type = "normal", mean = 5, sd = 1 }\nscope = "run"\n'
+            'target = "hours"\nmode = "replace"\n',
+            "can leave the valid range of hours",
+        ),
+        (
+            '[lifetime_years]\ndistribution = { type = "uniform", low = 5, high = 1 }\n'
+            'scope = "global"\ntarget = "lifetime_years"\nmode = "replace"\n',
+            "low must be < high",
+        ),
+    ],
+)
 def test_bad_parameters_file_exits_2(repo_root, example_setup, text, message):
-    done = run_cli("estimate", repo_root / "examples/bert_base.toml", "--samples", "64",
-                   "--parameters", example_setup(text, "params.toml"))
+    done = run_cli(
+        "estimate",
+        repo_root / "examples/bert_base.toml",
+        "--samples",
+        "64",
+        "--parameters",
+        example_setup(text, "params.toml"),
+    )
     assert done.returncode == 2 and message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
 
 
 def test_bad_uncertainty_section_exits_2(example_setup):
-    text = ('[run]\nhours = 10\ncountry = "USA"\n[node]\ngpu = "A100 SXM4 40 GB"\ngpus = 1\n'
-            'gpu_usage = 0.5\n[uncertainty]\ngpu_usage = { type = "uniform", low = 0.5, high = 1.5 }\n')
+    text = (
+        '[run]\nhours = 10\ncountry = "USA"\n[node]\ngpu = "A100 SXM4 40 GB"\ngpus = 1\n'
+        'gpu_usage = 0.5\n[uncertainty]\ngpu_usage = { type = "uniform", low = 0.5, high = 1.5 }\n'
+    )
     done = run_cli("estimate", example_setup(text), "--samples", "64")
     assert done.returncode == 2 and "valid range of gpu_usage" in done.stderr
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("--samples", "-5", "argument --samples: must be >= 1 (got -5)"),
-    ("--samples", "0", "argument --samples: must be >= 1 (got 0)"),
-    ("--seed", "-1", "argument --seed: must be >= 0 (got -1)"),
-    ("--samples", "ten", "argument --samples: must be a whole number (got 'ten')"),
-])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--samples", "-5", "argument --samples: must be >= 1 (got -5)"),
+        ("--samples", "0", "argument --samples: must be >= 1 (got 0)"),
+        ("--seed", "-1", "argument --seed: must be >= 0 (got -1)"),
+        ("--samples", "ten", "argument --samples: must be a whole number (got 'ten')"),
+    ],
+)
 def test_bad_counts_exit_2_naming_the_bound(repo_root, option, value, message):
     done = run_cli("estimate", repo_root / "examples" / "bert_base.toml", option, value)
     assert done.returncode == 2 and message in done.stderr

@@ -5,13 +5,13 @@ import json
 import numpy as np
 import pytest
 
+from mlimpact.cli import main
+from mlimpact.engine.model import training_impacts
 from mlimpact.runs import notable
+from mlimpact.runs.table import RUN_FIELDS
 from mlimpact.tables import grid
 from mlimpact.tables.hardware import hardware_table
 from mlimpact.tables.models import load_models
-from mlimpact.cli import main
-from mlimpact.engine.model import training_impacts
-from mlimpact.runs.table import RUN_FIELDS
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +74,14 @@ def test_imputed_hours_follow_compute(dataset):
     r = int(np.flatnonzero(imputation == 1)[0])
     point = training_impacts(runs)
     row = dict(zip(RUN_FIELDS, runs.values[r]))
-    hours = row["training_compute"] / (row["nodes"] * row["gpus"] * row["peak_flops"]
-                                       * row["mfu"] * 3600)
+    hours = row["training_compute"] / (
+        row["nodes"] * row["gpus"] * row["peak_flops"] * row["mfu"] * 3600
+    )
     if runs.n_variants[r] == 1:
-        power = (row["gpu_usage"] * row["gpus"] * row["gpu_tdp_w"]
-                 + 0.3725 * row["ram_modules"] * row["ram_module_gb"]) / 1000
+        power = (
+            row["gpu_usage"] * row["gpus"] * row["gpu_tdp_w"]
+            + 0.3725 * row["ram_modules"] * row["ram_module_gb"]
+        ) / 1000
         energy = row["nodes"] * power * hours * row["dynamic_ratio"]
         assert float(point.energy[r]) == pytest.approx(energy, rel=1e-12)
 
@@ -86,8 +89,9 @@ def test_imputed_hours_follow_compute(dataset):
 def test_generic_names_are_a_choice_among_variants(dataset):
     table = hardware_table()
     a100 = table.find("NVIDIA A100")
-    models = [r.name for r in dataset.records if r.hardware == "NVIDIA A100"
-              and r.status != "excluded"]
+    models = [
+        r.name for r in dataset.records if r.hardware == "NVIDIA A100" and r.status != "excluded"
+    ]
     assert models
     r = dataset.runs.names.index(models[0])
     assert dataset.runs.n_variants[r] == len(a100.variants)
@@ -104,6 +108,7 @@ def test_missing_hardware_is_imputed_from_its_year(dataset):
 
 def test_unpublished_die_areas_are_uncertain(dataset):
     from mlimpact.uncertainty.catalogue import die_area_parameters
+
     parameter = die_area_parameters(dataset.unpublished_dies)["die_area[Google TPU v3]"]
     low, high = parameter.distribution.support()
     assert (low, high) == (3.25, 8.58)  # data/die_areas.csv: 325-858 mm2, one die
@@ -115,8 +120,7 @@ def test_grid_follows_country_and_year_before_publication():
     # before publication; tests/test_locations.py checks the evidence rule
     by_organisation = notable.build_runs(location="organisation")
     name = "GPT-3 175B (davinci)"  # published 2020, USA
-    assert field(by_organisation, name, "grid_gwp") == pytest.approx(
-        grid.intensity("USA", 2019)[0])
+    assert field(by_organisation, name, "grid_gwp") == pytest.approx(grid.intensity("USA", 2019)[0])
 
 
 def test_data_command_json(capsys):
@@ -130,13 +134,15 @@ def test_data_command_json(capsys):
     total = sum(sum(c.values()) for c in report["years"].values())
     assert total == report["included_total"] + report["excluded_total"]
     assert report["hardware_mapping"]["NVIDIA A100"] == list(
-        hardware_table().find("NVIDIA A100").variants)
+        hardware_table().find("NVIDIA A100").variants
+    )
 
 
 def test_monte_carlo_over_the_dataset(dataset):
     from mlimpact.engine.propagate import propagate
     from mlimpact.uncertainty.binding import bind
     from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
+
     catalogue = {**default_catalogue(), **run_parameters(dataset)}
     bound = bind(catalogue, dataset.runs, dataset.hardware, dataset.countries, dataset.known)
     result = propagate(dataset.runs, bound, 1024, seed=0)

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from mlimpact.engine import distributed, propagate
+from mlimpact.errors import MlimpactError
 from mlimpact.runs import notable
 from mlimpact.study import claims as study
 from mlimpact.study.options import StudyOptions
 from mlimpact.uncertainty.binding import bind
 from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
-from mlimpact.errors import MlimpactError
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +29,13 @@ def client():
 @pytest.fixture(scope="module")
 def dataset():
     runs = notable.build_runs()
-    bound = bind({**default_catalogue(), **run_parameters(runs)},
-                 runs.runs, runs.hardware, runs.countries, runs.known)
+    bound = bind(
+        {**default_catalogue(), **run_parameters(runs)},
+        runs.runs,
+        runs.hardware,
+        runs.countries,
+        runs.known,
+    )
     return runs, bound
 
 
@@ -47,14 +52,23 @@ def test_same_results_with_and_without_dask(client, dataset):
 
 
 def test_same_claims_with_and_without_dask(client):
-    options = StudyOptions(samples=256, seed=2, chunk_size=128, sensitivity_samples=0,
-                           specifications=False, scenarios=("baseline", "location_shifting"))
+    options = StudyOptions(
+        samples=256,
+        seed=2,
+        chunk_size=128,
+        sensitivity_samples=0,
+        specifications=False,
+        scenarios=("baseline", "location_shifting"),
+    )
     local = study.run_study(options)
     remote = study.run_study(options, client=client)
     assert len(local.claims) == len(remote.claims)
     for a, b in zip(local.claims, remote.claims):
-        assert (a["claim"], a["criterion"], a["scenario"]) == (b["claim"], b["criterion"],
-                                                               b["scenario"])
+        assert (a["claim"], a["criterion"], a["scenario"]) == (
+            b["claim"],
+            b["criterion"],
+            b["scenario"],
+        )
         for key in ("estimate", "low", "high", "probability"):
             assert a[key] == pytest.approx(b[key], rel=1e-12)
     assert_same(local.scenarios["baseline"].summary, remote.scenarios["baseline"].summary)
@@ -67,8 +81,9 @@ def test_lost_worker_is_recomputed(client, dataset):
     result = {}
 
     def work():
-        result["value"] = propagate.propagate(runs.runs, bound, 32768, seed=9, chunk_size=256,
-                                              client=client)
+        result["value"] = propagate.propagate(
+            runs.runs, bound, 32768, seed=9, chunk_size=256, client=client
+        )
 
     thread = threading.Thread(target=work)
     thread.start()

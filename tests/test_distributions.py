@@ -1,4 +1,5 @@
-"""Tests of mlimpact.uncertainty.distributions: quantiles, means and supports against scipy.stats, invariants
+"""Tests of mlimpact.uncertainty.distributions: quantiles, means and supports against scipy.stats,
+invariants
 by hypothesis, the discrete and empirical inverse CDFs, validation and the spec round trip."""
 
 import math
@@ -10,17 +11,31 @@ import scipy.stats as st
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from mlimpact.uncertainty.distributions import (
-    DISTRIBUTIONS, PERT, Beta, Constant, Discrete, Distribution, Empirical, LogNormal, LogUniform,
-    Normal, Triangular, TruncatedNormal, Uniform, from_spec)
 from mlimpact.errors import MlimpactError
+from mlimpact.uncertainty.distributions import (
+    DISTRIBUTIONS,
+    PERT,
+    Beta,
+    Constant,
+    Discrete,
+    Distribution,
+    Empirical,
+    LogNormal,
+    LogUniform,
+    Normal,
+    Triangular,
+    TruncatedNormal,
+    Uniform,
+    from_spec,
+)
 
 
 def _pert_reference(low, mode, high):
     """Beta-PERT as scipy's beta on [low, high] with the lambda = 4 shapes (Vose 2008)."""
     width = high - low
-    return st.beta(1 + 4 * (mode - low) / width, 1 + 4 * (high - mode) / width,
-                   loc=low, scale=width)
+    return st.beta(
+        1 + 4 * (mode - low) / width, 1 + 4 * (high - mode) / width, loc=low, scale=width
+    )
 
 
 def _truncnorm_reference(mean, sd, low, high):
@@ -56,8 +71,7 @@ REFERENCE_CASES = [
 REFERENCE_IDS = [str(case[0]) for case in REFERENCE_CASES]
 
 #: Probability levels: a fine interior grid and both tails.
-U_GRID = np.concatenate([[1e-12, 1e-8, 1e-5], np.linspace(0.001, 0.999, 999),
-                         [1 - 1e-5, 1 - 1e-8]])
+U_GRID = np.concatenate([[1e-12, 1e-8, 1e-5], np.linspace(0.001, 0.999, 999), [1 - 1e-5, 1 - 1e-8]])
 
 # The same closed forms and special functions (ndtri, log_ndtr, betaincinv from Boost) are
 # evaluated in double precision on both sides, so the two agree to a few ulps (observed
@@ -68,8 +82,9 @@ RTOL = 1e-10
 
 @pytest.mark.parametrize("dist, reference, scale", REFERENCE_CASES, ids=REFERENCE_IDS)
 def test_ppf_matches_scipy(dist, reference, scale):
-    np.testing.assert_allclose(dist.ppf(U_GRID), reference.ppf(U_GRID), rtol=RTOL,
-                               atol=RTOL * scale)
+    np.testing.assert_allclose(
+        dist.ppf(U_GRID), reference.ppf(U_GRID), rtol=RTOL, atol=RTOL * scale
+    )
 
 
 @pytest.mark.parametrize("dist, reference, scale", REFERENCE_CASES, ids=REFERENCE_IDS)
@@ -83,14 +98,16 @@ def test_truncated_normal_mean_in_a_far_tail_matches_high_precision():
     # E[Z | 40 < Z < 50] = phi(40) / (Phi(-40) - Phi(-50)) = 40.024968847207263723, computed
     # with mpmath at 50 and 400 digits; log-space evaluation loses ~1e-16 * 40^2 relative.
     assert TruncatedNormal(0, 1, 40, 50).mean() == pytest.approx(40.024968847207263723, rel=1e-12)
-    assert TruncatedNormal(0, 1, -50, -40).mean() == pytest.approx(-40.024968847207263723,
-                                                                   rel=1e-12)
+    assert TruncatedNormal(0, 1, -50, -40).mean() == pytest.approx(
+        -40.024968847207263723, rel=1e-12
+    )
 
 
 def test_truncated_normal_with_a_wide_window_is_the_normal():
     u = np.linspace(0.001, 0.999, 101)
-    np.testing.assert_allclose(TruncatedNormal(5, 2, -200, 200).ppf(u), Normal(5, 2).ppf(u),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        TruncatedNormal(5, 2, -200, 200).ppf(u), Normal(5, 2).ppf(u), rtol=1e-12
+    )
 
 
 def test_lognormal_gsd_is_a_factor_around_the_median():
@@ -130,17 +147,23 @@ _values = hs.lists(_finite, min_size=1, max_size=20)
 DISTRIBUTION_STRATEGY = hs.one_of(
     _pairs.map(lambda p: Uniform(*p)),
     hs.tuples(hs.floats(1e-6, 1e3), hs.floats(1.001, 1e6)).map(
-        lambda p: LogUniform(p[0], p[0] * p[1])),
+        lambda p: LogUniform(p[0], p[0] * p[1])
+    ),
     hs.builds(Normal, _finite, _positive),
     hs.tuples(_finite, _positive, _pairs).map(lambda p: TruncatedNormal(p[0], p[1], *p[2])),
     hs.builds(LogNormal, hs.floats(1e-6, 1e6), hs.floats(1.001, 20)),
     _three_points().map(lambda p: Triangular(*p)),
     _three_points().map(lambda p: PERT(*p)),
     hs.tuples(hs.floats(0.05, 50), hs.floats(0.05, 50), _pairs).map(
-        lambda p: Beta(p[0], p[1], *p[2])),
-    _values.flatmap(lambda v: hs.tuples(
-        hs.just(v), hs.lists(hs.floats(0, 10), min_size=len(v), max_size=len(v)))).filter(
-        lambda p: sum(p[1]) > 0).map(lambda p: Discrete(*p)),
+        lambda p: Beta(p[0], p[1], *p[2])
+    ),
+    _values.flatmap(
+        lambda v: hs.tuples(
+            hs.just(v), hs.lists(hs.floats(0, 10), min_size=len(v), max_size=len(v))
+        )
+    )
+    .filter(lambda p: sum(p[1]) > 0)
+    .map(lambda p: Discrete(*p)),
     _values.map(Empirical),
     _finite.map(Constant),
 )
@@ -168,9 +191,11 @@ def test_spec_round_trip_for_generated_distributions(dist):
     assert from_spec(dist.to_spec()) == dist
 
 
-@pytest.mark.parametrize("dist", [case[0] for case in REFERENCE_CASES]
-                         + [Discrete([1, 2]), Empirical([3, 1, 2]), Constant(2.5)],
-                         ids=REFERENCE_IDS + ["discrete", "empirical", "constant"])
+@pytest.mark.parametrize(
+    "dist",
+    [case[0] for case in REFERENCE_CASES] + [Discrete([1, 2]), Empirical([3, 1, 2]), Constant(2.5)],
+    ids=REFERENCE_IDS + ["discrete", "empirical", "constant"],
+)
 def test_ppf_keeps_the_shape_of_u(dist):
     u = np.random.default_rng(1).uniform(0.01, 0.99, size=(3, 4, 5))
     x = dist.ppf(u)
@@ -202,8 +227,8 @@ def test_discrete_frequencies_on_a_fine_grid_match_the_weights():
 def test_discrete_follows_the_smallest_index_rule_and_equal_default_weights():
     dist = Discrete([1, 2, 3])
     np.testing.assert_array_equal(
-        dist.ppf(np.array([0.0, 0.2, 1 / 3, 0.34, 2 / 3, 0.7, 0.999999])),
-        [1, 1, 1, 2, 2, 3, 3])
+        dist.ppf(np.array([0.0, 0.2, 1 / 3, 0.34, 2 / 3, 0.7, 0.999999])), [1, 1, 1, 2, 2, 3, 3]
+    )
     np.testing.assert_allclose(dist.probabilities, [1 / 3] * 3)
     assert dist.mean() == pytest.approx(2.0)
 
@@ -212,8 +237,14 @@ def test_empirical_ppf_is_the_inverted_empirical_cdf():
     rng = np.random.default_rng(7)
     values = rng.integers(0, 20, size=57).astype(float)  # ties included
     dist = Empirical(values)
-    u = np.concatenate([[0.0], rng.uniform(0, 1, 500), np.arange(1, 57) / 57,
-                        np.linspace(0, 1, 1001, endpoint=False)])
+    u = np.concatenate(
+        [
+            [0.0],
+            rng.uniform(0, 1, 500),
+            np.arange(1, 57) / 57,
+            np.linspace(0, 1, 1001, endpoint=False),
+        ]
+    )
     np.testing.assert_array_equal(dist.ppf(u), np.quantile(values, u, method="inverted_cdf"))
     # On a fine grid every observation comes out n_grid / n times, to within one.
     n = 57 * 1000
@@ -241,9 +272,19 @@ def test_str_is_readable():
 
 
 def test_kinds_are_registered():
-    assert set(DISTRIBUTIONS) == {"uniform", "loguniform", "normal", "truncnormal", "lognormal",
-                                  "triangular", "pert", "beta", "discrete", "empirical",
-                                  "constant"}
+    assert set(DISTRIBUTIONS) == {
+        "uniform",
+        "loguniform",
+        "normal",
+        "truncnormal",
+        "lognormal",
+        "triangular",
+        "pert",
+        "beta",
+        "discrete",
+        "empirical",
+        "constant",
+    }
     for kind, cls in DISTRIBUTIONS.items():
         assert cls.kind == kind and issubclass(cls, Distribution)
 
@@ -303,8 +344,11 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize("cls, kwargs, parameter", INVALID,
-                         ids=[f"{c.kind}-{p}-{i}" for i, (c, _, p) in enumerate(INVALID)])
+@pytest.mark.parametrize(
+    "cls, kwargs, parameter",
+    INVALID,
+    ids=[f"{c.kind}-{p}-{i}" for i, (c, _, p) in enumerate(INVALID)],
+)
 def test_invalid_parameters_raise_a_one_line_error_naming_them(cls, kwargs, parameter):
     with pytest.raises(MlimpactError) as info:
         cls(**kwargs)
@@ -359,15 +403,18 @@ def test_from_spec_bare_number_is_constant():
     assert from_spec(dist) is dist
 
 
-@pytest.mark.parametrize("spec, fragments", [
-    ({"type": "gamma", "a": 1}, ["unknown distribution type 'gamma'", "triangular", "pert"]),
-    ({"low": 1, "high": 2}, ["missing key 'type'"]),
-    ({"type": "uniform", "low": 1, "high": 2, "hihg": 3}, ["unknown key(s) 'hihg'", "high"]),
-    ({"type": "triangular", "low": 1, "high": 2}, ["missing key(s) 'mode'"]),
-    ({"type": "normal", "mean": 1, "sd": -1}, ["normal: sd must be > 0"]),
-    ("3", ["expected a number or a table"]),
-    (True, ["expected a number or a table"]),
-])
+@pytest.mark.parametrize(
+    "spec, fragments",
+    [
+        ({"type": "gamma", "a": 1}, ["unknown distribution type 'gamma'", "triangular", "pert"]),
+        ({"low": 1, "high": 2}, ["missing key 'type'"]),
+        ({"type": "uniform", "low": 1, "high": 2, "hihg": 3}, ["unknown key(s) 'hihg'", "high"]),
+        ({"type": "triangular", "low": 1, "high": 2}, ["missing key(s) 'mode'"]),
+        ({"type": "normal", "mean": 1, "sd": -1}, ["normal: sd must be > 0"]),
+        ("3", ["expected a number or a table"]),
+        (True, ["expected a number or a table"]),
+    ],
+)
 def test_from_spec_errors_start_with_the_name(spec, fragments):
     with pytest.raises(MlimpactError) as info:
         from_spec(spec, name="gpu_lifetime")

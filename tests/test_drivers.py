@@ -52,7 +52,8 @@ def test_model_series_keep_reported_facts_only(baseline):
     chips = runs.column("nodes")[i] * runs.column("gpus")[i]
     assert values["installed_power"][i] == pytest.approx(chips * runs.column("gpu_tdp_w")[i] / 1e3)
     assert values["hardware_efficiency_used"][i] == pytest.approx(
-        runs.column("peak_flops")[i] / runs.column("gpu_tdp_w")[i])
+        runs.column("peak_flops")[i] / runs.column("gpu_tdp_w")[i]
+    )
     assert dates.shape == (len(runs.names),) and 2013 <= dates.min() and dates.max() < 2026
 
 
@@ -60,24 +61,43 @@ def test_released_efficiency_is_peak_over_tdp_of_data_centre_accelerators():
     dates, values = drivers.released_efficiency((2013, 2025))
     table = {h.name: h for h in hardware_table()}
     h100 = next(h for h in table.values() if h.name.startswith("NVIDIA H100 SXM"))
-    expected = max(v for k, v in h100.peak_flops.items()
-                   if k in ("tensor_fp16_bf16", "fp16", "fp32") and v == v) / h100.tdp_w
+    expected = (
+        max(
+            v
+            for k, v in h100.peak_flops.items()
+            if k in ("tensor_fp16_bf16", "fp16", "fp32") and v == v
+        )
+        / h100.tdp_w
+    )
     assert np.any(np.isclose(values, expected))
     assert values.size >= 20 and (values > 0).all() and 2013 <= dates.min() and dates.max() < 2026
 
 
 def _result(compute, used):
     def row(quantity, criterion, uncertainty, estimate, low, high):
-        return {"scenario": "baseline", "quantity": quantity, "criterion": criterion,
-                "uncertainty": uncertainty, "estimate": estimate, "low": low, "high": high}
+        return {
+            "scenario": "baseline",
+            "quantity": quantity,
+            "criterion": criterion,
+            "uncertainty": uncertainty,
+            "estimate": estimate,
+            "low": low,
+            "high": high,
+        }
+
     label = drivers.SERIES["hardware_efficiency_used"][0]
-    trends = [row("energy per model", "energy", "combined", 2.9, 2.6, 3.3),
-              row("training compute per model", "compute", "dataset", *compute),
-              row(label, "hardware_efficiency_used", "dataset", *used)]
+    trends = [
+        row("energy per model", "energy", "combined", 2.9, 2.6, 3.3),
+        row("training compute per model", "compute", "dataset", *compute),
+        row(label, "hardware_efficiency_used", "dataset", *used),
+    ]
     runs = SimpleNamespace(column=lambda name: np.array([1e20, 1e21, np.nan]))
     baseline = SimpleNamespace(dates=np.zeros(3), notable=SimpleNamespace(runs=runs))
-    return SimpleNamespace(drivers={"hardware_efficiency_used": (None, 7)}, trends=trends,
-                           scenarios={"baseline": baseline})
+    return SimpleNamespace(
+        drivers={"hardware_efficiency_used": (None, 7)},
+        trends=trends,
+        scenarios={"baseline": baseline},
+    )
 
 
 def test_report_says_what_the_trends_can_and_cannot_show():

@@ -2,18 +2,18 @@
 
 import dataclasses
 
+import naive
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from conftest import random_runs
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mlimpact.tables.factors import PRODUCTION_FACTORS
 from mlimpact.engine.kernels.training import evaluate_runs
 from mlimpact.engine.model import card_production, training_impacts, validate_runs
 from mlimpact.errors import MlimpactError
 from mlimpact.runs.table import RUN_FIELDS
-
-import naive
-from conftest import random_runs
+from mlimpact.tables.factors import PRODUCTION_FACTORS
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -36,8 +36,9 @@ def test_training_kernel_equals_naive_reference(seed, n):
     np.testing.assert_allclose(out[:, 1:4], production, rtol=1e-13)
     np.testing.assert_allclose(out[:, 4:7], use, rtol=1e-13)
     # the host and overhead are differences: compared to the energy's scale
-    np.testing.assert_allclose(out[:, 7:10], scopes, rtol=1e-13,
-                               atol=1e-13 * energy.max(initial=0.0))
+    np.testing.assert_allclose(
+        out[:, 7:10], scopes, rtol=1e-13, atol=1e-13 * energy.max(initial=0.0)
+    )
 
 
 @settings(max_examples=30, deadline=None)
@@ -51,13 +52,17 @@ def test_card_kernel_equals_naive_reference(seed, n):
     parts = (*parts, sum(parts))
     for c, criterion in enumerate(("gwp", "adpe", "pe")):
         for k, component in enumerate(("die", "memory", "other", "total")):
-            np.testing.assert_allclose(cards[criterion].sel(component=component),
-                                       parts[k][:, c], rtol=1e-13)
+            np.testing.assert_allclose(
+                cards[criterion].sel(component=component), parts[k][:, c], rtol=1e-13
+            )
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=seeds, field=st.sampled_from(["hours", "nodes", "repetitions"]),
-       factor=st.floats(0.01, 100))
+@given(
+    seed=seeds,
+    field=st.sampled_from(["hours", "nodes", "repetitions"]),
+    factor=st.floats(0.01, 100),
+)
 def test_impacts_linear_in_hours_nodes_repetitions(seed, field, factor):
     # with nothing imputed (an imputed field is computed from compute, not scaled) and no
     # metered energy (a measurement is the run's, whatever its size)
@@ -76,10 +81,15 @@ def test_use_impacts_linear_in_grid_factor(seed, factor):
     base = training_impacts(runs)
     more = training_impacts(scaled(runs, grid_gwp=factor, grid_adpe=factor, grid_pe=factor))
     for criterion in ("gwp", "adpe", "pe"):
-        np.testing.assert_allclose(more[criterion].sel(phase="use"),
-                                   factor * base[criterion].sel(phase="use"), rtol=1e-12, atol=0)
-        np.testing.assert_array_equal(more[criterion].sel(phase="production"),
-                                      base[criterion].sel(phase="production"))
+        np.testing.assert_allclose(
+            more[criterion].sel(phase="use"),
+            factor * base[criterion].sel(phase="use"),
+            rtol=1e-12,
+            atol=0,
+        )
+        np.testing.assert_array_equal(
+            more[criterion].sel(phase="production"), base[criterion].sel(phase="production")
+        )
     np.testing.assert_array_equal(more.energy, base.energy)
 
 
@@ -111,17 +121,26 @@ def test_imputed_hours_inversely_proportional_to_mfu_and_chips(seed, factor):
     values[:, RUN_FIELDS.index("imputation")] = 1  # hours from compute
     imputed = dataclasses.replace(runs, values=values)
     base = training_impacts(imputed).energy.values
-    assert np.allclose(training_impacts(scaled(imputed, mfu=1 / factor)).energy.values,
-                       base * factor, rtol=1e-12)
+    assert np.allclose(
+        training_impacts(scaled(imputed, mfu=1 / factor)).energy.values, base * factor, rtol=1e-12
+    )
     # energy ~ chips x hours: more chips, shorter imputed time, same energy from the GPUs
     more = training_impacts(scaled(imputed, training_compute=factor)).energy.values
     assert np.allclose(more, base * factor, rtol=1e-12)
 
 
-@pytest.mark.parametrize("field, value", [
-    ("hours", 0.0), ("hours", -1.0), ("gpu_usage", 1.5), ("lifetime_usage", 0.0),
-    ("lifetime_years", np.nan), ("grid_gwp", -0.1), ("memory_density", 0.0),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("hours", 0.0),
+        ("hours", -1.0),
+        ("gpu_usage", 1.5),
+        ("lifetime_usage", 0.0),
+        ("lifetime_years", np.nan),
+        ("grid_gwp", -0.1),
+        ("memory_density", 0.0),
+    ],
+)
 def test_validate_runs_rejects_out_of_range(bert_base, field, value):
     values = bert_base.values.copy()
     values[0, RUN_FIELDS.index(field)] = value
@@ -135,7 +154,11 @@ def test_stage_inputs_are_exactly_the_fields_each_stage_reads():
     from mlimpact.engine.kernels.prepare import impute
     from mlimpact.engine.kernels.production import CARD_INPUTS, card_of_row
     from mlimpact.engine.kernels.training import (
-        HOST_INPUTS, N_OUT, RUN_INPUTS, host_of_row, run_from_parts,
+        HOST_INPUTS,
+        N_OUT,
+        RUN_INPUTS,
+        host_of_row,
+        run_from_parts,
     )
     from mlimpact.runs.table import VARIANT_INDEX
 

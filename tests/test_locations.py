@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from mlimpact.engine.propagate import parameter_values
-from mlimpact.runs.table import VARIANT_FIELDS
 from mlimpact.runs import locations, notable
+from mlimpact.runs.table import VARIANT_FIELDS
 from mlimpact.tables import grid
 from mlimpact.tables.locations import provider_sites, providers, published_locations
 from mlimpact.tables.models import load_models
@@ -22,8 +22,9 @@ from mlimpact.uncertainty.sampling import Design
 
 
 def _rows(name):
-    with resources.files("mlimpact.data").joinpath(name).open(encoding="utf-8",
-                                                             newline="") as handle:
+    with (
+        resources.files("mlimpact.data").joinpath(name).open(encoding="utf-8", newline="") as handle
+    ):
         return list(csv.DictReader(handle))
 
 
@@ -59,8 +60,11 @@ def test_every_curated_row_names_a_known_model_organisation_and_region():
 def test_regions_table_is_rebuilt_identically(tmp_path, raw_dir):
     raw = raw_dir / "codecarbon"
     script = Path(__file__).resolve().parent.parent / "scripts" / "build_regions.py"
-    subprocess.run([sys.executable, str(script), "--raw", str(raw), "--out", str(tmp_path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(script), "--raw", str(raw), "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
     shipped = resources.files("mlimpact.data").joinpath("grid_regions.csv").read_bytes()
     assert (tmp_path / "grid_regions.csv").read_bytes() == shipped
 
@@ -76,21 +80,28 @@ def test_region_factor_of_another_year_follows_its_country():
 
 def test_evidence_order_published_provider_country_unknown():
     assert locations.candidates("BLOOM-176B", ["Hugging Face"], "USA", 2022) == (
-        (("FRA", 1.0),), "published")
+        (("FRA", 1.0),),
+        "published",
+    )
     regions, basis = locations.candidates("some model", ["OpenAI"], "USA", 2021)
     # OpenAI -> Microsoft Azure -> its US regions, weighted by the number of regions per state
-    assert basis == "provider" and dict(regions)["US-VA"] == pytest.approx(2 * dict(regions)["US-IA"])
+    assert basis == "provider" and dict(regions)["US-VA"] == pytest.approx(
+        2 * dict(regions)["US-IA"]
+    )
     assert locations.candidates("GPT-4 (Mar 2023)", ["OpenAI"], "USA", 2023) == (
-        (("US-IA", 1.0),), "published")
+        (("US-IA", 1.0),),
+        "published",
+    )
     regions, basis = locations.candidates("some model", ["No Such Lab"], "USA", 2021)
     assert basis == "country" and len(regions) == len(grid.country_regions("USA"))
     assert sum(w for _, w in regions) == pytest.approx(1.0)
     assert locations.candidates("some model", ["No Such Lab"], "GBR", 2021) == (
-        (("GBR", 1.0),), "country")
+        (("GBR", 1.0),),
+        "country",
+    )
     assert locations.candidates("some model", [], "", 2021) == ((), "unknown")
     # a record's own region or provider comes first
-    assert locations.candidates("BLOOM-176B", [], "", 2022, region="US-OK")[0] == (
-        ("US-OK", 1.0),)
+    assert locations.candidates("BLOOM-176B", [], "", 2022, region="US-OK")[0] == (("US-OK", 1.0),)
 
 
 def test_published_location_moves_the_grid_and_its_country(evidence):
@@ -131,21 +142,32 @@ def test_power_models_point_values(evidence):
 
 def test_class_distributions_bind_per_run(evidence):
     catalogue = {**default_catalogue("evidence"), **run_parameters(evidence)}
-    bound = bind(catalogue, evidence.runs, evidence.hardware, evidence.countries,
-                 evidence.known, evidence.classes)
-    by_run = {member: bound.distributions[j] for j, (parameter, member)
-              in enumerate(bound.columns) if parameter == "gpu_usage"}
+    bound = bind(
+        catalogue,
+        evidence.runs,
+        evidence.hardware,
+        evidence.countries,
+        evidence.known,
+        evidence.classes,
+    )
+    by_run = {
+        member: bound.distributions[j]
+        for j, (parameter, member) in enumerate(bound.columns)
+        if parameter == "gpu_usage"
+    }
     tpu = catalogue["gpu_usage"].by_class["TPU"]
     gpu = catalogue["gpu_usage"].by_class["GPU"]
     for name, klass in zip(evidence.runs.names, evidence.classes["accelerator"]):
         if name in by_run:
-            assert by_run[name] == {"TPU": tpu, "GPU": gpu}.get(klass,
-                                                                 catalogue["gpu_usage"].distribution)
+            assert by_run[name] == {"TPU": tpu, "GPU": gpu}.get(
+                klass, catalogue["gpu_usage"].distribution
+            )
 
 
 def test_every_record_fix_names_a_model_and_a_known_value():
     from mlimpact.tables.hardware import hardware_table
     from mlimpact.tables.models import FIX_FIELDS, record_fixes
+
     models = {m["model"] for m in load_models()}
     for row in _rows("record_fixes.csv"):
         assert row["model"] in models and row["source"].strip() and row["url"].strip(), row
@@ -157,9 +179,15 @@ def test_every_record_fix_names_a_model_and_a_known_value():
 
 def test_record_fixes_replace_and_withdraw_in_any_epoch_export():
     from mlimpact.runs.records import epoch_record
-    raw = {"Model": "ELMo", "Publication date": "2018-02-01", "Organization": "AI2",
-           "Country (of organization)": "United States of America",
-           "Training compute (FLOP)": "3.3e15", "Training hardware": ""}
+
+    raw = {
+        "Model": "ELMo",
+        "Publication date": "2018-02-01",
+        "Organization": "AI2",
+        "Country (of organization)": "United States of America",
+        "Training compute (FLOP)": "3.3e15",
+        "Training hardware": "",
+    }
     record = epoch_record(raw)
     assert record["hardware"] == "NVIDIA GeForce GTX 1080"
     assert (record["hardware_quantity"], record["training_time_hours"]) == ("3", "336")
@@ -171,10 +199,14 @@ def test_record_fixes_replace_and_withdraw_in_any_epoch_export():
 
 def test_a_chip_hour_disagreement_spans_record_and_source(evidence):
     from mlimpact.tables.models import record_fixes
+
     name = "PaLM (540B)"
     row = evidence.runs.names.index(name)
-    record_hours = evidence.runs.column("hours")[row] * evidence.runs.column("nodes")[row] \
+    record_hours = (
+        evidence.runs.column("hours")[row]
+        * evidence.runs.column("nodes")[row]
         * evidence.runs.column("gpus")[row]
+    )
     source = float(record_fixes()[name]["chip_hours"][1])
     low, high = evidence.record_ranges[name]
     assert (low, high) == pytest.approx((source / record_hours, 1.0))
@@ -185,11 +217,10 @@ def test_a_chip_hour_disagreement_spans_record_and_source(evidence):
 
 def test_peak_rate_by_precision_tpu_fp32_and_integer_only_chips():
     from mlimpact.tables.hardware import hardware_table
+
     table = hardware_table()
-    v3, v1, h800 = (table.find(n) for n in ("Google TPU v3", "Google TPU v1",
-                                            "NVIDIA H800 SXM5"))
-    assert notable.peak_rate(v3, "FP32") == (v3.peak_flops["tensor_fp16_bf16"],
-                                             "tensor_fp16_bf16")
+    v3, v1, h800 = (table.find(n) for n in ("Google TPU v3", "Google TPU v1", "NVIDIA H800 SXM5"))
+    assert notable.peak_rate(v3, "FP32") == (v3.peak_flops["tensor_fp16_bf16"], "tensor_fp16_bf16")
     assert notable.peak_rate(v1, "") == (92e12, "int8")
     assert notable.peak_rate(h800, "FP8") == (1.979e15, "fp8")
     # a float chip without the record's precision does not fall back to its integer rate
@@ -210,12 +241,16 @@ def test_every_chip_hour_disagreement_with_a_published_footprint_is_recorded():
     """A record whose chips x hours differ by more than 10 % from the chip-hours a published
     footprint states (data/validation.csv) has a ``disagree`` row in data/record_fixes.csv."""
     from mlimpact.tables.models import record_fixes
+
     models = {m["model"]: m for m in load_models()}
     flagged = set()
     for row in _rows("validation.csv"):
         record = models.get(row["epoch_model"])
-        if not record or not row["chip_hours"] or not (record["hardware_quantity"]
-                                                       and record["training_time_hours"]):
+        if (
+            not record
+            or not row["chip_hours"]
+            or not (record["hardware_quantity"] and record["training_time_hours"])
+        ):
             continue
         ours = float(record["hardware_quantity"]) * float(record["training_time_hours"])
         if abs(float(row["chip_hours"]) / ours - 1) > notable.DISAGREEMENT:
@@ -226,6 +261,7 @@ def test_every_chip_hour_disagreement_with_a_published_footprint_is_recorded():
 
 
 # --- host power from node configurations (evidence power model) -------------------------------
+
 
 def test_node_configurations_name_known_accelerators_with_their_tdp():
     from mlimpact.tables.hardware import hardware_table
@@ -243,22 +279,33 @@ def test_node_configurations_name_known_accelerators_with_their_tdp():
         assert row["source"].strip() and row["notes"].strip(), row["node"]
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"rated_power_w": "3000"}, "rated at or below"),      # 8 x 400 W = 3200 W
-    ({"rated_power_w": "-1"}, "must be > 0"),
-    ({"accelerator_tdp_w": "350"}, "with its TDP"),       # data/hardware.csv says 400 W
-    ({"hardware": "NVIDIA A100 SXM4 40 GB;NVIDIA A100 SXM4 40 GB"}, "two node configurations"),
-    ({"source": " "}, "no source"),
-    ({"accelerators": "8.5"}, "whole number"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"rated_power_w": "3000"}, "rated at or below"),  # 8 x 400 W = 3200 W
+        ({"rated_power_w": "-1"}, "must be > 0"),
+        ({"accelerator_tdp_w": "350"}, "with its TDP"),  # data/hardware.csv says 400 W
+        ({"hardware": "NVIDIA A100 SXM4 40 GB;NVIDIA A100 SXM4 40 GB"}, "two node configurations"),
+        ({"source": " "}, "no source"),
+        ({"accelerators": "8.5"}, "whole number"),
+    ],
+)
 def test_a_bad_node_configuration_is_refused(change, message):
     from mlimpact.errors import MlimpactError
     from mlimpact.tables.nodes import parse_configurations
 
-    row = {"node": "DGX A100", "hardware": "NVIDIA A100 SXM4 40 GB", "accelerators": "8",
-           "accelerator_tdp_w": "400", "rated_power_w": "6500", "source": "a datasheet"}
-    assert parse_configurations([row])["NVIDIA A100 SXM4 40 GB"].host_rated_w_per_accelerator \
+    row = {
+        "node": "DGX A100",
+        "hardware": "NVIDIA A100 SXM4 40 GB",
+        "accelerators": "8",
+        "accelerator_tdp_w": "400",
+        "rated_power_w": "6500",
+        "source": "a datasheet",
+    }
+    assert (
+        parse_configurations([row])["NVIDIA A100 SXM4 40 GB"].host_rated_w_per_accelerator
         == (6500 - 8 * 400) / 8
+    )
     with pytest.raises(MlimpactError, match=message):
         parse_configurations([{**row, **change}])
 
@@ -269,23 +316,35 @@ def test_host_power_of_a_rated_node_against_the_hand_computed_value():
     from mlimpact.runs.table import RunTable
     from mlimpact.tables.factors import PRODUCTION_FACTORS, RAM_POWER_W_PER_GB
 
-    base = dict(hours=1.0, nodes=1.0, gpus=8.0, gpu_usage=0.7, gpu_tdp_w=400.0,
-                dynamic_ratio=1.0, gpu_memory_gb=80.0, gpu_die_area_cm2=8.26,
-                lifetime_years=6.0, lifetime_usage=0.85, memory_density=1.0)
+    base = dict(
+        hours=1.0,
+        nodes=1.0,
+        gpus=8.0,
+        gpu_usage=0.7,
+        gpu_tdp_w=400.0,
+        dynamic_ratio=1.0,
+        gpu_memory_gb=80.0,
+        gpu_die_area_cm2=8.26,
+        lifetime_years=6.0,
+        lifetime_usage=0.85,
+        memory_density=1.0,
+    )
     rated = default_row(**base, host_rated_w_per_gpu=412.5, host_usage=0.6)
     four = default_row(**{**base, "gpus": 4.0}, host_rated_w_per_gpu=412.5, host_usage=0.6)
     mlca = default_row(**base, host_rated_w_per_gpu=0.0, host_usage=0.6)
     off = default_row(**base, host_rated_w_per_gpu=412.5, host_usage=0.6, server=0.0)
-    runs = RunTable.from_records([("rated", rated), ("four", four), ("mlca", mlca),
-                                  ("off", off)])
+    runs = RunTable.from_records([("rated", rated), ("four", four), ("mlca", mlca), ("off", off)])
     energy = evaluate_runs(runs, PRODUCTION_FACTORS)[:, 0]
     gpus_kw = 8 * 0.7 * 400 / 1000
     ram_gb = mlca["ram_modules"] * mlca["ram_module_gb"]
     assert energy[0] == pytest.approx(gpus_kw + 0.6 * 8 * 412.5 / 1000, rel=1e-14)
     assert energy[1] == pytest.approx(energy[0] / 2, rel=1e-14)  # the host scales with the GPUs
     assert energy[2] == pytest.approx(
-        gpus_kw + (mlca["cpu_usage"] * mlca["cpus"] * mlca["cpu_tdp_w"]
-                   + RAM_POWER_W_PER_GB * ram_gb) / 1000, rel=1e-14)
+        gpus_kw
+        + (mlca["cpu_usage"] * mlca["cpus"] * mlca["cpu_tdp_w"] + RAM_POWER_W_PER_GB * ram_gb)
+        / 1000,
+        rel=1e-14,
+    )
     assert energy[3] == pytest.approx(gpus_kw, rel=1e-14)  # host off: accelerators alone
 
 
@@ -297,8 +356,10 @@ def test_evidence_runs_take_the_host_of_their_node(evidence):
     mlca = notable.build_runs(power="mlca", location="organisation")
     per_gpu = {name: c.host_rated_w_per_accelerator for name, c in node_configurations().items()}
     host = evidence.runs.column("host_rated_w_per_gpu")
-    for name, expected in (("BLOOM-176B", per_gpu["NVIDIA A100 SXM4 80 GB"]),
-                           ("T5-11B", 0.0)):  # TPU v3: no published rating, MLCA's host
+    for name, expected in (
+        ("BLOOM-176B", per_gpu["NVIDIA A100 SXM4 80 GB"]),
+        ("T5-11B", 0.0),
+    ):  # TPU v3: no published rating, MLCA's host
         assert host[evidence.runs.names.index(name)] == expected
         assert mlca.runs.column("host_rated_w_per_gpu")[mlca.runs.names.index(name)] == 0.0
     # the point of the host's share is the catalogue's, in every evidence run (not in MLCA's)
@@ -336,16 +397,24 @@ def test_monte_carlo_draws_the_host_share_and_applies_it_linearly(evidence):
     energy = {}
     for share in (0.2, 0.5, 0.9):
         fixed = dict(catalogue)
-        fixed["host_usage"] = dataclasses.replace(catalogue["host_usage"],
-                                                  distribution=Constant(share), point=None)
-        bound = bind(fixed, evidence.runs, evidence.hardware, evidence.countries,
-                     evidence.known, evidence.classes)
+        fixed["host_usage"] = dataclasses.replace(
+            catalogue["host_usage"], distribution=Constant(share), point=None
+        )
+        bound = bind(
+            fixed,
+            evidence.runs,
+            evidence.hardware,
+            evidence.countries,
+            evidence.known,
+            evidence.classes,
+        )
         result = propagate(evidence.runs, bound, 64, seed=3, keep_samples=True)
-        energy[share] = {name: result["energy_samples"].sel(model=name).values
-                         for name in ("BLOOM-176B", "T5-11B")}
+        energy[share] = {
+            name: result["energy_samples"].sel(model=name).values
+            for name in ("BLOOM-176B", "T5-11B")
+        }
     bloom = [energy[s]["BLOOM-176B"] for s in (0.2, 0.5, 0.9)]
-    np.testing.assert_allclose((bloom[2] - bloom[0]) / (bloom[1] - bloom[0]), 0.7 / 0.3,
-                               rtol=1e-9)
+    np.testing.assert_allclose((bloom[2] - bloom[0]) / (bloom[1] - bloom[0]), 0.7 / 0.3, rtol=1e-9)
     assert np.all(bloom[1] > bloom[0])
     np.testing.assert_array_equal(energy[0.2]["T5-11B"], energy[0.9]["T5-11B"])
     # with the catalogue's own triangular distribution the share varies between samples
@@ -368,8 +437,9 @@ def test_the_tables_of_measured_draws_and_pues_are_consistent():
         assert 0 < watts < 2000
         if row["tdp_w"]:  # a row with a share of TDP names a known accelerator (its TDP is
             table.find(row["hardware"])  # the source's, which may be a variant's)
-            assert float(row["fraction_of_tdp"]) == pytest.approx(watts / float(row["tdp_w"]),
-                                                                  abs=5e-4), row
+            assert float(row["fraction_of_tdp"]) == pytest.approx(
+                watts / float(row["tdp_w"]), abs=5e-4
+            ), row
         else:  # no TDP, no share (Dodge et al.'s TITAN X, whose exact part is not stated)
             assert not row["fraction_of_tdp"], row
     for row in _rows("facility_pue.csv"):

@@ -3,29 +3,33 @@
 import dataclasses
 import tracemalloc
 
+import naive
 import numpy as np
 import pytest
 import xarray as xr
-from hypothesis import given, settings, strategies as st
+from conftest import random_runs
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mlimpact.uncertainty import catalogue as p
-from mlimpact.uncertainty import distributions as d
-from mlimpact.uncertainty.binding import bind
-from mlimpact.errors import MlimpactError
-from mlimpact.tables.factors import PRODUCTION_FACTORS
 from mlimpact.engine.kernels.montecarlo import CARD_STAGE, HOST_STAGE, SUB_BINS
 from mlimpact.engine.kernels.production import CARD_INPUTS
 from mlimpact.engine.kernels.training import HOST_INPUTS
 from mlimpact.engine.model import training_impacts
 from mlimpact.engine.propagate import (
-    parameter_values, ppf_spec, propagate, propagate_setup, stage_plan,
+    parameter_values,
+    ppf_spec,
+    propagate,
+    propagate_setup,
+    stage_plan,
 )
-from mlimpact.runs.table import RUN_FIELDS, VARIANT_FIELDS, RunTable
-from mlimpact.uncertainty.sampling import Design, chunks
+from mlimpact.errors import MlimpactError
 from mlimpact.runs.setupfile import load_setup
-
-import naive
-from conftest import random_runs
+from mlimpact.runs.table import RUN_FIELDS, VARIANT_FIELDS, RunTable
+from mlimpact.tables.factors import PRODUCTION_FACTORS
+from mlimpact.uncertainty import catalogue as p
+from mlimpact.uncertainty import distributions as d
+from mlimpact.uncertainty.binding import bind
+from mlimpact.uncertainty.sampling import Design, chunks
 
 
 def bind_all(runs, catalogue=None, known=None):
@@ -71,22 +75,28 @@ def fused_and_naive(runs, bound, n, seed, chunk_size):
     np.testing.assert_allclose(result.energy_samples, energy, rtol=1e-13)
     for criterion in ("gwp", "adpe", "pe"):
         for phase in ("production", "use", "total"):
-            np.testing.assert_allclose(result[f"{criterion}_samples"].sel(phase=phase),
-                                       expected[criterion, phase], rtol=1e-13)
+            np.testing.assert_allclose(
+                result[f"{criterion}_samples"].sel(phase=phase),
+                expected[criterion, phase],
+                rtol=1e-13,
+            )
     for scope in ("accelerators", "host", "overhead"):  # differences: to the energy's scale
-        np.testing.assert_allclose(result.energy_by_scope_samples.sel(scope=scope),
-                                   expected["energy", scope], rtol=1e-13,
-                                   atol=1e-13 * energy.max(initial=0.0))
+        np.testing.assert_allclose(
+            result.energy_by_scope_samples.sel(scope=scope),
+            expected["energy", scope],
+            rtol=1e-13,
+            atol=1e-13 * energy.max(initial=0.0),
+        )
     return result, energy
 
 
 def test_fused_kernel_equals_naive_numpy(runs):
     result, expected = fused_and_naive(runs, bind_all(runs), 1500, seed=11, chunk_size=1024)
     # Streaming mean and std agree with the full arrays
-    np.testing.assert_allclose(result.energy.sel(statistic="mean"), expected.mean(0),
-                               rtol=1e-12)
-    np.testing.assert_allclose(result.energy.sel(statistic="std"),
-                               expected.std(0, ddof=1), rtol=1e-9)
+    np.testing.assert_allclose(result.energy.sel(statistic="mean"), expected.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(
+        result.energy.sel(statistic="std"), expected.std(0, ddof=1), rtol=1e-9
+    )
 
 
 def test_histogram_quantiles_within_one_bin_of_exact(runs):
@@ -115,8 +125,7 @@ def _quantile_of_histogram(h, tails, anchor, extremes, count, level):
         if inside > 0 and target <= cumulative + inside:
             octave, sub = divmod(j, SUB_BINS)
             scale = 2.0 ** (anchor + octave - OCTAVES // 2 - 1023)
-            value = scale * (1 + (sub + min(max((target - cumulative) / inside, 0), 1))
-                             / SUB_BINS)
+            value = scale * (1 + (sub + min(max((target - cumulative) / inside, 0), 1)) / SUB_BINS)
             return min(max(value, extremes[0]), extremes[1])
         cumulative += inside
     return np.nan
@@ -144,9 +153,12 @@ def test_histogram_quantiles_in_one_pass_equal_a_scan_per_level(seed, n_levels):
         for k in range(3):
             out = np.empty((len(levels), 2, 3))
             histogram_quantiles(hist, tails, anchor, extremes, int(count[r, k]), levels, out)
-            expected = [_quantile_of_histogram(hist[r, k], tails[r, k], anchor[r, k],
-                                               extremes[r, k], count[r, k], level)
-                        for level in levels]
+            expected = [
+                _quantile_of_histogram(
+                    hist[r, k], tails[r, k], anchor[r, k], extremes[r, k], count[r, k], level
+                )
+                for level in levels
+            ]
             np.testing.assert_array_equal(out[:, r, k], expected)
 
 
@@ -154,9 +166,15 @@ def test_mean_converges_to_analytic_mean_for_linear_case(bert_base):
     # Only the GWP grid factor is uncertain: use-phase GWP is linear in it, so its mean is the
     # point value times E[X] = exp(ln(gsd)^2 / 2) for a lognormal of median 1.
     gsd = 1.4
-    catalogue = {"grid_gwp_error": p.Parameter(
-        "grid_gwp_error", d.LogNormal(1.0, gsd), scope="country", target="grid_gwp",
-        mode="scale")}
+    catalogue = {
+        "grid_gwp_error": p.Parameter(
+            "grid_gwp_error",
+            d.LogNormal(1.0, gsd),
+            scope="country",
+            target="grid_gwp",
+            mode="scale",
+        )
+    }
     n = 200_000
     result = propagate(bert_base, bind_all(bert_base, catalogue), n, seed=0)
     point = float(training_impacts(bert_base).gwp.sel(phase="use")[0])
@@ -176,8 +194,11 @@ def test_reference_interval_brackets_point_estimate(repo_root):
         values = result[criterion].isel(model=0)
         if "phase" in values.dims:
             values = values.sel(phase="total")
-        assert float(values.sel(statistic="q025")) < float(values.sel(statistic="point")) \
+        assert (
+            float(values.sel(statistic="q025"))
+            < float(values.sel(statistic="point"))
             < float(values.sel(statistic="q975"))
+        )
 
 
 def test_known_fields_are_not_sampled(runs):
@@ -233,30 +254,70 @@ def test_chunks_cover_every_sample_once():
     assert sum(b - a for a, b in ranges) == 10_000
 
 
-@pytest.mark.parametrize("method, n, message", [
-    ("sobol", 1000, "power of two"), ("grid", 16, "sampling method"), ("mc", 0, ">= 1"),
-])
+@pytest.mark.parametrize(
+    "method, n, message",
+    [
+        ("sobol", 1000, "power of two"),
+        ("grid", 16, "sampling method"),
+        ("mc", 0, ">= 1"),
+    ],
+)
 def test_bad_designs_rejected(method, n, message):
     with pytest.raises(MlimpactError, match=message):
         Design(method, n, 2, seed=0)
 
 
-@pytest.mark.parametrize("spec, message", [
-    ({"distribution": {"type": "normal", "mean": 10, "sd": 5}, "scope": "run",
-      "target": "hours", "mode": "replace"}, "can leave the valid range of hours"),
-    ({"distribution": {"type": "uniform", "low": 0.5, "high": 1.5}, "scope": "global",
-      "target": "lifetime_usage", "mode": "replace"}, "valid range of lifetime_usage"),
-    ({"distribution": {"type": "normal", "mean": 1, "sd": 0.5}, "scope": "global",
-      "target": "grid_gwp", "mode": "scale"}, "multiplicative error must be >= 0"),
-    ({"distribution": 1.0, "scope": "planet", "target": "hours", "mode": "replace"}, "scope"),
-    ({"distribution": 1.0, "scope": "run", "target": "colour", "mode": "replace"},
-     "unknown target 'colour'"),
-    ({"distribution": 1.0, "scope": "run", "target": "hours"}, "mode is required"),
-    ({"distribution": 1.0, "scope": "run", "target": "hours", "mode": "replace", "x": 1},
-     "unknown key"),
-    ({"distribution": {"type": "uniform", "low": 3, "high": 1}, "scope": "global",
-      "target": "hours", "mode": "replace"}, "low"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        (
+            {
+                "distribution": {"type": "normal", "mean": 10, "sd": 5},
+                "scope": "run",
+                "target": "hours",
+                "mode": "replace",
+            },
+            "can leave the valid range of hours",
+        ),
+        (
+            {
+                "distribution": {"type": "uniform", "low": 0.5, "high": 1.5},
+                "scope": "global",
+                "target": "lifetime_usage",
+                "mode": "replace",
+            },
+            "valid range of lifetime_usage",
+        ),
+        (
+            {
+                "distribution": {"type": "normal", "mean": 1, "sd": 0.5},
+                "scope": "global",
+                "target": "grid_gwp",
+                "mode": "scale",
+            },
+            "multiplicative error must be >= 0",
+        ),
+        ({"distribution": 1.0, "scope": "planet", "target": "hours", "mode": "replace"}, "scope"),
+        (
+            {"distribution": 1.0, "scope": "run", "target": "colour", "mode": "replace"},
+            "unknown target 'colour'",
+        ),
+        ({"distribution": 1.0, "scope": "run", "target": "hours"}, "mode is required"),
+        (
+            {"distribution": 1.0, "scope": "run", "target": "hours", "mode": "replace", "x": 1},
+            "unknown key",
+        ),
+        (
+            {
+                "distribution": {"type": "uniform", "low": 3, "high": 1},
+                "scope": "global",
+                "target": "hours",
+                "mode": "replace",
+            },
+            "low",
+        ),
+    ],
+)
 def test_invalid_parameters_rejected(spec, message):
     with pytest.raises(MlimpactError, match=message) as error:
         p.parse_parameters({"bad": spec}, source="params.toml")
@@ -273,11 +334,14 @@ def test_parameters_file_errors(tmp_path):
 
 
 def test_uncertainty_section_overrides_catalogue():
-    catalogue = p.apply_uncertainty(p.default_catalogue(), {
-        "lifetime_years": {"type": "uniform", "low": 2, "high": 4},
-        "hours": {"type": "lognormal", "median": 80, "gsd": 1.1},
-        "memory_density": 1.875,
-    })
+    catalogue = p.apply_uncertainty(
+        p.default_catalogue(),
+        {
+            "lifetime_years": {"type": "uniform", "low": 2, "high": 4},
+            "hours": {"type": "lognormal", "median": 80, "gsd": 1.1},
+            "memory_density": 1.875,
+        },
+    )
     assert catalogue["lifetime_years"].distribution == d.Uniform(2, 4)
     assert catalogue["hours"].scope == "run" and catalogue["hours"].target == "hours"
     assert catalogue["memory_density"].distribution == d.Constant(1.875)
@@ -292,6 +356,7 @@ def test_every_catalogue_entry_is_documented():
 
 def test_results_save_to_netcdf(runs, tmp_path):
     from mlimpact.render.files import write_netcdf
+
     result = propagate(runs, bind_all(runs), 1024, seed=0)
     write_netcdf(result, tmp_path / "r.nc")
     back = xr.load_dataset(tmp_path / "r.nc")
@@ -299,16 +364,27 @@ def test_results_save_to_netcdf(runs, tmp_path):
     assert back.gwp.attrs["units"] == "kg CO2eq"
 
 
-@pytest.mark.parametrize("distribution", [
-    d.Constant(3.0), d.Uniform(1, 2), d.LogUniform(0.1, 10), d.Normal(1, 2),
-    d.LogNormal(2, 1.5), d.Triangular(1, 6, 8), d.Triangular(0, 0, 1), d.Triangular(0, 1, 1),
-])
+@pytest.mark.parametrize(
+    "distribution",
+    [
+        d.Constant(3.0),
+        d.Uniform(1, 2),
+        d.LogUniform(0.1, 10),
+        d.Normal(1, 2),
+        d.LogNormal(2, 1.5),
+        d.Triangular(1, 6, 8),
+        d.Triangular(0, 0, 1),
+        d.Triangular(0, 1, 1),
+    ],
+)
 def test_compiled_ppf_equals_numpy_ppf(distribution):
     from mlimpact.engine.kernels import ppf
+
     code, params = ppf_spec(distribution)
     assert code != ppf.NOT_HERE
-    u = np.asfortranarray(np.concatenate([[1e-12, 0.5, 1 - 1e-12],
-                                          np.random.default_rng(0).random(2000)])[:, None])
+    u = np.asfortranarray(
+        np.concatenate([[1e-12, 0.5, 1 - 1e-12], np.random.default_rng(0).random(2000)])[:, None]
+    )
     out = np.empty_like(u, order="F")
     ppf.ppf_columns(u, np.array([code]), np.array([params]), out)
     expected = distribution.ppf(u)
@@ -320,21 +396,37 @@ def test_compiled_ndtri_equals_scipy_to_1e14():
     from scipy.special import ndtri
 
     from mlimpact.engine.kernels import ppf
-    u = np.concatenate([np.random.default_rng(1).random(200_000), np.logspace(-300, -1, 3000),
-                        1 - np.logspace(-16, -1, 3000), [0.5, 0.075, 0.925]])
+
+    u = np.concatenate(
+        [
+            np.random.default_rng(1).random(200_000),
+            np.logspace(-300, -1, 3000),
+            1 - np.logspace(-16, -1, 3000),
+            [0.5, 0.075, 0.925],
+        ]
+    )
     out = np.empty_like(u)
     ppf.ppf_column(ppf.NORMAL, np.array([0.0, 1.0, 0.0, 0.0]), u, out)
     np.testing.assert_allclose(out, ndtri(u), rtol=1e-14, atol=0)
     assert out[-3] == 0.0 and np.all(np.diff(out[:-3][np.argsort(u[:-3])]) >= 0)
 
 
-@pytest.mark.parametrize("distribution", [
-    d.Discrete([0.5, 0.7, 0.9], [1, 2, 1]), d.PERT(0.2, 0.5, 0.9), d.Beta(2, 5, 0.1, 0.9),
-])
+@pytest.mark.parametrize(
+    "distribution",
+    [
+        d.Discrete([0.5, 0.7, 0.9], [1, 2, 1]),
+        d.PERT(0.2, 0.5, 0.9),
+        d.Beta(2, 5, 0.1, 0.9),
+    ],
+)
 def test_kinds_without_compiled_ppf_use_numpy(runs, distribution):
     assert ppf_spec(distribution)[0] == -1
-    catalogue = {**p.default_catalogue(), "gpu_usage": p.Parameter(
-        "gpu_usage", distribution, scope="run", target="gpu_usage", mode="replace")}
+    catalogue = {
+        **p.default_catalogue(),
+        "gpu_usage": p.Parameter(
+            "gpu_usage", distribution, scope="run", target="gpu_usage", mode="replace"
+        ),
+    }
     bound = bind_all(runs, catalogue)
     u = Design("mc", 256, bound.n_columns, 0).uniforms(0, 256)
     values = parameter_values(bound, u)
@@ -346,6 +438,7 @@ def test_kinds_without_compiled_ppf_use_numpy(runs, distribution):
 
 def test_results_do_not_depend_on_thread_count(runs):
     import numba
+
     bound = bind_all(runs)
     before = numba.get_num_threads()
     try:
@@ -363,8 +456,11 @@ def shared_hardware_runs():
     bind_all's labels (hw0 for every third run) and a known variant they form one card
     group; runs 4 and 7 have the host server of run 1."""
     table = random_runs(np.random.default_rng(21), 9)
-    values, variant_values, variant_cdf = (table.values.copy(), table.variant_values.copy(),
-                                           table.variant_cdf.copy())
+    values, variant_values, variant_cdf = (
+        table.values.copy(),
+        table.variant_values.copy(),
+        table.variant_cdf.copy(),
+    )
     card = CARD_INPUTS.tolist() + [RUN_FIELDS.index("variant")]
     for r in (3, 6):
         values[r, card] = values[0, card]
@@ -372,8 +468,9 @@ def shared_hardware_runs():
     host = HOST_INPUTS.tolist()
     values[4, host] = values[1, host]
     values[7, host] = values[1, host]
-    return dataclasses.replace(table, values=values, variant_values=variant_values,
-                               variant_cdf=variant_cdf)
+    return dataclasses.replace(
+        table, values=values, variant_values=variant_values, variant_cdf=variant_cdf
+    )
 
 
 def n_units(plan, stage):
@@ -398,9 +495,16 @@ def test_a_card_sampled_per_run_is_not_shared():
     known = np.zeros((len(runs), len(RUN_FIELDS)), bool)
     known[:, RUN_FIELDS.index("variant")] = True
     assert n_units(stage_plan(runs, bind_all(runs, known=known)), CARD_STAGE) < len(runs)
-    catalogue = {**p.default_catalogue(), "gpu_die_area_cm2": p.Parameter(
-        "gpu_die_area_cm2", d.Uniform(1, 2), scope="run", target="gpu_die_area_cm2",
-        mode="scale")}
+    catalogue = {
+        **p.default_catalogue(),
+        "gpu_die_area_cm2": p.Parameter(
+            "gpu_die_area_cm2",
+            d.Uniform(1, 2),
+            scope="run",
+            target="gpu_die_area_cm2",
+            mode="scale",
+        ),
+    }
     plan = stage_plan(runs, bind_all(runs, catalogue, known))
     assert len(set(plan.stages.card_of_run.tolist())) == len(runs)
     # nor is one whose hardware variant is drawn per run
@@ -413,8 +517,7 @@ def test_any_chunking_equals_naive_numpy(n, chunk_size, seed):
     # odd chunk sizes cut tiles, blocks of rows and spans anywhere
     runs = shared_hardware_runs()
     result, expected = fused_and_naive(runs, bind_all(runs), n, seed=seed, chunk_size=chunk_size)
-    np.testing.assert_allclose(result.energy.sel(statistic="mean"), expected.mean(0),
-                               rtol=1e-12)
+    np.testing.assert_allclose(result.energy.sel(statistic="mean"), expected.mean(0), rtol=1e-12)
 
 
 @pytest.mark.parametrize("chunk_size", [97, 4096])
@@ -422,18 +525,22 @@ def test_card_kind_equals_naive_numpy(chunk_size):
     runs = shared_hardware_runs()  # with variants drawn per run and a shared card
     bound = bind_all(runs)
     n = 2500
-    result = propagate(runs, bound, n, seed=6, keep_samples=True, chunk_size=chunk_size,
-                       kind="card")
+    result = propagate(
+        runs, bound, n, seed=6, keep_samples=True, chunk_size=chunk_size, kind="card"
+    )
     values = parameter_values(bound, Design("mc", n, bound.n_columns, 6).uniforms(0, n))
     inputs, factors = naive.apply_parameters(runs, values, bound)
     v = {name: inputs[..., j] for j, name in enumerate(RUN_FIELDS)}
     die, memory, other = naive.card_of_run(v, factors[:, None])  # (sample, run, criterion)
     for c, criterion in enumerate(("gwp", "adpe", "pe")):
         got = result[f"{criterion}_samples"]  # (hardware, component, sample)
-        for component, expected in (("die", die), ("memory", memory), ("other", other),
-                                    ("total", die + memory + other)):
-            np.testing.assert_allclose(got.sel(component=component).T, expected[..., c],
-                                       rtol=1e-13)
+        for component, expected in (
+            ("die", die),
+            ("memory", memory),
+            ("other", other),
+            ("total", die + memory + other),
+        ):
+            np.testing.assert_allclose(got.sel(component=component).T, expected[..., c], rtol=1e-13)
 
 
 def variant_runs():
@@ -446,21 +553,31 @@ def variant_runs():
     chip_b = {f: values[1, RUN_FIELDS.index(f)] for f in VARIANT_FIELDS}
     chip_b["gpu_die_area_cm2"] = 3.0
     chip_a = {f: values[1, RUN_FIELDS.index(f)] for f in VARIANT_FIELDS}
-    return RunTable.from_records(records, {table.names[0]: [(1.0, chip_a), (1.0, chip_b)]},
-                                 {table.names[0]: ["chip A", "chip B"]})
+    return RunTable.from_records(
+        records,
+        {table.names[0]: [(1.0, chip_a), (1.0, chip_b)]},
+        {table.names[0]: ["chip A", "chip B"]},
+    )
 
 
 def test_hardware_parameters_act_on_the_chosen_variant_by_its_name():
     runs = variant_runs()
     catalogue = {
-        "die_area[chip A]": p.Parameter("die_area[chip A]", d.Uniform(5.0, 9.0),
-                                        scope="hardware", target="gpu_die_area_cm2",
-                                        mode="replace", members=("chip A",)),
-        "hardware_variant": p.default_catalogue()["hardware_variant"]}
+        "die_area[chip A]": p.Parameter(
+            "die_area[chip A]",
+            d.Uniform(5.0, 9.0),
+            scope="hardware",
+            target="gpu_die_area_cm2",
+            mode="replace",
+            members=("chip A",),
+        ),
+        "hardware_variant": p.default_catalogue()["hardware_variant"],
+    }
     bound = bind(catalogue, runs, ["A or B", "chip A"], ["USA", "USA"])
     (die,) = bound.groups["die_area[chip A]"]
-    assert list(bound.apply_column[bound.apply_field == RUN_FIELDS.index("gpu_die_area_cm2")][0]) \
-        == [-1, die]  # run 1 by its own label, run 0 by its variant's
+    assert list(
+        bound.apply_column[bound.apply_field == RUN_FIELDS.index("gpu_die_area_cm2")][0]
+    ) == [-1, die]  # run 1 by its own label, run 0 by its variant's
     n = 4000
     result = propagate(runs, bound, n, seed=2, keep_samples=True, kind="card")
     values = parameter_values(bound, Design("mc", n, bound.n_columns, 2).uniforms(0, n))
@@ -475,12 +592,19 @@ def test_hardware_parameters_act_on_the_chosen_variant_by_its_name():
 
 def test_variant_parameters_equal_naive_numpy():
     runs = shared_hardware_runs()
-    labels = [("chip A", "chip B", "chip C")[:int(n)] if n > 1 else ()
-              for n in runs.n_variants]
+    labels = [("chip A", "chip B", "chip C")[: int(n)] if n > 1 else () for n in runs.n_variants]
     runs = dataclasses.replace(runs, variant_labels=tuple(labels))
-    catalogue = {**p.default_catalogue(), "die_area[chip B]": p.Parameter(
-        "die_area[chip B]", d.Uniform(2.0, 4.0), scope="hardware", target="gpu_die_area_cm2",
-        mode="replace", members=("chip B",))}
+    catalogue = {
+        **p.default_catalogue(),
+        "die_area[chip B]": p.Parameter(
+            "die_area[chip B]",
+            d.Uniform(2.0, 4.0),
+            scope="hardware",
+            target="gpu_die_area_cm2",
+            mode="replace",
+            members=("chip B",),
+        ),
+    }
     bound = bind_all(runs, catalogue)
     assert (bound.variant_column >= 0).any()  # fab_intensity_error and the die area
     fused_and_naive(runs, bound, 2000, seed=9, chunk_size=333)

@@ -20,8 +20,11 @@ from mlimpact.study.portfolio import estimate_portfolio
 from mlimpact.uncertainty.catalogue import default_catalogue
 
 #: 16 x A100 SXM4 40 GB in two nodes of 8, 100 h in France, grid of 2023 (issue 26's case).
-SETUP = {"name": "a", "run": {"hours": 100.0, "nodes": 2, "region": "FRA", "year": 2023},
-         "node": {"gpu": "NVIDIA A100 SXM4 40 GB", "gpus": 8}}
+SETUP = {
+    "name": "a",
+    "run": {"hours": 100.0, "nodes": 2, "region": "FRA", "year": 2023},
+    "node": {"gpu": "NVIDIA A100 SXM4 40 GB", "gpus": 8},
+}
 SETUP_TOML = """name = "a"
 [run]
 hours = 100
@@ -33,8 +36,10 @@ gpu = "NVIDIA A100 SXM4 40 GB"
 gpus = 8
 """
 #: The same run as an inventory row: dated 2024, its grid is of 2023.
-INVENTORY = ("name,date,hardware,accelerators,hours,location\n"
-             "a,2024-06-30,NVIDIA A100 SXM4 40 GB,16,100,FRA\n")
+INVENTORY = (
+    "name,date,hardware,accelerators,hours,location\n"
+    "a,2024-06-30,NVIDIA A100 SXM4 40 GB,16,100,FRA\n"
+)
 SAMPLES, SEED = 2048, 4
 STATISTICS = ("median", "q025", "q975", "mean")
 
@@ -55,22 +60,41 @@ def test_every_path_gives_the_same_distribution(tmp_path, capsys):
     records, _ = read_models_file(inventory)
 
     from_file = propagate_setup(mlimpact.Setup.from_toml(setup_file).parsed, SAMPLES, seed=SEED)
-    from_api = mlimpact.estimate(mlimpact.Setup(**{k: v for section in ("run", "node")
-                                                   for k, v in SETUP[section].items()},
-                                                name="a"), samples=SAMPLES, seed=SEED)
+    from_api = mlimpact.estimate(
+        mlimpact.Setup(
+            **{k: v for section in ("run", "node") for k, v in SETUP[section].items()}, name="a"
+        ),
+        samples=SAMPLES,
+        seed=SEED,
+    )
     from_batch = estimate_portfolio(records, samples=SAMPLES, seed=SEED).runs
     # the main job's per-model estimate of an inventory of one run (run --models)
-    options = StudyOptions(samples=SAMPLES, seed=SEED, window=(2024, 2024),
-                           models_file=str(inventory))
+    options = StudyOptions(
+        samples=SAMPLES, seed=SEED, window=(2024, 2024), models_file=str(inventory)
+    )
     from_run = claims._scenario("baseline", options, None, records=records).summary
     reference = _values(from_file)
     for name, result in (("api", from_api), ("batch", from_batch), ("run", from_run)):
         np.testing.assert_allclose(_values(result), reference, rtol=1e-9, err_msg=name)
-    assert main(["estimate", str(setup_file), "--samples", str(SAMPLES), "--seed", str(SEED),
-                 "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "estimate",
+                str(setup_file),
+                "--samples",
+                str(SAMPLES),
+                "--seed",
+                str(SEED),
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     cli = json.loads(capsys.readouterr().out)
-    assert cli["energy_kwh"]["median"] == pytest.approx(float(
-        from_file.energy.sel(statistic="median")[0]), rel=1e-12)
+    assert cli["energy_kwh"]["median"] == pytest.approx(
+        float(from_file.energy.sel(statistic="median")[0]), rel=1e-12
+    )
     assert cli["power_model"] == "evidence"
 
 
@@ -85,8 +109,20 @@ def _row(setup):
 def test_mlca_cases_stay_exact_under_power_mlca(capsys):
     # MLCA's published BERT_base case (Morand et al., ICT4S 2024): 2082.5 kWh, 770.5 kg CO2eq
     # of use and 60.8 of production; the evidence model differs (measured draws, rated host)
-    assert main(["estimate", "examples/bert_base.toml", "--point", "--power", "mlca",
-                 "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "estimate",
+                "examples/bert_base.toml",
+                "--point",
+                "--power",
+                "mlca",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     mlca = json.loads(capsys.readouterr().out)
     assert mlca["energy_kwh"] == pytest.approx(2082.5, abs=0.5)
     assert mlca["gwp_kgco2eq"]["use"] == pytest.approx(770.5, abs=0.05)
@@ -106,8 +142,13 @@ def test_an_unstated_gpu_usage_and_pue_are_the_evidence_models_class_values():
     # data/parameters.toml: the GPU class's point 0.70 and the unknown provider's PUE 1.365
     assert row["gpu_usage"] == 0.70 and row["dynamic_ratio"] == 1.365
     assert "gpu_usage" not in setup.given_fields
-    stated = parse_setup({**SETUP, "node": {**SETUP["node"], "gpu_usage": 0.9},
-                          "assumptions": {"pue": 1.1, "host_usage": 0.6}})
+    stated = parse_setup(
+        {
+            **SETUP,
+            "node": {**SETUP["node"], "gpu_usage": 0.9},
+            "assumptions": {"pue": 1.1, "host_usage": 0.6},
+        }
+    )
     assert _row(stated)["gpu_usage"] == 0.9 and _row(stated)["dynamic_ratio"] == 1.1
     result = propagate_setup(stated, 512, seed=0)
     # power stated, the PUE fixed: only the cluster's non-training overhead (>= 1) is drawn
@@ -131,8 +172,12 @@ def test_a_country_without_boavizta_factors_falls_back_to_the_worlds_with_its_er
     assert "grid_adpe_world" in result.attrs["parameters"]
     assert "grid_pe_world" in result.attrs["parameters"]
     # a country that has Boavizta's factors does not take the world's error
-    assert "grid_adpe_world" not in propagate_setup(parse_setup(
-        {**SETUP, "run": {"hours": 10.0, "country": "FRA"}}), 256, seed=0).attrs["parameters"]
+    assert (
+        "grid_adpe_world"
+        not in propagate_setup(
+            parse_setup({**SETUP, "run": {"hours": 10.0, "country": "FRA"}}), 256, seed=0
+        ).attrs["parameters"]
+    )
 
 
 @pytest.mark.parametrize("scope", ["accelerators", "node", "facility"])
@@ -142,8 +187,14 @@ def test_metered_energy_replaces_the_power_model_at_its_scope(scope):
     row = _row(plain)
     accelerators = row["gpu_usage"] * row["gpus"] * row["gpu_tdp_w"]
     node = accelerators + row["host_usage"] * row["gpus"] * row["host_rated_w_per_gpu"]
-    expected = 1000.0 * {"accelerators": node / accelerators * row["dynamic_ratio"],
-                         "node": row["dynamic_ratio"], "facility": 1.0}[scope]
+    expected = (
+        1000.0
+        * {
+            "accelerators": node / accelerators * row["dynamic_ratio"],
+            "node": row["dynamic_ratio"],
+            "facility": 1.0,
+        }[scope]
+    )
     assert _point_energy(metered) == pytest.approx(expected, rel=1e-12)
     # production is still the model's
     metered_gwp = training_impacts(setup.runs).gwp.sel(phase="production")
@@ -152,8 +203,7 @@ def test_metered_energy_replaces_the_power_model_at_its_scope(scope):
 
 
 def test_metered_energy_carries_its_measurement_error():
-    metered = {**SETUP, "run": {**SETUP["run"], "energy_kwh": 1000.0,
-                                "energy_scope": "facility"}}
+    metered = {**SETUP, "run": {**SETUP["run"], "energy_kwh": 1000.0, "energy_scope": "facility"}}
     result = propagate_setup(parse_setup(metered), 8192, seed=0)
     low, median, high = result.energy.sel(statistic=["q025", "median", "q975"]).values[0]
     # metered_energy_error: lognormal, gsd 1.10 (data/parameters.toml); the quantiles come from
@@ -176,8 +226,10 @@ def test_a_metered_energy_outside_the_power_model_is_noted(tmp_path, capsys):
 
 def test_the_inventory_takes_the_setup_files_keys_as_columns(tmp_path):
     path = tmp_path / "inventory.csv"
-    path.write_text("name,date,hardware,accelerators,hours,location,gpu_usage,pue\n"
-                    "a,2024-06-30,NVIDIA A100 SXM4 40 GB,16,100,FRA,0.9,1.1\n")
+    path.write_text(
+        "name,date,hardware,accelerators,hours,location,gpu_usage,pue\n"
+        "a,2024-06-30,NVIDIA A100 SXM4 40 GB,16,100,FRA,0.9,1.1\n"
+    )
     records, _ = read_models_file(path)
     runs = build_runs((2024, 2024), records=records)
     row = dict(zip(RUN_FIELDS, runs.runs.values[0]))
@@ -186,31 +238,46 @@ def test_the_inventory_takes_the_setup_files_keys_as_columns(tmp_path):
     assert runs.fixed == {"a": {"facility_pue": 1.1}}
 
 
-@pytest.mark.parametrize("arguments, run, other, message", [
-    (["--power", "mlca"], "", "[assumptions]\npue = 1.2\n", "belong to the evidence power model"),
-    ([], "energy_kwh = -5\n", "", "energy_kwh must be > 0"),
-    ([], "energy_kwh = 5\nenergy_scope = \"rack\"\n", "",
-     "energy_scope must be one of accelerators, node, facility"),
-    ([], "region = \"Atlantis\"\n", "", "unknown region 'Atlantis'"),
-])
+@pytest.mark.parametrize(
+    "arguments, run, other, message",
+    [
+        (
+            ["--power", "mlca"],
+            "",
+            "[assumptions]\npue = 1.2\n",
+            "belong to the evidence power model",
+        ),
+        ([], "energy_kwh = -5\n", "", "energy_kwh must be > 0"),
+        (
+            [],
+            'energy_kwh = 5\nenergy_scope = "rack"\n',
+            "",
+            "energy_scope must be one of accelerators, node, facility",
+        ),
+        ([], 'region = "Atlantis"\n', "", "unknown region 'Atlantis'"),
+    ],
+)
 def test_bad_setups_are_one_line(tmp_path, capsys, arguments, run, other, message):
     path = tmp_path / "bad.toml"
-    path.write_text(f"[run]\nhours = 100\n{run}[node]\ngpu = \"A100 SXM4 40 GB\"\ngpus = 8\n"
-                    f"{other}")
+    path.write_text(f'[run]\nhours = 100\n{run}[node]\ngpu = "A100 SXM4 40 GB"\ngpus = 8\n{other}')
     assert main(["estimate", str(path), "--point", *arguments]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err
 
 
-@pytest.mark.parametrize("row, message", [
-    ("b,2024-01-01,H100 SXM,8,10,FRA,5,rack", "column energy_scope: must be one of"),
-    ("b,2024-01-01,H100 SXM,8,10,FRA,,node", "column energy_scope: given without energy_kwh"),
-    ("b,2024-01-01,H100 SXM,8,10,FRA,-5,node", "column energy_kwh: must be a number > 0"),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ("b,2024-01-01,H100 SXM,8,10,FRA,5,rack", "column energy_scope: must be one of"),
+        ("b,2024-01-01,H100 SXM,8,10,FRA,,node", "column energy_scope: given without energy_kwh"),
+        ("b,2024-01-01,H100 SXM,8,10,FRA,-5,node", "column energy_kwh: must be a number > 0"),
+    ],
+)
 def test_bad_metered_inventory_rows_are_one_line(tmp_path, capsys, row, message):
     path = tmp_path / "inventory.csv"
-    path.write_text("name,date,hardware,accelerators,hours,location,energy_kwh,energy_scope\n"
-                    + row + "\n")
+    path.write_text(
+        "name,date,hardware,accelerators,hours,location,energy_kwh,energy_scope\n" + row + "\n"
+    )
     assert main(["estimate", "--batch", str(path), "--samples", "64"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err
@@ -233,8 +300,9 @@ def test_energy_by_scope_adds_up_and_counts_the_accelerators_alone():
     host = device_hours * row["gpus"] * row["host_usage"] * row["host_rated_w_per_gpu"] / 1000
     assert scopes["accelerators"] == pytest.approx(accelerators, rel=1e-12)
     assert scopes["host"] == pytest.approx(host, rel=1e-12)
-    assert scopes["overhead"] == pytest.approx((accelerators + host)
-                                               * (row["dynamic_ratio"] - 1), rel=1e-12)
+    assert scopes["overhead"] == pytest.approx(
+        (accelerators + host) * (row["dynamic_ratio"] - 1), rel=1e-12
+    )
     assert sum(scopes.values()) == pytest.approx(float(result.energy[0]), rel=1e-12)
 
 
@@ -246,13 +314,16 @@ def test_a_metered_run_gives_its_measurement_at_its_scope(scope):
     energy = result.energy_samples.isel(model=0).values
     np.testing.assert_allclose(parts.sum("scope").values, energy, rtol=1e-12)
     assert (parts.values >= 0).all()
-    at_scope = {"accelerators": parts.sel(scope="accelerators").values,
-                "node": parts.sel(scope=["accelerators", "host"]).sum("scope").values,
-                "facility": energy}[scope]
+    at_scope = {
+        "accelerators": parts.sel(scope="accelerators").values,
+        "node": parts.sel(scope=["accelerators", "host"]).sum("scope").values,
+        "facility": energy,
+    }[scope]
     # the measurement with its error (lognormal, gsd 1.10): median 1000 kWh
     assert np.median(at_scope) == pytest.approx(1000.0, rel=0.01)
     assert np.quantile(at_scope, 0.975) / np.quantile(at_scope, 0.025) == pytest.approx(
-        1.10 ** (2 * 1.959964), rel=0.03)
+        1.10 ** (2 * 1.959964), rel=0.03
+    )
 
 
 def test_the_batch_gives_the_energy_by_scope_per_run_and_in_total(tmp_path):
@@ -263,14 +334,23 @@ def test_the_batch_gives_the_energy_by_scope_per_run_and_in_total(tmp_path):
 
     rows = batch_rows(estimate_portfolio(records, samples=1024, seed=0))
     criteria = [row[1] for row in rows if row[0] == "a"]
-    assert criteria == ["energy", "gwp", "adpe", "pe", "energy_accelerators", "energy_host",
-                        "energy_overhead"]
+    assert criteria == [
+        "energy",
+        "gwp",
+        "adpe",
+        "pe",
+        "energy_accelerators",
+        "energy_host",
+        "energy_overhead",
+    ]
     means = {(row[0], row[1]): row[6] for row in rows}  # the mean: additive
     for name in ("a", "b", "TOTAL"):
-        assert sum(means[name, f"energy_{s}"] for s in ("accelerators", "host", "overhead")) \
-            == pytest.approx(means[name, "energy"], rel=1e-5)
+        assert sum(
+            means[name, f"energy_{s}"] for s in ("accelerators", "host", "overhead")
+        ) == pytest.approx(means[name, "energy"], rel=1e-5)
     assert means["TOTAL", "energy_host"] == pytest.approx(
-        means["a", "energy_host"] + means["b", "energy_host"], rel=1e-5)
+        means["a", "energy_host"] + means["b", "energy_host"], rel=1e-5
+    )
 
 
 def test_only_a_metered_run_draws_its_measurement_error():

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from mlimpact.errors import MlimpactError
-
 from mlimpact.render import plots
 
 
@@ -13,8 +12,17 @@ def _trend(values):
     slope = np.log(values[-1] / values[0]) / 12
     slopes = np.full(50, slope)
     intercepts = np.full(50, np.log(values[0]) - slope * 2013)
-    return plots.trend_figure(dates, values, values / 1.5, values * 1.5, slopes, intercepts,
-                              "title", "value", xlabel="release date of the card")
+    return plots.trend_figure(
+        dates,
+        values,
+        values / 1.5,
+        values * 1.5,
+        slopes,
+        intercepts,
+        "title",
+        "value",
+        xlabel="release date of the card",
+    )
 
 
 def _labels(figure):
@@ -34,10 +42,17 @@ def test_a_narrow_log_axis_gets_plain_numbers_and_a_wide_one_powers_of_ten():
 
 def _indices(values):
     import xarray as xr
+
     names = ["mfu", "grid_gwp_error", "lifetime_years"]
     data = np.asarray(values, dtype=float)
-    return xr.Dataset({"ST": ("parameter", data), "ST_conf": ("parameter", data / 10),
-                       "S1": ("parameter", data / 2)}, coords={"parameter": names})
+    return xr.Dataset(
+        {
+            "ST": ("parameter", data),
+            "ST_conf": ("parameter", data / 10),
+            "S1": ("parameter", data / 2),
+        },
+        coords={"parameter": names},
+    )
 
 
 def test_sensitivity_figure_uses_short_names_and_labels_every_lowest_axis():
@@ -47,8 +62,13 @@ def test_sensitivity_figure_uses_short_names_and_labels_every_lowest_axis():
     labels = {name: p.display_name for name, p in catalogue.items()}
     assert labels["mfu"] == "utilisation (MFU)"
     figure = plots.sensitivity_figure(
-        [("a", _indices([0.6, 0.3, 0.0])), ("b", _indices([0.1, 0.9, 0.0])),
-         ("c", _indices([0.2, 0.2, 0.1]))], labels=labels)
+        [
+            ("a", _indices([0.6, 0.3, 0.0])),
+            ("b", _indices([0.1, 0.9, 0.0])),
+            ("c", _indices([0.2, 0.2, 0.1])),
+        ],
+        labels=labels,
+    )
     figure.canvas.draw()
     first, second, third = figure.axes[:3]
     names = [t.get_text() for t in first.get_yticklabels()]
@@ -62,10 +82,13 @@ def test_sensitivity_figure_uses_short_names_and_labels_every_lowest_axis():
 def test_a_parameter_label_is_read_and_defaults_to_its_name():
     from mlimpact.uncertainty.catalogue import parse_parameters
 
-    spec = {"distribution": {"type": "uniform", "low": 0.1, "high": 1.0}, "scope": "global",
-            "target": "gpu_usage", "mode": "replace"}
-    parsed = parse_parameters({"gpu_usage_a": dict(spec, label="GPU power"),
-                               "gpu_usage_b": spec})
+    spec = {
+        "distribution": {"type": "uniform", "low": 0.1, "high": 1.0},
+        "scope": "global",
+        "target": "gpu_usage",
+        "mode": "replace",
+    }
+    parsed = parse_parameters({"gpu_usage_a": dict(spec, label="GPU power"), "gpu_usage_b": spec})
     assert parsed["gpu_usage_a"].display_name == "GPU power"
     assert parsed["gpu_usage_b"].display_name == "gpu usage b"
     with pytest.raises(MlimpactError, match="label must be a string"):
@@ -73,14 +96,29 @@ def test_a_parameter_label_is_read_and_defaults_to_its_name():
 
 
 def _card_rows(model, points):
-    return [{"model": model, "criterion": "adpe", "component": "total",
-             "release_date": f"20{15 + i}-01-01", "point": p, "median": p, "q025": p / 2,
-             "q975": p * 2} for i, p in enumerate(points)]
+    return [
+        {
+            "model": model,
+            "criterion": "adpe",
+            "component": "total",
+            "release_date": f"20{15 + i}-01-01",
+            "point": p,
+            "median": p,
+            "q025": p / 2,
+            "q975": p * 2,
+        }
+        for i, p in enumerate(points)
+    ]
 
 
 def test_card_series_that_agree_are_drawn_once_under_their_joint_name():
-    figure = plots.card_timeline(_card_rows("mlca", [1.0, 2.0]) + _card_rows("act", [1.0, 2.0])
-                                 + _card_rows("mixture", [1.0, 2.5]), "adpe", "kg Sb eq")
+    figure = plots.card_timeline(
+        _card_rows("mlca", [1.0, 2.0])
+        + _card_rows("act", [1.0, 2.0])
+        + _card_rows("mixture", [1.0, 2.5]),
+        "adpe",
+        "kg Sb eq",
+    )
     names = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
     assert names == ["MLCA = ACT (same point values)", plots.MODEL_LABELS["mixture"]]
     assert figure.axes[0].get_ylabel() == "production ADPe of one card [kg Sb eq]"

@@ -14,12 +14,21 @@ from mlimpact.study.portfolio import estimate_portfolio
 from mlimpact.tables.models import load_models
 
 #: Epoch's column of each column of data/models.csv that comes from one.
-EPOCH = {"model": "Model", "organization": "Organization", "publication_date":
-         "Publication date", "domains": "Domain", "parameters": "Parameters",
-         "training_compute_flop": "Training compute (FLOP)", "hardware": "Training hardware",
-         "hardware_quantity": "Hardware quantity", "training_time_hours": "Training time (hours)",
-         "mfu": "Hardware utilization (MFU)", "numerical_format": "Numerical format",
-         "training_power_draw_w": "Training power draw (W)", "confidence": "Confidence"}
+EPOCH = {
+    "model": "Model",
+    "organization": "Organization",
+    "publication_date": "Publication date",
+    "domains": "Domain",
+    "parameters": "Parameters",
+    "training_compute_flop": "Training compute (FLOP)",
+    "hardware": "Training hardware",
+    "hardware_quantity": "Hardware quantity",
+    "training_time_hours": "Training time (hours)",
+    "mfu": "Hardware utilization (MFU)",
+    "numerical_format": "Numerical format",
+    "training_power_draw_w": "Training power draw (W)",
+    "confidence": "Confidence",
+}
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +38,21 @@ def epoch_export(tmp_path_factory):
     names = {}
     for epoch_name, code in country_codes().items():
         names.setdefault(code, epoch_name)
-    columns = ["Notability criteria", *reversed(list(EPOCH.values())),
-               "Country (of organization)", "Abstract"]
+    columns = [
+        "Notability criteria",
+        *reversed(list(EPOCH.values())),
+        "Country (of organization)",
+        "Abstract",
+    ]
     path = tmp_path_factory.mktemp("epoch") / "notable_ai_models.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in load_models():
             out = {epoch: row[ours] for ours, epoch in EPOCH.items()}
-            out["Country (of organization)"] = names.get(row["country"], "") if row["country"] \
-                else ""
+            out["Country (of organization)"] = (
+                names.get(row["country"], "") if row["country"] else ""
+            )
             out["Notability criteria"] = "Highly cited"
             out["Abstract"] = "a text, with a comma\nand a newline"
             writer.writerow(out)
@@ -57,14 +71,21 @@ def test_an_epoch_export_gives_the_embedded_run_table(epoch_export):
 
 
 def test_run_on_an_export_reproduces_the_default_claims(epoch_export, tmp_path, capsys):
-    quick = ["--samples", "64", "--scenario", "baseline", "--sensitivity-samples", "0",
-             "--no-specifications",
-             "--quiet"]
+    quick = [
+        "--samples",
+        "64",
+        "--scenario",
+        "baseline",
+        "--sensitivity-samples",
+        "0",
+        "--no-specifications",
+        "--quiet",
+    ]
     assert main(["run", "--out", str(tmp_path / "a"), *quick]) == 0
-    assert main(["run", "--out", str(tmp_path / "b"), "--models", str(epoch_export),
-                 *quick]) == 0
-    assert (tmp_path / "a" / "claims.csv").read_bytes() == \
-        (tmp_path / "b" / "claims.csv").read_bytes()
+    assert main(["run", "--out", str(tmp_path / "b"), "--models", str(epoch_export), *quick]) == 0
+    assert (tmp_path / "a" / "claims.csv").read_bytes() == (
+        tmp_path / "b" / "claims.csv"
+    ).read_bytes()
     assert str(epoch_export) in (tmp_path / "b" / "report.md").read_text()
 
 
@@ -74,23 +95,27 @@ def test_data_command_on_a_file(epoch_export, capsys):
     assert report["included_total"] >= 400
 
 
-INVENTORY = ("name,date,hardware,accelerators,hours,accelerator_hours,location\n"
-             "a,2024-03-01,H100 SXM,256,300,,US-VA\n"
-             "b,2024-03-01,H100 SXM,256,300,,US-VA\n")
+INVENTORY = (
+    "name,date,hardware,accelerators,hours,accelerator_hours,location\n"
+    "a,2024-03-01,H100 SXM,256,300,,US-VA\n"
+    "b,2024-03-01,H100 SXM,256,300,,US-VA\n"
+)
 
 
-@pytest.mark.parametrize("row, message", [
-    ("c,2024-13-01,H100 SXM,8,10,,", "line 4, column date"),
-    ("c,2024-01-01,H100 SXM,eight,10,,", "line 4, column accelerators"),
-    ("c,2024-01-01,H100 SXM,8.5,10,,", "line 4, column accelerators"),
-    ("c,2024-01-01,H100 SXM,8,-10,,", "line 4, column hours"),
-    ("c,2024-01-01,No Such GPU,8,10,,", "line 4, column hardware: unknown hardware"),
-    ("c,2024-01-01,H100 SXM,8,,,", "line 4, column hours: give accelerators and hours"),
-    ("c,2024-01-01,H100 SXM,8,10,,Atlantis", "line 4, column location: unknown region"),
-    ("a,2024-01-01,H100 SXM,8,10,,", "line 4, column name: 'a' appears twice"),
-])
-def test_a_bad_inventory_row_is_one_line_naming_line_and_column(tmp_path, capsys, row,
-                                                                 message):
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ("c,2024-13-01,H100 SXM,8,10,,", "line 4, column date"),
+        ("c,2024-01-01,H100 SXM,eight,10,,", "line 4, column accelerators"),
+        ("c,2024-01-01,H100 SXM,8.5,10,,", "line 4, column accelerators"),
+        ("c,2024-01-01,H100 SXM,8,-10,,", "line 4, column hours"),
+        ("c,2024-01-01,No Such GPU,8,10,,", "line 4, column hardware: unknown hardware"),
+        ("c,2024-01-01,H100 SXM,8,,,", "line 4, column hours: give accelerators and hours"),
+        ("c,2024-01-01,H100 SXM,8,10,,Atlantis", "line 4, column location: unknown region"),
+        ("a,2024-01-01,H100 SXM,8,10,,", "line 4, column name: 'a' appears twice"),
+    ],
+)
+def test_a_bad_inventory_row_is_one_line_naming_line_and_column(tmp_path, capsys, row, message):
     path = tmp_path / "inventory.csv"
     path.write_text(INVENTORY + row + "\n")
     assert main(["estimate", "--batch", str(path), "--samples", "64"]) == 2
@@ -124,8 +149,20 @@ def test_portfolio_total_of_identical_runs_is_a_perfectly_correlated_sum(tmp_pat
 
 
 def test_the_made_up_inventory_example(capsys):
-    assert main(["estimate", "--batch", "examples/inventory_made_up.csv", "--samples", "256",
-                 "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "estimate",
+                "--batch",
+                "examples/inventory_made_up.csv",
+                "--samples",
+                "256",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     document = json.loads(capsys.readouterr().out)
     runs = {row["run"] for row in document["rows"]}
     assert "TOTAL" in runs and len(runs) == 6

@@ -19,8 +19,16 @@ from mlimpact.errors import MlimpactError
 from mlimpact.render import files
 
 #: A quick main job: one scenario, few samples, no Sobol' analysis, no validation.
-QUICK = ["--samples", "32", "--scenario", "baseline", "--sensitivity-samples", "0", "--quiet",
-         "--no-specifications"]
+QUICK = [
+    "--samples",
+    "32",
+    "--scenario",
+    "baseline",
+    "--sensitivity-samples",
+    "0",
+    "--quiet",
+    "--no-specifications",
+]
 
 
 def quick_config(tmp_path, seed):
@@ -92,13 +100,11 @@ def test_a_run_killed_mid_write_leaves_the_old_or_the_new_result(tmp_path):
     out = tmp_path / "r"
     assert run(out) == 0
     old = json.loads((out / "manifest.json").read_text())["seed"]
-    command = [sys.executable, "-m", "mlimpact", "run", "--out", str(out), *QUICK,
-               "--seed", "7"]
+    command = [sys.executable, "-m", "mlimpact", "run", "--out", str(out), *QUICK, "--seed", "7"]
     # kill as soon as the new files start to appear in the hidden sibling, then at later
     # moments: each time the target must be one complete result
     for delay in (0.0, 0.05, 0.2):
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and process.poll() is None:
             siblings = [p for p in tmp_path.glob(".r.new-*") if any(p.iterdir())]
@@ -150,8 +156,10 @@ def test_unwritable_targets_are_found_before_any_computation(tmp_path, capsys):
     started = time.monotonic()
     assert run(blocker / "sub") == 2
     assert "cannot create folder" in capsys.readouterr().err
-    assert main(["estimate", "examples/bert_base.toml", "--out",
-                 str(tmp_path / "missing" / "r.nc")]) == 2
+    assert (
+        main(["estimate", "examples/bert_base.toml", "--out", str(tmp_path / "missing" / "r.nc")])
+        == 2
+    )
     assert "no such folder" in capsys.readouterr().err
     assert time.monotonic() - started < 30  # no Monte Carlo ran before the errors
 
@@ -169,14 +177,22 @@ gpu_usage = 0.75
 """
 
 
-@pytest.mark.parametrize("edit, message", [
-    (("hours = 10", "hours = 1e308"), r"\[run\] hours = 1e\+308 is outside the accepted range"),
-    (("gpu_usage = 0.75", "gpu_usage = 0.75\ngpu_tdp_w = 1e308"), r"\[node\] gpu_tdp_w"),
-    (("gpus = 8", "gpus = " + "9" * 400), r"\[node\] gpus is too large \(a whole number of 400"),
-    (("hours = 10", "hours = 10\nnodes = " + "9" * 400), r"\[run\] nodes is too large"),
-    (("[node]", "[assumptions]\nlifetime_years = 1e-300\n[node]"),
-     r"\[assumptions\] lifetime_years = 1e-300 is outside"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (("hours = 10", "hours = 1e308"), r"\[run\] hours = 1e\+308 is outside the accepted range"),
+        (("gpu_usage = 0.75", "gpu_usage = 0.75\ngpu_tdp_w = 1e308"), r"\[node\] gpu_tdp_w"),
+        (
+            ("gpus = 8", "gpus = " + "9" * 400),
+            r"\[node\] gpus is too large \(a whole number of 400",
+        ),
+        (("hours = 10", "hours = 10\nnodes = " + "9" * 400), r"\[run\] nodes is too large"),
+        (
+            ("[node]", "[assumptions]\nlifetime_years = 1e-300\n[node]"),
+            r"\[assumptions\] lifetime_years = 1e-300 is outside",
+        ),
+    ],
+)
 def test_huge_inputs_are_refused_by_name(example_setup, capsys, edit, message):
     path = example_setup(SETUP.replace(*edit))
     assert main(["estimate", str(path), "--samples", "64"]) == 2
@@ -184,19 +200,25 @@ def test_huge_inputs_are_refused_by_name(example_setup, capsys, edit, message):
     assert err.count("\n") == 1 and __import__("re").search(message, err), err
 
 
-@pytest.mark.parametrize("section, message", [
-    ('grid_gwp_error = { type = "lognormal", median = 1, gsd = 1e300 }', "at most 1e\\+06"),
-    ('production_model = 0.5', "valid range of production_model"),
-    ('yield_model = { type = "uniform", low = 0, high = 2 }', "valid range of yield_model"),
-    ('gpu_usage = { type = "uniform", low = 0, high = 1 }', "valid range of gpu_usage"),
-    ('nodes = 2.5', "nodes counts things"),
-    ('lifetime_years = { type = "uniform", low = ' + "1" * 400 + ', high = 2 }', "400 digits"),
-    ('[uncertainty.x]\ndistribution = { type = "uniform", low = 100, high = 200 }\n'
-     'scope = "hardware"\ntarget = "gpu_tdp_w"\nmode = "replace"\nmembers = ["No Such GPU"]',
-     "unknown hardware 'No Such GPU'"),
-])
-def test_uncertain_inputs_are_checked_as_strictly_as_set_values(example_setup, capsys, section,
-                                                                  message):
+@pytest.mark.parametrize(
+    "section, message",
+    [
+        ('grid_gwp_error = { type = "lognormal", median = 1, gsd = 1e300 }', "at most 1e\\+06"),
+        ("production_model = 0.5", "valid range of production_model"),
+        ('yield_model = { type = "uniform", low = 0, high = 2 }', "valid range of yield_model"),
+        ('gpu_usage = { type = "uniform", low = 0, high = 1 }', "valid range of gpu_usage"),
+        ("nodes = 2.5", "nodes counts things"),
+        ('lifetime_years = { type = "uniform", low = ' + "1" * 400 + ", high = 2 }", "400 digits"),
+        (
+            '[uncertainty.x]\ndistribution = { type = "uniform", low = 100, high = 200 }\n'
+            'scope = "hardware"\ntarget = "gpu_tdp_w"\nmode = "replace"\nmembers = ["No Such GPU"]',
+            "unknown hardware 'No Such GPU'",
+        ),
+    ],
+)
+def test_uncertain_inputs_are_checked_as_strictly_as_set_values(
+    example_setup, capsys, section, message
+):
     path = example_setup(SETUP + "[uncertainty]\n" + section + "\n")
     assert main(["estimate", str(path), "--samples", "64"]) == 2
     assert __import__("re").search(message, capsys.readouterr().err)
@@ -204,14 +226,14 @@ def test_uncertain_inputs_are_checked_as_strictly_as_set_values(example_setup, c
 
 def test_discrete_with_huge_weights_draws_both_values():
     from mlimpact.uncertainty.distributions import Discrete
+
     d = Discrete([1.0, 2.0], [1e308, 1e308])
     assert list(d.probabilities) == [0.5, 0.5]
     assert list(d.ppf([0.25, 0.75])) == [1.0, 2.0]
 
 
 def test_json_output_is_strict_and_finite(example_setup, capsys):
-    assert main(["estimate", str(example_setup(SETUP)), "--samples", "64",
-                 "--format", "json"]) == 0
+    assert main(["estimate", str(example_setup(SETUP)), "--samples", "64", "--format", "json"]) == 0
     text = capsys.readouterr().out
     assert "NaN" not in text and "Infinity" not in text
     json.loads(text, parse_constant=lambda c: pytest.fail(f"non-finite {c}"))
@@ -219,13 +241,17 @@ def test_json_output_is_strict_and_finite(example_setup, capsys):
 
 # --- Options and configuration ------------------------------------------------------------
 
-@pytest.mark.parametrize("text, message", [
-    ("run = 5\n", r"\[run\] must be a table"),
-    ("[run]\nscenarios = [1, 2]\n", r"scenarios must be a list of strings"),
-    ('[run]\nscenarios = "baseline"\n', r"scenarios must be a list of strings"),
-    ('[run]\nfirst_year = "2016"\n', r"first_year must be a whole number"),
-    ("[run]\nsamples = true\n", r"samples must be a whole number"),
-])
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("run = 5\n", r"\[run\] must be a table"),
+        ("[run]\nscenarios = [1, 2]\n", r"scenarios must be a list of strings"),
+        ('[run]\nscenarios = "baseline"\n', r"scenarios must be a list of strings"),
+        ('[run]\nfirst_year = "2016"\n', r"first_year must be a whole number"),
+        ("[run]\nsamples = true\n", r"samples must be a whole number"),
+    ],
+)
 def test_bad_config_values_are_one_line(tmp_path, capsys, text, message):
     config = tmp_path / "c.toml"
     config.write_text(text)
@@ -260,25 +286,28 @@ def test_point_refuses_what_it_would_ignore(example_setup, tmp_path, capsys):
 
 def test_huge_sample_counts_are_refused_at_once(capsys):
     started = time.monotonic()
-    assert main(["estimate", "examples/bert_base.toml", "--samples", str(10 ** 14)]) == 2
+    assert main(["estimate", "examples/bert_base.toml", "--samples", str(10**14)]) == 2
     assert "at most 1e+12" in capsys.readouterr().err
     assert time.monotonic() - started < 20
     from mlimpact.uncertainty.sampling import chunks
-    ranges = chunks(10 ** 12, 16384)  # made as taken: no list of 61 million ranges
-    assert len(ranges) == -(-10 ** 12 // 16384) and ranges[-1][1] == 10 ** 12
+
+    ranges = chunks(10**12, 16384)  # made as taken: no list of 61 million ranges
+    assert len(ranges) == -(-(10**12) // 16384) and ranges[-1][1] == 10**12
 
 
 def test_a_window_too_small_for_a_trend_is_one_line(tmp_path, capsys):
-    assert main(["run", "--first-year", "2026", "--last-year", "2026", "--out",
-                 str(tmp_path / "o")]) == 2
+    assert (
+        main(["run", "--first-year", "2026", "--last-year", "2026", "--out", str(tmp_path / "o")])
+        == 2
+    )
     assert "trends need at least" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 
 def test_country_codes_are_case_insensitive(example_setup, capsys):
-    assert main(["estimate", str(example_setup(SETUP.replace('"USA"', '"usa"'))),
-                 "--point"]) == 0
+    assert main(["estimate", str(example_setup(SETUP.replace('"USA"', '"usa"'))), "--point"]) == 0
     from mlimpact.study.scenarios import check_low_carbon_country
+
     check_low_carbon_country("fra")
     with pytest.raises(MlimpactError):
         check_low_carbon_country("xxx")
@@ -296,12 +325,17 @@ def test_library_errors_say_what_is_wrong():
     from mlimpact.engine.propagate import propagate_setup
     from mlimpact.uncertainty.sampling import Design
 
-    params = {"a": {"type": "uniform", "low": 0, "high": 1},
-              "b": {"type": "uniform", "low": 0, "high": 1}}
+    params = {
+        "a": {"type": "uniform", "low": 0, "high": 1},
+        "b": {"type": "uniform", "low": 0, "high": 1},
+    }
     with pytest.raises(ValueError, match="not finite"):
         sobol(lambda v: v["a"] * np.nan, params, 64)
-    for kwargs, match in ((dict(resamples=0), "resamples"), (dict(resamples=1), "resamples"),
-                          (dict(confidence=1.5), "confidence")):
+    for kwargs, match in (
+        (dict(resamples=0), "resamples"),
+        (dict(resamples=1), "resamples"),
+        (dict(confidence=1.5), "confidence"),
+    ):
         with pytest.raises(ValueError, match=match):
             sobol(lambda v: v["a"], params, 64, **kwargs)
     with pytest.raises(ValueError, match="number of columns"):
@@ -356,29 +390,70 @@ def test_a_scheduler_that_never_answers_or_answers_garbage(answer):
 
 # --- Fuzzing the readers -----------------------------------------------------------------
 
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st
 
 SCALARS = st.one_of(
-    st.integers(min_value=-10 ** 400, max_value=10 ** 400), st.floats(allow_nan=True),
-    st.booleans(), st.text(max_size=12), st.just(0), st.just(1), st.just(-1), st.just(0.5))
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
-    max_leaves=12)
-KEYS = st.sampled_from(["hours", "nodes", "country", "year", "gpu", "gpus", "gpu_usage",
-                        "gpu_tdp_w", "gpu_die_area_cm2", "include", "cpus", "lifetime_years",
-                        "dynamic_ratio", "production_model", "fab_yield", "distribution",
-                        "scope", "target", "mode", "members", "type", "low", "high",
-                        "median", "gsd", "values", "weights", "point"])
+    st.integers(min_value=-(10**400), max_value=10**400),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.text(max_size=12),
+    st.just(0),
+    st.just(1),
+    st.just(-1),
+    st.just(0.5),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+KEYS = st.sampled_from(
+    [
+        "hours",
+        "nodes",
+        "country",
+        "year",
+        "gpu",
+        "gpus",
+        "gpu_usage",
+        "gpu_tdp_w",
+        "gpu_die_area_cm2",
+        "include",
+        "cpus",
+        "lifetime_years",
+        "dynamic_ratio",
+        "production_model",
+        "fab_yield",
+        "distribution",
+        "scope",
+        "target",
+        "mode",
+        "members",
+        "type",
+        "low",
+        "high",
+        "median",
+        "gsd",
+        "values",
+        "weights",
+        "point",
+    ]
+)
 
 
 def _valid_setup():
     import tomllib
+
     return tomllib.loads(SETUP)
 
 
 def _outcome_is_finite_or_error(call):
     """Every outcome is a result with finite numbers or an MlimpactError: nothing else."""
     from mlimpact.engine.model import training_impacts
+
     try:
         result = call()
     except MlimpactError as error:
@@ -392,32 +467,44 @@ def _outcome_is_finite_or_error(call):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(document=st.dictionaries(st.sampled_from(["name", "run", "node", "server", "assumptions",
-                                                 "uncertainty", "other"]),
-                                st.one_of(VALUES, st.dictionaries(KEYS, VALUES, max_size=6)),
-                                max_size=6))
+@given(
+    document=st.dictionaries(
+        st.sampled_from(["name", "run", "node", "server", "assumptions", "uncertainty", "other"]),
+        st.one_of(VALUES, st.dictionaries(KEYS, VALUES, max_size=6)),
+        max_size=6,
+    )
+)
 def test_arbitrary_setup_documents(document):
     from mlimpact.runs.setupfile import parse_setup
+
     _outcome_is_finite_or_error(lambda: parse_setup(document))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(section=st.sampled_from(["run", "node", "server", "assumptions"]), key=KEYS,
-       value=VALUES)
+@given(section=st.sampled_from(["run", "node", "server", "assumptions"]), key=KEYS, value=VALUES)
 def test_arbitrary_values_in_a_valid_setup(section, key, value):
     from mlimpact.runs.setupfile import parse_setup
+
     document = _valid_setup()
     document.setdefault(section, {})[key] = value
     _outcome_is_finite_or_error(lambda: parse_setup(document))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(document=st.dictionaries(st.text(max_size=10), st.one_of(
-    VALUES, st.dictionaries(KEYS, VALUES, max_size=7)), max_size=4),
-    uncertainty=st.dictionaries(KEYS, VALUES, max_size=3))
+@given(
+    document=st.dictionaries(
+        st.text(max_size=10),
+        st.one_of(VALUES, st.dictionaries(KEYS, VALUES, max_size=7)),
+        max_size=4,
+    ),
+    uncertainty=st.dictionaries(KEYS, VALUES, max_size=3),
+)
 def test_arbitrary_catalogues_and_uncertainty_sections(document, uncertainty):
     from mlimpact.uncertainty.catalogue import (
-        apply_uncertainty, default_catalogue, parse_parameters,
+        apply_uncertainty,
+        default_catalogue,
+        parse_parameters,
     )
+
     _outcome_is_finite_or_error(lambda: parse_parameters(document))
     _outcome_is_finite_or_error(lambda: apply_uncertainty(default_catalogue(), uncertainty))

@@ -5,8 +5,8 @@ import csv
 import pytest
 import xarray as xr
 
-from mlimpact.study import claims as study
 from mlimpact.cli import main
+from mlimpact.study import claims as study
 
 
 @pytest.fixture(scope="module")
@@ -15,19 +15,52 @@ def run_folder(tmp_path_factory):
     config = folder.parent / "config.toml"
     config.write_text("[specifications]\nsamples = 32\n")  # the specification analysis, quick
     # the report's Sobol' analysis doubles 64 -> 128 base points (the target cannot be met)
-    assert main(["run", "--samples", "128", "--sensitivity-samples", "64",
-                 "--sensitivity-target", "0.001", "--sensitivity-max", "128", "--out",
-                 str(folder), "--quiet", "--config",
-                 str(config)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--samples",
+                "128",
+                "--sensitivity-samples",
+                "64",
+                "--sensitivity-target",
+                "0.001",
+                "--sensitivity-max",
+                "128",
+                "--out",
+                str(folder),
+                "--quiet",
+                "--config",
+                str(config),
+            ]
+        )
+        == 0
+    )
     return folder
 
 
 def test_run_writes_every_file(run_folder):
-    expected = {"claims.csv", "trends.csv", "models.csv", "results.nc", "report.md",
-                "impacts_energy.png", "impacts_gwp.png", "impacts_adpe.png", "impacts_pe.png",
-                "cards_gwp.png", "scenarios.png", "sensitivity.csv", "sensitivity_growth.png",
-                "validation.csv", "validation_summary.csv", "validation.png", "manifest.json",
-                "specifications.csv", "specifications.png"}
+    expected = {
+        "claims.csv",
+        "trends.csv",
+        "models.csv",
+        "results.nc",
+        "report.md",
+        "impacts_energy.png",
+        "impacts_gwp.png",
+        "impacts_adpe.png",
+        "impacts_pe.png",
+        "cards_gwp.png",
+        "scenarios.png",
+        "sensitivity.csv",
+        "sensitivity_growth.png",
+        "validation.csv",
+        "validation_summary.csv",
+        "validation.png",
+        "manifest.json",
+        "specifications.csv",
+        "specifications.png",
+    }
     assert expected <= {p.name for p in run_folder.iterdir()}
     for name in expected:
         assert (run_folder / name).stat().st_size > 500
@@ -35,13 +68,19 @@ def test_run_writes_every_file(run_folder):
 
 def test_claims_table(run_folder):
     rows = list(csv.DictReader(open(run_folder / "claims.csv")))
-    assert {"claim", "criterion", "scenario", "estimate", "low", "high",
-            "probability"} <= set(rows[0])
+    assert {"claim", "criterion", "scenario", "estimate", "low", "high", "probability"} <= set(
+        rows[0]
+    )
     assert {r["claim"] for r in rows} == set(study.CLAIMS)
     for scenario in ("baseline", "location_shifting"):
         for criterion in ("energy", "gwp"):
-            match = [r for r in rows if r["scenario"] == scenario and r["criterion"] == criterion
-                     and r["quantity"] != "training FLOP per kWh"]
+            match = [
+                r
+                for r in rows
+                if r["scenario"] == scenario
+                and r["criterion"] == criterion
+                and r["quantity"] != "training FLOP per kWh"
+            ]
             assert match, (scenario, criterion)
             r = match[0]
             assert float(r["low"]) <= float(r["estimate"]) <= float(r["high"])
@@ -51,8 +90,13 @@ def test_claims_table(run_folder):
 def test_trends_separate_the_sources_of_uncertainty(run_folder):
     rows = list(csv.DictReader(open(run_folder / "trends.csv")))
     assert {r["uncertainty"] for r in rows} == {"input", "dataset", "combined"}
-    gwp = {r["uncertainty"]: r for r in rows if r["scenario"] == "baseline"
-           and r["criterion"] == "gwp" and r["quantity"] == "life-cycle impact per model"}
+    gwp = {
+        r["uncertainty"]: r
+        for r in rows
+        if r["scenario"] == "baseline"
+        and r["criterion"] == "gwp"
+        and r["quantity"] == "life-cycle impact per model"
+    }
     # growth factors per year sit in growth_*; change_* is only for shares
     assert all(v["growth_per_year"] and not v["change_per_year"] for v in gwp.values())
     width = {k: float(v["growth_high"]) - float(v["growth_low"]) for k, v in gwp.items()}
@@ -70,8 +114,7 @@ def test_models_and_netcdf(run_folder):
     assert by_model["GPT-3 175B (davinci)"]["record_fixes"] == "hardware replace"
     assert by_model["Llama 2-70B"]["record_fixes"] == ""
     result = xr.load_dataset(run_folder / "results.nc")
-    assert set(result.scenario.values) == {"baseline", "location_shifting",
-                                           "hardware_efficiency"}
+    assert set(result.scenario.values) == {"baseline", "location_shifting", "hardware_efficiency"}
     assert result.slope.sizes["sample"] == 128
 
 
@@ -103,14 +146,19 @@ def test_bad_config_exits_2(tmp_path, capsys):
     assert "[run] samples must be a whole number" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--first-year", "2030"], "first year 2030 after last year 2025"),
-    (["--low-carbon-country", "XXX"], "unknown code 'XXX'"),
-    (["--method", "sobol", "--samples", "100"], "power of two"),
-    (["--sensitivity-samples", "100"], "sensitivity samples must be 0 or a power of two"),
-    (["--sensitivity-samples", "64", "--sensitivity-max", "48"],
-     "sensitivity max must be a power of two"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--first-year", "2030"], "first year 2030 after last year 2025"),
+        (["--low-carbon-country", "XXX"], "unknown code 'XXX'"),
+        (["--method", "sobol", "--samples", "100"], "power of two"),
+        (["--sensitivity-samples", "100"], "sensitivity samples must be 0 or a power of two"),
+        (
+            ["--sensitivity-samples", "64", "--sensitivity-max", "48"],
+            "sensitivity max must be a power of two",
+        ),
+    ],
+)
 def test_bad_options_fail_before_writing(tmp_path, capsys, args, message):
     out = tmp_path / "never"
     assert main(["run", "--out", str(out), "--quiet", *args]) == 2
@@ -142,10 +190,15 @@ def test_results_nc_is_self_describing_and_rebuilds_a_trend_figure(run_folder):
     energy = baseline.energy.dropna("model", how="all")
     dates = decimal_years(np.array(energy.publication_date.values, dtype="datetime64[D]"))
     figure = plots.trend_figure(
-        dates, energy.sel(statistic="median").values, energy.sel(statistic="q025").values,
+        dates,
+        energy.sel(statistic="median").values,
+        energy.sel(statistic="q025").values,
         energy.sel(statistic="q975").values,
         baseline.slope.sel(series="energy", uncertainty="input").values,
-        baseline.intercept.sel(series="energy").values, "energy", "energy [kWh]")
+        baseline.intercept.sel(series="energy").values,
+        "energy",
+        "energy [kWh]",
+    )
     axis = figure.axes[0]
     assert axis.get_yscale() == "log" and len(axis.lines) >= 1
     assert len(axis.collections) >= 1  # the trend band
@@ -159,8 +212,12 @@ def test_specifications_and_robustness(run_folder):
     assert len(names) >= 8 and "main" in names
     claims = list(csv.DictReader(open(run_folder / "claims.csv")))
     for claim in claims:
-        mine = [r for r in specs if (r["claim"], r["criterion"], r["scenario"], r["quantity"])
-                == (claim["claim"], claim["criterion"], claim["scenario"], claim["quantity"])]
+        mine = [
+            r
+            for r in specs
+            if (r["claim"], r["criterion"], r["scenario"], r["quantity"])
+            == (claim["claim"], claim["criterion"], claim["scenario"], claim["quantity"])
+        ]
         if not mine:
             assert claim["robustness"] == ""  # scenario not re-evaluated
             continue

@@ -5,10 +5,10 @@ import pytest
 from SALib.analyze import sobol as salib_sobol
 
 from mlimpact.analysis import sobol as sensitivity
+from mlimpact.errors import MlimpactError
 from mlimpact.study import sensitivity as impact
 from mlimpact.uncertainty import distributions as d
 from mlimpact.uncertainty.sampling import SaltelliDesign
-from mlimpact.errors import MlimpactError
 
 PI = np.pi
 #: Ishigami (a = 7, b = 0.1) analytic indices (Ishigami & Homma 1990; Sobol' 1999)
@@ -17,8 +17,7 @@ ISHIGAMI_ST = [0.5576, 0.4424, 0.2437]
 
 
 def ishigami(v):
-    return (np.sin(v["x1"]) + 7 * np.sin(v["x2"]) ** 2
-            + 0.1 * v["x3"] ** 4 * np.sin(v["x1"]))
+    return np.sin(v["x1"]) + 7 * np.sin(v["x2"]) ** 2 + 0.1 * v["x3"] ** 4 * np.sin(v["x1"])
 
 
 PARAMETERS = {name: d.Uniform(-PI, PI) for name in ("x1", "x2", "x3")}
@@ -26,7 +25,7 @@ PARAMETERS = {name: d.Uniform(-PI, PI) for name in ("x1", "x2", "x3")}
 
 @pytest.fixture(scope="module")
 def ishigami_indices():
-    return sensitivity.sobol(ishigami, PARAMETERS, 2 ** 14, seed=3)
+    return sensitivity.sobol(ishigami, PARAMETERS, 2**14, seed=3)
 
 
 def test_ishigami_analytic_within_bootstrap_interval(ishigami_indices):
@@ -39,14 +38,17 @@ def test_ishigami_analytic_within_bootstrap_interval(ishigami_indices):
 
 @pytest.mark.parametrize("second_order", [False, True])
 def test_equal_to_salib_on_the_same_samples(second_order):
-    n = 2 ** 10
+    n = 2**10
     design = SaltelliDesign(3, [[0], [1], [2]], n, seed=5, second_order=second_order)
     x = -PI + 2 * PI * design.uniforms(0, design.rows)
     y = ishigami({"x1": x[:, 0], "x2": x[:, 1], "x3": x[:, 2]})
     ours = sensitivity.sobol(ishigami, PARAMETERS, n, seed=5, second_order=second_order)
-    theirs = salib_sobol.analyze({"num_vars": 3, "names": ["x1", "x2", "x3"],
-                                  "bounds": [[-PI, PI]] * 3}, y,
-                                 calc_second_order=second_order, print_to_console=False)
+    theirs = salib_sobol.analyze(
+        {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": [[-PI, PI]] * 3},
+        y,
+        calc_second_order=second_order,
+        print_to_console=False,
+    )
     np.testing.assert_allclose(ours.S1.values, theirs["S1"], atol=1e-10, rtol=0)
     np.testing.assert_allclose(ours.ST.values, theirs["ST"], atol=1e-10, rtol=0)
     if second_order:
@@ -61,17 +63,17 @@ def test_many_outputs_equal_one_at_a_time():
         base = ishigami(v)
         return base[:, None] * rng_shift[None, :] + v["x3"][:, None] * np.arange(7)
 
-    together = sensitivity.sobol(many, PARAMETERS, 2 ** 9, seed=2)
+    together = sensitivity.sobol(many, PARAMETERS, 2**9, seed=2)
     for k in range(7):
-        alone = sensitivity.sobol(lambda v: many(v)[:, k], PARAMETERS, 2 ** 9, seed=2)
+        alone = sensitivity.sobol(lambda v, k=k: many(v)[:, k], PARAMETERS, 2**9, seed=2)
         np.testing.assert_allclose(together.S1.isel(output=k), alone.S1, atol=1e-12)
         np.testing.assert_allclose(together.ST.isel(output=k), alone.ST, atol=1e-12)
         np.testing.assert_allclose(together.S1_conf.isel(output=k), alone.S1_conf, atol=1e-12)
 
 
 def test_results_do_not_depend_on_chunk_size():
-    a = sensitivity.sobol(ishigami, PARAMETERS, 2 ** 11, seed=4, chunk_size=2 ** 11)
-    b = sensitivity.sobol(ishigami, PARAMETERS, 2 ** 11, seed=4, chunk_size=300)
+    a = sensitivity.sobol(ishigami, PARAMETERS, 2**11, seed=4, chunk_size=2**11)
+    b = sensitivity.sobol(ishigami, PARAMETERS, 2**11, seed=4, chunk_size=300)
     for name in ("S1", "ST", "S1_conf", "ST_conf"):
         np.testing.assert_allclose(a[name], b[name], atol=1e-12)
 
@@ -81,24 +83,24 @@ def test_groups_of_a_product_of_independent_inputs():
     # have S1 = Var(E[f|g]) / Var(f), computed exactly below.
     params = {name: d.Uniform(1, 2) for name in ("x1", "x2", "x3")}
     groups = {"sum": ["x1", "x2"], "scale": ["x3"]}
-    result = sensitivity.sobol(lambda v: (v["x1"] + v["x2"]) * v["x3"], params, 2 ** 14,
-                               seed=1, groups=groups)
+    result = sensitivity.sobol(
+        lambda v: (v["x1"] + v["x2"]) * v["x3"], params, 2**14, seed=1, groups=groups
+    )
     m, var_u = 1.5, 1 / 12  # mean and variance of U(1, 2)
     ms, vs = 2 * m, 2 * var_u  # of the sum
-    var_f = (vs + ms ** 2) * (var_u + m ** 2) - (ms * m) ** 2
-    expected = {"sum": vs * m ** 2 / var_f, "scale": var_u * ms ** 2 / var_f}
+    var_f = (vs + ms**2) * (var_u + m**2) - (ms * m) ** 2
+    expected = {"sum": vs * m**2 / var_f, "scale": var_u * ms**2 / var_f}
     for group, value in expected.items():
         s1 = result.S1.sel(parameter=group)
         assert abs(float(s1) - value) <= float(result.S1_conf.sel(parameter=group)) + 1e-3
 
 
 def test_convergence_check_stops_when_narrow_enough():
-    result = sensitivity.sobol(ishigami, PARAMETERS, 2 ** 8, seed=1, target_width=0.1,
-                               max_n=2 ** 14)
+    result = sensitivity.sobol(ishigami, PARAMETERS, 2**8, seed=1, target_width=0.1, max_n=2**14)
     assert result.attrs["converged"] == 1
     widths = [float(part.split("interval ")[1]) for part in result.attrs["convergence"].split("; ")]
     assert widths[-1] <= 0.1 and all(w > 0.1 for w in widths[:-1])
-    assert result.attrs["base_points"] < 2 ** 14
+    assert result.attrs["base_points"] < 2**14
 
 
 def test_bad_inputs():
@@ -112,16 +114,23 @@ def test_bad_inputs():
 
 def test_sensitivity_command(tmp_path, capsys):
     import csv
+
     from mlimpact.cli import main
+
     out = tmp_path / "sens"
-    assert main(["sensitivity", "--samples", "16", "--out", str(out), "--aggregates-only",
-                 "--quiet"]) == 0
+    assert (
+        main(["sensitivity", "--samples", "16", "--out", str(out), "--aggregates-only", "--quiet"])
+        == 0
+    )
     rows = list(csv.DictReader(open(out / "sensitivity.csv")))
     assert set(rows[0]) == set(impact.SENSITIVITY_HEADER)
     outputs = {(r["quantity"], r["criterion"], r["subject"]) for r in rows}
-    assert {("growth rate", "gwp", "all models"), ("impact", "adpe", "all models"),
-            ("production share", "adpe", "all models"),
-            ("card growth rate", "gwp", "all cards")} <= outputs
+    assert {
+        ("growth rate", "gwp", "all models"),
+        ("impact", "adpe", "all models"),
+        ("production share", "adpe", "all models"),
+        ("card growth rate", "gwp", "all cards"),
+    } <= outputs
     # outputs that do not exist (energy has no production share) are not written
     assert ("production share", "energy", "all models") not in outputs
     assert {r["parameter"] for r in rows} >= {"lifetime_years", "production_model", "mfu"}
@@ -132,6 +141,7 @@ def test_sensitivity_command(tmp_path, capsys):
 
 def test_saltelli_rows_follow_salib_layout_built_naively():
     from mlimpact.uncertainty.sampling import SaltelliDesign
+
     groups = [[0, 3], [1], [2, 4, 5]]
     for second_order in (False, True):
         design = SaltelliDesign(6, groups, 16, seed=3, second_order=second_order)
@@ -159,19 +169,26 @@ def test_evaluating_a_design_in_place_gives_the_same_values():
     from mlimpact.uncertainty.binding import bind
     from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
     from mlimpact.uncertainty.sampling import SaltelliDesign
+
     runs = notable.build_runs((2020, 2021), location="evidence", power="evidence")
-    bound = bind({**default_catalogue("evidence"), **run_parameters(runs)}, runs.runs,
-                 runs.hardware, runs.countries, runs.known, runs.classes)
+    bound = bind(
+        {**default_catalogue("evidence"), **run_parameters(runs)},
+        runs.runs,
+        runs.hardware,
+        runs.countries,
+        runs.known,
+        runs.classes,
+    )
     design = SaltelliDesign(bound.n_columns, list(bound.groups.values()), 8, seed=1)
     u = design.uniforms(0, 8 * design.step)
     copied = evaluate_rows(runs.runs, bound, u.copy(order="F"))
-    in_place = evaluate_rows(runs.runs, bound, u, plan=stage_plan(runs.runs, bound),
-                             overwrite=True)
+    in_place = evaluate_rows(runs.runs, bound, u, plan=stage_plan(runs.runs, bound), overwrite=True)
     assert np.array_equal(copied, in_place) and np.isfinite(copied).all()
 
 
 def test_unweighted_slopes_take_the_fast_path_and_agree_with_weighted_least_squares():
     from mlimpact.analysis.trends import fit_slopes
+
     rng = np.random.default_rng(0)
     t = np.sort(rng.uniform(2013, 2025, 50))
     y = rng.normal(size=(7, 50)) + 0.8 * t
@@ -184,8 +201,9 @@ def test_unweighted_slopes_take_the_fast_path_and_agree_with_weighted_least_squa
 
 def test_impact_analysis_extends_its_design_until_the_reported_intervals_are_narrow():
     fixed = impact.impact_sensitivity(n=64, window=(2021, 2022), per_model=False)
-    grown = impact.impact_sensitivity(n=16, window=(2021, 2022), per_model=False,
-                                      target=1e-9, max_n=64, budget=1e6)
+    grown = impact.impact_sensitivity(
+        n=16, window=(2021, 2022), per_model=False, target=1e-9, max_n=64, budget=1e6
+    )
     models = grown["models"]
     # the target cannot be met: it doubles 16 -> 32 -> 64 and says it did not converge
     assert models.attrs["base_points"] == 64 and models.attrs["converged"] == 0
@@ -194,8 +212,9 @@ def test_impact_analysis_extends_its_design_until_the_reported_intervals_are_nar
     for name in ("models", "cards"):
         assert np.allclose(grown[name].ST.values, fixed[name].ST.values, equal_nan=True)
     assert models.attrs["widest_st_halfwidth"] == pytest.approx(impact.reported_halfwidth(grown))
-    loose = impact.impact_sensitivity(n=16, window=(2021, 2022), per_model=False,
-                                      target=10.0, max_n=64)
+    loose = impact.impact_sensitivity(
+        n=16, window=(2021, 2022), per_model=False, target=10.0, max_n=64
+    )
     assert loose["models"].attrs["base_points"] == 16 and loose["models"].attrs["converged"]
     with pytest.raises(MlimpactError, match="power of two"):
         impact.impact_sensitivity(n=16, window=(2021, 2022), target=0.1, max_n=24)
@@ -203,13 +222,25 @@ def test_impact_analysis_extends_its_design_until_the_reported_intervals_are_nar
 
 def test_no_input_below_the_threshold_is_called_dominant():
     import xarray as xr
+
     data = xr.Dataset(
-        {"ST": (("parameter", "quantity", "criterion", "subject"),
-                np.array([0.6, 0.04, 0.001]).reshape(3, 1, 1, 1)),
-         "ST_conf": (("parameter", "quantity", "criterion", "subject"),
-                     np.full((3, 1, 1, 1), 0.01))},
-        coords={"parameter": ["a", "b", "c"], "quantity": ["growth rate"], "criterion": ["gwp"],
-                "subject": [impact.ALL_MODELS]})
+        {
+            "ST": (
+                ("parameter", "quantity", "criterion", "subject"),
+                np.array([0.6, 0.04, 0.001]).reshape(3, 1, 1, 1),
+            ),
+            "ST_conf": (
+                ("parameter", "quantity", "criterion", "subject"),
+                np.full((3, 1, 1, 1), 0.01),
+            ),
+        },
+        coords={
+            "parameter": ["a", "b", "c"],
+            "quantity": ["growth rate"],
+            "criterion": ["gwp"],
+            "subject": [impact.ALL_MODELS],
+        },
+    )
     named = impact.dominant(data, "growth rate", "gwp")
     assert [p for p, _, _ in named] == ["a"]
     assert impact.dominant(data, "growth rate", "gwp", threshold=0.0)[1][0] == "b"
@@ -217,23 +248,33 @@ def test_no_input_below_the_threshold_is_called_dominant():
 
 def test_first_order_above_total_order_is_flagged():
     import xarray as xr
+
     dims = ("parameter", "quantity", "criterion", "subject")
     data = xr.Dataset(
-        {"S1": (dims, np.array([0.30, 0.10]).reshape(2, 1, 1, 1)),
-         "ST": (dims, np.array([0.25, 0.20]).reshape(2, 1, 1, 1)),
-         "S1_conf": (dims, np.full((2, 1, 1, 1), 0.02)),
-         "ST_conf": (dims, np.full((2, 1, 1, 1), 0.02))},
-        coords={"parameter": ["a", "b"], "quantity": ["impact"], "criterion": ["gwp"],
-                "subject": [impact.ALL_MODELS]})
+        {
+            "S1": (dims, np.array([0.30, 0.10]).reshape(2, 1, 1, 1)),
+            "ST": (dims, np.array([0.25, 0.20]).reshape(2, 1, 1, 1)),
+            "S1_conf": (dims, np.full((2, 1, 1, 1), 0.02)),
+            "ST_conf": (dims, np.full((2, 1, 1, 1), 0.02)),
+        },
+        coords={
+            "parameter": ["a", "b"],
+            "quantity": ["impact"],
+            "criterion": ["gwp"],
+            "subject": [impact.ALL_MODELS],
+        },
+    )
     rows = {r[3]: r for r in impact.sensitivity_rows(data)}
     assert rows["a"][-1] == "S1 > ST (sampling error)" and rows["b"][-1] == ""
 
 
 def test_a_wall_clock_budget_stops_the_doubling():
-    stopped = impact.impact_sensitivity(n=16, window=(2021, 2022), per_model=False,
-                                        target=1e-9, max_n=64, budget=1e-6)
+    stopped = impact.impact_sensitivity(
+        n=16, window=(2021, 2022), per_model=False, target=1e-9, max_n=64, budget=1e-6
+    )
     assert stopped["models"].attrs["base_points"] == 16
     assert stopped["models"].attrs["converged"] == 0
     with pytest.raises(MlimpactError, match="sensitivity budget"):
         from mlimpact.study.options import StudyOptions, validate_options
+
         validate_options(StudyOptions(sensitivity_budget=-1))

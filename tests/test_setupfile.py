@@ -4,12 +4,12 @@ import math
 
 import pytest
 
+from mlimpact.engine.model import training_impacts
+from mlimpact.errors import MlimpactError
+from mlimpact.runs.setupfile import load_setup, parse_setup
+from mlimpact.runs.table import RUN_FIELDS
 from mlimpact.tables import grid
 from mlimpact.tables.hardware import hardware_table
-from mlimpact.errors import MlimpactError
-from mlimpact.engine.model import training_impacts
-from mlimpact.runs.table import RUN_FIELDS
-from mlimpact.runs.setupfile import load_setup, parse_setup
 
 MINIMAL = {
     "run": {"hours": 10.0, "country": "FRA"},
@@ -54,8 +54,9 @@ def test_overrides_win_over_the_table():
 
 
 def test_hardware_not_in_table_with_all_values():
-    setup = parse_setup(with_("node", gpu="my prototype", gpu_tdp_w=300, gpu_memory_gb=48,
-                              gpu_die_area_cm2=6.0))
+    setup = parse_setup(
+        with_("node", gpu="my prototype", gpu_tdp_w=300, gpu_memory_gb=48, gpu_die_area_cm2=6.0)
+    )
     assert setup.gpu_label == "my prototype" and setup.hardware is None
 
 
@@ -75,28 +76,39 @@ def test_server_can_be_dropped():
     assert field(parse_setup(with_("server", include=False)), "server") == 0.0
 
 
-@pytest.mark.parametrize("name", ["H100 SXM5 80GB", "nvidia h100-sxm5-80gb", "NVIDIA H100 SXM5 80 GB"])
+@pytest.mark.parametrize(
+    "name", ["H100 SXM5 80GB", "nvidia h100-sxm5-80gb", "NVIDIA H100 SXM5 80 GB"]
+)
 def test_names_match_ignoring_case_spacing_punctuation(name):
     assert hardware_table().find(name).name == "NVIDIA H100 SXM5 80GB"
 
 
-@pytest.mark.parametrize("document, message", [
-    (with_("run", hours=-5.0), r"\[run\] hours must be > 0"),
-    (with_("run", hours=0), r"\[run\] hours must be > 0"),
-    (with_("run", nodes=2.5), r"\[run\] nodes must be a whole number"),
-    (with_("run", hours="ten"), r"\[run\] hours must be a number"),
-    (with_("run", country="XYZ"), r"\[run\] country: unknown code 'XYZ'"),
-    (with_("run", year=1950), r"\[run\] year must be between"),
-    (with_("node", gpu_usage=1.2), r"\[node\] gpu_usage must be in \(0, 1\]"),
-    (with_("node", gpu="H100 SMX5 80 GB"), r"unknown hardware 'H100 SMX5 80 GB'; closest: 'NVIDIA H100 SXM5 80GB'"),
-    (with_("node", gpus=0), r"\[node\] gpus must be >= 1"),
-    (with_("node", colour="red"), r"\[node\] unknown key 'colour'"),
-    (with_("assumptions", lifetime_usage=1.5), r"\[assumptions\] lifetime_usage must be in \(0, 1\]"),
-    (with_("assumptions", dynamic_ratio=0.5), r"\[assumptions\] dynamic_ratio must be >= 1"),
-    (with_("server", include="yes"), r"\[server\] include must be true or false"),
-    ({**MINIMAL, "extra": {}}, r"unknown section or key 'extra'"),
-    ({"node": MINIMAL["node"]}, r"\[run\] hours is required"),
-])
+@pytest.mark.parametrize(
+    "document, message",
+    [
+        (with_("run", hours=-5.0), r"\[run\] hours must be > 0"),
+        (with_("run", hours=0), r"\[run\] hours must be > 0"),
+        (with_("run", nodes=2.5), r"\[run\] nodes must be a whole number"),
+        (with_("run", hours="ten"), r"\[run\] hours must be a number"),
+        (with_("run", country="XYZ"), r"\[run\] country: unknown code 'XYZ'"),
+        (with_("run", year=1950), r"\[run\] year must be between"),
+        (with_("node", gpu_usage=1.2), r"\[node\] gpu_usage must be in \(0, 1\]"),
+        (
+            with_("node", gpu="H100 SMX5 80 GB"),
+            r"unknown hardware 'H100 SMX5 80 GB'; closest: 'NVIDIA H100 SXM5 80GB'",
+        ),
+        (with_("node", gpus=0), r"\[node\] gpus must be >= 1"),
+        (with_("node", colour="red"), r"\[node\] unknown key 'colour'"),
+        (
+            with_("assumptions", lifetime_usage=1.5),
+            r"\[assumptions\] lifetime_usage must be in \(0, 1\]",
+        ),
+        (with_("assumptions", dynamic_ratio=0.5), r"\[assumptions\] dynamic_ratio must be >= 1"),
+        (with_("server", include="yes"), r"\[server\] include must be true or false"),
+        ({**MINIMAL, "extra": {}}, r"unknown section or key 'extra'"),
+        ({"node": MINIMAL["node"]}, r"\[run\] hours is required"),
+    ],
+)
 def test_bad_setups_raise_one_line_errors(document, message):
     with pytest.raises(MlimpactError, match=message) as error:
         parse_setup(document, source="setup.toml")
@@ -104,7 +116,9 @@ def test_bad_setups_raise_one_line_errors(document, message):
 
 
 def test_unknown_hardware_without_values_suggests_how_to_describe_it():
-    with pytest.raises(MlimpactError, match="or give gpu_tdp_w, gpu_memory_gb and gpu_die_area_cm2"):
+    with pytest.raises(
+        MlimpactError, match="or give gpu_tdp_w, gpu_memory_gb and gpu_die_area_cm2"
+    ):
         parse_setup(with_("node", gpu="my prototype", gpu_tdp_w=300))
 
 

@@ -12,15 +12,22 @@ from mlimpact.study.options import StudyOptions
 
 def test_default_set_has_the_main_choices_and_every_alternative_once():
     base = sp.choices_of(StudyOptions())
-    assert base == {"imputation": "all", "window": "2013-2025", "fit": "ols",
-                    "production_model": "mixture", "location": "evidence", "power": "evidence"}
+    assert base == {
+        "imputation": "all",
+        "window": "2013-2025",
+        "fit": "ols",
+        "production_model": "mixture",
+        "location": "evidence",
+        "power": "evidence",
+    }
     specs = sp.specification_set(base)
     assert specs[0] == base and len(specs) == 1 + sum(len(v) - 1 for v in sp.AXES.values())
     assert len(specs) >= 8
     for spec in specs[1:]:  # one axis at a time
         assert sum(spec[a] != base[a] for a in sp.AXES) == 1
-    cross = sp.specification_set(base, {"fit": ("ols", "huber"), "power": ("evidence", "mlca")},
-                                 mode="cross")
+    cross = sp.specification_set(
+        base, {"fit": ("ols", "huber"), "power": ("evidence", "mlca")}, mode="cross"
+    )
     assert len(cross) == 4 and cross[0] == base
     with pytest.raises(MlimpactError, match="unknown axis"):
         sp.specification_set(base, {"colour": ("red",)})
@@ -34,8 +41,15 @@ def test_default_set_has_the_main_choices_and_every_alternative_once():
 
 def test_robustness_by_hand():
     def row(spec, p):
-        return {"claim": "c", "criterion": "energy", "scenario": "baseline", "quantity": "q",
-                "specification": spec, "probability": p}
+        return {
+            "claim": "c",
+            "criterion": "energy",
+            "scenario": "baseline",
+            "quantity": "q",
+            "specification": spec,
+            "probability": p,
+        }
+
     rows = [row("main", 1.0), row("a", 0.97), row("b", 0.5), row("c", 0.949)]
     assert sp.robustness(rows) == {("c", "energy", "baseline", "q"): 0.5}  # 2 of 4 hold
     assert sp.breakers(rows) == {("c", "energy", "baseline", "q"): ["b", "c"]}
@@ -43,14 +57,20 @@ def test_robustness_by_hand():
 
 def test_options_of_a_specification():
     options = StudyOptions(samples=2048, uncertainty={"lifetime_years": 5})
-    spec = dict(sp.choices_of(options), production_model="act", imputation="complete",
-                window="2016-2025", fit="huber")
+    spec = dict(
+        sp.choices_of(options),
+        production_model="act",
+        imputation="complete",
+        window="2016-2025",
+        fit="huber",
+    )
     mine = sp.options_of(options, spec, 64)
     assert (mine.samples, mine.scenarios, mine.specifications) == (64, ("baseline",), False)
     assert mine.uncertainty == {"lifetime_years": 5, "production_model": 1}
     assert not mine.impute and mine.window == (2016, 2025) and mine.fit == "huber"
     assert sp.label(spec, sp.choices_of(options)) == (
-        "imputation=complete; window=2016-2025; fit=huber; production_model=act")
+        "imputation=complete; window=2016-2025; fit=huber; production_model=act"
+    )
 
 
 def test_known_growth_recovered_and_an_outlier_breaks_least_squares_not_huber():
@@ -84,16 +104,31 @@ def test_report_section_names_robust_fragile_and_unsupported_claims():
     from mlimpact.render.report import specifications_markdown
 
     def spec_row(claim, spec, p):
-        return {"claim": claim, "criterion": "gwp", "scenario": "baseline", "quantity": "q",
-                "specification": spec, "probability": p}
-    specified = [spec_row("steady", "main", 1.0), spec_row("steady", "fit=huber", 0.99),
-                 spec_row("fragile", "main", 0.99), spec_row("fragile", "fit=huber", 0.3),
-                 spec_row("never", "main", 0.0), spec_row("never", "fit=huber", 0.1)]
+        return {
+            "claim": claim,
+            "criterion": "gwp",
+            "scenario": "baseline",
+            "quantity": "q",
+            "specification": spec,
+            "probability": p,
+        }
+
+    specified = [
+        spec_row("steady", "main", 1.0),
+        spec_row("steady", "fit=huber", 0.99),
+        spec_row("fragile", "main", 0.99),
+        spec_row("fragile", "fit=huber", 0.3),
+        spec_row("never", "main", 0.0),
+        spec_row("never", "fit=huber", 0.1),
+    ]
     shares = sp.robustness(specified)
-    claims = [dict(spec_row(c, "main", 1.0), robustness=shares[(c, "gwp", "baseline", "q")])
-              for c in ("steady", "fragile", "never")]
-    result = SimpleNamespace(specifications=specified, claims=claims,
-                             options=StudyOptions(specification_samples=32))
+    claims = [
+        dict(spec_row(c, "main", 1.0), robustness=shares[(c, "gwp", "baseline", "q")])
+        for c in ("steady", "fragile", "never")
+    ]
+    result = SimpleNamespace(
+        specifications=specified, claims=claims, options=StudyOptions(specification_samples=32)
+    )
     text = "\n".join(specifications_markdown(result))
     assert "under 2 specifications" in text
     assert "Robust (hold in every specification): steady (gwp)." in text

@@ -1,8 +1,8 @@
 """The tables in data/: rebuilt identically from the raw public files, and complete enough."""
 
 import csv
-import math
 import filecmp
+import math
 import subprocess
 import sys
 
@@ -12,20 +12,44 @@ from mlimpact.tables import grid
 from mlimpact.tables.hardware import hardware_table
 
 
-
-
 def test_build_script_reproduces_committed_tables(repo_root, raw_dir, tmp_path):
     # Deterministic build: the committed tables are exactly what the script makes today.
-    subprocess.run([sys.executable, str(repo_root / "scripts" / "build_tables.py"),
-                    "--raw", str(raw_dir), "--out", str(tmp_path)], check=True,
-                   capture_output=True, timeout=300)
-    subprocess.run([sys.executable, str(repo_root / "scripts" / "build_models.py"),
-                    "--raw", str(raw_dir), "--out", str(tmp_path),
-                    "--countries", str(tmp_path / "countries.csv")], check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            str(repo_root / "scripts" / "build_tables.py"),
+            "--raw",
+            str(raw_dir),
+            "--out",
+            str(tmp_path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            str(repo_root / "scripts" / "build_models.py"),
+            "--raw",
+            str(raw_dir),
+            "--out",
+            str(tmp_path),
+            "--countries",
+            str(tmp_path / "countries.csv"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     built = sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".csv")
-    assert built == ["countries.csv", "electricity_factors.csv", "grid_intensity.csv",
-                     "hardware.csv", "models.csv"]
+    assert built == [
+        "countries.csv",
+        "electricity_factors.csv",
+        "grid_intensity.csv",
+        "hardware.csv",
+        "models.csv",
+    ]
     for name in built:
         assert filecmp.cmp(tmp_path / name, repo_root / "data" / name, shallow=False), name
 

@@ -37,8 +37,10 @@ def test_table_is_as_large_as_the_issue_asks():
     training = [r for r in rows if r.quantity != "card_gwp"]
     assert len(rows) >= 25
     assert len({r.model for r in training}) >= 15
-    assert sum(r.basis == "measured" and r.quantity in ("energy", "operational_gwp")
-               for r in training) >= 6
+    assert (
+        sum(r.basis == "measured" and r.quantity in ("energy", "operational_gwp") for r in training)
+        >= 6
+    )
 
 
 def test_every_mapping_names_an_existing_model_and_hardware():
@@ -61,17 +63,30 @@ def test_a_bad_row_is_refused_with_its_id(raw_rows):
 
 
 def _row(quantity, basis, published, low, median, high, way="dataset"):
-    return {"id": f"{quantity}-{published}", "model": "m", "quantity": quantity,
-            "basis": basis, "way": way, "published": published, "point": median,
-            "median": median, "low": low, "high": high,
-            "inside": low <= published <= high, "ratio": median / published, "note": ""}
+    return {
+        "id": f"{quantity}-{published}",
+        "model": "m",
+        "quantity": quantity,
+        "basis": basis,
+        "way": way,
+        "published": published,
+        "point": median,
+        "median": median,
+        "low": low,
+        "high": high,
+        "inside": low <= published <= high,
+        "ratio": median / published,
+        "note": "",
+    }
 
 
 def test_summary_of_a_hand_computed_two_row_case():
     # row 1: published 100 inside [50, 200], median 100 -> ratio 1
     # row 2: published 100 above [10, 40], median 20 -> ratio 0.2
-    rows = [_row("energy", "measured", 100.0, 50.0, 100.0, 200.0),
-            _row("energy", "derived", 100.0, 10.0, 20.0, 40.0)]
+    rows = [
+        _row("energy", "measured", 100.0, 50.0, 100.0, 200.0),
+        _row("energy", "derived", 100.0, 10.0, 20.0, 40.0),
+    ]
     summary = {(s["basis"]): s for s in validation.summarize(rows)}
     both = summary["all"]
     assert both["n"] == 2 and both["coverage"] == 0.5
@@ -94,8 +109,9 @@ def test_interval_score_rewards_narrow_intervals_that_hold():
 
 def test_comparison_of_a_board_divides_by_its_cards():
     board = next(r for r in published_footprints() if r.quantity == "card_gwp" and r.chips > 1)
-    result = validation.comparison(board, "card", {"point": 1.0, "median": 1.0,
-                                                   "q025": 0.5, "q975": 2.0})
+    result = validation.comparison(
+        board, "card", {"point": 1.0, "median": 1.0, "q025": 0.5, "q975": 2.0}
+    )
     assert result["published"] == board.value / board.chips
 
 
@@ -120,26 +136,47 @@ def test_the_reference_case_through_the_setup_way(validated):
     # Strubell et al.'s BERT base (64 V100 for 79 h, USA): the run MLCA uses as its reference
     # case; with the dataset's rules (grid of 2017, uncertain usage) the interval must hold
     # MLCA's 2082 kWh point and, by its width, be of the usual size
-    row = next(r for r in validated.rows if r["id"] == "strubell-bert-base-energy"
-               and r["way"] == "setup")
+    row = next(
+        r for r in validated.rows if r["id"] == "strubell-bert-base-energy" and r["way"] == "setup"
+    )
     assert row["low"] < row["median"] < row["high"]
     assert 2 < row["high"] / row["low"] < 4
     assert row["low"] < 2082.5 < row["high"]
 
 
 def test_validate_json_schema(tmp_path, capsys):
-    assert main(["validate", "--samples", "64", "--format", "json", "--out",
-                 str(tmp_path / "v")]) == 0
+    assert (
+        main(["validate", "--samples", "64", "--format", "json", "--out", str(tmp_path / "v")]) == 0
+    )
     document = json.loads(capsys.readouterr().out)
     assert set(document) >= {"rows", "summary"}
     for row in document["rows"]:
-        assert set(row) >= {"model", "quantity", "basis", "way", "published", "point",
-                            "median", "low", "high", "inside", "ratio"}
+        assert set(row) >= {
+            "model",
+            "quantity",
+            "basis",
+            "way",
+            "published",
+            "point",
+            "median",
+            "low",
+            "high",
+            "inside",
+            "ratio",
+        }
         assert isinstance(row["inside"], bool)
         assert row["inside"] == (row["low"] <= row["published"] <= row["high"])
     for summary in document["summary"]:
-        assert set(summary) == {"quantity", "basis", "way", "n", "coverage",
-                                "geometric_mean_ratio", "median_width", "interval_score"}
+        assert set(summary) == {
+            "quantity",
+            "basis",
+            "way",
+            "n",
+            "coverage",
+            "geometric_mean_ratio",
+            "median_width",
+            "interval_score",
+        }
         assert 0 <= summary["coverage"] <= 1
     for name in ("validation.csv", "validation_summary.csv", "validation.png"):
         assert (tmp_path / "v" / name).stat().st_size > 100
@@ -166,6 +203,7 @@ def test_validation_does_not_tune_anything(validated):
 
 def test_published_regions_are_known_grids():
     from mlimpact.tables import grid
+
     for row in published_footprints():
         if row.region:
             assert grid.is_region(row.region), row.id
@@ -189,8 +227,9 @@ def test_accelerators_only_turns_off_the_named_hosts(bert_base):
     assert alone.column("server").tolist() == [1.0, 0.0]
     assert runs.column("server").tolist() == [1.0, 1.0]  # the table itself is unchanged
     server = RUN_FIELDS.index("server")
-    np.testing.assert_array_equal(np.delete(alone.values, server, 1),
-                                  np.delete(runs.values, server, 1))
+    np.testing.assert_array_equal(
+        np.delete(alone.values, server, 1), np.delete(runs.values, server, 1)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -205,8 +244,14 @@ def bloom_energy_median():
     from mlimpact.uncertainty.catalogue import default_catalogue, run_parameters
 
     runs = notable.build_runs()
-    bound = bind({**default_catalogue("evidence"), **run_parameters(runs)}, runs.runs,
-                 runs.hardware, runs.countries, runs.known, runs.classes)
+    bound = bind(
+        {**default_catalogue("evidence"), **run_parameters(runs)},
+        runs.runs,
+        runs.hardware,
+        runs.countries,
+        runs.known,
+        runs.classes,
+    )
 
     def median(host_off, method="mc"):
         table = accelerators_only(runs.runs, {"BLOOM-176B"}) if host_off else runs.runs
@@ -216,8 +261,9 @@ def bloom_energy_median():
     return median
 
 
-def test_rows_of_the_accelerators_alone_are_compared_with_them_alone(validated,
-                                                                      bloom_energy_median):
+def test_rows_of_the_accelerators_alone_are_compared_with_them_alone(
+    validated, bloom_energy_median
+):
     scoped = {r.id for r in published_footprints() if r.power_scope == "accelerators"}
     compared = [r for r in validated.rows if r["quantity"] in ("energy", "operational_gwp")]
     assert any(r["id"] in scoped for r in compared)
@@ -225,8 +271,9 @@ def test_rows_of_the_accelerators_alone_are_compared_with_them_alone(validated,
         assert (r["note"] == "accelerators alone, as published") == (r["id"] in scoped)
     # BLOOM's published energy is GPU-hours x TDP: it is compared with our energy of the same
     # run (same samples) with its host off, which is below the whole node's
-    row = next(r for r in validated.rows
-               if r["id"] == "bloom-176b-energy" and r["way"] == "dataset")
+    row = next(
+        r for r in validated.rows if r["id"] == "bloom-176b-energy" and r["way"] == "dataset"
+    )
     alone = bloom_energy_median(host_off=True)
     assert row["median"] == pytest.approx(alone, rel=1e-12)
     # the DGX A100 host: about 0.6 x 412.5 W per GPU
@@ -238,8 +285,9 @@ def test_every_training_propagation_follows_the_sampling_method(bloom_energy_med
     # hypercube), like the main job's summary it sits next to
     result = validation.validate(samples=256, seed=0, ways=("dataset",), method="lhs")
     row = next(r for r in result.rows if r["id"] == "bloom-176b-energy")
-    medians = {method: bloom_energy_median(host_off=True, method=method)
-               for method in ("lhs", "mc")}
+    medians = {
+        method: bloom_energy_median(host_off=True, method=method) for method in ("lhs", "mc")
+    }
     assert medians["lhs"] != medians["mc"]
     assert row["median"] == pytest.approx(medians["lhs"], rel=1e-12)
 
@@ -252,8 +300,9 @@ def test_the_setup_way_turns_the_host_off_for_rows_of_the_accelerators_alone(mon
     assert llama.power_scope == "accelerators"
 
     def median(scope):
-        changed = tuple(dataclasses.replace(r, power_scope=scope) if r.id == llama.id else r
-                        for r in rows)
+        changed = tuple(
+            dataclasses.replace(r, power_scope=scope) if r.id == llama.id else r for r in rows
+        )
         monkeypatch.setattr(validation, "published_footprints", lambda: changed)
         result = validation.validate(samples=256, seed=0, ways=("setup",))
         return next(r["median"] for r in result.rows if r["id"] == llama.id)

@@ -30,17 +30,34 @@ from mlimpact.errors import MlimpactError
 #: scipy and xarray first.
 _PUBLIC = {
     "sobol": "mlimpact.analysis.sobol",
-    "CRITERION_UNITS": "mlimpact.api", "Setup": "mlimpact.api", "Study": "mlimpact.api",
-    "estimate": "mlimpact.api", "hardware": "mlimpact.api", "models": "mlimpact.api",
+    "CRITERION_UNITS": "mlimpact.api",
+    "Setup": "mlimpact.api",
+    "Study": "mlimpact.api",
+    "estimate": "mlimpact.api",
+    "hardware": "mlimpact.api",
+    "models": "mlimpact.api",
     "run_study": "mlimpact.api",
     "Parameter": "mlimpact.uncertainty.catalogue",
     "default_catalogue": "mlimpact.uncertainty.catalogue",
     "load_parameters": "mlimpact.uncertainty.catalogue",
 }
 
-__all__ = ["CRITERION_UNITS", "MlimpactError", "Parameter", "Setup", "Study", "__version__",
-           "default_catalogue", "distributions", "estimate", "hardware", "load_parameters",
-           "models", "run_study", "sobol"]
+__all__ = [
+    "CRITERION_UNITS",
+    "MlimpactError",
+    "Parameter",
+    "Setup",
+    "Study",
+    "__version__",
+    "default_catalogue",
+    "distributions",
+    "estimate",
+    "hardware",
+    "load_parameters",
+    "models",
+    "run_study",
+    "sobol",
+]
 
 
 def __getattr__(name):

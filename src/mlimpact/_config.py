@@ -13,17 +13,17 @@ decorates a function (numba picks a function's cache folder when it is decorated
 numba's setting after: importing mlimpact changes nothing for other users of numba. The source
 hash is computed when the first kernel is defined, not when the package is imported.
 
-``fastmath`` stays off: results must match the numpy references to rounding, and
-reassociation would break chunk-size invariance (the one exception, a tile's plain sums in
-:func:`mlimpact.engine.kernels.montecarlo.tile_sums`, says why). Division follows numpy's error model
-(a zero divisor gives inf or nan, as in the numpy references) rather than Python's check and
-exception at every division, which cost about 6 % of the Monte Carlo kernel's time; inputs
-are validated before any kernel runs, so no divisor is zero.
+``fastmath`` stays off: results must match the numpy references to rounding, and reassociation would
+break chunk-size invariance (the one exception, a tile's plain sums in
+:func:`mlimpact.engine.kernels.montecarlo.tile_sums`, says why). Division follows numpy's error
+model (a zero divisor gives inf or nan, as in the numpy references) rather than Python's check and
+exception at every division, which cost about 6 % of the Monte Carlo kernel's time; inputs are
+validated before any kernel runs, so no divisor is zero.
 """
 
 import hashlib
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numba
@@ -38,12 +38,14 @@ def _source_hash():
     return digest.hexdigest()[:16]
 
 
-@lru_cache(maxsize=None)
+@cache
 def cache_dir():
     """The folder of the package's compiled kernels (see the module's docstring)."""
     base = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "mlimpact", "numba")
+        "mlimpact",
+        "numba",
+    )
     return os.path.join(base, _source_hash())
 
 
@@ -53,6 +55,7 @@ PARALLEL_JIT_OPTIONS = {**JIT_OPTIONS, "parallel": True}
 
 def njit(**options):
     """``numba.njit(**options)`` whose disk cache is the package's folder (:func:`cache_dir`)."""
+
     def decorate(function):
         previous = numba.config.CACHE_DIR
         numba.config.CACHE_DIR = cache_dir()
@@ -60,4 +63,5 @@ def njit(**options):
             return numba.njit(**options)(function)
         finally:
             numba.config.CACHE_DIR = previous
+
     return decorate

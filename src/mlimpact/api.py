@@ -68,8 +68,12 @@ class Setup:
         document = {} if name is None else {"name": name}
         uncertainty = keys.pop("uncertainty", None)
         if gpu_hours is not None:
-            if isinstance(gpu_hours, bool) or not isinstance(gpu_hours, (int, float)) \
-                    or not gpu_hours > 0 or not np.isfinite(gpu_hours):
+            if (
+                isinstance(gpu_hours, bool)
+                or not isinstance(gpu_hours, (int, float))
+                or not gpu_hours > 0
+                or not np.isfinite(gpu_hours)
+            ):
                 raise MlimpactError(f"<setup>: gpu_hours must be > 0 (got {gpu_hours!r})")
             if "hours" in keys or "nodes" in keys:
                 raise MlimpactError("<setup>: give gpu_hours or hours and nodes, not both")
@@ -77,8 +81,10 @@ class Setup:
             keys.update(nodes=1, hours=gpu_hours / keys["gpus"])
         for key, value in keys.items():
             if key not in _SECTION_OF:
-                raise MlimpactError(f"<setup>: unknown key {key!r} (known: "
-                                    f"{', '.join(sorted(_SECTION_OF))}, gpu_hours, uncertainty)")
+                raise MlimpactError(
+                    f"<setup>: unknown key {key!r} (known: "
+                    f"{', '.join(sorted(_SECTION_OF))}, gpu_hours, uncertainty)"
+                )
             document.setdefault(_SECTION_OF[key], {})[key] = value
         if uncertainty is not None:
             document["uncertainty"] = uncertainty
@@ -117,13 +123,24 @@ def _as_setup(setup):
         return Setup.from_dict(setup)
     if isinstance(setup, (str, Path)):
         return Setup.from_toml(setup)
-    raise TypeError(f"expected a Setup, a dict or the path of a setup file, "
-                    f"got {type(setup).__name__}")
+    raise TypeError(
+        f"expected a Setup, a dict or the path of a setup file, got {type(setup).__name__}"
+    )
 
 
-def estimate(setup=None, samples=10_000, seed=0, method="mc", parameters=None,
-             chunk_size=DEFAULT_CHUNK_SIZE, point=False, power="evidence", location="evidence",
-             codecarbon=None, group=None):
+def estimate(
+    setup=None,
+    samples=10_000,
+    seed=0,
+    method="mc",
+    parameters=None,
+    chunk_size=DEFAULT_CHUNK_SIZE,
+    point=False,
+    power="evidence",
+    location="evidence",
+    codecarbon=None,
+    group=None,
+):
     """Energy and impacts of one training run, with their uncertainty.
 
     Parameters
@@ -169,33 +186,40 @@ def estimate(setup=None, samples=10_000, seed=0, method="mc", parameters=None,
     2082
     """
     if codecarbon is not None:
-        return _codecarbon(codecarbon, group, samples, seed, parameters, chunk_size, point,
-                           power, location, setup)
+        return _codecarbon(
+            codecarbon, group, samples, seed, parameters, chunk_size, point, power, location, setup
+        )
     setup = _as_setup(setup)
     if not isinstance(point, bool):
         raise MlimpactError(f"estimate: point must be True or False (got {point!r})")
-    parsed = setup.parsed if (power, location) == ("evidence", "evidence") else \
-        setupfile.parse_setup(setup.document, setup.source, power=power, location=location)
-    attrs = {"power_model": power, "location_model": location,
-             "notes": "; ".join(parsed.notes)}
+    parsed = (
+        setup.parsed
+        if (power, location) == ("evidence", "evidence")
+        else setupfile.parse_setup(setup.document, setup.source, power=power, location=location)
+    )
+    attrs = {"power_model": power, "location_model": location, "notes": "; ".join(parsed.notes)}
     if point:
         result = model.training_impacts(parsed.runs)
         data = result.rename({name: f"{name}_point" for name in result.data_vars})
-        return describe_dataset(data, "mlimpact point estimate of a training run",
-                                catalogue=None, **attrs)
+        return describe_dataset(
+            data, "mlimpact point estimate of a training run", catalogue=None, **attrs
+        )
     catalogue = default_catalogue(power)
     if parameters is not None:
         extra = parameters if isinstance(parameters, dict) else load_parameters(parameters)
         catalogue = {**catalogue, **extra}
-    result = propagate_setup(parsed, samples, seed=seed, method=method,
-                             catalogue=catalogue, chunk_size=chunk_size)
-    return describe_dataset(split_point(result),
-                            "mlimpact Monte Carlo estimate of a training run",
-                            catalogue=catalogue_hash(catalogue), **attrs)
+    result = propagate_setup(
+        parsed, samples, seed=seed, method=method, catalogue=catalogue, chunk_size=chunk_size
+    )
+    return describe_dataset(
+        split_point(result),
+        "mlimpact Monte Carlo estimate of a training run",
+        catalogue=catalogue_hash(catalogue),
+        **attrs,
+    )
 
 
-def _codecarbon(path, group, samples, seed, parameters, chunk_size, point, power, location,
-                setup):
+def _codecarbon(path, group, samples, seed, parameters, chunk_size, point, power, location, setup):
     from mlimpact.runs.codecarbon import codecarbon_records
     from mlimpact.study.portfolio import estimate_portfolio
 
@@ -206,12 +230,23 @@ def _codecarbon(path, group, samples, seed, parameters, chunk_size, point, power
     if parameters is not None:
         extra = parameters if isinstance(parameters, dict) else load_parameters(parameters)
         catalogue = {**catalogue, **extra}
-    portfolio = estimate_portfolio(records, samples=samples, seed=seed, chunk_size=chunk_size,
-                                   catalogue=catalogue, location=location, power=power)
-    return describe_dataset(split_point(portfolio.runs),
-                            f"mlimpact Monte Carlo estimate of the runs of {Path(path).name}",
-                            catalogue=catalogue_hash(catalogue), power_model=power,
-                            location_model=location, file_sha256=digest)
+    portfolio = estimate_portfolio(
+        records,
+        samples=samples,
+        seed=seed,
+        chunk_size=chunk_size,
+        catalogue=catalogue,
+        location=location,
+        power=power,
+    )
+    return describe_dataset(
+        split_point(portfolio.runs),
+        f"mlimpact Monte Carlo estimate of the runs of {Path(path).name}",
+        catalogue=catalogue_hash(catalogue),
+        power_model=power,
+        location_model=location,
+        file_sha256=digest,
+    )
 
 
 @dataclass
@@ -240,8 +275,9 @@ class Study:
         """Write the report folder (``report.md``, tables, figures, ``manifest.json``)."""
         from mlimpact.render import files, report
 
-        target = files.ResultFolder(folder, force, {"command": "mlimpact.run_study",
-                                                    "seed": self.result.options.seed})
+        target = files.ResultFolder(
+            folder, force, {"command": "mlimpact.run_study", "seed": self.result.options.seed}
+        )
         with target as directory:
             report.write_study(self.result, directory)
         return Path(folder)
@@ -270,14 +306,20 @@ def run_study(samples=2048, seed=0, **options):
     known = {f.name for f in dataclasses.fields(StudyOptions)}
     unknown = set(options) - known
     if unknown:
-        raise MlimpactError(f"run_study: unknown option(s) {', '.join(sorted(unknown))} "
-                            f"(known: {', '.join(sorted(known))})")
+        raise MlimpactError(
+            f"run_study: unknown option(s) {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(known))})"
+        )
     result = study_claims.run_study(StudyOptions(samples=samples, seed=seed, **options))
     baseline = result.scenarios.get("baseline") or next(iter(result.scenarios.values()))
-    validation = (pd.DataFrame(result.validation.rows) if result.validation is not None
-                  else None)
-    return Study(pd.DataFrame(result.claims), pd.DataFrame(result.trends), baseline.summary,
-                 validation, result)
+    validation = pd.DataFrame(result.validation.rows) if result.validation is not None else None
+    return Study(
+        pd.DataFrame(result.claims),
+        pd.DataFrame(result.trends),
+        baseline.summary,
+        validation,
+        result,
+    )
 
 
 def hardware(query=None):
@@ -291,13 +333,24 @@ def hardware(query=None):
     True
     """
     rows = hardware_table().search(query)
-    return pd.DataFrame([{"name": h.name, "aliases": "; ".join(h.aliases),
-                          "manufacturer": h.manufacturer, "type": h.type, "segment": h.segment,
-                          "release_date": h.release_date or None,
-                          "die_area_cm2": h.die_area_cm2, "memory_gb": h.memory_gb,
-                          "memory_type": h.memory_type or None, "tdp_w": h.tdp_w,
-                          "peak_flops_tensor_fp16_bf16": h.peak_flops.get("tensor_fp16_bf16")}
-                         for h in rows])
+    return pd.DataFrame(
+        [
+            {
+                "name": h.name,
+                "aliases": "; ".join(h.aliases),
+                "manufacturer": h.manufacturer,
+                "type": h.type,
+                "segment": h.segment,
+                "release_date": h.release_date or None,
+                "die_area_cm2": h.die_area_cm2,
+                "memory_gb": h.memory_gb,
+                "memory_type": h.memory_type or None,
+                "tdp_w": h.tdp_w,
+                "peak_flops_tensor_fp16_bf16": h.peak_flops.get("tensor_fp16_bf16"),
+            }
+            for h in rows
+        ]
+    )
 
 
 def models():

@@ -22,8 +22,10 @@ def _batch(args):
 
     flag = "--batch" if args.batch else "--codecarbon"
     if args.setup or args.point or (args.batch and args.codecarbon):
-        raise MlimpactError(f"{flag} takes a file in place of SETUP, and no --point "
-                            "(--batch or --codecarbon, not both)")
+        raise MlimpactError(
+            f"{flag} takes a file in place of SETUP, and no --point "
+            "(--batch or --codecarbon, not both)"
+        )
     if args.group and not args.codecarbon:
         raise MlimpactError("--group applies to --codecarbon")
     if args.out:
@@ -35,36 +37,66 @@ def _batch(args):
     else:
         records, digest = read_models_file(args.batch)
     if "stated" not in records[0]:  # only inventories are records of user's runs
-        raise MlimpactError(f"{args.batch}: --batch takes an inventory (columns name, date, "
-                            "hardware...), not an Epoch export: use run --models for that")
+        raise MlimpactError(
+            f"{args.batch}: --batch takes an inventory (columns name, date, "
+            "hardware...), not an Epoch export: use run --models for that"
+        )
     catalogue = default_catalogue(args.power)
     if args.parameters:
         catalogue = {**catalogue, **load_parameters(args.parameters)}
     with _Backend(args) as client:
-        portfolio = estimate_portfolio(records, samples=args.samples, seed=args.seed,
-                                       chunk_size=args.chunk_size, catalogue=catalogue,
-                                       location=args.location, power=args.power, client=client)
+        portfolio = estimate_portfolio(
+            records,
+            samples=args.samples,
+            seed=args.seed,
+            chunk_size=args.chunk_size,
+            catalogue=catalogue,
+            location=args.location,
+            power=args.power,
+            client=client,
+        )
     rows = batch_rows(portfolio)
     if args.out:
         files.write_csv(args.out, BATCH_HEADER, rows)
     if args.format == "json":
-        print(_json({"file": str(args.batch or args.codecarbon), "sha256": digest, "samples": args.samples,
-                     "seed": args.seed, "power_model": args.power,
-                     "location_model": args.location,
-                     "rows": [dict(zip(BATCH_HEADER, row)) for row in rows],
-                     "excluded": [{"run": n, "reason": why} for n, why in portfolio.excluded],
-                     "metered": list(portfolio.checks)}))
+        print(
+            _json(
+                {
+                    "file": str(args.batch or args.codecarbon),
+                    "sha256": digest,
+                    "samples": args.samples,
+                    "seed": args.seed,
+                    "power_model": args.power,
+                    "location_model": args.location,
+                    "rows": [dict(zip(BATCH_HEADER, row)) for row in rows],
+                    "excluded": [{"run": n, "reason": why} for n, why in portfolio.excluded],
+                    "metered": list(portfolio.checks),
+                }
+            )
+        )
         return
-    print(f"{args.batch or args.codecarbon} (SHA-256 {digest[:16]}...): "
-          f"{len(portfolio.runs.model)} runs, "
-          f"{args.samples:,} samples (seed {args.seed}); median [95 % interval]; the total's "
-          "interval keeps shared inputs shared")
+    print(
+        f"{args.batch or args.codecarbon} (SHA-256 {digest[:16]}...): "
+        f"{len(portfolio.runs.model)} runs, "
+        f"{args.samples:,} samples (seed {args.seed}); median [95 % interval]; the total's "
+        "interval keeps shared inputs shared"
+    )
     print(f"power model: {text.POWER_MODEL_WORDS[args.power]}; location: {args.location}\n")
-    print(text.table([[run, f"{criterion} [{unit}]", f"{text.format_number(median)} "
-                       f"[{text.format_number(low)}, {text.format_number(high)}]",
-                       text.format_number(measured) if measured != "" else "-"]
-                      for run, criterion, unit, median, low, high, _, measured in rows],
-                     ["run", "criterion", "estimate", "measured"]))
+    print(
+        text.table(
+            [
+                [
+                    run,
+                    f"{criterion} [{unit}]",
+                    f"{text.format_number(median)} "
+                    f"[{text.format_number(low)}, {text.format_number(high)}]",
+                    text.format_number(measured) if measured != "" else "-",
+                ]
+                for run, criterion, unit, median, low, high, _, measured in rows
+            ],
+            ["run", "criterion", "estimate", "measured"],
+        )
+    )
     for name, why in portfolio.excluded:
         print(f"excluded: {name}: {why}")
     for check in portfolio.checks:
@@ -81,18 +113,33 @@ def _estimate(args):
     from mlimpact.render import text
     from mlimpact.runs.setupfile import load_setup
     from mlimpact.uncertainty.catalogue import (
-        apply_uncertainty, catalogue_hash, default_catalogue, load_parameters,
+        apply_uncertainty,
+        catalogue_hash,
+        default_catalogue,
+        load_parameters,
     )
 
     setup = load_setup(args.setup, power=args.power, location=args.location)
     if args.point:
-        ignored = [flag for flag, given in (("--parameters", args.parameters), ("--out", args.out),
-                                            ("--scheduler", args.scheduler)) if given]
+        ignored = [
+            flag
+            for flag, given in (
+                ("--parameters", args.parameters),
+                ("--out", args.out),
+                ("--scheduler", args.scheduler),
+            )
+            if given
+        ]
         if ignored:
-            raise MlimpactError(f"--point takes no {', '.join(ignored)}: the point estimate "
-                                "samples nothing and writes no file")
-        apply_uncertainty(default_catalogue(args.power), setup.uncertainty,
-                          source=f"{setup.source}: [uncertainty]")  # errors are still errors
+            raise MlimpactError(
+                f"--point takes no {', '.join(ignored)}: the point estimate "
+                "samples nothing and writes no file"
+            )
+        apply_uncertainty(
+            default_catalogue(args.power),
+            setup.uncertainty,
+            source=f"{setup.source}: [uncertainty]",
+        )  # errors are still errors
         result = model.training_impacts(setup.runs)
         if args.format == "json":
             print(_json({**text.point_json(result), **text.setup_json(setup)}))
@@ -107,24 +154,45 @@ def _estimate(args):
     if args.out:
         files.check_writable_file(args.out, force=args.force)
     with _Backend(args) as client:
-        result = propagate.propagate_setup(setup, args.samples, seed=args.seed,
-                                           method=args.method, catalogue=catalogue,
-                                           chunk_size=args.chunk_size, client=client)
-        checks = propagate.metered_checks(setup.notable, args.samples, catalogue=catalogue,
-                                          uncertainty=setup.uncertainty, seed=args.seed,
-                                          method=args.method, chunk_size=args.chunk_size,
-                                          client=client)
+        result = propagate.propagate_setup(
+            setup,
+            args.samples,
+            seed=args.seed,
+            method=args.method,
+            catalogue=catalogue,
+            chunk_size=args.chunk_size,
+            client=client,
+        )
+        checks = propagate.metered_checks(
+            setup.notable,
+            args.samples,
+            catalogue=catalogue,
+            uncertainty=setup.uncertainty,
+            seed=args.seed,
+            method=args.method,
+            chunk_size=args.chunk_size,
+            client=client,
+        )
     if args.out:
-        files.write_netcdf(files.describe_dataset(
-            files.split_point(result), f"mlimpact Monte Carlo estimate of {setup.runs.names[0]}",
-            catalogue=catalogue_hash(catalogue), command=_command(args),
-            power_model=args.power, location_model=args.location), args.out)
+        files.write_netcdf(
+            files.describe_dataset(
+                files.split_point(result),
+                f"mlimpact Monte Carlo estimate of {setup.runs.names[0]}",
+                catalogue=catalogue_hash(catalogue),
+                command=_command(args),
+                power_model=args.power,
+                location_model=args.location,
+            ),
+            args.out,
+        )
     if args.format == "json":
         print(_json({**text.monte_carlo_json(result), **text.setup_json(setup, checks)}))
     else:
         print(text.describe_setup(setup, checks))
-        print(f"Monte Carlo: {args.samples:,} samples ({args.method}, seed {args.seed}); "
-              "median [95 % interval]\n")
+        print(
+            f"Monte Carlo: {args.samples:,} samples ({args.method}, seed {args.seed}); "
+            "median [95 % interval]\n"
+        )
         print(text.monte_carlo_table(result))
 
 
@@ -138,14 +206,22 @@ def _card(args):
     if reason and not (reason == "release date unknown" and args.model == "mlca"):
         raise MlimpactError(f"card {hardware.name!r} cannot be priced with {args.model}: {reason}")
     monte_carlo = not args.point
-    result = card_estimate([hardware], args.model, samples=args.samples if monte_carlo else None,
-                           seed=args.seed, method=args.method)
+    result = card_estimate(
+        [hardware],
+        args.model,
+        samples=args.samples if monte_carlo else None,
+        seed=args.seed,
+        method=args.method,
+    )
     if args.format == "json":
         print(_json(text.card_json(result, monte_carlo)))
         return
-    what = ("point estimate" if args.point else
-            f"Monte Carlo: {args.samples:,} samples ({args.method}, seed {args.seed}); "
-            "median [95 % interval]")
+    what = (
+        "point estimate"
+        if args.point
+        else f"Monte Carlo: {args.samples:,} samples ({args.method}, seed {args.seed}); "
+        "median [95 % interval]"
+    )
     print(text.card_header(hardware, args.model, what) + "\n")
     print(text.card_table(result, monte_carlo))
 
@@ -158,20 +234,27 @@ def _cards(args):
     Design(args.method, args.samples, 1, args.seed)  # bad sampling options fail before writing
     folder = files.ResultFolder(args.out, args.force, _metadata(args))
     with folder as directory:
-        rows, skipped = cards_table(args.models, samples=args.samples, seed=args.seed,
-                                    method=args.method)
+        rows, skipped = cards_table(
+            args.models, samples=args.samples, seed=args.seed, method=args.method
+        )
         files.write_csv(directory / "cards.csv", CARDS_HEADER, rows)
         files.write_csv(directory / "skipped.csv", ("hardware", "model", "reason"), skipped)
         records = [dict(zip(CARDS_HEADER, row)) for row in rows]
         for criterion in IMPACT_CRITERIA:
-            files.save_figure(plots.card_timeline(records, criterion, UNITS[criterion]),
-                              directory / f"cards_{criterion}.png")
+            files.save_figure(
+                plots.card_timeline(records, criterion, UNITS[criterion]),
+                directory / f"cards_{criterion}.png",
+            )
     folder = folder.path
     priced = len({row[0] for row in rows})
-    print(f"{priced} cards priced with {', '.join(args.models)} ({args.samples:,} samples); "
-          f"{len(skipped)} card-model pairs skipped (see skipped.csv)")
-    print(f"wrote {folder / 'cards.csv'}, {folder / 'skipped.csv'}, "
-          f"{folder / 'cards_gwp.png'} (and ADPe, PE)")
+    print(
+        f"{priced} cards priced with {', '.join(args.models)} ({args.samples:,} samples); "
+        f"{len(skipped)} card-model pairs skipped (see skipped.csv)"
+    )
+    print(
+        f"wrote {folder / 'cards.csv'}, {folder / 'skipped.csv'}, "
+        f"{folder / 'cards_gwp.png'} (and ADPe, PE)"
+    )
 
 
 def _data(args):
@@ -181,16 +264,23 @@ def _data(args):
 
     window = (args.first_year, args.last_year)
     records, digest = _records(args)
-    runs = build_runs(window=window, impute=not args.complete_only,
-                      speculative=not args.exclude_speculative, records=records)
+    runs = build_runs(
+        window=window,
+        impute=not args.complete_only,
+        speculative=not args.exclude_speculative,
+        records=records,
+    )
     summary = coverage(runs, window)
     if args.format == "json":
         if args.per_model:
             summary["models"] = records_json(runs)
         print(json.dumps(summary, indent=2))
         return
-    print(text.coverage_text(summary, not args.complete_only,
-                             runs.records if args.per_model else None))
+    print(
+        text.coverage_text(
+            summary, not args.complete_only, runs.records if args.per_model else None
+        )
+    )
 
 
 def _readable_toml(*files):
@@ -210,14 +300,23 @@ def _run(args):
     from mlimpact.study import options
 
     study_options = options.StudyOptions(
-        samples=args.samples, seed=args.seed, method=args.method,
-        scenarios=tuple(args.scenario), impute=not args.complete_only,
-        window=(args.first_year, args.last_year), low_carbon_country=args.low_carbon_country,
+        samples=args.samples,
+        seed=args.seed,
+        method=args.method,
+        scenarios=tuple(args.scenario),
+        impute=not args.complete_only,
+        window=(args.first_year, args.last_year),
+        low_carbon_country=args.low_carbon_country,
         sensitivity_samples=args.sensitivity_samples,
-        sensitivity_target=args.sensitivity_target, sensitivity_max=args.sensitivity_max,
-        location=args.location, power=args.power,
-        speculative=not args.exclude_speculative, models_file=args.models_file,
-        fit=args.fit, specifications=not args.no_specifications)
+        sensitivity_target=args.sensitivity_target,
+        sensitivity_max=args.sensitivity_max,
+        location=args.location,
+        power=args.power,
+        speculative=not args.exclude_speculative,
+        models_file=args.models_file,
+        fit=args.fit,
+        specifications=not args.no_specifications,
+    )
     if args.config:
         study_options = options.apply_config(study_options, args.config)
     options.validate_options(study_options)
@@ -225,26 +324,31 @@ def _run(args):
     # that a bad option or config file fails fast
     from mlimpact.render import report, text
     from mlimpact.study import claims
+
     args.seed = study_options.seed  # a --config file may set it
-    folder = files.ResultFolder(args.out, args.force, _metadata(
-        args, options.catalogue_of(study_options, {})))
+    folder = files.ResultFolder(
+        args.out, args.force, _metadata(args, options.catalogue_of(study_options, {}))
+    )
     started = time.monotonic()
     with folder as directory:
         with _Backend(args) as client:
-            result = claims.run_study(study_options,
-                                      progress=None if args.quiet else _progress_bar(),
-                                      client=client)
+            result = claims.run_study(
+                study_options, progress=None if args.quiet else _progress_bar(), client=client
+            )
         report.write_study(result, directory, command=_command(args))
     folder = folder.path
     if not args.quiet:
         print(file=sys.stderr)
-    print(f"wrote {folder}/: report.md, claims.csv, trends.csv, models.csv, results.nc and "
-          f"figures ({time.monotonic() - started:.0f} s)")
+    print(
+        f"wrote {folder}/: report.md, claims.csv, trends.csv, models.csv, results.nc and "
+        f"figures ({time.monotonic() - started:.0f} s)"
+    )
     print(text.claims_lines(result.claims))
 
 
 def _command(args):
     import shlex
+
     return shlex.join(["mlimpact", *args.argv])
 
 
@@ -252,18 +356,22 @@ def _metadata(args, catalogue=None):
     """What a result folder's manifest records besides its files."""
     from mlimpact.uncertainty.catalogue import catalogue_hash, default_catalogue
 
-    return {"command": _command(args), "seed": args.seed,
-            "catalogue_sha256": catalogue_hash(default_catalogue() if catalogue is None
-                                               else catalogue),
-            "data_sha256": files.input_hashes()}
+    return {
+        "command": _command(args),
+        "seed": args.seed,
+        "catalogue_sha256": catalogue_hash(default_catalogue() if catalogue is None else catalogue),
+        "data_sha256": files.input_hashes(),
+    }
 
 
 def _progress_bar():
     def show(fraction, what):
         filled = int(30 * fraction)
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {100 * fraction:5.1f} % "
-                         f"{what:<20}")
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {100 * fraction:5.1f} % {what:<20}"
+        )
         sys.stderr.flush()
+
     return show
 
 
@@ -272,35 +380,52 @@ def _sensitivity(args):
     from mlimpact.study.sensitivity import dominant, impact_sensitivity
 
     if args.samples < 2 or args.samples & (args.samples - 1):
-        raise MlimpactError(f"--samples: Sobol' analysis needs a power of two >= 2 "
-                            f"(got {args.samples})")
+        raise MlimpactError(
+            f"--samples: Sobol' analysis needs a power of two >= 2 (got {args.samples})"
+        )
     from mlimpact.study.options import check_window
+
     records, _ = _records(args)
-    check_window((args.first_year, args.last_year), not args.complete_only,
-                 speculative=not args.exclude_speculative, records=records)
+    check_window(
+        (args.first_year, args.last_year),
+        not args.complete_only,
+        speculative=not args.exclude_speculative,
+        records=records,
+    )
     folder = files.ResultFolder(args.out, args.force, _metadata(args))
     with folder as directory:
         with _Backend(args) as client:
             result = impact_sensitivity(
-                n=args.samples, seed=args.seed, window=(args.first_year, args.last_year),
-                impute=not args.complete_only, per_model=not args.aggregates_only,
-                progress=None if args.quiet else _sensitivity_progress(), client=client,
-                speculative=not args.exclude_speculative, records=records)
+                n=args.samples,
+                seed=args.seed,
+                window=(args.first_year, args.last_year),
+                impute=not args.complete_only,
+                per_model=not args.aggregates_only,
+                progress=None if args.quiet else _sensitivity_progress(),
+                client=client,
+                speculative=not args.exclude_speculative,
+                records=records,
+            )
         count = report.write_sensitivity(result, directory)
     folder = folder.path
     if not args.quiet:
         print(file=sys.stderr)
     models, card = result["models"], result["cards"]
-    print(f"wrote {folder}/sensitivity.csv ({count:,} rows) and figures "
-          f"(N = {args.samples} base points, {len(models.parameter)} inputs)")
+    print(
+        f"wrote {folder}/sensitivity.csv ({count:,} rows) and figures "
+        f"(N = {args.samples} base points, {len(models.parameter)} inputs)"
+    )
     for label, data, quantity, criterion, subject in (
-            ("growth of GWP", models, "growth rate", "gwp", "all models"),
-            ("growth of energy", models, "growth rate", "energy", "all models"),
-            ("GWP of all models", models, "impact", "gwp", "all models"),
-            ("production share of ADPe", models, "production share", "adpe", "all models"),
-            ("growth of card GWP", card, "card growth rate", "gwp", "all cards")):
-        top = ", ".join(f"{p} (ST {st:.2f} +/- {c:.2f})"
-                        for p, st, c in dominant(data, quantity, criterion, subject))
+        ("growth of GWP", models, "growth rate", "gwp", "all models"),
+        ("growth of energy", models, "growth rate", "energy", "all models"),
+        ("GWP of all models", models, "impact", "gwp", "all models"),
+        ("production share of ADPe", models, "production share", "adpe", "all models"),
+        ("growth of card GWP", card, "card growth rate", "gwp", "all cards"),
+    ):
+        top = ", ".join(
+            f"{p} (ST {st:.2f} +/- {c:.2f})"
+            for p, st, c in dominant(data, quantity, criterion, subject)
+        )
         print(f"  {label}: {top}")
 
 
@@ -318,31 +443,52 @@ def _validate(args):
     if args.leave_one_out:
         # the leave-one-out calibrates the default catalogue of the evidence power model, on
         # the runs the sources publish: options that change either do not apply to it
-        given = [flag for flag, on in (("--parameters", args.parameters),
-                                       ("--power mlca", args.power != "evidence"),
-                                       ("--location organisation", args.location != "evidence"),
-                                       ("--models", args.models_file),
-                                       ("--basis derived", args.basis == "derived")) if on]
+        given = [
+            flag
+            for flag, on in (
+                ("--parameters", args.parameters),
+                ("--power mlca", args.power != "evidence"),
+                ("--location organisation", args.location != "evidence"),
+                ("--models", args.models_file),
+                ("--basis derived", args.basis == "derived"),
+            )
+            if on
+        ]
         if given:
-            raise MlimpactError(f"--leave-one-out calibrates the default evidence catalogue on "
-                                f"the published runs; it takes no {', '.join(given)}")
+            raise MlimpactError(
+                f"--leave-one-out calibrates the default evidence catalogue on "
+                f"the published runs; it takes no {', '.join(given)}"
+            )
     catalogue = default_catalogue(args.power)
     if args.parameters:
         # entries of another power model (a calibrated catalogue's evidence inputs under
         # --power mlca) do not apply
-        catalogue = {**catalogue, **{name: p for name, p in
-                                     load_parameters(args.parameters).items()
-                                     if p.power_model in (None, args.power)}}
+        catalogue = {
+            **catalogue,
+            **{
+                name: p
+                for name, p in load_parameters(args.parameters).items()
+                if p.power_model in (None, args.power)
+            },
+        }
     records, _ = _records(args)
-    folder = (files.ResultFolder(args.out, args.force, _metadata(args, catalogue))
-              if args.out else None)
+    folder = (
+        files.ResultFolder(args.out, args.force, _metadata(args, catalogue)) if args.out else None
+    )
 
     def compare():
-        result = validate(samples=args.samples, seed=args.seed, basis=args.basis,
-                          catalogue=catalogue, location=args.location, power=args.power,
-                          records=records)
-        return (calibration.with_leave_one_out(result, seed=args.seed) if args.leave_one_out
-                else result)
+        result = validate(
+            samples=args.samples,
+            seed=args.seed,
+            basis=args.basis,
+            catalogue=catalogue,
+            location=args.location,
+            power=args.power,
+            records=records,
+        )
+        return (
+            calibration.with_leave_one_out(result, seed=args.seed) if args.leave_one_out else result
+        )
 
     if folder is None:
         result = compare()
@@ -354,8 +500,10 @@ def _validate(args):
     if args.format == "json":
         print(_json(text.validation_json(result)))
         return
-    print(f"Published footprints (data/validation.csv) against our 95 % intervals; "
-          f"{args.samples:,} samples, seed {args.seed}, basis {args.basis}\n")
+    print(
+        f"Published footprints (data/validation.csv) against our 95 % intervals; "
+        f"{args.samples:,} samples, seed {args.seed}, basis {args.basis}\n"
+    )
     print(text.validation_text(result, rows=args.rows))
     if result.skipped:
         print(f"\n{len(result.skipped)} row-way pairs not compared (--format json lists why)")
@@ -372,8 +520,9 @@ def _calibrate(args):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        prepared, weights, ess = calibration.calibrate(samples=args.samples, seed=args.seed,
-                                                       basis=args.basis)
+        prepared, weights, ess = calibration.calibrate(
+            samples=args.samples, seed=args.seed, basis=args.basis
+        )
         cards = calibration.calibrate_cards(samples=args.samples, seed=args.seed)
     rows = calibration.summary(prepared, weights) + calibration.card_summary(cards)
     if args.out:
@@ -381,42 +530,79 @@ def _calibrate(args):
         with folder as directory:
             report.write_calibration(prepared, weights, directory, cards=cards)
     if args.format == "json":
-        print(_json({"samples": args.samples, "seed": args.seed, "basis": args.basis,
-                     "rows_used": [r.id for r in prepared.rows],
-                     "skipped": [{"id": i, "reason": why}
-                                 for i, why in prepared.skipped + cards.skipped],
-                     "effective_sample_size": ess,
-                     "effective_sample_size_by_round": prepared.history,
-                     "inputs": [{k: (float(v) if k != "input" else v) for k, v in r.items()}
-                                for r in rows],
-                     "cards": [{k: (float(v) if isinstance(v, float) else v)
-                                for k, v in r.items()} for r in cards.cards]}))
+        print(
+            _json(
+                {
+                    "samples": args.samples,
+                    "seed": args.seed,
+                    "basis": args.basis,
+                    "rows_used": [r.id for r in prepared.rows],
+                    "skipped": [
+                        {"id": i, "reason": why} for i, why in prepared.skipped + cards.skipped
+                    ],
+                    "effective_sample_size": ess,
+                    "effective_sample_size_by_round": prepared.history,
+                    "inputs": [
+                        {k: (float(v) if k != "input" else v) for k, v in r.items()} for r in rows
+                    ],
+                    "cards": [
+                        {k: (float(v) if isinstance(v, float) else v) for k, v in r.items()}
+                        for r in cards.cards
+                    ],
+                }
+            )
+        )
     else:
-        print(f"Calibration of the evidence power model on {len(prepared.rows)} measured "
-              f"footprints; {args.samples:,} samples per round, seed {args.seed}; effective "
-              f"sample size {ess:,.0f} (by round: "
-              f"{', '.join(f'{h:,.0f}' for h in prepared.history)})\n")
-        print(text.table([[r["input"], f"{r['prior_median']:.3g} [{r['prior_q025']:.3g}, "
-                           f"{r['prior_q975']:.3g}]", f"{r['posterior_median']:.3g} "
-                           f"[{r['posterior_q025']:.3g}, {r['posterior_q975']:.3g}]"]
-                          for r in rows],
-                         ["input", "prior: median [95 %]", "posterior: median [95 %]"]))
-        print("\nCards (published per-card production GWP, kg CO2eq per accelerator; the "
-              "posterior includes how estimates scatter around the model):\n")
-        print(text.table([[c["hardware"], c["basis"], format_number(c["published"]),
-                           f"{format_number(c['prior_median'])} [{format_number(c['prior_low'])}"
-                           f", {format_number(c['prior_high'])}]",
-                           f"{format_number(c['posterior_median'])} "
-                           f"[{format_number(c['posterior_low'])}, "
-                           f"{format_number(c['posterior_high'])}]"] for c in cards.cards],
-                         ["card", "basis", "published", "prior: median [95 %]",
-                          "posterior: median [95 %]"]))
+        print(
+            f"Calibration of the evidence power model on {len(prepared.rows)} measured "
+            f"footprints; {args.samples:,} samples per round, seed {args.seed}; effective "
+            f"sample size {ess:,.0f} (by round: "
+            f"{', '.join(f'{h:,.0f}' for h in prepared.history)})\n"
+        )
+        print(
+            text.table(
+                [
+                    [
+                        r["input"],
+                        f"{r['prior_median']:.3g} [{r['prior_q025']:.3g}, {r['prior_q975']:.3g}]",
+                        f"{r['posterior_median']:.3g} "
+                        f"[{r['posterior_q025']:.3g}, {r['posterior_q975']:.3g}]",
+                    ]
+                    for r in rows
+                ],
+                ["input", "prior: median [95 %]", "posterior: median [95 %]"],
+            )
+        )
+        print(
+            "\nCards (published per-card production GWP, kg CO2eq per accelerator; the "
+            "posterior includes how estimates scatter around the model):\n"
+        )
+        print(
+            text.table(
+                [
+                    [
+                        c["hardware"],
+                        c["basis"],
+                        format_number(c["published"]),
+                        f"{format_number(c['prior_median'])} [{format_number(c['prior_low'])}"
+                        f", {format_number(c['prior_high'])}]",
+                        f"{format_number(c['posterior_median'])} "
+                        f"[{format_number(c['posterior_low'])}, "
+                        f"{format_number(c['posterior_high'])}]",
+                    ]
+                    for c in cards.cards
+                ],
+                ["card", "basis", "published", "prior: median [95 %]", "posterior: median [95 %]"],
+            )
+        )
         skipped = prepared.skipped + cards.skipped
         if skipped:
             print(f"\n{len(skipped)} rows not used (--format json lists why)")
         if args.out:
-            print(f"\nwrote {folder.path}/parameters.toml (use it with --parameters), "
-                  "calibration.csv, calibration_cards.csv, calibration.png")
+            print(
+                f"\nwrote {folder.path}/parameters.toml (use it with --parameters), "
+                "calibration.csv, calibration_cards.csv, calibration.png"
+            )
     for warning in caught:
         print(f"mlimpact: warning: {warning.message}", file=sys.stderr)
 
@@ -441,6 +627,7 @@ def _int_at_least(lowest):
         if value < lowest:
             raise argparse.ArgumentTypeError(f"must be >= {lowest} (got {text})")
         return value
+
     return parse
 
 
@@ -465,11 +652,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_output_options(parser, default):
-    parser.add_argument("--out", metavar="DIR", default=default,
-                        help=f"output folder (default: {default})")
-    parser.add_argument("--force", action="store_true",
-                        help="also replace a damaged mlimpact result (a complete earlier "
-                             "result is always replaced; other folders never are)")
+    parser.add_argument(
+        "--out", metavar="DIR", default=default, help=f"output folder (default: {default})"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="also replace a damaged mlimpact result (a complete earlier "
+        "result is always replaced; other folders never are)",
+    )
 
 
 def _records(args):
@@ -482,38 +673,72 @@ def _records(args):
 def _add_window_options(parser):
     from mlimpact.runs.notable import WINDOW
 
-    parser.add_argument("--first-year", type=int, default=WINDOW[0],
-                        help=f"first publication year of the window (default {WINDOW[0]})")
-    parser.add_argument("--last-year", type=int, default=WINDOW[1],
-                        help=f"last publication year of the window (default {WINDOW[1]})")
-    parser.add_argument("--complete-only", action="store_true",
-                        help="imputation off: only records with hardware, count and time")
-    parser.add_argument("--exclude-speculative", action="store_true",
-                        help="leave out the records Epoch AI marks Speculative")
-    parser.add_argument("--models", dest="models_file", metavar="FILE",
-                        help="an Epoch AI export (notable or large-scale models, any column "
-                             "order) or an inventory of your runs (docs/user-guide.md) instead "
-                             "of the embedded snapshot")
+    parser.add_argument(
+        "--first-year",
+        type=int,
+        default=WINDOW[0],
+        help=f"first publication year of the window (default {WINDOW[0]})",
+    )
+    parser.add_argument(
+        "--last-year",
+        type=int,
+        default=WINDOW[1],
+        help=f"last publication year of the window (default {WINDOW[1]})",
+    )
+    parser.add_argument(
+        "--complete-only",
+        action="store_true",
+        help="imputation off: only records with hardware, count and time",
+    )
+    parser.add_argument(
+        "--exclude-speculative",
+        action="store_true",
+        help="leave out the records Epoch AI marks Speculative",
+    )
+    parser.add_argument(
+        "--models",
+        dest="models_file",
+        metavar="FILE",
+        help="an Epoch AI export (notable or large-scale models, any column "
+        "order) or an inventory of your runs (docs/user-guide.md) instead "
+        "of the embedded snapshot",
+    )
 
 
 def _add_model_options(parser):
-    parser.add_argument("--location", choices=("evidence", "organisation"), default="evidence",
-                        help="where runs trained: from evidence (published sites, providers' "
-                             "regions, the country's regions) or the organisation's country "
-                             "as MLCA (default: evidence)")
-    parser.add_argument("--power", choices=("evidence", "mlca"), default="evidence",
-                        help="energy model: measured draws by accelerator class and PUE by "
-                             "provider class, or MLCA's 0.75 x TDP and dynamic ratio 1.835 "
-                             "(default: evidence)")
+    parser.add_argument(
+        "--location",
+        choices=("evidence", "organisation"),
+        default="evidence",
+        help="where runs trained: from evidence (published sites, providers' "
+        "regions, the country's regions) or the organisation's country "
+        "as MLCA (default: evidence)",
+    )
+    parser.add_argument(
+        "--power",
+        choices=("evidence", "mlca"),
+        default="evidence",
+        help="energy model: measured draws by accelerator class and PUE by "
+        "provider class, or MLCA's 0.75 x TDP and dynamic ratio 1.835 "
+        "(default: evidence)",
+    )
 
 
 def _add_backend_options(parser):
-    parser.add_argument("--scheduler", metavar="local|ADDRESS",
-                        help="run the sample chunks on Dask: 'local' starts a local cluster "
-                             "of --workers processes, an address (tcp://host:8786) uses an "
-                             "existing one (default: no Dask)")
-    parser.add_argument("--workers", type=_positive_int, default=2, metavar="N",
-                        help="worker processes of --scheduler local (default 2)")
+    parser.add_argument(
+        "--scheduler",
+        metavar="local|ADDRESS",
+        help="run the sample chunks on Dask: 'local' starts a local cluster "
+        "of --workers processes, an address (tcp://host:8786) uses an "
+        "existing one (default: no Dask)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=2,
+        metavar="N",
+        help="worker processes of --scheduler local (default 2)",
+    )
 
 
 class _Backend:
@@ -525,23 +750,39 @@ class _Backend:
     def __enter__(self):
         if self.args.scheduler:
             from mlimpact.engine import distributed
+
             self.client = distributed.connect(self.args.scheduler, self.args.workers)
         return self.client
 
     def __exit__(self, *exc):
         if self.client is not None:
             from mlimpact.engine import distributed
+
             distributed.close(self.client)
 
 
 def _add_sampling_options(parser, default_samples=10_000):
-    parser.add_argument("--samples", type=_positive_int, default=default_samples, metavar="N",
-                        help=f"Monte Carlo samples (default: {default_samples})")
-    parser.add_argument("--seed", type=_non_negative_int, default=0, metavar="S",
-                        help="seed: the same seed gives the same numbers (default: 0)")
-    parser.add_argument("--method", choices=("mc", "lhs", "sobol"), default="mc",
-                        help="sampling design: plain Monte Carlo, Latin hypercube or "
-                             "scrambled Sobol' (power-of-two samples) (default: mc)")
+    parser.add_argument(
+        "--samples",
+        type=_positive_int,
+        default=default_samples,
+        metavar="N",
+        help=f"Monte Carlo samples (default: {default_samples})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=0,
+        metavar="S",
+        help="seed: the same seed gives the same numbers (default: 0)",
+    )
+    parser.add_argument(
+        "--method",
+        choices=("mc", "lhs", "sobol"),
+        default="mc",
+        help="sampling design: plain Monte Carlo, Latin hypercube or "
+        "scrambled Sobol' (power-of-two samples) (default: mc)",
+    )
 
 
 def build_parser():
@@ -555,197 +796,324 @@ def build_parser():
     parser = _Parser(
         prog="mlimpact",
         description="Environmental impacts (energy, GWP, ADPe, PE) of training ML models, "
-                    "with their uncertainty.")
+        "with their uncertainty.",
+    )
     parser.add_argument("--version", action="version", version=f"mlimpact {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
     estimate = commands.add_parser(
-        "estimate", help="impacts of one training run described in a setup file",
+        "estimate",
+        help="impacts of one training run described in a setup file",
         description="Energy and production/use impacts of the training run described in "
-                    "SETUP (a TOML file; see docs/setup.md).")
+        "SETUP (a TOML file; see docs/setup.md).",
+    )
     estimate.add_argument("setup", metavar="SETUP", nargs="?", help="setup file (TOML)")
-    estimate.add_argument("--batch", metavar="FILE",
-                          help="an inventory of training runs (CSV, docs/user-guide.md): every "
-                               "run and the portfolio's total in one pass")
-    estimate.add_argument("--codecarbon", metavar="FILE",
-                          help="codecarbon's emissions.csv in place of SETUP: every run with its "
-                               "metered energy and logged location, production and all criteria "
-                               "estimated (docs/user-guide.md)")
-    estimate.add_argument("--group", choices=("run_id", "project_name"),
-                          help="with --codecarbon: one run per session (its latest row) or per "
-                               "project (its sessions summed) (default: one run per row)")
-    estimate.add_argument("--point", action="store_true",
-                          help="deterministic estimate: every input at its given or default value")
+    estimate.add_argument(
+        "--batch",
+        metavar="FILE",
+        help="an inventory of training runs (CSV, docs/user-guide.md): every "
+        "run and the portfolio's total in one pass",
+    )
+    estimate.add_argument(
+        "--codecarbon",
+        metavar="FILE",
+        help="codecarbon's emissions.csv in place of SETUP: every run with its "
+        "metered energy and logged location, production and all criteria "
+        "estimated (docs/user-guide.md)",
+    )
+    estimate.add_argument(
+        "--group",
+        choices=("run_id", "project_name"),
+        help="with --codecarbon: one run per session (its latest row) or per "
+        "project (its sessions summed) (default: one run per row)",
+    )
+    estimate.add_argument(
+        "--point",
+        action="store_true",
+        help="deterministic estimate: every input at its given or default value",
+    )
     _add_sampling_options(estimate)
-    estimate.add_argument("--parameters", metavar="FILE",
-                          help="parameters file (TOML) amending the catalogue of uncertain inputs")
-    estimate.add_argument("--chunk-size", type=_positive_int, default=DEFAULT_CHUNK_SIZE,
-                          metavar="K",
-                          help="samples per chunk: memory vs overhead, never the results")
-    estimate.add_argument("--out", metavar="FILE",
-                          help="also write the results: a NetCDF file (xarray Dataset), or "
-                               "with --batch a CSV of every run and the total")
+    estimate.add_argument(
+        "--parameters",
+        metavar="FILE",
+        help="parameters file (TOML) amending the catalogue of uncertain inputs",
+    )
+    estimate.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        default=DEFAULT_CHUNK_SIZE,
+        metavar="K",
+        help="samples per chunk: memory vs overhead, never the results",
+    )
+    estimate.add_argument(
+        "--out",
+        metavar="FILE",
+        help="also write the results: a NetCDF file (xarray Dataset), or "
+        "with --batch a CSV of every run and the total",
+    )
     estimate.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    estimate.add_argument("--format", choices=("table", "json"), default="table",
-                          help="output format (default: table)")
+    estimate.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="output format (default: table)",
+    )
     _add_model_options(estimate)
     _add_backend_options(estimate)
     estimate.set_defaults(handler=_estimate)
 
     card = commands.add_parser(
-        "card", help="production impacts of one graphics card",
+        "card",
+        help="production impacts of one graphics card",
         description="Production impacts of one card of the hardware table, split into die, "
-                    "memory and the rest, per criterion.")
+        "memory and the rest, per criterion.",
+    )
     card.add_argument("name", metavar="NAME", help="card name or alias (see mlimpact hardware)")
-    card.add_argument("--model", choices=MODEL_CHOICES, default="mixture",
-                      help="production model of the GWP; mixture samples the choice "
-                           "(its point estimate is MLCA's) (default: mixture)")
-    card.add_argument("--point", action="store_true",
-                      help="deterministic estimate: every input at its default value")
+    card.add_argument(
+        "--model",
+        choices=MODEL_CHOICES,
+        default="mixture",
+        help="production model of the GWP; mixture samples the choice "
+        "(its point estimate is MLCA's) (default: mixture)",
+    )
+    card.add_argument(
+        "--point",
+        action="store_true",
+        help="deterministic estimate: every input at its default value",
+    )
     _add_sampling_options(card)
     card.add_argument("--format", choices=("table", "json"), default="table")
     card.set_defaults(handler=_card)
 
     many = commands.add_parser(
-        "cards", help="production impacts of every data-centre and workstation GPU",
+        "cards",
+        help="production impacts of every data-centre and workstation GPU",
         description="Per-card production impacts of every data-centre and workstation GPU of "
-                    "the hardware table, by release date, with intervals: cards.csv, "
-                    "skipped.csv and a figure per criterion in DIR.")
+        "the hardware table, by release date, with intervals: cards.csv, "
+        "skipped.csv and a figure per criterion in DIR.",
+    )
     _add_output_options(many, "mlimpact-cards")
-    many.add_argument("--models", nargs="+", choices=MODEL_CHOICES, default=list(MODEL_CHOICES),
-                      help="production models to compare")
+    many.add_argument(
+        "--models",
+        nargs="+",
+        choices=MODEL_CHOICES,
+        default=list(MODEL_CHOICES),
+        help="production models to compare",
+    )
     _add_sampling_options(many, default_samples=4096)
     many.set_defaults(handler=_cards)
 
     run = commands.add_parser(
-        "run", help="the main job: the study's claims with confidence intervals",
+        "run",
+        help="the main job: the study's claims with confidence intervals",
         description="Propagate the uncertain inputs over every notable AI model of the "
-                    "window, fit the growth trends per sample, test the study's claims under "
-                    "each scenario, and write report.md, claims.csv, trends.csv, models.csv, "
-                    "results.nc and figures into DIR.")
+        "window, fit the growth trends per sample, test the study's claims under "
+        "each scenario, and write report.md, claims.csv, trends.csv, models.csv, "
+        "results.nc and figures into DIR.",
+    )
     _add_output_options(run, "mlimpact-run")
     _add_sampling_options(run, default_samples=defaults.samples)
-    run.add_argument("--scenario", nargs="+", choices=SCENARIOS, default=list(SCENARIOS),
-                     help="scenarios to run (default: all)")
-    run.add_argument("--low-carbon-country", metavar="CODE",
-                     help="location shifting to this country's grid (default: the "
-                          "lowest-intensity grid of each year)")
+    run.add_argument(
+        "--scenario",
+        nargs="+",
+        choices=SCENARIOS,
+        default=list(SCENARIOS),
+        help="scenarios to run (default: all)",
+    )
+    run.add_argument(
+        "--low-carbon-country",
+        metavar="CODE",
+        help="location shifting to this country's grid (default: the "
+        "lowest-intensity grid of each year)",
+    )
     _add_window_options(run)
-    run.add_argument("--config", metavar="FILE",
-                     help="TOML file: [run] options and [uncertainty] overrides")
-    run.add_argument("--sensitivity-samples", type=_non_negative_int,
-                     default=defaults.sensitivity_samples, metavar="N",
-                     help="base points the Sobol' analysis of the report starts from (power "
-                          f"of two; 0 skips it; default {defaults.sensitivity_samples})")
-    run.add_argument("--sensitivity-target", type=_non_negative_float,
-                     default=defaults.sensitivity_target, metavar="H",
-                     help="double the base points until every total-order interval of the "
-                          "report is at most +- H (0: keep N; default "
-                          f"{defaults.sensitivity_target})")
-    run.add_argument("--sensitivity-max", type=_non_negative_int,
-                     default=defaults.sensitivity_max, metavar="N",
-                     help="most base points of that doubling (default "
-                          f"{defaults.sensitivity_max}: about 70 s on 2 cores)")
+    run.add_argument(
+        "--config", metavar="FILE", help="TOML file: [run] options and [uncertainty] overrides"
+    )
+    run.add_argument(
+        "--sensitivity-samples",
+        type=_non_negative_int,
+        default=defaults.sensitivity_samples,
+        metavar="N",
+        help="base points the Sobol' analysis of the report starts from (power "
+        f"of two; 0 skips it; default {defaults.sensitivity_samples})",
+    )
+    run.add_argument(
+        "--sensitivity-target",
+        type=_non_negative_float,
+        default=defaults.sensitivity_target,
+        metavar="H",
+        help="double the base points until every total-order interval of the "
+        "report is at most +- H (0: keep N; default "
+        f"{defaults.sensitivity_target})",
+    )
+    run.add_argument(
+        "--sensitivity-max",
+        type=_non_negative_int,
+        default=defaults.sensitivity_max,
+        metavar="N",
+        help="most base points of that doubling (default "
+        f"{defaults.sensitivity_max}: about 70 s on 2 cores)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_model_options(run)
-    run.add_argument("--fit", choices=("ols", "huber", "frontier"), default="ols",
-                     help="trend fit: least squares in log space, Huber's robust fit, or least "
-                          "squares on the 10 largest models of each year (default: ols)")
-    run.add_argument("--no-specifications", action="store_true",
-                     help="skip the specification analysis (the claims under other reasonable "
-                          "analysis choices; most of the main job's time)")
+    run.add_argument(
+        "--fit",
+        choices=("ols", "huber", "frontier"),
+        default="ols",
+        help="trend fit: least squares in log space, Huber's robust fit, or least "
+        "squares on the 10 largest models of each year (default: ols)",
+    )
+    run.add_argument(
+        "--no-specifications",
+        action="store_true",
+        help="skip the specification analysis (the claims under other reasonable "
+        "analysis choices; most of the main job's time)",
+    )
     _add_backend_options(run)
     run.set_defaults(handler=_run)
 
     sens = commands.add_parser(
-        "sensitivity", help="Sobol' indices: which uncertain inputs dominate each result",
+        "sensitivity",
+        help="Sobol' indices: which uncertain inputs dominate each result",
         description="Sobol' first- and total-order indices of every uncertain input (grouped "
-                    "by input) for each model's impacts, yearly and overall totals, the growth "
-                    "rates behind the claims, production shares and per-card production. "
-                    "Writes sensitivity.csv and figures into DIR.")
-    sens.add_argument("--samples", type=_positive_int, default=512, metavar="N",
-                      help="base points, a power of two (default 512); "
-                           "N x (inputs + 2) model evaluations")
+        "by input) for each model's impacts, yearly and overall totals, the growth "
+        "rates behind the claims, production shares and per-card production. "
+        "Writes sensitivity.csv and figures into DIR.",
+    )
+    sens.add_argument(
+        "--samples",
+        type=_positive_int,
+        default=512,
+        metavar="N",
+        help="base points, a power of two (default 512); N x (inputs + 2) model evaluations",
+    )
     sens.add_argument("--seed", type=_non_negative_int, default=0, metavar="S")
     _add_output_options(sens, "mlimpact-sensitivity")
     _add_window_options(sens)
-    sens.add_argument("--aggregates-only", action="store_true",
-                      help="skip the per-model outputs (faster)")
+    sens.add_argument(
+        "--aggregates-only", action="store_true", help="skip the per-model outputs (faster)"
+    )
     sens.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_backend_options(sens)
     sens.set_defaults(handler=_sensitivity)
 
     data = commands.add_parser(
-        "data", help="coverage of the notable-models dataset: included, imputed, excluded",
+        "data",
+        help="coverage of the notable-models dataset: included, imputed, excluded",
         description="Which notable AI models (Epoch AI) enter the default run: per year, "
-                    "complete, imputed (which fields) and excluded (why), and what every "
-                    "hardware name maps to.")
+        "complete, imputed (which fields) and excluded (why), and what every "
+        "hardware name maps to.",
+    )
     _add_window_options(data)
     data.add_argument("--per-model", action="store_true", help="also list every model")
     data.add_argument("--format", choices=("table", "json"), default="table")
     data.set_defaults(handler=_data)
 
     check = commands.add_parser(
-        "validate", help="published training footprints against our intervals",
+        "validate",
+        help="published training footprints against our intervals",
         description="Compare every published footprint of data/validation.csv (energy, "
-                    "operational and embodied GWP of training runs, production GWP of cards) "
-                    "with our point, median and 95 % interval of the same quantity, from the "
-                    "dataset's run and from a run built from what the source publishes; "
-                    "coverage, geometric-mean ratio, interval width and interval score per "
-                    "quantity, basis and way (docs/validation.md).")
-    check.add_argument("--samples", type=_positive_int, default=defaults.samples, metavar="N",
-                       help=f"Monte Carlo samples (default: {defaults.samples})")
-    check.add_argument("--seed", type=_non_negative_int, default=0, metavar="S",
-                       help="seed (default: 0)")
-    check.add_argument("--parameters", metavar="FILE",
-                       help="parameters file (TOML) amending the catalogue of uncertain inputs")
-    check.add_argument("--basis", choices=("measured", "derived", "all"), default="all",
-                       help="which published rows: metered or measured-power values, values "
-                            "derived from assumed power, or both (default: all)")
-    check.add_argument("--out", metavar="DIR",
-                       help="also write validation.csv, validation_summary.csv and "
-                            "validation.png into DIR")
-    check.add_argument("--force", action="store_true",
-                       help="also replace a damaged mlimpact result in --out")
+        "operational and embodied GWP of training runs, production GWP of cards) "
+        "with our point, median and 95 % interval of the same quantity, from the "
+        "dataset's run and from a run built from what the source publishes; "
+        "coverage, geometric-mean ratio, interval width and interval score per "
+        "quantity, basis and way (docs/validation.md).",
+    )
+    check.add_argument(
+        "--samples",
+        type=_positive_int,
+        default=defaults.samples,
+        metavar="N",
+        help=f"Monte Carlo samples (default: {defaults.samples})",
+    )
+    check.add_argument(
+        "--seed", type=_non_negative_int, default=0, metavar="S", help="seed (default: 0)"
+    )
+    check.add_argument(
+        "--parameters",
+        metavar="FILE",
+        help="parameters file (TOML) amending the catalogue of uncertain inputs",
+    )
+    check.add_argument(
+        "--basis",
+        choices=("measured", "derived", "all"),
+        default="all",
+        help="which published rows: metered or measured-power values, values "
+        "derived from assumed power, or both (default: all)",
+    )
+    check.add_argument(
+        "--out",
+        metavar="DIR",
+        help="also write validation.csv, validation_summary.csv and validation.png into DIR",
+    )
+    check.add_argument(
+        "--force", action="store_true", help="also replace a damaged mlimpact result in --out"
+    )
     check.add_argument("--rows", action="store_true", help="also print every comparison")
-    check.add_argument("--leave-one-out", action="store_true",
-                       help="also calibrate without each model in turn and check that model "
-                            "(way leave-one-out: out-of-sample coverage, with the prior's "
-                            "interval score; docs/calibration.md)")
+    check.add_argument(
+        "--leave-one-out",
+        action="store_true",
+        help="also calibrate without each model in turn and check that model "
+        "(way leave-one-out: out-of-sample coverage, with the prior's "
+        "interval score; docs/calibration.md)",
+    )
     _add_model_options(check)
-    check.add_argument("--models", dest="models_file", metavar="FILE",
-                       help="an Epoch AI export or an inventory for the dataset way "
-                            "(default: the embedded snapshot)")
+    check.add_argument(
+        "--models",
+        dest="models_file",
+        metavar="FILE",
+        help="an Epoch AI export or an inventory for the dataset way "
+        "(default: the embedded snapshot)",
+    )
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.set_defaults(handler=_validate)
 
     calibrate = commands.add_parser(
-        "calibrate", help="update the power model's class inputs with measured footprints",
+        "calibrate",
+        help="update the power model's class inputs with measured footprints",
         description="Bayesian calibration of the evidence power model's class-level inputs "
-                    "(accelerators' share of TDP by class, facility PUE by provider class, "
-                    "non-training overhead, host's share of its node rating) and of the "
-                    "scatter of runs around them, against the measured footprints of data/validation.csv (adaptive importance "
-                    "sampling; docs/calibration.md). Writes a calibrated catalogue usable with "
-                    "--parameters.")
-    calibrate.add_argument("--samples", type=_int_at_least(16), default=4096, metavar="N",
-                           help="samples per round of adaptive importance sampling "
-                                "(default: 4096)")
-    calibrate.add_argument("--seed", type=_non_negative_int, default=0, metavar="S",
-                           help="seed (default: 0)")
-    calibrate.add_argument("--basis", choices=("measured", "all"), default="measured",
-                           help="rows read: measured ones, or all (derived rows are then "
-                                "listed as not informative: their power is assumed)")
-    calibrate.add_argument("--out", metavar="DIR",
-                           help="write parameters.toml, calibration.csv and calibration.png "
-                                "into DIR")
-    calibrate.add_argument("--force", action="store_true",
-                           help="also replace a damaged mlimpact result in --out")
+        "(accelerators' share of TDP by class, facility PUE by provider class, "
+        "non-training overhead, host's share of its node rating) and of the "
+        "scatter of runs around them, against the measured footprints of "
+        "data/validation.csv (adaptive importance sampling; docs/calibration.md). "
+        "Writes a calibrated catalogue usable with "
+        "--parameters.",
+    )
+    calibrate.add_argument(
+        "--samples",
+        type=_int_at_least(16),
+        default=4096,
+        metavar="N",
+        help="samples per round of adaptive importance sampling (default: 4096)",
+    )
+    calibrate.add_argument(
+        "--seed", type=_non_negative_int, default=0, metavar="S", help="seed (default: 0)"
+    )
+    calibrate.add_argument(
+        "--basis",
+        choices=("measured", "all"),
+        default="measured",
+        help="rows read: measured ones, or all (derived rows are then "
+        "listed as not informative: their power is assumed)",
+    )
+    calibrate.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write parameters.toml, calibration.csv and calibration.png into DIR",
+    )
+    calibrate.add_argument(
+        "--force", action="store_true", help="also replace a damaged mlimpact result in --out"
+    )
     calibrate.add_argument("--format", choices=("text", "json"), default="text")
     calibrate.set_defaults(handler=_calibrate)
 
-    hardware = commands.add_parser("hardware", help="list the hardware table",
-                                   description="List accelerators of the hardware table.")
+    hardware = commands.add_parser(
+        "hardware",
+        help="list the hardware table",
+        description="List accelerators of the hardware table.",
+    )
     hardware.add_argument("search", nargs="?", help="only names containing this text")
     hardware.add_argument("--format", choices=("table", "json"), default="table")
     hardware.set_defaults(handler=_hardware)
@@ -758,7 +1126,7 @@ MAX_ERROR_LENGTH = 400
 
 def _one_line(error):
     text = " ".join(str(error).split())
-    return text if len(text) <= MAX_ERROR_LENGTH else text[:MAX_ERROR_LENGTH - 3] + "..."
+    return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - 3] + "..."
 
 
 def _json(document):

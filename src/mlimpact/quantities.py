@@ -42,11 +42,13 @@ LABELS = {"energy": "energy", "gwp": "GWP", "adpe": "ADPe", "pe": "PE"}
 #: output: energy, production and use of each impact criterion, the energy by scope, then the
 #: total of each impact criterion. The kernels write the first :data:`N_KERNEL_OUT` (all but
 #: the totals); totals are added when accumulated.
-TRAINING_QUANTITIES = (("energy", "use"),
-                       *((c, "production") for c in IMPACT_CRITERIA),
-                       *((c, "use") for c in IMPACT_CRITERIA),
-                       *(("energy", s) for s in ENERGY_SCOPES),
-                       *((c, "total") for c in IMPACT_CRITERIA))
+TRAINING_QUANTITIES = (
+    ("energy", "use"),
+    *((c, "production") for c in IMPACT_CRITERIA),
+    *((c, "use") for c in IMPACT_CRITERIA),
+    *(("energy", s) for s in ENERGY_SCOPES),
+    *((c, "total") for c in IMPACT_CRITERIA),
+)
 N_TRAINING_QUANTITIES = len(TRAINING_QUANTITIES)
 #: Quantities of one card, as (criterion, component), criterion by criterion.
 CARD_QUANTITIES = tuple((c, k) for c in IMPACT_CRITERIA for k in COMPONENTS)

@@ -21,5 +21,6 @@ def interval_score(low, high, published, alpha=ALPHA):
     """Interval score of the central (1 - alpha) interval [low, high] for the observation
     ``published``, on the logarithms (Gneiting and Raftery 2007); lower is better."""
     low, high, x = np.log(low), np.log(high), np.log(published)
-    return (high - low) + (2 / alpha) * np.maximum(low - x, 0) + (2 / alpha) * np.maximum(
-        x - high, 0)
+    return (
+        (high - low) + (2 / alpha) * np.maximum(low - x, 0) + (2 / alpha) * np.maximum(x - high, 0)
+    )

@@ -46,11 +46,13 @@ _POISSON_CDF = np.cumsum(np.exp(-1.0) / special.factorial(np.arange(24)))
 
 
 def _check_bootstrap(resamples, confidence):
-    if isinstance(resamples, bool) or not isinstance(resamples, (int, np.integer)) \
-            or resamples < 2:
+    if isinstance(resamples, bool) or not isinstance(resamples, (int, np.integer)) or resamples < 2:
         raise MlimpactError(f"sobol: resamples must be a whole number >= 2 (got {resamples!r})")
-    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) \
-            or not 0 < confidence < 1:
+    if (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, (int, float))
+        or not 0 < confidence < 1
+    ):
         raise MlimpactError(f"sobol: confidence must be in (0, 1) (got {confidence!r})")
 
 
@@ -122,23 +124,27 @@ class SobolAccumulator:
     def _estimates(self, sums, n, mean_all):
         g = self.g
         sa, sb, saa, sbb = sums[0], sums[1], sums[2], sums[3]
-        cross = sums[4:4 + g]
-        diff = sums[4 + g:4 + 2 * g]
-        squared = sums[4 + 2 * g:4 + 3 * g]
+        cross = sums[4 : 4 + g]
+        diff = sums[4 + g : 4 + 2 * g]
+        squared = sums[4 + 2 * g : 4 + 3 * g]
         mean_ab = (sa + sb) / (2 * n)
-        variance = (saa + sbb) / (2 * n) - mean_ab ** 2
+        variance = (saa + sbb) / (2 * n) - mean_ab**2
         with np.errstate(invalid="ignore", divide="ignore"):
             first = (cross - mean_all * diff) / n / variance
             total = 0.5 * squared / n / variance
             second = None
             if self.second_order:
-                products = sums[4 + 3 * g:4 + 3 * g + g * g].reshape(g, g, -1)
-                sum_ba = sums[4 + 3 * g + g * g:4 + 4 * g + g * g]
+                products = sums[4 + 3 * g : 4 + 3 * g + g * g].reshape(g, g, -1)
+                sum_ba = sums[4 + 3 * g + g * g : 4 + 4 * g + g * g]
                 sum_ab = diff + sa  # sums of AB_g
                 sum_a_b = sums[4 + 4 * g + g * g]
                 # sum of (BA_g - m)(AB_h - m) - (A - m)(B - m), m the mean of all outputs
-                centred = (products - mean_all * (sum_ba[:, None] + sum_ab[None, :])
-                           - sum_a_b + mean_all * (sa + sb))
+                centred = (
+                    products
+                    - mean_all * (sum_ba[:, None] + sum_ab[None, :])
+                    - sum_a_b
+                    + mean_all * (sa + sb)
+                )
                 second = centred / n / variance - first[:, None] - first[None, :]
         flat = variance <= np.finfo(float).eps
         first = np.where(flat, 0.0, first)
@@ -163,8 +169,20 @@ class SobolAccumulator:
         return first, total, first_conf, total_conf, second
 
 
-def sobol(func, parameters, n, seed=0, groups=None, second_order=False, resamples=100,
-          confidence=0.95, chunk_size=4096, output_names=None, target_width=None, max_n=None):
+def sobol(
+    func,
+    parameters,
+    n,
+    seed=0,
+    groups=None,
+    second_order=False,
+    resamples=100,
+    confidence=0.95,
+    chunk_size=4096,
+    output_names=None,
+    target_width=None,
+    max_n=None,
+):
     """Sobol' indices of any model with independent uncertain inputs.
 
     Parameters
@@ -205,9 +223,13 @@ def sobol(func, parameters, n, seed=0, groups=None, second_order=False, resample
     limit = n if target_width is None else (max_n or n)
     if limit < n or limit & (limit - 1):
         raise MlimpactError(f"sobol: max_n must be a power of two >= n (got {limit})")
-    design = SaltelliDesign(len(names), [[names.index(m) for m in members]
-                                         for members in groups.values()],
-                            limit, seed, second_order)
+    design = SaltelliDesign(
+        len(names),
+        [[names.index(m) for m in members] for members in groups.values()],
+        limit,
+        seed,
+        second_order,
+    )
     accumulator, single, history = None, False, []
     checkpoint, base_start = n, 0
     while base_start < limit:
@@ -216,16 +238,20 @@ def sobol(func, parameters, n, seed=0, groups=None, second_order=False, resample
         values = {name: dist.ppf(u[:, j]) for j, (name, dist) in enumerate(zip(names, dists))}
         out = np.asarray(func(values), dtype=np.float64)
         if out.ndim not in (1, 2) or out.shape[0] != u.shape[0]:
-            raise MlimpactError(f"sobol: func must return shape ({u.shape[0]},) or "
-                                f"({u.shape[0]}, k), got {out.shape}")
+            raise MlimpactError(
+                f"sobol: func must return shape ({u.shape[0]},) or "
+                f"({u.shape[0]}, k), got {out.shape}"
+            )
         if not np.isfinite(out).all():
-            raise MlimpactError("sobol: func returned values that are not finite numbers "
-                                f"(first at row {int(np.argmax(~np.isfinite(out).all(axis=-1) if out.ndim == 2 else ~np.isfinite(out)))} of the design)")
+            bad = ~np.isfinite(out).all(axis=-1) if out.ndim == 2 else ~np.isfinite(out)
+            raise MlimpactError(
+                "sobol: func returned values that are not finite numbers "
+                f"(first at row {int(np.argmax(bad))} of the design)"
+            )
         single = out.ndim == 1
         out = out.reshape(out.shape[0], -1)
         if accumulator is None:
-            accumulator = SobolAccumulator(len(groups), out.shape[1], resamples, seed,
-                                           second_order)
+            accumulator = SobolAccumulator(len(groups), out.shape[1], resamples, seed, second_order)
         accumulator.add(base_start, out)
         base_start = base_stop
         if base_start == checkpoint:
@@ -239,8 +265,9 @@ def sobol(func, parameters, n, seed=0, groups=None, second_order=False, resample
             checkpoint *= 2
     result = indices_dataset(accumulator, list(groups), confidence, single, output_names)
     if history:
-        result.attrs["convergence"] = "; ".join(f"N={m}: widest interval {w:.4g}"
-                                                for m, w in history)
+        result.attrs["convergence"] = "; ".join(
+            f"N={m}: widest interval {w:.4g}" for m, w in history
+        )
         result.attrs["converged"] = int(history[-1][1] <= target_width)
     return result
 
@@ -252,23 +279,43 @@ def indices_dataset(accumulator, group_names, confidence=0.95, single=False, out
     pick = (lambda x: x[..., 0]) if single else (lambda x: x)
     coords = {"parameter": group_names}
     if not single:
-        coords["output"] = (list(output_names) if output_names is not None
-                            else list(range(first.shape[-1])))
+        coords["output"] = (
+            list(output_names) if output_names is not None else list(range(first.shape[-1]))
+        )
     data = {
         "S1": (dims, pick(first), {"long_name": "first-order Sobol' index", "units": "1"}),
         "ST": (dims, pick(total), {"long_name": "total-order Sobol' index", "units": "1"}),
-        "S1_conf": (dims, pick(first_conf),
-                    {"long_name": f"half-width of the {confidence:.0%} bootstrap interval of S1",
-                     "units": "1"}),
-        "ST_conf": (dims, pick(total_conf),
-                    {"long_name": f"half-width of the {confidence:.0%} bootstrap interval of ST",
-                     "units": "1"}),
+        "S1_conf": (
+            dims,
+            pick(first_conf),
+            {
+                "long_name": f"half-width of the {confidence:.0%} bootstrap interval of S1",
+                "units": "1",
+            },
+        ),
+        "ST_conf": (
+            dims,
+            pick(total_conf),
+            {
+                "long_name": f"half-width of the {confidence:.0%} bootstrap interval of ST",
+                "units": "1",
+            },
+        ),
     }
     if second is not None:
-        data["S2"] = (("parameter", "parameter2", *dims[1:]), pick(second),
-                      {"long_name": "second-order Sobol' index", "units": "1"})
+        data["S2"] = (
+            ("parameter", "parameter2", *dims[1:]),
+            pick(second),
+            {"long_name": "second-order Sobol' index", "units": "1"},
+        )
         coords["parameter2"] = group_names
-    return xr.Dataset(data, coords=coords, attrs={
-        "base_points": accumulator.count, "resamples": accumulator.resamples,
-        "estimators": "first order Saltelli 2010, total order Jansen 1999, second order "
-                      "Saltelli 2002; Poisson bootstrap"})
+    return xr.Dataset(
+        data,
+        coords=coords,
+        attrs={
+            "base_points": accumulator.count,
+            "resamples": accumulator.resamples,
+            "estimators": "first order Saltelli 2010, total order Jansen 1999, second order "
+            "Saltelli 2002; Poisson bootstrap",
+        },
+    )

@@ -125,11 +125,20 @@ def summarize(values, threshold=None, quantiles=(0.025, 0.5, 0.975)):
     values = np.asarray(values, dtype=np.float64)
     finite = values[np.isfinite(values)]
     if finite.size == 0:
-        return {"estimate": np.nan, "low": np.nan, "high": np.nan, "probability": np.nan,
-                "samples": 0}
+        return {
+            "estimate": np.nan,
+            "low": np.nan,
+            "high": np.nan,
+            "probability": np.nan,
+            "samples": 0,
+        }
     low, median, high = np.quantile(finite, quantiles)
-    out = {"estimate": float(median), "low": float(low), "high": float(high),
-           "samples": int(finite.size)}
+    out = {
+        "estimate": float(median),
+        "low": float(low),
+        "high": float(high),
+        "samples": int(finite.size),
+    }
     out["probability"] = float(np.mean(finite > threshold)) if threshold is not None else np.nan
     return out
 
@@ -150,7 +159,8 @@ def chunk_trends(dates, series, seed, start, stop, samples, method="ols"):
         y = transform(samples)
         out[name, "input"], out[name, "intercept"] = fit_slopes(dates, y, method=method)
         out[name, "combined"], out[name, "combined_intercept"] = fit_slopes(
-            dates, y, weights, method=method)
+            dates, y, weights, method=method
+        )
     return out
 
 
@@ -160,8 +170,9 @@ def dataset_slopes(dates, transform, point_samples, n, seed, method="ols"):
     out = []
     for start in range(0, n, 4096):
         stop = min(start + 4096, n)
-        slope, _ = fit_slopes(dates, y, bootstrap_weights(len(dates), start, stop, seed),
-                              method=method)
+        slope, _ = fit_slopes(
+            dates, y, bootstrap_weights(len(dates), start, stop, seed), method=method
+        )
         out.append(slope)
     return np.concatenate(out)
 

@@ -28,13 +28,15 @@ def connect(scheduler, workers=2, timeout=10):
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
-        raise MlimpactError("the Dask backend needs dask[distributed]: "
-                            "pip install 'mlimpact[distributed]'") from None
+        raise MlimpactError(
+            "the Dask backend needs dask[distributed]: pip install 'mlimpact[distributed]'"
+        ) from None
     if scheduler == "local":
         if workers < 1:
             raise MlimpactError(f"workers must be >= 1 (got {workers})")
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
         return Client(cluster)
     outcome = {}
 
@@ -50,8 +52,11 @@ def connect(scheduler, workers=2, timeout=10):
     if "client" in outcome:
         return outcome["client"]
     reason = outcome.get("error")
-    detail = (f"{reason.__class__.__name__}: {reason}" if reason is not None
-              else f"no answer within {timeout + 5} s")
+    detail = (
+        f"{reason.__class__.__name__}: {reason}"
+        if reason is not None
+        else f"no answer within {timeout + 5} s"
+    )
     raise MlimpactError(f"cannot reach the Dask scheduler at {scheduler!r} ({detail})")
 
 

@@ -25,8 +25,11 @@ from mlimpact.errors import MlimpactError
 from mlimpact.runs.table import RUN_FIELDS, RunTable, bounds_text, out_of_bounds
 from mlimpact.tables.factors import PRODUCTION_FACTORS
 
-_SOURCE = ("MLCA (Morand, Ligozat, Neveol, ICT4S 2024, doi:10.1109/ICT4S64576.2024.00031); "
-           "factors of Boavizta and Loubet et al. 2023")
+_SOURCE = (
+    "MLCA (Morand, Ligozat, Neveol, ICT4S 2024, doi:10.1109/ICT4S64576.2024.00031); "
+    "factors of Boavizta and Loubet et al. 2023"
+)
+
 
 def validate_runs(runs):
     """Check every field of a run table against :data:`mlimpact.runs.table.FIELD_BOUNDS`."""
@@ -38,7 +41,8 @@ def validate_runs(runs):
             r = int(np.argmax(bad))
             raise MlimpactError(
                 f"run {runs.names[r]!r}: {field} = {runs.values[r, j]:g} is outside the "
-                f"accepted range {bounds_text(field)}")
+                f"accepted range {bounds_text(field)}"
+            )
 
 
 def checked_factors(production_factors):
@@ -56,15 +60,28 @@ def criterion_variables(values):
     with the leading dims, ``energy_by_scope`` with ``scope`` added last, each impact
     criterion with ``phase`` added last. Returns ``{name: (added dims, values, attrs)}``."""
     energy = {"units": q.UNITS["energy"], "long_name": q.LONG_NAMES["energy"]}
-    out = {"energy": ((), values[..., q.training_index("energy")], energy),
-           "energy_by_scope": (("scope",), np.stack(
-               [values[..., q.training_index("energy", s)] for s in q.ENERGY_SCOPES], axis=-1),
-               {**energy, "long_name": f"{energy['long_name']}, by scope (accelerators, "
-                "host, facility overhead: they add up to energy)"})}
+    out = {
+        "energy": ((), values[..., q.training_index("energy")], energy),
+        "energy_by_scope": (
+            ("scope",),
+            np.stack(
+                [values[..., q.training_index("energy", s)] for s in q.ENERGY_SCOPES], axis=-1
+            ),
+            {
+                **energy,
+                "long_name": f"{energy['long_name']}, by scope (accelerators, "
+                "host, facility overhead: they add up to energy)",
+            },
+        ),
+    }
     for criterion in q.IMPACT_CRITERIA:
-        out[criterion] = (("phase",), np.stack([values[..., q.training_index(criterion, phase)]
-                                                for phase in q.PHASES], axis=-1),
-                          {"units": q.UNITS[criterion], "long_name": q.LONG_NAMES[criterion]})
+        out[criterion] = (
+            ("phase",),
+            np.stack(
+                [values[..., q.training_index(criterion, phase)] for phase in q.PHASES], axis=-1
+            ),
+            {"units": q.UNITS[criterion], "long_name": q.LONG_NAMES[criterion]},
+        )
     return out
 
 
@@ -76,18 +93,24 @@ def with_totals(raw):
     """Kernel output (..., N_KERNEL_OUT) with the totals of each criterion appended, in
     :data:`mlimpact.quantities.TRAINING_QUANTITIES` order."""
     n = len(q.IMPACT_CRITERIA)
-    return np.concatenate([raw, raw[..., q.PRODUCTION:q.PRODUCTION + n]
-                           + raw[..., q.USE:q.USE + n]], axis=-1)
+    return np.concatenate(
+        [raw, raw[..., q.PRODUCTION : q.PRODUCTION + n] + raw[..., q.USE : q.USE + n]], axis=-1
+    )
 
 
 def impacts_dataset(raw, names, attrs=None):
     """Label kernel output of shape (model, N_KERNEL_OUT) as a Dataset (model, phase)."""
     if raw.shape[-1] != q.N_KERNEL_OUT:
         raise ValueError(f"expected {q.N_KERNEL_OUT} outputs per run, got {raw.shape[-1]}")
-    data = {name: (("model", *dims), values, attrs_)
-            for name, (dims, values, attrs_) in criterion_variables(with_totals(raw)).items()}
-    return xr.Dataset(data, coords={"model": list(names), **CRITERION_COORDS},
-                      attrs={"source": _SOURCE, **(attrs or {})})
+    data = {
+        name: (("model", *dims), values, attrs_)
+        for name, (dims, values, attrs_) in criterion_variables(with_totals(raw)).items()
+    }
+    return xr.Dataset(
+        data,
+        coords={"model": list(names), **CRITERION_COORDS},
+        attrs={"source": _SOURCE, **(attrs or {})},
+    )
 
 
 def training_impacts(runs, production_factors=PRODUCTION_FACTORS):
@@ -110,8 +133,10 @@ def training_impacts(runs, production_factors=PRODUCTION_FACTORS):
     raw = evaluate_runs(runs, checked_factors(production_factors))
     if not np.isfinite(raw).all():
         r = int(np.argmax(~np.isfinite(raw).all(axis=1)))
-        raise MlimpactError(f"run {runs.names[r]!r}: the results are not finite numbers "
-                            "(an input is outside its physical range: docs/setup.md)")
+        raise MlimpactError(
+            f"run {runs.names[r]!r}: the results are not finite numbers "
+            "(an input is outside its physical range: docs/setup.md)"
+        )
     return impacts_dataset(raw, runs.names)
 
 
@@ -148,9 +173,16 @@ def card_parts(runs, production_factors):
 
 def card_dataset(values, names, extra_dims=(), coords=None, attrs=None):
     """Label card values of shape (hardware, criterion, component, *extra) as a Dataset."""
-    data = {criterion: (("hardware", "component", *extra_dims), values[:, c],
-                        {"units": q.UNITS[criterion], "long_name": q.LONG_NAMES[criterion]})
-            for c, criterion in enumerate(q.IMPACT_CRITERIA)}
-    return xr.Dataset(data, coords={"hardware": list(names), "component": list(q.COMPONENTS),
-                                    **(coords or {})},
-                      attrs={"source": _SOURCE, **(attrs or {})})
+    data = {
+        criterion: (
+            ("hardware", "component", *extra_dims),
+            values[:, c],
+            {"units": q.UNITS[criterion], "long_name": q.LONG_NAMES[criterion]},
+        )
+        for c, criterion in enumerate(q.IMPACT_CRITERIA)
+    }
+    return xr.Dataset(
+        data,
+        coords={"hardware": list(names), "component": list(q.COMPONENTS), **(coords or {})},
+        attrs={"source": _SOURCE, **(attrs or {})},
+    )

@@ -2,10 +2,10 @@
 
 :func:`propagate` draws ``n`` samples of the bound parameters with a sampling design
 (:mod:`mlimpact.uncertainty.sampling`), evaluates them chunk by chunk through the fused kernel
-(:mod:`mlimpact.engine.kernels.montecarlo`) and folds every chunk into one mergeable :class:`Accumulator`. Memory
-is bounded by the chunk size and the number of runs, not by ``n``: full sample arrays are kept
-only on request and when small enough. Results are an :class:`xarray.Dataset` with dims
-``model``, ``phase`` and ``statistic`` and ``units`` on every variable.
+(:mod:`mlimpact.engine.kernels.montecarlo`) and folds every chunk into one mergeable
+:class:`Accumulator`. Memory is bounded by the chunk size and the number of runs, not by ``n``: full
+sample arrays are kept only on request and when small enough. Results are an :class:`xarray.Dataset`
+with dims ``model``, ``phase`` and ``statistic`` and ``units`` on every variable.
 """
 
 import dataclasses
@@ -20,12 +20,22 @@ from mlimpact.engine.kernels import montecarlo as mc
 from mlimpact.engine.kernels import ppf
 from mlimpact.engine.kernels.training import evaluate_runs
 from mlimpact.engine.model import (
-    CRITERION_COORDS, card_dataset, card_parts, checked_factors, criterion_variables,
-    validate_runs, with_totals,
+    CRITERION_COORDS,
+    card_dataset,
+    card_parts,
+    checked_factors,
+    criterion_variables,
+    validate_runs,
+    with_totals,
 )
 from mlimpact.errors import MlimpactError
 from mlimpact.runs.table import (
-    DYNAMIC_RATIO, METERED_ENERGY_KWH, METERED_SCOPE, METERED_SCOPES, RUN_FIELDS, SERVER,
+    DYNAMIC_RATIO,
+    METERED_ENERGY_KWH,
+    METERED_SCOPE,
+    METERED_SCOPES,
+    RUN_FIELDS,
+    SERVER,
 )
 from mlimpact.tables.factors import PRODUCTION_FACTORS
 from mlimpact.uncertainty import binding
@@ -72,7 +82,7 @@ def ppf_spec(distribution):
     if spec["type"] not in _PPF_KINDS:
         return ppf.NOT_HERE, params
     code, names = _PPF_KINDS[spec["type"]]
-    params[:len(names)] = [float(spec[name]) for name in names]
+    params[: len(names)] = [float(spec[name]) for name in names]
     return code, params
 
 
@@ -95,8 +105,7 @@ def parameter_values(bound, uniforms, out=None, specs=None):
     """
     uniforms = np.asfortranarray(uniforms, dtype=np.float64)
     if uniforms.ndim != 2 or uniforms.shape[1] != bound.n_columns:
-        raise ValueError(f"expected uniforms of shape (n, {bound.n_columns}), "
-                         f"got {uniforms.shape}")
+        raise ValueError(f"expected uniforms of shape (n, {bound.n_columns}), got {uniforms.shape}")
     if out is None:
         out = np.empty_like(uniforms, order="F")
     elif out.shape != uniforms.shape or not out.flags.f_contiguous:
@@ -146,18 +155,26 @@ class Accumulator:
         positive = np.where(point > 0, point, 1.0)
         anchor = (np.frexp(positive)[1] - 1 + 1023).astype(np.int64)
         shape = point.shape
-        return cls(0, anchor, np.nan_to_num(point), np.zeros((*shape, mc.N_BINS), np.int64),
-                   np.zeros((*shape, 3), np.int64), np.zeros((*shape, 2)),
-                   np.zeros((*shape, 2)),
-                   np.stack([np.full(shape, np.inf), np.full(shape, -np.inf)], axis=-1))
+        return cls(
+            0,
+            anchor,
+            np.nan_to_num(point),
+            np.zeros((*shape, mc.N_BINS), np.int64),
+            np.zeros((*shape, 3), np.int64),
+            np.zeros((*shape, 2)),
+            np.zeros((*shape, 2)),
+            np.stack([np.full(shape, np.inf), np.full(shape, -np.inf)], axis=-1),
+        )
 
     def absorb(self, compacted):
         """Merge a compacted accumulator of other samples into this one, in place: counts
         and extremes exactly, the sums with TwoSum so that the merge is as exact as the
         kernel's own additions."""
         other = compacted.fields
-        if not (np.array_equal(self.anchor, other["anchor"])
-                and np.array_equal(self.shift, other["shift"])):
+        if not (
+            np.array_equal(self.anchor, other["anchor"])
+            and np.array_equal(self.shift, other["shift"])
+        ):
             raise ValueError("accumulators of different runs or centres cannot be merged")
         self.hist.reshape(-1)[compacted.index] += compacted.counts
         self.tails += other["tails"]
@@ -197,8 +214,9 @@ class Accumulator:
         """
         levels = np.asarray(levels, dtype=np.float64)
         out = np.empty((levels.shape[0], *self.shift.shape))
-        mc.histogram_quantiles(self.hist, self.tails, self.anchor, self.extremes,
-                               float(self.count), levels, out)
+        mc.histogram_quantiles(
+            self.hist, self.tails, self.anchor, self.extremes, float(self.count), levels, out
+        )
         return out
 
 
@@ -222,8 +240,12 @@ class Plan:
 
 def stage_plan(runs, bound):
     """The :class:`Plan` of runs and their bound parameters."""
-    return Plan(mc.stage_plan(runs, bound.apply_field, bound.apply_mode, bound.apply_column,
-                              bound.variant_column), ppf_specs(bound))
+    return Plan(
+        mc.stage_plan(
+            runs, bound.apply_field, bound.apply_mode, bound.apply_column, bound.variant_column
+        ),
+        ppf_specs(bound),
+    )
 
 
 def _chunk_samples(point, n):
@@ -232,8 +254,20 @@ def _chunk_samples(point, n):
     return np.empty((*point.shape, n)).transpose(2, 0, 1)
 
 
-def run_chunk(runs, production_factors, bound, design, start, stop, accumulator,
-              samples=None, kind="training", plan=None, scratch=None, fold=True):
+def run_chunk(
+    runs,
+    production_factors,
+    bound,
+    design,
+    start,
+    stop,
+    accumulator,
+    samples=None,
+    kind="training",
+    plan=None,
+    scratch=None,
+    fold=True,
+):
     """Evaluate samples ``start..stop-1`` and fold them into ``accumulator`` (in place).
 
     This is the unit of work, locally or on a Dask worker. ``samples``, if given, has shape
@@ -247,9 +281,10 @@ def run_chunk(runs, production_factors, bound, design, start, stop, accumulator,
     shape = (stop - start, bound.n_columns)
     if scratch is None:
         scratch = np.empty(shape[0] * shape[1])
-    block = scratch[:shape[0] * shape[1]].reshape(shape, order="F")
-    values = parameter_values(bound, design.uniforms(start, stop, out=block), out=block,
-                              specs=plan.ppf_specs)
+    block = scratch[: shape[0] * shape[1]].reshape(shape, order="F")
+    values = parameter_values(
+        bound, design.uniforms(start, stop, out=block), out=block, specs=plan.ppf_specs
+    )
     factors = np.empty((stop - start, *production_factors.shape))
     mc.sample_factors(production_factors, values, bound.factor_column, factors)
     keep = (mc.KEEP if samples is not None else 0) | (mc.FOLD if fold else 0)
@@ -259,10 +294,25 @@ def run_chunk(runs, production_factors, bound, design, start, stop, accumulator,
     direct = store.flags.c_contiguous
     buffer = store if direct else np.empty(store.shape)
     acc = accumulator
-    mc.fused_kernel(KINDS[kind], start, runs.values, runs.variant_values, runs.variant_cdf,
-                    factors, values, *plan.stages.arrays(), acc.anchor, acc.shift, acc.hist,
-                    acc.tails, acc.sums, acc.compensation, acc.extremes,
-                    buffer, keep)
+    mc.fused_kernel(
+        KINDS[kind],
+        start,
+        runs.values,
+        runs.variant_values,
+        runs.variant_cdf,
+        factors,
+        values,
+        *plan.stages.arrays(),
+        acc.anchor,
+        acc.shift,
+        acc.hist,
+        acc.tails,
+        acc.sums,
+        acc.compensation,
+        acc.extremes,
+        buffer,
+        keep,
+    )
     if not direct:
         store[...] = buffer
     if fold:
@@ -284,27 +334,61 @@ class _GivenRows:
         return out
 
 
-def evaluate_rows(runs, bound, uniforms, production_factors=PRODUCTION_FACTORS,
-                  kind="training", plan=None, overwrite=False):
+def evaluate_rows(
+    runs,
+    bound,
+    uniforms,
+    production_factors=PRODUCTION_FACTORS,
+    kind="training",
+    plan=None,
+    overwrite=False,
+):
     """Every quantity of every run for the given rows of uniforms (a design's rows, e.g.
     Saltelli's), shape (row, run, quantity). ``plan``: :func:`stage_plan` of the runs and
     parameters, to reuse over chunks. With ``overwrite``, a column-major float64
     ``uniforms`` receives the parameter values in place (no copy of the design)."""
     production_factors = checked_factors(production_factors)
-    in_place = (overwrite and uniforms.dtype == np.float64 and uniforms.flags.f_contiguous
-                and uniforms.ndim == 2 and uniforms.shape[1] == bound.n_columns)
+    in_place = (
+        overwrite
+        and uniforms.dtype == np.float64
+        and uniforms.flags.f_contiguous
+        and uniforms.ndim == 2
+        and uniforms.shape[1] == bound.n_columns
+    )
     scratch = uniforms.reshape(-1, order="F") if in_place else None
     point = point_quantities(runs, production_factors, kind)
     samples = _chunk_samples(point, uniforms.shape[0])
-    run_chunk(runs, production_factors, bound, _GivenRows(uniforms, in_place), 0,
-              uniforms.shape[0], Accumulator.empty(point), samples, kind, plan=plan,
-              scratch=scratch, fold=False)
+    run_chunk(
+        runs,
+        production_factors,
+        bound,
+        _GivenRows(uniforms, in_place),
+        0,
+        uniforms.shape[0],
+        Accumulator.empty(point),
+        samples,
+        kind,
+        plan=plan,
+        scratch=scratch,
+        fold=False,
+    )
     return samples
 
 
-def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE,
-              keep_samples=False, production_factors=PRODUCTION_FACTORS, progress=None,
-              kind="training", on_chunk=None, client=None):
+def propagate(
+    runs,
+    bound,
+    n,
+    seed=0,
+    method="mc",
+    chunk_size=DEFAULT_CHUNK_SIZE,
+    keep_samples=False,
+    production_factors=PRODUCTION_FACTORS,
+    progress=None,
+    kind="training",
+    on_chunk=None,
+    client=None,
+):
     """Monte Carlo propagation of the bound parameters through the impact model.
 
     Parameters
@@ -351,9 +435,11 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
     design = Design(method, n, bound.n_columns, seed)
     point = point_quantities(runs, production_factors, kind)
     if keep_samples and n * point.size > MAX_KEPT_VALUES:
-        raise MlimpactError(f"keeping {n} samples of {len(runs)} runs needs "
-                            f"{n * point.size:,} values (limit {MAX_KEPT_VALUES:,}); use "
-                            "fewer samples or the summaries")
+        raise MlimpactError(
+            f"keeping {n} samples of {len(runs)} runs needs "
+            f"{n * point.size:,} values (limit {MAX_KEPT_VALUES:,}); use "
+            "fewer samples or the summaries"
+        )
     total = Accumulator.empty(point)
     plan = stage_plan(runs, bound)
     ranges = chunks(n, chunk_size)
@@ -363,35 +449,64 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
         if keep_samples:
             raise MlimpactError("keep_samples is not available on a Dask cluster")
         from mlimpact.engine import distributed
+
         for accumulator, chunk_result in distributed.map_chunks(
-                client, _chunk_task, ranges, progress, n,
-                runs=runs, production_factors=production_factors, bound=bound, design=design,
-                point=point, kind=kind, on_chunk=on_chunk, plan=plan):
+            client,
+            _chunk_task,
+            ranges,
+            progress,
+            n,
+            runs=runs,
+            production_factors=production_factors,
+            bound=bound,
+            design=design,
+            point=point,
+            kind=kind,
+            on_chunk=on_chunk,
+            plan=plan,
+        ):
             total.absorb(accumulator)
             chunk_results.append(chunk_result)
     else:
         scratch = np.empty(ranges.largest * bound.n_columns)
         for start, stop in ranges:
-            target = kept[start:stop] if keep_samples else (
-                _chunk_samples(point, stop - start) if on_chunk is not None else None)
-            run_chunk(runs, production_factors, bound, design, start, stop, total, target, kind,
-                      plan, scratch)
+            target = (
+                kept[start:stop]
+                if keep_samples
+                else (_chunk_samples(point, stop - start) if on_chunk is not None else None)
+            )
+            run_chunk(
+                runs,
+                production_factors,
+                bound,
+                design,
+                start,
+                stop,
+                total,
+                target,
+                kind,
+                plan,
+                scratch,
+            )
             if on_chunk is not None:
                 chunk_results.append(on_chunk(start, stop, target))
             if progress is not None:
                 progress(stop, n)
     _check_finite(total, runs.names, kind)
-    attrs = {"samples": n, "seed": seed, "method": method,
-             "parameters": "; ".join(bound.groups)}
+    attrs = {"samples": n, "seed": seed, "method": method, "parameters": "; ".join(bound.groups)}
     if kind == "card":
         stats = _statistics(total, point)  # (statistic, run, quantity)
-        values = np.transpose(stats.reshape(len(STATISTICS), len(runs), len(q.IMPACT_CRITERIA),
-                                            len(q.COMPONENTS)), (1, 2, 3, 0))
-        result = card_dataset(values, runs.names, ("statistic",),
-                              {"statistic": list(STATISTICS)}, attrs)
+        values = np.transpose(
+            stats.reshape(len(STATISTICS), len(runs), len(q.IMPACT_CRITERIA), len(q.COMPONENTS)),
+            (1, 2, 3, 0),
+        )
+        result = card_dataset(
+            values, runs.names, ("statistic",), {"statistic": list(STATISTICS)}, attrs
+        )
         if keep_samples:
-            parts = np.moveaxis(kept.reshape(n, len(runs), len(q.IMPACT_CRITERIA),
-                                             len(q.COMPONENTS)), 0, -1)  # run, crit, comp, s
+            parts = np.moveaxis(
+                kept.reshape(n, len(runs), len(q.IMPACT_CRITERIA), len(q.COMPONENTS)), 0, -1
+            )  # run, crit, comp, s
             samples = card_dataset(parts, runs.names, ("sample",))
             result = result.merge(samples.rename({c: f"{c}_samples" for c in q.IMPACT_CRITERIA}))
     else:
@@ -405,25 +520,27 @@ def propagate(runs, bound, n, seed=0, method="mc", chunk_size=DEFAULT_CHUNK_SIZE
 
 def _check_finite(accumulator, names, kind):
     """Raise MlimpactError naming the first run and quantity with a non-finite sample."""
-    bad = ~(np.isfinite(accumulator.sums).all(axis=-1)
-            & np.isfinite(accumulator.extremes).all(axis=-1))
+    bad = ~(
+        np.isfinite(accumulator.sums).all(axis=-1) & np.isfinite(accumulator.extremes).all(axis=-1)
+    )
     if bad.any():
         r, k = np.argwhere(bad)[0]
         quantities = q.CARD_QUANTITIES if kind == "card" else q.TRAINING_QUANTITIES
         raise MlimpactError(
             f"run {names[r]!r}: {' '.join(quantities[k])} is not a finite number in some "
             "samples: an uncertain input reaches an extreme value (check the distributions "
-            "of [uncertainty] and of the parameters file)")
+            "of [uncertainty] and of the parameters file)"
+        )
 
 
-def _chunk_task(start, stop, runs, production_factors, bound, design, point, kind, on_chunk,
-                plan):
+def _chunk_task(start, stop, runs, production_factors, bound, design, point, kind, on_chunk, plan):
     """One chunk as a task: a fresh accumulator (compacted for transfer) and the chunk's
     per-sample statistics."""
     accumulator = Accumulator.empty(point)
     samples = _chunk_samples(point, stop - start) if on_chunk is not None else None
-    run_chunk(runs, production_factors, bound, design, start, stop, accumulator, samples, kind,
-              plan)
+    run_chunk(
+        runs, production_factors, bound, design, start, stop, accumulator, samples, kind, plan
+    )
     return accumulator.compacted(), (on_chunk(start, stop, samples) if on_chunk else None)
 
 
@@ -437,22 +554,36 @@ def summary_dataset(acc, point, names, attrs):
     impact criterion (model, phase, statistic)."""
     stats = np.moveaxis(_statistics(acc, point), 0, -1)  # run, quantity, statistic
     variables = criterion_variables(np.moveaxis(stats, 1, -1))  # quantity last
-    data = {name: (("model", "statistic", *dims), values, attrs_)
-            for name, (dims, values, attrs_) in variables.items()}
-    return xr.Dataset(data, coords={"model": list(names), **CRITERION_COORDS,
-                                    "statistic": list(STATISTICS)},
-                      attrs=attrs).transpose("model", "phase", "scope", "statistic")
+    data = {
+        name: (("model", "statistic", *dims), values, attrs_)
+        for name, (dims, values, attrs_) in variables.items()
+    }
+    return xr.Dataset(
+        data,
+        coords={"model": list(names), **CRITERION_COORDS, "statistic": list(STATISTICS)},
+        attrs=attrs,
+    ).transpose("model", "phase", "scope", "statistic")
 
 
 def samples_dataset(samples, names):
     """Every sample as ``*_samples`` variables (sample, model[, phase])."""
-    data = {f"{name}_samples": (("sample", "model", *dims), values, attrs_)
-            for name, (dims, values, attrs_) in criterion_variables(samples).items()}
+    data = {
+        f"{name}_samples": (("sample", "model", *dims), values, attrs_)
+        for name, (dims, values, attrs_) in criterion_variables(samples).items()
+    }
     return xr.Dataset(data, coords={"model": list(names), **CRITERION_COORDS})
 
 
-def propagate_runs(runs, n, catalogue=None, uncertainty=None, source="[uncertainty]",
-                   run_keys=None, table=None, **options):
+def propagate_runs(
+    runs,
+    n,
+    catalogue=None,
+    uncertainty=None,
+    source="[uncertainty]",
+    run_keys=None,
+    table=None,
+    **options,
+):
     """Monte Carlo estimate of runs built by the dataset's rules
     (:class:`mlimpact.runs.notable.NotableRuns`: the notable models, a setup file's run, an
     inventory's, a codecarbon file's): the one path of ``run``, ``estimate`` and ``validate``.
@@ -469,7 +600,8 @@ def propagate_runs(runs, n, catalogue=None, uncertainty=None, source="[uncertain
         A setup's ``[uncertainty]`` section: its entries amend the catalogue, and the fields
         they act on are sampled even where the run states them.
     run_keys : sequence, optional
-        Runs with the same key share their run-scope draws (:func:`mlimpact.uncertainty.binding.bind`).
+        Runs with the same key share their run-scope draws
+        (:func:`mlimpact.uncertainty.binding.bind`).
     table : RunTable, optional
         The run table to evaluate instead of ``runs.runs`` (same runs, other values: a host
         turned off, say).
@@ -478,10 +610,11 @@ def propagate_runs(runs, n, catalogue=None, uncertainty=None, source="[uncertain
         on_chunk, client).
     """
     if not all(hasattr(runs, a) for a in ("runs", "known", "hardware", "countries")):
-        raise TypeError(f"propagate_runs needs runs of mlimpact.runs.notable.build_runs, got "
-                        f"{type(runs).__name__}")
-    catalogue = (catalogue_module.default_catalogue(runs.power) if catalogue is None
-                 else catalogue)
+        raise TypeError(
+            f"propagate_runs needs runs of mlimpact.runs.notable.build_runs, got "
+            f"{type(runs).__name__}"
+        )
+    catalogue = catalogue_module.default_catalogue(runs.power) if catalogue is None else catalogue
     catalogue = catalogue_module.with_runs(catalogue, runs)
     known = runs.known
     if uncertainty:
@@ -492,8 +625,9 @@ def propagate_runs(runs, n, catalogue=None, uncertainty=None, source="[uncertain
             if target in RUN_FIELDS:
                 known[:, RUN_FIELDS.index(target)] = False
     table = runs.runs if table is None else table
-    bound = binding.bind(catalogue, table, runs.hardware, runs.countries, known, runs.classes,
-                         run_keys=run_keys)
+    bound = binding.bind(
+        catalogue, table, runs.hardware, runs.countries, known, runs.classes, run_keys=run_keys
+    )
     return propagate(table, bound, n, **options)
 
 
@@ -524,23 +658,38 @@ def metered_checks(runs, n, catalogue=None, uncertainty=None, **options):
     known[inside_facility, DYNAMIC_RATIO] = True
     values[scopes == 1, SERVER] = 0.0
     model_only = dataclasses.replace(
-        chosen, runs=dataclasses.replace(chosen.runs, values=values), known=known)
-    summary = propagate_runs(model_only, n, catalogue=catalogue, uncertainty=uncertainty,
-                             **options)
+        chosen, runs=dataclasses.replace(chosen.runs, values=values), known=known
+    )
+    summary = propagate_runs(model_only, n, catalogue=catalogue, uncertainty=uncertainty, **options)
     names = ("median", "q025", "q975")
     table = summary.energy.sel(statistic=list(names)).transpose("model", "statistic").values
     out = []
     for k, r in enumerate(metered):  # the values read once: a selection per run took seconds
         stats = dict(zip(names, map(float, table[k])))
         measured = float(runs.runs.values[r, METERED_ENERGY_KWH])
-        out.append({"run": runs.runs.names[r], "metered": measured,
-                    "scope": METERED_SCOPES[scopes[k] - 1], **stats,
-                    "inside": stats["q025"] <= measured <= stats["q975"]})
+        out.append(
+            {
+                "run": runs.runs.names[r],
+                "metered": measured,
+                "scope": METERED_SCOPES[scopes[k] - 1],
+                **stats,
+                "inside": stats["q025"] <= measured <= stats["q975"],
+            }
+        )
     return out
 
 
-def propagate_setup(setup, n, seed=0, method="mc", catalogue=None, chunk_size=DEFAULT_CHUNK_SIZE,
-                    keep_samples=False, progress=None, client=None):
+def propagate_setup(
+    setup,
+    n,
+    seed=0,
+    method="mc",
+    catalogue=None,
+    chunk_size=DEFAULT_CHUNK_SIZE,
+    keep_samples=False,
+    progress=None,
+    client=None,
+):
     """Monte Carlo estimate of the run of a setup file (:func:`propagate_runs` of its run).
 
     The catalogue (default ``data/parameters.toml`` of the setup's power model) is amended by
@@ -548,9 +697,20 @@ def propagate_setup(setup, n, seed=0, method="mc", catalogue=None, chunk_size=DE
     sampled.
     """
     if getattr(setup, "notable", None) is None:
-        raise TypeError(f"propagate_setup needs a Setup (mlimpact.runs.setupfile.parse_setup "
-                        f"or load_setup), got {type(setup).__name__}")
-    return propagate_runs(setup.notable, n, catalogue=catalogue, uncertainty=setup.uncertainty,
-                          source=f"{setup.source}: [uncertainty]", seed=seed, method=method,
-                          chunk_size=chunk_size, keep_samples=keep_samples, progress=progress,
-                          client=client)
+        raise TypeError(
+            f"propagate_setup needs a Setup (mlimpact.runs.setupfile.parse_setup "
+            f"or load_setup), got {type(setup).__name__}"
+        )
+    return propagate_runs(
+        setup.notable,
+        n,
+        catalogue=catalogue,
+        uncertainty=setup.uncertainty,
+        source=f"{setup.source}: [uncertainty]",
+        seed=seed,
+        method=method,
+        chunk_size=chunk_size,
+        keep_samples=keep_samples,
+        progress=progress,
+        client=client,
+    )

@@ -127,8 +127,11 @@ def read_manifest(folder):
         manifest = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return None
-    if not isinstance(manifest, dict) or "mlimpact" not in manifest \
-            or not isinstance(manifest.get("files"), dict):
+    if (
+        not isinstance(manifest, dict)
+        or "mlimpact" not in manifest
+        or not isinstance(manifest.get("files"), dict)
+    ):
         return None
     return manifest
 
@@ -141,8 +144,7 @@ def is_complete_result(folder):
     present = {p.name for p in Path(folder).iterdir()} - {MANIFEST}
     if present != set(manifest["files"]):
         return False
-    return all(sha256(Path(folder) / name) == digest
-               for name, digest in manifest["files"].items())
+    return all(sha256(Path(folder) / name) == digest for name, digest in manifest["files"].items())
 
 
 def _exchange(a, b):
@@ -154,8 +156,13 @@ def _exchange(a, b):
         renameat2 = libc.renameat2
     except (OSError, AttributeError):
         return False
-    renameat2.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
-                          ctypes.c_uint)
+    renameat2.argtypes = (
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    )
     at_fdcwd, rename_exchange = -100, 2
     if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
         return True
@@ -191,12 +198,13 @@ class ResultFolder:
         self._directory = None
         if self.path.exists() and not self.path.is_dir():
             raise MlimpactError(f"{self.path}: exists and is not a folder")
-        if self.path.is_dir() and any(self.path.iterdir()) \
-                and not is_complete_result(self.path):
+        if self.path.is_dir() and any(self.path.iterdir()) and not is_complete_result(self.path):
             if not (force and read_manifest(self.path) is not None):
-                hint = ("it holds a damaged mlimpact result: use --force to replace it"
-                        if read_manifest(self.path) is not None else
-                        "it holds files that are not an mlimpact result; choose another --out")
+                hint = (
+                    "it holds a damaged mlimpact result: use --force to replace it"
+                    if read_manifest(self.path) is not None
+                    else "it holds files that are not an mlimpact result; choose another --out"
+                )
                 raise MlimpactError(f"{self.path}: folder is not empty and {hint}")
         parent = self.path.resolve().parent
         try:
@@ -205,8 +213,7 @@ class ResultFolder:
             raise MlimpactError(f"{parent}: cannot create folder ({error.strerror})") from None
         self._clean_stale(parent)
         try:
-            self._directory = Path(tempfile.mkdtemp(dir=parent,
-                                                    prefix=f".{self.path.name}{_NEW}"))
+            self._directory = Path(tempfile.mkdtemp(dir=parent, prefix=f".{self.path.name}{_NEW}"))
         except OSError as error:
             raise _write_error(self.path, error) from None
 
@@ -262,9 +269,11 @@ def input_hashes():
     from importlib import resources
 
     data = resources.files("mlimpact.data")
-    return {entry.name: hashlib.sha256(entry.read_bytes()).hexdigest()
-            for entry in sorted(data.iterdir(), key=lambda e: e.name)
-            if entry.name.endswith((".csv", ".toml"))}
+    return {
+        entry.name: hashlib.sha256(entry.read_bytes()).hexdigest()
+        for entry in sorted(data.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith((".csv", ".toml"))
+    }
 
 
 #: What the coordinates of mlimpact's Datasets mean (their ``long_name``).
@@ -295,12 +304,17 @@ def describe_dataset(dataset, title, catalogue=None, command=None, **attrs):
     from mlimpact._version import __version__
 
     data = dataset.copy()
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    data.attrs.update({
-        "Conventions": "CF-1.8", "title": title, "source": f"mlimpact {__version__}",
-        "history": f"{now} {command or 'mlimpact (Python library)'}",
-        "references": "Morand, Ligozat, Neveol 2025 (arXiv:2510.09022); MLCA, ICT4S 2024 "
-                      "(doi:10.1109/ICT4S64576.2024.00031); the project's docs/methodology.md"})
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    data.attrs.update(
+        {
+            "Conventions": "CF-1.8",
+            "title": title,
+            "source": f"mlimpact {__version__}",
+            "history": f"{now} {command or 'mlimpact (Python library)'}",
+            "references": "Morand, Ligozat, Neveol 2025 (arXiv:2510.09022); MLCA, ICT4S 2024 "
+            "(doi:10.1109/ICT4S64576.2024.00031); the project's docs/methodology.md",
+        }
+    )
     if catalogue is not None:
         data.attrs["catalogue_sha256"] = catalogue
     data.attrs.update(attrs)
@@ -320,7 +334,9 @@ def split_point(result):
     rest = result.drop_sel(statistic="point")
     for name in [n for n in result.data_vars if "statistic" in result[n].dims]:
         rest[f"{name}_point"] = point[name]
-        rest[f"{name}_point"].attrs = {**point[name].attrs,
-                                       "long_name": point[name].attrs.get("long_name", name)
-                                       + " (point estimate: every input at its point value)"}
+        rest[f"{name}_point"].attrs = {
+            **point[name].attrs,
+            "long_name": point[name].attrs.get("long_name", name)
+            + " (point estimate: every input at its point value)",
+        }
     return rest

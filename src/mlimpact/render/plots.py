@@ -16,10 +16,14 @@ def _subplots(figsize, *args, **kwargs):
     figure = Figure(figsize=figsize)
     return figure, figure.subplots(*args, **kwargs)
 
+
 #: One colour per production model, the same in every figure.
 MODEL_COLOURS = {"mlca": "#1f77b4", "act": "#d95f02", "mixture": "#555555"}
-MODEL_LABELS = {"mlca": "MLCA (per-area and per-GB factors)",
-                "act": "ACT (fab energy, gases, yield)", "mixture": "mixture of both"}
+MODEL_LABELS = {
+    "mlca": "MLCA (per-area and per-GB factors)",
+    "act": "ACT (fab energy, gases, yield)",
+    "mixture": "mixture of both",
+}
 
 
 def _plain_log_ticks(axis):
@@ -27,6 +31,7 @@ def _plain_log_ticks(axis):
     between 0.001 and 100,000, where labels such as 4x10^1 read badly; wider or more extreme
     axes keep matplotlib's powers of ten."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
     low, high = sorted(axis.get_view_interval())
     if not (low > 1e-3 and high < 1e5 and high / low <= 100):
         return
@@ -43,74 +48,147 @@ def card_timeline(rows, criterion="gwp", unit="kg CO2eq"):
     only, so for ADPe and PE all three are MLCA's) are drawn once, under their joint name."""
     figure, axis = _subplots((9, 6))
     name = {"gwp": "GWP", "adpe": "ADPe", "pe": "PE"}.get(criterion, criterion)
-    totals = {m: [r for r in rows if r["model"] == m and r["criterion"] == criterion
-                  and r["component"] == "total"] for m in MODEL_COLOURS}
+    totals = {
+        m: [
+            r
+            for r in rows
+            if r["model"] == m and r["criterion"] == criterion and r["component"] == "total"
+        ]
+        for m in MODEL_COLOURS
+    }
     groups = []  # lists of models with the same point values
     for model, selected in totals.items():
         if not selected:
             continue
         points = np.array([float(r["point"]) for r in selected])
-        same = next((g for g in groups if len(totals[g[0]]) == len(selected) and np.allclose(
-            [float(r["point"]) for r in totals[g[0]]], points, rtol=1e-9, atol=0)), None)
+        same = next(
+            (
+                g
+                for g in groups
+                if len(totals[g[0]]) == len(selected)
+                and np.allclose(
+                    [float(r["point"]) for r in totals[g[0]]], points, rtol=1e-9, atol=0
+                )
+            ),
+            None,
+        )
         same.append(model) if same else groups.append([model])
     offsets = (-40, 0, 40) if len(groups) > 1 else (0,)
     for offset, group in zip(offsets, groups):
         selected = totals[group[0]]
-        dates = [dt.date.fromisoformat(r["release_date"]) + dt.timedelta(days=offset)
-                 for r in selected]
+        dates = [
+            dt.date.fromisoformat(r["release_date"]) + dt.timedelta(days=offset) for r in selected
+        ]
         median = [r["median"] for r in selected]
         low = [r["median"] - r["q025"] for r in selected]
         high = [r["q975"] - r["median"] for r in selected]
-        label = (MODEL_LABELS[group[0]] if len(group) == 1 else
-                 " = ".join(m.upper() if m != "mixture" else m for m in group)
-                 + " (same point values)")
-        axis.errorbar(dates, median, yerr=[low, high], fmt="o", ms=4, capsize=2, lw=0.8,
-                      color=MODEL_COLOURS[group[0]], label=label, alpha=0.85)
+        label = (
+            MODEL_LABELS[group[0]]
+            if len(group) == 1
+            else " = ".join(m.upper() if m != "mixture" else m for m in group)
+            + " (same point values)"
+        )
+        axis.errorbar(
+            dates,
+            median,
+            yerr=[low, high],
+            fmt="o",
+            ms=4,
+            capsize=2,
+            lw=0.8,
+            color=MODEL_COLOURS[group[0]],
+            label=label,
+            alpha=0.85,
+        )
     axis.set_yscale("log")
     axis.set_xlabel("release date of the card")
     axis.set_ylabel(f"production {name} of one card [{unit}]")
     _plain_log_ticks(axis.yaxis)
-    axis.set_title(f"Production {name} of data-centre and workstation GPUs "
-                   "(median and 95 % interval)")
+    axis.set_title(
+        f"Production {name} of data-centre and workstation GPUs (median and 95 % interval)"
+    )
     axis.grid(True, which="both", alpha=0.3)
-    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(3, len(groups)),
-                frameon=False, fontsize=9)
+    axis.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncol=min(3, len(groups)),
+        frameon=False,
+        fontsize=9,
+    )
     figure.tight_layout()
     return figure
 
 
-CRITERION_LABELS = {"energy": ("energy", "kWh"), "gwp": ("GWP", "kg CO2eq"),
-                    "adpe": ("ADPe", "kg Sb eq"), "pe": ("primary energy", "MJ")}
-SCENARIO_COLOURS = {"baseline": "#1f77b4", "location_shifting": "#2ca02c",
-                    "hardware_efficiency": "#9467bd", "cards": "#d95f02"}
+CRITERION_LABELS = {
+    "energy": ("energy", "kWh"),
+    "gwp": ("GWP", "kg CO2eq"),
+    "adpe": ("ADPe", "kg Sb eq"),
+    "pe": ("primary energy", "MJ"),
+}
+SCENARIO_COLOURS = {
+    "baseline": "#1f77b4",
+    "location_shifting": "#2ca02c",
+    "hardware_efficiency": "#9467bd",
+    "cards": "#d95f02",
+}
 
 
 def _decimal_to_dates(years):
-    return [dt.date(int(y), 1, 1) + dt.timedelta(days=float((y - int(y)) * 365.25))
-            for y in years]
+    return [dt.date(int(y), 1, 1) + dt.timedelta(days=float((y - int(y)) * 365.25)) for y in years]
 
 
-def trend_figure(dates, median, low, high, slopes, intercepts, title, ylabel,
-                 colour="#1f77b4", label="per model: median and 95 % interval",
-                 xlabel="publication date"):
+def trend_figure(
+    dates,
+    median,
+    low,
+    high,
+    slopes,
+    intercepts,
+    title,
+    ylabel,
+    colour="#1f77b4",
+    label="per model: median and 95 % interval",
+    xlabel="publication date",
+):
     """Per-item values against date (log scale) with the fitted trend and its 95 % band.
 
     ``slopes`` and ``intercepts`` are per-sample fits of ln(value) on decimal years.
     """
     figure, axis = _subplots((9, 5.5))
     when = _decimal_to_dates(dates)
-    axis.errorbar(when, median, yerr=[np.maximum(median - low, 0), np.maximum(high - median, 0)],
-                  fmt="o", ms=3, lw=0.6, capsize=0, color=colour, alpha=0.6, label=label)
+    axis.errorbar(
+        when,
+        median,
+        yerr=[np.maximum(median - low, 0), np.maximum(high - median, 0)],
+        fmt="o",
+        ms=3,
+        lw=0.6,
+        capsize=0,
+        color=colour,
+        alpha=0.6,
+        label=label,
+    )
     grid = np.linspace(np.min(dates), np.max(dates), 60)
     ok = np.isfinite(slopes) & np.isfinite(intercepts)
     lines = np.exp(intercepts[ok, None] + slopes[ok, None] * grid[None, :])
     band = np.quantile(lines, [0.025, 0.5, 0.975], axis=0)
     growth = np.exp(np.quantile(slopes[ok], [0.025, 0.5, 0.975]))
-    axis.fill_between(_decimal_to_dates(grid), band[0], band[2], color="black", alpha=0.15,
-                      label="trend: 95 % band of the fitted lines")
-    axis.plot(_decimal_to_dates(grid), band[1], color="black", lw=1.5,
-              label=f"trend: x{growth[1]:.2f} per year [{growth[0]:.2f}, {growth[2]:.2f}] "
-                    "(inputs and which models are in the dataset, as the claims)")
+    axis.fill_between(
+        _decimal_to_dates(grid),
+        band[0],
+        band[2],
+        color="black",
+        alpha=0.15,
+        label="trend: 95 % band of the fitted lines",
+    )
+    axis.plot(
+        _decimal_to_dates(grid),
+        band[1],
+        color="black",
+        lw=1.5,
+        label=f"trend: x{growth[1]:.2f} per year [{growth[0]:.2f}, {growth[2]:.2f}] "
+        "(inputs and which models are in the dataset, as the claims)",
+    )
     axis.set_yscale("log")
     axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
@@ -135,10 +213,15 @@ def scenario_figure(rows):
                 continue
             r = match[0]
             x = i + (k - (len(scenarios) - 1) / 2) * width
-            axis.errorbar([x], [r["estimate"]], yerr=[[r["estimate"] - r["low"]],
-                                                      [r["high"] - r["estimate"]]],
-                          fmt="o", capsize=4, color=SCENARIO_COLOURS[scenario],
-                          label=scenario.replace("_", " ") if i == 0 else None)
+            axis.errorbar(
+                [x],
+                [r["estimate"]],
+                yerr=[[r["estimate"] - r["low"]], [r["high"] - r["estimate"]]],
+                fmt="o",
+                capsize=4,
+                color=SCENARIO_COLOURS[scenario],
+                label=scenario.replace("_", " ") if i == 0 else None,
+            )
     axis.axhline(1.0, color="grey", lw=1, ls="--")
     axis.set_xticks(range(len(criteria)))
     axis.set_xticklabels([CRITERION_LABELS[c][0] for c in criteria])
@@ -151,8 +234,9 @@ def scenario_figure(rows):
     return figure
 
 
-def sensitivity_figure(results, title="Which uncertain inputs matter (Sobol' indices)",
-                       labels=None):
+def sensitivity_figure(
+    results, title="Which uncertain inputs matter (Sobol' indices)", labels=None
+):
     """Total-order (bars) and first-order (dots) indices of the inputs for a few outputs, two
     panels a row so that the figure fits a page column.
 
@@ -162,30 +246,45 @@ def sensitivity_figure(results, title="Which uncertain inputs matter (Sobol' ind
     labels = labels or {}
     columns = min(2, len(results))
     rows = -(-len(results) // columns)
-    figure, axes = _subplots((7.2, 1.0 + 3.1 * rows), rows, columns, sharex=True,
-                             sharey=True, squeeze=False)
+    figure, axes = _subplots(
+        (7.2, 1.0 + 3.1 * rows), rows, columns, sharex=True, sharey=True, squeeze=False
+    )
     parameters = list(results[0][1].parameter.values)
-    order = np.argsort([-max(float(r.ST.sel(parameter=p)) for _, r in results)
-                        for p in parameters])
+    order = np.argsort([-max(float(r.ST.sel(parameter=p)) for _, r in results) for p in parameters])
     shown = [parameters[i] for i in order[:10]][::-1]
     y = np.arange(len(shown))
     for axis, (label, result) in zip(axes.flat, results):
         st = np.array([float(result.ST.sel(parameter=p)) for p in shown])
         ct = [float(result.ST_conf.sel(parameter=p)) for p in shown]
         s1 = np.array([float(result.S1.sel(parameter=p)) for p in shown])
-        axis.barh(y, np.maximum(st, 0.0), xerr=ct, color="#9ecae1", ecolor="#3182bd",
-                  capsize=2, label="total order ST (95 % interval)")
+        axis.barh(
+            y,
+            np.maximum(st, 0.0),
+            xerr=ct,
+            color="#9ecae1",
+            ecolor="#3182bd",
+            capsize=2,
+            label="total order ST (95 % interval)",
+        )
         # S1 <= ST holds for the true indices: an estimate above is sampling error, drawn at
         # ST with an open marker rather than as if it were larger
         above = s1 > st
         axis.plot(s1[~above], y[~above], "o", color="#08519c", ms=4, label="first order S1")
         if above.any():
-            axis.plot(np.maximum(st[above], 0.0), y[above], "o", mfc="none", color="#08519c",
-                      ms=4, label="S1 estimated above ST (sampling error): drawn at ST")
+            axis.plot(
+                np.maximum(st[above], 0.0),
+                y[above],
+                "o",
+                mfc="none",
+                color="#08519c",
+                ms=4,
+                label="S1 estimated above ST (sampling error): drawn at ST",
+            )
         axis.set_title(label, fontsize=9)
         axis.grid(True, axis="x", alpha=0.3)
-    top = max(float(r.ST.sel(parameter=p) + r.ST_conf.sel(parameter=p))
-              for _, r in results for p in shown)
+    top = max(
+        float(r.ST.sel(parameter=p) + r.ST_conf.sel(parameter=p)) for _, r in results for p in shown
+    )
     axes[0][0].set_xlim(0, max(1.05, min(top, 2.0) + 0.05))  # ST estimates may exceed 1
     for index, axis in enumerate(axes.flat):
         if index >= len(results):
@@ -201,17 +300,26 @@ def sensitivity_figure(results, title="Which uncertain inputs matter (Sobol' ind
     for axis in axes.flat:  # every kind of mark once, whichever panel has it
         for handle, name in zip(*axis.get_legend_handles_labels()):
             legend.setdefault(name, handle)
-    figure.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(3, len(legend)),
-                  fontsize=8, frameon=False)
+    figure.legend(
+        list(legend.values()),
+        list(legend),
+        loc="lower center",
+        ncol=min(3, len(legend)),
+        fontsize=8,
+        frameon=False,
+    )
     figure.suptitle(title, fontsize=10)
     figure.tight_layout(rect=(0, 0.05, 1, 1))
     return figure
 
 
-VALIDATION_COLOURS = {"dataset": "#1f77b4", "setup": "#d95f02", "card": "#555555",
-                      "leave-one-out": "#2ca02c"}
-VALIDATION_MARKERS = {"energy": "o", "operational_gwp": "s", "embodied_gwp": "^",
-                      "card_gwp": "D"}
+VALIDATION_COLOURS = {
+    "dataset": "#1f77b4",
+    "setup": "#d95f02",
+    "card": "#555555",
+    "leave-one-out": "#2ca02c",
+}
+VALIDATION_MARKERS = {"energy": "o", "operational_gwp": "s", "embodied_gwp": "^", "card_gwp": "D"}
 
 
 def validation_figure(rows):
@@ -219,20 +327,35 @@ def validation_figure(rows):
     identity line: training runs on the left, per-card production on the right. Colour: the
     way our estimate was made; marker: the quantity; filled: measured, open: derived."""
     figure, axes = _subplots((12, 5.5), 1, 2)
-    panels = ((axes[0], [r for r in rows if r["quantity"] != "card_gwp"],
-               "Training runs: published footprint [kWh or kg CO2eq]",
-               "ours: median and 95 % interval [same unit]"),
-              (axes[1], [r for r in rows if r["quantity"] == "card_gwp"],
-               "One card: published production GWP [kg CO2eq]",
-               "ours: median and 95 % interval [kg CO2eq]"))
+    panels = (
+        (
+            axes[0],
+            [r for r in rows if r["quantity"] != "card_gwp"],
+            "Training runs: published footprint [kWh or kg CO2eq]",
+            "ours: median and 95 % interval [same unit]",
+        ),
+        (
+            axes[1],
+            [r for r in rows if r["quantity"] == "card_gwp"],
+            "One card: published production GWP [kg CO2eq]",
+            "ours: median and 95 % interval [kg CO2eq]",
+        ),
+    )
     for axis, selected, xlabel, ylabel in panels:
         for r in selected:
             colour = VALIDATION_COLOURS[r["way"]]
-            axis.errorbar([r["published"]], [r["median"]],
-                          yerr=[[r["median"] - r["low"]], [r["high"] - r["median"]]],
-                          fmt=VALIDATION_MARKERS[r["quantity"]], ms=5, lw=0.8, capsize=2,
-                          color=colour, mfc=colour if r["basis"] == "measured" else "white",
-                          alpha=0.85)
+            axis.errorbar(
+                [r["published"]],
+                [r["median"]],
+                yerr=[[r["median"] - r["low"]], [r["high"] - r["median"]]],
+                fmt=VALIDATION_MARKERS[r["quantity"]],
+                ms=5,
+                lw=0.8,
+                capsize=2,
+                color=colour,
+                mfc=colour if r["basis"] == "measured" else "white",
+                alpha=0.85,
+            )
         if selected:
             values = [v for r in selected for v in (r["published"], r["low"], r["high"])]
             ends = [min(values) / 2, max(values) * 2]
@@ -245,14 +368,22 @@ def validation_figure(rows):
     _plain_log_ticks(axes[1].xaxis)  # the card panel spans less than a decade
     _plain_log_ticks(axes[1].yaxis)
     from matplotlib.lines import Line2D
-    handles = ([Line2D([], [], color=c, marker="o", ls="", label=f"way: {w}")
-                for w, c in VALIDATION_COLOURS.items()]
-               + [Line2D([], [], color="black", marker=m, ls="", mfc="white",
-                         label=q.replace("_", " ")) for q, m in VALIDATION_MARKERS.items()]
-               + [Line2D([], [], color="black", marker="o", ls="", label="measured (filled)"),
-                  Line2D([], [], color="black", marker="o", ls="", mfc="white",
-                         label="derived (open)"),
-                  Line2D([], [], color="grey", ls="--", label="ours = published")])
+
+    handles = (
+        [
+            Line2D([], [], color=c, marker="o", ls="", label=f"way: {w}")
+            for w, c in VALIDATION_COLOURS.items()
+        ]
+        + [
+            Line2D([], [], color="black", marker=m, ls="", mfc="white", label=q.replace("_", " "))
+            for q, m in VALIDATION_MARKERS.items()
+        ]
+        + [
+            Line2D([], [], color="black", marker="o", ls="", label="measured (filled)"),
+            Line2D([], [], color="black", marker="o", ls="", mfc="white", label="derived (open)"),
+            Line2D([], [], color="grey", ls="--", label="ours = published"),
+        ]
+    )
     axes[0].legend(handles=handles, loc="upper left", fontsize=8, frameon=False)
     axes[0].set_title("Published footprints of training runs against our intervals")
     axes[1].set_title("Production of one card")
@@ -272,15 +403,25 @@ def specification_figure(rows, claim="impacts_grow", scenario="baseline"):
     figure = Figure(figsize=(3.2 * max(len(criteria), 1) + 2.2, 7.0))
     grid = figure.add_gridspec(2, max(len(criteria), 1), height_ratios=(1.1, 1.0), hspace=0.08)
     for k, criterion in enumerate(criteria):
-        mine = sorted((r for r in selected if r["criterion"] == criterion),
-                      key=lambda r: r["estimate"])
+        mine = sorted(
+            (r for r in selected if r["criterion"] == criterion), key=lambda r: r["estimate"]
+        )
         top = figure.add_subplot(grid[0, k])
         bottom = figure.add_subplot(grid[1, k], sharex=top)
         x = np.arange(len(mine))
         estimate = np.array([r["estimate"] for r in mine])
-        top.errorbar(x, estimate, yerr=[estimate - [r["low"] for r in mine],
-                                        np.array([r["high"] for r in mine]) - estimate],
-                     fmt="o", ms=4, capsize=2, color="#1f77b4")
+        top.errorbar(
+            x,
+            estimate,
+            yerr=[
+                estimate - [r["low"] for r in mine],
+                np.array([r["high"] for r in mine]) - estimate,
+            ],
+            fmt="o",
+            ms=4,
+            capsize=2,
+            color="#1f77b4",
+        )
         top.axhline(1.0, color="grey", lw=1, ls="--")
         top.set_title(CRITERION_LABELS.get(criterion, (criterion,))[0], fontsize=10)
         top.grid(True, axis="y", alpha=0.3)
@@ -297,8 +438,9 @@ def specification_figure(rows, claim="impacts_grow", scenario="baseline"):
         bottom.grid(True, alpha=0.2)
         if k == 0:
             top.set_ylabel("growth factor per year\n(median, 95 % interval)")
-            bottom.set_yticklabels([f"{axis.replace('_', ' ')}: {option}"
-                                    for axis, option in options], fontsize=7)
+            bottom.set_yticklabels(
+                [f"{axis.replace('_', ' ')}: {option}" for axis, option in options], fontsize=7
+            )
         else:
             bottom.tick_params(labelleft=False)
     figure.suptitle("Growth of training impacts under other reasonable analysis choices")
@@ -316,14 +458,23 @@ def calibration_figure(inputs, prior_weights, posterior_weights, labels=None):
     for axis, name in zip(axes.flat, names):
         values = np.asarray(inputs[name])
         edges = np.linspace(values.min(), values.max(), 41)
-        axis.hist(values, edges, weights=prior_weights, density=True, color="#bbbbbb",
-                  label="prior")
-        axis.hist(values, edges, weights=posterior_weights, density=True, histtype="step",
-                  color="#08519c", lw=1.5, label="posterior")
+        axis.hist(
+            values, edges, weights=prior_weights, density=True, color="#bbbbbb", label="prior"
+        )
+        axis.hist(
+            values,
+            edges,
+            weights=posterior_weights,
+            density=True,
+            histtype="step",
+            color="#08519c",
+            lw=1.5,
+            label="posterior",
+        )
         axis.set_title(labels.get(name, name), fontsize=9)
         axis.tick_params(labelsize=8)
         axis.set_yticks([])
-    for axis in list(axes.flat)[len(names):]:
+    for axis in list(axes.flat)[len(names) :]:
         axis.set_visible(False)
     handles, names_ = axes[0][0].get_legend_handles_labels()
     figure.legend(handles, names_, loc="lower center", ncol=2, fontsize=8, frameon=False)

@@ -13,25 +13,82 @@ from mlimpact.analysis.trends import UNCERTAINTIES
 from mlimpact.quantities import CRITERIA, ENERGY_SCOPES, IMPACT_CRITERIA, LABELS, PHASES, UNITS
 from mlimpact.render import files, plots
 from mlimpact.render.text import format_number, probability_text, share_text
-from mlimpact.tables.models import record_fixes
 from mlimpact.study.sensitivity import (
-    ALL_CARDS, ALL_MODELS, DOMINANCE_THRESHOLD, SENSITIVITY_HEADER, dominant, output,
-    reported_halfwidth, sensitivity_rows,
+    ALL_CARDS,
+    ALL_MODELS,
+    DOMINANCE_THRESHOLD,
+    SENSITIVITY_HEADER,
+    dominant,
+    output,
+    reported_halfwidth,
+    sensitivity_rows,
 )
+from mlimpact.tables.models import record_fixes
 
-
-CLAIMS_HEADER = ("claim", "criterion", "scenario", "estimate", "low", "high", "probability",
-                 "statistic", "quantity", "uncertainty", "robustness")
-SPECIFICATIONS_HEADER = ("claim", "criterion", "scenario", "quantity", "specification",
-                         "imputation",
-                         "window", "fit", "production_model", "location", "power", "estimate",
-                         "low", "high", "probability")
-TRENDS_HEADER = ("quantity", "criterion", "scenario", "uncertainty", "claim", "statistic",
-                 "growth_per_year", "growth_low", "growth_high", "change_per_year",
-                 "change_low", "change_high", "probability", "doubling_time_years",
-                 "doubling_low", "doubling_high")
-MODELS_HEADER = ("model", "publication_date", "status", "hardware", "confidence", "record_fixes",
-                 "criterion", "phase", "unit", "point", "mean", "median", "q025", "q975")
+CLAIMS_HEADER = (
+    "claim",
+    "criterion",
+    "scenario",
+    "estimate",
+    "low",
+    "high",
+    "probability",
+    "statistic",
+    "quantity",
+    "uncertainty",
+    "robustness",
+)
+SPECIFICATIONS_HEADER = (
+    "claim",
+    "criterion",
+    "scenario",
+    "quantity",
+    "specification",
+    "imputation",
+    "window",
+    "fit",
+    "production_model",
+    "location",
+    "power",
+    "estimate",
+    "low",
+    "high",
+    "probability",
+)
+TRENDS_HEADER = (
+    "quantity",
+    "criterion",
+    "scenario",
+    "uncertainty",
+    "claim",
+    "statistic",
+    "growth_per_year",
+    "growth_low",
+    "growth_high",
+    "change_per_year",
+    "change_low",
+    "change_high",
+    "probability",
+    "doubling_time_years",
+    "doubling_low",
+    "doubling_high",
+)
+MODELS_HEADER = (
+    "model",
+    "publication_date",
+    "status",
+    "hardware",
+    "confidence",
+    "record_fixes",
+    "criterion",
+    "phase",
+    "unit",
+    "point",
+    "mean",
+    "median",
+    "q025",
+    "q975",
+)
 
 
 def _trend_row(row):
@@ -39,10 +96,20 @@ def _trend_row(row):
     share) in separate columns, each empty where it does not apply."""
     values = (_g(row["estimate"]), _g(row["low"]), _g(row["high"]))
     growth = row["statistic"] == "growth factor per year"
-    return [row["quantity"], row["criterion"], row["scenario"], row["uncertainty"],
-            row["claim"], row["statistic"], *(values if growth else ("", "", "")),
-            *(("", "", "") if growth else values), _g(row["probability"]),
-            _g(row["doubling_time_years"]), _g(row["doubling_low"]), _g(row["doubling_high"])]
+    return [
+        row["quantity"],
+        row["criterion"],
+        row["scenario"],
+        row["uncertainty"],
+        row["claim"],
+        row["statistic"],
+        *(values if growth else ("", "", "")),
+        *(("", "", "") if growth else values),
+        _g(row["probability"]),
+        _g(row["doubling_time_years"]),
+        _g(row["doubling_low"]),
+        _g(row["doubling_high"]),
+    ]
 
 
 def _g(value):
@@ -53,42 +120,78 @@ def write_study(result, folder, command=None):
     """Write the main job's outputs into ``folder`` (prepared by the caller); ``command``
     is recorded in results.nc's history."""
     folder = Path(folder)
-    files.write_csv(folder / "claims.csv", CLAIMS_HEADER,
-                     [[row.get(k, "") if k not in ("estimate", "low", "high", "probability",
-                                                   "robustness")
-                       else _g(row.get(k)) for k in CLAIMS_HEADER] for row in result.claims])
+    files.write_csv(
+        folder / "claims.csv",
+        CLAIMS_HEADER,
+        [
+            [
+                row.get(k, "")
+                if k not in ("estimate", "low", "high", "probability", "robustness")
+                else _g(row.get(k))
+                for k in CLAIMS_HEADER
+            ]
+            for row in result.claims
+        ],
+    )
     if result.specifications:
-        files.write_csv(folder / "specifications.csv", SPECIFICATIONS_HEADER,
-                        [[_g(row[k]) if k in ("estimate", "low", "high", "probability")
-                          else row[k] for k in SPECIFICATIONS_HEADER]
-                         for row in result.specifications])
-        files.save_figure(plots.specification_figure(result.specifications),
-                          folder / "specifications.png")
-    files.write_csv(folder / "trends.csv", TRENDS_HEADER, [_trend_row(row)
-                                                            for row in result.trends])
+        files.write_csv(
+            folder / "specifications.csv",
+            SPECIFICATIONS_HEADER,
+            [
+                [
+                    _g(row[k]) if k in ("estimate", "low", "high", "probability") else row[k]
+                    for k in SPECIFICATIONS_HEADER
+                ]
+                for row in result.specifications
+            ],
+        )
+        files.save_figure(
+            plots.specification_figure(result.specifications), folder / "specifications.png"
+        )
+    files.write_csv(
+        folder / "trends.csv", TRENDS_HEADER, [_trend_row(row) for row in result.trends]
+    )
     baseline = result.scenarios.get("baseline") or next(iter(result.scenarios.values()))
     records = {r.name: r for r in baseline.notable.records}
     rows = []
     summary = baseline.summary
     # rows of each variable: (criterion, phase) of its values; the energy's scopes are rows of
     # criterion energy whose phase is the scope
-    phases = {"energy": ("energy", ("use",)), "energy_by_scope": ("energy", ENERGY_SCOPES),
-              **{c: (c, PHASES) for c in IMPACT_CRITERIA}}
+    phases = {
+        "energy": ("energy", ("use",)),
+        "energy_by_scope": ("energy", ENERGY_SCOPES),
+        **{c: (c, PHASES) for c in IMPACT_CRITERIA},
+    }
     # (model, phase, statistic) arrays, read once: selecting value by value took seconds
-    table = {v: summary[v].sel(statistic=["point", "mean", "median", "q025", "q975"])
-             .transpose("model", ..., "statistic").values.reshape(len(summary.model), -1, 5)
-             for v in phases}
+    table = {
+        v: summary[v]
+        .sel(statistic=["point", "mean", "median", "q025", "q975"])
+        .transpose("model", ..., "statistic")
+        .values.reshape(len(summary.model), -1, 5)
+        for v in phases
+    }
     fixes = record_fixes()
     for m, name in enumerate(summary.model.values):
         date = str(baseline.notable.dates[m])
-        fixed = ";".join(f"{field} {action}" for field, (action, _, _)
-                         in fixes.get(name, {}).items())
+        fixed = ";".join(
+            f"{field} {action}" for field, (action, _, _) in fixes.get(name, {}).items()
+        )
         for variable, (criterion, names) in phases.items():
             for p, phase in enumerate(names):
-                rows.append([name, date, records[name].status, records[name].hardware,
-                             records[name].confidence, fixed,
-                             criterion, phase, UNITS[criterion],
-                             *(_g(float(x)) for x in table[variable][m, p])])
+                rows.append(
+                    [
+                        name,
+                        date,
+                        records[name].status,
+                        records[name].hardware,
+                        records[name].confidence,
+                        fixed,
+                        criterion,
+                        phase,
+                        UNITS[criterion],
+                        *(_g(float(x)) for x in table[variable][m, p]),
+                    ]
+                )
     files.write_csv(folder / "models.csv", MODELS_HEADER, rows)
     # NetCDF: per-model statistics of every scenario and per-sample slopes
     datasets = []
@@ -96,34 +199,53 @@ def write_study(result, folder, command=None):
         datasets.append(scenario.summary.expand_dims(scenario=[name]))
     combined = xr.concat(datasets, dim="scenario", join="outer")
     series = sorted({k[0] for s in result.scenarios.values() for k in s.slopes})
-    slopes = np.full((len(result.scenarios), len(series), len(UNCERTAINTIES),
-                      result.options.samples), np.nan)
+    slopes = np.full(
+        (len(result.scenarios), len(series), len(UNCERTAINTIES), result.options.samples), np.nan
+    )
     for i, scenario in enumerate(result.scenarios.values()):
         for j, key in enumerate(series):
             for k, uncertainty in enumerate(UNCERTAINTIES):
                 if (key, uncertainty) in scenario.slopes:
                     slopes[i, j, k] = scenario.slopes[key, uncertainty]
-    combined["slope"] = (("scenario", "series", "uncertainty", "sample"), slopes,
-                         {"units": "1/year", "long_name": "slope of ln(value) against "
-                          "publication date, per sample"})
+    combined["slope"] = (
+        ("scenario", "series", "uncertainty", "sample"),
+        slopes,
+        {"units": "1/year", "long_name": "slope of ln(value) against publication date, per sample"},
+    )
     intercepts = np.full((len(result.scenarios), len(series), result.options.samples), np.nan)
     for i, scenario in enumerate(result.scenarios.values()):
         for j, key in enumerate(series):
             if key in scenario.intercepts:
                 intercepts[i, j] = scenario.intercepts[key]
-    combined["intercept"] = (("scenario", "series", "sample"), intercepts,
-                             {"units": "1", "long_name": "intercept of ln(value) against "
-                              "publication date [decimal years], per sample (input uncertainty)"})
+    combined["intercept"] = (
+        ("scenario", "series", "sample"),
+        intercepts,
+        {
+            "units": "1",
+            "long_name": "intercept of ln(value) against "
+            "publication date [decimal years], per sample (input uncertainty)",
+        },
+    )
     combined = combined.assign_coords(series=series, uncertainty=list(UNCERTAINTIES))
     combined = combined.assign_coords(_model_coordinates(baseline, combined.model.values))
-    combined.attrs.update({"samples": result.options.samples, "seed": result.options.seed,
-                           "window": f"{result.options.window[0]}-{result.options.window[1]}",
-                           "location": result.options.location,
-                           "power_model": result.options.power})
-    files.write_netcdf(files.describe_dataset(
-        files.split_point(combined), "Environmental impacts of training notable AI models: "
-        "per-model statistics and per-sample trends (mlimpact run)", command=command),
-        folder / "results.nc")
+    combined.attrs.update(
+        {
+            "samples": result.options.samples,
+            "seed": result.options.seed,
+            "window": f"{result.options.window[0]}-{result.options.window[1]}",
+            "location": result.options.location,
+            "power_model": result.options.power,
+        }
+    )
+    files.write_netcdf(
+        files.describe_dataset(
+            files.split_point(combined),
+            "Environmental impacts of training notable AI models: "
+            "per-model statistics and per-sample trends (mlimpact run)",
+            command=command,
+        ),
+        folder / "results.nc",
+    )
     # figures
     for criterion in CRITERIA:
         values = summary[criterion]
@@ -131,28 +253,42 @@ def write_study(result, folder, command=None):
             values = values.sel(phase="total")
         label, unit = plots.CRITERION_LABELS[criterion]
         figure = plots.trend_figure(
-            baseline.dates, values.sel(statistic="median").values,
-            values.sel(statistic="q025").values, values.sel(statistic="q975").values,
-            baseline.slopes[criterion, "combined"], baseline.combined_intercepts[criterion],
-            (f"Training {label} of notable AI models, use phase ({len(baseline.dates)} models)"
-             if criterion == "energy" else
-             f"Training {label} of notable AI models, life cycle ({len(baseline.dates)} models)"),
-            f"{label} per training run [{unit}]")
+            baseline.dates,
+            values.sel(statistic="median").values,
+            values.sel(statistic="q025").values,
+            values.sel(statistic="q975").values,
+            baseline.slopes[criterion, "combined"],
+            baseline.combined_intercepts[criterion],
+            f"Training {label} of notable AI models, "
+            f"{'use phase' if criterion == 'energy' else 'life cycle'} "
+            f"({len(baseline.dates)} models)",
+            f"{label} per training run [{unit}]",
+        )
         files.save_figure(figure, folder / f"impacts_{criterion}.png")
     card = result.cards
     gwp = card["summary"].gwp.sel(component="total")
     figure = plots.trend_figure(
-        card["dates"], gwp.sel(statistic="median").values, gwp.sel(statistic="q025").values,
-        gwp.sel(statistic="q975").values, card["slopes"]["gwp", "combined"],
+        card["dates"],
+        gwp.sel(statistic="median").values,
+        gwp.sel(statistic="q025").values,
+        gwp.sel(statistic="q975").values,
+        card["slopes"]["gwp", "combined"],
         card["combined_intercepts"]["gwp"],
         f"Production GWP of one card, data-centre and workstation GPUs ({len(card['dates'])})",
-        "production GWP of one card [kg CO2eq]", colour=plots.SCENARIO_COLOURS["cards"],
+        "production GWP of one card [kg CO2eq]",
+        colour=plots.SCENARIO_COLOURS["cards"],
         label="per card (MLCA or ACT, sampled): median and 95 % interval",
-        xlabel="release date of the card")
+        xlabel="release date of the card",
+    )
     files.save_figure(figure, folder / "cards_gwp.png")
-    figure = plots.scenario_figure([r for r in result.trends if r["uncertainty"] == "combined"
-                                    and r["quantity"] in ("energy per model",
-                                                          "life-cycle impact per model")])
+    figure = plots.scenario_figure(
+        [
+            r
+            for r in result.trends
+            if r["uncertainty"] == "combined"
+            and r["quantity"] in ("energy per model", "life-cycle impact per model")
+        ]
+    )
     files.save_figure(figure, folder / "scenarios.png")
     if result.sensitivity is not None:
         write_sensitivity(result.sensitivity, folder, figures=("growth",))
@@ -174,16 +310,31 @@ def _model_coordinates(baseline, names):
 
     dates = [str(d) for d in notable.dates]
     return {
-        "publication_date": ("model", column(dates),
-                             {"long_name": "publication date of the model (YYYY-MM-DD)"}),
-        "hardware": ("model", column(list(notable.hardware)),
-                     {"long_name": "accelerator of the run (or its choice of variants)"}),
-        "status": ("model", [records[n].status if n in records else "" for n in names],
-                   {"long_name": "record status: complete or imputed"}),
-        "country": ("model", column(list(notable.countries)),
-                    {"long_name": "country of the run's grid (ISO 3166 alpha-3)"}),
-        "location_basis": ("model", column(list(notable.location_bases)),
-                           {"long_name": "evidence of where the run trained"}),
+        "publication_date": (
+            "model",
+            column(dates),
+            {"long_name": "publication date of the model (YYYY-MM-DD)"},
+        ),
+        "hardware": (
+            "model",
+            column(list(notable.hardware)),
+            {"long_name": "accelerator of the run (or its choice of variants)"},
+        ),
+        "status": (
+            "model",
+            [records[n].status if n in records else "" for n in names],
+            {"long_name": "record status: complete or imputed"},
+        ),
+        "country": (
+            "model",
+            column(list(notable.countries)),
+            {"long_name": "country of the run's grid (ISO 3166 alpha-3)"},
+        ),
+        "location_basis": (
+            "model",
+            column(list(notable.location_bases)),
+            {"long_name": "evidence of where the run trained"},
+        ),
     }
 
 
@@ -194,75 +345,124 @@ def _pct(p):
 def study_markdown(result):
     """report.md: the claims in plain words, the table, the figures."""
     options = result.options
-    lines = ["# Environmental impacts of training notable AI models: claims with confidence "
-             "intervals", "",
-             f"Monte Carlo over {options.samples:,} samples (seed {options.seed}, "
-             f"{options.method}), models published {options.window[0]}-{options.window[1]}, "
-             f"imputation {'on' if options.impute else 'off'}. Every interval is a 95 % "
-             "interval; *probability* is the share of samples in which the claim holds. "
-             "Intervals combine input uncertainty (Monte Carlo) and which models are in the "
-             "dataset (a bootstrap over models, paired with the samples); `trends.csv` gives "
-             "each source alone.", ""]
+    lines = [
+        "# Environmental impacts of training notable AI models: claims with confidence intervals",
+        "",
+        f"Monte Carlo over {options.samples:,} samples (seed {options.seed}, "
+        f"{options.method}), models published {options.window[0]}-{options.window[1]}, "
+        f"imputation {'on' if options.impute else 'off'}. Every interval is a 95 % "
+        "interval; *probability* is the share of samples in which the claim holds. "
+        "Intervals combine input uncertainty (Monte Carlo) and which models are in the "
+        "dataset (a bootstrap over models, paired with the samples); `trends.csv` gives "
+        "each source alone.",
+        "",
+    ]
     if result.coverage is not None:
         report = result.coverage
-        origin = ("notable models (Epoch AI, the embedded snapshot)"
-                  if result.models_sha256 is None else
-                  f"runs of `{options.models_file}` (SHA-256 {result.models_sha256})")
-        lines += [f"**Dataset**: {report['included_total']} of "
-                  f"{report['included_total'] + report['excluded_total']} {origin} "
-                  f"enter: {report['complete_total']} complete, "
-                  f"{report['imputed_total']} with imputed fields; "
-                  f"{report['excluded_total']} excluded (`mlimpact data` says why); "
-                  f"{report.get('speculative_included', 0)} of them are records Epoch AI marks "
-                  "Speculative. Location: "
-                  f"{options.location}; power model: {options.power}. Catalogue of uncertain "
-                  "inputs: the prior of `data/parameters.toml`"
-                  + (", amended by the configuration's [uncertainty] section"
-                     if options.uncertainty else "")
-                  + " (not calibrated: out of sample the calibrated catalogue of `mlimpact "
-                  "calibrate` scores worse, docs/calibration.md).", ""]
+        origin = (
+            "notable models (Epoch AI, the embedded snapshot)"
+            if result.models_sha256 is None
+            else f"runs of `{options.models_file}` (SHA-256 {result.models_sha256})"
+        )
+        lines += [
+            f"**Dataset**: {report['included_total']} of "
+            f"{report['included_total'] + report['excluded_total']} {origin} "
+            f"enter: {report['complete_total']} complete, "
+            f"{report['imputed_total']} with imputed fields; "
+            f"{report['excluded_total']} excluded (`mlimpact data` says why); "
+            f"{report.get('speculative_included', 0)} of them are records Epoch AI marks "
+            "Speculative. Location: "
+            f"{options.location}; power model: {options.power}. Catalogue of uncertain "
+            "inputs: the prior of `data/parameters.toml`"
+            + (
+                ", amended by the configuration's [uncertainty] section"
+                if options.uncertainty
+                else ""
+            )
+            + " (not calibrated: out of sample the calibrated catalogue of `mlimpact "
+            "calibrate` scores worse, docs/calibration.md).",
+            "",
+        ]
     lines += ["## The claims", ""]
     for claim, text in result.claim_texts.items():
         rows = [r for r in result.claims if r["claim"] == claim]
         if not rows:
             continue
         lines.append(f"- **{text}**: " + "; ".join(_sentence(r) for r in rows) + ".")
-    lines += ["", "| claim | quantity | criterion | scenario | estimate | 95 % interval | "
-              "probability | robustness |", "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| claim | quantity | criterion | scenario | estimate | 95 % interval | "
+        "probability | robustness |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in result.claims:
-        lines.append(f"| {r['claim']} | {r['quantity']} | {r['criterion']} | {r['scenario']} | "
-                     f"{format_number(r['estimate'])} | [{format_number(r['low'])}, "
-                     f"{format_number(r['high'])}] | {_pct(r['probability'])} | "
-                     f"{share_text(r.get('robustness'))} |")
-    lines += ["", "Growth factors are per year (x2 means doubling every year); the claim "
-              "holds when the factor exceeds 1. For impact shifting, the estimate is the share "
-              "of the summed impacts of all models that comes from producing the hardware, and "
-              "the probability is P(share > 0.5).", "", "## Figures", ""]
-    for criterion, title in (("energy", "Energy"), ("gwp", "Climate change (GWP)"),
-                             ("adpe", "Abiotic depletion (ADPe)"), ("pe", "Primary energy")):
+        lines.append(
+            f"| {r['claim']} | {r['quantity']} | {r['criterion']} | {r['scenario']} | "
+            f"{format_number(r['estimate'])} | [{format_number(r['low'])}, "
+            f"{format_number(r['high'])}] | {_pct(r['probability'])} | "
+            f"{share_text(r.get('robustness'))} |"
+        )
+    lines += [
+        "",
+        "Growth factors are per year (x2 means doubling every year); the claim "
+        "holds when the factor exceeds 1. For impact shifting, the estimate is the share "
+        "of the summed impacts of all models that comes from producing the hardware, and "
+        "the probability is P(share > 0.5).",
+        "",
+        "## Figures",
+        "",
+    ]
+    for criterion, title in (
+        ("energy", "Energy"),
+        ("gwp", "Climate change (GWP)"),
+        ("adpe", "Abiotic depletion (ADPe)"),
+        ("pe", "Primary energy"),
+    ):
         lines += [f"### {title} per training run", "", f"![{title}](impacts_{criterion}.png)", ""]
-    lines += ["### Production of one graphics card", "", "![cards](cards_gwp.png)", "",
-              "### Scenarios", "", "![scenarios](scenarios.png)", "",
-              "Scenarios: *baseline* (the organisation's country, the year before "
-              "publication); *location shifting* (every run on "
-              + (f"the grid of {options.low_carbon_country}" if options.low_carbon_country
-                 else "the lowest-intensity grid of its year among Boavizta's countries")
-              + "); *hardware efficiency* (every run with a known compute on the most "
-                "efficient accelerator, in peak FLOP/s per W, released by its publication "
-                "date).", "",
-              *drivers_markdown(result),
-              *_sensitivity_markdown(result),
-              *specifications_markdown(result),
-              *validation_markdown(result.validation),
-              "## Files", "", "- `claims.csv`: this table. `trends.csv`: every growth rate, "
-              "per scenario and source of uncertainty.",
-              "- `models.csv`: per-model point estimate, mean, median and 95 % interval "
-              "(baseline); the energy also by scope (phase accelerators, host, overhead).", "- `results.nc`: per-model statistics of every scenario and the "
-              "per-sample slopes (xarray/NetCDF).",
-              *(["- `validation.csv`, `validation_summary.csv`: published footprints against "
-                 "our intervals, per row and summarised."] if result.validation else []), "",
-              "Methods: docs/methodology.md, docs/uncertainty.md, docs/dataset.md, "
-              "docs/validation.md.", ""]
+    lines += [
+        "### Production of one graphics card",
+        "",
+        "![cards](cards_gwp.png)",
+        "",
+        "### Scenarios",
+        "",
+        "![scenarios](scenarios.png)",
+        "",
+        "Scenarios: *baseline* (the organisation's country, the year before "
+        "publication); *location shifting* (every run on "
+        + (
+            f"the grid of {options.low_carbon_country}"
+            if options.low_carbon_country
+            else "the lowest-intensity grid of its year among Boavizta's countries"
+        )
+        + "); *hardware efficiency* (every run with a known compute on the most "
+        "efficient accelerator, in peak FLOP/s per W, released by its publication "
+        "date).",
+        "",
+        *drivers_markdown(result),
+        *_sensitivity_markdown(result),
+        *specifications_markdown(result),
+        *validation_markdown(result.validation),
+        "## Files",
+        "",
+        "- `claims.csv`: this table. `trends.csv`: every growth rate, "
+        "per scenario and source of uncertainty.",
+        "- `models.csv`: per-model point estimate, mean, median and 95 % interval "
+        "(baseline); the energy also by scope (phase accelerators, host, overhead).",
+        "- `results.nc`: per-model statistics of every scenario and the "
+        "per-sample slopes (xarray/NetCDF).",
+        *(
+            [
+                "- `validation.csv`, `validation_summary.csv`: published footprints against "
+                "our intervals, per row and summarised."
+            ]
+            if result.validation
+            else []
+        ),
+        "",
+        "Methods: docs/methodology.md, docs/uncertainty.md, docs/dataset.md, docs/validation.md.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -278,30 +478,54 @@ def _sensitivity_markdown(result):
     elif models.attrs.get("converged"):
         precision = f"the analysis went on until every one was at most ± {target:.2f}"
     else:
-        precision = (f"the target of ± {target:.2f} was **not reached** within the time or "
-                     "size limit: read the indices with their intervals")
-    lines = ["## Which uncertain inputs dominate", "",
-             f"Sobol' total-order indices (ST, with 95 % bootstrap intervals) of the inputs "
-             f"of `data/parameters.toml`, from N = {models.attrs['base_points']:,} base points "
-             "of a Saltelli design (`mlimpact sensitivity` runs the full analysis). ST is the "
-             "share of an output's variance that involves the input. The widest interval of "
-             f"the outputs below is ± {widest:.3f}; {precision}. An input is named only if its "
-             f"ST is at least {DOMINANCE_THRESHOLD:.2f}; first-order estimates above the "
-             "total-order one (sampling error) are flagged in sensitivity.csv and drawn at "
-             "the total-order value.", ""]
-    entries = [("impacts_grow", f"growth rate of {c}", models, "growth rate", c, ALL_MODELS)
-               for c in CRITERIA]
-    entries += [("card_production_rises", f"card growth rate of {c}", card, "card growth rate",
-                 c, ALL_CARDS) for c in IMPACT_CRITERIA]
-    entries += [("impact_shifting", f"production share of {c}", models, "production share", c,
-                 ALL_MODELS) for c in ("adpe", "gwp")]
-    entries += [("(totals)", f"sum over all models, {c}", models, "impact", c, ALL_MODELS)
-                for c in CRITERIA]
+        precision = (
+            f"the target of ± {target:.2f} was **not reached** within the time or "
+            "size limit: read the indices with their intervals"
+        )
+    lines = [
+        "## Which uncertain inputs dominate",
+        "",
+        f"Sobol' total-order indices (ST, with 95 % bootstrap intervals) of the inputs "
+        f"of `data/parameters.toml`, from N = {models.attrs['base_points']:,} base points "
+        "of a Saltelli design (`mlimpact sensitivity` runs the full analysis). ST is the "
+        "share of an output's variance that involves the input. The widest interval of "
+        f"the outputs below is ± {widest:.3f}; {precision}. An input is named only if its "
+        f"ST is at least {DOMINANCE_THRESHOLD:.2f}; first-order estimates above the "
+        "total-order one (sampling error) are flagged in sensitivity.csv and drawn at "
+        "the total-order value.",
+        "",
+    ]
+    entries = [
+        ("impacts_grow", f"growth rate of {c}", models, "growth rate", c, ALL_MODELS)
+        for c in CRITERIA
+    ]
+    entries += [
+        (
+            "card_production_rises",
+            f"card growth rate of {c}",
+            card,
+            "card growth rate",
+            c,
+            ALL_CARDS,
+        )
+        for c in IMPACT_CRITERIA
+    ]
+    entries += [
+        ("impact_shifting", f"production share of {c}", models, "production share", c, ALL_MODELS)
+        for c in ("adpe", "gwp")
+    ]
+    entries += [
+        ("(totals)", f"sum over all models, {c}", models, "impact", c, ALL_MODELS) for c in CRITERIA
+    ]
     lines += ["| claim | output | dominant inputs (ST) |", "|---|---|---|"]
     for claim, label, data, quantity, criterion, subject in entries:
-        top = ", ".join(f"{p} {st:.2f} ± {c:.2f}"
-                        for p, st, c in dominant(data, quantity, criterion, subject)) \
+        top = (
+            ", ".join(
+                f"{p} {st:.2f} ± {c:.2f}"
+                for p, st, c in dominant(data, quantity, criterion, subject)
+            )
             or f"none with ST >= {DOMINANCE_THRESHOLD:.2f}"
+        )
         lines.append(f"| {claim} | {label} | {top} |")
     lines += ["", "![sensitivity](sensitivity_growth.png)", ""]
     return lines
@@ -309,14 +533,19 @@ def _sensitivity_markdown(result):
 
 def _sentence(r):
     if r["claim"] == "impact_shifting":
-        return (f"{LABELS[r['criterion']]} production share {100 * r['estimate']:.0f} % "
-                f"[{100 * r['low']:.0f}, {100 * r['high']:.0f}], P(> 50 %) = "
-                f"{_pct(r['probability'])}")
-    what = ("FLOP per kWh" if r["quantity"] == "training FLOP per kWh"
-            else LABELS[r["criterion"]])
-    where = "" if r["scenario"] in ("baseline", "cards") else f" ({r['scenario'].replace('_', ' ')})"
-    return (f"{what}{where} x{r['estimate']:.2f} per year [{r['low']:.2f}, {r['high']:.2f}], "
-            f"P(growth) = {_pct(r['probability'])}")
+        return (
+            f"{LABELS[r['criterion']]} production share {100 * r['estimate']:.0f} % "
+            f"[{100 * r['low']:.0f}, {100 * r['high']:.0f}], P(> 50 %) = "
+            f"{_pct(r['probability'])}"
+        )
+    what = "FLOP per kWh" if r["quantity"] == "training FLOP per kWh" else LABELS[r["criterion"]]
+    where = (
+        "" if r["scenario"] in ("baseline", "cards") else f" ({r['scenario'].replace('_', ' ')})"
+    )
+    return (
+        f"{what}{where} x{r['estimate']:.2f} per year [{r['low']:.2f}, {r['high']:.2f}], "
+        f"P(growth) = {_pct(r['probability'])}"
+    )
 
 
 #: The sensitivity figures: file suffix -> (quantity, subject, criteria, title of a panel).
@@ -333,8 +562,7 @@ def _parameter_labels():
 
     labels = {"location": location_parameters({"run": ([1.0], [1.0])})["location"].display_name}
     for power_model in ("mlca", "evidence"):
-        labels.update({name: p.display_name
-                       for name, p in default_catalogue(power_model).items()})
+        labels.update({name: p.display_name for name, p in default_catalogue(power_model).items()})
     return labels
 
 
@@ -351,8 +579,9 @@ def write_sensitivity(result, folder, figures=tuple(SENSITIVITY_FIGURES)):
         quantity, subject, criteria, title = SENSITIVITY_FIGURES[name]
         data = card if quantity.startswith("card") else models
         figure = plots.sensitivity_figure(
-            [(title.format(label=LABELS[c]), output(data, quantity, c, subject))
-             for c in criteria], labels=labels)
+            [(title.format(label=LABELS[c]), output(data, quantity, c, subject)) for c in criteria],
+            labels=labels,
+        )
         files.save_figure(figure, folder / f"sensitivity_{name}.png")
     return len(rows)
 
@@ -362,12 +591,22 @@ def write_validation(result, folder):
     from mlimpact.render.text import VALIDATION_ROW_KEYS, VALIDATION_SUMMARY_KEYS
 
     folder = Path(folder)
-    files.write_csv(folder / "validation.csv", VALIDATION_ROW_KEYS,
-                    [[_g(r[k]) if isinstance(r[k], float) else r[k] for k in VALIDATION_ROW_KEYS]
-                     for r in result.rows])
-    files.write_csv(folder / "validation_summary.csv", VALIDATION_SUMMARY_KEYS,
-                    [[_g(s[k]) if isinstance(s[k], float) else s[k]
-                      for k in VALIDATION_SUMMARY_KEYS] for s in result.summary])
+    files.write_csv(
+        folder / "validation.csv",
+        VALIDATION_ROW_KEYS,
+        [
+            [_g(r[k]) if isinstance(r[k], float) else r[k] for k in VALIDATION_ROW_KEYS]
+            for r in result.rows
+        ],
+    )
+    files.write_csv(
+        folder / "validation_summary.csv",
+        VALIDATION_SUMMARY_KEYS,
+        [
+            [_g(s[k]) if isinstance(s[k], float) else s[k] for k in VALIDATION_SUMMARY_KEYS]
+            for s in result.summary
+        ],
+    )
     files.save_figure(plots.validation_figure(result.rows), folder / "validation.png")
 
 
@@ -382,53 +621,86 @@ def drivers_markdown(result):
     from mlimpact.study.drivers import SERIES
 
     def trend(quantity, criterion, uncertainty):
-        return next((r for r in result.trends if r["scenario"] == "baseline"
-                     and r["quantity"] == quantity and r["criterion"] == criterion
-                     and r["uncertainty"] == uncertainty), None)
+        return next(
+            (
+                r
+                for r in result.trends
+                if r["scenario"] == "baseline"
+                and r["quantity"] == quantity
+                and r["criterion"] == criterion
+                and r["uncertainty"] == uncertainty
+            ),
+            None,
+        )
 
     energy = trend("energy per model", "energy", "combined")
     compute = trend("training compute per model", "compute", "dataset")
-    rows = [("energy per training run (our model, use phase)", energy,
-             len(result.scenarios["baseline"].dates)),
-            ("training compute per model", compute,
-             int(np.sum(result.scenarios["baseline"].notable.runs.column(
-                 "training_compute") > 0)))]
-    rows += [(SERIES[name][0], trend(SERIES[name][0], name, "dataset"), n)
-             for name, (_, n) in result.drivers.items()]
-    lines = ["## What drives the energy trend", "",
-             "Growth factors per year of the energy trend's factors, each fitted on reported "
-             "facts only (Epoch AI's records and the hardware table; imputed values left "
-             "out), with 95 % intervals from a bootstrap over the items "
-             "(`trends.csv`, uncertainty = dataset):", "",
-             "| series | growth per year | items |", "|---|---|---|"]
+    rows = [
+        (
+            "energy per training run (our model, use phase)",
+            energy,
+            len(result.scenarios["baseline"].dates),
+        ),
+        (
+            "training compute per model",
+            compute,
+            int(np.sum(result.scenarios["baseline"].notable.runs.column("training_compute") > 0)),
+        ),
+    ]
+    rows += [
+        (SERIES[name][0], trend(SERIES[name][0], name, "dataset"), n)
+        for name, (_, n) in result.drivers.items()
+    ]
+    lines = [
+        "## What drives the energy trend",
+        "",
+        "Growth factors per year of the energy trend's factors, each fitted on reported "
+        "facts only (Epoch AI's records and the hardware table; imputed values left "
+        "out), with 95 % intervals from a bootstrap over the items "
+        "(`trends.csv`, uncertainty = dataset):",
+        "",
+        "| series | growth per year | items |",
+        "|---|---|---|",
+    ]
     lines += [f"| {label} | {_factor(row)} | {n} |" for label, row, n in rows if row]
     used = trend(SERIES["hardware_efficiency_used"][0], "hardware_efficiency_used", "dataset")
     if energy and compute and used and used["estimate"] > 0:
-        lines += ["", f"Compute per model grows x{compute['estimate']:.2f} per year and the "
-                  f"peak efficiency of the accelerators it runs on x{used['estimate']:.2f}: "
-                  f"with utilisation and overheads unchanged, energy per model would grow "
-                  f"about x{compute['estimate'] / used['estimate']:.2f} per year; our model "
-                  f"gives x{energy['estimate']:.2f}. "
-                  + ("Efficiency gains are real but compute grows faster (the intervals do "
-                     "not overlap), so energy rises." if compute["low"] > used["high"]
-                     and used["low"] > 1 else
-                     "The intervals do not tell whether compute outgrows efficiency.")]
-    backfire = (energy and used and energy["low"] > 1 and used["low"] > 1)
-    lines += ["", "*What this can say about a rebound effect.* A rebound effect is the share "
-              "of the energy savings expected from an efficiency gain that the response to "
-              "the gain takes back; when energy use rises it is called backfire (Greening, "
-              "Greene and Difiglio, Energy Policy 28, 389-401, 2000; Sorrell, Energy Policy "
-              "37, 1456-1469, 2009). "
-              + ("The trends above are consistent with backfire: efficiency rises and so "
-                 "does energy per model. " if backfire else
-                 "The trends above do not show both a rise in efficiency and a rise in "
-                 "energy per model. ")
-              + "Trends alone cannot show that the "
-              "efficiency gains *caused* the growth of compute, which would need the compute "
-              "that would have been used without them. The claim table's `rebound` rows "
-              "(FLOP per kWh of the runs) are weaker evidence still: for most runs that "
-              "energy was itself computed from compute, peak rate and an assumed utilisation.",
-              ""]
+        lines += [
+            "",
+            f"Compute per model grows x{compute['estimate']:.2f} per year and the "
+            f"peak efficiency of the accelerators it runs on x{used['estimate']:.2f}: "
+            f"with utilisation and overheads unchanged, energy per model would grow "
+            f"about x{compute['estimate'] / used['estimate']:.2f} per year; our model "
+            f"gives x{energy['estimate']:.2f}. "
+            + (
+                "Efficiency gains are real but compute grows faster (the intervals do "
+                "not overlap), so energy rises."
+                if compute["low"] > used["high"] and used["low"] > 1
+                else "The intervals do not tell whether compute outgrows efficiency."
+            ),
+        ]
+    backfire = energy and used and energy["low"] > 1 and used["low"] > 1
+    lines += [
+        "",
+        "*What this can say about a rebound effect.* A rebound effect is the share "
+        "of the energy savings expected from an efficiency gain that the response to "
+        "the gain takes back; when energy use rises it is called backfire (Greening, "
+        "Greene and Difiglio, Energy Policy 28, 389-401, 2000; Sorrell, Energy Policy "
+        "37, 1456-1469, 2009). "
+        + (
+            "The trends above are consistent with backfire: efficiency rises and so "
+            "does energy per model. "
+            if backfire
+            else "The trends above do not show both a rise in efficiency and a rise in "
+            "energy per model. "
+        )
+        + "Trends alone cannot show that the "
+        "efficiency gains *caused* the growth of compute, which would need the compute "
+        "that would have been used without them. The claim table's `rebound` rows "
+        "(FLOP per kWh of the runs) are weaker evidence still: for most runs that "
+        "energy was itself computed from compute, peak rate and an assumed utilisation.",
+        "",
+    ]
     return lines
 
 
@@ -441,27 +713,41 @@ def specifications_markdown(result):
     labels = list(dict.fromkeys(r["specification"] for r in result.specifications))
     broken = breakers(result.specifications)
     robust = [r for r in result.claims if r.get("robustness") == 1.0]
-    fragile = [r for r in result.claims if r.get("robustness") == r.get("robustness")
-               and 0 < r.get("robustness", 0) < 1]
+    fragile = [
+        r
+        for r in result.claims
+        if r.get("robustness") == r.get("robustness") and 0 < r.get("robustness", 0) < 1
+    ]
     never = [r for r in result.claims if r.get("robustness") == 0.0]
-    lines = ["## Claims under other reasonable choices", "",
-             f"The claims of the baseline and of the cards, re-evaluated under {len(labels)} "
-             f"specifications: the main run's choices and every alternative on one axis at a "
-             f"time ({', '.join(AXES)}); {result.options.specification_samples} samples each "
-             "(`specifications.csv`, `specifications.png`). *Robustness* is the share of the "
-             f"specifications in which a claim holds with probability >= {HOLDS:.2f}; claims "
-             "of the other scenarios were not re-evaluated (-).", ""]
+    lines = [
+        "## Claims under other reasonable choices",
+        "",
+        f"The claims of the baseline and of the cards, re-evaluated under {len(labels)} "
+        f"specifications: the main run's choices and every alternative on one axis at a "
+        f"time ({', '.join(AXES)}); {result.options.specification_samples} samples each "
+        "(`specifications.csv`, `specifications.png`). *Robustness* is the share of the "
+        f"specifications in which a claim holds with probability >= {HOLDS:.2f}; claims "
+        "of the other scenarios were not re-evaluated (-).",
+        "",
+    ]
     if robust:
-        lines.append("Robust (hold in every specification): "
-                     + "; ".join(f"{r['claim']} ({r['criterion']})" for r in robust) + ".")
+        lines.append(
+            "Robust (hold in every specification): "
+            + "; ".join(f"{r['claim']} ({r['criterion']})" for r in robust)
+            + "."
+        )
     for r in fragile:
-        lines.append(f"- **{r['claim']} ({r['criterion']})** holds in "
-                     f"{100 * r['robustness']:.0f} % of them; it fails under: "
-                     + ", ".join(f"`{s}`" for s in broken.get(claim_key(r), [])) + ".")
+        lines.append(
+            f"- **{r['claim']} ({r['criterion']})** holds in "
+            f"{100 * r['robustness']:.0f} % of them; it fails under: "
+            + ", ".join(f"`{s}`" for s in broken.get(claim_key(r), []))
+            + "."
+        )
     if never:
-        lines.append("Hold in no specification (the data do not support them under any of "
-                     "these choices): "
-                     + "; ".join(f"{r['claim']} ({r['criterion']})" for r in never) + ".")
+        lines.append(
+            "Hold in no specification (the data do not support them under any of "
+            "these choices): " + "; ".join(f"{r['claim']} ({r['criterion']})" for r in never) + "."
+        )
     lines += ["", "![specifications](specifications.png)", ""]
     return lines
 
@@ -470,32 +756,55 @@ def validation_markdown(result):
     """The report's "how far to trust this" section."""
     if result is None:
         return []
-    lines = ["## How far to trust this", "",
-             "Published footprints of training runs (model cards, papers, published LCAs: "
-             "`data/validation.csv`) against our 95 % intervals of the same quantity: *dataset* "
-             "is the model as this run sees it, *setup* a run built from what the source "
-             "publishes (accelerator, count, hours, location). Coverage should be near 95 %; "
-             "the ratio is ours / published (geometric mean); the width is q975 / q025. "
-             "`docs/validation.md` explains the misses.", "",
-             "| quantity | basis | way | n | coverage | ratio | width |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "## How far to trust this",
+        "",
+        "Published footprints of training runs (model cards, papers, published LCAs: "
+        "`data/validation.csv`) against our 95 % intervals of the same quantity: *dataset* "
+        "is the model as this run sees it, *setup* a run built from what the source "
+        "publishes (accelerator, count, hours, location). Coverage should be near 95 %; "
+        "the ratio is ours / published (geometric mean); the width is q975 / q025. "
+        "`docs/validation.md` explains the misses.",
+        "",
+        "| quantity | basis | way | n | coverage | ratio | width |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for s in result.summary:
         if s["basis"] == "all" or s["quantity"] in ("energy", "operational_gwp"):
-            lines.append(f"| {s['quantity'].replace('_', ' ')} | {s['basis']} | {s['way']} | "
-                         f"{s['n']} | {100 * s['coverage']:.0f} % | "
-                         f"{s['geometric_mean_ratio']:.2f} | {s['median_width']:.1f} |")
+            lines.append(
+                f"| {s['quantity'].replace('_', ' ')} | {s['basis']} | {s['way']} | "
+                f"{s['n']} | {100 * s['coverage']:.0f} % | "
+                f"{s['geometric_mean_ratio']:.2f} | {s['median_width']:.1f} |"
+            )
     lines += ["", "![validation](validation.png)", ""]
     return lines
 
 
 #: Columns of calibration.csv.
-CALIBRATION_HEADER = ("input", "prior_q025", "prior_median", "prior_q975", "posterior_q025",
-                      "posterior_median", "posterior_q975")
+CALIBRATION_HEADER = (
+    "input",
+    "prior_q025",
+    "prior_median",
+    "prior_q975",
+    "posterior_q025",
+    "posterior_median",
+    "posterior_q975",
+)
 
 
 #: Columns of calibration_cards.csv.
-CALIBRATION_CARDS_HEADER = ("id", "hardware", "basis", "published", "prior_low",
-                            "prior_median", "prior_high", "posterior_low", "posterior_median",
-                            "posterior_high")
+CALIBRATION_CARDS_HEADER = (
+    "id",
+    "hardware",
+    "basis",
+    "published",
+    "prior_low",
+    "prior_median",
+    "prior_high",
+    "posterior_low",
+    "posterior_median",
+    "posterior_high",
+)
 
 
 def write_calibration(prepared, weights, folder, cards=None):
@@ -505,16 +814,27 @@ def write_calibration(prepared, weights, folder, cards=None):
     from mlimpact.study import calibration
 
     folder = Path(folder)
-    files.write_text(folder / "parameters.toml", calibration.toml_text(
-        calibration.calibrated_document(prepared, weights, cards=cards)))
+    files.write_text(
+        folder / "parameters.toml",
+        calibration.toml_text(calibration.calibrated_document(prepared, weights, cards=cards)),
+    )
     inputs = calibration.summary(prepared, weights)
     if cards is not None:
         inputs += calibration.card_summary(cards)
-        files.write_csv(folder / "calibration_cards.csv", CALIBRATION_CARDS_HEADER,
-                        [[_g(r[k]) if isinstance(r[k], float) else r[k]
-                          for k in CALIBRATION_CARDS_HEADER] for r in cards.cards])
-    files.write_csv(folder / "calibration.csv", CALIBRATION_HEADER,
-                    [[row["input"], *(_g(float(row[k])) for k in CALIBRATION_HEADER[1:])]
-                     for row in inputs])
-    files.save_figure(plots.calibration_figure(prepared.inputs, prepared.weights(prior=True),
-                                               weights), folder / "calibration.png")
+        files.write_csv(
+            folder / "calibration_cards.csv",
+            CALIBRATION_CARDS_HEADER,
+            [
+                [_g(r[k]) if isinstance(r[k], float) else r[k] for k in CALIBRATION_CARDS_HEADER]
+                for r in cards.cards
+            ],
+        )
+    files.write_csv(
+        folder / "calibration.csv",
+        CALIBRATION_HEADER,
+        [[row["input"], *(_g(float(row[k])) for k in CALIBRATION_HEADER[1:])] for row in inputs],
+    )
+    files.save_figure(
+        plots.calibration_figure(prepared.inputs, prepared.weights(prior=True), weights),
+        folder / "calibration.png",
+    )

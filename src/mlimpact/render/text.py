@@ -15,8 +15,11 @@ JSON_KEYS = {"energy": "energy_kwh", "gwp": "gwp_kgco2eq", "adpe": "adpe_kgsbeq"
 #: JSON key of the energy by scope (accelerators, host, overhead; they add up to energy_kwh).
 SCOPES_KEY = "energy_by_scope_kwh"
 #: Labels of the energy's scopes in text tables.
-SCOPE_LABELS = {"accelerators": "accelerators", "host": "host (rest of the nodes)",
-                "overhead": "facility overhead (PUE)"}
+SCOPE_LABELS = {
+    "accelerators": "accelerators",
+    "host": "host (rest of the nodes)",
+    "overhead": "facility overhead (PUE)",
+}
 
 
 def format_number(value):
@@ -35,12 +38,16 @@ def _schema(result, model, number):
     """The estimate schema of one run: energy, its scopes, then production/use/total per impact
     criterion, each leaf made by ``number`` from its (labelled) array."""
     row = result.isel(model=model)
-    out = {JSON_KEYS["energy"]: number(row["energy"]),
-           SCOPES_KEY: {scope: number(row["energy_by_scope"].sel(scope=scope))
-                        for scope in ENERGY_SCOPES}}
+    out = {
+        JSON_KEYS["energy"]: number(row["energy"]),
+        SCOPES_KEY: {
+            scope: number(row["energy_by_scope"].sel(scope=scope)) for scope in ENERGY_SCOPES
+        },
+    }
     for criterion in IMPACT_CRITERIA:
-        out[JSON_KEYS[criterion]] = {phase: number(row[criterion].sel(phase=phase))
-                                     for phase in PHASES}
+        out[JSON_KEYS[criterion]] = {
+            phase: number(row[criterion].sel(phase=phase)) for phase in PHASES
+        }
     return out
 
 
@@ -56,8 +63,9 @@ MC_STATISTICS = ("mean", "median", "q025", "q975", "q05", "q95")
 def monte_carlo_json(result, model=0):
     """The point schema where every number is ``{"mean", "median", "q025", "q975", "q05",
     "q95"}``."""
-    return _schema(result, model,
-                   lambda array: {s: float(array.sel(statistic=s)) for s in MC_STATISTICS})
+    return _schema(
+        result, model, lambda array: {s: float(array.sel(statistic=s)) for s in MC_STATISTICS}
+    )
 
 
 def _criteria_table(values, cell):
@@ -69,15 +77,23 @@ def _criteria_table(values, cell):
         rows.append([f"  of which {SCOPE_LABELS[scope]}", "-", part, part])
     for criterion in IMPACT_CRITERIA:
         v = values[JSON_KEYS[criterion]]
-        rows.append([f"{LABELS[criterion]} [{UNITS[criterion]}]",
-                     *(cell(v[p]) for p in ("production", "use", "total"))])
+        rows.append(
+            [
+                f"{LABELS[criterion]} [{UNITS[criterion]}]",
+                *(cell(v[p]) for p in ("production", "use", "total")),
+            ]
+        )
     return table(rows, ["criterion", "production", "use", "total"])
 
 
 def monte_carlo_table(result, model=0):
     """Median and 95 % interval of every criterion and phase, one run."""
-    return _criteria_table(monte_carlo_json(result, model), lambda v: (
-        f"{format_number(v['median'])} [{format_number(v['q025'])}, {format_number(v['q975'])}]"))
+    return _criteria_table(
+        monte_carlo_json(result, model),
+        lambda v: (
+            f"{format_number(v['median'])} [{format_number(v['q025'])}, {format_number(v['q975'])}]"
+        ),
+    )
 
 
 def card_json(result, monte_carlo):
@@ -90,9 +106,12 @@ def card_json(result, monte_carlo):
             return {s: float(array.sel(statistic=s)) for s in MC_STATISTICS}
         return float(array)
 
-    return {JSON_KEYS[criterion]: {component: number(row[criterion].sel(component=component))
-                                   for component in COMPONENTS}
-            for criterion in IMPACT_CRITERIA}
+    return {
+        JSON_KEYS[criterion]: {
+            component: number(row[criterion].sel(component=component)) for component in COMPONENTS
+        }
+        for criterion in IMPACT_CRITERIA
+    }
 
 
 def card_table(result, monte_carlo):
@@ -103,11 +122,14 @@ def card_table(result, monte_carlo):
     def cell(v):
         if not monte_carlo:
             return format_number(v)
-        return (f"{format_number(v['median'])} "
-                f"[{format_number(v['q025'])}, {format_number(v['q975'])}]")
+        return (
+            f"{format_number(v['median'])} [{format_number(v['q025'])}, {format_number(v['q975'])}]"
+        )
 
-    rows = [[f"{LABELS[c]} [{UNITS[c]}]", *(cell(values[JSON_KEYS[c]][p]) for p in components)]
-            for c in IMPACT_CRITERIA]
+    rows = [
+        [f"{LABELS[c]} [{UNITS[c]}]", *(cell(values[JSON_KEYS[c]][p]) for p in components)]
+        for c in IMPACT_CRITERIA
+    ]
     return table(rows, ["criterion", *components])
 
 
@@ -130,7 +152,7 @@ def point_table(result, model=0):
 #: What each power model is, in a few words, for the outputs that name it.
 POWER_MODEL_WORDS = {
     "evidence": "evidence (measured draws by accelerator class, host power of rated nodes, "
-                "PUE by provider class)",
+    "PUE by provider class)",
     "mlca": "MLCA (0.75 x TDP, dynamic ratio 1.835, MLCA's host terms)",
 }
 
@@ -141,18 +163,25 @@ def describe_setup(setup, checks=()):
     against the power model."""
     fields = dict(zip(RUN_FIELDS, setup.runs.values[0]))
     source = setup.provenance
-    gpu = (f"{setup.gpu_label} (TDP {fields['gpu_tdp_w']:g} W [{source['gpu_tdp_w']}], "
-           f"memory {fields['gpu_memory_gb']:g} GB [{source['gpu_memory_gb']}], "
-           f"die {fields['gpu_die_area_cm2']:g} cm2 [{source['gpu_die_area_cm2']}])")
+    gpu = (
+        f"{setup.gpu_label} (TDP {fields['gpu_tdp_w']:g} W [{source['gpu_tdp_w']}], "
+        f"memory {fields['gpu_memory_gb']:g} GB [{source['gpu_memory_gb']}], "
+        f"die {fields['gpu_die_area_cm2']:g} cm2 [{source['gpu_die_area_cm2']}])"
+    )
     grid = f"grid {setup.country}" + (f" ({source['grid']})" if "grid" in source else "")
-    repeats = (f" x {fields['repetitions']:g} repetitions" if fields["repetitions"] != 1 else "")
-    usage = (f"GPU usage {fields['gpu_usage']:g}" if "gpu_usage" in setup.given_fields
-             else f"GPU usage drawn (point {fields['gpu_usage']:g})")
-    lines = [f"{setup.runs.names[0]}: {fields['nodes']:g} node(s) x {fields['gpus']:g} {gpu}, "
-             f"{fields['hours']:g} h{repeats}, {grid}, {usage}, "
-             f"server {'included' if fields['server'] else 'excluded'}; production model: "
-             f"{source.get('production_model', 'MLCA')}",
-             f"power model: {POWER_MODEL_WORDS[setup.power]}; location: {setup.location}"]
+    repeats = f" x {fields['repetitions']:g} repetitions" if fields["repetitions"] != 1 else ""
+    usage = (
+        f"GPU usage {fields['gpu_usage']:g}"
+        if "gpu_usage" in setup.given_fields
+        else f"GPU usage drawn (point {fields['gpu_usage']:g})"
+    )
+    lines = [
+        f"{setup.runs.names[0]}: {fields['nodes']:g} node(s) x {fields['gpus']:g} {gpu}, "
+        f"{fields['hours']:g} h{repeats}, {grid}, {usage}, "
+        f"server {'included' if fields['server'] else 'excluded'}; production model: "
+        f"{source.get('production_model', 'MLCA')}",
+        f"power model: {POWER_MODEL_WORDS[setup.power]}; location: {setup.location}",
+    ]
     said = f"location (published): {setup.country} 100 %"  # the first line names the grid
     lines += [f"note: {note}" for note in setup.notes if note != said]
     lines += [metered_text(check) for check in checks]
@@ -162,31 +191,45 @@ def describe_setup(setup, checks=()):
 def metered_text(check):
     """One line on a metered energy against what the power model gives at its scope."""
     where = "inside" if check["inside"] else "OUTSIDE"
-    return (f"note: {check['run']}: metered {format_number(check['metered'])} kWh "
-            f"({check['scope']}) is {where} the power model's 95 % interval at that scope, "
-            f"{format_number(check['median'])} [{format_number(check['q025'])}, "
-            f"{format_number(check['q975'])}] kWh; the estimate uses the metered value")
+    return (
+        f"note: {check['run']}: metered {format_number(check['metered'])} kWh "
+        f"({check['scope']}) is {where} the power model's 95 % interval at that scope, "
+        f"{format_number(check['median'])} [{format_number(check['q025'])}, "
+        f"{format_number(check['q975'])}] kWh; the estimate uses the metered value"
+    )
 
 
 def setup_json(setup, checks=()):
     """The JSON keys that say how a setup was estimated: power and location models, notes,
     metered checks."""
-    return {"power_model": setup.power, "location_model": setup.location,
-            "notes": list(setup.notes), "metered": list(checks)}
+    return {
+        "power_model": setup.power,
+        "location_model": setup.location,
+        "notes": list(setup.notes),
+        "metered": list(checks),
+    }
 
 
 def coverage_text(summary, impute, records=None):
     """The coverage report of :func:`mlimpact.study.coverage.coverage` as text; with
     ``records`` (:class:`mlimpact.runs.notable.ModelRecord` list) every model too."""
     window = summary["window"]
-    lines = [f"Notable AI models (Epoch AI), publication years {window[0]}-{window[1]}, "
-             f"imputation {'on' if impute else 'off'}",
-             f"included: {summary['included_total']} ({summary['complete_total']} complete, "
-             f"{summary['imputed_total']} imputed); excluded: {summary['excluded_total']}", "",
-             table([[year, *counts.values(), sum(counts.values())]
-                    for year, counts in summary["years"].items()],
-                   ["year", "complete", "imputed", "excluded", "models"]),
-             "", "excluded, by reason:"]
+    lines = [
+        f"Notable AI models (Epoch AI), publication years {window[0]}-{window[1]}, "
+        f"imputation {'on' if impute else 'off'}",
+        f"included: {summary['included_total']} ({summary['complete_total']} complete, "
+        f"{summary['imputed_total']} imputed); excluded: {summary['excluded_total']}",
+        "",
+        table(
+            [
+                [year, *counts.values(), sum(counts.values())]
+                for year, counts in summary["years"].items()
+            ],
+            ["year", "complete", "imputed", "excluded", "models"],
+        ),
+        "",
+        "excluded, by reason:",
+    ]
     lines += [f"  {count:4d}  {reason}" for reason, count in summary["excluded_reasons"].items()]
     lines += ["", "imputed fields (a model may have several):"]
     lines += [f"  {count:4d}  {what}" for what, count in summary["imputed_fields"].items()]
@@ -210,14 +253,23 @@ def hardware_json(rows):
     """Accelerators of the hardware table as JSON-ready dicts (unknown numbers are null); the
     rated node of the evidence power model's host, where one is known."""
     nodes = node_configurations()
-    return [{"name": h.name, "aliases": list(h.aliases), "segment": h.segment,
-             "release_date": h.release_date or None,
-             "die_area_cm2": _json_number(h.die_area_cm2),
-             "memory_gb": _json_number(h.memory_gb), "memory_type": h.memory_type or None,
-             "tdp_w": _json_number(h.tdp_w),
-             "node": nodes[h.name].node if h.name in nodes else None,
-             "host_rated_w_per_gpu": (nodes[h.name].host_rated_w_per_accelerator
-                                      if h.name in nodes else None)} for h in rows]
+    return [
+        {
+            "name": h.name,
+            "aliases": list(h.aliases),
+            "segment": h.segment,
+            "release_date": h.release_date or None,
+            "die_area_cm2": _json_number(h.die_area_cm2),
+            "memory_gb": _json_number(h.memory_gb),
+            "memory_type": h.memory_type or None,
+            "tdp_w": _json_number(h.tdp_w),
+            "node": nodes[h.name].node if h.name in nodes else None,
+            "host_rated_w_per_gpu": (
+                nodes[h.name].host_rated_w_per_accelerator if h.name in nodes else None
+            ),
+        }
+        for h in rows
+    ]
 
 
 def hardware_text(rows):
@@ -225,33 +277,64 @@ def hardware_text(rows):
     power the evidence power model counts (rating less the TDPs, per accelerator)."""
     nodes = node_configurations()
     return table(
-        [[h.name, h.release_date or "-", format_number(h.die_area_cm2),
-          format_number(h.memory_gb), h.memory_type or "-", format_number(h.tdp_w),
-          (f"{nodes[h.name].node}, {format_number(nodes[h.name].host_rated_w_per_accelerator)}"
-           if h.name in nodes else "-")]
-         for h in rows],
-        ["name", "released", "die [cm2]", "memory [GB]", "memory type", "TDP [W]",
-         "rated node, host [W per accelerator]"])
+        [
+            [
+                h.name,
+                h.release_date or "-",
+                format_number(h.die_area_cm2),
+                format_number(h.memory_gb),
+                h.memory_type or "-",
+                format_number(h.tdp_w),
+                (
+                    f"{nodes[h.name].node}, "
+                    f"{format_number(nodes[h.name].host_rated_w_per_accelerator)}"
+                    if h.name in nodes
+                    else "-"
+                ),
+            ]
+            for h in rows
+        ],
+        [
+            "name",
+            "released",
+            "die [cm2]",
+            "memory [GB]",
+            "memory type",
+            "TDP [W]",
+            "rated node, host [W per accelerator]",
+        ],
+    )
 
 
 def card_header(hardware, model, what):
     """Two lines on the card priced: its model and what the table says of it."""
-    return (f"{hardware.name}: production of one card, model {model}; {what}\n"
-            f"(die {hardware.die_area_cm2:g} cm2, {hardware.memory_gb:g} GB "
-            f"{hardware.memory_type or 'memory of unknown type'}, node "
-            f"{hardware.process_node_nm:g} nm, {hardware.foundry or 'foundry unknown'}, "
-            f"released {hardware.release_date or 'unknown'})")
+    return (
+        f"{hardware.name}: production of one card, model {model}; {what}\n"
+        f"(die {hardware.die_area_cm2:g} cm2, {hardware.memory_gb:g} GB "
+        f"{hardware.memory_type or 'memory of unknown type'}, node "
+        f"{hardware.process_node_nm:g} nm, {hardware.foundry or 'foundry unknown'}, "
+        f"released {hardware.release_date or 'unknown'})"
+    )
 
 
 def claims_lines(claims):
     """The claims as printed at the end of ``mlimpact run``, with a header row."""
-    rows = [[row["claim"], "FLOP/kWh" if row["quantity"] == "training FLOP per kWh"
-             else row["criterion"], row["scenario"], format_number(row["estimate"]),
-             f"[{format_number(row['low'])}, {format_number(row['high'])}]",
-             probability_text(row["probability"]),
-             share_text(row.get("robustness"))] for row in claims]
-    return table(rows, ["claim", "criterion", "scenario", "estimate", "95 % interval",
-                        "P(holds)", "robustness"])
+    rows = [
+        [
+            row["claim"],
+            "FLOP/kWh" if row["quantity"] == "training FLOP per kWh" else row["criterion"],
+            row["scenario"],
+            format_number(row["estimate"]),
+            f"[{format_number(row['low'])}, {format_number(row['high'])}]",
+            probability_text(row["probability"]),
+            share_text(row.get("robustness")),
+        ]
+        for row in claims
+    ]
+    return table(
+        rows,
+        ["claim", "criterion", "scenario", "estimate", "95 % interval", "P(holds)", "robustness"],
+    )
 
 
 #: Samples behind a probability printed as "> 99.9 %" rather than "100 %": a finite sample
@@ -273,42 +356,122 @@ def share_text(share):
 
 
 #: Columns of the per-row and summary tables of ``mlimpact validate``.
-VALIDATION_ROW_KEYS = ("id", "model", "quantity", "basis", "way", "published", "point",
-                       "median", "low", "high", "inside", "ratio", "note")
-VALIDATION_SUMMARY_KEYS = ("quantity", "basis", "way", "n", "coverage", "geometric_mean_ratio",
-                           "median_width", "interval_score")
+VALIDATION_ROW_KEYS = (
+    "id",
+    "model",
+    "quantity",
+    "basis",
+    "way",
+    "published",
+    "point",
+    "median",
+    "low",
+    "high",
+    "inside",
+    "ratio",
+    "note",
+)
+VALIDATION_SUMMARY_KEYS = (
+    "quantity",
+    "basis",
+    "way",
+    "n",
+    "coverage",
+    "geometric_mean_ratio",
+    "median_width",
+    "interval_score",
+)
 
 
 def validation_json(result):
     """The JSON of ``mlimpact validate``: ``{"rows": [...], "summary": [...], "skipped":
     [...]}`` (numbers as numbers, ``inside`` as a boolean)."""
-    return {"samples": result.samples, "seed": result.seed,
-            "rows": [{k: r[k] for k in VALIDATION_ROW_KEYS} for r in result.rows],
-            "summary": [{k: s[k] for k in (*VALIDATION_SUMMARY_KEYS, "prior_coverage",
-                                            "prior_interval_score") if k in s}
-                        for s in result.summary],
-            "skipped": [{"id": i, "way": w, "reason": why} for i, w, why in result.skipped]}
+    return {
+        "samples": result.samples,
+        "seed": result.seed,
+        "rows": [{k: r[k] for k in VALIDATION_ROW_KEYS} for r in result.rows],
+        "summary": [
+            {
+                k: s[k]
+                for k in (*VALIDATION_SUMMARY_KEYS, "prior_coverage", "prior_interval_score")
+                if k in s
+            }
+            for s in result.summary
+        ],
+        "skipped": [{"id": i, "way": w, "reason": why} for i, w, why in result.skipped],
+    }
 
 
 def validation_text(result, rows=False):
     """The summary of a validation as a text table, and with ``rows`` every comparison."""
-    lines = [table([[s["quantity"], s["basis"], s["way"], s["n"], f"{100 * s['coverage']:.0f} %",
-                     f"{s['geometric_mean_ratio']:.2f}", f"{s['median_width']:.2f}",
-                     f"{s['interval_score']:.2f}"] for s in result.summary],
-                   ["quantity", "basis", "way", "n", "coverage", "ratio (geo. mean)",
-                    "width q975/q025", "interval score"])]
+    lines = [
+        table(
+            [
+                [
+                    s["quantity"],
+                    s["basis"],
+                    s["way"],
+                    s["n"],
+                    f"{100 * s['coverage']:.0f} %",
+                    f"{s['geometric_mean_ratio']:.2f}",
+                    f"{s['median_width']:.2f}",
+                    f"{s['interval_score']:.2f}",
+                ]
+                for s in result.summary
+            ],
+            [
+                "quantity",
+                "basis",
+                "way",
+                "n",
+                "coverage",
+                "ratio (geo. mean)",
+                "width q975/q025",
+                "interval score",
+            ],
+        )
+    ]
     loo = [s for s in result.summary if s["way"] == "leave-one-out"]
     if loo:
-        lines += ["", "leave-one-out (calibrated without the model, then checked on it): "
-                  + "; ".join(f"{s['quantity']}: coverage {100 * s['coverage']:.0f} % against "
-                              f"the prior's {100 * s['prior_coverage']:.0f} %, interval score "
-                              f"{s['interval_score']:.2f} against the prior's "
-                              f"{s['prior_interval_score']:.2f}" for s in loo)]
+        lines += [
+            "",
+            "leave-one-out (calibrated without the model, then checked on it): "
+            + "; ".join(
+                f"{s['quantity']}: coverage {100 * s['coverage']:.0f} % against "
+                f"the prior's {100 * s['prior_coverage']:.0f} %, interval score "
+                f"{s['interval_score']:.2f} against the prior's "
+                f"{s['prior_interval_score']:.2f}"
+                for s in loo
+            ),
+        ]
     if rows:
-        lines += ["", table([[r["id"], r["way"], r["basis"], format_number(r["published"]),
-                              f"{format_number(r['median'])} [{format_number(r['low'])}, "
-                              f"{format_number(r['high'])}]", "yes" if r["inside"] else "NO",
-                              f"{r['ratio']:.2f}", r["note"]] for r in result.rows],
-                            ["row", "way", "basis", "published", "ours: median [95 %]", "inside",
-                             "ratio", "note"])]
+        lines += [
+            "",
+            table(
+                [
+                    [
+                        r["id"],
+                        r["way"],
+                        r["basis"],
+                        format_number(r["published"]),
+                        f"{format_number(r['median'])} [{format_number(r['low'])}, "
+                        f"{format_number(r['high'])}]",
+                        "yes" if r["inside"] else "NO",
+                        f"{r['ratio']:.2f}",
+                        r["note"],
+                    ]
+                    for r in result.rows
+                ],
+                [
+                    "row",
+                    "way",
+                    "basis",
+                    "published",
+                    "ours: median [95 %]",
+                    "inside",
+                    "ratio",
+                    "note",
+                ],
+            ),
+        ]
     return "\n".join(lines)

@@ -34,8 +34,9 @@ def card_fields(label, die_area_cm2, memory_gb, production_model="mlca", act=Non
         ACT's fields (:func:`mlimpact.tables.fab.act_fields`); required unless the model is MLCA.
     """
     if production_model not in MODEL_CHOICES:
-        raise MlimpactError(f"production model must be one of {', '.join(MODEL_CHOICES)} "
-                            f"(got {production_model!r})")
+        raise MlimpactError(
+            f"production model must be one of {', '.join(MODEL_CHOICES)} (got {production_model!r})"
+        )
     if not (math.isfinite(die_area_cm2) and die_area_cm2 > 0):
         raise MlimpactError(f"{label}: die area unknown (not published); cannot price the card")
     if not (math.isfinite(memory_gb) and memory_gb >= 0):
@@ -43,10 +44,17 @@ def card_fields(label, die_area_cm2, memory_gb, production_model="mlca", act=Non
     if production_model != "mlca" and act is None:
         raise MlimpactError(f"{label}: ACT's inputs are missing")
     fields = default_row(
-        host=False, hours=1.0, nodes=1.0, gpus=1.0, gpu_usage=1.0,
-        gpu_die_area_cm2=die_area_cm2, gpu_memory_gb=memory_gb,
-        production_model=float(PRODUCTION_MODELS.index("act" if production_model == "act"
-                                                       else "mlca")))
+        host=False,
+        hours=1.0,
+        nodes=1.0,
+        gpus=1.0,
+        gpu_usage=1.0,
+        gpu_die_area_cm2=die_area_cm2,
+        gpu_memory_gb=memory_gb,
+        production_model=float(
+            PRODUCTION_MODELS.index("act" if production_model == "act" else "mlca")
+        ),
+    )
     fields.update(act or {})
     return fields
 
@@ -63,12 +71,23 @@ def card_runs(hardware_list, production_model="mlca"):
     records = []
     for hardware in hardware_list:
         act = None if production_model == "mlca" else hardware_act_fields(hardware)
-        records.append((hardware.name, card_fields(hardware.name, hardware.die_area_cm2,
-                                                    hardware.memory_gb, production_model, act)))
+        records.append(
+            (
+                hardware.name,
+                card_fields(
+                    hardware.name, hardware.die_area_cm2, hardware.memory_gb, production_model, act
+                ),
+            )
+        )
     runs = RunTable.from_records(records)
     known = np.ones((len(runs), len(RUN_FIELDS)), dtype=bool)
-    uncertain = ["memory_density", "gpa_abatement", "defect_density_quantile",
-                 "memory_gwp_quantile", "fab_intensity"]
+    uncertain = [
+        "memory_density",
+        "gpa_abatement",
+        "defect_density_quantile",
+        "memory_gwp_quantile",
+        "fab_intensity",
+    ]
     if production_model == "mixture":
         uncertain.append("production_model")
     for field in uncertain:
@@ -83,8 +102,11 @@ def find_card(name):
 
 def catalogue_gpus():
     """Data-centre and workstation GPUs of the hardware table."""
-    return [h for h in hardware_table()
-            if h.segment in ("data_centre", "workstation") and "GPU" in h.type.upper()]
+    return [
+        h
+        for h in hardware_table()
+        if h.segment in ("data_centre", "workstation") and "GPU" in h.type.upper()
+    ]
 
 
 def why_not_priced(hardware, production_model):

@@ -71,7 +71,7 @@ import io
 import math
 import re
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from mlimpact.errors import MlimpactError
@@ -79,21 +79,67 @@ from mlimpact.tables import grid
 from mlimpact.tables.hardware import hardware_table, normalize_name
 
 #: Columns of the inventory rows, in order (``energy_scope``: ``node`` or ``facility``).
-COLUMNS = ("name", "date", "hardware", "accelerators", "hours", "location", "provider",
-           "energy_kwh", "energy_scope")
+COLUMNS = (
+    "name",
+    "date",
+    "hardware",
+    "accelerators",
+    "hours",
+    "location",
+    "provider",
+    "energy_kwh",
+    "energy_scope",
+)
 #: codecarbon columns read (and ``pue``, optional: codecarbon added it in 2.2.3).
-REQUIRED = ("timestamp", "project_name", "run_id", "duration", "energy_consumed",
-            "country_iso_code", "region", "cloud_provider", "cloud_region", "gpu_count",
-            "gpu_model")
+REQUIRED = (
+    "timestamp",
+    "project_name",
+    "run_id",
+    "duration",
+    "energy_consumed",
+    "country_iso_code",
+    "region",
+    "cloud_provider",
+    "cloud_region",
+    "gpu_count",
+    "gpu_model",
+)
 #: Every column of codecarbon 2.7 to 3.0's file, in the order of its ``EmissionsData``
 #: dataclass (what a real file holds; :data:`REQUIRED` is what is read).
 EMISSIONS_COLUMNS = (
-    "timestamp", "project_name", "run_id", "experiment_id", "duration", "emissions",
-    "emissions_rate", "cpu_power", "gpu_power", "ram_power", "cpu_energy", "gpu_energy",
-    "ram_energy", "energy_consumed", "country_name", "country_iso_code", "region",
-    "cloud_provider", "cloud_region", "os", "python_version", "codecarbon_version", "cpu_count",
-    "cpu_model", "gpu_count", "gpu_model", "longitude", "latitude", "ram_total_size",
-    "tracking_mode", "on_cloud", "pue")
+    "timestamp",
+    "project_name",
+    "run_id",
+    "experiment_id",
+    "duration",
+    "emissions",
+    "emissions_rate",
+    "cpu_power",
+    "gpu_power",
+    "ram_power",
+    "cpu_energy",
+    "gpu_energy",
+    "ram_energy",
+    "energy_consumed",
+    "country_name",
+    "country_iso_code",
+    "region",
+    "cloud_provider",
+    "cloud_region",
+    "os",
+    "python_version",
+    "codecarbon_version",
+    "cpu_count",
+    "cpu_model",
+    "gpu_count",
+    "gpu_model",
+    "longitude",
+    "latitude",
+    "ram_total_size",
+    "tracking_mode",
+    "on_cloud",
+    "pue",
+)
 #: Groupings of :func:`codecarbon_rows`.
 GROUPS = (None, "run_id", "project_name")
 #: nvidia-smi names that the hardware table's lookup does not resolve -> the table's name.
@@ -118,7 +164,7 @@ _SMI = {normalize_name(smi): ours for smi, ours in NVIDIA_SMI_NAMES.items()}
 _ENTRY = re.compile(r"(\d+) x ")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _state_regions(country):
     """Lower-case region name (``data/grid_regions.csv``) -> key, for the states or
     provinces of ``country`` (codecarbon writes these names in lower case)."""
@@ -133,13 +179,16 @@ def _location(row, where):
     if provider == "gcp" and cloud_key in grid.regions():
         return cloud_key
     country = row["country_iso_code"].upper()
-    region = _state_regions(country).get(row["region"].lower()) \
-        if country in ("USA", "CAN") else None
+    region = (
+        _state_regions(country).get(row["region"].lower()) if country in ("USA", "CAN") else None
+    )
     if region:
         return region
     if country and not grid.is_region(country):
-        raise MlimpactError(f"{where}, column country_iso_code: unknown country {country!r} "
-                            "(ISO 3166 alpha-3 with a grid intensity)")
+        raise MlimpactError(
+            f"{where}, column country_iso_code: unknown country {country!r} "
+            "(ISO 3166 alpha-3 with a grid intensity)"
+        )
     return country
 
 
@@ -163,30 +212,40 @@ def _gpus(row, where, found):
     """``(hardware name, accelerators)`` of a row's ``gpu_model`` and ``gpu_count``;
     ``found`` caches the lookups of card names."""
     model = row["gpu_model"]
-    count = _number(row, "gpu_count", where, lambda x: x >= 0 and x == int(x),
-                    "a whole number >= 0") if row["gpu_count"] else None
+    count = (
+        _number(row, "gpu_count", where, lambda x: x >= 0 and x == int(x), "a whole number >= 0")
+        if row["gpu_count"]
+        else None
+    )
     if not model or count == 0:
-        raise MlimpactError(f"{where}, column gpu_model: no GPU: mlimpact estimates "
-                            "accelerator training runs")
+        raise MlimpactError(
+            f"{where}, column gpu_model: no GPU: mlimpact estimates accelerator training runs"
+        )
     parts = _ENTRY.split(model)
     if len(parts) == 1:
         name, listed = model, count
     else:
         if parts[0].strip():
-            raise MlimpactError(f"{where}, column gpu_model: must be \"N x NAME\" or a name "
-                                f"(got {model!r})")
+            raise MlimpactError(
+                f'{where}, column gpu_model: must be "N x NAME" or a name (got {model!r})'
+            )
         names = [p.strip(" ,") for p in parts[2::2]]
         if len({normalize_name(n) for n in names}) > 1:
-            raise MlimpactError(f"{where}, column gpu_model: several kinds of card "
-                                f"({model!r}); a run has one kind of accelerator")
+            raise MlimpactError(
+                f"{where}, column gpu_model: several kinds of card "
+                f"({model!r}); a run has one kind of accelerator"
+            )
         name, listed = names[0], sum(int(n) for n in parts[1::2])
     if listed is None:
-        raise MlimpactError(f"{where}, column gpu_count: needed when gpu_model has no "
-                            f"\"N x\" (got gpu_model {model!r})")
+        raise MlimpactError(
+            f"{where}, column gpu_count: needed when gpu_model has no "
+            f'"N x" (got gpu_model {model!r})'
+        )
     if name not in found:
         key = normalize_name(name)
-        found[name] = hardware_table().find(_SMI.get(key, name),
-                                            field=f"{where}, column gpu_model").name
+        found[name] = (
+            hardware_table().find(_SMI.get(key, name), field=f"{where}, column gpu_model").name
+        )
     # codecarbon 2.x lists every card of the machine in gpu_model but counts in gpu_count
     # only the cards it tracks (the tracker's gpu_ids), whose energy the row holds
     return found[name], int(min(listed, count) if count else listed)
@@ -196,8 +255,10 @@ def _date(row, where):
     try:
         return datetime.fromisoformat(row["timestamp"]).date()
     except ValueError:
-        raise MlimpactError(f"{where}, column timestamp: must be an ISO 8601 date and time "
-                            f"(got {row['timestamp']!r})") from None
+        raise MlimpactError(
+            f"{where}, column timestamp: must be an ISO 8601 date and time "
+            f"(got {row['timestamp']!r})"
+        ) from None
 
 
 def _session(row, line, where, found):
@@ -205,19 +266,31 @@ def _session(row, line, where, found):
     if not row["project_name"]:
         raise MlimpactError(f"{where}, column project_name: empty")
     # codecarbon multiplies the energies by its pue setting, 1.0 unless the user gave one
-    facility = bool(row.get("pue")) and _number(
-        row, "pue", where, lambda x: x >= 1, "a number >= 1 (a PUE)") > 1
+    facility = (
+        bool(row.get("pue"))
+        and _number(row, "pue", where, lambda x: x >= 1, "a number >= 1 (a PUE)") > 1
+    )
     hardware, accelerators = _gpus(row, where, found)
-    return {"line": line, "project": row["project_name"], "run_id": row["run_id"],
-            "date": _date(row, where), "hardware": hardware, "accelerators": accelerators,
-            "seconds": _positive(row, "duration", where),
-            "energy_kwh": _positive(row, "energy_consumed", where),
-            "location": _location(row, where), "scope": "facility" if facility else "node"}
+    return {
+        "line": line,
+        "project": row["project_name"],
+        "run_id": row["run_id"],
+        "date": _date(row, where),
+        "hardware": hardware,
+        "accelerators": accelerators,
+        "seconds": _positive(row, "duration", where),
+        "energy_kwh": _positive(row, "energy_consumed", where),
+        "location": _location(row, where),
+        "scope": "facility" if facility else "node",
+    }
 
 
 #: Fields that the rows of one run must share, and the codecarbon columns they come from.
-_SHARED = {"hardware": "gpu_model", "location": "country_iso_code, region or cloud_region",
-           "scope": "pue"}
+_SHARED = {
+    "hardware": "gpu_model",
+    "location": "country_iso_code, region or cloud_region",
+    "scope": "pue",
+}
 
 
 def _inventory_row(name, sessions, path):
@@ -231,15 +304,22 @@ def _inventory_row(name, sessions, path):
                 raise MlimpactError(
                     f"{path} line {session['line']}, column {column}: {field} "
                     f"{session[field]!r} differs from {first[field]!r} of line {first['line']} "
-                    f"(one run of {name!r})")
+                    f"(one run of {name!r})"
+                )
     accelerators = max(s["accelerators"] for s in sessions)
     # a session's share a/max is exactly 1 when every session had the same count
     hours = math.fsum(s["seconds"] * (s["accelerators"] / accelerators) for s in sessions) / 3600
-    return {"name": name, "date": max(s["date"] for s in sessions).isoformat(),
-            "hardware": first["hardware"], "accelerators": str(accelerators),
-            "hours": repr(hours), "location": first["location"],
-            "provider": "", "energy_kwh": repr(math.fsum(s["energy_kwh"] for s in sessions)),
-            "energy_scope": first["scope"]}
+    return {
+        "name": name,
+        "date": max(s["date"] for s in sessions).isoformat(),
+        "hardware": first["hardware"],
+        "accelerators": str(accelerators),
+        "hours": repr(hours),
+        "location": first["location"],
+        "provider": "",
+        "energy_kwh": repr(math.fsum(s["energy_kwh"] for s in sessions)),
+        "energy_scope": first["scope"],
+    }
 
 
 def _read(path):
@@ -261,13 +341,13 @@ def _read(path):
         reader.fieldnames = columns
         for row in reader:
             if None in row:
-                raise MlimpactError(f"{path} line {reader.line_num}: more fields than the "
-                                    f"header's {len(columns)}")
+                raise MlimpactError(
+                    f"{path} line {reader.line_num}: more fields than the header's {len(columns)}"
+                )
             rows.append((reader.line_num, {k: (v or "").strip() for k, v in row.items()}))
     except csv.Error as error:
         # line_num counts the lines of the records read whole: the bad one starts after them
-        raise MlimpactError(f"{path} line {reader.line_num + 1}: malformed CSV ({error})") \
-            from None
+        raise MlimpactError(f"{path} line {reader.line_num + 1}: malformed CSV ({error})") from None
     return raw, columns, rows
 
 
@@ -304,15 +384,15 @@ def codecarbon_rows(path, group=None):
         ``run_id`` repeated with ``group=None``.
     """
     if group not in GROUPS:
-        raise MlimpactError(f"group: must be one of {', '.join(map(str, GROUPS))} "
-                            f"(got {group!r})")
+        raise MlimpactError(f"group: must be one of {', '.join(map(str, GROUPS))} (got {group!r})")
     raw, columns, lines = _read(path)
     if not columns:
         raise MlimpactError(f"{path}: empty file (codecarbon's emissions.csv expected)")
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
-        raise MlimpactError(f"{path}: not codecarbon's emissions.csv: columns "
-                            f"{', '.join(missing)} missing")
+        raise MlimpactError(
+            f"{path}: not codecarbon's emissions.csv: columns {', '.join(missing)} missing"
+        )
     if not lines:
         raise MlimpactError(f"{path}: no row")
     found, sessions = {}, {}
@@ -322,17 +402,21 @@ def codecarbon_rows(path, group=None):
         # a row without run_id is a session of its own
         key = (session["project"], session["run_id"] or f"line {line}")
         if group is None and key in sessions:
-            raise MlimpactError(f"{where}, column run_id: {key[1]!r} also on line "
-                                f"{sessions[key][0]['line']}: codecarbon writes the running "
-                                "totals of a session at each flush() under one run_id; group "
-                                "by run_id")
+            raise MlimpactError(
+                f"{where}, column run_id: {key[1]!r} also on line "
+                f"{sessions[key][0]['line']}: codecarbon writes the running "
+                "totals of a session at each flush() under one run_id; group "
+                "by run_id"
+            )
         sessions.setdefault(key, []).append(session)
     runs = {}
     for (project, run_id), snapshots in sessions.items():
         name = project if group == "project_name" else f"{project}/{run_id}"
         if group != "project_name" and name in runs:
-            raise MlimpactError(f"{path} line {snapshots[0]['line']}, column run_id: the name "
-                                f"{name!r} is also that of line {runs[name][0]['line']}")
+            raise MlimpactError(
+                f"{path} line {snapshots[0]['line']}, column run_id: the name "
+                f"{name!r} is also that of line {runs[name][0]['line']}"
+            )
         # a session is its latest snapshot: the running totals of the longest duration
         runs.setdefault(name, []).append(max(snapshots, key=lambda s: s["seconds"]))
     rows = [_inventory_row(name, group_sessions, path) for name, group_sessions in runs.items()]

@@ -2,10 +2,10 @@
 
 Inputs that are also uncertain (lifetime, share in use, dynamic ratio, memory density, GPU usage,
 MFU, the production model and the positions of ACT's ranges and of hardware variants) take the
-``point`` of their entry in ``data/parameters.toml`` (:func:`mlimpact.tables.catalogue.point_values`):
-one source for the point model and the Monte Carlo catalogue. The others are MLCA's [1]_ defaults,
-each cited below. :func:`default_row` builds a run-table row from them; setup files, the notable
-models and card runs all start from it.
+``point`` of their entry in ``data/parameters.toml``
+(:func:`mlimpact.tables.catalogue.point_values`): one source for the point model and the Monte Carlo
+catalogue. The others are MLCA's [1]_ defaults, each cited below. :func:`default_row` builds a
+run-table row from them; setup files, the notable models and card runs all start from it.
 
 References
 ----------
@@ -55,8 +55,12 @@ def default_row(host=True, power="mlca", **fields):
     """
     row = dict.fromkeys(RUN_FIELDS, 0.0)
     row.update(point_values(power))
-    row.update(repetitions=1.0, intensity_ratio=INTENSITY_RATIO,
-               yield_model=float(YIELD_MODELS.index(YIELD_MODEL)), yield_constant=FAB_YIELD)
+    row.update(
+        repetitions=1.0,
+        intensity_ratio=INTENSITY_RATIO,
+        yield_model=float(YIELD_MODELS.index(YIELD_MODEL)),
+        yield_constant=FAB_YIELD,
+    )
     if host:
         row.update({key: float(value) for key, value in SERVER.items()}, server=1.0)
     row.update(fields)

@@ -19,7 +19,11 @@ intervals carry where the run may have been.
 
 from mlimpact.tables import grid
 from mlimpact.tables.locations import (
-    class_of_provider, providers_of, published_locations, published_providers, sites_of,
+    class_of_provider,
+    providers_of,
+    published_locations,
+    published_providers,
+    sites_of,
 )
 
 BASES = ("published", "provider", "country", "unknown")

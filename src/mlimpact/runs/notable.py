@@ -31,11 +31,15 @@ import numpy as np
 from mlimpact.errors import MlimpactError
 from mlimpact.runs import locations
 from mlimpact.runs.defaults import default_row, point
-from mlimpact.tables import catalogue
 from mlimpact.runs.table import (
-    IMPUTE_CHIPS, IMPUTE_HOURS, METERED_SCOPES, NO_IMPUTATION, RUN_FIELDS, RunTable,
+    IMPUTE_CHIPS,
+    IMPUTE_HOURS,
+    METERED_SCOPES,
+    NO_IMPUTATION,
+    RUN_FIELDS,
+    RunTable,
 )
-from mlimpact.tables import grid
+from mlimpact.tables import catalogue, grid
 from mlimpact.tables.fab import hardware_act_fields
 from mlimpact.tables.hardware import die_ranges, hardware_table
 from mlimpact.tables.models import load_models, record_fixes
@@ -129,23 +133,30 @@ class NotableRuns:
         """The runs at positions ``indices`` (and everything that belongs to them)."""
         indices = np.asarray(indices, dtype=np.int64)
         names = [self.runs.names[i] for i in indices]
-        table = RunTable(tuple(names), self.runs.values[indices],
-                         self.runs.variant_values[indices], self.runs.variant_cdf[indices],
-                         tuple(self.runs.variant_labels[i] for i in indices))
+        table = RunTable(
+            tuple(names),
+            self.runs.values[indices],
+            self.runs.variant_values[indices],
+            self.runs.variant_cdf[indices],
+            tuple(self.runs.variant_labels[i] for i in indices),
+        )
         keep = set(names)
         pick = lambda values: [values[i] for i in indices]  # noqa: E731
         return dataclasses.replace(
-            self, runs=table, known=self.known[indices], hardware=pick(self.hardware),
-            countries=pick(self.countries), records=[r for r in self.records if r.name in keep],
+            self,
+            runs=table,
+            known=self.known[indices],
+            hardware=pick(self.hardware),
+            countries=pick(self.countries),
+            records=[r for r in self.records if r.name in keep],
             dates=None if self.dates is None else self.dates[indices],
-            location_choices={k: v for k, v in (self.location_choices or {}).items()
-                              if k in keep},
+            location_choices={k: v for k, v in (self.location_choices or {}).items() if k in keep},
             record_ranges={k: v for k, v in (self.record_ranges or {}).items() if k in keep},
             location_bases=tuple(pick(self.location_bases)) if self.location_bases else (),
-            classes=None if self.classes is None else {k: pick(v)
-                                                       for k, v in self.classes.items()},
+            classes=None if self.classes is None else {k: pick(v) for k, v in self.classes.items()},
             grid_fallbacks=tuple(c for c in self.grid_fallbacks if c in set(pick(self.countries))),
-            fixed={k: v for k, v in (self.fixed or {}).items() if k in keep})
+            fixed={k: v for k, v in (self.fixed or {}).items() if k in keep},
+        )
 
 
 def _number(text):
@@ -168,8 +179,9 @@ def peak_rate(hardware, precision):
     columns = PRECISIONS.get(precision, DEFAULT_PRECISION)
     if hardware.type.upper() == "TPU" and precision in ("FP32", "TF32"):
         columns = (*TPU_FP32, *columns)  # before the chip's vector-unit FP32 rate
-    floats = any(math.isfinite(v) and v > 0 for k, v in hardware.peak_flops.items()
-                 if k not in INTEGER_ONLY)
+    floats = any(
+        math.isfinite(v) and v > 0 for k, v in hardware.peak_flops.items() if k not in INTEGER_ONLY
+    )
     for column in (*columns, *(() if floats else INTEGER_ONLY)):
         value = hardware.peak_flops.get(column, math.nan)
         if math.isfinite(value) and value > 0:
@@ -187,8 +199,9 @@ def _resolve(names):
     rows = []
     for name in names:
         hardware = table.find(name, field="hardware")
-        rows.extend(table.find(v) for v in hardware.variants) if hardware.variants \
-            else rows.append(hardware)
+        rows.extend(table.find(v) for v in hardware.variants) if hardware.variants else rows.append(
+            hardware
+        )
     return rows
 
 
@@ -220,20 +233,46 @@ def hardware_facts(hardware, precision, needs_peak, ranges, power="mlca"):
     peak = _peak(hardware, precision)
     if needs_peak and not math.isfinite(peak):
         return None, f"{hardware.name}: no peak FLOP/s"
-    facts = {"gpu_tdp_w": hardware.tdp_w, "gpu_memory_gb": hardware.memory_gb,
-             "gpu_die_area_cm2": die, "peak_flops": peak if math.isfinite(peak) else 0.0,
-             "host_rated_w_per_gpu": (host_rated_w_per_gpu(hardware.name)
-                                      if power == "evidence" else 0.0)}
+    facts = {
+        "gpu_tdp_w": hardware.tdp_w,
+        "gpu_memory_gb": hardware.memory_gb,
+        "gpu_die_area_cm2": die,
+        "peak_flops": peak if math.isfinite(peak) else 0.0,
+        "host_rated_w_per_gpu": (
+            host_rated_w_per_gpu(hardware.name) if power == "evidence" else 0.0
+        ),
+    }
     try:
-        facts.update({k: v for k, v in hardware_act_fields(hardware).items()
-                      if k in ("epa", "gpa_95", "gpa_99", "defect_density_low",
-                               "defect_density_high", "fab_intensity", "memory_gwp_low",
-                               "memory_gwp_high")})
+        facts.update(
+            {
+                k: v
+                for k, v in hardware_act_fields(hardware).items()
+                if k
+                in (
+                    "epa",
+                    "gpa_95",
+                    "gpa_99",
+                    "defect_density_low",
+                    "defect_density_high",
+                    "fab_intensity",
+                    "memory_gwp_low",
+                    "memory_gwp_high",
+                )
+            }
+        )
         facts["act"] = True
     except MlimpactError:
-        facts.update(epa=0.0, gpa_95=0.0, gpa_99=0.0, defect_density_low=0.0,
-                     defect_density_high=0.0, fab_intensity=0.0, memory_gwp_low=0.0,
-                     memory_gwp_high=0.0, act=False)
+        facts.update(
+            epa=0.0,
+            gpa_95=0.0,
+            gpa_99=0.0,
+            defect_density_low=0.0,
+            defect_density_high=0.0,
+            fab_intensity=0.0,
+            memory_gwp_low=0.0,
+            memory_gwp_high=0.0,
+            act=False,
+        )
     return facts, ""
 
 
@@ -253,8 +292,7 @@ def fits(hardware, record, year):
         organizations = [o.strip() for o in record.get("organization", "").split(",")]
         if not any(p.provider == "Google" for p in locations.providers_of(organizations, year)):
             return False
-    china_only = hardware.manufacturer == "Huawei" or any(n in hardware.name
-                                                          for n in CHINA_ONLY)
+    china_only = hardware.manufacturer == "Huawei" or any(n in hardware.name for n in CHINA_ONLY)
     return not china_only or record.get("country", "") == "CHN"
 
 
@@ -282,12 +320,22 @@ def _metered(record):
     if not energy:
         return {}
     scope = record.get("energy_scope") or "node"
-    return {"metered_energy_kwh": float(energy),
-            "metered_scope": float(METERED_SCOPES.index(scope) + 1)}
+    return {
+        "metered_energy_kwh": float(energy),
+        "metered_scope": float(METERED_SCOPES.index(scope) + 1),
+    }
 
 
-def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=None,
-               records=None, location="evidence", power="evidence", speculative=True):
+def build_runs(
+    window=WINDOW,
+    impute=True,
+    hardware_rule=None,
+    location_rule=None,
+    records=None,
+    location="evidence",
+    power="evidence",
+    speculative=True,
+):
     """The notable models of ``window`` (publication years, inclusive) as runs.
 
     Parameters
@@ -335,8 +383,11 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
     first, last = window
     if first > last:
         raise MlimpactError(f"window: first year {first} after last year {last}")
-    rows = [row for row in (load_models() if records is None else records)
-            if first <= int(row["year"]) <= last]
+    rows = [
+        row
+        for row in (load_models() if records is None else records)
+        if first <= int(row["year"]) <= last
+    ]
     ranges = die_ranges()
     reported_times = [float(r["training_time_hours"]) for r in rows if r["training_time_hours"]]
     median_hours = statistics.median(reported_times) if reported_times else math.nan
@@ -348,7 +399,15 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
                 usage[int(row["year"]), row["domain"]][hardware.name] += 1
                 usage[int(row["year"]), ""][hardware.name] += 1
 
-    records, run_records, variants, known_rows, labels, countries, dates = [], [], {}, [], [], [], []
+    records, run_records, variants, known_rows, labels, countries, dates = (
+        [],
+        [],
+        {},
+        [],
+        [],
+        [],
+        [],
+    )
     variant_labels = {}
     unpublished = {}
     location_choices, location_bases, record_ranges = {}, [], {}
@@ -357,12 +416,14 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
     fallbacks, fixed = [], {}
     class_points = catalogue.class_points(power) if power == "evidence" else {}
     if power not in catalogue.POWER_MODELS:
-        raise MlimpactError(f"power model must be one of {', '.join(catalogue.POWER_MODELS)} "
-                            f"(got {power!r})")
+        raise MlimpactError(
+            f"power model must be one of {', '.join(catalogue.POWER_MODELS)} (got {power!r})"
+        )
     by_evidence = location == "evidence"
     if location not in LOCATION_RULES:
-        raise MlimpactError(f"location must be one of {', '.join(LOCATION_RULES)} "
-                            f"(got {location!r})")
+        raise MlimpactError(
+            f"location must be one of {', '.join(LOCATION_RULES)} (got {location!r})"
+        )
     table = hardware_table()
     for row in rows:
         name, year = row["model"], int(row["year"])
@@ -370,9 +431,17 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
 
         confidence = row.get("confidence", "")
 
-        def exclude(reason):
-            records.append(ModelRecord(name, year, "excluded", reason=reason,
-                                       hardware=row["hardware"], confidence=confidence))
+        def exclude(reason, name=name, year=year, row=row, confidence=confidence):
+            records.append(
+                ModelRecord(
+                    name,
+                    year,
+                    "excluded",
+                    reason=reason,
+                    hardware=row["hardware"],
+                    confidence=confidence,
+                )
+            )
 
         if not speculative and confidence == "Speculative":
             exclude("low-confidence record (Epoch AI: Speculative)")
@@ -380,8 +449,9 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
 
         quantity, hours = _number(row["hardware_quantity"]), _number(row["training_time_hours"])
         compute, mfu = _number(row["training_compute_flop"]), _number(row["mfu"])
-        if not impute and not (row["hardware"] and math.isfinite(quantity)
-                               and math.isfinite(hours)):
+        if not impute and not (
+            row["hardware"] and math.isfinite(quantity) and math.isfinite(hours)
+        ):
             exclude("incomplete record (imputation off)")
             continue
         # chip count and training time
@@ -389,8 +459,11 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
         if math.isfinite(quantity) and math.isfinite(hours):
             pass
         elif not math.isfinite(compute):
-            missing = [f for f, v in (("chip count", quantity), ("training time", hours))
-                       if not math.isfinite(v)]
+            missing = [
+                f
+                for f, v in (("chip count", quantity), ("training time", hours))
+                if not math.isfinite(v)
+            ]
             exclude(f"no {' or '.join(missing)} and no training compute")
             continue
         elif math.isfinite(quantity):
@@ -401,14 +474,16 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
             imputed.append("chip count (from compute)")
         else:
             imputation, hours = IMPUTE_CHIPS, median_hours
-            imputed.append("chip count and training time (from compute; hours at the median "
-                           "reported time)")
+            imputed.append(
+                "chip count and training time (from compute; hours at the median reported time)"
+            )
         # hardware candidates
         if row.get("custom_hardware") is not None:
             candidates, label = [(row["custom_hardware"], 1.0)], row["hardware"]
         elif row["hardware"]:
-            candidates = [(h, 1.0) for h in
-                          _resolve([n.strip() for n in row["hardware"].split(",")])]
+            candidates = [
+                (h, 1.0) for h in _resolve([n.strip() for n in row["hardware"].split(",")])
+            ]
             label = row["hardware"]
         else:
             counts = usage.get((year, row["domain"])) or usage.get((year, ""))
@@ -418,15 +493,18 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
             candidates = [(table.find(n), float(c)) for n, c in sorted(counts.items())]
             candidates = [(h, c) for h, c in candidates if fits(h, row, year)]
             if not candidates:
-                exclude("hardware not reported, and none of its year fits it (released "
-                        "before publication, usable by the organisation)")
+                exclude(
+                    "hardware not reported, and none of its year fits it (released "
+                    "before publication, usable by the organisation)"
+                )
                 continue
             label = f"imputed {year} {row['domain'] or 'any domain'}"
             imputed.append("hardware (from the models of its year and domain)")
         usable, problems = [], []
         for hardware, weight in candidates:
-            facts, problem = hardware_facts(hardware, row["numerical_format"],
-                                            imputation != NO_IMPUTATION, ranges, power)
+            facts, problem = hardware_facts(
+                hardware, row["numerical_format"], imputation != NO_IMPUTATION, ranges, power
+            )
             if facts:
                 usable.append((hardware, weight, facts))
             else:
@@ -443,14 +521,16 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
         if imputation != NO_IMPUTATION:
             for hardware, _, _ in usable:
                 column = peak_rate(hardware, row["numerical_format"])[1]
-                why = ("integer-only chip" if column in INTEGER_ONLY else
-                       "TPU FP32 work in bfloat16 passes"
-                       if column in TPU_FP32 and row["numerical_format"] in ("FP32", "TF32")
-                       else "")
+                why = (
+                    "integer-only chip"
+                    if column in INTEGER_ONLY
+                    else "TPU FP32 work in bfloat16 passes"
+                    if column in TPU_FP32 and row["numerical_format"] in ("FP32", "TF32")
+                    else ""
+                )
                 if why:
                     notes.append(f"peak rate of {hardware.name}: {column} ({why})")
-        replaced = (hardware_rule(row, usable) if hardware_rule and math.isfinite(compute)
-                    else None)
+        replaced = hardware_rule(row, usable) if hardware_rule and math.isfinite(compute) else None
         if replaced is not None:
             usable, note = replaced
             if imputation == NO_IMPUTATION:
@@ -461,14 +541,16 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
             imputed.append("MFU (uncertain)")
         country = row["country"] or ""
         organizations = [o.strip() for o in row.get("organization", "").split(",")]
-        provider_class = locations.provider_class(name, organizations, year,
-                                                  row.get("provider", ""))
+        provider_class = locations.provider_class(
+            name, organizations, year, row.get("provider", "")
+        )
         if location_rule is not None:
             country = location_rule(country, year - 1)
             choices, basis = ((country, 1.0),), "scenario"
         elif by_evidence:
-            choices, basis = locations.candidates(name, organizations, country, year,
-                                                  row.get("region", ""), row.get("provider", ""))
+            choices, basis = locations.candidates(
+                name, organizations, country, year, row.get("region", ""), row.get("provider", "")
+            )
         else:
             choices, basis = (((country, 1.0),) if country else ()), "organisation"
         if choices:
@@ -479,17 +561,21 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
                 country = located.pop()
         grid_factors, grid_notes = _grid(country, year - 1)
         notes.extend(grid_notes)
-        if country not in grid.electricity_factors() and \
-                (country or UNKNOWN_COUNTRY) not in fallbacks:
+        if (
+            country not in grid.electricity_factors()
+            and (country or UNKNOWN_COUNTRY) not in fallbacks
+        ):
             fallbacks.append(country or UNKNOWN_COUNTRY)
         if choices:
             point_gwp = float(weights @ intensities)
             grid_factors = (point_gwp, *grid_factors[1:])
             if len(choices) > 1:
                 location_choices[name] = (tuple(intensities / point_gwp), tuple(weights))
-            notes.append(f"location ({basis}): " + ", ".join(
-                f"{r} {100 * w:.0f} %" for r, w in choices[:6])
-                + (f" and {len(choices) - 6} more" if len(choices) > 6 else ""))
+            notes.append(
+                f"location ({basis}): "
+                + ", ".join(f"{r} {100 * w:.0f} %" for r, w in choices[:6])
+                + (f" and {len(choices) - 6} more" if len(choices) > 6 else "")
+            )
         location_bases.append(basis if choices else "unknown")
         if not country:
             imputed.append("country (world average, wide uncertainty)")
@@ -497,16 +583,24 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
         point_facts = usable[len(usable) // 2 if len(usable) > 1 else 0][2]
         act_everywhere = all(facts["act"] for _, _, facts in usable)
         fields = default_row(
-            power=power, **{k: v for k, v in point_facts.items() if k != "act"},
+            power=power,
+            **{k: v for k, v in point_facts.items() if k != "act"},
             hours=hours if math.isfinite(hours) else median_hours,
-            nodes=(quantity / gpus) if math.isfinite(quantity) else 1.0, gpus=float(gpus),
-            grid_gwp=grid_factors[0], grid_adpe=grid_factors[1], grid_pe=grid_factors[2],
+            nodes=(quantity / gpus) if math.isfinite(quantity) else 1.0,
+            gpus=float(gpus),
+            grid_gwp=grid_factors[0],
+            grid_adpe=grid_factors[1],
+            grid_pe=grid_factors[2],
             training_compute=compute if math.isfinite(compute) else 0.0,
-            mfu=mfu if math.isfinite(mfu) else point("mfu"), imputation=float(imputation))
+            mfu=mfu if math.isfinite(mfu) else point("mfu"),
+            imputation=float(imputation),
+        )
         kind = usable[0][0].type.upper()
         accelerator_class = "TPU" if kind == "TPU" else "GPU" if "GPU" in kind else "other"
-        for field, kind_of, run_class in (("gpu_usage", "accelerator", accelerator_class),
-                                          ("dynamic_ratio", "provider", provider_class)):
+        for field, kind_of, run_class in (
+            ("gpu_usage", "accelerator", accelerator_class),
+            ("dynamic_ratio", "provider", provider_class),
+        ):
             if (field, kind_of) in class_points:
                 fields[field] = class_points[field, kind_of].get(run_class, point(field, power))
         accelerator_classes.append(accelerator_class)
@@ -531,23 +625,25 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
         for hardware, _, _ in usable:
             if not math.isfinite(hardware.die_area_cm2):
                 die = ranges[hardware.name]
-                unpublished[hardware.name] = UnpublishedDie(hardware.name, die.low_cm2,
-                                                            die.high_cm2, die.basis)
+                unpublished[hardware.name] = UnpublishedDie(
+                    hardware.name, die.low_cm2, die.high_cm2, die.basis
+                )
         if len(usable) == 1:
             known[RUN_FIELDS.index("variant")] = True
             hardware_label = usable[0][0].name
         else:
             hardware_label = label
-            variants[name] = [(w, {k: v for k, v in f.items() if k != "act"})
-                              for _, w, f in usable]
+            variants[name] = [(w, {k: v for k, v in f.items() if k != "act"}) for _, w, f in usable]
             variant_labels[name] = [hardware.name for hardware, _, _ in usable]
         disagreement = fixes.get(name, {}).get("chip_hours")
         if disagreement and math.isfinite(quantity) and math.isfinite(hours):
             ratio = float(disagreement[1]) / (quantity * hours)
             if abs(ratio - 1.0) > DISAGREEMENT:
                 record_ranges[name] = (min(1.0, ratio), max(1.0, ratio))
-                notes.append(f"chip-hours: the primary source's differ by {100 * (ratio - 1):+.0f} "
-                             "% (data/record_fixes.csv); the run spans both")
+                notes.append(
+                    f"chip-hours: the primary source's differ by {100 * (ratio - 1):+.0f} "
+                    "% (data/record_fixes.csv); the run spans both"
+                )
         if not act_everywhere:
             known[RUN_FIELDS.index("production_model")] = True
             notes.append("production model MLCA only (ACT's inputs missing)")
@@ -558,15 +654,36 @@ def build_runs(window=WINDOW, impute=True, hardware_rule=None, location_rule=Non
         dates.append(np.datetime64(row["publication_date"]))
         if confidence == "Speculative":
             notes.append("low-confidence record (Epoch AI: Speculative)")
-        records.append(ModelRecord(name, year, "imputed" if imputed else "complete",
-                                   tuple(imputed), hardware=row["hardware"], notes=tuple(notes),
-                                   confidence=confidence))
+        records.append(
+            ModelRecord(
+                name,
+                year,
+                "imputed" if imputed else "complete",
+                tuple(imputed),
+                hardware=row["hardware"],
+                notes=tuple(notes),
+                confidence=confidence,
+            )
+        )
     if not run_records:
         raise MlimpactError(f"no model of {first}-{last} can enter the run")
     runs = RunTable.from_records(run_records, variants, variant_labels)
-    return NotableRuns(runs, np.array(known_rows), labels, countries, records,
-                       tuple(unpublished.values()), np.array(dates), location_choices,
-                       record_ranges, tuple(location_bases), power,
-                       # classes select distributions of the evidence power model only
-                       {"accelerator": accelerator_classes, "provider": provider_classes}
-                       if power == "evidence" else None, tuple(fallbacks), fixed)
+    return NotableRuns(
+        runs,
+        np.array(known_rows),
+        labels,
+        countries,
+        records,
+        tuple(unpublished.values()),
+        np.array(dates),
+        location_choices,
+        record_ranges,
+        tuple(location_bases),
+        power,
+        # classes select distributions of the evidence power model only
+        {"accelerator": accelerator_classes, "provider": provider_classes}
+        if power == "evidence"
+        else None,
+        tuple(fallbacks),
+        fixed,
+    )

@@ -21,38 +21,73 @@ import math
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from mlimpact._io import packaged_csv
 from mlimpact.errors import MlimpactError
+from mlimpact.runs.table import METERED_SCOPES
 from mlimpact.tables import grid
 from mlimpact.tables.hardware import hardware_table
-from mlimpact.runs.table import METERED_SCOPES
 from mlimpact.tables.models import record_fixes
 
 #: Columns of data/models.csv, in order.
 MODEL_COLUMNS = (
-    "model", "organization", "publication_date", "year", "country", "country_flag",
-    "domain", "domains", "parameters", "training_compute_flop", "hardware", "hardware_quantity",
-    "training_time_hours", "mfu", "numerical_format", "training_power_draw_w", "confidence",
-    "hardware_status", "quantity_status", "time_status", "compute_status",
+    "model",
+    "organization",
+    "publication_date",
+    "year",
+    "country",
+    "country_flag",
+    "domain",
+    "domains",
+    "parameters",
+    "training_compute_flop",
+    "hardware",
+    "hardware_quantity",
+    "training_time_hours",
+    "mfu",
+    "numerical_format",
+    "training_power_draw_w",
+    "confidence",
+    "hardware_status",
+    "quantity_status",
+    "time_status",
+    "compute_status",
 )
 #: Epoch text columns: ours <- Epoch's (stripped, newlines collapsed).
-EPOCH_TEXT = {"model": "Model", "organization": "Organization", "domains": "Domain",
-              "hardware": "Training hardware", "numerical_format": "Numerical format",
-              "confidence": "Confidence"}
+EPOCH_TEXT = {
+    "model": "Model",
+    "organization": "Organization",
+    "domains": "Domain",
+    "hardware": "Training hardware",
+    "numerical_format": "Numerical format",
+    "confidence": "Confidence",
+}
 #: Epoch numeric columns: ours <- Epoch's (units unchanged).
-EPOCH_NUMBERS = {"parameters": "Parameters", "training_compute_flop": "Training compute (FLOP)",
-                 "hardware_quantity": "Hardware quantity",
-                 "training_time_hours": "Training time (hours)",
-                 "mfu": "Hardware utilization (MFU)",
-                 "training_power_draw_w": "Training power draw (W)"}
+EPOCH_NUMBERS = {
+    "parameters": "Parameters",
+    "training_compute_flop": "Training compute (FLOP)",
+    "hardware_quantity": "Hardware quantity",
+    "training_time_hours": "Training time (hours)",
+    "mfu": "Hardware utilization (MFU)",
+    "training_power_draw_w": "Training power draw (W)",
+}
 #: Columns an Epoch export must have (the others are optional: empty when absent).
-EPOCH_REQUIRED = ("Model", "Publication date", "Organization", "Country (of organization)",
-                  "Training hardware", "Training compute (FLOP)")
-STATUS = {"hardware_status": "hardware", "quantity_status": "hardware_quantity",
-          "time_status": "training_time_hours", "compute_status": "training_compute_flop"}
+EPOCH_REQUIRED = (
+    "Model",
+    "Publication date",
+    "Organization",
+    "Country (of organization)",
+    "Training hardware",
+    "Training compute (FLOP)",
+)
+STATUS = {
+    "hardware_status": "hardware",
+    "quantity_status": "hardware_quantity",
+    "time_status": "training_time_hours",
+    "compute_status": "training_compute_flop",
+}
 #: Columns of an inventory: (required, meaning).
 INVENTORY_COLUMNS = {
     "name": (True, "label of the run, unique in the file"),
@@ -61,8 +96,10 @@ INVENTORY_COLUMNS = {
     "accelerators": (False, "number of accelerators"),
     "hours": (False, "wall-clock training time [h]"),
     "accelerator_hours": (False, "accelerator-hours [h], instead of accelerators and hours"),
-    "location": (False, "grid region (US-VA, SE3, gcp:europe-west4...) or ISO 3166 alpha-3 "
-                        "country"),
+    "location": (
+        False,
+        "grid region (US-VA, SE3, gcp:europe-west4...) or ISO 3166 alpha-3 country",
+    ),
     "provider": (False, "compute provider (a provider of data/provider_sites.csv)"),
     "organization": (False, "organisation (its provider's sites if no location is given)"),
     "energy_kwh": (False, "metered energy of the run [kWh]: replaces the power model's"),
@@ -104,7 +141,9 @@ def format_number(value):
     mantissa = "".join(map(str, digits))
     mantissa = mantissa[0] + ("." + mantissa[1:] if len(mantissa) > 1 else "")
     exponent = value.adjusted()
-    return f"{'-' if value < 0 else ''}{mantissa}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
+    return (
+        f"{'-' if value < 0 else ''}{mantissa}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
+    )
 
 
 def number(value):
@@ -121,7 +160,7 @@ def number(value):
     return format_number(parsed)
 
 
-@lru_cache(maxsize=None)
+@cache
 def country_codes():
     """Epoch's country names -> ISO 3166 alpha-3 ("" for names without one, e.g.
     Multinational), from ``data/countries.csv``."""
@@ -136,8 +175,9 @@ def country_of(raw, codes=None, where=""):
     names = [p.strip() for p in raw.split(",") if p.strip()]
     unknown = [n for n in names if n not in codes]
     if unknown:
-        raise MlimpactError(f"{where}country names not in data/countries.csv: "
-                            f"{', '.join(map(repr, unknown))}")
+        raise MlimpactError(
+            f"{where}country names not in data/countries.csv: {', '.join(map(repr, unknown))}"
+        )
     mapped = list(dict.fromkeys(codes[n] for n in names if codes[n]))
     if not mapped:
         return "", f"none: {raw or 'missing'}"
@@ -156,7 +196,8 @@ def epoch_record(row, codes=None, where="", fixes=True):
     record["publication_date"] = day.isoformat()
     record["year"] = str(day.year)
     record["country"], record["country_flag"] = country_of(
-        row.get("Country (of organization)", ""), codes, where)
+        row.get("Country (of organization)", ""), codes, where
+    )
     record["domain"] = record["domains"].split(",")[0].strip()
     for column, source in EPOCH_NUMBERS.items():
         record[column] = number(row.get(source))
@@ -203,8 +244,9 @@ def _inventory_number(source, line, column, value, whole=False):
         parsed = math.nan
     if not (math.isfinite(parsed) and parsed > 0) or (whole and parsed != int(parsed)):
         kind = "a whole number >= 1" if whole else "a number > 0"
-        raise MlimpactError(f"{source} line {line}, column {column}: must be {kind} "
-                            f"(got {value!r})")
+        raise MlimpactError(
+            f"{source} line {line}, column {column}: must be {kind} (got {value!r})"
+        )
     return parsed
 
 
@@ -217,34 +259,50 @@ def inventory_records(rows, columns, source="<inventory>"):
     from mlimpact.runs.runspec import ROW_KEYS, check_value, run_record
 
     unknown = [c for c in columns if c not in INVENTORY_COLUMNS and c not in ROW_KEYS]
-    missing = [c for c, (required, _) in INVENTORY_COLUMNS.items()
-               if required and c not in columns]
+    missing = [c for c, (required, _) in INVENTORY_COLUMNS.items() if required and c not in columns]
     if unknown or missing:
-        raise MlimpactError(f"{source}: columns {', '.join(missing)} are required"
-                            if missing else f"{source}: unknown columns {', '.join(unknown)} "
-                            f"(known: {', '.join(INVENTORY_COLUMNS)} and the setup keys "
-                            f"{', '.join(ROW_KEYS)})")
+        raise MlimpactError(
+            f"{source}: columns {', '.join(missing)} are required"
+            if missing
+            else f"{source}: unknown columns {', '.join(unknown)} "
+            f"(known: {', '.join(INVENTORY_COLUMNS)} and the setup keys "
+            f"{', '.join(ROW_KEYS)})"
+        )
     out, names = [], set()
     for line, row in enumerate(rows, start=2):
-        get = lambda column: (row.get(column) or "").strip()  # noqa: E731
+        get = lambda column, row=row: (row.get(column) or "").strip()  # noqa: E731
         name = get("name")
         if not name or name in names:
-            raise MlimpactError(f"{source} line {line}, column name: "
-                                + ("empty" if not name else f"{name!r} appears twice"))
+            raise MlimpactError(
+                f"{source} line {line}, column name: "
+                + ("empty" if not name else f"{name!r} appears twice")
+            )
         names.add(name)
         day = parse_date(get("date"))
         if day is None:
-            raise MlimpactError(f"{source} line {line}, column date: must be YYYY-MM-DD "
-                                f"(got {get('date')!r})")
-        hardware = hardware_table().find(get("hardware"),
-                                         field=f"{source} line {line}, column hardware")
-        numbers = {c: _inventory_number(source, line, c, get(c), whole=c == "accelerators")
-                   for c in ("accelerators", "hours", "accelerator_hours", "energy_kwh",
-                             "training_compute_flop") if get(c)}
+            raise MlimpactError(
+                f"{source} line {line}, column date: must be YYYY-MM-DD (got {get('date')!r})"
+            )
+        hardware = hardware_table().find(
+            get("hardware"), field=f"{source} line {line}, column hardware"
+        )
+        numbers = {
+            c: _inventory_number(source, line, c, get(c), whole=c == "accelerators")
+            for c in (
+                "accelerators",
+                "hours",
+                "accelerator_hours",
+                "energy_kwh",
+                "training_compute_flop",
+            )
+            if get(c)
+        }
         if "accelerator_hours" in numbers:
             if "hours" in numbers and "accelerators" in numbers:
-                raise MlimpactError(f"{source} line {line}: give accelerator_hours or "
-                                    "accelerators and hours, not all three")
+                raise MlimpactError(
+                    f"{source} line {line}: give accelerator_hours or "
+                    "accelerators and hours, not all three"
+                )
             chips = numbers.get("accelerators")
             hours = numbers.get("hours")
             if chips is None and hours is None:
@@ -254,32 +312,48 @@ def inventory_records(rows, columns, source="<inventory>"):
         elif "accelerators" in numbers and "hours" in numbers:
             chips, hours = numbers["accelerators"], numbers["hours"]
         else:
-            raise MlimpactError(f"{source} line {line}, column hours: give accelerators and "
-                                "hours, or accelerator_hours")
+            raise MlimpactError(
+                f"{source} line {line}, column hours: give accelerators and "
+                "hours, or accelerator_hours"
+            )
         location = get("location")
         if location and not grid.is_region(location.upper() if len(location) == 3 else location):
-            raise MlimpactError(f"{source} line {line}, column location: unknown region "
-                                f"{location!r} (data/grid_regions.csv keys or ISO 3166 alpha-3)")
+            raise MlimpactError(
+                f"{source} line {line}, column location: unknown region "
+                f"{location!r} (data/grid_regions.csv keys or ISO 3166 alpha-3)"
+            )
         scope = get("energy_scope")
         if scope and scope not in METERED_SCOPES:
-            raise MlimpactError(f"{source} line {line}, column energy_scope: must be one of "
-                                f"{', '.join(METERED_SCOPES)} (got {scope!r})")
+            raise MlimpactError(
+                f"{source} line {line}, column energy_scope: must be one of "
+                f"{', '.join(METERED_SCOPES)} (got {scope!r})"
+            )
         if scope and "energy_kwh" not in numbers:
-            raise MlimpactError(f"{source} line {line}, column energy_scope: given without "
-                                "energy_kwh")
+            raise MlimpactError(
+                f"{source} line {line}, column energy_scope: given without energy_kwh"
+            )
         per_node = float(accelerators_per_node(hardware))
-        values = {("run", "hours"): hours, ("run", "nodes"): chips / per_node,
-                  ("node", "gpu"): hardware.name, ("node", "gpus"): per_node}
-        for column, where in (("location", "region"), ("provider", "provider"),
-                              ("organization", "organization"), ("energy_scope", "energy_scope")):
+        values = {
+            ("run", "hours"): hours,
+            ("run", "nodes"): chips / per_node,
+            ("node", "gpu"): hardware.name,
+            ("node", "gpus"): per_node,
+        }
+        for column, where in (
+            ("location", "region"),
+            ("provider", "provider"),
+            ("organization", "organization"),
+            ("energy_scope", "energy_scope"),
+        ):
             if get(column):
                 values["run", where] = get(column)
         if "energy_kwh" in numbers:
             values["run", "energy_kwh"] = numbers["energy_kwh"]
         for column in columns:
             if column in ROW_KEYS and get(column):
-                key, value = check_value(f"{source} line {line}, column {column}", column,
-                                         get(column))
+                key, value = check_value(
+                    f"{source} line {line}, column {column}", column, get(column)
+                )
                 values[key] = value
         record, _, _ = run_record(values, name, f"{source} line {line}", date=day)
         record["training_compute_flop"] = get("training_compute_flop")
@@ -299,8 +373,9 @@ def read_models_file(path):
     except FileNotFoundError:
         raise MlimpactError(f"{path}: no such models file") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise MlimpactError(f"{path}: cannot read models file ({error.__class__.__name__})") \
-            from None
+        raise MlimpactError(
+            f"{path}: cannot read models file ({error.__class__.__name__})"
+        ) from None
     reader = csv.DictReader(io.StringIO(content, newline=""))
     columns = reader.fieldnames or []
     try:
@@ -310,16 +385,16 @@ def read_models_file(path):
     if "Model" in columns and "Publication date" in columns:
         absent = [c for c in EPOCH_REQUIRED if c not in columns]
         if absent:
-            raise MlimpactError(f"{path}: an Epoch export needs the columns "
-                                f"{', '.join(absent)}")
+            raise MlimpactError(f"{path}: an Epoch export needs the columns {', '.join(absent)}")
         records = epoch_records(rows, source=str(path))
     elif "name" in columns:
         records = inventory_records(rows, columns, source=str(path))
     else:
-        raise MlimpactError(f"{path}: neither an Epoch AI export (columns Model, Publication "
-                            "date...) nor an inventory (columns name, date, hardware...)")
+        raise MlimpactError(
+            f"{path}: neither an Epoch AI export (columns Model, Publication "
+            "date...) nor an inventory (columns name, date, hardware...)"
+        )
     return records, hashlib.sha256(raw).hexdigest()
-
 
 
 def published_record(row, epoch):
@@ -337,9 +412,20 @@ def published_record(row, epoch):
         chips = chip_hours / hours
     if not (math.isfinite(chips) and math.isfinite(hours) and row.hardware and row.year):
         return None
-    return {"model": row.id, "year": str(row.year), "publication_date": f"{row.year}-07-01",
-            "country": row.country or epoch.get("country", ""),
-            "organization": epoch.get("organization", ""), "region": row.region,
-            "provider": row.provider, "domain": epoch.get("domain", ""), "hardware": row.hardware,
-            "hardware_quantity": repr(chips), "training_time_hours": repr(hours),
-            "training_compute_flop": "", "mfu": "", "numerical_format": "", "confidence": ""}
+    return {
+        "model": row.id,
+        "year": str(row.year),
+        "publication_date": f"{row.year}-07-01",
+        "country": row.country or epoch.get("country", ""),
+        "organization": epoch.get("organization", ""),
+        "region": row.region,
+        "provider": row.provider,
+        "domain": epoch.get("domain", ""),
+        "hardware": row.hardware,
+        "hardware_quantity": repr(chips),
+        "training_time_hours": repr(hours),
+        "training_compute_flop": "",
+        "mfu": "",
+        "numerical_format": "",
+        "confidence": "",
+    }

@@ -30,8 +30,10 @@ _SCHEMA = {
         "organization": ("text", "organisation: its provider's regions (data/providers.csv)"),
         "year": ("year", "year of the grid intensity"),
         "energy_kwh": ("positive", "metered energy of the whole run [kWh]"),
-        "energy_scope": ("choice:accelerators,node,facility",
-                         "what the meter counted (default node)"),
+        "energy_scope": (
+            "choice:accelerators,node,facility",
+            "what the meter counted (default node)",
+        ),
     },
     "node": {
         "gpu": ("text", "accelerator name or alias"),
@@ -88,8 +90,11 @@ _FIELDS_OF_KEY = {
     "grid_adpe_kgsbeq_per_kwh": ("grid_adpe",),
     "grid_pe_mj_per_kwh": ("grid_pe",),
     "fab_yield": ("yield_constant",),
-    "defect_density_per_cm2": ("defect_density_low", "defect_density_high",
-                               "defect_density_quantile"),
+    "defect_density_per_cm2": (
+        "defect_density_low",
+        "defect_density_high",
+        "defect_density_quantile",
+    ),
     "gpa_abatement_percent": ("gpa_abatement",),
     "fab_intensity_kgco2eq_per_kwh": ("fab_intensity",),
 }
@@ -117,9 +122,10 @@ def _check(where, kind, value):
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise MlimpactError(f"{where} must be a number (got {value!r})")
-    if isinstance(value, int) and abs(value) > 2 ** 53:
-        raise MlimpactError(f"{where} is too large (a whole number of {len(str(abs(value)))} "
-                            "digits)")
+    if isinstance(value, int) and abs(value) > 2**53:
+        raise MlimpactError(
+            f"{where} is too large (a whole number of {len(str(abs(value)))} digits)"
+        )
     if not math.isfinite(value):
         raise MlimpactError(f"{where} must be finite (got {value!r})")
     if kind in ("count", "count0", "year"):
@@ -166,28 +172,48 @@ def validated_keys(document, source):
             values[section, key] = _check(f"{source}: [{section}] {key}", keys[key][0], value)
         for key in _REQUIRED.get(section, ()):
             if (section, key) not in values:
-                raise MlimpactError(
-                    f"{source}: [{section}] {key} is required ({keys[key][1]})")
-    name = _check(f"{source}: name", "text", document["name"]) if "name" in document else (
-        Path(source).stem if source != "<setup>" else "run")
+                raise MlimpactError(f"{source}: [{section}] {key} is required ({keys[key][1]})")
+    name = (
+        _check(f"{source}: name", "text", document["name"])
+        if "name" in document
+        else (Path(source).stem if source != "<setup>" else "run")
+    )
     return values, name
 
 
 #: Keys whose value is a run field's (stated: known, not sampled), by (section, key); the
 #: field is the key itself unless :data:`_FIELDS_OF_KEY` says otherwise.
-_STATED = (("run", "repetitions"), ("node", "gpu_usage"),
-           *(("server", key) for key in _SCHEMA["server"]),
-           *(("assumptions", key) for key in (
-               "lifetime_years", "lifetime_usage", "dynamic_ratio", "memory_density_gb_per_cm2",
-               "intensity_ratio", "grid_gwp_kgco2eq_per_kwh", "grid_adpe_kgsbeq_per_kwh",
-               "grid_pe_mj_per_kwh", "host_usage", "fab_yield",
-               "fab_intensity_kgco2eq_per_kwh")))
+_STATED = (
+    ("run", "repetitions"),
+    ("node", "gpu_usage"),
+    *(("server", key) for key in _SCHEMA["server"]),
+    *(
+        ("assumptions", key)
+        for key in (
+            "lifetime_years",
+            "lifetime_usage",
+            "dynamic_ratio",
+            "memory_density_gb_per_cm2",
+            "intensity_ratio",
+            "grid_gwp_kgco2eq_per_kwh",
+            "grid_adpe_kgsbeq_per_kwh",
+            "grid_pe_mj_per_kwh",
+            "host_usage",
+            "fab_yield",
+            "fab_intensity_kgco2eq_per_kwh",
+        )
+    ),
+)
 #: Setup keys an inventory row may give as columns of the same name (``docs/setup.md``):
 #: every key of [node] and [assumptions] but the accelerator and its count (the inventory's
 #: ``hardware`` and ``accelerators``), every key of [server] (``include`` as ``server_include``
 #: would be ambiguous: it keeps its name), and [run] ``repetitions``.
-ROW_KEYS = {key: (section, spec) for section in ("node", "server", "assumptions")
-            for key, spec in _SCHEMA[section].items() if key not in ("gpu", "gpus")}
+ROW_KEYS = {
+    key: (section, spec)
+    for section in ("node", "server", "assumptions")
+    for key, spec in _SCHEMA[section].items()
+    if key not in ("gpu", "gpus")
+}
 ROW_KEYS["repetitions"] = ("run", _SCHEMA["run"]["repetitions"])
 
 
@@ -235,28 +261,46 @@ def run_record(values, name, source, date=None):
     if year is None and region and region == country and country in grid.electricity_factors():
         points["grid_gwp"] = grid.electricity_factors()[country].gwp
         grid_year = None
-        provenance["grid"] = (f"Boavizta factor of {country} (MLCA's; give [run] year for that "
-                              "year's intensity)")
+        provenance["grid"] = (
+            f"Boavizta factor of {country} (MLCA's; give [run] year for that year's intensity)"
+        )
     elif year is None and (region or country):
-        provenance["grid"] = (f"intensity of {record_year - 1}, the latest year with data "
-                              "(give [run] year for another)")
+        provenance["grid"] = (
+            f"intensity of {record_year - 1}, the latest year with data "
+            "(give [run] year for another)"
+        )
     elif year is not None:
         provenance["grid"] = f"intensity of {year} (the nearest year with data)"
     act = _resolve_production(source, get, custom or hardware, label, stated, provenance)
     quantity = get("run", "nodes", 1) * get("node", "gpus")
     record = {
-        "model": name, "year": str(record_year),
+        "model": name,
+        "year": str(record_year),
         "publication_date": date.isoformat() if date else f"{record_year}-01-01",
-        "country": country, "region": region, "provider": get("run", "provider", ""),
-        "organization": get("run", "organization", ""), "domain": "", "domains": "",
-        "hardware": label, "hardware_quantity": repr(float(quantity)),
+        "country": country,
+        "region": region,
+        "provider": get("run", "provider", ""),
+        "organization": get("run", "organization", ""),
+        "domain": "",
+        "domains": "",
+        "hardware": label,
+        "hardware_quantity": repr(float(quantity)),
         "training_time_hours": repr(float(get("run", "hours"))),
-        "training_compute_flop": "", "mfu": "", "numerical_format": "", "confidence": "",
+        "training_compute_flop": "",
+        "mfu": "",
+        "numerical_format": "",
+        "confidence": "",
         "energy_kwh": repr(get("run", "energy_kwh")) if get("run", "energy_kwh") else "",
         "energy_scope": get("run", "energy_scope", "node"),
-        "gpus_per_node": float(get("node", "gpus")), "custom_hardware": custom,
-        "stated": stated, "points": points, "fixed": fixed, "act_fields": act,
-        "given_keys": tuple(values), "grid_year": grid_year}
+        "gpus_per_node": float(get("node", "gpus")),
+        "custom_hardware": custom,
+        "stated": stated,
+        "points": points,
+        "fixed": fixed,
+        "act_fields": act,
+        "given_keys": tuple(values),
+        "grid_year": grid_year,
+    }
     return record, provenance, hardware
 
 
@@ -268,11 +312,15 @@ def _resolve_place(source, get, provenance):
     if region is not None:
         key = region.upper() if len(region) == 3 else region
         if not grid.is_region(key):
-            raise MlimpactError(f"{source}: [run] region: unknown region {region!r} "
-                                "(data/grid_regions.csv keys or ISO 3166 alpha-3)")
+            raise MlimpactError(
+                f"{source}: [run] region: unknown region {region!r} "
+                "(data/grid_regions.csv keys or ISO 3166 alpha-3)"
+            )
         if country is not None and country.upper() != grid.region_country(key):
-            raise MlimpactError(f"{source}: [run] country {country!r} is not the country of "
-                                f"region {region!r} ({grid.region_country(key)})")
+            raise MlimpactError(
+                f"{source}: [run] country {country!r} is not the country of "
+                f"region {region!r} ({grid.region_country(key)})"
+            )
         return key, grid.region_country(key)
     if country is None:
         return "", ""
@@ -285,7 +333,8 @@ def _resolve_place(source, get, provenance):
     raise MlimpactError(
         f"{source}: [run] country: unknown code {country!r} (ISO 3166 alpha-3, e.g. USA, "
         "FRA, CHN; any country of data/grid_intensity.csv, or give the three grid_* "
-        "assumptions)")
+        "assumptions)"
+    )
 
 
 def _resolve_gpu(source, get, provenance):
@@ -293,10 +342,13 @@ def _resolve_gpu(source, get, provenance):
     in it), its name, and the row with the setup's values (a :class:`Hardware` for a label not
     in the table; None without overrides)."""
     label = get("node", "gpu")
-    overrides = {"tdp_w": get("node", "gpu_tdp_w"), "memory_gb": get("node", "gpu_memory_gb"),
-                 "die_area_cm2": get("node", "gpu_die_area_cm2"),
-                 "process_node_nm": get("node", "gpu_process_node_nm"),
-                 "memory_type": get("node", "gpu_memory_type")}
+    overrides = {
+        "tdp_w": get("node", "gpu_tdp_w"),
+        "memory_gb": get("node", "gpu_memory_gb"),
+        "die_area_cm2": get("node", "gpu_die_area_cm2"),
+        "process_node_nm": get("node", "gpu_process_node_nm"),
+        "memory_type": get("node", "gpu_memory_type"),
+    }
     given = {key: value for key, value in overrides.items() if value is not None}
     main = ("tdp_w", "memory_gb", "die_area_cm2")
     try:
@@ -304,19 +356,39 @@ def _resolve_gpu(source, get, provenance):
     except MlimpactError as error:
         if all(key in given for key in main):
             provenance.update({f"gpu_{key}": "setup" for key in main})
-            return None, label, Hardware(
-                name=label, aliases=(), manufacturer="", type="", segment="", release_date="",
-                process_node_nm=given.get("process_node_nm", math.nan), foundry="",
-                die_area_cm2=given["die_area_cm2"], memory_gb=given["memory_gb"],
-                memory_type=given.get("memory_type", ""), tdp_w=given["tdp_w"], peak_flops={},
-                variants=(), source="setup file", notes="")
-        raise MlimpactError(f"{error}; or give gpu_tdp_w, gpu_memory_gb and gpu_die_area_cm2 "
-                            "to describe hardware not in the table") from None
+            return (
+                None,
+                label,
+                Hardware(
+                    name=label,
+                    aliases=(),
+                    manufacturer="",
+                    type="",
+                    segment="",
+                    release_date="",
+                    process_node_nm=given.get("process_node_nm", math.nan),
+                    foundry="",
+                    die_area_cm2=given["die_area_cm2"],
+                    memory_gb=given["memory_gb"],
+                    memory_type=given.get("memory_type", ""),
+                    tdp_w=given["tdp_w"],
+                    peak_flops={},
+                    variants=(),
+                    source="setup file",
+                    notes="",
+                ),
+            )
+        raise MlimpactError(
+            f"{error}; or give gpu_tdp_w, gpu_memory_gb and gpu_die_area_cm2 "
+            "to describe hardware not in the table"
+        ) from None
     if hardware.variants:
         if given:
-            raise MlimpactError(f"{source}: [node] gpu: {hardware.name!r} stands for "
-                                f"{', '.join(hardware.variants)}: name one of them to give "
-                                "its values")
+            raise MlimpactError(
+                f"{source}: [node] gpu: {hardware.name!r} stands for "
+                f"{', '.join(hardware.variants)}: name one of them to give "
+                "its values"
+            )
         provenance.update({f"gpu_{key}": "variants" for key in main})
         return hardware, hardware.name, None
     ranges = die_ranges()
@@ -330,15 +402,18 @@ def _resolve_gpu(source, get, provenance):
         else:
             raise MlimpactError(
                 f"{source}: [node] gpu_{key} is required: the hardware table has no "
-                f"{_SCHEMA['node']['gpu_' + key][1]} for {hardware.name!r}")
+                f"{_SCHEMA['node']['gpu_' + key][1]} for {hardware.name!r}"
+            )
     return hardware, hardware.name, (replace(hardware, **given) if given else None)
 
 
 #: What ACT misses (words of the message of mlimpact.tables.fab.act_fields) -> the setup key
 #: that supplies it.
-_ACT_KEYS = (("process node", "gpu_process_node_nm"),
-             ("fab's grid", "fab_intensity_kgco2eq_per_kwh"),
-             ("memory type", "gpu_memory_type"))
+_ACT_KEYS = (
+    ("process node", "gpu_process_node_nm"),
+    ("fab's grid", "fab_intensity_kgco2eq_per_kwh"),
+    ("memory type", "gpu_memory_type"),
+)
 
 
 def _resolve_production(source, get, hardware, label, stated, provenance):
@@ -355,8 +430,7 @@ def _resolve_production(source, get, hardware, label, stated, provenance):
         stated["yield_model"] = float(YIELD_MODELS.index(get("assumptions", "yield_model")))
     d0 = get("assumptions", "defect_density_per_cm2")
     if d0 is not None:
-        stated.update(defect_density_low=d0, defect_density_high=d0,
-                      defect_density_quantile=0.5)
+        stated.update(defect_density_low=d0, defect_density_high=d0, defect_density_quantile=0.5)
     abatement = get("assumptions", "gpa_abatement_percent")
     if abatement is not None:
         stated["gpa_abatement"] = (abatement - 95.0) / 4.0
@@ -368,19 +442,25 @@ def _resolve_production(source, get, hardware, label, stated, provenance):
     intensity = get("assumptions", "fab_intensity_kgco2eq_per_kwh")
     try:
         act = fab.act_fields(
-            label, hardware.process_node_nm if hardware is not None else math.nan,
+            label,
+            hardware.process_node_nm if hardware is not None else math.nan,
             hardware.foundry if hardware is not None else "",
             hardware.release_year if hardware is not None else None,
             hardware.memory_type if hardware is not None else "",
-            hardware.memory_gb if hardware is not None else math.nan, intensity=intensity)
+            hardware.memory_gb if hardware is not None else math.nan,
+            intensity=intensity,
+        )
     except MlimpactError as error:
         if choice == "act":
             hint = next((f"; give {key}" for words, key in _ACT_KEYS if words in str(error)), "")
-            raise MlimpactError(f"{source}: [assumptions] production_model = \"act\": "
-                                f"{error}{hint}") from None
+            raise MlimpactError(
+                f'{source}: [assumptions] production_model = "act": {error}{hint}'
+            ) from None
         provenance["production_model"] = f"MLCA only ({error})"
         return None
-    provenance["production_model"] = ("ACT (setup)" if choice == "act" else
-                                      "MLCA for the point estimate; MLCA or ACT when sampled")
+    provenance["production_model"] = (
+        "ACT (setup)"
+        if choice == "act"
+        else "MLCA for the point estimate; MLCA or ACT when sampled"
+    )
     return act
-

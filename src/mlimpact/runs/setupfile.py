@@ -73,22 +73,31 @@ def parse_setup(document, source="<setup>", power="evidence", location="evidence
     (``evidence`` or ``mlca``) and the location rule ``location``."""
     values, name = validated_keys(document, source)
     record, provenance, hardware = run_record(values, name, source)
-    return build_setup(record, provenance, hardware, source, power, location,
-                       uncertainty=dict(document.get("uncertainty", {})))
+    return build_setup(
+        record,
+        provenance,
+        hardware,
+        source,
+        power,
+        location,
+        uncertainty=dict(document.get("uncertainty", {})),
+    )
 
 
 def check_power(record, power, source):
     """Refuse a record that states inputs the power model ``power`` does not have."""
     if power not in POWER_MODELS:
-        raise MlimpactError(f"power model must be one of {', '.join(POWER_MODELS)} "
-                            f"(got {power!r})")
+        raise MlimpactError(f"power model must be one of {', '.join(POWER_MODELS)} (got {power!r})")
     if power == "mlca" and (record["fixed"] or "host_usage" in record["stated"]):
-        raise MlimpactError(f"{source}: pue and host_usage belong to the evidence power model "
-                            "(MLCA's has one dynamic ratio: give dynamic_ratio)")
+        raise MlimpactError(
+            f"{source}: pue and host_usage belong to the evidence power model "
+            "(MLCA's has one dynamic ratio: give dynamic_ratio)"
+        )
 
 
-def build_setup(record, provenance, hardware, source, power="evidence", location="evidence",
-                uncertainty=None):
+def build_setup(
+    record, provenance, hardware, source, power="evidence", location="evidence", uncertainty=None
+):
     """A :class:`Setup` from a record of :func:`run_record`: the run built by the dataset's
     rules; an excluded run is an error saying why."""
     check_power(record, power, source)
@@ -100,12 +109,20 @@ def build_setup(record, provenance, hardware, source, power="evidence", location
     _check_bounds(source, row, record)
     label = runs.hardware[0]
     return Setup(
-        runs=runs.runs, hardware=hardware, gpu_label=label,
-        country=runs.countries[0], year=record["grid_year"],
+        runs=runs.runs,
+        hardware=hardware,
+        gpu_label=label,
+        country=runs.countries[0],
+        year=record["grid_year"],
         provenance=provenance,
         given_fields=frozenset(f for f, k in zip(RUN_FIELDS, runs.known[0]) if k),
-        uncertainty=dict(uncertainty or {}), source=source, notable=runs, power=power,
-        location=location, notes=runs.records[0].notes)
+        uncertainty=dict(uncertainty or {}),
+        source=source,
+        notable=runs,
+        power=power,
+        location=location,
+        notes=runs.records[0].notes,
+    )
 
 
 def _check_bounds(source, row, record):
@@ -118,11 +135,14 @@ def _check_bounds(source, row, record):
     for name, value in row.items():
         if out_of_bounds(name, value):
             where = keys.get(name, f"{name} (from the hardware or grid tables)")
-            raise MlimpactError(f"{source}: {where} = {value:g} is outside the accepted range "
-                                f"{bounds_text(name)} (docs/setup.md)")
+            raise MlimpactError(
+                f"{source}: {where} = {value:g} is outside the accepted range "
+                f"{bounds_text(name)} (docs/setup.md)"
+            )
 
 
 def load_setup(path, power="evidence", location="evidence"):
     """Read and validate a setup file; errors name the file and the field."""
-    return parse_setup(load_toml(path, "setup file"), source=str(Path(path)), power=power,
-                       location=location)
+    return parse_setup(
+        load_toml(path, "setup file"), source=str(Path(path)), power=power, location=location
+    )

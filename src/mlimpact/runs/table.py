@@ -55,30 +55,123 @@ from dataclasses import dataclass
 import numpy as np
 
 RUN_FIELDS = (
-    "hours", "nodes", "repetitions", "gpus", "gpu_usage", "gpu_tdp_w", "gpu_memory_gb",
-    "gpu_die_area_cm2", "cpus", "cpu_usage", "cpu_tdp_w", "cpu_die_area_cm2", "ram_modules",
-    "ram_module_gb", "ssd_gb", "psus", "server", "grid_gwp", "grid_adpe", "grid_pe",
-    "intensity_ratio", "lifetime_years", "lifetime_usage", "dynamic_ratio", "memory_density",
-    "production_model", "fab_intensity", "epa", "gpa_95", "gpa_99", "gpa_abatement",
-    "yield_model", "yield_constant", "defect_density_low", "defect_density_high",
-    "defect_density_quantile", "memory_gwp_low", "memory_gwp_high", "memory_gwp_quantile",
-    "training_compute", "peak_flops", "mfu", "imputation", "variant",
-    "host_rated_w_per_gpu", "host_usage", "metered_energy_kwh", "metered_scope",
+    "hours",
+    "nodes",
+    "repetitions",
+    "gpus",
+    "gpu_usage",
+    "gpu_tdp_w",
+    "gpu_memory_gb",
+    "gpu_die_area_cm2",
+    "cpus",
+    "cpu_usage",
+    "cpu_tdp_w",
+    "cpu_die_area_cm2",
+    "ram_modules",
+    "ram_module_gb",
+    "ssd_gb",
+    "psus",
+    "server",
+    "grid_gwp",
+    "grid_adpe",
+    "grid_pe",
+    "intensity_ratio",
+    "lifetime_years",
+    "lifetime_usage",
+    "dynamic_ratio",
+    "memory_density",
+    "production_model",
+    "fab_intensity",
+    "epa",
+    "gpa_95",
+    "gpa_99",
+    "gpa_abatement",
+    "yield_model",
+    "yield_constant",
+    "defect_density_low",
+    "defect_density_high",
+    "defect_density_quantile",
+    "memory_gwp_low",
+    "memory_gwp_high",
+    "memory_gwp_quantile",
+    "training_compute",
+    "peak_flops",
+    "mfu",
+    "imputation",
+    "variant",
+    "host_rated_w_per_gpu",
+    "host_usage",
+    "metered_energy_kwh",
+    "metered_scope",
 )
-(HOURS, NODES, REPETITIONS, GPUS, GPU_USAGE, GPU_TDP_W, GPU_MEMORY_GB, GPU_DIE_AREA_CM2, CPUS,
- CPU_USAGE, CPU_TDP_W, CPU_DIE_AREA_CM2, RAM_MODULES, RAM_MODULE_GB, SSD_GB, PSUS, SERVER,
- GRID_GWP, GRID_ADPE, GRID_PE, INTENSITY_RATIO, LIFETIME_YEARS, LIFETIME_USAGE, DYNAMIC_RATIO,
- MEMORY_DENSITY, PRODUCTION_MODEL, FAB_INTENSITY, EPA, GPA_95, GPA_99, GPA_ABATEMENT,
- YIELD_MODEL, YIELD_CONSTANT, DEFECT_DENSITY_LOW, DEFECT_DENSITY_HIGH, DEFECT_DENSITY_QUANTILE,
- MEMORY_GWP_LOW, MEMORY_GWP_HIGH, MEMORY_GWP_QUANTILE, TRAINING_COMPUTE, PEAK_FLOPS, MFU,
- IMPUTATION, VARIANT, HOST_RATED_W_PER_GPU, HOST_USAGE, METERED_ENERGY_KWH,
- METERED_SCOPE) = range(len(RUN_FIELDS))
+(
+    HOURS,
+    NODES,
+    REPETITIONS,
+    GPUS,
+    GPU_USAGE,
+    GPU_TDP_W,
+    GPU_MEMORY_GB,
+    GPU_DIE_AREA_CM2,
+    CPUS,
+    CPU_USAGE,
+    CPU_TDP_W,
+    CPU_DIE_AREA_CM2,
+    RAM_MODULES,
+    RAM_MODULE_GB,
+    SSD_GB,
+    PSUS,
+    SERVER,
+    GRID_GWP,
+    GRID_ADPE,
+    GRID_PE,
+    INTENSITY_RATIO,
+    LIFETIME_YEARS,
+    LIFETIME_USAGE,
+    DYNAMIC_RATIO,
+    MEMORY_DENSITY,
+    PRODUCTION_MODEL,
+    FAB_INTENSITY,
+    EPA,
+    GPA_95,
+    GPA_99,
+    GPA_ABATEMENT,
+    YIELD_MODEL,
+    YIELD_CONSTANT,
+    DEFECT_DENSITY_LOW,
+    DEFECT_DENSITY_HIGH,
+    DEFECT_DENSITY_QUANTILE,
+    MEMORY_GWP_LOW,
+    MEMORY_GWP_HIGH,
+    MEMORY_GWP_QUANTILE,
+    TRAINING_COMPUTE,
+    PEAK_FLOPS,
+    MFU,
+    IMPUTATION,
+    VARIANT,
+    HOST_RATED_W_PER_GPU,
+    HOST_USAGE,
+    METERED_ENERGY_KWH,
+    METERED_SCOPE,
+) = range(len(RUN_FIELDS))
 #: Imputation codes: nothing, training time from compute, chip count from compute.
 NO_IMPUTATION, IMPUTE_HOURS, IMPUTE_CHIPS = 0, 1, 2
 #: Fields that a hardware variant sets.
-VARIANT_FIELDS = ("gpu_tdp_w", "gpu_memory_gb", "gpu_die_area_cm2", "peak_flops", "epa", "gpa_95",
-                  "gpa_99", "defect_density_low", "defect_density_high", "fab_intensity",
-                  "memory_gwp_low", "memory_gwp_high", "host_rated_w_per_gpu")
+VARIANT_FIELDS = (
+    "gpu_tdp_w",
+    "gpu_memory_gb",
+    "gpu_die_area_cm2",
+    "peak_flops",
+    "epa",
+    "gpa_95",
+    "gpa_99",
+    "defect_density_low",
+    "defect_density_high",
+    "fab_intensity",
+    "memory_gwp_low",
+    "memory_gwp_high",
+    "host_rated_w_per_gpu",
+)
 VARIANT_INDEX = np.array([RUN_FIELDS.index(f) for f in VARIANT_FIELDS], dtype=np.int64)
 #: Scopes of a metered energy, coded 1, 2, 3 in ``metered_scope`` (0: no metered energy):
 #: the accelerators alone, the node (accelerators and host), the facility (the node's energy
@@ -156,9 +249,13 @@ FIELD_BOUNDS = {field: _UNBOUNDED for field in RUN_FIELDS} | {
     "metered_scope": (0.0, True, 3.0),
 }
 #: Fields whose values are codes: only these values are valid.
-CATEGORIES = {"production_model": (0.0, 1.0), "yield_model": (0.0, 1.0, 2.0),
-              "imputation": (0.0, 1.0, 2.0), "server": (0.0, 1.0),
-              "metered_scope": (0.0, 1.0, 2.0, 3.0)}
+CATEGORIES = {
+    "production_model": (0.0, 1.0),
+    "yield_model": (0.0, 1.0, 2.0),
+    "imputation": (0.0, 1.0, 2.0),
+    "server": (0.0, 1.0),
+    "metered_scope": (0.0, 1.0, 2.0, 3.0),
+}
 
 
 def out_of_bounds(field, values):
@@ -210,24 +307,31 @@ class RunTable:
         if values.ndim != 2 or values.shape != (len(self.names), N_RUN_FIELDS):
             raise ValueError(
                 f"run table values must have shape ({len(self.names)}, {N_RUN_FIELDS}), "
-                f"got {values.shape}")
+                f"got {values.shape}"
+            )
         object.__setattr__(self, "values", values)
         if self.variant_values is None:
             # One variant per run: the run's own values.
-            object.__setattr__(self, "variant_values",
-                               values[:, VARIANT_INDEX][:, None, :].copy())
+            object.__setattr__(self, "variant_values", values[:, VARIANT_INDEX][:, None, :].copy())
             object.__setattr__(self, "variant_cdf", np.ones((len(self.names), 1)))
         variant_values = np.ascontiguousarray(self.variant_values, dtype=np.float64)
         variant_cdf = np.ascontiguousarray(self.variant_cdf, dtype=np.float64)
         n_variants = variant_cdf.shape[1] if variant_cdf.ndim == 2 else 0
-        if (variant_values.shape != (len(self.names), n_variants, len(VARIANT_FIELDS))
-                or variant_cdf.shape != (len(self.names), n_variants)):
-            raise ValueError("variant tables must have shapes (run, variant, field) and "
-                             "(run, variant)")
+        if variant_values.shape != (
+            len(self.names),
+            n_variants,
+            len(VARIANT_FIELDS),
+        ) or variant_cdf.shape != (len(self.names), n_variants):
+            raise ValueError(
+                "variant tables must have shapes (run, variant, field) and (run, variant)"
+            )
         object.__setattr__(self, "variant_values", variant_values)
         object.__setattr__(self, "variant_cdf", variant_cdf)
-        labels = tuple(tuple(v) for v in self.variant_labels) if self.variant_labels \
+        labels = (
+            tuple(tuple(v) for v in self.variant_labels)
+            if self.variant_labels
             else ((),) * len(self.names)
+        )
         if len(labels) != len(self.names) or any(len(v) > n_variants for v in labels):
             raise ValueError("variant labels: one tuple per run, at most one label per variant")
         object.__setattr__(self, "variant_labels", labels)
@@ -242,8 +346,10 @@ class RunTable:
     @property
     def n_variants(self):
         """Number of variants of each run (those with a weight), shape (run,)."""
-        return (np.diff(np.concatenate([np.zeros((len(self), 1)), self.variant_cdf], axis=1),
-                        axis=1) > 0).sum(axis=1)
+        return (
+            np.diff(np.concatenate([np.zeros((len(self), 1)), self.variant_cdf], axis=1), axis=1)
+            > 0
+        ).sum(axis=1)
 
     @classmethod
     def from_records(cls, records, variants=None, variant_labels=None):
@@ -272,8 +378,8 @@ class RunTable:
                 weights = np.array([w for w, _ in variants[name]], dtype=np.float64)
                 if np.any(weights < 0) or weights.sum() <= 0:
                     raise ValueError(f"run {name!r}: variant weights must be >= 0, sum > 0")
-                cdf[r, :len(weights)] = np.cumsum(weights) / weights.sum()
-                cdf[r, len(weights):] = 1.0
+                cdf[r, : len(weights)] = np.cumsum(weights) / weights.sum()
+                cdf[r, len(weights) :] = 1.0
                 for k, (_, fields) in enumerate(variants[name]):
                     table[r, k] = [float(fields[f]) for f in VARIANT_FIELDS]
         labels = tuple(tuple((variant_labels or {}).get(name, ())) for name in names)

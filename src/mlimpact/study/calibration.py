@@ -1,15 +1,15 @@
 """Calibration: the power model's class-level inputs updated by measured training footprints.
 
-The evidence power model (``docs/methodology.md``, 3b) draws, for every run, the accelerators'
-mean power as a share of TDP from its accelerator class (``gpu_usage``: GPU, TPU, other), the
-facility PUE from its provider class (``facility_pue``: hyperscale, cloud, academic HPC,
-unknown) and a cluster overhead (``non_training_overhead``, global). Published measured
-footprints (``data/validation.csv``, basis ``measured``) are evidence about them. This module
-updates them by Bayes' rule with importance weights (Smith and Gelfand 1992 [1]_), the
-proposal adapted over a few rounds (population Monte Carlo, Cappé et al. 2004 [4]_; a prior
-proposal alone collapses to a handful of effective samples with 21 rows), in the runs built from what each source publishes (the
-``setup`` way of :mod:`mlimpact.study.validation`: accelerator, count and hours as published,
-the power, PUE and grid ours to estimate).
+The evidence power model (``docs/methodology.md``, 3b) draws, for every run, the accelerators' mean
+power as a share of TDP from its accelerator class (``gpu_usage``: GPU, TPU, other), the facility
+PUE from its provider class (``facility_pue``: hyperscale, cloud, academic HPC, unknown) and a
+cluster overhead (``non_training_overhead``, global). Published measured footprints
+(``data/validation.csv``, basis ``measured``) are evidence about them. This module updates them by
+Bayes' rule with importance weights (Smith and Gelfand 1992 [1]_), the proposal adapted over a few
+rounds (population Monte Carlo, Cappé et al. 2004 [4]_; a prior proposal alone collapses to a
+handful of effective samples with 21 rows), in the runs built from what each source publishes (the
+``setup`` way of :mod:`mlimpact.study.validation`: accelerator, count and hours as published, the
+power, PUE and grid ours to estimate).
 
 Model (a hierarchical model reduced to what a few dozen rows can inform):
 
@@ -26,10 +26,10 @@ Model (a hierarchical model reduced to what a few dozen rows can inform):
   lifetime...) stay drawn from their priors within each sample.
 
 Weights are ``w_s`` proportional to the likelihood (computed in logarithms, normalised by their
-largest value); their effective sample size ``1 / sum(w_s^2)`` (weights summing to 1) is reported and
-a warning raised below :data:`MIN_ESS`. Rows of basis ``derived`` (chip-hours x an assumed power) carry no
-information on the power draw, and in this way of building runs their chip-hours are already
-the published ones: they are listed as not informative and left out.
+largest value); their effective sample size ``1 / sum(w_s^2)`` (weights summing to 1) is reported
+and a warning raised below :data:`MIN_ESS`. Rows of basis ``derived`` (chip-hours x an assumed
+power) carry no information on the power draw, and in this way of building runs their chip-hours are
+already the published ones: they are listed as not informative and left out.
 
 The calibrated catalogue replaces each calibrated class distribution by the posterior of its
 class value (a discrete distribution on :data:`POSTERIOR_POINTS` weighted quantiles) and adds
@@ -75,8 +75,12 @@ from mlimpact.uncertainty.sampling import Design
 
 #: The calibrated inputs of the evidence power model, and the class kind each depends on
 #: (None: one global value).
-CALIBRATED = {"gpu_usage": "accelerator", "facility_pue": "provider",
-              "non_training_overhead": None, "host_usage": None}
+CALIBRATED = {
+    "gpu_usage": "accelerator",
+    "facility_pue": "provider",
+    "non_training_overhead": None,
+    "host_usage": None,
+}
 #: Quantities used, as (criterion, phase) of our results.
 QUANTITIES = {"energy": ("energy", "use"), "operational_gwp": ("gwp", "use")}
 #: Log-uniform prior bounds of the discrepancy scales (log units): from 1 % to a factor e.
@@ -102,10 +106,11 @@ class Prepared:
     """Samples of the calibrated inputs, the model's values and the densities that weight them.
 
     ``inputs`` maps each calibrated input label (``gpu_usage[TPU]``, ``sigma_energy``...) to its
-    values per sample; ``log_f`` (sample, draw, row) are the logarithms of the model's values
-    for the used ``rows``, :data:`DRAWS` draws of the other inputs per sample; ``tau`` (sample, row) the discrepancy-plus-measurement scales; ``log_prior``
-    and ``log_proposal`` the log-densities of each sample's normal scores under the prior and
-    under the proposal it was drawn from; ``skipped`` lists (row id, reason); ``history`` the
+    values per sample; ``log_f`` (sample, draw, row) are the logarithms of the model's values for
+    the used ``rows``, :data:`DRAWS` draws of the other inputs per sample; ``tau`` (sample, row) the
+    discrepancy-plus-measurement scales; ``log_prior`` and ``log_proposal`` the log-densities of
+    each sample's normal scores under the prior and under the proposal it was drawn from;
+    ``skipped`` lists (row id, reason); ``history`` the
     effective sample size of each adaptation round."""
 
     rows: list
@@ -140,21 +145,19 @@ class Prepared:
                 log_f = log_f.copy()
                 log_f[:, :, pair] = self.log_grid[:, :, pair]
                 tau = tau.copy()
-                tau[:, pair] = np.sqrt(self.inputs["sigma_grid"][:, None] ** 2
-                                       + 2 * MEASUREMENT_ERROR ** 2)
+                tau[:, pair] = np.sqrt(
+                    self.inputs["sigma_grid"][:, None] ** 2 + 2 * MEASUREMENT_ERROR**2
+                )
             density = _log_normal_density(log_y[None, None, :], log_f, tau[:, None, :])
             top = density.max(axis=1)
-            self._log_likelihood = top + np.log(np.mean(np.exp(density - top[:, None, :]),
-                                                        axis=1))
+            self._log_likelihood = top + np.log(np.mean(np.exp(density - top[:, None, :]), axis=1))
         return self._log_likelihood
 
     def weights(self, leave_out=(), prior=False):
         """Normalised importance weights of the posterior, the rows of the models in
         ``leave_out`` left out (``prior``: of the prior itself)."""
-        keep = np.array([r.model not in leave_out and not prior for r in self.rows],
-                        dtype=bool)
-        total = (self.log_prior - self.log_proposal
-                 + self.log_likelihood[:, keep].sum(axis=1))
+        keep = np.array([r.model not in leave_out and not prior for r in self.rows], dtype=bool)
+        total = self.log_prior - self.log_proposal + self.log_likelihood[:, keep].sum(axis=1)
         w = np.exp(total - total.max())
         return w / w.sum()
 
@@ -193,8 +196,13 @@ def informative_rows(basis="measured"):
             continue
         if row.basis != "measured":
             if basis == "all":
-                skipped.append((row.id, "derived: its power is assumed, so it says nothing of "
-                                        "the power draw, and its chip-hours are already used"))
+                skipped.append(
+                    (
+                        row.id,
+                        "derived: its power is assumed, so it says nothing of "
+                        "the power draw, and its chip-hours are already used",
+                    )
+                )
             continue
         used.append(row)
     return used, skipped
@@ -219,28 +227,37 @@ class _Problem:
         if not self.rows:
             return
         years = [int(r["year"]) for r in records.values()]
-        runs = notable.build_runs((min(years), max(years)), records=list(records.values()),
-                                  location="evidence", power="evidence")
+        runs = notable.build_runs(
+            (min(years), max(years)),
+            records=list(records.values()),
+            location="evidence",
+            power="evidence",
+        )
         excluded = {r.name: r.reason for r in runs.records if r.status == "excluded"}
         self.skipped += list(excluded.items())
         self.rows = [row for row in self.rows if row.id not in excluded]
         catalogue = {**default_catalogue("evidence"), **run_parameters(runs)}
         # a published power of the accelerators alone is compared with them alone
-        self.runs = accelerators_only(runs.runs, {row.id for row in self.rows
-                                                  if row.power_scope == "accelerators"})
-        self.bound = bind(catalogue, self.runs, runs.hardware, runs.countries, runs.known,
-                          runs.classes)
+        self.runs = accelerators_only(
+            runs.runs, {row.id for row in self.rows if row.power_scope == "accelerators"}
+        )
+        self.bound = bind(
+            catalogue, self.runs, runs.hardware, runs.countries, runs.known, runs.classes
+        )
         names = list(runs.runs.names)
         self.ties = _tied_columns(self.bound, runs, names)
         self.labels = list(self.ties)
         self.plan = stage_plan(self.runs, self.bound)
         self.positions = [names.index(row.id) for row in self.rows]
         self.quantity = [training_index(*QUANTITIES[row.quantity]) for row in self.rows]
-        energy_of = {row.model: i for i, row in enumerate(self.rows)
-                     if row.quantity == "energy"}
-        self.paired = np.array([energy_of.get(row.model, -1)
-                                if row.quantity == "operational_gwp" else -1
-                                for row in self.rows], dtype=np.int64)
+        energy_of = {row.model: i for i, row in enumerate(self.rows) if row.quantity == "energy"}
+        self.paired = np.array(
+            [
+                energy_of.get(row.model, -1) if row.quantity == "operational_gwp" else -1
+                for row in self.rows
+            ],
+            dtype=np.int64,
+        )
         self.seed, self.chunk_size = seed, chunk_size
 
     def evaluate(self, scores, offset, draws):
@@ -258,7 +275,7 @@ class _Problem:
         for start in range(0, total, self.chunk_size):
             stop = min(start + self.chunk_size, total)
             u = design.uniforms(offset + start, offset + stop)
-            for k, (label, columns) in enumerate(self.ties.items()):
+            for k, columns in enumerate(self.ties.values()):
                 u[:, columns] = uniforms[start:stop, k, None]
             for label, columns in self.ties.items():
                 inputs[label][start:stop] = _column_values(self.bound, u, columns[0])
@@ -269,24 +286,34 @@ class _Problem:
         if not (np.isfinite(log_f).all() and np.isfinite(log_energy).all()):
             raise MlimpactError("calibration: a run's estimate is not finite and positive")
         shape = (n, draws, len(self.rows))
-        return ({label: v[::draws] for label, v in inputs.items()}, log_f.reshape(shape),
-                (log_f - log_energy).reshape(shape))
+        return (
+            {label: v[::draws] for label, v in inputs.items()},
+            log_f.reshape(shape),
+            (log_f - log_energy).reshape(shape),
+        )
 
 
-def prepare(rows=None, samples=SAMPLES, seed=0, basis="measured", chunk_size=4096,
-            rounds=ROUNDS, draws=DRAWS):
+def prepare(
+    rows=None,
+    samples=SAMPLES,
+    seed=0,
+    basis="measured",
+    chunk_size=4096,
+    rounds=ROUNDS,
+    draws=DRAWS,
+):
     """Samples of the posterior of the calibrated inputs by adaptive importance sampling.
 
-    Round 0 draws from the prior; each later round draws from a defensive mixture (Hesterberg
-    1995 [3]_): :data:`DEFENSIVE` of the prior and the rest a normal fitted to the previous
-    round's weighted normal scores (covariance inflated by :data:`INFLATION`). Each round's
-    samples are weighted by prior x likelihood / proposal, so the weights stay exact whatever
-    the proposal; the round with the largest effective sample size is kept. Each sample of the calibrated inputs is evaluated
-    with ``draws`` draws of the other inputs (per-run grid errors, locations, hardware variants),
-    over which each row's likelihood is averaged (a pseudo-marginal estimate, Andrieu and
-    Roberts 2009 [5]_): a product over rows of single draws would collapse the weights. Rows default to :func:`informative_rows`; runs are
-    built as the ``setup`` way of :mod:`mlimpact.study.validation` builds them. The result
-    does not depend on ``chunk_size``.
+    Round 0 draws from the prior; each later round draws from a defensive mixture (Hesterberg 1995
+    [3]_): :data:`DEFENSIVE` of the prior and the rest a normal fitted to the previous round's
+    weighted normal scores (covariance inflated by :data:`INFLATION`). Each round's samples are
+    weighted by prior x likelihood / proposal, so the weights stay exact whatever the proposal; the
+    round with the largest effective sample size is kept. Each sample of the calibrated inputs is
+    evaluated with ``draws`` draws of the other inputs (per-run grid errors, locations, hardware
+    variants), over which each row's likelihood is averaged (a pseudo-marginal estimate, Andrieu and
+    Roberts 2009 [5]_): a product over rows of single draws would collapse the weights. Rows default
+    to :func:`informative_rows`; runs are built as the ``setup`` way of
+    :mod:`mlimpact.study.validation` builds them. The result does not depend on ``chunk_size``.
     """
     skipped = []
     if rows is None:
@@ -304,25 +331,41 @@ def prepare(rows=None, samples=SAMPLES, seed=0, basis="measured", chunk_size=409
         scores = rng.standard_normal((samples, dims))
         if round_:
             fitted = rng.random(samples) >= DEFENSIVE
-            factor = np.linalg.cholesky(covariance * INFLATION ** 2)
+            factor = np.linalg.cholesky(covariance * INFLATION**2)
             scores[fitted] = mean + scores[fitted] @ factor.T
         log_prior = _log_normal(scores, np.zeros(dims), np.eye(dims))
-        log_proposal = log_prior if not round_ else np.logaddexp(
-            math.log(DEFENSIVE) + log_prior,
-            math.log(1 - DEFENSIVE) + _log_normal(scores, mean, covariance * INFLATION ** 2))
+        log_proposal = (
+            log_prior
+            if not round_
+            else np.logaddexp(
+                math.log(DEFENSIVE) + log_prior,
+                math.log(1 - DEFENSIVE) + _log_normal(scores, mean, covariance * INFLATION**2),
+            )
+        )
         if problem.rows:
-            inputs, log_f, log_grid = problem.evaluate(scores[:, :-2],
-                                                       round_ * samples * draws, draws)
+            inputs, log_f, log_grid = problem.evaluate(
+                scores[:, :-2], round_ * samples * draws, draws
+            )
         else:
             inputs, log_f, log_grid = {}, np.zeros((samples, draws, 0)), None
         sigma = _sigma(special.ndtr(scores[:, -2:]))
         inputs.update(sigma_energy=sigma[:, 0], sigma_grid=sigma[:, 1])
         gwp = np.array([row.quantity == "operational_gwp" for row in problem.rows])
-        tau = np.sqrt(sigma[:, :1] ** 2 + gwp[None, :] * sigma[:, 1:] ** 2
-                      + MEASUREMENT_ERROR ** 2)
-        prepared = Prepared(problem.rows, inputs, log_f, tau, log_prior, log_proposal,
-                            skipped, samples, seed, history,
-                            problem.paired if problem.rows else None, log_grid)
+        tau = np.sqrt(sigma[:, :1] ** 2 + gwp[None, :] * sigma[:, 1:] ** 2 + MEASUREMENT_ERROR**2)
+        prepared = Prepared(
+            problem.rows,
+            inputs,
+            log_f,
+            tau,
+            log_prior,
+            log_proposal,
+            skipped,
+            samples,
+            seed,
+            history,
+            problem.paired if problem.rows else None,
+            log_grid,
+        )
         weights = prepared.weights()
         history.append(effective_sample_size(weights))
         if best is None or history[-1] > effective_sample_size(best.weights()):
@@ -337,8 +380,11 @@ def _log_normal(x, mean, covariance):
     """Log-density of a multivariate normal at the rows of ``x``."""
     factor = np.linalg.cholesky(covariance)
     solved = np.linalg.solve(factor, (x - mean).T)
-    return (-0.5 * np.sum(solved ** 2, axis=0) - np.log(np.diag(factor)).sum()
-            - 0.5 * x.shape[1] * math.log(2 * math.pi))
+    return (
+        -0.5 * np.sum(solved**2, axis=0)
+        - np.log(np.diag(factor)).sum()
+        - 0.5 * x.shape[1] * math.log(2 * math.pi)
+    )
 
 
 def _tied_columns(bound, runs, names):
@@ -370,9 +416,15 @@ def _quantile_row(label, values, prior_weights, posterior_weights):
     levels = np.array([0.025, 0.5, 0.975])
     prior = weighted_quantiles(values, prior_weights, levels)
     posterior = weighted_quantiles(values, posterior_weights, levels)
-    return {"input": label, "prior_q025": prior[0], "prior_median": prior[1],
-            "prior_q975": prior[2], "posterior_q025": posterior[0],
-            "posterior_median": posterior[1], "posterior_q975": posterior[2]}
+    return {
+        "input": label,
+        "prior_q025": prior[0],
+        "prior_median": prior[1],
+        "prior_q975": prior[2],
+        "posterior_q025": posterior[0],
+        "posterior_median": posterior[1],
+        "posterior_q975": posterior[2],
+    }
 
 
 def summary(prepared, weights=None):
@@ -380,8 +432,9 @@ def summary(prepared, weights=None):
     from the same samples, weighted by prior / proposal)."""
     weights = prepared.weights() if weights is None else weights
     prior = prepared.weights(prior=True)
-    return [_quantile_row(label, values, prior, weights)
-            for label, values in prepared.inputs.items()]
+    return [
+        _quantile_row(label, values, prior, weights) for label, values in prepared.inputs.items()
+    ]
 
 
 def calibrate(samples=SAMPLES, seed=0, basis="measured", chunk_size=4096):
@@ -391,8 +444,11 @@ def calibrate(samples=SAMPLES, seed=0, basis="measured", chunk_size=4096):
     weights = prepared.weights()
     ess = effective_sample_size(weights)
     if ess < MIN_ESS:
-        warnings.warn(f"calibration: the effective sample size is {ess:.0f} of {samples} "
-                      "samples; the posterior rests on few samples (use more)", stacklevel=2)
+        warnings.warn(
+            f"calibration: the effective sample size is {ess:.0f} of {samples} "
+            "samples; the posterior rests on few samples (use more)",
+            stacklevel=2,
+        )
     return prepared, weights, ess
 
 
@@ -424,24 +480,41 @@ def leave_one_out(prepared, alpha=ALPHA):
         weights = prepared.weights(leave_out={model})
         ess = effective_sample_size(weights)
         if ess < MIN_ESS:
-            warnings.warn(f"calibration: without {model!r} the effective sample size is "
-                          f"{ess:.0f}; its leave-one-out interval rests on few samples",
-                          stacklevel=2)
+            warnings.warn(
+                f"calibration: without {model!r} the effective sample size is "
+                f"{ess:.0f}; its leave-one-out interval rests on few samples",
+                stacklevel=2,
+            )
         for row in (r for r in prepared.rows if r.model == model):
             low, median, high = predictive_interval(prepared, weights, row, alpha=alpha)
             i = prepared.rows.index(row)
-            prior_interval = np.exp(weighted_quantiles(prepared.log_f[:, :, i].ravel(),
-                                                       np.repeat(prior, per) / per, levels))
-            out.append({"id": row.id, "model": row.model, "quantity": row.quantity,
-                        "basis": row.basis, "published": row.value, "median": median,
-                        "low": low, "high": high, "inside": bool(low <= row.value <= high),
-                        "ratio": median / row.value, "ess": ess,
-                        "score": float(interval_score(low, high, row.value, alpha)),
-                        "prior_low": prior_interval[0], "prior_median": prior_interval[1],
-                        "prior_high": prior_interval[2],
-                        "prior_score": float(interval_score(prior_interval[0],
-                                                            prior_interval[2], row.value,
-                                                            alpha))})
+            prior_interval = np.exp(
+                weighted_quantiles(
+                    prepared.log_f[:, :, i].ravel(), np.repeat(prior, per) / per, levels
+                )
+            )
+            out.append(
+                {
+                    "id": row.id,
+                    "model": row.model,
+                    "quantity": row.quantity,
+                    "basis": row.basis,
+                    "published": row.value,
+                    "median": median,
+                    "low": low,
+                    "high": high,
+                    "inside": bool(low <= row.value <= high),
+                    "ratio": median / row.value,
+                    "ess": ess,
+                    "score": float(interval_score(low, high, row.value, alpha)),
+                    "prior_low": prior_interval[0],
+                    "prior_median": prior_interval[1],
+                    "prior_high": prior_interval[2],
+                    "prior_score": float(
+                        interval_score(prior_interval[0], prior_interval[2], row.value, alpha)
+                    ),
+                }
+            )
     return out
 
 
@@ -451,15 +524,30 @@ def with_leave_one_out(result, seed=0):
     prior's coverage and interval score on the same rows) added."""
     prepared = prepare(seed=seed)
     held_out = leave_one_out(prepared)
-    rows = [{"id": r["id"], "model": r["model"], "quantity": r["quantity"],
-             "basis": r["basis"], "way": "leave-one-out", "published": r["published"],
-             "point": r["prior_median"], "median": r["median"], "low": r["low"],
-             "high": r["high"], "inside": r["inside"], "ratio": r["ratio"],
-             "note": f"point: the prior's median; effective sample size {r['ess']:.0f}"}
-            for r in held_out]
+    rows = [
+        {
+            "id": r["id"],
+            "model": r["model"],
+            "quantity": r["quantity"],
+            "basis": r["basis"],
+            "way": "leave-one-out",
+            "published": r["published"],
+            "point": r["prior_median"],
+            "median": r["median"],
+            "low": r["low"],
+            "high": r["high"],
+            "inside": r["inside"],
+            "ratio": r["ratio"],
+            "note": f"point: the prior's median; effective sample size {r['ess']:.0f}",
+        }
+        for r in held_out
+    ]
     return dataclasses.replace(
-        result, rows=result.rows + rows, summary=result.summary + loo_summary(held_out),
-        skipped=result.skipped + [(i, "leave-one-out", why) for i, why in prepared.skipped])
+        result,
+        rows=result.rows + rows,
+        summary=result.summary + loo_summary(held_out),
+        skipped=result.skipped + [(i, "leave-one-out", why) for i, why in prepared.skipped],
+    )
 
 
 def loo_summary(rows):
@@ -470,15 +558,22 @@ def loo_summary(rows):
         group = [r for r in rows if quantity in ("all", r["quantity"])]
         if not group:
             continue
-        out.append({
-            "quantity": quantity, "basis": "measured", "way": "leave-one-out", "n": len(group),
-            "coverage": float(np.mean([r["inside"] for r in group])),
-            "geometric_mean_ratio": float(np.exp(np.mean(np.log([r["ratio"] for r in group])))),
-            "median_width": float(np.median([r["high"] / r["low"] for r in group])),
-            "interval_score": float(np.mean([r["score"] for r in group])),
-            "prior_coverage": float(np.mean([r["prior_low"] <= r["published"] <= r["prior_high"]
-                                             for r in group])),
-            "prior_interval_score": float(np.mean([r["prior_score"] for r in group]))})
+        out.append(
+            {
+                "quantity": quantity,
+                "basis": "measured",
+                "way": "leave-one-out",
+                "n": len(group),
+                "coverage": float(np.mean([r["inside"] for r in group])),
+                "geometric_mean_ratio": float(np.exp(np.mean(np.log([r["ratio"] for r in group])))),
+                "median_width": float(np.median([r["high"] / r["low"] for r in group])),
+                "interval_score": float(np.mean([r["score"] for r in group])),
+                "prior_coverage": float(
+                    np.mean([r["prior_low"] <= r["published"] <= r["prior_high"] for r in group])
+                ),
+                "prior_interval_score": float(np.mean([r["prior_score"] for r in group])),
+            }
+        )
     return out
 
 
@@ -501,63 +596,89 @@ def calibrated_document(prepared, weights, points=POSTERIOR_POINTS, cards=None):
         posteriors = {}
         for label in labels:
             values = weighted_quantiles(prepared.inputs[label], weights, levels)
-            posteriors[label] = {"type": "discrete",
-                                 "values": [float(f"{v:.6g}") for v in values]}
+            posteriors[label] = {"type": "discrete", "values": [float(f"{v:.6g}") for v in values]}
         if kind is None:
             if parameter in posteriors:
                 entry["distribution"] = posteriors[parameter]
         else:
             by_class = dict(entry.get("by_class", {}))
             for label, spec in posteriors.items():
-                name = label[len(parameter) + 1:-1]
+                name = label[len(parameter) + 1 : -1]
                 if name in by_class:
                     by_class[name] = spec
                 else:  # the class without its own distribution takes the default one
                     entry["distribution"] = spec
             entry["by_class"] = by_class
-        entry["source"] = (f"mlimpact calibrate: posterior of {entry.get('source', '')}"
-                           if posteriors else entry.get("source", ""))
+        entry["source"] = (
+            f"mlimpact calibrate: posterior of {entry.get('source', '')}"
+            if posteriors
+            else entry.get("source", "")
+        )
         document[parameter] = entry
     sigma_energy = float(weighted_quantiles(prepared.inputs["sigma_energy"], weights, [0.5])[0])
     sigma_grid = float(weighted_quantiles(prepared.inputs["sigma_grid"], weights, [0.5])[0])
     document["energy_scatter"] = {
-        "label": "energy scatter between runs", "power_model": "evidence",
+        "label": "energy scatter between runs",
+        "power_model": "evidence",
         "description": "how a run's energy scatters around its class's (calibrated)",
-        "distribution": {"type": "lognormal", "median": 1.0,
-                         "gsd": float(f"{math.exp(sigma_energy):.6g}")},
-        "unit": "1", "scope": "run", "target": "dynamic_ratio", "mode": "scale",
-        "source": "mlimpact calibrate: posterior median of sigma_energy"}
+        "distribution": {
+            "type": "lognormal",
+            "median": 1.0,
+            "gsd": float(f"{math.exp(sigma_energy):.6g}"),
+        },
+        "unit": "1",
+        "scope": "run",
+        "target": "dynamic_ratio",
+        "mode": "scale",
+        "source": "mlimpact calibrate: posterior median of sigma_energy",
+    }
     if cards is not None:
         entry = dict(prior["production_model"])
         p = round(cards.mlca_weight, 4)
-        entry["distribution"] = {"type": "discrete", "values": [0, 1],
-                                 "weights": [p, round(1 - p, 4)]}
-        entry["source"] = ("mlimpact calibrate: posterior probability of MLCA's model against "
-                           f"ACT's (equal prior weights), from {len(cards.rows)} published "
-                           "per-card estimates (data/validation.csv)")
+        entry["distribution"] = {
+            "type": "discrete",
+            "values": [0, 1],
+            "weights": [p, round(1 - p, 4)],
+        }
+        entry["source"] = (
+            "mlimpact calibrate: posterior probability of MLCA's model against "
+            f"ACT's (equal prior weights), from {len(cards.rows)} published "
+            "per-card estimates (data/validation.csv)"
+        )
         document["production_model"] = entry
         if "memory_density" in cards.inputs:
             entry = {k: v for k, v in prior["memory_density"].items() if k != "point"}
-            values = weighted_quantiles(cards.inputs["memory_density"], cards.weights(),
-                                        levels)
-            entry["distribution"] = {"type": "discrete",
-                                     "values": [float(f"{v:.6g}") for v in values]}
-            entry["source"] = ("mlimpact calibrate: posterior, from the published per-card "
-                               "estimates, of " + prior["memory_density"].get("source", ""))
+            values = weighted_quantiles(cards.inputs["memory_density"], cards.weights(), levels)
+            entry["distribution"] = {
+                "type": "discrete",
+                "values": [float(f"{v:.6g}") for v in values],
+            }
+            entry["source"] = (
+                "mlimpact calibrate: posterior, from the published per-card "
+                "estimates, of " + prior["memory_density"].get("source", "")
+            )
             document["memory_density"] = entry
     document["grid_scatter"] = {
         "label": "grid scatter between runs",
         "description": "how a run's grid intensity scatters around its estimate (calibrated)",
-        "distribution": {"type": "lognormal", "median": 1.0,
-                         "gsd": float(f"{math.exp(sigma_grid):.6g}")},
-        "unit": "1", "scope": "run", "target": "grid_gwp", "mode": "scale",
-        "source": "mlimpact calibrate: posterior median of sigma_grid"}
+        "distribution": {
+            "type": "lognormal",
+            "median": 1.0,
+            "gsd": float(f"{math.exp(sigma_grid):.6g}"),
+        },
+        "unit": "1",
+        "scope": "run",
+        "target": "grid_gwp",
+        "mode": "scale",
+        "source": "mlimpact calibrate: posterior median of sigma_grid",
+    }
     return document
 
 
 def toml_text(document):
     """TOML text of a parameters document (tables of strings, numbers, lists and inline
     tables)."""
+
     def value(v):
         if isinstance(v, bool):
             return "true" if v else "false"
@@ -571,8 +692,11 @@ def toml_text(document):
             return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
         raise TypeError(f"cannot write {type(v).__name__} as TOML")
 
-    lines = ["# Calibrated catalogue written by mlimpact calibrate (docs/calibration.md).",
-             "# Use it with --parameters FILE.", ""]
+    lines = [
+        "# Calibrated catalogue written by mlimpact calibrate (docs/calibration.md).",
+        "# Use it with --parameters FILE.",
+        "",
+    ]
     for name, entry in document.items():
         lines.append(f"[{name}]")
         lines += [f"{key} = {value(v)}" for key, v in entry.items()]
@@ -660,9 +784,12 @@ def calibrate_cards(samples=SAMPLES, seed=0):
     if memory:
         u[:, memory] = u[:, memory[:1]]
     sigma = _sigma(Design("mc", samples, 1, seed + _PROPOSAL_STREAM).uniforms(0, samples)[:, 0])
-    inputs = {"memory_gwp_quantile": (_column_values(bound, u, memory[0]) if memory
-                                      else np.zeros(samples)),
-              "sigma_card": sigma}
+    inputs = {
+        "memory_gwp_quantile": (
+            _column_values(bound, u, memory[0]) if memory else np.zeros(samples)
+        ),
+        "sigma_card": sigma,
+    }
     if density:  # a global input: one column, the same for every card of a sample
         inputs["memory_density"] = _column_values(bound, u, density[0])
     published = np.array([r.value / r.chips if r.chips > 1 else r.value for r in rows])
@@ -674,17 +801,24 @@ def calibrate_cards(samples=SAMPLES, seed=0):
         forced[:, production] = position
         out = evaluate_rows(runs, bound, forced, kind="card")
         log_values[name] = np.log(out[:, positions, gwp])
-    tau = np.sqrt(sigma ** 2 + MEASUREMENT_ERROR ** 2)[:, None]
+    tau = np.sqrt(sigma**2 + MEASUREMENT_ERROR**2)[:, None]
 
     def log_likelihood(log_f):
         return np.sum(_log_normal_density(np.log(published)[None, :], log_f, tau), axis=1)
 
-    calibrated = CardCalibration(rows, inputs, log_likelihood(log_values["mlca"]),
-                                 log_likelihood(log_values["act"]), [], skipped)
+    calibrated = CardCalibration(
+        rows,
+        inputs,
+        log_likelihood(log_values["mlca"]),
+        log_likelihood(log_values["act"]),
+        [],
+        skipped,
+    )
     p = calibrated.mlca_weight
     levels = np.array([ALPHA / 2, 0.5, 1 - ALPHA / 2])
-    mixed = np.concatenate([p * calibrated.model_weights("mlca"),
-                            (1 - p) * calibrated.model_weights("act")])
+    mixed = np.concatenate(
+        [p * calibrated.model_weights("mlca"), (1 - p) * calibrated.model_weights("act")]
+    )
     for k, row in enumerate(rows):
         both = np.concatenate([log_values["mlca"][:, k], log_values["act"][:, k]])
         prior = np.exp(weighted_quantiles(both, np.full(2 * samples, 0.5 / samples), levels))
@@ -693,12 +827,20 @@ def calibrate_cards(samples=SAMPLES, seed=0):
         z = np.random.default_rng([seed, k]).standard_normal(2 * samples)
         scale = np.concatenate([tau[:, 0], tau[:, 0]])
         posterior = np.exp(weighted_quantiles(both + scale * z, mixed, levels))
-        calibrated.cards.append({
-            "id": row.id, "hardware": hardware[k].name, "basis": row.basis,
-            "published": float(published[k]),
-            "prior_low": prior[0], "prior_median": prior[1], "prior_high": prior[2],
-            "posterior_low": posterior[0], "posterior_median": posterior[1],
-            "posterior_high": posterior[2]})
+        calibrated.cards.append(
+            {
+                "id": row.id,
+                "hardware": hardware[k].name,
+                "basis": row.basis,
+                "published": float(published[k]),
+                "prior_low": prior[0],
+                "prior_median": prior[1],
+                "prior_high": prior[2],
+                "posterior_low": posterior[0],
+                "posterior_median": posterior[1],
+                "posterior_high": posterior[2],
+            }
+        )
     return calibrated
 
 
@@ -706,11 +848,21 @@ def card_summary(calibrated):
     """Prior and posterior of the card inputs: the probability of MLCA's model (one number,
     in every column), and the quantiles of the memory quantile, the density and the scatter."""
     p = calibrated.mlca_weight
-    out = [{"input": "P(MLCA production model)", "prior_q025": 0.5, "prior_median": 0.5,
-            "prior_q975": 0.5, "posterior_q025": p, "posterior_median": p,
-            "posterior_q975": p}]
+    out = [
+        {
+            "input": "P(MLCA production model)",
+            "prior_q025": 0.5,
+            "prior_median": 0.5,
+            "prior_q975": 0.5,
+            "posterior_q025": p,
+            "posterior_median": p,
+            "posterior_q975": p,
+        }
+    ]
     weights = calibrated.weights()
     uniform = np.full(weights.size, 1.0 / weights.size)
-    return out + [_quantile_row(label, calibrated.inputs[label], uniform, weights)
-                  for label in ("memory_gwp_quantile", "memory_density", "sigma_card")
-                  if label in calibrated.inputs]
+    return out + [
+        _quantile_row(label, calibrated.inputs[label], uniform, weights)
+        for label in ("memory_gwp_quantile", "memory_density", "sigma_card")
+        if label in calibrated.inputs
+    ]

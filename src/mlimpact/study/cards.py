@@ -15,8 +15,15 @@ from mlimpact.uncertainty.binding import bind
 from mlimpact.uncertainty.catalogue import default_catalogue
 
 
-def card_estimate(hardware_list, production_model="mlca", samples=None, seed=0, method="mc",
-                  catalogue=None, chunk_size=None):
+def card_estimate(
+    hardware_list,
+    production_model="mlca",
+    samples=None,
+    seed=0,
+    method="mc",
+    catalogue=None,
+    chunk_size=None,
+):
     """Production impacts of cards: point values, or Monte Carlo statistics.
 
     Parameters
@@ -39,14 +46,37 @@ def card_estimate(hardware_list, production_model="mlca", samples=None, seed=0, 
         return model.card_production(runs)
     catalogue = default_catalogue() if catalogue is None else catalogue
     bound = bind(catalogue, runs, list(runs.names), [""] * len(runs), known)
-    return propagate(runs, bound, samples, seed=seed, method=method, kind="card",
-                     chunk_size=chunk_size or DEFAULT_CHUNK_SIZE)
+    return propagate(
+        runs,
+        bound,
+        samples,
+        seed=seed,
+        method=method,
+        kind="card",
+        chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
+    )
 
 
 #: Columns of the cards table.
-CARDS_HEADER = ("hardware", "manufacturer", "segment", "release_date", "process_node_nm",
-                "die_area_cm2", "memory_gb", "memory_type", "model", "criterion", "unit",
-                "component", "point", "mean", "median", "q025", "q975")
+CARDS_HEADER = (
+    "hardware",
+    "manufacturer",
+    "segment",
+    "release_date",
+    "process_node_nm",
+    "die_area_cm2",
+    "memory_gb",
+    "memory_type",
+    "model",
+    "criterion",
+    "unit",
+    "component",
+    "point",
+    "mean",
+    "median",
+    "q025",
+    "q975",
+)
 
 
 def cards_table(production_models=MODEL_CHOICES, samples=4096, seed=0, method="mc"):
@@ -67,21 +97,36 @@ def cards_table(production_models=MODEL_CHOICES, samples=4096, seed=0, method="m
                 skipped.append((hardware.name, production_model, reason))
             else:
                 priced.append(hardware)
-        result = card_estimate(priced, production_model, samples=samples, seed=seed,
-                               method=method)
+        result = card_estimate(priced, production_model, samples=samples, seed=seed, method=method)
         statistics = ["point", "mean", "median", "q025", "q975"]
         # (hardware, component, statistic) arrays, read once per criterion
-        values = {c: result[c].sel(statistic=statistics).transpose(
-            "hardware", "component", "statistic").values for c in IMPACT_CRITERIA}
+        values = {
+            c: result[c]
+            .sel(statistic=statistics)
+            .transpose("hardware", "component", "statistic")
+            .values
+            for c in IMPACT_CRITERIA
+        }
         for h, hardware in enumerate(priced):
             for criterion in IMPACT_CRITERIA:
                 for k, component in enumerate(COMPONENTS):
-                    rows.append((
-                        hardware.name, hardware.manufacturer, hardware.segment,
-                        hardware.release_date, _cell(hardware.process_node_nm),
-                        _cell(hardware.die_area_cm2), _cell(hardware.memory_gb),
-                        hardware.memory_type, production_model, criterion, UNITS[criterion],
-                        component, *(_cell(float(x)) for x in values[criterion][h, k])))
+                    rows.append(
+                        (
+                            hardware.name,
+                            hardware.manufacturer,
+                            hardware.segment,
+                            hardware.release_date,
+                            _cell(hardware.process_node_nm),
+                            _cell(hardware.die_area_cm2),
+                            _cell(hardware.memory_gb),
+                            hardware.memory_type,
+                            production_model,
+                            criterion,
+                            UNITS[criterion],
+                            component,
+                            *(_cell(float(x)) for x in values[criterion][h, k]),
+                        )
+                    )
     return rows, skipped
 
 

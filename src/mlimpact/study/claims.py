@@ -30,7 +30,12 @@ import numpy as np
 from mlimpact.analysis import trends
 from mlimpact.engine.propagate import propagate
 from mlimpact.quantities import (
-    CARD_QUANTITIES, CRITERIA, IMPACT_CRITERIA, TRAINING_QUANTITIES, card_index, training_index,
+    CARD_QUANTITIES,
+    CRITERIA,
+    IMPACT_CRITERIA,
+    TRAINING_QUANTITIES,
+    card_index,
+    training_index,
 )
 from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
 from mlimpact.study.coverage import coverage
@@ -40,12 +45,12 @@ from mlimpact.uncertainty.binding import bind
 
 CLAIMS = {
     "card_production_rises": "the production impacts of one graphics card rise with its "
-                             "release year",
+    "release year",
     "impacts_grow": "training energy and impacts grow exponentially with publication date",
     "grow_under_location_shifting": "they still grow under location shifting (low-carbon grid)",
     "rebound": "efficiency gains (FLOP per kWh) do not offset the growth (rebound effect)",
     "impact_shifting": "use-phase-only accounting misses a large share of ADPe "
-                       "(impact shifting to production)",
+    "(impact shifting to production)",
 }
 
 
@@ -53,6 +58,7 @@ def _log(index):
     def transform(samples):
         with np.errstate(divide="ignore"):
             return np.log(np.where(samples[..., index] > 0, samples[..., index], np.nan))
+
     return transform
 
 
@@ -62,6 +68,7 @@ def _share(criterion):
     def transform(samples):
         with np.errstate(invalid="ignore", divide="ignore"):
             return samples[..., production] / samples[..., total]
+
     return transform
 
 
@@ -71,6 +78,7 @@ def _constant_log(values):
 
     def transform(samples):
         return np.broadcast_to(logs, samples.shape[:-1])
+
     return transform
 
 
@@ -81,6 +89,7 @@ def _efficiency(compute):
     def transform(samples):
         with np.errstate(divide="ignore", invalid="ignore"):
             return log_compute - np.log(samples[..., training_index("energy")])
+
     return transform
 
 
@@ -123,9 +132,11 @@ class StudyResult:
 
 def _shares(start, stop, samples):
     """Per-sample production share of the summed impacts, per criterion."""
-    return {("share", criterion): samples[..., training_index(criterion, "production")].sum(axis=1)
-            / samples[..., training_index(criterion)].sum(axis=1)
-            for criterion in IMPACT_CRITERIA}
+    return {
+        ("share", criterion): samples[..., training_index(criterion, "production")].sum(axis=1)
+        / samples[..., training_index(criterion)].sum(axis=1)
+        for criterion in IMPACT_CRITERIA
+    }
 
 
 def _chunk_statistics(dates, series, seed, with_shares, method, start, stop, samples):
@@ -135,8 +146,9 @@ def _chunk_statistics(dates, series, seed, with_shares, method, start, stop, sam
     return out
 
 
-def _propagate_trends(runs, bound, dates, series, options, progress, client, kind, shares,
-                      point_samples):
+def _propagate_trends(
+    runs, bound, dates, series, options, progress, client, kind, shares, point_samples
+):
     """Propagate and fit every series per sample.
 
     Returns the per-model summary, the slopes per (series, uncertainty) (the dataset-only ones
@@ -145,38 +157,67 @@ def _propagate_trends(runs, bound, dates, series, options, progress, client, kin
     """
     method = "huber" if options.fit == "huber" else "ols"
     on_chunk = partial(_chunk_statistics, dates, series, options.seed, shares, method)
-    summary, chunks = propagate(runs, bound, options.samples, seed=options.seed,
-                                method=options.method, chunk_size=options.chunk_size,
-                                on_chunk=on_chunk, progress=progress, kind=kind, client=client)
+    summary, chunks = propagate(
+        runs,
+        bound,
+        options.samples,
+        seed=options.seed,
+        method=options.method,
+        chunk_size=options.chunk_size,
+        on_chunk=on_chunk,
+        progress=progress,
+        kind=kind,
+        client=client,
+    )
     stats = trends.merge_chunks(chunks)
     point = point_samples(summary)
     slopes = {}
     for key in series:
         slopes[key, "input"] = stats[key, "input"]
         slopes[key, "combined"] = stats[key, "combined"]
-        slopes[key, "dataset"] = trends.dataset_slopes(dates, series[key], point,
-                                                       options.samples, options.seed, method)
+        slopes[key, "dataset"] = trends.dataset_slopes(
+            dates, series[key], point, options.samples, options.seed, method
+        )
     return summary, slopes, {k: stats[k, "intercept"] for k in series}, stats
 
 
 def _training_point(summary):
     """Point values of the training quantities, (run, quantity)."""
     point = summary.sel(statistic="point")
-    return np.stack([point.energy.values if criterion == "energy" else
-                     point[criterion].sel(phase=phase).values
-                     for criterion, phase in TRAINING_QUANTITIES], axis=-1)
+    return np.stack(
+        [
+            point.energy.values
+            if criterion == "energy"
+            else point[criterion].sel(phase=phase).values
+            for criterion, phase in TRAINING_QUANTITIES
+        ],
+        axis=-1,
+    )
 
 
 def _card_point(summary):
     """Point values of the card quantities, (card, quantity)."""
     point = summary.sel(statistic="point")
-    return np.stack([point[criterion].sel(component=component).values
-                     for criterion, component in CARD_QUANTITIES], axis=-1)
+    return np.stack(
+        [
+            point[criterion].sel(component=component).values
+            for criterion, component in CARD_QUANTITIES
+        ],
+        axis=-1,
+    )
 
 
 def _scenario(name, options, progress, client=None, records=None):
-    runs = scenario_runs(name, options.window, options.impute, options.low_carbon_country,
-                         options.location, options.power, options.speculative, records)
+    runs = scenario_runs(
+        name,
+        options.window,
+        options.impute,
+        options.low_carbon_country,
+        options.location,
+        options.power,
+        options.speculative,
+        records,
+    )
     dates = trends.decimal_years(runs.dates)
     compute = runs.runs.column("training_compute")
     series = {criterion: _log(training_index(criterion)) for criterion in CRITERIA}
@@ -186,16 +227,35 @@ def _scenario(name, options, progress, client=None, records=None):
     series.update({f"{c}_production_share": _share(c) for c in IMPACT_CRITERIA})
     if options.fit == "frontier":
         keep = frontier(dates, compute)
-        series = {name: partial(_only, keep, transform) for name, transform in series.items()
-                  if not name.endswith("_production_share")}
+        series = {
+            name: partial(_only, keep, transform)
+            for name, transform in series.items()
+            if not name.endswith("_production_share")
+        }
     catalogue = catalogue_of(options, {}, runs)
     bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes)
     summary, slopes, intercepts, stats = _propagate_trends(
-        runs.runs, bound, dates, series, options, progress, client, "training", True,
-        _training_point)
-    return ScenarioResult(name, runs, summary, slopes, intercepts,
-                          {c: stats["share", c] for c in IMPACT_CRITERIA}, dates,
-                          {k: stats[k, "combined_intercept"] for k in series})
+        runs.runs,
+        bound,
+        dates,
+        series,
+        options,
+        progress,
+        client,
+        "training",
+        True,
+        _training_point,
+    )
+    return ScenarioResult(
+        name,
+        runs,
+        summary,
+        slopes,
+        intercepts,
+        {c: stats["share", c] for c in IMPACT_CRITERIA},
+        dates,
+        {k: stats[k, "combined_intercept"] for k in series},
+    )
 
 
 #: Models of each publication year that form the frontier: the largest by training compute
@@ -222,35 +282,58 @@ def _only(keep, transform, samples):
 def _cards(options, progress, client=None):
     priced = [h for h in catalogue_gpus() if why_not_priced(h, "mixture") is None]
     runs, known = card_runs(priced, "mixture")
-    dates = trends.decimal_years(np.array([h.release_date for h in priced],
-                                          dtype="datetime64[D]"))
+    dates = trends.decimal_years(np.array([h.release_date for h in priced], dtype="datetime64[D]"))
     series = {c: _log(card_index(c)) for c in IMPACT_CRITERIA}
     bound = bind(catalogue_of(options, {}), runs, list(runs.names), [""] * len(runs), known)
-    summary, slopes, intercepts, stats = _propagate_trends(runs, bound, dates, series, options,
-                                                       progress, client, "card", False,
-                                                       _card_point)
-    return {"hardware": priced, "summary": summary, "slopes": slopes, "dates": dates,
-            "intercepts": intercepts,
-            "combined_intercepts": {k: stats[k, "combined_intercept"] for k in series}}
+    summary, slopes, intercepts, stats = _propagate_trends(
+        runs, bound, dates, series, options, progress, client, "card", False, _card_point
+    )
+    return {
+        "hardware": priced,
+        "summary": summary,
+        "slopes": slopes,
+        "dates": dates,
+        "intercepts": intercepts,
+        "combined_intercepts": {k: stats[k, "combined_intercept"] for k in series},
+    }
 
 
 def _growth_row(claim, quantity, criterion, scenario, uncertainty, slopes):
     if quantity.startswith("production share"):
         change = trends.summarize(slopes, threshold=0.0)
-        return {"claim": claim, "quantity": quantity, "criterion": criterion,
-                "scenario": scenario, "uncertainty": uncertainty,
-                "statistic": "change of the share per year", "estimate": change["estimate"],
-                "low": change["low"], "high": change["high"],
-                "probability": change["probability"], "doubling_time_years": np.nan,
-                "doubling_low": np.nan, "doubling_high": np.nan}
+        return {
+            "claim": claim,
+            "quantity": quantity,
+            "criterion": criterion,
+            "scenario": scenario,
+            "uncertainty": uncertainty,
+            "statistic": "change of the share per year",
+            "estimate": change["estimate"],
+            "low": change["low"],
+            "high": change["high"],
+            "probability": change["probability"],
+            "doubling_time_years": np.nan,
+            "doubling_low": np.nan,
+            "doubling_high": np.nan,
+        }
     factor, doubling = trends.growth(slopes)
     summary = trends.summarize(factor, threshold=1.0)
     times = trends.summarize(doubling)
-    return {"claim": claim, "quantity": quantity, "criterion": criterion, "scenario": scenario,
-            "uncertainty": uncertainty, "statistic": "growth factor per year",
-            "estimate": summary["estimate"], "low": summary["low"], "high": summary["high"],
-            "probability": summary["probability"], "doubling_time_years": times["estimate"],
-            "doubling_low": times["low"], "doubling_high": times["high"]}
+    return {
+        "claim": claim,
+        "quantity": quantity,
+        "criterion": criterion,
+        "scenario": scenario,
+        "uncertainty": uncertainty,
+        "statistic": "growth factor per year",
+        "estimate": summary["estimate"],
+        "low": summary["low"],
+        "high": summary["high"],
+        "probability": summary["probability"],
+        "doubling_time_years": times["estimate"],
+        "doubling_low": times["low"],
+        "doubling_high": times["high"],
+    }
 
 
 def run_study(options, progress=None, client=None):
@@ -265,96 +348,167 @@ def run_study(options, progress=None, client=None):
         Run the sample chunks on a Dask cluster (same results).
     """
     validate_options(options)
-    steps = ["cards", *options.scenarios, *(["specifications"] if options.specifications
-                                              else [])]
+    steps = ["cards", *options.scenarios, *(["specifications"] if options.specifications else [])]
 
     def step_progress(step):
         def report(done, total):
             if progress is not None:
                 progress((steps.index(step) + done / total) / len(steps), step)
+
         return report
 
     card_result = _cards(options, step_progress("cards"), client)
     records, models_sha256 = records_of(options)
-    scenarios = {name: _scenario(name, options, step_progress(name), client, records)
-                 for name in options.scenarios}
+    scenarios = {
+        name: _scenario(name, options, step_progress(name), client, records)
+        for name in options.scenarios
+    }
     trend_rows = []
     for uncertainty in trends.UNCERTAINTIES:
         for criterion in ("gwp", "adpe", "pe"):
-            trend_rows.append(_growth_row("card_production_rises", "production of one card",
-                                          criterion, "cards", uncertainty,
-                                          card_result["slopes"][criterion, uncertainty]))
+            trend_rows.append(
+                _growth_row(
+                    "card_production_rises",
+                    "production of one card",
+                    criterion,
+                    "cards",
+                    uncertainty,
+                    card_result["slopes"][criterion, uncertainty],
+                )
+            )
         for name, result in scenarios.items():
             for key in result.slopes:
                 if key[1] != uncertainty:
                     continue
                 series = key[0]
                 criterion = series.removesuffix("_use").removesuffix("_production_share")
-                quantity = ("use-phase impact per model" if series.endswith("_use") else
-                            "production share per model" if series.endswith("_share") else
-                            "training FLOP per kWh" if series == "efficiency" else
-                            "training compute per model" if series == "compute" else
-                            "energy per model" if series == "energy" else
-                            "life-cycle impact per model")
+                quantity = (
+                    "use-phase impact per model"
+                    if series.endswith("_use")
+                    else "production share per model"
+                    if series.endswith("_share")
+                    else "training FLOP per kWh"
+                    if series == "efficiency"
+                    else "training compute per model"
+                    if series == "compute"
+                    else "energy per model"
+                    if series == "energy"
+                    else "life-cycle impact per model"
+                )
                 if series in ("efficiency", "compute"):
                     criterion = "energy" if series == "efficiency" else "compute"
-                trend_rows.append(_growth_row(_claim_of(series, name), quantity,
-                                              "energy" if series == "efficiency" else criterion,
-                                              name, uncertainty, result.slopes[key]))
+                trend_rows.append(
+                    _growth_row(
+                        _claim_of(series, name),
+                        quantity,
+                        "energy" if series == "efficiency" else criterion,
+                        name,
+                        uncertainty,
+                        result.slopes[key],
+                    )
+                )
     driven = None
     if "baseline" in scenarios:
         from mlimpact.study import drivers
-        driven = drivers.driver_slopes(scenarios["baseline"].notable, options.window,
-                                       options.seed)
+
+        driven = drivers.driver_slopes(scenarios["baseline"].notable, options.window, options.seed)
         for name, (slopes, _) in driven.items():
-            trend_rows.append(_growth_row("", drivers.SERIES[name][0], name, "baseline",
-                                          "dataset", slopes))
-    claims = [row for row in trend_rows if row["uncertainty"] == "combined"
-              and row["claim"] and _is_default_claim(row)]
+            trend_rows.append(
+                _growth_row("", drivers.SERIES[name][0], name, "baseline", "dataset", slopes)
+            )
+    claims = [
+        row
+        for row in trend_rows
+        if row["uncertainty"] == "combined" and row["claim"] and _is_default_claim(row)
+    ]
     if "baseline" in scenarios:
         for criterion in ("adpe", "gwp", "pe"):
             share = trends.summarize(scenarios["baseline"].shares[criterion], threshold=0.5)
-            claims.append({"claim": "impact_shifting",
-                           "quantity": "production share of the summed impacts",
-                           "criterion": criterion, "scenario": "baseline",
-                           "uncertainty": "input", "statistic": "share (P: share > 0.5)",
-                           "estimate": share["estimate"], "low": share["low"],
-                           "high": share["high"], "probability": share["probability"]})
+            claims.append(
+                {
+                    "claim": "impact_shifting",
+                    "quantity": "production share of the summed impacts",
+                    "criterion": criterion,
+                    "scenario": "baseline",
+                    "uncertainty": "input",
+                    "statistic": "share (P: share > 0.5)",
+                    "estimate": share["estimate"],
+                    "low": share["low"],
+                    "high": share["high"],
+                    "probability": share["probability"],
+                }
+            )
     sensitivity_result = None
     if options.sensitivity_samples:
         from mlimpact.study.sensitivity import impact_sensitivity
+
         sensitivity_result = impact_sensitivity(
-            n=options.sensitivity_samples, seed=options.seed, window=options.window,
-            impute=options.impute, per_model=False, client=client,
-            location=options.location, power=options.power, speculative=options.speculative,
-            records=records, target=options.sensitivity_target or None,
+            n=options.sensitivity_samples,
+            seed=options.seed,
+            window=options.window,
+            impute=options.impute,
+            per_model=False,
+            client=client,
+            location=options.location,
+            power=options.power,
+            speculative=options.speculative,
+            records=records,
+            target=options.sensitivity_target or None,
             max_n=options.sensitivity_max if options.sensitivity_target else None,
-            budget=options.sensitivity_budget)
-    covered = (coverage(scenarios["baseline"].notable, options.window)
-               if "baseline" in scenarios else None)
+            budget=options.sensitivity_budget,
+        )
+    covered = (
+        coverage(scenarios["baseline"].notable, options.window) if "baseline" in scenarios else None
+    )
     checked = None
     if options.validate and "baseline" in scenarios:
         from mlimpact.study.validation import validate
+
         baseline = scenarios["baseline"]
-        checked = validate(samples=options.samples, seed=options.seed,
-                           catalogue=catalogue_of(options, {}), chunk_size=options.chunk_size,
-                           dataset=(baseline.notable, baseline.summary), client=client,
-                           location=options.location, power=options.power,
-                           method=options.method)
+        checked = validate(
+            samples=options.samples,
+            seed=options.seed,
+            catalogue=catalogue_of(options, {}),
+            chunk_size=options.chunk_size,
+            dataset=(baseline.notable, baseline.summary),
+            client=client,
+            location=options.location,
+            power=options.power,
+            method=options.method,
+        )
     specified = None
     if options.specifications:
         from mlimpact.study import specifications
+
         specs = specifications.specification_set(
-            specifications.choices_of(options), options.specification_axes,
-            options.specification_mode)
-        specified = specifications.evaluate(options, run_study, specs,
-                                            options.specification_samples,
-                                            progress=step_progress("specifications"))
+            specifications.choices_of(options),
+            options.specification_axes,
+            options.specification_mode,
+        )
+        specified = specifications.evaluate(
+            options,
+            run_study,
+            specs,
+            options.specification_samples,
+            progress=step_progress("specifications"),
+        )
         shares = specifications.robustness(specified)
         for row in claims:
             row["robustness"] = shares.get(specifications.claim_key(row), np.nan)
-    return StudyResult(options, scenarios, card_result, claims, trend_rows, sensitivity_result,
-                       covered, dict(CLAIMS), checked, models_sha256, specified, driven)
+    return StudyResult(
+        options,
+        scenarios,
+        card_result,
+        claims,
+        trend_rows,
+        sensitivity_result,
+        covered,
+        dict(CLAIMS),
+        checked,
+        models_sha256,
+        specified,
+        driven,
+    )
 
 
 def _claim_of(series, scenario):
@@ -362,13 +516,17 @@ def _claim_of(series, scenario):
         return "rebound" if scenario == "baseline" else ""
     if series.endswith("_use") or series.endswith("_share") or series == "compute":
         return ""
-    return {"baseline": "impacts_grow", "location_shifting": "grow_under_location_shifting",
-            "hardware_efficiency": "rebound"}[scenario]
+    return {
+        "baseline": "impacts_grow",
+        "location_shifting": "grow_under_location_shifting",
+        "hardware_efficiency": "rebound",
+    }[scenario]
 
 
 def _is_default_claim(row):
     """The claims table keeps the rows that test a claim (not every trend)."""
     if row["claim"] == "rebound":
-        return (row["quantity"] == "training FLOP per kWh"
-                or (row["scenario"] == "hardware_efficiency" and row["criterion"] == "energy"))
+        return row["quantity"] == "training FLOP per kWh" or (
+            row["scenario"] == "hardware_efficiency" and row["criterion"] == "energy"
+        )
     return True

@@ -10,8 +10,10 @@ from mlimpact.tables.hardware import hardware_table
 def coverage(notable, window=WINDOW):
     """The coverage report of :class:`mlimpact.runs.notable.NotableRuns`: totals, exclusion
     reasons, imputed fields, per-year counts and the hardware mapping, as a JSON-ready dict."""
-    years = {str(y): {"complete": 0, "imputed": 0, "excluded": 0}
-             for y in range(window[0], window[1] + 1)}
+    years = {
+        str(y): {"complete": 0, "imputed": 0, "excluded": 0}
+        for y in range(window[0], window[1] + 1)
+    }
     reasons, imputations = Counter(), Counter()
     for record in notable.records:
         years[str(record.year)][record.status] += 1
@@ -26,22 +28,36 @@ def coverage(notable, window=WINDOW):
             hardware = table.find(name, field="hardware")
             mapping[name] = list(hardware.variants) or [hardware.name]
     included = sum(1 for r in notable.records if r.status != "excluded")
-    return {"window": list(window), "included_total": included,
-            "complete_total": sum(1 for r in notable.records if r.status == "complete"),
-            "imputed_total": sum(1 for r in notable.records if r.status == "imputed"),
-            "excluded_total": sum(1 for r in notable.records if r.status == "excluded"),
-            "excluded_reasons": dict(reasons.most_common()),
-            "imputed_fields": dict(imputations.most_common()), "years": years,
-            "speculative_included": sum(1 for r in notable.records if r.status != "excluded"
-                                        and r.confidence == "Speculative"),
-            "hardware_mapping": dict(sorted(mapping.items()))}
+    return {
+        "window": list(window),
+        "included_total": included,
+        "complete_total": sum(1 for r in notable.records if r.status == "complete"),
+        "imputed_total": sum(1 for r in notable.records if r.status == "imputed"),
+        "excluded_total": sum(1 for r in notable.records if r.status == "excluded"),
+        "excluded_reasons": dict(reasons.most_common()),
+        "imputed_fields": dict(imputations.most_common()),
+        "years": years,
+        "speculative_included": sum(
+            1 for r in notable.records if r.status != "excluded" and r.confidence == "Speculative"
+        ),
+        "hardware_mapping": dict(sorted(mapping.items())),
+    }
 
 
 def records_json(notable):
     """Every model of the window with its status, imputed fields, reason and notes."""
-    return [{"model": r.name, "year": r.year, "status": r.status, "imputed": list(r.imputed),
-             "reason": r.reason, "notes": list(r.notes), "confidence": r.confidence}
-            for r in notable.records]
+    return [
+        {
+            "model": r.name,
+            "year": r.year,
+            "status": r.status,
+            "imputed": list(r.imputed),
+            "reason": r.reason,
+            "notes": list(r.notes),
+            "confidence": r.confidence,
+        }
+        for r in notable.records
+    ]
 
 
 def _reason_class(reason):

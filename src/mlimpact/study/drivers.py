@@ -41,8 +41,10 @@ from mlimpact.tables.hardware import hardware_table
 #: Series -> (quantity in trends.csv, unit), in the order of the report.
 SERIES = {
     "hardware_efficiency_used": ("peak FLOP/s per W of the accelerators used", "FLOP/s/W"),
-    "hardware_efficiency_released": ("peak FLOP/s per W of data-centre accelerators, by "
-                                     "release date", "FLOP/s/W"),
+    "hardware_efficiency_released": (
+        "peak FLOP/s per W of data-centre accelerators, by release date",
+        "FLOP/s/W",
+    ),
     "training_time": ("training time per model (reported)", "h"),
     "installed_power": ("accelerator power of the run (chips x TDP, reported)", "kW"),
 }
@@ -69,11 +71,11 @@ def model_series(notable):
     count = runs.column("nodes") * runs.column("gpus")
     with np.errstate(divide="ignore", invalid="ignore"):
         values = {
-            "hardware_efficiency_used": np.where(hardware & (peak > 0) & (tdp > 0),
-                                                 peak / tdp, np.nan),
+            "hardware_efficiency_used": np.where(
+                hardware & (peak > 0) & (tdp > 0), peak / tdp, np.nan
+            ),
             "training_time": np.where(hours, runs.column("hours"), np.nan),
-            "installed_power": np.where(hardware & chips & (tdp > 0), count * tdp / 1e3,
-                                        np.nan),
+            "installed_power": np.where(hardware & chips & (tdp > 0), count * tdp / 1e3, np.nan),
         }
     return trends.decimal_years(notable.dates), values
 
@@ -83,18 +85,21 @@ def released_efficiency(window=None):
     the hardware table with both facts (released within ``window``, inclusive years)."""
     dates, values = [], []
     for hardware in hardware_table():
-        if hardware.segment != "data_centre" or not hardware.release_date \
-                or not hardware.tdp_w > 0:
+        if hardware.segment != "data_centre" or not hardware.release_date or not hardware.tdp_w > 0:
             continue
         if window and not window[0] <= hardware.release_year <= window[1]:
             continue
-        peak = max((hardware.peak_flops.get(c, math.nan) for c in DEFAULT_PRECISION),
-                   key=lambda v: v if math.isfinite(v) else -1.0)
+        peak = max(
+            (hardware.peak_flops.get(c, math.nan) for c in DEFAULT_PRECISION),
+            key=lambda v: v if math.isfinite(v) else -1.0,
+        )
         if math.isfinite(peak) and peak > 0:
             dates.append(hardware.release_date)
             values.append(peak / hardware.tdp_w)
-    return (trends.decimal_years(np.array(dates, dtype="datetime64[D]")),
-            np.array(values, dtype=float))
+    return (
+        trends.decimal_years(np.array(dates, dtype="datetime64[D]")),
+        np.array(values, dtype=float),
+    )
 
 
 def growth_slopes(dates, values, seed=0, resamples=RESAMPLES):
@@ -119,7 +124,8 @@ def driver_slopes(notable, window, seed=0, resamples=RESAMPLES):
         n = int(np.sum(np.isfinite(series) & (series > 0)))
         out[name] = growth_slopes(dates, series, seed, resamples), n
     released_dates, released = released_efficiency(window)
-    out["hardware_efficiency_released"] = (growth_slopes(released_dates, released, seed,
-                                                         resamples), released.size)
+    out["hardware_efficiency_released"] = (
+        growth_slopes(released_dates, released, seed, resamples),
+        released.size,
+    )
     return {name: out[name] for name in SERIES}
-

@@ -12,12 +12,12 @@ from mlimpact._io import load_toml
 from mlimpact.errors import MlimpactError
 from mlimpact.runs.notable import LOCATION_RULES, WINDOW, build_runs
 from mlimpact.runs.records import read_models_file
+from mlimpact.study.scenarios import SCENARIOS, check_low_carbon_country
+from mlimpact.tables.catalogue import POWER_MODELS
+from mlimpact.uncertainty import METHODS
 
 #: Fits of the trends (mlimpact.analysis.trends; frontier: least squares on the frontier).
 FITS = ("ols", "huber", "frontier")
-from mlimpact.tables.catalogue import POWER_MODELS
-from mlimpact.study.scenarios import SCENARIOS, check_low_carbon_country
-from mlimpact.uncertainty import METHODS
 
 
 @dataclass
@@ -95,75 +95,114 @@ def validate_options(options):
     if first > last:
         raise MlimpactError(f"window: first year {first} after last year {last}")
     if options.samples < 16:
-        raise MlimpactError(f"samples: at least 16 are needed for intervals (got {options.samples})")
+        raise MlimpactError(
+            f"samples: at least 16 are needed for intervals (got {options.samples})"
+        )
     if options.method not in METHODS:
         raise MlimpactError(f"method must be one of {', '.join(METHODS)} (got {options.method!r})")
     if options.method == "sobol" and options.samples & (options.samples - 1):
         raise MlimpactError(f"sobol sampling needs a power of two samples (got {options.samples})")
     unknown = set(options.scenarios) - set(SCENARIOS)
     if unknown or not options.scenarios:
-        raise MlimpactError(f"scenarios must be among {', '.join(SCENARIOS)} "
-                            f"(got {', '.join(sorted(map(str, unknown))) or 'none'})")
+        raise MlimpactError(
+            f"scenarios must be among {', '.join(SCENARIOS)} "
+            f"(got {', '.join(sorted(map(str, unknown))) or 'none'})"
+        )
     check_low_carbon_country(options.low_carbon_country)
     if options.location not in LOCATION_RULES:
-        raise MlimpactError(f"location must be one of {', '.join(LOCATION_RULES)} "
-                            f"(got {options.location!r})")
+        raise MlimpactError(
+            f"location must be one of {', '.join(LOCATION_RULES)} (got {options.location!r})"
+        )
     if options.fit not in FITS:
         raise MlimpactError(f"fit must be one of {', '.join(FITS)} (got {options.fit!r})")
     if options.power not in POWER_MODELS:
-        raise MlimpactError(f"power model must be one of {', '.join(POWER_MODELS)} "
-                            f"(got {options.power!r})")
+        raise MlimpactError(
+            f"power model must be one of {', '.join(POWER_MODELS)} (got {options.power!r})"
+        )
     n = options.sensitivity_samples
     if n and (n < 2 or n & (n - 1)):
         raise MlimpactError(f"sensitivity samples must be 0 or a power of two >= 2 (got {n})")
     if not options.sensitivity_target >= 0:
-        raise MlimpactError("sensitivity target must be a half-width >= 0 (got "
-                            f"{options.sensitivity_target})")
+        raise MlimpactError(
+            f"sensitivity target must be a half-width >= 0 (got {options.sensitivity_target})"
+        )
     budget = options.sensitivity_budget
     if budget is not None and not (isinstance(budget, (int, float)) and budget > 0):
         raise MlimpactError(f"sensitivity budget must be a number of seconds > 0 (got {budget!r})")
     most = options.sensitivity_max
     if n and options.sensitivity_target and (most < n or most & (most - 1)):
-        raise MlimpactError(f"sensitivity max must be a power of two >= the sensitivity "
-                            f"samples {n} (got {most})")
+        raise MlimpactError(
+            f"sensitivity max must be a power of two >= the sensitivity samples {n} (got {most})"
+        )
     catalogue_of(options, {})  # a bad [uncertainty] section fails here
     if options.specifications:
         from mlimpact.study.specifications import choices_of, specification_set
+
         if options.specification_samples < 16:
-            raise MlimpactError("specification samples: at least 16 are needed (got "
-                                f"{options.specification_samples})")
-        specification_set(choices_of(options), options.specification_axes,
-                          options.specification_mode)
-    check_window(options.window, options.impute, options.location, options.power,
-                 options.speculative, records_of(options)[0])
+            raise MlimpactError(
+                "specification samples: at least 16 are needed (got "
+                f"{options.specification_samples})"
+            )
+        specification_set(
+            choices_of(options), options.specification_axes, options.specification_mode
+        )
+    check_window(
+        options.window,
+        options.impute,
+        options.location,
+        options.power,
+        options.speculative,
+        records_of(options)[0],
+    )
 
 
 #: Fewest models, and distinct publication years, a trend is fitted on.
 MIN_MODELS, MIN_YEARS = 10, 3
 
 
-def check_window(window, impute=True, location="evidence", power="evidence", speculative=True,
-                 records=None):
+def check_window(
+    window, impute=True, location="evidence", power="evidence", speculative=True, records=None
+):
     """Raise unless the notable models of ``window`` that enter a run are enough to fit a
     trend: at least :data:`MIN_MODELS` models over :data:`MIN_YEARS` publication years."""
-    runs = (build_runs(window, impute, location=location, power=power, speculative=speculative,
-                       records=records)
-            if window[0] <= window[1] else None)
+    runs = (
+        build_runs(
+            window, impute, location=location, power=power, speculative=speculative, records=records
+        )
+        if window[0] <= window[1]
+        else None
+    )
     years = {r.year for r in runs.records if r.status != "excluded"} if runs else set()
     count = len(runs.runs) if runs else 0
     if count < MIN_MODELS or len(years) < MIN_YEARS:
         raise MlimpactError(
             f"window {window[0]}-{window[1]}: {count} model(s) over {len(years)} publication "
             f"year(s) enter the run; trends need at least {MIN_MODELS} models over "
-            f"{MIN_YEARS} years (--first-year, --last-year)")
+            f"{MIN_YEARS} years (--first-year, --last-year)"
+        )
 
 
 #: Keys of a configuration file's [run] table, and the type each must have.
-CONFIG_KEYS = {"samples": int, "seed": int, "method": str, "scenarios": list, "first_year": int,
-               "last_year": int, "complete_only": bool, "low_carbon_country": str,
-               "location": str, "power": str, "exclude_speculative": bool, "models": str}
-_TYPE_NAMES = {int: "a whole number", str: "a string", list: "a list of strings",
-               bool: "true or false"}
+CONFIG_KEYS = {
+    "samples": int,
+    "seed": int,
+    "method": str,
+    "scenarios": list,
+    "first_year": int,
+    "last_year": int,
+    "complete_only": bool,
+    "low_carbon_country": str,
+    "location": str,
+    "power": str,
+    "exclude_speculative": bool,
+    "models": str,
+}
+_TYPE_NAMES = {
+    int: "a whole number",
+    str: "a string",
+    list: "a list of strings",
+    bool: "true or false",
+}
 
 
 def apply_config(options, path):
@@ -171,26 +210,36 @@ def apply_config(options, path):
     document = load_toml(path, "config file")
     unknown = set(document) - {"run", "uncertainty", "specifications"}
     if unknown:
-        raise MlimpactError(f"{path}: unknown section(s) {', '.join(sorted(unknown))} "
-                            "(expected [run], [uncertainty], [specifications])")
+        raise MlimpactError(
+            f"{path}: unknown section(s) {', '.join(sorted(unknown))} "
+            "(expected [run], [uncertainty], [specifications])"
+        )
     for section in ("run", "uncertainty", "specifications"):
         if not isinstance(document.get(section, {}), dict):
             raise MlimpactError(f"{path}: [{section}] must be a table")
     run = document.get("run", {})
     bad = set(run) - set(CONFIG_KEYS)
     if bad:
-        raise MlimpactError(f"{path}: [run] unknown key(s) {', '.join(sorted(bad))} "
-                            f"(known: {', '.join(sorted(CONFIG_KEYS))})")
+        raise MlimpactError(
+            f"{path}: [run] unknown key(s) {', '.join(sorted(bad))} "
+            f"(known: {', '.join(sorted(CONFIG_KEYS))})"
+        )
     for key, value in run.items():
         expected = CONFIG_KEYS[key]
-        wrong = (not isinstance(value, expected) or (isinstance(value, bool) and expected is int)
-                 or (expected is list and not all(isinstance(v, str) for v in value)))
+        wrong = (
+            not isinstance(value, expected)
+            or (isinstance(value, bool) and expected is int)
+            or (expected is list and not all(isinstance(v, str) for v in value))
+        )
         if wrong:
-            raise MlimpactError(f"{path}: [run] {key} must be {_TYPE_NAMES[expected]} "
-                                f"(got {value!r})")
-    changes = {k: v for k, v in run.items() if k in ("samples", "seed", "method",
-                                                       "low_carbon_country", "location",
-                                                       "power")}
+            raise MlimpactError(
+                f"{path}: [run] {key} must be {_TYPE_NAMES[expected]} (got {value!r})"
+            )
+    changes = {
+        k: v
+        for k, v in run.items()
+        if k in ("samples", "seed", "method", "low_carbon_country", "location", "power")
+    }
     if "scenarios" in run:
         changes["scenarios"] = tuple(run["scenarios"])
     if "complete_only" in run:
@@ -200,8 +249,10 @@ def apply_config(options, path):
     if "exclude_speculative" in run:
         changes["speculative"] = not run["exclude_speculative"]
     if "first_year" in run or "last_year" in run:
-        changes["window"] = (run.get("first_year", options.window[0]),
-                             run.get("last_year", options.window[1]))
+        changes["window"] = (
+            run.get("first_year", options.window[0]),
+            run.get("last_year", options.window[1]),
+        )
     specs = dict(document.get("specifications", {}))
     if specs:
         for key in ("mode", "samples", "enabled"):
@@ -210,14 +261,20 @@ def apply_config(options, path):
                 continue
             expected = {"mode": str, "samples": int, "enabled": bool}[key]
             if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-                raise MlimpactError(f"{path}: [specifications] {key} must be "
-                                    f"{_TYPE_NAMES[expected]} (got {value!r})")
-            changes[{"mode": "specification_mode", "samples": "specification_samples",
-                     "enabled": "specifications"}[key]] = value
+                raise MlimpactError(
+                    f"{path}: [specifications] {key} must be "
+                    f"{_TYPE_NAMES[expected]} (got {value!r})"
+                )
+            changes[
+                {
+                    "mode": "specification_mode",
+                    "samples": "specification_samples",
+                    "enabled": "specifications",
+                }[key]
+            ] = value
         for axis, values in specs.items():
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-                raise MlimpactError(f"{path}: [specifications] {axis} must be a list of "
-                                    "strings")
+                raise MlimpactError(f"{path}: [specifications] {axis} must be a list of strings")
         if specs:
             changes["specification_axes"] = {a: tuple(v) for a, v in specs.items()}
     return dataclasses.replace(options, **changes, uncertainty=document.get("uncertainty", {}))

@@ -51,12 +51,21 @@ BATCH_NAMES = (*CRITERIA, *(f"energy_{s}" for s in ENERGY_SCOPES))
 def _totals(start, stop, samples):
     """Per-sample sums over the runs of each quantity of :data:`BATCH_QUANTITIES`
     (chunk, quantity)."""
-    return np.stack([samples[..., training_index(*k)].sum(axis=1) for k in BATCH_QUANTITIES],
-                    axis=-1)
+    return np.stack(
+        [samples[..., training_index(*k)].sum(axis=1) for k in BATCH_QUANTITIES], axis=-1
+    )
 
 
-def estimate_portfolio(records, samples=10_000, seed=0, chunk_size=4096, catalogue=None,
-                       location="evidence", power="evidence", client=None):
+def estimate_portfolio(
+    records,
+    samples=10_000,
+    seed=0,
+    chunk_size=4096,
+    catalogue=None,
+    location="evidence",
+    power="evidence",
+    client=None,
+):
     """Impacts of every run of an inventory and of their total.
 
     Parameters
@@ -78,11 +87,18 @@ def estimate_portfolio(records, samples=10_000, seed=0, chunk_size=4096, catalog
         if "stated" in record:
             check_power(record, power, record["model"])
     years = [int(r["year"]) for r in records]
-    runs = build_runs((min(years), max(years)), records=records, location=location,
-                      power=power)
+    runs = build_runs((min(years), max(years)), records=records, location=location, power=power)
     by_name = {r["model"]: r for r in records}
-    keys = [(by_name[n]["hardware"], by_name[n].get("region", ""), by_name[n].get("provider", ""),
-             by_name[n].get("organization", ""), by_name[n]["year"]) for n in runs.runs.names]
+    keys = [
+        (
+            by_name[n]["hardware"],
+            by_name[n].get("region", ""),
+            by_name[n].get("provider", ""),
+            by_name[n].get("organization", ""),
+            by_name[n]["year"],
+        )
+        for n in runs.runs.names
+    ]
     options = dict(catalogue=catalogue, seed=seed, chunk_size=chunk_size, client=client)
     summary, chunks = propagate_runs(runs, samples, run_keys=keys, on_chunk=_totals, **options)
     checks = metered_checks(runs, samples, **options)
@@ -90,17 +106,17 @@ def estimate_portfolio(records, samples=10_000, seed=0, chunk_size=4096, catalog
     total = {}
     for c, name in enumerate(BATCH_NAMES):
         values = sums[:, c]
-        total[name] = {**{s: float(np.quantile(values, level))
-                               for s, level in _LEVELS.items()},
-                            "mean": float(values.mean())}
+        total[name] = {
+            **{s: float(np.quantile(values, level)) for s, level in _LEVELS.items()},
+            "mean": float(values.mean()),
+        }
     measured = {r["model"]: float(r["energy_kwh"]) for r in records if r.get("energy_kwh")}
     excluded = [(r.name, r.reason) for r in runs.records if r.status == "excluded"]
     return Portfolio(summary, total, measured, records, excluded, checks, power, location)
 
 
 #: Columns of the batch CSV.
-BATCH_HEADER = ("run", "criterion", "unit", "median", "q025", "q975", "mean",
-                "measured_energy_kwh")
+BATCH_HEADER = ("run", "criterion", "unit", "median", "q025", "q975", "mean", "measured_energy_kwh")
 
 
 def _g(value):
@@ -116,14 +132,22 @@ def batch_rows(portfolio):
     for name in summary.model.values:
         for (criterion, phase), label in zip(BATCH_QUANTITIES, BATCH_NAMES):
             if criterion == "energy":
-                data = (summary.energy if phase == "total"
-                        else summary.energy_by_scope.sel(scope=phase))
+                data = (
+                    summary.energy if phase == "total" else summary.energy_by_scope.sel(scope=phase)
+                )
             else:
                 data = summary[criterion].sel(phase=phase)
             data = data.sel(model=name)
             measured = portfolio.measured.get(name, "") if label == "energy" else ""
-            rows.append((str(name), label, UNITS[criterion],
-                         *(_g(float(data.sel(statistic=s))) for s in STATISTICS), measured))
+            rows.append(
+                (
+                    str(name),
+                    label,
+                    UNITS[criterion],
+                    *(_g(float(data.sel(statistic=s))) for s in STATISTICS),
+                    measured,
+                )
+            )
     for (criterion, _), label in zip(BATCH_QUANTITIES, BATCH_NAMES):
         stats = portfolio.total[label]
         rows.append(("TOTAL", label, UNITS[criterion], *(_g(stats[s]) for s in STATISTICS), ""))

@@ -25,13 +25,22 @@ SCENARIOS = ("baseline", "location_shifting", "hardware_efficiency")
 def check_low_carbon_country(code):
     """Raise unless ``code`` (any case, as country codes everywhere) has a year-specific grid
     intensity."""
-    if code is not None and (not isinstance(code, str)
-                             or code.upper() not in grid.intensity_countries()):
+    if code is not None and (
+        not isinstance(code, str) or code.upper() not in grid.intensity_countries()
+    ):
         raise MlimpactError(f"low-carbon country: unknown code {code!r}")
 
 
-def scenario_runs(scenario, window=notable.WINDOW, impute=True, low_carbon_country=None,
-                  location="evidence", power="evidence", speculative=True, records=None):
+def scenario_runs(
+    scenario,
+    window=notable.WINDOW,
+    impute=True,
+    low_carbon_country=None,
+    location="evidence",
+    power="evidence",
+    speculative=True,
+    records=None,
+):
     """The runs of the notable models of ``window`` under ``scenario``
     (:class:`mlimpact.runs.notable.NotableRuns`)."""
     if scenario not in SCENARIOS:
@@ -43,8 +52,15 @@ def scenario_runs(scenario, window=notable.WINDOW, impute=True, low_carbon_count
         rules["location_rule"] = partial(_low_carbon_grid, low_carbon_country)
     elif scenario == "hardware_efficiency":
         rules["hardware_rule"] = partial(_most_efficient_hardware, die_ranges(), power)
-    return notable.build_runs(window, impute, location=location, power=power,
-                              speculative=speculative, records=records, **rules)
+    return notable.build_runs(
+        window,
+        impute,
+        location=location,
+        power=power,
+        speculative=speculative,
+        records=records,
+        **rules,
+    )
 
 
 def _low_carbon_grid(low_carbon_country, country, year):
@@ -64,8 +80,11 @@ def most_efficient(date, precision, ranges, power="mlca"):
     there is none."""
     best = None
     for hardware in hardware_table():
-        if hardware.segment != "data_centre" or not hardware.release_date \
-                or hardware.release_date > date:
+        if (
+            hardware.segment != "data_centre"
+            or not hardware.release_date
+            or hardware.release_date > date
+        ):
             continue
         facts, _ = notable.hardware_facts(hardware, precision, True, ranges, power)
         if facts is None or not facts["act"]:

@@ -33,10 +33,24 @@ from mlimpact.uncertainty.sampling import SaltelliDesign
 ALL_MODELS, ALL_CARDS = "all models", "all cards"
 
 
-def impact_sensitivity(n=256, seed=0, window=notable.WINDOW, impute=True, resamples=100,
-                       per_model=True, chunk_size=128, progress=None, client=None,
-                       location="evidence", power="evidence", speculative=True,
-                       records=None, target=None, max_n=None, budget=None):
+def impact_sensitivity(
+    n=256,
+    seed=0,
+    window=notable.WINDOW,
+    impute=True,
+    resamples=100,
+    per_model=True,
+    chunk_size=128,
+    progress=None,
+    client=None,
+    location="evidence",
+    power="evidence",
+    speculative=True,
+    records=None,
+    target=None,
+    max_n=None,
+    budget=None,
+):
     """Sobol' indices of the impact model's outputs over the notable models.
 
     Outputs: each model's energy, GWP, ADPe and PE (``per_model``); the sum over all models and
@@ -46,11 +60,11 @@ def impact_sensitivity(n=256, seed=0, window=notable.WINDOW, impute=True, resamp
     and PE and their growth rates with release date. Parameters are the inputs of the
     catalogue (all columns of one input form one group).
 
-    Convergence (``target``): after ``n`` base points, the analysis goes on over the same
-    Sobol' sequence, doubling N, until the widest half-width of the total-order intervals of
-    the outputs the report reads (:data:`REPORTED`) is at most ``target``, or N would pass
-    ``max_n``, or the next doubling would pass ``budget`` seconds (projected from the cost per
-    base point of the last doubling). The N reached and the widest half-width at each N are in the attributes
+    Convergence (``target``): after ``n`` base points, the analysis goes on over the same Sobol'
+    sequence, doubling N, until the widest half-width of the total-order intervals of the outputs
+    the report reads (:data:`REPORTED`) is at most ``target``, or N would pass ``max_n``, or the
+    next doubling would pass ``budget`` seconds (projected from the cost per base point of the last
+    doubling). The N reached and the widest half-width at each N are in the attributes
     ``convergence``, ``converged`` and ``widest_st_halfwidth`` of both Datasets.
 
     Returns
@@ -60,23 +74,27 @@ def impact_sensitivity(n=256, seed=0, window=notable.WINDOW, impute=True, resamp
         over (parameter, quantity, criterion, subject).
     """
     if max_n is not None and (max_n < n or max_n & (max_n - 1)):
-        raise MlimpactError(f"sensitivity: the largest N must be a power of two >= {n} "
-                            f"(got {max_n})")
+        raise MlimpactError(
+            f"sensitivity: the largest N must be a power of two >= {n} (got {max_n})"
+        )
     if target is not None and not target > 0:
         raise MlimpactError(f"sensitivity: the target half-width must be > 0 (got {target})")
     started = time.perf_counter()
-    runs = notable.build_runs(window, impute, location=location, power=power,
-                              speculative=speculative, records=records)
+    runs = notable.build_runs(
+        window, impute, location=location, power=power, speculative=speculative, records=records
+    )
     catalogue = with_runs(default_catalogue(power), runs)
     bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes)
     outputs = training_outputs(runs, per_model)
-    models = _DesignRun(runs.runs, bound, n, seed, resamples, chunk_size, outputs, "training",
-                        client)
+    models = _DesignRun(
+        runs.runs, bound, n, seed, resamples, chunk_size, outputs, "training", client
+    )
     priced = [h for h in catalogue_gpus() if why_not_priced(h, "mixture") is None]
     cards, known = card_runs(priced, "mixture")
     card_bound = bind(default_catalogue(), cards, list(cards.names), [""] * len(cards), known)
-    card_dates = trends.decimal_years(np.array([h.release_date for h in priced],
-                                               dtype="datetime64[D]"))
+    card_dates = trends.decimal_years(
+        np.array([h.release_date for h in priced], dtype="datetime64[D]")
+    )
 
     def card_outputs(samples):
         columns, names = [], []
@@ -89,8 +107,9 @@ def impact_sensitivity(n=256, seed=0, window=notable.WINDOW, impute=True, resamp
             names.append(("card growth rate", criterion, ALL_CARDS))
         return np.concatenate(columns, axis=1), names
 
-    card_design = _DesignRun(cards, card_bound, n, seed, resamples, chunk_size, card_outputs,
-                             "card", client)
+    card_design = _DesignRun(
+        cards, card_bound, n, seed, resamples, chunk_size, card_outputs, "card", client
+    )
     history, checkpoint = [], n
     while True:
         segment = time.perf_counter()
@@ -104,27 +123,33 @@ def impact_sensitivity(n=256, seed=0, window=notable.WINDOW, impute=True, resamp
         now = time.perf_counter()
         # the next doubling evaluates as many points as there are: twice the last segment
         # (the first segment also holds the set-up and any compilation: it is not a guide)
-        per_point = (now - segment) / (checkpoint - (checkpoint // 2 if len(history) > 1
-                                                     else 0))
-        if (widest <= target or (max_n is not None and 2 * checkpoint > max_n)
-                or (budget is not None
-                    and now - started + per_point * checkpoint > budget)):
+        per_point = (now - segment) / (checkpoint - (checkpoint // 2 if len(history) > 1 else 0))
+        if (
+            widest <= target
+            or (max_n is not None and 2 * checkpoint > max_n)
+            or (budget is not None and now - started + per_point * checkpoint > budget)
+        ):
             break
         checkpoint *= 2
     if history:
         for data in result.values():
             data.attrs.update(
-                convergence="; ".join(f"N={m}: widest ST half-width {w:.3f}"
-                                      for m, w in history),
-                converged=int(history[-1][1] <= target), target_halfwidth=target,
-                widest_st_halfwidth=history[-1][1])
+                convergence="; ".join(f"N={m}: widest ST half-width {w:.3f}" for m, w in history),
+                converged=int(history[-1][1] <= target),
+                target_halfwidth=target,
+                widest_st_halfwidth=history[-1][1],
+            )
     return result
 
 
 #: The outputs the report reads, as (quantity, subject): the convergence check watches the
 #: total-order intervals of every input for these.
-REPORTED = (("growth rate", ALL_MODELS), ("impact", ALL_MODELS),
-            ("production share", ALL_MODELS), ("card growth rate", ALL_CARDS))
+REPORTED = (
+    ("growth rate", ALL_MODELS),
+    ("impact", ALL_MODELS),
+    ("production share", ALL_MODELS),
+    ("card growth rate", ALL_CARDS),
+)
 #: Below this total-order index an input is not called dominant, whatever its rank.
 DOMINANCE_THRESHOLD = 0.05
 
@@ -197,28 +222,37 @@ class _DesignRun:
 
     def __init__(self, runs, bound, n, seed, resamples, chunk_size, outputs, kind, client=None):
         self.groups = list(bound.groups)
-        self.design = SaltelliDesign(bound.n_columns, [bound.groups[g] for g in self.groups],
-                                     n, seed)
-        self.shared = dict(runs=runs, bound=bound, design=self.design, outputs=outputs,
-                           kind=kind, plan=stage_plan(runs, bound))
+        self.design = SaltelliDesign(
+            bound.n_columns, [bound.groups[g] for g in self.groups], n, seed
+        )
+        self.shared = dict(
+            runs=runs,
+            bound=bound,
+            design=self.design,
+            outputs=outputs,
+            kind=kind,
+            plan=stage_plan(runs, bound),
+        )
         self.seed, self.resamples, self.chunk_size = seed, resamples, chunk_size
         self.client, self.count = client, 0
         self.accumulator, self.names = None, None
 
     def extend(self, n, progress=None):
         """Evaluate base points up to ``n`` (exclusive) and fold them in."""
-        ranges = [(s, min(s + self.chunk_size, n)) for s in range(self.count, n,
-                                                                  self.chunk_size)]
+        ranges = [(s, min(s + self.chunk_size, n)) for s in range(self.count, n, self.chunk_size)]
         if self.client is not None:
             from mlimpact.engine import distributed
-            results = distributed.map_chunks(self.client, _design_task, ranges, progress, n,
-                                             **self.shared)
+
+            results = distributed.map_chunks(
+                self.client, _design_task, ranges, progress, n, **self.shared
+            )
         else:
             results = (_design_task(start, stop, **self.shared) for start, stop in ranges)
         for (base_start, base_stop), (values, names) in zip(ranges, results):
             if self.accumulator is None:
-                self.accumulator = SobolAccumulator(len(self.groups), values.shape[1],
-                                                    self.resamples, self.seed)
+                self.accumulator = SobolAccumulator(
+                    len(self.groups), values.shape[1], self.resamples, self.seed
+                )
             self.accumulator.add(base_start, values)
             self.names = names
             if progress is not None and self.client is None:
@@ -226,8 +260,10 @@ class _DesignRun:
         self.count = max(self.count, n)
 
     def result(self):
-        return named_outputs(indices_dataset(self.accumulator, self.groups,
-                                             output_names=range(len(self.names))), self.names)
+        return named_outputs(
+            indices_dataset(self.accumulator, self.groups, output_names=range(len(self.names))),
+            self.names,
+        )
 
 
 def named_outputs(result, names):
@@ -235,46 +271,72 @@ def named_outputs(result, names):
     criterion, subject)`` tuples, as a Dataset over (parameter, quantity, criterion,
     subject)."""
     quantity, criterion, subject = (list(x) for x in zip(*names))
-    flat = result.assign_coords(quantity=("output", quantity), criterion=("output", criterion),
-                                subject=("output", subject))
+    flat = result.assign_coords(
+        quantity=("output", quantity), criterion=("output", criterion), subject=("output", subject)
+    )
     named = flat.set_index(output=["quantity", "criterion", "subject"]).unstack("output")
     named.attrs = result.attrs
     return named.transpose("parameter", "quantity", "criterion", "subject")
 
 
 #: Columns of sensitivity.csv.
-SENSITIVITY_HEADER = ("quantity", "criterion", "subject", "parameter", "S1", "S1_low",
-                      "S1_high", "ST", "ST_low", "ST_high", "flag")
+SENSITIVITY_HEADER = (
+    "quantity",
+    "criterion",
+    "subject",
+    "parameter",
+    "S1",
+    "S1_low",
+    "S1_high",
+    "ST",
+    "ST_low",
+    "ST_high",
+    "flag",
+)
 
 
 def sensitivity_rows(result):
     """Rows of sensitivity.csv from a Dataset of :func:`impact_sensitivity` (outputs that
     exist only), built by whole-array operations."""
-    frame = result[["S1", "S1_conf", "ST", "ST_conf"]].to_dataframe().dropna(
-        subset=["S1", "ST"], how="all")
+    frame = (
+        result[["S1", "S1_conf", "ST", "ST_conf"]]
+        .to_dataframe()
+        .dropna(subset=["S1", "ST"], how="all")
+    )
     frame = frame.reset_index()
-    table = np.column_stack([
-        frame["S1"], frame["S1"] - frame["S1_conf"], frame["S1"] + frame["S1_conf"],
-        frame["ST"], frame["ST"] - frame["ST_conf"], frame["ST"] + frame["ST_conf"]])
+    table = np.column_stack(
+        [
+            frame["S1"],
+            frame["S1"] - frame["S1_conf"],
+            frame["S1"] + frame["S1_conf"],
+            frame["ST"],
+            frame["ST"] - frame["ST_conf"],
+            frame["ST"] + frame["ST_conf"],
+        ]
+    )
     rounded = [[float(f"{x:.6g}") for x in row] for row in table.tolist()]
     keys = frame[["quantity", "criterion", "subject", "parameter"]].itertuples(index=False)
-    flags = np.where(frame["S1"].to_numpy() > frame["ST"].to_numpy(),
-                     "S1 > ST (sampling error)", "")
+    flags = np.where(
+        frame["S1"].to_numpy() > frame["ST"].to_numpy(), "S1 > ST (sampling error)", ""
+    )
     return [(*key, *numbers, flag) for key, numbers, flag in zip(keys, rounded, flags)]
 
 
-def dominant(result, quantity, criterion, subject=ALL_MODELS, count=3,
-             threshold=DOMINANCE_THRESHOLD):
+def dominant(
+    result, quantity, criterion, subject=ALL_MODELS, count=3, threshold=DOMINANCE_THRESHOLD
+):
     """Up to ``count`` parameters with the largest total-order index for one output, among
     those whose index is at least ``threshold``: ``[(parameter, ST, ST_conf)]``."""
     cell = result.sel(quantity=quantity, criterion=criterion, subject=subject)
     st = cell.ST.values
     order = np.argsort(-np.nan_to_num(st, nan=-1.0))[:count]
-    return [(str(result.parameter.values[i]), float(st[i]), float(cell.ST_conf.values[i]))
-            for i in order if st[i] >= threshold]
+    return [
+        (str(result.parameter.values[i]), float(st[i]), float(cell.ST_conf.values[i]))
+        for i in order
+        if st[i] >= threshold
+    ]
 
 
 def output(result, quantity, criterion, subject=ALL_MODELS):
     """The indices of one output, over ``parameter``."""
     return result.sel(quantity=quantity, criterion=criterion, subject=subject)
-

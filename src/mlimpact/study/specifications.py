@@ -32,13 +32,18 @@ MAX_SPECIFICATIONS = 64
 
 def choices_of(options):
     """The choice on every axis of a run's options."""
-    imputation = ("complete" if not options.impute else
-                  "no-speculative" if not options.speculative else "all")
-    production = {0: "mlca", 1: "act"}.get(options.uncertainty.get("production_model"),
-                                           "mixture")
-    return {"imputation": imputation, "window": f"{options.window[0]}-{options.window[1]}",
-            "fit": options.fit, "production_model": production,
-            "location": options.location, "power": options.power}
+    imputation = (
+        "complete" if not options.impute else "no-speculative" if not options.speculative else "all"
+    )
+    production = {0: "mlca", 1: "act"}.get(options.uncertainty.get("production_model"), "mixture")
+    return {
+        "imputation": imputation,
+        "window": f"{options.window[0]}-{options.window[1]}",
+        "fit": options.fit,
+        "production_model": production,
+        "location": options.location,
+        "power": options.power,
+    }
 
 
 def specification_set(base, axes=None, mode="one-at-a-time"):
@@ -49,19 +54,22 @@ def specification_set(base, axes=None, mode="one-at-a-time"):
         raise MlimpactError(f"specifications: mode must be one of {', '.join(MODES)}")
     for axis, options in axes.items():
         if axis not in AXES:
-            raise MlimpactError(f"specifications: unknown axis {axis!r} "
-                                f"(known: {', '.join(AXES)})")
+            raise MlimpactError(f"specifications: unknown axis {axis!r} (known: {', '.join(AXES)})")
         if axis == "window":
             for option in options:
                 window_of(option)
         bad = [o for o in options if o not in AXES[axis] and axis != "window"]
         if bad or not options:
-            raise MlimpactError(f"specifications: {axis} options must be among "
-                                f"{', '.join(AXES[axis])} (got {', '.join(map(str, bad))})")
+            raise MlimpactError(
+                f"specifications: {axis} options must be among "
+                f"{', '.join(AXES[axis])} (got {', '.join(map(str, bad))})"
+            )
     if mode == "cross":
         names = list(axes)
-        out = [dict(base, **dict(zip(names, combo)))
-               for combo in itertools.product(*(axes[n] for n in names))]
+        out = [
+            dict(base, **dict(zip(names, combo)))
+            for combo in itertools.product(*(axes[n] for n in names))
+        ]
         out.sort(key=lambda spec: spec != base)
     else:
         out = [dict(base)]
@@ -77,10 +85,15 @@ def specification_set(base, axes=None, mode="one-at-a-time"):
 def window_of(text):
     """(first, last) years of a window option such as ``"2016-2025"``."""
     years = text.split("-")
-    if len(years) != 2 or not all(y.strip().isdigit() for y in years) \
-            or int(years[0]) > int(years[1]):
-        raise MlimpactError(f"specifications: a window is FIRST-LAST with FIRST <= LAST, "
-                            f"such as 2016-2025 (got {text!r})")
+    if (
+        len(years) != 2
+        or not all(y.strip().isdigit() for y in years)
+        or int(years[0]) > int(years[1])
+    ):
+        raise MlimpactError(
+            f"specifications: a window is FIRST-LAST with FIRST <= LAST, "
+            f"such as 2016-2025 (got {text!r})"
+        )
     return int(years[0]), int(years[1])
 
 
@@ -92,11 +105,20 @@ def options_of(options, spec, samples):
     if spec["production_model"] != "mixture":
         uncertainty["production_model"] = {"mlca": 0, "act": 1}[spec["production_model"]]
     return dataclasses.replace(
-        options, samples=samples, scenarios=("baseline",), sensitivity_samples=0,
-        validate=False, specifications=False, window=(first, last),
+        options,
+        samples=samples,
+        scenarios=("baseline",),
+        sensitivity_samples=0,
+        validate=False,
+        specifications=False,
+        window=(first, last),
         impute=spec["imputation"] != "complete",
-        speculative=spec["imputation"] != "no-speculative", fit=spec["fit"],
-        location=spec["location"], power=spec["power"], uncertainty=uncertainty)
+        speculative=spec["imputation"] != "no-speculative",
+        fit=spec["fit"],
+        location=spec["location"],
+        power=spec["power"],
+        uncertainty=uncertainty,
+    )
 
 
 def label(spec, base):
@@ -133,11 +155,20 @@ def evaluate(options, run, specs=None, samples=256, progress=None):
     for k, spec in enumerate(specs):
         result = run(options_of(options, spec, samples))
         for claim in result.claims:
-            rows.append({"claim": claim["claim"], "criterion": claim["criterion"],
-                         "scenario": claim["scenario"], "quantity": claim["quantity"],
-                         "specification": label(spec, base), **spec,
-                         "estimate": claim["estimate"], "low": claim["low"],
-                         "high": claim["high"], "probability": claim["probability"]})
+            rows.append(
+                {
+                    "claim": claim["claim"],
+                    "criterion": claim["criterion"],
+                    "scenario": claim["scenario"],
+                    "quantity": claim["quantity"],
+                    "specification": label(spec, base),
+                    **spec,
+                    "estimate": claim["estimate"],
+                    "low": claim["low"],
+                    "high": claim["high"],
+                    "probability": claim["probability"],
+                }
+            )
         if progress is not None:
             progress(k + 1, len(specs))
     return rows

@@ -52,8 +52,11 @@ from mlimpact.tables.validation import BASES, published_footprints
 
 WAYS = ("dataset", "setup", "card")
 #: Training quantities: (criterion, phase) of our results.
-TRAINING = {"energy": ("energy", "use"), "operational_gwp": ("gwp", "use"),
-            "embodied_gwp": ("gwp", "production")}
+TRAINING = {
+    "energy": ("energy", "use"),
+    "operational_gwp": ("gwp", "use"),
+    "embodied_gwp": ("gwp", "production"),
+}
 #: Statistics read from our results.
 STATISTICS = ("point", "median", "q025", "q975")
 #: The note of a comparison, by the published power's scope: a value counting the accelerators
@@ -76,37 +79,57 @@ class ValidationResult:
 
 def comparison(row, way, stats, note=""):
     """One comparison as a JSON-ready dict (``stats`` maps :data:`STATISTICS` to numbers)."""
-    published = row.value / row.chips if row.quantity == "card_gwp" and row.chips > 1 \
-        else row.value
+    published = row.value / row.chips if row.quantity == "card_gwp" and row.chips > 1 else row.value
     low, high, median = stats["q025"], stats["q975"], stats["median"]
-    return {"id": row.id, "model": row.model, "quantity": row.quantity, "basis": row.basis,
-            "way": way, "published": published, "point": stats["point"], "median": median,
-            "low": low, "high": high, "inside": bool(low <= published <= high),
-            "ratio": median / published, "note": note}
+    return {
+        "id": row.id,
+        "model": row.model,
+        "quantity": row.quantity,
+        "basis": row.basis,
+        "way": way,
+        "published": published,
+        "point": stats["point"],
+        "median": median,
+        "low": low,
+        "high": high,
+        "inside": bool(low <= published <= high),
+        "ratio": median / published,
+        "note": note,
+    }
 
 
 def summarize(rows, alpha=ALPHA):
     """Summary rows per quantity, basis (each, and ``all``) and way."""
     out = []
-    keys = sorted({(r["quantity"], r["way"]) for r in rows},
-                  key=lambda k: (list(TRAINING).index(k[0]) if k[0] in TRAINING else 9,
-                                 WAYS.index(k[1])))
+    keys = sorted(
+        {(r["quantity"], r["way"]) for r in rows},
+        key=lambda k: (list(TRAINING).index(k[0]) if k[0] in TRAINING else 9, WAYS.index(k[1])),
+    )
     for quantity, way in keys:
         for basis in (*BASES, "all"):
-            group = [r for r in rows if r["quantity"] == quantity and r["way"] == way
-                     and basis in ("all", r["basis"])]
+            group = [
+                r
+                for r in rows
+                if r["quantity"] == quantity and r["way"] == way and basis in ("all", r["basis"])
+            ]
             if not group:
                 continue
             low = np.array([r["low"] for r in group])
             high = np.array([r["high"] for r in group])
             published = np.array([r["published"] for r in group])
             ratio = np.array([r["ratio"] for r in group])
-            out.append({
-                "quantity": quantity, "basis": basis, "way": way, "n": len(group),
-                "coverage": float(np.mean([r["inside"] for r in group])),
-                "geometric_mean_ratio": float(np.exp(np.mean(np.log(ratio)))),
-                "median_width": float(np.median(high / low)),
-                "interval_score": float(np.mean(interval_score(low, high, published, alpha)))})
+            out.append(
+                {
+                    "quantity": quantity,
+                    "basis": basis,
+                    "way": way,
+                    "n": len(group),
+                    "coverage": float(np.mean([r["inside"] for r in group])),
+                    "geometric_mean_ratio": float(np.exp(np.mean(np.log(ratio)))),
+                    "median_width": float(np.median(high / low)),
+                    "interval_score": float(np.mean(interval_score(low, high, published, alpha))),
+                }
+            )
     return out
 
 
@@ -121,9 +144,20 @@ def _usable(stats):
     return all(math.isfinite(v) and v > 0 for k, v in stats.items() if k != "point")
 
 
-def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
-             dataset=None, client=None, ways=WAYS, location="evidence", power="evidence",
-             records=None, method="mc"):
+def validate(
+    samples=2048,
+    seed=0,
+    basis="all",
+    catalogue=None,
+    chunk_size=2048,
+    dataset=None,
+    client=None,
+    ways=WAYS,
+    location="evidence",
+    power="evidence",
+    records=None,
+    method="mc",
+):
     """Compare every scored row of ``data/validation.csv`` with our estimates.
 
     Parameters
@@ -156,8 +190,11 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
     unknown = set(ways) - set(WAYS)
     if unknown or not ways:
         raise MlimpactError(f"ways must be among {', '.join(WAYS)}")
-    rows = [r for r in published_footprints()
-            if not r.not_scored and basis in ("all", r.basis) and r.value > 0]
+    rows = [
+        r
+        for r in published_footprints()
+        if not r.not_scored and basis in ("all", r.basis) and r.value > 0
+    ]
     training = [r for r in rows if r.quantity in TRAINING]
     results, skipped = [], []
     propagate_options = dict(seed=seed, method=method, chunk_size=chunk_size, client=client)
@@ -165,8 +202,7 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
     def estimate(runs, table=None):
         """Per-model summary of ``runs`` (its run table replaced by ``table`` if given), by
         the path of ``estimate`` (:func:`mlimpact.engine.propagate.propagate_runs`)."""
-        return propagate_runs(runs, samples, catalogue=catalogue, table=table,
-                              **propagate_options)
+        return propagate_runs(runs, samples, catalogue=catalogue, table=table, **propagate_options)
 
     if "dataset" in ways:
         if dataset is None:
@@ -180,16 +216,24 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
             if not row.epoch_model:
                 skipped.append((row.id, "dataset", "no Epoch AI record of this model"))
             elif row.epoch_model not in included:
-                skipped.append((row.id, "dataset", "not in the run: "
-                                + reasons.get(row.epoch_model, "outside the window")))
+                skipped.append(
+                    (
+                        row.id,
+                        "dataset",
+                        "not in the run: " + reasons.get(row.epoch_model, "outside the window"),
+                    )
+                )
             else:
                 compared.append(row)
         # the runs whose published power counts the accelerators alone, their host off
         scoped = {row.epoch_model for row in compared if row.power_scope == "accelerators"}
         alone = estimate(runs, accelerators_only(runs.runs, scoped)) if scoped else None
         for row in compared:
-            stats = _stats(alone if row.power_scope == "accelerators" else summary,
-                           row.epoch_model, *TRAINING[row.quantity])
+            stats = _stats(
+                alone if row.power_scope == "accelerators" else summary,
+                row.epoch_model,
+                *TRAINING[row.quantity],
+            )
             results.append(comparison(row, "dataset", stats, _SCOPE_NOTES[row.power_scope]))
 
     if "setup" in ways:
@@ -203,15 +247,22 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
                 records[row.id] = record
         if records:
             years = [int(r["year"]) for r in records.values()]
-            runs = notable.build_runs((min(years), max(years)), records=list(records.values()),
-                                      location=location, power=power)
+            runs = notable.build_runs(
+                (min(years), max(years)),
+                records=list(records.values()),
+                location=location,
+                power=power,
+            )
             reasons = {r.name: r.reason for r in runs.records if r.status == "excluded"}
             compared = [row for row in training if row.id in records and row.id not in reasons]
-            skipped += [(row.id, "setup", reasons[row.id]) for row in training
-                        if row.id in reasons]
+            skipped += [(row.id, "setup", reasons[row.id]) for row in training if row.id in reasons]
             # each row is its own run: the accelerator-scope rows' hosts are off in one table
-            summary = estimate(runs, accelerators_only(
-                runs.runs, {row.id for row in compared if row.power_scope == "accelerators"}))
+            summary = estimate(
+                runs,
+                accelerators_only(
+                    runs.runs, {row.id for row in compared if row.power_scope == "accelerators"}
+                ),
+            )
             for row in compared:
                 stats = _stats(summary, row.id, *TRAINING[row.quantity])
                 results.append(comparison(row, "setup", stats, _SCOPE_NOTES[row.power_scope]))
@@ -223,15 +274,25 @@ def validate(samples=2048, seed=0, basis="all", catalogue=None, chunk_size=2048,
             if hardware.variants:
                 skipped.append((row.id, "card", f"{row.hardware!r} names several cards"))
                 continue
-            result = card_estimate([hardware], "mixture", samples=samples, seed=seed,
-                                   catalogue=catalogue, chunk_size=chunk_size)
+            result = card_estimate(
+                [hardware],
+                "mixture",
+                samples=samples,
+                seed=seed,
+                catalogue=catalogue,
+                chunk_size=chunk_size,
+            )
             data = result.gwp.sel(hardware=hardware.name, component="total")
             stats = {s: float(data.sel(statistic=s)) for s in STATISTICS}
-            results.append(comparison(row, "card", stats, "per accelerator: board / count"
-                                      if row.chips > 1 else ""))
+            results.append(
+                comparison(
+                    row, "card", stats, "per accelerator: board / count" if row.chips > 1 else ""
+                )
+            )
 
     for r in results:
         if not _usable({k: r[k] for k in ("median", "low", "high")}):
-            raise MlimpactError(f"validation row {r['id']!r} ({r['way']}): our interval is not "
-                                "finite and positive")
+            raise MlimpactError(
+                f"validation row {r['id']!r} ({r['way']}): our interval is not finite and positive"
+            )
     return ValidationResult(results, summarize(results), skipped, samples, seed)

@@ -7,7 +7,7 @@ entry's ``point`` (argued in ``docs/uncertainty.md``).
 """
 
 import tomllib
-from functools import lru_cache
+from functools import cache
 from types import MappingProxyType
 
 from mlimpact._io import packaged_text
@@ -16,7 +16,7 @@ from mlimpact._io import packaged_text
 SOURCE = "data/parameters.toml"
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue_document():
     """The parsed ``data/parameters.toml`` (read-only at its top level)."""
     return MappingProxyType(tomllib.loads(packaged_text("parameters.toml")))
@@ -32,20 +32,29 @@ def _in_power_model(spec, power_model):
     return spec.get("power_model", power_model) == power_model
 
 
-@lru_cache(maxsize=None)
+@cache
 def point_values(power_model="mlca"):
     """Run field -> point value, for every catalogue entry of ``power_model`` that states a
     ``point`` (MLCA's by default: setup files and cards)."""
-    return MappingProxyType({spec["target"]: float(spec["point"])
-                             for spec in catalogue_document().values()
-                             if "point" in spec and _in_power_model(spec, power_model)})
+    return MappingProxyType(
+        {
+            spec["target"]: float(spec["point"])
+            for spec in catalogue_document().values()
+            if "point" in spec and _in_power_model(spec, power_model)
+        }
+    )
 
 
-@lru_cache(maxsize=None)
+@cache
 def class_points(power_model):
     """``{(field, class kind): {class: point}}`` of the entries of ``power_model`` whose
     distribution depends on a run's class (accelerator or provider)."""
-    return MappingProxyType({(spec["target"], spec["class"]): MappingProxyType(
-        {label: float(value) for label, value in spec.get("class_points", {}).items()})
-        for spec in catalogue_document().values()
-        if "class" in spec and _in_power_model(spec, power_model)})
+    return MappingProxyType(
+        {
+            (spec["target"], spec["class"]): MappingProxyType(
+                {label: float(value) for label, value in spec.get("class_points", {}).items()}
+            )
+            for spec in catalogue_document().values()
+            if "class" in spec and _in_power_model(spec, power_model)
+        }
+    )

@@ -19,11 +19,12 @@ fields of :mod:`mlimpact.runs`:
 References
 ----------
 .. [1] U. Gupta et al., ISCA 2022, doi:10.1145/3470496.3527408; github.com/facebookresearch/ACT.
-.. [2] PCAM, NeurIPS 2025 (defect densities per node, as tabulated in ``docs/methodology.md``, section 1b).
+.. [2] PCAM, NeurIPS 2025 (defect densities per node, as tabulated in ``docs/methodology.md``,
+   section 1b).
 """
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -37,12 +38,14 @@ from mlimpact.tables import grid
 FOUNDRY_COUNTRIES = {"TSMC": "TWN", "Samsung": "KOR", "SMIC": "CHN", "Intel": "USA"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def node_table():
     """Columns of ``data/act_nodes.csv`` as float arrays sorted by node (NaN where empty)."""
     rows = sorted(packaged_csv("act_nodes.csv"), key=lambda row: float(row["node_nm"]))
-    return {key: np.array([float(row[key]) if row[key] else math.nan for row in rows])
-            for key in rows[0]}
+    return {
+        key: np.array([float(row[key]) if row[key] else math.nan for row in rows])
+        for key in rows[0]
+    }
 
 
 def _interpolate(node_nm, column):
@@ -69,12 +72,16 @@ def node_parameters(node_nm):
     }
 
 
-@lru_cache(maxsize=None)
+@cache
 def memory_factors():
     """Memory type -> (low, high) carbon per GB [kg CO2eq/GB]."""
-    return {row["memory_type"]: (float(row["gwp_low_kgco2eq_per_gb"]),
-                                 float(row["gwp_high_kgco2eq_per_gb"]))
-            for row in packaged_csv("memory_factors.csv")}
+    return {
+        row["memory_type"]: (
+            float(row["gwp_low_kgco2eq_per_gb"]),
+            float(row["gwp_high_kgco2eq_per_gb"]),
+        )
+        for row in packaged_csv("memory_factors.csv")
+    }
 
 
 def fab_intensity(foundry, year):
@@ -82,8 +89,10 @@ def fab_intensity(foundry, year):
     or the nearest year with data."""
     country = FOUNDRY_COUNTRIES.get(foundry)
     if country is None:
-        raise MlimpactError(f"no fab country for foundry {foundry or 'unknown'!r} (known: "
-                            f"{', '.join(FOUNDRY_COUNTRIES)})")
+        raise MlimpactError(
+            f"no fab country for foundry {foundry or 'unknown'!r} (known: "
+            f"{', '.join(FOUNDRY_COUNTRIES)})"
+        )
     return grid.intensity(country, year)[0]
 
 
@@ -108,28 +117,37 @@ def act_fields(name, node_nm, foundry, release_year, memory_type, memory_gb, int
     Raises :class:`MlimpactError` naming what is missing and the setup key that supplies it.
     """
     if not math.isfinite(node_nm):
-        raise MlimpactError(f"ACT needs the process node of {name!r} (not in the hardware "
-                            "table)")
+        raise MlimpactError(f"ACT needs the process node of {name!r} (not in the hardware table)")
     fields = node_parameters(node_nm)
     if intensity is None:
         if foundry not in FOUNDRY_COUNTRIES or release_year is None:
-            raise MlimpactError(f"ACT needs the fab's grid of {name!r} (foundry "
-                                f"{foundry or 'unknown'!r}, release year "
-                                f"{release_year or 'unknown'})")
+            raise MlimpactError(
+                f"ACT needs the fab's grid of {name!r} (foundry "
+                f"{foundry or 'unknown'!r}, release year "
+                f"{release_year or 'unknown'})"
+            )
         intensity = fab_intensity(foundry, release_year)
     if memory_type in memory_factors():
         low, high = memory_factors()[memory_type]
     elif not memory_type and memory_gb == 0:
         low = high = 0.0
     else:
-        raise MlimpactError(f"ACT needs the memory type of {name!r} (got "
-                            f"{memory_type or 'none'!r}; known: "
-                            f"{', '.join(memory_factors())})")
+        raise MlimpactError(
+            f"ACT needs the memory type of {name!r} (got "
+            f"{memory_type or 'none'!r}; known: "
+            f"{', '.join(memory_factors())})"
+        )
     return {**fields, "fab_intensity": intensity, "memory_gwp_low": low, "memory_gwp_high": high}
 
 
 def hardware_act_fields(hardware):
     """ACT's fields of an accelerator of the hardware table
     (:class:`mlimpact.tables.hardware.Hardware`); MlimpactError if the table lacks one."""
-    return act_fields(hardware.name, hardware.process_node_nm, hardware.foundry,
-                      hardware.release_year, hardware.memory_type, hardware.memory_gb)
+    return act_fields(
+        hardware.name,
+        hardware.process_node_nm,
+        hardware.foundry,
+        hardware.release_year,
+        hardware.memory_type,
+        hardware.memory_gb,
+    )

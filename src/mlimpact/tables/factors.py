@@ -1,13 +1,13 @@
 """Life-cycle factors of the MLCA model: production of graphics cards and servers.
 
-Every constant here is restated from the study's tool MLCA [1]_, which takes them from
-Boavizta's BoaviztAPI [2]_ and from Loubet et al. [3]_ (``docs/methodology.md``, sections
-"Card production" and "Server production"). The factors are stored as one array ``PRODUCTION_FACTORS`` of shape
-``(item, criterion)`` so that kernels receive them as an argument: the Monte Carlo engine scales
-them by sampled multiplicative errors without recompiling anything.
+Every constant here is restated from the study's tool MLCA [1]_, which takes them from Boavizta's
+BoaviztAPI [2]_ and from Loubet et al. [3]_ (``docs/methodology.md``, sections "Card production" and
+"Server production"). The factors are stored as one array ``PRODUCTION_FACTORS`` of shape ``(item,
+criterion)`` so that kernels receive them as an argument: the Monte Carlo engine scales them by
+sampled multiplicative errors without recompiling anything.
 
-Criteria are ordered as :data:`mlimpact.quantities.IMPACT_CRITERIA`: climate change (GWP) [kg CO2eq], abiotic
-depletion of elements (ADPe) [kg Sb eq], primary energy (PE) [MJ].
+Criteria are ordered as :data:`mlimpact.quantities.IMPACT_CRITERIA`: climate change (GWP) [kg
+CO2eq], abiotic depletion of elements (ADPe) [kg Sb eq], primary energy (PE) [MJ].
 
 References
 ----------
@@ -19,7 +19,8 @@ References
    2023 (graphics-card base factor); Cu -> Sb conversion 0.02 after van Oers et al. 2020.
 .. [4] S. Luccioni, S. Viguier, A.-L. Ligozat, "Estimating the carbon footprint of BLOOM",
    JMLR 24(253), 2023 (dynamic ratio 200/109, lifetime 6 years, share in use 0.85).
-.. [5] L. Lannelongue, J. Grealey, M. Inouye, "Green Algorithms", Adv. Sci. 2021, doi:10.1002/advs.202100707
+.. [5] L. Lannelongue, J. Grealey, M. Inouye, "Green Algorithms", Adv. Sci. 2021,
+   doi:10.1002/advs.202100707
    (memory power 0.3725 W/GB).
 """
 
@@ -42,13 +43,25 @@ RACK_CASE = 12  #: per rack server case (Boavizta)
 ASSEMBLY = 13  #: per server assembly (Boavizta)
 
 FACTOR_NAMES = (
-    "gpu_die", "gpu_base", "gpu_memory_die", "gpu_memory_base", "cpu_die", "cpu_base",
-    "ram_die", "ram_base", "ssd_die", "ssd_base", "psu_per_kg", "motherboard", "rack_case",
+    "gpu_die",
+    "gpu_base",
+    "gpu_memory_die",
+    "gpu_memory_base",
+    "cpu_die",
+    "cpu_base",
+    "ram_die",
+    "ram_base",
+    "ssd_die",
+    "ssd_base",
+    "psu_per_kg",
+    "motherboard",
+    "rack_case",
     "assembly",
 )
 
-#: Production factors [criterion unit per item unit], shape (item, criterion) with criteria
-#: (GWP [kg CO2eq], ADPe [kg Sb eq], PE [MJ]); values of MLCA [1]_ (``docs/methodology.md``, sections 1 and 2).
+#: Production factors [criterion unit per item unit], shape (item, criterion) with criteria (GWP [kg
+#: CO2eq], ADPe [kg Sb eq], PE [MJ]); values of MLCA [1]_ (``docs/methodology.md``, sections 1 and
+#: 2).
 PRODUCTION_FACTORS = np.array(
     [
         # GWP        ADPe          PE

@@ -12,7 +12,7 @@ caller's decision and is stated where it is made.
 """
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from mlimpact._io import packaged_csv
 from mlimpact.errors import MlimpactError
@@ -33,16 +33,22 @@ class ElectricityFactors:
     pe: float
 
 
-@lru_cache(maxsize=None)
+@cache
 def electricity_factors():
     """Per-country electricity factors, keyed by code (ISO 3166 alpha-3, or WOR / EEE)."""
-    return {row["country"]: ElectricityFactors(
-        row["country"], row["name"], float(row["gwp_kgco2eq_per_kwh"]),
-        float(row["adpe_kgsbeq_per_kwh"]), float(row["pe_mj_per_kwh"]))
-        for row in packaged_csv("electricity_factors.csv")}
+    return {
+        row["country"]: ElectricityFactors(
+            row["country"],
+            row["name"],
+            float(row["gwp_kgco2eq_per_kwh"]),
+            float(row["adpe_kgsbeq_per_kwh"]),
+            float(row["pe_mj_per_kwh"]),
+        )
+        for row in packaged_csv("electricity_factors.csv")
+    }
 
 
-@lru_cache(maxsize=None)
+@cache
 def world_fallback_gsd(criterion):
     """Geometric standard deviation [-] of a country's ADPe or PE factor (``criterion``
     ``adpe`` or ``pe``) around the world's, for a country that has none: the root-mean-square
@@ -53,18 +59,20 @@ def world_fallback_gsd(criterion):
 
     factors = electricity_factors()
     world = getattr(factors[WORLD], criterion)
-    logs = [math.log(getattr(f, criterion) / world) for code, f in factors.items()
-            if code not in (WORLD, "EEE")]
+    logs = [
+        math.log(getattr(f, criterion) / world)
+        for code, f in factors.items()
+        if code not in (WORLD, "EEE")
+    ]
     return math.exp(math.sqrt(sum(x * x for x in logs) / len(logs)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _intensities():
     """``{country: {year: intensity}}`` of ``data/grid_intensity.csv``."""
     table = {}
     for row in packaged_csv("grid_intensity.csv"):
-        table.setdefault(row["country"], {})[int(row["year"])] = float(
-            row["gwp_kgco2eq_per_kwh"])
+        table.setdefault(row["country"], {})[int(row["year"])] = float(row["gwp_kgco2eq_per_kwh"])
     return table
 
 
@@ -78,7 +86,7 @@ def intensity_countries():
     return frozenset(_intensities())
 
 
-@lru_cache(maxsize=None)
+@cache
 def intensity(country, year):
     """GWP intensity [kg CO2eq/kWh] of ``country``'s electricity in ``year``, and the year
     whose value it is: ``year`` itself, or the nearest year with data (the later on a tie).
@@ -98,7 +106,7 @@ def intensity_span(country):
     return (min(years), max(years)) if years else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def country_names():
     """Names of every country code known to either table."""
     names = {row["country"]: row["name"] for row in packaged_csv("grid_intensity.csv")}
@@ -131,13 +139,20 @@ class Region:
     gwp: float
 
 
-@lru_cache(maxsize=None)
+@cache
 def regions():
     """Region key -> :class:`Region` (US states US-XX, Canadian provinces CA-XX, Chinese
     provinces CN-XX, Nordic bidding zones SE1..NO5 and FI, Google Cloud regions gcp:...)."""
-    return {row["region"]: Region(row["region"], row["country"], row["name"], int(row["year"]),
-                                  float(row["gwp_kgco2eq_per_kwh"]))
-            for row in packaged_csv("grid_regions.csv")}
+    return {
+        row["region"]: Region(
+            row["region"],
+            row["country"],
+            row["name"],
+            int(row["year"]),
+            float(row["gwp_kgco2eq_per_kwh"]),
+        )
+        for row in packaged_csv("grid_regions.csv")
+    }
 
 
 def is_region(key):
@@ -151,7 +166,7 @@ def region_country(key):
     return regions()[key].country if key in regions() else key
 
 
-@lru_cache(maxsize=None)
+@cache
 def region_intensity(key, year):
     """GWP intensity [kg CO2eq/kWh] of a region or country in ``year``.
 
@@ -162,19 +177,23 @@ def region_intensity(key, year):
     """
     if key not in regions():
         if not has_intensity(key):
-            raise MlimpactError(f"unknown grid region {key!r} (data/grid_regions.csv or an "
-                                "ISO 3166 alpha-3 country code)")
+            raise MlimpactError(
+                f"unknown grid region {key!r} (data/grid_regions.csv or an "
+                "ISO 3166 alpha-3 country code)"
+            )
         return intensity(key, year)[0]
     region = regions()[key]
     if not has_intensity(region.country):
         return region.gwp
-    return region.gwp * intensity(region.country, year)[0] / intensity(region.country,
-                                                                      region.year)[0]
+    return (
+        region.gwp * intensity(region.country, year)[0] / intensity(region.country, region.year)[0]
+    )
 
 
-@lru_cache(maxsize=None)
+@cache
 def country_regions(country):
     """The regions that partition a country's grid (states, provinces, bidding zones; not
     cloud regions, which are sites), sorted; empty if the table has none."""
-    return tuple(sorted(k for k, r in regions().items()
-                        if r.country == country and not k.startswith("gcp:")))
+    return tuple(
+        sorted(k for k, r in regions().items() if r.country == country and not k.startswith("gcp:"))
+    )

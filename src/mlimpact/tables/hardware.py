@@ -11,14 +11,23 @@ import difflib
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from mlimpact._io import packaged_csv
 from mlimpact.errors import MlimpactError
 
 #: Manufacturer words that a user may leave out of a hardware name.
-_MANUFACTURER_PREFIXES = ("nvidia", "google", "amd", "intel", "huawei", "amazon", "aws",
-                          "cerebras", "tesla")
+_MANUFACTURER_PREFIXES = (
+    "nvidia",
+    "google",
+    "amd",
+    "intel",
+    "huawei",
+    "amazon",
+    "aws",
+    "cerebras",
+    "tesla",
+)
 
 
 def _float(text):
@@ -34,7 +43,7 @@ def normalize_name(name):
 def _strip_manufacturer(key):
     for prefix in _MANUFACTURER_PREFIXES:
         if key.startswith(prefix) and len(key) > len(prefix):
-            return _strip_manufacturer(key[len(prefix):])
+            return _strip_manufacturer(key[len(prefix) :])
     return key
 
 
@@ -82,16 +91,27 @@ class Hardware:
     def from_row(cls, row):
         split = lambda text: tuple(s.strip() for s in text.split(";") if s.strip())  # noqa: E731
         return cls(
-            name=row["name"], aliases=split(row["aliases"]), manufacturer=row["manufacturer"],
-            type=row["type"], segment=row["segment"], release_date=row["release_date"],
+            name=row["name"],
+            aliases=split(row["aliases"]),
+            manufacturer=row["manufacturer"],
+            type=row["type"],
+            segment=row["segment"],
+            release_date=row["release_date"],
             process_node_nm=_float(row["process_node_nm"]),
             foundry=row["foundry"],
             die_area_cm2=_float(row["die_area_mm2"]) / 100.0,
-            memory_gb=_float(row["memory_gb"]), memory_type=row["memory_type"],
+            memory_gb=_float(row["memory_gb"]),
+            memory_type=row["memory_type"],
             tdp_w=_float(row["tdp_w"]),
-            peak_flops={key[len("peak_flops_"):]: _float(value) for key, value in row.items()
-                        if key.startswith("peak_flops_")} | {"int8": _float(row["peak_ops_int8"])},
-            variants=split(row["variants"]), source=row["source"], notes=row["notes"],
+            peak_flops={
+                key[len("peak_flops_") :]: _float(value)
+                for key, value in row.items()
+                if key.startswith("peak_flops_")
+            }
+            | {"int8": _float(row["peak_ops_int8"])},
+            variants=split(row["variants"]),
+            source=row["source"],
+            notes=row["notes"],
         )
 
 
@@ -143,15 +163,19 @@ class HardwareTable:
                 options = ", ".join(sorted(repr(self.rows[i].name) for i in found))
                 raise MlimpactError(f"{field}: {name!r} is ambiguous; say which of {options}")
         short = _strip_manufacturer(key)
-        starting = sorted({i for k, found in self._stripped.items() if k.startswith(short)
-                           for i in found}) if len(short) >= 3 else []
+        starting = (
+            sorted({i for k, found in self._stripped.items() if k.startswith(short) for i in found})
+            if len(short) >= 3
+            else []
+        )
         if len(starting) == 1:
             return self.rows[starting[0]]
         if len(starting) > 1:
             options = ", ".join(repr(self.rows[i].name) for i in starting[:12])
             more = f" and {len(starting) - 12} more" if len(starting) > 12 else ""
-            raise MlimpactError(f"{field}: {name!r} matches several accelerators: {options}"
-                                f"{more}; say which")
+            raise MlimpactError(
+                f"{field}: {name!r} matches several accelerators: {options}{more}; say which"
+            )
         close = difflib.get_close_matches(key, list(self._exact), n=4, cutoff=0.6)
         labels = []
         for match in close:
@@ -159,16 +183,15 @@ class HardwareTable:
             if label not in labels:
                 labels.append(label)
         hint = f"; closest: {', '.join(map(repr, labels))}" if labels else ""
-        raise MlimpactError(f"{field}: unknown hardware {name!r}{hint} "
-                            "(see `mlimpact hardware` for the list)")
+        raise MlimpactError(
+            f"{field}: unknown hardware {name!r}{hint} (see `mlimpact hardware` for the list)"
+        )
 
 
-@lru_cache(maxsize=None)
+@cache
 def hardware_table():
     """The hardware table (``data/hardware.csv``)."""
     return HardwareTable(Hardware.from_row(row) for row in packaged_csv("hardware.csv"))
-
-
 
 
 @dataclass(frozen=True)
@@ -190,9 +213,12 @@ class DieRange:
         return self.dies * self.high_mm2 / 100
 
 
-@lru_cache(maxsize=None)
+@cache
 def die_ranges():
     """Accelerator name -> :class:`DieRange` (``data/die_areas.csv``)."""
-    return {row["hardware"]: DieRange(int(row["dies"]), float(row["die_low_mm2"]),
-                                      float(row["die_high_mm2"]), row["basis"])
-            for row in packaged_csv("die_areas.csv")}
+    return {
+        row["hardware"]: DieRange(
+            int(row["dies"]), float(row["die_low_mm2"]), float(row["die_high_mm2"]), row["basis"]
+        )
+        for row in packaged_csv("die_areas.csv")
+    }

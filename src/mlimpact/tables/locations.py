@@ -16,7 +16,7 @@ it is used, :func:`mlimpact.tables.grid.region_intensity`).
 
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from mlimpact._io import packaged_csv
 from mlimpact.errors import MlimpactError
@@ -48,40 +48,48 @@ def _region(table, key):
     return key
 
 
-@lru_cache(maxsize=None)
+@cache
 def published_locations():
     """Model name -> ((region, share), ...) of ``data/locations.csv``."""
     out = defaultdict(list)
     for row in packaged_csv("locations.csv"):
-        out[row["model"]].append((_region("locations.csv", row["region"]),
-                                  _positive("locations.csv", row, "share")))
+        out[row["model"]].append(
+            (_region("locations.csv", row["region"]), _positive("locations.csv", row, "share"))
+        )
     return {model: tuple(regions) for model, regions in out.items()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def providers():
     """Organisation -> (:class:`Provider`, ...) of ``data/providers.csv``."""
     out = defaultdict(list)
     for row in packaged_csv("providers.csv"):
         if row["provider_class"] not in PROVIDER_CLASSES:
-            raise MlimpactError(f"data/providers.csv: unknown provider class "
-                                f"{row['provider_class']!r}")
+            raise MlimpactError(
+                f"data/providers.csv: unknown provider class {row['provider_class']!r}"
+            )
         first = int(row["from_year"])
         last = int(row["to_year"]) if row["to_year"] else first
-        out[row["organization"]].append(Provider(row["organization"], row["provider"],
-                                                 row["provider_class"], first, last))
+        out[row["organization"]].append(
+            Provider(row["organization"], row["provider"], row["provider_class"], first, last)
+        )
     return dict(out)
 
 
-@lru_cache(maxsize=None)
+@cache
 def provider_sites():
     """Provider -> ((region, weight, first year, last year), ...) of
     ``data/provider_sites.csv``."""
     out = defaultdict(list)
     for row in packaged_csv("provider_sites.csv"):
-        out[row["provider"]].append((_region("provider_sites.csv", row["region"]),
-                                     _positive("provider_sites.csv", row, "weight"),
-                                     int(row["from_year"]), int(row["to_year"])))
+        out[row["provider"]].append(
+            (
+                _region("provider_sites.csv", row["region"]),
+                _positive("provider_sites.csv", row, "weight"),
+                int(row["from_year"]),
+                int(row["to_year"]),
+            )
+        )
     return dict(out)
 
 
@@ -97,11 +105,14 @@ def providers_of(organizations, year):
 
 def sites_of(provider, year):
     """((region, weight), ...) of a provider's sites in ``year``: empty if none cover it."""
-    return tuple((region, weight) for region, weight, first, last
-                 in provider_sites().get(provider, ()) if first <= year <= last)
+    return tuple(
+        (region, weight)
+        for region, weight, first, last in provider_sites().get(provider, ())
+        if first <= year <= last
+    )
 
 
-@lru_cache(maxsize=None)
+@cache
 def published_providers():
     """Model name -> the providers named by its published sites (``data/locations.csv``)."""
     out = defaultdict(list)
@@ -110,7 +121,7 @@ def published_providers():
     return {model: tuple(names) for model, names in out.items()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _provider_classes():
     classes = defaultdict(set)
     for rows in providers().values():

@@ -3,13 +3,13 @@
 ``data/README.md``)."""
 
 import math
-from functools import lru_cache
+from functools import cache
 
 from mlimpact._io import packaged_csv
 from mlimpact.errors import MlimpactError
 
 
-@lru_cache(maxsize=None)
+@cache
 def _models():
     return tuple(packaged_csv("models.csv"))
 
@@ -20,12 +20,16 @@ def load_models():
 
 
 #: Record fields a fix may act on, and what it may do (``data/record_fixes.csv``).
-FIX_FIELDS = {"hardware": ("replace",), "hardware_quantity": ("replace",),
-              "training_time_hours": ("replace",),
-              "training_compute_flop": ("replace", "withdraw"), "chip_hours": ("disagree",)}
+FIX_FIELDS = {
+    "hardware": ("replace",),
+    "hardware_quantity": ("replace",),
+    "training_time_hours": ("replace",),
+    "training_compute_flop": ("replace", "withdraw"),
+    "chip_hours": ("disagree",),
+}
 
 
-@lru_cache(maxsize=None)
+@cache
 def record_fixes():
     """Model name -> {field: (action, value, source)} of ``data/record_fixes.csv``.
 

@@ -16,7 +16,7 @@ with the same TDP.
 """
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from mlimpact._io import packaged_csv
 from mlimpact.errors import MlimpactError
@@ -63,28 +63,34 @@ def parse_configurations(rows):
         names = tuple(n.strip() for n in row["hardware"].split(";") if n.strip())
         accelerators = _number(row, "accelerators")
         if accelerators != int(accelerators):
-            raise MlimpactError(f"{SOURCE}: accelerators of {row['node']!r} must be a whole "
-                                "number")
-        config = NodeConfiguration(row["node"], names, int(accelerators),
-                                   _number(row, "accelerator_tdp_w"),
-                                   _number(row, "rated_power_w"))
+            raise MlimpactError(f"{SOURCE}: accelerators of {row['node']!r} must be a whole number")
+        config = NodeConfiguration(
+            row["node"],
+            names,
+            int(accelerators),
+            _number(row, "accelerator_tdp_w"),
+            _number(row, "rated_power_w"),
+        )
         if not row.get("source", "").strip():
             raise MlimpactError(f"{SOURCE}: {config.node!r} has no source")
         if config.host_rated_w_per_accelerator <= 0:
-            raise MlimpactError(f"{SOURCE}: {config.node!r} is rated at or below its "
-                                "accelerators' TDP")
+            raise MlimpactError(
+                f"{SOURCE}: {config.node!r} is rated at or below its accelerators' TDP"
+            )
         for name in names:
             hardware = table.find(name, field=f"{SOURCE} hardware")
             if hardware.name != name or hardware.tdp_w != config.accelerator_tdp_w:
-                raise MlimpactError(f"{SOURCE}: {config.node!r} names {name!r}, which is not a "
-                                    "row of data/hardware.csv with its TDP")
+                raise MlimpactError(
+                    f"{SOURCE}: {config.node!r} names {name!r}, which is not a "
+                    "row of data/hardware.csv with its TDP"
+                )
             if name in out:
                 raise MlimpactError(f"{SOURCE}: {name!r} is in two node configurations")
             out[name] = config
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def node_configurations():
     """Accelerator name (of ``data/hardware.csv``) -> its :class:`NodeConfiguration`."""
     return parse_configurations(packaged_csv("node_configurations.csv"))

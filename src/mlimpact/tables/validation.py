@@ -10,14 +10,18 @@ only states what was published; :mod:`mlimpact.study.validation` compares it wit
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from mlimpact._io import packaged_csv
 from mlimpact.errors import MlimpactError
 
 #: Quantities of the table and their units.
-QUANTITY_UNITS = {"energy": "kWh", "operational_gwp": "kg CO2eq", "embodied_gwp": "kg CO2eq",
-                  "card_gwp": "kg CO2eq"}
+QUANTITY_UNITS = {
+    "energy": "kWh",
+    "operational_gwp": "kg CO2eq",
+    "embodied_gwp": "kg CO2eq",
+    "card_gwp": "kg CO2eq",
+}
 BASES = ("measured", "derived")
 ACCOUNTINGS = ("location", "market")
 #: What the power of a published energy or operational GWP counts: the whole node
@@ -90,8 +94,9 @@ def _number(row, key):
         return math.nan
     value = float(text)
     if not math.isfinite(value) or value < 0:
-        raise MlimpactError(f"data/validation.csv row {row['id']!r}: {key} must be a number "
-                            f">= 0 (got {text!r})")
+        raise MlimpactError(
+            f"data/validation.csv row {row['id']!r}: {key} must be a number >= 0 (got {text!r})"
+        )
     return value
 
 
@@ -115,19 +120,33 @@ def parse_row(row):
     if not row["source"].strip():
         raise MlimpactError(f"{where}: no source")
     return Published(
-        id=row["id"], model=row["model"], epoch_model=row["epoch_model"],
-        year=int(row["year"]) if row["year"] else None, quantity=row["quantity"],
-        value=_number(row, "value"), basis=row["basis"], accounting=row["accounting"],
-        hardware=row["hardware"], chips=_number(row, "chips"),
-        chip_hours=_number(row, "chip_hours"), hours=_number(row, "hours"),
-        country=row["country"], region=row["region"], provider=row["provider"],
+        id=row["id"],
+        model=row["model"],
+        epoch_model=row["epoch_model"],
+        year=int(row["year"]) if row["year"] else None,
+        quantity=row["quantity"],
+        value=_number(row, "value"),
+        basis=row["basis"],
+        accounting=row["accounting"],
+        hardware=row["hardware"],
+        chips=_number(row, "chips"),
+        chip_hours=_number(row, "chip_hours"),
+        hours=_number(row, "hours"),
+        country=row["country"],
+        region=row["region"],
+        provider=row["provider"],
         pue=_number(row, "pue"),
-        grid=_number(row, "grid_kgco2eq_per_kwh"), power_w=_number(row, "power_w"),
-        power_scope=row["power_scope"], not_scored=row["not_scored"], source=row["source"],
-        url=row["url"], notes=row["notes"])
+        grid=_number(row, "grid_kgco2eq_per_kwh"),
+        power_w=_number(row, "power_w"),
+        power_scope=row["power_scope"],
+        not_scored=row["not_scored"],
+        source=row["source"],
+        url=row["url"],
+        notes=row["notes"],
+    )
 
 
-@lru_cache(maxsize=None)
+@cache
 def published_footprints():
     """Every row of ``data/validation.csv`` as :class:`Published`, in file order."""
     rows = tuple(parse_row(row) for row in packaged_csv("validation.csv"))

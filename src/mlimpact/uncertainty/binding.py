@@ -96,8 +96,12 @@ def bind(parameters, runs, hardware, countries, known=None, classes=None, run_ke
     factor_column = np.full((len(IMPACT_CRITERIA), len(FACTOR_NAMES)), -1, dtype=np.int64)
     n_variants = runs.variant_cdf.shape[1]
     for name, parameter in sorted(parameters.items()):
-        if parameter.distribution.kind == "constant" and parameter.mode == "scale" \
-                and parameter.distribution.value == 1.0 and not parameter.member_distributions:
+        if (
+            parameter.distribution.kind == "constant"
+            and parameter.mode == "scale"
+            and parameter.distribution.value == 1.0
+            and not parameter.member_distributions
+        ):
             continue
         start = len(columns)
         if parameter.scope == "factor":
@@ -107,12 +111,16 @@ def bind(parameters, runs, hardware, countries, known=None, classes=None, run_ke
                 columns.append((name, item_name))
         else:
             field = RUN_FIELDS.index(parameter.target)
-            labels = {"global": [""] * n_runs, "hardware": list(hardware),
-                      "country": list(countries), "run": list(runs.names)}[parameter.scope]
+            labels = {
+                "global": [""] * n_runs,
+                "hardware": list(hardware),
+                "country": list(countries),
+                "run": list(runs.names),
+            }[parameter.scope]
             by_variant = parameter.scope == "hardware" and parameter.target in VARIANT_FIELDS
             column_of = {}
 
-            def column(key, label):
+            def column(key, label, column_of=column_of, name=name):
                 """The column of a member of the parameter's scope, made on first use (runs
                 are keyed by position: two runs may share a name)."""
                 if key not in column_of:
@@ -129,8 +137,11 @@ def bind(parameters, runs, hardware, countries, known=None, classes=None, run_ke
                         if not parameter.members or label in parameter.members:
                             per_variant[r, k] = column(label, label)
                 elif not parameter.members or labels[r] in parameter.members:
-                    key = ((run_keys[r] if run_keys is not None else (r, labels[r]))
-                           if parameter.scope == "run" else labels[r])
+                    key = (
+                        (run_keys[r] if run_keys is not None else (r, labels[r]))
+                        if parameter.scope == "run"
+                        else labels[r]
+                    )
                     per_run[r] = column(key, labels[r])
             if not column_of:
                 continue
@@ -139,17 +150,25 @@ def bind(parameters, runs, hardware, countries, known=None, classes=None, run_ke
             applications.append(per_run)
             variant_applications.append(per_variant)
         if parameter.scope == "run" and parameter.by_class:
-            labels_of = dict(zip(runs.names, (classes or {}).get(parameter.class_kind,
-                                                                  [None] * n_runs)))
-            dists.extend(parameter.distribution_of(label, labels_of.get(label))
-                         for _, label in columns[start:])
+            labels_of = dict(
+                zip(runs.names, (classes or {}).get(parameter.class_kind, [None] * n_runs))
+            )
+            dists.extend(
+                parameter.distribution_of(label, labels_of.get(label))
+                for _, label in columns[start:]
+            )
         else:
             dists.extend(parameter.distribution_of(label) for _, label in columns[start:])
         groups[name] = list(range(start, len(columns)))
     return BoundParameters(
-        columns=tuple(columns), distributions=tuple(dists), groups=groups,
-        apply_field=np.asarray(fields, dtype=np.int64), apply_mode=np.asarray(modes, np.int64),
+        columns=tuple(columns),
+        distributions=tuple(dists),
+        groups=groups,
+        apply_field=np.asarray(fields, dtype=np.int64),
+        apply_mode=np.asarray(modes, np.int64),
         apply_column=(np.asarray(applications, dtype=np.int64).reshape(len(fields), n_runs)),
         factor_column=factor_column,
         variant_column=np.asarray(variant_applications, dtype=np.int64).reshape(
-            len(fields), n_runs, n_variants))
+            len(fields), n_runs, n_variants
+        ),
+    )

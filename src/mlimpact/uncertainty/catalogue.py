@@ -26,7 +26,7 @@ SCOPES = ("global", "hardware", "country", "run", "factor")
 #: Largest multiplicative error a ``scale`` parameter may draw (keeps every result finite).
 MAX_SCALE = 1e6
 #: The most extreme uniforms a sampling design gives (mlimpact.uncertainty.sampling).
-_EXTREME_UNIFORMS = (2.0 ** -54, 1.0 - 2.0 ** -53)
+_EXTREME_UNIFORMS = (2.0**-54, 1.0 - 2.0**-53)
 
 
 def drawn_values(distribution):
@@ -47,9 +47,25 @@ def sampled_range(distribution):
         drawn = np.asarray(distribution.ppf(np.array(_EXTREME_UNIFORMS)), dtype=float)
     drawn = np.where(np.isnan(drawn), [low, high], drawn)
     return max(low, float(drawn[0])), min(high, float(drawn[1]))
+
+
 MODES = ("replace", "scale")
-_KEYS = {"distribution", "unit", "scope", "target", "mode", "source", "description", "members",
-         "label", "point", "class", "by_class", "class_points", "power_model"}
+_KEYS = {
+    "distribution",
+    "unit",
+    "scope",
+    "target",
+    "mode",
+    "source",
+    "description",
+    "members",
+    "label",
+    "point",
+    "class",
+    "by_class",
+    "class_points",
+    "power_model",
+}
 #: Kinds of class a run-scope parameter's distribution may depend on.
 CLASS_KINDS = ("accelerator", "provider")
 _REQUIRED = ("distribution", "scope", "target", "mode")
@@ -125,60 +141,82 @@ class Parameter:
         own = dict(self.member_distributions or {})
         object.__setattr__(self, "member_distributions", own or None)
         for member, distribution in own.items():
-            Parameter(f"{self.name}[{member}]", distribution, self.scope, self.target,
-                      self.mode)  # each member's distribution is checked like the parameter
+            Parameter(
+                f"{self.name}[{member}]", distribution, self.scope, self.target, self.mode
+            )  # each member's distribution is checked like the parameter
         classes = dict(self.by_class or {})
         object.__setattr__(self, "by_class", classes or None)
         if classes or self.class_kind is not None:
             if self.class_kind not in CLASS_KINDS or self.scope != "run":
-                raise MlimpactError(f"{where}: class must be one of {', '.join(CLASS_KINDS)}, "
-                                    "with scope run and by_class")
+                raise MlimpactError(
+                    f"{where}: class must be one of {', '.join(CLASS_KINDS)}, "
+                    "with scope run and by_class"
+                )
             for label, distribution in classes.items():
-                Parameter(f"{self.name}[{label}]", distribution, self.scope, self.target,
-                          self.mode)
+                Parameter(f"{self.name}[{label}]", distribution, self.scope, self.target, self.mode)
         if self.power_model not in (None, *POWER_MODELS):
             raise MlimpactError(f"{where}: power_model must be one of {', '.join(POWER_MODELS)}")
         if self.scope not in SCOPES:
-            raise MlimpactError(f"{where}: scope must be one of {', '.join(SCOPES)} "
-                                f"(got {self.scope!r})")
+            raise MlimpactError(
+                f"{where}: scope must be one of {', '.join(SCOPES)} (got {self.scope!r})"
+            )
         if self.mode not in MODES:
             raise MlimpactError(f"{where}: mode must be replace or scale (got {self.mode!r})")
         if self.scope == "factor":
             if self.target not in IMPACT_CRITERIA or self.mode != "scale":
-                raise MlimpactError(f"{where}: a factor-scope parameter scales the production "
-                                    f"factors of one criterion: target in {IMPACT_CRITERIA}, "
-                                    "mode scale")
+                raise MlimpactError(
+                    f"{where}: a factor-scope parameter scales the production "
+                    f"factors of one criterion: target in {IMPACT_CRITERIA}, "
+                    "mode scale"
+                )
         elif self.target not in RUN_FIELDS:
-            raise MlimpactError(f"{where}: unknown target {self.target!r} (a run field: "
-                                f"{', '.join(RUN_FIELDS)})")
+            raise MlimpactError(
+                f"{where}: unknown target {self.target!r} (a run field: {', '.join(RUN_FIELDS)})"
+            )
         low, high = self.distribution.support()
         drawn_low, drawn_high = sampled_range(self.distribution)
         if self.mode == "scale":
             if low < 0:
-                raise MlimpactError(f"{where}: a multiplicative error must be >= 0, but "
-                                    f"{self.distribution} reaches {low:g}")
+                raise MlimpactError(
+                    f"{where}: a multiplicative error must be >= 0, but "
+                    f"{self.distribution} reaches {low:g}"
+                )
             if not drawn_high <= MAX_SCALE:
-                raise MlimpactError(f"{where}: {self.distribution} draws multiplicative errors "
-                                    f"up to {drawn_high:g}; at most {MAX_SCALE:g} is accepted")
+                raise MlimpactError(
+                    f"{where}: {self.distribution} draws multiplicative errors "
+                    f"up to {drawn_high:g}; at most {MAX_SCALE:g} is accepted"
+                )
         else:
             bound_low, low_ok, bound_high = FIELD_BOUNDS[self.target]
             # an exclusive lower bound must not be in the support (a lognormal's 0 is not)
             reaches = low <= bound_low and self.distribution.kind != "lognormal"
             below = drawn_low < bound_low or (not low_ok and (drawn_low <= bound_low or reaches))
             values = drawn_values(self.distribution)
-            if below or drawn_high > bound_high or (
-                    self.target in CATEGORIES and (values is None or not set(values)
-                                                   <= set(CATEGORIES[self.target]))):
+            if (
+                below
+                or drawn_high > bound_high
+                or (
+                    self.target in CATEGORIES
+                    and (values is None or not set(values) <= set(CATEGORIES[self.target]))
+                )
+            ):
                 raise MlimpactError(
                     f"{where}: {self.distribution} can leave the valid range of "
-                    f"{self.target} ({bounds_text(self.target)})")
+                    f"{self.target} ({bounds_text(self.target)})"
+                )
         if self.point is not None:
             if self.mode != "replace":
                 raise MlimpactError(f"{where}: only a replace parameter has a point value")
-            if not (isinstance(self.point, (int, float)) and not isinstance(self.point, bool)
-                    and math.isfinite(self.point) and low <= self.point <= high):
-                raise MlimpactError(f"{where}: point {self.point!r} is outside the support "
-                                    f"[{low:g}, {high:g}] of {self.distribution}")
+            if not (
+                isinstance(self.point, (int, float))
+                and not isinstance(self.point, bool)
+                and math.isfinite(self.point)
+                and low <= self.point <= high
+            ):
+                raise MlimpactError(
+                    f"{where}: point {self.point!r} is outside the support "
+                    f"[{low:g}, {high:g}] of {self.distribution}"
+                )
 
 
 def _check_members(where, scope, members):
@@ -191,8 +229,10 @@ def _check_members(where, scope, members):
         if scope == "hardware":
             if member not in hardware_table().names:
                 hardware_table().find(member, field=f"{where}: members")  # suggests names
-                raise MlimpactError(f"{where}: members: {member!r} is an alias; name "
-                                    f"{hardware_table().find(member).name!r}")
+                raise MlimpactError(
+                    f"{where}: members: {member!r} is an alias; name "
+                    f"{hardware_table().find(member).name!r}"
+                )
         elif member != "unknown" and member not in country_names():
             raise MlimpactError(f"{where}: members: unknown country code {member!r}")
 
@@ -207,8 +247,10 @@ def _parameter(name, spec, source):
         raise MlimpactError(f"{where} must be a table with distribution, scope, target, mode")
     unknown = set(spec) - _KEYS
     if unknown:
-        raise MlimpactError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} "
-                            f"(known: {', '.join(sorted(_KEYS))})")
+        raise MlimpactError(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(_KEYS))})"
+        )
     for key in _REQUIRED:
         if key not in spec:
             raise MlimpactError(f"{where}: {key} is required")
@@ -227,18 +269,30 @@ def _parameter(name, spec, source):
         _check_members(where, spec["scope"], members)
     try:
         return Parameter(
-            name=name, distribution=distributions.from_spec(spec["distribution"], name=name),
-            scope=spec["scope"], target=spec["target"], mode=spec["mode"],
-            unit=spec.get("unit", ""), source=spec.get("source", ""),
-            description=spec.get("description", ""), members=tuple(members),
-            point=spec.get("point"), class_kind=spec.get("class"),
-            by_class={label: distributions.from_spec(d, name=f"{name}[{label}]")
-                      for label, d in by_class.items()} or None,
-            power_model=spec.get("power_model"), label=spec.get("label", ""))
+            name=name,
+            distribution=distributions.from_spec(spec["distribution"], name=name),
+            scope=spec["scope"],
+            target=spec["target"],
+            mode=spec["mode"],
+            unit=spec.get("unit", ""),
+            source=spec.get("source", ""),
+            description=spec.get("description", ""),
+            members=tuple(members),
+            point=spec.get("point"),
+            class_kind=spec.get("class"),
+            by_class={
+                label: distributions.from_spec(d, name=f"{name}[{label}]")
+                for label, d in by_class.items()
+            }
+            or None,
+            power_model=spec.get("power_model"),
+            label=spec.get("label", ""),
+        )
     except MlimpactError as error:
         message = str(error)
-        raise MlimpactError(message if message.startswith(source) else f"{source}: {message}") \
-            from None
+        raise MlimpactError(
+            message if message.startswith(source) else f"{source}: {message}"
+        ) from None
 
 
 def parse_parameters(document, source="<parameters>"):
@@ -258,11 +312,11 @@ def default_catalogue(power_model="mlca"):
     dynamic ratio; setups and cards) or ``evidence`` (PUE by provider class and the
     cluster's non-training share)."""
     if power_model not in POWER_MODELS:
-        raise MlimpactError(f"power model must be one of {', '.join(POWER_MODELS)} "
-                            f"(got {power_model!r})")
+        raise MlimpactError(
+            f"power model must be one of {', '.join(POWER_MODELS)} (got {power_model!r})"
+        )
     parameters = parse_parameters(dict(catalogue_document()), source=SOURCE)
-    return {name: p for name, p in parameters.items()
-            if p.power_model in (None, power_model)}
+    return {name: p for name, p in parameters.items() if p.power_model in (None, power_model)}
 
 
 def run_parameters(runs):
@@ -272,10 +326,12 @@ def run_parameters(runs):
     (:func:`location_parameters`), the chip-hours its records and their sources disagree on
     (:func:`record_parameters`) and the world's ADPe and PE factors standing for a country's
     (:func:`fallback_parameters`)."""
-    return {**die_area_parameters(runs.unpublished_dies),
-            **location_parameters(runs.location_choices or {}),
-            **record_parameters(runs.record_ranges or {}),
-            **fallback_parameters(getattr(runs, "grid_fallbacks", ()))}
+    return {
+        **die_area_parameters(runs.unpublished_dies),
+        **location_parameters(runs.location_choices or {}),
+        **record_parameters(runs.record_ranges or {}),
+        **fallback_parameters(getattr(runs, "grid_fallbacks", ())),
+    }
 
 
 def with_runs(catalogue, runs):
@@ -306,12 +362,18 @@ def fallback_parameters(countries):
     for criterion, what in (("adpe", "ADPe"), ("pe", "PE")):
         gsd = world_fallback_gsd(criterion)
         out[f"grid_{criterion}_world"] = Parameter(
-            f"grid_{criterion}_world", LogNormal(1.0, gsd, unit="1"), scope="country",
-            target=f"grid_{criterion}", mode="scale", unit="1",
+            f"grid_{criterion}_world",
+            LogNormal(1.0, gsd, unit="1"),
+            scope="country",
+            target=f"grid_{criterion}",
+            mode="scale",
+            unit="1",
             source="data/electricity_factors.csv: root-mean-square log ratio of its countries' "
-                   f"factors to the world's (gsd {gsd:.2f})",
+            f"factors to the world's (gsd {gsd:.2f})",
             description=f"the world's {what} factor of electricity standing for a country's",
-            members=tuple(sorted(countries)), label=f"grid {what} (world's for the country)")
+            members=tuple(sorted(countries)),
+            label=f"grid {what} (world's for the country)",
+        )
     return out
 
 
@@ -322,12 +384,21 @@ def record_parameters(ranges):
     if not ranges:
         return {}
     own = {name: Uniform(low, high, unit="1") for name, (low, high) in ranges.items()}
-    return {"record_chip_hours": Parameter(
-        "record_chip_hours", Constant(1.0), scope="run", target="hours", mode="scale",
-        unit="1", source="data/record_fixes.csv (action disagree)",
-        description="chip-hours where the record and its primary source disagree",
-        members=tuple(sorted(own)), label="chip-hours (record vs source)",
-        member_distributions=own)}
+    return {
+        "record_chip_hours": Parameter(
+            "record_chip_hours",
+            Constant(1.0),
+            scope="run",
+            target="hours",
+            mode="scale",
+            unit="1",
+            source="data/record_fixes.csv (action disagree)",
+            description="chip-hours where the record and its primary source disagree",
+            members=tuple(sorted(own)),
+            label="chip-hours (record vs source)",
+            member_distributions=own,
+        )
+    }
 
 
 def location_parameters(choices):
@@ -336,27 +407,48 @@ def location_parameters(choices):
     weighted by the evidence: ``mlimpact.runs.locations``)."""
     if not choices:
         return {}
-    own = {name: Discrete(list(ratios), list(weights), unit="1")
-           for name, (ratios, weights) in choices.items()}
-    return {"location": Parameter(
-        "location", Constant(1.0), scope="run", target="grid_gwp", mode="scale", unit="1",
-        source="data/locations.csv, data/providers.csv, data/provider_sites.csv, "
-               "data/grid_regions.csv (docs/dataset.md, Location)",
-        description="where the run trained: its grid region among the candidates the "
-                    "evidence leaves", members=tuple(sorted(own)), label="grid region of the run",
-        member_distributions=own)}
+    own = {
+        name: Discrete(list(ratios), list(weights), unit="1")
+        for name, (ratios, weights) in choices.items()
+    }
+    return {
+        "location": Parameter(
+            "location",
+            Constant(1.0),
+            scope="run",
+            target="grid_gwp",
+            mode="scale",
+            unit="1",
+            source="data/locations.csv, data/providers.csv, data/provider_sites.csv, "
+            "data/grid_regions.csv (docs/dataset.md, Location)",
+            description="where the run trained: its grid region among the candidates the "
+            "evidence leaves",
+            members=tuple(sorted(own)),
+            label="grid region of the run",
+            member_distributions=own,
+        )
+    }
 
 
 def die_area_parameters(unpublished_dies):
     """One uniform die-area parameter of hardware scope per accelerator whose die area is not
     published (:class:`mlimpact.runs.notable.UnpublishedDie`), acting on that accelerator
     alone, whether it is a run's only accelerator or one of its variants."""
-    return {f"die_area[{die.hardware}]": Parameter(
-        f"die_area[{die.hardware}]", Uniform(die.low_cm2, die.high_cm2, unit="cm2"),
-        scope="hardware", target="gpu_die_area_cm2", mode="replace", unit="cm2",
-        source=die.basis, description=f"die area of {die.hardware}", members=(die.hardware,),
-        label=f"die area of {die.hardware}")
-        for die in unpublished_dies}
+    return {
+        f"die_area[{die.hardware}]": Parameter(
+            f"die_area[{die.hardware}]",
+            Uniform(die.low_cm2, die.high_cm2, unit="cm2"),
+            scope="hardware",
+            target="gpu_die_area_cm2",
+            mode="replace",
+            unit="cm2",
+            source=die.basis,
+            description=f"die area of {die.hardware}",
+            members=(die.hardware,),
+            label=f"die area of {die.hardware}",
+        )
+        for die in unpublished_dies
+    }
 
 
 def apply_uncertainty(catalogue, section, source="[uncertainty]"):
@@ -376,23 +468,34 @@ def apply_uncertainty(catalogue, section, source="[uncertainty]"):
             continue
         where = f"{source} {name}"
         if name not in catalogue and name not in RUN_FIELDS:
-            raise MlimpactError(f"{where}: not a parameter of the catalogue "
-                                f"({', '.join(sorted(catalogue))}) nor a run field")
+            raise MlimpactError(
+                f"{where}: not a parameter of the catalogue "
+                f"({', '.join(sorted(catalogue))}) nor a run field"
+            )
         distribution = distributions.from_spec(spec, name=where)
         target = catalogue[name].target if name in catalogue else name
         if target in COUNT_FIELDS:
             drawn = drawn_values(distribution)
             if drawn is None or any(v != int(v) for v in drawn):
-                raise MlimpactError(f"{where}: {target} counts things: give a whole number or "
-                                    "a discrete distribution of whole numbers")
+                raise MlimpactError(
+                    f"{where}: {target} counts things: give a whole number or "
+                    "a discrete distribution of whole numbers"
+                )
         try:
             if name in catalogue:
                 # the point model keeps its own point value (a setup's [assumptions])
-                catalogue[name] = replace(catalogue[name], distribution=distribution,
-                                          source="setup file", point=None)
+                catalogue[name] = replace(
+                    catalogue[name], distribution=distribution, source="setup file", point=None
+                )
             else:
-                catalogue[name] = Parameter(name=name, distribution=distribution, scope="run",
-                                            target=name, mode="replace", source="setup file")
+                catalogue[name] = Parameter(
+                    name=name,
+                    distribution=distribution,
+                    scope="run",
+                    target=name,
+                    mode="replace",
+                    source="setup file",
+                )
         except MlimpactError as error:
             raise MlimpactError(f"{source}: {error}") from None
     return catalogue
@@ -404,11 +507,18 @@ def catalogue_hash(catalogue):
     import hashlib
     import json
 
-    content = {name: {"distribution": p.distribution.to_spec(), "scope": p.scope,
-                      "target": p.target, "mode": p.mode, "members": list(p.members),
-                      "point": p.point, "class": p.class_kind,
-                      "by_class": {k: d.to_spec() for k, d in (p.by_class or {}).items()},
-                      "by_member": {k: d.to_spec()
-                                    for k, d in (p.member_distributions or {}).items()}}
-               for name, p in sorted(catalogue.items())}
+    content = {
+        name: {
+            "distribution": p.distribution.to_spec(),
+            "scope": p.scope,
+            "target": p.target,
+            "mode": p.mode,
+            "members": list(p.members),
+            "point": p.point,
+            "class": p.class_kind,
+            "by_class": {k: d.to_spec() for k, d in (p.by_class or {}).items()},
+            "by_member": {k: d.to_spec() for k, d in (p.member_distributions or {}).items()},
+        }
+        for name, p in sorted(catalogue.items())
+    }
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=float).encode()).hexdigest()

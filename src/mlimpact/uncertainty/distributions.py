@@ -94,8 +94,19 @@ from scipy import special
 from mlimpact.errors import MlimpactError
 
 __all__ = [
-    "Distribution", "Uniform", "LogUniform", "Normal", "TruncatedNormal", "LogNormal",
-    "Triangular", "PERT", "Beta", "Discrete", "Empirical", "Constant", "DISTRIBUTIONS",
+    "Distribution",
+    "Uniform",
+    "LogUniform",
+    "Normal",
+    "TruncatedNormal",
+    "LogNormal",
+    "Triangular",
+    "PERT",
+    "Beta",
+    "Discrete",
+    "Empirical",
+    "Constant",
+    "DISTRIBUTIONS",
     "from_spec",
 ]
 
@@ -113,8 +124,10 @@ def _real(kind, name, value):
     try:
         x = float(value)
     except OverflowError:
-        raise MlimpactError(f"{kind}: {name} must be a finite number (got an integer of "
-                            f"{len(str(abs(int(value))))} digits)") from None
+        raise MlimpactError(
+            f"{kind}: {name} must be a finite number (got an integer of "
+            f"{len(str(abs(int(value))))} digits)"
+        ) from None
     if not math.isfinite(x):
         raise MlimpactError(f"{kind}: {name} must be a finite number (got {x!r})")
     return x
@@ -126,15 +139,17 @@ def _reals(kind, name, values):
         raise MlimpactError(f"{kind}: {name} must be a list of numbers (got {values!r})")
     if isinstance(values, np.ndarray):
         if values.ndim != 1:
-            raise MlimpactError(f"{kind}: {name} must be one-dimensional "
-                                f"(got shape {values.shape})")
+            raise MlimpactError(
+                f"{kind}: {name} must be one-dimensional (got shape {values.shape})"
+            )
         if values.dtype.kind not in "iuf":
             raise MlimpactError(f"{kind}: {name} must hold numbers (got dtype {values.dtype})")
         array = values.astype(np.float64)
         if not np.all(np.isfinite(array)):
             bad = array[~np.isfinite(array)][0]
-            raise MlimpactError(f"{kind}: {name} must be finite numbers "
-                                f"(got {_format_number(bad)})")
+            raise MlimpactError(
+                f"{kind}: {name} must be finite numbers (got {_format_number(bad)})"
+            )
         result = tuple(array.tolist())
     else:
         result = tuple(_real(kind, f"{name}[{i}]", v) for i, v in enumerate(values))
@@ -145,8 +160,10 @@ def _reals(kind, name, values):
 
 def _ordered(kind, low, high):
     if not low < high:
-        raise MlimpactError(f"{kind}: low must be < high (got low={_format_number(low)}, "
-                            f"high={_format_number(high)})")
+        raise MlimpactError(
+            f"{kind}: low must be < high (got low={_format_number(low)}, "
+            f"high={_format_number(high)})"
+        )
 
 
 def _positive(kind, name, value):
@@ -156,8 +173,10 @@ def _positive(kind, name, value):
 
 def _mode_inside(kind, low, mode, high):
     if not low <= mode <= high:
-        raise MlimpactError(f"{kind}: mode must lie in [low, high] (got low={_format_number(low)}, "
-                            f"mode={_format_number(mode)}, high={_format_number(high)})")
+        raise MlimpactError(
+            f"{kind}: mode must lie in [low, high] (got low={_format_number(low)}, "
+            f"mode={_format_number(mode)}, high={_format_number(high)})"
+        )
 
 
 def _as_u(u):
@@ -229,8 +248,11 @@ class Distribution(abc.ABC):
     def _parameters(self):
         """(constructor name, value) of every parameter but ``unit``, in constructor order."""
         names = {attribute: name for name, attribute in self._renamed.items()}
-        return [(names.get(f.name, f.name), getattr(self, f.name)) for f in fields(self)
-                if f.compare and f.name != "unit"]
+        return [
+            (names.get(f.name, f.name), getattr(self, f.name))
+            for f in fields(self)
+            if f.compare and f.name != "unit"
+        ]
 
     def to_spec(self):
         """The distribution as a TOML-ready table that :func:`from_spec` turns back into it.
@@ -467,8 +489,9 @@ class TruncatedNormal(Distribution):
         # accurate near the top of the window, the sum keeps Phi(z) accurate near its bottom.
         shortfall = q * share
         with np.errstate(divide="ignore"):
-            log_level = log_phi_b + np.where(shortfall < 0.5, np.log1p(-shortfall),
-                                             np.log(ratio + p * share))
+            log_level = log_phi_b + np.where(
+                shortfall < 0.5, np.log1p(-shortfall), np.log(ratio + p * share)
+            )
         z = np.clip(special.ndtri_exp(log_level), a, b)
         return _result(self._shift(z, mirrored), self.low, self.high)
 
@@ -532,8 +555,9 @@ class LogNormal(Distribution):
         self._set("unit", unit)
         _positive(self.kind, "median", self.scale)
         if not self.gsd > 1:
-            raise MlimpactError(f"{self.kind}: gsd must be > 1 "
-                                f"(got gsd={_format_number(self.gsd)})")
+            raise MlimpactError(
+                f"{self.kind}: gsd must be > 1 (got gsd={_format_number(self.gsd)})"
+            )
         self._check_unit()
 
     def ppf(self, u):
@@ -596,8 +620,9 @@ class Triangular(_Peaked):
         # the branches meet.
         with np.errstate(invalid="ignore"):
             below = np.minimum(self.low + np.sqrt(u * width * (self.mode - self.low)), self.mode)
-            above = np.maximum(self.high - np.sqrt((1.0 - u) * width * (self.high - self.mode)),
-                               self.mode)
+            above = np.maximum(
+                self.high - np.sqrt((1.0 - u) * width * (self.high - self.mode)), self.mode
+            )
         x = np.where(u < c, below, above)
         return _result(x, self.low, self.high)
 
@@ -631,8 +656,10 @@ class PERT(_Peaked):
     def shapes(self):
         """Beta shape parameters (alpha, beta) [-]."""
         width = self.high - self.low
-        return (1.0 + 4.0 * (self.mode - self.low) / width,
-                1.0 + 4.0 * (self.high - self.mode) / width)
+        return (
+            1.0 + 4.0 * (self.mode - self.low) / width,
+            1.0 + 4.0 * (self.high - self.mode) / width,
+        )
 
     def ppf(self, u):
         u = _as_u(u)
@@ -714,12 +741,15 @@ class Discrete(Distribution):
         else:
             self._set("weights", _reals(self.kind, "weights", self.weights))
             if len(self.weights) != len(values):
-                raise MlimpactError(f"{self.kind}: weights must have one entry per value "
-                                    f"(got {len(self.weights)} weights for {len(values)} values)")
+                raise MlimpactError(
+                    f"{self.kind}: weights must have one entry per value "
+                    f"(got {len(self.weights)} weights for {len(values)} values)"
+                )
             weights = np.array(self.weights)
             if np.any(weights < 0):
-                raise MlimpactError(f"{self.kind}: weights must be >= 0 "
-                                    f"(got {_format_number(weights.min())})")
+                raise MlimpactError(
+                    f"{self.kind}: weights must be >= 0 (got {_format_number(weights.min())})"
+                )
             if not weights.max() > 0:
                 raise MlimpactError(f"{self.kind}: weights must have a positive sum")
             weights = weights / weights.max()  # huge weights must not overflow their sum
@@ -835,9 +865,22 @@ class Constant(Distribution):
 
 
 #: Distribution classes by ``kind``, the ``type`` of a spec.
-DISTRIBUTIONS = {cls.kind: cls for cls in (
-    Constant, Uniform, LogUniform, Normal, TruncatedNormal, LogNormal, Triangular, PERT, Beta,
-    Discrete, Empirical)}
+DISTRIBUTIONS = {
+    cls.kind: cls
+    for cls in (
+        Constant,
+        Uniform,
+        LogUniform,
+        Normal,
+        TruncatedNormal,
+        LogNormal,
+        Triangular,
+        PERT,
+        Beta,
+        Discrete,
+        Empirical,
+    )
+}
 
 
 def from_spec(spec, name="parameter"):
@@ -870,8 +913,7 @@ def from_spec(spec, name="parameter"):
         if isinstance(spec, numbers.Real) and not isinstance(spec, (bool, np.bool_)):
             return Constant(spec)
         if not isinstance(spec, Mapping):
-            raise MlimpactError(f"expected a number or a table with a 'type' key "
-                                f"(got {spec!r})")
+            raise MlimpactError(f"expected a number or a table with a 'type' key (got {spec!r})")
         if "type" not in spec:
             raise MlimpactError(f"missing key 'type' (known types: {known})")
         kind = spec["type"]
@@ -881,10 +923,15 @@ def from_spec(spec, name="parameter"):
         parameters = inspect.signature(cls).parameters
         unknown = [key for key in spec if key != "type" and key not in parameters]
         if unknown:
-            raise MlimpactError(f"unknown key(s) {', '.join(map(repr, unknown))} for {kind} "
-                                f"(allowed: {', '.join(parameters)})")
-        missing = [key for key, parameter in parameters.items()
-                   if parameter.default is inspect.Parameter.empty and key not in spec]
+            raise MlimpactError(
+                f"unknown key(s) {', '.join(map(repr, unknown))} for {kind} "
+                f"(allowed: {', '.join(parameters)})"
+            )
+        missing = [
+            key
+            for key, parameter in parameters.items()
+            if parameter.default is inspect.Parameter.empty and key not in spec
+        ]
         if missing:
             raise MlimpactError(f"missing key(s) {', '.join(map(repr, missing))} for {kind}")
         return cls(**{key: value for key, value in spec.items() if key != "type"})

@@ -43,8 +43,8 @@ from mlimpact.uncertainty import METHODS  # noqa: F401 (re-exported)
 
 #: Largest number of samples of a design (1e12: a week of the fused kernel at its speed on
 #: this project's 2-core reference machine for one run; docs/uncertainty.md).
-MAX_SAMPLES = 10 ** 12
-_TINY = 2.0 ** -54
+MAX_SAMPLES = 10**12
+_TINY = 2.0**-54
 _FEISTEL_ROUNDS = 6
 #: Streams of one seed: Monte Carlo uniforms, Latin-hypercube jitter, permutation keys.
 _MC_STREAM, _JITTER_STREAM, _PERMUTATION_STREAM = 0, 1, 2
@@ -60,8 +60,9 @@ def _check(method, n, seed):
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise MlimpactError(f"seed must be a whole number >= 0 (got {seed!r})")
     if method == "sobol" and n & (n - 1):
-        raise MlimpactError(f"sobol sampling needs a power of two samples (got {n}; "
-                            f"try {1 << int(n).bit_length()})")
+        raise MlimpactError(
+            f"sobol sampling needs a power of two samples (got {n}; try {1 << int(n).bit_length()})"
+        )
 
 
 def _stream_key(seed, stream):
@@ -84,7 +85,7 @@ def _counter_uniforms(key, start, out):
     """
     golden = np.uint64(0x9E3779B97F4A7C15)
     odd = np.uint64(0xD1B54A32D192ED03)
-    scale = 2.0 ** -53
+    scale = 2.0**-53
     for j in prange(out.shape[1]):
         column_key = np.uint64(j + 1) * odd + key[1]
         for i in range(out.shape[0]):
@@ -131,18 +132,23 @@ class Design:
 
     def __init__(self, method, n, n_columns, seed=0):
         _check(method, n, seed)
-        if isinstance(n_columns, bool) or not isinstance(n_columns, (int, np.integer)) \
-                or n_columns < 0:
-            raise MlimpactError(f"number of columns must be a whole number >= 0 "
-                                f"(got {n_columns!r})")
+        if (
+            isinstance(n_columns, bool)
+            or not isinstance(n_columns, (int, np.integer))
+            or n_columns < 0
+        ):
+            raise MlimpactError(
+                f"number of columns must be a whole number >= 0 (got {n_columns!r})"
+            )
         self.method, self.n, self.n_columns, self.seed = method, int(n), int(n_columns), int(seed)
         if method == "lhs":
             bits = max(2, int(self.n - 1).bit_length())
             self._half_bits = (bits + 1) // 2
-            self._keys = np.random.SeedSequence(
-                self.seed, spawn_key=(_PERMUTATION_STREAM,)).generate_state(
-                self.n_columns * _FEISTEL_ROUNDS, np.uint64).reshape(self.n_columns,
-                                                                     _FEISTEL_ROUNDS)
+            self._keys = (
+                np.random.SeedSequence(self.seed, spawn_key=(_PERMUTATION_STREAM,))
+                .generate_state(self.n_columns * _FEISTEL_ROUNDS, np.uint64)
+                .reshape(self.n_columns, _FEISTEL_ROUNDS)
+            )
 
     def uniforms(self, start, stop, out=None):
         """Uniforms in (0, 1) of samples ``start`` to ``stop - 1``, shape (stop-start, columns).
@@ -192,7 +198,7 @@ def sobol_points(dimension, seed, start, stop):
         # A chunk need not be a power of two: the whole design is.
         warnings.filterwarnings("ignore", "The balance properties", UserWarning)
         points = engine.random(stop - start)
-    return np.clip(points, _TINY, 1.0 - 2.0 ** -53)
+    return np.clip(points, _TINY, 1.0 - 2.0**-53)
 
 
 class Chunks:
@@ -225,8 +231,11 @@ class Chunks:
 
 def chunks(n, chunk_size):
     """The :class:`Chunks` of ``n`` samples, at most ``chunk_size`` each."""
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
-            or chunk_size < 1:
+    if (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, (int, np.integer))
+        or chunk_size < 1
+    ):
         raise MlimpactError(f"chunk size must be a whole number >= 1 (got {chunk_size!r})")
     return Chunks(n, chunk_size)
 
@@ -269,7 +278,7 @@ class SaltelliDesign:
     def base(self, start, stop):
         """A and B of base points start..stop-1, each (stop - start, n_columns)."""
         points = sobol_points(2 * self.n_columns, self.seed, start, stop)
-        return points[:, :self.n_columns], points[:, self.n_columns:]
+        return points[:, : self.n_columns], points[:, self.n_columns :]
 
     def uniforms(self, start, stop):
         """Rows start..stop-1 of the design (whole base points: multiples of ``step``)."""

@@ -35,7 +35,13 @@ from numba import prange
 from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS, njit
 from mlimpact.engine.kernels.prepare import impute, select_variant
 from mlimpact.engine.kernels.production import CARD_INPUTS, card_of_row
-from mlimpact.engine.kernels.training import HOST_INPUTS, N_OUT, RUN_INPUTS, host_of_row, run_from_parts
+from mlimpact.engine.kernels.training import (
+    HOST_INPUTS,
+    N_OUT,
+    RUN_INPUTS,
+    host_of_row,
+    run_from_parts,
+)
 from mlimpact.quantities import COMPONENTS, IMPACT_CRITERIA, N_CARD_PARTS, PRODUCTION, TOTAL, USE
 from mlimpact.runs.table import HOURS, NODES, VARIANT, VARIANT_INDEX
 
@@ -146,8 +152,9 @@ def fold(values, count, shift, anchor, hist, tails, sums, compensation, extremes
         exponent = (word >> 52) & 0x7FF
         octave = exponent - first
         inside = (word > 0) & (exponent != 0x7FF) & (octave >= 0) & (octave < OCTAVES)
-        index[i] = (octave * SUB_BINS + ((word >> (52 - SUB_BITS)) & (SUB_BINS - 1))
-                    if inside else -1)
+        index[i] = (
+            octave * SUB_BINS + ((word >> (52 - SUB_BITS)) & (SUB_BINS - 1)) if inside else -1
+        )
     for i in range(count):
         j = index[i]
         if j >= 0:
@@ -163,8 +170,23 @@ def fold(values, count, shift, anchor, hist, tails, sums, compensation, extremes
 
 
 @njit(**JIT_OPTIONS)
-def prepare_rows(rows, chosen, runs, r, values, first, count, apply, lo, hi, variant_columns,
-                 variant_values, variant_cdf, select, full):
+def prepare_rows(
+    rows,
+    chosen,
+    runs,
+    r,
+    values,
+    first,
+    count,
+    apply,
+    lo,
+    hi,
+    variant_columns,
+    variant_values,
+    variant_cdf,
+    select,
+    full,
+):
     """Fill ``rows[:count]`` with run ``r``'s row for samples ``first..first+count-1`` of
     ``values``: the applications ``apply[lo:hi]`` (rows of field, mode, column) that set the
     variant first, then the variant (if ``select``; its index into ``chosen``), then the
@@ -198,8 +220,7 @@ def prepare_rows(rows, chosen, runs, r, values, first, count, apply, lo, hi, var
                 rows[i, VARIANT] = values[first + i, column]
     if select:
         for i in range(count):
-            chosen[i] = select_variant(rows[i], variant_values[r], variant_cdf[r],
-                                       rows[i, VARIANT])
+            chosen[i] = select_variant(rows[i], variant_values[r], variant_cdf[r], rows[i, VARIANT])
     for k in range(lo, hi):
         field, mode, column = apply[k, 0], apply[k, 1], apply[k, 2]
         if field == VARIANT:
@@ -219,10 +240,32 @@ def prepare_rows(rows, chosen, runs, r, values, first, count, apply, lo, hi, var
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
-def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_per_sample, values,
-                 apply, variant_columns, unit_run, unit_stage, unit_ptr, card_of_run,
-                 host_of_run, run_ptr, anchor, shift, hist, tails, sums, compensation, extremes,
-                 samples, keep):
+def fused_kernel(
+    kind,
+    first_sample,
+    runs,
+    variant_values,
+    variant_cdf,
+    factors_per_sample,
+    values,
+    apply,
+    variant_columns,
+    unit_run,
+    unit_stage,
+    unit_ptr,
+    card_of_run,
+    host_of_run,
+    run_ptr,
+    anchor,
+    shift,
+    hist,
+    tails,
+    sums,
+    compensation,
+    extremes,
+    samples,
+    keep,
+):
     """Evaluate a chunk of samples over every run and fold the results into the accumulators.
 
     The model is evaluated in the three stages of :mod:`mlimpact.engine.kernels.training`
@@ -289,9 +332,23 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
             for block in range(0, span, ROWS):
                 size = min(ROWS, span - block)
                 first = span_start + block
-                prepare_rows(rows, chosen, runs, r, values, first, size, apply, unit_ptr[u],
-                             unit_ptr[u + 1], variant_columns, variant_values, variant_cdf,
-                             has_variants and stage == CARD_STAGE, block == 0)
+                prepare_rows(
+                    rows,
+                    chosen,
+                    runs,
+                    r,
+                    values,
+                    first,
+                    size,
+                    apply,
+                    unit_ptr[u],
+                    unit_ptr[u + 1],
+                    variant_columns,
+                    variant_values,
+                    variant_cdf,
+                    has_variants and stage == CARD_STAGE,
+                    block == 0,
+                )
                 for i in range(size):
                     if stage == HOST_STAGE:
                         host_of_row(rows[i], factors_per_sample[first + i], parts[0])
@@ -321,10 +378,23 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
                 for block in range(0, count, ROWS):
                     size = min(ROWS, count - block)
                     if kind == TRAINING:
-                        prepare_rows(rows, chosen, runs, r, values,
-                                     span_start + tile_start + block, size, apply, run_ptr[r],
-                                     run_ptr[r + 1], variant_columns, variant_values,
-                                     variant_cdf, has_variants, tile_start + block == 0)
+                        prepare_rows(
+                            rows,
+                            chosen,
+                            runs,
+                            r,
+                            values,
+                            span_start + tile_start + block,
+                            size,
+                            apply,
+                            run_ptr[r],
+                            run_ptr[r + 1],
+                            variant_columns,
+                            variant_values,
+                            variant_cdf,
+                            has_variants,
+                            tile_start + block == 0,
+                        )
                     for j in range(size):
                         i = block + j  # in the tile
                         at = tile_start + i  # in the span
@@ -343,18 +413,30 @@ def fused_kernel(kind, first_sample, runs, variant_values, variant_cdf, factors_
                             for c in range(N_IMPACTS):
                                 for p in range(N_PARTS):
                                     buffer[CARD_STRIDE * c + p, i] = unit_values[
-                                        g, N_PARTS * c + p, at]
+                                        g, N_PARTS * c + p, at
+                                    ]
                                 buffer[CARD_STRIDE * c + N_PARTS, i] = (
                                     unit_values[g, N_PARTS * c, at]
                                     + unit_values[g, N_PARTS * c + 1, at]
-                                    + unit_values[g, N_PARTS * c + 2, at])
+                                    + unit_values[g, N_PARTS * c + 2, at]
+                                )
                         if keep & KEEP:
                             for k in range(n_quantities):
                                 samples[r, k, span_start + at] = buffer[k, i]
                 if keep & FOLD:
                     for k in range(n_quantities):
-                        fold(buffer[k], count, shift[r, k], anchor[r, k], hist[r, k],
-                             tails[r, k], sums[r, k], compensation[r, k], extremes[r, k], index)
+                        fold(
+                            buffer[k],
+                            count,
+                            shift[r, k],
+                            anchor[r, k],
+                            hist[r, k],
+                            tails[r, k],
+                            sums[r, k],
+                            compensation[r, k],
+                            extremes[r, k],
+                            index,
+                        )
                 tile_start += count
         span_start += span
 
@@ -364,16 +446,16 @@ class StagePlan:
     """The units that the fused kernel evaluates before the runs, and everyone's applications.
 
     Runs whose card inputs (:data:`mlimpact.engine.kernels.production.CARD_INPUTS`, with the variant
-    if the run has several), and the sampled columns acting on them, are all equal share one
-    card unit; likewise for the host server (:data:`mlimpact.engine.kernels.training.HOST_INPUTS`). A
-    unit is evaluated from its first run's row; ``unit_stage`` says which of
-    :data:`CARD_STAGE` and :data:`HOST_STAGE` it is, ``card_of_run`` and ``host_of_run`` which
-    units a run takes. ``apply`` holds (field, mode, column) rows:
-    ``apply[unit_ptr[u]:unit_ptr[u + 1]]`` are those of unit u (on the fields it reads only),
-    ``apply[run_ptr[r]:run_ptr[r + 1]]`` those of run r (:data:`RUN_INPUTS` and the variant).
-    An application whose column depends on the variant chosen (a parameter of hardware scope
-    on a field that variants set, for a run of several variants) has its mode plus
-    :data:`BY_VARIANT`, and as column a row of ``variant_columns`` (a column per variant).
+    if the run has several), and the sampled columns acting on them, are all equal share one card
+    unit; likewise for the host server (:data:`mlimpact.engine.kernels.training.HOST_INPUTS`). A
+    unit is evaluated from its first run's row; ``unit_stage`` says which of :data:`CARD_STAGE` and
+    :data:`HOST_STAGE` it is, ``card_of_run`` and ``host_of_run`` which units a run takes. ``apply``
+    holds (field, mode, column) rows: ``apply[unit_ptr[u]:unit_ptr[u + 1]]`` are those of unit u (on
+    the fields it reads only), ``apply[run_ptr[r]:run_ptr[r + 1]]`` those of run r
+    (:data:`RUN_INPUTS` and the variant). An application whose column depends on the variant chosen
+    (a parameter of hardware scope on a field that variants set, for a run of several variants) has
+    its mode plus :data:`BY_VARIANT`, and as column a row of ``variant_columns`` (a column per
+    variant).
     """
 
     apply: np.ndarray
@@ -387,8 +469,16 @@ class StagePlan:
 
     def arrays(self):
         """The plan's arrays in the order :func:`fused_kernel` takes them."""
-        return (self.apply, self.variant_columns, self.unit_run, self.unit_stage,
-                self.unit_ptr, self.card_of_run, self.host_of_run, self.run_ptr)
+        return (
+            self.apply,
+            self.variant_columns,
+            self.unit_run,
+            self.unit_stage,
+            self.unit_ptr,
+            self.card_of_run,
+            self.host_of_run,
+            self.run_ptr,
+        )
 
 
 def stage_plan(runs, apply_field, apply_mode, apply_column, variant_column):
@@ -398,16 +488,21 @@ def stage_plan(runs, apply_field, apply_mode, apply_column, variant_column):
     applications, unit_run, unit_stage, unit_ptr, variant_columns = [], [], [], [0], []
 
     def applications_of(r, fields):
-        chosen = [a for a in range(len(apply_field)) if apply_field[a] in fields
-                  and (apply_column[a, r] >= 0 or variant_column[a, r].max(initial=-1) >= 0)]
+        chosen = [
+            a
+            for a in range(len(apply_field))
+            if apply_field[a] in fields
+            and (apply_column[a, r] >= 0 or variant_column[a, r].max(initial=-1) >= 0)
+        ]
         chosen.sort(key=lambda a: apply_field[a] != VARIANT)  # the variant first
         rows = []
         for a in chosen:
             if apply_column[a, r] >= 0:
                 rows.append((int(apply_field[a]), int(apply_mode[a]), int(apply_column[a, r])))
             else:  # per variant: the mode says so, the column is a row of variant_columns
-                rows.append((int(apply_field[a]), int(apply_mode[a]) + BY_VARIANT,
-                             len(variant_columns)))
+                rows.append(
+                    (int(apply_field[a]), int(apply_mode[a]) + BY_VARIANT, len(variant_columns))
+                )
                 variant_columns.append(variant_column[a, r])
         return rows
 
@@ -422,8 +517,11 @@ def stage_plan(runs, apply_field, apply_mode, apply_column, variant_column):
         relevant = [a for a in range(len(apply_field)) if apply_field[a] in fields]
         unit_of_key, unit_of_run = {}, np.empty(len(runs), np.int64)
         for r in range(len(runs)):
-            key = (runs.values[r, columns].tobytes(), apply_column[relevant, r].tobytes(),
-                   variant_column[relevant, r].tobytes())
+            key = (
+                runs.values[r, columns].tobytes(),
+                apply_column[relevant, r].tobytes(),
+                variant_column[relevant, r].tobytes(),
+            )
             if uses_variant:
                 key += (runs.variant_values[r].tobytes(), runs.variant_cdf[r].tobytes())
             if key not in unit_of_key:
@@ -443,11 +541,16 @@ def stage_plan(runs, apply_field, apply_mode, apply_column, variant_column):
         applications.extend(applications_of(r, run_fields))
         run_ptr.append(len(applications))
     as_array = lambda x: np.asarray(x, dtype=np.int64)  # noqa: E731
-    return StagePlan(as_array(applications).reshape(len(applications), 3),
-                     as_array(variant_columns).reshape(len(variant_columns),
-                                                       runs.variant_cdf.shape[1]),
-                     as_array(unit_run), as_array(unit_stage), as_array(unit_ptr), card_of_run,
-                     host_of_run, as_array(run_ptr))
+    return StagePlan(
+        as_array(applications).reshape(len(applications), 3),
+        as_array(variant_columns).reshape(len(variant_columns), runs.variant_cdf.shape[1]),
+        as_array(unit_run),
+        as_array(unit_stage),
+        as_array(unit_ptr),
+        card_of_run,
+        host_of_run,
+        as_array(run_ptr),
+    )
 
 
 @njit(**PARALLEL_JIT_OPTIONS)

@@ -1,12 +1,12 @@
 """Quantile functions of the common distributions, compiled, for whole columns of samples.
 
-:mod:`mlimpact.uncertainty.distributions` defines every distribution with a numpy ``ppf`` (the reference);
-this kernel evaluates the same formulas for the kinds that dominate a Monte Carlo run (one
-column per run and per uncertain input), in parallel and without temporaries. Kinds without a
-code here (PERT, beta, truncated normal, discrete, empirical) are evaluated by their numpy
-``ppf``, a whole group of columns at once (PERT and beta through scipy's ``betaincinv``: calling
-it from here would need a ctypes pointer, and a kernel holding one cannot be cached on disk, so
-every process paid about 3 s of compilation).
+:mod:`mlimpact.uncertainty.distributions` defines every distribution with a numpy ``ppf`` (the
+reference); this kernel evaluates the same formulas for the kinds that dominate a Monte Carlo run
+(one column per run and per uncertain input), in parallel and without temporaries. Kinds without a
+code here (PERT, beta, truncated normal, discrete, empirical) are evaluated by their numpy ``ppf``,
+a whole group of columns at once (PERT and beta through scipy's ``betaincinv``: calling it from here
+would need a ctypes pointer, and a kernel holding one cannot be cached on disk, so every process
+paid about 3 s of compilation).
 
 Each column is one loop of one kind, so that the simple kinds compile to branch-free,
 vectorised loops. The inverse of the standard normal CDF is Wichura's algorithm AS 241 [1]_
@@ -32,26 +32,80 @@ NOT_HERE = -1
 
 # Coefficients of AS 241 (Wichura 1988, PPND16), lowest degree first; the leading 1 of each
 # denominator is written out. Central region |p - 0.5| <= 0.425:
-_A = np.array([3.3871328727963666080e0, 1.3314166789178437745e+2, 1.9715909503065514427e+3,
-               1.3731693765509461125e+4, 4.5921953931549871457e+4, 6.7265770927008700853e+4,
-               3.3430575583588128105e+4, 2.5090809287301226727e+3])
-_B = np.array([1.0, 4.2313330701600911252e+1, 6.8718700749205790830e+2,
-               5.3941960214247511077e+3, 2.1213794301586595867e+4, 3.9307895800092710610e+4,
-               2.8729085735721942674e+4, 5.2264952788528545610e+3])
+_A = np.array(
+    [
+        3.3871328727963666080e0,
+        1.3314166789178437745e2,
+        1.9715909503065514427e3,
+        1.3731693765509461125e4,
+        4.5921953931549871457e4,
+        6.7265770927008700853e4,
+        3.3430575583588128105e4,
+        2.5090809287301226727e3,
+    ]
+)
+_B = np.array(
+    [
+        1.0,
+        4.2313330701600911252e1,
+        6.8718700749205790830e2,
+        5.3941960214247511077e3,
+        2.1213794301586595867e4,
+        3.9307895800092710610e4,
+        2.8729085735721942674e4,
+        5.2264952788528545610e3,
+    ]
+)
 # Tails, r = sqrt(-ln(min(p, 1 - p))) <= 5:
-_C = np.array([1.42343711074968357734e0, 4.63033784615654529590e0, 5.76949722146069140550e0,
-               3.64784832476320460504e0, 1.27045825245236838258e0, 2.41780725177450611770e-1,
-               2.27238449892691845833e-2, 7.74545014278341407640e-4])
-_D = np.array([1.0, 2.05319162663775882187e0, 1.67638483018380384940e0,
-               6.89767334985100004550e-1, 1.48103976427480074590e-1, 1.51986665636164571966e-2,
-               5.47593808499534494600e-4, 1.05075007164441684324e-9])
+_C = np.array(
+    [
+        1.42343711074968357734e0,
+        4.63033784615654529590e0,
+        5.76949722146069140550e0,
+        3.64784832476320460504e0,
+        1.27045825245236838258e0,
+        2.41780725177450611770e-1,
+        2.27238449892691845833e-2,
+        7.74545014278341407640e-4,
+    ]
+)
+_D = np.array(
+    [
+        1.0,
+        2.05319162663775882187e0,
+        1.67638483018380384940e0,
+        6.89767334985100004550e-1,
+        1.48103976427480074590e-1,
+        1.51986665636164571966e-2,
+        5.47593808499534494600e-4,
+        1.05075007164441684324e-9,
+    ]
+)
 # Far tails, r > 5:
-_E = np.array([6.65790464350110377720e0, 5.46378491116411436990e0, 1.78482653991729133580e0,
-               2.96560571828504891230e-1, 2.65321895265761230930e-2, 1.24266094738807843860e-3,
-               2.71155556874348757815e-5, 2.01033439929228813265e-7])
-_F = np.array([1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1,
-               1.48753612908506148525e-2, 7.86869131145613259100e-4, 1.84631831751005468180e-5,
-               1.42151175831644588870e-7, 2.04426310338993978564e-15])
+_E = np.array(
+    [
+        6.65790464350110377720e0,
+        5.46378491116411436990e0,
+        1.78482653991729133580e0,
+        2.96560571828504891230e-1,
+        2.65321895265761230930e-2,
+        1.24266094738807843860e-3,
+        2.71155556874348757815e-5,
+        2.01033439929228813265e-7,
+    ]
+)
+_F = np.array(
+    [
+        1.0,
+        5.99832206555887937690e-1,
+        1.36929880922735805310e-1,
+        1.48753612908506148525e-2,
+        7.86869131145613259100e-4,
+        1.84631831751005468180e-5,
+        1.42151175831644588870e-7,
+        2.04426310338993978564e-15,
+    ]
+)
 
 
 @njit(**JIT_OPTIONS)

@@ -6,11 +6,18 @@ row. A run whose training time or chip count is unknown gets it from the trainin
 (:func:`impute`). Both are shared by the point kernels and the Monte Carlo kernel.
 """
 
-
 from mlimpact._config import JIT_OPTIONS, njit
 from mlimpact.runs.table import (
-    GPUS, HOURS, IMPUTATION, IMPUTE_CHIPS, IMPUTE_HOURS, MFU, NODES, PEAK_FLOPS,
-    TRAINING_COMPUTE, VARIANT_INDEX,
+    GPUS,
+    HOURS,
+    IMPUTATION,
+    IMPUTE_CHIPS,
+    IMPUTE_HOURS,
+    MFU,
+    NODES,
+    PEAK_FLOPS,
+    TRAINING_COMPUTE,
+    VARIANT_INDEX,
 )
 
 
@@ -39,5 +46,3 @@ def impute(row):
     elif code == IMPUTE_CHIPS:
         chips = row[TRAINING_COMPUTE] / (row[HOURS] * row[PEAK_FLOPS] * row[MFU] * 3600.0)
         row[NODES] = chips / row[GPUS]
-
-

@@ -35,16 +35,45 @@ References
 import numpy as np
 
 from mlimpact._config import JIT_OPTIONS, njit
-from mlimpact.tables.factors import (
-    ASSEMBLY, CPU_BASE, CPU_DIE, GPU_BASE, GPU_DIE, GPU_MEMORY_BASE, GPU_MEMORY_DIE, MOTHERBOARD,
-    PSU_MASS_KG, PSU_PER_KG, RACK_CASE, RAM_BASE, RAM_DIE, SSD_BASE, SSD_DENSITY_GB_PER_CM2,
-    SSD_DIE,
-)
 from mlimpact.runs.table import (
-    ACT, DEFECT_DENSITY_HIGH, DEFECT_DENSITY_LOW, DEFECT_DENSITY_QUANTILE, EPA, FAB_INTENSITY,
-    GPA_95, GPA_99, GPA_ABATEMENT, GPU_DIE_AREA_CM2, GPU_MEMORY_GB, MEMORY_GWP_HIGH,
-    MEMORY_GWP_LOW, MEMORY_GWP_QUANTILE, PRODUCTION_MODEL, YIELD_CONSTANT, YIELD_MODEL,
-    MEMORY_DENSITY, POISSON_YIELD, CONSTANT_YIELD,
+    ACT,
+    CONSTANT_YIELD,
+    DEFECT_DENSITY_HIGH,
+    DEFECT_DENSITY_LOW,
+    DEFECT_DENSITY_QUANTILE,
+    EPA,
+    FAB_INTENSITY,
+    GPA_95,
+    GPA_99,
+    GPA_ABATEMENT,
+    GPU_DIE_AREA_CM2,
+    GPU_MEMORY_GB,
+    MEMORY_DENSITY,
+    MEMORY_GWP_HIGH,
+    MEMORY_GWP_LOW,
+    MEMORY_GWP_QUANTILE,
+    POISSON_YIELD,
+    PRODUCTION_MODEL,
+    YIELD_CONSTANT,
+    YIELD_MODEL,
+)
+from mlimpact.tables.factors import (
+    ASSEMBLY,
+    CPU_BASE,
+    CPU_DIE,
+    GPU_BASE,
+    GPU_DIE,
+    GPU_MEMORY_BASE,
+    GPU_MEMORY_DIE,
+    MOTHERBOARD,
+    PSU_MASS_KG,
+    PSU_PER_KG,
+    RACK_CASE,
+    RAM_BASE,
+    RAM_DIE,
+    SSD_BASE,
+    SSD_DENSITY_GB_PER_CM2,
+    SSD_DIE,
 )
 
 #: ACT's materials footprint per cm2 of wafer, the same at every node [kg CO2eq/cm2] (MPA,
@@ -58,28 +87,58 @@ MEMORY_YIELD = 0.875
 DIE, MEMORY, OTHER = 0, 1, 2
 #: The run fields that :func:`card_of_row` reads (checked by tests/test_kernels.py): runs that
 #: share them share their card, which the Monte Carlo kernel then evaluates once per sample.
-CARD_INPUTS = np.array([GPU_DIE_AREA_CM2, GPU_MEMORY_GB, MEMORY_DENSITY, PRODUCTION_MODEL,
-                        FAB_INTENSITY, EPA, GPA_95, GPA_99, GPA_ABATEMENT, YIELD_MODEL,
-                        YIELD_CONSTANT, DEFECT_DENSITY_LOW, DEFECT_DENSITY_HIGH,
-                        DEFECT_DENSITY_QUANTILE, MEMORY_GWP_LOW, MEMORY_GWP_HIGH,
-                        MEMORY_GWP_QUANTILE], dtype=np.int64)
+CARD_INPUTS = np.array(
+    [
+        GPU_DIE_AREA_CM2,
+        GPU_MEMORY_GB,
+        MEMORY_DENSITY,
+        PRODUCTION_MODEL,
+        FAB_INTENSITY,
+        EPA,
+        GPA_95,
+        GPA_99,
+        GPA_ABATEMENT,
+        YIELD_MODEL,
+        YIELD_CONSTANT,
+        DEFECT_DENSITY_LOW,
+        DEFECT_DENSITY_HIGH,
+        DEFECT_DENSITY_QUANTILE,
+        MEMORY_GWP_LOW,
+        MEMORY_GWP_HIGH,
+        MEMORY_GWP_QUANTILE,
+    ],
+    dtype=np.int64,
+)
 
 
 @njit(**JIT_OPTIONS)
-def server(criterion, cpus, cpu_die_area_cm2, ram_modules, ram_area_cm2, ssd_area_cm2,
-           ssd_units, psus, factors):
+def server(
+    criterion,
+    cpus,
+    cpu_die_area_cm2,
+    ram_modules,
+    ram_area_cm2,
+    ssd_area_cm2,
+    ssd_units,
+    psus,
+    factors,
+):
     """Production impact of one server (host of the cards) [criterion unit].
 
     ``ram_area_cm2`` is the die area of all modules, ``n_ram C_module / rho_mem``;
     ``ssd_area_cm2`` is ``C_ssd / rho_ssd`` and ``ssd_units`` 1 with an SSD, 0 without.
     """
-    return (cpus * (cpu_die_area_cm2 * factors[CPU_DIE, criterion] + factors[CPU_BASE, criterion])
-            + ram_area_cm2 * factors[RAM_DIE, criterion]
-            + ram_modules * factors[RAM_BASE, criterion]
-            + ssd_area_cm2 * factors[SSD_DIE, criterion] + ssd_units * factors[SSD_BASE, criterion]
-            + psus * PSU_MASS_KG * factors[PSU_PER_KG, criterion]
-            + factors[MOTHERBOARD, criterion] + factors[RACK_CASE, criterion]
-            + factors[ASSEMBLY, criterion])
+    return (
+        cpus * (cpu_die_area_cm2 * factors[CPU_DIE, criterion] + factors[CPU_BASE, criterion])
+        + ram_area_cm2 * factors[RAM_DIE, criterion]
+        + ram_modules * factors[RAM_BASE, criterion]
+        + ssd_area_cm2 * factors[SSD_DIE, criterion]
+        + ssd_units * factors[SSD_BASE, criterion]
+        + psus * PSU_MASS_KG * factors[PSU_PER_KG, criterion]
+        + factors[MOTHERBOARD, criterion]
+        + factors[RACK_CASE, criterion]
+        + factors[ASSEMBLY, criterion]
+    )
 
 
 @njit(**JIT_OPTIONS)
@@ -120,19 +179,31 @@ def card_parts(row, memory_area_cm2, memory_units, factors, out):
     die_area = row[GPU_DIE_AREA_CM2]
     for c in range(3):
         out[c, DIE] = die_area * factors[GPU_DIE, c]
-        out[c, MEMORY] = (memory_area_cm2 * factors[GPU_MEMORY_DIE, c]
-                          + memory_units * factors[GPU_MEMORY_BASE, c])
+        out[c, MEMORY] = (
+            memory_area_cm2 * factors[GPU_MEMORY_DIE, c]
+            + memory_units * factors[GPU_MEMORY_BASE, c]
+        )
         out[c, OTHER] = factors[GPU_BASE, c]
     if row[PRODUCTION_MODEL] >= 0.5 * ACT:
         gpa = row[GPA_95] + row[GPA_ABATEMENT] * (row[GPA_99] - row[GPA_95])
-        defect_density = (row[DEFECT_DENSITY_LOW] + row[DEFECT_DENSITY_QUANTILE]
-                          * (row[DEFECT_DENSITY_HIGH] - row[DEFECT_DENSITY_LOW]))
-        out[0, DIE] = act_die(die_area, row[FAB_INTENSITY], row[EPA], gpa, defect_density,
-                              row[YIELD_MODEL], row[YIELD_CONSTANT])
+        defect_density = row[DEFECT_DENSITY_LOW] + row[DEFECT_DENSITY_QUANTILE] * (
+            row[DEFECT_DENSITY_HIGH] - row[DEFECT_DENSITY_LOW]
+        )
+        out[0, DIE] = act_die(
+            die_area,
+            row[FAB_INTENSITY],
+            row[EPA],
+            gpa,
+            defect_density,
+            row[YIELD_MODEL],
+            row[YIELD_CONSTANT],
+        )
         per_gb = 0.0
         if row[MEMORY_GWP_LOW] > 0.0:
-            per_gb = row[MEMORY_GWP_LOW] * (row[MEMORY_GWP_HIGH] / row[MEMORY_GWP_LOW]) ** \
-                row[MEMORY_GWP_QUANTILE]
+            per_gb = (
+                row[MEMORY_GWP_LOW]
+                * (row[MEMORY_GWP_HIGH] / row[MEMORY_GWP_LOW]) ** row[MEMORY_GWP_QUANTILE]
+            )
         out[0, MEMORY] = per_gb * row[GPU_MEMORY_GB] / MEMORY_YIELD
 
 

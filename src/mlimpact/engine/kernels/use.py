@@ -27,14 +27,14 @@ References
 .. [2] L. Lannelongue, J. Grealey, M. Inouye, Adv. Sci. 2021, doi:10.1002/advs.202100707.
 """
 
-
 from mlimpact._config import JIT_OPTIONS, njit
 from mlimpact.tables.factors import RAM_POWER_W_PER_GB
 
 
 @njit(**JIT_OPTIONS)
-def node_power_kw(gpus, gpu_usage, gpu_tdp_w, cpus, cpu_usage, cpu_tdp_w, ram_gb,
-                  host_rated_w_per_gpu, host_usage):
+def node_power_kw(
+    gpus, gpu_usage, gpu_tdp_w, cpus, cpu_usage, cpu_tdp_w, ram_gb, host_rated_w_per_gpu, host_usage
+):
     """Mean electrical power of one node [kW]: its accelerators and its host, the host from its
     rating where ``host_rated_w_per_gpu`` [W per accelerator] is positive, else from MLCA's CPU
     and RAM terms. A node whose host is not counted passes ``cpus``, ``ram_gb`` and
@@ -53,8 +53,9 @@ def accelerators_power_kw(gpus, gpu_usage, gpu_tdp_w):
 
 
 @njit(**JIT_OPTIONS)
-def energy_by_scope(repetitions, nodes, hours, accelerators_kw, node_kw, dynamic_ratio,
-                    metered, scope):
+def energy_by_scope(
+    repetitions, nodes, hours, accelerators_kw, node_kw, dynamic_ratio, metered, scope
+):
     """Energy of a run [kWh] at the three scopes: its accelerators, its nodes (accelerators
     and hosts) and the facility (nodes and overhead DR), returned in that order.
 
