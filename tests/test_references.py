@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize, special, stats
 
-from mlimpact.analysis.trends import HUBER_K, fit_slopes
+from mlimpact.analysis.trends import HUBER_K, fit_slopes, weighted_median
 from mlimpact.study import calibration
 from mlimpact.uncertainty.distributions import Discrete
 
@@ -368,3 +368,29 @@ def test_huber_fit_is_scipys_robust_least_squares():
     reference_slope, reference_intercept, _ = _huber_reference(t, y[0], used)
     assert slope == pytest.approx(reference_slope, rel=1e-6)
     assert intercept == pytest.approx(reference_intercept, rel=1e-6)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    values=st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=30),
+    seed=st.integers(0, 2**31),
+)
+def test_weighted_median_is_the_median_of_the_values_repeated(values, seed):
+    counts = np.random.default_rng(seed).integers(0, 4, len(values))
+    counts[0] = max(counts[0], 1)
+    values = np.array(values)
+    expected = np.median(np.repeat(values, counts))
+    assert weighted_median(values, counts.astype(float)) == expected
+
+
+def test_huber_fit_with_bootstrap_counts_is_the_fit_of_the_repeated_rows():
+    # a bootstrap sample's counts weigh its rows: the fit must be that of the rows repeated
+    rng = np.random.default_rng(3)
+    t = np.linspace(2013, 2025, 40)
+    y = 0.9 * (t - 2013) + rng.standard_t(2, t.size)
+    for _ in range(20):
+        counts = rng.multinomial(t.size, np.full(t.size, 1 / t.size))
+        repeat = np.repeat(np.arange(t.size), counts)
+        slope, intercept = fit_slopes(t, y, weights=counts, method="huber")
+        expected = fit_slopes(t[repeat], y[repeat], method="huber")
+        np.testing.assert_allclose([slope, intercept], expected, rtol=1e-8)

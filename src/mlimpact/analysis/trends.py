@@ -39,10 +39,11 @@ HUBER_K, HUBER_ITERATIONS = 1.345, 30
 def fit_slopes(t, y, weights=None, method="ols"):
     """Weighted least-squares slope and intercept of ``y`` on ``t`` along the last axis.
 
-    With ``method="huber"``, Huber's M-estimator by iteratively reweighted least squares
-    (P. J. Huber, Ann. Math. Stat. 35(1), 1964; scale: 1.4826 x the median absolute
-    residual): residuals beyond 1.345 scales weigh 1.345 scale / |residual|, so that a few
-    outlying models move the slope far less than under least squares.
+    With ``method="huber"``, Huber's M-estimator by iteratively reweighted least squares (P. J.
+    Huber, Ann. Math. Stat. 35(1), 1964; scale: 1.4826 x the median absolute residual, each residual
+    counted as often as its weight, so that a bootstrap sample's fit is that of its models
+    repeated): residuals beyond 1.345 scales weigh 1.345 scale / |residual|, so that a few outlying
+    models move the slope far less than under least squares.
 
     Parameters
     ----------
@@ -87,7 +88,7 @@ def fit_slopes(t, y, weights=None, method="ols"):
             absolute = np.where(w > 0, np.abs(residual), np.nan)
             with np.errstate(invalid="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # rows without any weight
-                scale = 1.4826 * np.nanmedian(absolute, axis=-1)
+                scale = 1.4826 * weighted_median(absolute, w)
                 ratio = absolute / (HUBER_K * np.maximum(scale, 1e-12)[..., None])
             huber = np.where(np.nan_to_num(ratio) <= 1.0, 1.0, 1.0 / np.nan_to_num(ratio, nan=1.0))
             new_slope, intercept = _least_squares(t, y, w * huber)
@@ -96,6 +97,21 @@ def fit_slopes(t, y, weights=None, method="ols"):
             if converged:
                 break
     return slope, intercept
+
+
+def weighted_median(values, weights):
+    """Median along the last axis of ``values`` where each value counts ``weights`` times: with
+    whole counts, ``numpy.median`` of the values repeated (the mean of the two middle ones for
+    an even total); NaN values and zero weights are left out; NaN where nothing weighs."""
+    w = np.where(np.isnan(values), 0.0, weights)
+    order = np.argsort(values, axis=-1)  # NaN last
+    v = np.take_along_axis(values, order, axis=-1)
+    cumulative = np.cumsum(np.take_along_axis(w, order, axis=-1), axis=-1)
+    half = cumulative[..., -1:] / 2
+    lower = np.argmax(cumulative >= half, axis=-1)[..., None]
+    upper = np.argmax(cumulative > half, axis=-1)[..., None]
+    median = (np.take_along_axis(v, lower, -1) + np.take_along_axis(v, upper, -1))[..., 0] / 2
+    return np.where(cumulative[..., -1] > 0, median, np.nan)
 
 
 def _least_squares(t, y, w):
