@@ -364,3 +364,77 @@ def test_only_a_metered_run_draws_its_measurement_error():
     for runs, columns in ((metered, 1), (plain, 0)):
         bound = bind(catalogue, runs.runs, runs.hardware, runs.countries)
         assert sum(name == "metered_energy_error" for name, _ in bound.columns) == columns
+
+
+PUE_FILE = """[facility_pue]
+distribution = { type = "uniform", low = 1.05, high = 1.1 }
+scope = "run"
+target = "dynamic_ratio"
+mode = "replace"
+"""
+
+
+def test_an_input_of_the_other_power_model_is_left_out_with_a_warning(tmp_path, capsys):
+    # a calibrated catalogue's facility_pue (the evidence model's) under --power mlca: it has
+    # no effect there, and the command says so; under the evidence model it applies
+    path = tmp_path / "pue.toml"
+    path.write_text(PUE_FILE)
+    args = ["estimate", "examples/bert_base.toml", "--samples", "512", "--format", "json"]
+    medians = {}
+    for power, extra in (
+        ("mlca", []),
+        ("mlca", ["--parameters", str(path)]),
+        ("evidence", []),
+        ("evidence", ["--parameters", str(path)]),
+    ):
+        assert main([*args, "--power", power, *extra]) == 0
+        captured = capsys.readouterr()
+        medians[power, bool(extra)] = json.loads(captured.out)["energy_kwh"]["median"]
+        warned = "facility_pue is an input of the evidence power model" in captured.err
+        assert warned == (power == "mlca" and bool(extra))
+        if warned:
+            assert captured.err.count("\n") == 1 and captured.err.startswith("mlimpact: warning:")
+    assert medians["mlca", True] == medians["mlca", False]
+    assert medians["evidence", True] < medians["evidence", False]  # PUE 1.05-1.1: less energy
+
+
+def test_merge_catalogue_follows_the_tag_and_the_name():
+    import warnings
+
+    from mlimpact.uncertainty.catalogue import merge_catalogue, parse_parameters
+
+    extra = parse_parameters(
+        {
+            "facility_pue": {
+                "distribution": {"type": "constant", "value": 1.2},
+                "scope": "global",
+                "target": "dynamic_ratio",
+                "mode": "replace",
+            },
+            "mine": {
+                "distribution": {"type": "constant", "value": 0.5},
+                "scope": "global",
+                "target": "gpu_usage",
+                "mode": "replace",
+                "power_model": "evidence",
+            },
+            "lifetime_years": {
+                "distribution": {"type": "constant", "value": 4.0},
+                "scope": "global",
+                "target": "lifetime_years",
+                "mode": "replace",
+            },
+        }
+    )
+    base = default_catalogue("mlca")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        merged = merge_catalogue(base, extra, "mlca")
+    assert sorted(str(w.message).split(":")[1].split()[0] for w in caught) == [
+        "facility_pue",
+        "mine",
+    ]
+    assert "facility_pue" not in merged and "mine" not in merged
+    assert merged["lifetime_years"] is extra["lifetime_years"]
+    evidence = merge_catalogue(default_catalogue("evidence"), extra, "evidence")
+    assert evidence["facility_pue"] is extra["facility_pue"] and "mine" in evidence

@@ -28,7 +28,7 @@ from mlimpact.render.files import describe_dataset, split_point
 from mlimpact.runs import setupfile
 from mlimpact.tables.hardware import hardware_table
 from mlimpact.tables.models import load_models
-from mlimpact.uncertainty.catalogue import catalogue_hash, default_catalogue, load_parameters
+from mlimpact.uncertainty.catalogue import catalogue_hash, default_catalogue, merge_catalogue
 
 #: Setup keys, by the section of the setup file (``docs/setup.md``) they belong to.
 _SECTION_OF = {key: section for section, keys in setupfile.schema().items() for key in keys}
@@ -204,10 +204,7 @@ def estimate(
         return describe_dataset(
             data, "mlimpact point estimate of a training run", catalogue=None, **attrs
         )
-    catalogue = default_catalogue(power)
-    if parameters is not None:
-        extra = parameters if isinstance(parameters, dict) else load_parameters(parameters)
-        catalogue = {**catalogue, **extra}
+    catalogue = merge_catalogue(default_catalogue(power), parameters, power)
     result = propagate_setup(
         parsed, samples, seed=seed, method=method, catalogue=catalogue, chunk_size=chunk_size
     )
@@ -226,10 +223,7 @@ def _codecarbon(path, group, samples, seed, parameters, chunk_size, point, power
     if setup is not None or point:
         raise MlimpactError("estimate: codecarbon takes the place of setup, and no point")
     records, digest = codecarbon_records(path, group=group)
-    catalogue = default_catalogue(power)
-    if parameters is not None:
-        extra = parameters if isinstance(parameters, dict) else load_parameters(parameters)
-        catalogue = {**catalogue, **extra}
+    catalogue = merge_catalogue(default_catalogue(power), parameters, power)
     portfolio = estimate_portfolio(
         records,
         samples=samples,

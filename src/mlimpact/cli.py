@@ -7,6 +7,7 @@ input of any kind ends with a one-line ``mlimpact: error: ...`` on stderr and ex
 import argparse
 import json
 import sys
+import warnings
 
 from mlimpact._version import __version__
 from mlimpact.errors import MlimpactError
@@ -18,7 +19,7 @@ def _batch(args):
     from mlimpact.render import text
     from mlimpact.runs.records import read_models_file
     from mlimpact.study.portfolio import BATCH_HEADER, batch_rows, estimate_portfolio
-    from mlimpact.uncertainty.catalogue import default_catalogue, load_parameters
+    from mlimpact.uncertainty.catalogue import default_catalogue, merge_catalogue
 
     flag = "--batch" if args.batch else "--codecarbon"
     if args.setup or args.point or (args.batch and args.codecarbon):
@@ -41,9 +42,7 @@ def _batch(args):
             f"{args.batch}: --batch takes an inventory (columns name, date, "
             "hardware...), not an Epoch export: use run --models for that"
         )
-    catalogue = default_catalogue(args.power)
-    if args.parameters:
-        catalogue = {**catalogue, **load_parameters(args.parameters)}
+    catalogue = merge_catalogue(default_catalogue(args.power), args.parameters, args.power)
     with _Backend(args) as client:
         portfolio = estimate_portfolio(
             records,
@@ -116,7 +115,7 @@ def _estimate(args):
         apply_uncertainty,
         catalogue_hash,
         default_catalogue,
-        load_parameters,
+        merge_catalogue,
     )
 
     setup = load_setup(args.setup, power=args.power, location=args.location)
@@ -148,9 +147,7 @@ def _estimate(args):
             print("point estimate (every input at its given or default value)\n")
             print(text.point_table(result))
         return
-    catalogue = default_catalogue(args.power)
-    if args.parameters:
-        catalogue = {**catalogue, **load_parameters(args.parameters)}
+    catalogue = merge_catalogue(default_catalogue(args.power), args.parameters, args.power)
     if args.out:
         files.check_writable_file(args.out, force=args.force)
     with _Backend(args) as client:
@@ -438,7 +435,7 @@ def _validate(args):
     from mlimpact.render import report, text
     from mlimpact.study import calibration
     from mlimpact.study.validation import validate
-    from mlimpact.uncertainty.catalogue import default_catalogue, load_parameters
+    from mlimpact.uncertainty.catalogue import default_catalogue, merge_catalogue
 
     if args.leave_one_out:
         # the leave-one-out calibrates the default catalogue of the evidence power model, on
@@ -459,18 +456,7 @@ def _validate(args):
                 f"--leave-one-out calibrates the default evidence catalogue on "
                 f"the published runs; it takes no {', '.join(given)}"
             )
-    catalogue = default_catalogue(args.power)
-    if args.parameters:
-        # entries of another power model (a calibrated catalogue's evidence inputs under
-        # --power mlca) do not apply
-        catalogue = {
-            **catalogue,
-            **{
-                name: p
-                for name, p in load_parameters(args.parameters).items()
-                if p.power_model in (None, args.power)
-            },
-        }
+    catalogue = merge_catalogue(default_catalogue(args.power), args.parameters, args.power)
     records, _ = _records(args)
     folder = (
         files.ResultFolder(args.out, args.force, _metadata(args, catalogue)) if args.out else None
@@ -1137,6 +1123,11 @@ def _json(document):
         raise MlimpactError("a result is not a finite number; nothing is printed") from None
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A library warning as the command shows it: one line on stderr."""
+    print(f"mlimpact: warning: {_one_line(message)}", file=sys.stderr)
+
+
 def main(argv=None):
     """Entry point of the ``mlimpact`` console script; returns the exit status."""
     parser = build_parser()
@@ -1144,7 +1135,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.argv = argv
     try:
-        args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning  # one line each, for people
+            args.handler(args)
     except MlimpactError as error:
         print(f"mlimpact: error: {_one_line(error)}", file=sys.stderr)
         return 2

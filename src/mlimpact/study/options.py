@@ -81,9 +81,14 @@ def catalogue_of(options, extra, runs=None):
     """The default catalogue with the ``extra`` parameters and those of ``runs``
     (:func:`mlimpact.uncertainty.catalogue.with_runs`, if given), amended by the options'
     ``[uncertainty]`` section."""
-    from mlimpact.uncertainty.catalogue import apply_uncertainty, default_catalogue, with_runs
+    from mlimpact.uncertainty.catalogue import (
+        apply_uncertainty,
+        default_catalogue,
+        merge_catalogue,
+        with_runs,
+    )
 
-    catalogue = {**default_catalogue(options.power), **extra}
+    catalogue = merge_catalogue(default_catalogue(options.power), extra, options.power)
     if runs is not None:
         catalogue = with_runs(catalogue, runs)
     return apply_uncertainty(catalogue, options.uncertainty, source="[uncertainty]")

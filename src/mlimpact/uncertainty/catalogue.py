@@ -10,6 +10,7 @@ them to the runs of a run table.
 """
 
 import math
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -317,6 +318,36 @@ def default_catalogue(power_model="mlca"):
         )
     parameters = parse_parameters(dict(catalogue_document()), source=SOURCE)
     return {name: p for name, p in parameters.items() if p.power_model in (None, power_model)}
+
+
+def merge_catalogue(base, extra, power_model, source="parameters"):
+    """``base`` amended by the parameters of ``extra`` (a dict of :class:`Parameter`, or the
+    path of a parameters file), the one rule of every command: an entry of the other power
+    model (tagged ``power_model``, or named like such an entry of ``data/parameters.toml``: a
+    calibrated catalogue's ``facility_pue`` under MLCA's model, say) has no effect there; it is
+    left out with a warning, never applied silently."""
+    if extra is None:
+        return dict(base)
+    if not isinstance(extra, dict):
+        source = str(extra)
+        extra = load_parameters(extra)
+    models = {
+        name: spec.get("power_model")
+        for name, spec in catalogue_document().items()
+        if isinstance(spec, dict)
+    }
+    merged = dict(base)
+    for name, parameter in extra.items():
+        model = parameter.power_model or models.get(name)
+        if model not in (None, power_model):
+            warnings.warn(
+                f"{source}: {name} is an input of the {model} power model; it has no effect "
+                f"under the {power_model} power model and is left out",
+                stacklevel=2,
+            )
+            continue
+        merged[name] = parameter
+    return merged
 
 
 def run_parameters(runs):
