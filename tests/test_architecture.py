@@ -146,3 +146,20 @@ def test_point_values_are_mlca_defaults():
     assert point_values()["lifetime_usage"] == 0.85
     assert point_values()["dynamic_ratio"] == 200 / 109
     assert point_values()["memory_density"] == 0.625
+
+
+def test_docs_architecture_lists_every_module():
+    # the module table of docs/architecture.md: every module of the package, and no other
+    import re
+
+    text = (PACKAGE.parent.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    table = text[text.index("| module |") :]
+    table = table[: table.index("\n\n")]
+    listed = set(re.findall(r"`([\w/]+\.py)`", table))
+    modules = {
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if not (path.name == "__init__.py" and path.parent != PACKAGE)
+    }
+    assert modules - listed == set(), "modules missing from docs/architecture.md"
+    assert listed - modules == set(), "docs/architecture.md lists modules that do not exist"

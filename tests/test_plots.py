@@ -122,3 +122,29 @@ def test_card_series_that_agree_are_drawn_once_under_their_joint_name():
     names = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
     assert names == ["MLCA = ACT (same point values)", plots.MODEL_LABELS["mixture"]]
     assert figure.axes[0].get_ylabel() == "production ADPe of one card [kg Sb eq]"
+
+
+def test_an_unknown_scenario_is_an_error_everywhere():
+    from mlimpact.study import claims
+    from mlimpact.study.scenarios import scenario_runs
+
+    row = {"scenario": "nope", "criterion": "energy", "estimate": 2.0, "low": 1.5, "high": 2.5}
+    for call in (
+        lambda: scenario_runs("nope"),
+        lambda: claims._claim_of("energy", "nope"),
+        lambda: plots.scenario_figure([row]),
+        lambda: plots.scenario_colour("nope"),
+    ):
+        with pytest.raises(MlimpactError, match="scenario must be one of baseline, "):
+            call()
+
+
+def test_every_scenario_is_one_entry_with_a_known_claim():
+    from mlimpact.study.claims import CLAIMS
+    from mlimpact.study.scenarios import REGISTRY
+
+    for name, scenario in REGISTRY.items():
+        assert scenario.name == name and scenario.claim in CLAIMS
+        assert plots.scenario_colour(name).startswith("#") and scenario.label
+    colours = [plots.scenario_colour(name) for name in (*REGISTRY, "cards")]
+    assert len(set(colours)) == len(colours)  # told apart in the figures

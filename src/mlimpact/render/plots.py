@@ -11,6 +11,8 @@ import datetime as dt
 import numpy as np
 from matplotlib.figure import Figure
 
+from mlimpact.study.scenarios import REGISTRY, scenario_of
+
 
 def _subplots(figsize, *args, **kwargs):
     figure = Figure(figsize=figsize)
@@ -125,12 +127,14 @@ CRITERION_LABELS = {
     "adpe": ("ADPe", "kg Sb eq"),
     "pe": ("primary energy", "MJ"),
 }
-SCENARIO_COLOURS = {
-    "baseline": "#1f77b4",
-    "location_shifting": "#2ca02c",
-    "hardware_efficiency": "#9467bd",
-    "cards": "#d95f02",
-}
+#: Colour of the cards' rows (not a scenario of the runs: the production of one card).
+CARDS_COLOUR = "#d95f02"
+
+
+def scenario_colour(name):
+    """The colour of a scenario's figures (:data:`mlimpact.study.scenarios.REGISTRY`), or of
+    the cards' rows; an unknown name is an error."""
+    return CARDS_COLOUR if name == "cards" else scenario_of(name).colour
 
 
 def _decimal_to_dates(years):
@@ -204,7 +208,10 @@ def scenario_figure(rows):
     """Growth factors per year (median and 95 % interval) of each criterion and scenario."""
     figure, axis = _subplots((9, 4.8))
     criteria = ["energy", "gwp", "adpe", "pe"]
-    scenarios = [s for s in SCENARIO_COLOURS if any(r["scenario"] == s for r in rows)]
+    named = {r["scenario"] for r in rows}
+    for name in named:
+        scenario_colour(name)  # an unknown scenario is an error, not left out
+    scenarios = [s for s in (*REGISTRY, "cards") if s in named]
     width = 0.8 / max(len(scenarios), 1)
     for k, scenario in enumerate(scenarios):
         for i, criterion in enumerate(criteria):
@@ -219,8 +226,10 @@ def scenario_figure(rows):
                 yerr=[[r["estimate"] - r["low"]], [r["high"] - r["estimate"]]],
                 fmt="o",
                 capsize=4,
-                color=SCENARIO_COLOURS[scenario],
-                label=scenario.replace("_", " ") if i == 0 else None,
+                color=scenario_colour(scenario),
+                label=(REGISTRY[scenario].label if scenario in REGISTRY else scenario)
+                if i == 0
+                else None,
             )
     axis.axhline(1.0, color="grey", lw=1, ls="--")
     axis.set_xticks(range(len(criteria)))

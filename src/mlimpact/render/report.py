@@ -276,7 +276,7 @@ def write_study(result, folder, command=None):
         card["combined_intercepts"]["gwp"],
         f"Production GWP of one card, data-centre and workstation GPUs ({len(card['dates'])})",
         "production GWP of one card [kg CO2eq]",
-        colour=plots.SCENARIO_COLOURS["cards"],
+        colour=plots.CARDS_COLOUR,
         label="per card (MLCA or ACT, sampled): median and 95 % interval",
         xlabel="release date of the card",
     )

@@ -40,7 +40,7 @@ from mlimpact.quantities import (
 from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
 from mlimpact.study.coverage import coverage
 from mlimpact.study.options import StudyOptions, catalogue_of, records_of, validate_options
-from mlimpact.study.scenarios import scenario_runs
+from mlimpact.study.scenarios import scenario_of, scenario_runs
 from mlimpact.uncertainty.binding import bind
 
 CLAIMS = {
@@ -516,11 +516,7 @@ def _claim_of(series, scenario):
         return "rebound" if scenario == "baseline" else ""
     if series.endswith("_use") or series.endswith("_share") or series == "compute":
         return ""
-    return {
-        "baseline": "impacts_grow",
-        "location_shifting": "grow_under_location_shifting",
-        "hardware_efficiency": "rebound",
-    }[scenario]
+    return scenario_of(scenario).claim
 
 
 def _is_default_claim(row):

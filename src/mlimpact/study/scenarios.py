@@ -9,9 +9,12 @@
   kept and its training time recomputed from the compute.
 
 A scenario is a rule handed to the dataset builder, so that every scenario goes through the
-same mapping, imputation and grid rules as the baseline.
+same mapping, imputation and grid rules as the baseline. Each is one entry of
+:data:`REGISTRY` (name, rules, the claim its growth rates test, colour and label of figures):
+a new scenario is a new entry; an unknown name is an error everywhere (:func:`scenario_of`).
 """
 
+from dataclasses import dataclass
 from functools import partial
 
 from mlimpact.errors import MlimpactError
@@ -19,7 +22,64 @@ from mlimpact.runs import notable
 from mlimpact.tables import grid
 from mlimpact.tables.hardware import die_ranges, hardware_table
 
-SCENARIOS = ("baseline", "location_shifting", "hardware_efficiency")
+
+@dataclass(frozen=True)
+class Scenario:
+    """One scenario of the study.
+
+    ``rules(low_carbon_country, power)`` returns the rule hooks it hands to
+    :func:`mlimpact.runs.notable.build_runs` (``location_rule``, ``hardware_rule``; none for the
+    baseline); ``claim`` is the claim that its growth rates of impacts test; ``colour`` and
+    ``label`` are those of its figures."""
+
+    name: str
+    claim: str
+    colour: str
+    label: str
+    rules: object = None
+
+    def rules_for(self, low_carbon_country=None, power="evidence"):
+        """The keyword arguments of :func:`mlimpact.runs.notable.build_runs` that make it."""
+        return {} if self.rules is None else self.rules(low_carbon_country, power)
+
+
+def _location_shifting_rules(low_carbon_country, power):
+    return {"location_rule": partial(_low_carbon_grid, low_carbon_country)}
+
+
+def _hardware_efficiency_rules(low_carbon_country, power):
+    return {"hardware_rule": partial(_most_efficient_hardware, die_ranges(), power)}
+
+
+#: Every scenario, in report order.
+REGISTRY = {
+    s.name: s
+    for s in (
+        Scenario("baseline", "impacts_grow", "#1f77b4", "baseline"),
+        Scenario(
+            "location_shifting",
+            "grow_under_location_shifting",
+            "#2ca02c",
+            "location shifting",
+            _location_shifting_rules,
+        ),
+        Scenario(
+            "hardware_efficiency",
+            "rebound",
+            "#9467bd",
+            "hardware efficiency",
+            _hardware_efficiency_rules,
+        ),
+    )
+}
+SCENARIOS = tuple(REGISTRY)
+
+
+def scenario_of(name):
+    """The :class:`Scenario` named ``name``; an unknown name is an error that lists them."""
+    if name not in REGISTRY:
+        raise MlimpactError(f"scenario must be one of {', '.join(REGISTRY)} (got {name!r})")
+    return REGISTRY[name]
 
 
 def check_low_carbon_country(code):
@@ -43,15 +103,10 @@ def scenario_runs(
 ):
     """The runs of the notable models of ``window`` under ``scenario``
     (:class:`mlimpact.runs.notable.NotableRuns`)."""
-    if scenario not in SCENARIOS:
-        raise MlimpactError(f"scenario must be one of {', '.join(SCENARIOS)} (got {scenario!r})")
+    chosen = scenario_of(scenario)
     check_low_carbon_country(low_carbon_country)
     low_carbon_country = low_carbon_country.upper() if low_carbon_country else None
-    rules = {}
-    if scenario == "location_shifting":
-        rules["location_rule"] = partial(_low_carbon_grid, low_carbon_country)
-    elif scenario == "hardware_efficiency":
-        rules["hardware_rule"] = partial(_most_efficient_hardware, die_ranges(), power)
+    rules = chosen.rules_for(low_carbon_country, power)
     return notable.build_runs(
         window,
         impute,
