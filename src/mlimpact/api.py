@@ -14,11 +14,14 @@ Everything here validates its inputs with the rules and one-line messages of the
 DataFrames, with units in their attributes.
 """
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from mlimpact.engine import model
 from mlimpact.engine.propagate import DEFAULT_CHUNK_SIZE, propagate_setup
@@ -28,7 +31,12 @@ from mlimpact.render.files import describe_dataset, split_point
 from mlimpact.runs import setupfile
 from mlimpact.tables.hardware import hardware_table
 from mlimpact.tables.models import load_models
-from mlimpact.uncertainty.catalogue import catalogue_hash, default_catalogue, merge_catalogue
+from mlimpact.uncertainty.catalogue import (
+    Parameter,
+    catalogue_hash,
+    default_catalogue,
+    merge_catalogue,
+)
 
 #: Setup keys, by the section of the setup file (``docs/setup.md``) they belong to.
 _SECTION_OF = {key: section for section, keys in setupfile.schema().items() for key in keys}
@@ -64,8 +72,10 @@ class Setup:
     mlimpact.errors.MlimpactError: <setup>: gpu_hours must be > 0 (got -5)
     """
 
-    def __init__(self, name=None, gpu_hours=None, **keys):
-        document = {} if name is None else {"name": name}
+    def __init__(
+        self, name: str | None = None, gpu_hours: float | None = None, **keys: Any
+    ) -> None:
+        document: dict[str, Any] = {} if name is None else {"name": name}
         uncertainty = keys.pop("uncertainty", None)
         if gpu_hours is not None:
             if (
@@ -95,28 +105,28 @@ class Setup:
         self.parsed = setupfile.parse_setup(document, source=source)
 
     @classmethod
-    def from_dict(cls, document, source="<setup>"):
+    def from_dict(cls, document: dict[str, Any], source: str = "<setup>") -> Self:
         """A setup from a dict shaped like the TOML file (sections ``run``, ``node``...)."""
         setup = cls.__new__(cls)
         setup._set(document, source)
         return setup
 
     @classmethod
-    def from_toml(cls, path):
+    def from_toml(cls, path: os.PathLike[str] | str) -> Self:
         """A setup from a TOML file (``docs/setup.md``)."""
         from mlimpact._io import load_toml
 
         return cls.from_dict(load_toml(path, "setup file"), source=str(Path(path)))
 
     @property
-    def name(self):
+    def name(self) -> str:
         return self.parsed.runs.names[0]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Setup({self.name!r}: {self.parsed.gpu_label}, grid {self.parsed.country})"
 
 
-def _as_setup(setup):
+def _as_setup(setup: Setup | dict[str, Any] | str | Path | None) -> Setup:
     if isinstance(setup, Setup):
         return setup
     if isinstance(setup, dict):
@@ -129,18 +139,18 @@ def _as_setup(setup):
 
 
 def estimate(
-    setup=None,
-    samples=10_000,
-    seed=0,
-    method="mc",
-    parameters=None,
-    chunk_size=DEFAULT_CHUNK_SIZE,
-    point=False,
-    power="evidence",
-    location="evidence",
-    codecarbon=None,
-    group=None,
-):
+    setup: Setup | dict[str, Any] | str | Path | None = None,
+    samples: int = 10_000,
+    seed: int = 0,
+    method: str = "mc",
+    parameters: dict[str, Parameter] | os.PathLike[str] | str | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    point: bool = False,
+    power: str = "evidence",
+    location: str = "evidence",
+    codecarbon: os.PathLike[str] | str | None = None,
+    group: str | None = None,
+) -> xr.Dataset:
     """Energy and impacts of one training run, with their uncertainty.
 
     Parameters
@@ -261,11 +271,11 @@ class Study:
 
     claims: pd.DataFrame
     trends: pd.DataFrame
-    models: object
-    validation: pd.DataFrame
-    result: object
+    models: xr.Dataset
+    validation: pd.DataFrame | None
+    result: Any
 
-    def write(self, folder, force=False):
+    def write(self, folder: os.PathLike[str] | str, force: bool = False) -> Path:
         """Write the report folder (``report.md``, tables, figures, ``manifest.json``)."""
         from mlimpact.render import files, report
 
@@ -277,7 +287,7 @@ class Study:
         return Path(folder)
 
 
-def run_study(samples=2048, seed=0, **options):
+def run_study(samples: int = 2048, seed: int = 0, **options: Any) -> Study:
     """The main job (``mlimpact run``) without writing files: claims, trends and per-model
     results of the notable AI models.
 
@@ -316,7 +326,7 @@ def run_study(samples=2048, seed=0, **options):
     )
 
 
-def hardware(query=None):
+def hardware(query: str | None = None) -> pd.DataFrame:
     """Accelerators of the hardware table whose name or alias contains ``query`` (all
     without one), as a DataFrame: die area [cm2], memory [GB], TDP [W], release date...
 
@@ -347,7 +357,7 @@ def hardware(query=None):
     )
 
 
-def models():
+def models() -> pd.DataFrame:
     """The notable AI models of Epoch AI as the run reads them (``data/models.csv``).
 
     Examples

@@ -34,8 +34,12 @@ References
 .. [6] J. Herman, W. Usher, "SALib", J. Open Source Softw. 2(9), 2017.
 """
 
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any
+
 import numpy as np
 import xarray as xr
+from numpy.typing import ArrayLike
 from scipy import special
 
 from mlimpact.errors import MlimpactError
@@ -56,7 +60,7 @@ def _check_bootstrap(resamples, confidence):
         raise MlimpactError(f"sobol: confidence must be in (0, 1) (got {confidence!r})")
 
 
-def poisson_weights(n_resamples, start, stop, seed):
+def poisson_weights(n_resamples: int, start: int, stop: int, seed: int) -> np.ndarray:
     """Poisson(1) bootstrap weights of base points start..stop-1, (resample, point)."""
     u = Design("mc", stop, n_resamples, seed + 7_919).uniforms(start, stop)
     return np.searchsorted(_POISSON_CDF, u).T.astype(np.float64)
@@ -70,11 +74,18 @@ class SobolAccumulator:
     changes no index and keeps the sums well conditioned.
     """
 
-    def __init__(self, n_groups, n_outputs, resamples=100, seed=0, second_order=False):
+    def __init__(
+        self,
+        n_groups: int,
+        n_outputs: int,
+        resamples: int = 100,
+        seed: int = 0,
+        second_order: bool = False,
+    ) -> None:
         _check_bootstrap(resamples, 0.95)
         self.g, self.k, self.resamples, self.seed = n_groups, n_outputs, resamples, seed
         self.second_order = second_order
-        self.shift = None
+        self.shift: np.ndarray | None = None
         self.count = 0
         n_terms = 4 + 3 * n_groups + (n_groups * n_groups + n_groups + 1 if second_order else 0)
         self.sums = np.zeros((n_terms, n_outputs))
@@ -82,7 +93,7 @@ class SobolAccumulator:
         self.boot_count = np.zeros(resamples)
         self.total, self.total_rows = np.zeros(n_outputs), 0
 
-    def add(self, start, outputs):
+    def add(self, start: int, outputs: ArrayLike) -> None:
         """Outputs of base points start.. as (points * step, outputs), in design row order."""
         step = self.g + 2 if not self.second_order else 2 * self.g + 2
         y = np.asarray(outputs, dtype=np.float64).reshape(-1, step, self.k)
@@ -151,7 +162,9 @@ class SobolAccumulator:
         total = np.where(flat, 0.0, total)
         return first, total, second
 
-    def indices(self, confidence=0.95):
+    def indices(
+        self, confidence: float = 0.95
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         """S1, ST (group, output), their interval half-widths, and S2 (group, group, output)."""
         _check_bootstrap(self.resamples, confidence)
         if self.count < 2:
@@ -170,19 +183,19 @@ class SobolAccumulator:
 
 
 def sobol(
-    func,
-    parameters,
-    n,
-    seed=0,
-    groups=None,
-    second_order=False,
-    resamples=100,
-    confidence=0.95,
-    chunk_size=4096,
-    output_names=None,
-    target_width=None,
-    max_n=None,
-):
+    func: Callable[[dict[str, np.ndarray]], ArrayLike],
+    parameters: Mapping[str, distributions.Distribution | Mapping[str, Any] | float],
+    n: int,
+    seed: int = 0,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    second_order: bool = False,
+    resamples: int = 100,
+    confidence: float = 0.95,
+    chunk_size: int = 4096,
+    output_names: Iterable[Hashable] | None = None,
+    target_width: float | None = None,
+    max_n: int | None = None,
+) -> xr.Dataset:
     """Sobol' indices of any model with independent uncertain inputs.
 
     Parameters
@@ -236,7 +249,7 @@ def sobol(
         base_stop = min(base_start + chunk_size, checkpoint)
         u = design.uniforms(base_start * design.step, base_stop * design.step)
         values = {name: dist.ppf(u[:, j]) for j, (name, dist) in enumerate(zip(names, dists))}
-        out = np.asarray(func(values), dtype=np.float64)
+        out = np.asarray(func(values), dtype=np.float64)  # type: ignore[arg-type]  # 1-D arrays
         if out.ndim not in (1, 2) or out.shape[0] != u.shape[0]:
             raise MlimpactError(
                 f"sobol: func must return shape ({u.shape[0]},) or "
@@ -263,16 +276,29 @@ def sobol(
             if width <= target_width or checkpoint >= limit:
                 break
             checkpoint *= 2
-    result = indices_dataset(accumulator, list(groups), confidence, single, output_names)
+    # the design has n >= 2 base points, so the loop ran and made the accumulator
+    result = indices_dataset(
+        accumulator,  # type: ignore[arg-type]
+        list(groups),
+        confidence,
+        single,
+        output_names,
+    )
     if history:
         result.attrs["convergence"] = "; ".join(
             f"N={m}: widest interval {w:.4g}" for m, w in history
         )
-        result.attrs["converged"] = int(history[-1][1] <= target_width)
+        result.attrs["converged"] = int(history[-1][1] <= target_width)  # type: ignore[operator]
     return result
 
 
-def indices_dataset(accumulator, group_names, confidence=0.95, single=False, output_names=None):
+def indices_dataset(
+    accumulator: SobolAccumulator,
+    group_names: Sequence[Hashable],
+    confidence: float = 0.95,
+    single: bool = False,
+    output_names: Iterable[Hashable] | None = None,
+) -> xr.Dataset:
     """The indices of an accumulator as a labelled Dataset."""
     first, total, first_conf, total_conf, second = accumulator.indices(confidence)
     dims = ("parameter",) if single else ("parameter", "output")

@@ -87,8 +87,10 @@ import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import special
 
 from mlimpact.errors import MlimpactError
@@ -179,7 +181,7 @@ def _mode_inside(kind, low, mode, high):
         )
 
 
-def _as_u(u):
+def _as_u(u: ArrayLike) -> np.ndarray:
     return np.asarray(u, dtype=np.float64)
 
 
@@ -199,9 +201,11 @@ class Distribution(abc.ABC):
     """
 
     #: Name of the distribution in specs and messages.
-    kind = ""
+    kind: ClassVar[str] = ""
     #: Constructor name -> attribute name, for parameters stored under another name.
-    _renamed = {}
+    _renamed: ClassVar[dict[str, str]] = {}
+    #: Unit of the quantity (a dataclass field of every subclass).
+    unit: str
 
     def _set(self, name, value):
         object.__setattr__(self, name, value)
@@ -217,7 +221,7 @@ class Distribution(abc.ABC):
             raise MlimpactError(f"{self.kind}: unit must be a string (got {self.unit!r})")
 
     @abc.abstractmethod
-    def ppf(self, u):
+    def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
         """Quantile function (inverse CDF).
 
         Parameters
@@ -234,15 +238,15 @@ class Distribution(abc.ABC):
         """
 
     @abc.abstractmethod
-    def mean(self):
+    def mean(self) -> float:
         """Exact mean [unit] as a float."""
 
-    def median(self):
+    def median(self) -> float:
         """Median [unit] as a float: ``ppf(0.5)``."""
         return float(self.ppf(0.5))
 
     @abc.abstractmethod
-    def support(self):
+    def support(self) -> tuple[float, float]:
         """Smallest and largest possible values ``(low, high)`` [unit]; infinite if unbounded."""
 
     def _parameters(self):
@@ -254,7 +258,7 @@ class Distribution(abc.ABC):
             if f.compare and f.name != "unit"
         ]
 
-    def to_spec(self):
+    def to_spec(self) -> dict[str, Any]:
         """The distribution as a TOML-ready table that :func:`from_spec` turns back into it.
 
         Returns
@@ -263,7 +267,7 @@ class Distribution(abc.ABC):
             ``{"type": kind, <parameter>: value, ..., "unit": unit}``; sequences become lists;
             an empty ``unit`` and optional parameters left at ``None`` are omitted.
         """
-        spec = {"type": self.kind}
+        spec: dict[str, Any] = {"type": self.kind}
         for name, value in self._parameters():
             if value is not None:
                 spec[name] = list(value) if isinstance(value, tuple) else value
@@ -283,11 +287,11 @@ class Distribution(abc.ABC):
             parts.append(f"{name}={value}")
         return ", ".join(parts)
 
-    def __str__(self):
+    def __str__(self) -> str:
         text = f"{self.kind}({self._describe()})"
         return f"{text} [{self.unit}]" if self.unit else text
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         arguments = [f"{name}={value!r}" for name, value in self._parameters()]
         if self.unit:
             arguments.append(f"unit={self.unit!r}")
@@ -316,17 +320,17 @@ class Uniform(Distribution):
         _ordered(self.kind, self.low, self.high)
         self._check_unit()
 
-    def ppf(self, u):
+    def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
         u = _as_u(u)
         return _result(self.low + (self.high - self.low) * u, self.low, self.high)
 
-    def mean(self):
+    def mean(self) -> float:
         return 0.5 * (self.low + self.high)
 
-    def median(self):
+    def median(self) -> float:
         return self.mean()
 
-    def support(self):
+    def support(self) -> tuple[float, float]:
         return (self.low, self.high)
 
 
@@ -353,18 +357,18 @@ class LogUniform(Distribution):
         _ordered(self.kind, self.low, self.high)
         self._check_unit()
 
-    def ppf(self, u):
+    def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
         u = _as_u(u)
         log_ratio = math.log(self.high) - math.log(self.low)
         return _result(self.low * np.exp(u * log_ratio), self.low, self.high)
 
-    def mean(self):
+    def mean(self) -> float:
         return (self.high - self.low) / (math.log(self.high) - math.log(self.low))
 
-    def median(self):
+    def median(self) -> float:
         return math.sqrt(self.low) * math.sqrt(self.high)
 
-    def support(self):
+    def support(self) -> tuple[float, float]:
         return (self.low, self.high)
 
 
@@ -388,23 +392,23 @@ class Normal(Distribution):
     kind = "normal"
     _renamed = {"mean": "mu"}
 
-    def __init__(self, mean, sd, *, unit=""):
+    def __init__(self, mean: float, sd: float, *, unit: str = "") -> None:
         self._set_reals(mean=mean, sd=sd)
         self._set("unit", unit)
         _positive(self.kind, "sd", self.sd)
         self._check_unit()
 
-    def ppf(self, u):
+    def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
         u = _as_u(u)
         return (self.mu + self.sd * special.ndtri(u))[()]
 
-    def mean(self):
+    def mean(self) -> float:
         return self.mu
 
-    def median(self):
+    def median(self) -> float:
         return self.mu
 
-    def support(self):
+    def support(self) -> tuple[float, float]:
         return (-math.inf, math.inf)
 
 
@@ -439,7 +443,7 @@ class TruncatedNormal(Distribution):
     kind = "truncnormal"
     _renamed = {"mean": "mu"}
 
-    def __init__(self, mean, sd, low, high, *, unit=""):
+    def __init__(self, mean: float, sd: float, low: float, high: float, *, unit: str = "") -> None:
         self._set_reals(mean=mean, sd=sd, low=low, high=high)
         self._set("unit", unit)
         _positive(self.kind, "sd", self.sd)
@@ -474,7 +478,7 @@ class TruncatedNormal(Distribution):
         mills = special.erfcx(-a / math.sqrt(2.0)) / special.erfcx(-b / math.sqrt(2.0))
         return math.log(mills) - 0.5 * (b - a) * -(a + b)
 
-    def ppf(self, u):
+    def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
         u = _as_u(u)
         a, b, mirrored = self._window()
         # p is the CDF level in the (possibly mirrored) standard window, q = 1 - p.
@@ -500,7 +504,7 @@ class TruncatedNormal(Distribution):
         (the density is then constant across it to double precision)."""
         return _result(self.low + (self.high - self.low) * u, self.low, self.high)
 
-    def mean(self):
+    def mean(self) -> float:
         """Exact mean [unit]: mean + sd (phi(a) - phi(b)) / (Phi(b) - Phi(a)).
 
         In the frame where |a| >= |b|, phi(a) - phi(b) = phi(b) expm1(-t) with
@@ -522,7 +526,7 @@ class TruncatedNormal(Distribution):
             z = math.exp(-0.5 * b * b - 0.5 * math.log(2.0 * math.pi) - log_mass) * math.expm1(-t)
         return min(max(self._shift(z, mirrored), self.low), self.high)
 
-    def support(self):
+    def support(self) -> tuple[float, float]:
         return (self.low, self.high)
 
 
@@ -550,7 +554,7 @@ class LogNormal(Distribution):
     kind = "lognormal"
     _renamed = {"median": "scale"}
 
-    def __init__(self, median, gsd, *, unit=""):
+    def __init__(self, median: float, gsd: float, *, unit: str = "") -> None:
         self._set_reals(median=median, gsd=gsd)
         self._set("unit", unit)
         _positive(self.kind, "median", self.scale)
@@ -560,18 +564,18 @@ class LogNormal(Distribution):
             )
         self._check_unit()
 
-    def ppf(self, u):
+    def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
         u = _as_u(u)
         x = self.scale * np.exp(math.log(self.gsd) * special.ndtri(u))
         return _result(x, 0.0, math.inf)
 
-    def mean(self):
+    def mean(self) -> float:
         return self.scale * math.exp(0.5 * math.log(self.gsd) ** 2)
 
-    def median(self):
+    def median(self) -> float:
         return self.scale
 
-    def support(self):
+    def support(self) -> tuple[float, float]:
         return (0.0, math.inf)
 
 
@@ -590,7 +594,7 @@ class _Peaked(Distribution):
         _mode_inside(self.kind, self.low, self.mode, self.high)
         self._check_unit()
 
-    def support(self):
+    def support(self) -> tuple[float, float]:
         return (self.low, self.high)
 
 
@@ -612,7 +616,7 @@ class Triangular(_Peaked):
 
     kind = "triangular"
 
-    def ppf(self, u):
+    def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
         u = _as_u(u)
         width = self.high - self.low
         c = (self.mode - self.low) / width
@@ -626,7 +630,7 @@ class Triangular(_Peaked):
         x = np.where(u < c, below, above)
         return _result(x, self.low, self.high)
 
-    def mean(self):
+    def mean(self) -> float:
         return (self.low + self.mode + self.high) / 3.0
 
 
@@ -653,7 +657,7 @@ class PERT(_Peaked):
     kind = "pert"
 
     @property
-    def shapes(self):
+    def shapes(self) -> tuple[float, float]:
         """Beta shape parameters (alpha, beta) [-]."""
         width = self.high - self.low
         return (
@@ -661,13 +665,13 @@ class PERT(_Peaked):
             1.0 + 4.0 * (self.high - self.mode) / width,
         )
 
-    def ppf(self, u):
+    def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
         u = _as_u(u)
         alpha, beta = self.shapes
         x = self.low + (self.high - self.low) * special.betaincinv(alpha, beta, u)
         return _result(x, self.low, self.high)
 
-    def mean(self):
+    def mean(self) -> float:
         return (self.low + 4.0 * self.mode + self.high) / 6.0
 
 
@@ -699,15 +703,15 @@ class Beta(Distribution):
         _ordered(self.kind, self.low, self.high)
         self._check_unit()
 
-    def ppf(self, u):
+    def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
         u = _as_u(u)
         x = self.low + (self.high - self.low) * special.betaincinv(self.a, self.b, u)
         return _result(x, self.low, self.high)
 
-    def mean(self):
+    def mean(self) -> float:
         return self.low + (self.high - self.low) * self.a / (self.a + self.b)
 
-    def support(self):
+    def support(self) -> tuple[float, float]:
         return (self.low, self.high)
 
 
@@ -767,7 +771,7 @@ class Discrete(Distribution):
         self._set("_cumulative", cumulative)
 
     @property
-    def probabilities(self):
+    def probabilities(self) -> np.ndarray:
         """Probability of each entry of ``values`` [-] (weights / sum of weights)."""
         if self.weights is None:
             return np.full(len(self.values), 1.0 / len(self.values))
@@ -775,16 +779,16 @@ class Discrete(Distribution):
         weights = weights / weights.max()
         return weights / weights.sum()
 
-    def ppf(self, u):
+    def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
         u = _as_u(u)
         index = np.searchsorted(self._cumulative, u, side="left")
         return self._sorted_values[np.minimum(index, len(self._cumulative) - 1)][()]
 
-    def mean(self):
+    def mean(self) -> float:
         low, high = self.support()
         return min(max(float(np.dot(self.probabilities, np.array(self.values))), low), high)
 
-    def support(self):
+    def support(self) -> tuple[float, float]:
         return (float(self._sorted_values[0]), float(self._sorted_values[-1]))
 
 
@@ -812,18 +816,18 @@ class Empirical(Distribution):
         sorted_values.flags.writeable = False
         self._set("_sorted_values", sorted_values)
 
-    def ppf(self, u):
+    def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
         u = _as_u(u)
         n = len(self._sorted_values)
         # Smallest k with k / n >= u, i.e. ceil(n u), as a 0-based index.
         index = np.searchsorted(np.arange(1, n + 1), u * n, side="left")
         return self._sorted_values[np.minimum(index, n - 1)][()]
 
-    def mean(self):
+    def mean(self) -> float:
         low, high = self.support()  # the division can round one ulp outside equal values
         return min(max(math.fsum(self.values) / len(self.values), low), high)
 
-    def support(self):
+    def support(self) -> tuple[float, float]:
         return (float(self._sorted_values[0]), float(self._sorted_values[-1]))
 
     def _describe(self):
@@ -851,16 +855,16 @@ class Constant(Distribution):
         self._set_reals(value=self.value)
         self._check_unit()
 
-    def ppf(self, u):
+    def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
         return np.full(np.shape(u), self.value, dtype=np.float64)[()]
 
-    def mean(self):
+    def mean(self) -> float:
         return self.value
 
-    def median(self):
+    def median(self) -> float:
         return self.value
 
-    def support(self):
+    def support(self) -> tuple[float, float]:
         return (self.value, self.value)
 
 
@@ -883,7 +887,9 @@ DISTRIBUTIONS = {
 }
 
 
-def from_spec(spec, name="parameter"):
+def from_spec(
+    spec: Distribution | Mapping[str, Any] | float, name: str = "parameter"
+) -> Distribution:
     """Build a distribution from its table, as written in TOML.
 
     Parameters
@@ -911,7 +917,7 @@ def from_spec(spec, name="parameter"):
     known = ", ".join(DISTRIBUTIONS)
     try:
         if isinstance(spec, numbers.Real) and not isinstance(spec, (bool, np.bool_)):
-            return Constant(spec)
+            return Constant(spec)  # type: ignore[arg-type]  # a numbers.Real
         if not isinstance(spec, Mapping):
             raise MlimpactError(f"expected a number or a table with a 'type' key (got {spec!r})")
         if "type" not in spec:
