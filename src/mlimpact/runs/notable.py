@@ -18,12 +18,20 @@ rules, each argued in ``docs/dataset.md``:
   country has none). An unknown country takes the world average with a wide error.
 - **Die areas** that are not published take the uncertain ranges of ``data/die_areas.csv``.
 - Nodes hold 8 accelerators (4 for TPUs); each node has MLCA's default server.
+
+Each record goes through named steps (:func:`build_run`): :func:`admitted_facts`,
+:func:`chips_and_hours`, :func:`hardware_candidates`, :func:`usable_hardware`,
+:func:`apply_hardware_rule`, :func:`location_choices` and :func:`run_grid`,
+:func:`accelerator_class` and :func:`class_points_of`, :func:`point_fields` and
+:func:`known_fields`; a step that rejects the record raises :class:`Excluded` with the reason.
+Scenarios change the rules through :class:`RunRules`, one field per hook.
 """
 
 import dataclasses
 import math
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,6 +89,130 @@ class ModelRecord:
     notes: tuple = ()
     #: Epoch AI's confidence in the record (Confident, Likely, Speculative, Unknown or "").
     confidence: str = ""
+
+
+class Excluded(Exception):
+    """A record that cannot enter the run; ``reason`` says why (:attr:`ModelRecord.reason`)."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RunRules:
+    """The hooks a scenario hands to :func:`build_runs` (:mod:`mlimpact.study.scenarios`),
+    one field per hook; a hook left at None keeps the dataset's own rule.
+
+    ``hardware_rule(record, candidates)`` acts on every record with a known training compute:
+    ``record`` its row of ``data/models.csv``, ``candidates`` its usable accelerators as
+    ``(Hardware, weight, facts)`` (facts of :func:`hardware_facts`). It returns None to keep
+    them, or ``(candidates, note)`` to replace them; the run then keeps its chip count and its
+    training time is recomputed from its compute (:func:`apply_hardware_rule`).
+
+    ``location_rule(country, year)`` returns the code of the grid a run takes, from the
+    record's country code ("" if unknown) and the grid year (the year before publication);
+    by default the run's location follows the evidence or the organisation
+    (:func:`location_choices`).
+    """
+
+    hardware_rule: Callable | None = None
+    location_rule: Callable | None = None
+
+
+@dataclass(frozen=True)
+class RecordFacts:
+    """The figures of one record (a row of ``data/models.csv``, Epoch AI), nan where blank."""
+
+    name: str
+    #: Publication year.
+    year: int
+    #: Epoch AI's confidence in the record (Confident, Likely, Speculative, Unknown or "").
+    confidence: str
+    #: Chip count (accelerators).
+    quantity: float
+    #: Training time [h].
+    hours: float
+    #: Training compute [FLOP].
+    compute: float
+    #: Model FLOP utilisation [-].
+    mfu: float
+
+    @property
+    def reports_chip_hours(self):
+        """Whether the record reports both its chip count and its training time."""
+        return math.isfinite(self.quantity) and math.isfinite(self.hours)
+
+
+@dataclass(frozen=True)
+class RunGrid:
+    """Where a run took its electricity (:func:`run_grid`)."""
+
+    #: Country code of the grid ("" if unknown).
+    country: str
+    #: GWP [kg CO2eq/kWh], ADPe [kg Sb eq/kWh] and PE [MJ/kWh] of one kWh, at point value.
+    factors: tuple
+    #: The evidence the location rests on (:data:`mlimpact.runs.locations.BASES`).
+    basis: str
+    #: (GWP intensity ratios to the point value, weights) of several candidate regions, or None.
+    spread: tuple
+    #: The record's notes on its grid.
+    notes: tuple
+    #: The grid (country code or ``unknown``) whose ADPe and PE factors are the world's, or "".
+    fallback: str
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What every record of one :func:`build_runs` call shares: its options and the tables its
+    rules read."""
+
+    impute: bool
+    speculative: bool
+    #: Location rule (:data:`LOCATION_RULES`).
+    location: str
+    #: Power model (``evidence`` or ``mlca``).
+    power: str
+    rules: RunRules
+    #: Die-area ranges [cm2] of unpublished dies (:func:`mlimpact.tables.hardware.die_ranges`).
+    ranges: dict
+    #: Median reported training time [h] of the window's records (:func:`median_reported_hours`).
+    median_hours: float
+    #: Accelerators of the window's records by year and domain (:func:`hardware_usage`).
+    usage: dict
+    #: Record fixes from primary sources (:func:`mlimpact.tables.models.record_fixes`).
+    fixes: dict
+    #: Point values by class (:func:`mlimpact.tables.catalogue.class_points`; {} for MLCA's).
+    class_points: dict
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run of :func:`build_runs` (:func:`build_run`) and everything that belongs to it."""
+
+    name: str
+    #: Run field -> point value (:data:`mlimpact.runs.table.RUN_FIELDS`).
+    fields: dict
+    #: Whether each run field is known (:func:`known_fields`).
+    known: np.ndarray
+    #: The run's hardware: its accelerator's name, or the record's label of a choice.
+    label: str
+    #: Country code of the grid, or ``unknown``.
+    country: str
+    date: np.datetime64
+    #: (accelerator class, provider class).
+    classes: tuple
+    grid: RunGrid
+    #: (low, high) factor on the training time, or None (:func:`chip_hours_range`).
+    record_range: tuple
+    #: The catalogue's run-scope inputs the record states, or None (:attr:`NotableRuns.fixed`).
+    fixed: dict
+    #: Name -> :class:`UnpublishedDie` of the run's accelerators.
+    unpublished: dict
+    #: (weight, facts) of each accelerator of a choice, or None (:func:`variants_of`).
+    variants: list
+    variant_names: list
+    record: ModelRecord
 
 
 @dataclass(frozen=True)
@@ -326,15 +458,497 @@ def _metered(record):
     }
 
 
+def _names(field):
+    """The accelerator names of a record's ``hardware`` field (a comma-separated list)."""
+    return [n.strip() for n in field.split(",")]
+
+
+def _organizations(record):
+    """The organisations of a record (its ``organization`` field, comma-separated)."""
+    return [o.strip() for o in record.get("organization", "").split(",")]
+
+
+def median_reported_hours(records):
+    """The median of the training times [h] that ``records`` report; nan if none does. It
+    stands for the training time of a record that reports neither it nor its chip count."""
+    reported = [float(r["training_time_hours"]) for r in records if r["training_time_hours"]]
+    return statistics.median(reported) if reported else math.nan
+
+
+def hardware_usage(records):
+    """(publication year, domain) -> :class:`~collections.Counter` of the accelerators of the
+    records that report theirs (by table name: a generic name counts each of its variants, a
+    list each of its members); the domain ``""`` counts every domain of the year. A user's
+    custom hardware (a setup's own accelerator) is not counted."""
+    usage = defaultdict(Counter)
+    for record in records:
+        if record["hardware"] and record.get("custom_hardware") is None:
+            for hardware in _resolve(_names(record["hardware"])):
+                usage[int(record["year"]), record["domain"]][hardware.name] += 1
+                usage[int(record["year"]), ""][hardware.name] += 1
+    return usage
+
+
+def record_facts(record):
+    """The :class:`RecordFacts` of a record of ``data/models.csv`` (or of a user's file)."""
+    return RecordFacts(
+        name=record["model"],
+        year=int(record["year"]),
+        confidence=record.get("confidence", ""),
+        quantity=_number(record["hardware_quantity"]),
+        hours=_number(record["training_time_hours"]),
+        compute=_number(record["training_compute_flop"]),
+        mfu=_number(record["mfu"]),
+    )
+
+
+def admitted_facts(record, impute=True, speculative=True):
+    """The :class:`RecordFacts` of a record that may enter the run; :class:`Excluded` if it
+    may not: a record Epoch AI marks ``Speculative`` when ``speculative`` is False, and one
+    without hardware, chip count or training time when ``impute`` is False."""
+    if not speculative and record.get("confidence", "") == "Speculative":
+        raise Excluded("low-confidence record (Epoch AI: Speculative)")
+    facts = record_facts(record)
+    if not impute and not (record["hardware"] and facts.reports_chip_hours):
+        raise Excluded("incomplete record (imputation off)")
+    return facts
+
+
+def chips_and_hours(facts, median_hours):
+    """How a run's chip count and training time are found: ``(imputation, hours, imputed)``.
+
+    ``imputation`` is the run field of that name (:data:`~mlimpact.runs.table.NO_IMPUTATION`,
+    :data:`~mlimpact.runs.table.IMPUTE_HOURS` or :data:`~mlimpact.runs.table.IMPUTE_CHIPS`:
+    the engine computes the missing one from the training compute,
+    ``chips * hours = C / (peak * MFU * 3600)``); ``hours`` the training time [h] the run
+    starts from: the record's, or ``median_hours`` [h] (the median reported time) when it
+    reports neither chips nor hours; ``imputed`` what the record's notes say is imputed.
+    :class:`Excluded` if something is missing and the training compute too.
+    """
+    quantity, hours = facts.quantity, facts.hours
+    if facts.reports_chip_hours:
+        return NO_IMPUTATION, hours, ()
+    if not math.isfinite(facts.compute):
+        missing = [
+            f
+            for f, v in (("chip count", quantity), ("training time", hours))
+            if not math.isfinite(v)
+        ]
+        raise Excluded(f"no {' or '.join(missing)} and no training compute")
+    if math.isfinite(quantity):
+        return IMPUTE_HOURS, hours, ("training time (from compute)",)
+    if math.isfinite(hours):
+        return IMPUTE_CHIPS, hours, ("chip count (from compute)",)
+    return (
+        IMPUTE_CHIPS,
+        median_hours,
+        ("chip count and training time (from compute; hours at the median reported time)",),
+    )
+
+
+def hardware_candidates(record, year, usage):
+    """The accelerators a record's run may have used: ``(candidates, label, imputed)``.
+
+    ``candidates`` are ``(Hardware, weight)``: a user's custom accelerator; the table rows of
+    the record's hardware names (weight 1 each: :func:`_resolve`); or, for unreported hardware,
+    the accelerators of the models of its publication ``year`` and domain (of the year only,
+    if the domain has none) that :func:`fits` the record, weighted by how many models used
+    them (``usage``, :func:`hardware_usage`). ``label`` names the choice; ``imputed`` is what
+    the record's notes say is imputed. :class:`Excluded` if no accelerator can stand for it.
+    """
+    if record.get("custom_hardware") is not None:
+        return [(record["custom_hardware"], 1.0)], record["hardware"], ()
+    if record["hardware"]:
+        return [(h, 1.0) for h in _resolve(_names(record["hardware"]))], record["hardware"], ()
+    counts = usage.get((year, record["domain"])) or usage.get((year, ""))
+    if not counts:
+        raise Excluded("hardware not reported, and none reported in its year")
+    table = hardware_table()
+    candidates = [(table.find(n), float(c)) for n, c in sorted(counts.items())]
+    candidates = [(h, c) for h, c in candidates if fits(h, record, year)]
+    if not candidates:
+        raise Excluded(
+            "hardware not reported, and none of its year fits it (released "
+            "before publication, usable by the organisation)"
+        )
+    label = f"imputed {year} {record['domain'] or 'any domain'}"
+    return candidates, label, ("hardware (from the models of its year and domain)",)
+
+
+def peak_rate_reason(hardware, precision):
+    """Why the peak rate of ``hardware`` at a record's numerical format ``precision`` is not
+    the format's own (:func:`peak_rate`): ``"integer-only chip"``, ``"TPU FP32 work in
+    bfloat16 passes"`` or ``""``; and the column it is read from."""
+    column = peak_rate(hardware, precision)[1]
+    if column in INTEGER_ONLY:
+        return "integer-only chip", column
+    if column in TPU_FP32 and precision in ("FP32", "TF32"):
+        return "TPU FP32 work in bfloat16 passes", column
+    return "", column
+
+
+def usable_hardware(record, candidates, needs_peak, ranges, power):
+    """The candidates with every fact a run needs: ``(usable, notes)``.
+
+    ``usable`` are ``(Hardware, weight, facts)`` (facts of :func:`hardware_facts`, with the
+    record's own ``act_fields``, a setup's fab inputs, where it has them); ``notes`` name the
+    dropped candidates and, when the run imputes from compute (``needs_peak``), the peak rates
+    that are not the record's format's own (:func:`peak_rate_reason`). :class:`Excluded` if no
+    candidate is usable.
+    """
+    precision = record["numerical_format"]
+    usable, problems = [], []
+    for hardware, weight in candidates:
+        facts, problem = hardware_facts(hardware, precision, needs_peak, ranges, power)
+        if facts:
+            usable.append((hardware, weight, facts))
+        else:
+            problems.append(problem)
+    if record.get("act_fields"):
+        for _, _, facts in usable:
+            facts.update(record["act_fields"], act=True)
+    if not usable:
+        raise Excluded(f"no usable hardware ({'; '.join(problems)})")
+    notes = ["candidates dropped: " + "; ".join(problems)] if problems else []
+    if needs_peak:
+        for hardware, _, _ in usable:
+            why, column = peak_rate_reason(hardware, precision)
+            if why:
+                notes.append(f"peak rate of {hardware.name}: {column} ({why})")
+    return usable, notes
+
+
+def apply_hardware_rule(rule, record, usable, compute, imputation):
+    """A scenario's hardware rule (:attr:`RunRules.hardware_rule`) applied to a run:
+    ``(usable, imputation, notes)``. The rule acts only on a run with a known training
+    compute ``compute`` [FLOP]; where it replaces the accelerators, a run that imputed
+    nothing keeps its chip count and has its training time recomputed from the compute."""
+    replaced = rule(record, usable) if rule and math.isfinite(compute) else None
+    if replaced is None:
+        return usable, imputation, ()
+    usable, note = replaced
+    return usable, IMPUTE_HOURS if imputation == NO_IMPUTATION else imputation, (note,)
+
+
+def location_choices(record, facts, location="evidence", location_rule=None):
+    """Where a run may have trained: ``(country, choices, basis)``.
+
+    ``country`` is the record's country code ("" if unknown), or the scenario's
+    (:attr:`RunRules.location_rule`, of the grid year, the year before publication);
+    ``choices`` are ``(region, weight)`` pairs and ``basis`` the evidence they rest on: the
+    scenario's grid; with ``location="evidence"`` the best evidence
+    (:func:`mlimpact.runs.locations.candidates`); with ``"organisation"`` the organisation's
+    country (none if it is unknown).
+    """
+    country = record["country"] or ""
+    if location_rule is not None:
+        country = location_rule(country, facts.year - 1)
+        return country, ((country, 1.0),), "scenario"
+    if location == "evidence":
+        choices, basis = locations.candidates(
+            facts.name,
+            _organizations(record),
+            country,
+            facts.year,
+            record.get("region", ""),
+            record.get("provider", ""),
+        )
+        return country, choices, basis
+    return country, (((country, 1.0),) if country else ()), "organisation"
+
+
+def _location_note(basis, choices):
+    """The record's note on its location: the first six regions and their weights [%]."""
+    return (
+        f"location ({basis}): "
+        + ", ".join(f"{r} {100 * w:.0f} %" for r, w in choices[:6])
+        + (f" and {len(choices) - 6} more" if len(choices) > 6 else "")
+    )
+
+
+def run_grid(country, choices, basis, year):
+    """The :class:`RunGrid` of a run published in ``year`` with the location of
+    :func:`location_choices`. The grid year is the year before publication (training precedes
+    it); the GWP intensity is the choices' weighted mean, ADPe and PE are the country's
+    Boavizta factors (:func:`_grid`), and the country is the choices' own where they all lie
+    in one."""
+    grid_year = year - 1
+    if choices:
+        intensities = np.array([grid.region_intensity(r, grid_year) for r, _ in choices])
+        weights = np.array([w for _, w in choices])
+        located = {grid.region_country(r) for r, _ in choices}
+        if len(located) == 1:
+            country = located.pop()
+    factors, notes = _grid(country, grid_year)
+    fallback = "" if country in grid.electricity_factors() else country or UNKNOWN_COUNTRY
+    spread = None
+    if choices:
+        point_gwp = float(weights @ intensities)
+        factors = (point_gwp, *factors[1:])
+        if len(choices) > 1:
+            spread = (tuple(intensities / point_gwp), tuple(weights))
+        notes.append(_location_note(basis, choices))
+    return RunGrid(
+        country, factors, basis if choices else "unknown", spread, tuple(notes), fallback
+    )
+
+
+def accelerator_class(hardware):
+    """The accelerator class of a run on ``hardware`` (its first accelerator): ``TPU``,
+    ``GPU`` or ``other``, from the accelerator's type in ``data/hardware.csv``; some
+    parameters of the evidence power model depend on it (``data/parameters.toml``)."""
+    kind = hardware.type.upper()
+    return "TPU" if kind == "TPU" else "GPU" if "GPU" in kind else "other"
+
+
+def class_points_of(class_points, accelerator, provider, power="evidence"):
+    """Run field -> point value of the fields whose point value depends on the run's
+    ``accelerator`` class (``gpu_usage``) or ``provider`` class (``dynamic_ratio``), from
+    ``class_points`` (:func:`mlimpact.tables.catalogue.class_points`; empty in MLCA's power
+    model); a class without its own value takes the field's point value."""
+    values = {}
+    for field, kind, run_class in (
+        ("gpu_usage", "accelerator", accelerator),
+        ("dynamic_ratio", "provider", provider),
+    ):
+        if (field, kind) in class_points:
+            values[field] = class_points[field, kind].get(run_class, point(field, power))
+    return values
+
+
+def point_fields(record, facts, usable, hours, imputation, grid_factors, context):
+    """Every run field of a record at its point value (:func:`mlimpact.runs.defaults.
+    default_row`): the middle candidate's accelerator facts, ``hours`` [h] (the median
+    reported time where unknown), nodes of the record's chip count (one node where unknown;
+    :func:`accelerators_per_node` per node unless the record says), ``grid_factors`` (GWP
+    [kg CO2eq/kWh], ADPe [kg Sb eq/kWh], PE [MJ/kWh]), the compute [FLOP] and MFU."""
+    gpus = float(record.get("gpus_per_node") or accelerators_per_node(usable[0][0]))
+    point_facts = usable[len(usable) // 2 if len(usable) > 1 else 0][2]
+    quantity, compute, mfu = facts.quantity, facts.compute, facts.mfu
+    return default_row(
+        power=context.power,
+        **{k: v for k, v in point_facts.items() if k != "act"},
+        hours=hours if math.isfinite(hours) else context.median_hours,
+        nodes=(quantity / gpus) if math.isfinite(quantity) else 1.0,
+        gpus=float(gpus),
+        grid_gwp=grid_factors[0],
+        grid_adpe=grid_factors[1],
+        grid_pe=grid_factors[2],
+        training_compute=compute if math.isfinite(compute) else 0.0,
+        mfu=mfu if math.isfinite(mfu) else point("mfu"),
+        imputation=float(imputation),
+    )
+
+
+def known_fields(record, mfu, imputation, metered, usable):
+    """Which run fields are known (not sampled), in :data:`mlimpact.runs.table.RUN_FIELDS`
+    order: the fields the record states; a metered energy's scope, and its value where there
+    is none (nothing for the measurement's error to act on); the MFU where reported or where
+    nothing is imputed; the variant of a run on one accelerator; the production model where
+    ACT's inputs are missing (MLCA only)."""
+    known = np.zeros(len(RUN_FIELDS), dtype=bool)
+    known[RUN_FIELDS.index("metered_energy_kwh")] = not metered
+    known[RUN_FIELDS.index("metered_scope")] = True
+    for field in record.get("stated", {}):
+        known[RUN_FIELDS.index(field)] = True
+    known[RUN_FIELDS.index("mfu")] = math.isfinite(mfu) or imputation == NO_IMPUTATION
+    if len(usable) == 1:
+        known[RUN_FIELDS.index("variant")] = True
+    if not all(facts["act"] for _, _, facts in usable):
+        known[RUN_FIELDS.index("production_model")] = True
+    return known
+
+
+def variants_of(usable, label):
+    """``(hardware label, variants, names)`` of a run: on one accelerator, its name and no
+    variants (None, None); on several, the record's ``label``, their ``(weight, facts)`` and
+    their names (:meth:`mlimpact.runs.table.RunTable.from_records`)."""
+    if len(usable) == 1:
+        return usable[0][0].name, None, None
+    variants = [(w, {k: v for k, v in f.items() if k != "act"}) for _, w, f in usable]
+    return label, variants, [hardware.name for hardware, _, _ in usable]
+
+
+def unpublished_dies(usable, ranges):
+    """Name -> :class:`UnpublishedDie` of each accelerator of a run whose die area is not
+    published, with its range [cm2] from ``ranges`` (``data/die_areas.csv``): one uncertain
+    area per accelerator, whether it is the run's only one or one of its variants."""
+    dies = {}
+    for hardware, _, _ in usable:
+        if not math.isfinite(hardware.die_area_cm2):
+            die = ranges[hardware.name]
+            dies[hardware.name] = UnpublishedDie(
+                hardware.name, die.low_cm2, die.high_cm2, die.basis
+            )
+    return dies
+
+
+def chip_hours_range(fixes, name, quantity, hours):
+    """``((low, high), note)``: the factors on a run's training time that span its record's
+    chip-hours (``quantity`` chips x ``hours`` [h]) and its primary source's
+    (``data/record_fixes.csv``, ``fixes`` of :func:`mlimpact.tables.models.record_fixes`)
+    where they differ by more than :data:`DISAGREEMENT`; ``(None, "")`` otherwise."""
+    disagreement = fixes.get(name, {}).get("chip_hours")
+    if disagreement and math.isfinite(quantity) and math.isfinite(hours):
+        ratio = float(disagreement[1]) / (quantity * hours)
+        if abs(ratio - 1.0) > DISAGREEMENT:
+            note = (
+                f"chip-hours: the primary source's differ by {100 * (ratio - 1):+.0f} "
+                "% (data/record_fixes.csv); the run spans both"
+            )
+            return (min(1.0, ratio), max(1.0, ratio)), note
+    return None, ""
+
+
+def build_run(record, context):
+    """The :class:`RunRow` of one record, through every step of the dataset's rules;
+    :class:`Excluded` (with its reason) if the record cannot enter the run."""
+    facts = admitted_facts(record, context.impute, context.speculative)
+    imputation, hours, imputed = chips_and_hours(facts, context.median_hours)
+    candidates, label, imputed_hardware = hardware_candidates(record, facts.year, context.usage)
+    imputed += imputed_hardware
+    usable, notes = usable_hardware(
+        record, candidates, imputation != NO_IMPUTATION, context.ranges, context.power
+    )
+    usable, imputation, rule_notes = apply_hardware_rule(
+        context.rules.hardware_rule, record, usable, facts.compute, imputation
+    )
+    notes.extend(rule_notes)
+    if imputation != NO_IMPUTATION and not math.isfinite(facts.mfu):
+        imputed += ("MFU (uncertain)",)
+    provider = locations.provider_class(
+        facts.name, _organizations(record), facts.year, record.get("provider", "")
+    )
+    where = run_grid(
+        *location_choices(record, facts, context.location, context.rules.location_rule),
+        facts.year,
+    )
+    notes.extend(where.notes)
+    if not where.country:
+        imputed += ("country (world average, wide uncertainty)",)
+    accelerator = accelerator_class(usable[0][0])
+    fields = point_fields(record, facts, usable, hours, imputation, where.factors, context)
+    fields.update(class_points_of(context.class_points, accelerator, provider, context.power))
+    metered = _metered(record)
+    fields.update(metered)
+    fields.update(record.get("points", {}))
+    fields.update(record.get("stated", {}))
+    hardware_label, variants, variant_names = variants_of(usable, label)
+    record_range, range_note = chip_hours_range(context.fixes, facts.name, facts.quantity, hours)
+    if range_note:
+        notes.append(range_note)
+    if not all(f["act"] for _, _, f in usable):
+        notes.append("production model MLCA only (ACT's inputs missing)")
+    if facts.confidence == "Speculative":
+        notes.append("low-confidence record (Epoch AI: Speculative)")
+    return RunRow(
+        name=facts.name,
+        fields=fields,
+        known=known_fields(record, facts.mfu, imputation, metered, usable),
+        label=hardware_label,
+        country=where.country or UNKNOWN_COUNTRY,
+        date=np.datetime64(record["publication_date"]),
+        classes=(accelerator, provider),
+        grid=where,
+        record_range=record_range,
+        fixed=dict(record["fixed"]) if record.get("fixed") else None,
+        unpublished=unpublished_dies(usable, context.ranges),
+        variants=variants,
+        variant_names=variant_names,
+        record=ModelRecord(
+            facts.name,
+            facts.year,
+            "imputed" if imputed else "complete",
+            tuple(imputed),
+            hardware=record["hardware"],
+            notes=tuple(notes),
+            confidence=facts.confidence,
+        ),
+    )
+
+
+def excluded_record(record, reason):
+    """The :class:`ModelRecord` of a record that does not enter the run, and why."""
+    return ModelRecord(
+        record["model"],
+        int(record["year"]),
+        "excluded",
+        reason=reason,
+        hardware=record["hardware"],
+        confidence=record.get("confidence", ""),
+    )
+
+
+def notable_runs(rows, records, power):
+    """The :class:`NotableRuns` of the runs ``rows`` (:class:`RunRow`, in order) with the
+    ``records`` of every model, in the power model ``power``."""
+    dies, fallbacks = {}, {}
+    for row in rows:
+        dies.update(row.unpublished)
+        fallbacks.update({row.grid.fallback: None} if row.grid.fallback else {})
+    return NotableRuns(
+        RunTable.from_records(
+            [(row.name, row.fields) for row in rows],
+            {row.name: row.variants for row in rows if row.variants is not None},
+            {row.name: row.variant_names for row in rows if row.variants is not None},
+        ),
+        np.array([row.known for row in rows]),
+        [row.label for row in rows],
+        [row.country for row in rows],
+        records,
+        tuple(dies.values()),
+        np.array([row.date for row in rows]),
+        {row.name: row.grid.spread for row in rows if row.grid.spread is not None},
+        {row.name: row.record_range for row in rows if row.record_range is not None},
+        tuple(row.grid.basis for row in rows),
+        power,
+        # classes select distributions of the evidence power model only
+        {
+            "accelerator": [row.classes[0] for row in rows],
+            "provider": [row.classes[1] for row in rows],
+        }
+        if power == "evidence"
+        else None,
+        tuple(fallbacks),
+        {row.name: row.fixed for row in rows if row.fixed is not None},
+    )
+
+
+def build_context(rows, impute, rules, location, power, speculative):
+    """The :class:`BuildContext` of the records ``rows`` of one :func:`build_runs` call;
+    raises :class:`~mlimpact.errors.MlimpactError` for an unknown power model or location
+    rule."""
+    context = BuildContext(
+        impute=impute,
+        speculative=speculative,
+        location=location,
+        power=power,
+        rules=RunRules() if rules is None else rules,
+        ranges=die_ranges(),
+        median_hours=median_reported_hours(rows),
+        usage=hardware_usage(rows),
+        fixes=record_fixes(),
+        class_points=catalogue.class_points(power) if power == "evidence" else {},
+    )
+    if power not in catalogue.POWER_MODELS:
+        raise MlimpactError(
+            f"power model must be one of {', '.join(catalogue.POWER_MODELS)} (got {power!r})"
+        )
+    if location not in LOCATION_RULES:
+        raise MlimpactError(
+            f"location must be one of {', '.join(LOCATION_RULES)} (got {location!r})"
+        )
+    return context
+
+
 def build_runs(
     window=WINDOW,
     impute=True,
-    hardware_rule=None,
-    location_rule=None,
     records=None,
     location="evidence",
     power="evidence",
     speculative=True,
+    rules=None,
 ):
     """The notable models of ``window`` (publication years, inclusive) as runs.
 
@@ -344,17 +958,6 @@ def build_runs(
     impute : bool
         With False, only complete records enter (hardware, chip count and training time all
         reported), as the study likely did.
-    hardware_rule : callable, optional
-        ``hardware_rule(record, candidates)`` for every record with a known training compute:
-        ``record`` its row of ``data/models.csv``, ``candidates`` its usable accelerators as
-        ``(Hardware, weight, facts)`` (facts of :func:`hardware_facts`). It returns None to keep
-        them, or ``(candidates, note)`` to replace them; the run then keeps its chip count and
-        its training time is recomputed from its compute. Scenarios use it
-        (:mod:`mlimpact.study.scenarios`).
-    location_rule : callable, optional
-        ``location_rule(country, year)`` -> the code of the grid a run takes, from the
-        record's country code ("" if unknown) and the grid year (the year before
-        publication). By default the record's country.
     records : sequence of dict, optional
         Records with the columns of ``data/models.csv`` (all strings) to use instead of it;
         they go through the same rules. A record of a user's run (a setup file, an inventory
@@ -375,6 +978,9 @@ def build_runs(
         ``evidence``: the point values of the accelerators' draw and of the facility's
         overhead follow the run's accelerator class and its provider's class
         (``data/parameters.toml``); ``mlca``: MLCA's 0.75 x TDP and dynamic ratio 1.835.
+    rules : RunRules, optional
+        A scenario's hooks (:class:`RunRules`, filled in by :mod:`mlimpact.study.scenarios`);
+        by default none: the dataset's own rules.
 
     Returns
     -------
@@ -388,302 +994,16 @@ def build_runs(
         for row in (load_models() if records is None else records)
         if first <= int(row["year"]) <= last
     ]
-    ranges = die_ranges()
-    reported_times = [float(r["training_time_hours"]) for r in rows if r["training_time_hours"]]
-    median_hours = statistics.median(reported_times) if reported_times else math.nan
-    usage = defaultdict(Counter)
-    for row in rows:
-        if row["hardware"] and row.get("custom_hardware") is None:
-            names = [n.strip() for n in row["hardware"].split(",")]
-            for hardware in _resolve(names):
-                usage[int(row["year"]), row["domain"]][hardware.name] += 1
-                usage[int(row["year"]), ""][hardware.name] += 1
-
-    records, run_records, variants, known_rows, labels, countries, dates = (
-        [],
-        [],
-        {},
-        [],
-        [],
-        [],
-        [],
-    )
-    variant_labels = {}
-    unpublished = {}
-    location_choices, location_bases, record_ranges = {}, [], {}
-    fixes = record_fixes()
-    accelerator_classes, provider_classes = [], []
-    fallbacks, fixed = [], {}
-    class_points = catalogue.class_points(power) if power == "evidence" else {}
-    if power not in catalogue.POWER_MODELS:
-        raise MlimpactError(
-            f"power model must be one of {', '.join(catalogue.POWER_MODELS)} (got {power!r})"
-        )
-    by_evidence = location == "evidence"
-    if location not in LOCATION_RULES:
-        raise MlimpactError(
-            f"location must be one of {', '.join(LOCATION_RULES)} (got {location!r})"
-        )
-    table = hardware_table()
-    for row in rows:
-        name, year = row["model"], int(row["year"])
-        imputed, notes = [], []
-
-        confidence = row.get("confidence", "")
-
-        def exclude(reason, name=name, year=year, row=row, confidence=confidence):
-            records.append(
-                ModelRecord(
-                    name,
-                    year,
-                    "excluded",
-                    reason=reason,
-                    hardware=row["hardware"],
-                    confidence=confidence,
-                )
-            )
-
-        if not speculative and confidence == "Speculative":
-            exclude("low-confidence record (Epoch AI: Speculative)")
+    context = build_context(rows, impute, rules, location, power, speculative)
+    runs, models = [], []
+    for record in rows:
+        try:
+            run = build_run(record, context)
+        except Excluded as excluded:
+            models.append(excluded_record(record, excluded.reason))
             continue
-
-        quantity, hours = _number(row["hardware_quantity"]), _number(row["training_time_hours"])
-        compute, mfu = _number(row["training_compute_flop"]), _number(row["mfu"])
-        if not impute and not (
-            row["hardware"] and math.isfinite(quantity) and math.isfinite(hours)
-        ):
-            exclude("incomplete record (imputation off)")
-            continue
-        # chip count and training time
-        imputation = NO_IMPUTATION
-        if math.isfinite(quantity) and math.isfinite(hours):
-            pass
-        elif not math.isfinite(compute):
-            missing = [
-                f
-                for f, v in (("chip count", quantity), ("training time", hours))
-                if not math.isfinite(v)
-            ]
-            exclude(f"no {' or '.join(missing)} and no training compute")
-            continue
-        elif math.isfinite(quantity):
-            imputation = IMPUTE_HOURS
-            imputed.append("training time (from compute)")
-        elif math.isfinite(hours):
-            imputation = IMPUTE_CHIPS
-            imputed.append("chip count (from compute)")
-        else:
-            imputation, hours = IMPUTE_CHIPS, median_hours
-            imputed.append(
-                "chip count and training time (from compute; hours at the median reported time)"
-            )
-        # hardware candidates
-        if row.get("custom_hardware") is not None:
-            candidates, label = [(row["custom_hardware"], 1.0)], row["hardware"]
-        elif row["hardware"]:
-            candidates = [
-                (h, 1.0) for h in _resolve([n.strip() for n in row["hardware"].split(",")])
-            ]
-            label = row["hardware"]
-        else:
-            counts = usage.get((year, row["domain"])) or usage.get((year, ""))
-            if not counts:
-                exclude("hardware not reported, and none reported in its year")
-                continue
-            candidates = [(table.find(n), float(c)) for n, c in sorted(counts.items())]
-            candidates = [(h, c) for h, c in candidates if fits(h, row, year)]
-            if not candidates:
-                exclude(
-                    "hardware not reported, and none of its year fits it (released "
-                    "before publication, usable by the organisation)"
-                )
-                continue
-            label = f"imputed {year} {row['domain'] or 'any domain'}"
-            imputed.append("hardware (from the models of its year and domain)")
-        usable, problems = [], []
-        for hardware, weight in candidates:
-            facts, problem = hardware_facts(
-                hardware, row["numerical_format"], imputation != NO_IMPUTATION, ranges, power
-            )
-            if facts:
-                usable.append((hardware, weight, facts))
-            else:
-                problems.append(problem)
-        if row.get("act_fields"):
-            # the record's own fab inputs make ACT's fields (a setup's fab intensity)
-            for _, _, facts in usable:
-                facts.update(row["act_fields"], act=True)
-        if not usable:
-            exclude(f"no usable hardware ({'; '.join(problems)})")
-            continue
-        if problems:
-            notes.append("candidates dropped: " + "; ".join(problems))
-        if imputation != NO_IMPUTATION:
-            for hardware, _, _ in usable:
-                column = peak_rate(hardware, row["numerical_format"])[1]
-                why = (
-                    "integer-only chip"
-                    if column in INTEGER_ONLY
-                    else "TPU FP32 work in bfloat16 passes"
-                    if column in TPU_FP32 and row["numerical_format"] in ("FP32", "TF32")
-                    else ""
-                )
-                if why:
-                    notes.append(f"peak rate of {hardware.name}: {column} ({why})")
-        replaced = hardware_rule(row, usable) if hardware_rule and math.isfinite(compute) else None
-        if replaced is not None:
-            usable, note = replaced
-            if imputation == NO_IMPUTATION:
-                imputation = IMPUTE_HOURS
-            notes.append(note)
-        # MFU and country
-        if imputation != NO_IMPUTATION and not math.isfinite(mfu):
-            imputed.append("MFU (uncertain)")
-        country = row["country"] or ""
-        organizations = [o.strip() for o in row.get("organization", "").split(",")]
-        provider_class = locations.provider_class(
-            name, organizations, year, row.get("provider", "")
-        )
-        if location_rule is not None:
-            country = location_rule(country, year - 1)
-            choices, basis = ((country, 1.0),), "scenario"
-        elif by_evidence:
-            choices, basis = locations.candidates(
-                name, organizations, country, year, row.get("region", ""), row.get("provider", "")
-            )
-        else:
-            choices, basis = (((country, 1.0),) if country else ()), "organisation"
-        if choices:
-            intensities = np.array([grid.region_intensity(r, year - 1) for r, _ in choices])
-            weights = np.array([w for _, w in choices])
-            located = {grid.region_country(r) for r, _ in choices}
-            if len(located) == 1:
-                country = located.pop()
-        grid_factors, grid_notes = _grid(country, year - 1)
-        notes.extend(grid_notes)
-        if (
-            country not in grid.electricity_factors()
-            and (country or UNKNOWN_COUNTRY) not in fallbacks
-        ):
-            fallbacks.append(country or UNKNOWN_COUNTRY)
-        if choices:
-            point_gwp = float(weights @ intensities)
-            grid_factors = (point_gwp, *grid_factors[1:])
-            if len(choices) > 1:
-                location_choices[name] = (tuple(intensities / point_gwp), tuple(weights))
-            notes.append(
-                f"location ({basis}): "
-                + ", ".join(f"{r} {100 * w:.0f} %" for r, w in choices[:6])
-                + (f" and {len(choices) - 6} more" if len(choices) > 6 else "")
-            )
-        location_bases.append(basis if choices else "unknown")
-        if not country:
-            imputed.append("country (world average, wide uncertainty)")
-        gpus = float(row.get("gpus_per_node") or accelerators_per_node(usable[0][0]))
-        point_facts = usable[len(usable) // 2 if len(usable) > 1 else 0][2]
-        act_everywhere = all(facts["act"] for _, _, facts in usable)
-        fields = default_row(
-            power=power,
-            **{k: v for k, v in point_facts.items() if k != "act"},
-            hours=hours if math.isfinite(hours) else median_hours,
-            nodes=(quantity / gpus) if math.isfinite(quantity) else 1.0,
-            gpus=float(gpus),
-            grid_gwp=grid_factors[0],
-            grid_adpe=grid_factors[1],
-            grid_pe=grid_factors[2],
-            training_compute=compute if math.isfinite(compute) else 0.0,
-            mfu=mfu if math.isfinite(mfu) else point("mfu"),
-            imputation=float(imputation),
-        )
-        kind = usable[0][0].type.upper()
-        accelerator_class = "TPU" if kind == "TPU" else "GPU" if "GPU" in kind else "other"
-        for field, kind_of, run_class in (
-            ("gpu_usage", "accelerator", accelerator_class),
-            ("dynamic_ratio", "provider", provider_class),
-        ):
-            if (field, kind_of) in class_points:
-                fields[field] = class_points[field, kind_of].get(run_class, point(field, power))
-        accelerator_classes.append(accelerator_class)
-        provider_classes.append(provider_class)
-        known = np.zeros(len(RUN_FIELDS), dtype=bool)
-        metered = _metered(row)
-        fields.update(metered)
-        # a run without a measurement has nothing for the measurement's error to act on
-        known[RUN_FIELDS.index("metered_energy_kwh")] = not metered
-        known[RUN_FIELDS.index("metered_scope")] = True
-        fields.update(row.get("points", {}))
-        for field, value in row.get("stated", {}).items():
-            fields[field] = value
-            known[RUN_FIELDS.index(field)] = True
-        if row.get("fixed"):
-            fixed[name] = dict(row["fixed"])
-        # MFU is known when reported, and irrelevant when nothing is imputed.
-        known[RUN_FIELDS.index("mfu")] = math.isfinite(mfu) or imputation == NO_IMPUTATION
-        # Unpublished die areas: one uncertain area per accelerator, whether it is the run's
-        # only accelerator or one of its variants (parameters of hardware scope act on a
-        # run's variants by their names).
-        for hardware, _, _ in usable:
-            if not math.isfinite(hardware.die_area_cm2):
-                die = ranges[hardware.name]
-                unpublished[hardware.name] = UnpublishedDie(
-                    hardware.name, die.low_cm2, die.high_cm2, die.basis
-                )
-        if len(usable) == 1:
-            known[RUN_FIELDS.index("variant")] = True
-            hardware_label = usable[0][0].name
-        else:
-            hardware_label = label
-            variants[name] = [(w, {k: v for k, v in f.items() if k != "act"}) for _, w, f in usable]
-            variant_labels[name] = [hardware.name for hardware, _, _ in usable]
-        disagreement = fixes.get(name, {}).get("chip_hours")
-        if disagreement and math.isfinite(quantity) and math.isfinite(hours):
-            ratio = float(disagreement[1]) / (quantity * hours)
-            if abs(ratio - 1.0) > DISAGREEMENT:
-                record_ranges[name] = (min(1.0, ratio), max(1.0, ratio))
-                notes.append(
-                    f"chip-hours: the primary source's differ by {100 * (ratio - 1):+.0f} "
-                    "% (data/record_fixes.csv); the run spans both"
-                )
-        if not act_everywhere:
-            known[RUN_FIELDS.index("production_model")] = True
-            notes.append("production model MLCA only (ACT's inputs missing)")
-        run_records.append((name, fields))
-        known_rows.append(known)
-        labels.append(hardware_label)
-        countries.append(country or UNKNOWN_COUNTRY)
-        dates.append(np.datetime64(row["publication_date"]))
-        if confidence == "Speculative":
-            notes.append("low-confidence record (Epoch AI: Speculative)")
-        records.append(
-            ModelRecord(
-                name,
-                year,
-                "imputed" if imputed else "complete",
-                tuple(imputed),
-                hardware=row["hardware"],
-                notes=tuple(notes),
-                confidence=confidence,
-            )
-        )
-    if not run_records:
+        runs.append(run)
+        models.append(run.record)
+    if not runs:
         raise MlimpactError(f"no model of {first}-{last} can enter the run")
-    runs = RunTable.from_records(run_records, variants, variant_labels)
-    return NotableRuns(
-        runs,
-        np.array(known_rows),
-        labels,
-        countries,
-        records,
-        tuple(unpublished.values()),
-        np.array(dates),
-        location_choices,
-        record_ranges,
-        tuple(location_bases),
-        power,
-        # classes select distributions of the evidence power model only
-        {"accelerator": accelerator_classes, "provider": provider_classes}
-        if power == "evidence"
-        else None,
-        tuple(fallbacks),
-        fixed,
-    )
+    return notable_runs(runs, models, power)

@@ -27,9 +27,9 @@ from mlimpact.tables.hardware import die_ranges, hardware_table
 class Scenario:
     """One scenario of the study.
 
-    ``rules(low_carbon_country, power)`` returns the rule hooks it hands to
-    :func:`mlimpact.runs.notable.build_runs` (``location_rule``, ``hardware_rule``; none for the
-    baseline); ``claim`` is the claim that its growth rates of impacts test; ``colour`` and
+    ``rules(low_carbon_country, power)`` returns the hooks it hands to
+    :func:`mlimpact.runs.notable.build_runs`, a :class:`mlimpact.runs.notable.RunRules` (none
+    for the baseline); ``claim`` is the claim that its growth rates of impacts test; ``colour`` and
     ``label`` are those of its figures."""
 
     name: str
@@ -39,16 +39,16 @@ class Scenario:
     rules: object = None
 
     def rules_for(self, low_carbon_country=None, power="evidence"):
-        """The keyword arguments of :func:`mlimpact.runs.notable.build_runs` that make it."""
-        return {} if self.rules is None else self.rules(low_carbon_country, power)
+        """The :class:`mlimpact.runs.notable.RunRules` that make it (no hook for the baseline)."""
+        return notable.RunRules() if self.rules is None else self.rules(low_carbon_country, power)
 
 
 def _location_shifting_rules(low_carbon_country, power):
-    return {"location_rule": partial(_low_carbon_grid, low_carbon_country)}
+    return notable.RunRules(location_rule=partial(_low_carbon_grid, low_carbon_country))
 
 
 def _hardware_efficiency_rules(low_carbon_country, power):
-    return {"hardware_rule": partial(_most_efficient_hardware, die_ranges(), power)}
+    return notable.RunRules(hardware_rule=partial(_most_efficient_hardware, die_ranges(), power))
 
 
 #: Every scenario, in report order.
@@ -106,7 +106,6 @@ def scenario_runs(
     chosen = scenario_of(scenario)
     check_low_carbon_country(low_carbon_country)
     low_carbon_country = low_carbon_country.upper() if low_carbon_country else None
-    rules = chosen.rules_for(low_carbon_country, power)
     return notable.build_runs(
         window,
         impute,
@@ -114,7 +113,7 @@ def scenario_runs(
         power=power,
         speculative=speculative,
         records=records,
-        **rules,
+        rules=chosen.rules_for(low_carbon_country, power),
     )
 
 
