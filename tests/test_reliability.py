@@ -41,7 +41,37 @@ def run(out, *extra):
     return main(["run", "--out", str(out), *QUICK, *extra])
 
 
-def test_a_second_run_replaces_a_complete_result(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def quick_study(tmp_path_factory):
+    """The quick main job's study, computed once (a real run, end to end)."""
+    from mlimpact.study import claims
+
+    kept = {}
+    real = claims.run_study
+
+    def keep(*args, **kwargs):
+        kept["result"] = real(*args, **kwargs)
+        return kept["result"]
+
+    claims.run_study = keep
+    try:
+        assert run(tmp_path_factory.mktemp("quick") / "r") == 0
+    finally:
+        claims.run_study = real
+    return kept["result"]
+
+
+@pytest.fixture
+def study_once(monkeypatch, quick_study):
+    """Runs of the command whose study is the quick one already computed: these tests are about
+    result folders (replacing, refusing, manifests, permissions), which the payload does not
+    change; the computation itself is tested end to end elsewhere (tests/test_run.py)."""
+    from mlimpact.study import claims
+
+    monkeypatch.setattr(claims, "run_study", lambda *args, **kwargs: quick_study)
+
+
+def test_a_second_run_replaces_a_complete_result(study_once, tmp_path, capsys):
     out = tmp_path / "r"
     assert run(out) == 0
     first = json.loads((out / "manifest.json").read_text())
@@ -53,7 +83,7 @@ def test_a_second_run_replaces_a_complete_result(tmp_path, capsys):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no siblings left
 
 
-def test_a_folder_that_is_not_ours_is_refused_even_with_force(tmp_path, capsys):
+def test_a_folder_that_is_not_ours_is_refused_even_with_force(study_once, tmp_path, capsys):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "thesis.tex").write_text("precious")
@@ -63,7 +93,7 @@ def test_a_folder_that_is_not_ours_is_refused_even_with_force(tmp_path, capsys):
     assert (out / "thesis.tex").read_text() == "precious"
 
 
-def test_a_damaged_result_needs_force(tmp_path, capsys):
+def test_a_damaged_result_needs_force(study_once, tmp_path, capsys):
     out = tmp_path / "r"
     assert run(out) == 0
     (out / "claims.csv").write_text("edited by hand\n")
@@ -73,7 +103,7 @@ def test_a_damaged_result_needs_force(tmp_path, capsys):
     assert files.is_complete_result(out)
 
 
-def test_manifest_lists_every_file_with_its_hash(tmp_path):
+def test_manifest_lists_every_file_with_its_hash(study_once, tmp_path):
     out = tmp_path / "r"
     assert run(out) == 0
     manifest = json.loads((out / "manifest.json").read_text())
@@ -84,7 +114,7 @@ def test_manifest_lists_every_file_with_its_hash(tmp_path):
     assert len(manifest["catalogue_sha256"]) == 64 and "parameters.toml" in manifest["data_sha256"]
 
 
-def test_files_follow_the_users_umask(tmp_path):
+def test_files_follow_the_users_umask(study_once, tmp_path):
     previous = os.umask(0o027)
     try:
         assert run(tmp_path / "r") == 0
@@ -134,7 +164,9 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_failure_during_a_run_leaves_the_earlier_result(tmp_path, monkeypatch, capsys):
+def test_a_failure_during_a_run_leaves_the_earlier_result(
+    study_once, tmp_path, monkeypatch, capsys
+):
     out = tmp_path / "r"
     assert run(out) == 0
     before = (out / "manifest.json").read_text()
