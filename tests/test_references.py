@@ -1,6 +1,6 @@
 """Statistical building blocks against independent references (issue 27, item 6).
 
-- weighted quantiles (:func:`mlimpact.study.calibration.weighted_quantiles`, the mid-point
+- weighted quantiles (:func:`mlimpact.study.discrepancy.weighted_quantiles`, the mid-point
   rule, and :class:`mlimpact.uncertainty.distributions.Discrete`, the inverse of the weighted
   CDF) against ``numpy.quantile(..., weights=..., method="inverted_cdf")`` and, for equal
   weights, ``method="hazen"`` (Hyndman and Fan 1996, definitions 1 and 5);
@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from scipy import optimize, special, stats
 
 from mlimpact.analysis.trends import HUBER_K, fit_slopes, weighted_median
-from mlimpact.study import calibration
+from mlimpact.study import calibration, discrepancy
 from mlimpact.uncertainty.distributions import Discrete
 
 needs_weighted_quantile = pytest.mark.skipif(
@@ -65,7 +65,7 @@ def test_weighted_quantiles_at_the_mid_points_are_the_inverted_cdf(sample):
     reference = np.quantile(values, levels, weights=weights, method="inverted_cdf")
     np.testing.assert_array_equal(reference, values[order])  # the reference's own convention
     np.testing.assert_array_equal(
-        calibration.weighted_quantiles(values, weights, levels), reference
+        discrepancy.weighted_quantiles(values, weights, levels), reference
     )
 
 
@@ -79,7 +79,7 @@ def test_weighted_quantiles_are_bracketed_by_the_inverted_cdf(sample, levels):
     # [0, 1]). Ties among the values are allowed here; a few ulps allow for the interpolation.
     values, weights = sample
     levels = np.array(levels)
-    result = calibration.weighted_quantiles(values, weights, levels)
+    result = discrepancy.weighted_quantiles(values, weights, levels)
     low = np.quantile(
         values, np.clip(levels - weights.max(), 0.0, 1.0), weights=weights, method="inverted_cdf"
     )
@@ -99,7 +99,7 @@ def test_equally_weighted_quantiles_are_hazens(values, levels):
     values, levels = np.array(values), np.array(levels)
     weights = np.full(values.size, 1.0 / values.size)
     np.testing.assert_allclose(
-        calibration.weighted_quantiles(values, weights, levels),
+        discrepancy.weighted_quantiles(values, weights, levels),
         np.quantile(values, levels, method="hazen"),
         rtol=0,
         atol=1e-12,
@@ -151,7 +151,7 @@ def test_log_normal_density_is_scipys():
     log_y = rng.normal(5.0, 3.0, size=(1, 1, 40))
     log_f = rng.normal(5.0, 3.0, size=(300, 7, 1))
     tau = np.exp(rng.uniform(np.log(1e-3), np.log(5.0), size=(300, 1, 40)))
-    density = calibration._log_normal_density(log_y, log_f, tau)
+    density = discrepancy.log_normal_density(log_y, log_f, tau)
     assert density.shape == (300, 7, 40)
     np.testing.assert_allclose(
         density, stats.norm.logpdf(log_y, loc=log_f, scale=tau), rtol=1e-12, atol=1e-12

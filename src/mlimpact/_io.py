@@ -5,7 +5,8 @@
 - :func:`load_toml`: a user's TOML file (setup, parameters, run configuration), every failure
   turned into one :class:`~mlimpact.errors.MlimpactError` line naming the file;
 - :func:`atomic_write`: a file is written under a temporary name in its folder and renamed into
-  place only when complete, so an interrupted write never leaves a truncated file.
+  place only when complete, so an interrupted write never leaves a truncated file;
+- :func:`toml_text`: a parameters document (a table of tables) as TOML text.
 """
 
 import csv
@@ -60,3 +61,32 @@ def atomic_write(path, suffix=".tmp"):
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _toml_value(v):
+    """One TOML value: a boolean, number, string, list or inline table."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(float(v)) if isinstance(v, float) else str(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v).__name__} as TOML")
+
+
+def toml_text(document, comments=()):
+    """TOML text of a parameters document: one table per entry of ``document`` (its values
+    strings, numbers, booleans, lists and inline tables), after ``comments`` (lines, each
+    written as ``# line``, then a blank line). Returns the text."""
+    lines = [f"# {comment}" for comment in comments]
+    if comments:
+        lines.append("")
+    for name, entry in document.items():
+        lines.append(f"[{name}]")
+        lines += [f"{key} = {_toml_value(v)}" for key, v in entry.items()]
+        lines.append("")
+    return "\n".join(lines)

@@ -57,49 +57,14 @@ def _batch(args):
     rows = batch_rows(portfolio)
     if args.out:
         files.write_csv(args.out, BATCH_HEADER, rows)
+    source = args.batch or args.codecarbon
     if args.format == "json":
-        print(
-            _json(
-                {
-                    "file": str(args.batch or args.codecarbon),
-                    "sha256": digest,
-                    "samples": args.samples,
-                    "seed": args.seed,
-                    "power_model": args.power,
-                    "location_model": args.location,
-                    "rows": [dict(zip(BATCH_HEADER, row)) for row in rows],
-                    "excluded": [{"run": n, "reason": why} for n, why in portfolio.excluded],
-                    "metered": list(portfolio.checks),
-                }
-            )
+        document = text.batch_json(
+            portfolio, rows, BATCH_HEADER, source, digest, args.samples, args.seed
         )
-        return
-    print(
-        f"{args.batch or args.codecarbon} (SHA-256 {digest[:16]}...): "
-        f"{len(portfolio.runs.model)} runs, "
-        f"{args.samples:,} samples (seed {args.seed}); median [95 % interval]; the total's "
-        "interval keeps shared inputs shared"
-    )
-    print(f"power model: {text.POWER_MODEL_WORDS[args.power]}; location: {args.location}\n")
-    print(
-        text.table(
-            [
-                [
-                    run,
-                    f"{criterion} [{unit}]",
-                    f"{text.format_number(median)} "
-                    f"[{text.format_number(low)}, {text.format_number(high)}]",
-                    text.format_number(measured) if measured != "" else "-",
-                ]
-                for run, criterion, unit, median, low, high, _, measured in rows
-            ],
-            ["run", "criterion", "estimate", "measured"],
-        )
-    )
-    for name, why in portfolio.excluded:
-        print(f"excluded: {name}: {why}")
-    for check in portfolio.checks:
-        print(text.metered_text(check))
+        print(_json(document))
+    else:
+        print(text.batch_text(portfolio, rows, source, digest, args.samples, args.seed))
 
 
 def _estimate(args):
@@ -485,110 +450,27 @@ def _validate(args):
         folder = folder.path
     if args.format == "json":
         print(_json(text.validation_json(result)))
-        return
-    print(
-        f"Published footprints (data/validation.csv) against our 95 % intervals; "
-        f"{args.samples:,} samples, seed {args.seed}, basis {args.basis}\n"
-    )
-    print(text.validation_text(result, rows=args.rows))
-    if result.skipped:
-        print(f"\n{len(result.skipped)} row-way pairs not compared (--format json lists why)")
-    if folder is not None:
-        print(f"\nwrote {folder}/validation.csv, validation_summary.csv, validation.png")
+    else:
+        print(text.validate_text(result, args.basis, rows=args.rows, folder=folder))
 
 
 def _calibrate(args):
-    import warnings
-
     from mlimpact.render import report, text
-    from mlimpact.render.text import format_number
-    from mlimpact.study import calibration
+    from mlimpact.study.calibration import run_calibration
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        prepared, weights, ess = calibration.calibrate(
-            samples=args.samples, seed=args.seed, basis=args.basis
-        )
-        cards = calibration.calibrate_cards(samples=args.samples, seed=args.seed)
-    rows = calibration.summary(prepared, weights) + calibration.card_summary(cards)
+        result = run_calibration(samples=args.samples, seed=args.seed, basis=args.basis)
+    folder = None
     if args.out:
         folder = files.ResultFolder(args.out, args.force, _metadata(args))
         with folder as directory:
-            report.write_calibration(prepared, weights, directory, cards=cards)
+            report.write_calibration(result, directory)
+        folder = folder.path
     if args.format == "json":
-        print(
-            _json(
-                {
-                    "samples": args.samples,
-                    "seed": args.seed,
-                    "basis": args.basis,
-                    "rows_used": [r.id for r in prepared.rows],
-                    "skipped": [
-                        {"id": i, "reason": why} for i, why in prepared.skipped + cards.skipped
-                    ],
-                    "effective_sample_size": ess,
-                    "effective_sample_size_by_round": prepared.history,
-                    "inputs": [
-                        {k: (float(v) if k != "input" else v) for k, v in r.items()} for r in rows
-                    ],
-                    "cards": [
-                        {k: (float(v) if isinstance(v, float) else v) for k, v in r.items()}
-                        for r in cards.cards
-                    ],
-                }
-            )
-        )
+        print(_json(text.calibration_json(result)))
     else:
-        print(
-            f"Calibration of the evidence power model on {len(prepared.rows)} measured "
-            f"footprints; {args.samples:,} samples per round, seed {args.seed}; effective "
-            f"sample size {ess:,.0f} (by round: "
-            f"{', '.join(f'{h:,.0f}' for h in prepared.history)})\n"
-        )
-        print(
-            text.table(
-                [
-                    [
-                        r["input"],
-                        f"{r['prior_median']:.3g} [{r['prior_q025']:.3g}, {r['prior_q975']:.3g}]",
-                        f"{r['posterior_median']:.3g} "
-                        f"[{r['posterior_q025']:.3g}, {r['posterior_q975']:.3g}]",
-                    ]
-                    for r in rows
-                ],
-                ["input", "prior: median [95 %]", "posterior: median [95 %]"],
-            )
-        )
-        print(
-            "\nCards (published per-card production GWP, kg CO2eq per accelerator; the "
-            "posterior includes how estimates scatter around the model):\n"
-        )
-        print(
-            text.table(
-                [
-                    [
-                        c["hardware"],
-                        c["basis"],
-                        format_number(c["published"]),
-                        f"{format_number(c['prior_median'])} [{format_number(c['prior_low'])}"
-                        f", {format_number(c['prior_high'])}]",
-                        f"{format_number(c['posterior_median'])} "
-                        f"[{format_number(c['posterior_low'])}, "
-                        f"{format_number(c['posterior_high'])}]",
-                    ]
-                    for c in cards.cards
-                ],
-                ["card", "basis", "published", "prior: median [95 %]", "posterior: median [95 %]"],
-            )
-        )
-        skipped = prepared.skipped + cards.skipped
-        if skipped:
-            print(f"\n{len(skipped)} rows not used (--format json lists why)")
-        if args.out:
-            print(
-                f"\nwrote {folder.path}/parameters.toml (use it with --parameters), "
-                "calibration.csv, calibration_cards.csv, calibration.png"
-            )
+        print(text.calibration_text(result, folder=folder))
     for warning in caught:
         print(f"mlimpact: warning: {warning.message}", file=sys.stderr)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from mlimpact._io import toml_text
 from mlimpact.analysis.trends import UNCERTAINTIES
 from mlimpact.quantities import CRITERIA, ENERGY_SCOPES, IMPACT_CRITERIA, LABELS, PHASES, UNITS
 from mlimpact.render import files, plots
@@ -807,34 +808,39 @@ CALIBRATION_CARDS_HEADER = (
 )
 
 
-def write_calibration(prepared, weights, folder, cards=None):
-    """parameters.toml (the calibrated catalogue), calibration.csv (prior and posterior of
-    every calibrated input), calibration.png, and with ``cards`` calibration_cards.csv (each
-    published card against our prior and posterior intervals)."""
-    from mlimpact.study import calibration
+#: Comment lines at the top of the calibrated catalogue's parameters.toml.
+CALIBRATION_TOML_COMMENTS = (
+    "Calibrated catalogue written by mlimpact calibrate (docs/calibration.md).",
+    "Use it with --parameters FILE.",
+)
 
+
+def write_calibration(result, folder):
+    """Write the calibration folder of a :class:`mlimpact.study.calibration.CalibrationResult`
+    into ``folder``: parameters.toml (the calibrated catalogue), calibration.csv (prior and
+    posterior of every calibrated input), calibration_cards.csv (each published card against
+    our prior and posterior intervals) and calibration.png. Returns nothing."""
     folder = Path(folder)
     files.write_text(
-        folder / "parameters.toml",
-        calibration.toml_text(calibration.calibrated_document(prepared, weights, cards=cards)),
+        folder / "parameters.toml", toml_text(result.document, CALIBRATION_TOML_COMMENTS)
     )
-    inputs = calibration.summary(prepared, weights)
-    if cards is not None:
-        inputs += calibration.card_summary(cards)
-        files.write_csv(
-            folder / "calibration_cards.csv",
-            CALIBRATION_CARDS_HEADER,
-            [
-                [_g(r[k]) if isinstance(r[k], float) else r[k] for k in CALIBRATION_CARDS_HEADER]
-                for r in cards.cards
-            ],
-        )
+    files.write_csv(
+        folder / "calibration_cards.csv",
+        CALIBRATION_CARDS_HEADER,
+        [
+            [_g(r[k]) if isinstance(r[k], float) else r[k] for k in CALIBRATION_CARDS_HEADER]
+            for r in result.cards.cards
+        ],
+    )
     files.write_csv(
         folder / "calibration.csv",
         CALIBRATION_HEADER,
-        [[row["input"], *(_g(float(row[k])) for k in CALIBRATION_HEADER[1:])] for row in inputs],
+        [
+            [row["input"], *(_g(float(row[k])) for k in CALIBRATION_HEADER[1:])]
+            for row in result.inputs
+        ],
     )
     files.save_figure(
-        plots.calibration_figure(prepared.inputs, prepared.weights(prior=True), weights),
+        plots.calibration_figure(result.prepared.inputs, result.prior_weights, result.weights),
         folder / "calibration.png",
     )

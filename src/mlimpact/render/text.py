@@ -475,3 +475,163 @@ def validation_text(result, rows=False):
             ),
         ]
     return "\n".join(lines)
+
+
+def validate_text(result, basis, rows=False, folder=None):
+    """The text ``mlimpact validate`` prints: what was compared (``basis``: the rows read), the
+    tables of :func:`validation_text` (with ``rows`` every comparison), how many row-way pairs
+    were not compared, and with ``folder`` the files written there. Returns the text."""
+    lines = [
+        f"Published footprints (data/validation.csv) against our 95 % intervals; "
+        f"{result.samples:,} samples, seed {result.seed}, basis {basis}",
+        "",
+        validation_text(result, rows=rows),
+    ]
+    if result.skipped:
+        lines += ["", f"{len(result.skipped)} row-way pairs not compared (--format json lists why)"]
+    if folder is not None:
+        lines += ["", f"wrote {folder}/validation.csv, validation_summary.csv, validation.png"]
+    return "\n".join(lines)
+
+
+def calibration_json(result):
+    """The JSON of ``mlimpact calibrate`` for a
+    :class:`mlimpact.study.calibration.CalibrationResult`: the options, the rows used and
+    skipped, the effective sample sizes, the prior and posterior of every input and every
+    published card. Returns a JSON-ready dict."""
+    return {
+        "samples": result.samples,
+        "seed": result.seed,
+        "basis": result.basis,
+        "rows_used": [r.id for r in result.prepared.rows],
+        "skipped": [{"id": i, "reason": why} for i, why in result.skipped],
+        "effective_sample_size": result.ess,
+        "effective_sample_size_by_round": result.prepared.history,
+        "inputs": [
+            {k: (float(v) if k != "input" else v) for k, v in r.items()} for r in result.inputs
+        ],
+        "cards": [
+            {k: (float(v) if isinstance(v, float) else v) for k, v in r.items()}
+            for r in result.cards.cards
+        ],
+    }
+
+
+def _interval_text(median, low, high, number):
+    """``median [low, high]``, each made by ``number``."""
+    return f"{number(median)} [{number(low)}, {number(high)}]"
+
+
+def calibration_text(result, folder=None):
+    """The text ``mlimpact calibrate`` prints for a
+    :class:`mlimpact.study.calibration.CalibrationResult`: the effective sample sizes, the
+    prior and posterior of every input, every published card against our prior and posterior,
+    how many rows were not used, and with ``folder`` the files written there. Returns the
+    text."""
+    prepared = result.prepared
+
+    def g3(value):
+        return f"{value:.3g}"
+
+    lines = [
+        f"Calibration of the evidence power model on {len(prepared.rows)} measured "
+        f"footprints; {result.samples:,} samples per round, seed {result.seed}; effective "
+        f"sample size {result.ess:,.0f} (by round: "
+        f"{', '.join(f'{h:,.0f}' for h in prepared.history)})",
+        "",
+        table(
+            [
+                [
+                    r["input"],
+                    _interval_text(r["prior_median"], r["prior_q025"], r["prior_q975"], g3),
+                    _interval_text(
+                        r["posterior_median"], r["posterior_q025"], r["posterior_q975"], g3
+                    ),
+                ]
+                for r in result.inputs
+            ],
+            ["input", "prior: median [95 %]", "posterior: median [95 %]"],
+        ),
+        "",
+        "Cards (published per-card production GWP, kg CO2eq per accelerator; the "
+        "posterior includes how estimates scatter around the model):",
+        "",
+        table(
+            [
+                [
+                    c["hardware"],
+                    c["basis"],
+                    format_number(c["published"]),
+                    _interval_text(
+                        c["prior_median"], c["prior_low"], c["prior_high"], format_number
+                    ),
+                    _interval_text(
+                        c["posterior_median"],
+                        c["posterior_low"],
+                        c["posterior_high"],
+                        format_number,
+                    ),
+                ]
+                for c in result.cards.cards
+            ],
+            ["card", "basis", "published", "prior: median [95 %]", "posterior: median [95 %]"],
+        ),
+    ]
+    if result.skipped:
+        lines += ["", f"{len(result.skipped)} rows not used (--format json lists why)"]
+    if folder is not None:
+        lines += [
+            "",
+            f"wrote {folder}/parameters.toml (use it with --parameters), "
+            "calibration.csv, calibration_cards.csv, calibration.png",
+        ]
+    return "\n".join(lines)
+
+
+def batch_json(portfolio, rows, header, source, digest, samples, seed):
+    """The JSON of ``mlimpact estimate --batch`` or ``--codecarbon``: the file read
+    (``source``, its SHA-256 ``digest``), ``samples`` and ``seed``, the models of
+    ``portfolio`` (:class:`mlimpact.study.portfolio.Portfolio`), its ``rows``
+    (:func:`mlimpact.study.portfolio.batch_rows`) keyed by ``header`` (the batch CSV's
+    columns, :data:`mlimpact.study.portfolio.BATCH_HEADER`), the runs left out and the
+    metered checks. Returns a JSON-ready dict."""
+    return {
+        "file": str(source),
+        "sha256": digest,
+        "samples": samples,
+        "seed": seed,
+        "power_model": portfolio.power,
+        "location_model": portfolio.location,
+        "rows": [dict(zip(header, row)) for row in rows],
+        "excluded": [{"run": n, "reason": why} for n, why in portfolio.excluded],
+        "metered": list(portfolio.checks),
+    }
+
+
+def batch_text(portfolio, rows, source, digest, samples, seed):
+    """The text of ``mlimpact estimate --batch`` or ``--codecarbon``: the file read
+    (``source``, its SHA-256 ``digest``), the runs, ``samples`` and ``seed``, the power and
+    location models, a table of the ``rows`` (:func:`mlimpact.study.portfolio.batch_rows`) of
+    ``portfolio``, the runs left out and the metered checks. Returns the text."""
+    lines = [
+        f"{source} (SHA-256 {digest[:16]}...): {len(portfolio.runs.model)} runs, "
+        f"{samples:,} samples (seed {seed}); median [95 % interval]; the total's "
+        "interval keeps shared inputs shared",
+        f"power model: {POWER_MODEL_WORDS[portfolio.power]}; location: {portfolio.location}",
+        "",
+        table(
+            [
+                [
+                    run,
+                    f"{criterion} [{unit}]",
+                    _interval_text(median, low, high, format_number),
+                    format_number(measured) if measured != "" else "-",
+                ]
+                for run, criterion, unit, median, low, high, _, measured in rows
+            ],
+            ["run", "criterion", "estimate", "measured"],
+        ),
+    ]
+    lines += [f"excluded: {name}: {why}" for name, why in portfolio.excluded]
+    lines += [metered_text(check) for check in portfolio.checks]
+    return "\n".join(lines)

@@ -37,6 +37,11 @@ the between-run scatter as two run-scope lognormal factors (on the facility over
 energy, and on the grid intensity) with the posterior median scales, so that a new run's
 interval carries both what is known of its class and how runs scatter around it.
 
+The cards' production models are calibrated by :mod:`mlimpact.study.card_calibration` (which
+also defines the discrepancy model and the weighted quantiles both share);
+:func:`run_calibration` runs both calibrations and builds what ``mlimpact calibrate`` prints
+and writes.
+
 References
 ----------
 .. [1] A. F. M. Smith, A. E. Gelfand, "Bayesian statistics without tears: a sampling-resampling
@@ -66,6 +71,21 @@ from mlimpact.quantities import training_index
 from mlimpact.runs import notable
 from mlimpact.runs.records import published_record
 from mlimpact.runs.table import accelerators_only
+from mlimpact.study.card_calibration import (
+    CardCalibration,
+    calibrate_cards,
+    card_entries,
+    card_summary,
+)
+from mlimpact.study.discrepancy import (
+    MEASUREMENT_ERROR,
+    PROPOSAL_STREAM,
+    column_values,
+    log_normal_density,
+    quantile_row,
+    sigma_of,
+    weighted_quantiles,
+)
 from mlimpact.tables.catalogue import catalogue_document
 from mlimpact.tables.models import load_models
 from mlimpact.tables.validation import published_footprints
@@ -83,11 +103,6 @@ CALIBRATED = {
 }
 #: Quantities used, as (criterion, phase) of our results.
 QUANTITIES = {"energy": ("energy", "use"), "operational_gwp": ("gwp", "use")}
-#: Log-uniform prior bounds of the discrepancy scales (log units): from 1 % to a factor e.
-SIGMA_PRIOR = (0.01, 1.0)
-#: Measurement error (log units) of a published metered energy or measured-power value: 10 %,
-#: our assumption for meters and reported mean powers (docs/calibration.md).
-MEASUREMENT_ERROR = math.log(1.10)
 #: Below this effective sample size the weights have collapsed: a warning says so.
 MIN_ESS = 100
 #: Points of the discrete posterior distributions written into the calibrated catalogue.
@@ -98,7 +113,6 @@ SAMPLES, ROUNDS, DRAWS = 4096, 4, 16
 #: Share of the prior in each later round's proposal (a defensive mixture keeps the weights
 #: bounded where the fitted normal is too narrow), and the inflation of the fitted spread.
 DEFENSIVE, INFLATION = 0.1, 1.5
-_PROPOSAL_STREAM = 104_729  # seed of the proposals' normal scores
 
 
 @dataclass
@@ -148,7 +162,7 @@ class Prepared:
                 tau[:, pair] = np.sqrt(
                     self.inputs["sigma_grid"][:, None] ** 2 + 2 * MEASUREMENT_ERROR**2
                 )
-            density = _log_normal_density(log_y[None, None, :], log_f, tau[:, None, :])
+            density = log_normal_density(log_y[None, None, :], log_f, tau[:, None, :])
             top = density.max(axis=1)
             self._log_likelihood = top + np.log(np.mean(np.exp(density - top[:, None, :]), axis=1))
         return self._log_likelihood
@@ -160,25 +174,6 @@ class Prepared:
         total = self.log_prior - self.log_proposal + self.log_likelihood[:, keep].sum(axis=1)
         w = np.exp(total - total.max())
         return w / w.sum()
-
-
-def _log_normal_density(log_y, log_f, tau):
-    """Log-density of the published logarithms ``log_y`` under N(``log_f``, ``tau``^2)
-    (broadcast)."""
-    z = (log_y - log_f) / tau
-    return -0.5 * z * z - np.log(tau) - 0.5 * math.log(2 * math.pi)
-
-
-def _sigma(u):
-    """Discrepancy scales from uniforms: log-uniform on :data:`SIGMA_PRIOR`."""
-    low, high = np.log(SIGMA_PRIOR)
-    return np.exp(low + (high - low) * u)
-
-
-def _column_values(bound, u, column):
-    """The values of one bound column for the uniforms ``u`` (its distribution's quantile
-    function: the engine's values to the last bit or so, without computing every column)."""
-    return bound.distributions[column].ppf(u[:, column])
 
 
 def effective_sample_size(weights):
@@ -278,7 +273,7 @@ class _Problem:
             for k, columns in enumerate(self.ties.values()):
                 u[:, columns] = uniforms[start:stop, k, None]
             for label, columns in self.ties.items():
-                inputs[label][start:stop] = _column_values(self.bound, u, columns[0])
+                inputs[label][start:stop] = column_values(self.bound, u, columns[0])
             out = evaluate_rows(self.runs, self.bound, u, plan=self.plan)
             with np.errstate(divide="ignore"):
                 log_f[start:stop] = np.log(out[:, self.positions, self.quantity])
@@ -324,7 +319,7 @@ def prepare(
     skipped += problem.skipped
     labels = [*problem.labels, "sigma_energy", "sigma_grid"]
     dims = len(labels)
-    rng = np.random.default_rng([seed, _PROPOSAL_STREAM])
+    rng = np.random.default_rng([seed, PROPOSAL_STREAM])
     mean, covariance = np.zeros(dims), np.eye(dims)
     history, best = [], None
     for round_ in range(rounds if problem.rows else 1):
@@ -348,7 +343,7 @@ def prepare(
             )
         else:
             inputs, log_f, log_grid = {}, np.zeros((samples, draws, 0)), None
-        sigma = _sigma(special.ndtr(scores[:, -2:]))
+        sigma = sigma_of(special.ndtr(scores[:, -2:]))
         inputs.update(sigma_energy=sigma[:, 0], sigma_grid=sigma[:, 1])
         gwp = np.array([row.quantity == "operational_gwp" for row in problem.rows])
         tau = np.sqrt(sigma[:, :1] ** 2 + gwp[None, :] * sigma[:, 1:] ** 2 + MEASUREMENT_ERROR**2)
@@ -402,38 +397,13 @@ def _tied_columns(bound, runs, names):
     return ties
 
 
-def weighted_quantiles(values, weights, levels):
-    """Quantiles of ``values`` under normalised ``weights`` (inverse of the weighted CDF, the
-    mid-point rule)."""
-    order = np.argsort(values)
-    v, w = np.asarray(values)[order], np.asarray(weights)[order]
-    cumulative = np.cumsum(w) - 0.5 * w
-    return np.interp(levels, cumulative, v)
-
-
-def _quantile_row(label, values, prior_weights, posterior_weights):
-    """A row of calibration.csv: the prior and posterior 2.5 %, 50 % and 97.5 % quantiles."""
-    levels = np.array([0.025, 0.5, 0.975])
-    prior = weighted_quantiles(values, prior_weights, levels)
-    posterior = weighted_quantiles(values, posterior_weights, levels)
-    return {
-        "input": label,
-        "prior_q025": prior[0],
-        "prior_median": prior[1],
-        "prior_q975": prior[2],
-        "posterior_q025": posterior[0],
-        "posterior_median": posterior[1],
-        "posterior_q975": posterior[2],
-    }
-
-
 def summary(prepared, weights=None):
     """Per calibrated input: prior and posterior 2.5 %, 50 % and 97.5 % quantiles (the prior's
     from the same samples, weighted by prior / proposal)."""
     weights = prepared.weights() if weights is None else weights
     prior = prepared.weights(prior=True)
     return [
-        _quantile_row(label, values, prior, weights) for label, values in prepared.inputs.items()
+        quantile_row(label, values, prior, weights) for label, values in prepared.inputs.items()
     ]
 
 
@@ -578,9 +548,9 @@ def loo_summary(rows):
 
 
 def calibrated_document(prepared, weights, points=POSTERIOR_POINTS, cards=None):
-    """The calibrated catalogue as a TOML-ready document (``--parameters`` format): every
-    calibrated entry of ``data/parameters.toml`` with the posterior of each class that the rows
-    inform, and the two between-run scatter factors; with ``cards``
+    """The calibrated catalogue as a TOML-ready document (``--parameters`` format), returned
+    as a dict of entries: every calibrated entry of ``data/parameters.toml`` with the posterior
+    of each class that the rows inform, and the two between-run scatter factors; with ``cards``
     (:class:`CardCalibration`), the production model's posterior weights.
 
     Each input is written as its own marginal: the catalogue cannot hold the posterior's
@@ -589,280 +559,120 @@ def calibrated_document(prepared, weights, points=POSTERIOR_POINTS, cards=None):
     product (docs/calibration.md)."""
     prior = catalogue_document()
     levels = (np.arange(points) + 0.5) / points
-    document = {}
-    for parameter, kind in CALIBRATED.items():
-        entry = {k: v for k, v in prior[parameter].items() if k not in ("class_points", "point")}
-        labels = [label for label in prepared.inputs if label.split("[")[0] == parameter]
-        posteriors = {}
-        for label in labels:
-            values = weighted_quantiles(prepared.inputs[label], weights, levels)
-            posteriors[label] = {"type": "discrete", "values": [float(f"{v:.6g}") for v in values]}
-        if kind is None:
-            if parameter in posteriors:
-                entry["distribution"] = posteriors[parameter]
-        else:
-            by_class = dict(entry.get("by_class", {}))
-            for label, spec in posteriors.items():
-                name = label[len(parameter) + 1 : -1]
-                if name in by_class:
-                    by_class[name] = spec
-                else:  # the class without its own distribution takes the default one
-                    entry["distribution"] = spec
-            entry["by_class"] = by_class
-        entry["source"] = (
-            f"mlimpact calibrate: posterior of {entry.get('source', '')}"
-            if posteriors
-            else entry.get("source", "")
-        )
-        document[parameter] = entry
+    document = {
+        parameter: _posterior_entry(prior[parameter], parameter, kind, prepared, weights, levels)
+        for parameter, kind in CALIBRATED.items()
+    }
     sigma_energy = float(weighted_quantiles(prepared.inputs["sigma_energy"], weights, [0.5])[0])
     sigma_grid = float(weighted_quantiles(prepared.inputs["sigma_grid"], weights, [0.5])[0])
     document["energy_scatter"] = {
         "label": "energy scatter between runs",
         "power_model": "evidence",
         "description": "how a run's energy scatters around its class's (calibrated)",
-        "distribution": {
-            "type": "lognormal",
-            "median": 1.0,
-            "gsd": float(f"{math.exp(sigma_energy):.6g}"),
-        },
-        "unit": "1",
-        "scope": "run",
-        "target": "dynamic_ratio",
-        "mode": "scale",
-        "source": "mlimpact calibrate: posterior median of sigma_energy",
+        **_scatter_entry(sigma_energy, "dynamic_ratio", "sigma_energy"),
     }
     if cards is not None:
-        entry = dict(prior["production_model"])
-        p = round(cards.mlca_weight, 4)
-        entry["distribution"] = {
-            "type": "discrete",
-            "values": [0, 1],
-            "weights": [p, round(1 - p, 4)],
-        }
-        entry["source"] = (
-            "mlimpact calibrate: posterior probability of MLCA's model against "
-            f"ACT's (equal prior weights), from {len(cards.rows)} published "
-            "per-card estimates (data/validation.csv)"
-        )
-        document["production_model"] = entry
-        if "memory_density" in cards.inputs:
-            entry = {k: v for k, v in prior["memory_density"].items() if k != "point"}
-            values = weighted_quantiles(cards.inputs["memory_density"], cards.weights(), levels)
-            entry["distribution"] = {
-                "type": "discrete",
-                "values": [float(f"{v:.6g}") for v in values],
-            }
-            entry["source"] = (
-                "mlimpact calibrate: posterior, from the published per-card "
-                "estimates, of " + prior["memory_density"].get("source", "")
-            )
-            document["memory_density"] = entry
+        document.update(card_entries(cards, prior, levels))
     document["grid_scatter"] = {
         "label": "grid scatter between runs",
         "description": "how a run's grid intensity scatters around its estimate (calibrated)",
-        "distribution": {
-            "type": "lognormal",
-            "median": 1.0,
-            "gsd": float(f"{math.exp(sigma_grid):.6g}"),
-        },
-        "unit": "1",
-        "scope": "run",
-        "target": "grid_gwp",
-        "mode": "scale",
-        "source": "mlimpact calibrate: posterior median of sigma_grid",
+        **_scatter_entry(sigma_grid, "grid_gwp", "sigma_grid"),
     }
     return document
 
 
-def toml_text(document):
-    """TOML text of a parameters document (tables of strings, numbers, lists and inline
-    tables)."""
+def _posterior_entry(prior, parameter, kind, prepared, weights, levels):
+    """The calibrated catalogue's entry of ``parameter`` (``kind``: its class kind, or None),
+    its ``prior`` entry with the posterior of each class the rows inform (a discrete
+    distribution on the weighted quantiles at ``levels``)."""
+    entry = {k: v for k, v in prior.items() if k not in ("class_points", "point")}
+    labels = [label for label in prepared.inputs if label.split("[")[0] == parameter]
+    posteriors = {}
+    for label in labels:
+        values = weighted_quantiles(prepared.inputs[label], weights, levels)
+        posteriors[label] = {"type": "discrete", "values": [float(f"{v:.6g}") for v in values]}
+    if kind is None:
+        if parameter in posteriors:
+            entry["distribution"] = posteriors[parameter]
+    else:
+        by_class = dict(entry.get("by_class", {}))
+        for label, spec in posteriors.items():
+            name = label[len(parameter) + 1 : -1]
+            if name in by_class:
+                by_class[name] = spec
+            else:  # the class without its own distribution takes the default one
+                entry["distribution"] = spec
+        entry["by_class"] = by_class
+    entry["source"] = (
+        f"mlimpact calibrate: posterior of {entry.get('source', '')}"
+        if posteriors
+        else entry.get("source", "")
+    )
+    return entry
 
-    def value(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(float(v)) if isinstance(v, float) else str(v)
-        if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if isinstance(v, (list, tuple)):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        if isinstance(v, dict):
-            return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
-        raise TypeError(f"cannot write {type(v).__name__} as TOML")
 
-    lines = [
-        "# Calibrated catalogue written by mlimpact calibrate (docs/calibration.md).",
-        "# Use it with --parameters FILE.",
-        "",
-    ]
-    for name, entry in document.items():
-        lines.append(f"[{name}]")
-        lines += [f"{key} = {value(v)}" for key, v in entry.items()]
-        lines.append("")
-    return "\n".join(lines)
-
-
-# --- Cards: the production model's weights and the memory factors ---------------------------
+def _scatter_entry(sigma, target, name):
+    """The keys after the label and description of a between-run scatter entry: a lognormal
+    factor of median 1 and log-scale ``sigma`` on the run field ``target``, its source the
+    posterior median of ``name``."""
+    return {
+        "distribution": {
+            "type": "lognormal",
+            "median": 1.0,
+            "gsd": float(f"{math.exp(sigma):.6g}"),
+        },
+        "unit": "1",
+        "scope": "run",
+        "target": target,
+        "mode": "scale",
+        "source": f"mlimpact calibrate: posterior median of {name}",
+    }
 
 
 @dataclass
-class CardCalibration:
-    """The card rows and the log-likelihood of each sample under each production model.
+class CalibrationResult:
+    """Everything ``mlimpact calibrate`` prints and writes.
 
-    The catalogue's ``production_model`` is one choice per sample (every card of a sample is
-    made by MLCA's model or by ACT's), with equal prior weights: its posterior is
-    ``P(MLCA) = a / (a + b)``, ``a`` and ``b`` the sums over samples of the likelihood of every
-    card row under each model. ``log_mlca``, ``log_act`` (sample,) are those log-likelihoods;
-    ``inputs`` the memory quantile (shared by every card), the memory density (global) and the
-    discrepancy scale per sample;
-    ``cards`` one dict per published card: our prior and posterior median and 95 % interval."""
+    ``prepared``, ``weights`` and ``ess``: the power model's calibration (:func:`calibrate`);
+    ``cards``: the cards' (:class:`CardCalibration`); ``inputs``: one calibration.csv row per
+    calibrated input, the power model's then the cards' (:func:`summary`,
+    :func:`card_summary`); ``document``: the calibrated catalogue
+    (:func:`calibrated_document`); ``prior_weights``: the prior's weights of the power model's
+    samples; ``samples``, ``seed`` and ``basis`` as asked."""
 
-    rows: list
-    inputs: dict
-    log_mlca: np.ndarray
-    log_act: np.ndarray
-    cards: list
-    skipped: list
+    prepared: Prepared
+    weights: np.ndarray
+    ess: float
+    cards: CardCalibration
+    inputs: list
+    document: dict
+    prior_weights: np.ndarray
+    samples: int
+    seed: int
+    basis: str
 
     @property
-    def mlca_weight(self):
-        """Posterior probability that the cards are made as MLCA's model makes them."""
-        top = max(self.log_mlca.max(), self.log_act.max())
-        a, b = np.exp(self.log_mlca - top).sum(), np.exp(self.log_act - top).sum()
-        return float(a / (a + b))
-
-    def model_weights(self, model):
-        """Normalised weights of the samples given that their cards are made by ``model``
-        (mlca or act)."""
-        log = self.log_mlca if model == "mlca" else self.log_act
-        w = np.exp(log - log.max())
-        return w / w.sum()
-
-    def weights(self):
-        """Posterior weights of the samples, the two models mixed by their probabilities."""
-        p = self.mlca_weight
-        return p * self.model_weights("mlca") + (1 - p) * self.model_weights("act")
+    def skipped(self):
+        """(row id, reason) of every row that neither calibration uses."""
+        return self.prepared.skipped + self.cards.skipped
 
 
-def calibrate_cards(samples=SAMPLES, seed=0):
-    """Calibrate the card production inputs against the card rows of ``data/validation.csv``.
-
-    Each sample draws the card inputs from the catalogue, the memory quantile shared by every
-    card, and is evaluated with MLCA's model and with ACT's. A row's published value (per
-    accelerator) has a lognormal discrepancy of scale ``sigma_card`` (log-uniform on
-    :data:`SIGMA_PRIOR`) and the measurement error. See :class:`CardCalibration` for the
-    posterior of the model choice.
-    """
-    from mlimpact.quantities import card_index
-    from mlimpact.runs.cards import card_runs, why_not_priced
-    from mlimpact.tables.hardware import hardware_table
-
-    table = hardware_table()
-    rows, skipped, hardware = [], [], []
-    for row in published_footprints():
-        if row.quantity != "card_gwp" or row.not_scored or not row.value > 0:
-            continue
-        found = table.find(row.hardware)
-        if found.variants:
-            skipped.append((row.id, f"{row.hardware!r} names several cards"))
-        elif why_not_priced(found, "mixture") is not None:
-            skipped.append((row.id, why_not_priced(found, "mixture")))
-        else:
-            rows.append(row)
-            hardware.append(found)
-    if not rows:
-        raise MlimpactError("calibration: no card row can be compared")
-    unique = list({h.name: h for h in hardware}.values())
-    runs, known = card_runs(unique, "mixture")
-    bound = bind(default_catalogue(), runs, list(runs.names), [""] * len(runs), known)
-    production = [j for j, (p, _) in enumerate(bound.columns) if p == "production_model"]
-    memory = [j for j, (p, _) in enumerate(bound.columns) if p == "memory_gwp_quantile"]
-    density = [j for j, (p, _) in enumerate(bound.columns) if p == "memory_density"]
-    u = Design("mc", samples, bound.n_columns, seed).uniforms(0, samples)
-    if memory:
-        u[:, memory] = u[:, memory[:1]]
-    sigma = _sigma(Design("mc", samples, 1, seed + _PROPOSAL_STREAM).uniforms(0, samples)[:, 0])
-    inputs = {
-        "memory_gwp_quantile": (
-            _column_values(bound, u, memory[0]) if memory else np.zeros(samples)
-        ),
-        "sigma_card": sigma,
-    }
-    if density:  # a global input: one column, the same for every card of a sample
-        inputs["memory_density"] = _column_values(bound, u, density[0])
-    published = np.array([r.value / r.chips if r.chips > 1 else r.value for r in rows])
-    positions = [list(runs.names).index(h.name) for h in hardware]
-    gwp = card_index("gwp")
-    log_values = {}
-    for name, position in (("mlca", 0.25), ("act", 0.75)):  # Discrete [0, 1], equal weights
-        forced = u.copy(order="F")
-        forced[:, production] = position
-        out = evaluate_rows(runs, bound, forced, kind="card")
-        log_values[name] = np.log(out[:, positions, gwp])
-    tau = np.sqrt(sigma**2 + MEASUREMENT_ERROR**2)[:, None]
-
-    def log_likelihood(log_f):
-        return np.sum(_log_normal_density(np.log(published)[None, :], log_f, tau), axis=1)
-
-    calibrated = CardCalibration(
-        rows,
-        inputs,
-        log_likelihood(log_values["mlca"]),
-        log_likelihood(log_values["act"]),
-        [],
-        skipped,
+def run_calibration(samples=SAMPLES, seed=0, basis="measured"):
+    """Both calibrations of ``mlimpact calibrate``: the power model's class inputs on the rows
+    of ``basis`` and the cards' production models, ``samples`` per round, from ``seed``.
+    Returns a :class:`CalibrationResult` (a warning when the power model's effective sample
+    size is below :data:`MIN_ESS`)."""
+    prepared, weights, ess = calibrate(samples=samples, seed=seed, basis=basis)
+    cards = calibrate_cards(samples=samples, seed=seed)
+    return CalibrationResult(
+        prepared,
+        weights,
+        ess,
+        cards,
+        summary(prepared, weights) + card_summary(cards),
+        calibrated_document(prepared, weights, cards=cards),
+        prepared.weights(prior=True),
+        samples,
+        seed,
+        basis,
     )
-    p = calibrated.mlca_weight
-    levels = np.array([ALPHA / 2, 0.5, 1 - ALPHA / 2])
-    mixed = np.concatenate(
-        [p * calibrated.model_weights("mlca"), (1 - p) * calibrated.model_weights("act")]
-    )
-    for k, row in enumerate(rows):
-        both = np.concatenate([log_values["mlca"][:, k], log_values["act"][:, k]])
-        prior = np.exp(weighted_quantiles(both, np.full(2 * samples, 0.5 / samples), levels))
-        # the posterior predictive of a published estimate: each sample's card by MLCA or
-        # ACT (their posterior probabilities), its scatter and measurement error
-        z = np.random.default_rng([seed, k]).standard_normal(2 * samples)
-        scale = np.concatenate([tau[:, 0], tau[:, 0]])
-        posterior = np.exp(weighted_quantiles(both + scale * z, mixed, levels))
-        calibrated.cards.append(
-            {
-                "id": row.id,
-                "hardware": hardware[k].name,
-                "basis": row.basis,
-                "published": float(published[k]),
-                "prior_low": prior[0],
-                "prior_median": prior[1],
-                "prior_high": prior[2],
-                "posterior_low": posterior[0],
-                "posterior_median": posterior[1],
-                "posterior_high": posterior[2],
-            }
-        )
-    return calibrated
-
-
-def card_summary(calibrated):
-    """Prior and posterior of the card inputs: the probability of MLCA's model (one number,
-    in every column), and the quantiles of the memory quantile, the density and the scatter."""
-    p = calibrated.mlca_weight
-    out = [
-        {
-            "input": "P(MLCA production model)",
-            "prior_q025": 0.5,
-            "prior_median": 0.5,
-            "prior_q975": 0.5,
-            "posterior_q025": p,
-            "posterior_median": p,
-            "posterior_q975": p,
-        }
-    ]
-    weights = calibrated.weights()
-    uniform = np.full(weights.size, 1.0 / weights.size)
-    return out + [
-        _quantile_row(label, calibrated.inputs[label], uniform, weights)
-        for label in ("memory_gwp_quantile", "memory_density", "sigma_card")
-        if label in calibrated.inputs
-    ]
