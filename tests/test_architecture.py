@@ -163,3 +163,35 @@ def test_docs_architecture_lists_every_module():
     }
     assert modules - listed == set(), "modules missing from docs/architecture.md"
     assert listed - modules == set(), "docs/architecture.md lists modules that do not exist"
+
+
+def test_the_criteria_are_named_and_counted_in_quantities_only():
+    # a new criterion is data in quantities.py: no other module restates the criteria as a
+    # literal tuple, list, set or dict keys, nor sizes an array or loop by their count
+    criteria = {frozenset(q.CRITERIA), frozenset(q.IMPACT_CRITERIA)}
+    sizers = {"range", "empty", "zeros", "ones", "full"}
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "quantities.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            where = f"{path.relative_to(PACKAGE)}:{getattr(node, 'lineno', 0)}"
+            elements = (
+                node.keys
+                if isinstance(node, ast.Dict)
+                else node.elts
+                if isinstance(node, (ast.Tuple, ast.List, ast.Set))
+                else None
+            )
+            if elements and all(isinstance(e, ast.Constant) for e in elements):
+                if frozenset(e.value for e in elements) in criteria:
+                    found.append(f"{where}: the criteria restated")
+            if isinstance(node, ast.Call) and node.args:
+                name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+                first = node.args[0]
+                sizes = first.elts if isinstance(first, ast.Tuple) else [first]
+                if name in sizers and any(
+                    isinstance(s, ast.Constant) and s.value == len(q.IMPACT_CRITERIA) for s in sizes
+                ):
+                    found.append(f"{where}: {name}({len(q.IMPACT_CRITERIA)}...)")
+    assert found == []

@@ -19,6 +19,8 @@ quantity with :func:`training_index` or :func:`card_index`, never by a bare inte
 CRITERIA = ("energy", "gwp", "adpe", "pe")
 #: Criteria with a production phase (life-cycle impact categories), in kernel order.
 IMPACT_CRITERIA = ("gwp", "adpe", "pe")
+#: Their number: every kernel array of impact criteria has this length.
+N_IMPACTS = len(IMPACT_CRITERIA)
 #: Phases of the life cycle.
 PHASES = ("production", "use", "total")
 #: Scopes of the energy, from the accelerators out: accelerators + host = node, node +
@@ -37,6 +39,17 @@ LONG_NAMES = {
 }
 #: Short labels for tables and figures.
 LABELS = {"energy": "energy", "gwp": "GWP", "adpe": "ADPe", "pe": "PE"}
+#: Names in running text and figure titles.
+PROSE = {"energy": "energy", "gwp": "GWP", "adpe": "ADPe", "pe": "primary energy"}
+#: Titles of the report's sections and figures.
+TITLES = {
+    "energy": "Energy",
+    "gwp": "Climate change (GWP)",
+    "adpe": "Abiotic depletion (ADPe)",
+    "pe": "Primary energy",
+}
+#: Keys of the criteria in JSON documents (name and unit, so that a number is never unitless).
+JSON_KEYS = {"energy": "energy_kwh", "gwp": "gwp_kgco2eq", "adpe": "adpe_kgsbeq", "pe": "pe_mj"}
 
 #: Quantities of a training run, as (criterion, phase or scope), in the order of the kernels'
 #: output: energy, production and use of each impact criterion, the energy by scope, then the

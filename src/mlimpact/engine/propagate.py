@@ -160,7 +160,7 @@ class Accumulator:
             anchor,
             np.nan_to_num(point),
             np.zeros((*shape, mc.N_BINS), np.int64),
-            np.zeros((*shape, 3), np.int64),
+            np.zeros((*shape, mc.N_TAILS), np.int64),
             np.zeros((*shape, 2)),
             np.zeros((*shape, 2)),
             np.stack([np.full(shape, np.inf), np.full(shape, -np.inf)], axis=-1),

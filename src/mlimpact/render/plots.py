@@ -11,6 +11,7 @@ import datetime as dt
 import numpy as np
 from matplotlib.figure import Figure
 
+from mlimpact.quantities import CRITERIA, LABELS, PROSE
 from mlimpact.study.scenarios import REGISTRY, scenario_of
 
 
@@ -49,7 +50,7 @@ def card_timeline(rows, criterion="gwp", unit="kg CO2eq"):
     Production models whose point values agree on every card for ``criterion`` (ACT models GWP
     only, so for ADPe and PE all three are MLCA's) are drawn once, under their joint name."""
     figure, axis = _subplots((9, 6))
-    name = {"gwp": "GWP", "adpe": "ADPe", "pe": "PE"}.get(criterion, criterion)
+    name = LABELS[criterion]
     totals = {
         m: [
             r
@@ -121,12 +122,6 @@ def card_timeline(rows, criterion="gwp", unit="kg CO2eq"):
     return figure
 
 
-CRITERION_LABELS = {
-    "energy": ("energy", "kWh"),
-    "gwp": ("GWP", "kg CO2eq"),
-    "adpe": ("ADPe", "kg Sb eq"),
-    "pe": ("primary energy", "MJ"),
-}
 #: Colour of the cards' rows (not a scenario of the runs: the production of one card).
 CARDS_COLOUR = "#d95f02"
 
@@ -207,7 +202,7 @@ def trend_figure(
 def scenario_figure(rows):
     """Growth factors per year (median and 95 % interval) of each criterion and scenario."""
     figure, axis = _subplots((9, 4.8))
-    criteria = ["energy", "gwp", "adpe", "pe"]
+    criteria = list(CRITERIA)
     named = {r["scenario"] for r in rows}
     for name in named:
         scenario_colour(name)  # an unknown scenario is an error, not left out
@@ -233,7 +228,7 @@ def scenario_figure(rows):
             )
     axis.axhline(1.0, color="grey", lw=1, ls="--")
     axis.set_xticks(range(len(criteria)))
-    axis.set_xticklabels([CRITERION_LABELS[c][0] for c in criteria])
+    axis.set_xticklabels([PROSE[c] for c in criteria])
     axis.set_ylabel("growth factor per year (x per year)")
     axis.set_title("Growth of training impacts per model, by scenario (median, 95 % interval)")
     axis.grid(True, axis="y", alpha=0.3)
@@ -432,7 +427,7 @@ def specification_figure(rows, claim="impacts_grow", scenario="baseline"):
             color="#1f77b4",
         )
         top.axhline(1.0, color="grey", lw=1, ls="--")
-        top.set_title(CRITERION_LABELS.get(criterion, (criterion,))[0], fontsize=10)
+        top.set_title(PROSE.get(criterion, criterion), fontsize=10)
         top.grid(True, axis="y", alpha=0.3)
         top.tick_params(labelbottom=False)
         for i, row in enumerate(mine):

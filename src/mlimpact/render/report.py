@@ -11,7 +11,16 @@ import xarray as xr
 
 from mlimpact._io import toml_text
 from mlimpact.analysis.trends import UNCERTAINTIES
-from mlimpact.quantities import CRITERIA, ENERGY_SCOPES, IMPACT_CRITERIA, LABELS, PHASES, UNITS
+from mlimpact.quantities import (
+    CRITERIA,
+    ENERGY_SCOPES,
+    IMPACT_CRITERIA,
+    LABELS,
+    PHASES,
+    PROSE,
+    TITLES,
+    UNITS,
+)
 from mlimpact.render import files, plots
 from mlimpact.render.text import format_number, probability_text, share_text
 from mlimpact.study.sensitivity import (
@@ -252,7 +261,7 @@ def write_study(result, folder, command=None):
         values = summary[criterion]
         if criterion != "energy":
             values = values.sel(phase="total")
-        label, unit = plots.CRITERION_LABELS[criterion]
+        label, unit = PROSE[criterion], UNITS[criterion]
         figure = plots.trend_figure(
             baseline.dates,
             values.sel(statistic="median").values,
@@ -413,12 +422,7 @@ def study_markdown(result):
         "## Figures",
         "",
     ]
-    for criterion, title in (
-        ("energy", "Energy"),
-        ("gwp", "Climate change (GWP)"),
-        ("adpe", "Abiotic depletion (ADPe)"),
-        ("pe", "Primary energy"),
-    ):
+    for criterion, title in TITLES.items():
         lines += [f"### {title} per training run", "", f"![{title}](impacts_{criterion}.png)", ""]
     lines += [
         "### Production of one graphics card",

@@ -6,12 +6,18 @@ the Monte Carlo engine) into the schemas documented in the README and ``docs/use
 
 import math
 
-from mlimpact.quantities import COMPONENTS, ENERGY_SCOPES, IMPACT_CRITERIA, LABELS, PHASES, UNITS
+from mlimpact.quantities import (
+    COMPONENTS,
+    ENERGY_SCOPES,
+    IMPACT_CRITERIA,
+    JSON_KEYS,
+    LABELS,
+    PHASES,
+    UNITS,
+)
 from mlimpact.runs.table import RUN_FIELDS
 from mlimpact.tables.nodes import node_configurations
 
-#: JSON keys of each criterion (name and unit, so that a number is never unitless).
-JSON_KEYS = {"energy": "energy_kwh", "gwp": "gwp_kgco2eq", "adpe": "adpe_kgsbeq", "pe": "pe_mj"}
 #: JSON key of the energy by scope (accelerators, host, overhead; they add up to energy_kwh).
 SCOPES_KEY = "energy_by_scope_kwh"
 #: Labels of the energy's scopes in text tables.

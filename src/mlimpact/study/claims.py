@@ -43,6 +43,9 @@ from mlimpact.study.options import StudyOptions, catalogue_of, records_of, valid
 from mlimpact.study.scenarios import scenario_of, scenario_runs
 from mlimpact.uncertainty.binding import bind
 
+#: Order of the impact-shifting claims: abiotic depletion first (the criterion whose
+#: production share is the claim), then the others in the vocabulary's order.
+SHIFTING_ORDER = ("adpe", *(c for c in IMPACT_CRITERIA if c != "adpe"))
 CLAIMS = {
     "card_production_rises": "the production impacts of one graphics card rise with its "
     "release year",
@@ -365,7 +368,7 @@ def run_study(options, progress=None, client=None):
     }
     trend_rows = []
     for uncertainty in trends.UNCERTAINTIES:
-        for criterion in ("gwp", "adpe", "pe"):
+        for criterion in IMPACT_CRITERIA:
             trend_rows.append(
                 _growth_row(
                     "card_production_rises",
@@ -422,7 +425,7 @@ def run_study(options, progress=None, client=None):
         if row["uncertainty"] == "combined" and row["claim"] and _is_default_claim(row)
     ]
     if "baseline" in scenarios:
-        for criterion in ("adpe", "gwp", "pe"):
+        for criterion in SHIFTING_ORDER:
             share = trends.summarize(scenarios["baseline"].shares[criterion], threshold=0.5)
             claims.append(
                 {

@@ -42,11 +42,10 @@ from mlimpact.engine.kernels.training import (
     host_of_row,
     run_from_parts,
 )
-from mlimpact.quantities import COMPONENTS, IMPACT_CRITERIA, N_CARD_PARTS, PRODUCTION, TOTAL, USE
+from mlimpact.quantities import COMPONENTS, N_CARD_PARTS, N_IMPACTS, PRODUCTION, TOTAL, USE
 from mlimpact.runs.table import HOURS, NODES, VARIANT, VARIANT_INDEX
 
-#: Criteria with a production phase, and a card's parts (die, memory, other) per criterion.
-N_IMPACTS = len(IMPACT_CRITERIA)
+#: A card's parts (die, memory, other) per criterion.
 N_PARTS = N_CARD_PARTS
 #: Values a card or host unit holds per sample: one per criterion for training runs (the
 #: card's parts summed), the parts of each criterion for cards.
@@ -70,6 +69,7 @@ OCTAVES = 48
 N_BINS = OCTAVES * SUB_BINS
 #: Indices of the tail counters.
 ZEROS, UNDER, OVER = 0, 1, 2
+N_TAILS = 3
 #: Samples per tile.
 TILE = 1024
 #: Rows prepared at once by a unit of the fused kernel (a block that stays in the L1 cache).
@@ -287,7 +287,7 @@ def fused_kernel(
     runs : float64[run, field]
     variant_values : float64[run, variant, VARIANT_FIELDS]; variant_cdf : float64[run, variant]
         Hardware variants of each run (:class:`mlimpact.runs.table.RunTable`).
-    factors_per_sample : float64[sample, item, 3]
+    factors_per_sample : float64[sample, item, N_IMPACTS]
     values : float64[sample, column]
         Sampled parameter values of the chunk (column-major is fastest).
     apply, variant_columns, unit_run, unit_stage, unit_ptr, card_of_run, host_of_run, run_ptr
@@ -327,7 +327,8 @@ def fused_kernel(
                 continue
             rows = np.empty((ROWS, n_fields))
             chosen = np.zeros(ROWS, dtype=np.int64)
-            parts = np.empty((3, 3))
+            parts = np.empty((N_IMPACTS, N_PARTS))
+            server = np.empty(N_IMPACTS)
             r = unit_run[u]
             for block in range(0, span, ROWS):
                 size = min(ROWS, span - block)
@@ -351,14 +352,17 @@ def fused_kernel(
                 )
                 for i in range(size):
                     if stage == HOST_STAGE:
-                        host_of_row(rows[i], factors_per_sample[first + i], parts[0])
+                        host_of_row(rows[i], factors_per_sample[first + i], server)
                         for c in range(N_IMPACTS):
-                            unit_values[u, c, block + i] = parts[0, c]
+                            unit_values[u, c, block + i] = server[c]
                         continue
                     card_of_row(rows[i], factors_per_sample[first + i], parts)
                     for c in range(N_IMPACTS):
                         if kind == TRAINING:
-                            unit_values[u, c, block + i] = parts[c, 0] + parts[c, 1] + parts[c, 2]
+                            total = 0.0
+                            for p in range(N_PARTS):
+                                total += parts[c, p]
+                            unit_values[u, c, block + i] = total
                         else:
                             for p in range(N_PARTS):
                                 unit_values[u, N_PARTS * c + p, block + i] = parts[c, p]
@@ -366,8 +370,8 @@ def fused_kernel(
             rows = np.empty((ROWS, n_fields))
             chosen = np.zeros(ROWS, dtype=np.int64)
             out = np.empty(N_OUT)
-            card = np.empty(3)
-            host = np.empty(3)
+            card = np.empty(N_IMPACTS)
+            host = np.empty(N_IMPACTS)
             buffer = np.empty((n_quantities, TILE + PAD))
             index = np.empty(TILE, dtype=np.int64)
             g, h = card_of_run[r], host_of_run[r]
@@ -415,11 +419,10 @@ def fused_kernel(
                                     buffer[CARD_STRIDE * c + p, i] = unit_values[
                                         g, N_PARTS * c + p, at
                                     ]
-                                buffer[CARD_STRIDE * c + N_PARTS, i] = (
-                                    unit_values[g, N_PARTS * c, at]
-                                    + unit_values[g, N_PARTS * c + 1, at]
-                                    + unit_values[g, N_PARTS * c + 2, at]
-                                )
+                                total = 0.0
+                                for p in range(N_PARTS):
+                                    total += unit_values[g, N_PARTS * c + p, at]
+                                buffer[CARD_STRIDE * c + N_PARTS, i] = total
                         if keep & KEEP:
                             for k in range(n_quantities):
                                 samples[r, k, span_start + at] = buffer[k, i]

@@ -35,6 +35,7 @@ References
 import numpy as np
 
 from mlimpact._config import JIT_OPTIONS, njit
+from mlimpact.quantities import N_IMPACTS
 from mlimpact.runs.table import (
     ACT,
     CONSTANT_YIELD,
@@ -173,11 +174,11 @@ def act_die(die_area_cm2, fab_intensity, epa, gpa, defect_density, yield_model, 
 def card_parts(row, memory_area_cm2, memory_units, factors, out):
     """Production of one card split into die, memory and other, per criterion.
 
-    ``out`` has shape (3 criteria, 3 parts). The run's production model decides the GWP of
-    the die and the memory; ADPe and PE, and the card's other parts, are MLCA's.
+    ``out`` has shape (N_IMPACTS criteria, N_CARD_PARTS parts). The run's production model decides
+    the GWP of the die and the memory; ADPe and PE, and the card's other parts, are MLCA's.
     """
     die_area = row[GPU_DIE_AREA_CM2]
-    for c in range(3):
+    for c in range(N_IMPACTS):
         out[c, DIE] = die_area * factors[GPU_DIE, c]
         out[c, MEMORY] = (
             memory_area_cm2 * factors[GPU_MEMORY_DIE, c]

@@ -30,7 +30,15 @@ from numba import prange
 from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS, njit
 from mlimpact.engine.kernels import production, use
 from mlimpact.engine.kernels.prepare import impute, select_variant
-from mlimpact.quantities import ENERGY, N_KERNEL_OUT, PRODUCTION, SCOPES, USE
+from mlimpact.quantities import (
+    ENERGY,
+    N_CARD_PARTS,
+    N_IMPACTS,
+    N_KERNEL_OUT,
+    PRODUCTION,
+    SCOPES,
+    USE,
+)
 from mlimpact.runs.table import (
     CPU_DIE_AREA_CM2,
     CPU_TDP_W,
@@ -121,7 +129,7 @@ def host_of_row(row, factors, out):
     ram_area = row[RAM_MODULES] * row[RAM_MODULE_GB] * inverse_density
     ssd_area = production.ssd_area(row[SSD_GB])
     ssd_units = 1.0 if row[SSD_GB] > 0.0 else 0.0
-    for c in range(3):
+    for c in range(N_IMPACTS):
         out[c] = production.server(
             c,
             row[CPUS],
@@ -144,7 +152,7 @@ def run_from_parts(row, card, host, out):
     row : float64[N_RUN_FIELDS]
         The run's inputs (see :mod:`mlimpact.runs`); the fields of the card and the host are
         not read here.
-    card, host : float64[3]
+    card, host : float64[N_IMPACTS]
         Production of one card (:func:`mlimpact.engine.kernels.production.card_of_row`, parts
         summed) and of one host server (:func:`host_of_row`) [criterion unit].
     out : float64[N_OUT]
@@ -185,7 +193,7 @@ def run_from_parts(row, card, host, out):
         / (row[LIFETIME_YEARS] * HOURS_PER_YEAR * row[LIFETIME_USAGE])
     )
     intensity_ratio = row[INTENSITY_RATIO]
-    for c in range(3):
+    for c in range(N_IMPACTS):
         out[OUT_PRODUCTION + c] = allocation * (row[GPUS] * card[c] + server_on * host[c])
         out[OUT_USE + c] = energy * row[GRID + c] * intensity_ratio
 
@@ -194,15 +202,17 @@ def run_from_parts(row, card, host, out):
 def run_impacts(row, factors, out):
     """Evaluate one run: its card, its host, then :func:`run_from_parts`.
 
-    ``row`` holds the run's inputs, ``factors`` the production factors (item, 3)
+    ``row`` holds the run's inputs, ``factors`` the production factors (item, N_IMPACTS)
     (:data:`mlimpact.tables.factors.PRODUCTION_FACTORS`), ``out`` (N_OUT) receives the results.
     """
-    parts = np.empty((3, 3))
+    parts = np.empty((N_IMPACTS, N_CARD_PARTS))
     production.card_of_row(row, factors, parts)
-    card = np.empty(3)
-    for c in range(3):
-        card[c] = parts[c, 0] + parts[c, 1] + parts[c, 2]
-    host = np.empty(3)
+    card = np.empty(N_IMPACTS)
+    for c in range(N_IMPACTS):
+        card[c] = 0.0
+        for part in range(N_CARD_PARTS):
+            card[c] += parts[c, part]
+    host = np.empty(N_IMPACTS)
     host_of_row(row, factors, host)
     run_from_parts(row, card, host, out)
 
