@@ -450,3 +450,25 @@ def test_scenarios_fill_in_run_rules():
     assert shifting.hardware_rule is None and shifting.location_rule("FRA", 2021) == "SWE"
     efficiency = scenarios.scenario_of("hardware_efficiency").rules_for(None, "mlca")
     assert efficiency.location_rule is None and callable(efficiency.hardware_rule)
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"window": (2024, 2020)}, "window: first year 2024 after last year 2020"),
+        ({"location": "moon"}, "location must be one of"),
+        ({"power": "nameplate"}, "power model must be one of"),
+    ],
+)
+def test_dataset_options_are_checked_once_when_made(fields, message):
+    from mlimpact.errors import MlimpactError
+
+    with pytest.raises(MlimpactError, match=message):
+        notable.DatasetOptions(**fields)
+
+
+def test_dataset_options_build_the_same_runs_as_build_runs():
+    options = notable.DatasetOptions(window=(2021, 2021), impute=False, power="mlca")
+    built = notable.build_runs((2021, 2021), impute=False, power="mlca")
+    assert options.runs().runs.names == built.runs.names
+    np.testing.assert_array_equal(options.runs().runs.values, built.runs.values)

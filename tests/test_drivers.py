@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mlimpact.render.report import drivers_markdown
+from mlimpact.runs.notable import DatasetOptions
 from mlimpact.study import drivers
 from mlimpact.study.scenarios import scenario_runs
 from mlimpact.tables.hardware import hardware_table
@@ -33,7 +34,7 @@ def test_too_few_items_give_no_fit():
 
 @pytest.fixture(scope="module")
 def baseline():
-    return scenario_runs("baseline", (2013, 2025))
+    return scenario_runs("baseline", DatasetOptions(window=(2013, 2025)))
 
 
 def test_model_series_keep_reported_facts_only(baseline):

@@ -6,6 +6,7 @@ from SALib.analyze import sobol as salib_sobol
 
 from mlimpact.analysis import sobol as sensitivity
 from mlimpact.errors import MlimpactError
+from mlimpact.runs.notable import DatasetOptions
 from mlimpact.study import sensitivity as impact
 from mlimpact.uncertainty import distributions as d
 from mlimpact.uncertainty.sampling import SaltelliDesign
@@ -14,6 +15,9 @@ PI = np.pi
 #: Ishigami (a = 7, b = 0.1) analytic indices (Ishigami & Homma 1990; Sobol' 1999)
 ISHIGAMI_S1 = [0.3139, 0.4424, 0.0]
 ISHIGAMI_ST = [0.5576, 0.4424, 0.2437]
+
+#: The notable models of 2021-2022: a small dataset for the impact analysis.
+RECENT = DatasetOptions(window=(2021, 2022))
 
 
 def ishigami(v):
@@ -200,9 +204,9 @@ def test_unweighted_slopes_take_the_fast_path_and_agree_with_weighted_least_squa
 
 
 def test_impact_analysis_extends_its_design_until_the_reported_intervals_are_narrow():
-    fixed = impact.impact_sensitivity(n=64, window=(2021, 2022), per_model=False)
+    fixed = impact.impact_sensitivity(n=64, dataset=RECENT, per_model=False)
     grown = impact.impact_sensitivity(
-        n=16, window=(2021, 2022), per_model=False, target=1e-9, max_n=64, budget=1e6
+        n=16, dataset=RECENT, per_model=False, target=1e-9, max_n=64, budget=1e6
     )
     models = grown["models"]
     # the target cannot be met: it doubles 16 -> 32 -> 64 and says it did not converge
@@ -212,12 +216,10 @@ def test_impact_analysis_extends_its_design_until_the_reported_intervals_are_nar
     for name in ("models", "cards"):
         assert np.allclose(grown[name].ST.values, fixed[name].ST.values, equal_nan=True)
     assert models.attrs["widest_st_halfwidth"] == pytest.approx(impact.reported_halfwidth(grown))
-    loose = impact.impact_sensitivity(
-        n=16, window=(2021, 2022), per_model=False, target=10.0, max_n=64
-    )
+    loose = impact.impact_sensitivity(n=16, dataset=RECENT, per_model=False, target=10.0, max_n=64)
     assert loose["models"].attrs["base_points"] == 16 and loose["models"].attrs["converged"]
     with pytest.raises(MlimpactError, match="power of two"):
-        impact.impact_sensitivity(n=16, window=(2021, 2022), target=0.1, max_n=24)
+        impact.impact_sensitivity(n=16, dataset=RECENT, target=0.1, max_n=24)
 
 
 def test_no_input_below_the_threshold_is_called_dominant():
@@ -270,7 +272,7 @@ def test_first_order_above_total_order_is_flagged():
 
 def test_a_wall_clock_budget_stops_the_doubling():
     stopped = impact.impact_sensitivity(
-        n=16, window=(2021, 2022), per_model=False, target=1e-9, max_n=64, budget=1e-6
+        n=16, dataset=RECENT, per_model=False, target=1e-9, max_n=64, budget=1e-6
     )
     assert stopped["models"].attrs["base_points"] == 16
     assert stopped["models"].attrs["converged"] == 0

@@ -221,27 +221,31 @@ def _cards(args):
 
 def _data(args):
     from mlimpact.render import text
-    from mlimpact.runs.notable import build_runs
     from mlimpact.study.coverage import coverage, records_json
 
-    window = (args.first_year, args.last_year)
-    records, digest = _records(args)
-    runs = build_runs(
-        window=window,
-        impute=not args.complete_only,
-        speculative=not args.exclude_speculative,
-        records=records,
-    )
-    summary = coverage(runs, window)
+    dataset = _dataset(args, _records(args)[0])
+    runs = dataset.runs()
+    summary = coverage(runs, dataset.window)
     if args.format == "json":
         if args.per_model:
             summary["models"] = records_json(runs)
         print(json.dumps(summary, indent=2))
         return
-    print(
-        text.coverage_text(
-            summary, not args.complete_only, runs.records if args.per_model else None
-        )
+    print(text.coverage_text(summary, dataset.impute, runs.records if args.per_model else None))
+
+
+def _dataset(args, records):
+    """The :class:`~mlimpact.runs.notable.DatasetOptions` of a command's options (the
+    commands without --location or --power take the dataset's defaults)."""
+    from mlimpact.runs.notable import DatasetOptions
+
+    return DatasetOptions(
+        window=(args.first_year, args.last_year),
+        impute=not args.complete_only,
+        records=records,
+        location=getattr(args, "location", "evidence"),
+        power=getattr(args, "power", "evidence"),
+        speculative=not args.exclude_speculative,
     )
 
 
@@ -347,26 +351,18 @@ def _sensitivity(args):
         )
     from mlimpact.study.options import check_window
 
-    records, _ = _records(args)
-    check_window(
-        (args.first_year, args.last_year),
-        not args.complete_only,
-        speculative=not args.exclude_speculative,
-        records=records,
-    )
+    dataset = _dataset(args, _records(args)[0])
+    check_window(dataset)
     folder = files.ResultFolder(args.out, args.force, _metadata(args))
     with folder as directory:
         with _Backend(args) as client:
             result = impact_sensitivity(
                 n=args.samples,
                 seed=args.seed,
-                window=(args.first_year, args.last_year),
-                impute=not args.complete_only,
+                dataset=dataset,
                 per_model=not args.aggregates_only,
                 progress=None if args.quiet else _sensitivity_progress(),
                 client=client,
-                speculative=not args.exclude_speculative,
-                records=records,
             )
         count = report.write_sensitivity(result, directory)
     folder = folder.path
@@ -422,7 +418,9 @@ def _validate(args):
                 f"the published runs; it takes no {', '.join(given)}"
             )
     catalogue = merge_catalogue(default_catalogue(args.power), args.parameters, args.power)
-    records, _ = _records(args)
+    from mlimpact.runs.notable import DatasetOptions
+
+    dataset = DatasetOptions(records=_records(args)[0], location=args.location, power=args.power)
     folder = (
         files.ResultFolder(args.out, args.force, _metadata(args, catalogue)) if args.out else None
     )
@@ -433,9 +431,7 @@ def _validate(args):
             seed=args.seed,
             basis=args.basis,
             catalogue=catalogue,
-            location=args.location,
-            power=args.power,
-            records=records,
+            dataset=dataset,
         )
         return (
             calibration.with_leave_one_out(result, seed=args.seed) if args.leave_one_out else result

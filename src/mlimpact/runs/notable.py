@@ -941,6 +941,49 @@ def build_context(rows, impute, rules, location, power, speculative):
     return context
 
 
+@dataclass(frozen=True)
+class DatasetOptions:
+    """How the notable models become runs, checked once when made: the ``window`` of
+    publication years (inclusive), whether incomplete records are imputed, the ``records``
+    to use instead of ``data/models.csv`` (None: the embedded snapshot), the ``location``
+    rule, the ``power`` model and whether Epoch AI's ``Speculative`` records enter
+    (:func:`build_runs` says what each does). Every command and study function that builds
+    the dataset takes one of these instead of its six fields one by one."""
+
+    window: tuple = WINDOW
+    impute: bool = True
+    records: list | None = None
+    location: str = "evidence"
+    power: str = "evidence"
+    speculative: bool = True
+
+    def __post_init__(self):
+        first, last = self.window
+        if first > last:
+            raise MlimpactError(f"window: first year {first} after last year {last}")
+        if self.power not in catalogue.POWER_MODELS:
+            raise MlimpactError(
+                f"power model must be one of {', '.join(catalogue.POWER_MODELS)} "
+                f"(got {self.power!r})"
+            )
+        if self.location not in LOCATION_RULES:
+            raise MlimpactError(
+                f"location must be one of {', '.join(LOCATION_RULES)} (got {self.location!r})"
+            )
+
+    def runs(self, rules=None):
+        """The runs of these options (:func:`build_runs`), with a scenario's ``rules``."""
+        return build_runs(
+            self.window,
+            self.impute,
+            self.records,
+            self.location,
+            self.power,
+            self.speculative,
+            rules,
+        )
+
+
 def build_runs(
     window=WINDOW,
     impute=True,

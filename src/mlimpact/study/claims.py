@@ -39,7 +39,13 @@ from mlimpact.quantities import (
 )
 from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
 from mlimpact.study.coverage import coverage
-from mlimpact.study.options import StudyOptions, catalogue_of, records_of, validate_options
+from mlimpact.study.options import (
+    StudyOptions,
+    catalogue_of,
+    dataset_of,
+    records_of,
+    validate_options,
+)
 from mlimpact.study.scenarios import scenario_of, scenario_runs
 from mlimpact.uncertainty.binding import bind
 
@@ -211,16 +217,7 @@ def _card_point(summary):
 
 
 def _scenario(name, options, progress, client=None, records=None):
-    runs = scenario_runs(
-        name,
-        options.window,
-        options.impute,
-        options.low_carbon_country,
-        options.location,
-        options.power,
-        options.speculative,
-        records,
-    )
+    runs = scenario_runs(name, dataset_of(options, records), options.low_carbon_country)
     dates = trends.decimal_years(runs.dates)
     compute = runs.runs.column("training_compute")
     series = {criterion: _log(training_index(criterion)) for criterion in CRITERIA}
@@ -448,14 +445,9 @@ def run_study(options, progress=None, client=None):
         sensitivity_result = impact_sensitivity(
             n=options.sensitivity_samples,
             seed=options.seed,
-            window=options.window,
-            impute=options.impute,
+            dataset=dataset_of(options, records),
             per_model=False,
             client=client,
-            location=options.location,
-            power=options.power,
-            speculative=options.speculative,
-            records=records,
             target=options.sensitivity_target or None,
             max_n=options.sensitivity_max if options.sensitivity_target else None,
             budget=options.sensitivity_budget,
@@ -473,10 +465,9 @@ def run_study(options, progress=None, client=None):
             seed=options.seed,
             catalogue=catalogue_of(options, {}),
             chunk_size=options.chunk_size,
-            dataset=(baseline.notable, baseline.summary),
+            estimated=(baseline.notable, baseline.summary),
             client=client,
-            location=options.location,
-            power=options.power,
+            dataset=dataset_of(options, records),
             method=options.method,
         )
     specified = None

@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 
 from mlimpact._io import load_toml
 from mlimpact.errors import MlimpactError
-from mlimpact.runs.notable import LOCATION_RULES, WINDOW, build_runs
+from mlimpact.runs.notable import WINDOW, DatasetOptions
 from mlimpact.runs.records import read_models_file
 from mlimpact.study.scenarios import SCENARIOS, check_low_carbon_country
-from mlimpact.tables.catalogue import POWER_MODELS
 from mlimpact.uncertainty import METHODS
 
 #: Fits of the trends (mlimpact.analysis.trends; frontier: least squares on the frontier).
@@ -77,6 +76,19 @@ def records_of(options):
     return read_models_file(options.models_file)
 
 
+def dataset_of(options, records=None):
+    """The :class:`~mlimpact.runs.notable.DatasetOptions` of the main job's options, with the
+    ``records`` of its models file (:func:`records_of`) or the embedded snapshot."""
+    return DatasetOptions(
+        window=options.window,
+        impute=options.impute,
+        records=records,
+        location=options.location,
+        power=options.power,
+        speculative=options.speculative,
+    )
+
+
 def catalogue_of(options, extra, runs=None):
     """The default catalogue with the ``extra`` parameters and those of ``runs``
     (:func:`mlimpact.uncertainty.catalogue.with_runs`, if given), amended by the options'
@@ -96,9 +108,7 @@ def catalogue_of(options, extra, runs=None):
 
 def validate_options(options):
     """Check the options before any work (and before any folder is written)."""
-    first, last = options.window
-    if first > last:
-        raise MlimpactError(f"window: first year {first} after last year {last}")
+    dataset = dataset_of(options, records_of(options)[0])  # window, location, power
     if options.samples < 16:
         raise MlimpactError(
             f"samples: at least 16 are needed for intervals (got {options.samples})"
@@ -114,16 +124,8 @@ def validate_options(options):
             f"(got {', '.join(sorted(map(str, unknown))) or 'none'})"
         )
     check_low_carbon_country(options.low_carbon_country)
-    if options.location not in LOCATION_RULES:
-        raise MlimpactError(
-            f"location must be one of {', '.join(LOCATION_RULES)} (got {options.location!r})"
-        )
     if options.fit not in FITS:
         raise MlimpactError(f"fit must be one of {', '.join(FITS)} (got {options.fit!r})")
-    if options.power not in POWER_MODELS:
-        raise MlimpactError(
-            f"power model must be one of {', '.join(POWER_MODELS)} (got {options.power!r})"
-        )
     n = options.sensitivity_samples
     if n and (n < 2 or n & (n - 1)):
         raise MlimpactError(f"sensitivity samples must be 0 or a power of two >= 2 (got {n})")
@@ -151,32 +153,19 @@ def validate_options(options):
         specification_set(
             choices_of(options), options.specification_axes, options.specification_mode
         )
-    check_window(
-        options.window,
-        options.impute,
-        options.location,
-        options.power,
-        options.speculative,
-        records_of(options)[0],
-    )
+    check_window(dataset)
 
 
 #: Fewest models, and distinct publication years, a trend is fitted on.
 MIN_MODELS, MIN_YEARS = 10, 3
 
 
-def check_window(
-    window, impute=True, location="evidence", power="evidence", speculative=True, records=None
-):
-    """Raise unless the notable models of ``window`` that enter a run are enough to fit a
+def check_window(dataset):
+    """Raise unless the notable models of ``dataset`` (a
+    :class:`~mlimpact.runs.notable.DatasetOptions`) that enter a run are enough to fit a
     trend: at least :data:`MIN_MODELS` models over :data:`MIN_YEARS` publication years."""
-    runs = (
-        build_runs(
-            window, impute, location=location, power=power, speculative=speculative, records=records
-        )
-        if window[0] <= window[1]
-        else None
-    )
+    window = dataset.window
+    runs = dataset.runs()
     years = {r.year for r in runs.records if r.status != "excluded"} if runs else set()
     count = len(runs.runs) if runs else 0
     if count < MIN_MODELS or len(years) < MIN_YEARS:

@@ -91,30 +91,15 @@ def check_low_carbon_country(code):
         raise MlimpactError(f"low-carbon country: unknown code {code!r}")
 
 
-def scenario_runs(
-    scenario,
-    window=notable.WINDOW,
-    impute=True,
-    low_carbon_country=None,
-    location="evidence",
-    power="evidence",
-    speculative=True,
-    records=None,
-):
-    """The runs of the notable models of ``window`` under ``scenario``
-    (:class:`mlimpact.runs.notable.NotableRuns`)."""
+def scenario_runs(scenario, dataset=None, low_carbon_country=None):
+    """The runs of the notable models of ``dataset`` (a
+    :class:`mlimpact.runs.notable.DatasetOptions`; default: the whole embedded dataset) under
+    ``scenario`` (:class:`mlimpact.runs.notable.NotableRuns`)."""
     chosen = scenario_of(scenario)
+    dataset = notable.DatasetOptions() if dataset is None else dataset
     check_low_carbon_country(low_carbon_country)
     low_carbon_country = low_carbon_country.upper() if low_carbon_country else None
-    return notable.build_runs(
-        window,
-        impute,
-        location=location,
-        power=power,
-        speculative=speculative,
-        records=records,
-        rules=chosen.rules_for(low_carbon_country, power),
-    )
+    return dataset.runs(chosen.rules_for(low_carbon_country, dataset.power))
 
 
 def _low_carbon_grid(low_carbon_country, country, year):

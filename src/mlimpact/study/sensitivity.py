@@ -36,17 +36,12 @@ ALL_MODELS, ALL_CARDS = "all models", "all cards"
 def impact_sensitivity(
     n=256,
     seed=0,
-    window=notable.WINDOW,
-    impute=True,
+    dataset=None,
     resamples=100,
     per_model=True,
     chunk_size=128,
     progress=None,
     client=None,
-    location="evidence",
-    power="evidence",
-    speculative=True,
-    records=None,
     target=None,
     max_n=None,
     budget=None,
@@ -58,7 +53,8 @@ def impact_sensitivity(
     date) per criterion, as in the claims; the production share of the summed GWP, ADPe and
     PE; and, for one card of each data-centre and workstation GPU, its production GWP, ADPe
     and PE and their growth rates with release date. Parameters are the inputs of the
-    catalogue (all columns of one input form one group).
+    catalogue (all columns of one input form one group). ``dataset``: the notable models'
+    :class:`~mlimpact.runs.notable.DatasetOptions` (default: the whole embedded dataset).
 
     Convergence (``target``): after ``n`` base points, the analysis goes on over the same Sobol'
     sequence, doubling N, until the widest half-width of the total-order intervals of the outputs
@@ -80,10 +76,9 @@ def impact_sensitivity(
     if target is not None and not target > 0:
         raise MlimpactError(f"sensitivity: the target half-width must be > 0 (got {target})")
     started = time.perf_counter()
-    runs = notable.build_runs(
-        window, impute, location=location, power=power, speculative=speculative, records=records
-    )
-    catalogue = with_runs(default_catalogue(power), runs)
+    dataset = notable.DatasetOptions() if dataset is None else dataset
+    runs = dataset.runs()
+    catalogue = with_runs(default_catalogue(dataset.power), runs)
     bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes)
     outputs = training_outputs(runs, per_model)
     models = _DesignRun(

@@ -150,12 +150,10 @@ def validate(
     basis="all",
     catalogue=None,
     chunk_size=2048,
-    dataset=None,
+    estimated=None,
     client=None,
     ways=WAYS,
-    location="evidence",
-    power="evidence",
-    records=None,
+    dataset=None,
     method="mc",
 ):
     """Compare every scored row of ``data/validation.csv`` with our estimates.
@@ -168,17 +166,18 @@ def validate(
         Which rows to compare.
     catalogue : dict, optional
         Uncertain inputs (default ``data/parameters.toml``).
-    dataset : (NotableRuns, xarray.Dataset), optional
+    estimated : (NotableRuns, xarray.Dataset), optional
         The main job's baseline runs and their per-model summary, to reuse for the
         ``dataset`` way (propagated here otherwise).
     ways : tuple
         Which of :data:`WAYS` to compute.
-    location, power : str
-        The location rule and power model of the runs
-        (:func:`mlimpact.runs.notable.build_runs`); ``catalogue`` must be of that power
-        model (by default it is).
+    dataset : DatasetOptions, optional
+        The notable models' records, location rule and power model
+        (:class:`mlimpact.runs.notable.DatasetOptions`; default: the embedded dataset, every
+        year); the setup way takes its location rule and power model. ``catalogue`` must be
+        of that power model (by default it is).
     method : {"mc", "lhs", "sobol"}
-        Sampling design of every propagation of training runs (that of ``dataset``'s
+        Sampling design of every propagation of training runs (that of ``estimated``'s
         summary, if given); the card way samples as :func:`mlimpact.study.cards.card_estimate`.
 
     Returns
@@ -204,11 +203,13 @@ def validate(
         the path of ``estimate`` (:func:`mlimpact.engine.propagate.propagate_runs`)."""
         return propagate_runs(runs, samples, catalogue=catalogue, table=table, **propagate_options)
 
+    dataset = notable.DatasetOptions() if dataset is None else dataset
+    location, power = dataset.location, dataset.power
     if "dataset" in ways:
-        if dataset is None:
-            runs = notable.build_runs(location=location, power=power, records=records)
-            dataset = (runs, estimate(runs))
-        runs, summary = dataset
+        if estimated is None:
+            runs = dataset.runs()
+            estimated = (runs, estimate(runs))
+        runs, summary = estimated
         included = set(runs.runs.names)
         reasons = {r.name: r.reason for r in runs.records}
         compared = []
