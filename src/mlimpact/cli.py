@@ -73,45 +73,55 @@ def _estimate(args):
     if not args.setup:
         raise MlimpactError("estimate needs a SETUP file, --batch FILE or --codecarbon FILE")
     _readable_toml((args.setup, "setup file"))
-    from mlimpact.engine import model, propagate
-    from mlimpact.render import text
     from mlimpact.runs.setupfile import load_setup
-    from mlimpact.uncertainty.catalogue import (
-        apply_uncertainty,
-        catalogue_hash,
-        default_catalogue,
-        merge_catalogue,
-    )
 
     setup = load_setup(args.setup, power=args.power, location=args.location)
     if args.point:
-        ignored = [
-            flag
-            for flag, given in (
-                ("--parameters", args.parameters),
-                ("--out", args.out),
-                ("--scheduler", args.scheduler),
-            )
-            if given
-        ]
-        if ignored:
-            raise MlimpactError(
-                f"--point takes no {', '.join(ignored)}: the point estimate "
-                "samples nothing and writes no file"
-            )
-        apply_uncertainty(
-            default_catalogue(args.power),
-            setup.uncertainty,
-            source=f"{setup.source}: [uncertainty]",
-        )  # errors are still errors
-        result = model.training_impacts(setup.runs)
-        if args.format == "json":
-            print(_json({**text.point_json(result), **text.setup_json(setup)}))
-        else:
-            print(text.describe_setup(setup))
-            print("point estimate (every input at its given or default value)\n")
-            print(text.point_table(result))
-        return
+        return _point_estimate(args, setup)
+    return _monte_carlo_estimate(args, setup)
+
+
+def _point_estimate(args, setup):
+    """Print the point estimate of a loaded setup (``estimate --point``); returns None."""
+    from mlimpact.engine import model
+    from mlimpact.render import text
+    from mlimpact.uncertainty.catalogue import apply_uncertainty, default_catalogue
+
+    ignored = [
+        flag
+        for flag, given in (
+            ("--parameters", args.parameters),
+            ("--out", args.out),
+            ("--scheduler", args.scheduler),
+        )
+        if given
+    ]
+    if ignored:
+        raise MlimpactError(
+            f"--point takes no {', '.join(ignored)}: the point estimate "
+            "samples nothing and writes no file"
+        )
+    apply_uncertainty(
+        default_catalogue(args.power),
+        setup.uncertainty,
+        source=f"{setup.source}: [uncertainty]",
+    )  # errors are still errors
+    result = model.training_impacts(setup.runs)
+    if args.format == "json":
+        print(_json({**text.point_json(result), **text.setup_json(setup)}))
+    else:
+        print(text.describe_setup(setup))
+        print("point estimate (every input at its given or default value)\n")
+        print(text.point_table(result))
+
+
+def _monte_carlo_estimate(args, setup):
+    """Propagate the uncertainty of a loaded setup, write ``--out`` if given and print the
+    result; returns None."""
+    from mlimpact.engine import propagate
+    from mlimpact.render import text
+    from mlimpact.uncertainty.catalogue import default_catalogue, merge_catalogue
+
     catalogue = merge_catalogue(default_catalogue(args.power), args.parameters, args.power)
     if args.out:
         files.check_writable_file(args.out, force=args.force)
@@ -136,17 +146,7 @@ def _estimate(args):
             client=client,
         )
     if args.out:
-        files.write_netcdf(
-            files.describe_dataset(
-                files.split_point(result),
-                f"mlimpact Monte Carlo estimate of {setup.runs.names[0]}",
-                catalogue=catalogue_hash(catalogue),
-                command=_command(args),
-                power_model=args.power,
-                location_model=args.location,
-            ),
-            args.out,
-        )
+        _write_estimate(args, setup, result, catalogue)
     if args.format == "json":
         print(_json({**text.monte_carlo_json(result), **text.setup_json(setup, checks)}))
     else:
@@ -156,6 +156,24 @@ def _estimate(args):
             "median [95 % interval]\n"
         )
         print(text.monte_carlo_table(result))
+
+
+def _write_estimate(args, setup, result, catalogue):
+    """Write the Monte Carlo estimate of a setup to the NetCDF file ``args.out``; returns
+    None."""
+    from mlimpact.uncertainty.catalogue import catalogue_hash
+
+    files.write_netcdf(
+        files.describe_dataset(
+            files.split_point(result),
+            f"mlimpact Monte Carlo estimate of {setup.runs.names[0]}",
+            catalogue=catalogue_hash(catalogue),
+            command=_command(args),
+            power_model=args.power,
+            location_model=args.location,
+        ),
+        args.out,
+    )
 
 
 def _card(args):

@@ -130,6 +130,26 @@ def write_study(result, folder, command=None):
     """Write the main job's outputs into ``folder`` (prepared by the caller); ``command``
     is recorded in results.nc's history."""
     folder = Path(folder)
+    _write_claims(result.claims, folder)
+    if result.specifications:
+        _write_specifications(result.specifications, folder)
+    files.write_csv(
+        folder / "trends.csv", TRENDS_HEADER, [_trend_row(row) for row in result.trends]
+    )
+    baseline = result.scenarios.get("baseline") or next(iter(result.scenarios.values()))
+    _write_models(baseline, folder)
+    _write_netcdf(result, baseline, folder, command)
+    _write_figures(result, baseline, folder)
+    if result.sensitivity is not None:
+        write_sensitivity(result.sensitivity, folder, figures=("growth",))
+    if result.validation is not None:
+        write_validation(result.validation, folder)
+    files.write_text(folder / "report.md", study_markdown(result))
+    return folder
+
+
+def _write_claims(claims, folder):
+    """claims.csv of the claims rows; returns nothing."""
     files.write_csv(
         folder / "claims.csv",
         CLAIMS_HEADER,
@@ -140,28 +160,30 @@ def write_study(result, folder, command=None):
                 else _g(row.get(k))
                 for k in CLAIMS_HEADER
             ]
-            for row in result.claims
+            for row in claims
         ],
     )
-    if result.specifications:
-        files.write_csv(
-            folder / "specifications.csv",
-            SPECIFICATIONS_HEADER,
-            [
-                [
-                    _g(row[k]) if k in ("estimate", "low", "high", "probability") else row[k]
-                    for k in SPECIFICATIONS_HEADER
-                ]
-                for row in result.specifications
-            ],
-        )
-        files.save_figure(
-            plots.specification_figure(result.specifications), folder / "specifications.png"
-        )
+
+
+def _write_specifications(specifications, folder):
+    """specifications.csv and specifications.png of the specification rows; returns nothing."""
     files.write_csv(
-        folder / "trends.csv", TRENDS_HEADER, [_trend_row(row) for row in result.trends]
+        folder / "specifications.csv",
+        SPECIFICATIONS_HEADER,
+        [
+            [
+                _g(row[k]) if k in ("estimate", "low", "high", "probability") else row[k]
+                for k in SPECIFICATIONS_HEADER
+            ]
+            for row in specifications
+        ],
     )
-    baseline = result.scenarios.get("baseline") or next(iter(result.scenarios.values()))
+    files.save_figure(plots.specification_figure(specifications), folder / "specifications.png")
+
+
+def _write_models(baseline, folder):
+    """models.csv: the baseline's per-model statistics, one row per criterion and phase;
+    returns nothing."""
     records = {r.name: r for r in baseline.notable.records}
     rows = []
     summary = baseline.summary
@@ -203,12 +225,11 @@ def write_study(result, folder, command=None):
                     ]
                 )
     files.write_csv(folder / "models.csv", MODELS_HEADER, rows)
-    # NetCDF: per-model statistics of every scenario and per-sample slopes
-    datasets = []
-    for name, scenario in result.scenarios.items():
-        datasets.append(scenario.summary.expand_dims(scenario=[name]))
-    combined = xr.concat(datasets, dim="scenario", join="outer")
-    series = sorted({k[0] for s in result.scenarios.values() for k in s.slopes})
+
+
+def _per_sample_slopes(result, series):
+    """The (scenario, series, uncertainty, sample) array of every scenario's per-sample slopes,
+    NaN where a series has no fit."""
     slopes = np.full(
         (len(result.scenarios), len(series), len(UNCERTAINTIES), result.options.samples), np.nan
     )
@@ -217,19 +238,36 @@ def write_study(result, folder, command=None):
             for k, uncertainty in enumerate(UNCERTAINTIES):
                 if (key, uncertainty) in scenario.slopes:
                     slopes[i, j, k] = scenario.slopes[key, uncertainty]
-    combined["slope"] = (
-        ("scenario", "series", "uncertainty", "sample"),
-        slopes,
-        {"units": "1/year", "long_name": "slope of ln(value) against publication date, per sample"},
-    )
+    return slopes
+
+
+def _per_sample_intercepts(result, series):
+    """The (scenario, series, sample) array of every scenario's per-sample intercepts, NaN
+    where a series has no fit."""
     intercepts = np.full((len(result.scenarios), len(series), result.options.samples), np.nan)
     for i, scenario in enumerate(result.scenarios.values()):
         for j, key in enumerate(series):
             if key in scenario.intercepts:
                 intercepts[i, j] = scenario.intercepts[key]
+    return intercepts
+
+
+def _write_netcdf(result, baseline, folder, command):
+    """results.nc: per-model statistics of every scenario and per-sample slopes and
+    intercepts; returns nothing."""
+    datasets = []
+    for name, scenario in result.scenarios.items():
+        datasets.append(scenario.summary.expand_dims(scenario=[name]))
+    combined = xr.concat(datasets, dim="scenario", join="outer")
+    series = sorted({k[0] for s in result.scenarios.values() for k in s.slopes})
+    combined["slope"] = (
+        ("scenario", "series", "uncertainty", "sample"),
+        _per_sample_slopes(result, series),
+        {"units": "1/year", "long_name": "slope of ln(value) against publication date, per sample"},
+    )
     combined["intercept"] = (
         ("scenario", "series", "sample"),
-        intercepts,
+        _per_sample_intercepts(result, series),
         {
             "units": "1",
             "long_name": "intercept of ln(value) against "
@@ -256,7 +294,11 @@ def write_study(result, folder, command=None):
         ),
         folder / "results.nc",
     )
-    # figures
+
+
+def _write_figures(result, baseline, folder):
+    """The figures impacts_<criterion>.png, cards_gwp.png and scenarios.png; returns nothing."""
+    summary = baseline.summary
     for criterion in CRITERIA:
         values = summary[criterion]
         if criterion != "energy":
@@ -300,12 +342,6 @@ def write_study(result, folder, command=None):
         ]
     )
     files.save_figure(figure, folder / "scenarios.png")
-    if result.sensitivity is not None:
-        write_sensitivity(result.sensitivity, folder, figures=("growth",))
-    if result.validation is not None:
-        write_validation(result.validation, folder)
-    files.write_text(folder / "report.md", study_markdown(result))
-    return folder
 
 
 def _model_coordinates(baseline, names):
@@ -354,8 +390,23 @@ def _pct(p):
 
 def study_markdown(result):
     """report.md: the claims in plain words, the table, the figures."""
-    options = result.options
     lines = [
+        *_intro_markdown(result.options),
+        *_dataset_markdown(result),
+        *_claims_markdown(result),
+        *_figures_markdown(result.options),
+        *drivers_markdown(result),
+        *_sensitivity_markdown(result),
+        *specifications_markdown(result),
+        *validation_markdown(result.validation),
+        *_files_markdown(result),
+    ]
+    return "\n".join(lines)
+
+
+def _intro_markdown(options):
+    """The report's title and its paragraph on the sampling and the intervals."""
+    return [
         "# Environmental impacts of training notable AI models: claims with confidence intervals",
         "",
         f"Monte Carlo over {options.samples:,} samples (seed {options.seed}, "
@@ -367,33 +418,40 @@ def study_markdown(result):
         "each source alone.",
         "",
     ]
-    if result.coverage is not None:
-        report = result.coverage
-        origin = (
-            "notable models (Epoch AI, the embedded snapshot)"
-            if result.models_sha256 is None
-            else f"runs of `{options.models_file}` (SHA-256 {result.models_sha256})"
-        )
-        lines += [
-            f"**Dataset**: {report['included_total']} of "
-            f"{report['included_total'] + report['excluded_total']} {origin} "
-            f"enter: {report['complete_total']} complete, "
-            f"{report['imputed_total']} with imputed fields; "
-            f"{report['excluded_total']} excluded (`mlimpact data` says why); "
-            f"{report.get('speculative_included', 0)} of them are records Epoch AI marks "
-            "Speculative. Location: "
-            f"{options.location}; power model: {options.power}. Catalogue of uncertain "
-            "inputs: the prior of `data/parameters.toml`"
-            + (
-                ", amended by the configuration's [uncertainty] section"
-                if options.uncertainty
-                else ""
-            )
-            + " (not calibrated: out of sample the calibrated catalogue of `mlimpact "
-            "calibrate` scores worse, docs/calibration.md).",
-            "",
-        ]
-    lines += ["## The claims", ""]
+
+
+def _dataset_markdown(result):
+    """The report's paragraph on the models that enter and the catalogue (none without a
+    coverage report)."""
+    if result.coverage is None:
+        return []
+    options = result.options
+    report = result.coverage
+    origin = (
+        "notable models (Epoch AI, the embedded snapshot)"
+        if result.models_sha256 is None
+        else f"runs of `{options.models_file}` (SHA-256 {result.models_sha256})"
+    )
+    return [
+        f"**Dataset**: {report['included_total']} of "
+        f"{report['included_total'] + report['excluded_total']} {origin} "
+        f"enter: {report['complete_total']} complete, "
+        f"{report['imputed_total']} with imputed fields; "
+        f"{report['excluded_total']} excluded (`mlimpact data` says why); "
+        f"{report.get('speculative_included', 0)} of them are records Epoch AI marks "
+        "Speculative. Location: "
+        f"{options.location}; power model: {options.power}. Catalogue of uncertain "
+        "inputs: the prior of `data/parameters.toml`"
+        + (", amended by the configuration's [uncertainty] section" if options.uncertainty else "")
+        + " (not calibrated: out of sample the calibrated catalogue of `mlimpact "
+        "calibrate` scores worse, docs/calibration.md).",
+        "",
+    ]
+
+
+def _claims_markdown(result):
+    """The report's section on the claims: one sentence per claim, then the table."""
+    lines = ["## The claims", ""]
     for claim, text in result.claim_texts.items():
         rows = [r for r in result.claims if r["claim"] == claim]
         if not rows:
@@ -419,9 +477,13 @@ def study_markdown(result):
         "of the summed impacts of all models that comes from producing the hardware, and "
         "the probability is P(share > 0.5).",
         "",
-        "## Figures",
-        "",
     ]
+    return lines
+
+
+def _figures_markdown(options):
+    """The report's section of figures: the trends, the cards and the scenarios."""
+    lines = ["## Figures", ""]
     for criterion, title in TITLES.items():
         lines += [f"### {title} per training run", "", f"![{title}](impacts_{criterion}.png)", ""]
     lines += [
@@ -444,10 +506,13 @@ def study_markdown(result):
         "efficient accelerator, in peak FLOP/s per W, released by its publication "
         "date).",
         "",
-        *drivers_markdown(result),
-        *_sensitivity_markdown(result),
-        *specifications_markdown(result),
-        *validation_markdown(result.validation),
+    ]
+    return lines
+
+
+def _files_markdown(result):
+    """The report's closing section: the files of the folder and where the methods are."""
+    return [
         "## Files",
         "",
         "- `claims.csv`: this table. `trends.csv`: every growth rate, "
@@ -468,7 +533,6 @@ def study_markdown(result):
         "Methods: docs/methodology.md, docs/uncertainty.md, docs/dataset.md, docs/validation.md.",
         "",
     ]
-    return "\n".join(lines)
 
 
 def _sensitivity_markdown(result):
@@ -625,37 +689,9 @@ def drivers_markdown(result):
         return []
     from mlimpact.study.drivers import SERIES
 
-    def trend(quantity, criterion, uncertainty):
-        return next(
-            (
-                r
-                for r in result.trends
-                if r["scenario"] == "baseline"
-                and r["quantity"] == quantity
-                and r["criterion"] == criterion
-                and r["uncertainty"] == uncertainty
-            ),
-            None,
-        )
-
-    energy = trend("energy per model", "energy", "combined")
-    compute = trend("training compute per model", "compute", "dataset")
-    rows = [
-        (
-            "energy per training run (our model, use phase)",
-            energy,
-            len(result.scenarios["baseline"].dates),
-        ),
-        (
-            "training compute per model",
-            compute,
-            int(np.sum(result.scenarios["baseline"].notable.runs.column("training_compute") > 0)),
-        ),
-    ]
-    rows += [
-        (SERIES[name][0], trend(SERIES[name][0], name, "dataset"), n)
-        for name, (_, n) in result.drivers.items()
-    ]
+    energy = _baseline_trend(result.trends, "energy per model", "energy", "combined")
+    compute = _baseline_trend(result.trends, "training compute per model", "compute", "dataset")
+    rows = _driver_rows(result, energy, compute)
     lines = [
         "## What drives the energy trend",
         "",
@@ -668,24 +704,76 @@ def drivers_markdown(result):
         "|---|---|---|",
     ]
     lines += [f"| {label} | {_factor(row)} | {n} |" for label, row, n in rows if row]
-    used = trend(SERIES["hardware_efficiency_used"][0], "hardware_efficiency_used", "dataset")
-    if energy and compute and used and used["estimate"] > 0:
-        lines += [
-            "",
-            f"Compute per model grows x{compute['estimate']:.2f} per year and the "
-            f"peak efficiency of the accelerators it runs on x{used['estimate']:.2f}: "
-            f"with utilisation and overheads unchanged, energy per model would grow "
-            f"about x{compute['estimate'] / used['estimate']:.2f} per year; our model "
-            f"gives x{energy['estimate']:.2f}. "
-            + (
-                "Efficiency gains are real but compute grows faster (the intervals do "
-                "not overlap), so energy rises."
-                if compute["low"] > used["high"] and used["low"] > 1
-                else "The intervals do not tell whether compute outgrows efficiency."
-            ),
-        ]
+    used = _baseline_trend(
+        result.trends, SERIES["hardware_efficiency_used"][0], "hardware_efficiency_used", "dataset"
+    )
+    lines += _compute_against_efficiency(energy, compute, used)
+    lines += _rebound_markdown(energy, used)
+    return lines
+
+
+def _baseline_trend(rows, quantity, criterion, uncertainty):
+    """The first baseline row of ``rows`` (trends.csv's) of that quantity, criterion and
+    source of uncertainty, or None."""
+    return next(
+        (
+            r
+            for r in rows
+            if r["scenario"] == "baseline"
+            and r["quantity"] == quantity
+            and r["criterion"] == criterion
+            and r["uncertainty"] == uncertainty
+        ),
+        None,
+    )
+
+
+def _driver_rows(result, energy, compute):
+    """The (label, trend row or None, number of items) rows of the drivers' table: the energy,
+    the compute, then every driver series."""
+    from mlimpact.study.drivers import SERIES
+
+    baseline = result.scenarios["baseline"]
+    rows = [
+        ("energy per training run (our model, use phase)", energy, len(baseline.dates)),
+        (
+            "training compute per model",
+            compute,
+            int(np.sum(baseline.notable.runs.column("training_compute") > 0)),
+        ),
+    ]
+    rows += [
+        (SERIES[name][0], _baseline_trend(result.trends, SERIES[name][0], name, "dataset"), n)
+        for name, (_, n) in result.drivers.items()
+    ]
+    return rows
+
+
+def _compute_against_efficiency(energy, compute, used):
+    """The lines comparing the growth of compute with that of the accelerators' efficiency
+    (none unless the three trends are known and the efficiency's is positive)."""
+    if not (energy and compute and used and used["estimate"] > 0):
+        return []
+    return [
+        "",
+        f"Compute per model grows x{compute['estimate']:.2f} per year and the "
+        f"peak efficiency of the accelerators it runs on x{used['estimate']:.2f}: "
+        f"with utilisation and overheads unchanged, energy per model would grow "
+        f"about x{compute['estimate'] / used['estimate']:.2f} per year; our model "
+        f"gives x{energy['estimate']:.2f}. "
+        + (
+            "Efficiency gains are real but compute grows faster (the intervals do "
+            "not overlap), so energy rises."
+            if compute["low"] > used["high"] and used["low"] > 1
+            else "The intervals do not tell whether compute outgrows efficiency."
+        ),
+    ]
+
+
+def _rebound_markdown(energy, used):
+    """The lines on what the energy and efficiency trends can say about a rebound effect."""
     backfire = energy and used and energy["low"] > 1 and used["low"] > 1
-    lines += [
+    return [
         "",
         "*What this can say about a rebound effect.* A rebound effect is the share "
         "of the energy savings expected from an efficiency gain that the response to "
@@ -706,7 +794,6 @@ def drivers_markdown(result):
         "energy was itself computed from compute, peak rate and an assumed utilisation.",
         "",
     ]
-    return lines
 
 
 def specifications_markdown(result):

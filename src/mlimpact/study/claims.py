@@ -349,24 +349,90 @@ def run_study(options, progress=None, client=None):
     """
     validate_options(options)
     steps = ["cards", *options.scenarios, *(["specifications"] if options.specifications else [])]
-
-    def step_progress(step):
-        def report(done, total):
-            if progress is not None:
-                progress((steps.index(step) + done / total) / len(steps), step)
-
-        return report
-
-    card_result = _cards(options, step_progress("cards"), client)
+    card_result = _cards(options, _step_progress(progress, steps, "cards"), client)
     records, models_sha256 = records_of(options)
     scenarios = {
-        name: _scenario(name, options, step_progress(name), client, records)
+        name: _scenario(name, options, _step_progress(progress, steps, name), client, records)
         for name in options.scenarios
     }
-    trend_rows = []
+    trend_rows = _trend_rows(card_result, scenarios)
+    driven = None
+    if "baseline" in scenarios:
+        driven, driver_rows = _driver_trends(scenarios["baseline"], options)
+        trend_rows += driver_rows
+    claims = _claims_rows(trend_rows, scenarios)
+    sensitivity_result = None
+    if options.sensitivity_samples:
+        sensitivity_result = _sensitivity_indices(options, records, client)
+    covered = (
+        coverage(scenarios["baseline"].notable, options.window) if "baseline" in scenarios else None
+    )
+    checked = None
+    if options.validate and "baseline" in scenarios:
+        checked = _validate_baseline(options, scenarios["baseline"], records, client)
+    specified = None
+    if options.specifications:
+        specified = _evaluate_specifications(
+            options, claims, _step_progress(progress, steps, "specifications")
+        )
+    return StudyResult(
+        options,
+        scenarios,
+        card_result,
+        claims,
+        trend_rows,
+        sensitivity_result,
+        covered,
+        dict(CLAIMS),
+        checked,
+        models_sha256,
+        specified,
+        driven,
+    )
+
+
+def _step_progress(progress, steps, step):
+    """The ``report(done, total)`` callback of one of the study's ``steps``: it calls
+    ``progress(fraction of the whole study done, step)`` (nothing if ``progress`` is None)."""
+
+    def report(done, total):
+        if progress is not None:
+            progress((steps.index(step) + done / total) / len(steps), step)
+
+    return report
+
+
+def _series_quantity(series):
+    """The quantity (trends.csv's column) of a scenario's trend series."""
+    if series.endswith("_use"):
+        return "use-phase impact per model"
+    if series.endswith("_share"):
+        return "production share per model"
+    if series == "efficiency":
+        return "training FLOP per kWh"
+    if series == "compute":
+        return "training compute per model"
+    if series == "energy":
+        return "energy per model"
+    return "life-cycle impact per model"
+
+
+def _series_criterion(series):
+    """The criterion (trends.csv's column) of a scenario's trend series."""
+    if series == "efficiency":
+        return "energy"
+    if series == "compute":
+        return "compute"
+    return series.removesuffix("_use").removesuffix("_production_share")
+
+
+def _trend_rows(card_result, scenarios):
+    """The growth rows of the cards and of every scenario's series, per source of
+    uncertainty."""
+    rows = []
     for uncertainty in trends.UNCERTAINTIES:
         for criterion in IMPACT_CRITERIA:
-            trend_rows.append(
+            rows.append(
                 _growth_row(
                     "card_production_rises",
                     "production of one card",
@@ -381,41 +447,35 @@ def run_study(options, progress=None, client=None):
                 if key[1] != uncertainty:
                     continue
                 series = key[0]
-                criterion = series.removesuffix("_use").removesuffix("_production_share")
-                quantity = (
-                    "use-phase impact per model"
-                    if series.endswith("_use")
-                    else "production share per model"
-                    if series.endswith("_share")
-                    else "training FLOP per kWh"
-                    if series == "efficiency"
-                    else "training compute per model"
-                    if series == "compute"
-                    else "energy per model"
-                    if series == "energy"
-                    else "life-cycle impact per model"
-                )
-                if series in ("efficiency", "compute"):
-                    criterion = "energy" if series == "efficiency" else "compute"
-                trend_rows.append(
+                rows.append(
                     _growth_row(
                         _claim_of(series, name),
-                        quantity,
-                        "energy" if series == "efficiency" else criterion,
+                        _series_quantity(series),
+                        _series_criterion(series),
                         name,
                         uncertainty,
                         result.slopes[key],
                     )
                 )
-    driven = None
-    if "baseline" in scenarios:
-        from mlimpact.study import drivers
+    return rows
 
-        driven = drivers.driver_slopes(scenarios["baseline"].notable, options.window, options.seed)
-        for name, (slopes, _) in driven.items():
-            trend_rows.append(
-                _growth_row("", drivers.SERIES[name][0], name, "baseline", "dataset", slopes)
-            )
+
+def _driver_trends(baseline, options):
+    """The per-sample slopes of the energy trend's drivers (:mod:`mlimpact.study.drivers`) on
+    the baseline scenario, and their growth rows."""
+    from mlimpact.study import drivers
+
+    driven = drivers.driver_slopes(baseline.notable, options.window, options.seed)
+    rows = [
+        _growth_row("", drivers.SERIES[name][0], name, "baseline", "dataset", slopes)
+        for name, (slopes, _) in driven.items()
+    ]
+    return driven, rows
+
+
+def _claims_rows(trend_rows, scenarios):
+    """The claims table: the trend rows that test a claim, then (with a baseline) the
+    impact-shifting rows."""
     claims = [
         row
         for row in trend_rows
@@ -438,71 +498,64 @@ def run_study(options, progress=None, client=None):
                     "probability": share["probability"],
                 }
             )
-    sensitivity_result = None
-    if options.sensitivity_samples:
-        from mlimpact.study.sensitivity import impact_sensitivity
+    return claims
 
-        sensitivity_result = impact_sensitivity(
-            n=options.sensitivity_samples,
-            seed=options.seed,
-            dataset=dataset_of(options, records),
-            per_model=False,
-            client=client,
-            target=options.sensitivity_target or None,
-            max_n=options.sensitivity_max if options.sensitivity_target else None,
-            budget=options.sensitivity_budget,
-        )
-    covered = (
-        coverage(scenarios["baseline"].notable, options.window) if "baseline" in scenarios else None
+
+def _sensitivity_indices(options, records, client):
+    """The Sobol' indices of :func:`mlimpact.study.sensitivity.impact_sensitivity` under the
+    options' sensitivity settings."""
+    from mlimpact.study.sensitivity import impact_sensitivity
+
+    return impact_sensitivity(
+        n=options.sensitivity_samples,
+        seed=options.seed,
+        dataset=dataset_of(options, records),
+        per_model=False,
+        client=client,
+        target=options.sensitivity_target or None,
+        max_n=options.sensitivity_max if options.sensitivity_target else None,
+        budget=options.sensitivity_budget,
     )
-    checked = None
-    if options.validate and "baseline" in scenarios:
-        from mlimpact.study.validation import validate
 
-        baseline = scenarios["baseline"]
-        checked = validate(
-            samples=options.samples,
-            seed=options.seed,
-            catalogue=catalogue_of(options, {}),
-            chunk_size=options.chunk_size,
-            estimated=(baseline.notable, baseline.summary),
-            client=client,
-            dataset=dataset_of(options, records),
-            method=options.method,
-        )
-    specified = None
-    if options.specifications:
-        from mlimpact.study import specifications
 
-        specs = specifications.specification_set(
-            specifications.choices_of(options),
-            options.specification_axes,
-            options.specification_mode,
-        )
-        specified = specifications.evaluate(
-            options,
-            run_study,
-            specs,
-            options.specification_samples,
-            progress=step_progress("specifications"),
-        )
-        shares = specifications.robustness(specified)
-        for row in claims:
-            row["robustness"] = shares.get(specifications.claim_key(row), np.nan)
-    return StudyResult(
+def _validate_baseline(options, baseline, records, client):
+    """The comparison of published footprints with the baseline's intervals
+    (:func:`mlimpact.study.validation.validate`)."""
+    from mlimpact.study.validation import validate
+
+    return validate(
+        samples=options.samples,
+        seed=options.seed,
+        catalogue=catalogue_of(options, {}),
+        chunk_size=options.chunk_size,
+        estimated=(baseline.notable, baseline.summary),
+        client=client,
+        dataset=dataset_of(options, records),
+        method=options.method,
+    )
+
+
+def _evaluate_specifications(options, claims, progress):
+    """The rows of the claims re-evaluated under every specification
+    (:mod:`mlimpact.study.specifications`); sets each claim's ``robustness`` in ``claims``."""
+    from mlimpact.study import specifications
+
+    specs = specifications.specification_set(
+        specifications.choices_of(options),
+        options.specification_axes,
+        options.specification_mode,
+    )
+    specified = specifications.evaluate(
         options,
-        scenarios,
-        card_result,
-        claims,
-        trend_rows,
-        sensitivity_result,
-        covered,
-        dict(CLAIMS),
-        checked,
-        models_sha256,
-        specified,
-        driven,
+        run_study,
+        specs,
+        options.specification_samples,
+        progress=progress,
     )
+    shares = specifications.robustness(specified)
+    for row in claims:
+        row["robustness"] = shares.get(specifications.claim_key(row), np.nan)
+    return specified
 
 
 def _claim_of(series, scenario):
