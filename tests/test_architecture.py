@@ -195,3 +195,58 @@ def test_the_criteria_are_named_and_counted_in_quantities_only():
                 ):
                     found.append(f"{where}: {name}({len(q.IMPACT_CRITERIA)}...)")
     assert found == []
+
+
+#: Functions that may pass the size limits, and why: the numba kernels keep a sample's whole
+#: evaluation in one compiled loop (a call per stage costs a function call per value), and the
+#: parser is declarations.
+LONG_FUNCTIONS = {
+    "engine/kernels/montecarlo.py:fused_kernel",
+    "cli.py:build_parser",
+}
+#: Lines of code (the docstring aside) and branches a function may have.
+MAX_LINES, MAX_BRANCHES = 80, 25
+
+
+def _branches(function):
+    """Branches of a function: if/for/while/try/with/conditional expressions, comprehensions,
+    except clauses and match statements, and each extra operand of and/or."""
+    kinds = (
+        ast.If,
+        ast.For,
+        ast.While,
+        ast.Try,
+        ast.With,
+        ast.IfExp,
+        ast.comprehension,
+        ast.ExceptHandler,
+        ast.Match,
+    )
+    count = 0
+    for node in ast.walk(function):
+        count += isinstance(node, kinds)
+        if isinstance(node, ast.BoolOp):
+            count += len(node.values) - 1
+    return count
+
+
+def _docstring_lines(function):
+    """Lines of a function's docstring (they document, they do not count as its length)."""
+    first = function.body[0]
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+        if isinstance(first.value.value, str):
+            return first.end_lineno - first.lineno + 1
+    return 0
+
+
+def test_no_function_is_over_80_lines_or_25_branches():
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                name = f"{path.relative_to(PACKAGE).as_posix()}:{node.name}"
+                lines = node.end_lineno - node.lineno + 1 - _docstring_lines(node)
+                branches = _branches(node)
+                if (lines > MAX_LINES or branches > MAX_BRANCHES) and name not in LONG_FUNCTIONS:
+                    found.append(f"{name}: {lines} lines, {branches} branches")
+    assert found == []

@@ -182,6 +182,55 @@ class SobolAccumulator:
         return first, total, first_conf, total_conf, second
 
 
+def _groups_of(
+    names: list[str], groups: Mapping[str, Sequence[str]] | None
+) -> Mapping[str, Sequence[str]]:
+    """The groups of inputs (default: one per input), checked to name known inputs only."""
+    if groups is None:
+        groups = {name: [name] for name in names}
+    unknown = {m for members in groups.values() for m in members} - set(names)
+    if unknown:
+        raise MlimpactError(f"sobol: groups name unknown parameters {sorted(unknown)}")
+    return groups
+
+
+def _largest_n(n: int, target_width: float | None, max_n: int | None) -> int:
+    """The largest N the design may reach, checked to be a power of two >= ``n``."""
+    limit = n if target_width is None else (max_n or n)
+    if limit < n or limit & (limit - 1):
+        raise MlimpactError(f"sobol: max_n must be a power of two >= n (got {limit})")
+    return limit
+
+
+def _evaluate(
+    func: Callable[[dict[str, np.ndarray]], ArrayLike],
+    names: list[str],
+    dists: list[distributions.Distribution],
+    u: np.ndarray,
+) -> np.ndarray:
+    """The outputs of ``func`` at the inputs of uniforms ``u``, checked to be one finite row
+    (or vector of outputs) per row of ``u``."""
+    values = {name: dist.ppf(u[:, j]) for j, (name, dist) in enumerate(zip(names, dists))}
+    out = np.asarray(func(values), dtype=np.float64)  # type: ignore[arg-type]  # 1-D arrays
+    if out.ndim not in (1, 2) or out.shape[0] != u.shape[0]:
+        raise MlimpactError(
+            f"sobol: func must return shape ({u.shape[0]},) or ({u.shape[0]}, k), got {out.shape}"
+        )
+    if not np.isfinite(out).all():
+        bad = ~np.isfinite(out).all(axis=-1) if out.ndim == 2 else ~np.isfinite(out)
+        raise MlimpactError(
+            "sobol: func returned values that are not finite numbers "
+            f"(first at row {int(np.argmax(bad))} of the design)"
+        )
+    return out
+
+
+def _widest_interval(accumulator: SobolAccumulator, confidence: float) -> float:
+    """The full width of the widest S1 or ST interval of the accumulator."""
+    _, _, first_conf, total_conf, _ = accumulator.indices(confidence)
+    return 2 * float(np.nanmax(np.maximum(first_conf, total_conf)))
+
+
 def sobol(
     func: Callable[[dict[str, np.ndarray]], ArrayLike],
     parameters: Mapping[str, distributions.Distribution | Mapping[str, Any] | float],
@@ -228,39 +277,16 @@ def sobol(
         raise MlimpactError("sobol: no parameters")
     _check_bootstrap(resamples, confidence)
     dists = [distributions.from_spec(parameters[name], name=name) for name in names]
-    if groups is None:
-        groups = {name: [name] for name in names}
-    unknown = {m for members in groups.values() for m in members} - set(names)
-    if unknown:
-        raise MlimpactError(f"sobol: groups name unknown parameters {sorted(unknown)}")
-    limit = n if target_width is None else (max_n or n)
-    if limit < n or limit & (limit - 1):
-        raise MlimpactError(f"sobol: max_n must be a power of two >= n (got {limit})")
-    design = SaltelliDesign(
-        len(names),
-        [[names.index(m) for m in members] for members in groups.values()],
-        limit,
-        seed,
-        second_order,
-    )
+    groups = _groups_of(names, groups)
+    limit = _largest_n(n, target_width, max_n)
+    columns = [[names.index(m) for m in members] for members in groups.values()]
+    design = SaltelliDesign(len(names), columns, limit, seed, second_order)
     accumulator, single, history = None, False, []
     checkpoint, base_start = n, 0
     while base_start < limit:
         base_stop = min(base_start + chunk_size, checkpoint)
         u = design.uniforms(base_start * design.step, base_stop * design.step)
-        values = {name: dist.ppf(u[:, j]) for j, (name, dist) in enumerate(zip(names, dists))}
-        out = np.asarray(func(values), dtype=np.float64)  # type: ignore[arg-type]  # 1-D arrays
-        if out.ndim not in (1, 2) or out.shape[0] != u.shape[0]:
-            raise MlimpactError(
-                f"sobol: func must return shape ({u.shape[0]},) or "
-                f"({u.shape[0]}, k), got {out.shape}"
-            )
-        if not np.isfinite(out).all():
-            bad = ~np.isfinite(out).all(axis=-1) if out.ndim == 2 else ~np.isfinite(out)
-            raise MlimpactError(
-                "sobol: func returned values that are not finite numbers "
-                f"(first at row {int(np.argmax(bad))} of the design)"
-            )
+        out = _evaluate(func, names, dists, u)
         single = out.ndim == 1
         out = out.reshape(out.shape[0], -1)
         if accumulator is None:
@@ -270,20 +296,13 @@ def sobol(
         if base_start == checkpoint:
             if target_width is None:
                 break
-            _, _, first_conf, total_conf, _ = accumulator.indices(confidence)
-            width = 2 * float(np.nanmax(np.maximum(first_conf, total_conf)))
+            width = _widest_interval(accumulator, confidence)
             history.append((checkpoint, width))
             if width <= target_width or checkpoint >= limit:
                 break
             checkpoint *= 2
     # the design has n >= 2 base points, so the loop ran and made the accumulator
-    result = indices_dataset(
-        accumulator,  # type: ignore[arg-type]
-        list(groups),
-        confidence,
-        single,
-        output_names,
-    )
+    result = indices_dataset(accumulator, list(groups), confidence, single, output_names)  # type: ignore[arg-type]
     if history:
         result.attrs["convergence"] = "; ".join(
             f"N={m}: widest interval {w:.4g}" for m, w in history

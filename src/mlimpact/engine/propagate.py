@@ -375,6 +375,103 @@ def evaluate_rows(
     return samples
 
 
+def _check_kept_size(n, runs, point):
+    """Check that every sample of every run fits in :data:`MAX_KEPT_VALUES` values."""
+    if n * point.size > MAX_KEPT_VALUES:
+        raise MlimpactError(
+            f"keeping {n} samples of {len(runs)} runs needs "
+            f"{n * point.size:,} values (limit {MAX_KEPT_VALUES:,}); use "
+            "fewer samples or the summaries"
+        )
+
+
+def _chunks_on_cluster(client, ranges, progress, n, total, chunk):
+    """The chunks' per-sample statistics, computed as tasks on a Dask cluster (their
+    accumulators absorbed into ``total``); ``chunk``: the keywords of :func:`_chunk_task`."""
+    from mlimpact.engine import distributed
+
+    chunk_results = []
+    for accumulator, chunk_result in distributed.map_chunks(
+        client, _chunk_task, ranges, progress, n, **chunk
+    ):
+        total.absorb(accumulator)
+        chunk_results.append(chunk_result)
+    return chunk_results
+
+
+def _chunks_locally(
+    ranges,
+    progress,
+    n,
+    total,
+    kept,
+    *,
+    runs,
+    production_factors,
+    bound,
+    design,
+    point,
+    kind,
+    on_chunk,
+    plan,
+):
+    """The chunks' per-sample statistics, computed here into ``total`` (and ``kept``, the
+    array of every sample, if not None); the keywords are those of :func:`_chunk_task`."""
+    chunk_results = []
+    scratch = np.empty(ranges.largest * bound.n_columns)
+    for start, stop in ranges:
+        target = (
+            kept[start:stop]
+            if kept is not None
+            else (_chunk_samples(point, stop - start) if on_chunk is not None else None)
+        )
+        run_chunk(
+            runs,
+            production_factors,
+            bound,
+            design,
+            start,
+            stop,
+            total,
+            target,
+            kind,
+            plan,
+            scratch,
+        )
+        if on_chunk is not None:
+            chunk_results.append(on_chunk(start, stop, target))
+        if progress is not None:
+            progress(stop, n)
+    return chunk_results
+
+
+def _card_result(total, point, runs, attrs, kept):
+    """The card Dataset of a propagation, with every sample if ``kept`` is not None."""
+    stats = _statistics(total, point)  # (statistic, run, quantity)
+    values = np.transpose(
+        stats.reshape(len(STATISTICS), len(runs), len(q.IMPACT_CRITERIA), len(q.COMPONENTS)),
+        (1, 2, 3, 0),
+    )
+    result = card_dataset(
+        values, runs.names, ("statistic",), {"statistic": list(STATISTICS)}, attrs
+    )
+    if kept is not None:
+        parts = np.moveaxis(
+            kept.reshape(len(kept), len(runs), len(q.IMPACT_CRITERIA), len(q.COMPONENTS)), 0, -1
+        )  # run, crit, comp, s
+        samples = card_dataset(parts, runs.names, ("sample",))
+        result = result.merge(samples.rename({c: f"{c}_samples" for c in q.IMPACT_CRITERIA}))
+    return result
+
+
+def _training_result(total, point, runs, attrs, kept):
+    """The training Dataset of a propagation, with every sample if ``kept`` is not None."""
+    result = summary_dataset(total, point, runs.names, attrs)
+    if kept is not None:
+        result = result.merge(samples_dataset(kept, runs.names))
+    return result
+
+
 def propagate(
     runs,
     bound,
@@ -434,85 +531,23 @@ def propagate(
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
     design = Design(method, n, bound.n_columns, seed)
     point = point_quantities(runs, production_factors, kind)
-    if keep_samples and n * point.size > MAX_KEPT_VALUES:
-        raise MlimpactError(
-            f"keeping {n} samples of {len(runs)} runs needs "
-            f"{n * point.size:,} values (limit {MAX_KEPT_VALUES:,}); use "
-            "fewer samples or the summaries"
-        )
+    if keep_samples:
+        _check_kept_size(n, runs, point)
     total = Accumulator.empty(point)
     plan = stage_plan(runs, bound)
     ranges = chunks(n, chunk_size)
     kept = np.empty((n, *point.shape)) if keep_samples else None
-    chunk_results = []
+    chunk = dict(runs=runs, production_factors=production_factors, bound=bound, design=design)
+    chunk.update(point=point, kind=kind, on_chunk=on_chunk, plan=plan)  # _chunk_task's keywords
     if client is not None:
         if keep_samples:
             raise MlimpactError("keep_samples is not available on a Dask cluster")
-        from mlimpact.engine import distributed
-
-        for accumulator, chunk_result in distributed.map_chunks(
-            client,
-            _chunk_task,
-            ranges,
-            progress,
-            n,
-            runs=runs,
-            production_factors=production_factors,
-            bound=bound,
-            design=design,
-            point=point,
-            kind=kind,
-            on_chunk=on_chunk,
-            plan=plan,
-        ):
-            total.absorb(accumulator)
-            chunk_results.append(chunk_result)
+        chunk_results = _chunks_on_cluster(client, ranges, progress, n, total, chunk)
     else:
-        scratch = np.empty(ranges.largest * bound.n_columns)
-        for start, stop in ranges:
-            target = (
-                kept[start:stop]
-                if keep_samples
-                else (_chunk_samples(point, stop - start) if on_chunk is not None else None)
-            )
-            run_chunk(
-                runs,
-                production_factors,
-                bound,
-                design,
-                start,
-                stop,
-                total,
-                target,
-                kind,
-                plan,
-                scratch,
-            )
-            if on_chunk is not None:
-                chunk_results.append(on_chunk(start, stop, target))
-            if progress is not None:
-                progress(stop, n)
+        chunk_results = _chunks_locally(ranges, progress, n, total, kept, **chunk)
     _check_finite(total, runs.names, kind)
     attrs = {"samples": n, "seed": seed, "method": method, "parameters": "; ".join(bound.groups)}
-    if kind == "card":
-        stats = _statistics(total, point)  # (statistic, run, quantity)
-        values = np.transpose(
-            stats.reshape(len(STATISTICS), len(runs), len(q.IMPACT_CRITERIA), len(q.COMPONENTS)),
-            (1, 2, 3, 0),
-        )
-        result = card_dataset(
-            values, runs.names, ("statistic",), {"statistic": list(STATISTICS)}, attrs
-        )
-        if keep_samples:
-            parts = np.moveaxis(
-                kept.reshape(n, len(runs), len(q.IMPACT_CRITERIA), len(q.COMPONENTS)), 0, -1
-            )  # run, crit, comp, s
-            samples = card_dataset(parts, runs.names, ("sample",))
-            result = result.merge(samples.rename({c: f"{c}_samples" for c in q.IMPACT_CRITERIA}))
-    else:
-        result = summary_dataset(total, point, runs.names, attrs)
-        if keep_samples:
-            result = result.merge(samples_dataset(kept, runs.names))
+    result = (_card_result if kind == "card" else _training_result)(total, point, runs, attrs, kept)
     if on_chunk is not None:
         return result, chunk_results
     return result

@@ -250,15 +250,9 @@ def _inventory_number(source, line, column, value, whole=False):
     return parsed
 
 
-def inventory_records(rows, columns, source="<inventory>"):
-    """Records of the rows of an inventory (:data:`INVENTORY_COLUMNS`, and any key of a setup
-    file's [node], [server] and [assumptions] as a column of its name:
-    :data:`mlimpact.runs.setupfile.ROW_KEYS`), by the rules of a setup file
-    (:func:`mlimpact.runs.setupfile.run_record`)."""
-    from mlimpact.runs.notable import accelerators_per_node
-    from mlimpact.runs.runspec import ROW_KEYS, check_value, run_record
-
-    unknown = [c for c in columns if c not in INVENTORY_COLUMNS and c not in ROW_KEYS]
+def _check_inventory_columns(source, columns, row_keys):
+    """Check that an inventory has the required columns and no unknown one."""
+    unknown = [c for c in columns if c not in INVENTORY_COLUMNS and c not in row_keys]
     missing = [c for c, (required, _) in INVENTORY_COLUMNS.items() if required and c not in columns]
     if unknown or missing:
         raise MlimpactError(
@@ -266,97 +260,135 @@ def inventory_records(rows, columns, source="<inventory>"):
             if missing
             else f"{source}: unknown columns {', '.join(unknown)} "
             f"(known: {', '.join(INVENTORY_COLUMNS)} and the setup keys "
-            f"{', '.join(ROW_KEYS)})"
+            f"{', '.join(row_keys)})"
         )
+
+
+def _cell(row, column):
+    """The stripped text of a row's cell (empty if absent)."""
+    return (row.get(column) or "").strip()
+
+
+def _inventory_numbers(source, line, row):
+    """The numeric cells an inventory row gives, checked (> 0; accelerators a whole number)."""
+    return {
+        c: _inventory_number(source, line, c, _cell(row, c), whole=c == "accelerators")
+        for c in (
+            "accelerators",
+            "hours",
+            "accelerator_hours",
+            "energy_kwh",
+            "training_compute_flop",
+        )
+        if _cell(row, c)
+    }
+
+
+def _chips_and_hours(source, line, numbers):
+    """The accelerators and hours of an inventory row, from accelerators and hours or from
+    accelerator_hours (with :data:`NOMINAL_HOURS` if neither of the others is given)."""
+    if "accelerator_hours" in numbers:
+        if "hours" in numbers and "accelerators" in numbers:
+            raise MlimpactError(
+                f"{source} line {line}: give accelerator_hours or "
+                "accelerators and hours, not all three"
+            )
+        chips = numbers.get("accelerators")
+        hours = numbers.get("hours")
+        if chips is None and hours is None:
+            hours = NOMINAL_HOURS
+        chips = chips if chips is not None else numbers["accelerator_hours"] / hours
+        hours = hours if hours is not None else numbers["accelerator_hours"] / chips
+    elif "accelerators" in numbers and "hours" in numbers:
+        chips, hours = numbers["accelerators"], numbers["hours"]
+    else:
+        raise MlimpactError(
+            f"{source} line {line}, column hours: give accelerators and hours, or accelerator_hours"
+        )
+    return chips, hours
+
+
+def _check_location_and_scope(source, line, location, scope, numbers):
+    """Check an inventory row's location (a known region) and energy_scope (a metered scope,
+    given with energy_kwh)."""
+    if location and not grid.is_region(location.upper() if len(location) == 3 else location):
+        raise MlimpactError(
+            f"{source} line {line}, column location: unknown region "
+            f"{location!r} (data/grid_regions.csv keys or ISO 3166 alpha-3)"
+        )
+    if scope and scope not in METERED_SCOPES:
+        raise MlimpactError(
+            f"{source} line {line}, column energy_scope: must be one of "
+            f"{', '.join(METERED_SCOPES)} (got {scope!r})"
+        )
+    if scope and "energy_kwh" not in numbers:
+        raise MlimpactError(f"{source} line {line}, column energy_scope: given without energy_kwh")
+
+
+def _setup_values(source, line, row, columns, hardware, chips, hours, numbers):
+    """The setup-file values ((section, key) -> value) of an inventory row."""
+    from mlimpact.runs.notable import accelerators_per_node
+    from mlimpact.runs.runspec import ROW_KEYS, check_value
+
+    per_node = float(accelerators_per_node(hardware))
+    values = {
+        ("run", "hours"): hours,
+        ("run", "nodes"): chips / per_node,
+        ("node", "gpu"): hardware.name,
+        ("node", "gpus"): per_node,
+    }
+    for column, where in (
+        ("location", "region"),
+        ("provider", "provider"),
+        ("organization", "organization"),
+        ("energy_scope", "energy_scope"),
+    ):
+        if _cell(row, column):
+            values["run", where] = _cell(row, column)
+    if "energy_kwh" in numbers:
+        values["run", "energy_kwh"] = numbers["energy_kwh"]
+    for column in columns:
+        if column in ROW_KEYS and _cell(row, column):
+            key, value = check_value(
+                f"{source} line {line}, column {column}", column, _cell(row, column)
+            )
+            values[key] = value
+    return values
+
+
+def inventory_records(rows, columns, source="<inventory>"):
+    """Records of the rows of an inventory (:data:`INVENTORY_COLUMNS`, and any key of a setup
+    file's [node], [server] and [assumptions] as a column of its name:
+    :data:`mlimpact.runs.setupfile.ROW_KEYS`), by the rules of a setup file
+    (:func:`mlimpact.runs.setupfile.run_record`)."""
+    from mlimpact.runs.runspec import ROW_KEYS, run_record
+
+    _check_inventory_columns(source, columns, ROW_KEYS)
     out, names = [], set()
     for line, row in enumerate(rows, start=2):
-        get = lambda column, row=row: (row.get(column) or "").strip()  # noqa: E731
-        name = get("name")
+        name = _cell(row, "name")
         if not name or name in names:
             raise MlimpactError(
                 f"{source} line {line}, column name: "
                 + ("empty" if not name else f"{name!r} appears twice")
             )
         names.add(name)
-        day = parse_date(get("date"))
+        day = parse_date(_cell(row, "date"))
         if day is None:
             raise MlimpactError(
-                f"{source} line {line}, column date: must be YYYY-MM-DD (got {get('date')!r})"
+                f"{source} line {line}, column date: must be YYYY-MM-DD "
+                f"(got {_cell(row, 'date')!r})"
             )
         hardware = hardware_table().find(
-            get("hardware"), field=f"{source} line {line}, column hardware"
+            _cell(row, "hardware"), field=f"{source} line {line}, column hardware"
         )
-        numbers = {
-            c: _inventory_number(source, line, c, get(c), whole=c == "accelerators")
-            for c in (
-                "accelerators",
-                "hours",
-                "accelerator_hours",
-                "energy_kwh",
-                "training_compute_flop",
-            )
-            if get(c)
-        }
-        if "accelerator_hours" in numbers:
-            if "hours" in numbers and "accelerators" in numbers:
-                raise MlimpactError(
-                    f"{source} line {line}: give accelerator_hours or "
-                    "accelerators and hours, not all three"
-                )
-            chips = numbers.get("accelerators")
-            hours = numbers.get("hours")
-            if chips is None and hours is None:
-                hours = NOMINAL_HOURS
-            chips = chips if chips is not None else numbers["accelerator_hours"] / hours
-            hours = hours if hours is not None else numbers["accelerator_hours"] / chips
-        elif "accelerators" in numbers and "hours" in numbers:
-            chips, hours = numbers["accelerators"], numbers["hours"]
-        else:
-            raise MlimpactError(
-                f"{source} line {line}, column hours: give accelerators and "
-                "hours, or accelerator_hours"
-            )
-        location = get("location")
-        if location and not grid.is_region(location.upper() if len(location) == 3 else location):
-            raise MlimpactError(
-                f"{source} line {line}, column location: unknown region "
-                f"{location!r} (data/grid_regions.csv keys or ISO 3166 alpha-3)"
-            )
-        scope = get("energy_scope")
-        if scope and scope not in METERED_SCOPES:
-            raise MlimpactError(
-                f"{source} line {line}, column energy_scope: must be one of "
-                f"{', '.join(METERED_SCOPES)} (got {scope!r})"
-            )
-        if scope and "energy_kwh" not in numbers:
-            raise MlimpactError(
-                f"{source} line {line}, column energy_scope: given without energy_kwh"
-            )
-        per_node = float(accelerators_per_node(hardware))
-        values = {
-            ("run", "hours"): hours,
-            ("run", "nodes"): chips / per_node,
-            ("node", "gpu"): hardware.name,
-            ("node", "gpus"): per_node,
-        }
-        for column, where in (
-            ("location", "region"),
-            ("provider", "provider"),
-            ("organization", "organization"),
-            ("energy_scope", "energy_scope"),
-        ):
-            if get(column):
-                values["run", where] = get(column)
-        if "energy_kwh" in numbers:
-            values["run", "energy_kwh"] = numbers["energy_kwh"]
-        for column in columns:
-            if column in ROW_KEYS and get(column):
-                key, value = check_value(
-                    f"{source} line {line}, column {column}", column, get(column)
-                )
-                values[key] = value
+        numbers = _inventory_numbers(source, line, row)
+        chips, hours = _chips_and_hours(source, line, numbers)
+        location, scope = _cell(row, "location"), _cell(row, "energy_scope")
+        _check_location_and_scope(source, line, location, scope, numbers)
+        values = _setup_values(source, line, row, columns, hardware, chips, hours, numbers)
         record, _, _ = run_record(values, name, f"{source} line {line}", date=day)
-        record["training_compute_flop"] = get("training_compute_flop")
+        record["training_compute_flop"] = _cell(row, "training_compute_flop")
         out.append(record)
     if not out:
         raise MlimpactError(f"{source}: no run")

@@ -199,9 +199,9 @@ _TYPE_NAMES = {
 }
 
 
-def apply_config(options, path):
-    """Options updated from the configuration file ``path`` (see the module's docstring)."""
-    document = load_toml(path, "config file")
+def _check_sections(path, document):
+    """Check that a configuration file has only [run], [uncertainty] and [specifications]
+    tables."""
     unknown = set(document) - {"run", "uncertainty", "specifications"}
     if unknown:
         raise MlimpactError(
@@ -211,7 +211,10 @@ def apply_config(options, path):
     for section in ("run", "uncertainty", "specifications"):
         if not isinstance(document.get(section, {}), dict):
             raise MlimpactError(f"{path}: [{section}] must be a table")
-    run = document.get("run", {})
+
+
+def _check_run_table(path, run):
+    """Check that the [run] table has only keys of :data:`CONFIG_KEYS`, of their types."""
     bad = set(run) - set(CONFIG_KEYS)
     if bad:
         raise MlimpactError(
@@ -229,6 +232,10 @@ def apply_config(options, path):
             raise MlimpactError(
                 f"{path}: [run] {key} must be {_TYPE_NAMES[expected]} (got {value!r})"
             )
+
+
+def _run_changes(options, run):
+    """The options' changes (field -> value) that the [run] table asks for."""
     changes = {
         k: v
         for k, v in run.items()
@@ -247,28 +254,43 @@ def apply_config(options, path):
             run.get("first_year", options.window[0]),
             run.get("last_year", options.window[1]),
         )
-    specs = dict(document.get("specifications", {}))
+    return changes
+
+
+def _specification_changes(path, specs):
+    """The options' changes (field -> value) that the [specifications] table ``specs`` asks
+    for (its mode, samples and enabled keys are popped from ``specs``)."""
+    changes = {}
+    for key in ("mode", "samples", "enabled"):
+        value = specs.pop(key, None)
+        if value is None:
+            continue
+        expected = {"mode": str, "samples": int, "enabled": bool}[key]
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise MlimpactError(
+                f"{path}: [specifications] {key} must be {_TYPE_NAMES[expected]} (got {value!r})"
+            )
+        changes[
+            {
+                "mode": "specification_mode",
+                "samples": "specification_samples",
+                "enabled": "specifications",
+            }[key]
+        ] = value
+    for axis, values in specs.items():
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise MlimpactError(f"{path}: [specifications] {axis} must be a list of strings")
     if specs:
-        for key in ("mode", "samples", "enabled"):
-            value = specs.pop(key, None)
-            if value is None:
-                continue
-            expected = {"mode": str, "samples": int, "enabled": bool}[key]
-            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-                raise MlimpactError(
-                    f"{path}: [specifications] {key} must be "
-                    f"{_TYPE_NAMES[expected]} (got {value!r})"
-                )
-            changes[
-                {
-                    "mode": "specification_mode",
-                    "samples": "specification_samples",
-                    "enabled": "specifications",
-                }[key]
-            ] = value
-        for axis, values in specs.items():
-            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-                raise MlimpactError(f"{path}: [specifications] {axis} must be a list of strings")
-        if specs:
-            changes["specification_axes"] = {a: tuple(v) for a, v in specs.items()}
+        changes["specification_axes"] = {a: tuple(v) for a, v in specs.items()}
+    return changes
+
+
+def apply_config(options, path):
+    """Options updated from the configuration file ``path`` (see the module's docstring)."""
+    document = load_toml(path, "config file")
+    _check_sections(path, document)
+    run = document.get("run", {})
+    _check_run_table(path, run)
+    changes = _run_changes(options, run)
+    changes.update(_specification_changes(path, dict(document.get("specifications", {}))))
     return dataclasses.replace(options, **changes, uncertainty=document.get("uncertainty", {}))

@@ -33,6 +33,94 @@ from mlimpact.uncertainty.sampling import SaltelliDesign
 ALL_MODELS, ALL_CARDS = "all models", "all cards"
 
 
+def _check_convergence_options(n, target, max_n):
+    """Check that the largest N is a power of two >= ``n`` and the target half-width > 0."""
+    if max_n is not None and (max_n < n or max_n & (max_n - 1)):
+        raise MlimpactError(
+            f"sensitivity: the largest N must be a power of two >= {n} (got {max_n})"
+        )
+    if target is not None and not target > 0:
+        raise MlimpactError(f"sensitivity: the target half-width must be > 0 (got {target})")
+
+
+def _card_outputs(priced, card_dates):
+    """The reduction of :func:`impact_sensitivity` for cards: a function from evaluated
+    samples (row, card, quantity) to ``(values (row, output), names)``."""
+
+    def card_outputs(samples):
+        columns, names = [], []
+        for criterion in IMPACT_CRITERIA:
+            values = samples[..., card_index(criterion)]
+            columns.append(values)
+            names += [("card impact", criterion, h.name) for h in priced]
+            slope, _ = trends.fit_slopes(card_dates, np.log(values))
+            columns.append(slope[:, None])
+            names.append(("card growth rate", criterion, ALL_CARDS))
+        return np.concatenate(columns, axis=1), names
+
+    return card_outputs
+
+
+def _card_design(n, seed, resamples, chunk_size, client):
+    """The design run of one card of each priced data-centre and workstation GPU."""
+    priced = [h for h in catalogue_gpus() if why_not_priced(h, "mixture") is None]
+    cards, known = card_runs(priced, "mixture")
+    card_bound = bind(default_catalogue(), cards, list(cards.names), [""] * len(cards), known)
+    card_dates = trends.decimal_years(
+        np.array([h.release_date for h in priced], dtype="datetime64[D]")
+    )
+    return _DesignRun(
+        cards,
+        card_bound,
+        n,
+        seed,
+        resamples,
+        chunk_size,
+        _card_outputs(priced, card_dates),
+        "card",
+        client,
+    )
+
+
+def _extend_until_converged(models, card_design, n, progress, target, max_n, budget, started):
+    """The results of both design runs, extended by doubling N until converged (see
+    :func:`impact_sensitivity`), and the history [(N, widest half-width)]."""
+    history, checkpoint = [], n
+    while True:
+        segment = time.perf_counter()
+        models.extend(checkpoint, progress)
+        card_design.extend(checkpoint)
+        result = {"models": models.result(), "cards": card_design.result()}
+        if target is None:
+            break
+        widest = reported_halfwidth(result)
+        history.append((checkpoint, widest))
+        now = time.perf_counter()
+        # the next doubling evaluates as many points as there are: twice the last segment
+        # (the first segment also holds the set-up and any compilation: it is not a guide)
+        per_point = (now - segment) / (checkpoint - (checkpoint // 2 if len(history) > 1 else 0))
+        if (
+            widest <= target
+            or (max_n is not None and 2 * checkpoint > max_n)
+            or (budget is not None and now - started + per_point * checkpoint > budget)
+        ):
+            break
+        checkpoint *= 2
+    return result, history
+
+
+def _record_convergence(result, history, target):
+    """Write the convergence history into the attributes of the result's Datasets (in
+    place)."""
+    for data in result.values():
+        data.attrs.update(
+            convergence="; ".join(f"N={m}: widest ST half-width {w:.3f}" for m, w in history),
+            converged=int(history[-1][1] <= target),
+            target_halfwidth=target,
+            widest_st_halfwidth=history[-1][1],
+        )
+
+
 def impact_sensitivity(
     n=256,
     seed=0,
@@ -69,12 +157,7 @@ def impact_sensitivity(
         ``{"models": Dataset, "cards": Dataset}``: ``S1``, ``ST``, ``S1_conf``, ``ST_conf``
         over (parameter, quantity, criterion, subject).
     """
-    if max_n is not None and (max_n < n or max_n & (max_n - 1)):
-        raise MlimpactError(
-            f"sensitivity: the largest N must be a power of two >= {n} (got {max_n})"
-        )
-    if target is not None and not target > 0:
-        raise MlimpactError(f"sensitivity: the target half-width must be > 0 (got {target})")
+    _check_convergence_options(n, target, max_n)
     started = time.perf_counter()
     dataset = notable.DatasetOptions() if dataset is None else dataset
     runs = dataset.runs()
@@ -84,56 +167,12 @@ def impact_sensitivity(
     models = _DesignRun(
         runs.runs, bound, n, seed, resamples, chunk_size, outputs, "training", client
     )
-    priced = [h for h in catalogue_gpus() if why_not_priced(h, "mixture") is None]
-    cards, known = card_runs(priced, "mixture")
-    card_bound = bind(default_catalogue(), cards, list(cards.names), [""] * len(cards), known)
-    card_dates = trends.decimal_years(
-        np.array([h.release_date for h in priced], dtype="datetime64[D]")
+    card_design = _card_design(n, seed, resamples, chunk_size, client)
+    result, history = _extend_until_converged(
+        models, card_design, n, progress, target, max_n, budget, started
     )
-
-    def card_outputs(samples):
-        columns, names = [], []
-        for criterion in IMPACT_CRITERIA:
-            values = samples[..., card_index(criterion)]
-            columns.append(values)
-            names += [("card impact", criterion, h.name) for h in priced]
-            slope, _ = trends.fit_slopes(card_dates, np.log(values))
-            columns.append(slope[:, None])
-            names.append(("card growth rate", criterion, ALL_CARDS))
-        return np.concatenate(columns, axis=1), names
-
-    card_design = _DesignRun(
-        cards, card_bound, n, seed, resamples, chunk_size, card_outputs, "card", client
-    )
-    history, checkpoint = [], n
-    while True:
-        segment = time.perf_counter()
-        models.extend(checkpoint, progress)
-        card_design.extend(checkpoint)
-        result = {"models": models.result(), "cards": card_design.result()}
-        if target is None:
-            break
-        widest = reported_halfwidth(result)
-        history.append((checkpoint, widest))
-        now = time.perf_counter()
-        # the next doubling evaluates as many points as there are: twice the last segment
-        # (the first segment also holds the set-up and any compilation: it is not a guide)
-        per_point = (now - segment) / (checkpoint - (checkpoint // 2 if len(history) > 1 else 0))
-        if (
-            widest <= target
-            or (max_n is not None and 2 * checkpoint > max_n)
-            or (budget is not None and now - started + per_point * checkpoint > budget)
-        ):
-            break
-        checkpoint *= 2
     if history:
-        for data in result.values():
-            data.attrs.update(
-                convergence="; ".join(f"N={m}: widest ST half-width {w:.3f}" for m, w in history),
-                converged=int(history[-1][1] <= target),
-                target_halfwidth=target,
-                widest_st_halfwidth=history[-1][1],
-            )
+        _record_convergence(result, history, target)
     return result
 
 

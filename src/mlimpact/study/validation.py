@@ -144,6 +144,136 @@ def _usable(stats):
     return all(math.isfinite(v) and v > 0 for k, v in stats.items() if k != "point")
 
 
+def _check_choices(basis, ways):
+    """Check that ``basis`` is a basis or ``all`` and ``ways`` a non-empty subset of
+    :data:`WAYS`."""
+    if basis not in (*BASES, "all"):
+        raise MlimpactError(f"basis must be measured, derived or all (got {basis!r})")
+    unknown = set(ways) - set(WAYS)
+    if unknown or not ways:
+        raise MlimpactError(f"ways must be among {', '.join(WAYS)}")
+
+
+def _estimate(runs, samples, propagate_options, table=None):
+    """Per-model summary of ``runs`` (its run table replaced by ``table`` if given), by the
+    path of ``estimate`` (:func:`mlimpact.engine.propagate.propagate_runs`)."""
+    return propagate_runs(runs, samples, table=table, **propagate_options)
+
+
+def _dataset_way(training, estimated, dataset, samples, propagate_options):
+    """Comparisons and skipped rows of the ``dataset`` way (``estimated`` propagated here if
+    None)."""
+    results, skipped = [], []
+    if estimated is None:
+        runs = dataset.runs()
+        estimated = (runs, _estimate(runs, samples, propagate_options))
+    runs, summary = estimated
+    included = set(runs.runs.names)
+    reasons = {r.name: r.reason for r in runs.records}
+    compared = []
+    for row in training:
+        if not row.epoch_model:
+            skipped.append((row.id, "dataset", "no Epoch AI record of this model"))
+        elif row.epoch_model not in included:
+            skipped.append(
+                (
+                    row.id,
+                    "dataset",
+                    "not in the run: " + reasons.get(row.epoch_model, "outside the window"),
+                )
+            )
+        else:
+            compared.append(row)
+    # the runs whose published power counts the accelerators alone, their host off
+    scoped = {row.epoch_model for row in compared if row.power_scope == "accelerators"}
+    alone = (
+        _estimate(runs, samples, propagate_options, accelerators_only(runs.runs, scoped))
+        if scoped
+        else None
+    )
+    for row in compared:
+        stats = _stats(
+            alone if row.power_scope == "accelerators" else summary,
+            row.epoch_model,
+            *TRAINING[row.quantity],
+        )
+        results.append(comparison(row, "dataset", stats, _SCOPE_NOTES[row.power_scope]))
+    return results, skipped
+
+
+def _setup_way(training, location, power, samples, propagate_options):
+    """Comparisons and skipped rows of the ``setup`` way."""
+    results, skipped = [], []
+    epoch = {m["model"]: m for m in load_models()}
+    records = {}
+    for row in training:
+        record = published_record(row, epoch.get(row.epoch_model, {}))
+        if record is None:
+            skipped.append((row.id, "setup", "accelerator, count or hours not published"))
+        else:
+            records[row.id] = record
+    if records:
+        years = [int(r["year"]) for r in records.values()]
+        runs = notable.build_runs(
+            (min(years), max(years)),
+            records=list(records.values()),
+            location=location,
+            power=power,
+        )
+        reasons = {r.name: r.reason for r in runs.records if r.status == "excluded"}
+        compared = [row for row in training if row.id in records and row.id not in reasons]
+        skipped += [(row.id, "setup", reasons[row.id]) for row in training if row.id in reasons]
+        # each row is its own run: the accelerator-scope rows' hosts are off in one table
+        summary = _estimate(
+            runs,
+            samples,
+            propagate_options,
+            accelerators_only(
+                runs.runs, {row.id for row in compared if row.power_scope == "accelerators"}
+            ),
+        )
+        for row in compared:
+            stats = _stats(summary, row.id, *TRAINING[row.quantity])
+            results.append(comparison(row, "setup", stats, _SCOPE_NOTES[row.power_scope]))
+    return results, skipped
+
+
+def _card_way(rows, samples, seed, catalogue, chunk_size):
+    """Comparisons and skipped rows of the ``card`` way."""
+    results, skipped = [], []
+    table = hardware_table()
+    for row in (r for r in rows if r.quantity == "card_gwp"):
+        hardware = table.find(row.hardware)
+        if hardware.variants:
+            skipped.append((row.id, "card", f"{row.hardware!r} names several cards"))
+            continue
+        result = card_estimate(
+            [hardware],
+            "mixture",
+            samples=samples,
+            seed=seed,
+            catalogue=catalogue,
+            chunk_size=chunk_size,
+        )
+        data = result.gwp.sel(hardware=hardware.name, component="total")
+        stats = {s: float(data.sel(statistic=s)) for s in STATISTICS}
+        results.append(
+            comparison(
+                row, "card", stats, "per accelerator: board / count" if row.chips > 1 else ""
+            )
+        )
+    return results, skipped
+
+
+def _check_usable(results):
+    """Check that every comparison's interval and median are finite and positive."""
+    for r in results:
+        if not _usable({k: r[k] for k in ("median", "low", "high")}):
+            raise MlimpactError(
+                f"validation row {r['id']!r} ({r['way']}): our interval is not finite and positive"
+            )
+
+
 def validate(
     samples=2048,
     seed=0,
@@ -184,11 +314,7 @@ def validate(
     -------
     ValidationResult
     """
-    if basis not in (*BASES, "all"):
-        raise MlimpactError(f"basis must be measured, derived or all (got {basis!r})")
-    unknown = set(ways) - set(WAYS)
-    if unknown or not ways:
-        raise MlimpactError(f"ways must be among {', '.join(WAYS)}")
+    _check_choices(basis, ways)
     rows = [
         r
         for r in published_footprints()
@@ -196,104 +322,24 @@ def validate(
     ]
     training = [r for r in rows if r.quantity in TRAINING]
     results, skipped = [], []
-    propagate_options = dict(seed=seed, method=method, chunk_size=chunk_size, client=client)
-
-    def estimate(runs, table=None):
-        """Per-model summary of ``runs`` (its run table replaced by ``table`` if given), by
-        the path of ``estimate`` (:func:`mlimpact.engine.propagate.propagate_runs`)."""
-        return propagate_runs(runs, samples, catalogue=catalogue, table=table, **propagate_options)
-
+    propagate_options = dict(
+        catalogue=catalogue, seed=seed, method=method, chunk_size=chunk_size, client=client
+    )
     dataset = notable.DatasetOptions() if dataset is None else dataset
     location, power = dataset.location, dataset.power
     if "dataset" in ways:
-        if estimated is None:
-            runs = dataset.runs()
-            estimated = (runs, estimate(runs))
-        runs, summary = estimated
-        included = set(runs.runs.names)
-        reasons = {r.name: r.reason for r in runs.records}
-        compared = []
-        for row in training:
-            if not row.epoch_model:
-                skipped.append((row.id, "dataset", "no Epoch AI record of this model"))
-            elif row.epoch_model not in included:
-                skipped.append(
-                    (
-                        row.id,
-                        "dataset",
-                        "not in the run: " + reasons.get(row.epoch_model, "outside the window"),
-                    )
-                )
-            else:
-                compared.append(row)
-        # the runs whose published power counts the accelerators alone, their host off
-        scoped = {row.epoch_model for row in compared if row.power_scope == "accelerators"}
-        alone = estimate(runs, accelerators_only(runs.runs, scoped)) if scoped else None
-        for row in compared:
-            stats = _stats(
-                alone if row.power_scope == "accelerators" else summary,
-                row.epoch_model,
-                *TRAINING[row.quantity],
-            )
-            results.append(comparison(row, "dataset", stats, _SCOPE_NOTES[row.power_scope]))
-
+        way_results, way_skipped = _dataset_way(
+            training, estimated, dataset, samples, propagate_options
+        )
+        results += way_results
+        skipped += way_skipped
     if "setup" in ways:
-        epoch = {m["model"]: m for m in load_models()}
-        records = {}
-        for row in training:
-            record = published_record(row, epoch.get(row.epoch_model, {}))
-            if record is None:
-                skipped.append((row.id, "setup", "accelerator, count or hours not published"))
-            else:
-                records[row.id] = record
-        if records:
-            years = [int(r["year"]) for r in records.values()]
-            runs = notable.build_runs(
-                (min(years), max(years)),
-                records=list(records.values()),
-                location=location,
-                power=power,
-            )
-            reasons = {r.name: r.reason for r in runs.records if r.status == "excluded"}
-            compared = [row for row in training if row.id in records and row.id not in reasons]
-            skipped += [(row.id, "setup", reasons[row.id]) for row in training if row.id in reasons]
-            # each row is its own run: the accelerator-scope rows' hosts are off in one table
-            summary = estimate(
-                runs,
-                accelerators_only(
-                    runs.runs, {row.id for row in compared if row.power_scope == "accelerators"}
-                ),
-            )
-            for row in compared:
-                stats = _stats(summary, row.id, *TRAINING[row.quantity])
-                results.append(comparison(row, "setup", stats, _SCOPE_NOTES[row.power_scope]))
-
+        way_results, way_skipped = _setup_way(training, location, power, samples, propagate_options)
+        results += way_results
+        skipped += way_skipped
     if "card" in ways:
-        table = hardware_table()
-        for row in (r for r in rows if r.quantity == "card_gwp"):
-            hardware = table.find(row.hardware)
-            if hardware.variants:
-                skipped.append((row.id, "card", f"{row.hardware!r} names several cards"))
-                continue
-            result = card_estimate(
-                [hardware],
-                "mixture",
-                samples=samples,
-                seed=seed,
-                catalogue=catalogue,
-                chunk_size=chunk_size,
-            )
-            data = result.gwp.sel(hardware=hardware.name, component="total")
-            stats = {s: float(data.sel(statistic=s)) for s in STATISTICS}
-            results.append(
-                comparison(
-                    row, "card", stats, "per accelerator: board / count" if row.chips > 1 else ""
-                )
-            )
-
-    for r in results:
-        if not _usable({k: r[k] for k in ("median", "low", "high")}):
-            raise MlimpactError(
-                f"validation row {r['id']!r} ({r['way']}): our interval is not finite and positive"
-            )
+        way_results, way_skipped = _card_way(rows, samples, seed, catalogue, chunk_size)
+        results += way_results
+        skipped += way_skipped
+    _check_usable(results)
     return ValidationResult(results, summarize(results), skipped, samples, seed)

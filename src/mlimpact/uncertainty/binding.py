@@ -59,6 +59,71 @@ class BoundParameters:
         return len(self.columns)
 
 
+def _is_identity(parameter):
+    """Whether a parameter scales by exactly 1 everywhere (it takes no column)."""
+    return (
+        parameter.distribution.kind == "constant"
+        and parameter.mode == "scale"
+        and parameter.distribution.value == 1.0
+        and not parameter.member_distributions
+    )
+
+
+def _column(key, label, name, column_of, columns):
+    """The column of a member of a parameter's scope, made on first use (runs are keyed by
+    position: two runs may share a name)."""
+    if key not in column_of:
+        column_of[key] = len(columns)
+        columns.append((name, label))
+    return column_of[key]
+
+
+def _bind_factors(name, parameter, columns, factor_column):
+    """Append one column per production factor of the parameter's criterion (in place)."""
+    c = IMPACT_CRITERIA.index(parameter.target)
+    for item, item_name in enumerate(FACTOR_NAMES):
+        factor_column[c, item] = len(columns)
+        columns.append((name, item_name))
+
+
+def _bind_run_field(name, parameter, runs, labels, known, run_keys, columns):
+    """The field index and the per-run and per-variant column arrays of a run-field parameter
+    (columns appended in place), or None if it acts on no run."""
+    n_runs = len(runs)
+    field = RUN_FIELDS.index(parameter.target)
+    by_variant = parameter.scope == "hardware" and parameter.target in VARIANT_FIELDS
+    column_of = {}
+    per_run = np.full(n_runs, -1, dtype=np.int64)
+    per_variant = np.full((n_runs, runs.variant_cdf.shape[1]), -1, dtype=np.int64)
+    for r in np.flatnonzero(~known[:, field]):
+        variants = runs.variant_labels[r]
+        if by_variant and len(variants) > 1:
+            for k, label in enumerate(variants):
+                if not parameter.members or label in parameter.members:
+                    per_variant[r, k] = _column(label, label, name, column_of, columns)
+        elif not parameter.members or labels[r] in parameter.members:
+            key = (
+                (run_keys[r] if run_keys is not None else (r, labels[r]))
+                if parameter.scope == "run"
+                else labels[r]
+            )
+            per_run[r] = _column(key, labels[r], name, column_of, columns)
+    if not column_of:
+        return None
+    return field, per_run, per_variant
+
+
+def _column_distributions(parameter, runs, classes, new_columns):
+    """The distributions of a parameter's new columns (a by-class run parameter's by the
+    class of each run)."""
+    if parameter.scope == "run" and parameter.by_class:
+        labels_of = dict(
+            zip(runs.names, (classes or {}).get(parameter.class_kind, [None] * len(runs)))
+        )
+        return [parameter.distribution_of(label, labels_of.get(label)) for _, label in new_columns]
+    return [parameter.distribution_of(label) for _, label in new_columns]
+
+
 def bind(parameters, runs, hardware, countries, known=None, classes=None, run_keys=None):
     """Bind parameters to the runs of a run table.
 
@@ -96,69 +161,27 @@ def bind(parameters, runs, hardware, countries, known=None, classes=None, run_ke
     factor_column = np.full((len(IMPACT_CRITERIA), len(FACTOR_NAMES)), -1, dtype=np.int64)
     n_variants = runs.variant_cdf.shape[1]
     for name, parameter in sorted(parameters.items()):
-        if (
-            parameter.distribution.kind == "constant"
-            and parameter.mode == "scale"
-            and parameter.distribution.value == 1.0
-            and not parameter.member_distributions
-        ):
+        if _is_identity(parameter):
             continue
         start = len(columns)
         if parameter.scope == "factor":
-            c = IMPACT_CRITERIA.index(parameter.target)
-            for item, item_name in enumerate(FACTOR_NAMES):
-                factor_column[c, item] = len(columns)
-                columns.append((name, item_name))
+            _bind_factors(name, parameter, columns, factor_column)
         else:
-            field = RUN_FIELDS.index(parameter.target)
             labels = {
                 "global": [""] * n_runs,
                 "hardware": list(hardware),
                 "country": list(countries),
                 "run": list(runs.names),
             }[parameter.scope]
-            by_variant = parameter.scope == "hardware" and parameter.target in VARIANT_FIELDS
-            column_of = {}
-
-            def column(key, label, column_of=column_of, name=name):
-                """The column of a member of the parameter's scope, made on first use (runs
-                are keyed by position: two runs may share a name)."""
-                if key not in column_of:
-                    column_of[key] = len(columns)
-                    columns.append((name, label))
-                return column_of[key]
-
-            per_run = np.full(n_runs, -1, dtype=np.int64)
-            per_variant = np.full((n_runs, n_variants), -1, dtype=np.int64)
-            for r in np.flatnonzero(~known[:, field]):
-                variants = runs.variant_labels[r]
-                if by_variant and len(variants) > 1:
-                    for k, label in enumerate(variants):
-                        if not parameter.members or label in parameter.members:
-                            per_variant[r, k] = column(label, label)
-                elif not parameter.members or labels[r] in parameter.members:
-                    key = (
-                        (run_keys[r] if run_keys is not None else (r, labels[r]))
-                        if parameter.scope == "run"
-                        else labels[r]
-                    )
-                    per_run[r] = column(key, labels[r])
-            if not column_of:
+            bound = _bind_run_field(name, parameter, runs, labels, known, run_keys, columns)
+            if bound is None:
                 continue
+            field, per_run, per_variant = bound
             fields.append(field)
             modes.append(SCALE if parameter.mode == "scale" else REPLACE)
             applications.append(per_run)
             variant_applications.append(per_variant)
-        if parameter.scope == "run" and parameter.by_class:
-            labels_of = dict(
-                zip(runs.names, (classes or {}).get(parameter.class_kind, [None] * n_runs))
-            )
-            dists.extend(
-                parameter.distribution_of(label, labels_of.get(label))
-                for _, label in columns[start:]
-            )
-        else:
-            dists.extend(parameter.distribution_of(label) for _, label in columns[start:])
+        dists.extend(_column_distributions(parameter, runs, classes, columns[start:]))
         groups[name] = list(range(start, len(columns)))
     return BoundParameters(
         columns=tuple(columns),

@@ -148,76 +148,99 @@ class Parameter:
         classes = dict(self.by_class or {})
         object.__setattr__(self, "by_class", classes or None)
         if classes or self.class_kind is not None:
-            if self.class_kind not in CLASS_KINDS or self.scope != "run":
-                raise MlimpactError(
-                    f"{where}: class must be one of {', '.join(CLASS_KINDS)}, "
-                    "with scope run and by_class"
-                )
+            _check_class_kind(where, self.class_kind, self.scope)
             for label, distribution in classes.items():
                 Parameter(f"{self.name}[{label}]", distribution, self.scope, self.target, self.mode)
-        if self.power_model not in (None, *POWER_MODELS):
-            raise MlimpactError(f"{where}: power_model must be one of {', '.join(POWER_MODELS)}")
-        if self.scope not in SCOPES:
-            raise MlimpactError(
-                f"{where}: scope must be one of {', '.join(SCOPES)} (got {self.scope!r})"
-            )
-        if self.mode not in MODES:
-            raise MlimpactError(f"{where}: mode must be replace or scale (got {self.mode!r})")
-        if self.scope == "factor":
-            if self.target not in IMPACT_CRITERIA or self.mode != "scale":
-                raise MlimpactError(
-                    f"{where}: a factor-scope parameter scales the production "
-                    f"factors of one criterion: target in {IMPACT_CRITERIA}, "
-                    "mode scale"
-                )
-        elif self.target not in RUN_FIELDS:
-            raise MlimpactError(
-                f"{where}: unknown target {self.target!r} (a run field: {', '.join(RUN_FIELDS)})"
-            )
+        _check_kinds(where, self.power_model, self.scope, self.mode)
+        _check_target(where, self.scope, self.target, self.mode)
         low, high = self.distribution.support()
         drawn_low, drawn_high = sampled_range(self.distribution)
         if self.mode == "scale":
-            if low < 0:
-                raise MlimpactError(
-                    f"{where}: a multiplicative error must be >= 0, but "
-                    f"{self.distribution} reaches {low:g}"
-                )
-            if not drawn_high <= MAX_SCALE:
-                raise MlimpactError(
-                    f"{where}: {self.distribution} draws multiplicative errors "
-                    f"up to {drawn_high:g}; at most {MAX_SCALE:g} is accepted"
-                )
+            _check_scale_range(where, self.distribution, low, drawn_high)
         else:
-            bound_low, low_ok, bound_high = FIELD_BOUNDS[self.target]
-            # an exclusive lower bound must not be in the support (a lognormal's 0 is not)
-            reaches = low <= bound_low and self.distribution.kind != "lognormal"
-            below = drawn_low < bound_low or (not low_ok and (drawn_low <= bound_low or reaches))
-            values = drawn_values(self.distribution)
-            if (
-                below
-                or drawn_high > bound_high
-                or (
-                    self.target in CATEGORIES
-                    and (values is None or not set(values) <= set(CATEGORIES[self.target]))
-                )
-            ):
-                raise MlimpactError(
-                    f"{where}: {self.distribution} can leave the valid range of "
-                    f"{self.target} ({bounds_text(self.target)})"
-                )
+            _check_field_range(where, self.distribution, self.target, low, drawn_low, drawn_high)
         if self.point is not None:
-            if self.mode != "replace":
-                raise MlimpactError(f"{where}: only a replace parameter has a point value")
-            if not (
-                isinstance(self.point, (int, float))
-                and not isinstance(self.point, bool)
-                and math.isfinite(self.point)
-                and low <= self.point <= high
-            ):
-                raise MlimpactError(
-                    f"{where}: point {self.point!r} is outside the support "
-                    f"[{low:g}, {high:g}] of {self.distribution}"
-                )
+            _check_point(where, self.point, self.mode, self.distribution, low, high)
+
+
+def _check_class_kind(where, class_kind, scope):
+    """Check that a by-class parameter has a known class kind and scope run."""
+    if class_kind not in CLASS_KINDS or scope != "run":
+        raise MlimpactError(
+            f"{where}: class must be one of {', '.join(CLASS_KINDS)}, with scope run and by_class"
+        )
+
+
+def _check_kinds(where, power_model, scope, mode):
+    """Check that a parameter's power model, scope and mode are known ones."""
+    if power_model not in (None, *POWER_MODELS):
+        raise MlimpactError(f"{where}: power_model must be one of {', '.join(POWER_MODELS)}")
+    if scope not in SCOPES:
+        raise MlimpactError(f"{where}: scope must be one of {', '.join(SCOPES)} (got {scope!r})")
+    if mode not in MODES:
+        raise MlimpactError(f"{where}: mode must be replace or scale (got {mode!r})")
+
+
+def _check_target(where, scope, target, mode):
+    """Check that a parameter targets a criterion's factors (scaled) or a run field."""
+    if scope == "factor":
+        if target not in IMPACT_CRITERIA or mode != "scale":
+            raise MlimpactError(
+                f"{where}: a factor-scope parameter scales the production "
+                f"factors of one criterion: target in {IMPACT_CRITERIA}, "
+                "mode scale"
+            )
+    elif target not in RUN_FIELDS:
+        raise MlimpactError(
+            f"{where}: unknown target {target!r} (a run field: {', '.join(RUN_FIELDS)})"
+        )
+
+
+def _check_scale_range(where, distribution, low, drawn_high):
+    """Check that a multiplicative error is >= 0 and draws at most :data:`MAX_SCALE`."""
+    if low < 0:
+        raise MlimpactError(
+            f"{where}: a multiplicative error must be >= 0, but {distribution} reaches {low:g}"
+        )
+    if not drawn_high <= MAX_SCALE:
+        raise MlimpactError(
+            f"{where}: {distribution} draws multiplicative errors "
+            f"up to {drawn_high:g}; at most {MAX_SCALE:g} is accepted"
+        )
+
+
+def _check_field_range(where, distribution, target, low, drawn_low, drawn_high):
+    """Check that a replacing distribution stays in the valid range (or categories) of its
+    run field."""
+    bound_low, low_ok, bound_high = FIELD_BOUNDS[target]
+    # an exclusive lower bound must not be in the support (a lognormal's 0 is not)
+    reaches = low <= bound_low and distribution.kind != "lognormal"
+    below = drawn_low < bound_low or (not low_ok and (drawn_low <= bound_low or reaches))
+    values = drawn_values(distribution)
+    if (
+        below
+        or drawn_high > bound_high
+        or (target in CATEGORIES and (values is None or not set(values) <= set(CATEGORIES[target])))
+    ):
+        raise MlimpactError(
+            f"{where}: {distribution} can leave the valid range of {target} ({bounds_text(target)})"
+        )
+
+
+def _check_point(where, point, mode, distribution, low, high):
+    """Check that a point value belongs to a replace parameter and is a finite number in the
+    support [low, high]."""
+    if mode != "replace":
+        raise MlimpactError(f"{where}: only a replace parameter has a point value")
+    if not (
+        isinstance(point, (int, float))
+        and not isinstance(point, bool)
+        and math.isfinite(point)
+        and low <= point <= high
+    ):
+        raise MlimpactError(
+            f"{where}: point {point!r} is outside the support [{low:g}, {high:g}] of {distribution}"
+        )
 
 
 def _check_members(where, scope, members):
