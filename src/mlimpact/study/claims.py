@@ -299,41 +299,31 @@ def _cards(options, progress, client=None):
 
 
 def _growth_row(claim, quantity, criterion, scenario, uncertainty, slopes):
-    if quantity.startswith("production share"):
-        change = trends.summarize(slopes, threshold=0.0)
-        return {
-            "claim": claim,
-            "quantity": quantity,
-            "criterion": criterion,
-            "scenario": scenario,
-            "uncertainty": uncertainty,
-            "statistic": "change of the share per year",
-            "estimate": change["estimate"],
-            "low": change["low"],
-            "high": change["high"],
-            "probability": change["probability"],
-            "doubling_time_years": np.nan,
-            "doubling_low": np.nan,
-            "doubling_high": np.nan,
-        }
-    factor, doubling = trends.growth(slopes)
-    summary = trends.summarize(factor, threshold=1.0)
-    times = trends.summarize(doubling)
-    return {
+    """A row of the trends table: the growth factor per year of a quantity (and its doubling
+    time), or for a production share the change of the share per year."""
+    row = {
         "claim": claim,
         "quantity": quantity,
         "criterion": criterion,
         "scenario": scenario,
         "uncertainty": uncertainty,
-        "statistic": "growth factor per year",
-        "estimate": summary["estimate"],
-        "low": summary["low"],
-        "high": summary["high"],
-        "probability": summary["probability"],
-        "doubling_time_years": times["estimate"],
-        "doubling_low": times["low"],
-        "doubling_high": times["high"],
     }
+    if quantity.startswith("production share"):
+        change = trends.summarize(slopes, threshold=0.0)
+        times = {"estimate": np.nan, "low": np.nan, "high": np.nan}
+        row["statistic"] = "change of the share per year"
+    else:
+        factor, doubling = trends.growth(slopes)
+        change = trends.summarize(factor, threshold=1.0)
+        times = trends.summarize(doubling)
+        row["statistic"] = "growth factor per year"
+    row.update({key: change[key] for key in ("estimate", "low", "high", "probability")})
+    row.update(
+        doubling_time_years=times["estimate"],
+        doubling_low=times["low"],
+        doubling_high=times["high"],
+    )
+    return row
 
 
 def run_study(options, progress=None, client=None):
