@@ -40,6 +40,7 @@ from mlimpact.errors import MlimpactError
 from mlimpact.runs import locations
 from mlimpact.runs.defaults import default_row, point
 from mlimpact.runs.table import (
+    ACT_FIELDS,
     IMPUTE_CHIPS,
     IMPUTE_HOURS,
     METERED_SCOPES,
@@ -375,23 +376,7 @@ def hardware_facts(hardware, precision, needs_peak, ranges, power="mlca"):
         ),
     }
     try:
-        facts.update(
-            {
-                k: v
-                for k, v in hardware_act_fields(hardware).items()
-                if k
-                in (
-                    "epa",
-                    "gpa_95",
-                    "gpa_99",
-                    "defect_density_low",
-                    "defect_density_high",
-                    "fab_intensity",
-                    "memory_gwp_low",
-                    "memory_gwp_high",
-                )
-            }
-        )
+        facts.update({k: v for k, v in hardware_act_fields(hardware).items() if k in ACT_FIELDS})
         facts["act"] = True
     except MlimpactError:
         facts.update(

@@ -156,12 +156,8 @@ RUN_FIELDS = (
 ) = range(len(RUN_FIELDS))
 #: Imputation codes: nothing, training time from compute, chip count from compute.
 NO_IMPUTATION, IMPUTE_HOURS, IMPUTE_CHIPS = 0, 1, 2
-#: Fields that a hardware variant sets.
-VARIANT_FIELDS = (
-    "gpu_tdp_w",
-    "gpu_memory_gb",
-    "gpu_die_area_cm2",
-    "peak_flops",
+#: Fields of ACT's production model that an accelerator sets (its fab and memory).
+ACT_FIELDS = (
     "epa",
     "gpa_95",
     "gpa_99",
@@ -170,6 +166,14 @@ VARIANT_FIELDS = (
     "fab_intensity",
     "memory_gwp_low",
     "memory_gwp_high",
+)
+#: Fields that a hardware variant sets.
+VARIANT_FIELDS = (
+    "gpu_tdp_w",
+    "gpu_memory_gb",
+    "gpu_die_area_cm2",
+    "peak_flops",
+    *ACT_FIELDS,
     "host_rated_w_per_gpu",
 )
 VARIANT_INDEX = np.array([RUN_FIELDS.index(f) for f in VARIANT_FIELDS], dtype=np.int64)
