@@ -74,11 +74,11 @@ _PPF_KINDS = {
 
 
 def ppf_spec(distribution):
-    """``(code, params[4])`` of a distribution for the compiled quantile functions
+    """``(code, params[N_PARAMS])`` of a distribution for the compiled quantile functions
     (:mod:`mlimpact.engine.kernels.ppf`), from its public spec; code ``NOT_HERE`` for the kinds
     evaluated by their numpy ``ppf``."""
     spec = distribution.to_spec()
-    params = np.zeros(4)
+    params = np.zeros(ppf.N_PARAMS)
     if spec["type"] not in _PPF_KINDS:
         return ppf.NOT_HERE, params
     code, names = _PPF_KINDS[spec["type"]]
@@ -90,7 +90,7 @@ def ppf_specs(bound):
     """``(codes, params)`` of :func:`ppf_spec` for every column of ``bound``."""
     specs = [ppf_spec(distribution) for distribution in bound.distributions]
     codes = np.array([code for code, _ in specs], dtype=np.int64)
-    params = np.array([p for _, p in specs], dtype=np.float64).reshape(len(specs), 4)
+    params = np.array([p for _, p in specs], dtype=np.float64).reshape(len(specs), ppf.N_PARAMS)
     return codes, params
 
 

@@ -29,6 +29,8 @@ from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS, njit
 CONSTANT, UNIFORM, LOGUNIFORM, NORMAL, LOGNORMAL, TRIANGULAR = range(6)
 #: Code of a column evaluated elsewhere.
 NOT_HERE = -1
+#: Numbers a column's parameters take (the most any kind here has, with room to spare).
+N_PARAMS = 4
 
 # Coefficients of AS 241 (Wichura 1988, PPND16), lowest degree first; the leading 1 of each
 # denominator is written out. Central region |p - 0.5| <= 0.425:

@@ -98,9 +98,7 @@ RUN_INPUTS = np.array(
         RAM_MODULES,
         RAM_MODULE_GB,
         SERVER,
-        GRID,
-        GRID + 1,
-        GRID + 2,
+        *(GRID + c for c in range(N_IMPACTS)),  # the grid factor of every criterion
         INTENSITY_RATIO,
         LIFETIME_YEARS,
         LIFETIME_USAGE,
@@ -120,7 +118,8 @@ RUN_INPUTS = np.array(
 
 @njit(**JIT_OPTIONS)
 def host_of_row(row, factors, out):
-    """Production of the run's host server, per criterion, into ``out`` (3) [criterion unit].
+    """Production of the run's host server, per criterion, into ``out`` (N_IMPACTS)
+    [criterion unit].
 
     Reads only the fields of :data:`HOST_INPUTS` of ``row`` (tested), so that the Monte Carlo
     kernel evaluates it once per sample for all the runs that share those inputs.
