@@ -35,7 +35,10 @@ STAGES = {
 }
 #: Longest chain of imports between the package's modules, in edges (the package's top
 #: level, which re-exports the public API, and ``__main__`` aside).
-MAX_FLOORS = 8
+#: Nine since the run table's grid fields come from the vocabulary (quantities.py), one floor
+#: below it: cli -> claims -> validation -> cards -> propagate -> montecarlo -> training ->
+#: production -> runs.table -> quantities.
+MAX_FLOORS = 9
 FACES = ("mlimpact", "mlimpact.__main__")
 
 
@@ -87,7 +90,7 @@ def test_every_module_has_a_stage():
         _stage(module)  # KeyError names a module outside the known stages
 
 
-def test_no_import_cycles_and_at_most_eight_floors():
+def test_no_import_cycles_and_at_most_nine_floors():
     graph, depth, visiting = _graph(), {}, set()
 
     def floors(module):

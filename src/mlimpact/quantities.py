@@ -48,6 +48,10 @@ TITLES = {
     "adpe": "Abiotic depletion (ADPe)",
     "pe": "Primary energy",
 }
+#: Largest valid grid factor of each impact criterion [its unit per kWh]: far outside any real
+#: grid, and finite in float64 (GWP 10 kg CO2eq/kWh, eight times the dirtiest grid's; ADPe
+#: 1 kg Sb eq/kWh; PE 1000 MJ/kWh; docs/setup.md).
+GRID_FACTOR_MAX = {"gwp": 10.0, "adpe": 1.0, "pe": 1000.0}
 #: Keys of the criteria in JSON documents (name and unit, so that a number is never unitless).
 JSON_KEYS = {"energy": "energy_kwh", "gwp": "gwp_kgco2eq", "adpe": "adpe_kgsbeq", "pe": "pe_mj"}
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlimpact.errors import MlimpactError
+from mlimpact.quantities import IMPACT_CRITERIA, LABELS
 from mlimpact.runs import locations
 from mlimpact.runs.defaults import default_row, point
 from mlimpact.runs.table import (
@@ -414,9 +415,10 @@ def fits(hardware, record, year):
 
 
 def _grid(country, year):
-    """GWP, ADPe, PE per kWh of a country's grid in a year, and notes on their sources: the
-    OWID/Ember intensity (:func:`mlimpact.tables.grid.intensity`; the world's where the country
-    has none) and Boavizta's ADPe and PE factors (the world's where the country has none)."""
+    """The grid factors per kWh of a country's grid in a year, one per impact criterion, and
+    notes on their sources: the GWP from the OWID/Ember intensity
+    (:func:`mlimpact.tables.grid.intensity`; the world's where the country has none), the other
+    criteria from Boavizta's factors (the world's where the country has none)."""
     factors = grid.electricity_factors()
     notes = []
     code = country if country else grid.WORLD
@@ -425,9 +427,11 @@ def _grid(country, year):
         notes.append(f"no grid intensity for {country}: world average")
     intensity, _ = grid.intensity(code, year)
     boavizta = factors.get(country) or factors[grid.WORLD]
+    others = IMPACT_CRITERIA[1:]
     if country not in factors:
-        notes.append("ADPe and PE factors of the world (no Boavizta factor for the country)")
-    return (intensity, boavizta.adpe, boavizta.pe), notes
+        labels = " and ".join(LABELS[c] for c in others)
+        notes.append(f"{labels} factors of the world (no Boavizta factor for the country)")
+    return (intensity, *(getattr(boavizta, c) for c in others)), notes
 
 
 def _metered(record):
@@ -716,9 +720,7 @@ def point_fields(record, facts, usable, hours, imputation, grid_factors, context
         hours=hours if math.isfinite(hours) else context.median_hours,
         nodes=(quantity / gpus) if math.isfinite(quantity) else 1.0,
         gpus=float(gpus),
-        grid_gwp=grid_factors[0],
-        grid_adpe=grid_factors[1],
-        grid_pe=grid_factors[2],
+        **{f"grid_{c}": factor for c, factor in zip(IMPACT_CRITERIA, grid_factors)},
         training_compute=compute if math.isfinite(compute) else 0.0,
         mfu=mfu if math.isfinite(mfu) else point("mfu"),
         imputation=float(imputation),

@@ -13,9 +13,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from mlimpact.errors import MlimpactError
+from mlimpact.quantities import IMPACT_CRITERIA, JSON_KEYS, LABELS, UNITS
 from mlimpact.runs.table import PRODUCTION_MODELS, YIELD_MODELS
 from mlimpact.tables import fab, grid
 from mlimpact.tables.hardware import Hardware, die_ranges, hardware_table
+
+#: Setup keys of the grid factors, one per impact criterion (``grid_gwp_kgco2eq_per_kwh``...:
+#: the criterion's JSON key, per kWh) -> the criterion.
+GRID_KEYS = {f"grid_{JSON_KEYS[c]}_per_kwh": c for c in IMPACT_CRITERIA}
 
 # (kind, description) of every key. Kinds: positive > 0, count integer >= 1, count0 integer
 # >= 0, fraction in (0, 1], fraction0 in [0, 1], nonnegative >= 0, ratio >= 1, text, flag, year.
@@ -64,9 +69,10 @@ _SCHEMA = {
         "host_usage": ("fraction0", "share of the node's rated host power drawn (evidence)"),
         "memory_density_gb_per_cm2": ("positive", "memory density [GB/cm2]"),
         "intensity_ratio": ("nonnegative", "multiplier on the use-phase grid factors"),
-        "grid_gwp_kgco2eq_per_kwh": ("nonnegative", "grid GWP factor [kg CO2eq/kWh]"),
-        "grid_adpe_kgsbeq_per_kwh": ("nonnegative", "grid ADPe factor [kg Sb eq/kWh]"),
-        "grid_pe_mj_per_kwh": ("nonnegative", "grid PE factor [MJ/kWh]"),
+        **{
+            key: ("nonnegative", f"grid {LABELS[c]} factor [{UNITS[c]}/kWh]")
+            for key, c in GRID_KEYS.items()
+        },
         "production_model": ("choice:mlca,act,mixture", "model of the card's production GWP"),
         "yield_model": ("choice:constant,poisson,murphy", "fab yield model (ACT)"),
         "fab_yield": ("fraction", "constant fab yield (ACT, yield_model = constant)"),
@@ -86,9 +92,7 @@ _FIELDS_OF_KEY = {
     "gpu_process_node_nm": (),
     "gpu_memory_type": (),
     "memory_density_gb_per_cm2": ("memory_density",),
-    "grid_gwp_kgco2eq_per_kwh": ("grid_gwp",),
-    "grid_adpe_kgsbeq_per_kwh": ("grid_adpe",),
-    "grid_pe_mj_per_kwh": ("grid_pe",),
+    **{key: (f"grid_{c}",) for key, c in GRID_KEYS.items()},
     "fab_yield": ("yield_constant",),
     "defect_density_per_cm2": (
         "defect_density_low",
@@ -195,9 +199,7 @@ _STATED = (
             "dynamic_ratio",
             "memory_density_gb_per_cm2",
             "intensity_ratio",
-            "grid_gwp_kgco2eq_per_kwh",
-            "grid_adpe_kgsbeq_per_kwh",
-            "grid_pe_mj_per_kwh",
+            *GRID_KEYS,
             "host_usage",
             "fab_yield",
             "fab_intensity_kgco2eq_per_kwh",
@@ -308,7 +310,7 @@ def _resolve_place(source, get, provenance):
     """``(region, country)`` of a setup: its region (a grid key) or country code; both empty
     for a run located by its provider or organisation, or not at all (the world average)."""
     region, country = get("run", "region"), get("run", "country")
-    grids = ("grid_gwp_kgco2eq_per_kwh", "grid_adpe_kgsbeq_per_kwh", "grid_pe_mj_per_kwh")
+    grids = tuple(GRID_KEYS)
     if region is not None:
         key = region.upper() if len(region) == 3 else region
         if not grid.is_region(key):
@@ -332,7 +334,7 @@ def _resolve_place(source, get, provenance):
         return "", country
     raise MlimpactError(
         f"{source}: [run] country: unknown code {country!r} (ISO 3166 alpha-3, e.g. USA, "
-        "FRA, CHN; any country of data/grid_intensity.csv, or give the three grid_* "
+        f"FRA, CHN; any country of data/grid_intensity.csv, or give the {len(grids)} grid_* "
         "assumptions)"
     )
 

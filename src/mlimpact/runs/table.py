@@ -54,6 +54,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlimpact.quantities import GRID_FACTOR_MAX, IMPACT_CRITERIA
+
 RUN_FIELDS = (
     "hours",
     "nodes",
@@ -72,9 +74,7 @@ RUN_FIELDS = (
     "ssd_gb",
     "psus",
     "server",
-    "grid_gwp",
-    "grid_adpe",
-    "grid_pe",
+    *(f"grid_{c}" for c in IMPACT_CRITERIA),
     "intensity_ratio",
     "lifetime_years",
     "lifetime_usage",
@@ -122,9 +122,7 @@ RUN_FIELDS = (
     SSD_GB,
     PSUS,
     SERVER,
-    GRID_GWP,
-    GRID_ADPE,
-    GRID_PE,
+    *GRIDS,
     INTENSITY_RATIO,
     LIFETIME_YEARS,
     LIFETIME_USAGE,
@@ -187,8 +185,8 @@ PRODUCTION_MODELS = ("mlca", "act")
 CONSTANT_YIELD, POISSON_YIELD, MURPHY_YIELD = 0, 1, 2
 YIELD_MODELS = ("constant", "poisson", "murphy")
 N_RUN_FIELDS = len(RUN_FIELDS)
-#: First column of the three grid factors, in criterion order (gwp, adpe, pe).
-GRID = GRID_GWP
+#: First column of the grid factors, one per impact criterion in their order (:data:`GRIDS`).
+GRID = GRIDS[0]
 
 #: Valid values of each field: ``(lowest, whether lowest itself is valid, highest)``. Used to
 #: validate run tables, setup files and the distributions sampled into them. The upper (and
@@ -197,8 +195,7 @@ GRID = GRID_GWP
 #: run size (hours 1e6 = 114 years; 1e7 nodes; 1e6 repetitions and accelerators per node);
 #: hardware (TDP 1e5 W, above a whole wafer-scale system's 23 kW, and so a host's rated power
 #: per accelerator; die area 1e4 cm2, above a 300 mm wafer's 707 cm2; memory 1e6 GB); grids
-#: (GWP 10 kg CO2eq/kWh, eight times the dirtiest
-#: grid's; ADPe 1 kg Sb eq/kWh; PE 1000 MJ/kWh); allocation (lifetime 0.01-100 years, share
+#: (:data:`mlimpact.quantities.GRID_FACTOR_MAX`); allocation (lifetime 0.01-100 years, share
 #: in use >= 0.001, memory density >= 0.001 GB/cm2, dynamic ratio <= 100); imputation (compute
 #: 1e32 FLOP, peak rate 1e20 FLOP/s, MFU >= 1e-4).
 _UNBOUNDED = (0.0, True, 1e12)
@@ -220,9 +217,7 @@ FIELD_BOUNDS = {field: _UNBOUNDED for field in RUN_FIELDS} | {
     "ssd_gb": (0.0, True, 1e9),
     "psus": (0.0, True, 1e4),
     "server": (0.0, True, 1.0),
-    "grid_gwp": (0.0, True, 10.0),
-    "grid_adpe": (0.0, True, 1.0),
-    "grid_pe": (0.0, True, 1000.0),
+    **{f"grid_{c}": (0.0, True, GRID_FACTOR_MAX[c]) for c in IMPACT_CRITERIA},
     "intensity_ratio": (0.0, True, 100.0),
     "lifetime_years": (0.01, True, 100.0),
     "lifetime_usage": (0.001, True, 1.0),

@@ -17,7 +17,7 @@ import numpy as np
 
 from mlimpact._io import load_toml
 from mlimpact.errors import MlimpactError
-from mlimpact.quantities import IMPACT_CRITERIA
+from mlimpact.quantities import IMPACT_CRITERIA, LABELS
 from mlimpact.runs.table import CATEGORIES, FIELD_BOUNDS, RUN_FIELDS, bounds_text
 from mlimpact.tables.catalogue import POWER_MODELS, SOURCE, catalogue_document
 from mlimpact.uncertainty import distributions
@@ -404,16 +404,18 @@ def with_runs(catalogue, runs):
 
 
 def fallback_parameters(countries):
-    """``grid_adpe_world`` and ``grid_pe_world``: for the grids whose ADPe and PE factors are
-    the world's (no factor for the country, ``unknown`` included), a multiplicative error of
-    the spread of countries' factors around the world's
+    """``grid_<criterion>_world`` (``grid_adpe_world``, ``grid_pe_world``) for each criterion
+    whose grid factor is Boavizta's (every one but the GWP, which has every country's
+    intensity): for the grids whose factors are the world's (no factor for the country,
+    ``unknown`` included), a multiplicative error of the spread of countries' factors around
+    the world's
     (:func:`mlimpact.tables.grid.world_fallback_gsd`), on top of the factor's own error."""
     if not countries:
         return {}
     from mlimpact.tables.grid import world_fallback_gsd
 
     out = {}
-    for criterion, what in (("adpe", "ADPe"), ("pe", "PE")):
+    for criterion, what in ((c, LABELS[c]) for c in IMPACT_CRITERIA[1:]):
         gsd = world_fallback_gsd(criterion)
         out[f"grid_{criterion}_world"] = Parameter(
             f"grid_{criterion}_world",
