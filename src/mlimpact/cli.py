@@ -444,15 +444,13 @@ def _validate(args):
     )
 
     def compare():
-        result = validate(
+        checked = calibration.validate_out_of_sample if args.leave_one_out else validate
+        return checked(
             samples=args.samples,
             seed=args.seed,
             basis=args.basis,
             catalogue=catalogue,
             dataset=dataset,
-        )
-        return (
-            calibration.with_leave_one_out(result, seed=args.seed) if args.leave_one_out else result
         )
 
     if folder is None:

@@ -86,6 +86,7 @@ from mlimpact.study.discrepancy import (
     sigma_of,
     weighted_quantiles,
 )
+from mlimpact.study.validation import validate
 from mlimpact.tables.catalogue import catalogue_document
 from mlimpact.tables.models import load_models
 from mlimpact.tables.validation import published_footprints
@@ -486,6 +487,12 @@ def leave_one_out(prepared, alpha=ALPHA):
                 }
             )
     return out
+
+
+def validate_out_of_sample(seed=0, **options):
+    """:func:`mlimpact.study.validation.validate` (``seed`` and its ``options``) with the
+    leave-one-out check of the calibration added (:func:`with_leave_one_out`)."""
+    return with_leave_one_out(validate(seed=seed, **options), seed=seed)
 
 
 def with_leave_one_out(result, seed=0):
