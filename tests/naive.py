@@ -6,6 +6,7 @@ Factors may be one table (item, 3) or one table per sample broadcast against the
 
 import numpy as np
 
+from mlimpact.quantities import IMPACT_CRITERIA
 from mlimpact.runs.table import RUN_FIELDS, VARIANT_FIELDS
 from mlimpact.tables.factors import PRODUCTION_FACTORS as F
 
@@ -157,7 +158,7 @@ def training(values, factors=F):
         / (v["lifetime_years"] * 8760 * v["lifetime_usage"])
     )
     production = allocation[..., None] * (v["gpus"][..., None] * gpu + host)
-    grid = np.stack([v["grid_gwp"], v["grid_adpe"], v["grid_pe"]], axis=-1)
+    grid = np.stack([v[f"grid_{c}"] for c in IMPACT_CRITERIA], axis=-1)
     use = energy[..., None] * grid * v["intensity_ratio"][..., None]
     return energy, production, use, scopes
 
@@ -244,7 +245,7 @@ def monte_carlo(runs, values, bound):
     inputs, factors = apply_parameters(runs, values, bound)
     energy, production, use, scopes = training(inputs, factors[:, None])
     out = {("energy", "use"): energy}
-    for c, criterion in enumerate(("gwp", "adpe", "pe")):
+    for c, criterion in enumerate(IMPACT_CRITERIA):
         out[criterion, "production"] = production[..., c]
         out[criterion, "use"] = use[..., c]
         out[criterion, "total"] = production[..., c] + use[..., c]

@@ -8,6 +8,7 @@ import pytest
 
 from mlimpact.engine import distributed, propagate
 from mlimpact.errors import MlimpactError
+from mlimpact.quantities import CRITERIA
 from mlimpact.runs import notable
 from mlimpact.study import claims as study
 from mlimpact.study.options import StudyOptions
@@ -38,7 +39,7 @@ def dataset():
 
 
 def assert_same(a, b):
-    for name in ("energy", "gwp", "adpe", "pe"):
+    for name in CRITERIA:
         np.testing.assert_allclose(a[name], b[name], rtol=1e-12, atol=0)
 
 

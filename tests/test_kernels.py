@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from mlimpact.engine.kernels.training import evaluate_runs
 from mlimpact.engine.model import card_production, training_impacts, validate_runs
 from mlimpact.errors import MlimpactError
+from mlimpact.quantities import CRITERIA, IMPACT_CRITERIA, N_CARD_PARTS, N_IMPACTS
 from mlimpact.runs.table import RUN_FIELDS
 from mlimpact.tables.factors import PRODUCTION_FACTORS
 
@@ -50,7 +51,7 @@ def test_card_kernel_equals_naive_reference(seed, n):
     fields = {name: inputs[:, j] for j, name in enumerate(RUN_FIELDS)}
     parts = naive.card_of_run(fields)
     parts = (*parts, sum(parts))
-    for c, criterion in enumerate(("gwp", "adpe", "pe")):
+    for c, criterion in enumerate(IMPACT_CRITERIA):
         for k, component in enumerate(("die", "memory", "other", "total")):
             np.testing.assert_allclose(
                 cards[criterion].sel(component=component), parts[k][:, c], rtol=1e-13
@@ -69,7 +70,7 @@ def test_impacts_linear_in_hours_nodes_repetitions(seed, field, factor):
     runs = scaled(random_runs(np.random.default_rng(seed), 5), imputation=0, metered_scope=0)
     base = training_impacts(runs)
     more = training_impacts(scaled(runs, **{field: factor}))
-    for criterion in ("energy", "gwp", "adpe", "pe"):
+    for criterion in CRITERIA:
         np.testing.assert_allclose(more[criterion], factor * base[criterion], rtol=1e-12)
 
 
@@ -80,7 +81,7 @@ def test_use_impacts_linear_in_grid_factor(seed, factor):
     runs = random_runs(np.random.default_rng(seed), 5)
     base = training_impacts(runs)
     more = training_impacts(scaled(runs, grid_gwp=factor, grid_adpe=factor, grid_pe=factor))
-    for criterion in ("gwp", "adpe", "pe"):
+    for criterion in IMPACT_CRITERIA:
         np.testing.assert_allclose(
             more[criterion].sel(phase="use"),
             factor * base[criterion].sel(phase="use"),
@@ -97,7 +98,7 @@ def test_use_impacts_linear_in_grid_factor(seed, factor):
 @given(seed=seeds)
 def test_production_share_between_zero_and_one(seed):
     result = training_impacts(random_runs(np.random.default_rng(seed), 10))
-    for criterion in ("gwp", "adpe", "pe"):
+    for criterion in IMPACT_CRITERIA:
         share = result[criterion].sel(phase="production") / result[criterion].sel(phase="total")
         share = share.values[np.isfinite(share.values)]
         assert np.all((share >= 0) & (share <= 1))
@@ -163,12 +164,12 @@ def test_stage_inputs_are_exactly_the_fields_each_stage_reads():
     from mlimpact.runs.table import VARIANT_INDEX
 
     def card(row):
-        out = np.empty((3, 3))
+        out = np.empty((N_IMPACTS, N_CARD_PARTS))
         card_of_row(row, PRODUCTION_FACTORS, out)
         return out
 
     def host(row):
-        out = np.empty(3)
+        out = np.empty(N_IMPACTS)
         host_of_row(row, PRODUCTION_FACTORS, out)
         return out
 
@@ -176,7 +177,8 @@ def test_stage_inputs_are_exactly_the_fields_each_stage_reads():
         row = row.copy()
         impute(row)
         out = np.empty(N_OUT)
-        run_from_parts(row, np.array([3.0, 2e-3, 40.0]), np.array([5.0, 4e-3, 70.0]), out)
+        card, host = np.linspace(1.0, 3.0, N_IMPACTS), np.linspace(2.0, 5.0, N_IMPACTS)
+        run_from_parts(row, card, host, out)
         return out
 
     rows = random_runs(np.random.default_rng(5), 40).values

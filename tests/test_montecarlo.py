@@ -23,6 +23,7 @@ from mlimpact.engine.propagate import (
     stage_plan,
 )
 from mlimpact.errors import MlimpactError
+from mlimpact.quantities import CRITERIA, IMPACT_CRITERIA
 from mlimpact.runs.setupfile import load_setup
 from mlimpact.runs.table import RUN_FIELDS, VARIANT_FIELDS, RunTable
 from mlimpact.tables.factors import PRODUCTION_FACTORS
@@ -52,7 +53,7 @@ def test_same_seed_same_results_whatever_the_chunk_size(runs, method):
     b = propagate(runs, bound, 8192, seed=3, method=method, chunk_size=1024)
     c = propagate(runs, bound, 8192, seed=3, method=method, chunk_size=3000)
     for other in (b, c):
-        for name in ("energy", "gwp", "adpe", "pe"):
+        for name in CRITERIA:
             np.testing.assert_allclose(other[name], a[name], rtol=1e-12, atol=0)
     again = propagate(runs, bound, 8192, seed=3, method=method, chunk_size=3000)
     xr.testing.assert_identical(again, c)
@@ -73,7 +74,7 @@ def fused_and_naive(runs, bound, n, seed, chunk_size):
     expected = naive.monte_carlo(runs, parameter_values(bound, design.uniforms(0, n)), bound)
     energy = expected["energy", "use"]
     np.testing.assert_allclose(result.energy_samples, energy, rtol=1e-13)
-    for criterion in ("gwp", "adpe", "pe"):
+    for criterion in IMPACT_CRITERIA:
         for phase in ("production", "use", "total"):
             np.testing.assert_allclose(
                 result[f"{criterion}_samples"].sel(phase=phase),
@@ -101,7 +102,7 @@ def test_fused_kernel_equals_naive_numpy(runs):
 
 def test_histogram_quantiles_within_one_bin_of_exact(runs):
     result = propagate(runs, bind_all(runs), 20000, seed=5, keep_samples=True)
-    for criterion in ("gwp", "adpe", "pe"):
+    for criterion in IMPACT_CRITERIA:
         samples = result[f"{criterion}_samples"]
         for name, level in (("q025", 0.025), ("median", 0.5), ("q975", 0.975)):
             exact = samples.quantile(level, dim="sample")
@@ -190,7 +191,7 @@ def test_mean_converges_to_analytic_mean_for_linear_case(bert_base):
 def test_reference_interval_brackets_point_estimate(repo_root):
     setup = load_setup(repo_root / "examples" / "bert_base.toml")
     result = propagate_setup(setup, 20_000, seed=0)
-    for criterion in ("energy", "gwp", "adpe", "pe"):
+    for criterion in CRITERIA:
         values = result[criterion].isel(model=0)
         if "phase" in values.dims:
             values = values.sel(phase="total")
@@ -532,7 +533,7 @@ def test_card_kind_equals_naive_numpy(chunk_size):
     inputs, factors = naive.apply_parameters(runs, values, bound)
     v = {name: inputs[..., j] for j, name in enumerate(RUN_FIELDS)}
     die, memory, other = naive.card_of_run(v, factors[:, None])  # (sample, run, criterion)
-    for c, criterion in enumerate(("gwp", "adpe", "pe")):
+    for c, criterion in enumerate(IMPACT_CRITERIA):
         got = result[f"{criterion}_samples"]  # (hardware, component, sample)
         for component, expected in (
             ("die", die),

@@ -10,6 +10,7 @@ import mlimpact
 from mlimpact.cli import main
 from mlimpact.engine.model import training_impacts
 from mlimpact.engine.propagate import propagate_setup
+from mlimpact.quantities import IMPACT_CRITERIA
 from mlimpact.runs.notable import build_runs
 from mlimpact.runs.records import read_models_file
 from mlimpact.runs.setupfile import parse_setup
@@ -47,7 +48,7 @@ STATISTICS = ("median", "q025", "q975", "mean")
 def _values(dataset):
     """Energy and every criterion's phases of the one run, at :data:`STATISTICS`."""
     out = [dataset.energy.sel(statistic=list(STATISTICS)).values.ravel()]
-    for criterion in ("gwp", "adpe", "pe"):
+    for criterion in IMPACT_CRITERIA:
         out.append(dataset[criterion].sel(statistic=list(STATISTICS)).values.ravel())
     return np.concatenate(out)
 

@@ -8,6 +8,7 @@ import pytest
 
 from mlimpact.cli import main
 from mlimpact.errors import MlimpactError
+from mlimpact.quantities import CRITERIA
 from mlimpact.runs import notable
 from mlimpact.runs.records import country_codes, read_models_file
 from mlimpact.study.portfolio import estimate_portfolio
@@ -135,7 +136,7 @@ def test_portfolio_total_of_identical_runs_is_a_perfectly_correlated_sum(tmp_pat
     path.write_text(INVENTORY)
     records, _ = read_models_file(path)
     portfolio = estimate_portfolio(records, samples=4096, seed=1)
-    for criterion in ("energy", "gwp", "adpe", "pe"):
+    for criterion in CRITERIA:
         one = portfolio.runs[criterion].sel(model="a")
         if criterion != "energy":
             one = one.sel(phase="total")

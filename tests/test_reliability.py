@@ -425,6 +425,8 @@ def test_a_scheduler_that_never_answers_or_answers_garbage(answer):
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st
 
+from mlimpact.quantities import CRITERIA
+
 SCALARS = st.one_of(
     st.integers(min_value=-(10**400), max_value=10**400),
     st.floats(allow_nan=True),
@@ -494,7 +496,7 @@ def _outcome_is_finite_or_error(call):
     if hasattr(result, "runs"):  # a setup
         assert np.isfinite(result.runs.values).all()
         impacts = training_impacts(result.runs)
-        for name in ("energy", "gwp", "adpe", "pe"):
+        for name in CRITERIA:
             assert np.isfinite(impacts[name].values).all()
 
 

@@ -429,7 +429,8 @@ def _grid(country, year):
     boavizta = factors.get(country) or factors[grid.WORLD]
     others = IMPACT_CRITERIA[1:]
     if country not in factors:
-        labels = " and ".join(LABELS[c] for c in others)
+        labels = [LABELS[c] for c in others]
+        labels = ", ".join(labels[:-1]) + " and " + labels[-1] if len(labels) > 1 else labels[0]
         notes.append(f"{labels} factors of the world (no Boavizta factor for the country)")
     return (intensity, *(getattr(boavizta, c) for c in others)), notes
 

@@ -417,6 +417,8 @@ def fallback_parameters(countries):
     out = {}
     for criterion, what in ((c, LABELS[c]) for c in IMPACT_CRITERIA[1:]):
         gsd = world_fallback_gsd(criterion)
+        if not gsd > 1.0:  # every country's factor is the world's: nothing to stand for
+            continue
         out[f"grid_{criterion}_world"] = Parameter(
             f"grid_{criterion}_world",
             LogNormal(1.0, gsd, unit="1"),
