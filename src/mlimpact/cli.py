@@ -666,13 +666,7 @@ def _add_sampling_options(parser, default_samples=10_000):
 
 
 def build_parser():
-    """The argument parser (exposed for the docs and the tests)."""
-    from mlimpact.engine import DEFAULT_CHUNK_SIZE
-    from mlimpact.runs.cards import MODEL_CHOICES
-    from mlimpact.study.options import StudyOptions
-    from mlimpact.study.scenarios import SCENARIOS
-
-    defaults = StudyOptions()
+    """The argument parser (exposed for the docs and the tests): one function per command."""
     parser = _Parser(
         prog="mlimpact",
         description="Environmental impacts (energy, GWP, ADPe, PE) of training ML models, "
@@ -681,6 +675,21 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"mlimpact {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
+    _add_estimate_command(commands)
+    _add_card_command(commands)
+    _add_cards_command(commands)
+    _add_run_command(commands)
+    _add_sensitivity_command(commands)
+    _add_data_command(commands)
+    _add_validate_command(commands)
+    _add_calibrate_command(commands)
+    _add_hardware_command(commands)
+    return parser
+
+
+def _add_estimate_command(commands):
+    """The ``estimate`` command (its arguments and handler)."""
+    from mlimpact.engine import DEFAULT_CHUNK_SIZE
 
     estimate = commands.add_parser(
         "estimate",
@@ -743,6 +752,11 @@ def build_parser():
     _add_backend_options(estimate)
     estimate.set_defaults(handler=_estimate)
 
+
+def _add_card_command(commands):
+    """The ``card`` command (its arguments and handler)."""
+    from mlimpact.runs.cards import MODEL_CHOICES
+
     card = commands.add_parser(
         "card",
         help="production impacts of one graphics card",
@@ -766,6 +780,11 @@ def build_parser():
     card.add_argument("--format", choices=("table", "json"), default="table")
     card.set_defaults(handler=_card)
 
+
+def _add_cards_command(commands):
+    """The ``cards`` command (its arguments and handler)."""
+    from mlimpact.runs.cards import MODEL_CHOICES
+
     many = commands.add_parser(
         "cards",
         help="production impacts of every data-centre and workstation GPU",
@@ -783,6 +802,14 @@ def build_parser():
     )
     _add_sampling_options(many, default_samples=4096)
     many.set_defaults(handler=_cards)
+
+
+def _add_run_command(commands):
+    """The ``run`` command (its arguments and handler)."""
+    from mlimpact.study.options import StudyOptions
+    from mlimpact.study.scenarios import SCENARIOS
+
+    defaults = StudyOptions()
 
     run = commands.add_parser(
         "run",
@@ -854,6 +881,9 @@ def build_parser():
     _add_backend_options(run)
     run.set_defaults(handler=_run)
 
+
+def _add_sensitivity_command(commands):
+    """The ``sensitivity`` command (its arguments and handler)."""
     sens = commands.add_parser(
         "sensitivity",
         help="Sobol' indices: which uncertain inputs dominate each result",
@@ -879,6 +909,9 @@ def build_parser():
     _add_backend_options(sens)
     sens.set_defaults(handler=_sensitivity)
 
+
+def _add_data_command(commands):
+    """The ``data`` command (its arguments and handler)."""
     data = commands.add_parser(
         "data",
         help="coverage of the notable-models dataset: included, imputed, excluded",
@@ -890,6 +923,13 @@ def build_parser():
     data.add_argument("--per-model", action="store_true", help="also list every model")
     data.add_argument("--format", choices=("table", "json"), default="table")
     data.set_defaults(handler=_data)
+
+
+def _add_validate_command(commands):
+    """The ``validate`` command (its arguments and handler)."""
+    from mlimpact.study.options import StudyOptions
+
+    defaults = StudyOptions()
 
     check = commands.add_parser(
         "validate",
@@ -950,6 +990,9 @@ def build_parser():
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.set_defaults(handler=_validate)
 
+
+def _add_calibrate_command(commands):
+    """The ``calibrate`` command (its arguments and handler)."""
     calibrate = commands.add_parser(
         "calibrate",
         help="update the power model's class inputs with measured footprints",
@@ -989,6 +1032,9 @@ def build_parser():
     calibrate.add_argument("--format", choices=("text", "json"), default="text")
     calibrate.set_defaults(handler=_calibrate)
 
+
+def _add_hardware_command(commands):
+    """The ``hardware`` command (its arguments and handler)."""
     hardware = commands.add_parser(
         "hardware",
         help="list the hardware table",
@@ -997,7 +1043,6 @@ def build_parser():
     hardware.add_argument("search", nargs="?", help="only names containing this text")
     hardware.add_argument("--format", choices=("table", "json"), default="table")
     hardware.set_defaults(handler=_hardware)
-    return parser
 
 
 #: Longest error line printed: a message quoting a huge value is cut, never the exit status.
