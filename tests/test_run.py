@@ -8,15 +8,23 @@ import xarray as xr
 from mlimpact.cli import main
 from mlimpact.study import claims as study
 
+#: (fraction done, stage) of every call of the progress bar during the run of the fixture.
+PROGRESS = []
+
 
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
+    from mlimpact import cli
+
     folder = tmp_path_factory.mktemp("run") / "out"
     config = folder.parent / "config.toml"
     config.write_text("[specifications]\nsamples = 32\n")  # the specification analysis, quick
-    # the report's Sobol' analysis doubles 64 -> 128 base points (the target cannot be met)
-    assert (
-        main(
+    # the report's Sobol' analysis doubles 64 -> 128 base points (the target cannot be met);
+    # the progress bar is recorded instead of drawn
+    bar = cli._progress_bar
+    cli._progress_bar = lambda: lambda fraction, what: PROGRESS.append((fraction, what))
+    try:
+        status = main(
             [
                 "run",
                 "--samples",
@@ -29,14 +37,29 @@ def run_folder(tmp_path_factory):
                 "128",
                 "--out",
                 str(folder),
-                "--quiet",
                 "--config",
                 str(config),
             ]
         )
-        == 0
-    )
+    finally:
+        cli._progress_bar = bar
+    assert status == 0
     return folder
+
+
+def test_the_progress_bar_names_every_stage_in_order(run_folder):
+    stages = list(dict.fromkeys(what for _, what in PROGRESS))
+    assert stages == [
+        "cards",
+        "baseline",
+        "location_shifting",
+        "hardware_efficiency",
+        "sensitivity",
+        "validation",
+        "specifications",
+    ]
+    fractions = [fraction for fraction, _ in PROGRESS]
+    assert all(0 <= a <= b <= 1 for a, b in zip(fractions, fractions[1:]))
 
 
 def test_run_writes_every_file(run_folder):

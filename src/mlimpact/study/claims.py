@@ -338,7 +338,13 @@ def run_study(options, progress=None, client=None):
         Run the sample chunks on a Dask cluster (same results).
     """
     validate_options(options)
-    steps = ["cards", *options.scenarios, *(["specifications"] if options.specifications else [])]
+    steps = [
+        "cards",
+        *options.scenarios,
+        *(["sensitivity"] if options.sensitivity_samples else []),
+        *(["validation"] if options.validate and "baseline" in options.scenarios else []),
+        *(["specifications"] if options.specifications else []),
+    ]
     card_result = _cards(options, _step_progress(progress, steps, "cards"), client)
     records, models_sha256 = records_of(options)
     scenarios = {
@@ -353,12 +359,15 @@ def run_study(options, progress=None, client=None):
     claims = _claims_rows(trend_rows, scenarios)
     sensitivity_result = None
     if options.sensitivity_samples:
-        sensitivity_result = _sensitivity_indices(options, records, client)
+        sensitivity_result = _sensitivity_indices(
+            options, records, client, _step_progress(progress, steps, "sensitivity")
+        )
     covered = (
         coverage(scenarios["baseline"].notable, options.window) if "baseline" in scenarios else None
     )
     checked = None
     if options.validate and "baseline" in scenarios:
+        _step_progress(progress, steps, "validation")(0, 1)
         checked = _validate_baseline(options, scenarios["baseline"], records, client)
     specified = None
     if options.specifications:
@@ -491,9 +500,9 @@ def _claims_rows(trend_rows, scenarios):
     return claims
 
 
-def _sensitivity_indices(options, records, client):
+def _sensitivity_indices(options, records, client, progress=None):
     """The Sobol' indices of :func:`mlimpact.study.sensitivity.impact_sensitivity` under the
-    options' sensitivity settings."""
+    options' sensitivity settings (``progress(done, total)`` as it goes)."""
     from mlimpact.study.sensitivity import impact_sensitivity
 
     return impact_sensitivity(
@@ -501,6 +510,7 @@ def _sensitivity_indices(options, records, client):
         seed=options.seed,
         dataset=dataset_of(options, records),
         per_model=False,
+        progress=progress,
         client=client,
         target=options.sensitivity_target or None,
         max_n=options.sensitivity_max if options.sensitivity_target else None,
