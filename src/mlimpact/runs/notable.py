@@ -903,9 +903,8 @@ def notable_runs(rows, records, power):
 
 
 def build_context(rows, impute, rules, location, power, speculative):
-    """The :class:`BuildContext` of the records ``rows`` of one :func:`build_runs` call;
-    raises :class:`~mlimpact.errors.MlimpactError` for an unknown power model or location
-    rule."""
+    """The :class:`BuildContext` of the records ``rows`` of one :func:`build_runs` call (whose
+    options :class:`DatasetOptions` has checked)."""
     context = BuildContext(
         impute=impute,
         speculative=speculative,
@@ -918,14 +917,6 @@ def build_context(rows, impute, rules, location, power, speculative):
         fixes=record_fixes(),
         class_points=catalogue.class_points(power) if power == "evidence" else {},
     )
-    if power not in catalogue.POWER_MODELS:
-        raise MlimpactError(
-            f"power model must be one of {', '.join(catalogue.POWER_MODELS)} (got {power!r})"
-        )
-    if location not in LOCATION_RULES:
-        raise MlimpactError(
-            f"location must be one of {', '.join(LOCATION_RULES)} (got {location!r})"
-        )
     return context
 
 
@@ -1017,9 +1008,9 @@ def build_runs(
     -------
     NotableRuns
     """
+    # the options' checks (window, power model, location rule): DatasetOptions's, the one place
+    DatasetOptions(window, impute, records, location, power, speculative)
     first, last = window
-    if first > last:
-        raise MlimpactError(f"window: first year {first} after last year {last}")
     rows = [
         row
         for row in (load_models() if records is None else records)
