@@ -487,7 +487,7 @@ class TruncatedNormal(Distribution):
         log_ratio = self._log_ratio(a, b)
         ratio = math.exp(log_ratio)  # Phi(a) / Phi(b)
         share = -math.expm1(log_ratio)  # (Phi(b) - Phi(a)) / Phi(b)
-        if share == 0:
+        if share == 0 or self._unresolved():
             return self._flat_ppf(u)
         # Phi(z) = Phi(b) (1 - q share) = Phi(b) (ratio + p share): log1p keeps 1 - Phi(z)
         # accurate near the top of the window, the sum keeps Phi(z) accurate near its bottom.
@@ -499,9 +499,18 @@ class TruncatedNormal(Distribution):
         z = np.clip(special.ndtri_exp(log_level), a, b)
         return _result(self._shift(z, mirrored), self.low, self.high)
 
+    def _unresolved(self):
+        """Whether the window is too narrow for its place on the real line: under 2^20 units
+        in the last place of its bounds and mean, the shift ``mean + sd z`` loses the window's
+        detail to rounding (its quantiles would not even be monotone), and quantiles that
+        close together could not show the shape of the density across the window anyway."""
+        scale = max(abs(self.low), abs(self.high), abs(self.mu))
+        return self.high - self.low < 2.0**20 * np.spacing(scale)
+
     def _flat_ppf(self, u):
         """Uniform quantiles, for a window so narrow that Phi(a) = Phi(b) in double precision
-        (the density is then constant across it to double precision)."""
+        (the density is then constant across it to double precision), or too narrow to resolve
+        (:meth:`_unresolved`)."""
         return _result(self.low + (self.high - self.low) * u, self.low, self.high)
 
     def mean(self) -> float:
