@@ -126,7 +126,8 @@ def test_a_location_choice_draws_only_its_candidates(evidence):
 
 def test_power_models_point_values(evidence):
     mlca = notable.build_runs(power="mlca", location="organisation")
-    for name, usage in (("T5-11B", 0.49), ("GPT-3 175B (davinci)", 0.70)):  # TPU, GPU
+    # TPU; GPU (8 P100 for 84 h); GPU of large pretraining (10,000 V100 for 355 h)
+    for name, usage in (("T5-11B", 0.49), ("Transformer", 0.70), ("GPT-3 175B (davinci)", 0.88)):
         r = evidence.runs.names.index(name)
         assert evidence.runs.column("gpu_usage")[r] == usage
         assert mlca.runs.column("gpu_usage")[mlca.runs.names.index(name)] == 0.75
@@ -155,13 +156,36 @@ def test_class_distributions_bind_per_run(evidence):
         for j, (parameter, member) in enumerate(bound.columns)
         if parameter == "gpu_usage"
     }
-    tpu = catalogue["gpu_usage"].by_class["TPU"]
-    gpu = catalogue["gpu_usage"].by_class["GPU"]
+    classes = catalogue["gpu_usage"].by_class
+    assert set(classes) == {"TPU", "GPU", "GPU_large"}
+    seen = set()
     for name, klass in zip(evidence.runs.names, evidence.classes["accelerator"]):
         if name in by_run:
-            assert by_run[name] == {"TPU": tpu, "GPU": gpu}.get(
-                klass, catalogue["gpu_usage"].distribution
-            )
+            assert by_run[name] == classes.get(klass, catalogue["gpu_usage"].distribution)
+            seen.add(klass)
+    assert {"TPU", "GPU", "GPU_large"} <= seen
+
+
+def test_large_pretraining_is_told_by_count_and_time_at_the_point():
+    # at least 256 GPUs for at least 7 days (data/accelerator_power.csv's metered large
+    # runs); from the training compute where the record lacks the count or the time
+    from mlimpact.runs.table import IMPUTE_CHIPS, IMPUTE_HOURS, NO_IMPUTATION
+
+    fields = dict(nodes=32.0, gpus=8.0, hours=168.0, imputation=NO_IMPUTATION)
+    assert notable.workload_class("GPU", fields) == "GPU_large"  # 256 GPUs, 7 days
+    assert notable.workload_class("GPU", dict(fields, hours=167.0)) == "GPU"
+    assert notable.workload_class("GPU", dict(fields, nodes=31.0)) == "GPU"
+    assert notable.workload_class("TPU", dict(fields, nodes=1000.0)) == "TPU"
+    # 256 GPUs, time from 1e24 FLOP at 1e15 FLOP/s and MFU 0.4: 1e24 / 1.44e18 = 694,444
+    # GPU-hours, 2,713 h
+    compute = dict(fields, imputation=IMPUTE_HOURS, training_compute=1e24, peak_flops=1e15)
+    compute["mfu"] = 0.4
+    assert notable.point_chips_and_hours(compute) == pytest.approx((256.0, 1e24 / 1.44e18 / 256))
+    assert notable.workload_class("GPU", compute) == "GPU_large"
+    # the count from the compute over a 24 h run: 28,935 GPUs but one day
+    chips = dict(compute, imputation=IMPUTE_CHIPS, hours=24.0)
+    assert notable.point_chips_and_hours(chips) == pytest.approx((1e24 / 1.44e18 / 24, 24.0))
+    assert notable.workload_class("GPU", chips) == "GPU"
 
 
 def test_every_record_fix_names_a_model_and_a_known_value():
@@ -287,6 +311,8 @@ def test_node_configurations_name_known_accelerators_with_their_tdp():
         ({"accelerator_tdp_w": "350"}, "with its TDP"),  # data/hardware.csv says 400 W
         ({"hardware": "NVIDIA A100 SXM4 40 GB;NVIDIA A100 SXM4 40 GB"}, "two node configurations"),
         ({"source": " "}, "no source"),
+        ({"source_key": ""}, "no source_key"),
+        ({"source_key": "nobody1999"}, "not in data/sources.csv"),
         ({"accelerators": "8.5"}, "whole number"),
     ],
 )
@@ -300,6 +326,7 @@ def test_a_bad_node_configuration_is_refused(change, message):
         "accelerators": "8",
         "accelerator_tdp_w": "400",
         "rated_power_w": "6500",
+        "source_key": "nvidia-dgx-a100-guide2026",
         "source": "a datasheet",
     }
     assert (
@@ -375,11 +402,13 @@ def test_evidence_runs_take_the_host_of_their_node(evidence):
         for v, label in enumerate(labels):
             assert evidence.runs.variant_values[r, v, field] == per_gpu.get(label, 0.0)
     assert mixed > 0  # the case that a count per node would get wrong is in the data
-    # BLOOM's point energy by hand: 48 nodes of 8 A100 SXM4 for 2,808 h, its GPUs at the GPU
-    # class point, its host at the catalogue's point, academic HPC's PUE point (Jean Zay)
+    # BLOOM's point energy by hand: 48 nodes of 8 A100 SXM4 for 2,808 h, its GPUs at the point
+    # of the class of large pretraining (384 GPUs for 117 days), its host at the catalogue's
+    # point, academic HPC's PUE point (Jean Zay)
     r = evidence.runs.names.index("BLOOM-176B")
+    assert evidence.classes["accelerator"][r] == "GPU_large"
     point = training_impacts(evidence.runs)["energy"].sel(model="BLOOM-176B").item()
-    node_w = 8 * 0.70 * 400 + 0.61 * 8 * per_gpu["NVIDIA A100 SXM4 80 GB"]
+    node_w = 8 * 0.88 * 400 + 0.61 * 8 * per_gpu["NVIDIA A100 SXM4 80 GB"]
     assert evidence.runs.column("dynamic_ratio")[r] == 1.2
     assert point == pytest.approx(48 * 2808 * node_w / 1000 * 1.2, rel=1e-12)
     assert "host_usage" in default_catalogue("evidence")

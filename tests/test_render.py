@@ -177,13 +177,17 @@ def test_validate_text_frames_the_validation_tables():
         summary=[
             {
                 "quantity": "energy",
-                "basis": "measured",
                 "way": "setup",
+                "rows": "scored",
+                "sample": "all",
                 "n": 3,
                 "coverage": 2 / 3,
                 "geometric_mean_ratio": 1.1,
                 "median_width": 3.0,
                 "interval_score": 0.5,
+                "reference_band": 1.5,
+                "reference_interval_score": 1.0,
+                "skill": 0.5,
             }
         ],
     )
@@ -192,7 +196,8 @@ def test_validate_text_frames_the_validation_tables():
         "Published footprints (data/validation.csv) against our 95 % intervals; 2,048 "
         "samples, seed 1, basis all"
     )
-    assert "\n".join(lines[2:5]) == text.validation_text(result)
+    assert "\n".join(lines[2:7]) == text.validation_text(result)
+    assert lines[4].split()[-3:] == ["x/÷", "1.50", "+0.50"]  # the naive band and the skill
     assert lines[-3:] == [
         "1 row-way pairs not compared (--format json lists why)",
         "",

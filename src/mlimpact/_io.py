@@ -4,12 +4,16 @@
   ``mlimpact.data``;
 - :func:`load_toml`: a user's TOML file (setup, parameters, run configuration), every failure
   turned into one :class:`~mlimpact.errors.MlimpactError` line naming the file;
+- :func:`read_user_csv`: a user's CSV file (an Epoch export, an inventory, a table of published
+  footprints), the same way;
 - :func:`atomic_write`: a file is written under a temporary name in its folder and renamed into
   place only when complete, so an interrupted write never leaves a truncated file;
 - :func:`toml_text`: a parameters document (a table of tables) as TOML text.
 """
 
 import csv
+import hashlib
+import io
 import os
 import tempfile
 import tomllib
@@ -30,6 +34,28 @@ def packaged_csv(filename):
     path = resources.files("mlimpact.data").joinpath(filename)
     with path.open("r", encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def read_user_csv(path, what):
+    """The columns, rows (dicts of strings) and SHA-256 of the user's CSV file ``path``;
+    ``what`` names the kind of file in messages ("models file", ...). A byte-order mark is not
+    an error; a missing, unreadable or malformed file is one
+    :class:`~mlimpact.errors.MlimpactError` line naming it."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        content = raw.decode("utf-8-sig")
+    except FileNotFoundError:
+        raise MlimpactError(f"{path}: no such {what}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise MlimpactError(f"{path}: cannot read {what} ({error.__class__.__name__})") from None
+    reader = csv.DictReader(io.StringIO(content, newline=""))
+    columns = reader.fieldnames or []
+    try:
+        rows = list(reader)
+    except csv.Error as error:
+        raise MlimpactError(f"{path}: malformed CSV ({error})") from None
+    return columns, rows, hashlib.sha256(raw).hexdigest()
 
 
 def load_toml(path, what):

@@ -414,6 +414,7 @@ def _validate(args):
     from mlimpact.render import report, text
     from mlimpact.study import calibration
     from mlimpact.study.validation import validate
+    from mlimpact.tables.validation import read_footprints
     from mlimpact.uncertainty.catalogue import default_catalogue, merge_catalogue
 
     if args.leave_one_out:
@@ -427,6 +428,7 @@ def _validate(args):
                 ("--location organisation", args.location != "evidence"),
                 ("--models", args.models_file),
                 ("--basis derived", args.basis == "derived"),
+                ("--table", args.table),
             )
             if on
         ]
@@ -439,6 +441,7 @@ def _validate(args):
     from mlimpact.runs.notable import DatasetOptions
 
     dataset = DatasetOptions(records=_records(args)[0], location=args.location, power=args.power)
+    table = read_footprints(args.table) if args.table else None
     folder = (
         files.ResultFolder(args.out, args.force, _metadata(args, catalogue)) if args.out else None
     )
@@ -451,6 +454,7 @@ def _validate(args):
             basis=args.basis,
             catalogue=catalogue,
             dataset=dataset,
+            table=table,
         )
 
     if folder is None:
@@ -463,7 +467,15 @@ def _validate(args):
     if args.format == "json":
         print(_json(text.validation_json(result)))
     else:
-        print(text.validate_text(result, args.basis, rows=args.rows, folder=folder))
+        print(
+            text.validate_text(
+                result,
+                args.basis,
+                rows=args.rows,
+                folder=folder,
+                source=args.table or "data/validation.csv",
+            )
+        )
 
 
 def _calibrate(args):
@@ -939,7 +951,8 @@ def _add_validate_command(commands):
         "with our point, median and 95 % interval of the same quantity, from the "
         "dataset's run and from a run built from what the source publishes; "
         "coverage, geometric-mean ratio, interval width and interval score per "
-        "quantity, basis and way (docs/validation.md).",
+        "quantity and way, against a naive band around our point (skill), for "
+        "scored and convention rows, independent and all (docs/validation.md).",
     )
     check.add_argument(
         "--samples",
@@ -972,6 +985,12 @@ def _add_validate_command(commands):
         "--force", action="store_true", help="also replace a damaged mlimpact result in --out"
     )
     check.add_argument("--rows", action="store_true", help="also print every comparison")
+    check.add_argument(
+        "--table",
+        metavar="FILE",
+        help="compare the published footprints of FILE (the columns of data/validation.csv: "
+        "a lab's metered runs, a reviewer's own list) instead of data/validation.csv",
+    )
     check.add_argument(
         "--leave-one-out",
         action="store_true",

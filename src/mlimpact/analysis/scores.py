@@ -24,3 +24,21 @@ def interval_score(low, high, published, alpha=ALPHA):
     return (
         (high - low) + (2 / alpha) * np.maximum(low - x, 0) + (2 / alpha) * np.maximum(x - high, 0)
     )
+
+
+def naive_band(points, published, alpha=ALPHA):
+    """The naive reference of a group of forecasts: each point x/÷ k_i, with k_i fitted on the
+    *other* rows of the group (leave-one-out) to the coverage target 1 - alpha, i.e. the
+    (1 - alpha) quantile (numpy's linear interpolation) of their |ln(published / point)|.
+
+    Returns ``(k, score)``, arrays over the rows: the band factors and the interval scores
+    (:func:`interval_score`) of the bands; both NaN for a group of fewer than two rows, which
+    has no other row to fit k on."""
+    points = np.asarray(points, dtype=float)
+    published = np.asarray(published, dtype=float)
+    errors = np.abs(np.log(published / points))
+    n = errors.size
+    if n < 2:
+        return np.full(n, np.nan), np.full(n, np.nan)
+    k = np.array([np.exp(np.quantile(np.delete(errors, i), 1 - alpha)) for i in range(n)])
+    return k, interval_score(points / k, points * k, published, alpha)

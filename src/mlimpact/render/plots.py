@@ -329,7 +329,8 @@ VALIDATION_MARKERS = {"energy": "o", "operational_gwp": "s", "embodied_gwp": "^"
 def validation_figure(rows):
     """Published values (x) against our median and 95 % interval (y), log-log, with the
     identity line: training runs on the left, per-card production on the right. Colour: the
-    way our estimate was made; marker: the quantity; filled: measured, open: derived."""
+    way our estimate was made; marker: the quantity; filled: scored, open: a publisher's
+    convention (docs/validation.md)."""
     figure, axes = _subplots((12, 5.5), 1, 2)
     panels = (
         (
@@ -357,7 +358,7 @@ def validation_figure(rows):
                 lw=0.8,
                 capsize=2,
                 color=colour,
-                mfc=colour if r["basis"] == "measured" else "white",
+                mfc=colour if r["scored"] else "white",
                 alpha=0.85,
             )
         if selected:
@@ -383,8 +384,10 @@ def validation_figure(rows):
             for q, m in VALIDATION_MARKERS.items()
         ]
         + [
-            Line2D([], [], color="black", marker="o", ls="", label="measured (filled)"),
-            Line2D([], [], color="black", marker="o", ls="", mfc="white", label="derived (open)"),
+            Line2D([], [], color="black", marker="o", ls="", label="scored (filled)"),
+            Line2D(
+                [], [], color="black", marker="o", ls="", mfc="white", label="convention (open)"
+            ),
             Line2D([], [], color="grey", ls="--", label="ours = published"),
         ]
     )

@@ -660,21 +660,19 @@ def write_validation(result, folder):
     from mlimpact.render.text import VALIDATION_ROW_KEYS, VALIDATION_SUMMARY_KEYS
 
     folder = Path(folder)
+
+    def cell(value):
+        return _g(value) if isinstance(value, float) else "" if value is None else value
+
     files.write_csv(
         folder / "validation.csv",
         VALIDATION_ROW_KEYS,
-        [
-            [_g(r[k]) if isinstance(r[k], float) else r[k] for k in VALIDATION_ROW_KEYS]
-            for r in result.rows
-        ],
+        [[cell(r.get(k)) for k in VALIDATION_ROW_KEYS] for r in result.rows],
     )
     files.write_csv(
         folder / "validation_summary.csv",
         VALIDATION_SUMMARY_KEYS,
-        [
-            [_g(s[k]) if isinstance(s[k], float) else s[k] for k in VALIDATION_SUMMARY_KEYS]
-            for s in result.summary
-        ],
+        [[cell(s.get(k)) for k in VALIDATION_SUMMARY_KEYS] for s in result.summary],
     )
     files.save_figure(plots.validation_figure(result.rows), folder / "validation.png")
 
@@ -845,29 +843,49 @@ def specifications_markdown(result):
 
 
 def validation_markdown(result):
-    """The report's "how far to trust this" section."""
+    """The report's "how far to trust this" section: skill and width of the scored rows
+    first, coverage after."""
     if result is None:
         return []
     lines = [
         "## How far to trust this",
         "",
         "Published footprints of training runs (model cards, papers, published LCAs: "
-        "`data/validation.csv`) against our 95 % intervals of the same quantity: *dataset* "
-        "is the model as this run sees it, *setup* a run built from what the source "
-        "publishes (accelerator, count, hours, location). Coverage should be near 95 %; "
-        "the ratio is ours / published (geometric mean); the width is q975 / q025. "
-        "`docs/validation.md` explains the misses.",
+        "`data/validation.csv`) against our 95 % intervals of the same quantity, each at the "
+        "scope it was published at: *dataset* is the model as this run sees it, *setup* a run "
+        "built from what the source publishes (accelerator, count, hours, location). The "
+        "**skill** compares our interval score with a naive band, our own point x/÷ k with k "
+        "fitted on the other rows (positive: our intervals earn their width); the width is "
+        "q975 / q025; the coverage should be near 95 %. Only facts are scored (metered "
+        "energy, emissions with a published site); *independent* rows leave out those whose "
+        "sources feed the run they check. `docs/validation.md` explains the misses.",
         "",
-        "| quantity | basis | way | n | coverage | ratio | width |",
-        "|---|---|---|---|---|---|---|",
+        "| quantity | way | sample | n | skill | naive band | width | coverage | ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in result.summary:
-        if s["basis"] == "all" or s["quantity"] in ("energy", "operational_gwp"):
+        if s["rows"] == "scored" or s["way"] == "card":
+            skill = "-" if s["skill"] is None else f"{s['skill']:+.2f}"
+            band = "-" if s["reference_band"] is None else f"x/÷ {s['reference_band']:.2f}"
             lines.append(
-                f"| {s['quantity'].replace('_', ' ')} | {s['basis']} | {s['way']} | "
-                f"{s['n']} | {100 * s['coverage']:.0f} % | "
-                f"{s['geometric_mean_ratio']:.2f} | {s['median_width']:.1f} |"
+                f"| {s['quantity'].replace('_', ' ')} | {s['way']} | {s['sample']} | "
+                f"{s['n']} | {skill} | {band} | {s['median_width']:.1f} | "
+                f"{100 * s['coverage']:.0f} % | {s['geometric_mean_ratio']:.2f} |"
             )
+    conventions = [s for s in result.summary if s["rows"] == "convention" and s["sample"] == "all"]
+    if conventions:
+        lines += [
+            "",
+            "Not scored, compared at their own scope (a publisher's convention: an assumed "
+            "power, an unpublished site): "
+            + "; ".join(
+                f"{s['quantity'].replace('_', ' ')} ({s['way']}): {s['n']} "
+                f"row{'s' if s['n'] > 1 else ''}, coverage "
+                f"{100 * s['coverage']:.0f} %, ratio {s['geometric_mean_ratio']:.2f}"
+                for s in conventions
+            )
+            + ".",
+        ]
     lines += ["", "![validation](validation.png)", ""]
     return lines
 

@@ -375,17 +375,24 @@ VALIDATION_ROW_KEYS = (
     "high",
     "inside",
     "ratio",
+    "scored",
+    "convention",
+    "in_sample",
     "note",
 )
 VALIDATION_SUMMARY_KEYS = (
     "quantity",
-    "basis",
     "way",
+    "rows",
+    "sample",
     "n",
     "coverage",
     "geometric_mean_ratio",
     "median_width",
     "interval_score",
+    "reference_band",
+    "reference_interval_score",
+    "skill",
 )
 
 
@@ -408,35 +415,61 @@ def validation_json(result):
     }
 
 
-def validation_text(result, rows=False):
-    """The summary of a validation as a text table, and with ``rows`` every comparison."""
-    lines = [
+def _optional(value, text):
+    """``text`` of ``value``, "-" where it is None (not computed)."""
+    return "-" if value is None else text.format(value)
+
+
+def _validation_summary_text(summary):
+    """The summary table of a validation (every way but the leave-one-out) and its legend."""
+    return [
         table(
             [
                 [
                     s["quantity"],
-                    s["basis"],
                     s["way"],
+                    s["rows"],
+                    s["sample"],
                     s["n"],
                     f"{100 * s['coverage']:.0f} %",
                     f"{s['geometric_mean_ratio']:.2f}",
                     f"{s['median_width']:.2f}",
                     f"{s['interval_score']:.2f}",
+                    _optional(s.get("reference_interval_score"), "{:.2f}"),
+                    _optional(s.get("reference_band"), "x/÷ {:.2f}"),
+                    _optional(s.get("skill"), "{:+.2f}"),
                 ]
-                for s in result.summary
+                for s in summary
+                if s["way"] != "leave-one-out"
             ],
             [
                 "quantity",
-                "basis",
                 "way",
+                "rows",
+                "sample",
                 "n",
                 "coverage",
-                "ratio (geo. mean)",
-                "width q975/q025",
-                "interval score",
+                "ratio",
+                "width",
+                "score",
+                "naive score",
+                "naive band",
+                "skill",
             ],
-        )
+        ),
+        "",
+        "score: mean interval score of our 95 % intervals (log scale; lower is better); naive: "
+        "our point x/÷ k, k fitted leave-one-out on the other rows to the same coverage; skill "
+        "= 1 - score / naive score (positive: our intervals do better). Scored rows are "
+        "facts; conventions (an assumed power, an unpublished site) are compared at their "
+        "own scope but not scored; independent rows leave out those whose sources feed the "
+        "run they check (docs/validation.md).",
     ]
+
+
+def validation_text(result, rows=False):
+    """The summary of a validation as a text table, and with ``rows`` every comparison."""
+    lines = _validation_summary_text(result.summary)
     loo = [s for s in result.summary if s["way"] == "leave-one-out"]
     if loo:
         lines += [
@@ -451,44 +484,48 @@ def validation_text(result, rows=False):
             ),
         ]
     if rows:
-        lines += [
-            "",
-            table(
-                [
-                    [
-                        r["id"],
-                        r["way"],
-                        r["basis"],
-                        format_number(r["published"]),
-                        f"{format_number(r['median'])} [{format_number(r['low'])}, "
-                        f"{format_number(r['high'])}]",
-                        "yes" if r["inside"] else "NO",
-                        f"{r['ratio']:.2f}",
-                        r["note"],
-                    ]
-                    for r in result.rows
-                ],
-                [
-                    "row",
-                    "way",
-                    "basis",
-                    "published",
-                    "ours: median [95 %]",
-                    "inside",
-                    "ratio",
-                    "note",
-                ],
-            ),
-        ]
+        lines += ["", _validation_rows_text(result.rows)]
     return "\n".join(lines)
 
 
-def validate_text(result, basis, rows=False, folder=None):
-    """The text ``mlimpact validate`` prints: what was compared (``basis``: the rows read), the
-    tables of :func:`validation_text` (with ``rows`` every comparison), how many row-way pairs
-    were not compared, and with ``folder`` the files written there. Returns the text."""
+def _validation_rows_text(rows):
+    """Every comparison of a validation as a text table."""
+    return table(
+        [
+            [
+                r["id"],
+                r["way"],
+                ("scored" if r["scored"] else "convention")
+                + (", in-sample" if r["in_sample"] else ""),
+                format_number(r["published"]),
+                f"{format_number(r['median'])} [{format_number(r['low'])}, "
+                f"{format_number(r['high'])}]",
+                "yes" if r["inside"] else "NO",
+                f"{r['ratio']:.2f}",
+                r["note"],
+            ]
+            for r in rows
+        ],
+        [
+            "row",
+            "way",
+            "rows",
+            "published",
+            "ours: median [95 %]",
+            "inside",
+            "ratio",
+            "note",
+        ],
+    )
+
+
+def validate_text(result, basis, rows=False, folder=None, source="data/validation.csv"):
+    """The text ``mlimpact validate`` prints: what was compared (``basis``: the rows read, of
+    the table ``source``), the tables of :func:`validation_text` (with ``rows`` every
+    comparison), how many row-way pairs were not compared, and with ``folder`` the files
+    written there. Returns the text."""
     lines = [
-        f"Published footprints (data/validation.csv) against our 95 % intervals; "
+        f"Published footprints ({source}) against our 95 % intervals; "
         f"{result.samples:,} samples, seed {result.seed}, basis {basis}",
         "",
         validation_text(result, rows=rows),

@@ -20,9 +20,11 @@ intervals carry where the run may have been.
 from mlimpact.tables import grid
 from mlimpact.tables.locations import (
     class_of_provider,
+    location_keys,
     providers_of,
     published_locations,
     published_providers,
+    site_keys,
     sites_of,
 )
 
@@ -46,13 +48,27 @@ def candidates(model, organizations, country, year, region="", provider=""):
         A region, or a provider, that the record itself states (a user's inventory, a
         published footprint): they come first.
     """
+    choices, basis, _ = _evidence(model, organizations, country, year, region, provider)
+    return choices, basis
+
+
+def candidate_keys(model, organizations, country, year, region="", provider=""):
+    """The keys of ``data/sources.csv`` of the documents behind a run's
+    :func:`candidates` (same arguments): its published sites, its organisation's providers and
+    the providers' sites of the year; empty where the evidence is the record's own region, a
+    country or nothing."""
+    return _evidence(model, organizations, country, year, region, provider)[2]
+
+
+def _evidence(model, organizations, country, year, region, provider):
+    """``(choices, basis, source keys)`` of :func:`candidates`."""
     if region:
-        return ((region, 1.0),), "published"
+        return ((region, 1.0),), "published", ()
     if provider and sites_of(provider, year):
-        return _normalised(sites_of(provider, year)), "provider"
+        return _normalised(sites_of(provider, year)), "provider", site_keys(provider, year)
     published = published_locations().get(model)
     if published:
-        return _normalised(published), "published"
+        return _normalised(published), "published", location_keys(model)
     regions = []
     found = providers_of(organizations, year)
     for provider in found:
@@ -60,13 +76,14 @@ def candidates(model, organizations, country, year, region="", provider=""):
         total = sum(w for _, w in sites)
         regions.extend((region, weight / total / len(found)) for region, weight in sites)
     if regions and all(sites_of(p.provider, year) for p in found):
-        return _normalised(regions), "provider"
+        keys = (k for p in found for k in (*p.source_keys, *site_keys(p.provider, year)))
+        return _normalised(regions), "provider", tuple(dict.fromkeys(keys))
     if country:
         inside = grid.country_regions(country)
         if inside:
-            return tuple((region, 1.0 / len(inside)) for region in inside), "country"
-        return ((country, 1.0),), "country"
-    return (), "unknown"
+            return tuple((region, 1.0 / len(inside)) for region in inside), "country", ()
+        return ((country, 1.0),), "country", ()
+    return (), "unknown", ()
 
 
 def _normalised(weighted):

@@ -691,6 +691,43 @@ def accelerator_class(hardware):
     return "TPU" if kind == "TPU" else "GPU" if "GPU" in kind else "other"
 
 
+#: A GPU run is *large pretraining* from this many accelerators working this many hours (at
+#: its point values): the floor set by the metered multi-node runs of
+#: ``data/accelerator_power.csv`` (Dodge et al. 2022's 6.1B transformer, 256 A100 for 192 h;
+#: Ai2's OLMo runs on hundreds of H100 for weeks); our rule, docs/uncertainty.md.
+LARGE_RUN_ACCELERATORS = 256
+#: Wall-clock hours of a large pretraining run (7 days): see :data:`LARGE_RUN_ACCELERATORS`.
+LARGE_RUN_HOURS = 168.0
+#: The accelerator class of a GPU run of large pretraining (:func:`workload_class`).
+LARGE_GPU_CLASS = "GPU_large"
+
+
+def point_chips_and_hours(fields):
+    """A run's accelerator count and training time [h] at its point values: as stated, or
+    the missing one from its training compute (``chips * hours = C / (peak * MFU * 3600)``,
+    the MFU at its point)."""
+    chips, hours = fields["nodes"] * fields["gpus"], fields["hours"]
+    if fields["imputation"] == NO_IMPUTATION:
+        return chips, hours
+    rate = fields["peak_flops"] * fields["mfu"] * 3600.0
+    chip_hours = fields["training_compute"] / rate if rate > 0 else math.nan
+    if fields["imputation"] == IMPUTE_HOURS:
+        return chips, chip_hours / chips
+    return chip_hours / hours, hours
+
+
+def workload_class(accelerator, fields):
+    """The class of a run for its accelerators' draw: a GPU run of at least
+    :data:`LARGE_RUN_ACCELERATORS` accelerators for at least :data:`LARGE_RUN_HOURS` hours
+    (:func:`point_chips_and_hours`) is :data:`LARGE_GPU_CLASS`, whose draw comes from metered
+    large pretraining runs; every other run keeps its accelerator's class."""
+    if accelerator != "GPU":
+        return accelerator
+    chips, hours = point_chips_and_hours(fields)
+    large = chips >= LARGE_RUN_ACCELERATORS and hours >= LARGE_RUN_HOURS
+    return LARGE_GPU_CLASS if large else accelerator
+
+
 def class_points_of(class_points, accelerator, provider, power="evidence"):
     """Run field -> point value of the fields whose point value depends on the run's
     ``accelerator`` class (``gpu_usage``) or ``provider`` class (``dynamic_ratio``), from
@@ -814,8 +851,8 @@ def build_run(record, context):
     notes.extend(where.notes)
     if not where.country:
         imputed += ("country (world average, wide uncertainty)",)
-    accelerator = accelerator_class(usable[0][0])
     fields = point_fields(record, facts, usable, hours, imputation, where.factors, context)
+    accelerator = workload_class(accelerator_class(usable[0][0]), fields)
     fields.update(class_points_of(context.class_points, accelerator, provider, context.power))
     metered = _metered(record)
     fields.update(metered)

@@ -14,9 +14,6 @@ imputation and validation rules as the embedded snapshot.
 A bad row is an error naming the file, line and column; no row is dropped silently.
 """
 
-import csv
-import hashlib
-import io
 import math
 import re
 from datetime import date
@@ -24,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 
-from mlimpact._io import packaged_csv
+from mlimpact._io import packaged_csv, read_user_csv
 from mlimpact.errors import MlimpactError
 from mlimpact.runs.table import METERED_SCOPES
 from mlimpact.tables import grid
@@ -399,21 +396,7 @@ def read_models_file(path):
     """Records of an Epoch export or of an inventory (told apart by their columns), and the
     file's SHA-256."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-        content = raw.decode("utf-8-sig")
-    except FileNotFoundError:
-        raise MlimpactError(f"{path}: no such models file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise MlimpactError(
-            f"{path}: cannot read models file ({error.__class__.__name__})"
-        ) from None
-    reader = csv.DictReader(io.StringIO(content, newline=""))
-    columns = reader.fieldnames or []
-    try:
-        rows = list(reader)
-    except csv.Error as error:
-        raise MlimpactError(f"{path}: malformed CSV ({error})") from None
+    columns, rows, digest = read_user_csv(path, "models file")
     if "Model" in columns and "Publication date" in columns:
         absent = [c for c in EPOCH_REQUIRED if c not in columns]
         if absent:
@@ -426,7 +409,7 @@ def read_models_file(path):
             f"{path}: neither an Epoch AI export (columns Model, Publication "
             "date...) nor an inventory (columns name, date, hardware...)"
         )
-    return records, hashlib.sha256(raw).hexdigest()
+    return records, digest
 
 
 def published_record(row, epoch):

@@ -515,6 +515,9 @@ def with_leave_one_out(result, seed=0):
             "high": r["high"],
             "inside": r["inside"],
             "ratio": r["ratio"],
+            "scored": True,
+            "convention": "",
+            "in_sample": False,  # calibrated without the model
             "note": f"point: the prior's median; effective sample size {r['ess']:.0f}",
         }
         for r in held_out
@@ -538,8 +541,9 @@ def loo_summary(rows):
         out.append(
             {
                 "quantity": quantity,
-                "basis": "measured",
                 "way": "leave-one-out",
+                "rows": "measured",
+                "sample": "all",
                 "n": len(group),
                 "coverage": float(np.mean([r["inside"] for r in group])),
                 "geometric_mean_ratio": float(np.exp(np.mean(np.log([r["ratio"] for r in group])))),
@@ -549,6 +553,9 @@ def loo_summary(rows):
                     np.mean([r["prior_low"] <= r["published"] <= r["prior_high"] for r in group])
                 ),
                 "prior_interval_score": float(np.mean([r["prior_score"] for r in group])),
+                "reference_band": None,
+                "reference_interval_score": None,
+                "skill": None,
             }
         )
     return out

@@ -10,21 +10,36 @@ with our point, median and 95 % interval of the same quantity, computed two ways
   the same mapping rules; the published PUE, power and grid factor are *not* used: they are
   what we estimate.
 
-A published energy or operational GWP whose power counts the accelerators alone (their TDP
-or their own meters: ``power_scope`` ``accelerators``) is compared with our estimate of the
-same run with its host off (:func:`mlimpact.runs.table.accelerators_only`); one that counts the
-whole node, or does not say, with our whole estimate.
+Every published energy or operational GWP is compared at its own scope: one whose power
+counts the accelerators alone (their TDP or their own meters: ``power_scope``
+``accelerators``) with our estimate of the same run with its host off
+(:func:`mlimpact.runs.table.accelerators_only`); one that leaves the facility out
+(``pue_basis`` ``none``) with ours at PUE 1; one that applies a PUE its authors assumed
+(``assumed``) with ours at that PUE; the others with our whole estimate, our PUE drawn.
+
+Rows are **scored** or **conventions** (:attr:`mlimpact.tables.validation.Published.convention`):
+a figure that rests on a publisher's convention (an assumed power, an unpublished site) is
+compared and reported, but it tests the convention, not the world, and is left out of the
+scores. A row is **in-sample** when one of its sources (``source_key``) is among the sources
+of the inputs of the run it checks (:func:`mlimpact.study.provenance.run_sources`): the
+summaries are given for the independent rows and for all rows.
 
 Card rows (``card_gwp``) are compared with our production GWP of one card (way ``card``; the
 production model sampled as in the main job). A row publishing the footprint of a board of
 several accelerators is divided by their number.
 
 For each comparison: whether the published value is inside our 95 % interval, and the ratio
-median / published. Per quantity, basis and way: coverage of the interval, geometric-mean
-ratio, median width (q975 / q025) and the mean interval score of Gneiting and Raftery [1]_ on
-the logarithms (so that runs of every size weigh alike, and wide intervals are not free)::
+median / published. Per quantity, way, kind of row (scored, convention) and sample
+(independent, all): coverage of the interval, geometric-mean ratio, median width
+(q975 / q025) and the mean interval score of Gneiting and Raftery [1]_ on the logarithms (so
+that runs of every size weigh alike, and wide intervals are not free)::
 
     S = ln(u / l) + (2 / alpha) max(0, ln(l / x)) + (2 / alpha) max(0, ln(x / u)),  alpha = 0.05
+
+Coverage alone rewards width. The scored groups are also measured against a naive reference:
+our point estimate x/÷ k, with k fitted on the *other* rows of the group (leave-one-out) to the
+same coverage target: the 95th percentile of their |ln(published / point)|. The skill is
+``1 - S_ours / S_reference``: positive when our intervals beat a band around our own point.
 
 Nothing here changes the model or the catalogue: validation only measures.
 
@@ -34,21 +49,24 @@ References
    J. Am. Stat. Assoc. 102(477), 359-378, 2007, doi:10.1198/016214506000001437 (section 6.2).
 """
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from mlimpact.analysis.scores import ALPHA, interval_score  # noqa: F401 (re-exported)
+from mlimpact.analysis.scores import ALPHA, interval_score, naive_band
 from mlimpact.engine.propagate import propagate_runs
 from mlimpact.errors import MlimpactError
 from mlimpact.runs import notable
 from mlimpact.runs.records import published_record
-from mlimpact.runs.table import accelerators_only
+from mlimpact.runs.table import RUN_FIELDS, accelerators_only
 from mlimpact.study.cards import card_estimate
+from mlimpact.study.provenance import RunSources
 from mlimpact.tables.hardware import hardware_table
 from mlimpact.tables.models import load_models
 from mlimpact.tables.validation import BASES, published_footprints
+from mlimpact.uncertainty.catalogue import default_catalogue
 
 WAYS = ("dataset", "setup", "card")
 #: Training quantities: (criterion, phase) of our results.
@@ -59,9 +77,6 @@ TRAINING = {
 }
 #: Statistics read from our results.
 STATISTICS = ("point", "median", "q025", "q975")
-#: The note of a comparison, by the published power's scope: a value counting the accelerators
-#: alone is compared with our estimate of the accelerators alone (the host off).
-_SCOPE_NOTES = {"accelerators": "accelerators alone, as published", "node": "", "": ""}
 
 
 @dataclass
@@ -77,7 +92,7 @@ class ValidationResult:
     seed: int
 
 
-def comparison(row, way, stats, note=""):
+def comparison(row, way, stats, note="", in_sample=False):
     """One comparison as a JSON-ready dict (``stats`` maps :data:`STATISTICS` to numbers)."""
     published = row.value / row.chips if row.quantity == "card_gwp" and row.chips > 1 else row.value
     low, high, median = stats["q025"], stats["q975"], stats["median"]
@@ -94,42 +109,75 @@ def comparison(row, way, stats, note=""):
         "high": high,
         "inside": bool(low <= published <= high),
         "ratio": median / published,
+        "scored": not row.convention,
+        "convention": row.convention,
+        "in_sample": bool(in_sample),
         "note": note,
     }
 
 
+#: Kinds of rows (:func:`summarize`): ``scored`` (facts), ``convention`` (not scored).
+ROW_KINDS = ("scored", "convention")
+#: Samples of rows: those whose sources are not among their run's inputs, and all.
+SAMPLES = ("independent", "all")
+
+
+def _group_summary(group, alpha, scored):
+    """Coverage, ratio, width and interval score of a group of comparisons; for a scored
+    group also the naive reference's score and our skill
+    (:func:`mlimpact.analysis.scores.naive_band`)."""
+    low = np.array([r["low"] for r in group])
+    high = np.array([r["high"] for r in group])
+    published = np.array([r["published"] for r in group])
+    ratio = np.array([r["ratio"] for r in group])
+    ours = float(np.mean(interval_score(low, high, published, alpha)))
+    out = {
+        "n": len(group),
+        "coverage": float(np.mean([r["inside"] for r in group])),
+        "geometric_mean_ratio": float(np.exp(np.mean(np.log(ratio)))),
+        "median_width": float(np.median(high / low)),
+        "interval_score": ours,
+        "reference_band": None,
+        "reference_interval_score": None,
+        "skill": None,
+    }
+    points = np.array([r["point"] for r in group])
+    if scored and len(group) >= 2 and np.all(np.isfinite(points) & (points > 0)):
+        k, reference = naive_band(points, published, alpha)
+        out["reference_band"] = float(np.median(k))
+        out["reference_interval_score"] = float(np.mean(reference))
+        out["skill"] = 1.0 - ours / out["reference_interval_score"]
+    return out
+
+
 def summarize(rows, alpha=ALPHA):
-    """Summary rows per quantity, basis (each, and ``all``) and way."""
+    """Summary rows per quantity, way, kind of row (:data:`ROW_KINDS`) and sample
+    (:data:`SAMPLES`), each where it has rows."""
     out = []
     keys = sorted(
         {(r["quantity"], r["way"]) for r in rows},
         key=lambda k: (list(TRAINING).index(k[0]) if k[0] in TRAINING else 9, WAYS.index(k[1])),
     )
     for quantity, way in keys:
-        for basis in (*BASES, "all"):
+        for kind in ROW_KINDS:
+            scored = kind == "scored"
             group = [
                 r
                 for r in rows
-                if r["quantity"] == quantity and r["way"] == way and basis in ("all", r["basis"])
+                if r["quantity"] == quantity and r["way"] == way and r["scored"] == scored
             ]
-            if not group:
-                continue
-            low = np.array([r["low"] for r in group])
-            high = np.array([r["high"] for r in group])
-            published = np.array([r["published"] for r in group])
-            ratio = np.array([r["ratio"] for r in group])
-            out.append(
-                {
-                    "quantity": quantity,
-                    "basis": basis,
-                    "way": way,
-                    "n": len(group),
-                    "coverage": float(np.mean([r["inside"] for r in group])),
-                    "geometric_mean_ratio": float(np.exp(np.mean(np.log(ratio)))),
-                    "median_width": float(np.median(high / low)),
-                    "interval_score": float(np.mean(interval_score(low, high, published, alpha))),
-                }
-            )
+            independent = [r for r in group if not r["in_sample"]]
+            for sample, members in (("independent", independent), ("all", group)):
+                if members:
+                    out.append(
+                        {
+                            "quantity": quantity,
+                            "way": way,
+                            "rows": kind,
+                            "sample": sample,
+                            **_group_summary(members, alpha, scored),
+                        }
+                    )
     return out
 
 
@@ -154,20 +202,84 @@ def _check_choices(basis, ways):
         raise MlimpactError(f"ways must be among {', '.join(WAYS)}")
 
 
-def _estimate(runs, samples, propagate_options, table=None):
-    """Per-model summary of ``runs`` (its run table replaced by ``table`` if given), by the
-    path of ``estimate`` (:func:`mlimpact.engine.propagate.propagate_runs`)."""
-    return propagate_runs(runs, samples, table=table, **propagate_options)
+def _estimate(runs, samples, propagate_options):
+    """Per-model summary of ``runs`` by the path of ``estimate``
+    (:func:`mlimpact.engine.propagate.propagate_runs`)."""
+    return propagate_runs(runs, samples, **propagate_options)
 
 
-def _dataset_way(training, estimated, dataset, samples, propagate_options):
-    """Comparisons and skipped rows of the ``dataset`` way (``estimated`` propagated here if
-    None)."""
+#: Entries of the catalogue that count energy outside the training run itself (a cluster's
+#: idle nodes): published footprints count the run alone (its accelerator-hours, restarts
+#: and repeated steps included), so validation leaves them out.
+OUTSIDE_THE_RUN = ("non_training_overhead",)
+
+
+def run_alone(catalogue):
+    """``catalogue`` without the entries of :data:`OUTSIDE_THE_RUN`."""
+    return {name: entry for name, entry in catalogue.items() if name not in OUTSIDE_THE_RUN}
+
+
+def published_scope(row):
+    """The scope a published training figure counts, as ``(host off, PUE)``: the host is off
+    where its power counts the accelerators alone; the PUE is 1 where it leaves the facility
+    out, the authors' where they assumed one, None (ours, drawn) otherwise."""
+    pue = {"none": 1.0, "assumed": row.pue}.get(row.pue_basis)
+    return row.power_scope == "accelerators", pue
+
+
+def _scope_note(scope):
+    host_off, pue = scope
+    notes = ["accelerators alone, as published"] if host_off else []
+    if pue == 1.0:
+        notes.append("no facility overhead, as published")
+    elif pue is not None:
+        notes.append(f"PUE {pue:g} as its authors assumed")
+    return "; ".join(notes)
+
+
+def at_scopes(runs, scopes):
+    """``runs`` (:class:`mlimpact.runs.notable.NotableRuns`) with the runs named in ``scopes``
+    (name -> :func:`published_scope`) at that scope: the host off, the facility's ratio (PUE
+    and overhead) set and known, so that neither is drawn."""
+    table = accelerators_only(runs.runs, {name for name, (off, _) in scopes.items() if off})
+    values, known = table.values.copy(), runs.known.copy()
+    position = {name: i for i, name in enumerate(runs.runs.names)}
+    column = RUN_FIELDS.index("dynamic_ratio")
+    for name, (_, pue) in scopes.items():
+        if pue is not None:
+            values[position[name], column] = pue
+            known[position[name], column] = True
+    return dataclasses.replace(runs, runs=dataclasses.replace(table, values=values), known=known)
+
+
+def _run_hardware(runs, name):
+    """The accelerators of the run ``name`` of ``runs``: its variants, or its one accelerator."""
+    position = runs.runs.names.index(name)
+    return runs.runs.variant_labels[position] or (runs.hardware[position],)
+
+
+def _scope_layers(rows):
+    """The rows' models at their published scopes, as few maps (model -> scope) as can hold
+    them (a model published at two scopes needs two), and the layer of each row."""
+    layers, of_row = [], {}
+    for row in rows:
+        scope = published_scope(row)
+        k = next(
+            (k for k, layer in enumerate(layers) if layer.get(row.epoch_model, scope) == scope),
+            len(layers),
+        )
+        if k == len(layers):
+            layers.append({})
+        layers[k][row.epoch_model] = scope
+        of_row[row.id] = k
+    return layers, of_row
+
+
+def _dataset_way(training, runs, samples, propagate_options, sources):
+    """Comparisons and skipped rows of the ``dataset`` way: a propagation of the dataset's
+    ``runs`` with the rows' models at their published scopes (one per layer of
+    :func:`_scope_layers`)."""
     results, skipped = [], []
-    if estimated is None:
-        runs = dataset.runs()
-        estimated = (runs, _estimate(runs, samples, propagate_options))
-    runs, summary = estimated
     included = set(runs.runs.names)
     reasons = {r.name: r.reason for r in runs.records}
     compared = []
@@ -175,34 +287,24 @@ def _dataset_way(training, estimated, dataset, samples, propagate_options):
         if not row.epoch_model:
             skipped.append((row.id, "dataset", "no Epoch AI record of this model"))
         elif row.epoch_model not in included:
-            skipped.append(
-                (
-                    row.id,
-                    "dataset",
-                    "not in the run: " + reasons.get(row.epoch_model, "outside the window"),
-                )
-            )
+            reason = reasons.get(row.epoch_model, "not a model of the dataset or not in its window")
+            skipped.append((row.id, "dataset", "not in the run: " + reason))
         else:
             compared.append(row)
-    # the runs whose published power counts the accelerators alone, their host off
-    scoped = {row.epoch_model for row in compared if row.power_scope == "accelerators"}
-    alone = (
-        _estimate(runs, samples, propagate_options, accelerators_only(runs.runs, scoped))
-        if scoped
-        else None
-    )
+    layers, of_row = _scope_layers(compared)
+    summaries = [_estimate(at_scopes(runs, layer), samples, propagate_options) for layer in layers]
     for row in compared:
-        stats = _stats(
-            alone if row.power_scope == "accelerators" else summary,
-            row.epoch_model,
-            *TRAINING[row.quantity],
-        )
-        results.append(comparison(row, "dataset", stats, _SCOPE_NOTES[row.power_scope]))
+        stats = _stats(summaries[of_row[row.id]], row.epoch_model, *TRAINING[row.quantity])
+        note = _scope_note(published_scope(row))
+        hardware = _run_hardware(runs, row.epoch_model)
+        inside = sources.in_sample(row, hardware, row.epoch_model)
+        results.append(comparison(row, "dataset", stats, note, inside))
     return results, skipped
 
 
-def _setup_way(training, location, power, samples, propagate_options):
-    """Comparisons and skipped rows of the ``setup`` way."""
+def _setup_way(training, location, power, samples, propagate_options, sources):
+    """Comparisons and skipped rows of the ``setup`` way: each row is its own run, at its
+    published scope."""
     results, skipped = [], []
     epoch = {m["model"]: m for m in load_models()}
     records = {}
@@ -212,33 +314,25 @@ def _setup_way(training, location, power, samples, propagate_options):
             skipped.append((row.id, "setup", "accelerator, count or hours not published"))
         else:
             records[row.id] = record
-    if records:
-        years = [int(r["year"]) for r in records.values()]
-        runs = notable.build_runs(
-            (min(years), max(years)),
-            records=list(records.values()),
-            location=location,
-            power=power,
-        )
-        reasons = {r.name: r.reason for r in runs.records if r.status == "excluded"}
-        compared = [row for row in training if row.id in records and row.id not in reasons]
-        skipped += [(row.id, "setup", reasons[row.id]) for row in training if row.id in reasons]
-        # each row is its own run: the accelerator-scope rows' hosts are off in one table
-        summary = _estimate(
-            runs,
-            samples,
-            propagate_options,
-            accelerators_only(
-                runs.runs, {row.id for row in compared if row.power_scope == "accelerators"}
-            ),
-        )
-        for row in compared:
-            stats = _stats(summary, row.id, *TRAINING[row.quantity])
-            results.append(comparison(row, "setup", stats, _SCOPE_NOTES[row.power_scope]))
+    if not records:
+        return results, skipped
+    years = [int(r["year"]) for r in records.values()]
+    runs = notable.build_runs(
+        (min(years), max(years)), records=list(records.values()), location=location, power=power
+    )
+    reasons = {r.name: r.reason for r in runs.records if r.status == "excluded"}
+    compared = [row for row in training if row.id in records and row.id not in reasons]
+    skipped += [(row.id, "setup", reasons[row.id]) for row in training if row.id in reasons]
+    scopes = {row.id: published_scope(row) for row in compared}
+    summary = _estimate(at_scopes(runs, scopes), samples, propagate_options)
+    for row in compared:
+        stats = _stats(summary, row.id, *TRAINING[row.quantity])
+        inside = sources.in_sample(row, _run_hardware(runs, row.id))
+        results.append(comparison(row, "setup", stats, _scope_note(scopes[row.id]), inside))
     return results, skipped
 
 
-def _card_way(rows, samples, seed, catalogue, chunk_size):
+def _card_way(rows, samples, seed, catalogue, chunk_size, sources):
     """Comparisons and skipped rows of the ``card`` way."""
     results, skipped = [], []
     table = hardware_table()
@@ -257,11 +351,8 @@ def _card_way(rows, samples, seed, catalogue, chunk_size):
         )
         data = result.gwp.sel(hardware=hardware.name, component="total")
         stats = {s: float(data.sel(statistic=s)) for s in STATISTICS}
-        results.append(
-            comparison(
-                row, "card", stats, "per accelerator: board / count" if row.chips > 1 else ""
-            )
-        )
+        note = "per accelerator: board / count" if row.chips > 1 else ""
+        results.append(comparison(row, "card", stats, note, sources.in_sample(row, ())))
     return results, skipped
 
 
@@ -285,8 +376,9 @@ def validate(
     ways=WAYS,
     dataset=None,
     method="mc",
+    table=None,
 ):
-    """Compare every scored row of ``data/validation.csv`` with our estimates.
+    """Compare every row of ``data/validation.csv`` (or of ``table``) with our estimates.
 
     Parameters
     ----------
@@ -297,8 +389,8 @@ def validate(
     catalogue : dict, optional
         Uncertain inputs (default ``data/parameters.toml``).
     estimated : (NotableRuns, xarray.Dataset), optional
-        The main job's baseline runs and their per-model summary, to reuse for the
-        ``dataset`` way (propagated here otherwise).
+        The main job's baseline runs and their per-model summary: its runs are reused for the
+        ``dataset`` way (built here otherwise), at the scope of each published figure.
     ways : tuple
         Which of :data:`WAYS` to compute.
     dataset : DatasetOptions, optional
@@ -309,6 +401,9 @@ def validate(
     method : {"mc", "lhs", "sobol"}
         Sampling design of every propagation of training runs (that of ``estimated``'s
         summary, if given); the card way samples as :func:`mlimpact.study.cards.card_estimate`.
+    table : sequence of Published, optional
+        The published footprints to compare instead of ``data/validation.csv`` (a user's
+        table: :func:`mlimpact.tables.validation.read_footprints`).
 
     Returns
     -------
@@ -317,28 +412,35 @@ def validate(
     _check_choices(basis, ways)
     rows = [
         r
-        for r in published_footprints()
+        for r in (published_footprints() if table is None else table)
         if not r.not_scored and basis in ("all", r.basis) and r.value > 0
     ]
     training = [r for r in rows if r.quantity in TRAINING]
     results, skipped = [], []
-    propagate_options = dict(
-        catalogue=catalogue, seed=seed, method=method, chunk_size=chunk_size, client=client
-    )
     dataset = notable.DatasetOptions() if dataset is None else dataset
     location, power = dataset.location, dataset.power
+    catalogue = default_catalogue(power) if catalogue is None else catalogue
+    propagate_options = dict(
+        catalogue=run_alone(catalogue),
+        seed=seed,
+        method=method,
+        chunk_size=chunk_size,
+        client=client,
+    )
+    sources = RunSources(catalogue)
     if "dataset" in ways:
-        way_results, way_skipped = _dataset_way(
-            training, estimated, dataset, samples, propagate_options
-        )
+        runs = dataset.runs() if estimated is None else estimated[0]
+        way_results, way_skipped = _dataset_way(training, runs, samples, propagate_options, sources)
         results += way_results
         skipped += way_skipped
     if "setup" in ways:
-        way_results, way_skipped = _setup_way(training, location, power, samples, propagate_options)
+        way_results, way_skipped = _setup_way(
+            training, location, power, samples, propagate_options, sources
+        )
         results += way_results
         skipped += way_skipped
     if "card" in ways:
-        way_results, way_skipped = _card_way(rows, samples, seed, catalogue, chunk_size)
+        way_results, way_skipped = _card_way(rows, samples, seed, catalogue, chunk_size, sources)
         results += way_results
         skipped += way_skipped
     _check_usable(results)

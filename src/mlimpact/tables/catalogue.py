@@ -22,6 +22,16 @@ def catalogue_document():
     return MappingProxyType(tomllib.loads(packaged_text("parameters.toml")))
 
 
+@cache
+def catalogue_sources():
+    """Entry name -> the keys of ``data/sources.csv`` its ``sources`` list names (the documents
+    it was taken or argued from; checked by
+    :func:`mlimpact.uncertainty.catalogue.default_catalogue`)."""
+    return MappingProxyType(
+        {name: tuple(spec.get("sources", ())) for name, spec in catalogue_document().items()}
+    )
+
+
 #: Power models: MLCA's (a global dynamic ratio, 0.75 x TDP) or the evidence model (PUE by
 #: provider class, measured draws by accelerator class); entries tagged ``power_model``
 #: belong to one of them.

@@ -8,6 +8,10 @@ Three curated tables, every row with its source (``data/README.md``):
 - ``data/provider_sites.csv``: a provider's data-centre regions over a period, with relative
   weights.
 
+Every row names the documents it was read in by keys of ``data/sources.csv`` (its
+``source_key`` cell): :func:`location_keys`, :attr:`Provider.source_keys` and
+:func:`site_keys` give them back, so that code can tell which documents placed a run.
+
 Regions are keys of :mod:`mlimpact.tables.grid` (a country code, US-XX, CA-XX, CN-XX, a
 Nordic bidding zone, gcp:<region>); the loaders check every number, and
 ``tests/test_locations.py`` that every region is a known grid (an unknown one also fails where
@@ -20,19 +24,22 @@ from functools import cache
 
 from mlimpact._io import packaged_csv
 from mlimpact.errors import MlimpactError
+from mlimpact.tables.sources import row_keys
 
 PROVIDER_CLASSES = ("hyperscale", "cloud", "academic_hpc", "unknown")
 
 
 @dataclass(frozen=True)
 class Provider:
-    """An organisation's compute provider from ``first`` to ``last`` (years, inclusive)."""
+    """An organisation's compute provider from ``first`` to ``last`` (years, inclusive);
+    ``source_keys``: the keys of ``data/sources.csv`` of the documents the row was read in."""
 
     organization: str
     provider: str
     provider_class: str
     first: int
     last: int
+    source_keys: tuple = ()
 
 
 def _positive(table, row, key):
@@ -48,22 +55,49 @@ def _region(table, key):
     return key
 
 
+def _keys(table, line, row):
+    return row_keys(row, f"data/{table} line {line}")
+
+
+def _unique(keys):
+    return tuple(dict.fromkeys(keys))
+
+
+@cache
+def _location_rows():
+    """Model name -> ((region, share, source keys), ...) of ``data/locations.csv``."""
+    out = defaultdict(list)
+    for line, row in enumerate(packaged_csv("locations.csv"), start=2):
+        out[row["model"]].append(
+            (
+                _region("locations.csv", row["region"]),
+                _positive("locations.csv", row, "share"),
+                _keys("locations.csv", line, row),
+            )
+        )
+    return {model: tuple(rows) for model, rows in out.items()}
+
+
 @cache
 def published_locations():
     """Model name -> ((region, share), ...) of ``data/locations.csv``."""
-    out = defaultdict(list)
-    for row in packaged_csv("locations.csv"):
-        out[row["model"]].append(
-            (_region("locations.csv", row["region"]), _positive("locations.csv", row, "share"))
-        )
-    return {model: tuple(regions) for model, regions in out.items()}
+    return {
+        model: tuple((region, share) for region, share, _ in rows)
+        for model, rows in _location_rows().items()
+    }
+
+
+def location_keys(model):
+    """The source keys of a model's published sites (``data/locations.csv``; empty if it has
+    none), in table order."""
+    return _unique(k for _, _, keys in _location_rows().get(model, ()) for k in keys)
 
 
 @cache
 def providers():
     """Organisation -> (:class:`Provider`, ...) of ``data/providers.csv``."""
     out = defaultdict(list)
-    for row in packaged_csv("providers.csv"):
+    for line, row in enumerate(packaged_csv("providers.csv"), start=2):
         if row["provider_class"] not in PROVIDER_CLASSES:
             raise MlimpactError(
                 f"data/providers.csv: unknown provider class {row['provider_class']!r}"
@@ -71,26 +105,51 @@ def providers():
         first = int(row["from_year"])
         last = int(row["to_year"]) if row["to_year"] else first
         out[row["organization"]].append(
-            Provider(row["organization"], row["provider"], row["provider_class"], first, last)
+            Provider(
+                row["organization"],
+                row["provider"],
+                row["provider_class"],
+                first,
+                last,
+                _keys("providers.csv", line, row),
+            )
         )
     return dict(out)
 
 
 @cache
-def provider_sites():
-    """Provider -> ((region, weight, first year, last year), ...) of
-    ``data/provider_sites.csv``."""
+def _site_rows():
+    """Provider -> ((region, weight, first year, last year, source keys), ...)."""
     out = defaultdict(list)
-    for row in packaged_csv("provider_sites.csv"):
+    for line, row in enumerate(packaged_csv("provider_sites.csv"), start=2):
         out[row["provider"]].append(
             (
                 _region("provider_sites.csv", row["region"]),
                 _positive("provider_sites.csv", row, "weight"),
                 int(row["from_year"]),
                 int(row["to_year"]),
+                _keys("provider_sites.csv", line, row),
             )
         )
-    return dict(out)
+    return {provider: tuple(rows) for provider, rows in out.items()}
+
+
+@cache
+def provider_sites():
+    """Provider -> ((region, weight, first year, last year), ...) of
+    ``data/provider_sites.csv``."""
+    return {provider: tuple(row[:4] for row in rows) for provider, rows in _site_rows().items()}
+
+
+def site_keys(provider, year):
+    """The source keys of a provider's sites in ``year`` (the rows :func:`sites_of` reads;
+    empty if none cover it), in table order."""
+    return _unique(
+        k
+        for _, _, first, last, keys in _site_rows().get(provider, ())
+        if first <= year <= last
+        for k in keys
+    )
 
 
 def providers_of(organizations, year):

@@ -7,6 +7,7 @@ from functools import cache
 
 from mlimpact._io import packaged_csv
 from mlimpact.errors import MlimpactError
+from mlimpact.tables.sources import row_keys
 
 
 @cache
@@ -37,8 +38,34 @@ def record_fixes():
     value is inconsistent with the primary source and is not used (empty); ``disagree``: the
     primary source's chip-hours differ from the record's by more than 10 %, and the run carries
     the difference as uncertainty (:mod:`mlimpact.runs.notable`). Values are checked here:
-    numbers > 0 where a number is expected, no field fixed twice.
+    numbers > 0 where a number is expected, no field fixed twice, source keys of
+    ``data/sources.csv`` (:func:`record_fix_keys`).
     """
+    return {
+        model: {field: fix[:3] for field, fix in fixes.items()}
+        for model, fixes in _record_fixes().items()
+    }
+
+
+@cache
+def record_fix_keys():
+    """Model name -> {field: (source key, ...)} of ``data/record_fixes.csv``: the documents
+    each fix was read in (keys of ``data/sources.csv``)."""
+    return {
+        model: {field: fix[3] for field, fix in fixes.items()}
+        for model, fixes in _record_fixes().items()
+    }
+
+
+def fix_keys(model):
+    """The source keys of every fix of one model's record (empty if none), in table order."""
+    keys = (k for ks in record_fix_keys().get(model, {}).values() for k in ks)
+    return tuple(dict.fromkeys(keys))
+
+
+@cache
+def _record_fixes():
+    """Model name -> {field: (action, value, source, source keys)}, checked."""
     out = {}
     for line, row in enumerate(packaged_csv("record_fixes.csv"), start=2):
         where = f"data/record_fixes.csv line {line}"
@@ -56,8 +83,9 @@ def record_fixes():
                 raise MlimpactError(f"{where}: value must be a number > 0 (got {value!r})")
         if not row["source"].strip():
             raise MlimpactError(f"{where}: no source")
+        keys = row_keys(row, where)
         fixes = out.setdefault(row["model"], {})
         if field in fixes:
             raise MlimpactError(f"{where}: {field} of {row['model']!r} is fixed twice")
-        fixes[field] = (action, value, row["source"])
+        fixes[field] = (action, value, row["source"], keys)
     return out

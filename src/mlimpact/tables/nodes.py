@@ -15,11 +15,12 @@ loader checks every number, and that every accelerator named is a row of ``data/
 with the same TDP.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from mlimpact._io import packaged_csv
 from mlimpact.errors import MlimpactError
+from mlimpact.tables.sources import row_keys
 
 SOURCE = "data/node_configurations.csv"
 
@@ -27,13 +28,15 @@ SOURCE = "data/node_configurations.csv"
 @dataclass(frozen=True)
 class NodeConfiguration:
     """A node design: ``accelerators`` cards of ``accelerator_tdp_w`` [W] each in a node rated
-    ``rated_power_w`` [W] (the manufacturer's maximum input power)."""
+    ``rated_power_w`` [W] (the manufacturer's maximum input power); ``source_keys``: the keys
+    of ``data/sources.csv`` of the documents the row was read in."""
 
     node: str
     hardware: tuple
     accelerators: int
     accelerator_tdp_w: float
     rated_power_w: float
+    source_keys: tuple = ()
 
     @property
     def host_rated_w_per_accelerator(self):
@@ -54,7 +57,8 @@ def _number(row, key):
 def parse_configurations(rows):
     """Accelerator name -> :class:`NodeConfiguration` from the rows of the table (dicts of
     strings), checked: every accelerator is a row of ``data/hardware.csv`` with the row's
-    TDP, in one configuration only, and every node is rated above its accelerators' TDPs."""
+    TDP, in one configuration only, every node is rated above its accelerators' TDPs, and
+    every row names its documents by keys of ``data/sources.csv``."""
     from mlimpact.tables.hardware import hardware_table
 
     table = hardware_table()
@@ -73,6 +77,7 @@ def parse_configurations(rows):
         )
         if not row.get("source", "").strip():
             raise MlimpactError(f"{SOURCE}: {config.node!r} has no source")
+        config = replace(config, source_keys=row_keys(row, f"{SOURCE}: {config.node!r}"))
         if config.host_rated_w_per_accelerator <= 0:
             raise MlimpactError(
                 f"{SOURCE}: {config.node!r} is rated at or below its accelerators' TDP"

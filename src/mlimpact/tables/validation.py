@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from functools import cache
 
-from mlimpact._io import packaged_csv
+from mlimpact._io import packaged_csv, read_user_csv
 from mlimpact.errors import MlimpactError
 
 #: Quantities of the table and their units.
@@ -28,6 +28,11 @@ ACCOUNTINGS = ("location", "market")
 #: (accelerators and host, measured at the system or as system power per chip) or the
 #: accelerators alone (their TDP, or their own meters); "" where the source does not say.
 POWER_SCOPES = ("node", "accelerators")
+#: Where the PUE of a published energy or operational GWP comes from: ``site`` (the operator's
+#: published PUE of the site or fleet: what we estimate), ``assumed`` (a PUE the authors
+#: assumed: ours is set to it), ``none`` (the figure leaves the facility out: so does ours),
+#: ``unstated`` (included, its value not published: ours is drawn).
+PUE_BASES = ("site", "assumed", "none", "unstated")
 
 
 @dataclass(frozen=True)
@@ -56,10 +61,14 @@ class Published:
         published, else "".
     pue, grid, power_w : float
         As the source used them: PUE, grid intensity [kg CO2eq/kWh], power per chip [W].
+    pue_basis : str
+        Where the PUE comes from (:data:`PUE_BASES`), "" for other quantities.
     power_scope : str
         What the published power counts (:data:`POWER_SCOPES`), "" if unstated.
     not_scored : str
         Why the row is listed but not compared, "" if it is.
+    source_keys : tuple of str
+        Keys of ``data/sources.csv`` of the documents the row was read in (provenance).
     source, url, notes : str
     """
 
@@ -79,78 +88,210 @@ class Published:
     region: str
     provider: str
     pue: float
+    pue_basis: str
     grid: float
     power_w: float
     power_scope: str
     not_scored: str
+    source_keys: tuple
     source: str
     url: str
     notes: str
 
+    @property
+    def convention(self):
+        """Why the row rests on a publisher's convention rather than on a measurement of the
+        run, "" if it does not (data/README.md, "Scored rows"): a training figure derived
+        from an assumed power (a nameplate TDP, a borrowed measurement) or estimated, or an
+        operational GWP whose site is not published (a national or other average factor).
+        Card estimates are never conventions."""
+        if self.quantity == "card_gwp":
+            return ""
+        reasons = []
+        if self.basis == "derived":
+            reasons.append("assumed power" if self.quantity != "embodied_gwp" else "estimate")
+        if self.quantity == "operational_gwp" and not self.country:
+            reasons.append("unpublished site")
+        return "; ".join(reasons)
 
-def _number(row, key):
-    text = row[key].strip()
-    if not text:
-        return math.nan
-    value = float(text)
-    if not math.isfinite(value) or value < 0:
-        raise MlimpactError(
-            f"data/validation.csv row {row['id']!r}: {key} must be a number >= 0 (got {text!r})"
-        )
-    return value
+
+#: Columns a table of published footprints must have; the others of ``data/validation.csv``
+#: may be absent (empty).
+REQUIRED_COLUMNS = ("id", "model", "quantity", "value", "unit", "basis")
+#: Columns of ``data/validation.csv``, in order.
+COLUMNS = (
+    "id",
+    "model",
+    "epoch_model",
+    "year",
+    "quantity",
+    "value",
+    "unit",
+    "basis",
+    "accounting",
+    "hardware",
+    "chips",
+    "chip_hours",
+    "hours",
+    "location",
+    "country",
+    "region",
+    "provider",
+    "pue",
+    "pue_basis",
+    "grid_kgco2eq_per_kwh",
+    "power_w",
+    "power_scope",
+    "not_scored",
+    "source_key",
+    "source",
+    "url",
+    "notes",
+)
 
 
-def parse_row(row):
-    """A :class:`Published` from a row of the CSV (dict of strings), checked."""
-    where = f"data/validation.csv row {row.get('id')!r}"
-    if row["quantity"] not in QUANTITY_UNITS:
-        raise MlimpactError(f"{where}: unknown quantity {row['quantity']!r}")
-    if row["unit"] != QUANTITY_UNITS[row["quantity"]]:
-        raise MlimpactError(f"{where}: unit must be {QUANTITY_UNITS[row['quantity']]}")
-    if row["basis"] not in BASES:
-        raise MlimpactError(f"{where}: basis must be measured or derived")
-    if row["accounting"] not in ("", *ACCOUNTINGS):
-        raise MlimpactError(f"{where}: accounting must be location or market")
-    if (row["quantity"] == "operational_gwp") != bool(row["accounting"]):
-        raise MlimpactError(f"{where}: accounting is stated for operational GWP, and only there")
-    if row["power_scope"] not in ("", *POWER_SCOPES):
-        raise MlimpactError(f"{where}: power_scope must be node or accelerators")
-    if row["power_scope"] and row["quantity"] not in ("energy", "operational_gwp"):
-        raise MlimpactError(f"{where}: power_scope is stated for energy and operational GWP only")
-    if not row["source"].strip():
-        raise MlimpactError(f"{where}: no source")
+class _Row:
+    """A row of a table of published footprints being parsed: its cells and where it is, for
+    errors that name the line and the column."""
+
+    def __init__(self, cells, where):
+        self.cells, self.where = cells, where
+
+    def __getitem__(self, key):
+        return (self.cells.get(key) or "").strip()
+
+    def error(self, column, message):
+        return MlimpactError(f"{self.where}, column {column}: {message}")
+
+    def number(self, key):
+        text = self[key]
+        if not text:
+            return math.nan
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < 0:
+            raise self.error(key, f"must be a number >= 0 (got {text!r})")
+        return value
+
+    def choice(self, key, allowed, what):
+        if self[key] not in ("", *allowed):
+            raise self.error(key, f"{what} must be {' or '.join(allowed)} (got {self[key]!r})")
+        return self[key]
+
+
+def _check_training_columns(row):
+    """The columns that only energy and operational GWP rows state, checked."""
+    quantity = row["quantity"]
+    training = quantity in ("energy", "operational_gwp")
+    if (quantity == "operational_gwp") != bool(row["accounting"]):
+        raise row.error("accounting", "stated for operational GWP, and only there")
+    if row["power_scope"] and not training:
+        raise row.error("power_scope", "stated for energy and operational GWP only")
+    if training != bool(row["pue_basis"]):
+        raise row.error("pue_basis", "stated for energy and operational GWP, and only there")
+    if row["pue_basis"] in ("site", "assumed") and not row.number("pue") >= 1:
+        raise row.error("pue", f"a PUE >= 1 is needed where pue_basis is {row['pue_basis']}")
+
+
+def parse_row(cells, where=None):
+    """A :class:`Published` from a row of a table of published footprints (dict of strings),
+    checked; ``where`` names the row in errors (default: its id in ``data/validation.csv``)."""
+    row = _Row(cells, where or f"data/validation.csv row {cells.get('id')!r}")
+    quantity = row["quantity"]
+    if not row["id"]:
+        raise row.error("id", "no row id")
+    if quantity not in QUANTITY_UNITS:
+        raise row.error("quantity", f"unknown quantity {quantity!r}")
+    if row["unit"] != QUANTITY_UNITS[quantity]:
+        raise row.error("unit", f"must be {QUANTITY_UNITS[quantity]} for {quantity}")
+    row.choice("basis", BASES, "basis")
+    if not row["basis"]:
+        raise row.error("basis", "must be measured or derived")
+    row.choice("accounting", ACCOUNTINGS, "accounting")
+    row.choice("power_scope", POWER_SCOPES, "power_scope")
+    row.choice("pue_basis", PUE_BASES, "pue_basis")
+    _check_training_columns(row)
+    if not row["source"]:
+        raise row.error("source", "no source")
+    year = row["year"]
+    if year and not (year.isdigit() and 1950 <= int(year) <= 2100):
+        raise row.error("year", f"must be a year (got {year!r})")
     return Published(
         id=row["id"],
         model=row["model"],
         epoch_model=row["epoch_model"],
-        year=int(row["year"]) if row["year"] else None,
-        quantity=row["quantity"],
-        value=_number(row, "value"),
+        year=int(year) if year else None,
+        quantity=quantity,
+        value=row.number("value"),
         basis=row["basis"],
         accounting=row["accounting"],
         hardware=row["hardware"],
-        chips=_number(row, "chips"),
-        chip_hours=_number(row, "chip_hours"),
-        hours=_number(row, "hours"),
+        chips=row.number("chips"),
+        chip_hours=row.number("chip_hours"),
+        hours=row.number("hours"),
         country=row["country"],
         region=row["region"],
         provider=row["provider"],
-        pue=_number(row, "pue"),
-        grid=_number(row, "grid_kgco2eq_per_kwh"),
-        power_w=_number(row, "power_w"),
+        pue=row.number("pue"),
+        pue_basis=row["pue_basis"],
+        grid=row.number("grid_kgco2eq_per_kwh"),
+        power_w=row.number("power_w"),
         power_scope=row["power_scope"],
         not_scored=row["not_scored"],
+        source_keys=tuple(k.strip() for k in row["source_key"].split(";") if k.strip()),
         source=row["source"],
         url=row["url"],
         notes=row["notes"],
     )
 
 
+def parse_rows(rows, name):
+    """:class:`Published` rows of a table (dicts of strings) read from ``name``, checked: each
+    error names the line and column; ids are unique."""
+    out = tuple(parse_row(cells, f"{name} line {line}") for line, cells in enumerate(rows, 2))
+    seen = set()
+    for line, row in enumerate(out, 2):
+        if row.id in seen:
+            raise MlimpactError(f"{name} line {line}, column id: {row.id!r} is not unique")
+        seen.add(row.id)
+    return out
+
+
+def read_footprints(path):
+    """The published footprints of a user's table in the format of ``data/validation.csv``
+    (``mlimpact validate --table``): columns :data:`REQUIRED_COLUMNS` at least; every bad
+    cell is reported by line and column."""
+    columns, rows, _ = read_user_csv(path, "table of published footprints")
+    absent = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if absent:
+        raise MlimpactError(f"{path}: no column {', '.join(absent)} (see data/validation.csv)")
+    if not rows:
+        raise MlimpactError(f"{path}: no row")
+    out = parse_rows(rows, str(path))
+    for line, row in enumerate(out, 2):
+        _check_names(row, f"{path} line {line}")
+    return out
+
+
+def _check_names(row, where):
+    """Check that the accelerator, country and grid region a row names are known (the table
+    of published footprints that ships is checked by its tests)."""
+    from mlimpact.tables import grid
+    from mlimpact.tables.hardware import hardware_table
+
+    if row.hardware:
+        hardware_table().find(row.hardware, field=f"{where}, column hardware")
+    if row.region and not grid.is_region(row.region):
+        raise MlimpactError(f"{where}, column region: unknown grid region {row.region!r}")
+    if row.country and not grid.has_intensity(row.country):
+        raise MlimpactError(
+            f"{where}, column country: no grid intensity for {row.country!r} (ISO 3166 alpha-3)"
+        )
+
+
 @cache
 def published_footprints():
     """Every row of ``data/validation.csv`` as :class:`Published`, in file order."""
-    rows = tuple(parse_row(row) for row in packaged_csv("validation.csv"))
-    ids = [r.id for r in rows]
-    if len(set(ids)) != len(ids):
-        raise MlimpactError("data/validation.csv: row ids are not unique")
-    return rows
+    return parse_rows(packaged_csv("validation.csv"), "data/validation.csv")

@@ -66,6 +66,7 @@ _KEYS = {
     "by_class",
     "class_points",
     "power_model",
+    "sources",
 }
 #: Kinds of class a run-scope parameter's distribution may depend on.
 CLASS_KINDS = ("accelerator", "provider")
@@ -88,6 +89,10 @@ class Parameter:
     mode : str
         ``replace`` or ``scale``.
     unit, source, description : str
+    sources : tuple of str
+        Keys of ``data/sources.csv`` of the documents the parameter was taken or argued from
+        (``sources`` of its entry; required in ``data/parameters.toml``, optional in a user's
+        file).
     members : tuple of str
         If not empty, the parameter acts only on these members of its scope (one accelerator,
         say); otherwise on every member.
@@ -114,6 +119,7 @@ class Parameter:
     unit: str = ""
     source: str = ""
     description: str = ""
+    sources: tuple = ()
     members: tuple = ()
     point: float = None
     member_distributions: dict = None
@@ -139,6 +145,7 @@ class Parameter:
     def __post_init__(self):
         where = f"parameter {self.name!r}"
         object.__setattr__(self, "members", tuple(self.members))
+        object.__setattr__(self, "sources", tuple(self.sources))
         own = dict(self.member_distributions or {})
         object.__setattr__(self, "member_distributions", own or None)
         for member, distribution in own.items():
@@ -278,7 +285,7 @@ def _parameter(name, spec, source):
     for key in _REQUIRED:
         if key not in spec:
             raise MlimpactError(f"{where}: {key} is required")
-    for key in _KEYS - {"distribution", "members", "point", "by_class", "class_points"}:
+    for key in _KEYS - {"distribution", "members", "point", "by_class", "class_points", "sources"}:
         if key in spec and not isinstance(spec[key], str):
             raise MlimpactError(f"{where}: {key} must be a string")
     by_class = spec.get("by_class", {})
@@ -289,6 +296,9 @@ def _parameter(name, spec, source):
     members = spec.get("members", [])
     if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
         raise MlimpactError(f"{where}: members must be a list of names")
+    sources = spec.get("sources", [])
+    if not isinstance(sources, list) or not all(isinstance(s, str) and s.strip() for s in sources):
+        raise MlimpactError(f"{where}: sources must be a list of source keys")
     if members and spec["scope"] in ("hardware", "country"):
         _check_members(where, spec["scope"], members)
     try:
@@ -301,6 +311,7 @@ def _parameter(name, spec, source):
             unit=spec.get("unit", ""),
             source=spec.get("source", ""),
             description=spec.get("description", ""),
+            sources=tuple(sources),
             members=tuple(members),
             point=spec.get("point"),
             class_kind=spec.get("class"),
@@ -340,7 +351,19 @@ def default_catalogue(power_model="mlca"):
             f"power model must be one of {', '.join(POWER_MODELS)} (got {power_model!r})"
         )
     parameters = parse_parameters(dict(catalogue_document()), source=SOURCE)
+    check_sources(catalogue_document(), SOURCE)
     return {name: p for name, p in parameters.items() if p.power_model in (None, power_model)}
+
+
+def check_sources(document, source=SOURCE):
+    """Check that every entry of a catalogue document (the packaged one) has a ``sources``
+    list of keys of ``data/sources.csv`` (empty only for an entry that is our assumption)."""
+    from mlimpact.tables.sources import known_keys
+
+    for name, spec in document.items():
+        if "sources" not in spec:
+            raise MlimpactError(f"{source}: parameter {name!r}: sources is required")
+        known_keys(spec["sources"], f"{source}: parameter {name!r}: sources")
 
 
 def merge_catalogue(base, extra, power_model, source="parameters"):
@@ -428,6 +451,7 @@ def fallback_parameters(countries):
             unit="1",
             source="data/electricity_factors.csv: root-mean-square log ratio of its countries' "
             f"factors to the world's (gsd {gsd:.2f})",
+            sources=("boavizta-boaviztapi2026",),
             description=f"the world's {what} factor of electricity standing for a country's",
             members=tuple(sorted(countries)),
             label=f"grid {what} (world's for the country)",
@@ -441,7 +465,11 @@ def record_parameters(ranges):
     time between the two (1 = the record's)."""
     if not ranges:
         return {}
+    from mlimpact.tables.models import record_fix_keys
+
     own = {name: Uniform(low, high, unit="1") for name, (low, high) in ranges.items()}
+    fixes = record_fix_keys()
+    keys = (k for name in sorted(own) for k in fixes.get(name, {}).get("chip_hours", ()))
     return {
         "record_chip_hours": Parameter(
             "record_chip_hours",
@@ -451,6 +479,7 @@ def record_parameters(ranges):
             mode="scale",
             unit="1",
             source="data/record_fixes.csv (action disagree)",
+            sources=tuple(dict.fromkeys(keys)),
             description="chip-hours where the record and its primary source disagree",
             members=tuple(sorted(own)),
             label="chip-hours (record vs source)",
@@ -543,7 +572,11 @@ def apply_uncertainty(catalogue, section, source="[uncertainty]"):
             if name in catalogue:
                 # the point model keeps its own point value (a setup's [assumptions])
                 catalogue[name] = replace(
-                    catalogue[name], distribution=distribution, source="setup file", point=None
+                    catalogue[name],
+                    distribution=distribution,
+                    source="setup file",
+                    sources=(),
+                    point=None,
                 )
             else:
                 catalogue[name] = Parameter(
