@@ -143,12 +143,23 @@ def test_card_without_die_area_is_refused(capsys):
 
 
 def test_mixture_spans_both_models():
-    # The mixture's interval must reach both models' point values for the H100's GWP.
+    # At equal weights the mixture's interval reaches both models' point values for the
+    # H100's GWP; at the catalogue's calibrated weights (MLCA's at 0.9997) it is MLCA's
+    from mlimpact.study.card_calibration import equal_weights
+    from mlimpact.uncertainty.catalogue import default_catalogue
+
     h100 = [cards.find_card("H100 SXM5 80GB")]
     mlca = float(card_estimate(h100, "mlca").gwp.sel(component="total")[0])
     act = float(card_estimate(h100, "act").gwp.sel(component="total")[0])
-    mixture = card_estimate(h100, "mixture", samples=8192).gwp.sel(component="total")[0]
+    equal = equal_weights(default_catalogue())
+    mixture = card_estimate(h100, "mixture", samples=8192, catalogue=equal)
+    mixture = mixture.gwp.sel(component="total")[0]
     assert float(mixture.sel(statistic="q025")) < act < mlca < float(mixture.sel(statistic="q975"))
+    calibrated = card_estimate(h100, "mixture", samples=8192).gwp.sel(component="total")[0]
+    alone = card_estimate(h100, "mlca", samples=8192).gwp.sel(component="total")[0]
+    assert float(calibrated.sel(statistic="median")) == pytest.approx(
+        float(alone.sel(statistic="median")), rel=0.05
+    )
 
 
 def test_act_in_a_training_run_changes_only_production_gwp(repo_root):

@@ -256,3 +256,53 @@ def test_a_row_of_the_accelerators_alone_is_calibrated_with_its_host_off():
     server = problem.runs.values[:, RUN_FIELDS.index("server")]
     assert server[problem.runs.names.index("llama-65b-energy")] == 0.0
     assert server[problem.runs.names.index("t5-11b-energy")] == 1.0
+
+
+def test_the_card_calibration_weighs_both_models_whatever_the_catalogues_weights():
+    # the calibration's draws pick MLCA's model (0.25) and ACT's (0.75) at equal prior
+    # weights: with the catalogue's calibrated weights (0.9997 / 0.0003) both draws would
+    # land on MLCA's and the likelihoods would be equal
+    from mlimpact.uncertainty.catalogue import default_catalogue
+
+    weights = default_catalogue()["production_model"].distribution.weights
+    assert weights[0] > 0.99  # the default is the calibrated mixture
+    cards = calibration.calibrate_cards(samples=256)
+    assert not np.allclose(cards.log_mlca, cards.log_act)
+    assert cards.mlca_weight > 0.99
+
+
+def test_the_default_cards_beat_equal_weights_out_of_sample():
+    # each card predicted with the weights calibrated on the others (as the default was
+    # chosen: data/parameters.toml, production_model) against the equal weights
+    from mlimpact.study.card_calibration import card_leave_one_out
+
+    rows, summary = card_leave_one_out(samples=512)
+    assert len(rows) >= 7
+    assert summary["calibrated_better"]
+    assert summary["calibrated"]["coverage"] == 1.0
+    for row in rows:
+        for name in ("equal", "calibrated"):
+            low, median, high = (row[name][k] for k in ("low", "median", "high"))
+            assert low <= median <= high
+
+
+def test_cards_with_several_published_estimates_have_their_median_inside_them():
+    from mlimpact.study.cards import card_estimate
+    from mlimpact.tables.hardware import hardware_table
+    from mlimpact.tables.validation import published_footprints
+
+    table = hardware_table()
+    published = {}
+    for row in published_footprints():
+        if row.quantity == "card_gwp" and not row.not_scored:
+            card = table.find(row.hardware)
+            if not card.variants:
+                value = row.value / row.chips if row.chips > 1 else row.value
+                published.setdefault(card.name, []).append(value)
+    several = {name: values for name, values in published.items() if len(values) >= 2}
+    assert {"NVIDIA H100 SXM5 80GB", "NVIDIA A100 SXM4 80 GB"} <= set(several)
+    for name, values in several.items():
+        card = table.find(name)
+        result = card_estimate([card], "mixture", samples=2048, seed=0)
+        median = float(result.gwp.sel(hardware=name, component="total", statistic="median"))
+        assert min(values) <= median <= max(values), (name, median, values)

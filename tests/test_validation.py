@@ -420,8 +420,8 @@ def test_a_users_table_without_the_needed_columns_or_rows_is_refused(tmp_path, c
     path = tmp_path / "thin.csv"
     path.write_text("id,model,value\nx,y,1\n", encoding="utf-8")
     assert main(["validate", "--table", str(path)]) == 2
-    assert "no column quantity, unit, basis" in capsys.readouterr().err
-    path.write_text("id,model,quantity,value,unit,basis\n", encoding="utf-8")
+    assert "no column quantity, unit, basis, source" in capsys.readouterr().err
+    path.write_text("id,model,quantity,value,unit,basis,source\n", encoding="utf-8")
     assert main(["validate", "--table", str(path)]) == 2
     assert "no row" in capsys.readouterr().err
     assert main(["validate", "--table", str(tmp_path / "absent.csv")]) == 2
@@ -439,7 +439,7 @@ def test_in_sample_rows_are_those_whose_sources_feed_their_run(validated):
     assert not by["t5-11b-energy", "setup"]["in_sample"]
     # BLOOM's paper sets the academic-HPC PUE and the lifetime: in-sample both ways
     assert by["bloom-176b-energy", "setup"]["in_sample"]
-    # the cards' production-model mixture is argued from the published cards
+    # the cards' production-model weights are calibrated on the published cards
     assert all(r["in_sample"] for r in validated.rows if r["way"] == "card")
 
 
@@ -475,3 +475,15 @@ def test_every_row_names_its_table_or_section(raw_rows):
     )
     for row in raw_rows:
         assert locator.search(row["source"]) or locator.search(row["notes"]), row["id"]
+
+
+def test_a_row_without_a_positive_value_is_listed_as_not_compared(tmp_path, raw_rows, capsys):
+    picked = [r for r in raw_rows if r["id"].startswith("meena")]
+    path = _write_table(tmp_path / "zero.csv", [picked[0], dict(picked[1], value="0")])
+    assert main(["validate", "--samples", "64", "--table", str(path), "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert {r["id"] for r in document["rows"]} == {"meena-energy"}
+    assert {"id": "meena-gwp", "way": "all", "reason": ANY_REASON} in document["skipped"]
+
+
+ANY_REASON = "no positive published value (scores are on logarithms)"

@@ -11,6 +11,7 @@ The discrepancy model and the weighted quantiles are shared with the power model
 (:mod:`mlimpact.study.discrepancy`).
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,8 @@ from mlimpact.uncertainty.sampling import Design
 
 #: Samples of a card calibration (by default as many as a round of the power calibration).
 SAMPLES = 4096
+#: The statistics of a card's interval, low to high.
+STATISTICS = ("q025", "median", "q975")
 
 
 # --- Cards: the production model's weights and the memory factors ---------------------------
@@ -57,6 +60,25 @@ class CardCalibration:
     log_act: np.ndarray
     cards: list
     skipped: list
+    #: Per row, the log-likelihood of each sample under each model (sample, row): the sums
+    #: over rows are ``log_mlca`` and ``log_act``.
+    row_logs: dict = None
+    hardware: list = None
+
+    def without(self, k):
+        """The calibration on every row but row ``k`` (no new evaluation: the likelihood of
+        the other rows)."""
+        keep = [j for j in range(len(self.rows)) if j != k]
+        logs = {m: v[:, keep] for m, v in self.row_logs.items()}
+        return dataclasses.replace(
+            self,
+            rows=[self.rows[j] for j in keep],
+            hardware=[self.hardware[j] for j in keep],
+            log_mlca=logs["mlca"].sum(axis=1),
+            log_act=logs["act"].sum(axis=1),
+            row_logs=logs,
+            cards=[],
+        )
 
     @property
     def mlca_weight(self):
@@ -102,6 +124,16 @@ def _card_rows():
     return rows, skipped, hardware
 
 
+def equal_weights(catalogue):
+    """``catalogue`` with the two production models at equal weights: the prior of the card
+    calibration, whose draws (0.25 for MLCA's, 0.75 for ACT's) pick each model whatever the
+    catalogue's own weights."""
+    from mlimpact.uncertainty.distributions import Discrete
+
+    entry = dataclasses.replace(catalogue["production_model"], distribution=Discrete([0, 1]))
+    return {**catalogue, "production_model": entry}
+
+
 def calibrate_cards(samples=SAMPLES, seed=0):
     """Calibrate the card production inputs against the card rows of ``data/validation.csv``.
 
@@ -117,7 +149,8 @@ def calibrate_cards(samples=SAMPLES, seed=0):
     rows, skipped, hardware = _card_rows()
     unique = list({h.name: h for h in hardware}.values())
     runs, known = card_runs(unique, "mixture")
-    bound = bind(default_catalogue(), runs, list(runs.names), [""] * len(runs), known)
+    catalogue = equal_weights(default_catalogue())
+    bound = bind(catalogue, runs, list(runs.names), [""] * len(runs), known)
     production = [j for j, (p, _) in enumerate(bound.columns) if p == "production_model"]
     memory = [j for j, (p, _) in enumerate(bound.columns) if p == "memory_gwp_quantile"]
     density = [j for j, (p, _) in enumerate(bound.columns) if p == "memory_density"]
@@ -144,16 +177,19 @@ def calibrate_cards(samples=SAMPLES, seed=0):
         log_values[name] = np.log(out[:, positions, gwp])
     tau = np.sqrt(sigma**2 + MEASUREMENT_ERROR**2)[:, None]
 
-    def log_likelihood(log_f):
-        return np.sum(log_normal_density(np.log(published)[None, :], log_f, tau), axis=1)
-
+    row_logs = {
+        name: log_normal_density(np.log(published)[None, :], log_values[name], tau)
+        for name in ("mlca", "act")
+    }
     calibrated = CardCalibration(
         rows,
         inputs,
-        log_likelihood(log_values["mlca"]),
-        log_likelihood(log_values["act"]),
+        row_logs["mlca"].sum(axis=1),
+        row_logs["act"].sum(axis=1),
         [],
         skipped,
+        row_logs,
+        hardware,
     )
     for k, (row, card) in enumerate(zip(rows, hardware)):
         prior, posterior = _card_intervals(calibrated, log_values, tau[:, 0], k, seed)
@@ -250,3 +286,71 @@ def card_entries(cards, prior, levels):
         )
         document["memory_density"] = entry
     return document
+
+
+def card_leave_one_out(samples=SAMPLES, seed=0, points=32, inputs=("production_model",)):
+    """Whether the card inputs calibrated on the published cards beat equal weights of the
+    two production models out of sample: for each published card, the card inputs calibrated
+    on the *other* cards (:meth:`CardCalibration.without`, the entries named in ``inputs``
+    written as the calibrated catalogue writes them: :func:`card_entries` with ``points``
+    levels; by default the production model's weights alone, which keep the point values of
+    the model) give our 95 % interval of that card as ``validate`` makes it
+    (:func:`mlimpact.study.cards.card_estimate`, the mixture), and so does the catalogue
+    with equal weights (the prior of the calibration).
+
+    Returns ``(rows, summary)``: per card its id, published value and both intervals
+    (``equal``, ``calibrated``) with their interval scores
+    (:func:`mlimpact.analysis.scores.interval_score`); the summary's coverage and mean score
+    of each, and ``calibrated_better``.
+    """
+    from mlimpact.analysis.scores import interval_score
+    from mlimpact.study.cards import card_estimate
+    from mlimpact.tables.catalogue import catalogue_document
+    from mlimpact.uncertainty.catalogue import parse_parameters
+
+    calibrated = calibrate_cards(samples=samples, seed=seed)
+    levels = (np.arange(points) + 0.5) / points
+    base = default_catalogue()
+    equal = equal_weights(base)
+    out = []
+
+    def intervals(cards, catalogue):
+        result = card_estimate(cards, "mixture", samples=samples, seed=seed, catalogue=catalogue)
+        data = result.gwp.sel(component="total")
+        return {
+            card.name: [float(data.sel(hardware=card.name, statistic=s)) for s in STATISTICS]
+            for card in cards
+        }
+
+    # one card at a time, as validate prices it (a card's draws depend on the cards priced
+    # with it)
+    at_equal = {card.name: intervals([card], equal)[card.name] for card in calibrated.hardware}
+    for k, (row, card) in enumerate(zip(calibrated.rows, calibrated.hardware)):
+        document = card_entries(calibrated.without(k), catalogue_document(), levels)
+        chosen = {name: document[name] for name in inputs if name in document}
+        held_out = {**base, **parse_parameters(chosen, "leave-one-out")}
+        published = row.value / row.chips if row.chips > 1 else row.value
+        entry = {"id": row.id, "hardware": card.name, "published": published}
+        for name, (low, median, high) in (
+            ("equal", at_equal[card.name]),
+            ("calibrated", intervals([card], held_out)[card.name]),
+        ):
+            entry[name] = {
+                "low": low,
+                "median": median,
+                "high": high,
+                "inside": bool(low <= published <= high),
+                "score": float(interval_score(low, high, published)),
+            }
+        out.append(entry)
+    summary = {
+        name: {
+            "coverage": float(np.mean([r[name]["inside"] for r in out])),
+            "interval_score": float(np.mean([r[name]["score"] for r in out])),
+        }
+        for name in ("equal", "calibrated")
+    }
+    summary["calibrated_better"] = (
+        summary["calibrated"]["interval_score"] < summary["equal"]["interval_score"]
+    )
+    return out, summary

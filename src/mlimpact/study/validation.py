@@ -311,7 +311,7 @@ def _setup_way(training, location, power, samples, propagate_options, sources):
     for row in training:
         record = published_record(row, epoch.get(row.epoch_model, {}))
         if record is None:
-            skipped.append((row.id, "setup", "accelerator, count or hours not published"))
+            skipped.append((row.id, "setup", "accelerator, count, hours or year not published"))
         else:
             records[row.id] = record
     if not records:
@@ -410,13 +410,19 @@ def validate(
     ValidationResult
     """
     _check_choices(basis, ways)
-    rows = [
+    listed = [
         r
         for r in (published_footprints() if table is None else table)
-        if not r.not_scored and basis in ("all", r.basis) and r.value > 0
+        if not r.not_scored and basis in ("all", r.basis)
     ]
+    rows = [r for r in listed if r.value > 0]
     training = [r for r in rows if r.quantity in TRAINING]
-    results, skipped = [], []
+    results = []
+    skipped = [
+        (r.id, "all", "no positive published value (scores are on logarithms)")
+        for r in listed
+        if not r.value > 0
+    ]
     dataset = notable.DatasetOptions() if dataset is None else dataset
     location, power = dataset.location, dataset.power
     catalogue = default_catalogue(power) if catalogue is None else catalogue

@@ -117,7 +117,7 @@ class Published:
 
 #: Columns a table of published footprints must have; the others of ``data/validation.csv``
 #: may be absent (empty).
-REQUIRED_COLUMNS = ("id", "model", "quantity", "value", "unit", "basis")
+REQUIRED_COLUMNS = ("id", "model", "quantity", "value", "unit", "basis", "source")
 #: Columns of ``data/validation.csv``, in order.
 COLUMNS = (
     "id",
