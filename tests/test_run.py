@@ -83,6 +83,8 @@ def test_run_writes_every_file(run_folder):
         "manifest.json",
         "specifications.csv",
         "specifications.png",
+        "budget.csv",
+        "budget.png",
     }
     assert expected <= {p.name for p in run_folder.iterdir()}
     for name in expected:
@@ -247,3 +249,28 @@ def test_specifications_and_robustness(run_folder):
         held = sum(float(r["probability"]) >= HOLDS for r in mine) / len(mine)
         assert float(claim["robustness"]) == pytest.approx(held)
     assert "Claims under other reasonable choices" in (run_folder / "report.md").read_text()
+
+
+def test_the_budget_of_every_claim(run_folder):
+    from mlimpact.study.budget import SOURCES
+
+    budget = list(csv.DictReader(open(run_folder / "budget.csv")))
+    claims = list(csv.DictReader(open(run_folder / "claims.csv")))
+
+    def key(r):
+        return r["claim"], r["criterion"], r["scenario"], r["quantity"]
+
+    assert {key(r) for r in budget} == {key(r) for r in claims}
+    for row in budget:
+        assert sum(float(row[s]) for s in SOURCES) == pytest.approx(1.0, abs=1e-6)
+        assert float(row["variance"]) > 0
+    for row in claims:  # the verdict rests on the interval over every specification
+        assert row["verdict_on"] == "total over specifications"
+        low, estimate, high = (float(row[f"total_{k}"]) for k in ("low", "estimate", "high"))
+        assert low <= estimate <= high
+        holds = float(row["total_probability"]) >= 0.95
+        assert row["verdict"] == ("holds" if holds else "not supported")
+    report = (run_folder / "report.md").read_text()
+    assert report.index("## Where the uncertainty of each claim comes from") < report.index(
+        "## Which uncertain inputs dominate"
+    )

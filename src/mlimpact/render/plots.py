@@ -454,6 +454,44 @@ def specification_figure(rows, claim="impacts_grow", scenario="baseline"):
     return figure
 
 
+#: Colour of each source of a claim's variance (:data:`mlimpact.study.budget.SOURCES`).
+BUDGET_COLOURS = {
+    "inputs": "#1f77b4",
+    "imputation": "#9467bd",
+    "dataset": "#2ca02c",
+    "specification": "#ff7f0e",
+    "interactions": "#bbbbbb",
+}
+
+
+def budget_figure(rows):
+    """One stacked bar per claim: the share of its variance due to each source (inputs,
+    imputation, dataset, specification, interactions; a negative estimate, sampling noise
+    around 0, is drawn as 0)."""
+    labels = [_budget_label(r) for r in rows]
+    figure, axis = _subplots((9.0, 0.32 * max(len(rows), 4) + 1.6), 1, 1)
+    y = np.arange(len(rows))
+    left = np.zeros(len(rows))
+    for source, colour in BUDGET_COLOURS.items():
+        width = np.array([max(r[source], 0.0) if r[source] == r[source] else 0.0 for r in rows])
+        axis.barh(y, width, left=left, color=colour, label=source, height=0.7)
+        left += width
+    axis.set_yticks(y)
+    axis.set_yticklabels(labels, fontsize=8)
+    axis.set_ylim(len(rows) - 0.5, -0.5)
+    axis.set_xlabel("share of the claim's variance")
+    axis.set_xlim(0, max(1.0, float(left.max()) if len(rows) else 1.0))
+    axis.grid(True, axis="x", alpha=0.3)
+    axis.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=5, fontsize=8, frameon=False)
+    return figure
+
+
+def _budget_label(row):
+    where = "" if row["scenario"] in ("baseline", "cards") else f", {row['scenario']}"
+    what = "FLOP/kWh" if row["quantity"] == "training FLOP per kWh" else row["criterion"]
+    return f"{row['claim']} ({what}{where})"
+
+
 def calibration_figure(inputs, prior_weights, posterior_weights, labels=None):
     """Prior (grey) and posterior (blue) distributions of each calibrated input: weighted
     histograms of the same samples, one panel per input, three panels a row."""

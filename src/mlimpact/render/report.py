@@ -47,6 +47,12 @@ CLAIMS_HEADER = (
     "quantity",
     "uncertainty",
     "robustness",
+    "total_estimate",
+    "total_low",
+    "total_high",
+    "total_probability",
+    "verdict",
+    "verdict_on",
 )
 SPECIFICATIONS_HEADER = (
     "claim",
@@ -133,6 +139,8 @@ def write_study(result, folder, command=None):
     _write_claims(result.claims, folder)
     if result.specifications:
         _write_specifications(result.specifications, folder)
+    if result.budget:
+        _write_budget(result.budget, folder)
     files.write_csv(
         folder / "trends.csv", TRENDS_HEADER, [_trend_row(row) for row in result.trends]
     )
@@ -148,6 +156,31 @@ def write_study(result, folder, command=None):
     return folder
 
 
+_NUMERIC_CLAIM_COLUMNS = (
+    "estimate",
+    "low",
+    "high",
+    "probability",
+    "robustness",
+    "total_estimate",
+    "total_low",
+    "total_high",
+    "total_probability",
+)
+
+
+def _write_budget(rows, folder):
+    """budget.csv and budget.png: the variance budget of every claim."""
+    from mlimpact.study.budget import BUDGET_HEADER
+
+    files.write_csv(
+        folder / "budget.csv",
+        BUDGET_HEADER,
+        [[_g(r[k]) if isinstance(r[k], float) else r[k] for k in BUDGET_HEADER] for r in rows],
+    )
+    files.save_figure(plots.budget_figure(rows), folder / "budget.png")
+
+
 def _write_claims(claims, folder):
     """claims.csv of the claims rows; returns nothing."""
     files.write_csv(
@@ -155,9 +188,7 @@ def _write_claims(claims, folder):
         CLAIMS_HEADER,
         [
             [
-                row.get(k, "")
-                if k not in ("estimate", "low", "high", "probability", "robustness")
-                else _g(row.get(k))
+                _g(row.get(k)) if k in _NUMERIC_CLAIM_COLUMNS else row.get(k, "")
                 for k in CLAIMS_HEADER
             ]
             for row in claims
@@ -396,6 +427,7 @@ def study_markdown(result):
         *_claims_markdown(result),
         *_figures_markdown(result.options),
         *drivers_markdown(result),
+        *budget_markdown(result),
         *_sensitivity_markdown(result),
         *specifications_markdown(result),
         *validation_markdown(result.validation),
@@ -473,6 +505,58 @@ def _production_model_text(options):
     )
 
 
+def _number_or_dash(value):
+    return "-" if value is None or value != value else format_number(value)
+
+
+def _interval_or_dash(low, high):
+    if any(v is None or v != v for v in (low, high)):
+        return "-"
+    return f"[{format_number(low)}, {format_number(high)}]"
+
+
+def _total_text(row):
+    """A claim's interval and probability over every specification, "-" if not computed."""
+    if row.get("total_probability") is None or row["total_probability"] != row["total_probability"]:
+        return "-"
+    return (
+        f"{_interval_or_dash(row['total_low'], row['total_high'])}, "
+        f"{_pct(row['total_probability'])}"
+    )
+
+
+def budget_markdown(result):
+    """The report's section on where each claim's uncertainty comes from (the variance
+    budget), ahead of the Sobol' indices of the inputs."""
+    if not result.budget:
+        return []
+    from mlimpact.study.budget import SOURCES
+
+    header = " | ".join(SOURCES)
+    lines = [
+        "## Where the uncertainty of each claim comes from",
+        "",
+        "Share of each claim's variance (over every specification, equally weighted) due to "
+        "the uncertain inputs of the catalogue, the imputation of missing facts, which "
+        "models are in the dataset (a bootstrap over models), and the analyst's "
+        f"specification (the {result.budget[0]['specifications']} specifications of the "
+        "next sections); *interactions* is what the first-order shares leave "
+        f"(`budget.csv`, `budget.png`; {result.budget[0]['samples']} rows per "
+        "specification; `mlimpact.study.budget` gives the estimator). The Sobol' indices "
+        "of the next section split the *inputs* share only.",
+        "",
+        f"| claim | quantity | criterion | scenario | {header} |",
+        "|---|---|---|---|" + "---|" * len(SOURCES),
+    ]
+    for r in result.budget:
+        shares = " | ".join(share_text(r[s]) for s in SOURCES)
+        lines.append(
+            f"| {r['claim']} | {r['quantity']} | {r['criterion']} | {r['scenario']} | {shares} |"
+        )
+    lines += ["", "![budget](budget.png)", ""]
+    return lines
+
+
 def _claims_markdown(result):
     """The report's section on the claims: one sentence per claim, then the table."""
     lines = ["## The claims", ""]
@@ -484,15 +568,14 @@ def _claims_markdown(result):
     lines += [
         "",
         "| claim | quantity | criterion | scenario | estimate | 95 % interval | "
-        "probability | robustness |",
-        "|---|---|---|---|---|---|---|---|",
+        "probability | over specifications: 95 % interval, probability | verdict |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result.claims:
         lines.append(
             f"| {r['claim']} | {r['quantity']} | {r['criterion']} | {r['scenario']} | "
-            f"{format_number(r['estimate'])} | [{format_number(r['low'])}, "
-            f"{format_number(r['high'])}] | {_pct(r['probability'])} | "
-            f"{share_text(r.get('robustness'))} |"
+            f"{_number_or_dash(r['estimate'])} | {_interval_or_dash(r['low'], r['high'])} | "
+            f"{_pct(r['probability'])} | {_total_text(r)} | {r.get('verdict', '-')} |"
         )
     lines += [
         "",

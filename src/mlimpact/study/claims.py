@@ -137,6 +137,8 @@ class StudyResult:
     #: Series -> (bootstrap slopes, items) of the drivers of the energy trend
     #: (:mod:`mlimpact.study.drivers`), from the baseline's runs.
     drivers: dict = None
+    #: The variance budget of every claim (:func:`mlimpact.study.budget.budget_rows`).
+    budget: list = None
 
 
 def _shares(start, stop, samples):
@@ -369,11 +371,12 @@ def run_study(options, progress=None, client=None):
     if options.validate and "baseline" in scenarios:
         _step_progress(progress, steps, "validation")(0, 1)
         checked = _validate_baseline(options, scenarios["baseline"], records, client)
-    specified = None
+    specified = budgets = None
     if options.specifications:
-        specified = _evaluate_specifications(
-            options, claims, _step_progress(progress, steps, "specifications")
+        specified, budgets = _evaluate_specifications(
+            options, claims, scenarios, records, _step_progress(progress, steps, "specifications")
         )
+    set_verdicts(claims)
     return StudyResult(
         options,
         scenarios,
@@ -387,6 +390,7 @@ def run_study(options, progress=None, client=None):
         models_sha256,
         specified,
         driven,
+        budgets,
     )
 
 
@@ -414,6 +418,12 @@ def _series_quantity(series):
     if series == "energy":
         return "energy per model"
     return "life-cycle impact per model"
+
+
+def claim_quantity(series):
+    """The quantity (claims table's column) of a training series of a claim: ``energy``,
+    a criterion, or ``efficiency``."""
+    return _series_quantity(series)
 
 
 def _series_criterion(series):
@@ -535,27 +545,60 @@ def _validate_baseline(options, baseline, records, client):
     )
 
 
-def _evaluate_specifications(options, claims, progress):
-    """The rows of the claims re-evaluated under every specification
-    (:mod:`mlimpact.study.specifications`); sets each claim's ``robustness`` in ``claims``."""
-    from mlimpact.study import specifications
+def _evaluate_specifications(options, claims, scenarios, records, progress):
+    """The claims under every specification (:mod:`mlimpact.study.specifications`) and the
+    variance budget of each claim (:mod:`mlimpact.study.budget`), from one design per
+    specification; sets each claim's ``robustness`` and its interval over the
+    specifications (``total_*``) in ``claims``. Returns ``(specification rows, budget
+    rows)``."""
+    from mlimpact.study import budget, specifications
 
+    base = specifications.choices_of(options)
     specs = specifications.specification_set(
-        specifications.choices_of(options),
-        options.specification_axes,
-        options.specification_mode,
+        base, options.specification_axes, options.specification_mode
     )
-    specified = specifications.evaluate(
-        options,
-        run_study,
-        specs,
-        options.specification_samples,
-        progress=progress,
+    key = budget.dataset_key(dataset_of(options, records))
+    built = {(*key, name): result.notable for name, result in scenarios.items()}
+    evaluations = budget.claim_evaluations(
+        options, specs, records, options.specification_samples, progress, built
     )
+    specified = budget.specification_rows(evaluations, specs, base)
     shares = specifications.robustness(specified)
+    totals = budget.total_summaries(evaluations)
     for row in claims:
-        row["robustness"] = shares.get(specifications.claim_key(row), np.nan)
-    return specified
+        claim = specifications.claim_key(row)
+        row["robustness"] = shares.get(claim, np.nan)
+        total = totals.get(claim)
+        if total is not None:
+            row.update({f"total_{k}": total[k] for k in ("estimate", "low", "high", "probability")})
+    return specified, budget.budget_rows(evaluations, options.specification_samples)
+
+
+#: A claim holds when its probability is at least this (as a specification's, in
+#: :mod:`mlimpact.study.specifications`).
+HOLDS = 0.95
+
+
+def set_verdicts(claims):
+    """Each claim's ``verdict`` (``holds``, ``not supported``, or ``not evaluable`` and why)
+    and ``verdict_on``: the interval over every specification where it was computed (it
+    also holds the analyst's choices), else the default specification's."""
+    for row in claims:
+        total = row.get("total_probability")
+        on_total = total is not None and total == total
+        probability = total if on_total else row["probability"]
+        row["verdict_on"] = "total over specifications" if on_total else "default specification"
+        if not probability == probability:
+            row["verdict"] = "not evaluable: " + _why_not_evaluable(row)
+        else:
+            row["verdict"] = "holds" if probability >= HOLDS else "not supported"
+
+
+def _why_not_evaluable(row):
+    """Why a claim has no probability: its series has too few models with a value."""
+    if row["quantity"] == "training FLOP per kWh":
+        return "fewer than two models with a known training compute"
+    return "fewer than two models with a value"
 
 
 def _claim_of(series, scenario):

@@ -1,0 +1,87 @@
+"""The variance budget of a claim (mlimpact.study.budget): the estimator recovers known shares,
+and the main job writes it."""
+
+import numpy as np
+import pytest
+
+from mlimpact.study import budget
+
+
+def _synthetic(sd, spec_means, n=4000, seed=0, product=False):
+    """One (Y, pairs) per specification of an additive model Y = m_s + I + M + D (normal
+    sources of standard deviations ``sd``), evaluated by the budget's design; with
+    ``product`` Y = m_s + I * D (all of D's and I's effect is interaction)."""
+    rng = np.random.default_rng(seed)
+    per_spec = []
+    for mean in spec_means:
+        i_a, i_b = rng.normal(0, sd["inputs"], (2, n))
+        m_a, m_b = rng.normal(0, sd["imputation"], (2, n))
+        d_a, d_b = rng.normal(0, sd["dataset"], (2, n))
+
+        def f(i, m, d, mean=mean):
+            return mean + (i * d if product else i + m + d)
+
+        y = f(i_a, m_a, d_a)
+        pairs = {
+            "base": f(i_b, m_b, d_b),
+            "inputs": f(i_a, m_b, d_b),
+            "imputation": f(i_b, m_a, d_b),
+            "dataset": f(i_b, m_b, d_a),
+        }
+        per_spec.append((y, pairs))
+    return per_spec
+
+
+@pytest.mark.parametrize(
+    "sd, spec_means, expected",
+    [
+        # inputs only
+        (dict(inputs=1.0, imputation=0.0, dataset=0.0), [0.0] * 5, dict(inputs=1.0)),
+        # the dataset only
+        (dict(inputs=0.0, imputation=0.0, dataset=2.0), [0.0] * 5, dict(dataset=1.0)),
+        # half inputs, half specification: specification means of variance 1 (+-1)
+        (
+            dict(inputs=1.0, imputation=0.0, dataset=0.0),
+            [-1.0, 1.0] * 5,
+            dict(inputs=0.5, specification=0.5),
+        ),
+        # a quarter each
+        (
+            dict(inputs=1.0, imputation=1.0, dataset=1.0),
+            [-1.0, 1.0] * 5,
+            dict(inputs=0.25, imputation=0.25, dataset=0.25, specification=0.25),
+        ),
+    ],
+)
+def test_known_shares_are_recovered(sd, spec_means, expected):
+    for seed in (0, 1):
+        shares = budget.combine(_synthetic(sd, spec_means, seed=seed))
+        for source in budget.SOURCES:
+            assert shares[source] == pytest.approx(expected.get(source, 0.0), abs=0.05), source
+        assert sum(shares[s] for s in budget.SOURCES) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_a_product_of_sources_is_an_interaction():
+    # Y = I * D: neither source alone moves E[Y], all of the variance is interaction
+    sd = dict(inputs=1.0, imputation=0.0, dataset=1.0)
+    shares = budget.combine(_synthetic(sd, [0.0] * 5, product=True))
+    assert shares["inputs"] == pytest.approx(0.0, abs=0.05)
+    assert shares["dataset"] == pytest.approx(0.0, abs=0.05)
+    assert shares["interactions"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_a_source_without_effect_has_no_share_at_all():
+    # Saltelli et al.'s form gives exactly 0 where C_g equals C (no effect, or no columns)
+    sd = dict(inputs=1.0, imputation=0.0, dataset=1.0)
+    per_spec = _synthetic(sd, [0.0] * 3)
+    assert budget.combine(per_spec)["imputation"] == 0.0
+    without = [(y, {k: v for k, v in p.items() if k != "imputation"}) for y, p in per_spec]
+    assert budget.combine(without)["imputation"] == 0.0
+
+
+def test_the_between_variance_is_corrected_for_the_noise_of_the_means():
+    # every specification the same: the specifications' means differ by noise alone, which
+    # the correction removes (the share is near 0, not 10 / n)
+    sd = dict(inputs=1.0, imputation=0.0, dataset=0.0)
+    shares = [budget.combine(_synthetic(sd, [0.0] * 8, n=50, seed=s)) for s in range(40)]
+    assert abs(np.mean([s["specification"] for s in shares])) < 0.01
