@@ -36,6 +36,11 @@ FITS = ("ols", "huber")
 HUBER_K, HUBER_ITERATIONS = 1.345, 30
 
 
+#: Fewest items (models, cards), and distinct years, a trend is fitted on; fewer leave it
+#: not evaluable.
+MIN_MODELS, MIN_YEARS = 10, 3
+
+
 def fit_slopes(t, y, weights=None, method="ols"):
     """Weighted least-squares slope and intercept of ``y`` on ``t`` along the last axis.
 
@@ -90,7 +95,10 @@ def fit_slopes(t, y, weights=None, method="ols"):
                 warnings.simplefilter("ignore", RuntimeWarning)  # rows without any weight
                 scale = 1.4826 * weighted_median(absolute, w)
                 ratio = absolute / (HUBER_K * np.maximum(scale, 1e-12)[..., None])
-            huber = np.where(np.nan_to_num(ratio) <= 1.0, 1.0, 1.0 / np.nan_to_num(ratio, nan=1.0))
+            with np.errstate(divide="ignore"):  # a zero ratio takes the first branch
+                huber = np.where(
+                    np.nan_to_num(ratio) <= 1.0, 1.0, 1.0 / np.nan_to_num(ratio, nan=1.0)
+                )
             new_slope, intercept = _least_squares(t, y, w * huber)
             converged = np.allclose(new_slope, slope, rtol=1e-10, atol=1e-12, equal_nan=True)
             slope = new_slope

@@ -167,6 +167,14 @@ def trend_figure(
         alpha=0.6,
         label=label,
     )
+    from mlimpact.analysis.trends import MIN_MODELS, MIN_YEARS
+
+    shown = np.isfinite(median)
+    if shown.sum() < MIN_MODELS or len({int(y) for y in np.floor(dates[shown])}) < MIN_YEARS:
+        axis.plot(
+            [], [], " ", label=f"no trend: fewer than {MIN_MODELS} items over {MIN_YEARS} years"
+        )
+        return _finish_trend(figure, axis, title, xlabel, ylabel)
     grid = np.linspace(np.min(dates), np.max(dates), 60)
     ok = np.isfinite(slopes) & np.isfinite(intercepts)
     lines = np.exp(intercepts[ok, None] + slopes[ok, None] * grid[None, :])
@@ -188,6 +196,10 @@ def trend_figure(
         label=f"trend: x{growth[1]:.2f} per year [{growth[0]:.2f}, {growth[2]:.2f}] "
         "(inputs and which models are in the dataset, as the claims)",
     )
+    return _finish_trend(figure, axis, title, xlabel, ylabel)
+
+
+def _finish_trend(figure, axis, title, xlabel, ylabel):
     axis.set_yscale("log")
     axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)

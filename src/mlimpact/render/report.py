@@ -53,6 +53,7 @@ CLAIMS_HEADER = (
     "total_probability",
     "verdict",
     "verdict_on",
+    "kind",
 )
 SPECIFICATIONS_HEADER = (
     "claim",
@@ -171,7 +172,7 @@ _NUMERIC_CLAIM_COLUMNS = (
 
 def _write_budget(rows, folder):
     """budget.csv and budget.png: the variance budget of every claim."""
-    from mlimpact.study.budget import BUDGET_HEADER
+    from mlimpact.study.series import BUDGET_HEADER
 
     files.write_csv(
         folder / "budget.csv",
@@ -422,7 +423,7 @@ def _pct(p):
 def study_markdown(result):
     """report.md: the claims in plain words, the table, the figures."""
     lines = [
-        *_intro_markdown(result.options),
+        *_intro_markdown(result.options, custom=result.models_sha256 is not None),
         *_dataset_markdown(result),
         *_claims_markdown(result),
         *_figures_markdown(result.options),
@@ -436,10 +437,12 @@ def study_markdown(result):
     return "\n".join(lines)
 
 
-def _intro_markdown(options):
-    """The report's title and its paragraph on the sampling and the intervals."""
+def _intro_markdown(options, custom=False):
+    """The report's title and its paragraph on the sampling and the intervals; ``custom``:
+    the runs are a user's models file, named in the title."""
+    subject = f"the runs of `{options.models_file}`" if custom else "notable AI models"
     return [
-        "# Environmental impacts of training notable AI models: claims with confidence intervals",
+        f"# Environmental impacts of training {subject}: claims with confidence intervals",
         "",
         f"Monte Carlo over {options.samples:,} samples (seed {options.seed}, "
         f"{options.method}), models published {options.window[0]}-{options.window[1]}, "
@@ -530,7 +533,7 @@ def budget_markdown(result):
     budget), ahead of the Sobol' indices of the inputs."""
     if not result.budget:
         return []
-    from mlimpact.study.budget import SOURCES
+    from mlimpact.study.series import SOURCES
 
     header = " | ".join(SOURCES)
     lines = [
@@ -561,10 +564,17 @@ def _claims_markdown(result):
     """The report's section on the claims: one sentence per claim, then the table."""
     lines = ["## The claims", ""]
     for claim, text in result.claim_texts.items():
-        rows = [r for r in result.claims if r["claim"] == claim]
+        rows = [r for r in result.claims if r["claim"] == claim and r.get("kind") != "check"]
         if not rows:
             continue
         lines.append(f"- **{text}**: " + "; ".join(_sentence(r) for r in rows) + ".")
+    checks = [r for r in result.claims if r.get("kind") == "check"]
+    if checks:
+        lines.append(
+            "- Checks, not claims of the paper (it claims impact shifting for ADPe only): "
+            + "; ".join(_sentence(r) for r in checks)
+            + "."
+        )
     lines += [
         "",
         "| claim | quantity | criterion | scenario | estimate | 95 % interval | "
@@ -708,20 +718,35 @@ def _sensitivity_markdown(result):
 
 
 def _sentence(r):
+    """A claims-table row in words; a row without a value says it is not evaluable."""
+    if not r["estimate"] == r["estimate"]:
+        return f"{_subject(r)}: {r.get('verdict') or 'not evaluable'}"
     if r["claim"] == "impact_shifting":
         return (
             f"{LABELS[r['criterion']]} production share {100 * r['estimate']:.0f} % "
             f"[{100 * r['low']:.0f}, {100 * r['high']:.0f}], P(> 50 %) = "
             f"{_pct(r['probability'])}"
         )
+    chance = (
+        "P(it grows while energy grows)"
+        if r["quantity"] == "training FLOP per kWh"
+        else "P(growth)"
+    )
+    return (
+        f"{_subject(r)} x{r['estimate']:.2f} per year [{r['low']:.2f}, {r['high']:.2f}], "
+        f"{chance} = {_pct(r['probability'])}"
+    )
+
+
+def _subject(r):
+    """What a claims-table row measures, in words."""
+    if r["claim"] == "impact_shifting":
+        return f"{LABELS[r['criterion']]} production share"
     what = "FLOP per kWh" if r["quantity"] == "training FLOP per kWh" else LABELS[r["criterion"]]
     where = (
         "" if r["scenario"] in ("baseline", "cards") else f" ({r['scenario'].replace('_', ' ')})"
     )
-    return (
-        f"{what}{where} x{r['estimate']:.2f} per year [{r['low']:.2f}, {r['high']:.2f}], "
-        f"P(growth) = {_pct(r['probability'])}"
-    )
+    return f"{what}{where}"
 
 
 #: The sensitivity figures: file suffix -> (quantity, subject, criteria, title of a panel).
@@ -785,6 +810,8 @@ def write_validation(result, folder):
 
 
 def _factor(row):
+    if not row["estimate"] == row["estimate"]:
+        return "not evaluable (too few items with this fact)"
     return f"x{row['estimate']:.2f} [{row['low']:.2f}, {row['high']:.2f}]"
 
 
@@ -878,6 +905,8 @@ def _compute_against_efficiency(energy, compute, used):
 def _rebound_markdown(energy, used):
     """The lines on what the energy and efficiency trends can say about a rebound effect."""
     backfire = energy and used and energy["low"] > 1 and used["low"] > 1
+    evaluable = energy and used and energy["estimate"] == energy["estimate"]
+    evaluable = evaluable and used["estimate"] == used["estimate"]
     return [
         "",
         "*What this can say about a rebound effect.* A rebound effect is the share "
@@ -891,6 +920,8 @@ def _rebound_markdown(energy, used):
             if backfire
             else "The trends above do not show both a rise in efficiency and a rise in "
             "energy per model. "
+            if evaluable
+            else "The trends above cannot be evaluated on these runs. "
         )
         + "Trends alone cannot show that the "
         "efficiency gains *caused* the growth of compute, which would need the compute "
@@ -915,7 +946,7 @@ def specifications_markdown(result):
         for r in result.claims
         if r.get("robustness") == r.get("robustness") and 0 < r.get("robustness", 0) < 1
     ]
-    never = [r for r in result.claims if r.get("robustness") == 0.0]
+    never = [r for r in result.claims if r.get("robustness") == 0.0 and r.get("kind") != "check"]
     lines = [
         "## Claims under other reasonable choices",
         "",

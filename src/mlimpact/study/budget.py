@@ -61,6 +61,7 @@ import numpy as np
 from mlimpact.analysis import trends
 from mlimpact.engine.propagate import evaluate_rows, stage_plan
 from mlimpact.quantities import IMPACT_CRITERIA, card_index, training_index
+from mlimpact.study.series import BUDGET_HEADER, SOURCES  # noqa: F401 (re-exported)
 from mlimpact.uncertainty.binding import bind
 from mlimpact.uncertainty.sampling import Design
 
@@ -72,12 +73,8 @@ IMPUTATION = (
     "unknown_country_grid_error",
     "record_chip_hours",
 )
-#: Sources of the budget, in report order.
-SOURCES = ("inputs", "imputation", "dataset", "specification", "interactions")
 #: Groups evaluated within a specification, and what each evaluation shares with ``Y``.
 WITHIN = ("inputs", "imputation", "dataset")
-#: Rows per specification (each evaluated four times).
-SAMPLES = 512
 #: Seed offset of the budget's design (apart from the main propagation's draws).
 _BUDGET_STREAM = 0x6275
 
@@ -254,11 +251,11 @@ def bound_of(runs, catalogue):
     return bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes)
 
 
-def _scenario_statistics(scenario, runs, fit):
+def scenario_statistics(scenario, runs, fit):
     """Claim key (claim, criterion, scenario, quantity: as in the claims table) ->
     statistic, for one scenario's runs under a specification's ``fit``."""
-    from mlimpact.study.claims import SHIFTING_ORDER, claim_quantity, frontier
     from mlimpact.study.scenarios import scenario_of
+    from mlimpact.study.series import SHIFTING_ORDER, frontier, series_quantity
 
     dates = trends.decimal_years(runs.dates)
     compute = runs.runs.column("training_compute")
@@ -268,10 +265,10 @@ def _scenario_statistics(scenario, runs, fit):
     claim = "rebound" if scenario == "hardware_efficiency" else scenario_of(scenario).claim
     criteria = ("energy",) if scenario == "hardware_efficiency" else ("energy", *IMPACT_CRITERIA)
     for criterion in criteria if claim else ():
-        key = (claim, criterion, scenario, claim_quantity(criterion))
+        key = (claim, criterion, scenario, series_quantity(criterion))
         out[key] = slope_statistic(dates, training_index(criterion), method, keep)
     if scenario == "baseline":
-        key = ("rebound", "energy", scenario, claim_quantity("efficiency"))
+        key = ("rebound", "energy", scenario, series_quantity("efficiency"))
         out[key] = efficiency_statistic(dates, compute, method, keep)
         for criterion in SHIFTING_ORDER:
             key = ("impact_shifting", criterion, scenario, SHARE_QUANTITY)
@@ -291,74 +288,6 @@ def seed_of(options, k):
     return options.seed + 7919 * k
 
 
-def _card_evaluations(spec_options, n, seed, collected):
-    """The card claim's evaluations under one specification, added to ``collected``."""
-    from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
-    from mlimpact.study.options import catalogue_of
-
-    priced = [h for h in catalogue_gpus() if why_not_priced(h, "mixture") is None]
-    runs, known = card_runs(priced, "mixture")
-    dates = trends.decimal_years(np.array([h.release_date for h in priced], dtype="datetime64[D]"))
-    catalogue = catalogue_of(spec_options, {})
-    bound = bind(catalogue, runs, list(runs.names), [""] * len(runs), known)
-    evaluated = evaluate_design(runs, bound, n, seed, kind="card")
-    method = "huber" if spec_options.fit == "huber" else "ols"
-    for criterion in IMPACT_CRITERIA:
-        statistic = slope_statistic(dates, card_index(criterion), method)
-        key = ("card_production_rises", criterion, "cards", "production of one card")
-        collected.setdefault(key, []).append(evaluated.pairs(statistic))
-
-
-def dataset_key(dataset):
-    """What a dataset's runs depend on besides its records (a
-    :class:`mlimpact.runs.notable.DatasetOptions`)."""
-    return dataset.window, dataset.impute, dataset.location, dataset.power, dataset.speculative
-
-
-def claim_evaluations(options, specs, records=None, n=SAMPLES, progress=None, built=None):
-    """Claim key (claim, criterion, scenario, quantity: as in the claims table) -> one
-    ``(y, pairs)`` per specification of ``specs`` (:func:`combine`'s input), for the claims of
-    the scenarios in ``options``. ``built`` maps (:func:`dataset_key`, scenario) to runs
-    already built (the main job's); the runs of each dataset are built once for every
-    specification that shares it."""
-    from mlimpact.study import specifications
-    from mlimpact.study.options import catalogue_of, dataset_of
-    from mlimpact.study.scenarios import scenario_runs
-
-    collected, built = {}, dict(built or {})
-    scenarios = [s for s in options.scenarios if s in CLAIM_SCENARIOS]
-    for k, spec in enumerate(specs):
-        spec_options = specifications.options_of(options, spec, n)
-        dataset = dataset_of(spec_options, records)
-        for scenario in scenarios:
-            key = (*dataset_key(dataset), scenario)
-            if key not in built:
-                built[key] = scenario_runs(scenario, dataset, options.low_carbon_country)
-            runs = built[key]
-            catalogue = catalogue_of(spec_options, {}, runs)
-            bound = bound_of(runs, catalogue)
-            evaluated = evaluate_design(runs.runs, bound, n, seed_of(options, k))
-            for claim, statistic in _scenario_statistics(scenario, runs, spec_options.fit).items():
-                collected.setdefault(claim, []).append(evaluated.pairs(statistic))
-        _card_evaluations(spec_options, n, seed_of(options, k), collected)
-        if progress is not None:
-            progress(k + 1, len(specs))
-    return collected
-
-
-#: Columns of budget.csv.
-BUDGET_HEADER = (
-    "claim",
-    "criterion",
-    "scenario",
-    "quantity",
-    "variance",
-    *SOURCES,
-    "specifications",
-    "samples",
-)
-
-
 def _values(key, y):
     """A claim's values and threshold from its statistic: a growth factor per year
     (``exp`` of a slope) against 1, or a production share against 0.5."""
@@ -367,9 +296,31 @@ def _values(key, y):
     return np.exp(y), 1.0
 
 
-def _summary(key, y):
+def _summary(key, y, energy=None):
+    """A claim's estimate, interval and probability from its statistic's values ``y``; for
+    the rebound's efficiency, the probability that it grows while ``energy``'s slope (same
+    rows) grows too (:func:`mlimpact.study.series.rebound_probability`)."""
+    from mlimpact.study.series import rebound_probability
+
     values, threshold = _values(key, y)
-    return trends.summarize(values, threshold=threshold)
+    out = trends.summarize(values, threshold=threshold)
+    if energy is not None:
+        out["probability"] = rebound_probability(y, energy)
+    return out
+
+
+def _energy_key(key):
+    """The key of the baseline's energy growth, whose rows the rebound's efficiency shares
+    (None for any other claim)."""
+    if key[0] == "rebound" and key[2] == "baseline":
+        return ("impacts_grow", "energy", "baseline", "energy per model")
+    return None
+
+
+def _pooled(per_spec, k=None):
+    """A claim's ``Y`` and ``C`` values, of specification ``k`` or of all."""
+    chosen = per_spec if k is None else [per_spec[k]]
+    return np.concatenate([np.concatenate([y, p["base"]]) for y, p in chosen])
 
 
 def specification_rows(evaluations, specs, base):
@@ -381,8 +332,12 @@ def specification_rows(evaluations, specs, base):
     rows = []
     for k, spec in enumerate(specs):
         for key, per_spec in evaluations.items():
-            y, pairs = per_spec[k]
-            summary = _summary(key, np.concatenate([y, pairs["base"]]))
+            energy = _energy_key(key)
+            summary = _summary(
+                key,
+                _pooled(per_spec, k),
+                None if energy not in evaluations else _pooled(evaluations[energy], k),
+            )
             rows.append(
                 {
                     "claim": key[0],
@@ -400,10 +355,15 @@ def specification_rows(evaluations, specs, base):
 def total_summaries(evaluations):
     """Claim key -> its estimate, interval and probability over every specification (equal
     weights: each specification's ``Y`` and ``C`` pooled)."""
-    return {
-        key: _summary(key, np.concatenate([np.concatenate([y, p["base"]]) for y, p in per_spec]))
-        for key, per_spec in evaluations.items()
-    }
+    out = {}
+    for key, per_spec in evaluations.items():
+        energy = _energy_key(key)
+        out[key] = _summary(
+            key,
+            _pooled(per_spec),
+            None if energy not in evaluations else _pooled(evaluations[energy]),
+        )
+    return out
 
 
 def budget_rows(evaluations, n):
@@ -423,3 +383,26 @@ def budget_rows(evaluations, n):
             }
         )
     return rows
+
+
+def card_evaluations(catalogue, fit, n, seed, collected):
+    """The card claim's evaluations under one specification (its ``catalogue`` and ``fit``),
+    added to ``collected``."""
+    from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
+
+    priced = [h for h in catalogue_gpus() if why_not_priced(h, "mixture") is None]
+    runs, known = card_runs(priced, "mixture")
+    dates = trends.decimal_years(np.array([h.release_date for h in priced], dtype="datetime64[D]"))
+    bound = bind(catalogue, runs, list(runs.names), [""] * len(runs), known)
+    evaluated = evaluate_design(runs, bound, n, seed, kind="card")
+    method = "huber" if fit == "huber" else "ols"
+    for criterion in IMPACT_CRITERIA:
+        statistic = slope_statistic(dates, card_index(criterion), method)
+        key = ("card_production_rises", criterion, "cards", "production of one card")
+        collected.setdefault(key, []).append(evaluated.pairs(statistic))
+
+
+def dataset_key(dataset):
+    """What a dataset's runs depend on besides its records (a
+    :class:`mlimpact.runs.notable.DatasetOptions`)."""
+    return dataset.window, dataset.impute, dataset.location, dataset.power, dataset.speculative

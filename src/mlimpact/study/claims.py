@@ -47,11 +47,16 @@ from mlimpact.study.options import (
     validate_options,
 )
 from mlimpact.study.scenarios import scenario_of, scenario_runs
+from mlimpact.study.series import (
+    REBOUND_STATISTIC,
+    SHIFTING_ORDER,
+    frontier,
+    rebound_probability,
+    series_quantity,
+)
+from mlimpact.study.series import SOURCES as BUDGET_SOURCES
 from mlimpact.uncertainty.binding import bind
 
-#: Order of the impact-shifting claims: abiotic depletion first (the criterion whose
-#: production share is the claim), then the others in the vocabulary's order.
-SHIFTING_ORDER = ("adpe", *(c for c in IMPACT_CRITERIA if c != "adpe"))
 CLAIMS = {
     "card_production_rises": "the production impacts of one graphics card rise with its "
     "release year",
@@ -260,22 +265,6 @@ def _scenario(name, options, progress, client=None, records=None):
     )
 
 
-#: Models of each publication year that form the frontier: the largest by training compute
-#: (Epoch AI marks as frontier models those among the 10 largest by compute when published).
-FRONTIER_PER_YEAR = 10
-
-
-def frontier(dates, compute, per_year=FRONTIER_PER_YEAR):
-    """Boolean mask of the runs among the ``per_year`` largest by training compute of their
-    publication year (runs without a compute are never in it)."""
-    years = np.floor(dates).astype(int)
-    keep = np.zeros(len(dates), dtype=bool)
-    for year in np.unique(years):
-        members = np.flatnonzero((years == year) & (compute > 0))
-        keep[members[np.argsort(-compute[members], kind="stable")[:per_year]]] = True
-    return keep
-
-
 def _only(keep, transform, samples):
     """A series restricted to the ``keep`` runs (NaN elsewhere: no weight in the fit)."""
     return np.where(keep, transform(samples), np.nan)
@@ -376,7 +365,11 @@ def run_study(options, progress=None, client=None):
         specified, budgets = _evaluate_specifications(
             options, claims, scenarios, records, _step_progress(progress, steps, "specifications")
         )
-    set_verdicts(claims)
+    unfit = _unfit_trends(scenarios, options.window)
+    set_verdicts(claims, unfit)
+    for row in budgets or ():
+        if row["scenario"] in unfit and row["claim"] != "impact_shifting":
+            row.update({k: np.nan for k in row if k in ("variance", *BUDGET_SOURCES)})
     return StudyResult(
         options,
         scenarios,
@@ -403,27 +396,6 @@ def _step_progress(progress, steps, step):
             progress((steps.index(step) + done / total) / len(steps), step)
 
     return report
-
-
-def _series_quantity(series):
-    """The quantity (trends.csv's column) of a scenario's trend series."""
-    if series.endswith("_use"):
-        return "use-phase impact per model"
-    if series.endswith("_share"):
-        return "production share per model"
-    if series == "efficiency":
-        return "training FLOP per kWh"
-    if series == "compute":
-        return "training compute per model"
-    if series == "energy":
-        return "energy per model"
-    return "life-cycle impact per model"
-
-
-def claim_quantity(series):
-    """The quantity (claims table's column) of a training series of a claim: ``energy``,
-    a criterion, or ``efficiency``."""
-    return _series_quantity(series)
 
 
 def _series_criterion(series):
@@ -459,7 +431,7 @@ def _trend_rows(card_result, scenarios):
                 rows.append(
                     _growth_row(
                         _claim_of(series, name),
-                        _series_quantity(series),
+                        series_quantity(series),
                         _series_criterion(series),
                         name,
                         uncertainty,
@@ -490,6 +462,13 @@ def _claims_rows(trend_rows, scenarios):
         for row in trend_rows
         if row["uncertainty"] == "combined" and row["claim"] and _is_default_claim(row)
     ]
+    if "baseline" in scenarios:
+        slopes = scenarios["baseline"].slopes
+        joint = rebound_probability(slopes["efficiency", "combined"], slopes["energy", "combined"])
+        for row in claims:
+            if row["claim"] == "rebound" and row["quantity"] == "training FLOP per kWh":
+                row["probability"] = joint
+                row["statistic"] = REBOUND_STATISTIC
     if "baseline" in scenarios:
         for criterion in SHIFTING_ORDER:
             share = trends.summarize(scenarios["baseline"].shares[criterion], threshold=0.5)
@@ -545,6 +524,43 @@ def _validate_baseline(options, baseline, records, client):
     )
 
 
+def claim_evaluations(options, specs, records=None, n=256, progress=None, built=None):
+    """Claim key (claim, criterion, scenario, quantity: as in the claims table) -> one
+    ``(y, pairs)`` per specification of ``specs`` (:func:`mlimpact.study.budget.combine`'s
+    input), for the claims of the scenarios in ``options``, ``n`` rows per specification.
+    ``built`` maps (:func:`mlimpact.study.budget.dataset_key`, scenario) to runs already
+    built (the main job's); the runs of each dataset are built once for every specification
+    that shares it."""
+    from mlimpact.study import budget, specifications
+
+    collected, built = {}, dict(built or {})
+    scenarios = [s for s in options.scenarios if s in budget.CLAIM_SCENARIOS]
+    for k, spec in enumerate(specs):
+        spec_options = specifications.options_of(options, spec, n)
+        dataset = dataset_of(spec_options, records)
+        for scenario in scenarios:
+            key = (*budget.dataset_key(dataset), scenario)
+            if key not in built:
+                built[key] = scenario_runs(scenario, dataset, options.low_carbon_country)
+            runs = built[key]
+            catalogue = catalogue_of(spec_options, {}, runs)
+            bound = budget.bound_of(runs, catalogue)
+            evaluated = budget.evaluate_design(runs.runs, bound, n, budget.seed_of(options, k))
+            statistics = budget.scenario_statistics(scenario, runs, spec_options.fit)
+            for claim, statistic in statistics.items():
+                collected.setdefault(claim, []).append(evaluated.pairs(statistic))
+        budget.card_evaluations(
+            catalogue_of(spec_options, {}),
+            spec_options.fit,
+            n,
+            budget.seed_of(options, k),
+            collected,
+        )
+        if progress is not None:
+            progress(k + 1, len(specs))
+    return collected
+
+
 def _evaluate_specifications(options, claims, scenarios, records, progress):
     """The claims under every specification (:mod:`mlimpact.study.specifications`) and the
     variance budget of each claim (:mod:`mlimpact.study.budget`), from one design per
@@ -559,7 +575,7 @@ def _evaluate_specifications(options, claims, scenarios, records, progress):
     )
     key = budget.dataset_key(dataset_of(options, records))
     built = {(*key, name): result.notable for name, result in scenarios.items()}
-    evaluations = budget.claim_evaluations(
+    evaluations = claim_evaluations(
         options, specs, records, options.specification_samples, progress, built
     )
     specified = budget.specification_rows(evaluations, specs, base)
@@ -577,19 +593,69 @@ def _evaluate_specifications(options, claims, scenarios, records, progress):
 #: A claim holds when its probability is at least this (as a specification's, in
 #: :mod:`mlimpact.study.specifications`).
 HOLDS = 0.95
+#: Rows of the claims table that test what the paper did not claim (it claims impact
+#: shifting for ADPe only): checks, reported with their probability, never "not supported".
+CHECKS = {("impact_shifting", "gwp"), ("impact_shifting", "pe")}
 
 
-def set_verdicts(claims):
+#: The numbers of a claims row, blanked where the claim is not evaluable.
+_CLAIM_NUMBERS = (
+    "estimate",
+    "low",
+    "high",
+    "probability",
+    "robustness",
+    "total_estimate",
+    "total_low",
+    "total_high",
+    "total_probability",
+    "doubling_time_years",
+    "doubling_low",
+    "doubling_high",
+)
+
+
+def _unfit_trends(scenarios, window):
+    """Scenario -> why its runs cannot carry a trend (fewer than
+    :data:`mlimpact.study.options.MIN_MODELS` models over
+    :data:`mlimpact.study.options.MIN_YEARS` publication years: a user's own runs may be)."""
+    from mlimpact.study.options import MIN_MODELS, MIN_YEARS
+
+    out = {}
+    for name, result in scenarios.items():
+        count = len(result.notable.runs)
+        years = len({int(y) for y in np.floor(result.dates)})
+        if count < MIN_MODELS or years < MIN_YEARS:
+            out[name] = (
+                f"{count} run(s) over {years} publication year(s) in {window[0]}-{window[1]}; "
+                f"a trend needs at least {MIN_MODELS} over {MIN_YEARS} years"
+            )
+    return out
+
+
+def set_verdicts(claims, unfit=None):
     """Each claim's ``verdict`` (``holds``, ``not supported``, or ``not evaluable`` and why)
     and ``verdict_on``: the interval over every specification where it was computed (it
-    also holds the analyst's choices), else the default specification's."""
+    also holds the analyst's choices), else the default specification's. ``unfit`` maps a
+    scenario to why its runs cannot carry a trend (:func:`_unfit_trends`): its trend claims
+    are not evaluable, their numbers blanked."""
+    unfit = unfit or {}
     for row in claims:
+        if row["scenario"] in unfit and row["claim"] != "impact_shifting":
+            row.update(dict.fromkeys((k for k in _CLAIM_NUMBERS if k in row), np.nan))
+            row["kind"] = "claim"
+            row["verdict_on"] = "-"
+            row["verdict"] = "not evaluable: " + unfit[row["scenario"]]
+            continue
         total = row.get("total_probability")
         on_total = total is not None and total == total
         probability = total if on_total else row["probability"]
+        row["kind"] = "check" if (row["claim"], row["criterion"]) in CHECKS else "claim"
         row["verdict_on"] = "total over specifications" if on_total else "default specification"
         if not probability == probability:
             row["verdict"] = "not evaluable: " + _why_not_evaluable(row)
+        elif row["kind"] == "check":
+            row["verdict"] = "check: holds" if probability >= HOLDS else "check: does not hold"
         else:
             row["verdict"] = "holds" if probability >= HOLDS else "not supported"
 

@@ -9,6 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from mlimpact._io import load_toml
+from mlimpact.analysis import trends
 from mlimpact.errors import MlimpactError
 from mlimpact.runs.notable import WINDOW, DatasetOptions
 from mlimpact.runs.records import read_models_file
@@ -153,11 +154,16 @@ def validate_options(options):
         specification_set(
             choices_of(options), options.specification_axes, options.specification_mode
         )
-    check_window(dataset)
+    if options.models_file is None:
+        check_window(dataset)
+    else:  # a user's runs: too few for a trend leave the trend claims not evaluable
+        runs = dataset.runs()
+        if not runs or not len(runs.runs):
+            raise MlimpactError(f"{options.models_file}: no run enters the window")
 
 
-#: Fewest models, and distinct publication years, a trend is fitted on.
-MIN_MODELS, MIN_YEARS = 10, 3
+# Fewest models, and distinct publication years, a trend is fitted on (analysis.trends).
+MIN_MODELS, MIN_YEARS = trends.MIN_MODELS, trends.MIN_YEARS
 
 
 def check_window(dataset):
