@@ -85,6 +85,8 @@ def test_run_writes_every_file(run_folder):
         "specifications.png",
         "budget.csv",
         "budget.png",
+        "levels.csv",
+        "levels.png",
     }
     assert expected <= {p.name for p in run_folder.iterdir()}
     for name in expected:
@@ -260,11 +262,13 @@ def test_the_budget_of_every_claim(run_folder):
     def key(r):
         return r["claim"], r["criterion"], r["scenario"], r["quantity"]
 
-    assert {key(r) for r in budget} == {key(r) for r in claims}
+    assert {key(r) for r in budget} == {key(r) for r in claims if r["kind"] != "level"}
     for row in budget:
         assert sum(float(row[s]) for s in SOURCES) == pytest.approx(1.0, abs=1e-6)
         assert float(row["variance"]) > 0
     for row in claims:  # the verdict rests on the interval over every specification
+        if row["kind"] == "level":
+            continue
         assert row["verdict_on"] == "total over specifications"
         low, estimate, high = (float(row[f"total_{k}"]) for k in ("low", "estimate", "high"))
         assert low <= estimate <= high
@@ -293,8 +297,9 @@ def test_a_small_inventory_reports_what_it_can_and_why_not_the_rest(tmp_path, re
     assert f"the runs of `{inventory}`" in report.splitlines()[0]
     rows = list(csv.DictReader(open(out / "claims.csv")))
     for row in rows:
-        evaluated = row["verdict"] in ("holds", "not supported", "check: holds")
+        evaluated = row["verdict"] in ("holds", "not supported", "check: holds", "unchanged")
         evaluated = evaluated or row["verdict"] == "check: does not hold"
+        evaluated = evaluated or row["verdict"].endswith("the baseline")  # scenario levels
         assert evaluated or row["verdict"].startswith("not evaluable: "), row
         if row["claim"] in ("impacts_grow", "grow_under_location_shifting"):
             assert row["verdict"].startswith("not evaluable: 5 run(s) over 2 publication")
@@ -313,3 +318,25 @@ def test_the_rebound_is_growth_of_efficiency_and_energy_together():
     # both grow in samples 0 and 3 of the 4 finite ones
     assert study.rebound_probability(efficiency, energy) == 0.5
     assert np.isnan(study.rebound_probability([np.nan], [1.0]))
+
+
+def test_scenario_levels_on_common_draws(run_folder):
+    # location shifting touches the grid only: the summed energy is the baseline's, sample by
+    # sample; its GWP is lower; hardware efficiency lowers the energy
+    rows = {
+        (r["criterion"], r["scenario"]): r
+        for r in csv.DictReader(open(run_folder / "claims.csv"))
+        if r["claim"] == "scenario_levels"
+    }
+    assert rows["energy", "location_shifting"]["verdict"] == "unchanged"
+    assert float(rows["energy", "location_shifting"]["high"]) == 0.0
+    assert rows["gwp", "location_shifting"]["verdict"] == "lower than the baseline"
+    assert float(rows["gwp", "location_shifting"]["high"]) < 0
+    assert float(rows["energy", "hardware_efficiency"]["estimate"]) < 0
+    levels = list(csv.DictReader(open(run_folder / "levels.csv")))
+    energy = [r for r in levels if r["criterion"] == "energy"]
+    years = {r["year"] for r in energy if r["scenario"] == "baseline"}
+    assert "all" in years and len(years) >= 10
+    for r in energy:
+        if r["scenario"] == "location_shifting":
+            assert float(r["change_low"]) == float(r["change_high"]) == 0.0

@@ -148,25 +148,39 @@ def trend_figure(
     colour="#1f77b4",
     label="per model: median and 95 % interval",
     xlabel="publication date",
+    imputed=None,
 ):
     """Per-item values against date (log scale) with the fitted trend and its 95 % band.
 
-    ``slopes`` and ``intercepts`` are per-sample fits of ln(value) on decimal years.
+    ``slopes`` and ``intercepts`` are per-sample fits of ln(value) on decimal years;
+    ``imputed`` (a mask of the items) draws the items with imputed facts as open markers,
+    apart from the complete records.
     """
     figure, axis = _subplots((9, 5.5))
-    when = _decimal_to_dates(dates)
-    axis.errorbar(
-        when,
-        median,
-        yerr=[np.maximum(median - low, 0), np.maximum(high - median, 0)],
-        fmt="o",
-        ms=3,
-        lw=0.6,
-        capsize=0,
-        color=colour,
-        alpha=0.6,
-        label=label,
-    )
+    when = np.array(_decimal_to_dates(dates), dtype=object)
+    imputed = np.zeros(len(dates), bool) if imputed is None else np.asarray(imputed, bool)
+    for chosen, face, text in (
+        (~imputed, colour, label if not imputed.any() else f"{label} (complete record)"),
+        (imputed, "white", "the same, with imputed facts"),
+    ):
+        if not chosen.any():
+            continue
+        axis.errorbar(
+            list(when[chosen]),
+            median[chosen],
+            yerr=[
+                np.maximum(median - low, 0)[chosen],
+                np.maximum(high - median, 0)[chosen],
+            ],
+            fmt="o",
+            ms=3,
+            lw=0.6,
+            capsize=0,
+            color=colour,
+            mfc=face,
+            alpha=0.6,
+            label=text,
+        )
     from mlimpact.analysis.trends import MIN_MODELS, MIN_YEARS
 
     shown = np.isfinite(median)
@@ -463,6 +477,33 @@ def specification_figure(rows, claim="impacts_grow", scenario="baseline"):
         else:
             bottom.tick_params(labelleft=False)
     figure.suptitle("Growth of training impacts under other reasonable analysis choices")
+    return figure
+
+
+def levels_figure(levels, criteria=("energy", "gwp")):
+    """Yearly totals per scenario: per criterion, the median and 95 % band over the samples of
+    the sum of every model of each publication year (log scale), on common draws."""
+    from mlimpact.quantities import UNITS
+
+    years = levels["years"]
+    names = [n for n in levels if n != "years"]
+    figure, axes = _subplots((6.0 * len(criteria), 4.8), 1, len(criteria))
+    for axis, criterion in zip(np.atleast_1d(axes), criteria):
+        for name in names:
+            per_year = levels[name][criterion][1]
+            low, median, high = np.quantile(per_year, [0.025, 0.5, 0.975], axis=0)
+            colour = scenario_colour(name)
+            axis.fill_between(years, low, high, color=colour, alpha=0.15)
+            axis.plot(years, median, "o-", color=colour, ms=3, label=name.replace("_", " "))
+        axis.set_yscale("log")
+        axis.set_xlabel("publication year")
+        axis.set_ylabel(
+            f"{PROSE.get(criterion, criterion)} of the year's models [{UNITS[criterion]}]"
+        )
+        axis.grid(True, which="major", alpha=0.3)
+        axis.legend(loc="upper left", frameon=False, fontsize=8)
+    figure.suptitle("Yearly totals per scenario (median, 95 % band; common draws)")
+    figure.tight_layout()
     return figure
 
 

@@ -142,6 +142,8 @@ def write_study(result, folder, command=None):
         _write_specifications(result.specifications, folder)
     if result.budget:
         _write_budget(result.budget, folder)
+    if result.levels:
+        _write_levels(result.levels, folder)
     files.write_csv(
         folder / "trends.csv", TRENDS_HEADER, [_trend_row(row) for row in result.trends]
     )
@@ -168,6 +170,40 @@ _NUMERIC_CLAIM_COLUMNS = (
     "total_high",
     "total_probability",
 )
+
+
+#: Columns of levels.csv.
+LEVELS_HEADER = (
+    "scenario",
+    "criterion",
+    "year",
+    "total_median",
+    "total_low",
+    "total_high",
+    "change_median",
+    "change_low",
+    "change_high",
+)
+
+
+def _write_levels(levels, folder):
+    """levels.csv (each scenario's yearly and overall totals and their change against the
+    baseline) and levels.png (the yearly totals)."""
+    from mlimpact.study.levels import relative_change
+
+    rows = []
+    for name in (n for n in levels if n != "years"):
+        for criterion, (total, per_year) in levels[name].items():
+            base_total, base_year = levels["baseline"][criterion]
+            columns = [("all", total, base_total)] + [
+                (int(y), per_year[:, k], base_year[:, k]) for k, y in enumerate(levels["years"])
+            ]
+            for year, values, base in columns:
+                level = np.quantile(values, [0.5, 0.025, 0.975])
+                change = np.nanquantile(relative_change(values, base), [0.5, 0.025, 0.975])
+                rows.append([name, criterion, year, *map(_g, level), *map(_g, change)])
+    files.write_csv(folder / "levels.csv", LEVELS_HEADER, rows)
+    files.save_figure(plots.levels_figure(levels), folder / "levels.png")
 
 
 def _write_budget(rows, folder):
@@ -331,6 +367,8 @@ def _write_netcdf(result, baseline, folder, command):
 def _write_figures(result, baseline, folder):
     """The figures impacts_<criterion>.png, cards_gwp.png and scenarios.png; returns nothing."""
     summary = baseline.summary
+    status = {r.name: r.status for r in baseline.notable.records}
+    imputed = np.array([status.get(n) == "imputed" for n in baseline.notable.runs.names])
     for criterion in CRITERIA:
         values = summary[criterion]
         if criterion != "energy":
@@ -347,6 +385,7 @@ def _write_figures(result, baseline, folder):
             f"{'use phase' if criterion == 'energy' else 'life cycle'} "
             f"({len(baseline.dates)} models)",
             f"{label} per training run [{unit}]",
+            imputed=imputed,
         )
         files.save_figure(figure, folder / f"impacts_{criterion}.png")
     card = result.cards
@@ -612,6 +651,12 @@ def _figures_markdown(options):
         "",
         "![scenarios](scenarios.png)",
         "",
+        "Yearly totals per scenario, on common draws (`levels.csv` also gives each "
+        "year's change against the baseline): a rule applied to every run moves the "
+        "level of the trend more than its slope.",
+        "",
+        "![levels](levels.png)",
+        "",
         "Scenarios: *baseline* (the organisation's country, the year before "
         "publication); *location shifting* (every run on "
         + (
@@ -721,6 +766,13 @@ def _sentence(r):
     """A claims-table row in words; a row without a value says it is not evaluable."""
     if not r["estimate"] == r["estimate"]:
         return f"{_subject(r)}: {r.get('verdict') or 'not evaluable'}"
+    if r.get("kind") == "level" and r.get("verdict") == "unchanged":
+        return f"{_subject(r)}: unchanged (the scenario does not touch it)"
+    if r.get("kind") == "level":
+        return (
+            f"{_subject(r)}: {100 * r['estimate']:+.0f} % [{100 * r['low']:+.0f}, "
+            f"{100 * r['high']:+.0f}] against the baseline ({r.get('verdict', '')})"
+        )
     if r["claim"] == "impact_shifting":
         return (
             f"{LABELS[r['criterion']]} production share {100 * r['estimate']:.0f} % "

@@ -57,6 +57,9 @@ from mlimpact.study.series import (
 from mlimpact.study.series import SOURCES as BUDGET_SOURCES
 from mlimpact.uncertainty.binding import bind
 
+#: The scenarios' levels: not a claim of the paper, the finding of a scenario (a rule that
+#: scales every run moves the level, not the slope).
+LEVEL_CLAIM = "scenario_levels"
 CLAIMS = {
     "card_production_rises": "the production impacts of one graphics card rise with its "
     "release year",
@@ -65,6 +68,7 @@ CLAIMS = {
     "rebound": "efficiency gains (FLOP per kWh) do not offset the growth (rebound effect)",
     "impact_shifting": "use-phase-only accounting misses a large share of ADPe "
     "(impact shifting to production)",
+    LEVEL_CLAIM: "what each scenario changes in the summed energy and impacts of every model",
 }
 
 
@@ -144,6 +148,8 @@ class StudyResult:
     drivers: dict = None
     #: The variance budget of every claim (:func:`mlimpact.study.budget.budget_rows`).
     budget: list = None
+    #: The scenarios' summed impacts on common draws (:func:`scenario_levels`).
+    levels: dict = None
 
 
 def _shares(start, stop, samples):
@@ -347,7 +353,8 @@ def run_study(options, progress=None, client=None):
     if "baseline" in scenarios:
         driven, driver_rows = _driver_trends(scenarios["baseline"], options)
         trend_rows += driver_rows
-    claims = _claims_rows(trend_rows, scenarios)
+    levels = scenario_levels(options, scenarios)
+    claims = _claims_rows(trend_rows, scenarios) + level_rows(levels)
     sensitivity_result = None
     if options.sensitivity_samples:
         sensitivity_result = _sensitivity_indices(
@@ -384,6 +391,7 @@ def run_study(options, progress=None, client=None):
         specified,
         driven,
         budgets,
+        levels,
     )
 
 
@@ -487,6 +495,53 @@ def _claims_rows(trend_rows, scenarios):
                 }
             )
     return claims
+
+
+def scenario_levels(options, scenarios):
+    """Scenario -> criterion -> (per-sample sum over every run, per-sample sums per
+    publication year (sample, year)), every scenario on draws common with the baseline's
+    (:mod:`mlimpact.study.levels`), and ``"years"`` -> the years; None without a baseline
+    and another scenario."""
+    from mlimpact.study import levels
+
+    if "baseline" not in scenarios or len(scenarios) < 2:
+        return None
+    runs = {name: result.notable for name, result in scenarios.items()}
+    catalogues = {name: catalogue_of(options, {}, r) for name, r in runs.items()}
+    samples = levels.scenario_samples(runs, catalogues, options.samples, options.seed)
+    out = {name: levels.sums(samples[name], scenarios[name].dates) for name in scenarios}
+    out["years"] = np.unique(np.floor(scenarios["baseline"].dates).astype(int))
+    return out
+
+
+def level_rows(levels):
+    """The claims table's rows of the scenarios' levels: per scenario other than the baseline
+    and criterion, the relative change of the summed energy or impact of every model (median,
+    95 % interval) and P(lower than the baseline)."""
+    from mlimpact.study.levels import relative_change
+
+    rows = []
+    for name, sums in (levels or {}).items():
+        if name in ("baseline", "years"):
+            continue
+        for criterion, (total, _) in sums.items():
+            change = relative_change(total, levels["baseline"][criterion][0])
+            summary = trends.summarize(-change, threshold=0.0)  # P(change < 0)
+            rows.append(
+                {
+                    "claim": LEVEL_CLAIM,
+                    "quantity": "change of the summed impacts against the baseline",
+                    "criterion": criterion,
+                    "scenario": name,
+                    "uncertainty": "input",
+                    "statistic": "relative change (P: lower than the baseline)",
+                    "estimate": -summary["estimate"] + 0.0,  # + 0.0: no negative zero
+                    "low": -summary["high"] + 0.0,
+                    "high": -summary["low"] + 0.0,
+                    "probability": summary["probability"],
+                }
+            )
+    return rows
 
 
 def _sensitivity_indices(options, records, client, progress=None):
@@ -641,7 +696,8 @@ def set_verdicts(claims, unfit=None):
     are not evaluable, their numbers blanked."""
     unfit = unfit or {}
     for row in claims:
-        if row["scenario"] in unfit and row["claim"] != "impact_shifting":
+        trend = row["claim"] not in ("impact_shifting", LEVEL_CLAIM)
+        if row["scenario"] in unfit and trend:
             row.update(dict.fromkeys((k for k in _CLAIM_NUMBERS if k in row), np.nan))
             row["kind"] = "claim"
             row["verdict_on"] = "-"
@@ -650,14 +706,35 @@ def set_verdicts(claims, unfit=None):
         total = row.get("total_probability")
         on_total = total is not None and total == total
         probability = total if on_total else row["probability"]
-        row["kind"] = "check" if (row["claim"], row["criterion"]) in CHECKS else "claim"
+        row["kind"] = (
+            "level"
+            if row["claim"] == LEVEL_CLAIM
+            else "check"
+            if (row["claim"], row["criterion"]) in CHECKS
+            else "claim"
+        )
         row["verdict_on"] = "total over specifications" if on_total else "default specification"
         if not probability == probability:
             row["verdict"] = "not evaluable: " + _why_not_evaluable(row)
+        elif row["kind"] == "level":
+            row["verdict"] = _level_verdict(row, probability)
         elif row["kind"] == "check":
             row["verdict"] = "check: holds" if probability >= HOLDS else "check: does not hold"
         else:
             row["verdict"] = "holds" if probability >= HOLDS else "not supported"
+
+
+def _level_verdict(row, probability):
+    """A scenario's level against the baseline, in words: lower (P >= :data:`HOLDS`), higher
+    (its whole interval above), unchanged (the rule does not touch it), or not
+    distinguishable."""
+    if max(abs(row["low"]), abs(row["high"])) < 1e-9:
+        return "unchanged"
+    if probability >= HOLDS:
+        return "lower than the baseline"
+    if row["low"] > 0:
+        return "higher than the baseline"
+    return "not distinguishable from the baseline"
 
 
 def _why_not_evaluable(row):
