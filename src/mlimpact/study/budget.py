@@ -32,8 +32,9 @@ first-order estimator, table 2 (b)): per specification, ``n`` rows of inputs A a
 
 (``I`` the inputs' uniforms, ``M`` the imputation's; ``C_g`` is ``C`` with source ``g`` taken
 from ``Y``'s row), and ``V_g = mean((Y - mean Y) (C_g - C))``, which is unbiased (up to the
-O(1/n) of the centring) and exactly 0 for a source without effect, or for a dominant source
-Jansen's (1999) ``Var Y - mean((Y - C_g)^2) / 2``, whichever is the more precise.
+O(1/n) of the centring) and exactly 0 for a source without effect, averaged with Jansen's
+(1999) ``Var Y - mean((Y - C_g)^2) / 2``, precise for a dominant source, by the inverse of
+their estimated sampling variances.
 ``Var(Y | S)`` is the sample variance of ``Y`` and ``C`` together. Between specifications,
 ``Var_S E[Y | S]`` is the variance of the specifications' means over
 the (equally weighted) set, less the sampling noise of those means,
@@ -100,19 +101,20 @@ def within_variances(y, pairs):
 
 
 def _first_order(y, base, shared, mean, variance, both):
-    """``V_g`` from ``Y``, ``C`` and ``C_g``: by Saltelli et al.'s form, centred,
+    """``V_g`` from ``Y``, ``C`` and ``C_g``: Saltelli et al.'s form, centred,
     ``mean((Y - mean) (C_g - C))`` (exact 0 for a source without effect, noisy for a large
-    one), or by Jansen's, ``Var Y - mean((Y - C_g)^2) / 2`` (precise for a large effect,
-    noisy for a small one): both unbiased, the one of smaller estimated sampling variance
-    (Saltelli et al. 2010, section 3; M. J. W. Jansen, Comput. Phys. Commun. 117, 35-43,
-    1999)."""
+    one), and Jansen's, ``Var Y - mean((Y - C_g)^2) / 2`` (precise for a large effect, noisy
+    for a small one), both unbiased, averaged with weights inverse to their estimated
+    sampling variances (Saltelli et al. 2010, section 3; M. J. W. Jansen, Comput. Phys.
+    Commun. 117, 35-43, 1999). A source without effect gets Saltelli's exact 0."""
     saltelli = (y - mean) * (shared - base)
     jansen = 0.5 * (y - shared) ** 2
     noise_saltelli = np.var(saltelli) / saltelli.size
     noise_jansen = np.var(jansen) / jansen.size + np.var((both - mean) ** 2) / both.size
-    if noise_saltelli <= noise_jansen:
+    if not noise_saltelli + noise_jansen > 0:
         return float(saltelli.mean())
-    return variance - float(jansen.mean())
+    weight = noise_jansen / (noise_saltelli + noise_jansen)
+    return weight * float(saltelli.mean()) + (1 - weight) * (variance - float(jansen.mean()))
 
 
 def combine(per_spec):
