@@ -264,7 +264,8 @@ def test_the_budget_of_every_claim(run_folder):
 
     assert {key(r) for r in budget} == {key(r) for r in claims if r["kind"] != "level"}
     for row in budget:
-        assert sum(float(row[s]) for s in SOURCES) == pytest.approx(1.0, abs=1e-6)
+        # five shares of six significant digits each
+        assert sum(float(row[s]) for s in SOURCES) == pytest.approx(1.0, abs=1e-5)
         assert float(row["variance"]) > 0
     for row in claims:  # the verdict rests on the interval over every specification
         if row["kind"] == "level":
