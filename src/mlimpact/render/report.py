@@ -33,6 +33,7 @@ from mlimpact.study.sensitivity import (
     reported_halfwidth,
     sensitivity_rows,
 )
+from mlimpact.study.series import CLAIM_NUMBERS
 from mlimpact.tables.models import record_fixes
 
 CLAIMS_HEADER = (
@@ -159,19 +160,6 @@ def write_study(result, folder, command=None):
     return folder
 
 
-_NUMERIC_CLAIM_COLUMNS = (
-    "estimate",
-    "low",
-    "high",
-    "probability",
-    "robustness",
-    "total_estimate",
-    "total_low",
-    "total_high",
-    "total_probability",
-)
-
-
 #: Columns of levels.csv.
 LEVELS_HEADER = (
     "scenario",
@@ -224,10 +212,7 @@ def _write_claims(claims, folder):
         folder / "claims.csv",
         CLAIMS_HEADER,
         [
-            [
-                _g(row.get(k)) if k in _NUMERIC_CLAIM_COLUMNS else row.get(k, "")
-                for k in CLAIMS_HEADER
-            ]
+            [_g(row.get(k)) if k in CLAIM_NUMBERS else row.get(k, "") for k in CLAIMS_HEADER]
             for row in claims
         ],
     )

@@ -48,6 +48,7 @@ from mlimpact.study.options import (
 )
 from mlimpact.study.scenarios import scenario_of, scenario_runs
 from mlimpact.study.series import (
+    CLAIM_NUMBERS,
     REBOUND_STATISTIC,
     SHIFTING_ORDER,
     frontier,
@@ -654,20 +655,7 @@ CHECKS = {("impact_shifting", "gwp"), ("impact_shifting", "pe")}
 
 
 #: The numbers of a claims row, blanked where the claim is not evaluable.
-_CLAIM_NUMBERS = (
-    "estimate",
-    "low",
-    "high",
-    "probability",
-    "robustness",
-    "total_estimate",
-    "total_low",
-    "total_high",
-    "total_probability",
-    "doubling_time_years",
-    "doubling_low",
-    "doubling_high",
-)
+_CLAIM_NUMBERS = (*CLAIM_NUMBERS, "doubling_time_years", "doubling_low", "doubling_high")
 
 
 def _unfit_trends(scenarios, window):

@@ -71,3 +71,18 @@ BUDGET_HEADER = (
     "specifications",
     "samples",
 )
+
+
+#: The numeric columns of a claims-table row (claims.csv writes them as numbers, and they
+#: are blanked where a claim is not evaluable).
+CLAIM_NUMBERS = (
+    "estimate",
+    "low",
+    "high",
+    "probability",
+    "robustness",
+    "total_estimate",
+    "total_low",
+    "total_high",
+    "total_probability",
+)
