@@ -116,19 +116,33 @@ def _most_efficient_hardware(ranges, power, record, candidates):
 def most_efficient(date, precision, ranges, power="mlca"):
     """The data-centre accelerator with the highest peak FLOP/s per W released by ``date``
     (with every fact the model needs), and its facts in the power model ``power``; None if
-    there is none."""
+    there is none (the first in the hardware table's order among equals)."""
     best = None
-    for hardware in hardware_table():
-        if (
-            hardware.segment != "data_centre"
-            or not hardware.release_date
-            or hardware.release_date > date
-        ):
+    for hardware, facts, efficiency in _candidates(precision, ranges, power):
+        if hardware.release_date > date:
             continue
-        facts, _ = notable.hardware_facts(hardware, precision, True, ranges, power)
-        if facts is None or not facts["act"]:
-            continue
-        efficiency = facts["peak_flops"] / facts["gpu_tdp_w"]
         if best is None or efficiency > best[2]:
             best = (hardware, facts, efficiency)
-    return best[:2] if best else None
+    return (best[0], dict(best[1])) if best else None
+
+
+#: (precision, power, id of the ranges) -> (ranges, candidates) of :func:`_candidates`.
+_CANDIDATES = {}
+
+
+def _candidates(precision, ranges, power):
+    """The data-centre accelerators with a release date and every fact the model needs, in
+    the hardware table's order, with their facts and peak FLOP/s per W: computed once per
+    precision, power model and die ranges (each record of a run asks for them)."""
+    key = (precision, power, id(ranges))
+    if key not in _CANDIDATES or _CANDIDATES[key][0] is not ranges:
+        found = []
+        for hardware in hardware_table():
+            if hardware.segment != "data_centre" or not hardware.release_date:
+                continue
+            facts, _ = notable.hardware_facts(hardware, precision, True, ranges, power)
+            if facts is None or not facts["act"]:
+                continue
+            found.append((hardware, facts, facts["peak_flops"] / facts["gpu_tdp_w"]))
+        _CANDIDATES[key] = (ranges, tuple(found))
+    return _CANDIDATES[key][1]
