@@ -334,13 +334,29 @@ def claims_lines(claims):
             f"[{format_number(row['low'])}, {format_number(row['high'])}]",
             probability_text(row["probability"]),
             share_text(row.get("robustness")),
+            _short_verdict(row.get("verdict", "")),
         ]
         for row in claims
     ]
     return table(
         rows,
-        ["claim", "criterion", "scenario", "estimate", "95 % interval", "P(holds)", "robustness"],
+        [
+            "claim",
+            "criterion",
+            "scenario",
+            "estimate",
+            "95 % interval",
+            "P(holds)",
+            "robustness",
+            "verdict",
+        ],
     )
+
+
+def _short_verdict(verdict):
+    """A claim's verdict for the terminal: a reason after "not evaluable" is left to the
+    report and claims.csv."""
+    return "not evaluable" if verdict.startswith("not evaluable") else verdict or "-"
 
 
 #: Samples behind a probability printed as "> 99.9 %" rather than "100 %": a finite sample
