@@ -688,7 +688,7 @@ def set_verdicts(claims, unfit=None):
         if row["scenario"] in unfit and trend:
             row.update(dict.fromkeys((k for k in _CLAIM_NUMBERS if k in row), np.nan))
             row["kind"] = "claim"
-            row["verdict_on"] = "-"
+            row["verdict_on"] = ""  # not evaluable: no interval to rest on
             row["verdict"] = "not evaluable: " + unfit[row["scenario"]]
             continue
         total = row.get("total_probability")
