@@ -6,6 +6,11 @@
   turned into one :class:`~mlimpact.errors.MlimpactError` line naming the file;
 - :func:`read_user_csv`: a user's CSV file (an Epoch export, an inventory, a table of published
   footprints), the same way;
+- both read only regular files (a pipe, a device or a folder is refused before it is read, so a
+  FIFO cannot hang a command nor ``/dev/zero`` fill the memory), of at most
+  :data:`MAX_FILE_BYTES` (64 MiB: the largest inputs mlimpact knows, an Epoch AI export and the
+  inventories of a portfolio, are a few MiB), and :func:`load_toml` refuses documents nested
+  deeper than :data:`MAX_TOML_DEPTH` levels (a setup or configuration file needs 4);
 - :func:`atomic_write`: a file is written under a temporary name in its folder and renamed into
   place only when complete, so an interrupted write never leaves a truncated file;
 - :func:`toml_text`: a parameters document (a table of tables) as TOML text.
@@ -15,6 +20,7 @@ import csv
 import hashlib
 import io
 import os
+import stat
 import tempfile
 import tomllib
 from contextlib import contextmanager
@@ -22,6 +28,14 @@ from importlib import resources
 from pathlib import Path
 
 from mlimpact.errors import MlimpactError
+
+#: Largest user file read (bytes): 64 MiB, ten times the largest input mlimpact expects.
+MAX_FILE_BYTES = 64 * 2**20
+#: Deepest nesting of a user's TOML document (the document itself is level 1, each table or
+#: array inside it one more): mlimpact's files need at most 4 levels
+#: (``[uncertainty.NAME]`` with an inline table holding a list); deeper documents would only
+#: exhaust Python's recursion in the parser or in the code that reads them.
+MAX_TOML_DEPTH = 32
 
 
 def packaged_text(filename):
@@ -36,18 +50,62 @@ def packaged_csv(filename):
         return list(csv.DictReader(handle))
 
 
+def _read_user_bytes(path, what):
+    """The bytes of the user's file ``path``, refused (one
+    :class:`~mlimpact.errors.MlimpactError` line) if it is missing, unreadable, not a regular
+    file or larger than :data:`MAX_FILE_BYTES`. The file is opened without blocking and checked
+    on the open descriptor, so a FIFO never blocks and the check cannot be raced."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise MlimpactError(f"{path}: no such {what}") from None
+    except OSError as error:
+        raise MlimpactError(f"{path}: cannot read {what} ({error.__class__.__name__})") from None
+    too_big = MlimpactError(
+        f"{path}: {what} is larger than {MAX_FILE_BYTES // 2**20} MiB, the most mlimpact reads"
+    )
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            kind = "a folder" if stat.S_ISDIR(status.st_mode) else "a pipe, device or socket"
+            raise MlimpactError(f"{path}: cannot read {what} ({kind}, not a regular file)")
+        if status.st_size > MAX_FILE_BYTES:
+            raise too_big
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # a file growing, or a size the system hides
+    except OSError as error:
+        raise MlimpactError(f"{path}: cannot read {what} ({error.__class__.__name__})") from None
+    finally:
+        os.close(descriptor)
+    if len(raw) > MAX_FILE_BYTES:
+        raise too_big
+    return raw
+
+
+def _depth(document):
+    """How deep tables and arrays nest in ``document`` (the document is 1), counted without
+    recursion and stopping once past :data:`MAX_TOML_DEPTH`."""
+    deepest, stack = 0, [(document, 1)]
+    while stack:
+        value, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > MAX_TOML_DEPTH:
+            break
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
 def read_user_csv(path, what):
     """The columns, rows (dicts of strings) and SHA-256 of the user's CSV file ``path``;
     ``what`` names the kind of file in messages ("models file", ...). A byte-order mark is not
     an error; a missing, unreadable or malformed file is one
     :class:`~mlimpact.errors.MlimpactError` line naming it."""
     path = Path(path)
+    raw = _read_user_bytes(path, what)
     try:
-        raw = path.read_bytes()
         content = raw.decode("utf-8-sig")
-    except FileNotFoundError:
-        raise MlimpactError(f"{path}: no such {what}") from None
-    except (OSError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
         raise MlimpactError(f"{path}: cannot read {what} ({error.__class__.__name__})") from None
     reader = csv.DictReader(io.StringIO(content, newline=""))
     columns = reader.fieldnames or []
@@ -60,18 +118,29 @@ def read_user_csv(path, what):
 
 def load_toml(path, what):
     """Parse the TOML file ``path``; ``what`` names the kind of file in messages
-    ("setup file", "parameters file", ...)."""
+    ("setup file", "parameters file", ...). Only a regular file of at most
+    :data:`MAX_FILE_BYTES` is read, and a document nested deeper than
+    :data:`MAX_TOML_DEPTH` levels is refused."""
     path = Path(path)
+    raw = _read_user_bytes(path, what)
     try:
-        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not an error
-    except FileNotFoundError:
-        raise MlimpactError(f"{path}: no such {what}") from None
-    except (OSError, UnicodeDecodeError) as error:
+        text = raw.decode("utf-8-sig")  # a byte-order mark is not an error
+        # universal newlines, as reading the file in text mode did
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as error:
         raise MlimpactError(f"{path}: cannot read {what} ({error.__class__.__name__})") from None
+    too_deep = MlimpactError(
+        f"{path}: {what} nests tables or arrays deeper than {MAX_TOML_DEPTH} levels"
+    )
     try:
-        return tomllib.loads(text)
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise MlimpactError(f"{path}: malformed TOML: {error}") from None
+    except RecursionError:  # the parser recurses once per level of arrays and inline tables
+        raise too_deep from None
+    if _depth(document) > MAX_TOML_DEPTH:
+        raise too_deep
+    return document
 
 
 @contextmanager

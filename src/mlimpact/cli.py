@@ -510,20 +510,63 @@ def _hardware(args):
         print(text.hardware_text(rows))
 
 
-def _int_at_least(lowest):
+#: Largest whole number an option takes: what the engine's int64 counters and arrays hold
+#: (options with a lower limit of their own check it with a message of their own).
+MAX_WHOLE = 2**63 - 1
+#: ``--workers`` at most this many times the machine's CPUs: more processes than that only
+#: wait for each other, and thousands of them exhaust the memory and hang the command.
+WORKERS_PER_CPU = 4
+
+
+def _shown(text):
+    """An argument as an error quotes it: a long one cut, with its length."""
+    text = str(text)
+    return text if len(text) <= 24 else f"{text[:12]}... ({len(text)} characters)"
+
+
+def _int_at_least(lowest, highest=MAX_WHOLE, why=""):
     def parse(text):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number (got {_shown(repr(text))})"
+            ) from None
         if value < lowest:
-            raise argparse.ArgumentTypeError(f"must be >= {lowest} (got {text})")
+            raise argparse.ArgumentTypeError(f"must be >= {lowest} (got {_shown(text)})")
+        if value > highest:
+            raise argparse.ArgumentTypeError(f"must be <= {highest}{why} (got {_shown(text)})")
         return value
 
     return parse
 
 
 _positive_int, _non_negative_int = _int_at_least(1), _int_at_least(0)
+
+
+def _seed(text):
+    """A ``--seed``: 0 to :data:`mlimpact.study.options.MAX_SEED` (result files store it as a
+    32-bit integer)."""
+    from mlimpact.study.options import MAX_SEED
+
+    return _int_at_least(0, MAX_SEED, " (results files store the seed as a 32-bit integer)")(text)
+
+
+def _run_samples(text):
+    """``run --samples``: 1 to :data:`mlimpact.study.options.MAX_SAMPLES`, as a
+    configuration file's ``[run] samples``."""
+    from mlimpact.study.options import MAX_SAMPLES
+
+    return _int_at_least(1, MAX_SAMPLES, " (results.nc stores it as a 32-bit integer)")(text)
+
+
+def _workers(text):
+    """``--workers``: 1 to :data:`WORKERS_PER_CPU` times the machine's CPU count."""
+    import os
+
+    cpus = os.cpu_count() or 1
+    most = WORKERS_PER_CPU * cpus
+    return _int_at_least(1, most, f" ({WORKERS_PER_CPU} x the {cpus} CPU(s) of this machine)")(text)
 
 
 def _non_negative_float(text):
@@ -626,7 +669,7 @@ def _add_backend_options(parser):
     )
     parser.add_argument(
         "--workers",
-        type=_positive_int,
+        type=_workers,
         default=2,
         metavar="N",
         help="worker processes of --scheduler local (default 2)",
@@ -653,17 +696,17 @@ class _Backend:
             distributed.close(self.client)
 
 
-def _add_sampling_options(parser, default_samples=10_000):
+def _add_sampling_options(parser, default_samples=10_000, samples_type=_positive_int):
     parser.add_argument(
         "--samples",
-        type=_positive_int,
+        type=samples_type,
         default=default_samples,
         metavar="N",
         help=f"Monte Carlo samples (default: {default_samples})",
     )
     parser.add_argument(
         "--seed",
-        type=_non_negative_int,
+        type=_seed,
         default=0,
         metavar="S",
         help="seed: the same seed gives the same numbers (default: 0)",
@@ -832,7 +875,7 @@ def _add_run_command(commands):
         "results.nc and figures into DIR.",
     )
     _add_output_options(run, "mlimpact-run")
-    _add_sampling_options(run, default_samples=defaults.samples)
+    _add_sampling_options(run, default_samples=defaults.samples, samples_type=_run_samples)
     run.add_argument(
         "--scenario",
         nargs="+",
@@ -911,7 +954,7 @@ def _add_sensitivity_command(commands):
         metavar="N",
         help="base points, a power of two (default 512); N x (inputs + 2) model evaluations",
     )
-    sens.add_argument("--seed", type=_non_negative_int, default=0, metavar="S")
+    sens.add_argument("--seed", type=_seed, default=0, metavar="S")
     _add_output_options(sens, "mlimpact-sensitivity")
     _add_window_options(sens)
     sens.add_argument(
@@ -961,9 +1004,7 @@ def _add_validate_command(commands):
         metavar="N",
         help=f"Monte Carlo samples (default: {defaults.samples})",
     )
-    check.add_argument(
-        "--seed", type=_non_negative_int, default=0, metavar="S", help="seed (default: 0)"
-    )
+    check.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed (default: 0)")
     check.add_argument(
         "--parameters",
         metavar="FILE",
@@ -1030,9 +1071,7 @@ def _add_calibrate_command(commands):
         metavar="N",
         help="samples per round of adaptive importance sampling (default: 4096)",
     )
-    calibrate.add_argument(
-        "--seed", type=_non_negative_int, default=0, metavar="S", help="seed (default: 0)"
-    )
+    calibrate.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed (default: 0)")
     calibrate.add_argument(
         "--basis",
         choices=("measured", "all"),

@@ -9,8 +9,10 @@
   mix; the swap is one ``renameat2(RENAME_EXCHANGE)`` where the system has it.
 - A folder is replaced only if it is empty or holds an mlimpact result (a manifest whose
   files match it); with ``force``, also a damaged mlimpact result. Any other folder is
-  refused: nothing that is not ours is deleted.
+  refused, and so is a result folder holding any file its manifest does not list (a file the
+  user put there): nothing that is not ours is deleted.
 - Files and folders get the user's umask (temporary files are created private).
+- CSV cells a spreadsheet would run as a formula are escaped (:func:`csv_cell`).
 
 Every write error (a full disk, a folder that cannot be written) becomes one
 :class:`~mlimpact.errors.MlimpactError` line, and leaves no partial result.
@@ -23,6 +25,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -93,12 +96,34 @@ def write_text(path, text):
         raise _write_error(path, error) from None
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: A number written as text ("-0.5", "+1e-03", "-inf"): a spreadsheet reads it as a number.
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|nan)", re.IGNORECASE)
+
+
+def csv_cell(value):
+    """``value`` as a CSV cell that a spreadsheet will not run: a string starting with
+    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading single quote, as
+    OWASP recommends (https://owasp.org/www-community/attacks/CSV_Injection), so that a model
+    named ``=cmd()`` is written ``'=cmd()``. Numbers, and strings that are a number
+    (``-0.5``), are unchanged: a negative number stays a number."""
+    if (
+        isinstance(value, str)
+        and value.startswith(_FORMULA_STARTS)
+        and not _NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
 def write_csv(path, header, rows):
-    """Write rows as CSV (RFC 4180, ``\\n`` line endings) atomically."""
+    """Write rows as CSV (RFC 4180, ``\\n`` line endings) atomically, every cell through
+    :func:`csv_cell` (no formula injection)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow([csv_cell(v) for v in header])
+    writer.writerows([csv_cell(v) for v in row] for row in rows)
     write_text(path, buffer.getvalue())
 
 
@@ -134,6 +159,23 @@ def read_manifest(folder):
     ):
         return None
     return manifest
+
+
+def unknown_files(folder):
+    """Names in the result ``folder`` that its manifest does not list (files or folders a run
+    did not write), sorted; every name if it has no readable manifest."""
+    manifest = read_manifest(folder)
+    listed = set(manifest["files"]) if manifest is not None else set()
+    return sorted(p.name for p in Path(folder).iterdir() if p.name not in listed | {MANIFEST})
+
+
+def _refuse_unknown(folder, names):
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return MlimpactError(
+        f"{folder}: holds file(s) the earlier run did not write ({shown}), which a new run "
+        "would delete; nothing was replaced: move them away (then use --force if the result "
+        "is damaged) or choose another --out"
+    )
 
 
 def is_complete_result(folder):
@@ -188,6 +230,11 @@ class ResultFolder:
         The target folder.
     force : bool
         Also replace a damaged mlimpact result (a manifest whose files do not match).
+
+    A result folder is replaced whole, so one holding any file or folder its manifest does not
+    list (``notes.txt`` a user put beside the report, say) is refused, with or without
+    ``force``, with one error line naming those files; they are checked again just before
+    the swap, so a file put there while the run computes is not lost either.
     metadata : dict, optional
         Written into the manifest (command line, seed, hashes of the inputs).
     """
@@ -199,6 +246,9 @@ class ResultFolder:
         if self.path.exists() and not self.path.is_dir():
             raise MlimpactError(f"{self.path}: exists and is not a folder")
         if self.path.is_dir() and any(self.path.iterdir()) and not is_complete_result(self.path):
+            unknown = unknown_files(self.path)
+            if read_manifest(self.path) is not None and unknown:
+                raise _refuse_unknown(self.path, unknown)
             if not (force and read_manifest(self.path) is not None):
                 hint = (
                     "it holds a damaged mlimpact result: use --force to replace it"
@@ -236,6 +286,9 @@ class ResultFolder:
         except OSError as error:
             self.discard()
             raise _write_error(self.path, error) from None
+        except MlimpactError:
+            self.discard()
+            raise
         return False
 
     def discard(self):
@@ -252,6 +305,10 @@ class ResultFolder:
         manifest = {"mlimpact": __version__, **self.metadata, "files": files}
         write_text(directory / MANIFEST, json.dumps(manifest, indent=2) + "\n")
         os.chmod(directory, 0o777 & ~umask())
+        if self.path.is_dir() and read_manifest(self.path) is not None:
+            unknown = unknown_files(self.path)  # put there while the run computed
+            if unknown:
+                raise _refuse_unknown(self.path, unknown)
         if not self.path.exists():
             os.rename(directory, self.path)
         elif _exchange(directory, self.path):

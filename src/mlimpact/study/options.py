@@ -197,6 +197,20 @@ CONFIG_KEYS = {
     "exclude_speculative": bool,
     "models": str,
 }
+#: Largest samples (``[run] samples``, ``[specifications] samples``, ``--samples`` of ``run``)
+#: and seed a run takes: 2**31 - 1, because results.nc is NetCDF3 (scipy's writer), which
+#: stores the samples and the seed as 32-bit integer attributes; a larger value would fail
+#: only when the results are written, after the whole computation. (The samples are far
+#: beyond what a run's memory holds long before; the seed is hashed by numpy's
+#: ``SeedSequence``, which takes any whole number >= 0, so no randomness is lost.)
+MAX_SAMPLES = MAX_SEED = 2**31 - 1
+#: Ranges of the whole numbers of a configuration file.
+_INT_RANGES = {
+    "samples": (1, MAX_SAMPLES),
+    "seed": (0, MAX_SEED),
+    "first_year": (1, 9999),
+    "last_year": (1, 9999),
+}
 _TYPE_NAMES = {
     int: "a whole number",
     str: "a string",
@@ -219,8 +233,18 @@ def _check_sections(path, document):
             raise MlimpactError(f"{path}: [{section}] must be a table")
 
 
+def _check_range(path, where, value, lowest, highest):
+    """Refuse a whole number of the configuration file outside ``[lowest, highest]``."""
+    if not lowest <= value <= highest:
+        shown = str(value) if len(str(value)) <= 24 else f"a number of {len(str(value))} digits"
+        raise MlimpactError(
+            f"{path}: {where} must be between {lowest} and {highest:,} (got {shown})"
+        )
+
+
 def _check_run_table(path, run):
-    """Check that the [run] table has only keys of :data:`CONFIG_KEYS`, of their types."""
+    """Check that the [run] table has only keys of :data:`CONFIG_KEYS`, of their types and
+    whole numbers within :data:`_INT_RANGES`."""
     bad = set(run) - set(CONFIG_KEYS)
     if bad:
         raise MlimpactError(
@@ -238,6 +262,8 @@ def _check_run_table(path, run):
             raise MlimpactError(
                 f"{path}: [run] {key} must be {_TYPE_NAMES[expected]} (got {value!r})"
             )
+        if key in _INT_RANGES:
+            _check_range(path, f"[run] {key}", value, *_INT_RANGES[key])
 
 
 def _run_changes(options, run):
@@ -276,6 +302,8 @@ def _specification_changes(path, specs):
             raise MlimpactError(
                 f"{path}: [specifications] {key} must be {_TYPE_NAMES[expected]} (got {value!r})"
             )
+        if key == "samples":
+            _check_range(path, "[specifications] samples", value, 1, MAX_SAMPLES)
         changes[
             {
                 "mode": "specification_mode",
