@@ -41,6 +41,13 @@ HUBER_K, HUBER_ITERATIONS = 1.345, 30
 MIN_MODELS, MIN_YEARS = 10, 3
 
 
+def enough_for_trend(years):
+    """Whether items of these publication or release years (decimal or whole) can carry a
+    trend: at least :data:`MIN_MODELS` items over :data:`MIN_YEARS` distinct years."""
+    years = np.floor(np.asarray(years, dtype=np.float64))
+    return years.size >= MIN_MODELS and np.unique(years).size >= MIN_YEARS
+
+
 def fit_slopes(t, y, weights=None, method="ols"):
     """Weighted least-squares slope and intercept of ``y`` on ``t`` along the last axis.
 

@@ -181,10 +181,9 @@ def trend_figure(
             alpha=0.6,
             label=text,
         )
-    from mlimpact.analysis.trends import MIN_MODELS, MIN_YEARS
+    from mlimpact.analysis.trends import MIN_MODELS, MIN_YEARS, enough_for_trend
 
-    shown = np.isfinite(median)
-    if shown.sum() < MIN_MODELS or len({int(y) for y in np.floor(dates[shown])}) < MIN_YEARS:
+    if not enough_for_trend(np.asarray(dates)[np.isfinite(median)]):
         axis.plot(
             [], [], " ", label=f"no trend: fewer than {MIN_MODELS} items over {MIN_YEARS} years"
         )

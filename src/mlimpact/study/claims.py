@@ -573,7 +573,7 @@ def _validate_baseline(options, baseline, records, client):
         seed=options.seed,
         catalogue=catalogue_of(options, {}),
         chunk_size=options.chunk_size,
-        estimated=(baseline.notable, baseline.summary),
+        runs=baseline.notable,
         client=client,
         dataset=dataset_of(options, records),
         method=options.method,
@@ -660,18 +660,16 @@ _CLAIM_NUMBERS = (*CLAIM_NUMBERS, "doubling_time_years", "doubling_low", "doubli
 
 def _unfit_trends(scenarios, window):
     """Scenario -> why its runs cannot carry a trend (fewer than
-    :data:`mlimpact.study.options.MIN_MODELS` models over
-    :data:`mlimpact.study.options.MIN_YEARS` publication years: a user's own runs may be)."""
-    from mlimpact.study.options import MIN_MODELS, MIN_YEARS
-
+    :data:`mlimpact.analysis.trends.MIN_MODELS` models over
+    :data:`mlimpact.analysis.trends.MIN_YEARS` publication years: a user's own runs may be)."""
     out = {}
     for name, result in scenarios.items():
         count = len(result.notable.runs)
-        years = len({int(y) for y in np.floor(result.dates)})
-        if count < MIN_MODELS or years < MIN_YEARS:
+        years = len(np.unique(np.floor(result.dates)))
+        if not trends.enough_for_trend(result.dates):
             out[name] = (
                 f"{count} run(s) over {years} publication year(s) in {window[0]}-{window[1]}; "
-                f"a trend needs at least {MIN_MODELS} over {MIN_YEARS} years"
+                f"a trend needs at least {trends.MIN_MODELS} over {trends.MIN_YEARS} years"
             )
     return out
 

@@ -172,9 +172,9 @@ def check_window(dataset):
     trend: at least :data:`MIN_MODELS` models over :data:`MIN_YEARS` publication years."""
     window = dataset.window
     runs = dataset.runs()
-    years = {r.year for r in runs.records if r.status != "excluded"} if runs else set()
-    count = len(runs.runs) if runs else 0
-    if count < MIN_MODELS or len(years) < MIN_YEARS:
+    included = [r.year for r in runs.records if r.status != "excluded"] if runs else []
+    years, count = set(included), len(runs.runs) if runs else 0
+    if not trends.enough_for_trend(included):
         raise MlimpactError(
             f"window {window[0]}-{window[1]}: {count} model(s) over {len(years)} publication "
             f"year(s) enter the run; trends need at least {MIN_MODELS} models over "

@@ -371,7 +371,7 @@ def validate(
     basis="all",
     catalogue=None,
     chunk_size=2048,
-    estimated=None,
+    runs=None,
     client=None,
     ways=WAYS,
     dataset=None,
@@ -388,9 +388,10 @@ def validate(
         Which rows to compare.
     catalogue : dict, optional
         Uncertain inputs (default ``data/parameters.toml``).
-    estimated : (NotableRuns, xarray.Dataset), optional
-        The main job's baseline runs and their per-model summary: its runs are reused for the
-        ``dataset`` way (built here otherwise), at the scope of each published figure.
+    runs : NotableRuns, optional
+        The dataset's runs (the main job's baseline), reused for the ``dataset`` way (built
+        from ``dataset`` otherwise); they are propagated here at the scope of each published
+        figure.
     ways : tuple
         Which of :data:`WAYS` to compute.
     dataset : DatasetOptions, optional
@@ -399,8 +400,8 @@ def validate(
         year); the setup way takes its location rule and power model. ``catalogue`` must be
         of that power model (by default it is).
     method : {"mc", "lhs", "sobol"}
-        Sampling design of every propagation of training runs (that of ``estimated``'s
-        summary, if given); the card way samples as :func:`mlimpact.study.cards.card_estimate`.
+        Sampling design of every propagation of training runs; the card way samples as
+        :func:`mlimpact.study.cards.card_estimate`.
     table : sequence of Published, optional
         The published footprints to compare instead of ``data/validation.csv`` (a user's
         table: :func:`mlimpact.tables.validation.read_footprints`).
@@ -435,7 +436,7 @@ def validate(
     )
     sources = RunSources(catalogue)
     if "dataset" in ways:
-        runs = dataset.runs() if estimated is None else estimated[0]
+        runs = dataset.runs() if runs is None else runs
         way_results, way_skipped = _dataset_way(training, runs, samples, propagate_options, sources)
         results += way_results
         skipped += way_skipped

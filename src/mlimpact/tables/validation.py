@@ -14,6 +14,7 @@ from functools import cache
 
 from mlimpact._io import packaged_csv, read_user_csv
 from mlimpact.errors import MlimpactError
+from mlimpact.tables.sources import split_keys
 
 #: Quantities of the table and their units.
 QUANTITY_UNITS = {
@@ -240,7 +241,7 @@ def parse_row(cells, where=None):
         power_w=row.number("power_w"),
         power_scope=row["power_scope"],
         not_scored=row["not_scored"],
-        source_keys=tuple(k.strip() for k in row["source_key"].split(";") if k.strip()),
+        source_keys=split_keys(row["source_key"]),
         source=row["source"],
         url=row["url"],
         notes=row["notes"],
