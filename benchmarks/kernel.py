@@ -10,8 +10,8 @@ models). Every input of the default catalogue is
 uncertain (per-run GPU usage, per-country grid errors, global assumptions, factor errors, the
 production model MLCA or ACT and ACT's inputs per accelerator).
 
-Both sides compute the same thing: the thirteen quantities (energy; production, use and total
-of GWP, ADPe, PE; the energy of the accelerators, the host and the overhead) of every
+Both sides compute the same thing: the sixteen quantities (energy; production, use and total
+of GWP, ADPe, PE and water; the energy of the accelerators, the host and the overhead) of every
 (sample, model), and their mean, standard deviation and five quantiles
 per model.
 
@@ -60,6 +60,7 @@ from mlimpact.engine.propagate import (  # noqa: E402
 )
 from mlimpact.quantities import (  # noqa: E402
     ENERGY,
+    IMPACT_CRITERIA,
     N_IMPACTS,
     N_TRAINING_QUANTITIES,
     PRODUCTION,
@@ -67,6 +68,7 @@ from mlimpact.quantities import (  # noqa: E402
     TOTAL,
     TRAINING_QUANTITIES,
     USE,
+    WATER,
 )
 from mlimpact.runs.cards import why_not_priced  # noqa: E402
 from mlimpact.runs.defaults import default_row  # noqa: E402
@@ -152,7 +154,8 @@ ROOFLINE_ACCELERATOR = "NVIDIA A100 SXM4 80 GB"
     DEFECT_DENSITY_QUANTILE,
     FAB_INTENSITY,
     MEMORY_GWP_QUANTILE,
-) = range(9)
+    HYDRO_WATER,
+) = range(10)
 SHARED_FIELDS = (
     "dynamic_ratio",
     "lifetime_years",
@@ -163,6 +166,7 @@ SHARED_FIELDS = (
     "defect_density_quantile",
     "fab_intensity",
     "memory_gwp_quantile",
+    "hydro_water",
 )
 #: Positions in ``card``: the accelerator's point values.
 CARD_FIELDS = (
@@ -292,6 +296,8 @@ def specialised_kernel(
     usage_column,
     grid,
     grid_column,
+    hydro_share,
+    wue_column,
     anchor,
     shift,
     hist,
@@ -307,14 +313,14 @@ def specialised_kernel(
 
     Per sample of a span of :data:`mc.SPAN_TILES` tiles, the card and the host server (one of
     each for every run) and the per-sample global inputs; then, in parallel over runs, the
-    thirteen quantities of every sample of a tile, folded as the fused kernel folds them
-    (:func:`mc.fold`, tiles aligned on absolute sample indices). The run constants are
-    arguments: ``nodes`` (times the repetitions), ``hours``, ``grid`` (run, criterion) and the
-    columns of the run's GPU usage and grid errors; the node's host power ``host_w`` [W] is a
-    constant (no rated host, CPU usage and RAM at their point values). ``values`` are the
+    sixteen quantities of every sample of a tile, folded as the fused kernel folds them
+    (:func:`mc.fold`, tiles aligned on absolute sample indices). The run constants are arguments:
+    ``nodes`` (times the repetitions), ``hours``, ``grid`` (run, criterion), ``hydro_share`` and the
+    columns of the run's GPU usage, grid errors and facility WUE; the node's host power ``host_w``
+    [W] is a constant (no rated host, CPU usage and RAM at their point values). ``values`` are the
     parameter values of the engine's parameter stage, ``table`` the production factors and
-    ``factor_column`` the columns of their errors. Same accumulators, ``samples`` and ``keep``
-    as :func:`mc.fused_kernel`.
+    ``factor_column`` the columns of their errors. Same accumulators, ``samples`` and ``keep`` as
+    :func:`mc.fused_kernel`.
     """
     n_samples, n_runs = values.shape[0], nodes.shape[0]
     n_quantities = shift.shape[1]
@@ -347,6 +353,7 @@ def specialised_kernel(
             buffer = np.empty((n_quantities, mc.TILE + mc.PAD))
             index = np.empty(mc.TILE, dtype=np.int64)
             run_nodes, run_hours, usage = nodes[r], hours[r], usage_column[r]
+            hydro, wue = hydro_share[r], wue_column[r]
             tile_start = 0
             while tile_start < span:
                 tile_absolute = absolute + tile_start
@@ -370,6 +377,9 @@ def specialised_kernel(
                             gpus * card_production[c, at] + host_production[c, at]
                         )
                         use = energy * (grid[r, c] * values[s, grid_column[r, c]])
+                        if c == WATER:
+                            use += energy * (hydro * values[s, shared_columns[HYDRO_WATER]])
+                            use += node * values[s, wue]
                         buffer[PRODUCTION + c, i] = production
                         buffer[USE + c, i] = use
                         buffer[TOTAL + c, i] = production + use
@@ -533,9 +543,8 @@ def roofline_case(n_models, seed=0, catalogue=None):
     bound = bind(catalogue, runs, hardware, countries, known)
     v = runs.values
     field = RUN_FIELDS.index
-    same = [
-        f for f in RUN_FIELDS if f not in ("hours", "nodes", "grid_gwp", "grid_adpe", "grid_pe")
-    ]
+    grid_fields = [f"grid_{c}" for c in IMPACT_CRITERIA]
+    same = [f for f in RUN_FIELDS if f not in ("hours", "nodes", "hydro_share", *grid_fields)]
     if not all((v[:, field(f)] == v[0, field(f)]).all() for f in same):
         raise ValueError("the runs differ in more than hours, nodes and grid")
     row = dict(zip(RUN_FIELDS, v[0]))
@@ -554,8 +563,10 @@ def roofline_case(n_models, seed=0, catalogue=None):
         RUN_FIELDS[f]: (mode, columns)
         for f, mode, columns in zip(bound.apply_field, bound.apply_mode, bound.apply_column)
     }
-    expected = {name: 0 for name in SHARED_FIELDS} | dict(
-        fab_intensity=1, gpu_usage=0, grid_gwp=1, grid_adpe=1, grid_pe=1
+    expected = (
+        {name: 0 for name in SHARED_FIELDS}
+        | dict(fab_intensity=1, gpu_usage=0, wue=0)
+        | {f: 1 for f in grid_fields}
     )
     if set(applications) != set(expected) or any(
         applications[k][0] != mode or (applications[k][1] < 0).any() for k, mode in expected.items()
@@ -564,7 +575,6 @@ def roofline_case(n_models, seed=0, catalogue=None):
     shared = np.array([applications[f][1][0] for f in SHARED_FIELDS], dtype=np.int64)
     if any((applications[f][1] != applications[f][1][0]).any() for f in SHARED_FIELDS):
         raise ValueError("a global or hardware parameter takes several columns")
-    grid_fields = [f"grid_{c}" for c in ("gwp", "adpe", "pe")]
     ram_gb = row["ram_modules"] * row["ram_module_gb"] * row["server"]
     # the node's host power [W], in the order of mlimpact.engine.kernels.use.node_power_kw
     host_w = (
@@ -585,6 +595,8 @@ def roofline_case(n_models, seed=0, catalogue=None):
         usage_column=applications["gpu_usage"][1].copy(),
         grid=np.ascontiguousarray(v[:, [field(f) for f in grid_fields]]),
         grid_column=np.ascontiguousarray(np.stack([applications[f][1] for f in grid_fields], 1)),
+        hydro_share=v[:, field("hydro_share")].copy(),
+        wue_column=applications["wue"][1].copy(),
     )
     return runs, bound, arguments
 

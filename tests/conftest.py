@@ -25,6 +25,9 @@ BERT_BASE = dict(
     grid_gwp=0.37,
     grid_adpe=9.86e-8,
     grid_pe=11.358,
+    # water (MLCA has none): the USA's off-site water of data/grid_water.csv, hydropower's
+    # share and water at their point values, and the default facility's WUE
+    grid_water=1.14127,
     intensity_ratio=1.0,
     lifetime_years=6,
     lifetime_usage=0.85,
@@ -56,6 +59,9 @@ BERT_BASE = dict(
     # no metered energy: the power model's
     metered_energy_kwh=0.0,
     metered_scope=0,
+    wue=0.38,
+    hydro_share=0.0550617,
+    hydro_water=17.0,
 )
 
 
@@ -100,6 +106,7 @@ def random_runs(rng, n):
         grid_gwp=rng.uniform(0, 1, n),
         grid_adpe=rng.uniform(0, 2e-7, n),
         grid_pe=rng.uniform(5, 20, n),
+        grid_water=rng.uniform(0, 3, n),
         intensity_ratio=rng.uniform(0, 2, n),
         lifetime_years=rng.uniform(1, 8, n),
         lifetime_usage=rng.uniform(0.1, 0.95, n),
@@ -130,6 +137,9 @@ def random_runs(rng, n):
         # a quarter of the runs metered, at any of the three scopes
         metered_energy_kwh=rng.lognormal(np.log(1e4), 2, n),
         metered_scope=np.where(rng.random(n) < 0.25, rng.integers(1, 4, n), 0),
+        wue=rng.uniform(0, 2, n),
+        hydro_share=rng.uniform(0, 1, n),
+        hydro_water=rng.uniform(1, 100, n),  # x10 (the tests scale it) stays within bounds
     )
     records = [(f"run {i}", {k: v[i] for k, v in fields.items()}) for i in range(n)]
     # Every other run stands for one of up to three hardware variants.

@@ -116,7 +116,7 @@ def card_of_run(v, factors=F):
 
 
 def training(values, factors=F):
-    """Energy (...), production (..., 3), use (..., 3) and energy by scope (..., 3:
+    """Energy (...), production (..., criterion), use (..., criterion) and energy by scope (..., 3:
     accelerators, host, overhead) of run rows of shape (..., field)."""
     v = {name: values[..., j] for j, name in enumerate(RUN_FIELDS)}
     on = v["server"]
@@ -160,6 +160,11 @@ def training(values, factors=F):
     production = allocation[..., None] * (v["gpus"][..., None] * gpu + host)
     grid = np.stack([v[f"grid_{c}"] for c in IMPACT_CRITERIA], axis=-1)
     use = energy[..., None] * grid * v["intensity_ratio"][..., None]
+    # water: hydropower's off site, and the facility's on site per kWh of the nodes' energy
+    water = IMPACT_CRITERIA.index("water")
+    use[..., water] += (
+        energy * v["hydro_share"] * v["hydro_water"] * v["intensity_ratio"] + node * v["wue"]
+    )
     return energy, production, use, scopes
 
 

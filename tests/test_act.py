@@ -129,7 +129,7 @@ def test_card_command_mlca_point_equals_model_md(capsys):
 def test_card_command_monte_carlo_schema(capsys):
     assert main(["card", "H100 SXM5 80GB", "--samples", "2048", "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"gwp_kgco2eq", "adpe_kgsbeq", "pe_mj"}
+    assert set(result) == {"gwp_kgco2eq", "adpe_kgsbeq", "pe_mj", "water_l"}
     for parts in result.values():
         assert set(parts) == {"die", "memory", "other", "total"}
         for stats in parts.values():

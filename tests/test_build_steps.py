@@ -294,7 +294,9 @@ def test_run_grid_of_one_country():
     assert where.factors[1:] == (
         grid.electricity_factors()["FRA"].adpe,
         grid.electricity_factors()["FRA"].pe,
+        grid.water_of("FRA")[0].water,
     )
+    assert where.hydro_share == grid.water_of("FRA")[0].hydro_share
     assert where.spread is None and where.fallback == ""
     assert where.notes == ("location (organisation): FRA 100 %",)
 
@@ -333,12 +335,14 @@ def test_class_points():
     assert notable.class_points_of(points, "TPU", "hyperscale") == {
         "gpu_usage": points["gpu_usage", "accelerator"]["TPU"],
         "dynamic_ratio": points["dynamic_ratio", "provider"]["hyperscale"],
+        "wue": points["wue", "provider"]["hyperscale"],
     }
     # a class without its own value takes the field's point value
     others = notable.class_points_of(points, "other", "unknown")
     assert others == {
         "gpu_usage": notable.point("gpu_usage", "evidence"),
         "dynamic_ratio": notable.point("dynamic_ratio", "evidence"),
+        "wue": notable.point("wue", "evidence"),
     }
     assert notable.class_points_of({}, "TPU", "hyperscale", "mlca") == {}
 

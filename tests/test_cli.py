@@ -41,6 +41,7 @@ def test_estimate_point_json_schema(repo_root, capsys):
         "gwp_kgco2eq",
         "adpe_kgsbeq",
         "pe_mj",
+        "water_l",
         "power_model",
         "location_model",
         "notes",

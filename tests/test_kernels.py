@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 from mlimpact.engine.kernels.training import evaluate_runs
 from mlimpact.engine.model import card_production, training_impacts, validate_runs
 from mlimpact.errors import MlimpactError
-from mlimpact.quantities import CRITERIA, IMPACT_CRITERIA, N_CARD_PARTS, N_IMPACTS
+from mlimpact.quantities import (
+    CRITERIA,
+    IMPACT_CRITERIA,
+    N_CARD_PARTS,
+    N_IMPACTS,
+    PRODUCTION,
+    SCOPES,
+    USE,
+)
 from mlimpact.runs.table import RUN_FIELDS
 from mlimpact.tables.factors import PRODUCTION_FACTORS
 
@@ -34,11 +42,11 @@ def test_training_kernel_equals_naive_reference(seed, n):
     energy, production, use, scopes = naive.training(naive.point_inputs(runs))
     # Same operations in a different order: agreement to a few ulps.
     np.testing.assert_allclose(out[:, 0], energy, rtol=1e-13)
-    np.testing.assert_allclose(out[:, 1:4], production, rtol=1e-13)
-    np.testing.assert_allclose(out[:, 4:7], use, rtol=1e-13)
+    np.testing.assert_allclose(out[:, PRODUCTION : PRODUCTION + N_IMPACTS], production, rtol=1e-13)
+    np.testing.assert_allclose(out[:, USE : USE + N_IMPACTS], use, rtol=1e-13)
     # the host and overhead are differences: compared to the energy's scale
     np.testing.assert_allclose(
-        out[:, 7:10], scopes, rtol=1e-13, atol=1e-13 * energy.max(initial=0.0)
+        out[:, SCOPES : SCOPES + 3], scopes, rtol=1e-13, atol=1e-13 * energy.max(initial=0.0)
     )
 
 
@@ -80,7 +88,12 @@ def test_impacts_linear_in_hours_nodes_repetitions(seed, field, factor):
 def test_use_impacts_linear_in_grid_factor(seed, factor):
     runs = random_runs(np.random.default_rng(seed), 5)
     base = training_impacts(runs)
-    more = training_impacts(scaled(runs, grid_gwp=factor, grid_adpe=factor, grid_pe=factor))
+    # every factor of a kWh: the grids', and water's hydropower and on-site terms
+    per_kwh = {f"grid_{c}": factor for c in IMPACT_CRITERIA} | {
+        "hydro_water": factor,
+        "wue": factor,
+    }
+    more = training_impacts(scaled(runs, **per_kwh))
     for criterion in IMPACT_CRITERIA:
         np.testing.assert_allclose(
             more[criterion].sel(phase="use"),

@@ -340,6 +340,7 @@ def test_the_batch_gives_the_energy_by_scope_per_run_and_in_total(tmp_path):
         "gwp",
         "adpe",
         "pe",
+        "water",
         "energy_accelerators",
         "energy_host",
         "energy_overhead",

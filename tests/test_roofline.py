@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from mlimpact.quantities import N_TRAINING_QUANTITIES
 from mlimpact.uncertainty.catalogue import apply_uncertainty, default_catalogue
 
 PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "kernel.py"
@@ -35,7 +36,7 @@ def test_hand_specialised_kernel_matches_the_fused_one(kernel_script, act_weight
     differences, identical = kernel_script.roofline_check(
         runs, bound, arguments, 2500, first_sample=1000
     )
-    assert len(differences) == 13
+    assert len(differences) == N_TRAINING_QUANTITIES
     assert max(differences.values()) <= 1e-9
     assert identical
 

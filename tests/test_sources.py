@@ -21,6 +21,8 @@ TABLES = (
     "provider_sites.csv",
     "record_fixes.csv",
     "node_configurations.csv",
+    "facility_wue.csv",
+    "water_generation.csv",
 )
 #: Documents that rows cite by the name of their model rather than by their first author.
 CITED_AS = {"groeneveld2024": "olmo"}

@@ -7,7 +7,8 @@ quantity with :func:`training_index` or :func:`card_index`, never by a bare inte
 
 - criterion: ``energy`` [kWh] (use phase only: electricity drawn by the run), and the impact
   criteria ``gwp`` (climate change) [kg CO2eq], ``adpe`` (abiotic depletion, elements)
-  [kg Sb eq], ``pe`` (primary energy) [MJ];
+  [kg Sb eq], ``pe`` (primary energy) [MJ], ``water`` (freshwater consumption: water
+  withdrawn and not returned, evaporated mostly) [L];
 - phase: ``production`` (of the hardware, allocated to the run), ``use``, ``total``;
 - scope of the energy: ``accelerators`` (the graphics cards), ``host`` (the rest of the
   nodes: CPUs, memory, fans...), ``overhead`` (the facility beyond the nodes, PUE and
@@ -16,9 +17,9 @@ quantity with :func:`training_index` or :func:`card_index`, never by a bare inte
 """
 
 #: Criteria of the results, in report order.
-CRITERIA = ("energy", "gwp", "adpe", "pe")
+CRITERIA = ("energy", "gwp", "adpe", "pe", "water")
 #: Criteria with a production phase (life-cycle impact categories), in kernel order.
-IMPACT_CRITERIA = ("gwp", "adpe", "pe")
+IMPACT_CRITERIA = ("gwp", "adpe", "pe", "water")
 #: Their number: every kernel array of impact criteria has this length.
 N_IMPACTS = len(IMPACT_CRITERIA)
 #: Phases of the life cycle.
@@ -29,31 +30,46 @@ ENERGY_SCOPES = ("accelerators", "host", "overhead")
 #: Components of the production of one graphics card.
 COMPONENTS = ("die", "memory", "other", "total")
 #: Units of every criterion.
-UNITS = {"energy": "kWh", "gwp": "kg CO2eq", "adpe": "kg Sb eq", "pe": "MJ"}
+UNITS = {"energy": "kWh", "gwp": "kg CO2eq", "adpe": "kg Sb eq", "pe": "MJ", "water": "L"}
 #: Long names for attrs and tables.
 LONG_NAMES = {
     "energy": "electricity used by the training run",
     "gwp": "climate change (global warming potential)",
     "adpe": "abiotic depletion potential, elements",
     "pe": "primary energy",
+    "water": "water consumption (freshwater withdrawn and not returned)",
 }
 #: Short labels for tables and figures.
-LABELS = {"energy": "energy", "gwp": "GWP", "adpe": "ADPe", "pe": "PE"}
+LABELS = {"energy": "energy", "gwp": "GWP", "adpe": "ADPe", "pe": "PE", "water": "water"}
 #: Names in running text and figure titles.
-PROSE = {"energy": "energy", "gwp": "GWP", "adpe": "ADPe", "pe": "primary energy"}
+PROSE = {
+    "energy": "energy",
+    "gwp": "GWP",
+    "adpe": "ADPe",
+    "pe": "primary energy",
+    "water": "water consumption",
+}
 #: Titles of the report's sections and figures.
 TITLES = {
     "energy": "Energy",
     "gwp": "Climate change (GWP)",
     "adpe": "Abiotic depletion (ADPe)",
     "pe": "Primary energy",
+    "water": "Water consumption",
 }
 #: Largest valid grid factor of each impact criterion [its unit per kWh]: far outside any real
 #: grid, and finite in float64 (GWP 10 kg CO2eq/kWh, eight times the dirtiest grid's; ADPe
-#: 1 kg Sb eq/kWh; PE 1000 MJ/kWh; docs/setup.md).
-GRID_FACTOR_MAX = {"gwp": 10.0, "adpe": 1.0, "pe": 1000.0}
+#: 1 kg Sb eq/kWh; PE 1000 MJ/kWh; water 1000 L/kWh, four times the gross reservoir
+#: evaporation of hydropower, 245 L/kWh, of Mekonnen and Hoekstra 2012; docs/setup.md).
+GRID_FACTOR_MAX = {"gwp": 10.0, "adpe": 1.0, "pe": 1000.0, "water": 1000.0}
 #: Keys of the criteria in JSON documents (name and unit, so that a number is never unitless).
-JSON_KEYS = {"energy": "energy_kwh", "gwp": "gwp_kgco2eq", "adpe": "adpe_kgsbeq", "pe": "pe_mj"}
+JSON_KEYS = {
+    "energy": "energy_kwh",
+    "gwp": "gwp_kgco2eq",
+    "adpe": "adpe_kgsbeq",
+    "pe": "pe_mj",
+    "water": "water_l",
+}
 
 #: Quantities of a training run, as (criterion, phase or scope), in the order of the kernels'
 #: output: energy, production and use of each impact criterion, the energy by scope, then the
@@ -100,3 +116,6 @@ SCOPES = training_index("energy", ENERGY_SCOPES[0])
 TOTAL = training_index(IMPACT_CRITERIA[0], "total")
 #: Outputs of the training kernel for one run (energy, production, use, scopes: no totals).
 N_KERNEL_OUT = TOTAL
+#: Position of water in :data:`IMPACT_CRITERIA`: the one criterion whose use phase has an
+#: on-site term besides the grid's (the facility's cooling water per kWh of IT energy, its WUE).
+WATER = IMPACT_CRITERIA.index("water")

@@ -348,30 +348,35 @@ VALIDATION_COLOURS = {
     "card": "#555555",
     "leave-one-out": "#2ca02c",
 }
-VALIDATION_MARKERS = {"energy": "o", "operational_gwp": "s", "embodied_gwp": "^", "card_gwp": "D"}
+VALIDATION_MARKERS = {
+    "energy": "o",
+    "operational_gwp": "s",
+    "embodied_gwp": "^",
+    "card_gwp": "D",
+    "water": "o",
+    "onsite_water": "v",
+    "offsite_water": "^",
+}
+#: Panels of the validation figure, one per unit: (quantities, title, unit).
+VALIDATION_PANELS = (
+    (("energy",), "Energy of training runs", "kWh"),
+    (("operational_gwp", "embodied_gwp"), "Emissions of training runs", "kg CO2eq"),
+    (("water", "onsite_water", "offsite_water"), "Water of training runs (use phase)", "L"),
+    (("card_gwp",), "Production of one card", "kg CO2eq"),
+)
 
 
 def validation_figure(rows):
     """Published values (x) against our median and 95 % interval (y), log-log, with the
-    identity line: training runs on the left, per-card production on the right. Colour: the
-    way our estimate was made; marker: the quantity; filled: scored, open: a publisher's
-    convention (docs/validation.md)."""
-    figure, axes = _subplots((12, 5.5), 1, 2)
-    panels = (
-        (
-            axes[0],
-            [r for r in rows if r["quantity"] != "card_gwp"],
-            "Training runs: published footprint [kWh or kg CO2eq]",
-            "ours: median and 95 % interval [same unit]",
-        ),
-        (
-            axes[1],
-            [r for r in rows if r["quantity"] == "card_gwp"],
-            "One card: published production GWP [kg CO2eq]",
-            "ours: median and 95 % interval [kg CO2eq]",
-        ),
-    )
-    for axis, selected, xlabel, ylabel in panels:
+    identity line, one panel per unit (energy, emissions of runs, water of runs, production of
+    a card). Colour: the way our estimate was made; marker: the quantity (each panel's legend
+    names those it shows); filled: scored, open: a publisher's convention
+    (docs/validation.md)."""
+    from matplotlib.lines import Line2D
+
+    figure, axes = _subplots((12, 10), 2, 2)
+    for axis, (quantities, title, unit) in zip(axes.flat, VALIDATION_PANELS):
+        selected = [r for r in rows if r["quantity"] in quantities]
         for r in selected:
             colour = VALIDATION_COLOURS[r["way"]]
             axis.errorbar(
@@ -386,39 +391,60 @@ def validation_figure(rows):
                 mfc=colour if r["scored"] else "white",
                 alpha=0.85,
             )
-        if selected:
-            values = [v for r in selected for v in (r["published"], r["low"], r["high"])]
-            ends = [min(values) / 2, max(values) * 2]
-            axis.plot(ends, ends, color="grey", lw=1, ls="--")
+        axis.set_title(title)
+        axis.set_xlabel(f"published [{unit}]")
+        axis.set_ylabel(f"ours: median and 95 % interval [{unit}]")
+        if not selected:
+            axis.text(
+                0.5, 0.5, "no row compared", ha="center", va="center", transform=axis.transAxes
+            )
+            axis.set_xticks([])
+            axis.set_yticks([])
+            continue
+        values = [v for r in selected for v in (r["published"], r["low"], r["high"])]
+        ends = [min(values) / 2, max(values) * 2]
+        axis.plot(ends, ends, color="grey", lw=1, ls="--")
         axis.set_xscale("log")
         axis.set_yscale("log")
-        axis.set_xlabel(xlabel)
-        axis.set_ylabel(ylabel)
         axis.grid(True, which="major", alpha=0.3)
-    _plain_log_ticks(axes[1].xaxis)  # the card panel spans less than a decade
-    _plain_log_ticks(axes[1].yaxis)
-    from matplotlib.lines import Line2D
-
-    handles = (
-        [
-            Line2D([], [], color=c, marker="o", ls="", label=f"way: {w}")
-            for w, c in VALIDATION_COLOURS.items()
-        ]
-        + [
-            Line2D([], [], color="black", marker=m, ls="", mfc="white", label=q.replace("_", " "))
-            for q, m in VALIDATION_MARKERS.items()
-        ]
-        + [
-            Line2D([], [], color="black", marker="o", ls="", label="scored (filled)"),
-            Line2D(
-                [], [], color="black", marker="o", ls="", mfc="white", label="convention (open)"
-            ),
-            Line2D([], [], color="grey", ls="--", label="ours = published"),
-        ]
-    )
-    axes[0].legend(handles=handles, loc="upper left", fontsize=8, frameon=False)
-    axes[0].set_title("Published footprints of training runs against our intervals")
-    axes[1].set_title("Production of one card")
+        if max(values) / min(values) < 100:
+            _plain_log_ticks(axis.xaxis)
+            _plain_log_ticks(axis.yaxis)
+        shown = dict.fromkeys(r["quantity"] for r in selected)
+        ways = dict.fromkeys(r["way"] for r in selected)
+        handles = (
+            [
+                Line2D([], [], color=VALIDATION_COLOURS[w], marker="o", ls="", label=f"way: {w}")
+                for w in ways
+            ]
+            + [
+                Line2D(
+                    [],
+                    [],
+                    color="black",
+                    marker=VALIDATION_MARKERS[q],
+                    ls="",
+                    mfc="white",
+                    label=q.replace("_", " "),
+                )
+                for q in shown
+            ]
+            + [
+                Line2D([], [], color="black", marker="o", ls="", label="scored (filled)"),
+                Line2D(
+                    [],
+                    [],
+                    color="black",
+                    marker="o",
+                    ls="",
+                    mfc="white",
+                    label="convention (open)",
+                ),
+                Line2D([], [], color="grey", ls="--", label="ours = published"),
+            ]
+        )
+        axis.legend(handles=handles, loc="upper left", fontsize=7, frameon=False)
+    figure.suptitle("Published footprints against our intervals")
     figure.tight_layout()
     return figure
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlimpact.errors import MlimpactError
-from mlimpact.quantities import IMPACT_CRITERIA, LABELS
+from mlimpact.quantities import IMPACT_CRITERIA, LABELS, WATER
 from mlimpact.runs import locations
 from mlimpact.runs.defaults import default_row, point
 from mlimpact.runs.table import (
@@ -70,6 +70,8 @@ PRECISIONS = {
 #: For a record without a numerical format: 16-bit tensor rate where the chip has one.
 DEFAULT_PRECISION = ("tensor_fp16_bf16", "fp16", "fp32")
 UNKNOWN_COUNTRY = "unknown"
+#: The criterion whose grid factor comes from the generation mix (hydropower's apart).
+WATER_CRITERION = IMPACT_CRITERIA[WATER]
 #: How a run's grid is found: from evidence, or the organisation's country (MLCA's rule).
 LOCATION_RULES = ("evidence", "organisation")
 #: Relative difference of chip-hours between a record and its primary source above which the
@@ -152,7 +154,8 @@ class RunGrid:
 
     #: Country code of the grid ("" if unknown).
     country: str
-    #: GWP [kg CO2eq/kWh], ADPe [kg Sb eq/kWh] and PE [MJ/kWh] of one kWh, at point value.
+    #: GWP [kg CO2eq/kWh], ADPe [kg Sb eq/kWh], PE [MJ/kWh] and water (hydropower's apart)
+    #: [L/kWh] of one kWh, at point value.
     factors: tuple
     #: The evidence the location rests on (:data:`mlimpact.runs.locations.BASES`).
     basis: str
@@ -162,6 +165,8 @@ class RunGrid:
     notes: tuple
     #: The grid (country code or ``unknown``) whose ADPe and PE factors are the world's, or "".
     fallback: str
+    #: Hydropower's share of the grid's generation [-] (its water apart from ``factors``).
+    hydro_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -417,8 +422,10 @@ def fits(hardware, record, year):
 def _grid(country, year):
     """The grid factors per kWh of a country's grid in a year, one per impact criterion, and
     notes on their sources: the GWP from the OWID/Ember intensity
-    (:func:`mlimpact.tables.grid.intensity`; the world's where the country has none), the other
-    criteria from Boavizta's factors (the world's where the country has none)."""
+    (:func:`mlimpact.tables.grid.intensity`; the world's where the country has none), water
+    from the country's generation mix (:func:`mlimpact.tables.grid.water_of`: every source but
+    hydropower, whose share is :func:`_hydro_share`'s), the other criteria from Boavizta's
+    factors (the world's where the country has none)."""
     factors = grid.electricity_factors()
     notes = []
     code = country if country else grid.WORLD
@@ -427,12 +434,32 @@ def _grid(country, year):
         notes.append(f"no grid intensity for {country}: world average")
     intensity, _ = grid.intensity(code, year)
     boavizta = factors.get(country) or factors[grid.WORLD]
-    others = IMPACT_CRITERIA[1:]
+    others = grid.BOAVIZTA_CRITERIA
     if country not in factors:
         labels = [LABELS[c] for c in others]
         labels = ", ".join(labels[:-1]) + " and " + labels[-1] if len(labels) > 1 else labels[0]
         notes.append(f"{labels} factors of the world (no Boavizta factor for the country)")
-    return (intensity, *(getattr(boavizta, c) for c in others)), notes
+    water, note = grid.water_of(country)
+    if note and country:
+        notes.append(note)
+    values = {c: getattr(boavizta, c) for c in others}
+    values[IMPACT_CRITERIA[0]] = intensity
+    values[WATER_CRITERION] = water.water
+    return tuple(values[c] for c in IMPACT_CRITERIA), notes
+
+
+def _water_of_choices(country, choices):
+    """``(water [L/kWh], hydro share [-])`` of a run's grid: the choices' weighted means of
+    their grids' (:func:`mlimpact.tables.grid.water_of`), or the country's without choices."""
+    if not choices:
+        water = grid.water_of(country)[0]
+        return water.water, water.hydro_share
+    total = sum(w for _, w in choices)
+    found = [(grid.water_of(region)[0], w / total) for region, w in choices]
+    return (
+        sum(g.water * w for g, w in found),
+        sum(g.hydro_share * w for g, w in found),
+    )
 
 
 def _metered(record):
@@ -672,6 +699,8 @@ def run_grid(country, choices, basis, year):
     factors, notes = _grid(country, grid_year)
     fallback = "" if country in grid.electricity_factors() else country or UNKNOWN_COUNTRY
     spread = None
+    water, hydro_share = _water_of_choices(country, choices)
+    factors = tuple(water if c == WATER_CRITERION else f for c, f in zip(IMPACT_CRITERIA, factors))
     if choices:
         point_gwp = float(weights @ intensities)
         factors = (point_gwp, *factors[1:])
@@ -679,7 +708,13 @@ def run_grid(country, choices, basis, year):
             spread = (tuple(intensities / point_gwp), tuple(weights))
         notes.append(_location_note(basis, choices))
     return RunGrid(
-        country, factors, basis if choices else "unknown", spread, tuple(notes), fallback
+        country,
+        factors,
+        basis if choices else "unknown",
+        spread,
+        tuple(notes),
+        fallback,
+        hydro_share,
     )
 
 
@@ -730,13 +765,14 @@ def workload_class(accelerator, fields):
 
 def class_points_of(class_points, accelerator, provider, power="evidence"):
     """Run field -> point value of the fields whose point value depends on the run's
-    ``accelerator`` class (``gpu_usage``) or ``provider`` class (``dynamic_ratio``), from
+    ``accelerator`` class (``gpu_usage``) or ``provider`` class (``dynamic_ratio``, ``wue``), from
     ``class_points`` (:func:`mlimpact.tables.catalogue.class_points`; empty in MLCA's power
     model); a class without its own value takes the field's point value."""
     values = {}
     for field, kind, run_class in (
         ("gpu_usage", "accelerator", accelerator),
         ("dynamic_ratio", "provider", provider),
+        ("wue", "provider", provider),
     ):
         if (field, kind) in class_points:
             values[field] = class_points[field, kind].get(run_class, point(field, power))
@@ -852,6 +888,7 @@ def build_run(record, context):
     if not where.country:
         imputed += ("country (world average, wide uncertainty)",)
     fields = point_fields(record, facts, usable, hours, imputation, where.factors, context)
+    fields["hydro_share"] = where.hydro_share
     accelerator = workload_class(accelerator_class(usable[0][0]), fields)
     fields.update(class_points_of(context.class_points, accelerator, provider, context.power))
     metered = _metered(record)

@@ -416,8 +416,15 @@ def published_record(row, epoch):
     """A record with the columns of ``data/models.csv`` from what a published footprint
     (:class:`mlimpact.tables.validation.Published`) states: its accelerator, count and hours
     or accelerator-hours, its site; ``epoch`` is the model's Epoch record (organisation,
-    country, domain), empty if none. None if the accelerator, count or hours are missing."""
+    country, domain), empty if none. A row that gives the facility's energy its figure rests
+    on (``energy_kwh``, water rows) is a run metered at that energy, at the facility's scope;
+    its count and hours, if unpublished, are nominal (one accelerator for
+    :data:`NOMINAL_HOURS`: the use phase depends on the energy alone). None if the
+    accelerator, count or hours are missing."""
     chips, hours, chip_hours = row.chips, row.hours, row.chip_hours
+    metered = math.isfinite(row.energy_kwh)
+    if metered and not (math.isfinite(chip_hours) or math.isfinite(chips * hours)):
+        chips, hours = 1.0, NOMINAL_HOURS
     if math.isfinite(chip_hours) and math.isfinite(chips) and chips > 0:
         hours = chip_hours / chips  # the accelerator-hours are the count that is published
     elif math.isfinite(chip_hours):
@@ -443,4 +450,6 @@ def published_record(row, epoch):
         "mfu": "",
         "numerical_format": "",
         "confidence": "",
+        "energy_kwh": repr(row.energy_kwh) if metered else "",
+        "energy_scope": "facility" if metered else "",
     }

@@ -66,6 +66,7 @@ _SCHEMA = {
         "lifetime_usage": ("fraction", "share of the lifetime in use"),
         "dynamic_ratio": ("ratio", "total / dynamic energy (PUE-like)"),
         "pue": ("ratio", "PUE of the facility (evidence power model)"),
+        "wue_l_per_kwh": ("nonnegative", "on-site WUE of the facility [L/kWh of IT energy]"),
         "host_usage": ("fraction0", "share of the node's rated host power drawn (evidence)"),
         "memory_density_gb_per_cm2": ("positive", "memory density [GB/cm2]"),
         "intensity_ratio": ("nonnegative", "multiplier on the use-phase grid factors"),
@@ -89,6 +90,7 @@ _PASS_THROUGH = ("uncertainty",)
 _FIELDS_OF_KEY = {
     "include": ("server",),
     "pue": ("dynamic_ratio",),
+    "wue_l_per_kwh": ("wue",),
     "gpu_process_node_nm": (),
     "gpu_memory_type": (),
     "memory_density_gb_per_cm2": ("memory_density",),
@@ -200,6 +202,7 @@ _STATED = (
             "memory_density_gb_per_cm2",
             "intensity_ratio",
             *GRID_KEYS,
+            "wue_l_per_kwh",
             "host_usage",
             "fab_yield",
             "fab_intensity_kgco2eq_per_kwh",
@@ -255,6 +258,8 @@ def run_record(values, name, source, date=None):
                 stated[field_name] = float(value)
     if get("server", "include") is not None:
         stated["server"] = 1.0 if get("server", "include") else 0.0
+    if "grid_water" in stated:  # a stated grid water is the whole grid's, hydropower's included
+        stated["hydro_share"] = 0.0
     if get("assumptions", "pue") is not None:
         points["dynamic_ratio"] = get("assumptions", "pue")
         fixed["facility_pue"] = get("assumptions", "pue")

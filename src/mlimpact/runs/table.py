@@ -13,7 +13,9 @@ gpu_usage [-] mean fraction of TDP drawn; gpu_tdp_w [W]; gpu_memory_gb [GB];
 gpu_die_area_cm2 [cm2]; cpus [-] per node; cpu_usage [-]; cpu_tdp_w [W];
 cpu_die_area_cm2 [cm2]; ram_modules [-] per node; ram_module_gb [GB]; ssd_gb [GB] (one SSD);
 psus [-]; server [0 or 1] whether the host server is counted; grid_gwp [kg CO2eq/kWh];
-grid_adpe [kg Sb eq/kWh]; grid_pe [MJ/kWh]; intensity_ratio [-]; lifetime_years [year];
+grid_adpe [kg Sb eq/kWh]; grid_pe [MJ/kWh]; grid_water [L/kWh] the water consumed off site
+by the grid's generation other than hydropower, per kWh; intensity_ratio [-]; lifetime_years
+[year];
 lifetime_usage [-] share of the lifetime in use; dynamic_ratio [-]; memory_density
 [GB/cm2].
 
@@ -43,6 +45,12 @@ the energy measured for the whole run, 0 where none is; metered_scope [0 none, 1
 2 node, 3 facility] what the meter counted (:data:`METERED_SCOPES`). A metered run's energy is
 the measurement completed to the facility with the model's own ratios (the host's share, the
 facility's overhead); its production is estimated as for any run.
+
+On-site water (``docs/methodology.md``, section "Water"): wue [L/kWh] the facility's water
+usage effectiveness, litres of water its cooling consumes per kWh of IT energy (the node's
+energy: accelerators and host). Off-site water of hydropower: hydro_share [-] its share of the
+grid's generation and hydro_water [L/kWh] the water charged to a kWh of it (reservoir
+evaporation), so that a kWh of the grid consumes ``grid_water + hydro_share x hydro_water``.
 
 A run may stand for one of several accelerators (a generic name such as "NVIDIA A100", a list
 of chips, or imputed hardware): :class:`RunTable` then carries, per run, the values of the
@@ -103,6 +111,9 @@ RUN_FIELDS = (
     "host_usage",
     "metered_energy_kwh",
     "metered_scope",
+    "wue",
+    "hydro_share",
+    "hydro_water",
 )
 (
     HOURS,
@@ -151,6 +162,9 @@ RUN_FIELDS = (
     HOST_USAGE,
     METERED_ENERGY_KWH,
     METERED_SCOPE,
+    WUE,
+    HYDRO_SHARE,
+    HYDRO_WATER,
 ) = range(len(RUN_FIELDS))
 #: Imputation codes: nothing, training time from compute, chip count from compute.
 NO_IMPUTATION, IMPUTE_HOURS, IMPUTE_CHIPS = 0, 1, 2
@@ -197,7 +211,9 @@ GRID = GRIDS[0]
 #: per accelerator; die area 1e4 cm2, above a 300 mm wafer's 707 cm2; memory 1e6 GB); grids
 #: (:data:`mlimpact.quantities.GRID_FACTOR_MAX`); allocation (lifetime 0.01-100 years, share
 #: in use >= 0.001, memory density >= 0.001 GB/cm2, dynamic ratio <= 100); imputation (compute
-#: 1e32 FLOP, peak rate 1e20 FLOP/s, MFU >= 1e-4).
+#: 1e32 FLOP, peak rate 1e20 FLOP/s, MFU >= 1e-4); WUE 100 L/kWh, forty times the 2.3 L/kWh of
+#: early-2000s facilities; hydropower's water 1000 L/kWh, four times the largest published
+#: gross evaporation (245 L/kWh, Mekonnen and Hoekstra 2012).
 _UNBOUNDED = (0.0, True, 1e12)
 FIELD_BOUNDS = {field: _UNBOUNDED for field in RUN_FIELDS} | {
     "hours": (0.0, False, 1e6),
@@ -246,6 +262,9 @@ FIELD_BOUNDS = {field: _UNBOUNDED for field in RUN_FIELDS} | {
     "host_usage": (0.0, True, 1.0),
     "metered_energy_kwh": (0.0, True, 1e12),
     "metered_scope": (0.0, True, 3.0),
+    "wue": (0.0, True, 100.0),
+    "hydro_share": (0.0, True, 1.0),
+    "hydro_water": (0.0, True, 1000.0),
 }
 #: Fields whose values are codes: only these values are valid.
 CATEGORIES = {

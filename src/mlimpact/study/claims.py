@@ -651,7 +651,7 @@ def _evaluate_specifications(options, claims, scenarios, records, progress):
 HOLDS = 0.95
 #: Rows of the claims table that test what the paper did not claim (it claims impact
 #: shifting for ADPe only): checks, reported with their probability, never "not supported".
-CHECKS = {("impact_shifting", "gwp"), ("impact_shifting", "pe")}
+CHECKS = {("impact_shifting", c) for c in IMPACT_CRITERIA if c != "adpe"}
 
 
 #: The numbers of a claims row, blanked where the claim is not evaluable.

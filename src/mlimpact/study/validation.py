@@ -73,7 +73,16 @@ WAYS = ("dataset", "setup", "card")
 TRAINING = {
     "energy": ("energy", "use"),
     "operational_gwp": ("gwp", "use"),
+    "water": ("water", "use"),
+    "onsite_water": ("water", "use"),
+    "offsite_water": ("water", "use"),
     "embodied_gwp": ("gwp", "production"),
+}
+#: Run fields set to 0 (and known) so that the water of a run's use phase counts one side
+#: only: on site (the grid's water off) or off site (the facility's WUE off).
+WATER_SIDES = {
+    "onsite_water": ("grid_water", "hydro_share"),
+    "offsite_water": ("wue",),
 }
 #: Statistics read from our results.
 STATISTICS = ("point", "median", "q025", "q975")
@@ -220,35 +229,43 @@ def run_alone(catalogue):
 
 
 def published_scope(row):
-    """The scope a published training figure counts, as ``(host off, PUE)``: the host is off
-    where its power counts the accelerators alone; the PUE is 1 where it leaves the facility
-    out, the authors' where they assumed one, None (ours, drawn) otherwise."""
+    """The scope a published training figure counts, as ``(host off, PUE, fields off)``: the
+    host is off where its power counts the accelerators alone; the PUE is 1 where it leaves the
+    facility out, the authors' where they assumed one, None (ours, drawn) otherwise; the run
+    fields set to 0 are those of the side of the water a figure leaves out
+    (:data:`WATER_SIDES`)."""
     pue = {"none": 1.0, "assumed": row.pue}.get(row.pue_basis)
-    return row.power_scope == "accelerators", pue
+    return row.power_scope == "accelerators", pue, WATER_SIDES.get(row.quantity, ())
 
 
 def _scope_note(scope):
-    host_off, pue = scope
+    host_off, pue, off = scope
     notes = ["accelerators alone, as published"] if host_off else []
     if pue == 1.0:
         notes.append("no facility overhead, as published")
     elif pue is not None:
         notes.append(f"PUE {pue:g} as its authors assumed")
+    if off:
+        notes.append("on-site water alone" if "wue" not in off else "off-site water alone")
     return "; ".join(notes)
 
 
 def at_scopes(runs, scopes):
     """``runs`` (:class:`mlimpact.runs.notable.NotableRuns`) with the runs named in ``scopes``
     (name -> :func:`published_scope`) at that scope: the host off, the facility's ratio (PUE
-    and overhead) set and known, so that neither is drawn."""
-    table = accelerators_only(runs.runs, {name for name, (off, _) in scopes.items() if off})
+    and overhead) set and known, the fields of a side of the water left out set to 0 and
+    known, so that none is drawn."""
+    table = accelerators_only(runs.runs, {name for name, (off, _, _) in scopes.items() if off})
     values, known = table.values.copy(), runs.known.copy()
     position = {name: i for i, name in enumerate(runs.runs.names)}
     column = RUN_FIELDS.index("dynamic_ratio")
-    for name, (_, pue) in scopes.items():
+    for name, (_, pue, fields) in scopes.items():
         if pue is not None:
             values[position[name], column] = pue
             known[position[name], column] = True
+        for field in fields:
+            values[position[name], RUN_FIELDS.index(field)] = 0.0
+            known[position[name], RUN_FIELDS.index(field)] = True
     return dataclasses.replace(runs, runs=dataclasses.replace(table, values=values), known=known)
 
 

@@ -7,7 +7,8 @@ criterion)`` so that kernels receive them as an argument: the Monte Carlo engine
 sampled multiplicative errors without recompiling anything.
 
 Criteria are ordered as :data:`mlimpact.quantities.IMPACT_CRITERIA`: climate change (GWP) [kg
-CO2eq], abiotic depletion of elements (ADPe) [kg Sb eq], primary energy (PE) [MJ].
+CO2eq], abiotic depletion of elements (ADPe) [kg Sb eq], primary energy (PE) [MJ], water
+consumption [L] (MLCA has no water: dies only, from fab data [6]_).
 
 References
 ----------
@@ -22,6 +23,9 @@ References
 .. [5] L. Lannelongue, J. Grealey, M. Inouye, "Green Algorithms", Adv. Sci. 2021,
    doi:10.1002/advs.202100707
    (memory power 0.3725 W/GB).
+.. [6] J. Morrison, C. Na, J. Fernandez, T. Dettmers, E. Strubell, J. Dodge, "Holistically
+   Evaluating the Environmental Impact of Creating Language Models", ICLR 2025, arXiv
+   2503.05804, section 4.1.
 """
 
 import numpy as np
@@ -59,26 +63,34 @@ FACTOR_NAMES = (
     "assembly",
 )
 
+#: Water a fab uses per cm2 of die [L/cm2]: 12.33 L/cm2, the estimate of TSMC's water per cm2
+#: that Morrison et al. 2025 (section 4.1) apply to an H100's die area (100.4 L per H100) [6]_.
+#: Like MLCA's die factors it is per cm2 of die, yield not counted apart; its error
+#: (``production_water_error`` in ``data/parameters.toml``) spans TSMC's published figures.
+FAB_WATER_L_PER_CM2 = 12.33
+
 #: Production factors [criterion unit per item unit], shape (item, criterion) with criteria (GWP [kg
-#: CO2eq], ADPe [kg Sb eq], PE [MJ]); values of MLCA [1]_ (``docs/methodology.md``, sections 1 and
-#: 2).
+#: CO2eq], ADPe [kg Sb eq], PE [MJ], water [L]); values of MLCA [1]_ (``docs/methodology.md``,
+#: sections 1 and 2). Water: dies only (CPU and GPU logic dies, :data:`FAB_WATER_L_PER_CM2`);
+#: the water of memory dies, boards, power supplies and assembly has no source we could use: 0,
+#: a gap stated in ``docs/methodology.md`` (the production water is a lower bound).
 PRODUCTION_FACTORS = np.array(
     [
-        # GWP        ADPe          PE
-        [1.97, 5.80e-7, 26.5],  # gpu_die, per cm2
-        [26.970966, 0.0170687302, 156.0],  # gpu_base, per card
-        [2.20, 6.30e-5, 27.3],  # gpu_memory_die, per cm2
-        [5.22, 1.69e-3, 74.0],  # gpu_memory_base, per card
-        [1.97, 5.80e-7, 26.5],  # cpu_die, per cm2
-        [9.14, 2.04e-2, 156.0],  # cpu_base, per CPU
-        [2.20, 6.30e-5, 27.3],  # ram_die, per cm2
-        [5.22, 1.69e-3, 74.0],  # ram_base, per module
-        [2.20, 6.30e-5, 27.3],  # ssd_die, per cm2
-        [6.34, 5.63e-4, 76.9],  # ssd_base, per SSD
-        [24.3, 8.3e-3, 352.0],  # psu_per_kg
-        [66.1, 3.69e-3, 836.0],  # motherboard
-        [150.0, 2.02e-2, 2200.0],  # rack_case
-        [6.68, 1.41e-6, 68.6],  # assembly
+        # GWP        ADPe          PE     water
+        [1.97, 5.80e-7, 26.5, FAB_WATER_L_PER_CM2],  # gpu_die, per cm2
+        [26.970966, 0.0170687302, 156.0, 0.0],  # gpu_base, per card
+        [2.20, 6.30e-5, 27.3, 0.0],  # gpu_memory_die, per cm2
+        [5.22, 1.69e-3, 74.0, 0.0],  # gpu_memory_base, per card
+        [1.97, 5.80e-7, 26.5, FAB_WATER_L_PER_CM2],  # cpu_die, per cm2
+        [9.14, 2.04e-2, 156.0, 0.0],  # cpu_base, per CPU
+        [2.20, 6.30e-5, 27.3, 0.0],  # ram_die, per cm2
+        [5.22, 1.69e-3, 74.0, 0.0],  # ram_base, per module
+        [2.20, 6.30e-5, 27.3, 0.0],  # ssd_die, per cm2
+        [6.34, 5.63e-4, 76.9, 0.0],  # ssd_base, per SSD
+        [24.3, 8.3e-3, 352.0, 0.0],  # psu_per_kg
+        [66.1, 3.69e-3, 836.0, 0.0],  # motherboard
+        [150.0, 2.02e-2, 2200.0, 0.0],  # rack_case
+        [6.68, 1.41e-6, 68.6, 0.0],  # assembly
     ],
     dtype=np.float64,
 )

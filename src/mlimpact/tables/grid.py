@@ -16,6 +16,7 @@ from functools import cache
 
 from mlimpact._io import packaged_csv
 from mlimpact.errors import MlimpactError
+from mlimpact.quantities import IMPACT_CRITERIA
 
 #: Code of the world average in both tables.
 WORLD = "WOR"
@@ -31,6 +32,13 @@ class ElectricityFactors:
     gwp: float
     adpe: float
     pe: float
+
+
+#: Criteria whose grid factor is Boavizta's (every one of the table's but the GWP, which is
+#: the year-specific intensity); water's comes from the generation mix (:func:`water_of`).
+BOAVIZTA_CRITERIA = tuple(
+    c for c in IMPACT_CRITERIA[1:] if c in ElectricityFactors.__dataclass_fields__
+)
 
 
 @cache
@@ -197,3 +205,49 @@ def country_regions(country):
     return tuple(
         sorted(k for k, r in regions().items() if r.country == country and not k.startswith("gcp:"))
     )
+
+
+@dataclass(frozen=True)
+class GridWater:
+    """Water consumed off site per kWh of a grid's electricity (``data/grid_water.csv``, built
+    by ``scripts/build_water.py``): ``water`` [L/kWh] the water of every source but
+    hydropower, per kWh of the grid's whole generation (the generation mix of Our World in
+    Data, Ember and the Energy Institute, times the consumption factor of each source,
+    ``data/water_generation.csv``), ``hydro_share`` [-] hydropower's share of the generation,
+    and the year of the mix."""
+
+    grid: str
+    country: str
+    name: str
+    year: str
+    water: float
+    hydro_share: float
+
+
+@cache
+def grid_water():
+    """Grid key (country code, ``WOR``, or a Canadian province CA-XX) -> :class:`GridWater`."""
+    return {
+        row["grid"]: GridWater(
+            row["grid"],
+            row["country"],
+            row["name"],
+            row["year"],
+            float(row["water_l_per_kwh"]),
+            float(row["hydro_share"]),
+        )
+        for row in packaged_csv("grid_water.csv")
+    }
+
+
+def water_of(key):
+    """The :class:`GridWater` of a region or a country: the region's own where the table has
+    its mix (Canadian provinces), else its country's, else the world's; and a note where it is
+    not the grid's own ("" otherwise)."""
+    table = grid_water()
+    if key in table:
+        return table[key], ""
+    country = region_country(key) if key in regions() else key
+    if country in table:
+        return table[country], f"water of {country}'s mix for {key}" if country != key else ""
+    return table[WORLD], f"no generation mix for {key or 'an unknown country'}: world's water"

@@ -2,11 +2,12 @@
 
 Every row of a curated table (``data/accelerator_power.csv``, ``facility_pue.csv``,
 ``locations.csv``, ``providers.csv``, ``provider_sites.csv``, ``record_fixes.csv``,
-``node_configurations.csv``) names the documents it was read in by their keys (its
-``source_key`` column, ``;``-separated), and every entry of ``data/parameters.toml`` by its
-``sources`` list, so that code can tell which documents fed a run. The key rule is in
-``data/README.md`` (``sources.csv``): the first author's surname, or the publishing
-organisation, then the year of publication, e.g. ``patterson2021``, ``meta-llama3-card2024``.
+``node_configurations.csv``, ``facility_wue.csv``, ``water_generation.csv``) names the documents it
+was read in by their keys (its ``source_key`` column, ``;``-separated), and every entry of
+``data/parameters.toml`` by its ``sources`` list, so that code can tell which documents fed a run.
+The key rule is in ``data/README.md`` (``sources.csv``): the first author's surname, or the
+publishing organisation, then the year of publication, e.g. ``patterson2021``,
+``meta-llama3-card2024``.
 """
 
 import re

@@ -1,11 +1,12 @@
 """Published footprints of training runs and of accelerator cards: ``data/validation.csv``.
 
-Each row is one published number: the energy, operational (use-phase) GWP or embodied GWP of a
-training run, or the production GWP of one accelerator card, with its source (citation and table
-or section), its **basis** (``measured``: metered energy or measured mean power x time;
-``derived``: chip-hours x an assumed power, or an estimate) and, for emissions, its accounting
-(``location`` or ``market``). Columns, units and provenance are in ``data/README.md``. The table
-only states what was published; :mod:`mlimpact.study.validation` compares it with our estimates.
+Each row is one published number: the energy, operational (use-phase) GWP, use-phase water or
+embodied GWP of a training run, or the production GWP of one accelerator card, with its source
+(citation and table or section), its **basis** (``measured``: metered energy or measured mean power
+x time; ``derived``: chip-hours x an assumed power, or an estimate) and, for emissions, its
+accounting (``location`` or ``market``). Columns, units and provenance are in ``data/README.md``.
+The table only states what was published; :mod:`mlimpact.study.validation` compares it with our
+estimates.
 """
 
 import math
@@ -22,7 +23,16 @@ QUANTITY_UNITS = {
     "operational_gwp": "kg CO2eq",
     "embodied_gwp": "kg CO2eq",
     "card_gwp": "kg CO2eq",
+    "water": "L",
+    "onsite_water": "L",
+    "offsite_water": "L",
 }
+#: Quantities of a training run's use phase (energy and what follows from it): they state the
+#: scope of their power and of their facility (``power_scope``, ``pue_basis``).
+USE_QUANTITIES = ("energy", "operational_gwp", "water", "onsite_water", "offsite_water")
+#: Water of a run's use phase: on site and off site (``water``), the facility's cooling alone
+#: (``onsite_water``), the grid's generation alone (``offsite_water``).
+WATER_QUANTITIES = ("water", "onsite_water", "offsite_water")
 BASES = ("measured", "derived")
 ACCOUNTINGS = ("location", "market")
 #: What the power of a published energy or operational GWP counts: the whole node
@@ -66,6 +76,10 @@ class Published:
         Where the PUE comes from (:data:`PUE_BASES`), "" for other quantities.
     power_scope : str
         What the published power counts (:data:`POWER_SCOPES`), "" if unstated.
+    energy_kwh : float
+        The facility's energy [kWh] that a published water figure rests on, where the source
+        gives it (NaN otherwise): the run is then estimated at that energy, so that the row
+        tests the water per kWh, not the energy.
     not_scored : str
         Why the row is listed but not compared, "" if it is.
     source_keys : tuple of str
@@ -93,6 +107,7 @@ class Published:
     grid: float
     power_w: float
     power_scope: str
+    energy_kwh: float
     not_scored: str
     source_keys: tuple
     source: str
@@ -111,7 +126,7 @@ class Published:
         reasons = []
         if self.basis == "derived":
             reasons.append("assumed power" if self.quantity != "embodied_gwp" else "estimate")
-        if self.quantity == "operational_gwp" and not self.country:
+        if self.quantity in ("operational_gwp", *WATER_QUANTITIES) and not self.country:
             reasons.append("unpublished site")
         return "; ".join(reasons)
 
@@ -143,6 +158,7 @@ COLUMNS = (
     "grid_kgco2eq_per_kwh",
     "power_w",
     "power_scope",
+    "energy_kwh",
     "not_scored",
     "source_key",
     "source",
@@ -183,15 +199,20 @@ class _Row:
 
 
 def _check_training_columns(row):
-    """The columns that only energy and operational GWP rows state, checked."""
+    """The columns that only the use-phase rows (energy, operational GWP, water) state,
+    checked."""
     quantity = row["quantity"]
-    training = quantity in ("energy", "operational_gwp")
+    training = quantity in USE_QUANTITIES
     if (quantity == "operational_gwp") != bool(row["accounting"]):
         raise row.error("accounting", "stated for operational GWP, and only there")
     if row["power_scope"] and not training:
-        raise row.error("power_scope", "stated for energy and operational GWP only")
+        raise row.error("power_scope", "stated for energy, operational GWP and water only")
     if training != bool(row["pue_basis"]):
-        raise row.error("pue_basis", "stated for energy and operational GWP, and only there")
+        raise row.error("pue_basis", "stated for energy, operational GWP and water, and only there")
+    if row["energy_kwh"] and quantity not in WATER_QUANTITIES:
+        raise row.error("energy_kwh", "stated for water only")
+    if row["energy_kwh"] and not row.number("energy_kwh") > 0:
+        raise row.error("energy_kwh", f"must be a number > 0 (got {row['energy_kwh']!r})")
     if row["pue_basis"] in ("site", "assumed") and not row.number("pue") >= 1:
         raise row.error("pue", f"a PUE >= 1 is needed where pue_basis is {row['pue_basis']}")
 
@@ -240,6 +261,7 @@ def parse_row(cells, where=None):
         grid=row.number("grid_kgco2eq_per_kwh"),
         power_w=row.number("power_w"),
         power_scope=row["power_scope"],
+        energy_kwh=row.number("energy_kwh"),
         not_scored=row["not_scored"],
         source_keys=split_keys(row["source_key"]),
         source=row["source"],

@@ -435,10 +435,10 @@ def fallback_parameters(countries):
     (:func:`mlimpact.tables.grid.world_fallback_gsd`), on top of the factor's own error."""
     if not countries:
         return {}
-    from mlimpact.tables.grid import world_fallback_gsd
+    from mlimpact.tables.grid import BOAVIZTA_CRITERIA, world_fallback_gsd
 
     out = {}
-    for criterion, what in ((c, LABELS[c]) for c in IMPACT_CRITERIA[1:]):
+    for criterion, what in ((c, LABELS[c]) for c in BOAVIZTA_CRITERIA):
         gsd = world_fallback_gsd(criterion)
         if not gsd > 1.0:  # every country's factor is the world's: nothing to stand for
             continue

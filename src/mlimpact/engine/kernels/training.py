@@ -7,6 +7,10 @@ For a run (one row of a :class:`mlimpact.runs.table.RunTable`) it evaluates, aft
             metered run and the energy by scope:
             :func:`mlimpact.engine.kernels.use.energy_by_scope`)
     I_use   = E * F_elec * IR                                                    per criterion
+    W_use   = E * (F_water + h * F_hydro) * IR + E_node * WUE                    water [L]
+            (off site: the water of the grid's generation per kWh, hydropower's (share h)
+            apart; on site: the facility's cooling water per kWh of IT energy, E_node =
+            accelerators + host)
     I_prod  = repetitions * nodes * hours * (n_gpu M_gpu + M_server) / (L * 8760 * U)
     I_total = I_prod + I_use
 
@@ -38,6 +42,7 @@ from mlimpact.quantities import (
     PRODUCTION,
     SCOPES,
     USE,
+    WATER,
 )
 from mlimpact.runs.table import (
     CPU_DIE_AREA_CM2,
@@ -52,6 +57,8 @@ from mlimpact.runs.table import (
     HOST_RATED_W_PER_GPU,
     HOST_USAGE,
     HOURS,
+    HYDRO_SHARE,
+    HYDRO_WATER,
     IMPUTATION,
     INTENSITY_RATIO,
     LIFETIME_USAGE,
@@ -70,6 +77,7 @@ from mlimpact.runs.table import (
     SSD_GB,
     TRAINING_COMPUTE,
     VARIANT,
+    WUE,
 )
 from mlimpact.tables.factors import HOURS_PER_YEAR
 
@@ -111,6 +119,9 @@ RUN_INPUTS = np.array(
         HOST_USAGE,
         METERED_ENERGY_KWH,
         METERED_SCOPE,
+        WUE,
+        HYDRO_SHARE,
+        HYDRO_WATER,
     ],
     dtype=np.int64,
 )
@@ -156,7 +167,7 @@ def run_from_parts(row, card, host, out):
         summed) and of one host server (:func:`host_of_row`) [criterion unit].
     out : float64[N_OUT]
         Receives energy [kWh], production and use impacts (GWP [kg CO2eq], ADPe [kg Sb eq],
-        PE [MJ]), and the energy of the accelerators, the host and the overhead [kWh].
+        PE [MJ], water [L]), and the energy of the accelerators, the host and the overhead [kWh].
     """
     server_on = row[SERVER]
     ram_gb = row[RAM_MODULES] * row[RAM_MODULE_GB] * server_on
@@ -195,6 +206,9 @@ def run_from_parts(row, card, host, out):
     for c in range(N_IMPACTS):
         out[OUT_PRODUCTION + c] = allocation * (row[GPUS] * card[c] + server_on * host[c])
         out[OUT_USE + c] = energy * row[GRID + c] * intensity_ratio
+    out[OUT_USE + WATER] += (
+        energy * row[HYDRO_SHARE] * row[HYDRO_WATER] * intensity_ratio + node * row[WUE]
+    )
 
 
 @njit(**JIT_OPTIONS)
