@@ -210,8 +210,14 @@ def test_results_nc_is_self_describing_and_rebuilds_a_trend_figure(run_folder):
     assert data.attrs["Conventions"].startswith("CF") and "mlimpact" in data.attrs["source"]
     assert "mlimpact run" in data.attrs["history"]
     for name, variable in data.variables.items():
-        assert variable.attrs.get("long_name") and variable.attrs.get("units"), name
+        assert variable.attrs.get("long_name"), name
+        # units on numbers, none on labels; dates carry theirs in the file (CF time)
+        has_units = variable.dtype.kind not in "OUSM"
+        assert bool(variable.attrs.get("units")) == has_units, name
     assert "point" not in data.statistic.values and "energy_point" in data
+    assert data.publication_date.dtype.kind == "M"  # decoded: CF units "days since ..."
+    assert data.publication_date.encoding["units"] == "days since 1970-01-01"
+    assert list(data.sample.values) == list(range(128))
     # the energy trend figure from the file alone
     baseline = data.sel(scenario="baseline")
     energy = baseline.energy.dropna("model", how="all")
@@ -229,6 +235,31 @@ def test_results_nc_is_self_describing_and_rebuilds_a_trend_figure(run_folder):
     axis = figure.axes[0]
     assert axis.get_yscale() == "log" and len(axis.lines) >= 1
     assert len(axis.collections) >= 1  # the trend band
+
+
+def test_results_nc_passes_the_cf_checker(run_folder, cf_check):
+    from conftest import CF_LABEL_WARNING
+
+    errors, warnings = cf_check(run_folder / "results.nc")
+    assert errors == []
+    # one warning per label dimension (scenario, model, statistic, scope, phase, series,
+    # uncertainty), the one docs/user-guide.md lists
+    assert warnings == [CF_LABEL_WARNING] * 7
+
+
+def test_results_nc_units_are_udunits_with_the_equivalent_named(run_folder):
+    from mlimpact.quantities import CF_UNITS, CRITERIA, UNITS
+
+    data = xr.load_dataset(run_folder / "results.nc")
+    for criterion in CRITERIA:
+        for name in (criterion, f"{criterion}_point"):
+            attrs = data[name].attrs
+            assert attrs["units"] == CF_UNITS[criterion], name
+    assert data.gwp.attrs["units"] == "kg" and data.energy.attrs["units"] == "kW h"
+    assert UNITS["gwp"] in data.gwp.attrs["long_name"] and "equivalent" in data.gwp.attrs["comment"]
+    assert "comment" not in data.energy.attrs  # kW h is kWh spelled for UDUNITS
+    # NetCDF-4: an HDF5 file (NetCDF3 would start with b"CDF")
+    assert (run_folder / "results.nc").read_bytes()[:4] == b"\x89HDF"
 
 
 def test_specifications_and_robustness(run_folder):

@@ -545,11 +545,10 @@ _positive_int, _non_negative_int = _int_at_least(1), _int_at_least(0)
 
 
 def _seed(text):
-    """A ``--seed``: 0 to :data:`mlimpact.study.options.MAX_SEED` (result files store it as a
-    32-bit integer)."""
+    """A ``--seed``: 0 to :data:`mlimpact.study.options.MAX_SEED`."""
     from mlimpact.study.options import MAX_SEED
 
-    return _int_at_least(0, MAX_SEED, " (results files store the seed as a 32-bit integer)")(text)
+    return _int_at_least(0, MAX_SEED)(text)
 
 
 def _run_samples(text):
@@ -557,7 +556,7 @@ def _run_samples(text):
     configuration file's ``[run] samples``."""
     from mlimpact.study.options import MAX_SAMPLES
 
-    return _int_at_least(1, MAX_SAMPLES, " (results.nc stores it as a 32-bit integer)")(text)
+    return _int_at_least(1, MAX_SAMPLES)(text)
 
 
 def _workers(text):

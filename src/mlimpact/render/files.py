@@ -73,13 +73,40 @@ def _publish(temporary, path, mode=0o666):
     os.chmod(temporary, mode & ~umask())
 
 
+#: The NetCDF writer: NetCDF-4 (HDF5) through h5netcdf and h5py, pure pip wheels that need no
+#: netCDF C library, named so that a file's format does not depend on what else is installed.
+NETCDF_ENGINE = "h5netcdf"
+#: How dates are stored: days since the epoch, the proleptic Gregorian calendar (CF 4.4).
+DATE_ENCODING = {"units": "days since 1970-01-01", "calendar": "proleptic_gregorian"}
+
+
+def netcdf_encoding(dataset):
+    """The per-variable encoding :func:`write_netcdf` uses for ``dataset``: strings as
+    character arrays (``char``, UTF-8), which every CF reader and checker takes (the CF
+    checker refuses NetCDF-4's variable-length strings), and dates as days since 1970-01-01
+    (:data:`DATE_ENCODING`, decoded to ``datetime64`` when read back)."""
+    import xarray as xr
+
+    if not isinstance(dataset, xr.Dataset):
+        raise MlimpactError(f"netcdf_encoding: expected an xarray Dataset (got {dataset!r:.60})")
+    encoding = {}
+    for name, variable in dataset.variables.items():
+        if variable.dtype.kind in "OUS":
+            encoding[name] = {"dtype": "S1"}
+        elif variable.dtype.kind == "M":
+            encoding[name] = {**DATE_ENCODING, "dtype": "float64"}
+    return encoding
+
+
 def write_netcdf(dataset, path):
-    """Write an xarray Dataset to NetCDF atomically (scipy's NetCDF3 writer, whatever else
-    is installed, so that a file's format does not depend on the machine)."""
+    """Write an xarray Dataset to ``path`` atomically, as NetCDF-4 through
+    :data:`NETCDF_ENGINE` with :func:`netcdf_encoding` (``xarray.load_dataset(path)`` reads
+    it back, dates decoded)."""
     path = Path(path)
+    encoding = netcdf_encoding(dataset)
     try:
         with atomic_write(path) as temporary:
-            dataset.to_netcdf(temporary, engine="scipy")
+            dataset.to_netcdf(temporary, engine=NETCDF_ENGINE, encoding=encoding)
             _publish(temporary, path)
     except OSError as error:
         raise _write_error(path, error) from None
@@ -351,16 +378,47 @@ COORDINATES = {
 }
 
 
+def _criterion_attributes(attrs):
+    """CF attributes of a variable of a criterion (its ``units`` one of
+    :data:`~mlimpact.quantities.UNITS`), in place: the UDUNITS spelling of
+    :data:`~mlimpact.quantities.CF_UNITS`, and where that is the mass of an equivalent (kg for
+    kg CO2eq) the equivalent in ``long_name`` and ``comment``."""
+    from mlimpact.quantities import CF_UNITS, CRITERIA, UNITS
+
+    criterion = {UNITS[c]: c for c in CRITERIA}.get(attrs.get("units"))
+    if criterion is None:
+        return
+    unit, spelled = UNITS[criterion], CF_UNITS[criterion]
+    attrs["units"] = spelled
+    if unit.replace(" ", "") != spelled.replace(" ", ""):  # an equivalent, not a spelling
+        attrs["long_name"] = f"{attrs.get('long_name', criterion)} [{unit}]"
+        attrs["comment"] = (
+            f"values in {unit}: units gives the mass of the reference substance "
+            f"({spelled}), since UDUNITS has no unit for an equivalent"
+        )
+
+
 def describe_dataset(dataset, title, catalogue=None, command=None, **attrs):
-    """A copy of ``dataset`` made self-describing (CF-like): ``Conventions``, ``title``,
-    ``source`` (mlimpact's version), ``history`` (UTC time and command), the catalogue's
-    hash, and ``long_name`` and ``units`` on every variable and coordinate ("1" for
-    labels and dimensionless numbers); ``attrs`` are added as they are (the power model...)."""
+    """A copy of ``dataset`` made self-describing by the CF conventions (CF-1.8):
+    ``Conventions``, ``title``, ``source`` (mlimpact's version), ``history`` (UTC time and
+    command), the catalogue's hash; ``long_name`` on every variable and coordinate; ``units``
+    on every numeric one, in UDUNITS spelling (a criterion's from
+    :data:`~mlimpact.quantities.CF_UNITS`, "1" for dimensionless numbers), none on strings and
+    dates (dates get theirs when written, :func:`netcdf_encoding`); a ``sample`` coordinate
+    (0, 1, ...) where the ``sample`` dimension has none. ``attrs`` are added as they are (the
+    power model...)."""
     import datetime
+
+    import numpy as np
+    import xarray as xr
 
     from mlimpact._version import __version__
 
+    if not isinstance(dataset, xr.Dataset):
+        raise MlimpactError(f"describe_dataset: expected an xarray Dataset (got {dataset!r:.60})")
     data = dataset.copy()
+    if "sample" in data.dims and "sample" not in data.coords:
+        data = data.assign_coords(sample=np.arange(data.sizes["sample"]))
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     data.attrs.update(
         {
@@ -377,8 +435,11 @@ def describe_dataset(dataset, title, catalogue=None, command=None, **attrs):
     data.attrs.update(attrs)
     for name, variable in data.variables.items():
         variable.attrs.setdefault("long_name", COORDINATES.get(name, name.replace("_", " ")))
-        if variable.dtype.kind in "OUS" or name in COORDINATES or "units" not in variable.attrs:
-            variable.attrs.setdefault("units", "1")
+        if variable.dtype.kind in "OUSM":
+            variable.attrs.pop("units", None)
+            continue
+        _criterion_attributes(variable.attrs)
+        variable.attrs.setdefault("units", "1")
     return data
 
 

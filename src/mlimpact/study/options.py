@@ -198,11 +198,10 @@ CONFIG_KEYS = {
     "models": str,
 }
 #: Largest samples (``[run] samples``, ``[specifications] samples``, ``--samples`` of ``run``)
-#: and seed a run takes: 2**31 - 1, because results.nc is NetCDF3 (scipy's writer), which
-#: stores the samples and the seed as 32-bit integer attributes; a larger value would fail
-#: only when the results are written, after the whole computation. (The samples are far
-#: beyond what a run's memory holds long before; the seed is hashed by numpy's
-#: ``SeedSequence``, which takes any whole number >= 0, so no randomness is lost.)
+#: and seed a run takes: 2**31 - 1, set when results.nc was NetCDF3, whose integer attributes
+#: are 32-bit, and kept now that it is NetCDF-4 (64-bit attributes): the samples are far beyond
+#: what a run's memory holds long before, and the seed is hashed by numpy's ``SeedSequence``,
+#: so no randomness is lost.
 MAX_SAMPLES = MAX_SEED = 2**31 - 1
 #: Ranges of the whole numbers of a configuration file.
 _INT_RANGES = {
