@@ -4,9 +4,11 @@
   is written under a temporary name in its folder and renamed into place when complete.
 - A result folder (:class:`ResultFolder`) is a transaction: its files are written into a hidden
   sibling folder, which replaces the target only when every file is written, with a
-  ``manifest.json`` (version, command line, seed, hashes of the catalogue and the data, each
-  file's SHA-256). The target then holds either the earlier result or the new one, never a
-  mix; the swap is one ``renameat2(RENAME_EXCHANGE)`` where the system has it.
+  ``manifest.json`` (versions of mlimpact and its libraries, Python and the platform
+  (:func:`environment`), command line, seed, hashes of the catalogue and the data, each file's
+  SHA-256, and what the command adds: ``run`` its resolved options, which
+  ``run --from-manifest`` reruns). The target then holds either the earlier result or the
+  new one, never a mix; the swap is one ``renameat2(RENAME_EXCHANGE)`` where the system has it.
 - A folder is replaced only if it is empty or holds an mlimpact result (a manifest whose
   files match it); with ``force``, also a damaged mlimpact result. Any other folder is
   refused, and so is a result folder holding any file its manifest does not list (a file the
@@ -346,6 +348,43 @@ class ResultFolder:
             os.rename(directory, self.path)
             shutil.rmtree(aside, ignore_errors=True)
         self._directory = None
+
+
+#: The libraries whose versions a manifest records (distribution names): those the numbers
+#: go through (numba compiles the kernels with llvmlite), and those that write the files.
+LIBRARIES = (
+    "numpy",
+    "numba",
+    "llvmlite",
+    "scipy",
+    "xarray",
+    "pandas",
+    "matplotlib",
+    "h5netcdf",
+    "h5py",
+)
+
+
+def environment():
+    """What a manifest records of the machine: ``versions`` (mlimpact's and each of
+    :data:`LIBRARIES`, None where one is not installed), ``python`` (version and
+    implementation) and ``platform`` (``platform.platform()`` and the machine's architecture)."""
+    import platform
+    from importlib import metadata
+
+    from mlimpact._version import __version__
+
+    versions = {"mlimpact": __version__}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "versions": versions,
+        "python": f"{platform.python_version()} ({platform.python_implementation()})",
+        "platform": f"{platform.platform()} ({platform.machine()})",
+    }
 
 
 def input_hashes():
