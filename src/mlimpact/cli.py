@@ -352,7 +352,7 @@ def _only_rerun_options(args):
     ``run`` but :data:`_RERUN_OPTIONS`, given a value other than its default)."""
     defaults = vars(build_parser().parse_args(["run"]))
     given = sorted(
-        "--" + {"models_file": "models", "scenario": "scenario"}.get(k, k).replace("_", "-")
+        "--" + {"models_file": "models"}.get(k, k).replace("_", "-")
         for k, value in vars(args).items()
         if k in defaults and k not in _RERUN_OPTIONS | {"from_manifest"} and value != defaults[k]
     )

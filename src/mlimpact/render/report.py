@@ -664,7 +664,7 @@ def _files_markdown(result):
         "- `models.csv`: per-model point estimate, mean, median and 95 % interval "
         "(baseline); the energy also by scope (phase accelerators, host, overhead).",
         "- `results.nc`: per-model statistics of every scenario and the "
-        "per-sample slopes (xarray/NetCDF).",
+        "per-sample slopes (NetCDF-4, CF-1.8: xarray.open_dataset reads it).",
         *(
             [
                 "- `validation.csv`, `validation_summary.csv`: published footprints against "
