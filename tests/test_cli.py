@@ -179,6 +179,16 @@ def flatten(tree, prefix=""):
     return {k: v for key, sub in tree.items() for k, v in flatten(sub, f"{prefix}/{key}").items()}
 
 
+def test_estimate_netcdf_passes_the_cf_checker(repo_root, tmp_path, cf_check):
+    from conftest import CF_LABEL_WARNING
+
+    out = tmp_path / "estimate.nc"
+    setup = str(repo_root / "examples/bert_base.toml")
+    assert main(["estimate", setup, "--samples", "256", "--out", str(out)]) == 0
+    errors, warnings = cf_check(out)
+    assert errors == [] and warnings == [CF_LABEL_WARNING] * 4  # model, statistic, scope, phase
+
+
 def test_estimate_writes_netcdf_and_keeps_existing_files(repo_root, tmp_path, capsys):
     import xarray as xr
 
@@ -186,7 +196,8 @@ def test_estimate_writes_netcdf_and_keeps_existing_files(repo_root, tmp_path, ca
     setup = str(repo_root / "examples/bert_base.toml")
     assert main(["estimate", setup, "--samples", "1024", "--out", str(out)]) == 0
     saved = xr.load_dataset(out)
-    assert saved.gwp.attrs["units"] == "kg CO2eq" and saved.attrs["samples"] == 1024
+    assert saved.gwp.attrs["units"] == "kg" and "kg CO2eq" in saved.gwp.attrs["long_name"]
+    assert saved.attrs["samples"] == 1024 and "units" not in saved.model.attrs
     before = out.read_bytes()
     assert main(["estimate", setup, "--samples", "1024", "--out", str(out)]) == 2
     assert "exists; use --force" in capsys.readouterr().err

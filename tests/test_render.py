@@ -216,3 +216,72 @@ def test_toml_text_round_trips_a_parameters_document():
     assert not toml_text(document).startswith("\n")
     with pytest.raises(TypeError, match="cannot write"):
         toml_text({"a": {"b": None}})
+
+
+def test_cf_units_name_every_criterion_in_udunits_spelling():
+    from mlimpact.quantities import CF_UNITS, CRITERIA, UNITS
+
+    # a new criterion adds its entry, or its files would keep a unit UDUNITS may not parse
+    assert set(CF_UNITS) == set(CRITERIA)
+    assert CF_UNITS["energy"] == "kW h" and UNITS["energy"] == "kWh"  # UDUNITS has no "kWh"
+    cfunits = pytest.importorskip("cfunits", exc_type=Exception)
+    for criterion, unit in CF_UNITS.items():
+        assert cfunits.Units(unit).isvalid, criterion
+
+
+def _labelled_dataset():
+    import xarray as xr
+
+    return xr.Dataset(
+        {
+            "gwp": (("model", "sample"), np.ones((2, 3)), {"units": "kg CO2eq"}),
+            "energy": (("model",), [1.0, 2.0], {"units": "kWh", "long_name": "energy"}),
+            "share": (("model",), [0.5, 0.25]),
+        },
+        coords={
+            "model": ["Pangu-\u03b1", "=cmd()"],
+            "publication_date": ("model", np.array(["2021-04-26", "NaT"], dtype="datetime64[ns]")),
+            "country": ("model", ["CHN", ""], {"units": "1"}),
+        },
+    )
+
+
+def test_describe_dataset_writes_cf_attributes():
+    from mlimpact.render.files import describe_dataset
+
+    data = describe_dataset(_labelled_dataset(), "test")
+    assert data.attrs["Conventions"] == "CF-1.8" and data.attrs["title"] == "test"
+    assert data.gwp.attrs["units"] == "kg" and "[kg CO2eq]" in data.gwp.attrs["long_name"]
+    assert "kg CO2eq" in data.gwp.attrs["comment"]
+    assert data.energy.attrs == {"units": "kW h", "long_name": "energy"}
+    assert data.share.attrs["units"] == "1"
+    for label in ("model", "country", "publication_date"):  # strings and dates: no units
+        assert "units" not in data[label].attrs and data[label].attrs["long_name"], label
+    assert list(data.sample.values) == [0, 1, 2] and data.sample.attrs["units"] == "1"
+
+
+def test_write_netcdf_round_trips_labels_dates_and_samples(tmp_path):
+    import xarray as xr
+
+    from mlimpact.render.files import describe_dataset, write_netcdf
+
+    data = describe_dataset(_labelled_dataset(), "test")
+    write_netcdf(data, tmp_path / "r.nc")
+    assert (tmp_path / "r.nc").read_bytes()[:4] == b"\x89HDF"  # NetCDF-4
+    back = xr.load_dataset(tmp_path / "r.nc")
+    assert list(back.model.values) == ["Pangu-\u03b1", "=cmd()"]  # UTF-8 char arrays
+    assert back.publication_date.dtype.kind == "M" and bool(back.publication_date[1].isnull())
+    assert str(back.publication_date.values[0])[:10] == "2021-04-26"
+    assert back.publication_date.encoding["units"] == "days since 1970-01-01"
+    xr.testing.assert_identical(back.drop_attrs(), data.drop_attrs())
+
+
+@pytest.mark.parametrize("bad", [None, "results", np.zeros(3)])
+def test_describe_and_encode_refuse_what_is_not_a_dataset(bad):
+    from mlimpact.errors import MlimpactError
+    from mlimpact.render.files import describe_dataset, netcdf_encoding
+
+    with pytest.raises(MlimpactError, match="expected an xarray Dataset"):
+        describe_dataset(bad, "title")
+    with pytest.raises(MlimpactError, match="expected an xarray Dataset"):
+        netcdf_encoding(bad)

@@ -210,8 +210,14 @@ def test_results_nc_is_self_describing_and_rebuilds_a_trend_figure(run_folder):
     assert data.attrs["Conventions"].startswith("CF") and "mlimpact" in data.attrs["source"]
     assert "mlimpact run" in data.attrs["history"]
     for name, variable in data.variables.items():
-        assert variable.attrs.get("long_name") and variable.attrs.get("units"), name
+        assert variable.attrs.get("long_name"), name
+        # units on numbers, none on labels; dates carry theirs in the file (CF time)
+        has_units = variable.dtype.kind not in "OUSM"
+        assert bool(variable.attrs.get("units")) == has_units, name
     assert "point" not in data.statistic.values and "energy_point" in data
+    assert data.publication_date.dtype.kind == "M"  # decoded: CF units "days since ..."
+    assert data.publication_date.encoding["units"] == "days since 1970-01-01"
+    assert list(data.sample.values) == list(range(128))
     # the energy trend figure from the file alone
     baseline = data.sel(scenario="baseline")
     energy = baseline.energy.dropna("model", how="all")
@@ -229,6 +235,31 @@ def test_results_nc_is_self_describing_and_rebuilds_a_trend_figure(run_folder):
     axis = figure.axes[0]
     assert axis.get_yscale() == "log" and len(axis.lines) >= 1
     assert len(axis.collections) >= 1  # the trend band
+
+
+def test_results_nc_passes_the_cf_checker(run_folder, cf_check):
+    from conftest import CF_LABEL_WARNING
+
+    errors, warnings = cf_check(run_folder / "results.nc")
+    assert errors == []
+    # one warning per label dimension (scenario, model, statistic, scope, phase, series,
+    # uncertainty), the one docs/user-guide.md lists
+    assert warnings == [CF_LABEL_WARNING] * 7
+
+
+def test_results_nc_units_are_udunits_with_the_equivalent_named(run_folder):
+    from mlimpact.quantities import CF_UNITS, CRITERIA, UNITS
+
+    data = xr.load_dataset(run_folder / "results.nc")
+    for criterion in CRITERIA:
+        for name in (criterion, f"{criterion}_point"):
+            attrs = data[name].attrs
+            assert attrs["units"] == CF_UNITS[criterion], name
+    assert data.gwp.attrs["units"] == "kg" and data.energy.attrs["units"] == "kW h"
+    assert UNITS["gwp"] in data.gwp.attrs["long_name"] and "equivalent" in data.gwp.attrs["comment"]
+    assert "comment" not in data.energy.attrs  # kW h is kWh spelled for UDUNITS
+    # NetCDF-4: an HDF5 file (NetCDF3 would start with b"CDF")
+    assert (run_folder / "results.nc").read_bytes()[:4] == b"\x89HDF"
 
 
 def test_specifications_and_robustness(run_folder):
@@ -341,3 +372,141 @@ def test_scenario_levels_on_common_draws(run_folder):
     for r in energy:
         if r["scenario"] == "location_shifting":
             assert float(r["change_low"]) == float(r["change_high"]) == 0.0
+
+
+def test_manifest_records_versions_platform_and_the_resolved_options(run_folder):
+    import json
+
+    from mlimpact.render.files import LIBRARIES
+
+    manifest = json.loads((run_folder / "manifest.json").read_text())
+    assert set(manifest["versions"]) == {"mlimpact", *LIBRARIES}
+    assert manifest["versions"]["numpy"] and manifest["versions"]["h5netcdf"]
+    assert manifest["python"][0].isdigit() and manifest["platform"]
+    options = manifest["options"]  # every default filled in, the config file's too
+    assert options["samples"] == 128 and options["specification_samples"] == 32
+    assert options["window"] == [2013, 2025] and options["method"] == "mc"
+    assert options["models_file"] is None and manifest["models_sha256"] is None
+    assert manifest["arguments"]["sensitivity_max"] == 128  # the command line, parsed
+    # the Sobol' analysis doubled 64 -> 128 base points without meeting its target
+    assert manifest["sensitivity"]["base_points"] == 128
+    assert manifest["sensitivity"]["converged"] is False
+    assert manifest["catalogue_file_sha256"] == manifest["data_sha256"]["parameters.toml"]
+
+
+def test_from_manifest_reruns_the_run_and_gives_the_same_claims(tmp_path, capsys):
+    import json
+
+    # a small run (one scenario, 32 samples, no Sobol' analysis nor specifications) whose
+    # options come from the command line and a config file
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[run]\nseed = 7\nscenarios = ["baseline"]\n[specifications]\nenabled = false\n'
+    )
+    first, again = tmp_path / "first", tmp_path / "again"
+    quick = ["--samples", "32", "--sensitivity-samples", "0", "--quiet"]
+    assert main(["run", *quick, "--config", str(config), "--out", str(first)]) == 0
+    manifest = first / "manifest.json"
+    config.unlink()  # the manifest alone reruns it
+    assert main(["run", "--from-manifest", str(manifest), "--quiet", "--out", str(again)]) == 0
+    assert (again / "claims.csv").read_bytes() == (first / "claims.csv").read_bytes()
+    rerun = json.loads((again / "manifest.json").read_text())
+    assert rerun["options"] == json.loads(manifest.read_text())["options"]
+    assert rerun["seed"] == 7 and "--from-manifest" in rerun["command"]
+    assert "warning" not in capsys.readouterr().err  # same versions: nothing to warn about
+
+
+def _manifest(tmp_path, **changes):
+    """A manifest of a run of 32 samples, as ``run`` writes it, with ``changes``; its path."""
+    import json
+
+    from mlimpact._version import __version__
+    from mlimpact.render.files import input_hashes
+    from mlimpact.study.options import StudyOptions, catalogue_of, options_document
+    from mlimpact.uncertainty.catalogue import catalogue_hash
+
+    options = StudyOptions(samples=32)
+    document = {
+        "mlimpact": __version__,
+        "options": options_document(options),
+        "data_sha256": input_hashes(),
+        "catalogue_sha256": catalogue_hash(catalogue_of(options, {})),
+        "files": {},
+    }
+    for key, value in changes.items():
+        if key.startswith("option_"):
+            document["options"][key.removeprefix("option_")] = value
+        else:
+            document[key] = value
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda tmp: tmp / "nowhere.json", "no such manifest"),
+        (lambda tmp: tmp, "a folder, not a regular file"),
+        (lambda tmp: _written(tmp, '{"mlimpact": "0.1.0", "options": {'), "malformed JSON"),
+        (lambda tmp: _written(tmp, "[1, 2]"), "not the manifest of an mlimpact run"),
+        (lambda tmp: _written(tmp, "[" * 5000 + "]" * 5000), "nests objects or arrays deeper"),
+        (lambda tmp: _manifest(tmp, mlimpact="0.0.1"), "written by mlimpact 0.0.1, this is"),
+        (lambda tmp: _manifest(tmp, option_banana=1), "unknown option(s) banana"),
+        (lambda tmp: _manifest(tmp, option_samples="32"), "option samples must be a whole"),
+        (lambda tmp: _manifest(tmp, option_window=5), "option window must be a list"),
+        (lambda tmp: _manifest(tmp, option_fit="cubic"), "fit must be one of"),
+        (lambda tmp: _manifest(tmp, data_sha256={}), "packaged tables differ"),
+        (lambda tmp: _manifest(tmp, catalogue_sha256="0" * 64), "catalogue of uncertain inputs"),
+    ],
+)
+def test_a_bad_manifest_ends_in_one_error_line(tmp_path, capsys, make, message):
+    out = tmp_path / "out"
+    assert main(["run", "--from-manifest", str(make(tmp_path)), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("mlimpact: error:") and err.count("\n") == 1
+    assert not out.exists()
+
+
+def _written(tmp_path, text):
+    path = tmp_path / "manifest.json"
+    path.write_text(text)
+    return path
+
+
+def test_from_manifest_refuses_the_options_the_manifest_sets(tmp_path, capsys):
+    manifest = _manifest(tmp_path)
+    assert main(["run", "--from-manifest", str(manifest), "--samples", "64", "--fit", "huber"]) == 2
+    err = capsys.readouterr().err
+    assert "not --fit, --samples" in err and "takes only --force, --out" in err
+
+
+def test_other_library_versions_only_warn(tmp_path, capsys):
+    from mlimpact import cli
+
+    cli._warn_versions("m.json", {"versions": {"numpy": "0.0.1", "nonexistent": "1"}})
+    err = capsys.readouterr().err
+    assert err.startswith("mlimpact: warning: m.json: the run used numpy 0.0.1, this is")
+    assert err.count("\n") == 1
+
+
+def test_options_document_round_trips_and_refuses_what_json_cannot_hold():
+    import datetime
+
+    from mlimpact.errors import MlimpactError
+    from mlimpact.study.options import StudyOptions, options_document, options_from_document
+
+    options = StudyOptions(
+        samples=64,
+        scenarios=("baseline",),
+        specification_axes={"window": ("2015-2025",)},
+        uncertainty={"lifetime_years": {"distribution": {"kind": "uniform", "low": 3, "high": 8}}},
+    )
+    assert options_from_document(options_document(options), "m") == options
+    with pytest.raises(MlimpactError, match="expected StudyOptions"):
+        options_document({"samples": 64})
+    with pytest.raises(MlimpactError, match="does not survive JSON"):
+        options_document(StudyOptions(uncertainty={"x": {"since": datetime.date(2020, 1, 1)}}))
+    with pytest.raises(MlimpactError, match="m: missing option.s. seed"):
+        document = options_document(options)
+        options_from_document({k: v for k, v in document.items() if k != "seed"}, "m")

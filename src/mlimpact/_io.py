@@ -4,9 +4,10 @@
   ``mlimpact.data``;
 - :func:`load_toml`: a user's TOML file (setup, parameters, run configuration), every failure
   turned into one :class:`~mlimpact.errors.MlimpactError` line naming the file;
+- :func:`load_json`: a JSON file a user hands back (a run's manifest), the same way;
 - :func:`read_user_csv`: a user's CSV file (an Epoch export, an inventory, a table of published
   footprints), the same way;
-- both read only regular files (a pipe, a device or a folder is refused before it is read, so a
+- they read only regular files (a pipe, a device or a folder is refused before it is read, so a
   FIFO cannot hang a command nor ``/dev/zero`` fill the memory), of at most
   :data:`MAX_FILE_BYTES` (64 MiB: the largest inputs mlimpact knows, an Epoch AI export and the
   inventories of a portfolio, are a few MiB), and :func:`load_toml` refuses documents nested
@@ -139,6 +140,29 @@ def load_toml(path, what):
     except RecursionError:  # the parser recurses once per level of arrays and inline tables
         raise too_deep from None
     if _depth(document) > MAX_TOML_DEPTH:
+        raise too_deep
+    return document
+
+
+def load_json(path, what):
+    """Parse the JSON file ``path`` (a result folder's manifest); ``what`` names the kind of
+    file in messages. Read as :func:`load_toml` reads: a regular file of at most
+    :data:`MAX_FILE_BYTES`, nested at most :data:`MAX_TOML_DEPTH` levels; every failure is one
+    :class:`~mlimpact.errors.MlimpactError` line naming the file."""
+    import json
+
+    path = Path(path)
+    raw = _read_user_bytes(path, what)
+    too_deep = MlimpactError(f"{path}: {what} nests objects or arrays deeper than {MAX_TOML_DEPTH}")
+    try:
+        document = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as error:
+        raise MlimpactError(f"{path}: cannot read {what} ({error.__class__.__name__})") from None
+    except json.JSONDecodeError as error:
+        raise MlimpactError(f"{path}: malformed JSON: {error}") from None
+    except RecursionError:
+        raise too_deep from None
+    if isinstance(document, (dict, list)) and _depth(document) > MAX_TOML_DEPTH:
         raise too_deep
     return document
 

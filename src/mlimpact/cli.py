@@ -277,9 +277,11 @@ def _readable_toml(*files):
             load_toml(path, what)
 
 
-def _run(args):
-    import time
-
+def _study_options(args):
+    """The main job's options: those a manifest recorded (``--from-manifest FILE``), or those
+    of the command line amended by ``--config FILE``; checked before any work."""
+    if args.from_manifest:
+        return _manifest_options(args)
     _readable_toml((args.config, "config file"))
     from mlimpact.study import options
 
@@ -304,14 +306,23 @@ def _run(args):
     if args.config:
         study_options = options.apply_config(study_options, args.config)
     options.validate_options(study_options)
-    # the study and the report need the heavy modules: imported once the options are valid, so
-    # that a bad option or config file fails fast
-    from mlimpact.render import report, text
-    from mlimpact.study import claims
+    return study_options
 
-    args.seed = study_options.seed  # a --config file may set it
+
+def _run(args):
+    import time
+
+    study_options = _study_options(args)
+    # the study and the report need the heavy modules: imported once the options are valid, so
+    # that a bad option, config file or manifest fails fast
+    from mlimpact.render import report, text
+    from mlimpact.study import claims, options
+
+    args.seed = study_options.seed  # a --config file or a manifest may set it
     folder = files.ResultFolder(
-        args.out, args.force, _metadata(args, options.catalogue_of(study_options, {}))
+        args.out,
+        args.force,
+        _metadata(args, options.catalogue_of(study_options, {}), study_options),
     )
     started = time.monotonic()
     with folder as directory:
@@ -319,6 +330,7 @@ def _run(args):
             result = claims.run_study(
                 study_options, progress=None if args.quiet else _progress_bar(), client=client
             )
+        folder.metadata.update(_run_metadata(result))
         report.write_study(result, directory, command=_command(args))
     folder = folder.path
     if not args.quiet:
@@ -330,22 +342,139 @@ def _run(args):
     print(text.claims_lines(result.claims))
 
 
+#: Options ``run --from-manifest`` takes besides the manifest: where the result goes, and how
+#: it is computed, never what (the results do not depend on the chunks' scheduling).
+_RERUN_OPTIONS = {"out", "force", "quiet", "scheduler", "workers"}
+
+
+def _only_rerun_options(args):
+    """Refuse ``run --from-manifest`` with an option that the manifest sets (any option of
+    ``run`` but :data:`_RERUN_OPTIONS`, given a value other than its default)."""
+    defaults = vars(build_parser().parse_args(["run"]))
+    given = sorted(
+        "--" + {"models_file": "models"}.get(k, k).replace("_", "-")
+        for k, value in vars(args).items()
+        if k in defaults and k not in _RERUN_OPTIONS | {"from_manifest"} and value != defaults[k]
+    )
+    if given:
+        raise MlimpactError(
+            f"--from-manifest takes the run's options from the manifest, not {', '.join(given)} "
+            f"(it takes only {', '.join('--' + o for o in sorted(_RERUN_OPTIONS))})"
+        )
+
+
+def _manifest_options(args):
+    """The options recorded in the manifest ``args.from_manifest`` (``run --from-manifest``),
+    once the manifest is checked against this installation: the same mlimpact version, the
+    same packaged tables, the same models file and catalogue; other library versions only
+    warn (they may change the last digits)."""
+    from mlimpact._io import load_json
+    from mlimpact.study import options
+    from mlimpact.uncertainty.catalogue import catalogue_hash
+
+    _only_rerun_options(args)
+    path = args.from_manifest
+    manifest = load_json(path, "manifest")
+    if not isinstance(manifest, dict) or not {"mlimpact", "options"} <= set(manifest):
+        raise MlimpactError(f"{path}: not the manifest of an mlimpact run (no version or options)")
+    if manifest["mlimpact"] != __version__:
+        raise MlimpactError(
+            f"{path}: written by mlimpact {str(manifest['mlimpact'])[:40]}, this is "
+            f"mlimpact {__version__}: install that version to rerun it"
+        )
+    recorded, here = manifest.get("data_sha256"), files.input_hashes()
+    if recorded != here:
+        recorded = recorded if isinstance(recorded, dict) else {}
+        changed = sorted(n for n in set(here) | set(recorded) if here.get(n) != recorded.get(n))
+        raise MlimpactError(
+            f"{path}: the packaged tables differ from the run's ({', '.join(map(str, changed))})"
+        )
+    study_options = options.options_from_document(manifest["options"], f"{path}: options")
+    if study_options.models_file is not None:
+        digest = options.records_of(study_options)[1]
+        if digest != manifest.get("models_sha256"):
+            raise MlimpactError(
+                f"{path}: {study_options.models_file} has changed since the run (SHA-256)"
+            )
+    options.validate_options(study_options)
+    if catalogue_hash(options.catalogue_of(study_options, {})) != manifest.get("catalogue_sha256"):
+        raise MlimpactError(f"{path}: the catalogue of uncertain inputs differs from the run's")
+    _warn_versions(path, manifest)
+    return study_options
+
+
+def _warn_versions(path, manifest):
+    """One warning line per library whose version differs from the manifest's; returns
+    None."""
+    recorded = (manifest.get("versions") or {}) if isinstance(manifest, dict) else {}
+    here = files.environment()["versions"]
+    for name, version in here.items():
+        if isinstance(recorded, dict) and name in recorded and recorded[name] != version:
+            print(
+                f"mlimpact: warning: {path}: the run used {name} {recorded[name]}, this is "
+                f"{version}: the last digits may differ",
+                file=sys.stderr,
+            )
+
+
 def _command(args):
     import shlex
 
     return shlex.join(["mlimpact", *args.argv])
 
 
-def _metadata(args, catalogue=None):
-    """What a result folder's manifest records besides its files."""
+def _arguments(args):
+    """Every argument of the command line, defaults filled in (for manifests)."""
+    return {k: v for k, v in sorted(vars(args).items()) if k not in ("handler", "argv")}
+
+
+def _metadata(args, catalogue=None, study_options=None):
+    """What a result folder's manifest records besides its files: the command and every
+    argument (defaults filled in), mlimpact's and its libraries' versions, Python and the
+    platform, the hashes of the catalogue and the packaged tables, and for ``run`` the
+    resolved options (:func:`mlimpact.study.options.options_document`, the models file's path
+    made absolute) that ``run --from-manifest`` reruns."""
     from mlimpact.uncertainty.catalogue import catalogue_hash, default_catalogue
 
-    return {
+    data = files.input_hashes()
+    metadata = {
         "command": _command(args),
         "seed": args.seed,
+        "arguments": _arguments(args),
+        **files.environment(),
         "catalogue_sha256": catalogue_hash(default_catalogue() if catalogue is None else catalogue),
-        "data_sha256": files.input_hashes(),
+        "catalogue_file": "parameters.toml",
+        "catalogue_file_sha256": data.get("parameters.toml"),
+        "data_sha256": data,
     }
+    if study_options is not None:
+        import dataclasses
+        import os
+
+        from mlimpact.study.options import options_document
+
+        if study_options.models_file is not None:
+            absolute = os.path.abspath(study_options.models_file)
+            study_options = dataclasses.replace(study_options, models_file=absolute)
+        metadata["options"] = options_document(study_options)
+    return metadata
+
+
+def _run_metadata(result):
+    """What the manifest of ``run`` records once the study is done: the models file's SHA-256
+    (None: the embedded snapshot) and the Sobol' analysis's N reached (base points, whether
+    every reported interval met the target, the widest half-width); None where skipped."""
+    sensitivity = None
+    if result.sensitivity is not None:
+        attrs = result.sensitivity["models"].attrs
+        sensitivity = {
+            "base_points": int(attrs["base_points"]),
+            "converged": None if "converged" not in attrs else bool(attrs["converged"]),
+            "widest_st_halfwidth": (
+                None if "widest_st_halfwidth" not in attrs else float(attrs["widest_st_halfwidth"])
+            ),
+        }
+    return {"models_sha256": result.models_sha256, "sensitivity": sensitivity}
 
 
 def _progress_bar():
@@ -545,11 +674,10 @@ _positive_int, _non_negative_int = _int_at_least(1), _int_at_least(0)
 
 
 def _seed(text):
-    """A ``--seed``: 0 to :data:`mlimpact.study.options.MAX_SEED` (result files store it as a
-    32-bit integer)."""
+    """A ``--seed``: 0 to :data:`mlimpact.study.options.MAX_SEED`."""
     from mlimpact.study.options import MAX_SEED
 
-    return _int_at_least(0, MAX_SEED, " (results files store the seed as a 32-bit integer)")(text)
+    return _int_at_least(0, MAX_SEED)(text)
 
 
 def _run_samples(text):
@@ -557,7 +685,7 @@ def _run_samples(text):
     configuration file's ``[run] samples``."""
     from mlimpact.study.options import MAX_SAMPLES
 
-    return _int_at_least(1, MAX_SAMPLES, " (results.nc stores it as a 32-bit integer)")(text)
+    return _int_at_least(1, MAX_SAMPLES)(text)
 
 
 def _workers(text):
@@ -918,7 +1046,7 @@ def _add_run_command(commands):
         help="most base points of that doubling (default "
         f"{defaults.sensitivity_max}: about 70 s on 2 cores)",
     )
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_rerun_options(run)
     _add_model_options(run)
     run.add_argument(
         "--fit",
@@ -935,6 +1063,18 @@ def _add_run_command(commands):
     )
     _add_backend_options(run)
     run.set_defaults(handler=_run)
+
+
+def _add_rerun_options(run):
+    """``run --quiet`` and ``run --from-manifest FILE``."""
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--from-manifest",
+        metavar="FILE",
+        help="rerun the run whose manifest.json is FILE, with the options it recorded "
+        "(the same claims.csv, byte for byte, with the same versions); takes only --out, "
+        "--force, --quiet, --scheduler and --workers",
+    )
 
 
 def _add_sensitivity_command(commands):

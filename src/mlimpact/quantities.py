@@ -31,6 +31,13 @@ ENERGY_SCOPES = ("accelerators", "host", "overhead")
 COMPONENTS = ("die", "memory", "other", "total")
 #: Units of every criterion.
 UNITS = {"energy": "kWh", "gwp": "kg CO2eq", "adpe": "kg Sb eq", "pe": "MJ", "water": "L"}
+#: Units of every criterion as NetCDF files write them: UDUNITS-2 spellings, which the CF
+#: conventions require (``kWh`` is not one: ``kW h`` is). UDUNITS has no unit for an
+#: equivalent, so an impact counted in a reference substance's mass (kg CO2eq, kg Sb eq) is
+#: written as the mass, ``kg``, and the files name the equivalent in ``long_name`` and
+#: ``comment`` (:func:`mlimpact.render.files.describe_dataset`). A criterion whose unit is a
+#: plain physical unit writes it as is (water: ``L``).
+CF_UNITS = {"energy": "kW h", "gwp": "kg", "adpe": "kg", "pe": "MJ", "water": "L"}
 #: Long names for attrs and tables.
 LONG_NAMES = {
     "energy": "electricity used by the training run",

@@ -4,9 +4,11 @@
   is written under a temporary name in its folder and renamed into place when complete.
 - A result folder (:class:`ResultFolder`) is a transaction: its files are written into a hidden
   sibling folder, which replaces the target only when every file is written, with a
-  ``manifest.json`` (version, command line, seed, hashes of the catalogue and the data, each
-  file's SHA-256). The target then holds either the earlier result or the new one, never a
-  mix; the swap is one ``renameat2(RENAME_EXCHANGE)`` where the system has it.
+  ``manifest.json`` (versions of mlimpact and its libraries, Python and the platform
+  (:func:`environment`), command line, seed, hashes of the catalogue and the data, each file's
+  SHA-256, and what the command adds: ``run`` its resolved options, which
+  ``run --from-manifest`` reruns). The target then holds either the earlier result or the
+  new one, never a mix; the swap is one ``renameat2(RENAME_EXCHANGE)`` where the system has it.
 - A folder is replaced only if it is empty or holds an mlimpact result (a manifest whose
   files match it); with ``force``, also a damaged mlimpact result. Any other folder is
   refused, and so is a result folder holding any file its manifest does not list (a file the
@@ -73,13 +75,40 @@ def _publish(temporary, path, mode=0o666):
     os.chmod(temporary, mode & ~umask())
 
 
+#: The NetCDF writer: NetCDF-4 (HDF5) through h5netcdf and h5py, pure pip wheels that need no
+#: netCDF C library, named so that a file's format does not depend on what else is installed.
+NETCDF_ENGINE = "h5netcdf"
+#: How dates are stored: days since the epoch, the proleptic Gregorian calendar (CF 4.4).
+DATE_ENCODING = {"units": "days since 1970-01-01", "calendar": "proleptic_gregorian"}
+
+
+def netcdf_encoding(dataset):
+    """The per-variable encoding :func:`write_netcdf` uses for ``dataset``: strings as
+    character arrays (``char``, UTF-8), which every CF reader and checker takes (the CF
+    checker refuses NetCDF-4's variable-length strings), and dates as days since 1970-01-01
+    (:data:`DATE_ENCODING`, decoded to ``datetime64`` when read back)."""
+    import xarray as xr
+
+    if not isinstance(dataset, xr.Dataset):
+        raise MlimpactError(f"netcdf_encoding: expected an xarray Dataset (got {dataset!r:.60})")
+    encoding = {}
+    for name, variable in dataset.variables.items():
+        if variable.dtype.kind in "OUS":
+            encoding[name] = {"dtype": "S1"}
+        elif variable.dtype.kind == "M":
+            encoding[name] = {**DATE_ENCODING, "dtype": "float64"}
+    return encoding
+
+
 def write_netcdf(dataset, path):
-    """Write an xarray Dataset to NetCDF atomically (scipy's NetCDF3 writer, whatever else
-    is installed, so that a file's format does not depend on the machine)."""
+    """Write an xarray Dataset to ``path`` atomically, as NetCDF-4 through
+    :data:`NETCDF_ENGINE` with :func:`netcdf_encoding` (``xarray.load_dataset(path)`` reads
+    it back, dates decoded)."""
     path = Path(path)
+    encoding = netcdf_encoding(dataset)
     try:
         with atomic_write(path) as temporary:
-            dataset.to_netcdf(temporary, engine="scipy")
+            dataset.to_netcdf(temporary, engine=NETCDF_ENGINE, encoding=encoding)
             _publish(temporary, path)
     except OSError as error:
         raise _write_error(path, error) from None
@@ -321,6 +350,43 @@ class ResultFolder:
         self._directory = None
 
 
+#: The libraries whose versions a manifest records (distribution names): those the numbers
+#: go through (numba compiles the kernels with llvmlite), and those that write the files.
+LIBRARIES = (
+    "numpy",
+    "numba",
+    "llvmlite",
+    "scipy",
+    "xarray",
+    "pandas",
+    "matplotlib",
+    "h5netcdf",
+    "h5py",
+)
+
+
+def environment():
+    """What a manifest records of the machine: ``versions`` (mlimpact's and each of
+    :data:`LIBRARIES`, None where one is not installed), ``python`` (version and
+    implementation) and ``platform`` (``platform.platform()`` and the machine's architecture)."""
+    import platform
+    from importlib import metadata
+
+    from mlimpact._version import __version__
+
+    versions = {"mlimpact": __version__}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "versions": versions,
+        "python": f"{platform.python_version()} ({platform.python_implementation()})",
+        "platform": f"{platform.platform()} ({platform.machine()})",
+    }
+
+
 def input_hashes():
     """SHA-256 of every packaged table (``data/``), for manifests."""
     from importlib import resources
@@ -351,16 +417,47 @@ COORDINATES = {
 }
 
 
+def _criterion_attributes(attrs):
+    """CF attributes of a variable of a criterion (its ``units`` one of
+    :data:`~mlimpact.quantities.UNITS`), in place: the UDUNITS spelling of
+    :data:`~mlimpact.quantities.CF_UNITS`, and where that is the mass of an equivalent (kg for
+    kg CO2eq) the equivalent in ``long_name`` and ``comment``."""
+    from mlimpact.quantities import CF_UNITS, CRITERIA, UNITS
+
+    criterion = {UNITS[c]: c for c in CRITERIA}.get(attrs.get("units"))
+    if criterion is None:
+        return
+    unit, spelled = UNITS[criterion], CF_UNITS[criterion]
+    attrs["units"] = spelled
+    if unit.replace(" ", "") != spelled.replace(" ", ""):  # an equivalent, not a spelling
+        attrs["long_name"] = f"{attrs.get('long_name', criterion)} [{unit}]"
+        attrs["comment"] = (
+            f"values in {unit}: units gives the mass of the reference substance "
+            f"({spelled}), since UDUNITS has no unit for an equivalent"
+        )
+
+
 def describe_dataset(dataset, title, catalogue=None, command=None, **attrs):
-    """A copy of ``dataset`` made self-describing (CF-like): ``Conventions``, ``title``,
-    ``source`` (mlimpact's version), ``history`` (UTC time and command), the catalogue's
-    hash, and ``long_name`` and ``units`` on every variable and coordinate ("1" for
-    labels and dimensionless numbers); ``attrs`` are added as they are (the power model...)."""
+    """A copy of ``dataset`` made self-describing by the CF conventions (CF-1.8):
+    ``Conventions``, ``title``, ``source`` (mlimpact's version), ``history`` (UTC time and
+    command), the catalogue's hash; ``long_name`` on every variable and coordinate; ``units``
+    on every numeric one, in UDUNITS spelling (a criterion's from
+    :data:`~mlimpact.quantities.CF_UNITS`, "1" for dimensionless numbers), none on strings and
+    dates (dates get theirs when written, :func:`netcdf_encoding`); a ``sample`` coordinate
+    (0, 1, ...) where the ``sample`` dimension has none. ``attrs`` are added as they are (the
+    power model...)."""
     import datetime
+
+    import numpy as np
+    import xarray as xr
 
     from mlimpact._version import __version__
 
+    if not isinstance(dataset, xr.Dataset):
+        raise MlimpactError(f"describe_dataset: expected an xarray Dataset (got {dataset!r:.60})")
     data = dataset.copy()
+    if "sample" in data.dims and "sample" not in data.coords:
+        data = data.assign_coords(sample=np.arange(data.sizes["sample"]))
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     data.attrs.update(
         {
@@ -377,8 +474,11 @@ def describe_dataset(dataset, title, catalogue=None, command=None, **attrs):
     data.attrs.update(attrs)
     for name, variable in data.variables.items():
         variable.attrs.setdefault("long_name", COORDINATES.get(name, name.replace("_", " ")))
-        if variable.dtype.kind in "OUS" or name in COORDINATES or "units" not in variable.attrs:
-            variable.attrs.setdefault("units", "1")
+        if variable.dtype.kind in "OUSM":
+            variable.attrs.pop("units", None)
+            continue
+        _criterion_attributes(variable.attrs)
+        variable.attrs.setdefault("units", "1")
     return data
 
 

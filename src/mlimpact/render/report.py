@@ -410,13 +410,10 @@ def _model_coordinates(baseline, names):
     def column(values, missing=""):
         return [values[index[n]] if n in index else missing for n in names]
 
-    dates = [str(d) for d in notable.dates]
+    # a date coordinate (CF time, decoded by xarray), NaT for a model the baseline lacks
+    dates = np.array(column([str(d) for d in notable.dates], "NaT"), dtype="datetime64[ns]")
     return {
-        "publication_date": (
-            "model",
-            column(dates),
-            {"long_name": "publication date of the model (YYYY-MM-DD)"},
-        ),
+        "publication_date": ("model", dates, {"long_name": "publication date of the model"}),
         "hardware": (
             "model",
             column(list(notable.hardware)),
@@ -667,7 +664,7 @@ def _files_markdown(result):
         "- `models.csv`: per-model point estimate, mean, median and 95 % interval "
         "(baseline); the energy also by scope (phase accelerators, host, overhead).",
         "- `results.nc`: per-model statistics of every scenario and the "
-        "per-sample slopes (xarray/NetCDF).",
+        "per-sample slopes (NetCDF-4, CF-1.8: xarray.open_dataset reads it).",
         *(
             [
                 "- `validation.csv`, `validation_summary.csv`: published footprints against "

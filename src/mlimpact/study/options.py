@@ -69,6 +69,74 @@ class StudyOptions:
     specification_mode: str = "one-at-a-time"
 
 
+def options_document(options):
+    """The options as a JSON document (field -> value, every default filled in, tuples as
+    lists), which :func:`options_from_document` turns back into the same options; a
+    manifest records it so that ``mlimpact run --from-manifest`` reruns the run."""
+    import json
+
+    if not isinstance(options, StudyOptions):
+        raise MlimpactError(f"options_document: expected StudyOptions (got {options!r:.60})")
+    lost = MlimpactError(
+        "options: a value does not survive JSON (a date, NaN or infinity in the [uncertainty] "
+        "section?), so the run could not be rerun from its manifest"
+    )
+    try:
+        document = json.loads(json.dumps(dataclasses.asdict(options), allow_nan=False))
+    except (TypeError, ValueError):
+        raise lost from None
+    if options_from_document(document, "options") != options:
+        raise lost
+    return document
+
+
+#: The JSON type of each kind of option field, and its name in messages.
+_JSON_KINDS = {
+    int: ((int,), "whole number"),
+    float: ((int, float), "number"),
+    str: ((str,), "string"),
+    bool: ((bool,), "true or false"),
+    tuple: ((list,), "list"),
+    dict: ((dict,), "object"),
+}
+
+
+def _option_value(source, name, value, kind, default):
+    """One option of a document, checked against its field's type and turned back into it
+    (lists into tuples, dicts of lists into dicts of tuples)."""
+    if value is None and default is None:
+        return None
+    accepted, what = _JSON_KINDS[kind]
+    if not isinstance(value, accepted) or (isinstance(value, bool) and kind is not bool):
+        raise MlimpactError(f"{source}: option {name} must be a {what} (got {value!r:.60})")
+    if kind is tuple:
+        return tuple(value)
+    if name == "specification_axes":
+        return {axis: tuple(v) if isinstance(v, list) else v for axis, v in value.items()}
+    return float(value) if kind is float else value
+
+
+def options_from_document(document, source):
+    """The :class:`StudyOptions` of a document of :func:`options_document` (``source`` names
+    it in messages): every field present, no other, each of its field's type; the values
+    themselves are checked by :func:`validate_options`."""
+    if not isinstance(document, dict):
+        raise MlimpactError(f"{source}: options must be a JSON object (got {document!r:.60})")
+    fields = {f.name: f for f in dataclasses.fields(StudyOptions)}
+    unknown, missing = set(document) - set(fields), set(fields) - set(document)
+    if unknown:
+        raise MlimpactError(f"{source}: unknown option(s) {', '.join(sorted(map(str, unknown)))}")
+    if missing:
+        raise MlimpactError(f"{source}: missing option(s) {', '.join(sorted(missing))}")
+    defaults = StudyOptions()
+    return StudyOptions(
+        **{
+            name: _option_value(source, name, document[name], f.type, getattr(defaults, name))
+            for name, f in fields.items()
+        }
+    )
+
+
 def records_of(options):
     """``(records, sha256)`` of the options' models file, or ``(None, None)`` for the
     embedded snapshot."""
@@ -198,11 +266,10 @@ CONFIG_KEYS = {
     "models": str,
 }
 #: Largest samples (``[run] samples``, ``[specifications] samples``, ``--samples`` of ``run``)
-#: and seed a run takes: 2**31 - 1, because results.nc is NetCDF3 (scipy's writer), which
-#: stores the samples and the seed as 32-bit integer attributes; a larger value would fail
-#: only when the results are written, after the whole computation. (The samples are far
-#: beyond what a run's memory holds long before; the seed is hashed by numpy's
-#: ``SeedSequence``, which takes any whole number >= 0, so no randomness is lost.)
+#: and seed a run takes: 2**31 - 1, set when results.nc was NetCDF3, whose integer attributes
+#: are 32-bit, and kept now that it is NetCDF-4 (64-bit attributes): the samples are far beyond
+#: what a run's memory holds long before, and the seed is hashed by numpy's ``SeedSequence``,
+#: so no randomness is lost.
 MAX_SAMPLES = MAX_SEED = 2**31 - 1
 #: Ranges of the whole numbers of a configuration file.
 _INT_RANGES = {
