@@ -383,6 +383,32 @@ def test_weighted_median_is_the_median_of_the_values_repeated(values, seed):
     assert weighted_median(values, counts.astype(float)) == expected
 
 
+def _weighted_median_numpy(values, weights):
+    """The weighted median by whole-array numpy (the kernel's reference): sort each row, sum
+    the weights in that order, take the first values that reach and pass half the total."""
+    w = np.where(np.isnan(values), 0.0, weights)
+    order = np.argsort(values, axis=-1)  # NaN last
+    v = np.take_along_axis(values, order, axis=-1)
+    cumulative = np.cumsum(np.take_along_axis(w, order, axis=-1), axis=-1)
+    half = cumulative[..., -1:] / 2
+    lower = np.argmax(cumulative >= half, axis=-1)[..., None]
+    upper = np.argmax(cumulative > half, axis=-1)[..., None]
+    median = (np.take_along_axis(v, lower, -1) + np.take_along_axis(v, upper, -1))[..., 0] / 2
+    return np.where(cumulative[..., -1] > 0, median, np.nan)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31), rows=st.integers(1, 40), n=st.integers(1, 60))
+def test_weighted_median_kernel_equals_numpy_with_nan_and_real_weights(seed, rows, n):
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(2, rows, n)).round(1)  # ties on purpose
+    values[rng.random(values.shape) < 0.1] = np.nan
+    weights = rng.exponential(size=values.shape) * (rng.random(values.shape) < 0.8)
+    np.testing.assert_array_equal(
+        weighted_median(values, weights), _weighted_median_numpy(values, weights)
+    )
+
+
 def test_huber_fit_with_bootstrap_counts_is_the_fit_of_the_repeated_rows():
     # a bootstrap sample's counts weigh its rows: the fit must be that of the rows repeated
     rng = np.random.default_rng(3)

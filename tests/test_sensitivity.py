@@ -1,5 +1,7 @@
 """Sobol' indices: analytic cases, equality with SALib on the same samples, many outputs."""
 
+import math
+
 import numpy as np
 import pytest
 from SALib.analyze import sobol as salib_sobol
@@ -280,3 +282,13 @@ def test_a_wall_clock_budget_stops_the_doubling():
         from mlimpact.study.options import StudyOptions, validate_options
 
         validate_options(StudyOptions(sensitivity_budget=-1))
+
+
+def test_the_next_n_is_what_the_target_needs_not_a_doubling():
+    # a half-width of 0.051 at N = 8192 needs 8192 x (0.051 / 0.05)^2 x 1.1 = 9375 base points:
+    # ten multiples of 1024, not 16384
+    assert impact.next_checkpoint(8192, 0.051, 0.05, 1024) == 10240
+    # far from the target: at most a doubling; close to it: at least one more multiple
+    assert impact.next_checkpoint(1024, 0.5, 0.05, 1024) == 2048
+    assert impact.next_checkpoint(4096, 0.0478, 0.05, 1024) == 5120
+    assert impact.next_checkpoint(64, math.inf, 0.05, 16) == 128

@@ -21,7 +21,9 @@ References
 import warnings
 
 import numpy as np
+from numba import prange
 
+from mlimpact._config import PARALLEL_JIT_OPTIONS, njit
 from mlimpact.uncertainty.sampling import Design
 
 UNCERTAINTIES = ("input", "dataset", "combined")
@@ -117,16 +119,50 @@ def fit_slopes(t, y, weights=None, method="ols"):
 def weighted_median(values, weights):
     """Median along the last axis of ``values`` where each value counts ``weights`` times: with
     whole counts, ``numpy.median`` of the values repeated (the mean of the two middle ones for
-    an even total); NaN values and zero weights are left out; NaN where nothing weighs."""
-    w = np.where(np.isnan(values), 0.0, weights)
-    order = np.argsort(values, axis=-1)  # NaN last
-    v = np.take_along_axis(values, order, axis=-1)
-    cumulative = np.cumsum(np.take_along_axis(w, order, axis=-1), axis=-1)
-    half = cumulative[..., -1:] / 2
-    lower = np.argmax(cumulative >= half, axis=-1)[..., None]
-    upper = np.argmax(cumulative > half, axis=-1)[..., None]
-    median = (np.take_along_axis(v, lower, -1) + np.take_along_axis(v, upper, -1))[..., 0] / 2
-    return np.where(cumulative[..., -1] > 0, median, np.nan)
+    an even total); NaN values and zero weights are left out; NaN where nothing weighs.
+    ``weights`` must be >= 0 and broadcast to ``values``' shape."""
+    values = np.asarray(values, dtype=np.float64)
+    weights = np.broadcast_to(np.asarray(weights, dtype=np.float64), values.shape)
+    shape = values.shape[:-1]
+    rows = np.ascontiguousarray(values.reshape(-1, values.shape[-1]))
+    out = np.empty(rows.shape[0])
+    _weighted_median_rows(rows, np.ascontiguousarray(weights.reshape(rows.shape)), out)
+    return out.reshape(shape)
+
+
+@njit(**PARALLEL_JIT_OPTIONS)
+def _weighted_median_rows(values, weights, out):
+    """:func:`weighted_median` of every row of ``values`` (row, value) into ``out`` (row): the
+    values of positive weight sorted, their weights summed in that order; the lower middle is
+    the first value whose running total reaches half the total, the upper middle the first
+    that passes it (in parallel over rows)."""
+    n_rows, n = values.shape
+    for r in prange(n_rows):
+        kept_values = np.empty(n)
+        kept_weights = np.empty(n)
+        k = 0
+        for j in range(n):
+            if not np.isnan(values[r, j]) and weights[r, j] > 0.0:
+                kept_values[k] = values[r, j]
+                kept_weights[k] = weights[r, j]
+                k += 1
+        if k == 0:
+            out[r] = np.nan
+            continue
+        order = np.argsort(kept_values[:k])
+        total = 0.0
+        for i in range(k):
+            total += kept_weights[order[i]]
+        half = total / 2.0
+        running, lower, upper = 0.0, -1, -1
+        for i in range(k):
+            running += kept_weights[order[i]]
+            if lower < 0 and running >= half:
+                lower = order[i]
+            if running > half:
+                upper = order[i]
+                break
+        out[r] = (kept_values[lower] + kept_values[upper]) / 2.0
 
 
 def _least_squares(t, y, w):
