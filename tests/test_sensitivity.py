@@ -292,3 +292,37 @@ def test_the_next_n_is_what_the_target_needs_not_a_doubling():
     assert impact.next_checkpoint(1024, 0.5, 0.05, 1024) == 2048
     assert impact.next_checkpoint(4096, 0.0478, 0.05, 1024) == 5120
     assert impact.next_checkpoint(64, math.inf, 0.05, 16) == 128
+
+
+def test_screening_groups_the_inputs_below_the_threshold_for_every_reported_output():
+    import xarray as xr
+
+    st = np.zeros((3, 1, 1, 2))  # parameter, quantity, criterion, subject
+    st[0, 0, 0, 0] = 0.5  # matters for a reported output
+    st[1, 0, 0, 1] = 0.9  # matters only for an output the report does not read
+    data = xr.Dataset(
+        {"ST": (("parameter", "quantity", "criterion", "subject"), st)},
+        coords={
+            "parameter": ["a", "b", "c"],
+            "quantity": ["growth rate"],
+            "criterion": ["energy"],
+            "subject": [impact.ALL_MODELS, "year 2020"],
+        },
+    )
+    assert impact.screened_inputs(data) == ("b", "c")
+    groups = impact.screened_grouping({"a": [0], "b": [1, 2], "c": [3]}, ("b", "c"))
+    assert groups == {"a": [0], impact.SCREENED: [1, 2, 3]}
+    # a single screened input is left alone: one group of one saves nothing
+    st[1, 0, 0, 0] = 0.2
+    assert impact.screened_inputs(data) == ()
+
+
+def test_a_screened_analysis_reports_the_group_and_names_its_members():
+    result = impact.impact_sensitivity(
+        n=16, dataset=RECENT, per_model=False, target=1e-9, max_n=32, screen=True
+    )
+    models = result["models"]
+    screened = models.attrs["screened"].split(", ")
+    assert len(screened) >= 2 and models.attrs["screening_base_points"] == 16
+    assert impact.SCREENED in models.parameter.values
+    assert not set(screened) & {str(p) for p in models.parameter.values}

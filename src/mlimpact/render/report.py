@@ -27,6 +27,7 @@ from mlimpact.study.sensitivity import (
     ALL_CARDS,
     ALL_MODELS,
     DOMINANCE_THRESHOLD,
+    SCREENING_THRESHOLD,
     SENSITIVITY_HEADER,
     dominant,
     output,
@@ -708,6 +709,18 @@ def _sensitivity_markdown(result):
         "the total-order value.",
         "",
     ]
+    screened = sorted(
+        {*models.attrs.get("screened", "").split(", "), *card.attrs.get("screened", "").split(", ")}
+        - {""}
+    )
+    if screened:
+        lines += [
+            f"Screened: a pilot of {models.attrs.get('screening_base_points', 'N')} base "
+            f"points found these inputs below ST {SCREENING_THRESHOLD:.2f} for every output "
+            "below, so they were analysed as one group, *screened inputs*, whose index "
+            f"bounds each one's: {', '.join(f'`{name}`' for name in screened)}.",
+            "",
+        ]
     entries = [
         ("impacts_grow", f"growth rate of {c}", models, "growth rate", c, ALL_MODELS)
         for c in CRITERIA

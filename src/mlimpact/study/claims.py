@@ -560,6 +560,7 @@ def _sensitivity_indices(options, records, client, progress=None):
         target=options.sensitivity_target or None,
         max_n=options.sensitivity_max if options.sensitivity_target else None,
         budget=options.sensitivity_budget,
+        screen=True,
     )
 
 

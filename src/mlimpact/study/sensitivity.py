@@ -62,11 +62,13 @@ def _card_outputs(priced, card_dates):
     return card_outputs
 
 
-def _card_design(n, seed, resamples, chunk_size, client):
-    """The design run of one card of each priced data-centre and workstation GPU."""
+def _card_design(n, seed, resamples, chunk_size, client, screened=None):
+    """The design run of one card of each priced data-centre and workstation GPU (with the
+    ``screened["cards"]`` inputs as one group, :func:`screened_grouping`)."""
     priced = [h for h in catalogue_gpus() if why_not_priced(h, "mixture") is None]
     cards, known = card_runs(priced, "mixture")
     card_bound = bind(default_catalogue(), cards, list(cards.names), [""] * len(cards), known)
+    groups = None if screened is None else screened_grouping(card_bound.groups, screened["cards"])
     card_dates = trends.decimal_years(
         np.array([h.release_date for h in priced], dtype="datetime64[D]")
     )
@@ -80,6 +82,7 @@ def _card_design(n, seed, resamples, chunk_size, client):
         _card_outputs(priced, card_dates),
         "card",
         client,
+        groups,
     )
 
 
@@ -151,6 +154,7 @@ def impact_sensitivity(
     target=None,
     max_n=None,
     budget=None,
+    screen=False,
 ):
     """Sobol' indices of the impact model's outputs over the notable models.
 
@@ -170,6 +174,14 @@ def impact_sensitivity(
     point of the last extension). The N reached and the widest half-width at each N are in the
     attributes ``convergence``, ``converged`` and ``widest_st_halfwidth`` of both Datasets.
 
+    Screening (``screen``, with a ``target``): a pilot of ``n`` base points names the inputs
+    whose total-order index is below :data:`SCREENING_THRESHOLD` for every reported output
+    (:func:`screened_inputs`); the analysis then starts again with them as one group,
+    :data:`SCREENED`, whose index bounds each member's. Its cost per base point falls with the
+    number of groups (one evaluation per group and two more); the outputs the report does not
+    read (per-year totals, one card's impacts) then see the screened inputs as that group. The
+    screened inputs are in the attribute ``screened`` of each Dataset.
+
     Returns
     -------
     dict
@@ -183,16 +195,67 @@ def impact_sensitivity(
     catalogue = with_runs(default_catalogue(dataset.power), runs)
     bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes)
     outputs = training_outputs(runs, per_model)
-    models = _DesignRun(
-        runs.runs, bound, n, seed, resamples, chunk_size, outputs, "training", client
-    )
-    card_design = _card_design(n, seed, resamples, chunk_size, client)
+
+    def designs(screened=None):
+        groups = None if screened is None else screened_grouping(bound.groups, screened["models"])
+        models = _DesignRun(
+            runs.runs, bound, n, seed, resamples, chunk_size, outputs, "training", client, groups
+        )
+        cards = _card_design(n, seed, resamples, chunk_size, client, screened)
+        return models, cards
+
+    models, card_design = designs()
+    screened = None
+    if screen and target is not None:  # a pilot of n base points names the inputs that never matter
+        models.extend(n, progress)
+        card_design.extend(n)
+        pilot = {"models": models.result(), "cards": card_design.result()}
+        screened = {name: screened_inputs(data) for name, data in pilot.items()}
+        if any(screened.values()):
+            models, card_design = designs(screened)
     result, history = _extend_until_converged(
         models, card_design, n, progress, target, max_n, budget, started
     )
     if history:
         _record_convergence(result, history, target)
+    for name, data in result.items():
+        data.attrs["screened"] = ", ".join(screened[name]) if screened else ""
+        data.attrs["screening_base_points"] = n if screened else 0
     return result
+
+
+#: Below this total-order index for every reported output at the pilot (:data:`REPORTED`), an
+#: input is screened: it joins the one group :data:`SCREENED` for the rest of the analysis.
+SCREENING_THRESHOLD = 0.01
+#: Name of the group of screened inputs in the indices.
+SCREENED = "screened inputs"
+
+
+def screened_inputs(data):
+    """The inputs of a pilot's indices (a Dataset of :func:`impact_sensitivity`) whose
+    total-order index is below :data:`SCREENING_THRESHOLD` for every output of
+    :data:`REPORTED` (an empty tuple if fewer than two are: a group of one saves nothing)."""
+    largest = np.zeros(len(data.parameter))
+    for quantity, subject in REPORTED:
+        if quantity in data.quantity.values and subject in data.subject.values:
+            cell = data.ST.sel(quantity=quantity, subject=subject).transpose("parameter", ...)
+            values = np.nan_to_num(cell.values.reshape(len(data.parameter), -1), nan=0.0)
+            largest = np.maximum(largest, values.max(axis=1, initial=0.0))
+    names = tuple(
+        str(p) for p, st in zip(data.parameter.values, largest) if st < SCREENING_THRESHOLD
+    )
+    return names if len(names) > 1 else ()
+
+
+def screened_grouping(groups, screened):
+    """The groups of a Saltelli design (name -> columns) with the ``screened`` inputs as one
+    group :data:`SCREENED`, last. The total-order index of a group is at least each member's:
+    the group's index bounds every screened input's."""
+    if not screened:
+        return dict(groups)
+    kept = {name: columns for name, columns in groups.items() if name not in screened}
+    kept[SCREENED] = sorted(c for name in screened for c in groups[name])
+    return kept
 
 
 #: The outputs the report reads, as (quantity, subject): the convergence check watches the
@@ -273,11 +336,12 @@ class _DesignRun:
     """A Saltelli design evaluated chunk by chunk and folded into Sobol' accumulators; it can
     be extended to more base points (the points of a Sobol' sequence do not depend on N)."""
 
-    def __init__(self, runs, bound, n, seed, resamples, chunk_size, outputs, kind, client=None):
-        self.groups = list(bound.groups)
-        self.design = SaltelliDesign(
-            bound.n_columns, [bound.groups[g] for g in self.groups], n, seed
-        )
+    def __init__(
+        self, runs, bound, n, seed, resamples, chunk_size, outputs, kind, client=None, groups=None
+    ):
+        groups = bound.groups if groups is None else groups
+        self.groups = list(groups)
+        self.design = SaltelliDesign(bound.n_columns, [groups[g] for g in self.groups], n, seed)
         self.shared = dict(
             runs=runs,
             bound=bound,
