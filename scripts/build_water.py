@@ -32,7 +32,11 @@ Run from the repository root: ``python scripts/build_water.py [--raw DIR] [--out
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_regions import CANADA  # noqa: E402  (the provinces' names -> ISO 3166-2 codes)
 
 #: Sources of the country mixes (``<source>_TWh`` keys), which add up to ``total_TWh``.
 SOURCES = (
@@ -46,22 +50,6 @@ SOURCES = (
     "solar",
     "wind",
 )
-#: Canadian provinces and territories: names of the file -> ISO 3166-2 codes.
-CANADA = {
-    "alberta": "CA-AB",
-    "british columbia": "CA-BC",
-    "manitoba": "CA-MB",
-    "new brunswick": "CA-NB",
-    "newfoundland and labrador": "CA-NL",
-    "northwest territories": "CA-NT",
-    "nova scotia": "CA-NS",
-    "nunavut": "CA-NU",
-    "ontario": "CA-ON",
-    "prince edward island": "CA-PE",
-    "quebec": "CA-QC",
-    "saskatchewan": "CA-SK",
-    "yukon": "CA-YT",
-}
 #: Sources of the Canadian mix -> sources of the factors table (tidal and other: no factor,
 #: counted with wind's, 0, and said so in data/README.md).
 CANADA_SOURCES = {
