@@ -121,7 +121,7 @@ def test_setup_rules_and_messages_are_the_toml_readers():
         mlimpact.Setup(gpu="H100 SXM", gpu_hours=10, hours=1, country="USA", gpu_usage=0.7)
     with pytest.raises(mlimpact.MlimpactError, match="matches several accelerators"):
         mlimpact.Setup(gpu="H100", gpus=8, hours=1, country="USA", gpu_usage=0.7)
-    with pytest.raises(TypeError):
+    with pytest.raises(mlimpact.MlimpactError, match="setup must be a Setup, a dict or the path"):
         mlimpact.estimate(42)
 
 

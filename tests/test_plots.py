@@ -48,7 +48,8 @@ def _indices(values):
     return xr.Dataset(
         {
             "ST": ("parameter", data),
-            "ST_conf": ("parameter", data / 10),
+            "ST_low": ("parameter", np.clip(data * 0.9, 0, 1)),
+            "ST_high": ("parameter", np.clip(data * 1.1, 0, 1)),
             "S1": ("parameter", data / 2),
         },
         coords={"parameter": names},

@@ -38,8 +38,8 @@ def test_ishigami_analytic_within_bootstrap_interval(ishigami_indices):
     r = ishigami_indices
     for i in range(3):
         # the analytic value lies within the 95 % interval, widened by its 4-digit rounding
-        assert abs(r.S1.values[i] - ISHIGAMI_S1[i]) <= r.S1_conf.values[i] + 5e-5
-        assert abs(r.ST.values[i] - ISHIGAMI_ST[i]) <= r.ST_conf.values[i] + 5e-5
+        assert abs(r.S1.values[i] - ISHIGAMI_S1[i]) <= r.S1_halfwidth.values[i] + 5e-5
+        assert abs(r.ST.values[i] - ISHIGAMI_ST[i]) <= r.ST_halfwidth.values[i] + 5e-5
 
 
 @pytest.mark.parametrize("second_order", [False, True])
@@ -74,13 +74,13 @@ def test_many_outputs_equal_one_at_a_time():
         alone = sensitivity.sobol(lambda v, k=k: many(v)[:, k], PARAMETERS, 2**9, seed=2)
         np.testing.assert_allclose(together.S1.isel(output=k), alone.S1, atol=1e-12)
         np.testing.assert_allclose(together.ST.isel(output=k), alone.ST, atol=1e-12)
-        np.testing.assert_allclose(together.S1_conf.isel(output=k), alone.S1_conf, atol=1e-12)
+        np.testing.assert_allclose(together.S1_low.isel(output=k), alone.S1_low, atol=1e-12)
 
 
 def test_results_do_not_depend_on_chunk_size():
     a = sensitivity.sobol(ishigami, PARAMETERS, 2**11, seed=4, chunk_size=2**11)
     b = sensitivity.sobol(ishigami, PARAMETERS, 2**11, seed=4, chunk_size=300)
-    for name in ("S1", "ST", "S1_conf", "ST_conf"):
+    for name in ("S1", "ST", "S1_low", "S1_high", "ST_low", "ST_high", "ST_halfwidth"):
         np.testing.assert_allclose(a[name], b[name], atol=1e-12)
 
 
@@ -98,7 +98,7 @@ def test_groups_of_a_product_of_independent_inputs():
     expected = {"sum": vs * m**2 / var_f, "scale": var_u * ms**2 / var_f}
     for group, value in expected.items():
         s1 = result.S1.sel(parameter=group)
-        assert abs(float(s1) - value) <= float(result.S1_conf.sel(parameter=group)) + 1e-3
+        assert abs(float(s1) - value) <= float(result.S1_halfwidth.sel(parameter=group)) + 1e-3
 
 
 def test_convergence_check_stops_when_narrow_enough():
@@ -233,7 +233,7 @@ def test_no_input_below_the_threshold_is_called_dominant():
                 ("parameter", "quantity", "criterion", "subject"),
                 np.array([0.6, 0.04, 0.001]).reshape(3, 1, 1, 1),
             ),
-            "ST_conf": (
+            "ST_halfwidth": (
                 ("parameter", "quantity", "criterion", "subject"),
                 np.full((3, 1, 1, 1), 0.01),
             ),
@@ -258,8 +258,10 @@ def test_first_order_above_total_order_is_flagged():
         {
             "S1": (dims, np.array([0.30, 0.10]).reshape(2, 1, 1, 1)),
             "ST": (dims, np.array([0.25, 0.20]).reshape(2, 1, 1, 1)),
-            "S1_conf": (dims, np.full((2, 1, 1, 1), 0.02)),
-            "ST_conf": (dims, np.full((2, 1, 1, 1), 0.02)),
+            "S1_low": (dims, np.array([0.28, 0.08]).reshape(2, 1, 1, 1)),
+            "S1_high": (dims, np.array([0.32, 0.12]).reshape(2, 1, 1, 1)),
+            "ST_low": (dims, np.array([0.23, 0.18]).reshape(2, 1, 1, 1)),
+            "ST_high": (dims, np.array([0.27, 0.22]).reshape(2, 1, 1, 1)),
         },
         coords={
             "parameter": ["a", "b"],

@@ -25,18 +25,36 @@ import xarray as xr
 
 from mlimpact.engine import model
 from mlimpact.engine.propagate import DEFAULT_CHUNK_SIZE, propagate_setup
-from mlimpact.errors import MlimpactError
+from mlimpact.errors import (
+    MlimpactError,
+    check_choice,
+    check_flag,
+    check_path,
+    check_text,
+    check_whole,
+)
 from mlimpact.quantities import UNITS
 from mlimpact.render.files import describe_dataset, split_point
 from mlimpact.runs import setupfile
+from mlimpact.runs.notable import LOCATION_RULES
+from mlimpact.runs.table import RUN_FIELDS
+from mlimpact.tables.catalogue import POWER_MODELS
 from mlimpact.tables.hardware import hardware_table
 from mlimpact.tables.models import load_models
+from mlimpact.uncertainty import METHODS
 from mlimpact.uncertainty.catalogue import (
     Parameter,
     catalogue_hash,
     default_catalogue,
+    load_parameters,
     merge_catalogue,
 )
+from mlimpact.uncertainty.sampling import MAX_SAMPLES
+
+#: Largest seed (the main job's, :data:`mlimpact.study.options.MAX_SEED`: 2**31 - 1).
+MAX_SEED = 2**31 - 1
+#: Largest count of a setup (accelerators per node...), as the run table bounds it.
+_MAX_COUNT = 10**6
 
 #: Setup keys, by the section of the setup file (``docs/setup.md``) they belong to.
 _SECTION_OF = {key: section for section, keys in setupfile.schema().items() for key in keys}
@@ -75,8 +93,14 @@ class Setup:
     def __init__(
         self, name: str | None = None, gpu_hours: float | None = None, **keys: Any
     ) -> None:
+        check_text("<setup>", "name", name, optional=True)
         document: dict[str, Any] = {} if name is None else {"name": name}
         uncertainty = keys.pop("uncertainty", None)
+        if uncertainty is not None and not isinstance(uncertainty, dict):
+            raise MlimpactError(
+                f"<setup>: uncertainty must be a dict like the [uncertainty] section "
+                f"(got {uncertainty!r:.60})"
+            )
         if gpu_hours is not None:
             if (
                 isinstance(gpu_hours, bool)
@@ -88,6 +112,8 @@ class Setup:
             if "hours" in keys or "nodes" in keys:
                 raise MlimpactError("<setup>: give gpu_hours or hours and nodes, not both")
             keys.setdefault("gpus", 8)
+            # checked here, before it divides: the setup's own check comes after
+            check_whole("<setup>", "[node] gpus", keys["gpus"], 1, _MAX_COUNT)
             keys.update(nodes=1, hours=gpu_hours / keys["gpus"])
         for key, value in keys.items():
             if key not in _SECTION_OF:
@@ -107,6 +133,7 @@ class Setup:
     @classmethod
     def from_dict(cls, document: dict[str, Any], source: str = "<setup>") -> Self:
         """A setup from a dict shaped like the TOML file (sections ``run``, ``node``...)."""
+        check_text("Setup.from_dict", "source", source)
         setup = cls.__new__(cls)
         setup._set(document, source)
         return setup
@@ -116,6 +143,7 @@ class Setup:
         """A setup from a TOML file (``docs/setup.md``)."""
         from mlimpact._io import load_toml
 
+        check_path("Setup.from_toml", "path", path)
         return cls.from_dict(load_toml(path, "setup file"), source=str(Path(path)))
 
     @property
@@ -133,9 +161,63 @@ def _as_setup(setup: Setup | dict[str, Any] | str | Path | None) -> Setup:
         return Setup.from_dict(setup)
     if isinstance(setup, (str, Path)):
         return Setup.from_toml(setup)
-    raise TypeError(
-        f"expected a Setup, a dict or the path of a setup file, got {type(setup).__name__}"
+    raise MlimpactError(
+        f"estimate: setup must be a Setup, a dict or the path of a setup file "
+        f"(got {type(setup).__name__})"
     )
+
+
+def _extra_parameters(parameters, power):
+    """The user's ``parameters`` of :func:`estimate` (None, a dict of Parameter or the path of
+    a parameters file) as a dict of Parameter, checked."""
+    if parameters is None:
+        return None
+    if isinstance(parameters, dict):
+        for name, parameter in parameters.items():
+            if not isinstance(name, str) or not isinstance(parameter, Parameter):
+                raise MlimpactError(
+                    f"estimate: parameters must map names to mlimpact.Parameter "
+                    f"(got {name!r:.40}: {parameter!r:.40})"
+                )
+        return parameters
+    check_path("estimate", "parameters", parameters)
+    return load_parameters(parameters)
+
+
+def _states(setup, key):
+    """Whether the setup document gives ``key`` in one of its sections."""
+    return any(
+        isinstance(v, dict) and key in v for k, v in setup.document.items() if k != "uncertainty"
+    )
+
+
+def _check_stated(extra, setup, parsed):
+    """Refuse a parameter of ``extra`` (the user's, not the catalogue's defaults) that acts on a
+    field the setup states: replacing the stated value would override it without a word, and
+    on a field the setup fixes (``gpu_usage``, say) the parameter would be ignored without
+    one. The setup's ``[uncertainty]`` section is the way to make a stated field uncertain."""
+    runs = parsed.notable
+    known = np.asarray(runs.known, bool)[0]
+    members = {
+        "global": "",
+        "hardware": runs.hardware[0],
+        "country": runs.countries[0],
+        "run": runs.runs.names[0],
+    }
+    for name, parameter in extra.items():
+        if parameter.scope == "factor" or parameter.target not in RUN_FIELDS:
+            continue
+        if parameter.members and members[parameter.scope] not in parameter.members:
+            continue
+        field = parameter.target
+        fixed = bool(known[RUN_FIELDS.index(field)])
+        if fixed or (_states(setup, field) and parameter.mode == "replace"):
+            effect = "would be ignored" if fixed else "would replace the stated value"
+            raise MlimpactError(
+                f"estimate: parameter {name!r} acts on {field}, which the setup states, and "
+                f"{effect}; drop {field} from the setup, or give its distribution in the "
+                f"setup's uncertainty section, which overrides the stated value"
+            )
 
 
 def estimate(
@@ -195,26 +277,40 @@ def estimate(
     >>> round(float(result.energy_point.squeeze()))
     2082
     """
+    check_whole("estimate", "samples", samples, 2, MAX_SAMPLES)
+    check_whole("estimate", "seed", seed, 0, MAX_SEED)
+    check_choice("estimate", "method", method, METHODS)
+    check_whole("estimate", "chunk_size", chunk_size, 1, MAX_SAMPLES)
+    check_flag("estimate", "point", point)
+    check_choice("estimate", "power", power, POWER_MODELS)
+    check_choice("estimate", "location", location, LOCATION_RULES)
+    check_path("estimate", "codecarbon", codecarbon, optional=True)
+    check_text("estimate", "group", group, optional=True)
+    extra = _extra_parameters(parameters, power)
     if codecarbon is not None:
         return _codecarbon(
-            codecarbon, group, samples, seed, parameters, chunk_size, point, power, location, setup
+            codecarbon, group, samples, seed, extra, chunk_size, point, power, location, setup
         )
     setup = _as_setup(setup)
-    if not isinstance(point, bool):
-        raise MlimpactError(f"estimate: point must be True or False (got {point!r})")
     parsed = (
         setup.parsed
         if (power, location) == ("evidence", "evidence")
         else setupfile.parse_setup(setup.document, setup.source, power=power, location=location)
     )
-    attrs = {"power_model": power, "location_model": location, "notes": "; ".join(parsed.notes)}
+    notes = list(parsed.notes)
+    if extra:
+        _check_stated(extra, setup, parsed)
+    for name in parsed.uncertainty:
+        if name in RUN_FIELDS and _states(setup, name):
+            notes.append(f"[uncertainty] {name} overrides the setup's stated {name}")
+    attrs = {"power_model": power, "location_model": location, "notes": "; ".join(notes)}
     if point:
         result = model.training_impacts(parsed.runs)
         data = result.rename({name: f"{name}_point" for name in result.data_vars})
         return describe_dataset(
             data, "mlimpact point estimate of a training run", catalogue=None, **attrs
         )
-    catalogue = merge_catalogue(default_catalogue(power), parameters, power)
+    catalogue = merge_catalogue(default_catalogue(power), extra, power)
     result = propagate_setup(
         parsed, samples, seed=seed, method=method, catalogue=catalogue, chunk_size=chunk_size
     )
@@ -305,16 +401,23 @@ def run_study(samples: int = 2048, seed: int = 0, **options: Any) -> Study:
     import dataclasses
 
     from mlimpact.study import claims as study_claims
-    from mlimpact.study.options import StudyOptions
+    from mlimpact.study.options import StudyOptions, check_option_types
 
-    known = {f.name for f in dataclasses.fields(StudyOptions)}
-    unknown = set(options) - known
+    fields = {f.name: f for f in dataclasses.fields(StudyOptions)}
+    unknown = set(options) - set(fields)
     if unknown:
         raise MlimpactError(
             f"run_study: unknown option(s) {', '.join(sorted(unknown))} "
-            f"(known: {', '.join(sorted(known))})"
+            f"(known: {', '.join(sorted(fields))})"
         )
-    result = study_claims.run_study(StudyOptions(samples=samples, seed=seed, **options))
+    # a list where the options hold a tuple (window, scenarios) is taken as that tuple
+    options = {
+        name: tuple(value) if fields[name].type is tuple and isinstance(value, list) else value
+        for name, value in options.items()
+    }
+    study_options = StudyOptions(samples=samples, seed=seed, **options)
+    check_option_types(study_options, "run_study")
+    result = study_claims.run_study(study_options)
     baseline = result.scenarios.get("baseline") or next(iter(result.scenarios.values()))
     validation = pd.DataFrame(result.validation.rows) if result.validation is not None else None
     return Study(
@@ -336,6 +439,7 @@ def hardware(query: str | None = None) -> pd.DataFrame:
     >>> "NVIDIA H100 SXM5 80GB" in set(mlimpact.hardware("H100").name)
     True
     """
+    check_text("hardware", "query", query, optional=True)
     rows = hardware_table().search(query)
     return pd.DataFrame(
         [

@@ -42,7 +42,7 @@ import xarray as xr
 from numpy.typing import ArrayLike
 from scipy import special
 
-from mlimpact.errors import MlimpactError
+from mlimpact.errors import MlimpactError, check_flag, check_number, check_whole
 from mlimpact.uncertainty import distributions
 from mlimpact.uncertainty.sampling import Design, SaltelliDesign
 
@@ -194,12 +194,74 @@ def _groups_of(
     return groups
 
 
-def _largest_n(n: int, target_width: float | None, max_n: int | None) -> int:
-    """The largest N the design may reach, checked to be a power of two >= ``n``."""
-    limit = n if target_width is None else (max_n or n)
-    if limit < n or limit & (limit - 1):
-        raise MlimpactError(f"sobol: max_n must be a power of two >= n (got {limit})")
+#: Most base points N: the 30 bits of SciPy's scrambled Sobol' sequence give 2^30 points.
+MAX_BASE_POINTS = 2**30
+#: Most evaluations of ``func`` (N (G + 2), N (2G + 2) with second order): about three hours
+#: at a million evaluations per second, the speed of a fast vectorised model on 2 cores.
+MAX_EVALUATIONS = 10**10
+#: Most uniforms one chunk holds (chunk_size x evaluations per point x inputs): 1 GiB.
+MAX_CHUNK_VALUES = 2**27
+
+
+def _power_of_two(name, value):
+    n = check_whole("sobol", name, value, 2, MAX_BASE_POINTS)
+    if n & (n - 1):
+        raise MlimpactError(
+            f"sobol: {name} must be a power of two (got {n}; try {1 << (n.bit_length() - 1)} "
+            f"or {1 << n.bit_length()})"
+        )
+    return n
+
+
+def _largest_n(n, target_width, max_n, step, n_inputs, chunk_size):
+    """The largest N the design may reach: ``n``, or ``max_n`` (a power of two >= ``n``) when
+    it extends to a target; refused beyond :data:`MAX_EVALUATIONS` evaluations of ``func``,
+    and a chunk beyond :data:`MAX_CHUNK_VALUES` uniforms."""
+    limit = n if target_width is None or max_n is None else _power_of_two("max_n", max_n)
+    if limit < n:
+        raise MlimpactError(f"sobol: max_n must be >= n (got max_n={limit}, n={n})")
+    if limit * step > MAX_EVALUATIONS:
+        raise MlimpactError(
+            f"sobol: N = {limit:,} base points need {limit * step:.3g} evaluations of func "
+            f"({step} per point); at most {MAX_EVALUATIONS:.0e} are taken "
+            f"(N <= {MAX_EVALUATIONS // step:,} here)"
+        )
+    if min(chunk_size, limit) * step * n_inputs > MAX_CHUNK_VALUES:
+        raise MlimpactError(
+            f"sobol: a chunk of {chunk_size:,} base points holds "
+            f"{chunk_size * step * n_inputs:.3g} uniforms; at most {MAX_CHUNK_VALUES:,} (1 GiB) "
+            "are taken: lower chunk_size"
+        )
     return limit
+
+
+def _check_arguments(func, parameters, seed, groups, second_order, target_width, output_names):
+    """Check the arguments of :func:`sobol` that the design does not check."""
+    if not callable(func):
+        raise MlimpactError(f"sobol: func must be callable (got {func!r:.60})")
+    if not isinstance(parameters, Mapping):
+        raise MlimpactError(
+            f"sobol: parameters must map names to distributions (got {parameters!r:.60})"
+        )
+    check_whole("sobol", "seed", seed, 0, 2**63 - 1)
+    check_flag("sobol", "second_order", second_order)
+    if target_width is not None:
+        check_number("sobol", "target_width", target_width, low=0, low_inclusive=False)
+    if groups is not None and (
+        not isinstance(groups, Mapping)
+        or not all(
+            isinstance(m, (list, tuple)) and m and all(isinstance(x, str) for x in m)
+            for m in groups.values()
+        )
+    ):
+        raise MlimpactError(
+            f"sobol: groups must map group names to non-empty lists of parameter names "
+            f"(got {groups!r:.60})"
+        )
+    if output_names is not None and (
+        isinstance(output_names, (str, bytes)) or not isinstance(output_names, Iterable)
+    ):
+        raise MlimpactError(f"sobol: output_names must be a list (got {output_names!r:.60})")
 
 
 def _evaluate(
@@ -254,12 +316,14 @@ def sobol(
     parameters : dict
         Input name -> :class:`mlimpact.uncertainty.distributions.Distribution` (or a spec dict).
     n : int
-        Base points (power of two); ``n * (G + 2)`` evaluations (``n * (2G + 2)`` with second
-        order), G the number of groups.
+        Base points (a power of two, at most :data:`MAX_BASE_POINTS`); ``n * (G + 2)``
+        evaluations (``n * (2G + 2)`` with second order), G the number of groups, at most
+        :data:`MAX_EVALUATIONS` in all (the message names the largest N allowed).
     groups : dict, optional
         Group name -> list of input names; default: one group per input.
     chunk_size : int
-        Base points evaluated at a time (memory).
+        Base points evaluated at a time (memory: a chunk's uniforms at most
+        :data:`MAX_CHUNK_VALUES`, 1 GiB).
     target_width, max_n : float, int, optional
         Convergence check: after ``n`` base points, keep doubling (the Sobol' sequence extends)
         until every S1 and ST interval is narrower than ``target_width`` (full width), or
@@ -268,17 +332,24 @@ def sobol(
     Returns
     -------
     xarray.Dataset
-        ``S1``, ``ST``, ``S1_conf``, ``ST_conf`` over (parameter[, output]) (``parameter``
-        holds group names when groups are given), and ``S2`` (parameter, parameter2[, output])
-        with second order.
+        ``S1``, ``ST`` and the bounds of their bootstrap intervals ``S1_low``, ``S1_high``,
+        ``ST_low``, ``ST_high`` (clipped to [0, 1], where the indices live; the names of
+        ``sensitivity.csv``), and ``S1_halfwidth``, ``ST_halfwidth``, the intervals'
+        half-widths before clipping (what ``target_width`` bounds), over
+        (parameter[, output]) (``parameter`` holds group names when groups are given), and
+        ``S2`` (parameter, parameter2[, output]) with second order.
     """
+    _check_arguments(func, parameters, seed, groups, second_order, target_width, output_names)
     names = list(parameters)
     if not names:
         raise MlimpactError("sobol: no parameters")
     _check_bootstrap(resamples, confidence)
+    n = _power_of_two("n", n)
+    chunk_size = check_whole("sobol", "chunk_size", chunk_size, 1)
     dists = [distributions.from_spec(parameters[name], name=name) for name in names]
     groups = _groups_of(names, groups)
-    limit = _largest_n(n, target_width, max_n)
+    step = (2 if second_order else 1) * len(groups) + 2
+    limit = _largest_n(n, target_width, max_n, step, len(names), chunk_size)
     columns = [[names.index(m) for m in members] for members in groups.values()]
     design = SaltelliDesign(len(names), columns, limit, seed, second_order)
     accumulator, single, history = None, False, []
@@ -330,23 +401,29 @@ def indices_dataset(
     data = {
         "S1": (dims, pick(first), {"long_name": "first-order Sobol' index", "units": "1"}),
         "ST": (dims, pick(total), {"long_name": "total-order Sobol' index", "units": "1"}),
-        "S1_conf": (
-            dims,
-            pick(first_conf),
-            {
-                "long_name": f"half-width of the {confidence:.0%} bootstrap interval of S1",
-                "units": "1",
-            },
-        ),
-        "ST_conf": (
-            dims,
-            pick(total_conf),
-            {
-                "long_name": f"half-width of the {confidence:.0%} bootstrap interval of ST",
-                "units": "1",
-            },
-        ),
     }
+    for index, value, half in (("S1", first, first_conf), ("ST", total, total_conf)):
+        # an index lies in [0, 1]: the interval is shown clipped to it (an estimate itself may
+        # stray outside by sampling error, and is left as it is)
+        for bound, edge in (("low", value - half), ("high", value + half)):
+            data[f"{index}_{bound}"] = (
+                dims,
+                pick(np.clip(edge, 0.0, 1.0)),
+                {
+                    "long_name": f"{bound} bound of the {confidence:.0%} bootstrap interval "
+                    f"of {index}, clipped to [0, 1]",
+                    "units": "1",
+                },
+            )
+        data[f"{index}_halfwidth"] = (
+            dims,
+            pick(half),
+            {
+                "long_name": f"half-width of the {confidence:.0%} bootstrap interval of "
+                f"{index}, before clipping",
+                "units": "1",
+            },
+        )
     if second is not None:
         data["S2"] = (
             ("parameter", "parameter2", *dims[1:]),

@@ -284,7 +284,10 @@ def sensitivity_figure(
     y = np.arange(len(shown))
     for axis, (label, result) in zip(axes.flat, results):
         st = np.array([float(result.ST.sel(parameter=p)) for p in shown])
-        ct = [float(result.ST_conf.sel(parameter=p)) for p in shown]
+        # the interval clipped to [0, 1], drawn around the estimate (never a negative arm)
+        low = np.array([float(result.ST_low.sel(parameter=p)) for p in shown])
+        high = np.array([float(result.ST_high.sel(parameter=p)) for p in shown])
+        ct = np.maximum([np.maximum(st, 0.0) - low, high - np.maximum(st, 0.0)], 0.0)
         s1 = np.array([float(result.S1.sel(parameter=p)) for p in shown])
         axis.barh(
             y,
@@ -312,7 +315,9 @@ def sensitivity_figure(
         axis.set_title(label, fontsize=9)
         axis.grid(True, axis="x", alpha=0.3)
     top = max(
-        float(r.ST.sel(parameter=p) + r.ST_conf.sel(parameter=p)) for _, r in results for p in shown
+        max(float(r.ST.sel(parameter=p)), float(r.ST_high.sel(parameter=p)))
+        for _, r in results
+        for p in shown
     )
     axes[0][0].set_xlim(0, max(1.05, min(top, 2.0) + 0.05))  # ST estimates may exceed 1
     for index, axis in enumerate(axes.flat):

@@ -9,6 +9,7 @@ described in full), the place (region, country, provider or organisation), the s
 """
 
 import math
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -145,7 +146,8 @@ def _check(where, kind, value):
         return value
     value = float(value)
     bad = {
-        "positive": (value <= 0, "> 0"),
+        # a subnormal number is zero to the model: products with it lose every digit
+        "positive": (not value >= sys.float_info.min, "> 0 (at least 2.2e-308)"),
         "nonnegative": (value < 0, ">= 0"),
         "fraction": (not 0 < value <= 1, "in (0, 1]"),
         "fraction0": (not 0 <= value <= 1, "in [0, 1]"),

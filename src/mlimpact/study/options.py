@@ -6,7 +6,11 @@ setup file's does (``docs/setup.md``).
 """
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from mlimpact._io import load_toml
 from mlimpact.analysis import trends
@@ -175,13 +179,70 @@ def catalogue_of(options, extra, runs=None):
     return apply_uncertainty(catalogue, options.uncertainty, source="[uncertainty]")
 
 
+#: The Python types each kind of option field accepts (a list for a tuple, from the API).
+_PYTHON_KINDS = {
+    int: (numbers.Integral,),
+    float: (numbers.Real,),
+    str: (str,),
+    bool: (bool, np.bool_),
+    tuple: (tuple, list),
+    dict: (dict,),
+}
+
+_PYTHON_NAMES = {
+    int: "a whole number",
+    float: "a finite number",
+    str: "a string",
+    bool: "True or False",
+    tuple: "a tuple or list",
+    dict: "a dict",
+}
+
+
+def check_option_types(options, where="options"):
+    """Check that every field of ``options`` has its field's type (a whole number for an
+    ``int``, True or False for a ``bool``: never a truthy string), finite numbers, and a
+    ``window`` of two years; the values' ranges, choices and the window's order are
+    :func:`validate_options`'s."""
+    if not isinstance(options, StudyOptions):
+        raise MlimpactError(f"{where}: expected StudyOptions (got {options!r:.60})")
+    defaults = StudyOptions()
+    for f in dataclasses.fields(StudyOptions):
+        value = getattr(options, f.name)
+        if value is None and getattr(defaults, f.name) is None:
+            continue
+        kind = f.type
+        wrong = not isinstance(value, _PYTHON_KINDS[kind]) or (
+            kind is not bool and isinstance(value, (bool, np.bool_))
+        )
+        if not wrong and kind is float:
+            wrong = not math.isfinite(float(value))
+        if wrong:
+            raise MlimpactError(
+                f"{where}: {f.name} must be {_PYTHON_NAMES[kind]} (got {value!r:.60})"
+            )
+    window = options.window
+    if (
+        len(window) != 2
+        or any(isinstance(y, bool) or not isinstance(y, numbers.Integral) for y in window)
+        or not (1 <= window[0] <= 9999 and 1 <= window[1] <= 9999)
+    ):
+        raise MlimpactError(
+            f"{where}: window must be two years (first, last) from 1 to 9999 (got {window!r:.60})"
+        )
+
+
 def validate_options(options):
     """Check the options before any work (and before any folder is written)."""
+    check_option_types(options)
     dataset = dataset_of(options, records_of(options)[0])  # window, location, power
-    if options.samples < 16:
+    if not 16 <= options.samples <= MAX_SAMPLES:
         raise MlimpactError(
-            f"samples: at least 16 are needed for intervals (got {options.samples})"
+            f"samples: at least 16 are needed for intervals, at most {MAX_SAMPLES:,} are "
+            f"taken (got {options.samples})"
         )
+    if not 0 <= options.seed <= MAX_SEED:
+        raise MlimpactError(f"seed must be between 0 and {MAX_SEED:,} (got {options.seed})")
     if options.method not in METHODS:
         raise MlimpactError(f"method must be one of {', '.join(METHODS)} (got {options.method!r})")
     if options.method == "sobol" and options.samples & (options.samples - 1):
@@ -214,10 +275,10 @@ def validate_options(options):
     if options.specifications:
         from mlimpact.study.specifications import choices_of, specification_set
 
-        if options.specification_samples < 16:
+        if not 16 <= options.specification_samples <= MAX_SAMPLES:
             raise MlimpactError(
-                "specification samples: at least 16 are needed (got "
-                f"{options.specification_samples})"
+                f"specification samples: at least 16 are needed, at most {MAX_SAMPLES:,} are "
+                f"taken (got {options.specification_samples})"
             )
         specification_set(
             choices_of(options), options.specification_axes, options.specification_mode

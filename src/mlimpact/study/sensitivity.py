@@ -185,8 +185,10 @@ def impact_sensitivity(
     Returns
     -------
     dict
-        ``{"models": Dataset, "cards": Dataset}``: ``S1``, ``ST``, ``S1_conf``, ``ST_conf``
-        over (parameter, quantity, criterion, subject).
+        ``{"models": Dataset, "cards": Dataset}``: ``S1``, ``ST``, their interval bounds
+        ``S1_low``, ``S1_high``, ``ST_low``, ``ST_high`` (clipped to [0, 1]) and half-widths
+        ``S1_halfwidth``, ``ST_halfwidth`` (:func:`mlimpact.analysis.sobol.sobol`) over
+        (parameter, quantity, criterion, subject).
     """
     _check_convergence_options(n, target, max_n)
     started = time.perf_counter()
@@ -277,7 +279,7 @@ def reported_halfwidth(result):
     for data in result.values():
         for quantity, subject in REPORTED:
             if quantity in data.quantity.values and subject in data.subject.values:
-                cell = data.ST_conf.sel(quantity=quantity, subject=subject).values
+                cell = data.ST_halfwidth.sel(quantity=quantity, subject=subject).values
                 if np.isfinite(cell).any():
                     widest = max(widest, float(np.nanmax(cell)))
     return widest
@@ -416,21 +418,10 @@ def sensitivity_rows(result):
     """Rows of sensitivity.csv from a Dataset of :func:`impact_sensitivity` (outputs that
     exist only), built by whole-array operations."""
     frame = (
-        result[["S1", "S1_conf", "ST", "ST_conf"]]
-        .to_dataframe()
-        .dropna(subset=["S1", "ST"], how="all")
+        result[list(SENSITIVITY_HEADER[4:10])].to_dataframe().dropna(subset=["S1", "ST"], how="all")
     )
     frame = frame.reset_index()
-    table = np.column_stack(
-        [
-            frame["S1"],
-            frame["S1"] - frame["S1_conf"],
-            frame["S1"] + frame["S1_conf"],
-            frame["ST"],
-            frame["ST"] - frame["ST_conf"],
-            frame["ST"] + frame["ST_conf"],
-        ]
-    )
+    table = frame[list(SENSITIVITY_HEADER[4:10])].to_numpy()
     rounded = [[float(f"{x:.6g}") for x in row] for row in table.tolist()]
     keys = frame[["quantity", "criterion", "subject", "parameter"]].itertuples(index=False)
     flags = np.where(
@@ -443,12 +434,12 @@ def dominant(
     result, quantity, criterion, subject=ALL_MODELS, count=3, threshold=DOMINANCE_THRESHOLD
 ):
     """Up to ``count`` parameters with the largest total-order index for one output, among
-    those whose index is at least ``threshold``: ``[(parameter, ST, ST_conf)]``."""
+    those whose index is at least ``threshold``: ``[(parameter, ST, ST_halfwidth)]``."""
     cell = result.sel(quantity=quantity, criterion=criterion, subject=subject)
     st = cell.ST.values
     order = np.argsort(-np.nan_to_num(st, nan=-1.0))[:count]
     return [
-        (str(result.parameter.values[i]), float(st[i]), float(cell.ST_conf.values[i]))
+        (str(result.parameter.values[i]), float(st[i]), float(cell.ST_halfwidth.values[i]))
         for i in order
         if st[i] >= threshold
     ]

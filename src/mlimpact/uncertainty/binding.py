@@ -7,14 +7,26 @@ and is not sampled for that run. The engine turns a design's uniforms into the c
 (:func:`mlimpact.engine.propagate.parameter_values`) and applies them.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from mlimpact.errors import MlimpactError
 from mlimpact.quantities import IMPACT_CRITERIA
-from mlimpact.runs.table import METERED_ENERGY_KWH, METERED_SCOPE, RUN_FIELDS, VARIANT_FIELDS
+from mlimpact.runs.table import (
+    FIELD_BOUNDS,
+    METERED_ENERGY_KWH,
+    METERED_SCOPE,
+    RUN_FIELDS,
+    VARIANT_FIELDS,
+    bounds_text,
+)
 from mlimpact.tables.factors import FACTOR_NAMES
+from mlimpact.uncertainty.distributions import sampled_range
 
+#: The level up to which an unbounded multiplicative error must keep its field in range.
+UNBOUNDED_LEVEL = 0.999
 #: Codes of the modes in :attr:`BoundParameters.apply_mode` (the kernels' convention).
 REPLACE, SCALE = 0, 1
 
@@ -124,6 +136,53 @@ def _column_distributions(parameter, runs, classes, new_columns):
     return [parameter.distribution_of(label) for _, label in new_columns]
 
 
+def _check_scaled_ranges(app_names, runs, fields, modes, applications, dists):
+    """Refuse a multiplicative error that can take a run's field out of the field's valid
+    range (:data:`mlimpact.runs.table.FIELD_BOUNDS`): a scale of up to 100 on a GPU usage of
+    0.7 would draw 70 x TDP. Each scale application is checked on its own, on top of the
+    field's range before scaling (the run's value, or the drawn range of the parameter
+    replacing it), with its drawn range (:func:`mlimpact.uncertainty.distributions.sampled_range`,
+    the extreme uniforms of a design) if its support is bounded, up to its
+    :data:`UNBOUNDED_LEVEL` quantile if not: a log-normal error's far tail is the catalogue's
+    choice of shape (the unknown country's grid error draws 300 x at the level 1 - 2^-53), its
+    bulk must lie in range. Several independent errors at their extremes at once are not the
+    check's business. Per-variant applications (runs of several accelerators) are not checked
+    here."""
+    ranges = {}  # column -> drawn range, computed once however many runs share the column
+
+    def drawn(column):
+        if column not in ranges:
+            distribution = dists[column]
+            low, high = sampled_range(distribution)
+            if not math.isfinite(distribution.support()[1]):
+                high = float(distribution.ppf(UNBOUNDED_LEVEL))
+            ranges[column] = (low, high)
+        return ranges[column]
+
+    scaled = {fields[a] for a in range(len(fields)) if modes[a] == SCALE}
+    for field in scaled:
+        apps = [a for a in range(len(fields)) if fields[a] == field]
+        field_name = RUN_FIELDS[field]
+        bound_high = FIELD_BOUNDS[field_name][2]
+        for r in range(len(runs)):
+            low = high = float(runs.values[r, field])
+            for a in apps:
+                if modes[a] == REPLACE and applications[a][r] >= 0:
+                    low, high = drawn(applications[a][r])
+            for a in apps:
+                column = applications[a][r]
+                if modes[a] != SCALE or column < 0:
+                    continue
+                top = high * drawn(column)[1]
+                if top > bound_high:
+                    name = app_names[a]
+                    raise MlimpactError(
+                        f"run {runs.names[r]!r}: the multiplicative error {name} on "
+                        f"{field_name} can draw {top:.4g} ({high:.4g} x {drawn(column)[1]:.4g}), "
+                        f"beyond its valid range ({bounds_text(field_name)})"
+                    )
+
+
 def bind(parameters, runs, hardware, countries, known=None, classes=None, run_keys=None):
     """Bind parameters to the runs of a run table.
 
@@ -157,7 +216,7 @@ def bind(parameters, runs, hardware, countries, known=None, classes=None, run_ke
     # a run without a meter never reads its metered energy: nothing to draw there
     known[runs.values[:, METERED_SCOPE] == 0, METERED_ENERGY_KWH] = True
     columns, dists, groups = [], [], {}
-    fields, modes, applications, variant_applications = [], [], [], []
+    fields, modes, applications, variant_applications, app_names = [], [], [], [], []
     factor_column = np.full((len(IMPACT_CRITERIA), len(FACTOR_NAMES)), -1, dtype=np.int64)
     n_variants = runs.variant_cdf.shape[1]
     for name, parameter in sorted(parameters.items()):
@@ -178,11 +237,13 @@ def bind(parameters, runs, hardware, countries, known=None, classes=None, run_ke
                 continue
             field, per_run, per_variant = bound
             fields.append(field)
+            app_names.append(name)
             modes.append(SCALE if parameter.mode == "scale" else REPLACE)
             applications.append(per_run)
             variant_applications.append(per_variant)
         dists.extend(_column_distributions(parameter, runs, classes, columns[start:]))
         groups[name] = list(range(start, len(columns)))
+    _check_scaled_ranges(app_names, runs, fields, modes, applications, dists)
     return BoundParameters(
         columns=tuple(columns),
         distributions=tuple(dists),

@@ -13,21 +13,23 @@ import math
 import warnings
 from dataclasses import dataclass, replace
 
-import numpy as np
-
 from mlimpact._io import load_toml
-from mlimpact.errors import MlimpactError
+from mlimpact.errors import MlimpactError, check_path
 from mlimpact.quantities import IMPACT_CRITERIA, LABELS
 from mlimpact.runs.table import CATEGORIES, FIELD_BOUNDS, RUN_FIELDS, bounds_text
 from mlimpact.tables.catalogue import POWER_MODELS, SOURCE, catalogue_document
 from mlimpact.uncertainty import distributions
-from mlimpact.uncertainty.distributions import Constant, Discrete, LogNormal, Uniform
+from mlimpact.uncertainty.distributions import (
+    Constant,
+    Discrete,
+    LogNormal,
+    Uniform,
+    sampled_range,
+)
 
 SCOPES = ("global", "hardware", "country", "run", "factor")
 #: Largest multiplicative error a ``scale`` parameter may draw (keeps every result finite).
 MAX_SCALE = 1e6
-#: The most extreme uniforms a sampling design gives (mlimpact.uncertainty.sampling).
-_EXTREME_UNIFORMS = (2.0**-54, 1.0 - 2.0**-53)
 
 
 def drawn_values(distribution):
@@ -38,16 +40,6 @@ def drawn_values(distribution):
     if distribution.kind in ("discrete", "empirical"):
         return tuple(distribution.values)
     return None
-
-
-def sampled_range(distribution):
-    """The smallest and largest values a design can draw from ``distribution`` (its quantile
-    function at the most extreme uniforms, within its support); NaN-free."""
-    low, high = distribution.support()
-    with np.errstate(over="ignore", invalid="ignore"):
-        drawn = np.asarray(distribution.ppf(np.array(_EXTREME_UNIFORMS)), dtype=float)
-    drawn = np.where(np.isnan(drawn), [low, high], drawn)
-    return max(low, float(drawn[0])), min(high, float(drawn[1]))
 
 
 MODES = ("replace", "scale")
@@ -143,7 +135,19 @@ class Parameter:
         return self.distribution
 
     def __post_init__(self):
+        if not isinstance(self.name, str):
+            raise MlimpactError(f"Parameter: name must be a string (got {self.name!r:.60})")
         where = f"parameter {self.name!r}"
+        if not isinstance(self.distribution, distributions.Distribution):
+            raise MlimpactError(
+                f"{where}: distribution must be a Distribution of "
+                f"mlimpact.uncertainty.distributions (got {self.distribution!r:.60})"
+            )
+        for key in ("scope", "target", "mode", "unit", "source", "description", "label"):
+            if not isinstance(getattr(self, key), str):
+                raise MlimpactError(
+                    f"{where}: {key} must be a string (got {getattr(self, key)!r:.60})"
+                )
         object.__setattr__(self, "members", tuple(self.members))
         object.__setattr__(self, "sources", tuple(self.sources))
         own = dict(self.member_distributions or {})
@@ -339,6 +343,7 @@ def parse_parameters(document, source="<parameters>"):
 
 def load_parameters(path):
     """Read a parameters file (the format of ``data/parameters.toml``)."""
+    check_path("load_parameters", "path", path)
     return parse_parameters(load_toml(path, "parameters file"), source=str(path))
 
 

@@ -42,7 +42,7 @@ Distributions and parameterisations
     distribution [4]_, [5]_ with lambda = 4, i.e. a beta distribution on [low, high] with
     alpha = 1 + 4 (mode - low) / (high - low), beta = 1 + 4 (high - mode) / (high - low);
     F^-1(u) = low + (high - low) I^-1_u(alpha, beta); mean (low + 4 mode + high) / 6.
-``Beta(a, b, low=0, high=1)``, a, b > 0, low < high
+``Beta(a, b, low=0, high=1)``, 0 < a, b <= 1e6, low < high
     A fraction or a bounded quantity with a known shape.
     F^-1(u) = low + (high - low) I^-1_u(a, b); mean low + (high - low) a / (a + b).
 ``Discrete(values, weights=None)``
@@ -58,10 +58,12 @@ Distributions and parameterisations
     A fixed input; F^-1(u) = value.
 
 All parameters are checked when a distribution is built: finite real numbers (not booleans),
-the orderings and positivity above; a violation raises :class:`~mlimpact.errors.MlimpactError`
-with a one-line message naming the distribution and the parameter. ``ppf`` itself checks
-nothing: it expects u in [0, 1) (or (0, 1) for unbounded distributions) and returns float64
-values of the shape of u, inside ``support()``.
+the orderings and positivity above, and a quantile function finite on all of (0, 1) (bounds
+whose difference passes 1.8e308, a normal or log-normal whose tails do, are refused); a
+violation raises :class:`~mlimpact.errors.MlimpactError` with a one-line message naming the
+distribution and the parameter. ``ppf`` takes levels u in the open interval (0, 1) and refuses
+anything else (0, 1, NaN, None, text) with the same error; it returns float64 values of the
+shape of u, inside ``support()``.
 
 References
 ----------
@@ -166,6 +168,11 @@ def _ordered(kind, low, high):
             f"{kind}: low must be < high (got low={_format_number(low)}, "
             f"high={_format_number(high)})"
         )
+    if not math.isfinite(high - low):
+        raise MlimpactError(
+            f"{kind}: low={_format_number(low)} and high={_format_number(high)} are too far "
+            "apart: high - low passes double precision (1.8e308)"
+        )
 
 
 def _positive(kind, name, value):
@@ -181,14 +188,63 @@ def _mode_inside(kind, low, mode, high):
         )
 
 
-def _as_u(u: ArrayLike) -> np.ndarray:
-    return np.asarray(u, dtype=np.float64)
+def _as_u(kind: str, u: ArrayLike) -> np.ndarray:
+    """Probability levels ``u`` as float64, checked to lie in the open interval (0, 1).
+
+    ``None``, text, booleans, NaN and levels at or outside 0 and 1 raise MlimpactError: a
+    quantile function silently returning NaN (or a discrete value for NaN) would spread a
+    wrong draw through every result.
+    """
+    if u is None or isinstance(u, (str, bytes, bool, np.bool_, Mapping)):
+        raise MlimpactError(f"{kind}: ppf needs probability levels in (0, 1) (got {u!r:.60})")
+    try:
+        array = np.asarray(u)
+        if array.dtype.kind not in "iuf":
+            raise TypeError(array.dtype)
+        array = array.astype(np.float64, copy=False)
+    except (TypeError, ValueError, OverflowError):
+        raise MlimpactError(
+            f"{kind}: ppf needs probability levels in (0, 1) (got {u!r:.60})"
+        ) from None
+    inside = (array > 0.0) & (array < 1.0)
+    if not inside.all():
+        bad = array[~inside].flat[0]
+        raise MlimpactError(
+            f"{kind}: ppf needs probability levels in the open interval (0, 1) (got {float(bad)!r})"
+        )
+    return array
+
+
+#: Largest shape of a beta distribution (its sd is then below 1e-3 of its range).
+MAX_BETA_SHAPE = 1e6
+#: Probability levels at which a constructor evaluates its quantile function: the smallest
+#: positive double, the most extreme uniforms of a sampling design (2^-54, 1 - 2^-53) and
+#: levels between. A monotone quantile function finite at both ends is finite on all of (0, 1).
+_PROBE_LEVELS = np.array(
+    [5e-324, 2.0**-54, 1e-9, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1 - 1e-9, 1 - 2.0**-53]
+)
 
 
 def _result(x, low, high):
     """Clip to the support (rounding can step one ulp outside) and unwrap 0-d arrays."""
     out = np.clip(x, low, high)
     return out[()]
+
+
+def _beta_quantile(a, b, u):
+    """Quantiles [-] of the beta distribution of shapes a, b at levels u in (0, 1).
+
+    ``scipy.special.betaincinv`` returns NaN for levels below about 1e-300 (subnormal u, say);
+    there the leading term of I_x(a, b) = x^a / (a B(a, b)) (1 + O(x)) gives
+    x = (u a B(a, b))^(1/a), computed in logarithms.
+    """
+    x = special.betaincinv(a, b, u)
+    failed = np.isnan(x)
+    if failed.any():
+        with np.errstate(divide="ignore"):
+            tail = np.exp((np.log(u) + math.log(a) + special.betaln(a, b)) / a)
+        x = np.where(failed, np.minimum(tail, 1.0), x)
+    return x
 
 
 class Distribution(abc.ABC):
@@ -220,6 +276,26 @@ class Distribution(abc.ABC):
         if not isinstance(self.unit, str):
             raise MlimpactError(f"{self.kind}: unit must be a string (got {self.unit!r})")
 
+    def _check_quantiles(self):
+        """Refuse parameters whose quantile function is not finite on (0, 1): a normal whose
+        sd times 38.5 (the standard quantile at the smallest positive double) overflows, a
+        log-normal whose tails pass 1.8e308... (:data:`_PROBE_LEVELS`)."""
+        with np.errstate(all="ignore"):
+            values = np.asarray(self.ppf(_PROBE_LEVELS), dtype=np.float64)
+            mean = self.mean()
+        if not np.isfinite(values).all():
+            k = int(np.argmin(np.isfinite(values)))
+            raise MlimpactError(
+                f"{self.kind}: parameters {self._describe()} give a quantile function that "
+                f"is not finite (ppf({_PROBE_LEVELS[k]:.3g}) = {values[k]!r}); they exceed "
+                "double precision (1.8e308)"
+            )
+        if not math.isfinite(mean):
+            raise MlimpactError(
+                f"{self.kind}: parameters {self._describe()} give a mean that is not finite "
+                f"({mean!r}); it exceeds double precision (1.8e308)"
+            )
+
     @abc.abstractmethod
     def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
         """Quantile function (inverse CDF).
@@ -227,8 +303,8 @@ class Distribution(abc.ABC):
         Parameters
         ----------
         u : array_like of float
-            Probability levels [-] in [0, 1) -- in (0, 1) for unbounded distributions; not
-            checked.
+            Probability levels [-] in the open interval (0, 1); anything else (0, 1, NaN,
+            None, text) raises :class:`~mlimpact.errors.MlimpactError`.
 
         Returns
         -------
@@ -319,13 +395,14 @@ class Uniform(Distribution):
         self._set_reals(low=self.low, high=self.high)
         _ordered(self.kind, self.low, self.high)
         self._check_unit()
+        self._check_quantiles()
 
     def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
-        u = _as_u(u)
+        u = _as_u(self.kind, u)
         return _result(self.low + (self.high - self.low) * u, self.low, self.high)
 
     def mean(self) -> float:
-        return 0.5 * (self.low + self.high)
+        return 0.5 * self.low + 0.5 * self.high  # halves first: low + high may overflow
 
     def median(self) -> float:
         return self.mean()
@@ -356,9 +433,10 @@ class LogUniform(Distribution):
         _positive(self.kind, "low", self.low)
         _ordered(self.kind, self.low, self.high)
         self._check_unit()
+        self._check_quantiles()
 
     def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
-        u = _as_u(u)
+        u = _as_u(self.kind, u)
         log_ratio = math.log(self.high) - math.log(self.low)
         return _result(self.low * np.exp(u * log_ratio), self.low, self.high)
 
@@ -397,9 +475,10 @@ class Normal(Distribution):
         self._set("unit", unit)
         _positive(self.kind, "sd", self.sd)
         self._check_unit()
+        self._check_quantiles()
 
     def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
-        u = _as_u(u)
+        u = _as_u(self.kind, u)
         return (self.mu + self.sd * special.ndtri(u))[()]
 
     def mean(self) -> float:
@@ -449,6 +528,23 @@ class TruncatedNormal(Distribution):
         _positive(self.kind, "sd", self.sd)
         _ordered(self.kind, self.low, self.high)
         self._check_unit()
+        self._check_tail()
+        self._check_quantiles()
+
+    def _check_tail(self):
+        """Refuse a window so far in a tail (about 1.9e154 sd) that Phi of its nearer bound
+        underflows even in logarithms: its quantiles would all collapse on one bound,
+        maybe the wrong one."""
+        with np.errstate(all="ignore"):
+            a, b, _ = self._window()
+            nearer = special.log_ndtr(b) if np.isfinite(a) and np.isfinite(b) else -math.inf
+        if not np.isfinite(nearer):
+            distance = min(abs(self.low - self.mu), abs(self.high - self.mu)) / self.sd
+            raise MlimpactError(
+                f"{self.kind}: the window [{_format_number(self.low)}, "
+                f"{_format_number(self.high)}] lies {distance:.3g} sd from the mean "
+                f"{_format_number(self.mu)}; at most 1e154 sd can be computed"
+            )
 
     def _window(self):
         """Standardised window (a, b) with a + b <= 0, and whether it was mirrored.
@@ -479,7 +575,7 @@ class TruncatedNormal(Distribution):
         return math.log(mills) - 0.5 * (b - a) * -(a + b)
 
     def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
-        u = _as_u(u)
+        u = _as_u(self.kind, u)
         a, b, mirrored = self._window()
         # p is the CDF level in the (possibly mirrored) standard window, q = 1 - p.
         p, q = (1.0 - u, u) if mirrored else (u, 1.0 - u)
@@ -525,7 +621,7 @@ class TruncatedNormal(Distribution):
         a, b, mirrored = self._window()
         share = -math.expm1(self._log_ratio(a, b))
         if share == 0:
-            return 0.5 * (self.low + self.high)
+            return 0.5 * self.low + 0.5 * self.high
         t = 0.5 * (b - a) * -(a + b)
         if b <= 0:
             mills = math.sqrt(0.5 * math.pi) * special.erfcx(-b / math.sqrt(2.0))
@@ -572,14 +668,16 @@ class LogNormal(Distribution):
                 f"{self.kind}: gsd must be > 1 (got gsd={_format_number(self.gsd)})"
             )
         self._check_unit()
+        self._check_quantiles()
 
     def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
-        u = _as_u(u)
+        u = _as_u(self.kind, u)
         x = self.scale * np.exp(math.log(self.gsd) * special.ndtri(u))
         return _result(x, 0.0, math.inf)
 
     def mean(self) -> float:
-        return self.scale * math.exp(0.5 * math.log(self.gsd) ** 2)
+        log_factor = 0.5 * math.log(self.gsd) ** 2
+        return self.scale * math.exp(log_factor) if log_factor < 709.0 else math.inf
 
     def median(self) -> float:
         return self.scale
@@ -602,6 +700,7 @@ class _Peaked(Distribution):
         _ordered(self.kind, self.low, self.high)
         _mode_inside(self.kind, self.low, self.mode, self.high)
         self._check_unit()
+        self._check_quantiles()
 
     def support(self) -> tuple[float, float]:
         return (self.low, self.high)
@@ -626,21 +725,26 @@ class Triangular(_Peaked):
     kind = "triangular"
 
     def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
-        u = _as_u(u)
+        u = _as_u(self.kind, u)
         width = self.high - self.low
         c = (self.mode - self.low) / width
         # Each branch is clamped at the mode so that rounding cannot make ppf step down where
         # the branches meet.
         with np.errstate(invalid="ignore"):
-            below = np.minimum(self.low + np.sqrt(u * width * (self.mode - self.low)), self.mode)
+            # square roots of each factor: the product width (mode - low) overflows for
+            # bounds beyond 1e154 while its root does not
+            below = np.minimum(
+                self.low + np.sqrt(u * width) * math.sqrt(self.mode - self.low), self.mode
+            )
             above = np.maximum(
-                self.high - np.sqrt((1.0 - u) * width * (self.high - self.mode)), self.mode
+                self.high - np.sqrt((1.0 - u) * width) * math.sqrt(self.high - self.mode),
+                self.mode,
             )
         x = np.where(u < c, below, above)
         return _result(x, self.low, self.high)
 
     def mean(self) -> float:
-        return (self.low + self.mode + self.high) / 3.0
+        return self.low / 3.0 + self.mode / 3.0 + self.high / 3.0  # a sum may overflow
 
 
 @dataclass(frozen=True, repr=False)
@@ -675,13 +779,13 @@ class PERT(_Peaked):
         )
 
     def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
-        u = _as_u(u)
+        u = _as_u(self.kind, u)
         alpha, beta = self.shapes
-        x = self.low + (self.high - self.low) * special.betaincinv(alpha, beta, u)
+        x = self.low + (self.high - self.low) * _beta_quantile(alpha, beta, u)
         return _result(x, self.low, self.high)
 
     def mean(self) -> float:
-        return (self.low + 4.0 * self.mode + self.high) / 6.0
+        return self.low / 6.0 + self.mode * (4.0 / 6.0) + self.high / 6.0  # a sum may overflow
 
 
 @dataclass(frozen=True, repr=False)
@@ -691,7 +795,7 @@ class Beta(Distribution):
     Parameters
     ----------
     a, b : float
-        Shape parameters [-], > 0.
+        Shape parameters [-], > 0 and at most 1e6 (:data:`MAX_BETA_SHAPE`).
     low, high : float, optional
         Bounds [unit], low < high; default [0, 1].
     unit : str, optional
@@ -709,12 +813,22 @@ class Beta(Distribution):
         self._set_reals(a=self.a, b=self.b, low=self.low, high=self.high)
         _positive(self.kind, "a", self.a)
         _positive(self.kind, "b", self.b)
+        for name, shape in (("a", self.a), ("b", self.b)):
+            if shape > MAX_BETA_SHAPE:
+                # betaincinv is slow there and its quantiles lose monotonicity (1e-8 steps
+                # back at shapes of 1e15), for a distribution already a point to 1e-3
+                raise MlimpactError(
+                    f"{self.kind}: {name} must be at most {MAX_BETA_SHAPE:g} (got "
+                    f"{name}={_format_number(shape)}: narrower than 1e-3 of [low, high]; "
+                    "a constant or a normal says the same)"
+                )
         _ordered(self.kind, self.low, self.high)
         self._check_unit()
+        self._check_quantiles()
 
     def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
-        u = _as_u(u)
-        x = self.low + (self.high - self.low) * special.betaincinv(self.a, self.b, u)
+        u = _as_u(self.kind, u)
+        x = self.low + (self.high - self.low) * _beta_quantile(self.a, self.b, u)
         return _result(x, self.low, self.high)
 
     def mean(self) -> float:
@@ -789,7 +903,7 @@ class Discrete(Distribution):
         return weights / weights.sum()
 
     def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
-        u = _as_u(u)
+        u = _as_u(self.kind, u)
         index = np.searchsorted(self._cumulative, u, side="left")
         return self._sorted_values[np.minimum(index, len(self._cumulative) - 1)][()]
 
@@ -826,7 +940,7 @@ class Empirical(Distribution):
         self._set("_sorted_values", sorted_values)
 
     def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
-        u = _as_u(u)
+        u = _as_u(self.kind, u)
         n = len(self._sorted_values)
         # Smallest k with k / n >= u, i.e. ceil(n u), as a 0-based index.
         index = np.searchsorted(np.arange(1, n + 1), u * n, side="left")
@@ -834,7 +948,8 @@ class Empirical(Distribution):
 
     def mean(self) -> float:
         low, high = self.support()  # the division can round one ulp outside equal values
-        return min(max(math.fsum(self.values) / len(self.values), low), high)
+        n = len(self.values)  # each value divided first: a sum of values near 1e308 overflows
+        return min(max(math.fsum(v / n for v in self.values), low), high)
 
     def support(self) -> tuple[float, float]:
         return (float(self._sorted_values[0]), float(self._sorted_values[-1]))
@@ -865,7 +980,7 @@ class Constant(Distribution):
         self._check_unit()
 
     def ppf(self, u: ArrayLike) -> np.ndarray | np.float64:
-        return np.full(np.shape(u), self.value, dtype=np.float64)[()]
+        return np.full(np.shape(_as_u(self.kind, u)), self.value, dtype=np.float64)[()]
 
     def mean(self) -> float:
         return self.value
@@ -894,6 +1009,20 @@ DISTRIBUTIONS = {
         Empirical,
     )
 }
+
+
+#: The most extreme uniforms a sampling design gives (mlimpact.uncertainty.sampling).
+_EXTREME_UNIFORMS = (2.0**-54, 1.0 - 2.0**-53)
+
+
+def sampled_range(distribution: Distribution) -> tuple[float, float]:
+    """The smallest and largest values [unit] a design can draw from ``distribution`` (its
+    quantile function at the most extreme uniforms, within its support); NaN-free."""
+    low, high = distribution.support()
+    with np.errstate(over="ignore", invalid="ignore"):
+        drawn = np.asarray(distribution.ppf(np.array(_EXTREME_UNIFORMS)), dtype=float)
+    drawn = np.where(np.isnan(drawn), [low, high], drawn)
+    return max(low, float(drawn[0])), min(high, float(drawn[1]))
 
 
 def from_spec(
