@@ -323,3 +323,33 @@ def test_regular_files_are_still_read(tmp_path):
     table.write_bytes(b"\xef\xbb\xbfa,b\r\n1,2\r\n")
     columns, rows, digest = _io.read_user_csv(table, "models file")
     assert columns == ["a", "b"] and rows == [{"a": "1", "b": "2"}] and len(digest) == 64
+
+
+INVENTORY_HEADER = "name,date,hardware,accelerators,hours,location\n"
+
+
+@pytest.mark.parametrize("day", ["9999-01-01", "0001-01-01", "1949-12-31"])
+def test_an_inventory_date_no_run_can_have_is_one_line(tmp_path, capsys, day):
+    path = tmp_path / "inventory.csv"
+    path.write_text(INVENTORY_HEADER + f"a,{day},NVIDIA H100 SXM5 80 GB,8,50,FRA\n")
+    assert main(["estimate", "--batch", str(path), "--samples", "64"]) == 2
+    err = capsys.readouterr().err
+    assert f"line 2, column date: {day} is not a date of a training run" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_runs_outside_the_window_are_named_not_dropped_silently(tmp_path, capsys):
+    path = tmp_path / "inventory.csv"
+    path.write_text(
+        INVENTORY_HEADER
+        + "early,2015-01-01,NVIDIA H100 SXM5 80 GB,8,50,FRA\n"
+        + "late,2024-01-01,NVIDIA H100 SXM5 80 GB,8,50,FRA\n"
+    )
+    assert main(["data", "--models", str(path), "--first-year", "2020"]) == 0
+    assert "outside the window, left out: 1 (early)" in capsys.readouterr().out
+    from mlimpact.render.report import _outside_text
+
+    text = _outside_text({"outside_window": ["early"]}, (2020, 2025))
+    assert (
+        text.startswith("1 of the file's runs are outside the window 2020-2025") and "early" in text
+    )

@@ -241,9 +241,10 @@ def _data(args):
     from mlimpact.render import text
     from mlimpact.study.coverage import coverage, records_json
 
-    dataset = _dataset(args, _records(args)[0])
+    records = _records(args)[0]
+    dataset = _dataset(args, records)
     runs = dataset.runs()
-    summary = coverage(runs, dataset.window)
+    summary = coverage(runs, dataset.window, records)
     if args.format == "json":
         if args.per_model:
             summary["models"] = records_json(runs)

@@ -495,7 +495,8 @@ def _dataset_markdown(result):
         f"enter: {report['complete_total']} complete, "
         f"{report['imputed_total']} with imputed fields; "
         f"{report['excluded_total']} excluded (`mlimpact data` says why); "
-        f"{report.get('speculative_included', 0)} of them are records Epoch AI marks "
+        + _outside_text(report, options.window)
+        + f"{report.get('speculative_included', 0)} of them are records Epoch AI marks "
         "Speculative. Location: "
         f"{options.location}; power model: {options.power}. Catalogue of uncertain "
         "inputs: the prior of `data/parameters.toml`"
@@ -505,6 +506,19 @@ def _dataset_markdown(result):
         + _production_model_text(options),
         "",
     ]
+
+
+def _outside_text(report, window):
+    """The runs of a user's file outside the window, named (up to ten), or ""."""
+    outside = report.get("outside_window") or []
+    if not outside:
+        return ""
+    more = f" and {len(outside) - 10} more" if len(outside) > 10 else ""
+    names = ", ".join(outside[:10]) + more
+    return (
+        f"{len(outside)} of the file's runs are outside the window {window[0]}-{window[1]} "
+        f"and left out ({names}; `--first-year`, `--last-year`); "
+    )
 
 
 def _production_model_text(options):

@@ -225,6 +225,16 @@ def coverage_text(summary, impute, records=None):
         f"imputation {'on' if impute else 'off'}",
         f"included: {summary['included_total']} ({summary['complete_total']} complete, "
         f"{summary['imputed_total']} imputed); excluded: {summary['excluded_total']}",
+        *(
+            [
+                f"outside the window, left out: {len(summary['outside_window'])} "
+                f"({', '.join(summary['outside_window'][:10])}"
+                + (" ..." if len(summary["outside_window"]) > 10 else "")
+                + ")"
+            ]
+            if summary.get("outside_window")
+            else []
+        ),
         "",
         table(
             [

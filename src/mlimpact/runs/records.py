@@ -353,6 +353,11 @@ def _setup_values(source, line, row, columns, hardware, chips, hours, numbers):
     return values
 
 
+#: The earliest year of a run's date in an inventory: the first notable models of Epoch AI's
+#: data (1950); a later date than next year is a typo, not a run.
+FIRST_DATE_YEAR = 1950
+
+
 def inventory_records(rows, columns, source="<inventory>"):
     """Records of the rows of an inventory (:data:`INVENTORY_COLUMNS`, and any key of a setup
     file's [node], [server] and [assumptions] as a column of its name:
@@ -375,6 +380,12 @@ def inventory_records(rows, columns, source="<inventory>"):
             raise MlimpactError(
                 f"{source} line {line}, column date: must be YYYY-MM-DD "
                 f"(got {_cell(row, 'date')!r})"
+            )
+        latest = date.today().year + 1
+        if not FIRST_DATE_YEAR <= day.year <= latest:
+            raise MlimpactError(
+                f"{source} line {line}, column date: {day.isoformat()} is not a date of a "
+                f"training run (years {FIRST_DATE_YEAR}-{latest})"
             )
         hardware = hardware_table().find(
             _cell(row, "hardware"), field=f"{source} line {line}, column hardware"

@@ -362,7 +362,9 @@ def run_study(options, progress=None, client=None):
             options, records, client, _step_progress(progress, steps, "sensitivity")
         )
     covered = (
-        coverage(scenarios["baseline"].notable, options.window) if "baseline" in scenarios else None
+        coverage(scenarios["baseline"].notable, options.window, records)
+        if "baseline" in scenarios
+        else None
     )
     checked = None
     if options.validate and "baseline" in scenarios:

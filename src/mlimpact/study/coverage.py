@@ -7,9 +7,11 @@ from mlimpact.runs.notable import WINDOW
 from mlimpact.tables.hardware import hardware_table
 
 
-def coverage(notable, window=WINDOW):
+def coverage(notable, window=WINDOW, records=None):
     """The coverage report of :class:`mlimpact.runs.notable.NotableRuns`: totals, exclusion
-    reasons, imputed fields, per-year counts and the hardware mapping, as a JSON-ready dict."""
+    reasons, imputed fields, per-year counts and the hardware mapping, as a JSON-ready dict.
+    With a user's ``records`` (a models file), also the runs of the file outside the window
+    (``outside_window``: their names, none silently left out)."""
     years = {
         str(y): {"complete": 0, "imputed": 0, "excluded": 0}
         for y in range(window[0], window[1] + 1)
@@ -41,6 +43,9 @@ def coverage(notable, window=WINDOW):
             1 for r in notable.records if r.status != "excluded" and r.confidence == "Speculative"
         ),
         "hardware_mapping": dict(sorted(mapping.items())),
+        "outside_window": None
+        if records is None
+        else [r["model"] for r in records if not window[0] <= int(r["year"]) <= window[1]],
     }
 
 
