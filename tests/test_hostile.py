@@ -353,3 +353,17 @@ def test_runs_outside_the_window_are_named_not_dropped_silently(tmp_path, capsys
     assert (
         text.startswith("1 of the file's runs are outside the window 2020-2025") and "early" in text
     )
+
+
+def test_epoch_rows_without_a_date_are_counted_not_dropped_silently(tmp_path, capsys):
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "Model,Publication date,Organization,Country (of organization),Training hardware,"
+        "Training compute (FLOP),Hardware quantity,Training time (hours)\n"
+        "A,2024-01-01,X,United States of America,NVIDIA A100,,8,100\n"
+        "B,2024-13-45,X,United States of America,NVIDIA A100,,8,100\n"
+        "C,,X,United States of America,NVIDIA A100,,8,100\n"
+    )
+    assert main(["data", "--models", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "2 rows without a valid publication date (YYYY-MM-DD) left out (lines 3, 4)" in err

@@ -221,12 +221,25 @@ def _fix(record):
 
 def epoch_records(rows, codes=None, source="<export>", fixes=True):
     """Records of the rows of an Epoch export with a valid date, sorted by (date, model);
-    duplicate model names are an error. ``fixes``: apply ``data/record_fixes.csv``."""
-    out = []
+    duplicate model names are an error. ``fixes``: apply ``data/record_fixes.csv``. The rows
+    without a valid publication date are left out with one warning that counts them and names
+    their first lines."""
+    out, undated = [], []
     for line, row in enumerate(rows, start=2):
         record = epoch_record(row, codes, where=f"{source} line {line}: ", fixes=fixes)
         if record is not None:
             out.append(record)
+        else:
+            undated.append(line)
+    if undated:
+        import warnings
+
+        lines = ", ".join(map(str, undated[:5])) + (" ..." if len(undated) > 5 else "")
+        warnings.warn(
+            f"{source}: {len(undated)} rows without a valid publication date (YYYY-MM-DD) "
+            f"left out (lines {lines})",
+            stacklevel=2,
+        )
     names = [r["model"] for r in out]
     if len(set(names)) != len(names):
         duplicated = sorted({n for n in names if names.count(n) > 1})
