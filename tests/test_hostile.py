@@ -367,3 +367,26 @@ def test_epoch_rows_without_a_date_are_counted_not_dropped_silently(tmp_path, ca
     assert main(["data", "--models", str(path)]) == 0
     err = capsys.readouterr().err
     assert "2 rows without a valid publication date (YYYY-MM-DD) left out (lines 3, 4)" in err
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("Hardware quantity", "-8"),
+        ("Training time (hours)", "1e400"),
+        ("Hardware quantity", "lots"),
+    ],
+)
+def test_epoch_numbers_no_run_can_have_are_one_line_not_imputed(tmp_path, capsys, column, value):
+    header = "Model,Publication date,Organization,Country (of organization),Training hardware,"
+    header += "Training compute (FLOP),Hardware quantity,Training time (hours)\n"
+    cells = {"Hardware quantity": "8", "Training time (hours)": "100"} | {column: value}
+    path = tmp_path / "export.csv"
+    path.write_text(
+        header + "A,2024-01-01,X,United States of America,NVIDIA A100,,"
+        f"{cells['Hardware quantity']},{cells['Training time (hours)']}\n"
+    )
+    assert main(["data", "--models", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"line 2: column {column}: must be a finite number > 0 or empty (got {value!r})" in err
+    assert len(err.strip().splitlines()) == 1

@@ -198,6 +198,11 @@ def epoch_record(row, codes=None, where="", fixes=True):
     record["domain"] = record["domains"].split(",")[0].strip()
     for column, source in EPOCH_NUMBERS.items():
         record[column] = number(row.get(source))
+        raw = (row.get(source) or "").strip()
+        if raw and not (record[column] and math.isfinite(float(record[column]))):
+            raise MlimpactError(
+                f"{where}column {source}: must be a finite number > 0 or empty (got {raw[:40]!r})"
+            )
     for column, field in STATUS.items():
         record[column] = "reported" if record[field] else "missing"
     if fixes:
