@@ -390,3 +390,24 @@ def test_epoch_numbers_no_run_can_have_are_one_line_not_imputed(tmp_path, capsys
     err = capsys.readouterr().err
     assert f"line 2: column {column}: must be a finite number > 0 or empty (got {value!r})" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_an_unwritable_kernel_cache_falls_back_to_no_cache_with_one_warning(tmp_path, monkeypatch):
+    from mlimpact import _config
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(blocker / "cache"))
+    with pytest.warns(UserWarning, match="cannot be written .* without a cache"):
+        assert _config.cache_dir.__wrapped__() is None
+    # the command line says so in one line and goes on
+    done = subprocess.run(
+        [sys.executable, "-m", "mlimpact", "hardware", "H100 SXM5"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NUMBA_CACHE_DIR": str(blocker / "cache")},
+        timeout=120,
+    )
+    assert done.returncode == 0 and "H100" in done.stdout
+    warned = [line for line in done.stderr.splitlines() if "cannot be written" in line]
+    assert len(warned) == 1 and warned[0].startswith("mlimpact: warning: numba cache folder")

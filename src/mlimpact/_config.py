@@ -23,6 +23,8 @@ validated before any kernel runs, so no divisor is zero.
 
 import hashlib
 import os
+import tempfile
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -40,13 +42,27 @@ def _source_hash():
 
 @cache
 def cache_dir():
-    """The folder of the package's compiled kernels (see the module's docstring)."""
+    """The folder of the package's compiled kernels (see the module's docstring), or None
+    where it cannot be created or written (a read-only home, a path through a file): the
+    kernels are then compiled in every process, without a cache, and one warning says so."""
     base = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
         "mlimpact",
         "numba",
     )
-    return os.path.join(base, _source_hash())
+    folder = os.path.join(base, _source_hash())
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        warnings.warn(
+            f"numba cache folder {folder} cannot be written ({error.strerror}): kernels are "
+            "compiled in every run, without a cache (set NUMBA_CACHE_DIR to a writable folder)",
+            stacklevel=2,
+        )
+        return None
+    return folder
 
 
 JIT_OPTIONS = {"cache": True, "fastmath": False, "nogil": True, "error_model": "numpy"}
@@ -57,8 +73,11 @@ def njit(**options):
     """``numba.njit(**options)`` whose disk cache is the package's folder (:func:`cache_dir`)."""
 
     def decorate(function):
+        folder = cache_dir()
+        if folder is None:
+            return numba.njit(**{**options, "cache": False})(function)
         previous = numba.config.CACHE_DIR
-        numba.config.CACHE_DIR = cache_dir()
+        numba.config.CACHE_DIR = folder
         try:
             return numba.njit(**options)(function)
         finally:

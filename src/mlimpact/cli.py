@@ -1268,7 +1268,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 def main(argv=None):
     """Entry point of the ``mlimpact`` console script; returns the exit status."""
-    parser = build_parser()
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning  # one line each, for people (the parser's
+        parser = build_parser()  # choices import modules that may warn: a read-only cache)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv
