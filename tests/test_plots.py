@@ -148,3 +148,27 @@ def test_every_scenario_is_one_entry_with_a_known_claim():
         assert plots.scenario_colour(name).startswith("#") and scenario.label
     colours = [plots.scenario_colour(name) for name in (*REGISTRY, "cards")]
     assert len(set(colours)) == len(colours)  # told apart in the figures
+
+
+def test_the_trend_legend_names_what_its_bootstrap_resamples():
+    """The card figure's trend resamples cards, not "models in the dataset"."""
+    dates = np.linspace(2012.0, 2024.0, 30)
+    values = np.geomspace(40, 110, 30)
+    rng = np.random.default_rng(0)
+    slopes = rng.normal(0.08, 0.01, 100)
+    intercepts = np.log(40) - slopes * 2012.0
+    figure = plots.trend_figure(
+        dates,
+        values,
+        values / 1.5,
+        values * 1.5,
+        slopes,
+        intercepts,
+        "title",
+        "value",
+        resampled="which cards are priced",
+    )
+    legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    trend = next(text for text in legend if text.startswith("trend: x"))
+    assert trend.endswith("(inputs and which cards are priced, as the claims)")
+    assert not any("models" in text for text in legend)

@@ -149,12 +149,14 @@ def trend_figure(
     label="per model: median and 95 % interval",
     xlabel="publication date",
     imputed=None,
+    resampled="which models are in the dataset",
 ):
     """Per-item values against date (log scale) with the fitted trend and its 95 % band.
 
     ``slopes`` and ``intercepts`` are per-sample fits of ln(value) on decimal years;
     ``imputed`` (a mask of the items) draws the items with imputed facts as open markers,
-    apart from the complete records.
+    apart from the complete records. ``resampled`` names what the trend's bootstrap resamples
+    besides the inputs (the items: models, or cards), for the legend.
     """
     figure, axis = _subplots((9, 5.5))
     when = np.array(_decimal_to_dates(dates), dtype=object)
@@ -207,7 +209,7 @@ def trend_figure(
         color="black",
         lw=1.5,
         label=f"trend: x{growth[1]:.2f} per year [{growth[0]:.2f}, {growth[2]:.2f}] "
-        "(inputs and which models are in the dataset, as the claims)",
+        f"(inputs and {resampled}, as the claims)",
     )
     return _finish_trend(figure, axis, title, xlabel, ylabel)
 
