@@ -1103,8 +1103,8 @@ def _add_run_command(commands):
         type=_non_negative_int,
         default=defaults.sensitivity_max,
         metavar="N",
-        help="most base points of that doubling (default "
-        f"{defaults.sensitivity_max}: about 70 s on 2 cores)",
+        help="most base points of that extension (default "
+        f"{defaults.sensitivity_max}; run times: docs/performance.md)",
     )
     _add_rerun_options(run)
     _add_model_options(run)
