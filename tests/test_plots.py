@@ -172,3 +172,20 @@ def test_the_trend_legend_names_what_its_bootstrap_resamples():
     trend = next(text for text in legend if text.startswith("trend: x"))
     assert trend.endswith("(inputs and which cards are priced, as the claims)")
     assert not any("models" in text for text in legend)
+
+
+def test_a_scenario_that_leaves_a_criterion_unchanged_does_not_hide_the_baseline():
+    """Location shifting leaves the energy as it is: its line would cover the baseline's."""
+    rng = np.random.default_rng(0)
+    years = np.arange(2013, 2026)
+    baseline = rng.lognormal(10, 1, (64, years.size))
+    levels = {
+        "years": years,
+        "baseline": {"energy": (None, baseline), "gwp": (None, baseline)},
+        "location_shifting": {"energy": (None, baseline.copy()), "gwp": (None, baseline / 5)},
+    }
+    figure = plots.levels_figure(levels)
+    energy, gwp = ([t.get_text() for t in a.get_legend().get_texts()] for a in figure.axes)
+    assert energy == ["baseline", "location shifting (the same as baseline)"]
+    assert gwp == ["baseline", "location shifting"]
+    assert figure.axes[0].get_lines()[1].get_linestyle() == "--"
