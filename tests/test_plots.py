@@ -149,3 +149,44 @@ def test_every_scenario_is_one_entry_with_a_known_claim():
         assert plots.scenario_colour(name).startswith("#") and scenario.label
     colours = [plots.scenario_colour(name) for name in (*REGISTRY, "cards")]
     assert len(set(colours)) == len(colours)  # told apart in the figures
+
+
+def test_the_trend_legend_names_what_its_bootstrap_resamples():
+    """The card figure's trend resamples cards, not "models in the dataset"."""
+    dates = np.linspace(2012.0, 2024.0, 30)
+    values = np.geomspace(40, 110, 30)
+    rng = np.random.default_rng(0)
+    slopes = rng.normal(0.08, 0.01, 100)
+    intercepts = np.log(40) - slopes * 2012.0
+    figure = plots.trend_figure(
+        dates,
+        values,
+        values / 1.5,
+        values * 1.5,
+        slopes,
+        intercepts,
+        "title",
+        "value",
+        resampled="which cards are priced",
+    )
+    legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    trend = next(text for text in legend if text.startswith("trend: x"))
+    assert trend.endswith("(inputs and which cards are priced, as the claims)")
+    assert not any("models" in text for text in legend)
+
+
+def test_a_scenario_that_leaves_a_criterion_unchanged_does_not_hide_the_baseline():
+    """Location shifting leaves the energy as it is: its line would cover the baseline's."""
+    rng = np.random.default_rng(0)
+    years = np.arange(2013, 2026)
+    baseline = rng.lognormal(10, 1, (64, years.size))
+    levels = {
+        "years": years,
+        "baseline": {"energy": (None, baseline), "gwp": (None, baseline)},
+        "location_shifting": {"energy": (None, baseline.copy()), "gwp": (None, baseline / 5)},
+    }
+    figure = plots.levels_figure(levels)
+    energy, gwp = ([t.get_text() for t in a.get_legend().get_texts()] for a in figure.axes)
+    assert energy == ["baseline", "location shifting (the same as baseline)"]
+    assert gwp == ["baseline", "location shifting"]
+    assert figure.axes[0].get_lines()[1].get_linestyle() == "--"

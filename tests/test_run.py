@@ -49,16 +49,21 @@ def run_folder(tmp_path_factory):
 
 def test_the_progress_bar_names_every_stage_in_order(run_folder):
     stages = list(dict.fromkeys(what for _, what in PROGRESS))
+    # the kernels compile on the first run only (an empty numba cache); the rest always
+    compiled = ["compiling kernels (first run)"] if stages[0].startswith("compiling") else []
     assert stages == [
-        "cards",
-        "baseline",
-        "location_shifting",
-        "hardware_efficiency",
-        "sensitivity",
+        *compiled,
+        "sampling: cards",
+        "scenario: baseline",
+        "scenario: location shifting",
+        "scenario: hardware efficiency",
+        "sensitivity (Sobol')",
         "validation",
         "specifications",
+        "figures and report",
     ]
     fractions = [fraction for fraction, _ in PROGRESS]
+    assert fractions[0] == 0 and fractions[-1] == pytest.approx(1)
     assert all(0 <= a <= b <= 1 for a, b in zip(fractions, fractions[1:]))
 
 
@@ -153,6 +158,37 @@ def test_report_is_plain_words_and_figures(run_folder):
     assert "N = 128 base points" in text and "**not reached**" in text
     for claim in study.CLAIMS.values():
         assert claim in text
+
+
+def test_report_counts_the_cards_and_names_those_act_cannot_price(run_folder):
+    from mlimpact.study.cards import mlca_only
+
+    text = (run_folder / "report.md").read_text()
+    card_section = text[text.index("### Production of one graphics card") :]
+    only = mlca_only()
+    assert f"{len(only)} more that MLCA alone can price are left out" in card_section
+    assert all(name in card_section for name, _ in only)
+
+
+def test_report_words_the_baseline_grid_by_the_location_model_used(run_folder):
+    from mlimpact.render.report import BASELINE_GRID
+
+    text = (run_folder / "report.md").read_text()
+    assert "Location: evidence" in text
+    assert f"*baseline* ({BASELINE_GRID['evidence']}" in text
+    assert "*baseline* (the organisation's country" not in text
+
+
+def test_report_names_the_inputs_as_the_sensitivity_figure_does(run_folder):
+    from mlimpact.render.report import _parameter_labels
+
+    text = (run_folder / "report.md").read_text()
+    section = text[text.index("## Which uncertain inputs dominate") :]
+    table = section[section.index("| claim | output |") : section.index("The inputs' keys")]
+    labels = _parameter_labels()
+    # the table uses the figure's names, never a catalogue key; the keys are listed once
+    assert labels["hardware_variant"] in table and "hardware_variant" not in table
+    assert f"{labels['hardware_variant']}: `hardware_variant`" in section
 
 
 def test_run_refuses_a_folder_that_is_not_a_complete_result(run_folder, capsys):

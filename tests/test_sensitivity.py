@@ -124,10 +124,9 @@ def test_sensitivity_command(tmp_path, capsys):
     from mlimpact.cli import main
 
     out = tmp_path / "sens"
-    assert (
-        main(["sensitivity", "--samples", "16", "--out", str(out), "--aggregates-only", "--quiet"])
-        == 0
-    )
+    # a target that cannot be met: the analysis extends 16 -> 32 base points, the most allowed
+    command = ["sensitivity", "--samples", "16", "--target", "0.001", "--max-samples", "32"]
+    assert main([*command, "--out", str(out), "--aggregates-only", "--quiet"]) == 0
     rows = list(csv.DictReader(open(out / "sensitivity.csv")))
     assert set(rows[0]) == set(impact.SENSITIVITY_HEADER)
     outputs = {(r["quantity"], r["criterion"], r["subject"]) for r in rows}
@@ -142,7 +141,28 @@ def test_sensitivity_command(tmp_path, capsys):
     assert {r["parameter"] for r in rows} >= {"lifetime_years", "production_model", "mfu"}
     for name in ("sensitivity_growth.png", "sensitivity_totals.png", "sensitivity_cards.png"):
         assert (out / name).stat().st_size > 10_000
-    assert "growth of GWP" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "growth of GWP" in printed
+    assert "N = 32 base points" in printed and "NOT converged to +- 0.001" in printed
+
+
+def test_sensitivity_command_has_the_precision_target_of_run():
+    """`mlimpact sensitivity` alone and the report of `mlimpact run` aim at one precision."""
+    from mlimpact.cli import build_parser
+    from mlimpact.study.options import StudyOptions
+
+    defaults, parser = StudyOptions(), build_parser()
+    alone, run = parser.parse_args(["sensitivity"]), parser.parse_args(["run"])
+    assert alone.target == run.sensitivity_target == defaults.sensitivity_target == 0.05
+    assert alone.max_samples == run.sensitivity_max == defaults.sensitivity_max
+    assert alone.samples == run.sensitivity_samples == defaults.sensitivity_samples
+
+
+def test_sensitivity_command_refuses_a_largest_n_below_the_first(capsys):
+    from mlimpact.cli import main
+
+    assert main(["sensitivity", "--samples", "64", "--max-samples", "32", "--quiet"]) == 2
+    assert "--max-samples: a power of two >= --samples 64 (got 32)" in capsys.readouterr().err
 
 
 def test_saltelli_rows_follow_salib_layout_built_naively():

@@ -84,3 +84,14 @@ def njit(**options):
             numba.config.CACHE_DIR = previous
 
     return decorate
+
+
+def cached_on_disk(dispatcher):
+    """Whether numba's disk cache holds compiled code of ``dispatcher`` (a kernel made by
+    :func:`njit`): its cache index file exists. Numba's cache layout is not a public API, so a
+    dispatcher without the expected attributes counts as cached (nothing claimed)."""
+    try:
+        index = dispatcher._cache._cache_file._index_path
+    except AttributeError:
+        return True
+    return os.path.exists(index)

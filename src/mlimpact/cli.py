@@ -226,14 +226,31 @@ def _cards(args):
                 directory / f"cards_{criterion}.png",
             )
     folder = folder.path
-    priced = len({row[0] for row in rows})
-    print(
-        f"{priced} cards priced with {', '.join(args.models)} ({args.samples:,} samples); "
-        f"{len(skipped)} card-model pairs skipped (see skipped.csv)"
+    counts = ", ".join(
+        f"{len({row[0] for row in rows if row[8] == model})} with {model}" for model in args.models
     )
+    print(
+        f"cards priced: {counts} ({args.samples:,} samples); {len(skipped)} card-model "
+        "pairs skipped (see skipped.csv)"
+    )
+    print(_cards_count_note())
     print(
         f"wrote {folder / 'cards.csv'}, {folder / 'skipped.csv'}, "
         f"{folder / 'cards_gwp.png'} (and ADPe, PE)"
+    )
+
+
+def _cards_count_note():
+    """Why ``run``'s card figure and claims count fewer cards than MLCA prices: they use the
+    mixture of MLCA and ACT, and ACT lacks an input for some cards."""
+    from mlimpact.study.cards import mlca_only
+
+    only = mlca_only()
+    names = ", ".join(name for name, _ in only)
+    return (
+        f"`mlimpact run` prices the cards with the mixture of MLCA and ACT: the "
+        f"{len(only)} card(s) ACT cannot price ({names}) are left out of its card figure "
+        "and claims"
     )
 
 
@@ -325,16 +342,20 @@ def _run(args):
         args.force,
         _metadata(args, options.catalogue_of(study_options, {}), study_options),
     )
+    from mlimpact.study.progress import study_stages
+
     started = time.monotonic()
+    bar = None if args.quiet else _progress_bar()
+    stages = study_stages(study_options, bar, figures=True)
     with folder as directory:
         with _Backend(args) as client:
-            result = claims.run_study(
-                study_options, progress=None if args.quiet else _progress_bar(), client=client
-            )
+            result = claims.run_study(study_options, client=client, stages=stages)
         folder.metadata.update(_run_metadata(result))
+        stages.start("figures")
         report.write_study(result, directory, command=_command(args))
+        stages.step("figures")(1, 1)
     folder = folder.path
-    if not args.quiet:
+    if bar is not None:
         print(file=sys.stderr)
     print(
         f"wrote {folder}/: report.md, claims.csv, trends.csv, models.csv, results.nc and "
@@ -479,10 +500,15 @@ def _run_metadata(result):
 
 
 def _progress_bar():
+    """``show(fraction done, stage label)``, drawing a bar on one line of stderr; None when
+    stderr is not a terminal (a log file or a pipe gets no bar)."""
+    if not sys.stderr.isatty():
+        return None
+
     def show(fraction, what):
         filled = int(30 * fraction)
         sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (30 - filled)}] {100 * fraction:5.1f} % {what:<20}"
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {100 * fraction:5.1f} % {what:<30}"
         )
         sys.stderr.flush()
 
@@ -501,6 +527,13 @@ def _sensitivity(args):
 
     dataset = _dataset(args, _records(args)[0])
     check_window(dataset)
+    target = args.target or None
+    if target is not None and (
+        args.max_samples < args.samples or args.max_samples & (args.max_samples - 1)
+    ):
+        raise MlimpactError(
+            f"--max-samples: a power of two >= --samples {args.samples} (got {args.max_samples})"
+        )
     folder = files.ResultFolder(args.out, args.force, _metadata(args))
     with folder as directory:
         with _Backend(args) as client:
@@ -509,17 +542,20 @@ def _sensitivity(args):
                 seed=args.seed,
                 dataset=dataset,
                 per_model=not args.aggregates_only,
-                progress=None if args.quiet else _sensitivity_progress(),
+                progress=None if args.quiet else _sensitivity_progress(target is not None),
                 client=client,
+                target=target,
+                max_n=args.max_samples if target is not None else None,
             )
         count = report.write_sensitivity(result, directory)
     folder = folder.path
-    if not args.quiet:
+    if not args.quiet and sys.stderr.isatty():
         print(file=sys.stderr)
     models, card = result["models"], result["cards"]
     print(
         f"wrote {folder}/sensitivity.csv ({count:,} rows) and figures "
-        f"(N = {args.samples} base points, {len(models.parameter)} inputs)"
+        f"(N = {int(models.attrs['base_points']):,} base points, {len(models.parameter)} "
+        f"inputs; {_precision(models.attrs, target)})"
     )
     for label, data, quantity, criterion, subject in (
         ("growth of GWP", models, "growth rate", "gwp", "all models"),
@@ -535,9 +571,28 @@ def _sensitivity(args):
         print(f"  {label}: {top}")
 
 
-def _sensitivity_progress():
+def _precision(attrs, target):
+    """The precision a Sobol' analysis reached, in words, from its Dataset's ``attrs``
+    (:func:`mlimpact.study.sensitivity.impact_sensitivity`) and the ``target`` half-width."""
+    if target is None:
+        return "no precision target (--target 0)"
+    widest = float(attrs["widest_st_halfwidth"])
+    if attrs["converged"]:
+        return f"converged: every reported ST interval within +- {target:g} (widest {widest:.3f})"
+    return f"NOT converged to +- {target:g}: widest ST interval +- {widest:.3f}"
+
+
+def _sensitivity_progress(converging):
+    """``report(done, total)`` of ``sensitivity``'s base points on the bar (None without a
+    bar), monotone while the analysis extends (``converging``) towards its target
+    (:func:`mlimpact.study.progress.sobol_progress`)."""
+    from mlimpact.study.progress import SOBOL_BASE_POINTS, sobol_progress
+
     bar = _progress_bar()
-    return lambda done, total: bar(done / total, "Sobol' design")
+    if bar is None:
+        return None
+    expected = SOBOL_BASE_POINTS if converging else 1
+    return sobol_progress(lambda fraction, _: bar(fraction, "Sobol' design"), expected)
 
 
 def _validate(args):
@@ -633,7 +688,12 @@ def _hardware(args):
     from mlimpact.render import text
     from mlimpact.tables.hardware import hardware_table
 
-    rows = hardware_table().search(args.search)
+    table = hardware_table()
+    rows = table.search(args.search)
+    if not rows:
+        # no name contains the text: the lookup rule of setup files (punctuation, the
+        # manufacturer, aliases), which raises one line with the closest names if it fails too
+        rows = [table.find(args.search, field="hardware")]
     if args.format == "json":
         print(json.dumps(text.hardware_json(rows), indent=2))
     else:
@@ -1035,7 +1095,7 @@ def _add_run_command(commands):
         type=_non_negative_float,
         default=defaults.sensitivity_target,
         metavar="H",
-        help="double the base points until every total-order interval of the "
+        help="extend the base points until every total-order interval of the "
         "report is at most +- H (0: keep N; default "
         f"{defaults.sensitivity_target})",
     )
@@ -1044,8 +1104,8 @@ def _add_run_command(commands):
         type=_non_negative_int,
         default=defaults.sensitivity_max,
         metavar="N",
-        help="most base points of that doubling (default "
-        f"{defaults.sensitivity_max}: about 70 s on 2 cores)",
+        help="most base points of that extension (default "
+        f"{defaults.sensitivity_max}; run times: docs/performance.md)",
     )
     _add_rerun_options(run)
     _add_model_options(run)
@@ -1088,12 +1148,32 @@ def _add_sensitivity_command(commands):
         "rates behind the claims, production shares and per-card production. "
         "Writes sensitivity.csv and figures into DIR.",
     )
+    from mlimpact.study.options import StudyOptions
+
+    defaults = StudyOptions()
     sens.add_argument(
         "--samples",
         type=_positive_int,
-        default=512,
+        default=defaults.sensitivity_samples,
         metavar="N",
-        help="base points, a power of two (default 512); N x (inputs + 2) model evaluations",
+        help="base points to start from, a power of two (default "
+        f"{defaults.sensitivity_samples}, as `run`); N x (inputs + 2) model evaluations",
+    )
+    sens.add_argument(
+        "--target",
+        type=_non_negative_float,
+        default=defaults.sensitivity_target,
+        metavar="H",
+        help="extend the base points until every total-order interval of the outputs the "
+        "report reads is at most +- H (0: keep N; default "
+        f"{defaults.sensitivity_target}, the precision of `run`)",
+    )
+    sens.add_argument(
+        "--max-samples",
+        type=_positive_int,
+        default=defaults.sensitivity_max,
+        metavar="N",
+        help=f"most base points of that extension (default {defaults.sensitivity_max}, as `run`)",
     )
     sens.add_argument("--seed", type=_seed, default=0, metavar="S")
     _add_output_options(sens, "mlimpact-sensitivity")

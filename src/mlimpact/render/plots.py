@@ -149,12 +149,14 @@ def trend_figure(
     label="per model: median and 95 % interval",
     xlabel="publication date",
     imputed=None,
+    resampled="which models are in the dataset",
 ):
     """Per-item values against date (log scale) with the fitted trend and its 95 % band.
 
     ``slopes`` and ``intercepts`` are per-sample fits of ln(value) on decimal years;
     ``imputed`` (a mask of the items) draws the items with imputed facts as open markers,
-    apart from the complete records.
+    apart from the complete records. ``resampled`` names what the trend's bootstrap resamples
+    besides the inputs (the items: models, or cards), for the legend.
     """
     figure, axis = _subplots((9, 5.5))
     when = np.array(_decimal_to_dates(dates), dtype=object)
@@ -207,7 +209,7 @@ def trend_figure(
         color="black",
         lw=1.5,
         label=f"trend: x{growth[1]:.2f} per year [{growth[0]:.2f}, {growth[2]:.2f}] "
-        "(inputs and which models are in the dataset, as the claims)",
+        f"(inputs and {resampled}, as the claims)",
     )
     return _finish_trend(figure, axis, title, xlabel, ylabel)
 
@@ -519,12 +521,20 @@ def levels_figure(levels, criteria=("energy", "gwp")):
     names = [n for n in levels if n != "years"]
     figure, axes = _subplots((6.0 * len(criteria), 4.8), 1, len(criteria))
     for axis, criterion in zip(np.atleast_1d(axes), criteria):
+        drawn = []
         for name in names:
             per_year = levels[name][criterion][1]
             low, median, high = np.quantile(per_year, [0.025, 0.5, 0.975], axis=0)
             colour = scenario_colour(name)
+            label, style = name.replace("_", " "), "o-"
+            # a scenario that does not change this criterion (location shifting leaves the
+            # energy as it is) would hide the line drawn before it: dashed, and said so
+            same = [other for other, values in drawn if np.array_equal(values, median)]
+            if same:
+                label, style = f"{label} (the same as {same[0].replace('_', ' ')})", "o--"
+            drawn.append((name, median))
             axis.fill_between(years, low, high, color=colour, alpha=0.15)
-            axis.plot(years, median, "o-", color=colour, ms=3, label=name.replace("_", " "))
+            axis.plot(years, median, style, color=colour, ms=3, label=label)
         axis.set_yscale("log")
         axis.set_xlabel("publication year")
         axis.set_ylabel(
@@ -566,6 +576,7 @@ def budget_figure(rows):
     axis.set_xlim(0, max(1.0, float(left.max()) if len(rows) else 1.0))
     axis.grid(True, axis="x", alpha=0.3)
     axis.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=5, fontsize=8, frameon=False)
+    axis.set_title("Where each claim's variance comes from", pad=24)
     return figure
 
 

@@ -388,6 +388,7 @@ def _write_figures(result, baseline, folder):
         colour=plots.CARDS_COLOUR,
         label="per card (MLCA or ACT, sampled): median and 95 % interval",
         xlabel="release date of the card",
+        resampled="which cards are priced",
     )
     files.save_figure(figure, folder / "cards_gwp.png")
     figure = plots.scenario_figure(
@@ -448,7 +449,7 @@ def study_markdown(result):
         *_intro_markdown(result.options, custom=result.models_sha256 is not None),
         *_dataset_markdown(result),
         *_claims_markdown(result),
-        *_figures_markdown(result.options),
+        *_figures_markdown(result),
         *drivers_markdown(result),
         *budget_markdown(result),
         *_sensitivity_markdown(result),
@@ -634,8 +635,35 @@ def _claims_markdown(result):
     return lines
 
 
-def _figures_markdown(options):
+#: The baseline's grid, in words, per location model (``StudyOptions.location``).
+BASELINE_GRID = {
+    "evidence": "the grid regions where the evidence places the run: its published site, "
+    "else its organisation's compute provider's regions, else its organisation's country's "
+    "regions",
+    "organisation": "the organisation's country, as MLCA",
+}
+
+
+def _cards_note(result):
+    """Why the card figure counts the cards it does: the mixture of MLCA and ACT prices
+    them, and ACT lacks an input for some that MLCA alone prices."""
+    from mlimpact.study.cards import mlca_only
+
+    only = mlca_only()
+    count = len(result.cards["hardware"])
+    if not only:
+        return f"{count} data-centre and workstation GPUs, priced by MLCA's or ACT's model."
+    names = "; ".join(f"{name}: {reason}" for name, reason in only)
+    return (
+        f"{count} data-centre and workstation GPUs, each priced by MLCA's or ACT's model "
+        f"(sampled). {len(only)} more that MLCA alone can price are left out, ACT lacking "
+        f"an input ({names}); `mlimpact cards` prices them with MLCA."
+    )
+
+
+def _figures_markdown(result):
     """The report's section of figures: the trends, the cards and the scenarios."""
+    options = result.options
     lines = ["## Figures", ""]
     for criterion, title in TITLES.items():
         lines += [f"### {title} per training run", "", f"![{title}](impacts_{criterion}.png)", ""]
@@ -643,6 +671,8 @@ def _figures_markdown(options):
         "### Production of one graphics card",
         "",
         "![cards](cards_gwp.png)",
+        "",
+        _cards_note(result),
         "",
         "### Scenarios",
         "",
@@ -654,7 +684,7 @@ def _figures_markdown(options):
         "",
         "![levels](levels.png)",
         "",
-        "Scenarios: *baseline* (the organisation's country, the year before "
+        f"Scenarios: *baseline* ({BASELINE_GRID[options.location]}, in the year before "
         "publication); *location shifting* (every run on "
         + (
             f"the grid of {options.low_carbon_country}"
@@ -757,17 +787,25 @@ def _sensitivity_markdown(result):
     entries += [
         ("(totals)", f"sum over all models, {c}", models, "impact", c, ALL_MODELS) for c in CRITERIA
     ]
+    # the table names the inputs as the figure does; their keys (sensitivity.csv's
+    # ``parameter``) are listed once below it
+    names, named = _parameter_labels(), {}
     lines += ["| claim | output | dominant inputs (ST) |", "|---|---|---|"]
     for claim, label, data, quantity, criterion, subject in entries:
-        top = (
-            ", ".join(
-                f"{p} {st:.2f} ± {c:.2f}"
-                for p, st, c in dominant(data, quantity, criterion, subject)
-            )
-            or f"none with ST >= {DOMINANCE_THRESHOLD:.2f}"
+        top = dominant(data, quantity, criterion, subject)
+        named.update({p: names.get(p, p.replace("_", " ")) for p, _, _ in top})
+        text = ", ".join(f"{named[p]} {st:.2f} ± {c:.2f}" for p, st, c in top)
+        lines.append(
+            f"| {claim} | {label} | {text or f'none with ST >= {DOMINANCE_THRESHOLD:.2f}'} |"
         )
-        lines.append(f"| {claim} | {label} | {top} |")
-    lines += ["", "![sensitivity](sensitivity_growth.png)", ""]
+    keys = "; ".join(f"{label}: `{p}`" for p, label in named.items())
+    lines += [
+        "",
+        f"The inputs' keys in `data/parameters.toml` and sensitivity.csv: {keys}.",
+        "",
+        "![sensitivity](sensitivity_growth.png)",
+        "",
+    ]
     return lines
 
 

@@ -130,5 +130,17 @@ def cards_table(production_models=MODEL_CHOICES, samples=4096, seed=0, method="m
     return rows, skipped
 
 
+def mlca_only():
+    """The data-centre and workstation GPUs that MLCA's production model prices and ACT's
+    cannot (so neither can their mixture, which ``run`` uses): [(name, ACT's reason)]."""
+    only = []
+    for hardware in catalogue_gpus():
+        if why_not_priced(hardware, "mlca") is None:
+            reason = why_not_priced(hardware, "act")
+            if reason is not None:
+                only.append((hardware.name, reason))
+    return only
+
+
 def _cell(value):
     return "" if not math.isfinite(value) else float(f"{value:.6g}")

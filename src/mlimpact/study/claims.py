@@ -46,6 +46,7 @@ from mlimpact.study.options import (
     records_of,
     validate_options,
 )
+from mlimpact.study.progress import sobol_progress, study_stages
 from mlimpact.study.scenarios import scenario_of, scenario_runs
 from mlimpact.study.series import (
     CLAIM_NUMBERS,
@@ -324,31 +325,32 @@ def _growth_row(claim, quantity, criterion, scenario, uncertainty, slopes):
     return row
 
 
-def run_study(options, progress=None, client=None):
+def run_study(options, progress=None, client=None, stages=None):
     """Run every scenario and the cards, and derive trends and claims.
 
     Parameters
     ----------
     options : StudyOptions
     progress : callable, optional
-        ``progress(fraction_done, what)``.
+        ``progress(fraction_done, stage label)`` (:func:`mlimpact.study.progress.study_stages`
+        names the stages and gives each its share).
     client : dask.distributed.Client, optional
         Run the sample chunks on a Dask cluster (same results).
+    stages : mlimpact.study.progress.Stages, optional
+        The stages to report to instead of ``progress`` (a caller that runs stages after the
+        study, the figures, makes them).
     """
     validate_options(options)
-    steps = [
-        "cards",
-        *options.scenarios,
-        *(["sensitivity"] if options.sensitivity_samples else []),
-        *(["validation"] if options.validate and "baseline" in options.scenarios else []),
-        *(["specifications"] if options.specifications else []),
-    ]
-    card_result = _cards(options, _step_progress(progress, steps, "cards"), client)
+    stages = study_stages(options, progress) if stages is None else stages
+    # with an empty numba cache the first chunk of the cards compiles the kernels: the bar
+    # names that until the chunk is done
+    stages.start("compiling" if "compiling" in stages else "cards")
+    card_result = _cards(options, stages.step("cards"), client)
     records, models_sha256 = records_of(options)
-    scenarios = {
-        name: _scenario(name, options, _step_progress(progress, steps, name), client, records)
-        for name in options.scenarios
-    }
+    scenarios = {}
+    for name in options.scenarios:
+        stages.start(name)
+        scenarios[name] = _scenario(name, options, stages.step(name), client, records)
     trend_rows = _trend_rows(card_result, scenarios)
     driven = None
     if "baseline" in scenarios:
@@ -358,8 +360,9 @@ def run_study(options, progress=None, client=None):
     claims = _claims_rows(trend_rows, scenarios) + level_rows(levels)
     sensitivity_result = None
     if options.sensitivity_samples:
+        stages.start("sensitivity")
         sensitivity_result = _sensitivity_indices(
-            options, records, client, _step_progress(progress, steps, "sensitivity")
+            options, records, client, sobol_progress(stages.step("sensitivity"))
         )
     covered = (
         coverage(scenarios["baseline"].notable, options.window, records)
@@ -368,12 +371,13 @@ def run_study(options, progress=None, client=None):
     )
     checked = None
     if options.validate and "baseline" in scenarios:
-        _step_progress(progress, steps, "validation")(0, 1)
+        stages.start("validation")
         checked = _validate_baseline(options, scenarios["baseline"], records, client)
     specified = budgets = None
     if options.specifications:
+        stages.start("specifications")
         specified, budgets = _evaluate_specifications(
-            options, claims, scenarios, records, _step_progress(progress, steps, "specifications")
+            options, claims, scenarios, records, stages.step("specifications")
         )
     unfit = _unfit_trends(scenarios, options.window)
     set_verdicts(claims, unfit)
@@ -396,17 +400,6 @@ def run_study(options, progress=None, client=None):
         budgets,
         levels,
     )
-
-
-def _step_progress(progress, steps, step):
-    """The ``report(done, total)`` callback of one of the study's ``steps``: it calls
-    ``progress(fraction of the whole study done, step)`` (nothing if ``progress`` is None)."""
-
-    def report(done, total):
-        if progress is not None:
-            progress((steps.index(step) + done / total) / len(steps), step)
-
-    return report
 
 
 def _series_criterion(series):

@@ -298,7 +298,8 @@ MIN_MODELS, MIN_YEARS = trends.MIN_MODELS, trends.MIN_YEARS
 def check_window(dataset):
     """Raise unless the notable models of ``dataset`` (a
     :class:`~mlimpact.runs.notable.DatasetOptions`) that enter a run are enough to fit a
-    trend: at least :data:`MIN_MODELS` models over :data:`MIN_YEARS` publication years."""
+    trend: at least :data:`MIN_MODELS` models over :data:`MIN_YEARS` publication years. The
+    message names only the options that would let more models in (:func:`_more_models`)."""
     window = dataset.window
     runs = dataset.runs()
     included = [r.year for r in runs.records if r.status != "excluded"] if runs else []
@@ -307,8 +308,30 @@ def check_window(dataset):
         raise MlimpactError(
             f"window {window[0]}-{window[1]}: {count} model(s) over {len(years)} publication "
             f"year(s) enter the run; trends need at least {MIN_MODELS} models over "
-            f"{MIN_YEARS} years (--first-year, --last-year)"
+            f"{MIN_YEARS} years ({_more_models(dataset)})"
         )
+
+
+def _more_models(dataset):
+    """What would let more models into the run of ``dataset``, in words: a window widened
+    towards the years the records hold, imputation, the Speculative records; else a models
+    file with more runs."""
+    from mlimpact.tables.models import load_models
+
+    records = load_models() if dataset.records is None else dataset.records
+    years = sorted({int(row["year"]) for row in records})
+    first, last = dataset.window
+    helps = []
+    if years and (years[0] < first or years[-1] > last):
+        helps.append(f"a wider --first-year/--last-year: the records span {years[0]}-{years[-1]}")
+    if not dataset.impute:
+        helps.append("no --complete-only")
+    if not dataset.speculative:
+        helps.append("no --exclude-speculative")
+    if not helps:
+        source = "the embedded snapshot" if dataset.records is None else "the models file"
+        return f"{source} holds no more: give --models FILE with more runs over more years"
+    return "; ".join(helps)
 
 
 #: Keys of a configuration file's [run] table, and the type each must have.
