@@ -509,6 +509,21 @@ def _dataset_markdown(result):
     ]
 
 
+def _screened_markdown(models, card):
+    """The report's line on the inputs the Sobol' analysis screened, or none."""
+    screened = {*models.attrs.get("screened", "").split(", ")}
+    screened = sorted(screened | {*card.attrs.get("screened", "").split(", ")} - {""})
+    if not screened:
+        return []
+    return [
+        f"Screened: a pilot of {models.attrs.get('screening_base_points', 'N')} base "
+        f"points found these inputs below ST {SCREENING_THRESHOLD:.2f} for every output "
+        "below, so they were analysed as one group, *screened inputs*, whose index "
+        f"bounds each one's: {', '.join(f'`{name}`' for name in screened)}.",
+        "",
+    ]
+
+
 def _outside_text(report, window):
     """The runs of a user's file outside the window, named (up to ten), or ""."""
     outside = report.get("outside_window") or []
@@ -753,18 +768,7 @@ def _sensitivity_markdown(result):
         "the total-order value.",
         "",
     ]
-    screened = sorted(
-        {*models.attrs.get("screened", "").split(", "), *card.attrs.get("screened", "").split(", ")}
-        - {""}
-    )
-    if screened:
-        lines += [
-            f"Screened: a pilot of {models.attrs.get('screening_base_points', 'N')} base "
-            f"points found these inputs below ST {SCREENING_THRESHOLD:.2f} for every output "
-            "below, so they were analysed as one group, *screened inputs*, whose index "
-            f"bounds each one's: {', '.join(f'`{name}`' for name in screened)}.",
-            "",
-        ]
+    lines += _screened_markdown(models, card)
     entries = [
         ("impacts_grow", f"growth rate of {c}", models, "growth rate", c, ALL_MODELS)
         for c in CRITERIA
