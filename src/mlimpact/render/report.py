@@ -512,7 +512,7 @@ def _dataset_markdown(result):
 def _screened_markdown(models, card):
     """The report's line on the inputs the Sobol' analysis screened, or none."""
     screened = {*models.attrs.get("screened", "").split(", ")}
-    screened = sorted(screened | {*card.attrs.get("screened", "").split(", ")} - {""})
+    screened = sorted((screened | {*card.attrs.get("screened", "").split(", ")}) - {""})
     if not screened:
         return []
     return [
