@@ -609,3 +609,32 @@ def test_variant_parameters_equal_naive_numpy():
     bound = bind_all(runs, catalogue)
     assert (bound.variant_column >= 0).any()  # fab_intensity_error and the die area
     fused_and_naive(runs, bound, 2000, seed=9, chunk_size=333)
+
+
+@pytest.mark.parametrize("method", ["mc", "lhs"])
+def test_a_part_of_a_design_draws_the_numbers_of_its_columns(method):
+    whole = Design(method, 300, 9, seed=5).uniforms(40, 120)
+    ids = np.array([7, 0, 3])
+    part = Design(method, 300, 3, seed=5, column_ids=ids).uniforms(40, 120)
+    np.testing.assert_array_equal(part, whole[:, ids])
+    with pytest.raises(MlimpactError, match="cannot draw a part"):
+        Design("sobol", 256, 3, seed=5, column_ids=ids)
+
+
+def test_the_binding_of_some_runs_keeps_their_columns_and_addresses(runs):
+    bound = bind_all(runs)
+    from mlimpact.uncertainty.binding import bound_runs
+
+    chosen = [1, 4]
+    sub = bound_runs(bound, chosen)
+    # every application of the chosen runs reads the column of the same address
+    for a in range(bound.apply_column.shape[0]):
+        for k, r in enumerate(chosen):
+            old, new = bound.apply_column[a, r], sub.apply_column[a, k]
+            assert (old < 0 and new < 0) or sub.column_ids[new] == old
+    assert sub.n_columns <= bound.n_columns
+    assert all(sub.columns[j] == bound.columns[sub.column_ids[j]] for j in range(sub.n_columns))
+    n = 256
+    values_whole = Design("mc", n, bound.n_columns, 0).uniforms(0, n)
+    values_part = Design("mc", n, sub.n_columns, 0, column_ids=sub.column_ids).uniforms(0, n)
+    np.testing.assert_array_equal(values_part, values_whole[:, sub.column_ids])

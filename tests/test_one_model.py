@@ -440,3 +440,33 @@ def test_merge_catalogue_follows_the_tag_and_the_name():
     assert merged["lifetime_years"] is extra["lifetime_years"]
     evidence = merge_catalogue(default_catalogue("evidence"), extra, "evidence")
     assert evidence["facility_pue"] is extra["facility_pue"] and "mine" in evidence
+
+
+def test_a_portfolio_in_parts_gives_what_it_gives_in_one(tmp_path, monkeypatch):
+    # seven runs sharing hardware, grids and a metered one, evaluated two at a time: every
+    # run's statistics are the same numbers, the total's (sums of the parts) equal to rounding
+    from mlimpact.study import portfolio
+
+    path = tmp_path / "inventory.csv"
+    rows = [
+        "a,2024-06-30,NVIDIA A100 SXM4 40 GB,16,100,FRA,",
+        "b,2024-06-30,NVIDIA A100 SXM4 40 GB,16,100,FRA,",
+        "c,2023-03-01,NVIDIA H100 SXM5 80GB,64,300,US-VA,",
+        "d,2022-01-01,NVIDIA Tesla V100 SXM2 32 GB,8,50,DEU,",
+        "e,2024-02-01,NVIDIA H100 SXM5 80GB,8,20,,",
+        "f,2023-09-01,NVIDIA A100 SXM4 40 GB,32,70,SWE,900",
+        "g,2021-05-05,NVIDIA Tesla V100 SXM2 32 GB,128,400,US-TX,",
+    ]
+    path.write_text(
+        "name,date,hardware,accelerators,hours,location,energy_kwh\n" + "\n".join(rows) + "\n"
+    )
+    records, _ = read_models_file(path)
+    whole = portfolio.batch_rows(estimate_portfolio(records, samples=512, seed=3))
+    monkeypatch.setattr(portfolio, "PART_RUNS", 2)
+    monkeypatch.setattr(portfolio, "CHUNK_BYTES", 2 * 8 * 16 * 100)  # 100-sample chunks
+    parts = portfolio.batch_rows(estimate_portfolio(records, samples=512, seed=3))
+    assert [r for r in parts if r[0] != "TOTAL"] == [r for r in whole if r[0] != "TOTAL"]
+    for mine, theirs in zip(parts, whole):
+        if mine[0] == "TOTAL":
+            assert mine[:3] == theirs[:3]
+            np.testing.assert_allclose(mine[3:7], theirs[3:7], rtol=1e-9)

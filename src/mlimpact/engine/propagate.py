@@ -529,7 +529,7 @@ def propagate(
     production_factors = checked_factors(production_factors)
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
-    design = Design(method, n, bound.n_columns, seed)
+    design = Design(method, n, bound.n_columns, seed, column_ids=bound.column_ids)
     point = point_quantities(runs, production_factors, kind)
     if keep_samples:
         _check_kept_size(n, runs, point)
@@ -644,6 +644,15 @@ def propagate_runs(
         Passed to :func:`propagate` (seed, method, chunk_size, keep_samples, progress,
         on_chunk, client).
     """
+    table, bound = bind_runs(runs, catalogue, uncertainty, source, run_keys, table)
+    return propagate(table, bound, n, **options)
+
+
+def bind_runs(
+    runs, catalogue=None, uncertainty=None, source="[uncertainty]", run_keys=None, table=None
+):
+    """``(table, bound)``: the run table of ``runs`` (or ``table``) and the catalogue bound to
+    it, as :func:`propagate_runs` binds them (its arguments, same meaning)."""
     if not all(hasattr(runs, a) for a in ("runs", "known", "hardware", "countries")):
         raise TypeError(
             f"propagate_runs needs runs of mlimpact.runs.notable.build_runs, got "
@@ -663,7 +672,7 @@ def propagate_runs(
     bound = binding.bind(
         catalogue, table, runs.hardware, runs.countries, known, runs.classes, run_keys=run_keys
     )
-    return propagate(table, bound, n, **options)
+    return table, bound
 
 
 def metered_checks(runs, n, catalogue=None, uncertainty=None, **options):

@@ -271,15 +271,8 @@ class NotableRuns:
     def subset(self, indices):
         """The runs at positions ``indices`` (and everything that belongs to them)."""
         indices = np.asarray(indices, dtype=np.int64)
-        names = [self.runs.names[i] for i in indices]
-        table = RunTable(
-            tuple(names),
-            self.runs.values[indices],
-            self.runs.variant_values[indices],
-            self.runs.variant_cdf[indices],
-            tuple(self.runs.variant_labels[i] for i in indices),
-        )
-        keep = set(names)
+        table = self.runs.subset(indices)
+        keep = set(table.names)
         pick = lambda values: [values[i] for i in indices]  # noqa: E731
         return dataclasses.replace(
             self,

@@ -357,6 +357,17 @@ class RunTable:
     def __len__(self):
         return len(self.names)
 
+    def subset(self, indices):
+        """The runs at positions ``indices``, with their variants."""
+        indices = np.asarray(indices, dtype=np.int64)
+        return RunTable(
+            tuple(self.names[i] for i in indices),
+            self.values[indices],
+            self.variant_values[indices],
+            self.variant_cdf[indices],
+            tuple(self.variant_labels[i] for i in indices),
+        )
+
     def column(self, field):
         """One column by name, as a read-only view."""
         return self.values[:, RUN_FIELDS.index(field)]

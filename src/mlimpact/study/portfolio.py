@@ -7,17 +7,38 @@ value for all of them: the global ones (lifetime, share in use, the production m
 factors), each country's grid error, and, for the runs of one cluster (the same accelerator,
 location or provider, organisation and year), their utilisation, facility PUE and location.
 The total's interval is that of the per-sample sums, not a sum of intervals.
+
+Memory is bounded whatever the number of runs: the runs are evaluated :data:`PART_RUNS` at a
+time (the engine's accumulators take about 0.8 MB per run), each part with only the sampled
+columns it reads, addressed in the whole binding so that every part draws the same values of
+the shared inputs (:func:`mlimpact.uncertainty.binding.bound_runs`), and in chunks of samples
+whose values take at most :data:`CHUNK_BYTES`; the per-sample sums of the parts add up to the
+total's.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+import xarray as xr
 
-from mlimpact.engine.propagate import metered_checks, propagate_runs
-from mlimpact.quantities import CRITERIA, ENERGY_SCOPES, UNITS, training_index
+from mlimpact.engine.propagate import bind_runs, metered_checks, propagate
+from mlimpact.quantities import (
+    CRITERIA,
+    ENERGY_SCOPES,
+    N_TRAINING_QUANTITIES,
+    UNITS,
+    training_index,
+)
 from mlimpact.runs.notable import build_runs
 from mlimpact.runs.setupfile import check_power
+from mlimpact.uncertainty.binding import bound_runs
 
+#: Runs evaluated at once: the engine's accumulators (a histogram of 6,144 bins per quantity
+#: and run, :data:`mlimpact.engine.kernels.montecarlo.N_BINS`) take about 0.8 MB per run, so a
+#: part takes about 400 MB.
+PART_RUNS = 512
+#: Largest chunk of sampled values of one part [bytes]: the chunk's samples are cut to it.
+CHUNK_BYTES = 256 * 2**20
 #: Statistics of the per-run and total rows.
 STATISTICS = ("median", "q025", "q975", "mean")
 _LEVELS = {"median": 0.5, "q025": 0.025, "q975": 0.975}
@@ -54,6 +75,37 @@ def _totals(start, stop, samples):
     return np.stack(
         [samples[..., training_index(*k)].sum(axis=1) for k in BATCH_QUANTITIES], axis=-1
     )
+
+
+def _chunk(chunk_size, n_runs):
+    """Samples per chunk of ``n_runs`` runs: ``chunk_size``, cut so that the chunk's values
+    (sample, run, quantity) take at most :data:`CHUNK_BYTES` (at least 64)."""
+    return int(max(64, min(chunk_size, CHUNK_BYTES // (8 * N_TRAINING_QUANTITIES * n_runs))))
+
+
+def _propagate_in_parts(table, bound, samples, seed, chunk_size, client):
+    """Per-run statistics (Dataset over every run) and per-sample sums (sample, quantity of
+    :data:`BATCH_QUANTITIES`) of ``table`` bound to ``bound``, :data:`PART_RUNS` runs at a
+    time on common draws."""
+    parts, sums = [], None
+    for start in range(0, len(table), PART_RUNS):
+        indices = np.arange(start, min(start + PART_RUNS, len(table)))
+        part = table.subset(indices)
+        result, chunks = propagate(
+            part,
+            bound_runs(bound, indices) if len(indices) < len(table) else bound,
+            samples,
+            seed=seed,
+            chunk_size=_chunk(chunk_size, len(indices)),
+            client=client,
+            on_chunk=_totals,
+        )
+        parts.append(result)
+        partial = np.concatenate(chunks)
+        sums = partial if sums is None else sums + partial
+    summary = parts[0] if len(parts) == 1 else xr.concat(parts, dim="model")
+    summary.attrs["parameters"] = "; ".join(bound.groups)
+    return summary, sums
 
 
 def estimate_portfolio(
@@ -99,10 +151,16 @@ def estimate_portfolio(
         )
         for n in runs.runs.names
     ]
-    options = dict(catalogue=catalogue, seed=seed, chunk_size=chunk_size, client=client)
-    summary, chunks = propagate_runs(runs, samples, run_keys=keys, on_chunk=_totals, **options)
-    checks = metered_checks(runs, samples, **options)
-    sums = np.concatenate(chunks)
+    table, bound = bind_runs(runs, catalogue, run_keys=keys)
+    summary, sums = _propagate_in_parts(table, bound, samples, seed, chunk_size, client)
+    options = dict(catalogue=catalogue, seed=seed, client=client)
+    checks = []
+    metered = np.flatnonzero(runs.runs.column("metered_scope") > 0)
+    for start in range(0, metered.size, PART_RUNS):
+        part = runs.subset(metered[start : start + PART_RUNS])
+        checks += metered_checks(
+            part, samples, chunk_size=_chunk(chunk_size, len(part.runs)), **options
+        )
     total = {}
     for c, name in enumerate(BATCH_NAMES):
         values = sums[:, c]

@@ -55,6 +55,10 @@ class BoundParameters:
         hardware name) when the application has hardware scope and targets a field that the
         variant sets; -1 elsewhere. Such an application acts on the chosen variant after its
         selection, and ``apply_column`` is -1 for that run.
+    column_ids : int array of shape (columns,), optional
+        Where the columns are a part of a larger binding's (:func:`bound_runs`): the address
+        of each in it, so that a design draws the same numbers for them
+        (:class:`mlimpact.uncertainty.sampling.Design`); None for a whole binding.
     """
 
     columns: tuple
@@ -65,10 +69,49 @@ class BoundParameters:
     apply_column: np.ndarray
     factor_column: np.ndarray
     variant_column: np.ndarray
+    column_ids: np.ndarray = None
 
     @property
     def n_columns(self):
         return len(self.columns)
+
+
+def bound_runs(bound, indices):
+    """The binding of the runs ``indices`` (positions in the bound run table) alone: only the
+    columns they read (their applications and the production factors), renumbered, with the
+    address of each in ``bound`` (``column_ids``). A design of the same method and seed draws
+    each column's numbers by its address, so the runs get the same values as in the whole
+    binding (common draws across the parts of a large table evaluated one part at a time)."""
+    indices = np.asarray(indices, dtype=np.int64)
+    apply_column = bound.apply_column[:, indices]
+    variant_column = bound.variant_column[:, indices, :]
+    used = np.unique(
+        np.concatenate([apply_column.ravel(), variant_column.ravel(), bound.factor_column.ravel()])
+    )
+    used = used[used >= 0]
+    new = np.full(max(bound.n_columns, 1), -1, dtype=np.int64)
+    new[used] = np.arange(used.size)
+
+    def renumber(columns):
+        return np.where(columns >= 0, new[np.maximum(columns, 0)], -1)
+
+    groups = {}
+    for name, columns in bound.groups.items():
+        kept = [int(new[c]) for c in columns if new[c] >= 0]
+        if kept:
+            groups[name] = kept
+    base = np.arange(bound.n_columns) if bound.column_ids is None else bound.column_ids
+    return BoundParameters(
+        columns=tuple(bound.columns[c] for c in used),
+        distributions=tuple(bound.distributions[c] for c in used),
+        groups=groups,
+        apply_field=bound.apply_field,
+        apply_mode=bound.apply_mode,
+        apply_column=renumber(apply_column),
+        factor_column=renumber(bound.factor_column),
+        variant_column=renumber(variant_column),
+        column_ids=base[used],
+    )
 
 
 def _is_identity(parameter):

@@ -78,8 +78,8 @@ def _mix(x):
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
-def _counter_uniforms(key, start, out):
-    """out[i, j] = uniform in (0, 1) of sample start + i, column j, from a keyed hash.
+def _counter_uniforms(key, start, out, ids):
+    """out[i, j] = uniform in (0, 1) of sample start + i, column ``ids[j]``, from a keyed hash.
 
     ``out`` is column-major: each column is filled contiguously by one thread.
     """
@@ -87,7 +87,7 @@ def _counter_uniforms(key, start, out):
     odd = np.uint64(0xD1B54A32D192ED03)
     scale = 2.0**-53
     for j in prange(out.shape[1]):
-        column_key = np.uint64(j + 1) * odd + key[1]
+        column_key = np.uint64(ids[j] + 1) * odd + key[1]
         for i in range(out.shape[0]):
             z = _mix(_mix(np.uint64(start + i) * golden + key[0]) ^ column_key)
             out[i, j] = (np.float64(z >> np.uint64(11)) + 0.5) * scale
@@ -128,9 +128,14 @@ class Design:
         Number of independent uniform columns (parameters times members of their scope).
     seed : int
         Non-negative seed; the same seed gives the same numbers.
+    column_ids : int array of length ``n_columns``, optional
+        The address of each column in a larger design (``mc`` and ``lhs``): column ``j`` draws
+        the numbers of column ``column_ids[j]`` of the design of the same seed, so that a part
+        of the runs can be evaluated with only the columns they read
+        (:func:`mlimpact.uncertainty.binding.bound_runs`). By default column ``j`` is ``j``.
     """
 
-    def __init__(self, method, n, n_columns, seed=0):
+    def __init__(self, method, n, n_columns, seed=0, column_ids=None):
         _check(method, n, seed)
         if (
             isinstance(n_columns, bool)
@@ -141,13 +146,22 @@ class Design:
                 f"number of columns must be a whole number >= 0 (got {n_columns!r})"
             )
         self.method, self.n, self.n_columns, self.seed = method, int(n), int(n_columns), int(seed)
+        if column_ids is None:
+            self._ids = np.arange(self.n_columns, dtype=np.int64)
+        else:
+            self._ids = np.asarray(column_ids, dtype=np.int64)
+            if self._ids.shape != (self.n_columns,) or (self._ids < 0).any():
+                raise ValueError("column_ids needs one address >= 0 per column")
+            if method == "sobol" and not np.array_equal(self._ids, np.arange(self.n_columns)):
+                raise MlimpactError("a Sobol' design cannot draw a part of its columns")
         if method == "lhs":
             bits = max(2, int(self.n - 1).bit_length())
             self._half_bits = (bits + 1) // 2
-            self._keys = (
+            width = int(self._ids.max(initial=-1)) + 1  # generate_state's words are prefix-stable
+            self._keys = np.ascontiguousarray(
                 np.random.SeedSequence(self.seed, spawn_key=(_PERMUTATION_STREAM,))
-                .generate_state(self.n_columns * _FEISTEL_ROUNDS, np.uint64)
-                .reshape(self.n_columns, _FEISTEL_ROUNDS)
+                .generate_state(width * _FEISTEL_ROUNDS, np.uint64)
+                .reshape(width, _FEISTEL_ROUNDS)[self._ids]
             )
 
     def uniforms(self, start, stop, out=None):
@@ -168,7 +182,7 @@ class Design:
             return out
         if self.method in ("mc", "lhs"):
             stream = _MC_STREAM if self.method == "mc" else _JITTER_STREAM
-            _counter_uniforms(_stream_key(self.seed, stream), start, out)
+            _counter_uniforms(_stream_key(self.seed, stream), start, out, self._ids)
             if self.method == "mc":
                 return out
             strata = np.empty(shape, dtype=np.uint64, order="F")
