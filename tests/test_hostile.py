@@ -411,3 +411,10 @@ def test_an_unwritable_kernel_cache_falls_back_to_no_cache_with_one_warning(tmp_
     assert done.returncode == 0 and "H100" in done.stdout
     warned = [line for line in done.stderr.splitlines() if "cannot be written" in line]
     assert len(warned) == 1 and warned[0].startswith("mlimpact: warning: numba cache folder")
+
+
+def test_calibrate_refuses_more_samples_than_its_memory_bound(capsys):
+    assert main(["calibrate", "--samples", str(10**8)]) == 2
+    err = capsys.readouterr().err
+    assert "calibration keeps each round's samples in memory: at most" in err
+    assert "(1 GiB; got 100,000,000)" in err and len(err.strip().splitlines()) == 1

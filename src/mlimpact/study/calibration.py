@@ -289,6 +289,24 @@ class _Problem:
         )
 
 
+#: Memory a calibration may hold for its samples [bytes]: importance sampling weighs every
+#: sample of a round against all the others, so a round's samples are kept.
+CALIBRATION_BYTES = 2**30
+
+
+def _check_memory(samples, dims, draws, rows):
+    """Refuse a number of samples whose arrays would pass :data:`CALIBRATION_BYTES`: per sample,
+    its scores and inputs (``dims`` each, a few copies), and ``draws`` evaluations of every
+    row (the likelihood, the grid's and the energy's logarithms and the inputs drawn)."""
+    per_sample = 8 * (6 * dims + draws * (3 * rows + dims))
+    largest = CALIBRATION_BYTES // per_sample
+    if samples > largest:
+        raise MlimpactError(
+            f"calibration keeps each round's samples in memory: at most {largest:,} samples "
+            f"with {rows} rows and {draws} draws each (1 GiB; got {samples:,})"
+        )
+
+
 def prepare(
     rows=None,
     samples=SAMPLES,
@@ -320,6 +338,7 @@ def prepare(
     skipped += problem.skipped
     labels = [*problem.labels, "sigma_energy", "sigma_grid"]
     dims = len(labels)
+    _check_memory(samples, dims, draws, len(problem.rows))
     rng = np.random.default_rng([seed, PROPOSAL_STREAM])
     mean, covariance = np.zeros(dims), np.eye(dims)
     history, best = [], None
