@@ -187,22 +187,22 @@ def batch_rows(portfolio):
     PE, then the portfolio's total (run ``TOTAL``)."""
     rows = []
     summary = portfolio.runs
-    for name in summary.model.values:
-        for (criterion, phase), label in zip(BATCH_QUANTITIES, BATCH_NAMES):
-            if criterion == "energy":
-                data = (
-                    summary.energy if phase == "total" else summary.energy_by_scope.sel(scope=phase)
-                )
-            else:
-                data = summary[criterion].sel(phase=phase)
-            data = data.sel(model=name)
+    columns = []  # per quantity of BATCH_QUANTITIES: (model, statistic) values
+    for criterion, phase in BATCH_QUANTITIES:
+        if criterion == "energy":
+            data = summary.energy if phase == "total" else summary.energy_by_scope.sel(scope=phase)
+        else:
+            data = summary[criterion].sel(phase=phase)
+        columns.append(data.sel(statistic=list(STATISTICS)).transpose("model", "statistic").values)
+    for m, name in enumerate(summary.model.values):
+        for k, ((criterion, _), label) in enumerate(zip(BATCH_QUANTITIES, BATCH_NAMES)):
             measured = portfolio.measured.get(name, "") if label == "energy" else ""
             rows.append(
                 (
                     str(name),
                     label,
                     UNITS[criterion],
-                    *(_g(float(data.sel(statistic=s))) for s in STATISTICS),
+                    *(_g(float(v)) for v in columns[k][m]),
                     measured,
                 )
             )
