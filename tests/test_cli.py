@@ -246,8 +246,8 @@ def test_bad_uncertainty_section_exits_2(example_setup):
 @pytest.mark.parametrize(
     "option, value, message",
     [
-        ("--samples", "-5", "argument --samples: must be >= 1 (got -5)"),
-        ("--samples", "0", "argument --samples: must be >= 1 (got 0)"),
+        ("--samples", "-5", "argument --samples: must be >= 2 (got -5)"),
+        ("--samples", "1", "argument --samples: must be >= 2 (got 1)"),  # no interval from one
         ("--seed", "-1", "argument --seed: must be >= 0 (got -1)"),
         ("--samples", "ten", "argument --samples: must be a whole number (got 'ten')"),
     ],

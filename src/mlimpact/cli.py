@@ -732,6 +732,8 @@ def _int_at_least(lowest, highest=MAX_WHOLE, why=""):
 
 
 _positive_int, _non_negative_int = _int_at_least(1), _int_at_least(0)
+#: ``--samples`` of a Monte Carlo estimate: an interval needs at least two samples.
+_interval_samples = _int_at_least(2)
 
 
 def _seed(text):
@@ -885,7 +887,7 @@ class _Backend:
             distributed.close(self.client)
 
 
-def _add_sampling_options(parser, default_samples=10_000, samples_type=_positive_int):
+def _add_sampling_options(parser, default_samples=10_000, samples_type=_interval_samples):
     parser.add_argument(
         "--samples",
         type=samples_type,
