@@ -418,3 +418,20 @@ def test_calibrate_refuses_more_samples_than_its_memory_bound(capsys):
     err = capsys.readouterr().err
     assert "calibration keeps each round's samples in memory: at most" in err
     assert "(1 GiB; got 100,000,000)" in err and len(err.strip().splitlines()) == 1
+
+
+def test_estimate_parameters_on_a_stated_field_are_refused_on_the_command_line(
+    tmp_path, capsys, repo_root
+):
+    path = tmp_path / "parameters.toml"
+    path.write_text(
+        "[my_usage]\n"
+        'distribution = { type = "uniform", low = 0.5, high = 0.9 }\n'
+        'unit = "1"\nscope = "run"\ntarget = "gpu_usage"\nmode = "replace"\n'
+        'source = "a test"\nsources = []\n'
+    )
+    setup = str(repo_root / "examples" / "bert_base.toml")
+    assert main(["estimate", setup, "--parameters", str(path), "--samples", "64"]) == 2
+    err = capsys.readouterr().err
+    assert "parameter 'my_usage' acts on gpu_usage, which the setup states" in err
+    assert len(err.strip().splitlines()) == 1

@@ -191,35 +191,6 @@ def _states(setup, key):
     )
 
 
-def _check_stated(extra, setup, parsed):
-    """Refuse a parameter of ``extra`` (the user's, not the catalogue's defaults) that acts on a
-    field the setup states: replacing the stated value would override it without a word, and
-    on a field the setup fixes (``gpu_usage``, say) the parameter would be ignored without
-    one. The setup's ``[uncertainty]`` section is the way to make a stated field uncertain."""
-    runs = parsed.notable
-    known = np.asarray(runs.known, bool)[0]
-    members = {
-        "global": "",
-        "hardware": runs.hardware[0],
-        "country": runs.countries[0],
-        "run": runs.runs.names[0],
-    }
-    for name, parameter in extra.items():
-        if parameter.scope == "factor" or parameter.target not in RUN_FIELDS:
-            continue
-        if parameter.members and members[parameter.scope] not in parameter.members:
-            continue
-        field = parameter.target
-        fixed = bool(known[RUN_FIELDS.index(field)])
-        if fixed or (_states(setup, field) and parameter.mode == "replace"):
-            effect = "would be ignored" if fixed else "would replace the stated value"
-            raise MlimpactError(
-                f"estimate: parameter {name!r} acts on {field}, which the setup states, and "
-                f"{effect}; drop {field} from the setup, or give its distribution in the "
-                f"setup's uncertainty section, which overrides the stated value"
-            )
-
-
 def estimate(
     setup: Setup | dict[str, Any] | str | Path | None = None,
     samples: int = 10_000,
@@ -299,7 +270,7 @@ def estimate(
     )
     notes = list(parsed.notes)
     if extra:
-        _check_stated(extra, setup, parsed)
+        setupfile.check_stated(extra, parsed, lambda field: _states(setup, field))
     for name in parsed.uncertainty:
         if name in RUN_FIELDS and _states(setup, name):
             notes.append(f"[uncertainty] {name} overrides the setup's stated {name}")

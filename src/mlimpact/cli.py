@@ -123,6 +123,11 @@ def _monte_carlo_estimate(args, setup):
     from mlimpact.uncertainty.catalogue import default_catalogue, merge_catalogue
 
     catalogue = merge_catalogue(default_catalogue(args.power), args.parameters, args.power)
+    if args.parameters:
+        from mlimpact.runs.setupfile import check_stated
+        from mlimpact.uncertainty.catalogue import load_parameters
+
+        check_stated(load_parameters(args.parameters), setup)
     if args.out:
         files.check_writable_file(args.out, force=args.force)
     with _Backend(args) as client:

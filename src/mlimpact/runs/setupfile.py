@@ -14,6 +14,8 @@ Boavizta electricity table by country, the GWP factor from the country's year-sp
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from mlimpact._io import load_toml
 from mlimpact.errors import MlimpactError
 from mlimpact.runs import notable
@@ -146,3 +148,35 @@ def load_setup(path, power="evidence", location="evidence"):
     return parse_setup(
         load_toml(path, "setup file"), source=str(Path(path)), power=power, location=location
     )
+
+
+def check_stated(extra, setup, states=None):
+    """Refuse a parameter of ``extra`` (the user's, not the catalogue's defaults) that acts on a
+    field the setup (:class:`Setup`) states: on a field the setup fixes (``hours``,
+    ``gpu_usage``, say) the parameter would be ignored without a word, and a replacing one on a
+    field the document gives (``states(field)``; by default the fixed fields) would override
+    the stated value without one. The setup's ``[uncertainty]`` section is the way to make a
+    stated field uncertain."""
+    runs = setup.notable
+    known = np.asarray(runs.known, bool)[0]
+    states = states or (lambda field: field in setup.given_fields)
+    members = {
+        "global": "",
+        "hardware": runs.hardware[0],
+        "country": runs.countries[0],
+        "run": runs.runs.names[0],
+    }
+    for name, parameter in extra.items():
+        if parameter.scope == "factor" or parameter.target not in RUN_FIELDS:
+            continue
+        if parameter.members and members[parameter.scope] not in parameter.members:
+            continue
+        field = parameter.target
+        fixed = bool(known[RUN_FIELDS.index(field)])
+        if fixed or (states(field) and parameter.mode == "replace"):
+            effect = "would be ignored" if fixed else "would replace the stated value"
+            raise MlimpactError(
+                f"estimate: parameter {name!r} acts on {field}, which the setup states, and "
+                f"{effect}; drop {field} from the setup, or give its distribution in the "
+                f"setup's uncertainty section, which overrides the stated value"
+            )
