@@ -313,3 +313,12 @@ def test_sobol_names_interval_bounds_as_the_csv_and_clips_them():
         assert high[0] == 1.0 and result[f"{index}_halfwidth"].values[0] > 0
         unclipped = result[index].values + result[f"{index}_halfwidth"].values
         np.testing.assert_allclose(high, np.clip(unclipped, 0, 1))
+
+
+def test_a_beta_shape_too_small_to_draw_from_is_refused():
+    # hypothesis found Beta(1, 5e-324) on [-1, 0] giving 0 then -1.8e-12: quantiles stepping back
+    from mlimpact.uncertainty.distributions import Beta
+
+    with pytest.raises(MlimpactError, match="b must be at least 0.001"):
+        Beta(1.0000000001, 5e-324, low=-1.0, high=0.0)
+    assert Beta(1e-3, 2.0).ppf(0.5) >= 0.0

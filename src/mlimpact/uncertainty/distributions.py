@@ -217,6 +217,10 @@ def _as_u(kind: str, u: ArrayLike) -> np.ndarray:
 
 #: Largest shape of a beta distribution (its sd is then below 1e-3 of its range).
 MAX_BETA_SHAPE = 1e6
+#: Smallest shape of a beta distribution: below it the mass sits at a bound but for a
+#: fraction of about the shape, and betaincinv's quantiles step back (a shape of 5e-324 gave
+#: 0 then -1.8e-12 on [-1, 0]).
+MIN_BETA_SHAPE = 1e-3
 #: Probability levels at which a constructor evaluates its quantile function: the smallest
 #: positive double, the most extreme uniforms of a sampling design (2^-54, 1 - 2^-53) and
 #: levels between. A monotone quantile function finite at both ends is finite on all of (0, 1).
@@ -795,7 +799,8 @@ class Beta(Distribution):
     Parameters
     ----------
     a, b : float
-        Shape parameters [-], > 0 and at most 1e6 (:data:`MAX_BETA_SHAPE`).
+        Shape parameters [-], from 1e-3 (:data:`MIN_BETA_SHAPE`) to 1e6
+        (:data:`MAX_BETA_SHAPE`).
     low, high : float, optional
         Bounds [unit], low < high; default [0, 1].
     unit : str, optional
@@ -814,6 +819,12 @@ class Beta(Distribution):
         _positive(self.kind, "a", self.a)
         _positive(self.kind, "b", self.b)
         for name, shape in (("a", self.a), ("b", self.b)):
+            if shape < MIN_BETA_SHAPE:
+                raise MlimpactError(
+                    f"{self.kind}: {name} must be at least {MIN_BETA_SHAPE:g} (got "
+                    f"{name}={_format_number(shape)}: all but a fraction of about {name} of the "
+                    "mass at one bound; a constant says the same)"
+                )
             if shape > MAX_BETA_SHAPE:
                 # betaincinv is slow there and its quantiles lose monotonicity (1e-8 steps
                 # back at shapes of 1e15), for a distribution already a point to 1e-3
