@@ -117,7 +117,10 @@ def log_spread(rows_, weights):
     positive."""
     import math
 
-    pairs = [(math.log(r[6] / r[5]) / (2 * 1.96), w) for r, w in zip(rows_, weights) if r[5] > 0]
+    low, high = HEADER.index("low_l_per_kwh"), HEADER.index("high_l_per_kwh")
+    pairs = [
+        (math.log(r[high] / r[low]) / (2 * 1.96), w) for r, w in zip(rows_, weights) if r[low] > 0
+    ]
     return math.sqrt(sum(w * x * x for x, w in pairs) / sum(w for _, w in pairs))
 
 

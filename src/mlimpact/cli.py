@@ -1355,16 +1355,20 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 def main(argv=None):
     """Entry point of the ``mlimpact`` console script; returns the exit status."""
-    with warnings.catch_warnings():
-        warnings.showwarning = _show_warning  # one line each, for people (the parser's
-        parser = build_parser()  # choices import modules that may warn: a read-only cache)
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
-    args.argv = argv
+    # one line each, for people; the parser's choices import modules that may warn too (a
+    # read-only kernel cache)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        args = build_parser().parse_args(argv)
+        args.argv = argv
+        return _handle(args)
+
+
+def _handle(args):
+    """Run a parsed command; its exit status (errors as one line on stderr)."""
     try:
-        with warnings.catch_warnings():
-            warnings.showwarning = _show_warning  # one line each, for people
-            args.handler(args)
+        args.handler(args)
     except MlimpactError as error:
         print(f"mlimpact: error: {_one_line(error)}", file=sys.stderr)
         return 2

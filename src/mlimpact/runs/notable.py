@@ -412,13 +412,12 @@ def fits(hardware, record, year):
     return not china_only or record.get("country", "") == "CHN"
 
 
-def _grid(country, year):
+def _grid(country, year, water):
     """The grid factors per kWh of a country's grid in a year, one per impact criterion, and
     notes on their sources: the GWP from the OWID/Ember intensity
     (:func:`mlimpact.tables.grid.intensity`; the world's where the country has none), water
-    from the country's generation mix (:func:`mlimpact.tables.grid.water_of`: every source but
-    hydropower, whose share is :func:`_hydro_share`'s), the other criteria from Boavizta's
-    factors (the world's where the country has none)."""
+    as given (``water`` [L/kWh], :func:`_water_of_choices`), the other criteria from
+    Boavizta's factors (the world's where the country has none)."""
     factors = grid.electricity_factors()
     notes = []
     code = country if country else grid.WORLD
@@ -432,12 +431,12 @@ def _grid(country, year):
         labels = [LABELS[c] for c in others]
         labels = ", ".join(labels[:-1]) + " and " + labels[-1] if len(labels) > 1 else labels[0]
         notes.append(f"{labels} factors of the world (no Boavizta factor for the country)")
-    water, note = grid.water_of(country)
+    note = grid.water_of(country)[1]
     if note and country:
         notes.append(note)
     values = {c: getattr(boavizta, c) for c in others}
     values[IMPACT_CRITERIA[0]] = intensity
-    values[WATER_CRITERION] = water.water
+    values[WATER_CRITERION] = water
     return tuple(values[c] for c in IMPACT_CRITERIA), notes
 
 
@@ -689,11 +688,10 @@ def run_grid(country, choices, basis, year):
         located = {grid.region_country(r) for r, _ in choices}
         if len(located) == 1:
             country = located.pop()
-    factors, notes = _grid(country, grid_year)
+    water, hydro_share = _water_of_choices(country, choices)
+    factors, notes = _grid(country, grid_year, water)
     fallback = "" if country in grid.electricity_factors() else country or UNKNOWN_COUNTRY
     spread = None
-    water, hydro_share = _water_of_choices(country, choices)
-    factors = tuple(water if c == WATER_CRITERION else f for c, f in zip(IMPACT_CRITERIA, factors))
     if choices:
         point_gwp = float(weights @ intensities)
         factors = (point_gwp, *factors[1:])

@@ -247,7 +247,7 @@ def water_of(key):
     table = grid_water()
     if key in table:
         return table[key], ""
-    country = region_country(key) if key in regions() else key
+    country = region_country(key)
     if country in table:
         return table[country], f"water of {country}'s mix for {key}" if country != key else ""
     return table[WORLD], f"no generation mix for {key or 'an unknown country'}: world's water"
