@@ -61,6 +61,7 @@ from mlimpact.engine.propagate import (  # noqa: E402
 from mlimpact.quantities import (  # noqa: E402
     ENERGY,
     IMPACT_CRITERIA,
+    LABELS,
     N_IMPACTS,
     N_TRAINING_QUANTITIES,
     PRODUCTION,
@@ -672,8 +673,8 @@ def run_fused(runs, bound, plan, first_sample, values, accumulator, keep=mc.FOLD
     )
 
 
-#: Quantities compared per sample: energy, and production and use of GWP, ADPe, PE (the
-#: scopes and totals are compared too, reported apart).
+#: Quantities compared per sample: energy, and production and use of every impact criterion
+#: (the scopes and totals are compared too, reported apart).
 CHECKED = (
     ENERGY,
     *(PRODUCTION + c for c in range(N_IMPACTS)),
@@ -837,9 +838,10 @@ def roofline_main(args):
         f"({figures['columns']} uncertain columns), chunk {args.chunk_size:,}, "
         f"{threads} numba thread(s)"
     )
+    criteria = ", ".join(LABELS[c] for c in IMPACT_CRITERIA)
     print(
-        "check on 4,096 draws (energy, production and use of GWP, ADPe, PE): largest relative "
-        f"difference {worst:.1e}; all 13 quantities "
+        f"check on 4,096 draws (energy, production and use of {criteria}): "
+        f"largest relative difference {worst:.1e}; all {len(differences)} quantities "
         f"{max(differences.values()):.1e}; folded accumulators identical: {identical}"
     )
     rate = lambda key: figures[key] / 1e6  # noqa: E731
