@@ -433,6 +433,10 @@ def test_a_scheduler_that_never_answers_or_answers_garbage(answer):
         thread.join(2)
         server.close()
     assert time.monotonic() - started < 30
+    # the failed client leaves dask's defaults alone: NetCDF written next still works
+    import dask
+
+    assert dask.config.get("scheduler", None) is None
 
 
 # --- Fuzzing the readers -----------------------------------------------------------------

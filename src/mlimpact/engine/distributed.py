@@ -24,7 +24,12 @@ def connect(scheduler, workers=2, timeout=10):
     """A Dask client: ``"local"`` starts a ``LocalCluster`` of ``workers`` processes (one
     task at a time each; numba parallelises inside a task); anything else is the address of
     an existing scheduler (``tcp://host:8786``), which must answer within ``timeout`` seconds
-    (a port that accepts and never answers, or answers something else, is one error line)."""
+    (a port that accepts and never answers, or answers something else, is one error line).
+
+    The client is not made dask's default: every task goes to it by name, and a default would
+    set dask's global ``scheduler`` option, which a client that never connects leaves behind
+    (xarray then refuses to write NetCDF: "Requested dask.distributed scheduler but no Client
+    active")."""
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
@@ -37,12 +42,12 @@ def connect(scheduler, workers=2, timeout=10):
         cluster = LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
         )
-        return Client(cluster)
+        return Client(cluster, set_as_default=False)
     outcome = {}
 
     def attempt():
         try:
-            outcome["client"] = Client(scheduler, timeout=timeout)
+            outcome["client"] = Client(scheduler, timeout=timeout, set_as_default=False)
         except BaseException as error:  # reported below, in the caller's thread
             outcome["error"] = error
 
