@@ -257,3 +257,52 @@ def monte_carlo(runs, values, bound):
     for k, scope_name in enumerate(("accelerators", "host", "overhead")):
         out["energy", scope_name] = scopes[..., k]
     return out
+
+
+def fit_slopes(t, y, weights=None, huber=False, k=1.345, iterations=30):
+    """Weighted least squares of ``y`` (..., point) on ``t`` (point) with whole-array numpy,
+    then (``huber``) Huber's reweighting (threshold ``k`` x 1.4826 x the weighted median absolute
+    residual) until every row's slope changes by less than 1e-12 + 1e-10 of itself: the
+    (slope, intercept) of :func:`mlimpact.analysis.trends.fit_slopes`."""
+    t = np.asarray(t, dtype=float)
+    y = np.asarray(y, dtype=float)
+    w = np.ones_like(y) if weights is None else np.broadcast_to(weights, y.shape).astype(float)
+    w = np.where(np.isfinite(y), w, 0.0)
+    y = np.where(np.isfinite(y), y, 0.0)
+
+    def least_squares(w):
+        total = w.sum(axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t_mean = (w * t).sum(axis=-1) / total
+            y_mean = (w * y).sum(axis=-1) / total
+            dt = t - t_mean[..., None]
+            variance = (w * dt * dt).sum(axis=-1)
+            slope = (w * dt * (y - y_mean[..., None])).sum(axis=-1) / variance
+        slope = np.where(variance > 1e-12 * np.maximum(total, 1), slope, np.nan)
+        return slope, y_mean - slope * t_mean
+
+    slope, intercept = least_squares(w)
+    done = ~np.isfinite(slope) | (not huber)
+    for _ in range(iterations if huber else 0):
+        absolute = np.abs(y - (intercept[..., None] + slope[..., None] * t))
+        scale = np.empty(y.shape[:-1])
+        for index in np.ndindex(scale.shape):
+            keep = w[index] > 0
+            values, counts = absolute[index][keep], w[index][keep]
+            order = np.argsort(values, kind="stable")
+            running = np.cumsum(counts[order])
+            half = running[-1] / 2 if running.size else np.nan
+            lower = values[order][np.argmax(running >= half)] if running.size else np.nan
+            upper = values[order][np.argmax(running > half)] if running.size else np.nan
+            scale[index] = 1.4826 * (lower + upper) / 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = absolute / (k * np.maximum(scale, 1e-12)[..., None])
+            reweight = np.where(ratio <= 1.0, 1.0, 1.0 / ratio)
+        new_slope, new_intercept = least_squares(w * reweight)
+        step = np.abs(new_slope - slope) <= 1e-12 + 1e-10 * np.abs(slope)
+        slope = np.where(done, slope, new_slope)
+        intercept = np.where(done, intercept, new_intercept)
+        done = done | step
+        if done.all():
+            break
+    return slope, intercept

@@ -422,3 +422,29 @@ def test_huber_fit_with_bootstrap_counts_is_the_fit_of_the_repeated_rows():
         slope, intercept = fit_slopes(t, y, weights=counts, method="huber")
         expected = fit_slopes(t[repeat], y[repeat], method="huber")
         np.testing.assert_allclose([slope, intercept], expected, rtol=1e-8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    rows=st.integers(1, 12),
+    n=st.integers(1, 50),
+    huber=st.booleans(),
+    weighted=st.booleans(),
+)
+def test_fit_kernel_equals_whole_array_numpy(seed, rows, n, huber, weighted):
+    # the numba fit (per row, in parallel) against the whole-array numpy reference, with NaN and
+    # infinite ordinates, zero and real weights, repeated dates and outliers
+    from naive import fit_slopes as reference
+
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(2013, 2025, n).round(1)
+    y = 0.8 * (t - 2013) + rng.standard_t(2, (rows, n))
+    y[rng.random(y.shape) < 0.05] = np.nan
+    y[rng.random(y.shape) < 0.02] = -np.inf
+    weights = rng.exponential(size=y.shape) * (rng.random(y.shape) < 0.8) if weighted else None
+    method = "huber" if huber else "ols"
+    slope, intercept = fit_slopes(t, y, weights, method=method)
+    expected_slope, expected_intercept = reference(t, y, weights, huber=huber)
+    np.testing.assert_allclose(slope, expected_slope, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(intercept, expected_intercept, rtol=1e-9, atol=1e-6)

@@ -18,12 +18,10 @@ References
 .. [1] B. Efron, R. Tibshirani, An Introduction to the Bootstrap, Chapman & Hall, 1993.
 """
 
-import warnings
-
 import numpy as np
 from numba import prange
 
-from mlimpact._config import PARALLEL_JIT_OPTIONS, njit
+from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS, njit
 from mlimpact.uncertainty.sampling import Design
 
 UNCERTAINTIES = ("input", "dataset", "combined")
@@ -57,7 +55,9 @@ def fit_slopes(t, y, weights=None, method="ols"):
     Huber, Ann. Math. Stat. 35(1), 1964; scale: 1.4826 x the median absolute residual, each residual
     counted as often as its weight, so that a bootstrap sample's fit is that of its models
     repeated): residuals beyond 1.345 scales weigh 1.345 scale / |residual|, so that a few outlying
-    models move the slope far less than under least squares.
+    models move the slope far less than under least squares; each row is reweighted until its
+    slope changes by less than 1e-10 of itself (at most 30 rounds). The fits run in a numba
+    kernel, in parallel over rows (``tests/naive.py`` holds the whole-array numpy reference).
 
     Parameters
     ----------
@@ -75,6 +75,8 @@ def fit_slopes(t, y, weights=None, method="ols"):
     """
     t = np.asarray(t, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
+    if method not in FITS:
+        raise ValueError(f"fit must be one of {', '.join(FITS)} (got {method!r})")
     if weights is None and method == "ols" and np.isfinite(y).all():
         # every point weighs 1: one product with the centred abscissae (Sobol' designs fit
         # millions of rows)
@@ -85,35 +87,116 @@ def fit_slopes(t, y, weights=None, method="ols"):
             return nan, nan
         slope = (y @ dt) / variance
         return slope, y.mean(axis=-1) - slope * t.mean()
+    if t.size == 0:
+        nan = np.full(np.broadcast_shapes(y.shape, np.shape(weights))[:-1], np.nan)
+        return nan, nan
     if weights is None:
-        w = np.ones_like(y)
+        shape = y.shape
+        w = np.ones((1, t.size))
     else:
         shape = np.broadcast_shapes(y.shape, np.shape(weights))
-        y = np.broadcast_to(y, shape)
-        w = np.broadcast_to(weights, shape).astype(float)
-    w = np.where(np.isfinite(y), w, 0.0)
-    y = np.where(np.isfinite(y), y, 0.0)
-    if method not in FITS:
-        raise ValueError(f"fit must be one of {', '.join(FITS)} (got {method!r})")
-    slope, intercept = _least_squares(t, y, w)
-    if method == "huber":
-        for _ in range(HUBER_ITERATIONS):
-            residual = y - (intercept[..., None] + slope[..., None] * t)
-            absolute = np.where(w > 0, np.abs(residual), np.nan)
-            with np.errstate(invalid="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # rows without any weight
-                scale = 1.4826 * weighted_median(absolute, w)
-                ratio = absolute / (HUBER_K * np.maximum(scale, 1e-12)[..., None])
-            with np.errstate(divide="ignore"):  # a zero ratio takes the first branch
-                huber = np.where(
-                    np.nan_to_num(ratio) <= 1.0, 1.0, 1.0 / np.nan_to_num(ratio, nan=1.0)
-                )
-            new_slope, intercept = _least_squares(t, y, w * huber)
-            converged = np.allclose(new_slope, slope, rtol=1e-10, atol=1e-12, equal_nan=True)
-            slope = new_slope
-            if converged:
-                break
-    return slope, intercept
+        w = np.broadcast_to(np.asarray(weights, dtype=np.float64), shape).reshape(-1, t.size)
+    rows = np.broadcast_to(y, shape).reshape(-1, t.size)
+    slope, intercept = np.empty(rows.shape[0]), np.empty(rows.shape[0])
+    iterations = HUBER_ITERATIONS if method == "huber" else 0
+    _fit_rows(
+        np.ascontiguousarray(t),
+        np.ascontiguousarray(rows),
+        np.ascontiguousarray(w),
+        iterations,
+        slope,
+        intercept,
+    )
+    return slope.reshape(shape[:-1]), intercept.reshape(shape[:-1])
+
+
+@njit(**JIT_OPTIONS)
+def _least_squares_row(t, y, w, used, huber):
+    """Weighted least-squares (slope, intercept) of y on t over the ``used`` points, each
+    weighing ``w * huber``; NaN where the weighted abscissae do not vary."""
+    total = t_sum = y_sum = 0.0
+    for j in range(t.size):
+        if used[j]:
+            weight = w[j] * huber[j]
+            total += weight
+            t_sum += weight * t[j]
+            y_sum += weight * y[j]
+    t_mean, y_mean = t_sum / total, y_sum / total
+    variance = covariance = 0.0
+    for j in range(t.size):
+        if used[j]:
+            weight = w[j] * huber[j]
+            dt = t[j] - t_mean
+            variance += weight * dt * dt
+            covariance += weight * dt * (y[j] - y_mean)
+    if not variance > 1e-12 * max(total, 1.0):
+        return np.nan, np.nan
+    slope = covariance / variance
+    return slope, y_mean - slope * t_mean
+
+
+@njit(**PARALLEL_JIT_OPTIONS)
+def _fit_rows(t, y, w, iterations, slope, intercept):
+    """:func:`fit_slopes` of every row of ``y`` (row, point) with weights ``w`` (row or 1,
+    point) into ``slope`` and ``intercept`` (row): least squares, then ``iterations`` rounds at
+    most of Huber's reweighting, each row until its own slope changes by less than 1e-12 +
+    1e-10 of it (in parallel over rows)."""
+    n_rows, n = y.shape
+    for r in prange(n_rows):
+        weights = w[min(np.int64(r), w.shape[0] - 1)]  # one row of weights may serve all
+        used = np.empty(n, dtype=np.bool_)
+        for j in range(n):
+            used[j] = weights[j] > 0.0 and np.isfinite(y[r, j])
+        huber = np.ones(n)
+        b, a = _least_squares_row(t, y[r], weights, used, huber)
+        if iterations > 0 and b == b:
+            absolute = np.empty(n)
+            kept_values = np.empty(n)
+            kept_weights = np.empty(n)
+            for _ in range(iterations):
+                k = 0
+                for j in range(n):
+                    absolute[j] = abs(y[r, j] - (a + b * t[j]))
+                    if used[j]:
+                        kept_values[k] = absolute[j]
+                        kept_weights[k] = weights[j]
+                        k += 1
+                scale = 1.4826 * _weighted_median_of(kept_values[:k], kept_weights[:k])
+                threshold = HUBER_K * max(scale, 1e-12)
+                for j in range(n):
+                    ratio = absolute[j] / threshold
+                    huber[j] = 1.0 if ratio <= 1.0 else 1.0 / ratio
+                new_b, a = _least_squares_row(t, y[r], weights, used, huber)
+                converged = abs(new_b - b) <= 1e-12 + 1e-10 * abs(b)
+                b = new_b
+                if converged:
+                    break
+        slope[r], intercept[r] = b, a
+
+
+@njit(**JIT_OPTIONS)
+def _weighted_median_of(values, weights):
+    """The weighted median of :func:`weighted_median` of one row whose weights are all
+    positive and values all finite (NaN if it is empty): the values sorted, their weights
+    summed in that order; the lower middle is the first value whose running total reaches half
+    the total, the upper middle the first that passes it."""
+    k = values.size
+    if k == 0:
+        return np.nan
+    order = np.argsort(values)
+    total = 0.0
+    for i in range(k):
+        total += weights[order[i]]
+    half = total / 2.0
+    running, lower, upper = 0.0, -1, -1
+    for i in range(k):
+        running += weights[order[i]]
+        if lower < 0 and running >= half:
+            lower = order[i]
+        if running > half:
+            upper = order[i]
+            break
+    return (values[lower] + values[upper]) / 2.0
 
 
 def weighted_median(values, weights):
@@ -132,10 +215,8 @@ def weighted_median(values, weights):
 
 @njit(**PARALLEL_JIT_OPTIONS)
 def _weighted_median_rows(values, weights, out):
-    """:func:`weighted_median` of every row of ``values`` (row, value) into ``out`` (row): the
-    values of positive weight sorted, their weights summed in that order; the lower middle is
-    the first value whose running total reaches half the total, the upper middle the first
-    that passes it (in parallel over rows)."""
+    """:func:`weighted_median` of every row of ``values`` (row, value) into ``out`` (row), the
+    values of positive weight only (in parallel over rows)."""
     n_rows, n = values.shape
     for r in prange(n_rows):
         kept_values = np.empty(n)
@@ -146,36 +227,7 @@ def _weighted_median_rows(values, weights, out):
                 kept_values[k] = values[r, j]
                 kept_weights[k] = weights[r, j]
                 k += 1
-        if k == 0:
-            out[r] = np.nan
-            continue
-        order = np.argsort(kept_values[:k])
-        total = 0.0
-        for i in range(k):
-            total += kept_weights[order[i]]
-        half = total / 2.0
-        running, lower, upper = 0.0, -1, -1
-        for i in range(k):
-            running += kept_weights[order[i]]
-            if lower < 0 and running >= half:
-                lower = order[i]
-            if running > half:
-                upper = order[i]
-                break
-        out[r] = (kept_values[lower] + kept_values[upper]) / 2.0
-
-
-def _least_squares(t, y, w):
-    """Weighted least squares of y on t along the last axis (zero weights ignored)."""
-    total = w.sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t_mean = (w * t).sum(axis=-1) / total
-        y_mean = (w * y).sum(axis=-1) / total
-        dt = t - t_mean[..., None]
-        variance = (w * dt * dt).sum(axis=-1)
-        slope = (w * dt * (y - y_mean[..., None])).sum(axis=-1) / variance
-        slope = np.where(variance > 1e-12 * np.maximum(total, 1), slope, np.nan)
-    return slope, y_mean - slope * t_mean
+        out[r] = _weighted_median_of(kept_values[:k], kept_weights[:k])
 
 
 def bootstrap_weights(n_runs, start, stop, seed):
