@@ -267,6 +267,7 @@ def run_chunk(
     plan=None,
     scratch=None,
     fold=True,
+    given_values=False,
 ):
     """Evaluate samples ``start..stop-1`` and fold them into ``accumulator`` (in place).
 
@@ -275,15 +276,17 @@ def run_chunk(
     accumulator is left as it is (the values are only kept). ``plan`` is
     :func:`stage_plan` of the runs and parameters (made here if not given). ``scratch``, a
     float64 array of at least (stop - start) x columns values, holds the chunk's uniforms
-    and then their parameter values (so that chunks reuse one block of memory).
+    and then their parameter values (so that chunks reuse one block of memory). With
+    ``given_values``, the design's rows are already parameter values (no quantile functions).
     """
     plan = stage_plan(runs, bound) if plan is None else plan
     shape = (stop - start, bound.n_columns)
     if scratch is None:
         scratch = np.empty(shape[0] * shape[1])
     block = scratch[: shape[0] * shape[1]].reshape(shape, order="F")
-    values = parameter_values(
-        bound, design.uniforms(start, stop, out=block), out=block, specs=plan.ppf_specs
+    block = design.uniforms(start, stop, out=block)
+    values = (
+        block if given_values else parameter_values(bound, block, out=block, specs=plan.ppf_specs)
     )
     factors = np.empty((stop - start, *production_factors.shape))
     mc.sample_factors(production_factors, values, bound.factor_column, factors)
@@ -342,11 +345,14 @@ def evaluate_rows(
     kind="training",
     plan=None,
     overwrite=False,
+    given_values=False,
 ):
     """Every quantity of every run for the given rows of uniforms (a design's rows, e.g.
     Saltelli's), shape (row, run, quantity). ``plan``: :func:`stage_plan` of the runs and
     parameters, to reuse over chunks. With ``overwrite``, a column-major float64
-    ``uniforms`` receives the parameter values in place (no copy of the design)."""
+    ``uniforms`` receives the parameter values in place (no copy of the design). With
+    ``given_values``, the rows are the parameters' values already (:func:`parameter_values`
+    of uniforms)."""
     production_factors = checked_factors(production_factors)
     in_place = (
         overwrite
@@ -371,6 +377,7 @@ def evaluate_rows(
         plan=plan,
         scratch=scratch,
         fold=False,
+        given_values=given_values,
     )
     return samples
 

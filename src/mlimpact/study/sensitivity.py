@@ -328,10 +328,18 @@ def training_outputs(runs, per_model=True):
 
 def _design_task(base_start, base_stop, runs, bound, design, outputs, kind, plan=None):
     """Outputs of base points base_start..base_stop-1 (a task, locally or on a worker)."""
-    from mlimpact.engine.propagate import evaluate_rows
+    from mlimpact.engine.propagate import evaluate_rows, parameter_values
 
-    u = design.uniforms(base_start * design.step, base_stop * design.step)
-    return outputs(evaluate_rows(runs, bound, u, kind=kind, plan=plan, overwrite=True))
+    # the quantile functions on A and B only: every other row takes its columns from them
+    specs = None if plan is None else plan.ppf_specs
+    values = design.uniforms(
+        base_start * design.step,
+        base_stop * design.step,
+        transform=lambda u: parameter_values(bound, u, specs=specs),
+    )
+    return outputs(
+        evaluate_rows(runs, bound, values, kind=kind, plan=plan, overwrite=True, given_values=True)
+    )
 
 
 class _DesignRun:

@@ -294,11 +294,18 @@ class SaltelliDesign:
         points = sobol_points(2 * self.n_columns, self.seed, start, stop)
         return points[:, : self.n_columns], points[:, self.n_columns :]
 
-    def uniforms(self, start, stop):
-        """Rows start..stop-1 of the design (whole base points: multiples of ``step``)."""
+    def uniforms(self, start, stop, transform=None):
+        """Rows start..stop-1 of the design (whole base points: multiples of ``step``).
+
+        ``transform``, a function of one (point, column) array that works column by column
+        (the quantile functions: :func:`mlimpact.engine.propagate.parameter_values`), is
+        applied to A and B before the rows are assembled: the rows of the transformed design,
+        for 2 of every ``step`` rows' work."""
         if start % self.step or stop % self.step:
             raise ValueError("design rows must be taken by whole base points")
         a, b = self.base(start // self.step, stop // self.step)
+        if transform is not None:
+            a, b = transform(a), transform(b)
         n_base = a.shape[0]
         # built column by column (column, base point, row of the point): the transpose of a
         # column-major (row, column) array, which the engine reads fastest; written once
