@@ -435,3 +435,64 @@ def test_estimate_parameters_on_a_stated_field_are_refused_on_the_command_line(
     err = capsys.readouterr().err
     assert "parameter 'my_usage' acts on gpu_usage, which the setup states" in err
     assert len(err.strip().splitlines()) == 1
+
+
+# --- 7. inventory cells beyond what a run can have ---------------------------------------------
+
+INVENTORY_CELLS = (
+    "name,date,hardware,accelerators,hours,location,energy_kwh,training_compute_flop\n"
+)
+
+
+@pytest.mark.parametrize(
+    "cells, message",
+    [
+        # 1e308 kWh used to reach the results as max |x| = 1e+308, then a catalogue error's
+        # message; a subnormal energy or time gave results of 1e-322 kWh without a word
+        ("64,120,USA,1e308,", "column energy_kwh: 1e+308 is above the accepted 1e+12"),
+        ("64,120,USA,5e-324,", "column energy_kwh: must be a number > 0 (at least 2.2e-308)"),
+        ("64,5e-324,USA,,", "column hours: must be a number > 0 (at least 2.2e-308)"),
+        ("64,1e308,USA,,", "column hours: 1e+308 is above the accepted 1e+06"),
+        ("64,120,USA,,1e308", "column training_compute_flop: 1e+308 is above the accepted 1e+32"),
+        ("64,120,USA,1e400,", "column energy_kwh: must be a number > 0 (at least 2.2e-308)"),
+        ("64,120,USA,-1,", "column energy_kwh: must be a number > 0"),
+        ("64,120,USA,nan,", "column energy_kwh: must be a number > 0"),
+        ("2.5,120,USA,,", "column accelerators: must be a whole number >= 1"),
+        ("1e300,120,USA,,", "nodes = 1.25e+299 is outside the accepted range"),
+        ("64,120,=cmd(),,", "column location: unknown region '=cmd()'"),
+    ],
+)
+def test_inventory_cells_no_run_can_have_are_one_line(tmp_path, capsys, cells, message):
+    path = tmp_path / "inventory.csv"
+    path.write_text(INVENTORY_CELLS + f"a,2024-02-15,NVIDIA H100 SXM5 80GB,{cells}\n")
+    assert main(["estimate", "--batch", str(path), "--samples", "64"]) == 2
+    one_error_line(capsys, message)
+
+
+def test_inventory_cells_at_the_limits_are_taken(tmp_path, capsys):
+    path = tmp_path / "inventory.csv"
+    path.write_text(
+        INVENTORY_CELLS + "a,2024-02-15,NVIDIA H100 SXM5 80GB,64,2.3e-308,USA,1e11,1e32\n"
+    )
+    assert main(["estimate", "--batch", str(path), "--samples", "64", "--format", "json"]) == 0
+    assert "NaN" not in capsys.readouterr().out
+
+
+# --- 8. a statistic that is not a number is never printed as "nan" ---------------------------
+
+
+def test_a_statistic_that_is_not_a_number_is_a_dash_in_tables_and_refused_in_json(capsys):
+    import mlimpact
+    from mlimpact.cli import _json
+    from mlimpact.render import text
+
+    result = mlimpact.estimate(
+        mlimpact.Setup(gpu="H100 SXM", gpus=8, hours=10, country="USA"), samples=64
+    )
+    result["gwp"].loc[dict(phase="total", statistic="q975")] = float("nan")  # beyond the histogram
+    table = text.monte_carlo_table(result)
+    assert "nan" not in table.lower() and "[" in table
+    gwp = next(line for line in table.splitlines() if line.startswith("GWP"))
+    assert gwp.rstrip().endswith(", -]")
+    with pytest.raises(MlimpactError, match="a result is not a finite number; nothing is printed"):
+        _json(text.monte_carlo_json(result))
