@@ -645,3 +645,19 @@ def test_a_statistic_beyond_the_histogram_is_named_not_shown_as_a_dash(tmp_path,
     assert main([*arguments, "--format", form]) == 2
     one_error_line(capsys, "setup.toml: energy_by_scope (accelerators, q025) is not a finite")
     assert not out.exists()
+
+
+def test_a_batch_statistic_beyond_the_histogram_is_named(tmp_path, capsys):
+    # the same through --parameters in a batch: "- [-, -]" in the table, exit 0
+    parameters = tmp_path / "parameters.toml"
+    parameters.write_text(
+        '[gpu_usage]\ndistribution = { type = "constant", value = 6e-33 }\n'
+        'unit = "1"\nscope = "run"\ntarget = "gpu_usage"\nmode = "replace"\n'
+    )
+    inventory = tmp_path / "inventory.csv"
+    inventory.write_text(INVENTORY_HEADER + "a,2024-02-15,NVIDIA H100 SXM5 80GB,64,120,USA\n")
+    out = tmp_path / "batch.csv"
+    arguments = ["estimate", "--batch", str(inventory), "--samples", "64", "--out", str(out)]
+    assert main([*arguments, "--parameters", str(parameters)]) == 2
+    one_error_line(capsys, "inventory.csv: run 'a': the median of energy_accelerators is not a")
+    assert not out.exists()

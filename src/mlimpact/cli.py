@@ -6,6 +6,7 @@ input of any kind ends with a one-line ``mlimpact: error: ...`` on stderr and ex
 
 import argparse
 import json
+import math
 import sys
 import warnings
 
@@ -55,6 +56,7 @@ def _batch(args):
             client=client,
         )
     rows = batch_rows(portfolio)
+    _check_batch_rows(rows, args.batch or args.codecarbon)
     if args.out:
         files.write_csv(args.out, BATCH_HEADER, rows)
     source = args.batch or args.codecarbon
@@ -133,6 +135,20 @@ def _check_statistics(result, source):
                 "are read in (an [uncertainty] value far from the point model's? state it in "
                 "the setup instead)"
             )
+
+
+def _check_batch_rows(rows, source):
+    """:func:`_check_statistics` for the rows of ``estimate --batch``: run, criterion, unit,
+    median, q025, q975, mean (the measured energy is empty where none was)."""
+    for row in rows:
+        for label, value in zip(("median", "q025", "q975", "mean"), row[3:7]):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise MlimpactError(
+                    f"{source}: run {row[0]!r}: the {label} of {row[1]} is not a finite number: "
+                    "its samples lie more than a factor 1.7e7 from the point estimate, beyond "
+                    "the range quantiles are read in (a --parameters value far from the point "
+                    "model's? state it in a column instead)"
+                )
 
 
 def _monte_carlo_estimate(args, setup):
