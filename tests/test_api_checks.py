@@ -4,6 +4,7 @@ never a raw TypeError, ValueError or ZeroDivisionError, a hang or a non-finite r
 
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -322,3 +323,100 @@ def test_a_beta_shape_too_small_to_draw_from_is_refused():
     with pytest.raises(MlimpactError, match="b must be at least 0.001"):
         Beta(1.0000000001, 5e-324, low=-1.0, high=0.0)
     assert Beta(1e-3, 2.0).ppf(0.5) >= 0.0
+
+
+# --- scale errors: runs of several variants, several errors at once, their order -----------------
+
+
+def _unstated_usage():
+    return mlimpact.Setup(**{k: v for k, v in H100.items() if k != "gpu_usage"})
+
+
+def _parameter(name, distribution, target="gpu_usage", mode="scale", scope="run", members=()):
+    return mlimpact.Parameter(name, distribution, scope, target, mode, members=members)
+
+
+def test_several_scale_errors_are_checked_at_their_joint_extreme():
+    # each alone keeps a usage of at most 0.6 within (0, 1] (0.9); together they reach 1.35
+    usage = _parameter("gpu_usage", d.Uniform(0.4, 0.6), mode="replace")
+    errors = {"a": _parameter("a", d.Uniform(1, 1.5)), "b": _parameter("b", d.Uniform(1, 1.5))}
+    one_line_error(
+        lambda: mlimpact.estimate(
+            _unstated_usage(), samples=64, parameters={"gpu_usage": usage, **errors}
+        ),
+        r"multiplicative errors a and b on gpu_usage can draw 1.35 together "
+        r"\(0.6 x 1.5 x 1.5\), beyond its valid range \(\(0, 1\]\)",
+    )
+    alone = mlimpact.estimate(
+        _unstated_usage(), samples=64, parameters={"gpu_usage": usage, "a": errors["a"]}
+    )
+    assert np.isfinite(alone.energy).all()
+
+
+def test_a_scale_error_that_can_draw_zero_is_refused_where_zero_is_not_valid():
+    # a usage of 0 is not a run (gpu_usage is in (0, 1]), as a replacing input would be refused
+    one_line_error(
+        lambda: mlimpact.estimate(
+            _unstated_usage(), samples=64, parameters={"off": _parameter("off", d.Discrete([0, 1]))}
+        ),
+        r"the multiplicative error off on gpu_usage can draw 0 \(.* x 0\), beyond its valid range",
+    )
+
+
+def test_a_field_is_replaced_then_scaled_whatever_the_names():
+    # the replacing input sorts after the error: the error used to be wiped out by it
+    usage = _parameter("gpu_usage", d.Uniform(0.8, 0.9), mode="replace")
+    plain = mlimpact.estimate(_unstated_usage(), samples=256, parameters={"gpu_usage": usage})
+    halved = mlimpact.estimate(
+        _unstated_usage(),
+        samples=256,
+        parameters={"gpu_usage": usage, "a_half": _parameter("a_half", d.Uniform(0.5, 0.5001))},
+    )
+    scope = {"scope": "accelerators", "statistic": "median"}
+    ratio = (halved.energy_by_scope.sel(**scope) / plain.energy_by_scope.sel(**scope)).item()
+    assert ratio == pytest.approx(0.5, rel=0.02)
+
+
+def test_two_errors_on_one_criterions_production_factors_are_refused():
+    # the kernels take one error per production factor: the other was lost without a word
+    mine = mlimpact.Parameter("my_gwp", d.Uniform(1, 2), "factor", "gwp", "scale")
+    one_line_error(
+        lambda: mlimpact.estimate(setup(), samples=64, parameters={"my_gwp": mine}),
+        "parameters 'my_gwp' and 'production_gwp_error' both scale the production factors of "
+        "gwp, and only one can act",
+    )
+    renamed = {"production_gwp_error": replace(mine, name="production_gwp_error")}
+    assert np.isfinite(mlimpact.estimate(setup(), samples=64, parameters=renamed).gwp).all()
+
+
+def _two_variant_run():
+    from conftest import BERT_BASE
+
+    from mlimpact.runs.table import VARIANT_FIELDS, RunTable
+
+    small = {f: BERT_BASE[f] for f in VARIANT_FIELDS} | {"gpu_tdp_w": 250.0}
+    big = small | {"gpu_tdp_w": 400.0}
+    return RunTable.from_records(
+        [("generic", BERT_BASE)],
+        variants={"generic": [(1.0, small), (1.0, big)]},
+        variant_labels={"generic": ("small", "big")},
+    )
+
+
+@pytest.mark.parametrize(
+    "scope, members",
+    [("hardware", ("big",)), ("global", ())],  # per variant, and one column for both
+    ids=["error of one variant", "error of the run"],
+)
+def test_scale_errors_on_a_run_of_several_variants_are_checked_per_variant(scope, members):
+    from mlimpact.uncertainty.binding import bind
+
+    runs = _two_variant_run()  # TDP 250 or 400 W; the run's row says 250
+    error = _parameter("tdp", d.Uniform(1, 300), "gpu_tdp_w", scope=scope, members=members)
+    one_line_error(
+        lambda: bind({"tdp": error}, runs, ["generic"], ["USA"]),
+        r"run 'generic'( \(variant big\))?: the multiplicative error tdp on gpu_tdp_w can draw "
+        r"1.2e\+05 \(400 x 300\), beyond its valid range \(\[0, 100000\]\)",
+    )
+    within = _parameter("tdp", d.Uniform(1, 200), "gpu_tdp_w", scope=scope, members=members)
+    assert bind({"tdp": within}, runs, ["generic"], ["USA"]).n_columns == 1

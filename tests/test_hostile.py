@@ -7,11 +7,15 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mlimpact import _io
 from mlimpact.cli import build_parser, main
 from mlimpact.errors import MlimpactError
 from mlimpact.render import files
+from mlimpact.runs.runspec import schema
+from mlimpact.runs.table import RUN_FIELDS
 
 SETUP = "examples/bert_base.toml"
 #: A quick main job (tests/test_reliability.py): a config file error must come before it.
@@ -435,3 +439,225 @@ def test_estimate_parameters_on_a_stated_field_are_refused_on_the_command_line(
     err = capsys.readouterr().err
     assert "parameter 'my_usage' acts on gpu_usage, which the setup states" in err
     assert len(err.strip().splitlines()) == 1
+
+
+# --- 7. inventory cells beyond what a run can have ---------------------------------------------
+
+INVENTORY_CELLS = (
+    "name,date,hardware,accelerators,hours,location,energy_kwh,training_compute_flop\n"
+)
+
+
+@pytest.mark.parametrize(
+    "cells, message",
+    [
+        # 1e308 kWh used to reach the results as max |x| = 1e+308, then a catalogue error's
+        # message; a subnormal energy or time gave results of 1e-322 kWh without a word
+        ("64,120,USA,1e308,", "column energy_kwh: 1e+308 is above the accepted 1e+12"),
+        ("64,120,USA,5e-324,", "column energy_kwh: must be a number > 0 (at least 2.2e-308)"),
+        ("64,5e-324,USA,,", "column hours: must be a number > 0 (at least 2.2e-308)"),
+        ("64,1e308,USA,,", "column hours: 1e+308 is above the accepted 1e+06"),
+        ("64,120,USA,,1e308", "column training_compute_flop: 1e+308 is above the accepted 1e+32"),
+        ("64,120,USA,1e400,", "column energy_kwh: must be a number > 0 (at least 2.2e-308)"),
+        ("64,120,USA,-1,", "column energy_kwh: must be a number > 0"),
+        ("64,120,USA,nan,", "column energy_kwh: must be a number > 0"),
+        ("2.5,120,USA,,", "column accelerators: must be a whole number >= 1"),
+        ("1e300,120,USA,,", "nodes = 1.25e+299 is outside the accepted range"),
+        ("64,120,=cmd(),,", "column location: unknown region '=cmd()'"),
+    ],
+)
+def test_inventory_cells_no_run_can_have_are_one_line(tmp_path, capsys, cells, message):
+    path = tmp_path / "inventory.csv"
+    path.write_text(INVENTORY_CELLS + f"a,2024-02-15,NVIDIA H100 SXM5 80GB,{cells}\n")
+    assert main(["estimate", "--batch", str(path), "--samples", "64"]) == 2
+    one_error_line(capsys, message)
+
+
+def test_inventory_cells_at_the_limits_are_taken(tmp_path, capsys):
+    path = tmp_path / "inventory.csv"
+    path.write_text(
+        INVENTORY_CELLS + "a,2024-02-15,NVIDIA H100 SXM5 80GB,64,2.3e-308,USA,1e11,1e32\n"
+    )
+    assert main(["estimate", "--batch", str(path), "--samples", "64", "--format", "json"]) == 0
+    assert "NaN" not in capsys.readouterr().out
+
+
+# --- 8. a statistic that is not a number is never printed as "nan" ---------------------------
+
+
+def test_a_statistic_that_is_not_a_number_is_a_dash_in_tables_and_refused_in_json(capsys):
+    import mlimpact
+    from mlimpact.cli import _json
+    from mlimpact.render import text
+
+    result = mlimpact.estimate(
+        mlimpact.Setup(gpu="H100 SXM", gpus=8, hours=10, country="USA"), samples=64
+    )
+    result["gwp"].loc[dict(phase="total", statistic="q975")] = float("nan")  # beyond the histogram
+    table = text.monte_carlo_table(result)
+    assert "nan" not in table.lower() and "[" in table
+    gwp = next(line for line in table.splitlines() if line.startswith("GWP"))
+    assert gwp.rstrip().endswith(", -]")
+    with pytest.raises(MlimpactError, match="a result is not a finite number; nothing is printed"):
+        _json(text.monte_carlo_json(result))
+
+
+# --- 9. generated setups: a finite result or one error line ------------------------------------
+
+#: Values no key of a setup takes, or only some: the edges of double precision, of the whole
+#: numbers and of each kind's range, the wrong types.
+HOSTILE_VALUES = [0, -1, 0.5, 5e-324, 1e308, -1e308, float("inf"), float("nan"), 2**53 + 1]
+HOSTILE_VALUES += [10**30, 1e12, 1.0000001, 99.5, 1989, 2101, True, "", " ", "x", "=cmd()"]
+HOSTILE_VALUES += [[1], {"a": 1}, "é" * 300]
+#: Names of each text key: known ones, unknown ones, other kinds.
+TEXTS = {
+    "country": ["USA", "usa", "FRA", "CHN", "unknown", "ISL", "zzz"],
+    "region": ["US-VA", "SE3", "gcp:europe-west4", "CA-QC", "zz-zz"],
+    "provider": ["Microsoft Azure", "Google", "Nobody"],
+    "organization": ["Meta", "OpenAI", "Nobody"],
+    "gpu": ["H100 SXM", "A100 SXM4 80 GB", "NVIDIA A100", "Google TPU v4", "MI300X", "my chip"],
+    "gpu_memory_type": ["HBM3", "GDDR6", "DDR9"],
+}
+VALID = {
+    "positive": st.floats(1e-3, 1e4),
+    "count": st.integers(1, 64),
+    "count0": st.integers(0, 64),
+    "fraction": st.floats(1e-3, 1),
+    "fraction0": st.floats(0, 1),
+    "nonnegative": st.floats(0, 1e3),
+    "ratio": st.floats(1, 3),
+    "year": st.integers(1990, 2100),
+    "flag": st.booleans(),
+    "percent95": st.floats(95, 99),
+}
+NUMBERS = st.one_of(st.sampled_from([0, 1, 0.5, -1, 1e308, 5e-324, 1e6]), st.floats(-10, 1e7))
+DISTRIBUTION = st.fixed_dictionaries(
+    {"type": st.sampled_from(["uniform", "lognormal", "triangular", "discrete", "zzz"])},
+    optional={
+        **{key: NUMBERS for key in ("low", "high", "mode", "median", "gsd", "x")},
+        "values": st.lists(NUMBERS, max_size=3),
+    },
+)
+UNCERTAIN = st.one_of(NUMBERS, DISTRIBUTION)
+
+
+def _key_value(section, key, kind):
+    if kind == "text":
+        return st.sampled_from(TEXTS.get(key, ["x"]))
+    if kind.startswith("choice:"):
+        return st.sampled_from(kind.split(":")[1].split(","))
+    return VALID[kind]
+
+
+@st.composite
+def setup_documents(draw):
+    """A setup: the required keys, up to four valid keys per section, up to two keys set to a
+    hostile value, up to two [uncertainty] entries (catalogue inputs, run fields, unknown)."""
+    sections = schema()
+    document = {
+        "run": {"hours": draw(st.floats(1e-3, 1e4))},
+        "node": {"gpu": draw(st.sampled_from(TEXTS["gpu"])), "gpus": draw(st.integers(1, 16))},
+    }
+    for section, keys in sections.items():
+        for key in draw(st.lists(st.sampled_from(sorted(keys)), max_size=4, unique=True)):
+            document.setdefault(section, {})[key] = draw(_key_value(section, key, keys[key][0]))
+    for _ in range(draw(st.integers(0, 2))):
+        section = draw(st.sampled_from(sorted(sections)))
+        key = draw(st.sampled_from([*sorted(sections[section]), "zzz"]))
+        document.setdefault(section, {})[key] = draw(st.sampled_from(HOSTILE_VALUES))
+    names = ["lifetime_years", "gpu_usage", "grid_gwp_error", "hours", "nodes", "zzz"]
+    for key in draw(st.lists(st.sampled_from(names + list(RUN_FIELDS[:8])), max_size=2)):
+        document.setdefault("uncertainty", {})[key] = draw(UNCERTAIN)
+    return document
+
+
+def _toml(value):
+    import json
+    import math
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return "{" + ", ".join(f"{_toml(k)} = {_toml(v)}" for k, v in value.items()) + "}"
+
+
+def _finite_leaves(node):
+    if isinstance(node, dict):
+        return [x for value in node.values() for x in _finite_leaves(value)]
+    if isinstance(node, list):
+        return [x for value in node for x in _finite_leaves(value)]
+    return [node] if isinstance(node, float) else []
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(document=setup_documents(), mode=st.sampled_from(["point", "sampled", "mlca"]))
+def test_generated_setups_give_finite_results_or_one_error_line(tmp_path, document, mode):
+    import contextlib
+    import io
+    import json
+
+    path = tmp_path / "setup.toml"
+    path.write_text(
+        "\n".join(
+            f"[{section}]\n" + "".join(f"{_toml(k)} = {_toml(v)}\n" for k, v in keys.items())
+            for section, keys in document.items()
+        ),
+        encoding="utf-8",
+    )
+    arguments = ["estimate", str(path), "--format", "json"]
+    arguments += {"point": ["--point"], "sampled": ["--samples", "16"]}.get(mode, [])
+    arguments += ["--power", "mlca", "--samples", "16"] if mode == "mlca" else []
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(arguments)  # any exception fails the test: no traceback may escape
+    lines = [line for line in err.getvalue().splitlines() if "mlimpact: warning" not in line]
+    if code == 0:
+        leaves = _finite_leaves(json.loads(out.getvalue()))
+        assert leaves and all(0 <= x < float("inf") for x in leaves), out.getvalue()[:500]
+    else:
+        assert code == 2 and len(lines) == 1, err.getvalue()
+        assert lines[0].startswith("mlimpact: error: ") and "setup.toml" in lines[0], lines
+
+
+@pytest.mark.parametrize("form", ["table", "json"])
+def test_a_statistic_beyond_the_histogram_is_named_not_shown_as_a_dash(tmp_path, capsys, form):
+    # found by the test above: a usage of 6e-33 in [uncertainty] leaves the point model's 0.75
+    # to the point estimate; the accelerators' energy lies 1e32 below it, its quantiles NaN:
+    # the table showed "- [-, -]" and exit 0, the JSON "a result is not a finite number"
+    path = tmp_path / "setup.toml"
+    path.write_text(
+        '[run]\nhours = 1.0\n[node]\ngpu = "H100 SXM"\ngpus = 1\n'
+        "[uncertainty]\ngpu_usage = 6.23173688541663e-33\n"
+    )
+    out = tmp_path / "result.nc"
+    arguments = ["estimate", str(path), "--power", "mlca", "--samples", "16", "--out", str(out)]
+    assert main([*arguments, "--format", form]) == 2
+    one_error_line(capsys, "setup.toml: energy_by_scope (accelerators, q025) is not a finite")
+    assert not out.exists()
+
+
+def test_a_batch_statistic_beyond_the_histogram_is_named(tmp_path, capsys):
+    # the same through --parameters in a batch: "- [-, -]" in the table, exit 0
+    parameters = tmp_path / "parameters.toml"
+    parameters.write_text(
+        '[gpu_usage]\ndistribution = { type = "constant", value = 6e-33 }\n'
+        'unit = "1"\nscope = "run"\ntarget = "gpu_usage"\nmode = "replace"\n'
+    )
+    inventory = tmp_path / "inventory.csv"
+    inventory.write_text(INVENTORY_HEADER + "a,2024-02-15,NVIDIA H100 SXM5 80GB,64,120,USA\n")
+    out = tmp_path / "batch.csv"
+    arguments = ["estimate", "--batch", str(inventory), "--samples", "64", "--out", str(out)]
+    assert main([*arguments, "--parameters", str(parameters)]) == 2
+    one_error_line(capsys, "inventory.csv: run 'a': the median of energy_accelerators is not a")
+    assert not out.exists()

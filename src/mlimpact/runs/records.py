@@ -16,6 +16,7 @@ A bad row is an error naming the file, line and column; no row is dropped silent
 
 import math
 import re
+import sys
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from mlimpact._io import packaged_csv, read_user_csv
 from mlimpact.errors import MlimpactError
-from mlimpact.runs.table import METERED_SCOPES
+from mlimpact.runs.table import FIELD_BOUNDS, METERED_SCOPES
 from mlimpact.tables import grid
 from mlimpact.tables.hardware import hardware_table
 from mlimpact.tables.models import record_fixes
@@ -252,15 +253,33 @@ def epoch_records(rows, codes=None, source="<export>", fixes=True):
     return sorted(out, key=lambda r: (r["publication_date"], r["model"]))
 
 
+#: The run field of an inventory's numeric column, whose upper limit it takes
+#: (:data:`mlimpact.runs.table.FIELD_BOUNDS`, docs/setup.md).
+_LIMITED_COLUMNS = {
+    "hours": "hours",
+    "energy_kwh": "metered_energy_kwh",
+    "training_compute_flop": "training_compute",
+}
+
+
 def _inventory_number(source, line, column, value, whole=False):
     try:
         parsed = float(value)
     except ValueError:
         parsed = math.nan
-    if not (math.isfinite(parsed) and parsed > 0) or (whole and parsed != int(parsed)):
-        kind = "a whole number >= 1" if whole else "a number > 0"
+    # a subnormal number is zero to the model, as in a setup file: products lose every digit
+    if not (math.isfinite(parsed) and parsed >= sys.float_info.min) or (
+        whole and parsed != int(parsed)
+    ):
+        kind = "a whole number >= 1" if whole else "a number > 0 (at least 2.2e-308)"
         raise MlimpactError(
-            f"{source} line {line}, column {column}: must be {kind} (got {value!r})"
+            f"{source} line {line}, column {column}: must be {kind} (got {value!r:.40})"
+        )
+    limit = FIELD_BOUNDS[_LIMITED_COLUMNS[column]][2] if column in _LIMITED_COLUMNS else math.inf
+    if parsed > limit:
+        raise MlimpactError(
+            f"{source} line {line}, column {column}: {parsed:g} is above the accepted "
+            f"{limit:g} (docs/setup.md)"
         )
     return parsed
 

@@ -136,6 +136,13 @@ def _column(key, label, name, column_of, columns):
 def _bind_factors(name, parameter, columns, factor_column):
     """Append one column per production factor of the parameter's criterion (in place)."""
     c = IMPACT_CRITERIA.index(parameter.target)
+    if factor_column[c, 0] >= 0:  # the kernels take one error per factor: the other would be
+        other = columns[factor_column[c, 0]][0]  # lost without a word
+        raise MlimpactError(
+            f"parameters {other!r} and {name!r} both scale the production factors of "
+            f"{parameter.target}, and only one can act: give one of them the other's name, "
+            "which replaces it"
+        )
     for item, item_name in enumerate(FACTOR_NAMES):
         factor_column[c, item] = len(columns)
         columns.append((name, item_name))
@@ -179,19 +186,13 @@ def _column_distributions(parameter, runs, classes, new_columns):
     return [parameter.distribution_of(label) for _, label in new_columns]
 
 
-def _check_scaled_ranges(app_names, runs, fields, modes, applications, dists):
-    """Refuse a multiplicative error that can take a run's field out of the field's valid
-    range (:data:`mlimpact.runs.table.FIELD_BOUNDS`): a scale of up to 100 on a GPU usage of
-    0.7 would draw 70 x TDP. Each scale application is checked on its own, on top of the
-    field's range before scaling (the run's value, or the drawn range of the parameter
-    replacing it), with its drawn range (:func:`mlimpact.uncertainty.distributions.sampled_range`,
-    the extreme uniforms of a design) if its support is bounded, up to its
-    :data:`UNBOUNDED_LEVEL` quantile if not: a log-normal error's far tail is the catalogue's
-    choice of shape (the unknown country's grid error draws 300 x at the level 1 - 2^-53), its
-    bulk must lie in range. Several independent errors at their extremes at once are not the
-    check's business. Per-variant applications (runs of several accelerators) are not checked
-    here."""
-    ranges = {}  # column -> drawn range, computed once however many runs share the column
+def _drawn_ranges(dists):
+    """Column -> the range of values its distribution can draw, computed on first use: the
+    drawn range (:func:`mlimpact.uncertainty.distributions.sampled_range`, the extreme uniforms
+    of a design) if the support is bounded above, up to the :data:`UNBOUNDED_LEVEL` quantile if
+    not (a log-normal error's far tail is the catalogue's choice of shape: the unknown
+    country's grid error draws 300 x at the level 1 - 2^-53; its bulk must lie in range)."""
+    ranges = {}
 
     def drawn(column):
         if column not in ranges:
@@ -202,28 +203,122 @@ def _check_scaled_ranges(app_names, runs, fields, modes, applications, dists):
             ranges[column] = (low, high)
         return ranges[column]
 
-    scaled = {fields[a] for a in range(len(fields)) if modes[a] == SCALE}
-    for field in scaled:
+    return drawn
+
+
+def _field_ranges(field, runs, apps, modes, applications, variant_applications, drawn):
+    """The lowest and highest values each run's ``field`` can take after the applications
+    ``apps`` (in the kernel's order: a replacing one sets the range, a scaling one multiplies
+    it), per variant of the run where the field is one a variant sets: arrays (run, variant)
+    of the low and high ends and of whether a scaling acts, and the variants that count (a
+    positive weight)."""
+    n_runs = len(runs)
+    if RUN_FIELDS[field] in VARIANT_FIELDS:
+        j = VARIANT_FIELDS.index(RUN_FIELDS[field])
+        base = runs.variant_values[:, :, j]
+        cdf = np.concatenate([np.zeros((n_runs, 1)), runs.variant_cdf], axis=1)
+        counts = np.diff(cdf, axis=1) > 0
+    else:
+        base = runs.values[:, field][:, None]
+        counts = np.ones((n_runs, 1), bool)
+    low, high = base.copy(), base.copy()
+    scaled = np.zeros(base.shape, bool)
+    for a in apps:
+        column = np.broadcast_to(applications[a][:, None], base.shape)
+        if base.shape[1] > 1:  # a run of several variants: the column of each variant
+            column = np.where(column >= 0, column, variant_applications[a])
+        acting = column >= 0
+        if not acting.any():
+            continue
+        used = np.unique(column[acting])
+        ends = np.zeros((column.max() + 1, 2))
+        ends[used] = [drawn(int(c)) for c in used]
+        lows, highs = ends[np.maximum(column, 0), 0], ends[np.maximum(column, 0), 1]
+        if modes[a] == REPLACE:
+            low, high = np.where(acting, lows, low), np.where(acting, highs, high)
+            scaled &= ~acting
+        else:
+            low, high = np.where(acting, low * lows, low), np.where(acting, high * highs, high)
+            scaled |= acting
+    return low, high, scaled & counts
+
+
+def _check_scaled_ranges(app_names, runs, fields, modes, applications, variant_applications, dists):
+    """Refuse multiplicative errors that can take a run's field out of the field's valid
+    range (:data:`mlimpact.runs.table.FIELD_BOUNDS`): a scale of up to 100 on a GPU usage of
+    0.7 would draw 70 x TDP, a scale that can draw 0 would give a run of no hours. The field's
+    range before scaling is the run's value (each variant's, for a run of several
+    accelerators and a field a variant sets), or the drawn range of the parameter replacing
+    it; the errors acting on it are taken at their extremes together (:func:`_drawn_ranges`),
+    as a design can draw them: two errors of up to 1.5 on a usage of up to 0.6 reach 1.35.
+    Taking each unbounded error at its :data:`UNBOUNDED_LEVEL` quantile and multiplying is
+    conservative: independent errors are not at that level all at once."""
+    drawn = _drawn_ranges(dists)
+    for field in sorted({fields[a] for a in range(len(fields)) if modes[a] == SCALE}):
         apps = [a for a in range(len(fields)) if fields[a] == field]
+        low, high, scaled = _field_ranges(
+            field, runs, apps, modes, applications, variant_applications, drawn
+        )
         field_name = RUN_FIELDS[field]
-        bound_high = FIELD_BOUNDS[field_name][2]
-        for r in range(len(runs)):
-            low = high = float(runs.values[r, field])
-            for a in apps:
-                if modes[a] == REPLACE and applications[a][r] >= 0:
-                    low, high = drawn(applications[a][r])
-            for a in apps:
-                column = applications[a][r]
-                if modes[a] != SCALE or column < 0:
-                    continue
-                top = high * drawn(column)[1]
-                if top > bound_high:
-                    name = app_names[a]
-                    raise MlimpactError(
-                        f"run {runs.names[r]!r}: the multiplicative error {name} on "
-                        f"{field_name} can draw {top:.4g} ({high:.4g} x {drawn(column)[1]:.4g}), "
-                        f"beyond its valid range ({bounds_text(field_name)})"
-                    )
+        bound_low, low_ok, bound_high = FIELD_BOUNDS[field_name]
+        outside = (high > bound_high) | ((low < bound_low) if low_ok else (low <= bound_low))
+        bad = np.argwhere(scaled & outside)
+        if bad.size:
+            r, k = (int(i) for i in bad[0])
+            _refuse_scaled(
+                app_names,
+                runs,
+                field,
+                apps,
+                modes,
+                applications,
+                variant_applications,
+                drawn,
+                r,
+                k,
+                low[r, k],
+                high[r, k],
+            )
+
+
+def _refuse_scaled(
+    app_names, runs, field, apps, modes, applications, variant_applications, drawn, r, k, low, high
+):
+    """Raise the one-line error of run ``r`` (variant ``k``) whose ``field`` the scaling
+    errors can take to ``low`` or ``high``, outside its valid range."""
+    field_name = RUN_FIELDS[field]
+    errors = []
+    base = None
+    for a in apps:
+        column = applications[a][r]
+        if column < 0 and variant_applications[a].shape[1] > k:
+            column = variant_applications[a][r, k]
+        if column < 0:
+            continue
+        if modes[a] == REPLACE:
+            errors, base = [], drawn(int(column))
+        else:
+            errors.append((app_names[a], drawn(int(column))))
+    if base is None:
+        value = (
+            runs.variant_values[r, k, VARIANT_FIELDS.index(field_name)]
+            if field_name in VARIANT_FIELDS
+            else runs.values[r, field]
+        )
+        base = (value, value)
+    upper = high > FIELD_BOUNDS[field_name][2]
+    end, start = (high, base[1]) if upper else (low, base[0])
+    factors = " x ".join(f"{e[1] if upper else e[0]:.4g}" for _, e in errors)
+    names = " and ".join(name for name, _ in errors)
+    variant = runs.variant_labels[r][k] if k < len(runs.variant_labels[r]) else ""
+    where = f"run {runs.names[r]!r}" + (f" (variant {variant})" if variant else "")
+    plural = "error" if len(errors) == 1 else "errors"
+    together = "" if len(errors) == 1 else " together"
+    raise MlimpactError(
+        f"{where}: the multiplicative {plural} {names} on {field_name} can draw "
+        f"{end:.4g}{together} ({start:.4g} x {factors}), beyond its valid range "
+        f"({bounds_text(field_name)})"
+    )
 
 
 def bind(parameters, runs, hardware, countries, known=None, classes=None, run_keys=None):
@@ -286,7 +381,13 @@ def bind(parameters, runs, hardware, countries, known=None, classes=None, run_ke
             variant_applications.append(per_variant)
         dists.extend(_column_distributions(parameter, runs, classes, columns[start:]))
         groups[name] = list(range(start, len(columns)))
-    _check_scaled_ranges(app_names, runs, fields, modes, applications, dists)
+    # a field is replaced, then scaled: the applications in that order (the kernels keep it),
+    # so that no replacing input that sorts after a scaling one wipes out its error
+    order = sorted(range(len(fields)), key=lambda a: modes[a] == SCALE)
+    fields, modes, app_names = ([x[a] for a in order] for x in (fields, modes, app_names))
+    applications = [applications[a] for a in order]
+    variant_applications = [variant_applications[a] for a in order]
+    _check_scaled_ranges(app_names, runs, fields, modes, applications, variant_applications, dists)
     return BoundParameters(
         columns=tuple(columns),
         distributions=tuple(dists),
