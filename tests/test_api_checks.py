@@ -420,3 +420,15 @@ def test_scale_errors_on_a_run_of_several_variants_are_checked_per_variant(scope
     )
     within = _parameter("tdp", d.Uniform(1, 200), "gpu_tdp_w", scope=scope, members=members)
     assert bind({"tdp": within}, runs, ["generic"], ["USA"]).n_columns == 1
+
+
+def test_the_python_estimate_refuses_a_statistic_beyond_the_histogram():
+    # the command line's refusal is the library's: mlimpact.estimate returned NaN quantiles
+    # without a word for a usage 1e32 below the point model's
+    setup = {
+        "run": {"hours": 1.0},
+        "node": {"gpu": "H100 SXM", "gpus": 1},
+        "uncertainty": {"gpu_usage": 6.23173688541663e-33},
+    }
+    with pytest.raises(MlimpactError, match=r"energy_by_scope \(accelerators, q025\) is not a fin"):
+        mlimpact.estimate(setup, samples=16, power="mlca")

@@ -117,29 +117,10 @@ def _point_estimate(args, setup):
         print(text.point_table(result))
 
 
-def _check_statistics(result, source):
-    """Refuse, naming it, a statistic that is not a finite number (before anything is written):
-    a quantile of samples more than a factor 1.7e7 from the point estimate, beyond the
-    histogram it is read from (an ``[uncertainty]`` value far from the point model's, say),
-    which a table would show as "-" without a word."""
-    import numpy as np
-
-    for name, array in result.data_vars.items():
-        bad = ~np.isfinite(array.values)
-        if bad.any():
-            where = dict(zip(array.dims, np.unravel_index(int(np.argmax(bad)), bad.shape)))
-            labels = [str(array[dim].values[i]) for dim, i in where.items() if dim != "model"]
-            raise MlimpactError(
-                f"{source}: {name} ({', '.join(labels)}) is not a finite number: its samples lie "
-                "more than a factor 1.7e7 from the point estimate, beyond the range quantiles "
-                "are read in (an [uncertainty] value far from the point model's? state it in "
-                "the setup instead)"
-            )
-
-
 def _check_batch_rows(rows, source):
-    """:func:`_check_statistics` for the rows of ``estimate --batch``: run, criterion, unit,
-    median, q025, q975, mean (the measured energy is empty where none was)."""
+    """:func:`mlimpact.engine.propagate.check_statistics` for the rows of ``estimate
+    --batch``: run, criterion, unit, median, q025, q975, mean (the measured energy is empty
+    where none was)."""
     for row in rows:
         for label, value in zip(("median", "q025", "q975", "mean"), row[3:7]):
             if isinstance(value, float) and not math.isfinite(value):
@@ -186,7 +167,6 @@ def _monte_carlo_estimate(args, setup):
             chunk_size=args.chunk_size,
             client=client,
         )
-    _check_statistics(result, setup.source)
     if args.out:
         _write_estimate(args, setup, result, catalogue)
     if args.format == "json":

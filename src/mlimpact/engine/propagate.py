@@ -730,6 +730,24 @@ def metered_checks(runs, n, catalogue=None, uncertainty=None, **options):
     return out
 
 
+def check_statistics(result, source):
+    """Refuse, naming it, a statistic that is not a finite number (before anything is written):
+    a quantile of samples more than a factor 1.7e7 from the point estimate, beyond the
+    histogram it is read from (an ``[uncertainty]`` value far from the point model's, say),
+    which a table would show as "-" without a word."""
+    for name, array in result.data_vars.items():
+        bad = ~np.isfinite(array.values)
+        if bad.any():
+            where = dict(zip(array.dims, np.unravel_index(int(np.argmax(bad)), bad.shape)))
+            labels = [str(array[dim].values[i]) for dim, i in where.items() if dim != "model"]
+            raise MlimpactError(
+                f"{source}: {name} ({', '.join(labels)}) is not a finite number: its samples lie "
+                "more than a factor 1.7e7 from the point estimate, beyond the range quantiles "
+                "are read in (an [uncertainty] value far from the point model's? state it in "
+                "the setup instead)"
+            )
+
+
 def propagate_setup(
     setup,
     n,
@@ -745,14 +763,14 @@ def propagate_setup(
 
     The catalogue (default ``data/parameters.toml`` of the setup's power model) is amended by
     the setup's ``[uncertainty]`` section; inputs that the setup states are known and not
-    sampled.
+    sampled. A statistic that is not a finite number is refused (:func:`check_statistics`).
     """
     if getattr(setup, "notable", None) is None:
         raise TypeError(
             f"propagate_setup needs a Setup (mlimpact.runs.setupfile.parse_setup "
             f"or load_setup), got {type(setup).__name__}"
         )
-    return propagate_runs(
+    result = propagate_runs(
         setup.notable,
         n,
         catalogue=catalogue,
@@ -765,3 +783,5 @@ def propagate_setup(
         progress=progress,
         client=client,
     )
+    check_statistics(result, setup.source)
+    return result
