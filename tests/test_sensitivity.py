@@ -348,3 +348,21 @@ def test_a_screened_analysis_reports_the_group_and_names_its_members():
     assert len(screened) >= 2 and models.attrs["screening_base_points"] == 16
     assert impact.SCREENED in models.parameter.values
     assert not set(screened) & {str(p) for p in models.parameter.values}
+
+
+def test_the_pilots_rows_reused_after_screening_give_the_indices_of_evaluating_them_all(
+    monkeypatch,
+):
+    # after screening, the design shares A, B and every kept group's rows with the pilot: only
+    # the screened group's rows are evaluated anew, and the sums are the same to the bit
+    arguments = dict(n=16, dataset=RECENT, per_model=False, target=1e-9, max_n=32, screen=True)
+    calls = []
+    real = impact._group_task
+    monkeypatch.setattr(impact, "_group_task", lambda *a, **k: calls.append(a) or real(*a, **k))
+    reused = impact.impact_sensitivity(**arguments)["models"]
+    assert calls, "the pilot was not reused"
+    monkeypatch.setattr(impact, "PILOT_BYTES", 0)  # nothing kept: every row evaluated
+    evaluated = impact.impact_sensitivity(**arguments)["models"]
+    assert reused.attrs["screened"] == evaluated.attrs["screened"] != ""
+    for name in ("S1", "ST", "ST_halfwidth"):
+        np.testing.assert_array_equal(reused[name].values, evaluated[name].values)

@@ -177,10 +177,12 @@ def impact_sensitivity(
     Screening (``screen``, with a ``target``): a pilot of ``n`` base points names the inputs
     whose total-order index is below :data:`SCREENING_THRESHOLD` for every reported output
     (:func:`screened_inputs`); the analysis then starts again with them as one group,
-    :data:`SCREENED`, whose index bounds each member's. Its cost per base point falls with the
-    number of groups (one evaluation per group and two more); the outputs the report does not
-    read (per-year totals, one card's impacts) then see the screened inputs as that group. The
-    screened inputs are in the attribute ``screened`` of each Dataset.
+    :data:`SCREENED`, whose index bounds each member's; the pilot's rows that the new design
+    shares (A, B and the rows of the groups kept) are reused, only the screened group's are
+    evaluated (:data:`PILOT_BYTES` bounds the pilot's outputs kept). Its cost per base point
+    falls with the number of groups (one evaluation per group and two more); the outputs the
+    report does not read (per-year totals, one card's impacts) then see the screened inputs as
+    that group. The screened inputs are in the attribute ``screened`` of each Dataset.
 
     Returns
     -------
@@ -198,23 +200,39 @@ def impact_sensitivity(
     bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes)
     outputs = training_outputs(runs, per_model)
 
-    def designs(screened=None):
+    def designs(screened=None, keep=False):
         groups = None if screened is None else screened_grouping(bound.groups, screened["models"])
         models = _DesignRun(
-            runs.runs, bound, n, seed, resamples, chunk_size, outputs, "training", client, groups
+            runs.runs,
+            bound,
+            n,
+            seed,
+            resamples,
+            chunk_size,
+            outputs,
+            "training",
+            client,
+            groups,
+            keep=keep and n * (len(bound.groups) + 2) * len(outputs.names) * 8 <= PILOT_BYTES,
         )
         cards = _card_design(n, seed, resamples, chunk_size, client, screened)
         return models, cards
 
-    models, card_design = designs()
+    pilot = screen and target is not None  # a pilot of n base points screens the inputs
+    models, card_design = designs(keep=pilot)
     screened = None
-    if screen and target is not None:  # a pilot of n base points names the inputs that never matter
+    if pilot:
         models.extend(n, progress)
         card_design.extend(n)
-        pilot = {"models": models.result(), "cards": card_design.result()}
-        screened = {name: screened_inputs(data) for name, data in pilot.items()}
+        results = {"models": models.result(), "cards": card_design.result()}
+        screened = {name: screened_inputs(data) for name, data in results.items()}
         if any(screened.values()):
+            kept = models
             models, card_design = designs(screened)
+            if not screened["models"]:
+                models, kept.kept = kept, None  # the same design: its pilot goes on
+            elif kept.kept is not None:
+                models.reuse(kept, progress)
     result, history = _extend_until_converged(
         models, card_design, n, progress, target, max_n, budget, started
     )
@@ -289,12 +307,15 @@ def training_outputs(runs, per_model=True):
     """The reduction of :func:`impact_sensitivity` for notable runs
     (:class:`mlimpact.runs.notable.NotableRuns`): a function from evaluated samples (row, run,
     quantity) to ``(values (row, output), names)``, each name ``(quantity, criterion,
-    subject)``. Whole-array operations only: yearly totals are one product with the runs'
-    year indicator matrix."""
+    subject)``. Whole-array operations only, each row's outputs computed from that row alone
+    in an order that does not depend on the other rows (so that a row evaluated again, as
+    :meth:`_DesignRun.reuse` does, gives the same bits): yearly totals are sums over each
+    year's runs, not a product with an indicator matrix (whose blocking depends on the number
+    of rows)."""
     dates = trends.decimal_years(runs.dates)
     years = dates.astype(int)
     year_list = sorted(set(years))
-    by_year = (years[:, None] == np.array(year_list)[None, :]).astype(np.float64)
+    members = [np.flatnonzero(years == year) for year in year_list]
     names = []
     for criterion in CRITERIA:
         if per_model:
@@ -314,7 +335,7 @@ def training_outputs(runs, per_model=True):
             if criterion in IMPACT_CRITERIA:
                 totals.append(total)
             columns.append(total[:, None])
-            columns.append(values @ by_year)
+            columns.append(np.stack([values[:, m].sum(axis=1) for m in members], axis=1))
             with np.errstate(divide="ignore"):
                 slope, _ = trends.fit_slopes(dates, np.log(values))
             columns.append(slope[:, None])
@@ -323,6 +344,7 @@ def training_outputs(runs, per_model=True):
             columns.append((production.sum(axis=1) / totals[c])[:, None])
         return np.concatenate(columns, axis=1), names
 
+    outputs.names = names
     return outputs
 
 
@@ -342,12 +364,46 @@ def _design_task(base_start, base_stop, runs, bound, design, outputs, kind, plan
     )
 
 
+def _group_task(base_start, base_stop, runs, bound, design, outputs, kind, plan, group):
+    """Outputs of the rows AB_g of one group of base points base_start..base_stop-1, (point,
+    output) (a task, locally or on a worker)."""
+    from mlimpact.engine.propagate import evaluate_rows, parameter_values
+
+    values = design.group_rows(
+        base_start,
+        base_stop,
+        group,
+        transform=lambda u: parameter_values(bound, u, specs=plan.ppf_specs),
+    )
+    samples = evaluate_rows(
+        runs, bound, values, kind=kind, plan=plan, overwrite=True, given_values=True
+    )
+    return outputs(samples)
+
+
+#: Largest size [bytes] of a pilot's outputs that a design run keeps, so that the analysis
+#: after screening reuses them (:meth:`_DesignRun.reuse`).
+PILOT_BYTES = 64 * 2**20
+
+
 class _DesignRun:
     """A Saltelli design evaluated chunk by chunk and folded into Sobol' accumulators; it can
-    be extended to more base points (the points of a Sobol' sequence do not depend on N)."""
+    be extended to more base points (the points of a Sobol' sequence do not depend on N).
+    With ``keep``, the outputs of every chunk are kept (a pilot's, for :meth:`reuse`)."""
 
     def __init__(
-        self, runs, bound, n, seed, resamples, chunk_size, outputs, kind, client=None, groups=None
+        self,
+        runs,
+        bound,
+        n,
+        seed,
+        resamples,
+        chunk_size,
+        outputs,
+        kind,
+        client=None,
+        groups=None,
+        keep=False,
     ):
         groups = bound.groups if groups is None else groups
         self.groups = list(groups)
@@ -363,6 +419,7 @@ class _DesignRun:
         self.seed, self.resamples, self.chunk_size = seed, resamples, chunk_size
         self.client, self.count = client, 0
         self.accumulator, self.names = None, None
+        self.kept = [] if keep else None
 
     def extend(self, n, progress=None):
         """Evaluate base points up to ``n`` (exclusive) and fold them in."""
@@ -376,15 +433,49 @@ class _DesignRun:
         else:
             results = (_design_task(start, stop, **self.shared) for start, stop in ranges)
         for (base_start, base_stop), (values, names) in zip(ranges, results):
-            if self.accumulator is None:
-                self.accumulator = SobolAccumulator(
-                    len(self.groups), values.shape[1], self.resamples, self.seed
-                )
-            self.accumulator.add(base_start, values)
-            self.names = names
+            self._fold(base_start, values, names)
+            if self.kept is not None:
+                self.kept.append((base_start, base_stop, values))
             if progress is not None and self.client is None:
                 progress(base_stop, n)
         self.count = max(self.count, n)
+
+    def _fold(self, base_start, values, names):
+        if self.accumulator is None:
+            self.accumulator = SobolAccumulator(
+                len(self.groups), values.shape[1], self.resamples, self.seed
+            )
+        self.accumulator.add(base_start, values)
+        self.names = names
+
+    def reuse(self, pilot, progress=None):
+        """Fold in the base points of ``pilot`` (a kept design run of the same inputs, seed and
+        first N whose groups are this one's but for :data:`SCREENED`, here one group of its
+        members): the rows A, B and AB_g of the groups both have are the same rows, so only
+        the rows of the screened group are evaluated. The sums are those of evaluating every
+        row here (same rows, same chunks, same order)."""
+        group = self.groups.index(SCREENED)
+        ranges = [(start, stop) for start, stop, _ in pilot.kept]
+        if self.client is not None:
+            from mlimpact.engine import distributed
+
+            results = distributed.map_chunks(
+                self.client, _group_task, ranges, None, None, group=group, **self.shared
+            )
+        else:
+            results = (_group_task(*chunk, group=group, **self.shared) for chunk in ranges)
+        old = [pilot.groups.index(g) if g != SCREENED else -1 for g in self.groups]
+        step = len(self.groups) + 2
+        for (start, stop, values), (screened, names) in zip(pilot.kept, results):
+            rows = values.reshape(stop - start, len(pilot.groups) + 2, -1)
+            assembled = np.empty((stop - start, step, rows.shape[2]))
+            assembled[:, 0], assembled[:, -1] = rows[:, 0], rows[:, -1]
+            for g, o in enumerate(old):
+                assembled[:, 1 + g] = screened if o < 0 else rows[:, 1 + o]
+            self._fold(start, assembled.reshape(-1, rows.shape[2]), names)
+            if progress is not None:
+                progress(stop, pilot.count)
+        self.count = pilot.count
 
     def result(self):
         return named_outputs(

@@ -294,6 +294,18 @@ class SaltelliDesign:
         points = sobol_points(2 * self.n_columns, self.seed, start, stop)
         return points[:, : self.n_columns], points[:, self.n_columns :]
 
+    def group_rows(self, start, stop, group, transform=None):
+        """The rows AB_g of group index ``group`` of base points start..stop-1, (point,
+        column) column-major (``transform`` as in :meth:`uniforms`): the rows a design that
+        differs from another by that group alone evaluates anew."""
+        a, b = self.base(start, stop)
+        if transform is not None:
+            a, b = transform(a), transform(b)
+        columns = self.groups[group]
+        out = np.array(a, order="F")
+        out[:, columns] = b[:, columns]
+        return out
+
     def uniforms(self, start, stop, transform=None):
         """Rows start..stop-1 of the design (whole base points: multiples of ``step``).
 
