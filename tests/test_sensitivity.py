@@ -237,7 +237,10 @@ def test_impact_analysis_extends_its_design_until_the_reported_intervals_are_nar
     # extending the design gives the indices of the design of that size in one go
     for name in ("models", "cards"):
         assert np.allclose(grown[name].ST.values, fixed[name].ST.values, equal_nan=True)
-    assert models.attrs["widest_st_halfwidth"] == pytest.approx(impact.reported_halfwidth(grown))
+    for name, data in grown.items():  # each design's own widest interval
+        assert data.attrs["widest_st_halfwidth"] == pytest.approx(
+            impact.reported_halfwidth({name: data})
+        )
     loose = impact.impact_sensitivity(n=16, dataset=RECENT, per_model=False, target=10.0, max_n=64)
     assert loose["models"].attrs["base_points"] == 16 and loose["models"].attrs["converged"]
     with pytest.raises(MlimpactError, match="power of two"):
@@ -366,3 +369,19 @@ def test_the_pilots_rows_reused_after_screening_give_the_indices_of_evaluating_t
     assert reused.attrs["screened"] == evaluated.attrs["screened"] != ""
     for name in ("S1", "ST", "ST_halfwidth"):
         np.testing.assert_array_equal(reused[name].values, evaluated[name].values)
+
+
+def test_each_design_stops_when_its_own_reported_intervals_meet_the_target():
+    # the cards' design (the same for every dataset) need not follow the models' to their N:
+    # each stops at the first N where its own widest interval is within the target
+    target = 0.3  # the cards' design meets it at N = 80, the models' at 512
+    result = impact.impact_sensitivity(
+        n=16, dataset=RECENT, per_model=False, target=target, max_n=512
+    )
+    reached = set()
+    for data in result.values():
+        widths = [float(p.split("half-width ")[1]) for p in data.attrs["convergence"].split("; ")]
+        assert all(w > target for w in widths[:-1]) and widths[-1] <= target
+        assert data.attrs["converged"] == 1
+        reached.add(int(data.attrs["base_points"]))
+    assert len(reached) == 2, "both designs stopped at the same N: the test shows nothing"

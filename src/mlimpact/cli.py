@@ -506,16 +506,22 @@ def _metadata(args, catalogue=None, study_options=None):
 
 def _run_metadata(result):
     """What the manifest of ``run`` records once the study is done: the models file's SHA-256
-    (None: the embedded snapshot) and the Sobol' analysis's N reached (base points, whether
-    every reported interval met the target, the widest half-width); None where skipped."""
+    (None: the embedded snapshot) and the Sobol' analysis's N reached (base points of the
+    models' and of the cards' designs, whether every reported interval met the target, the
+    widest half-width); None where skipped."""
     sensitivity = None
     if result.sensitivity is not None:
-        attrs = result.sensitivity["models"].attrs
+        attrs = [result.sensitivity[name].attrs for name in ("models", "cards")]
         sensitivity = {
-            "base_points": int(attrs["base_points"]),
-            "converged": None if "converged" not in attrs else bool(attrs["converged"]),
+            "base_points": int(attrs[0]["base_points"]),
+            "card_base_points": int(attrs[1]["base_points"]),
+            "converged": (
+                None if "converged" not in attrs[0] else all(bool(a["converged"]) for a in attrs)
+            ),
             "widest_st_halfwidth": (
-                None if "widest_st_halfwidth" not in attrs else float(attrs["widest_st_halfwidth"])
+                None
+                if "widest_st_halfwidth" not in attrs[0]
+                else max(float(a["widest_st_halfwidth"]) for a in attrs)
             ),
         }
     return {"models_sha256": result.models_sha256, "sensitivity": sensitivity}
@@ -576,8 +582,10 @@ def _sensitivity(args):
     models, card = result["models"], result["cards"]
     print(
         f"wrote {folder}/sensitivity.csv ({count:,} rows) and figures "
-        f"(N = {int(models.attrs['base_points']):,} base points, {len(models.parameter)} "
-        f"inputs; {_precision(models.attrs, target)})"
+        f"(N = {int(models.attrs['base_points']):,} base points for the models, "
+        f"{int(card.attrs['base_points']):,} for the cards, {len(models.parameter)} "
+        f"inputs; models {_precision(models.attrs, target)}; cards "
+        f"{_precision(card.attrs, target)})"
     )
     for label, data, quantity, criterion, subject in (
         ("growth of GWP", models, "growth rate", "gwp", "all models"),

@@ -748,7 +748,7 @@ def _sensitivity_markdown(result):
     target = models.attrs.get("target_halfwidth")
     if target is None:
         precision = "no convergence target was set"
-    elif models.attrs.get("converged"):
+    elif models.attrs.get("converged") and card.attrs.get("converged"):
         precision = f"the analysis went on until every one was at most ± {target:.2f}"
     else:
         precision = (
@@ -760,7 +760,9 @@ def _sensitivity_markdown(result):
         "",
         f"Sobol' total-order indices (ST, with 95 % bootstrap intervals) of the inputs "
         f"of `data/parameters.toml`, from N = {models.attrs['base_points']:,} base points "
-        "of a Saltelli design (`mlimpact sensitivity` runs the full analysis). ST is the "
+        f"of a Saltelli design for the models ({card.attrs['base_points']:,} for the cards, "
+        "each design extended until its own intervals met the target; `mlimpact "
+        "sensitivity` runs the full analysis). ST is the "
         "share of an output's variance that involves the input. The widest interval of "
         f"the outputs below is ± {widest:.3f}; {precision}. An input is named only if its "
         f"ST is at least {DOMINANCE_THRESHOLD:.2f}; first-order estimates above the "

@@ -101,25 +101,23 @@ def next_checkpoint(checkpoint, widest, target, n):
     return int(min(2 * checkpoint, max(checkpoint + n, steps * n)))
 
 
-def _extend_until_converged(models, card_design, n, progress, target, max_n, budget, started):
-    """The results of both design runs, extended until converged (see
-    :func:`impact_sensitivity`), and the history [(N, widest half-width)]."""
-    history, checkpoint, done = [], n, 0
+def _extend_until_converged(design, n, progress, target, max_n, budget, started):
+    """The result of a design run extended until converged (see :func:`impact_sensitivity`),
+    and its history [(N, widest half-width)]."""
+    history, checkpoint = [], n
     while True:
-        segment = time.perf_counter()
-        models.extend(checkpoint, progress)
-        card_design.extend(checkpoint)
-        result = {"models": models.result(), "cards": card_design.result()}
+        segment, done = time.perf_counter(), design.count
+        design.extend(checkpoint, progress)
+        result = design.result()
         if target is None:
             break
-        widest = reported_halfwidth(result)
+        widest = reported_halfwidth({"design": result})
         history.append((checkpoint, widest))
         now = time.perf_counter()
-        # the cost per base point of the last extension (the first also holds the set-up and
-        # any compilation: it is not a guide)
-        per_point = (now - segment) / (checkpoint - done)
-        done = checkpoint
         step = next_checkpoint(checkpoint, widest, target, n)
+        # the cost per base point of the last extension (the first also holds the set-up and
+        # any compilation, a pilot's base points none: neither is a guide)
+        per_point = (now - segment) / (checkpoint - done) if checkpoint > done else 0.0
         if (
             widest <= target
             or (max_n is not None and step > max_n)
@@ -130,10 +128,9 @@ def _extend_until_converged(models, card_design, n, progress, target, max_n, bud
     return result, history
 
 
-def _record_convergence(result, history, target):
-    """Write the convergence history into the attributes of the result's Datasets (in
-    place)."""
-    for data in result.values():
+def _record_convergence(data, history, target):
+    """Write the convergence history into the attributes of a result's Dataset (in place)."""
+    if history:
         data.attrs.update(
             convergence="; ".join(f"N={m}: widest ST half-width {w:.3f}" for m, w in history),
             converged=int(history[-1][1] <= target),
@@ -166,13 +163,14 @@ def impact_sensitivity(
     catalogue (all columns of one input form one group). ``dataset``: the notable models'
     :class:`~mlimpact.runs.notable.DatasetOptions` (default: the whole embedded dataset).
 
-    Convergence (``target``): after ``n`` base points, the analysis goes on over the same Sobol'
-    sequence, to the N that the 1/sqrt(N) rule predicts for the target (:func:`next_checkpoint`:
-    multiples of ``n``, at most doubling), until the widest half-width of the total-order intervals
-    of the outputs the report reads (:data:`REPORTED`) is at most ``target``, or N would pass
-    ``max_n``, or the next extension would pass ``budget`` seconds (projected from the cost per base
-    point of the last extension). The N reached and the widest half-width at each N are in the
-    attributes ``convergence``, ``converged`` and ``widest_st_halfwidth`` of both Datasets.
+    Convergence (``target``): after ``n`` base points, each design (the models', the cards')
+    goes on over the same Sobol' sequence, to the N that the 1/sqrt(N) rule predicts for the
+    target (:func:`next_checkpoint`: multiples of ``n``, at most doubling), until the widest
+    half-width of the total-order intervals of its outputs the report reads (:data:`REPORTED`)
+    is at most ``target``, or N would pass ``max_n``, or the next extension would pass
+    ``budget`` seconds since the start (projected from the cost per base point of the last
+    extension). Each Dataset's N reached (``base_points``) and widest half-width at each N are
+    in its attributes ``convergence``, ``converged`` and ``widest_st_halfwidth``.
 
     Screening (``screen``, with a ``target``): a pilot of ``n`` base points names the inputs
     whose total-order index is below :data:`SCREENING_THRESHOLD` for every reported output
@@ -233,11 +231,15 @@ def impact_sensitivity(
                 models, kept.kept = kept, None  # the same design: its pilot goes on
             elif kept.kept is not None:
                 models.reuse(kept, progress)
-    result, history = _extend_until_converged(
-        models, card_design, n, progress, target, max_n, budget, started
-    )
-    if history:
-        _record_convergence(result, history, target)
+    # each design goes on until its own reported intervals meet the target: the cards' (the
+    # same for every dataset) first, then the models', whose progress the caller follows
+    result = {}
+    for name, design, report in (("cards", card_design, None), ("models", models, progress)):
+        result[name], history = _extend_until_converged(
+            design, n, report, target, max_n, budget, started
+        )
+        _record_convergence(result[name], history, target)
+    result = {"models": result["models"], "cards": result["cards"]}
     for name, data in result.items():
         data.attrs["screened"] = ", ".join(screened[name]) if screened else ""
         data.attrs["screening_base_points"] = n if screened else 0
