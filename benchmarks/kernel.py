@@ -669,6 +669,7 @@ def run_fused(runs, bound, plan, first_sample, values, accumulator, keep=mc.FOLD
         acc.compensation,
         acc.extremes,
         np.empty((0, 0, 0)),
+        np.arange(acc.shift.shape[1]),
         keep,
     )
 

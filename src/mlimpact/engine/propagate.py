@@ -268,11 +268,13 @@ def run_chunk(
     scratch=None,
     fold=True,
     given_values=False,
+    quantities=None,
 ):
     """Evaluate samples ``start..stop-1`` and fold them into ``accumulator`` (in place).
 
     This is the unit of work, locally or on a Dask worker. ``samples``, if given, has shape
-    (stop - start, run, quantity) and receives every value; with ``fold`` False the
+    (stop - start, run, quantity) and receives every value (of the ``quantities``, indices
+    in that order, if given: the others are not written); with ``fold`` False the
     accumulator is left as it is (the values are only kept). ``plan`` is
     :func:`stage_plan` of the runs and parameters (made here if not given). ``scratch``, a
     float64 array of at least (stop - start) x columns values, holds the chunk's uniforms
@@ -294,6 +296,7 @@ def run_chunk(
     # the kernel writes (run, quantity, sample) in C order: a view of that layout is written
     # in place, another array through a buffer
     store = samples.transpose(1, 2, 0) if samples is not None else np.empty((0, 0, 0))
+    kept = np.arange(accumulator.shift.shape[1]) if quantities is None else quantities
     direct = store.flags.c_contiguous
     buffer = store if direct else np.empty(store.shape)
     acc = accumulator
@@ -314,6 +317,7 @@ def run_chunk(
         acc.compensation,
         acc.extremes,
         buffer,
+        np.asarray(kept, dtype=np.int64),
         keep,
     )
     if not direct:
@@ -346,9 +350,11 @@ def evaluate_rows(
     plan=None,
     overwrite=False,
     given_values=False,
+    quantities=None,
 ):
     """Every quantity of every run for the given rows of uniforms (a design's rows, e.g.
-    Saltelli's), shape (row, run, quantity). ``plan``: :func:`stage_plan` of the runs and
+    Saltelli's), shape (row, run, quantity); with ``quantities`` (indices), only those, in
+    that order (the others are not stored). ``plan``: :func:`stage_plan` of the runs and
     parameters, to reuse over chunks. With ``overwrite``, a column-major float64
     ``uniforms`` receives the parameter values in place (no copy of the design). With
     ``given_values``, the rows are the parameters' values already (:func:`parameter_values`
@@ -363,7 +369,8 @@ def evaluate_rows(
     )
     scratch = uniforms.reshape(-1, order="F") if in_place else None
     point = point_quantities(runs, production_factors, kind)
-    samples = _chunk_samples(point, uniforms.shape[0])
+    kept = point if quantities is None else point[:, list(quantities)]
+    samples = _chunk_samples(kept, uniforms.shape[0])
     run_chunk(
         runs,
         production_factors,
@@ -378,6 +385,7 @@ def evaluate_rows(
         scratch=scratch,
         fold=False,
         given_values=given_values,
+        quantities=quantities,
     )
     return samples
 

@@ -50,8 +50,8 @@ def _card_outputs(priced, card_dates):
 
     def card_outputs(samples):
         columns, names = [], []
-        for criterion in IMPACT_CRITERIA:
-            values = samples[..., card_index(criterion)]
+        for k, criterion in enumerate(IMPACT_CRITERIA):
+            values = samples[..., k]
             columns.append(values)
             names += [("card impact", criterion, h.name) for h in priced]
             slope, _ = trends.fit_slopes(card_dates, np.log(values))
@@ -59,6 +59,8 @@ def _card_outputs(priced, card_dates):
             names.append(("card growth rate", criterion, ALL_CARDS))
         return np.concatenate(columns, axis=1), names
 
+    # the quantities the outputs read, in their order: only these are stored
+    card_outputs.quantities = [card_index(c) for c in IMPACT_CRITERIA]
     return card_outputs
 
 
@@ -327,10 +329,15 @@ def training_outputs(runs, per_model=True):
         names.append(("growth rate", criterion, ALL_MODELS))
     names += [("production share", criterion, ALL_MODELS) for criterion in IMPACT_CRITERIA]
 
+    # the quantities the outputs read: only these are stored (``outputs.quantities``)
+    quantities = [training_index(c) for c in CRITERIA]
+    quantities += [training_index(c, "production") for c in IMPACT_CRITERIA]
+    at = {q: k for k, q in enumerate(quantities)}
+
     def outputs(samples):
         columns, totals = [], []
         for criterion in CRITERIA:
-            values = samples[..., training_index(criterion)]
+            values = samples[..., at[training_index(criterion)]]
             if per_model:
                 columns.append(values)
             total = values.sum(axis=1)
@@ -342,11 +349,11 @@ def training_outputs(runs, per_model=True):
                 slope, _ = trends.fit_slopes(dates, np.log(values))
             columns.append(slope[:, None])
         for c, criterion in enumerate(IMPACT_CRITERIA):
-            production = samples[..., training_index(criterion, "production")]
+            production = samples[..., at[training_index(criterion, "production")]]
             columns.append((production.sum(axis=1) / totals[c])[:, None])
         return np.concatenate(columns, axis=1), names
 
-    outputs.names = names
+    outputs.names, outputs.quantities = names, quantities
     return outputs
 
 
@@ -361,9 +368,17 @@ def _design_task(base_start, base_stop, runs, bound, design, outputs, kind, plan
         base_stop * design.step,
         transform=lambda u: parameter_values(bound, u, specs=specs),
     )
-    return outputs(
-        evaluate_rows(runs, bound, values, kind=kind, plan=plan, overwrite=True, given_values=True)
+    samples = evaluate_rows(
+        runs,
+        bound,
+        values,
+        kind=kind,
+        plan=plan,
+        overwrite=True,
+        given_values=True,
+        quantities=getattr(outputs, "quantities", None),
     )
+    return outputs(samples)
 
 
 def _group_task(base_start, base_stop, runs, bound, design, outputs, kind, plan, group):
@@ -378,7 +393,14 @@ def _group_task(base_start, base_stop, runs, bound, design, outputs, kind, plan,
         transform=lambda u: parameter_values(bound, u, specs=plan.ppf_specs),
     )
     samples = evaluate_rows(
-        runs, bound, values, kind=kind, plan=plan, overwrite=True, given_values=True
+        runs,
+        bound,
+        values,
+        kind=kind,
+        plan=plan,
+        overwrite=True,
+        given_values=True,
+        quantities=getattr(outputs, "quantities", None),
     )
     return outputs(samples)
 

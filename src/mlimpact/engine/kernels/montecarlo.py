@@ -264,6 +264,7 @@ def fused_kernel(
     compensation,
     extremes,
     samples,
+    kept,
     keep,
 ):
     """Evaluate a chunk of samples over every run and fold the results into the accumulators.
@@ -301,10 +302,13 @@ def fused_kernel(
         ``sum(x - K)`` and ``sum((x - K)^2)``, and the rounding errors of their additions.
     extremes : float64[run, quantity, 2]
         Minimum and maximum.
-    samples : float64[run, quantity, sample], C-contiguous
-        Receives every value when ``keep`` has :data:`KEEP` (else may be of size 0). One
-        layout for every caller, so that numba compiles the kernel once: each run writes its
-        values of a quantity contiguously.
+    samples : float64[run, kept quantity, sample], C-contiguous
+        Receives the values of the quantities ``kept`` when ``keep`` has :data:`KEEP` (else
+        may be of size 0). One layout for every caller, so that numba compiles the kernel
+        once: each run writes its values of a quantity contiguously.
+    kept : int64[kept quantity]
+        The quantities ``samples`` receives, in its order (a Sobol' design's outputs read
+        only some: the others are not written).
     keep : int
         :data:`KEEP` (write every value into ``samples``) and/or :data:`FOLD` (fold them into
         the accumulators); a Sobol' design keeps its values and needs no histograms.
@@ -424,8 +428,8 @@ def fused_kernel(
                                     total += unit_values[g, N_PARTS * c + p, at]
                                 buffer[CARD_STRIDE * c + N_PARTS, i] = total
                         if keep & KEEP:
-                            for k in range(n_quantities):
-                                samples[r, k, span_start + at] = buffer[k, i]
+                            for k in range(kept.size):
+                                samples[r, k, span_start + at] = buffer[kept[k], i]
                 if keep & FOLD:
                     for k in range(n_quantities):
                         fold(
