@@ -696,11 +696,11 @@ def roofline_check(runs, bound, arguments, n, seed=1, first_sample=0):
     values = parameter_values(bound, uniforms)
     point = point_quantities(runs, ft.PRODUCTION_FACTORS)
     samples = np.empty((len(runs), N_TRAINING_QUANTITIES, n))
-    run_specialised(arguments, first_sample, values, Accumulator.empty(point), samples, mc.KEEP)
+    run_specialised(arguments, first_sample, values, Accumulator.empty(point, n), samples, mc.KEEP)
     hand = samples.transpose(2, 0, 1)
     scale = np.maximum(np.abs(fused), np.finfo(float).tiny)
     relative = (np.abs(hand - fused) / scale).max(axis=(0, 1))
-    accumulators = [Accumulator.empty(point) for _ in range(3)]
+    accumulators = [Accumulator.empty(point, n) for _ in range(3)]
     plan = stage_plan(runs, bound)
     run_fused(runs, bound, plan, first_sample, values, accumulators[0])
     run_specialised(arguments, first_sample, values, accumulators[1])
@@ -726,7 +726,7 @@ def roofline(n_models, n, chunk_size, repeats, seed=1):
     plan = stage_plan(runs, bound)
     point = point_quantities(runs, ft.PRODUCTION_FACTORS)
     names = ("fused", "hand", "rows", "unprepared")
-    accumulators = {name: Accumulator.empty(point) for name in names}
+    accumulators = {name: Accumulator.empty(point, n) for name in names}
     block = np.empty((min(chunk_size, n), bound.n_columns), order="F")
     design = Design("mc", n, bound.n_columns, seed)
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from mlimpact.quantities import N_TRAINING_QUANTITIES
 from mlimpact.study import levels
 
 
@@ -20,7 +19,7 @@ def test_aligned_uniforms_share_the_columns_of_the_same_inputs():
 
 def test_sums_by_year_add_up_to_the_total():
     rng = np.random.default_rng(0)
-    samples = rng.random((5, 6, N_TRAINING_QUANTITIES))
+    samples = rng.random((5, 6, len(levels.QUANTITIES)))
     dates = np.array([2019.2, 2019.9, 2020.1, 2021.5, 2021.6, 2021.7])
     for total, per_year in levels.sums(samples, dates).values():
         assert per_year.shape == (5, 3)

@@ -638,3 +638,12 @@ def test_the_binding_of_some_runs_keeps_their_columns_and_addresses(runs):
     values_whole = Design("mc", n, bound.n_columns, 0).uniforms(0, n)
     values_part = Design("mc", n, sub.n_columns, 0, column_ids=sub.column_ids).uniforms(0, n)
     np.testing.assert_array_equal(values_part, values_whole[:, sub.column_ids])
+
+
+def test_histogram_counts_are_int32_only_where_every_count_fits():
+    from mlimpact.engine.propagate import COUNT32, Accumulator
+
+    point = np.ones((2, 3))
+    assert Accumulator.empty(point, COUNT32).hist.dtype == np.int32
+    assert Accumulator.empty(point, COUNT32 + 1).hist.dtype == np.int64
+    assert Accumulator.empty(point).hist.dtype == np.int64  # size unknown: the wide counts

@@ -122,6 +122,10 @@ def parameter_values(bound, uniforms, out=None, specs=None):
     return out
 
 
+#: Most samples an int32 histogram count holds.
+COUNT32 = 2**31 - 1
+
+
 @dataclass
 class Accumulator:
     """Mergeable streaming statistics of every (run, quantity).
@@ -149,8 +153,11 @@ class Accumulator:
     extremes: np.ndarray
 
     @classmethod
-    def empty(cls, point):
-        """Accumulators centred on the point estimate ``point`` (run, quantity)."""
+    def empty(cls, point, samples=None):
+        """Accumulators centred on the point estimate ``point`` (run, quantity), for at most
+        ``samples`` samples: histogram counts are int32 when that is below 2**31 (the main
+        job's baseline histograms take 174 MB instead of 348 MB, all resident under
+        transparent huge pages), int64 otherwise or when ``samples`` is not given."""
         point = np.asarray(point, dtype=np.float64)
         positive = np.where(point > 0, point, 1.0)
         anchor = (np.frexp(positive)[1] - 1 + 1023).astype(np.int64)
@@ -159,7 +166,10 @@ class Accumulator:
             0,
             anchor,
             np.nan_to_num(point),
-            np.zeros((*shape, mc.N_BINS), np.int64),
+            np.zeros(
+                (*shape, mc.N_BINS),
+                np.int32 if samples is not None and samples <= COUNT32 else np.int64,
+            ),
             np.zeros((*shape, mc.N_TAILS), np.int64),
             np.zeros((*shape, 2)),
             np.zeros((*shape, 2)),
@@ -378,7 +388,7 @@ def evaluate_rows(
         _GivenRows(uniforms, in_place),
         0,
         uniforms.shape[0],
-        Accumulator.empty(point),
+        Accumulator.empty(point, uniforms.shape[0]),
         samples,
         kind,
         plan=plan,
@@ -548,7 +558,7 @@ def propagate(
     point = point_quantities(runs, production_factors, kind)
     if keep_samples:
         _check_kept_size(n, runs, point)
-    total = Accumulator.empty(point)
+    total = Accumulator.empty(point, n)
     plan = stage_plan(runs, bound)
     ranges = chunks(n, chunk_size)
     kept = np.empty((n, *point.shape)) if keep_samples else None
@@ -586,7 +596,7 @@ def _check_finite(accumulator, names, kind):
 def _chunk_task(start, stop, runs, production_factors, bound, design, point, kind, on_chunk, plan):
     """One chunk as a task: a fresh accumulator (compacted for transfer) and the chunk's
     per-sample statistics."""
-    accumulator = Accumulator.empty(point)
+    accumulator = Accumulator.empty(point, stop - start)
     samples = _chunk_samples(point, stop - start) if on_chunk is not None else None
     run_chunk(
         runs, production_factors, bound, design, start, stop, accumulator, samples, kind, plan

@@ -504,8 +504,8 @@ def scenario_levels(options, scenarios):
         return None
     runs = {name: result.notable for name, result in scenarios.items()}
     catalogues = {name: catalogue_of(options, {}, r) for name, r in runs.items()}
-    samples = levels.scenario_samples(runs, catalogues, options.samples, options.seed)
-    out = {name: levels.sums(samples[name], scenarios[name].dates) for name in scenarios}
+    dates = {name: result.dates for name, result in scenarios.items()}
+    out = levels.scenario_sums(runs, catalogues, options.samples, options.seed, dates)
     out["years"] = np.unique(np.floor(scenarios["baseline"].dates).astype(int))
     return out
 

@@ -34,10 +34,15 @@ def aligned_uniforms(base_columns, u_base, columns, seed):
     return np.asfortranarray(u)
 
 
-def scenario_samples(runs, catalogues, n, seed):
-    """Per scenario, the evaluated quantities (sample, run, quantity) of its runs on draws
-    common with the baseline's (:func:`aligned_uniforms`). ``runs`` and ``catalogues`` map a
-    scenario name to its NotableRuns and catalogue; the baseline is ``"baseline"``."""
+#: The quantities the levels read (every criterion's training total): only these are stored.
+QUANTITIES = [training_index(criterion) for criterion in CRITERIA]
+
+
+def scenario_sums(runs, catalogues, n, seed, dates):
+    """Per scenario, :func:`sums` of its runs' quantities on draws common with the baseline's
+    (:func:`aligned_uniforms`), one scenario's samples in memory at a time (only the
+    :data:`QUANTITIES` read). ``runs``, ``catalogues`` and ``dates`` map a scenario name to its
+    NotableRuns, catalogue and publication dates; the baseline is ``"baseline"``."""
     bounds = {
         name: bind(catalogues[name], r.runs, r.hardware, r.countries, r.known, r.classes)
         for name, r in runs.items()
@@ -47,18 +52,20 @@ def scenario_samples(runs, catalogues, n, seed):
     out = {}
     for name, bound in bounds.items():
         u = aligned_uniforms(base.columns, u_base, bound.columns, seed)
-        out[name] = evaluate_rows(runs[name].runs, bound, u)
+        samples = evaluate_rows(runs[name].runs, bound, u, overwrite=True, quantities=QUANTITIES)
+        out[name] = sums(samples, dates[name])
     return out
 
 
 def sums(samples, dates):
     """Per criterion: the per-sample sum over every run, and over each publication year's runs
-    ((sample, year), the distinct years of ``dates`` [decimal years] in order)."""
+    ((sample, year), the distinct years of ``dates`` [decimal years] in order); ``samples``
+    (sample, run, quantity) holds the :data:`QUANTITIES`, in order."""
     years = np.floor(dates).astype(int)
     members = [years == year for year in np.unique(years)]
     out = {}
-    for criterion in CRITERIA:
-        values = samples[..., training_index(criterion)]
+    for k, criterion in enumerate(CRITERIA):
+        values = samples[..., k]
         out[criterion] = (
             values.sum(axis=1),
             np.stack([values[:, m].sum(axis=1) for m in members], -1),
