@@ -34,6 +34,7 @@ References
 .. [6] J. Herman, W. Usher, "SALib", J. Open Source Softw. 2(9), 2017.
 """
 
+import itertools
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -64,6 +65,10 @@ def poisson_weights(n_resamples: int, start: int, stop: int, seed: int) -> np.nd
     """Poisson(1) bootstrap weights of base points start..stop-1, (resample, point)."""
     u = Design("mc", stop, n_resamples, seed + 7_919).uniforms(start, stop)
     return np.searchsorted(_POISSON_CDF, u).T.astype(np.float64)
+
+
+#: Values of the terms folded by one matrix product (:meth:`SobolAccumulator.add`): 16 MB.
+_BLOCK = 2**21
 
 
 class SobolAccumulator:
@@ -100,37 +105,44 @@ class SobolAccumulator:
         if self.shift is None:
             self.shift = y[:, 0].mean(axis=0)
         y = y - self.shift
-        a, b = y[:, 0], y[:, -1]
         weights = poisson_weights(self.resamples, start, start + y.shape[0], self.seed)
         self.boot_count += weights.sum(axis=1)
+        # the terms in blocks of about _BLOCK values, made as they are folded: each block's
+        # plain sums, and all resamples of it in one matrix product (a product per term cost
+        # more than the products themselves)
+        terms = self._terms(y)
+        per_block = max(1, _BLOCK // max(y.shape[0] * self.k, 1))
         row = 0
-
-        def fold(term):
-            # one output-sized term at a time: its plain sum, and all resamples in one product
-            nonlocal row
-            self.sums[row] += term.sum(axis=0)
-            self.boot[:, row] += weights @ term
-            row += 1
-
-        for term in (a, b, a * a, b * b):
-            fold(term)
-        differences = [y[:, 1 + g] - a for g in range(self.g)]
-        for difference in differences:
-            fold(b * difference)
-        for difference in differences:
-            fold(difference)
-        for difference in differences:
-            fold(difference * difference)
-        if self.second_order:
-            for g in range(self.g):
-                for h in range(self.g):
-                    fold(y[:, 1 + self.g + g] * y[:, 1 + h])
-            for g in range(self.g):
-                fold(y[:, 1 + self.g + g])
-            fold(a * b)
+        while block := list(itertools.islice(terms, per_block)):
+            stacked = np.stack(block, axis=1)  # (point, term, output)
+            rows = slice(row, row + len(block))
+            self.sums[rows] += stacked.sum(axis=0)
+            flat = stacked.reshape(stacked.shape[0], -1)
+            self.boot[:, rows] += (weights @ flat).reshape(self.resamples, len(block), -1)
+            row += len(block)
         self.count += y.shape[0]
         self.total += y.sum(axis=(0, 1))
         self.total_rows += y.shape[0] * step
+
+    def _terms(self, y):
+        """The terms whose sums the estimators read, in the order of ``sums``' rows, one
+        (point, output) array at a time."""
+        a, b = y[:, 0], y[:, -1]
+        yield from (a, b, a * a, b * b)
+        for g in range(self.g):
+            yield b * (y[:, 1 + g] - a)
+        for g in range(self.g):
+            yield y[:, 1 + g] - a
+        for g in range(self.g):
+            difference = y[:, 1 + g] - a
+            yield difference * difference
+        if self.second_order:
+            for g in range(self.g):
+                for h in range(self.g):
+                    yield y[:, 1 + self.g + g] * y[:, 1 + h]
+            for g in range(self.g):
+                yield y[:, 1 + self.g + g]
+            yield a * b
 
     def _estimates(self, sums, n, mean_all):
         g = self.g
