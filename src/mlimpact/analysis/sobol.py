@@ -19,8 +19,8 @@ so memory does not grow with N.
 
 Confidence intervals: a Poisson bootstrap over base points (each point's weight in each
 resample is Poisson(1), addressed by the seed and the point's index, so it does not depend on
-the chunking), all resamples computed together by one matrix product per chunk; the interval
-half-width is ``z * std`` of the resampled indices, as SALib reports it.
+the chunking), all resamples computed together by one matrix product per block of terms; the
+interval half-width is ``z * std`` of the resampled indices, as SALib reports it.
 
 References
 ----------
