@@ -16,6 +16,7 @@ not exist (energy has no production share).
 
 import math
 import time
+from functools import partial
 
 import numpy as np
 
@@ -359,39 +360,25 @@ def training_outputs(runs, per_model=True):
 
 def _design_task(base_start, base_stop, runs, bound, design, outputs, kind, plan=None):
     """Outputs of base points base_start..base_stop-1 (a task, locally or on a worker)."""
-    from mlimpact.engine.propagate import evaluate_rows, parameter_values
-
-    # the quantile functions on A and B only: every other row takes its columns from them
-    specs = None if plan is None else plan.ppf_specs
-    values = design.uniforms(
-        base_start * design.step,
-        base_stop * design.step,
-        transform=lambda u: parameter_values(bound, u, specs=specs),
-    )
-    samples = evaluate_rows(
-        runs,
-        bound,
-        values,
-        kind=kind,
-        plan=plan,
-        overwrite=True,
-        given_values=True,
-        quantities=getattr(outputs, "quantities", None),
-    )
-    return outputs(samples)
+    rows = partial(design.uniforms, base_start * design.step, base_stop * design.step)
+    return _outputs_of(rows, runs, bound, outputs, kind, plan)
 
 
 def _group_task(base_start, base_stop, runs, bound, design, outputs, kind, plan, group):
     """Outputs of the rows AB_g of one group of base points base_start..base_stop-1, (point,
     output) (a task, locally or on a worker)."""
+    rows = partial(design.group_rows, base_start, base_stop, group)
+    return _outputs_of(rows, runs, bound, outputs, kind, plan)
+
+
+def _outputs_of(rows, runs, bound, outputs, kind, plan):
+    """``outputs`` of the design rows ``rows(transform=...)`` makes, their quantile functions
+    taken on A and B only (every other row takes its columns from them), only the quantities
+    the outputs read stored."""
     from mlimpact.engine.propagate import evaluate_rows, parameter_values
 
-    values = design.group_rows(
-        base_start,
-        base_stop,
-        group,
-        transform=lambda u: parameter_values(bound, u, specs=plan.ppf_specs),
-    )
+    specs = None if plan is None else plan.ppf_specs
+    values = rows(transform=lambda u: parameter_values(bound, u, specs=specs))
     samples = evaluate_rows(
         runs,
         bound,
