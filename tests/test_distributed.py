@@ -50,6 +50,26 @@ def test_same_results_with_and_without_dask(client, dataset):
     assert_same(local, remote)
 
 
+def test_same_screened_sensitivity_with_and_without_dask(client):
+    # the design chunks and the screened group's rows of the pilot's reuse run as tasks
+    from mlimpact.study.sensitivity import impact_sensitivity
+
+    arguments = dict(
+        n=16,
+        dataset=notable.DatasetOptions(window=(2021, 2022)),
+        per_model=False,
+        target=1e-9,
+        max_n=32,
+        screen=True,
+    )
+    local = impact_sensitivity(**arguments)
+    remote = impact_sensitivity(**arguments, client=client)
+    for name in ("models", "cards"):
+        assert local[name].attrs["screened"] == remote[name].attrs["screened"]
+        for variable in ("S1", "ST", "ST_halfwidth"):
+            np.testing.assert_array_equal(local[name][variable], remote[name][variable])
+
+
 def test_same_claims_with_and_without_dask(client):
     options = StudyOptions(
         samples=256,
