@@ -11,12 +11,15 @@ import json
 import math
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from test_hostile import _finite_leaves, _toml
 
 from mlimpact.cli import build_parser, main
 from mlimpact.errors import MlimpactError
 from mlimpact.runs.records import INVENTORY_COLUMNS
+from mlimpact.uncertainty.catalogue import default_catalogue
 
 
 def fuzz(examples):
@@ -233,3 +236,218 @@ def test_an_inventory_with_no_run_in_the_window_names_the_file_and_its_years(tmp
     code, _, lines = _cli(["run", "--models", str(path), "--out", str(tmp_path / "out")])
     _one_error_line(code, lines, "inventory.csv: no run enters the window 2013-2025", "1950")
     assert not (tmp_path / "out").exists()
+
+
+# --- 2. parameters files -----------------------------------------------------------------------
+
+#: Numbers a distribution's parameter may be given: plausible ones, and the edges of double
+#: precision, of the unit interval and of the whole numbers; then the wrong types.
+PARAMETER_NUMBERS = st.one_of(
+    st.sampled_from([0, 1, 0.5, 0.9, 1.1, 2, 10, 1e6, 1e7, -1, 5e-324, 1e-300, 1e308, -1e308]),
+    st.sampled_from([float("inf"), float("nan"), 2**63 - 1, 10**30]),
+    st.floats(0.01, 100),
+)
+PARAMETER_VALUES = st.one_of(
+    PARAMETER_NUMBERS, PARAMETER_NUMBERS, st.sampled_from(["", "1", True, [1], {"a": 1}])
+)
+#: The keys of each kind of distribution (data/parameters.toml, docs/uncertainty.md).
+DISTRIBUTION_KEYS = {
+    "constant": ["value"],
+    "uniform": ["low", "high"],
+    "loguniform": ["low", "high"],
+    "normal": ["mean", "sd"],
+    "truncnormal": ["mean", "sd", "low", "high"],
+    "lognormal": ["median", "gsd"],
+    "triangular": ["low", "mode", "high"],
+    "pert": ["low", "mode", "high"],
+    "beta": ["a", "b", "low", "high"],
+    "discrete": ["values", "weights"],
+    "empirical": ["values"],
+}
+
+
+def _plausible(kind, a, b, c):
+    """The keys of a distribution of ``kind`` from three increasing numbers."""
+    return {
+        "constant": {"value": b},
+        "uniform": {"low": a, "high": c},
+        "loguniform": {"low": a, "high": c},
+        "normal": {"mean": b, "sd": a},
+        "truncnormal": {"mean": b, "sd": a, "low": a, "high": c},
+        "lognormal": {"median": b, "gsd": 1 + a},
+        "triangular": {"low": a, "mode": b, "high": c},
+        "pert": {"low": a, "mode": b, "high": c},
+        "beta": {"a": 1 + a, "b": 1 + c, "low": a, "high": c},
+        "discrete": {"values": [a, b, c], "weights": [1, 2, 1]},
+        "empirical": {"values": [a, b, c]},
+    }.get(kind, {"low": a})
+
+
+@st.composite
+def distribution_tables(draw):
+    """A distribution's table: a known type (rarely an unknown one) with plausible keys, of
+    which about one table in two has one set to a hostile value (or a list of them), rarely
+    one key missing or one more; or, rarely, a bare number or something else."""
+    if _rare(draw, 10):
+        return draw(PARAMETER_VALUES)
+    kinds = sorted(DISTRIBUTION_KEYS) + (["zzz"] if _rare(draw, 5) else [])
+    kind = draw(st.sampled_from(kinds))
+    a, b, c = sorted(draw(st.lists(st.floats(0.01, 3), min_size=3, max_size=3)))
+    table = {"type": kind, **_plausible(kind, a, b, c)}
+    if draw(st.booleans()):
+        key = draw(st.sampled_from(sorted(table)[1:] if len(table) > 1 else ["x"]))
+        table[key] = (
+            draw(st.lists(PARAMETER_NUMBERS, max_size=4))
+            if key in ("values", "weights")
+            else draw(PARAMETER_VALUES)
+        )
+    if _rare(draw, 10):
+        del table[draw(st.sampled_from(sorted(table)))]
+    if _rare(draw, 10):
+        table[draw(st.sampled_from(["x", "unit", "mode", "weights"]))] = 1
+    return table
+
+
+#: Names: the catalogue's (changed), a new one, one with characters a table name may hold.
+PARAMETER_NAMES = ["gpu_usage", "lifetime_years", "grid_gwp_error", "facility_pue", "mfu"]
+PARAMETER_NAMES += ["my_input", "zzz", "é", "a.b", ""]
+#: Targets: fields with a range, fraction fields, categories, criteria, unknown names.
+TARGETS = ["lifetime_years", "lifetime_usage", "gpu_usage", "dynamic_ratio", "memory_density"]
+TARGETS += ["grid_gwp", "production_model", "nodes", "hours", "gpu_tdp_w", "variant", "mfu"]
+TARGETS += ["gwp", "adpe", "pe", "water", "zzz", ""]
+#: (scope, target, mode) of the catalogue's entries, and of a few more fields.
+ROLES = sorted(
+    {(p.scope, p.target, p.mode) for p in default_catalogue("evidence").values()}
+    | {("run", "hours", "scale"), ("global", "nodes", "scale"), ("hardware", "gpu_tdp_w", "scale")}
+)
+
+
+@st.composite
+def parameters_documents(draw):
+    """A parameters file: one to three entries of the catalogue's format with a generated
+    distribution, scope, target, mode and unit, and now and then a point, members, a power
+    model, a class or a key no entry has; rarely an entry that is not a table."""
+    document = {}
+    for name in draw(
+        st.lists(st.sampled_from(PARAMETER_NAMES), min_size=1, max_size=3, unique=True)
+    ):
+        if _rare(draw, 15):
+            document[name] = draw(PARAMETER_VALUES)
+            continue
+        scope, target, mode = draw(st.sampled_from(ROLES))
+        if draw(st.booleans()):  # one of them as random, sometimes not a name at all
+            key = draw(st.sampled_from(["scope", "target", "mode"]))
+            other = {"scope": ["global", "run", "hardware", "country", "factor", "zzz", 1]}
+            other |= {"target": TARGETS, "mode": ["replace", "scale", "zzz", ""]}
+            scope, target, mode = (
+                {"scope": scope, "target": target, "mode": mode}
+                | {key: draw(st.sampled_from(other[key]))}
+            ).values()
+        entry = {
+            "distribution": draw(distribution_tables()),
+            "unit": draw(st.sampled_from(["1", "h", "year", ""])),
+            "scope": scope,
+            "target": target,
+            "mode": mode,
+        }
+        if _rare(draw, 8):
+            del entry[draw(st.sampled_from(sorted(entry)))]
+        optional = {
+            "point": PARAMETER_VALUES,
+            "members": st.lists(
+                st.sampled_from(["USA", "FRA", "unknown", "NVIDIA H100 SXM5 80GB", "H100", "zzz"]),
+                max_size=2,
+            ),
+            "power_model": st.sampled_from(["mlca", "evidence", "zzz"]),
+            "class": st.sampled_from(["accelerator", "provider", "zzz"]),
+            "by_class": st.dictionaries(
+                st.sampled_from(["GPU", "TPU", "cloud"]), distribution_tables(), max_size=2
+            ),
+            "sources": st.lists(st.sampled_from(["morand2024", "zzz", ""]), max_size=2),
+            "zzz": st.just(1),
+        }
+        for key in draw(st.lists(st.sampled_from(sorted(optional)), max_size=1)):
+            entry[key] = draw(optional[key])
+        document[name] = entry
+    return document
+
+
+def _parameters_toml(document):
+    return "".join(
+        f"[{_toml(name)}]\n" + "".join(f"{_toml(k)} = {_toml(v)}\n" for k, v in entry.items())
+        if isinstance(entry, dict)
+        else f"{_toml(name)} = {_toml(entry)}\n"
+        for name, entry in sorted(document.items(), key=lambda item: isinstance(item[1], dict))
+    )
+
+
+#: A setup that states only what it must: the catalogue's inputs are all sampled.
+LEAN_SETUP = '[run]\nhours = 100.0\ncountry = "USA"\n[node]\ngpu = "H100 SXM"\ngpus = 8\n'
+
+
+@fuzz(60)
+@given(document=parameters_documents(), power=st.sampled_from(["mlca", "evidence"]))
+def test_generated_parameters_files_give_finite_results_or_one_error_line(
+    tmp_path, document, power
+):
+    setup, path = tmp_path / "setup.toml", tmp_path / "parameters.toml"
+    setup.write_text(LEAN_SETUP)
+    path.write_text(_parameters_toml(document), encoding="utf-8")
+    arguments = ["estimate", str(setup), "--parameters", str(path), "--samples", "16"]
+    code, stdout, lines = _cli([*arguments, "--power", power, "--format", "json"])
+    event(f"exit {code}")
+    if code != 0:
+        _one_error_line(code, lines)
+        assert "parameters.toml" in lines[0] or "setup.toml" in lines[0], lines
+        return
+    leaves = _finite_leaves(json.loads(stdout))
+    assert leaves and all(0 <= x < math.inf for x in leaves), stdout[:500]
+
+
+def _parameter_entry(name, distribution, scope, target, mode):
+    return (
+        f"[{name}]\ndistribution = {distribution}\n"
+        f'scope = "{scope}"\ntarget = "{target}"\nmode = "{mode}"\n'
+    )
+
+
+SCALED_USAGE = _parameter_entry(
+    "usage_error", '{ type = "uniform", low = 0.5, high = 3 }', "run", "gpu_usage", "scale"
+)
+SECOND_PE_ERROR = _parameter_entry(
+    "e1", '{ type = "uniform", low = 0.5, high = 1.5 }', "factor", "pe", "scale"
+)
+BATCH_INVENTORY = "name,date,hardware,accelerators,hours\na,2024-02-15,NVIDIA H100 SXM5 80GB,8,10\n"
+
+
+@pytest.mark.parametrize("entry", [SCALED_USAGE, SECOND_PE_ERROR])
+@pytest.mark.parametrize("batch", [False, True])
+def test_parameters_the_runs_cannot_take_name_the_files(tmp_path, entry, batch):
+    # found by the test above: "run 'setup': the multiplicative error usage_error on gpu_usage
+    # can draw 2.76" and "parameters 'e1' and 'production_pe_error' both scale..." named
+    # neither the setup (or inventory) nor the parameters file
+    (tmp_path / "setup.toml").write_text(LEAN_SETUP)
+    (tmp_path / "inventory.csv").write_text(BATCH_INVENTORY)
+    (tmp_path / "parameters.toml").write_text(entry)
+    runs = ["--batch", str(tmp_path / "inventory.csv")] if batch else [str(tmp_path / "setup.toml")]
+    arguments = ["estimate", *runs, "--parameters", str(tmp_path / "parameters.toml")]
+    code, _, lines = _cli([*arguments, "--samples", "16"])
+    where = "inventory.csv" if batch else "setup.toml"
+    _one_error_line(code, lines, f"{where} with --parameters {tmp_path / 'parameters.toml'}: ")
+
+
+def test_a_parameter_replacing_the_stated_hours_is_refused_naming_the_file(tmp_path):
+    # found by the test above: the command line replaced a setup's stated hours = 100 by a
+    # parameters file's uniform(0.5, 0.9) without a word (energy 7.8 kWh instead of 1,104),
+    # where mlimpact.estimate refused it
+    (tmp_path / "setup.toml").write_text(LEAN_SETUP)
+    (tmp_path / "parameters.toml").write_text(
+        _parameter_entry(
+            "u", '{ type = "uniform", low = 0.5, high = 0.9 }', "run", "hours", "replace"
+        )
+    )
+    arguments = ["estimate", str(tmp_path / "setup.toml"), "--samples", "16"]
+    code, _, lines = _cli([*arguments, "--parameters", str(tmp_path / "parameters.toml")])
+    _one_error_line(
+        code, lines, "parameters.toml: parameter 'u' acts on hours, which the setup states"
+    )
