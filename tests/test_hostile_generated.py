@@ -451,3 +451,64 @@ def test_a_parameter_replacing_the_stated_hours_is_refused_naming_the_file(tmp_p
     _one_error_line(
         code, lines, "parameters.toml: parameter 'u' acts on hours, which the setup states"
     )
+
+
+# --- 3. configuration files ----------------------------------------------------------------------
+
+#: Values of any key: of every TOML type, at the edges of each key's range, names of nothing.
+CONFIG_VALUES = st.one_of(
+    st.sampled_from([0, 1, -1, 15, 16, 17, 64, 2**31 - 1, 2**31, 2**63 - 1, 1989, 2013, 2025]),
+    st.sampled_from([0.5, float("nan"), float("inf"), True, False, "", "x", "=cmd()", "é" * 200]),
+    st.sampled_from(["mc", "sobol", "lhs", "evidence", "mlca", "organisation", "FRA", "ISL"]),
+    st.sampled_from([[], ["baseline"], ["zzz"], [1], [[1]], {"a": 1}]),
+)
+RUN_KEYS = ["samples", "seed", "method", "scenarios", "first_year", "last_year"]
+RUN_KEYS += ["complete_only", "low_carbon_country", "location", "power", "exclude_speculative"]
+RUN_KEYS += ["models", "zzz"]
+
+
+@st.composite
+def config_documents(draw):
+    """A configuration file: [run] keys with values of any type, [specifications] keys (mode,
+    samples, enabled, axes) and [uncertainty] entries likewise, rarely another section."""
+    document = {}
+    for key in draw(st.lists(st.sampled_from(RUN_KEYS), max_size=4, unique=True)):
+        value = draw(CONFIG_VALUES)
+        if key == "models" and draw(st.booleans()):
+            value = draw(st.sampled_from(["examples/inventory_made_up.csv", "/dev/null", "."]))
+        document.setdefault("run", {})[key] = value
+    specification_keys = ["mode", "samples", "enabled", "hardware", "zzz"]
+    for key in draw(st.lists(st.sampled_from(specification_keys), max_size=2, unique=True)):
+        document.setdefault("specifications", {})[key] = draw(CONFIG_VALUES)
+    for key in draw(st.lists(st.sampled_from(["gpu_usage", "lifetime_years", "zzz"]), max_size=1)):
+        document.setdefault("uncertainty", {})[key] = draw(
+            st.one_of(CONFIG_VALUES, distribution_tables())
+        )
+    if _rare(draw, 10):
+        document[draw(st.sampled_from(["zzz", "Run"]))] = {"samples": 16}
+    return document
+
+
+@fuzz(30)
+@given(document=config_documents())
+def test_generated_config_files_are_accepted_or_refused_in_one_line(tmp_path, document):
+    from mlimpact import cli
+    from mlimpact.study.options import StudyOptions
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "\n".join(
+            f"[{section}]\n" + "".join(f"{_toml(k)} = {_toml(v)}\n" for k, v in keys.items())
+            for section, keys in document.items()
+        ),
+        encoding="utf-8",
+    )
+    args = build_parser().parse_args(["run", "--config", str(path), "--samples", "16"])
+    try:
+        options = cli._study_options(args)  # what `run --config` checks before any work
+    except MlimpactError as error:
+        assert "\n" not in str(error) and str(error), str(error)
+        event("refused")
+        return
+    event("accepted")
+    assert isinstance(options, StudyOptions) and 16 <= options.samples < 2**31
