@@ -462,7 +462,7 @@ INVENTORY_CELLS = (
         ("64,120,USA,-1,", "column energy_kwh: must be a number > 0"),
         ("64,120,USA,nan,", "column energy_kwh: must be a number > 0"),
         ("2.5,120,USA,,", "column accelerators: must be a whole number >= 1"),
-        ("1e300,120,USA,,", "nodes = 1.25e+299 is outside the accepted range"),
+        ("1e300,120,USA,,", "line 2, column accelerators: gives nodes = 1.25e+299, outside"),
         ("64,120,=cmd(),,", "column location: unknown region '=cmd()'"),
     ],
 )

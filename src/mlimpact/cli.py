@@ -5,6 +5,7 @@ input of any kind ends with a one-line ``mlimpact: error: ...`` on stderr and ex
 """
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -14,6 +15,22 @@ from mlimpact._version import __version__
 from mlimpact.errors import MlimpactError
 from mlimpact.quantities import IMPACT_CRITERIA, UNITS
 from mlimpact.render import files
+
+
+@contextlib.contextmanager
+def _naming_files(source, parameters=None):
+    """Re-raise the errors of binding the catalogue to the runs, which name a run or the
+    parameters but no file (a multiplicative error that can take a run's field out of its
+    range; two parameters scaling the same production factors), starting with the runs' file
+    and the parameters file."""
+    try:
+        yield
+    except MlimpactError as error:
+        message = str(error)
+        if not message.startswith(("run ", "parameters ")):
+            raise
+        where = str(source) + (f" with --parameters {parameters}" if parameters else "")
+        raise MlimpactError(f"{where}: {message}") from None
 
 
 def _batch(args):
@@ -44,7 +61,7 @@ def _batch(args):
             "hardware...), not an Epoch export: use run --models for that"
         )
     catalogue = merge_catalogue(default_catalogue(args.power), args.parameters, args.power)
-    with _Backend(args) as client:
+    with _Backend(args) as client, _naming_files(args.batch or args.codecarbon, args.parameters):
         portfolio = estimate_portfolio(
             records,
             samples=args.samples,
@@ -141,13 +158,26 @@ def _monte_carlo_estimate(args, setup):
 
     catalogue = merge_catalogue(default_catalogue(args.power), args.parameters, args.power)
     if args.parameters:
+        from mlimpact._io import load_toml
         from mlimpact.runs.setupfile import check_stated
         from mlimpact.uncertainty.catalogue import load_parameters
 
-        check_stated(load_parameters(args.parameters), setup)
+        # the rule of mlimpact.estimate: a field the document gives (hours, say) is stated,
+        # though not fixed; replacing it was done without a word
+        document = load_toml(args.setup, "setup file")
+        check_stated(
+            load_parameters(args.parameters),
+            setup,
+            lambda field: any(
+                isinstance(v, dict) and field in v
+                for k, v in document.items()
+                if k != "uncertainty"
+            ),
+            source=str(args.parameters),
+        )
     if args.out:
         files.check_writable_file(args.out, force=args.force)
-    with _Backend(args) as client:
+    with _Backend(args) as client, _naming_files(setup.source, args.parameters):
         result = propagate.propagate_setup(
             setup,
             args.samples,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from mlimpact._io import packaged_csv, read_user_csv
 from mlimpact.errors import MlimpactError
-from mlimpact.runs.table import FIELD_BOUNDS, METERED_SCOPES
+from mlimpact.runs.table import FIELD_BOUNDS, METERED_SCOPES, bounds_text, out_of_bounds
 from mlimpact.tables import grid
 from mlimpact.tables.hardware import hardware_table
 from mlimpact.tables.models import record_fixes
@@ -342,6 +342,22 @@ def _chips_and_hours(source, line, numbers):
     return chips, hours
 
 
+def _check_derived(source, line, numbers, nodes, hours):
+    """Check the nodes and hours an inventory row's numbers give (hours from
+    accelerator_hours, nodes from accelerators or accelerator_hours over the accelerators per
+    node) against the run fields' range, as the numbers themselves are: 1e7
+    accelerator-hours on one accelerator are 1e7 hours, beyond the accepted 1e6."""
+    for field, value in (("hours", hours), ("nodes", nodes)):
+        if out_of_bounds(field, value):
+            column = "accelerator_hours" if "accelerator_hours" in numbers else "accelerators"
+            if field == "hours" and "hours" in numbers:
+                column = "hours"
+            raise MlimpactError(
+                f"{source} line {line}, column {column}: gives {field} = {value:g}, outside "
+                f"the accepted range {bounds_text(field)} (docs/setup.md)"
+            )
+
+
 def _check_location_and_scope(source, line, location, scope, numbers):
     """Check an inventory row's location (a known region) and energy_scope (a metered scope,
     given with energy_kwh)."""
@@ -365,6 +381,7 @@ def _setup_values(source, line, row, columns, hardware, chips, hours, numbers):
     from mlimpact.runs.runspec import ROW_KEYS, check_value
 
     per_node = float(accelerators_per_node(hardware))
+    _check_derived(source, line, numbers, chips / per_node, hours)
     values = {
         ("run", "hours"): hours,
         ("run", "nodes"): chips / per_node,

@@ -150,13 +150,13 @@ def load_setup(path, power="evidence", location="evidence"):
     )
 
 
-def check_stated(extra, setup, states=None):
+def check_stated(extra, setup, states=None, source="estimate"):
     """Refuse a parameter of ``extra`` (the user's, not the catalogue's defaults) that acts on a
     field the setup (:class:`Setup`) states: on a field the setup fixes (``hours``,
     ``gpu_usage``, say) the parameter would be ignored without a word, and a replacing one on a
     field the document gives (``states(field)``; by default the fixed fields) would override
     the stated value without one. The setup's ``[uncertainty]`` section is the way to make a
-    stated field uncertain."""
+    stated field uncertain. ``source`` (the parameters file, say) starts the message."""
     runs = setup.notable
     known = np.asarray(runs.known, bool)[0]
     states = states or (lambda field: field in setup.given_fields)
@@ -176,7 +176,7 @@ def check_stated(extra, setup, states=None):
         if fixed or (states(field) and parameter.mode == "replace"):
             effect = "would be ignored" if fixed else "would replace the stated value"
             raise MlimpactError(
-                f"estimate: parameter {name!r} acts on {field}, which the setup states, and "
+                f"{source}: parameter {name!r} acts on {field}, which the setup states, and "
                 f"{effect}; drop {field} from the setup, or give its distribution in the "
                 f"setup's uncertainty section, which overrides the stated value"
             )

@@ -286,6 +286,14 @@ def validate_options(options):
     if options.models_file is None:
         check_window(dataset)
     else:  # a user's runs: too few for a trend leave the trend claims not evaluable
+        first, last = options.window
+        years = sorted({int(r["year"]) for r in dataset.records})
+        if not any(first <= year <= last for year in years):
+            # build_runs's own message names neither the file nor the years it holds
+            raise MlimpactError(
+                f"{options.models_file}: no run enters the window {first}-{last} (the file's "
+                f"runs are of {years[0]}-{years[-1]}: give --first-year/--last-year)"
+            )
         runs = dataset.runs()
         if not runs or not len(runs.runs):
             raise MlimpactError(f"{options.models_file}: no run enters the window")
