@@ -661,3 +661,27 @@ def test_a_batch_statistic_beyond_the_histogram_is_named(tmp_path, capsys):
     assert main([*arguments, "--parameters", str(parameters)]) == 2
     one_error_line(capsys, "inventory.csv: run 'a': the median of energy_accelerators is not a")
     assert not out.exists()
+
+
+def test_a_batch_parameter_replacing_a_field_a_row_gives_is_refused(tmp_path, capsys):
+    # a parameters file replacing hours overrode every row's hours without a word (8.2 kWh
+    # instead of 120.5 for a row of 10 h): the rule of a setup file holds for inventory rows
+    parameters = tmp_path / "parameters.toml"
+    entry = 'unit = "h"\nscope = "run"\ntarget = "hours"\n'
+    parameters.write_text(
+        '[hours_override]\ndistribution = { type = "uniform", low = 0.5, high = 0.9 }\n'
+        + entry
+        + 'mode = "replace"\n'
+    )
+    inventory = tmp_path / "inventory.csv"
+    inventory.write_text(INVENTORY_HEADER + "a,2024-02-15,NVIDIA H100 SXM5 80GB,8,10,USA\n")
+    arguments = ["estimate", "--batch", str(inventory), "--samples", "64"]
+    assert main([*arguments, "--parameters", str(parameters)]) == 2
+    one_error_line(capsys, "parameter 'hours_override' replaces hours, which run 'a' gives")
+    # an error around the row's value (scale) is what a user may add
+    parameters.write_text(
+        '[hours_error]\ndistribution = { type = "uniform", low = 0.9, high = 1.1 }\n'
+        + entry.replace('"h"', '"1"')
+        + 'mode = "scale"\n'
+    )
+    assert main([*arguments, "--parameters", str(parameters)]) == 0

@@ -184,11 +184,9 @@ def _extra_parameters(parameters, power):
     return load_parameters(parameters)
 
 
-def _states(setup, key):
-    """Whether the setup document gives ``key`` in one of its sections."""
-    return any(
-        isinstance(v, dict) and key in v for k, v in setup.document.items() if k != "uncertainty"
-    )
+def _states(setup, field):
+    """Whether the setup document gives run field ``field`` (through one of its keys)."""
+    return field in setupfile.given_fields(setupfile.document_keys(setup.document))
 
 
 def estimate(

@@ -27,7 +27,7 @@ def _naming_files(source, parameters=None):
         yield
     except MlimpactError as error:
         message = str(error)
-        if not message.startswith(("run ", "parameters ")):
+        if not message.startswith(("run ", "parameter")):
             raise
         where = str(source) + (f" with --parameters {parameters}" if parameters else "")
         raise MlimpactError(f"{where}: {message}") from None
@@ -61,6 +61,11 @@ def _batch(args):
             "hardware...), not an Epoch export: use run --models for that"
         )
     catalogue = merge_catalogue(default_catalogue(args.power), args.parameters, args.power)
+    if args.parameters:
+        from mlimpact.runs.setupfile import check_stated_rows
+        from mlimpact.uncertainty.catalogue import load_parameters
+
+        check_stated_rows(load_parameters(args.parameters), records, str(args.parameters))
     with _Backend(args) as client, _naming_files(args.batch or args.codecarbon, args.parameters):
         portfolio = estimate_portfolio(
             records,
@@ -159,21 +164,14 @@ def _monte_carlo_estimate(args, setup):
     catalogue = merge_catalogue(default_catalogue(args.power), args.parameters, args.power)
     if args.parameters:
         from mlimpact._io import load_toml
-        from mlimpact.runs.setupfile import check_stated
+        from mlimpact.runs.setupfile import check_stated, document_keys, given_fields
         from mlimpact.uncertainty.catalogue import load_parameters
 
         # the rule of mlimpact.estimate: a field the document gives (hours, say) is stated,
         # though not fixed; replacing it was done without a word
-        document = load_toml(args.setup, "setup file")
+        given = given_fields(document_keys(load_toml(args.setup, "setup file")))
         check_stated(
-            load_parameters(args.parameters),
-            setup,
-            lambda field: any(
-                isinstance(v, dict) and field in v
-                for k, v in document.items()
-                if k != "uncertainty"
-            ),
-            source=str(args.parameters),
+            load_parameters(args.parameters), setup, given.__contains__, str(args.parameters)
         )
     if args.out:
         files.check_writable_file(args.out, force=args.force)

@@ -150,6 +150,57 @@ def load_setup(path, power="evidence", location="evidence"):
     )
 
 
+#: Keys of a setup or an inventory row that give a run field of another name, beyond
+#: :data:`mlimpact.runs.runspec._FIELDS_OF_KEY` (a metered energy).
+_MORE_FIELDS_OF_KEY = {"energy_kwh": ("metered_energy_kwh",)}
+
+
+def given_fields(keys):
+    """The run fields that ``(section, key)`` pairs of a setup document or an inventory row
+    (its ``given_keys``) give."""
+    fields = set()
+    for _, key in keys:
+        named = _MORE_FIELDS_OF_KEY.get(key) or _FIELDS_OF_KEY.get(key, (key,))
+        fields.update(f for f in named if f in RUN_FIELDS)
+    return fields
+
+
+def document_keys(document):
+    """The ``(section, key)`` pairs a setup document gives (its ``[uncertainty]`` aside)."""
+    return [
+        (section, key)
+        for section, values in document.items()
+        if section != "uncertainty" and isinstance(values, dict)
+        for key in values
+    ]
+
+
+def check_stated_rows(extra, records, source):
+    """:func:`check_stated` for the rows of an inventory (``records`` with their
+    ``given_keys``): a user's parameter (``extra``) that replaces a field a row gives (its
+    ``hours``, say) would override the row's value without a word."""
+    for record in records:
+        given = given_fields(record.get("given_keys", ()))
+        members = {
+            "global": "",
+            "hardware": record.get("hardware", ""),
+            "country": record.get("country", ""),
+            "run": record["model"],
+        }
+        for name, parameter in extra.items():
+            if parameter.scope == "factor" or parameter.mode != "replace":
+                continue
+            if parameter.members and members[parameter.scope] not in parameter.members:
+                continue
+            if parameter.target in given:
+                raise MlimpactError(
+                    f"{source}: parameter {name!r} replaces {parameter.target}, which run "
+                    f"{record['model']!r} gives: its value would be overridden; drop the "
+                    f"parameter, or restrict it (members) to runs that do not give "
+                    f"{parameter.target}"
+                )
+
+
 def check_stated(extra, setup, states=None, source="estimate"):
     """Refuse a parameter of ``extra`` (the user's, not the catalogue's defaults) that acts on a
     field the setup (:class:`Setup`) states: on a field the setup fixes (``hours``,
