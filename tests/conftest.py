@@ -235,3 +235,72 @@ def cf_check():
         return errors, warnings
 
     return check
+
+
+#: The quick main job: one scenario, few samples, no Sobol' analysis, no specifications.
+QUICK_RUN = [
+    "--samples",
+    "32",
+    "--scenario",
+    "baseline",
+    "--sensitivity-samples",
+    "0",
+    "--quiet",
+    "--no-specifications",
+]
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory):
+    """The quick main job (:data:`QUICK_RUN`, seed 0), run once for the whole session by the
+    command, end to end (its figures drawn): ``.study``, the study it computed, and
+    ``.folder``, the result folder it wrote (read it, do not change it). Tests of result
+    folders reuse the study; tests that compare claims with the quick job's read the folder."""
+    from types import SimpleNamespace
+
+    from mlimpact.cli import main
+    from mlimpact.study import claims
+
+    kept = {}
+    real = claims.run_study
+
+    def keep(*args, **kwargs):
+        kept["result"] = real(*args, **kwargs)
+        return kept["result"]
+
+    folder = tmp_path_factory.mktemp("quick") / "r"
+    claims.run_study = keep
+    try:
+        assert main(["run", "--out", str(folder), *QUICK_RUN]) == 0
+    finally:
+        claims.run_study = real
+    return SimpleNamespace(study=kept["result"], folder=folder)
+
+
+@pytest.fixture(scope="session")
+def quick_study(quick_run):
+    """The study of :func:`quick_run`."""
+    return quick_run.study
+
+
+def _placeholder_png(figure, target, **options):
+    """A stand-in for ``Figure.savefig``: a PNG signature and the figure's title."""
+    from pathlib import Path
+
+    text = figure.texts[0].get_text() if figure.texts else ""
+    data = b"\x89PNG\r\n\x1a\n" + text.encode() + b"\0" * 512
+    if hasattr(target, "write"):
+        target.write(data)
+    else:
+        Path(target).write_bytes(data)
+
+
+@pytest.fixture
+def placeholder_figures(monkeypatch):
+    """Figures made as usual but written as small placeholder files (``Figure.savefig``
+    replaced): for tests whose checks are about tables, claims or folders, not pixels. The
+    figures themselves are drawn end to end by tests/test_run.py's run and the quick study
+    above, and checked by tests/test_plots.py."""
+    from matplotlib.figure import Figure
+
+    monkeypatch.setattr(Figure, "savefig", _placeholder_png)

@@ -197,7 +197,14 @@ def test_a_file_put_there_while_the_run_computes_is_kept(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no sibling left
 
 
-def test_run_force_keeps_a_user_file(tmp_path, capsys):
+def test_run_force_keeps_a_user_file(
+    tmp_path, capsys, monkeypatch, quick_study, placeholder_figures
+):
+    # about the folder, not the payload: the quick study computed once per session, figures as
+    # placeholders (tests/conftest.py)
+    from mlimpact.study import claims
+
+    monkeypatch.setattr(claims, "run_study", lambda *args, **kwargs: quick_study)
     out = tmp_path / "r"
     assert main(["run", "--out", str(out), *QUICK]) == 0
     capsys.readouterr()

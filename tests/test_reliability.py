@@ -13,23 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
+from conftest import QUICK_RUN
 
 from mlimpact.cli import main
 from mlimpact.errors import MlimpactError
 from mlimpact.render import files
 
-#: A quick main job: one scenario, few samples, no Sobol' analysis, no validation.
-QUICK = [
-    "--samples",
-    "32",
-    "--scenario",
-    "baseline",
-    "--sensitivity-samples",
-    "0",
-    "--quiet",
-    "--no-specifications",
-]
+#: The quick main job (tests/conftest.py): one scenario, few samples, no Sobol' analysis, no
+#: specifications.
+QUICK = QUICK_RUN
 
 
 def quick_config(tmp_path, seed):
@@ -42,47 +34,17 @@ def run(out, *extra):
     return main(["run", "--out", str(out), *QUICK, *extra])
 
 
-@pytest.fixture(scope="module")
-def quick_study(tmp_path_factory):
-    """The quick main job's study, computed once (a real run, end to end)."""
-    from mlimpact.study import claims
-
-    kept = {}
-    real = claims.run_study
-
-    def keep(*args, **kwargs):
-        kept["result"] = real(*args, **kwargs)
-        return kept["result"]
-
-    claims.run_study = keep
-    try:
-        assert run(tmp_path_factory.mktemp("quick") / "r") == 0
-    finally:
-        claims.run_study = real
-    return kept["result"]
-
-
 @pytest.fixture
-def study_once(monkeypatch, quick_study):
-    """Runs of the command whose study is the quick one already computed: these tests are about
-    result folders (replacing, refusing, manifests, permissions), which the payload does not
-    change; the computation itself is tested end to end elsewhere (tests/test_run.py)."""
+def study_once(monkeypatch, quick_study, placeholder_figures):
+    """Runs of the command whose study is the quick one already computed (tests/conftest.py,
+    once per session, a real run end to end): these tests are about result folders
+    (replacing, refusing, manifests, permissions), which the payload does not change; the
+    computation itself is tested end to end elsewhere (tests/test_run.py). The figures'
+    pixels are not what these tests are about either (tests/test_run.py and tests/test_plots.py
+    draw them): each is written as a small file, by the same atomic path."""
     from mlimpact.study import claims
 
     monkeypatch.setattr(claims, "run_study", lambda *args, **kwargs: quick_study)
-    # the figures' pixels are not what these tests are about (tests/test_run.py and
-    # tests/test_plots.py draw them): each is written as a small file, by the same atomic path
-    monkeypatch.setattr(Figure, "savefig", _placeholder_png)
-
-
-def _placeholder_png(figure, target, **options):
-    """A stand-in for ``Figure.savefig``: a PNG signature and the figure's title."""
-    text = figure.texts[0].get_text() if figure.texts else ""
-    data = b"\x89PNG\r\n\x1a\n" + text.encode() + b"\0" * 512
-    if hasattr(target, "write"):
-        target.write(data)
-    else:
-        Path(target).write_bytes(data)
 
 
 def test_a_second_run_replaces_a_complete_result(study_once, tmp_path, capsys):
@@ -140,7 +102,9 @@ def test_files_follow_the_users_umask(study_once, tmp_path):
     assert stat.S_IMODE((tmp_path / "r").stat().st_mode) == 0o750
 
 
-def test_a_run_killed_mid_write_leaves_the_old_or_the_new_result(tmp_path):
+def test_a_run_killed_mid_write_leaves_the_old_or_the_new_result(study_once, tmp_path):
+    # the runs in this process (the old result, and the one that cleans up) take the quick
+    # study already computed; the killed runs are real commands in subprocesses
     out = tmp_path / "r"
     assert run(out) == 0
     old = json.loads((out / "manifest.json").read_text())["seed"]

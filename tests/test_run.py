@@ -430,11 +430,15 @@ def test_manifest_records_versions_platform_and_the_resolved_options(run_folder)
     assert manifest["catalogue_file_sha256"] == manifest["data_sha256"]["parameters.toml"]
 
 
-def test_from_manifest_reruns_the_run_and_gives_the_same_claims(tmp_path, capsys):
+def test_from_manifest_reruns_the_run_and_gives_the_same_claims(
+    tmp_path, capsys, placeholder_figures
+):
     import json
 
     # a small run (one scenario, 32 samples, no Sobol' analysis nor specifications) whose
-    # options come from the command line and a config file
+    # options come from the command line and a config file; both runs compute their study
+    # (the rerun is what is tested), their figures are written as placeholders (the claims
+    # compared do not depend on them; tests/conftest.py)
     config = tmp_path / "config.toml"
     config.write_text(
         '[run]\nseed = 7\nscenarios = ["baseline"]\n[specifications]\nenabled = false\n'
