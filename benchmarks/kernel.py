@@ -439,6 +439,7 @@ def rows_kernel(
     rows and the per-sample factor table. With ``prepare`` False, a run's rows are prepared
     for its first block only and then reused (wrong values, for timing the preparation)."""
     n_samples, n_runs, n_fields = values.shape[0], runs.shape[0], runs.shape[1]
+    columns_first = values.T  # the package's kernels read (column, sample)
     n_quantities = shift.shape[1]
     width = mc.SPAN_TILES * mc.TILE
     card_production = np.empty((N_IMPACTS, width))
@@ -487,7 +488,7 @@ def rows_kernel(
                             chosen,
                             runs,
                             r,
-                            values,
+                            columns_first,
                             span_start + tile_start + block,
                             size,
                             apply,
@@ -650,7 +651,7 @@ def run_fused(runs, bound, plan, first_sample, values, accumulator, keep=mc.FOLD
     """The fused path's work after the parameter stage, as :func:`run_chunk` does it: the
     per-sample production factors, then :func:`mc.fused_kernel`."""
     factors = np.empty((values.shape[0], *ft.PRODUCTION_FACTORS.shape))
-    mc.sample_factors(ft.PRODUCTION_FACTORS, values, bound.factor_column, factors)
+    mc.sample_factors(ft.PRODUCTION_FACTORS, values.T, bound.factor_column, factors)
     acc = accumulator
     mc.fused_kernel(
         mc.TRAINING,
@@ -659,7 +660,7 @@ def run_fused(runs, bound, plan, first_sample, values, accumulator, keep=mc.FOLD
         runs.variant_values,
         runs.variant_cdf,
         factors,
-        values,
+        values.T,
         *plan.stages.arrays(),
         acc.anchor,
         acc.shift,

@@ -387,7 +387,7 @@ def test_compiled_ppf_equals_numpy_ppf(distribution):
         np.concatenate([[1e-12, 0.5, 1 - 1e-12], np.random.default_rng(0).random(2000)])[:, None]
     )
     out = np.empty_like(u, order="F")
-    ppf.ppf_columns(u, np.array([code]), np.array([params]), out)
+    ppf.ppf_columns(u.T, np.array([code]), np.array([params]), out.T)
     expected = distribution.ppf(u)
     # relative to the values, and near a zero crossing (normal) to their scale
     np.testing.assert_allclose(out, expected, rtol=1e-14, atol=1e-14 * np.abs(expected).max())
@@ -647,3 +647,20 @@ def test_histogram_counts_are_int32_only_where_every_count_fits():
     assert Accumulator.empty(point, COUNT32).hist.dtype == np.int32
     assert Accumulator.empty(point, COUNT32 + 1).hist.dtype == np.int64
     assert Accumulator.empty(point).hist.dtype == np.int64  # size unknown: the wide counts
+
+
+def test_a_chunk_of_one_sample_takes_the_kernels_compiled_for_many():
+    # a one-row column-major array counts as C-ordered: the kernels read (column, sample)
+    # transposes, laid out alike for any number of samples, so a last chunk of one sample
+    # does not compile a second version of each (6 s for the fused kernel)
+    from mlimpact.engine.kernels import montecarlo as mc
+    from mlimpact.engine.kernels import ppf
+    from mlimpact.runs import notable
+
+    runs = notable.DatasetOptions(window=(2021, 2021)).runs()
+    bound = bind(p.default_catalogue(), runs.runs, runs.hardware, runs.countries, runs.known)
+    propagate(runs.runs, bound, 65, chunk_size=64)
+    # the parameter values' argument of each kernel, in every version compiled in this process
+    for kernel, argument in ((mc.fused_kernel, 6), (mc.sample_factors, 1), (ppf.ppf_columns, 0)):
+        layouts = {signature[argument].layout for signature in kernel.signatures}
+        assert layouts == {"C"}, (kernel, layouts)

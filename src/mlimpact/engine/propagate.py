@@ -111,7 +111,7 @@ def parameter_values(bound, uniforms, out=None, specs=None):
     elif out.shape != uniforms.shape or not out.flags.f_contiguous:
         raise ValueError(f"out must be a column-major array of shape {uniforms.shape}")
     codes, params = ppf_specs(bound) if specs is None else specs
-    ppf.ppf_columns(uniforms, codes, params, out)
+    ppf.ppf_columns(uniforms.T, codes, params, out.T)  # (column, sample), C-ordered
     # ppf_columns leaves these columns alone: their uniforms are intact even in place; the
     # columns of one distribution are evaluated together
     by_distribution = {}
@@ -301,7 +301,7 @@ def run_chunk(
         block if given_values else parameter_values(bound, block, out=block, specs=plan.ppf_specs)
     )
     factors = np.empty((stop - start, *production_factors.shape))
-    mc.sample_factors(production_factors, values, bound.factor_column, factors)
+    mc.sample_factors(production_factors, values.T, bound.factor_column, factors)
     keep = (mc.KEEP if samples is not None else 0) | (mc.FOLD if fold else 0)
     # the kernel writes (run, quantity, sample) in C order: a view of that layout is written
     # in place, another array through a buffer
@@ -317,7 +317,7 @@ def run_chunk(
         runs.variant_values,
         runs.variant_cdf,
         factors,
-        values,
+        values.T,  # (column, sample), C-ordered
         *plan.stages.arrays(),
         acc.anchor,
         acc.shift,

@@ -86,12 +86,13 @@ PAD = 8
 
 @njit(**PARALLEL_JIT_OPTIONS)
 def sample_factors(factors, values, factor_column, out):
-    """Per-sample production factors: ``out[s, item, c] = factors[item, c] * error[s]``."""
-    for s in prange(values.shape[0]):
+    """Per-sample production factors: ``out[s, item, c] = factors[item, c] * error[s]``;
+    ``values`` (column, sample) as :func:`fused_kernel` takes them."""
+    for s in prange(values.shape[1]):
         for item in range(factors.shape[0]):
             for c in range(factors.shape[1]):
                 column = factor_column[c, item]
-                scale = values[s, column] if column >= 0 else 1.0
+                scale = values[column, s] if column >= 0 else 1.0
                 out[s, item, c] = factors[item, c] * scale
 
 
@@ -217,7 +218,7 @@ def prepare_rows(
         if apply[k, 0] == VARIANT:
             column = apply[k, 2]
             for i in range(count):
-                rows[i, VARIANT] = values[first + i, column]
+                rows[i, VARIANT] = values[column, first + i]
     if select:
         for i in range(count):
             chosen[i] = select_variant(rows[i], variant_values[r], variant_cdf[r], rows[i, VARIANT])
@@ -229,14 +230,14 @@ def prepare_rows(
             for i in range(count):
                 by_variant = variant_columns[column, chosen[i]]
                 if by_variant >= 0:
-                    x = values[first + i, by_variant]
+                    x = values[by_variant, first + i]
                     rows[i, field] = x if mode == BY_VARIANT else rows[i, field] * x
         elif mode == 0:
             for i in range(count):
-                rows[i, field] = values[first + i, column]
+                rows[i, field] = values[column, first + i]
         else:
             for i in range(count):
-                rows[i, field] *= values[first + i, column]
+                rows[i, field] *= values[column, first + i]
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
@@ -289,8 +290,11 @@ def fused_kernel(
     variant_values : float64[run, variant, VARIANT_FIELDS]; variant_cdf : float64[run, variant]
         Hardware variants of each run (:class:`mlimpact.runs.table.RunTable`).
     factors_per_sample : float64[sample, item, N_IMPACTS]
-    values : float64[sample, column]
-        Sampled parameter values of the chunk (column-major is fastest).
+    values : float64[column, sample], C-contiguous
+        Sampled parameter values of the chunk: the transpose of the column-major (sample,
+        column) array of :func:`mlimpact.engine.propagate.parameter_values`. A chunk of one
+        sample is then laid out, and typed by numba, like any other (a one-row column-major
+        array counts as C-ordered: it compiled a second kernel).
     apply, variant_columns, unit_run, unit_stage, unit_ptr, card_of_run, host_of_run, run_ptr
         The stage plan (:class:`StagePlan`), int64 arrays.
     anchor : int64[run, quantity]
@@ -313,7 +317,7 @@ def fused_kernel(
         :data:`KEEP` (write every value into ``samples``) and/or :data:`FOLD` (fold them into
         the accumulators); a Sobol' design keeps its values and needs no histograms.
     """
-    n_samples, n_runs = values.shape[0], runs.shape[0]
+    n_samples, n_runs = values.shape[1], runs.shape[0]
     n_fields = runs.shape[1]
     n_quantities = shift.shape[1]
     n_units = unit_run.shape[0]

@@ -191,18 +191,19 @@ BLOCK = 2048
 
 @njit(**PARALLEL_JIT_OPTIONS)
 def ppf_columns(uniforms, codes, params, out):
-    """``out[s, j] = ppf_j(uniforms[s, j])`` for every column whose code is not NOT_HERE.
+    """``out[j, s] = ppf_j(uniforms[j, s])`` for every column whose code is not NOT_HERE.
 
-    Made for column-major (Fortran-order) arrays. The work is cut into blocks of
+    Made for (column, sample) C-ordered arrays, the transposes of column-major (sample,
+    column) ones (so that one sample is laid out like many). The work is cut into blocks of
     :data:`BLOCK` samples of one column, ordered block by block across all columns, so that
     each thread gets its share of every kind (costs differ 10-fold between kinds). ``out``
     may be ``uniforms`` itself: each value is read before it is written.
     """
-    n, n_columns = uniforms.shape
+    n_columns, n = uniforms.shape
     n_blocks = (n + BLOCK - 1) // BLOCK
     for t in prange(n_blocks * n_columns):
         j = t % n_columns
         if codes[j] != NOT_HERE:
             lo = (t // n_columns) * BLOCK
             hi = min(lo + BLOCK, n)
-            ppf_column(codes[j], params[j], uniforms[lo:hi, j], out[lo:hi, j])
+            ppf_column(codes[j], params[j], uniforms[j, lo:hi], out[j, lo:hi])
