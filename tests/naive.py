@@ -129,12 +129,15 @@ def training(values, factors=F):
     node = v["repetitions"] * v["nodes"] * v["hours"] * power_kw
     # a metered run: the measurement at its scope, the nodes' energy from it
     scope, metered = v["metered_scope"], v["metered_energy_kwh"]
+    # a ratio below 1 scales an unmetered run's nodes down with it; a metered run's is >= 1
+    ratio = np.where(scope == 0, v["dynamic_ratio"], np.maximum(v["dynamic_ratio"], 1.0))
     node = np.select(
         [scope == 1, scope == 2, scope == 3],
-        [metered * power_kw / accelerators_kw, metered, metered / v["dynamic_ratio"]],
+        [metered * power_kw / accelerators_kw, metered, metered / ratio],
         node,
     )
-    energy = np.where(scope == 3, metered, node * v["dynamic_ratio"])
+    energy = np.where(scope == 3, metered, node * ratio)
+    node = np.where((scope == 0) & (ratio < 1), node * ratio, node)
     accelerators = np.where(scope == 1, metered, node * accelerators_kw / power_kw)
     scopes = np.stack([accelerators, node - accelerators, energy - node], axis=-1)
     gpu = sum(card_of_run(v, factors))

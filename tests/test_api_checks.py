@@ -432,3 +432,19 @@ def test_the_python_estimate_refuses_a_statistic_beyond_the_histogram():
     }
     with pytest.raises(MlimpactError, match=r"energy_by_scope \(accelerators, q025\) is not a fin"):
         mlimpact.estimate(setup, samples=16, power="mlca")
+
+
+def test_a_scaled_draw_may_go_below_a_stated_floor_but_not_to_zero():
+    # the calibrated energy scatter (a log-normal error on the dynamic ratio) draws below 1:
+    # a stated PUE's floor is the facility's, not the scatter's; a draw of 0 is refused
+    setup = {"run": {"hours": 10.0}, "node": {"gpu": "H100 SXM", "gpus": 8}}
+    scatter = mlimpact.Parameter(
+        "energy_scatter", d.LogNormal(1.0, 1.5), "run", "dynamic_ratio", "scale"
+    )
+    result = mlimpact.estimate(setup, samples=64, parameters={"energy_scatter": scatter})
+    assert np.isfinite(result.energy.values).all()
+    zero = mlimpact.Parameter(
+        "energy_scatter", d.Discrete([0.0, 1.0]), "run", "dynamic_ratio", "scale"
+    )
+    with pytest.raises(MlimpactError, match="dynamic_ratio"):
+        mlimpact.estimate(setup, samples=64, parameters={"energy_scatter": zero})

@@ -50,6 +50,30 @@ def test_training_kernel_equals_naive_reference(seed, n):
     )
 
 
+@settings(max_examples=20, deadline=None)
+@given(seed=seeds, n=st.integers(1, 40))
+def test_a_dynamic_ratio_below_one_scales_the_nodes_down_and_leaves_no_scope_negative(seed, n):
+    # a multiplicative energy scatter (mlimpact calibrate's) draws ratios below 1, which no
+    # stated value has: an unmetered run's nodes scale down with the facility, a metered run
+    # keeps its measurement (its ratio taken at least 1); the kernel equals the reference
+    from mlimpact.engine.kernels.training import N_OUT, training_kernel
+
+    runs = random_runs(np.random.default_rng(seed), n)
+    ratio = np.random.default_rng(seed).uniform(0.2, 1, n)
+    values = runs.values.copy()
+    values[:, RUN_FIELDS.index("dynamic_ratio")] = ratio
+    out = np.empty((n, N_OUT))
+    training_kernel(values, runs.variant_values, runs.variant_cdf, PRODUCTION_FACTORS, out)
+    inputs = naive.point_inputs(runs)
+    inputs[:, RUN_FIELDS.index("dynamic_ratio")] = ratio
+    energy, _, _, scopes = naive.training(inputs)
+    np.testing.assert_allclose(out[:, 0], energy, rtol=1e-13)
+    np.testing.assert_allclose(
+        out[:, SCOPES : SCOPES + 3], scopes, rtol=1e-13, atol=1e-13 * energy.max(initial=0.0)
+    )
+    assert (out[:, SCOPES : SCOPES + 3] >= -1e-12 * energy.max(initial=0.0)).all()
+
+
 @settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=st.integers(1, 20))
 def test_card_kernel_equals_naive_reference(seed, n):

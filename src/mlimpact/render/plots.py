@@ -379,7 +379,6 @@ def validation_figure(rows):
     a card). Colour: the way our estimate was made; marker: the quantity (each panel's legend
     names those it shows); filled: scored, open: a publisher's convention
     (docs/validation.md)."""
-    from matplotlib.lines import Line2D
 
     figure, axes = _subplots((12, 10), 2, 2)
     for axis, (quantities, title, unit) in zip(axes.flat, VALIDATION_PANELS):
@@ -425,43 +424,52 @@ def validation_figure(rows):
         if max(values) / min(values) < 100:
             _plain_log_ticks(axis.xaxis)
             _plain_log_ticks(axis.yaxis)
-        shown = dict.fromkeys(r["quantity"] for r in selected)
-        ways = dict.fromkeys(r["way"] for r in selected)
-        handles = (
-            [
-                Line2D([], [], color=VALIDATION_COLOURS[w], marker="o", ls="", label=f"way: {w}")
-                for w in ways
-            ]
-            + [
-                Line2D(
-                    [],
-                    [],
-                    color="black",
-                    marker=VALIDATION_MARKERS[q],
-                    ls="",
-                    mfc="white",
-                    label=q.replace("_", " "),
-                )
-                for q in shown
-            ]
-            + [
-                Line2D([], [], color="black", marker="o", ls="", label="scored (filled)"),
-                Line2D(
-                    [],
-                    [],
-                    color="black",
-                    marker="o",
-                    ls="",
-                    mfc="white",
-                    label="convention (open)",
-                ),
-                Line2D([], [], color="grey", ls="--", label="ours = published"),
-            ]
+        axis.legend(
+            handles=_validation_handles(selected), loc="upper left", fontsize=7, frameon=False
         )
-        axis.legend(handles=handles, loc="upper left", fontsize=7, frameon=False)
     figure.suptitle("Published footprints against our intervals")
     figure.tight_layout()
     return figure
+
+
+def _validation_handles(selected):
+    """The legend of a validation panel: the ways, the quantities it shows, the filled and
+    open markers and the identity line."""
+    from matplotlib.lines import Line2D
+
+    shown = dict.fromkeys(r["quantity"] for r in selected)
+    ways = dict.fromkeys(r["way"] for r in selected)
+    return (
+        [
+            Line2D([], [], color=VALIDATION_COLOURS[w], marker="o", ls="", label=f"way: {w}")
+            for w in ways
+        ]
+        + [
+            Line2D(
+                [],
+                [],
+                color="black",
+                marker=VALIDATION_MARKERS[q],
+                ls="",
+                mfc="white",
+                label=q.replace("_", " "),
+            )
+            for q in shown
+        ]
+        + [
+            Line2D([], [], color="black", marker="o", ls="", label="scored (filled)"),
+            Line2D(
+                [],
+                [],
+                color="black",
+                marker="o",
+                ls="",
+                mfc="white",
+                label="convention (open)",
+            ),
+            Line2D([], [], color="grey", ls="--", label="ours = published"),
+        ]
+    )
 
 
 def specification_figure(rows, claim="impacts_grow", scenario="baseline"):

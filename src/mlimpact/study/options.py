@@ -256,21 +256,7 @@ def validate_options(options):
     check_low_carbon_country(options.low_carbon_country)
     if options.fit not in FITS:
         raise MlimpactError(f"fit must be one of {', '.join(FITS)} (got {options.fit!r})")
-    n = options.sensitivity_samples
-    if n and (n < 2 or n & (n - 1)):
-        raise MlimpactError(f"sensitivity samples must be 0 or a power of two >= 2 (got {n})")
-    if not options.sensitivity_target >= 0:
-        raise MlimpactError(
-            f"sensitivity target must be a half-width >= 0 (got {options.sensitivity_target})"
-        )
-    budget = options.sensitivity_budget
-    if budget is not None and not (isinstance(budget, (int, float)) and budget > 0):
-        raise MlimpactError(f"sensitivity budget must be a number of seconds > 0 (got {budget!r})")
-    most = options.sensitivity_max
-    if n and options.sensitivity_target and (most < n or most & (most - 1)):
-        raise MlimpactError(
-            f"sensitivity max must be a power of two >= the sensitivity samples {n} (got {most})"
-        )
+    _check_sensitivity(options)
     catalogue_of(options, {})  # a bad [uncertainty] section fails here
     if options.specifications:
         from mlimpact.study.specifications import choices_of, specification_set
@@ -297,6 +283,25 @@ def validate_options(options):
         runs = dataset.runs()
         if not runs or not len(runs.runs):
             raise MlimpactError(f"{options.models_file}: no run enters the window")
+
+
+def _check_sensitivity(options):
+    """Check the options of the report's Sobol' analysis (samples, target, budget, max)."""
+    n = options.sensitivity_samples
+    if n and (n < 2 or n & (n - 1)):
+        raise MlimpactError(f"sensitivity samples must be 0 or a power of two >= 2 (got {n})")
+    if not options.sensitivity_target >= 0:
+        raise MlimpactError(
+            f"sensitivity target must be a half-width >= 0 (got {options.sensitivity_target})"
+        )
+    budget = options.sensitivity_budget
+    if budget is not None and not (isinstance(budget, (int, float)) and budget > 0):
+        raise MlimpactError(f"sensitivity budget must be a number of seconds > 0 (got {budget!r})")
+    most = options.sensitivity_max
+    if n and options.sensitivity_target and (most < n or most & (most - 1)):
+        raise MlimpactError(
+            f"sensitivity max must be a power of two >= the sensitivity samples {n} (got {most})"
+        )
 
 
 # Fewest models, and distinct publication years, a trend is fitted on (analysis.trends).

@@ -261,7 +261,12 @@ def _check_scaled_ranges(app_names, runs, fields, modes, applications, variant_a
         )
         field_name = RUN_FIELDS[field]
         bound_low, low_ok, bound_high = FIELD_BOUNDS[field_name]
-        outside = (high > bound_high) | ((low < bound_low) if low_ok else (low <= bound_low))
+        # a scaled draw must stay positive (or at least 0 where the field allows 0); a
+        # stated value's floor above 0 does not bind it: the calibrated energy scatter
+        # carries a run's energy around its class's through the dynamic ratio, whose
+        # stated floor (a PUE of at least 1) is the facility's, not the scatter's
+        positive = bound_low > 0 or not low_ok
+        outside = (high > bound_high) | ((low <= 0) if positive else (low < bound_low))
         bad = np.argwhere(scaled & outside)
         if bad.size:
             r, k = (int(i) for i in bad[0])

@@ -63,10 +63,19 @@ def energy_by_scope(
     a metered run (``metered`` [kWh] at ``scope`` 1 accelerators, 2 node, 3 facility;
     :data:`mlimpact.runs.table.METERED_SCOPES`) takes the measurement at its scope and goes to
     the others with the node's ratio of total to accelerator power and the overhead DR.
+
+    A DR below 1 (the catalogue's ratios are at least 1; a multiplicative energy scatter, as
+    ``mlimpact calibrate`` writes, can draw below: the run drew less than its nodes' modelled
+    power) scales the accelerators' and the nodes' energy down with the facility's, so that no
+    scope is negative; a metered run keeps its measurement (its DR is taken at least 1).
     """
     if scope == 0.0:
         node = repetitions * nodes * node_kw * hours
-        return repetitions * nodes * accelerators_kw * hours, node, node * dynamic_ratio
+        accelerators = repetitions * nodes * accelerators_kw * hours
+        if dynamic_ratio < 1.0:
+            return accelerators * dynamic_ratio, node * dynamic_ratio, node * dynamic_ratio
+        return accelerators, node, node * dynamic_ratio
+    dynamic_ratio = max(dynamic_ratio, 1.0)
     share = accelerators_kw / node_kw if node_kw > 0.0 else 1.0  # of the node's power
     if scope == 1.0:
         node = metered / share if share > 0.0 else metered
