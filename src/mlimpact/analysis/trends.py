@@ -138,40 +138,47 @@ def _least_squares_row(t, y, w, used, huber):
 @njit(**PARALLEL_JIT_OPTIONS)
 def _fit_rows(t, y, w, iterations, slope, intercept):
     """:func:`fit_slopes` of every row of ``y`` (row, point) with weights ``w`` (row or 1,
-    point) into ``slope`` and ``intercept`` (row): least squares, then ``iterations`` rounds at
-    most of Huber's reweighting, each row until its own slope changes by less than 1e-12 +
-    1e-10 of it (in parallel over rows)."""
-    n_rows, n = y.shape
-    for r in prange(n_rows):
+    point) into ``slope`` and ``intercept`` (row), in parallel over rows (:func:`_fit_row`
+    for each: a small parallel loop compiles in a fraction of the time of one holding the
+    fit)."""
+    for r in prange(y.shape[0]):
         weights = w[min(np.int64(r), w.shape[0] - 1)]  # one row of weights may serve all
-        used = np.empty(n, dtype=np.bool_)
-        for j in range(n):
-            used[j] = weights[j] > 0.0 and np.isfinite(y[r, j])
-        huber = np.ones(n)
-        b, a = _least_squares_row(t, y[r], weights, used, huber)
-        if iterations > 0 and b == b:
-            absolute = np.empty(n)
-            kept_values = np.empty(n)
-            kept_weights = np.empty(n)
-            for _ in range(iterations):
-                k = 0
-                for j in range(n):
-                    absolute[j] = abs(y[r, j] - (a + b * t[j]))
-                    if used[j]:
-                        kept_values[k] = absolute[j]
-                        kept_weights[k] = weights[j]
-                        k += 1
-                scale = 1.4826 * _weighted_median_of(kept_values[:k], kept_weights[:k])
-                threshold = HUBER_K * max(scale, 1e-12)
-                for j in range(n):
-                    ratio = absolute[j] / threshold
-                    huber[j] = 1.0 if ratio <= 1.0 else 1.0 / ratio
-                new_b, a = _least_squares_row(t, y[r], weights, used, huber)
-                converged = abs(new_b - b) <= 1e-12 + 1e-10 * abs(b)
-                b = new_b
-                if converged:
-                    break
-        slope[r], intercept[r] = b, a
+        slope[r], intercept[r] = _fit_row(t, y[r], weights, iterations)
+
+
+@njit(**JIT_OPTIONS)
+def _fit_row(t, y, weights, iterations):
+    """(slope, intercept) of one row: least squares, then ``iterations`` rounds at most of
+    Huber's reweighting, until the slope changes by less than 1e-12 + 1e-10 of it."""
+    n = y.size
+    used = np.empty(n, dtype=np.bool_)
+    for j in range(n):
+        used[j] = weights[j] > 0.0 and np.isfinite(y[j])
+    huber = np.ones(n)
+    b, a = _least_squares_row(t, y, weights, used, huber)
+    if iterations > 0 and b == b:
+        absolute = np.empty(n)
+        kept_values = np.empty(n)
+        kept_weights = np.empty(n)
+        for _ in range(iterations):
+            k = 0
+            for j in range(n):
+                absolute[j] = abs(y[j] - (a + b * t[j]))
+                if used[j]:
+                    kept_values[k] = absolute[j]
+                    kept_weights[k] = weights[j]
+                    k += 1
+            scale = 1.4826 * _weighted_median_of(kept_values[:k], kept_weights[:k])
+            threshold = HUBER_K * max(scale, 1e-12)
+            for j in range(n):
+                ratio = absolute[j] / threshold
+                huber[j] = 1.0 if ratio <= 1.0 else 1.0 / ratio
+            new_b, a = _least_squares_row(t, y, weights, used, huber)
+            converged = abs(new_b - b) <= 1e-12 + 1e-10 * abs(b)
+            b = new_b
+            if converged:
+                break
+    return b, a
 
 
 @njit(**JIT_OPTIONS)
@@ -213,12 +220,13 @@ def weighted_median(values, weights):
     return out.reshape(shape)
 
 
-@njit(**PARALLEL_JIT_OPTIONS)
+@njit(**JIT_OPTIONS)
 def _weighted_median_rows(values, weights, out):
     """:func:`weighted_median` of every row of ``values`` (row, value) into ``out`` (row), the
-    values of positive weight only (in parallel over rows)."""
+    values of positive weight only (the fits call :func:`_weighted_median_of` per row in
+    their own parallel loop: this one is serial, for a shorter compile)."""
     n_rows, n = values.shape
-    for r in prange(n_rows):
+    for r in range(n_rows):
         kept_values = np.empty(n)
         kept_weights = np.empty(n)
         k = 0
