@@ -53,14 +53,16 @@ def connect(scheduler, workers=2, timeout=10):
 
     thread = threading.Thread(target=attempt, daemon=True)
     thread.start()
-    thread.join(timeout + 5)
+    # a margin past dask's own timeout, for its error (more telling than ours) to arrive
+    waited = timeout + min(5, timeout)
+    thread.join(waited)
     if "client" in outcome:
         return outcome["client"]
     reason = outcome.get("error")
     detail = (
         f"{reason.__class__.__name__}: {reason}"
         if reason is not None
-        else f"no answer within {timeout + 5} s"
+        else f"no answer within {waited} s"
     )
     raise MlimpactError(f"cannot reach the Dask scheduler at {scheduler!r} ({detail})")
 
