@@ -603,6 +603,17 @@ def _finite_leaves(node):
     return [node] if isinstance(node, float) else []
 
 
+def write_toml(path, document):
+    """Write ``document`` (section -> {key: value}) as a TOML file of sections."""
+    path.write_text(
+        "\n".join(
+            f"[{section}]\n" + "".join(f"{_toml(k)} = {_toml(v)}\n" for k, v in keys.items())
+            for section, keys in document.items()
+        ),
+        encoding="utf-8",
+    )
+
+
 @settings(
     max_examples=60,
     deadline=None,
@@ -615,13 +626,7 @@ def test_generated_setups_give_finite_results_or_one_error_line(tmp_path, docume
     import json
 
     path = tmp_path / "setup.toml"
-    path.write_text(
-        "\n".join(
-            f"[{section}]\n" + "".join(f"{_toml(k)} = {_toml(v)}\n" for k, v in keys.items())
-            for section, keys in document.items()
-        ),
-        encoding="utf-8",
-    )
+    write_toml(path, document)
     arguments = ["estimate", str(path), "--format", "json"]
     arguments += {"point": ["--point"], "sampled": ["--samples", "16"]}.get(mode, [])
     arguments += ["--power", "mlca", "--samples", "16"] if mode == "mlca" else []

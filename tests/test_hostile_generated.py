@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
-from test_hostile import _finite_leaves, _toml
+from test_hostile import _finite_leaves, _toml, write_toml
 
 from mlimpact.cli import build_parser, main
 from mlimpact.errors import MlimpactError
@@ -501,13 +501,7 @@ def test_generated_config_files_are_accepted_or_refused_in_one_line(tmp_path, do
     from mlimpact.study.options import StudyOptions
 
     path = tmp_path / "config.toml"
-    path.write_text(
-        "\n".join(
-            f"[{section}]\n" + "".join(f"{_toml(k)} = {_toml(v)}\n" for k, v in keys.items())
-            for section, keys in document.items()
-        ),
-        encoding="utf-8",
-    )
+    write_toml(path, document)
     args = build_parser().parse_args(["run", "--config", str(path), "--samples", "16"])
     try:
         options = cli._study_options(args)  # what `run --config` checks before any work
