@@ -448,3 +448,11 @@ def test_a_scaled_draw_may_go_below_a_stated_floor_but_not_to_zero():
     )
     with pytest.raises(MlimpactError, match="dynamic_ratio"):
         mlimpact.estimate(setup, samples=64, parameters={"energy_scatter": zero})
+
+
+def test_the_mean_of_values_at_the_largest_float_is_finite():
+    # found by the hypothesis test above: three values of 1.8e308 overflowed fsum's partial
+    # sums (OverflowError), though their mean is a float
+    top = float(np.finfo(float).max)
+    assert d.Empirical([top] * 3).mean() == top
+    assert d.Empirical([-top] * 3).mean() == -top

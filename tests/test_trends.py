@@ -67,3 +67,17 @@ def test_summarize_probability():
 def test_decimal_years():
     dates = np.array(["2020-01-01", "2020-07-02", "2021-12-31"], dtype="datetime64[D]")
     np.testing.assert_allclose(trends.decimal_years(dates), [2020.0, 2020.5, 2021.997], atol=1e-3)
+
+
+def test_broadcast_ordinates_and_weights_take_the_one_compiled_fit():
+    # broadcasting gives read-only arrays, for which numba compiled the fit kernel a second
+    # time (4 s cold): the fit is handed writable copies
+    from numba import types
+
+    t = np.linspace(2013, 2025, 30)
+    y = np.tile(0.5 * t, (4, 1))
+    weights = np.ones((4, 30))  # broadcast to its own shape inside: a read-only view
+    slope, _ = trends.fit_slopes(t, y, weights)
+    np.testing.assert_allclose(slope, 0.5)
+    for signature in trends._fit_rows.signatures:
+        assert all(a.mutable for a in signature if isinstance(a, types.Array)), signature

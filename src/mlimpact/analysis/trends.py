@@ -100,9 +100,9 @@ def fit_slopes(t, y, weights=None, method="ols"):
     slope, intercept = np.empty(rows.shape[0]), np.empty(rows.shape[0])
     iterations = HUBER_ITERATIONS if method == "huber" else 0
     _fit_rows(
-        np.ascontiguousarray(t),
-        np.ascontiguousarray(rows),
-        np.ascontiguousarray(w),
+        _writable(t),
+        _writable(rows),
+        _writable(w),
         iterations,
         slope,
         intercept,
@@ -133,6 +133,13 @@ def _least_squares_row(t, y, w, used, huber):
         return np.nan, np.nan
     slope = covariance / variance
     return slope, y_mean - slope * t_mean
+
+
+def _writable(array):
+    """``array`` as a C-contiguous, writable float64 array (a copy only where needed): numba
+    compiles a kernel again for read-only arrays, which broadcasting gives."""
+    array = np.ascontiguousarray(array, dtype=np.float64)
+    return array if array.flags.writeable else array.copy()
 
 
 @njit(**PARALLEL_JIT_OPTIONS)

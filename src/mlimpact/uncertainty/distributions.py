@@ -961,7 +961,11 @@ class Empirical(Distribution):
     def mean(self) -> float:
         low, high = self.support()  # the division can round one ulp outside equal values
         n = len(self.values)  # each value divided first: a sum of values near 1e308 overflows
-        return min(max(math.fsum(v / n for v in self.values), low), high)
+        try:
+            total = math.fsum(v / n for v in self.values)
+        except OverflowError:  # a mean within rounding of the largest float: halves, then x 2
+            total = 2.0 * math.fsum(v / (2 * n) for v in self.values)
+        return min(max(total, low), high)
 
     def support(self) -> tuple[float, float]:
         return (float(self._sorted_values[0]), float(self._sorted_values[-1]))
