@@ -440,6 +440,8 @@ def rows_kernel(
     for its first block only and then reused (wrong values, for timing the preparation)."""
     n_samples, n_runs, n_fields = values.shape[0], runs.shape[0], runs.shape[1]
     columns_first = values.T  # the package's kernels read (column, sample)
+    # False as a value, not a literal (a literal compiles mc.prepare_rows once more)
+    no_selection = variant_cdf.shape[1] < 0
     n_quantities = shift.shape[1]
     width = mc.SPAN_TILES * mc.TILE
     card_production = np.empty((N_IMPACTS, width))
@@ -497,7 +499,7 @@ def rows_kernel(
                             variant_columns,
                             variant_values,
                             variant_cdf,
-                            False,
+                            no_selection,
                             tile_start + block == 0,
                         )
                     for j in range(size):

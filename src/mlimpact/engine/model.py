@@ -51,7 +51,9 @@ def checked_factors(production_factors):
     factors = np.ascontiguousarray(production_factors, dtype=np.float64)
     if factors.shape != PRODUCTION_FACTORS.shape:
         raise MlimpactError(f"production factors must have shape {PRODUCTION_FACTORS.shape}")
-    return factors
+    # a writable copy of the read-only table: numba compiles the kernels again for read-only
+    # arrays, and the Monte Carlo path hands them writable per-sample factors
+    return factors if factors.flags.writeable else factors.copy()
 
 
 def criterion_variables(values):

@@ -78,18 +78,20 @@ def _mix(x):
 
 @njit(**PARALLEL_JIT_OPTIONS)
 def _counter_uniforms(key, start, out, ids):
-    """out[i, j] = uniform in (0, 1) of sample start + i, column ``ids[j]``, from a keyed hash.
+    """out[j, i] = uniform in (0, 1) of sample start + i, column ``ids[j]``, from a keyed hash.
 
-    ``out`` is column-major: each column is filled contiguously by one thread.
+    ``out`` is (column, sample), C-ordered (the transpose of a column-major (sample, column)
+    array, typed alike for any shape: a one-column array compiled a second version): each
+    column is filled contiguously by one thread.
     """
     golden = np.uint64(0x9E3779B97F4A7C15)
     odd = np.uint64(0xD1B54A32D192ED03)
     scale = 2.0**-53
-    for j in prange(out.shape[1]):
+    for j in prange(out.shape[0]):
         column_key = np.uint64(ids[j] + 1) * odd + key[1]
-        for i in range(out.shape[0]):
+        for i in range(out.shape[1]):
             z = _mix(_mix(np.uint64(start + i) * golden + key[0]) ^ column_key)
-            out[i, j] = (np.float64(z >> np.uint64(11)) + 0.5) * scale
+            out[j, i] = (np.float64(z >> np.uint64(11)) + 0.5) * scale
 
 
 @njit(**JIT_OPTIONS)
@@ -181,7 +183,7 @@ class Design:
             return out
         if self.method in ("mc", "lhs"):
             stream = _MC_STREAM if self.method == "mc" else _JITTER_STREAM
-            _counter_uniforms(_stream_key(self.seed, stream), start, out, self._ids)
+            _counter_uniforms(_stream_key(self.seed, stream), start, out.T, self._ids)
             if self.method == "mc":
                 return out
             strata = np.empty(shape, dtype=np.uint64, order="F")

@@ -394,7 +394,7 @@ def fused_kernel(
                             rows,
                             chosen,
                             runs,
-                            r,
+                            np.int64(r),  # as the units' (a uint64 compiled it again)
                             values,
                             span_start + tile_start + block,
                             size,
