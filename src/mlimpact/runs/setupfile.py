@@ -175,24 +175,28 @@ def document_keys(document):
     ]
 
 
+def _acting_on(extra, hardware, country, run):
+    """The ``(name, parameter)`` of ``extra`` that act on a field of one run (its hardware,
+    country and name): a run field's, not the production factors', with no members or the
+    run's among them."""
+    members = {"global": "", "hardware": hardware, "country": country, "run": run}
+    for name, parameter in extra.items():
+        if parameter.scope == "factor" or parameter.target not in RUN_FIELDS:
+            continue
+        if parameter.members and members[parameter.scope] not in parameter.members:
+            continue
+        yield name, parameter
+
+
 def check_stated_rows(extra, records, source):
     """:func:`check_stated` for the rows of an inventory (``records`` with their
     ``given_keys``): a user's parameter (``extra``) that replaces a field a row gives (its
     ``hours``, say) would override the row's value without a word."""
     for record in records:
         given = given_fields(record.get("given_keys", ()))
-        members = {
-            "global": "",
-            "hardware": record.get("hardware", ""),
-            "country": record.get("country", ""),
-            "run": record["model"],
-        }
-        for name, parameter in extra.items():
-            if parameter.scope == "factor" or parameter.mode != "replace":
-                continue
-            if parameter.members and members[parameter.scope] not in parameter.members:
-                continue
-            if parameter.target in given:
+        run = (record.get("hardware", ""), record.get("country", ""), record["model"])
+        for name, parameter in _acting_on(extra, *run):
+            if parameter.mode == "replace" and parameter.target in given:
                 raise MlimpactError(
                     f"{source}: parameter {name!r} replaces {parameter.target}, which run "
                     f"{record['model']!r} gives: its value would be overridden; drop the "
@@ -211,17 +215,9 @@ def check_stated(extra, setup, states=None, source="estimate"):
     runs = setup.notable
     known = np.asarray(runs.known, bool)[0]
     states = states or (lambda field: field in setup.given_fields)
-    members = {
-        "global": "",
-        "hardware": runs.hardware[0],
-        "country": runs.countries[0],
-        "run": runs.runs.names[0],
-    }
-    for name, parameter in extra.items():
-        if parameter.scope == "factor" or parameter.target not in RUN_FIELDS:
-            continue
-        if parameter.members and members[parameter.scope] not in parameter.members:
-            continue
+    for name, parameter in _acting_on(
+        extra, runs.hardware[0], runs.countries[0], runs.runs.names[0]
+    ):
         field = parameter.target
         fixed = bool(known[RUN_FIELDS.index(field)])
         if fixed or (states(field) and parameter.mode == "replace"):

@@ -299,13 +299,16 @@ class SaltelliDesign:
         points = sobol_points(2 * self.n_columns, self.seed, start, stop)
         return points[:, : self.n_columns], points[:, self.n_columns :]
 
+    def _transformed_base(self, start, stop, transform):
+        """A and B of base points start..stop-1, through ``transform`` if given."""
+        a, b = self.base(start, stop)
+        return (a, b) if transform is None else (transform(a), transform(b))
+
     def group_rows(self, start, stop, group, transform=None):
         """The rows AB_g of group index ``group`` of base points start..stop-1, (point,
         column) column-major (``transform`` as in :meth:`uniforms`): the rows a design that
         differs from another by that group alone evaluates anew."""
-        a, b = self.base(start, stop)
-        if transform is not None:
-            a, b = transform(a), transform(b)
+        a, b = self._transformed_base(start, stop, transform)
         columns = self.groups[group]
         out = np.array(a, order="F")
         out[:, columns] = b[:, columns]
@@ -320,9 +323,7 @@ class SaltelliDesign:
         for 2 of every ``step`` rows' work."""
         if start % self.step or stop % self.step:
             raise ValueError("design rows must be taken by whole base points")
-        a, b = self.base(start // self.step, stop // self.step)
-        if transform is not None:
-            a, b = transform(a), transform(b)
+        a, b = self._transformed_base(start // self.step, stop // self.step, transform)
         n_base = a.shape[0]
         # built column by column (column, base point, row of the point): the transpose of a
         # column-major (row, column) array, which the engine reads fastest; written once
