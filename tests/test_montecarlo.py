@@ -59,6 +59,16 @@ def test_same_seed_same_results_whatever_the_chunk_size(runs, method):
     xr.testing.assert_identical(again, c)
 
 
+def test_sobol_chunks_are_the_same_points_in_any_order():
+    """A chunk that starts where the last one stopped goes on from the kept engine, others
+    fast-forward a pristine one: the same points either way, bit for bit."""
+    from mlimpact.uncertainty.sampling import sobol_points
+
+    whole = sobol_points(7, 11, 0, 96)
+    for start, stop in ((0, 32), (32, 64), (64, 96), (40, 50), (10, 40), (50, 96), (0, 5)):
+        np.testing.assert_array_equal(sobol_points(7, 11, start, stop), whole[start:stop])
+
+
 def test_different_seeds_give_different_samples(runs):
     bound = bind_all(runs)
     a = propagate(runs, bound, 2048, seed=1)
@@ -412,6 +422,51 @@ def test_compiled_ndtri_equals_scipy_to_1e14():
     assert out[-3] == 0.0 and np.all(np.diff(out[:-3][np.argsort(u[:-3])]) >= 0)
 
 
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(-1e6, 1e6, allow_nan=False),
+            st.sampled_from([0.0, 1e-300, 0.1, 1.0, 3.0, 1e300]),
+        ),
+        min_size=1,
+        max_size=9,
+    ).filter(lambda entries: any(w > 0 for _, w in entries))
+)
+def test_compiled_discrete_ppf_equals_numpy_ppf(entries):
+    """The compiled discrete quantile (a binary search per value) selects what numpy's
+    searchsorted does, at and around every cumulative probability (ties go left), with
+    duplicate values and zero or extreme weights."""
+    from mlimpact.engine.kernels import ppf
+
+    values, weights = zip(*entries)
+    distributions = [d.Discrete(values, weights), d.Discrete(values)]
+    starts, cumulative, table = [0], [], []
+    u = [np.random.default_rng(0).random(64)]
+    for distribution in distributions:
+        c, v = distribution.quantile_table
+        cumulative.append(c)
+        table.append(v)
+        starts.append(starts[-1] + len(c))
+        u.append(
+            np.clip(np.concatenate([c, np.nextafter(c, 0), np.nextafter(c, 1)]), 1e-16, 1 - 2**-53)
+        )
+    u = np.concatenate(u)
+    uniforms = np.stack([u, u, u])  # (column, sample); column 1 is left alone
+    out = uniforms.copy()
+    ppf.discrete_columns(
+        uniforms,
+        np.array([0, 2]),
+        np.array(starts),
+        np.concatenate(cumulative),
+        np.concatenate(table),
+        out,
+    )
+    np.testing.assert_array_equal(out[0], distributions[0].ppf(u))
+    np.testing.assert_array_equal(out[2], distributions[1].ppf(u))
+    np.testing.assert_array_equal(out[1], u)
+
+
 @pytest.mark.parametrize(
     "distribution",
     [
@@ -420,7 +475,9 @@ def test_compiled_ndtri_equals_scipy_to_1e14():
         d.Beta(2, 5, 0.1, 0.9),
     ],
 )
-def test_kinds_without_compiled_ppf_use_numpy(runs, distribution):
+def test_kinds_outside_ppf_columns_equal_numpy(runs, distribution):
+    """Discrete columns go through their own kernel, the others through numpy: both equal
+    the numpy ppf, also in place."""
     assert ppf_spec(distribution)[0] == -1
     catalogue = {
         **p.default_catalogue(),

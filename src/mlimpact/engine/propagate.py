@@ -10,6 +10,7 @@ with dims ``model``, ``phase`` and ``statistic`` and ``units`` on every variable
 
 import dataclasses
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -40,6 +41,7 @@ from mlimpact.runs.table import (
 from mlimpact.tables.factors import PRODUCTION_FACTORS
 from mlimpact.uncertainty import binding
 from mlimpact.uncertainty import catalogue as catalogue_module
+from mlimpact.uncertainty.distributions import Discrete
 from mlimpact.uncertainty.sampling import Design, chunks
 
 #: Quantile levels of every summary, with their names in the ``statistic`` coordinate.
@@ -86,22 +88,58 @@ def ppf_spec(distribution):
     return code, params
 
 
+class PpfSpecs(NamedTuple):
+    """How :func:`parameter_values` evaluates each column of a bound catalogue: ``codes`` and
+    ``params`` (column, N_PARAMS) of :func:`ppf_spec` for the compiled common kinds; the
+    discrete columns' quantile tables for :func:`mlimpact.engine.kernels.ppf.discrete_columns`
+    (``discrete`` column indices, ``starts`` offsets of each column's entries in
+    ``cumulative`` and ``values``); and ``elsewhere``, the other columns grouped by
+    distribution, for their numpy ``ppf``."""
+
+    codes: np.ndarray
+    params: np.ndarray
+    discrete: np.ndarray
+    starts: np.ndarray
+    cumulative: np.ndarray
+    values: np.ndarray
+    elsewhere: tuple
+
+
 def ppf_specs(bound):
-    """``(codes, params)`` of :func:`ppf_spec` for every column of ``bound``."""
+    """The :class:`PpfSpecs` of every column of ``bound``."""
     specs = [ppf_spec(distribution) for distribution in bound.distributions]
     codes = np.array([code for code, _ in specs], dtype=np.int64)
     params = np.array([p for _, p in specs], dtype=np.float64).reshape(len(specs), ppf.N_PARAMS)
-    return codes, params
+    discrete, tables, by_distribution = [], [], {}
+    for j in np.flatnonzero(codes == ppf.NOT_HERE):
+        distribution = bound.distributions[j]
+        if isinstance(distribution, Discrete):
+            discrete.append(j)
+            tables.append(distribution.quantile_table)
+        else:
+            by_distribution.setdefault(id(distribution), []).append(int(j))
+    sizes = [len(cumulative) for cumulative, _ in tables]
+    return PpfSpecs(
+        codes,
+        params,
+        np.array(discrete, dtype=np.int64),
+        np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64),
+        np.concatenate([c for c, _ in tables]) if tables else np.zeros(0),
+        np.concatenate([v for _, v in tables]) if tables else np.zeros(0),
+        tuple(by_distribution.values()),
+    )
 
 
 def parameter_values(bound, uniforms, out=None, specs=None):
     """Turn uniforms of shape (sample, column) into the bound parameters' values (same shape,
     column-major).
 
-    Common kinds go through the compiled :func:`mlimpact.engine.kernels.ppf.ppf_columns`; the
-    others through their numpy ``ppf``. ``out`` (column-major float64, that shape) receives
-    the values; it may be ``uniforms`` itself, which is then overwritten. ``specs`` is
-    :func:`ppf_specs` of ``bound`` (computed if not given).
+    Common kinds and discrete ones go through the compiled
+    :func:`mlimpact.engine.kernels.ppf.ppf_columns` and
+    :func:`~mlimpact.engine.kernels.ppf.discrete_columns`; the others through their numpy
+    ``ppf``. ``out`` (column-major float64, that shape) receives the values; it may be
+    ``uniforms`` itself, which is then overwritten. ``specs`` is :func:`ppf_specs` of
+    ``bound`` (computed if not given).
     """
     uniforms = np.asfortranarray(uniforms, dtype=np.float64)
     if uniforms.ndim != 2 or uniforms.shape[1] != bound.n_columns:
@@ -110,14 +148,15 @@ def parameter_values(bound, uniforms, out=None, specs=None):
         out = np.empty_like(uniforms, order="F")
     elif out.shape != uniforms.shape or not out.flags.f_contiguous:
         raise ValueError(f"out must be a column-major array of shape {uniforms.shape}")
-    codes, params = ppf_specs(bound) if specs is None else specs
-    ppf.ppf_columns(uniforms.T, codes, params, out.T)  # (column, sample), C-ordered
-    # ppf_columns leaves these columns alone: their uniforms are intact even in place; the
-    # columns of one distribution are evaluated together
-    by_distribution = {}
-    for j in np.flatnonzero(codes == ppf.NOT_HERE):
-        by_distribution.setdefault(id(bound.distributions[j]), []).append(j)
-    for columns in by_distribution.values():
+    specs = ppf_specs(bound) if specs is None else specs
+    # (column, sample), C-ordered; each kernel leaves the other columns alone, so their
+    # uniforms are intact even in place
+    ppf.ppf_columns(uniforms.T, specs.codes, specs.params, out.T)
+    if len(specs.discrete):
+        ppf.discrete_columns(
+            uniforms.T, specs.discrete, specs.starts, specs.cumulative, specs.values, out.T
+        )
+    for columns in specs.elsewhere:  # the columns of one distribution together
         out[:, columns] = bound.distributions[columns[0]].ppf(uniforms[:, columns])
     return out
 

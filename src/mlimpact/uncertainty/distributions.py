@@ -919,6 +919,13 @@ class Discrete(Distribution):
         index = np.searchsorted(self._cumulative, u, side="left")
         return self._sorted_values[np.minimum(index, len(self._cumulative) - 1)][()]
 
+    @property
+    def quantile_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(cumulative, values)``: the drawn values sorted [unit] and their cumulative
+        probabilities [-] (the last exactly 1), read-only; :meth:`ppf` of u is the value of
+        the first cumulative probability >= u."""
+        return self._cumulative, self._sorted_values
+
     def mean(self) -> float:
         low, high = self.support()
         return min(max(float(np.dot(self.probabilities, np.array(self.values))), low), high)

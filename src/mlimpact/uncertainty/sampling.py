@@ -206,17 +206,34 @@ def _scrambled_sobol(dimension, seed):
     return qmc.Sobol(dimension, scramble=True, rng=np.random.default_rng(seed))
 
 
+#: (dimension, seed) -> (index, engine): a copy of the engine where the last chunk of that
+#: sequence stopped (chunks are mostly taken in order: the next one starts there).
+_SOBOL_POSITIONS = {}
+#: Sequences whose position is kept (about 1.3 MB each at 5,000 dimensions).
+_SOBOL_KEPT = 8
+
+
 def sobol_points(dimension, seed, start, stop):
     """Points ``start`` to ``stop - 1`` of the scrambled Sobol' sequence of ``dimension`` (LMS +
     digital shift seeded by ``seed``, first point kept), clipped into the open interval (0, 1).
-    Any range is generated directly (fast-forward), so designs are addressable by chunks."""
-    engine = copy.deepcopy(_scrambled_sobol(int(dimension), int(seed)))
-    if start:
-        engine.fast_forward(start)
+    Any range is generated directly (fast-forward), so designs are addressable by chunks; a
+    chunk that starts where the last one of its sequence stopped goes on from there (scipy's
+    fast-forward took 6 ms a chunk at the main job's 5,254 dimensions: 0.75 s of the run)."""
+    key = (int(dimension), int(seed))
+    index, engine = _SOBOL_POSITIONS.get(key, (0, None))
+    if engine is None or index != start:
+        index, engine = 0, _scrambled_sobol(*key)
+    engine = copy.deepcopy(engine)
+    if start > index:
+        engine.fast_forward(start - index)
     with warnings.catch_warnings():
         # A chunk need not be a power of two: the whole design is.
         warnings.filterwarnings("ignore", "The balance properties", UserWarning)
         points = engine.random(stop - start)
+    _SOBOL_POSITIONS.pop(key, None)  # a fresh copy, that no other chunk holds; the newest last
+    _SOBOL_POSITIONS[key] = (stop, engine)
+    while len(_SOBOL_POSITIONS) > _SOBOL_KEPT:
+        del _SOBOL_POSITIONS[next(iter(_SOBOL_POSITIONS))]
     return np.clip(points, _TINY, 1.0 - 2.0**-53)
 
 

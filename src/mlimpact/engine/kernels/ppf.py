@@ -207,3 +207,31 @@ def ppf_columns(uniforms, codes, params, out):
             lo = (t // n_columns) * BLOCK
             hi = min(lo + BLOCK, n)
             ppf_column(codes[j], params[j], uniforms[j, lo:hi], out[j, lo:hi])
+
+
+@njit(**PARALLEL_JIT_OPTIONS)
+def discrete_columns(uniforms, columns, starts, cumulative, values, out):
+    """``out[columns[k], s]`` = the discrete quantile of ``uniforms[columns[k], s]``: the value
+    of the first cumulative probability >= u (a left binary search, as ``np.searchsorted`` of
+    :meth:`mlimpact.uncertainty.distributions.Discrete.ppf`), the last value past the end.
+
+    Column ``columns[k]``'s sorted values and cumulative probabilities are
+    ``values[starts[k]:starts[k + 1]]`` and ``cumulative[starts[k]:starts[k + 1]]``; arrays
+    are (column, sample) C-ordered as in :func:`ppf_columns`, and ``out`` may be
+    ``uniforms``. The scenario columns of a run (its hardware variant, its location) are
+    discrete: hundreds of columns, one Python call each through numpy before.
+    """
+    n = uniforms.shape[1]
+    for k in prange(columns.shape[0]):
+        j, lo0 = columns[k], starts[k]
+        m = starts[k + 1] - lo0
+        for s in range(n):
+            u = uniforms[j, s]
+            lo, hi = 0, m
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if cumulative[lo0 + mid] < u:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            out[j, s] = values[lo0 + min(lo, m - 1)]
