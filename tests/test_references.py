@@ -411,6 +411,18 @@ def test_weighted_median_kernel_equals_numpy_with_nan_and_real_weights(seed, row
     )
 
 
+@pytest.mark.parametrize("n", [2, 3, 442, 1000])
+def test_weighted_median_of_long_rows_with_ties_is_the_median_repeated(n):
+    """Rows as long as the dataset's, bootstrap counts and few distinct values (the
+    quickselect's partitions hold many equal values)."""
+    rng = np.random.default_rng(n)
+    for distinct in (1, 2, 7, n):
+        values = rng.integers(0, distinct, size=(20, n)).astype(float) * 0.37
+        counts = rng.multinomial(n, np.full(n, 1 / n), size=20).astype(float)
+        expected = [np.median(np.repeat(v, c.astype(int))) for v, c in zip(values, counts)]
+        np.testing.assert_array_equal(weighted_median(values, counts), expected)
+
+
 def test_huber_fit_with_bootstrap_counts_is_the_fit_of_the_repeated_rows():
     # a bootstrap sample's counts weigh its rows: the fit must be that of the rows repeated
     rng = np.random.default_rng(3)
