@@ -232,6 +232,20 @@ def test_hours_an_inventory_row_derives_beyond_the_range_name_its_line_and_colum
     _one_error_line(code, lines, "inventory.csv line 2, column accelerator_hours: gives hours")
 
 
+def test_a_setup_key_column_beyond_its_range_names_its_line_and_column(tmp_path):
+    # found by the generated inventories: a date typed in the cpus column reached the model,
+    # which refused "run 'a': cpus = 2.02402e+07 is outside..." without the file or line
+    path = tmp_path / "inventory.csv"
+    path.write_text(
+        "name,date,hardware,accelerator_hours,cpus\n"
+        "a,2024-02-15,NVIDIA H100 SXM5 80GB,3000,20240215\n"
+    )
+    code, _, lines = _cli(["estimate", "--batch", str(path), "--samples", "16"])
+    _one_error_line(code, lines, "inventory.csv line 2, column cpus: 2.02402e+07 is outside")
+    with pytest.raises(MlimpactError, match="inventory.csv line 2, column cpus"):
+        _inventory_runs(path)
+
+
 def test_an_inventory_with_no_run_in_the_window_names_the_file_and_its_years(tmp_path):
     # found by the tests above: "no model of 2013-2025 can enter the run", no file named
     path = tmp_path / "inventory.csv"

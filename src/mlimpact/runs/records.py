@@ -400,11 +400,27 @@ def _setup_values(source, line, row, columns, hardware, chips, hours, numbers):
         values["run", "energy_kwh"] = numbers["energy_kwh"]
     for column in columns:
         if column in ROW_KEYS and _cell(row, column):
-            key, value = check_value(
-                f"{source} line {line}, column {column}", column, _cell(row, column)
-            )
+            where = f"{source} line {line}, column {column}"
+            key, value = check_value(where, column, _cell(row, column))
+            _check_stated_bounds(where, column, value)
             values[key] = value
     return values
+
+
+def _check_stated_bounds(where, key, value):
+    """A setup key's number within the range of the run fields it sets
+    (:data:`mlimpact.runs.table.FIELD_BOUNDS`), as a setup file's are: a date typed in the
+    cpus column (20240215 CPUs) reached the model, whose error named no file."""
+    from mlimpact.runs.runspec import _FIELDS_OF_KEY
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    for field in _FIELDS_OF_KEY.get(key, (key,)):
+        if field in FIELD_BOUNDS and out_of_bounds(field, value):
+            raise MlimpactError(
+                f"{where}: {value:g} is outside the accepted range {bounds_text(field)} "
+                "(docs/setup.md)"
+            )
 
 
 #: The earliest year of a run's date in an inventory: the first notable models of Epoch AI's
