@@ -172,17 +172,19 @@ class Evaluated:
         return y, out
 
 
-def evaluate_design(runs, bound, n, seed, kind="training"):
+def evaluate_design(runs, bound, n, seed, kind="training", plan=None):
     """The four evaluations of the budget's design on ``runs`` (a RunTable) bound to
     ``bound`` (:class:`Evaluated`): rows A and B of one Monte Carlo design, the imputation's
-    columns (:data:`IMPUTATION`) swapped between them."""
+    columns (:data:`IMPUTATION`) swapped between them. ``plan`` is
+    :func:`mlimpact.engine.propagate.stage_plan` of the runs and ``bound`` (made here if not
+    given)."""
     design = Design("mc", 2 * n, bound.n_columns, seed + _BUDGET_STREAM)
     u_a, u_b = design.uniforms(0, n), design.uniforms(n, 2 * n)
     imputed = np.array([p in IMPUTATION for p, _ in bound.columns], dtype=bool)
     mixed_a, mixed_b = u_a.copy(), u_b.copy()  # C_inputs: I from A; C_imputation: M from A
     mixed_a[:, imputed], mixed_b[:, imputed] = u_b[:, imputed], u_a[:, imputed]
 
-    plan = stage_plan(runs, bound)
+    plan = stage_plan(runs, bound) if plan is None else plan
 
     def run(u):
         return evaluate_rows(runs, bound, np.asfortranarray(u), kind=kind, plan=plan)
@@ -387,16 +389,36 @@ def budget_rows(evaluations, n):
     return rows
 
 
-def card_evaluations(catalogue, fit, n, seed, collected):
-    """The card claim's evaluations under one specification (its ``catalogue`` and ``fit``),
-    added to ``collected``."""
+@dataclass(frozen=True)
+class CardDesign:
+    """What the card claim's evaluations under one catalogue read (:func:`card_design`): the
+    priced cards' run table, their release dates [decimal years], the catalogue bound to them
+    and their stage plan; the same for every specification that shares the catalogue."""
+
+    runs: object
+    dates: np.ndarray
+    bound: object
+    plan: object
+
+
+def card_design(catalogue):
+    """The :class:`CardDesign` of the priced cards under ``catalogue``."""
     from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
 
     priced = [h for h in catalogue_gpus() if why_not_priced(h, "mixture") is None]
     runs, known = card_runs(priced, "mixture")
     dates = trends.decimal_years(np.array([h.release_date for h in priced], dtype="datetime64[D]"))
     bound = bind(catalogue, runs, list(runs.names), [""] * len(runs), known)
-    evaluated = evaluate_design(runs, bound, n, seed, kind="card")
+    return CardDesign(runs, dates, bound, stage_plan(runs, bound))
+
+
+def card_evaluations(catalogue, fit, n, seed, collected, design=None):
+    """The card claim's evaluations under one specification (its ``catalogue`` and ``fit``),
+    added to ``collected``; ``design`` is :func:`card_design` of the catalogue (made here if
+    not given; ``catalogue`` is then not read)."""
+    design = card_design(catalogue) if design is None else design
+    runs, dates = design.runs, design.dates
+    evaluated = evaluate_design(runs, design.bound, n, seed, kind="card", plan=design.plan)
     method = "huber" if fit == "huber" else "ols"
     for criterion in IMPACT_CRITERIA:
         statistic = slope_statistic(dates, card_index(criterion), method)

@@ -40,8 +40,9 @@ from mlimpact.quantities import (
 from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
 from mlimpact.study.coverage import coverage
 from mlimpact.study.options import (
+    Catalogues,
     StudyOptions,
-    catalogue_of,
+    content_key,
     dataset_of,
     records_of,
     validate_options,
@@ -231,7 +232,8 @@ def _card_point(summary):
     )
 
 
-def _scenario(name, options, progress, client=None, records=None):
+def _scenario(name, options, progress, client=None, records=None, catalogues=None):
+    catalogues = Catalogues() if catalogues is None else catalogues
     runs = scenario_runs(name, dataset_of(options, records), options.low_carbon_country)
     dates = trends.decimal_years(runs.dates)
     compute = runs.runs.column("training_compute")
@@ -247,8 +249,7 @@ def _scenario(name, options, progress, client=None, records=None):
             for name, transform in series.items()
             if not name.endswith("_production_share")
         }
-    catalogue = catalogue_of(options, {}, runs)
-    bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes)
+    bound = catalogues.bound(options, runs)
     summary, slopes, intercepts, stats = _propagate_trends(
         runs.runs,
         bound,
@@ -278,12 +279,13 @@ def _only(keep, transform, samples):
     return np.where(keep, transform(samples), np.nan)
 
 
-def _cards(options, progress, client=None):
+def _cards(options, progress, client=None, catalogues=None):
     priced = [h for h in catalogue_gpus() if why_not_priced(h, "mixture") is None]
     runs, known = card_runs(priced, "mixture")
     dates = trends.decimal_years(np.array([h.release_date for h in priced], dtype="datetime64[D]"))
     series = {c: _log(card_index(c)) for c in IMPACT_CRITERIA}
-    bound = bind(catalogue_of(options, {}), runs, list(runs.names), [""] * len(runs), known)
+    catalogue = (Catalogues() if catalogues is None else catalogues).catalogue(options)
+    bound = bind(catalogue, runs, list(runs.names), [""] * len(runs), known)
     summary, slopes, intercepts, stats = _propagate_trends(
         runs, bound, dates, series, options, progress, client, "card", False, _card_point
     )
@@ -345,18 +347,20 @@ def run_study(options, progress=None, client=None, stages=None):
     # with an empty numba cache the first chunk of the cards compiles the kernels: the bar
     # names that until the chunk is done
     stages.start("compiling" if "compiling" in stages else "cards")
-    card_result = _cards(options, stages.step("cards"), client)
+    # the catalogues and bindings every stage below shares (made once each)
+    catalogues = Catalogues()
+    card_result = _cards(options, stages.step("cards"), client, catalogues)
     records, models_sha256 = records_of(options)
     scenarios = {}
     for name in options.scenarios:
         stages.start(name)
-        scenarios[name] = _scenario(name, options, stages.step(name), client, records)
+        scenarios[name] = _scenario(name, options, stages.step(name), client, records, catalogues)
     trend_rows = _trend_rows(card_result, scenarios)
     driven = None
     if "baseline" in scenarios:
         driven, driver_rows = _driver_trends(scenarios["baseline"], options)
         trend_rows += driver_rows
-    levels = scenario_levels(options, scenarios)
+    levels = scenario_levels(options, scenarios, catalogues)
     claims = _claims_rows(trend_rows, scenarios) + level_rows(levels)
     sensitivity_result = None
     if options.sensitivity_samples:
@@ -372,12 +376,12 @@ def run_study(options, progress=None, client=None, stages=None):
     checked = None
     if options.validate and "baseline" in scenarios:
         stages.start("validation")
-        checked = _validate_baseline(options, scenarios["baseline"], records, client)
+        checked = _validate_baseline(options, scenarios["baseline"], records, client, catalogues)
     specified = budgets = None
     if options.specifications:
         stages.start("specifications")
         specified, budgets = _evaluate_specifications(
-            options, claims, scenarios, records, stages.step("specifications")
+            options, claims, scenarios, records, stages.step("specifications"), catalogues
         )
     unfit = _unfit_trends(scenarios, options.window)
     set_verdicts(claims, unfit)
@@ -493,19 +497,21 @@ def _claims_rows(trend_rows, scenarios):
     return claims
 
 
-def scenario_levels(options, scenarios):
+def scenario_levels(options, scenarios, catalogues=None):
     """Scenario -> criterion -> (per-sample sum over every run, per-sample sums per
     publication year (sample, year)), every scenario on draws common with the baseline's
     (:mod:`mlimpact.study.levels`), and ``"years"`` -> the years; None without a baseline
-    and another scenario."""
+    and another scenario. ``catalogues`` (:class:`mlimpact.study.options.Catalogues`) holds
+    the scenarios' bindings made already."""
     from mlimpact.study import levels
 
     if "baseline" not in scenarios or len(scenarios) < 2:
         return None
+    catalogues = Catalogues() if catalogues is None else catalogues
     runs = {name: result.notable for name, result in scenarios.items()}
-    catalogues = {name: catalogue_of(options, {}, r) for name, r in runs.items()}
+    bounds = {name: catalogues.bound(options, r) for name, r in runs.items()}
     dates = {name: result.dates for name, result in scenarios.items()}
-    out = levels.scenario_sums(runs, catalogues, options.samples, options.seed, dates)
+    out = levels.scenario_sums(runs, None, options.samples, options.seed, dates, bounds)
     out["years"] = np.unique(np.floor(scenarios["baseline"].dates).astype(int))
     return out
 
@@ -559,7 +565,7 @@ def _sensitivity_indices(options, records, client, progress=None):
     )
 
 
-def _validate_baseline(options, baseline, records, client):
+def _validate_baseline(options, baseline, records, client, catalogues=None):
     """The comparison of published footprints with the baseline's intervals
     (:func:`mlimpact.study.validation.validate`)."""
     from mlimpact.study.validation import validate
@@ -567,7 +573,7 @@ def _validate_baseline(options, baseline, records, client):
     return validate(
         samples=options.samples,
         seed=options.seed,
-        catalogue=catalogue_of(options, {}),
+        catalogue=(Catalogues() if catalogues is None else catalogues).catalogue(options),
         chunk_size=options.chunk_size,
         runs=baseline.notable,
         client=client,
@@ -576,16 +582,22 @@ def _validate_baseline(options, baseline, records, client):
     )
 
 
-def claim_evaluations(options, specs, records=None, n=256, progress=None, built=None):
+def claim_evaluations(
+    options, specs, records=None, n=256, progress=None, built=None, catalogues=None
+):
     """Claim key (claim, criterion, scenario, quantity: as in the claims table) -> one
     ``(y, pairs)`` per specification of ``specs`` (:func:`mlimpact.study.budget.combine`'s
     input), for the claims of the scenarios in ``options``, ``n`` rows per specification.
     ``built`` maps (:func:`mlimpact.study.budget.dataset_key`, scenario) to runs already
     built (the main job's); the runs of each dataset are built once for every specification
-    that shares it."""
+    that shares it, and their catalogue and binding once for every specification that also
+    shares the ``[uncertainty]`` section (``catalogues``, a
+    :class:`mlimpact.study.options.Catalogues`, may hold the main job's)."""
     from mlimpact.study import budget, specifications
 
     collected, built = {}, dict(built or {})
+    catalogues = Catalogues() if catalogues is None else catalogues
+    cards = {}  # (power model, section) -> the cards' design inputs (budget.card_design)
     scenarios = [s for s in options.scenarios if s in budget.CLAIM_SCENARIOS]
     for k, spec in enumerate(specs):
         spec_options = specifications.options_of(options, spec, n)
@@ -595,25 +607,33 @@ def claim_evaluations(options, specs, records=None, n=256, progress=None, built=
             if key not in built:
                 built[key] = scenario_runs(scenario, dataset, options.low_carbon_country)
             runs = built[key]
-            catalogue = catalogue_of(spec_options, {}, runs)
-            bound = budget.bound_of(runs, catalogue)
-            evaluated = budget.evaluate_design(runs.runs, bound, n, budget.seed_of(options, k))
+            evaluated = budget.evaluate_design(
+                runs.runs,
+                catalogues.bound(spec_options, runs),
+                n,
+                budget.seed_of(options, k),
+                plan=catalogues.plan(spec_options, runs),
+            )
             statistics = budget.scenario_statistics(scenario, runs, spec_options.fit)
             for claim, statistic in statistics.items():
                 collected.setdefault(claim, []).append(evaluated.pairs(statistic))
+        card_key = (spec_options.power, content_key(spec_options.uncertainty))
+        if card_key not in cards:
+            cards[card_key] = budget.card_design(catalogues.catalogue(spec_options))
         budget.card_evaluations(
-            catalogue_of(spec_options, {}),
+            None,
             spec_options.fit,
             n,
             budget.seed_of(options, k),
             collected,
+            design=cards[card_key],
         )
         if progress is not None:
             progress(k + 1, len(specs))
     return collected
 
 
-def _evaluate_specifications(options, claims, scenarios, records, progress):
+def _evaluate_specifications(options, claims, scenarios, records, progress, catalogues=None):
     """The claims under every specification (:mod:`mlimpact.study.specifications`) and the
     variance budget of each claim (:mod:`mlimpact.study.budget`), from one design per
     specification; sets each claim's ``robustness`` and its interval over the
@@ -628,7 +648,7 @@ def _evaluate_specifications(options, claims, scenarios, records, progress):
     key = budget.dataset_key(dataset_of(options, records))
     built = {(*key, name): result.notable for name, result in scenarios.items()}
     evaluations = claim_evaluations(
-        options, specs, records, options.specification_samples, progress, built
+        options, specs, records, options.specification_samples, progress, built, catalogues
     )
     specified = budget.specification_rows(evaluations, specs, base)
     shares = specifications.robustness(specified)

@@ -38,15 +38,18 @@ def aligned_uniforms(base_columns, u_base, columns, seed):
 QUANTITIES = [training_index(criterion) for criterion in CRITERIA]
 
 
-def scenario_sums(runs, catalogues, n, seed, dates):
+def scenario_sums(runs, catalogues, n, seed, dates, bounds=None):
     """Per scenario, :func:`sums` of its runs' quantities on draws common with the baseline's
     (:func:`aligned_uniforms`), one scenario's samples in memory at a time (only the
     :data:`QUANTITIES` read). ``runs``, ``catalogues`` and ``dates`` map a scenario name to its
-    NotableRuns, catalogue and publication dates; the baseline is ``"baseline"``."""
-    bounds = {
-        name: bind(catalogues[name], r.runs, r.hardware, r.countries, r.known, r.classes)
-        for name, r in runs.items()
-    }
+    NotableRuns, catalogue and publication dates; the baseline is ``"baseline"``. ``bounds``
+    maps a scenario to its runs bound to its catalogue already (then ``catalogues`` is not
+    read)."""
+    if bounds is None:
+        bounds = {
+            name: bind(catalogues[name], r.runs, r.hardware, r.countries, r.known, r.classes)
+            for name, r in runs.items()
+        }
     base = bounds["baseline"]
     u_base = Design("mc", n, base.n_columns, seed + _LEVELS_STREAM).uniforms(0, n)
     out = {}

@@ -166,17 +166,81 @@ def catalogue_of(options, extra, runs=None):
     """The default catalogue with the ``extra`` parameters and those of ``runs``
     (:func:`mlimpact.uncertainty.catalogue.with_runs`, if given), amended by the options'
     ``[uncertainty]`` section."""
-    from mlimpact.uncertainty.catalogue import (
-        apply_uncertainty,
-        default_catalogue,
-        merge_catalogue,
-        with_runs,
-    )
+    from mlimpact.uncertainty.catalogue import apply_uncertainty
 
-    catalogue = merge_catalogue(default_catalogue(options.power), extra, options.power)
-    if runs is not None:
-        catalogue = with_runs(catalogue, runs)
+    catalogue = _runs_catalogue(options.power, extra, runs)
     return apply_uncertainty(catalogue, options.uncertainty, source="[uncertainty]")
+
+
+def _runs_catalogue(power, extra, runs):
+    """:func:`catalogue_of` before the ``[uncertainty]`` section."""
+    from mlimpact.uncertainty.catalogue import default_catalogue, merge_catalogue, with_runs
+
+    catalogue = merge_catalogue(default_catalogue(power), extra, power)
+    return catalogue if runs is None else with_runs(catalogue, runs)
+
+
+class Catalogues:
+    """The catalogues of one study (:func:`catalogue_of` without ``extra``) and their bindings
+    to runs, each made once per distinct (runs, power model, ``[uncertainty]`` section): a
+    study asks for the same ones for its scenarios, their levels, the validation and every
+    specification that shares the runs. The runs are told apart by identity (the entry holds
+    them, so that their id is not reused), the section by its content; a catalogue is handed
+    out as a new dict (the parameters are frozen), a binding and a plan as they are (nothing
+    writes to them). Make one per study: nothing is kept between studies."""
+
+    def __init__(self):
+        self._with_runs = {}  # (id(runs), power) -> (runs, catalogue before the section)
+        self._made = {}  # (id(runs), power, section) -> [runs, catalogue, bound, plan]
+
+    def _made_of(self, options, runs):
+        key = (id(runs), options.power, content_key(options.uncertainty))
+        made = self._made.get(key)
+        if made is None:
+            from mlimpact.uncertainty.catalogue import apply_uncertainty
+
+            source = self._with_runs.get(key[:2])
+            if source is None:
+                source = self._with_runs[key[:2]] = (runs, _runs_catalogue(options.power, {}, runs))
+            catalogue = apply_uncertainty(source[1], options.uncertainty, source="[uncertainty]")
+            made = self._made[key] = [runs, catalogue, None, None]
+        return made
+
+    def catalogue(self, options, runs=None):
+        """:func:`catalogue_of` ``(options, {}, runs)``."""
+        return dict(self._made_of(options, runs)[1])
+
+    def bound(self, options, runs):
+        """The catalogue of ``runs`` (NotableRuns) bound to them
+        (:func:`mlimpact.uncertainty.binding.bind`)."""
+        made = self._made_of(options, runs)
+        if made[2] is None:
+            from mlimpact.uncertainty.binding import bind
+
+            made[2] = bind(
+                made[1], runs.runs, runs.hardware, runs.countries, runs.known, runs.classes
+            )
+        return made[2]
+
+    def plan(self, options, runs):
+        """:func:`mlimpact.engine.propagate.stage_plan` of ``runs`` and :meth:`bound`."""
+        made = self._made_of(options, runs)
+        if made[3] is None:
+            from mlimpact.engine.propagate import stage_plan
+
+            made[3] = stage_plan(runs.runs, self.bound(options, runs))
+        return made[3]
+
+
+def content_key(value):
+    """A hashable key of a TOML-like value (dicts, lists, scalars) that tells apart what
+    :func:`catalogue_of` could tell apart: the order of a dict's entries, types, and floats by
+    their repr (-0.0 is not 0.0)."""
+    if isinstance(value, dict):
+        return ("dict", tuple((repr(k), content_key(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(content_key(v) for v in value))
+    return (type(value).__qualname__, repr(value))
 
 
 #: The Python types each kind of option field accepts (a list for a tuple, from the API).

@@ -25,6 +25,7 @@ References
 
 import math
 from functools import cache
+from types import MappingProxyType
 
 import numpy as np
 
@@ -60,16 +61,25 @@ def node_parameters(node_nm):
     range [1/cm2] of a process node [nm]."""
     if not (isinstance(node_nm, (int, float)) and math.isfinite(node_nm) and node_nm > 0):
         raise MlimpactError(f"process node must be a positive number of nm (got {node_nm!r})")
+    return dict(_node_parameters(float(node_nm)))  # a copy: callers may amend their dict
+
+
+@cache
+def _node_parameters(node_nm):
+    """:func:`node_parameters` of a checked node [nm], read-only: computed once per node (every
+    accelerator of every run asks for its node's)."""
     table = node_table()
     with_d0 = ~np.isnan(table["d0_low_per_cm2"])
     nearest = int(np.argmin(np.abs(table["node_nm"][with_d0] - node_nm)))
-    return {
-        "epa": _interpolate(node_nm, "epa_kwh_per_cm2"),
-        "gpa_95": _interpolate(node_nm, "gpa95_kgco2eq_per_cm2"),
-        "gpa_99": _interpolate(node_nm, "gpa99_kgco2eq_per_cm2"),
-        "defect_density_low": float(table["d0_low_per_cm2"][with_d0][nearest]),
-        "defect_density_high": float(table["d0_high_per_cm2"][with_d0][nearest]),
-    }
+    return MappingProxyType(
+        {
+            "epa": _interpolate(node_nm, "epa_kwh_per_cm2"),
+            "gpa_95": _interpolate(node_nm, "gpa95_kgco2eq_per_cm2"),
+            "gpa_99": _interpolate(node_nm, "gpa99_kgco2eq_per_cm2"),
+            "defect_density_low": float(table["d0_low_per_cm2"][with_d0][nearest]),
+            "defect_density_high": float(table["d0_high_per_cm2"][with_d0][nearest]),
+        }
+    )
 
 
 @cache

@@ -128,6 +128,8 @@ class HardwareTable:
         self.rows = tuple(rows)
         self._exact = {}
         self._stripped = {}
+        #: Name -> the row :meth:`find` found for it (every run looks its accelerators up).
+        self._found = {}
         for index, hardware in enumerate(self.rows):
             for label in (hardware.name, *hardware.aliases):
                 key = normalize_name(label)
@@ -154,7 +156,15 @@ class HardwareTable:
 
     def find(self, name, field="gpu"):
         """The hardware called ``name``; an unknown name raises with the closest names."""
-        key = normalize_name(str(name))
+        text = str(name)
+        found = self._found.get(text)
+        if found is None:
+            found = self._found[text] = self._lookup(text, name, field)
+        return found
+
+    def _lookup(self, text, name, field):
+        """:meth:`find` of a name not yet found (``text``: the name as a string)."""
+        key = normalize_name(text)
         for index, candidates in ((self._exact, key), (self._stripped, _strip_manufacturer(key))):
             found = index.get(candidates, set())
             if len(found) == 1:

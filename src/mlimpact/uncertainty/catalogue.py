@@ -12,6 +12,8 @@ them to the runs of a run table.
 import math
 import warnings
 from dataclasses import dataclass, replace
+from functools import cache
+from types import MappingProxyType
 
 from mlimpact._io import load_toml
 from mlimpact.errors import MlimpactError, check_path
@@ -355,9 +357,18 @@ def default_catalogue(power_model="mlca"):
         raise MlimpactError(
             f"power model must be one of {', '.join(POWER_MODELS)} (got {power_model!r})"
         )
+    return dict(_default_catalogue(power_model))  # a new dict: callers amend theirs
+
+
+@cache
+def _default_catalogue(power_model):
+    """:func:`default_catalogue` of a known power model, read-only: parsed and checked once
+    (a study asks for it for every scenario and specification). Its parameters are frozen."""
     parameters = parse_parameters(dict(catalogue_document()), source=SOURCE)
     check_sources(catalogue_document(), SOURCE)
-    return {name: p for name, p in parameters.items() if p.power_model in (None, power_model)}
+    return MappingProxyType(
+        {name: p for name, p in parameters.items() if p.power_model in (None, power_model)}
+    )
 
 
 def check_sources(document, source=SOURCE):
