@@ -94,9 +94,10 @@ def fit_slopes(t, y, weights=None, method="ols"):
         shape = y.shape
         w = np.ones((1, t.size))
     else:
-        shape = np.broadcast_shapes(y.shape, np.shape(weights))
-        w = np.broadcast_to(np.asarray(weights, dtype=np.float64), shape).reshape(-1, t.size)
-    rows = np.broadcast_to(y, shape).reshape(-1, t.size)
+        weights = np.asarray(weights, dtype=np.float64)
+        shape = np.broadcast_shapes(y.shape, weights.shape)
+        w = _broadcast(weights, shape).reshape(-1, t.size)
+    rows = _broadcast(y, shape).reshape(-1, t.size)
     slope, intercept = np.empty(rows.shape[0]), np.empty(rows.shape[0])
     iterations = HUBER_ITERATIONS if method == "huber" else 0
     _fit_rows(
@@ -133,6 +134,13 @@ def _least_squares_row(t, y, w, used, huber):
         return np.nan, np.nan
     slope = covariance / variance
     return slope, y_mean - slope * t_mean
+
+
+def _broadcast(array, shape):
+    """``array`` broadcast to ``shape``; itself where it has that shape already (a broadcast
+    view is read-only, which :func:`_writable` then copies: a copy of the bootstrap weights
+    and of the ordinates at every fit)."""
+    return array if array.shape == tuple(shape) else np.broadcast_to(array, shape)
 
 
 def _writable(array):
