@@ -16,8 +16,26 @@ from mlimpact.study.scenarios import REGISTRY, scenario_of
 
 
 def _subplots(figsize, *args, **kwargs):
-    figure = Figure(figsize=figsize)
+    figure = _figure(figsize)
     return figure, figure.subplots(*args, **kwargs)
+
+
+def _figure(figsize):
+    """A figure laid out by tight_layout as it is drawn (its subplots, their labels, titles
+    and legends fit the figure), at the dpi it is saved at: the layout and the drawing measure
+    each text once, with the same renderer, and the figure is saved at its size
+    (:func:`mlimpact.render.files.save_figure`), not cropped by a third measurement.
+
+    The rect of the layout is None, the whole figure: a rect, even (0, 0, 1, 1), measures the
+    subplots twice, as ``tight_layout(rect=...)`` does; a figure with a legend below its panels
+    sets one (``figure.get_layout_engine().set(rect=...)``)."""
+    from matplotlib.layout_engine import TightLayoutEngine
+
+    return Figure(figsize=figsize, dpi=FIGURE_DPI, layout=TightLayoutEngine(rect=None))
+
+
+#: Resolution of the figures, as they are drawn and saved.
+FIGURE_DPI = 150
 
 
 #: One colour per production model, the same in every figure.
@@ -118,7 +136,6 @@ def card_timeline(rows, criterion="gwp", unit="kg CO2eq"):
         frameon=False,
         fontsize=9,
     )
-    figure.tight_layout()
     return figure
 
 
@@ -222,7 +239,6 @@ def _finish_trend(figure, axis, title, xlabel, ylabel):
     axis.grid(True, which="major", alpha=0.3)
     _plain_log_ticks(axis.yaxis)
     axis.legend(loc="upper left", frameon=False)
-    figure.tight_layout()
     return figure
 
 
@@ -235,24 +251,26 @@ def scenario_figure(rows):
         scenario_colour(name)  # an unknown scenario is an error, not left out
     scenarios = [s for s in (*REGISTRY, "cards") if s in named]
     width = 0.8 / max(len(scenarios), 1)
+    first = {}  # the row of each scenario and criterion (the first, if several)
+    for r in rows:
+        first.setdefault((r["scenario"], r["criterion"]), r)
     for k, scenario in enumerate(scenarios):
-        for i, criterion in enumerate(criteria):
-            match = [r for r in rows if r["scenario"] == scenario and r["criterion"] == criterion]
-            if not match:
-                continue
-            r = match[0]
-            x = i + (k - (len(scenarios) - 1) / 2) * width
-            axis.errorbar(
-                [x],
-                [r["estimate"]],
-                yerr=[[r["estimate"] - r["low"]], [r["high"] - r["estimate"]]],
-                fmt="o",
-                capsize=4,
-                color=scenario_colour(scenario),
-                label=(REGISTRY[scenario].label if scenario in REGISTRY else scenario)
-                if i == 0
-                else None,
-            )
+        # one errorbar per scenario (its criteria): one set of artists, not one per point
+        shown = [(i, first[scenario, c]) for i, c in enumerate(criteria) if (scenario, c) in first]
+        if not shown:
+            continue
+        axis.errorbar(
+            [i + (k - (len(scenarios) - 1) / 2) * width for i, _ in shown],
+            [r["estimate"] for _, r in shown],
+            yerr=[
+                [r["estimate"] - r["low"] for _, r in shown],
+                [r["high"] - r["estimate"] for _, r in shown],
+            ],
+            fmt="o",
+            capsize=4,
+            color=scenario_colour(scenario),
+            label=REGISTRY[scenario].label if scenario in REGISTRY else scenario,
+        )
     axis.axhline(1.0, color="grey", lw=1, ls="--")
     axis.set_xticks(range(len(criteria)))
     axis.set_xticklabels([PROSE[c] for c in criteria])
@@ -261,7 +279,6 @@ def scenario_figure(rows):
     axis.grid(True, axis="y", alpha=0.3)
     axis.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
     axis.set_xlabel("criterion")
-    figure.tight_layout()
     return figure
 
 
@@ -345,7 +362,7 @@ def sensitivity_figure(
         frameon=False,
     )
     figure.suptitle(title, fontsize=10)
-    figure.tight_layout(rect=(0, 0.05, 1, 1))
+    figure.get_layout_engine().set(rect=(0, 0.05, 1, 1))  # the legend below the panels
     return figure
 
 
@@ -428,7 +445,6 @@ def validation_figure(rows):
             handles=_validation_handles(selected), loc="upper left", fontsize=7, frameon=False
         )
     figure.suptitle("Published footprints against our intervals")
-    figure.tight_layout()
     return figure
 
 
@@ -481,8 +497,8 @@ def specification_figure(rows, claim="impacts_grow", scenario="baseline"):
     selected = [r for r in rows if r["claim"] == claim and r["scenario"] == scenario]
     criteria = list(dict.fromkeys(r["criterion"] for r in selected))
     options = [(axis, option) for axis, values in AXES.items() for option in values]
-    figure = Figure(figsize=(3.2 * max(len(criteria), 1) + 2.2, 7.0))
-    grid = figure.add_gridspec(2, max(len(criteria), 1), height_ratios=(1.1, 1.0), hspace=0.08)
+    figure = _figure((2.8 * max(len(criteria), 1) + 1.6, 7.0))
+    grid = figure.add_gridspec(2, max(len(criteria), 1), height_ratios=(1.1, 1.0))
     for k, criterion in enumerate(criteria):
         mine = sorted(
             (r for r in selected if r["criterion"] == criterion), key=lambda r: r["estimate"]
@@ -507,10 +523,15 @@ def specification_figure(rows, claim="impacts_grow", scenario="baseline"):
         top.set_title(PROSE.get(criterion, criterion), fontsize=10)
         top.grid(True, axis="y", alpha=0.3)
         top.tick_params(labelbottom=False)
-        for i, row in enumerate(mine):
-            for j, (axis, option) in enumerate(options):
-                if row[axis] == option:
-                    bottom.plot(i, j, "s", ms=4, color="#333333")
+        # the choices of every specification as one line of markers (a line per dot cost
+        # hundreds of artists to lay out and draw)
+        chosen = [
+            (i, j)
+            for i, row in enumerate(mine)
+            for j, (axis, option) in enumerate(options)
+            if row[axis] == option
+        ]
+        bottom.plot([i for i, _ in chosen], [j for _, j in chosen], "s", ms=4, color="#333333")
         bottom.set_yticks(range(len(options)))
         bottom.set_ylim(len(options) - 0.5, -0.5)
         bottom.set_xticks(x)
@@ -559,7 +580,6 @@ def levels_figure(levels, criteria=("energy", "gwp")):
         axis.grid(True, which="major", alpha=0.3)
         axis.legend(loc="upper left", frameon=False, fontsize=8)
     figure.suptitle("Yearly totals per scenario (median, 95 % band; common draws)")
-    figure.tight_layout()
     return figure
 
 
@@ -578,7 +598,7 @@ def budget_figure(rows):
     imputation, dataset, specification, interactions; a negative estimate, sampling noise
     around 0, is drawn as 0)."""
     labels = [_budget_label(r) for r in rows]
-    figure, axis = _subplots((9.0, 0.32 * max(len(rows), 4) + 1.6), 1, 1)
+    figure, axis = _subplots((10.5, 0.32 * max(len(rows), 4) + 1.6), 1, 1)
     y = np.arange(len(rows))
     left = np.zeros(len(rows))
     for source, colour in BUDGET_COLOURS.items():
@@ -634,5 +654,5 @@ def calibration_figure(inputs, prior_weights, posterior_weights, labels=None):
     handles, names_ = axes[0][0].get_legend_handles_labels()
     figure.legend(handles, names_, loc="lower center", ncol=2, fontsize=8, frameon=False)
     figure.suptitle("Calibrated inputs: prior and posterior (weighted samples)", fontsize=10)
-    figure.tight_layout(rect=(0, 0.05, 1, 1))
+    figure.get_layout_engine().set(rect=(0, 0.05, 1, 1))  # the legend below the panels
     return figure
