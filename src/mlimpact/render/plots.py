@@ -7,9 +7,11 @@ reference.
 """
 
 import datetime as dt
+import re
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatterSciNotation
 
 from mlimpact.quantities import CRITERIA, LABELS, PROSE
 from mlimpact.study.scenarios import REGISTRY, scenario_of
@@ -45,6 +47,34 @@ MODEL_LABELS = {
     "act": "ACT (fab energy, gases, yield)",
     "mixture": "mixture of both",
 }
+
+
+class _PowerFormatter(LogFormatterSciNotation):
+    """matplotlib's labels of a log axis (10^5, 2x10^5) with the powers in Unicode superscripts
+    rather than mathtext: the same text, but mathtext is parsed again for every figure (each
+    renderer's parser caches its own), some 50 parses and 0.2 s in the main job's figures."""
+
+    _superscripts = str.maketrans(
+        "-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+    )
+
+    def __call__(self, x, pos=None):
+        label = super().__call__(x, pos)
+        math = re.fullmatch(r"\$\\mathdefault\{(.*)\}\$", label)
+        if math is None:
+            return label
+        text = math[1].replace(r"\times", "\N{MULTIPLICATION SIGN}")
+        text = re.sub(r"\^\{(-?\d+)\}", lambda power: power[1].translate(self._superscripts), text)
+        return re.sub("^-", "\N{MINUS SIGN}", text)
+
+
+def _log_scale(axes, *which):
+    """A log scale on the axes' ``which`` ("x", "y"), labelled by :class:`_PowerFormatter`."""
+    for name in which:
+        getattr(axes, f"set_{name}scale")("log")
+        axis = getattr(axes, f"{name}axis")
+        axis.set_major_formatter(_PowerFormatter(10))
+        axis.set_minor_formatter(_PowerFormatter(10, labelOnlyBase=False))
 
 
 def _plain_log_ticks(axis):
@@ -121,7 +151,7 @@ def card_timeline(rows, criterion="gwp", unit="kg CO2eq"):
             label=label,
             alpha=0.85,
         )
-    axis.set_yscale("log")
+    _log_scale(axis, "y")
     axis.set_xlabel("release date of the card")
     axis.set_ylabel(f"production {name} of one card [{unit}]")
     _plain_log_ticks(axis.yaxis)
@@ -232,7 +262,7 @@ def trend_figure(
 
 
 def _finish_trend(figure, axis, title, xlabel, ylabel):
-    axis.set_yscale("log")
+    _log_scale(axis, "y")
     axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
     axis.set_title(title)
@@ -435,8 +465,7 @@ def validation_figure(rows):
         values = [v for r in selected for v in (r["published"], r["low"], r["high"])]
         ends = [min(values) / 2, max(values) * 2]
         axis.plot(ends, ends, color="grey", lw=1, ls="--")
-        axis.set_xscale("log")
-        axis.set_yscale("log")
+        _log_scale(axis, "x", "y")
         axis.grid(True, which="major", alpha=0.3)
         if max(values) / min(values) < 100:
             _plain_log_ticks(axis.xaxis)
@@ -572,7 +601,7 @@ def levels_figure(levels, criteria=("energy", "gwp")):
             drawn.append((name, median))
             axis.fill_between(years, low, high, color=colour, alpha=0.15)
             axis.plot(years, median, style, color=colour, ms=3, label=label)
-        axis.set_yscale("log")
+        _log_scale(axis, "y")
         axis.set_xlabel("publication year")
         axis.set_ylabel(
             f"{PROSE.get(criterion, criterion)} of the year's models [{UNITS[criterion]}]"
