@@ -1,10 +1,15 @@
 """Figures: readable tick labels on log axes."""
 
+import re
+
 import numpy as np
 import pytest
 
 from mlimpact.errors import MlimpactError
 from mlimpact.render import plots
+
+SUPERSCRIPTS = "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+FROM_SUPERSCRIPTS = str.maketrans(SUPERSCRIPTS, "-0123456789")
 
 
 def _trend(values):
@@ -35,9 +40,47 @@ def test_a_narrow_log_axis_gets_plain_numbers_and_a_wide_one_powers_of_ten():
     xlabel, narrow = _labels(_trend(np.geomspace(40, 110, 30)))
     assert xlabel == "release date of the card"
     assert {"50", "100"} <= set(narrow)
-    assert not any("times" in label or "^" in label for label in narrow)
+    assert all(re.fullmatch(r"[0-9.]+", label) for label in narrow)
     _, wide = _labels(_trend(np.geomspace(1e3, 1e9, 30)))
-    assert wide and all("10^" in label for label in wide)
+    # powers of ten in Unicode superscripts (not mathtext, which every figure parsed again)
+    assert wide and all(re.fullmatch(f"10[{SUPERSCRIPTS}]+", label) for label in wide)
+    assert {"10\N{SUPERSCRIPT THREE}", "10\N{SUPERSCRIPT FIVE}"} <= set(wide)
+    _, small = _labels(_trend(np.geomspace(1e-9, 1e-3, 30)))
+    assert "10\N{SUPERSCRIPT MINUS}\N{SUPERSCRIPT FIVE}" in small
+
+
+def test_log_labels_are_matplotlibs_with_unicode_powers():
+    """The labels of a log axis are matplotlib's mathtext labels (the minor ones of a narrow
+    axis, 2x10^6, included) written in plain text with superscript powers."""
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    def as_mathtext(label):
+        label = re.sub(
+            f"([{SUPERSCRIPTS}]+)$", lambda p: "^{" + p[1].translate(FROM_SUPERSCRIPTS) + "}", label
+        )
+        label = label.replace("\N{MULTIPLICATION SIGN}", r"\times").replace("\N{MINUS SIGN}", "-")
+        return r"$\mathdefault{" + label + "}$"
+
+    figure = plots._figure((4, 3))
+    axes = figure.subplots()
+    axes.plot([2e6, 9e6], [1e-7, 3e-7])
+    plots._log_scale(axes, "x", "y")
+    for axis in (axes.xaxis, axes.yaxis):
+        for labels, locations, mathtext in (
+            (axis.get_majorticklabels, axis.get_majorticklocs, LogFormatterSciNotation(10)),
+            (
+                axis.get_minorticklabels,
+                axis.get_minorticklocs,
+                LogFormatterSciNotation(10, labelOnlyBase=False),
+            ),
+        ):
+            ours = [label.get_text() for label in labels()]
+            mathtext.set_axis(axis)
+            mathtext.set_locs(locations())
+            assert sum(bool(label) and "$" not in label for label in ours) >= 2
+            assert [as_mathtext(label) if label else "" for label in ours] == [
+                mathtext(x) for x in locations()
+            ]
 
 
 def _indices(values):
