@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from mlimpact._threads import one_blas_thread
 from mlimpact.engine import model
 from mlimpact.engine.propagate import DEFAULT_CHUNK_SIZE, propagate_setup
 from mlimpact.errors import (
@@ -189,6 +190,7 @@ def _states(setup, field):
     return field in setupfile.given_fields(setupfile.document_keys(setup.document))
 
 
+@one_blas_thread
 def estimate(
     setup: Setup | dict[str, Any] | str | Path | None = None,
     samples: int = 10_000,
@@ -352,6 +354,7 @@ class Study:
         return Path(folder)
 
 
+@one_blas_thread
 def run_study(samples: int = 2048, seed: int = 0, **options: Any) -> Study:
     """The main job (``mlimpact run``) without writing files: claims, trends and per-model
     results of the notable AI models.

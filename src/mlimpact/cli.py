@@ -11,6 +11,7 @@ import math
 import sys
 import warnings
 
+from mlimpact._threads import one_blas_thread
 from mlimpact._version import __version__
 from mlimpact.errors import MlimpactError
 from mlimpact.quantities import IMPACT_CRITERIA, UNITS
@@ -1421,7 +1422,7 @@ def main(argv=None):
 def _handle(args):
     """Run a parsed command; its exit status (errors as one line on stderr)."""
     try:
-        args.handler(args)
+        one_blas_thread(args.handler)(args)
     except MlimpactError as error:
         print(f"mlimpact: error: {_one_line(error)}", file=sys.stderr)
         return 2

@@ -43,6 +43,7 @@ import xarray as xr
 from numpy.typing import ArrayLike
 from scipy import special
 
+from mlimpact._threads import one_blas_thread
 from mlimpact.errors import MlimpactError, check_flag, check_number, check_whole
 from mlimpact.uncertainty import distributions
 from mlimpact.uncertainty.sampling import Design, SaltelliDesign
@@ -305,6 +306,7 @@ def _widest_interval(accumulator: SobolAccumulator, confidence: float) -> float:
     return 2 * float(np.nanmax(np.maximum(first_conf, total_conf)))
 
 
+@one_blas_thread
 def sobol(
     func: Callable[[dict[str, np.ndarray]], ArrayLike],
     parameters: Mapping[str, distributions.Distribution | Mapping[str, Any] | float],
