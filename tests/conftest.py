@@ -1,7 +1,17 @@
 import numpy as np
 import pytest
 
+from mlimpact._threads import _limits
 from mlimpact.runs.table import RunTable
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_blas_thread():
+    """The tests call the package's functions below its entry points: they run with the BLAS
+    threads held to one as the command line and the API do (mlimpact._threads)."""
+    with _limits():
+        yield
+
 
 #: The BERT_base reference run of MLCA (docs/methodology.md section 5), every field spelled out.
 BERT_BASE = dict(

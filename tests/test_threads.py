@@ -1,8 +1,11 @@
-"""The BLAS threads held to one while a command or an API entry point runs, and given back."""
+"""The BLAS threads held to one while a command or an API entry point runs, and given back.
+
+The suite runs with them held to one (conftest.py): each test here sets two first."""
 
 import argparse
 
-from threadpoolctl import threadpool_info
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from mlimpact import cli
 from mlimpact._threads import one_blas_thread
@@ -19,9 +22,15 @@ def _blas_threads():
     ]
 
 
+@pytest.fixture(autouse=True)
+def two_blas_threads():
+    with threadpool_limits(limits=2, user_api="blas"):
+        yield
+
+
 def test_one_blas_thread_holds_the_pools_to_one_and_gives_them_back():
     before = _blas_threads()
-    assert before  # numpy's BLAS is loaded
+    assert before and set(before) == {2}  # numpy's BLAS is loaded
     inside = one_blas_thread(_blas_threads)()
     assert inside == [1] * len(inside)
     assert _blas_threads() == before
