@@ -19,6 +19,7 @@ STAGES = {
     "errors": 0,
     "quantities": 0,
     "_config": 0,
+    "_threads": 0,
     "_io": 0,
     "_version": 0,
     "tables": 1,
