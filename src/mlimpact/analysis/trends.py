@@ -292,9 +292,11 @@ def bootstrap_weights(n_runs, start, stop, seed):
     """Counts of each run in the bootstrap resamples of samples start..stop-1, (sample, run)."""
     uniforms = Design("mc", stop, n_runs, seed + _BOOTSTRAP_SEED_OFFSET).uniforms(start, stop)
     picks = np.minimum((uniforms * n_runs).astype(np.int64), n_runs - 1)
-    counts = np.zeros((stop - start, n_runs))
-    np.add.at(counts, (np.arange(stop - start)[:, None], picks), 1.0)
-    return counts
+    # one count of every (sample, run) pick: bincount of the flat cell (np.add.at took 0.66 s
+    # of the main job's 137 calls)
+    cells = (np.arange(stop - start)[:, None] * n_runs + picks).ravel()
+    counts = np.bincount(cells, minlength=(stop - start) * n_runs)
+    return counts.reshape(stop - start, n_runs).astype(np.float64)
 
 
 def summarize(values, threshold=None, quantiles=(0.025, 0.5, 0.975)):
