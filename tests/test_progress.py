@@ -26,8 +26,10 @@ def test_stages_come_in_the_order_the_job_runs_them_and_share_the_whole_bar():
     ]
     assert sum(shares.values()) == pytest.approx(1)
     assert all(share > 0 for share in shares.values())
-    # the Sobol' analysis is the longest stage of the default run
-    assert max(shares, key=shares.get) == STAGE_LABELS["sensitivity"]
+    # the Sobol' analysis is the longest stage of the default run, once the kernels are
+    # compiled (their compilation takes longer still in a first run)
+    warm = study_stages(StudyOptions(), figures=True, compiling=False).shares()
+    assert max(warm, key=warm.get) == STAGE_LABELS["sensitivity"]
 
 
 def test_stages_follow_the_options():

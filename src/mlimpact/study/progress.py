@@ -16,19 +16,18 @@ from mlimpact._config import cached_on_disk
 from mlimpact.study.scenarios import REGISTRY
 
 #: Seconds each stage of ``mlimpact run`` took at the default options, numba's cache warm
-#: (2026-12-07, 2 cores shared with other jobs, so about 3.5 times the unloaded run of
-#: docs/performance.md: only the ratios matter, they give each stage its share of the bar).
-#: "compiling" is the extra time of the first kernel call with an empty cache (``estimate``
-#: of examples/bert_base.toml: 18.4 s cold, 2.1 s warm, under the same load); "scenario" is
-#: each scenario's; the Sobol' analysis reached N = 10,240 (:data:`SOBOL_BASE_POINTS`).
+#: (2026-12-07, 2 cores, load about 1.5, in-process stage timings: docs/performance.md; only
+#: the ratios matter, they give each stage its share of the bar). "compiling" is the extra
+#: time of the whole job with an empty cache (33.8 s cold, 21.0 s warm); "scenario" is each
+#: scenario's; the Sobol' analysis reached N = 10,240 (:data:`SOBOL_BASE_POINTS`).
 STAGE_SECONDS = {
-    "compiling": 16.0,
-    "cards": 0.8,
-    "scenario": 2.6,
-    "sensitivity": 121.0,
-    "validation": 3.1,
-    "specifications": 49.0,
-    "figures": 6.1,
+    "compiling": 12.8,
+    "cards": 0.36,
+    "scenario": 0.66,
+    "sensitivity": 9.9,
+    "validation": 0.74,
+    "specifications": 4.1,
+    "figures": 3.4,
 }
 
 #: What the progress bar shows during each stage (a scenario's label follows "scenario: ").
