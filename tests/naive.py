@@ -309,3 +309,81 @@ def fit_slopes(t, y, weights=None, huber=False, k=1.345, iterations=30):
         if done.all():
             break
     return slope, intercept
+
+
+def stage_plan(runs, apply_field, apply_mode, apply_column, variant_column):
+    """The fused kernel's stage plan (:func:`mlimpact.engine.kernels.montecarlo.stage_plan`)
+    built run by run in Python: a unit per distinct key of a run's inputs and columns (a dict
+    of byte strings), each run's applications by a loop over the applications. Returns the
+    plan's arrays in :class:`StagePlan`'s field order."""
+    from mlimpact.engine.kernels.montecarlo import BY_VARIANT, CARD_STAGE, HOST_STAGE
+    from mlimpact.engine.kernels.production import CARD_INPUTS
+    from mlimpact.engine.kernels.training import HOST_INPUTS, RUN_INPUTS
+    from mlimpact.runs.table import VARIANT, VARIANT_INDEX
+
+    applications, unit_run, unit_stage, unit_ptr, variant_columns = [], [], [], [0], []
+
+    def applications_of(r, fields):
+        chosen = [
+            a
+            for a in range(len(apply_field))
+            if apply_field[a] in fields
+            and (apply_column[a, r] >= 0 or variant_column[a, r].max(initial=-1) >= 0)
+        ]
+        chosen.sort(key=lambda a: apply_field[a] != VARIANT)  # the variant first
+        rows = []
+        for a in chosen:
+            if apply_column[a, r] >= 0:
+                rows.append((int(apply_field[a]), int(apply_mode[a]), int(apply_column[a, r])))
+            else:
+                rows.append(
+                    (int(apply_field[a]), int(apply_mode[a]) + BY_VARIANT, len(variant_columns))
+                )
+                variant_columns.append(variant_column[a, r])
+        return rows
+
+    def fields_of(inputs):
+        fields = set(int(f) for f in inputs)
+        uses_variant = bool(fields & set(int(f) for f in VARIANT_INDEX))
+        return fields | ({VARIANT} if uses_variant else set()), uses_variant
+
+    def group(stage, inputs):
+        fields, uses_variant = fields_of(inputs)
+        columns = sorted(fields)
+        relevant = [a for a in range(len(apply_field)) if apply_field[a] in fields]
+        unit_of_key, unit_of_run = {}, np.empty(len(runs), np.int64)
+        for r in range(len(runs)):
+            key = (
+                runs.values[r, columns].tobytes(),
+                apply_column[relevant, r].tobytes(),
+                variant_column[relevant, r].tobytes(),
+            )
+            if uses_variant:
+                key += (runs.variant_values[r].tobytes(), runs.variant_cdf[r].tobytes())
+            if key not in unit_of_key:
+                unit_of_key[key] = len(unit_run)
+                unit_run.append(r)
+                unit_stage.append(stage)
+                applications.extend(applications_of(r, fields))
+                unit_ptr.append(len(applications))
+            unit_of_run[r] = unit_of_key[key]
+        return unit_of_run
+
+    card_of_run = group(CARD_STAGE, CARD_INPUTS)
+    host_of_run = group(HOST_STAGE, HOST_INPUTS)
+    run_fields, _ = fields_of(RUN_INPUTS)
+    run_ptr = [len(applications)]
+    for r in range(len(runs)):
+        applications.extend(applications_of(r, run_fields))
+        run_ptr.append(len(applications))
+    as_array = lambda x: np.asarray(x, dtype=np.int64)  # noqa: E731
+    return (
+        as_array(applications).reshape(len(applications), 3),
+        as_array(variant_columns).reshape(len(variant_columns), runs.variant_cdf.shape[1]),
+        as_array(unit_run),
+        as_array(unit_stage),
+        as_array(unit_ptr),
+        card_of_run,
+        host_of_run,
+        as_array(run_ptr),
+    )

@@ -548,6 +548,47 @@ def test_runs_sharing_a_card_or_host_share_its_evaluation_and_equal_naive_numpy(
     fused_and_naive(runs, bound, 3000, seed=4, chunk_size=1000)
 
 
+@pytest.mark.parametrize("known_variant", [False, True])
+def test_stage_plan_equals_the_plan_built_run_by_run(known_variant):
+    """The whole-array stage plan (unit keys by np.unique of their bytes, applications by
+    one selection over every run) equals the run-by-run reference of tests/naive.py, on runs
+    that share cards and hosts, with variants drawn per run or known, and on the embedded
+    dataset."""
+    from mlimpact.runs import notable
+    from mlimpact.uncertainty.catalogue import default_catalogue, with_runs
+
+    runs = shared_hardware_runs()
+    known = np.zeros((len(runs), len(RUN_FIELDS)), bool)
+    known[:, RUN_FIELDS.index("variant")] = known_variant
+    cases = [(runs, bind_all(runs, known=known))]
+    if known_variant:
+        notable_runs = notable.build_runs((2019, 2021), location="evidence", power="evidence")
+        catalogue = with_runs(default_catalogue("evidence"), notable_runs)
+        cases.append(
+            (
+                notable_runs.runs,
+                bind(
+                    catalogue,
+                    notable_runs.runs,
+                    notable_runs.hardware,
+                    notable_runs.countries,
+                    notable_runs.known,
+                    notable_runs.classes,
+                ),
+            )
+        )
+    for table, bound in cases:
+        plan = stage_plan(table, bound).stages
+        reference = naive.stage_plan(
+            table, bound.apply_field, bound.apply_mode, bound.apply_column, bound.variant_column
+        )
+        for name, expected in zip(
+            [f.name for f in dataclasses.fields(plan)], reference, strict=True
+        ):
+            got = getattr(plan, name)
+            assert got.dtype == expected.dtype and np.array_equal(got, expected), name
+
+
 def test_a_card_sampled_per_run_is_not_shared():
     runs = shared_hardware_runs()
     known = np.zeros((len(runs), len(RUN_FIELDS)), bool)

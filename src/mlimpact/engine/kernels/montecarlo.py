@@ -498,71 +498,84 @@ def stage_plan(runs, apply_field, apply_mode, apply_column, variant_column):
     """The :class:`StagePlan` of a run table (:class:`mlimpact.runs.table.RunTable`) and of its
     bound applications (field, mode, column per run, and per variant of a run; column -1
     where none acts: :class:`mlimpact.uncertainty.binding.BoundParameters`)."""
-    applications, unit_run, unit_stage, unit_ptr, variant_columns = [], [], [], [0], []
+    # whether application a acts on run r (on its row or on one of its variants), (a, r)
+    acting = (apply_column >= 0) | (variant_column.max(axis=2, initial=-1) >= 0)
+    blocks, variant_blocks, n_variant_rows = [], [], 0
 
-    def applications_of(r, fields):
-        chosen = [
-            a
-            for a in range(len(apply_field))
-            if apply_field[a] in fields
-            and (apply_column[a, r] >= 0 or variant_column[a, r].max(initial=-1) >= 0)
-        ]
-        chosen.sort(key=lambda a: apply_field[a] != VARIANT)  # the variant first
-        rows = []
-        for a in chosen:
-            if apply_column[a, r] >= 0:
-                rows.append((int(apply_field[a]), int(apply_mode[a]), int(apply_column[a, r])))
-            else:  # per variant: the mode says so, the column is a row of variant_columns
-                rows.append(
-                    (int(apply_field[a]), int(apply_mode[a]) + BY_VARIANT, len(variant_columns))
-                )
-                variant_columns.append(variant_column[a, r])
-        return rows
+    def applications_of(members, fields):
+        """The (field, mode, column) rows of each run of ``members`` in turn, on ``fields``:
+        for each, the variant's application first, then the others in their order; a column
+        that depends on the variant is a new row of variant_columns. Returns the number of
+        rows of each run."""
+        nonlocal n_variant_rows
+        on = np.flatnonzero(np.isin(apply_field, list(fields)))
+        on = np.concatenate([on[apply_field[on] == VARIANT], on[apply_field[on] != VARIANT]])
+        members = np.asarray(members, dtype=np.int64)
+        chosen = acting[on][:, members].T  # (member, application), in each run's order
+        which, position = np.nonzero(chosen)
+        a, r = on[position], members[which]
+        column = apply_column[a, r]
+        per_variant = column < 0
+        mode = apply_mode[a] + np.where(per_variant, BY_VARIANT, 0)
+        column = np.where(per_variant, n_variant_rows + np.cumsum(per_variant) - 1, column)
+        blocks.append(np.stack([apply_field[a], mode, column], axis=1).astype(np.int64))
+        variant_blocks.append(variant_column[a[per_variant], r[per_variant]])
+        n_variant_rows += int(per_variant.sum())
+        return chosen.sum(axis=1)
 
     def fields_of(inputs):
         fields = set(int(f) for f in inputs)
         uses_variant = bool(fields & set(int(f) for f in VARIANT_INDEX))
         return fields | ({VARIANT} if uses_variant else set()), uses_variant
 
+    unit_run, unit_stage, unit_counts = [], [], []
+
     def group(stage, inputs):
         fields, uses_variant = fields_of(inputs)
         columns = sorted(fields)
         relevant = [a for a in range(len(apply_field)) if apply_field[a] in fields]
-        unit_of_key, unit_of_run = {}, np.empty(len(runs), np.int64)
-        for r in range(len(runs)):
-            key = (
-                runs.values[r, columns].tobytes(),
-                apply_column[relevant, r].tobytes(),
-                variant_column[relevant, r].tobytes(),
-            )
-            if uses_variant:
-                key += (runs.variant_values[r].tobytes(), runs.variant_cdf[r].tobytes())
-            if key not in unit_of_key:
-                unit_of_key[key] = len(unit_run)
-                unit_run.append(r)
-                unit_stage.append(stage)
-                applications.extend(applications_of(r, fields))
-                unit_ptr.append(len(applications))
-            unit_of_run[r] = unit_of_key[key]
+        n = len(runs)
+        parts = [
+            runs.values[:, columns],
+            apply_column[relevant].T,
+            variant_column[relevant].transpose(1, 0, 2).reshape(n, -1),
+        ]
+        if uses_variant:
+            parts += [runs.variant_values.reshape(n, -1), runs.variant_cdf]
+        # each run's key: the bytes of its inputs and of the columns acting on them (runs
+        # whose keys are equal bit for bit share a unit, numbered by their first run)
+        raw = np.concatenate(
+            [np.ascontiguousarray(part).view(np.uint8).reshape(n, -1) for part in parts], axis=1
+        )
+        keys = np.ascontiguousarray(raw).view(np.dtype((np.void, raw.shape[1]))).ravel()
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        order = np.argsort(first)
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        unit_of_run = (len(unit_run) + rank[inverse.ravel()]).astype(np.int64)
+        unit_run.extend(first[order].tolist())
+        unit_stage.extend([stage] * order.size)
+        unit_counts.extend(applications_of(first[order], fields))
         return unit_of_run
 
     card_of_run = group(CARD_STAGE, CARD_INPUTS)
     host_of_run = group(HOST_STAGE, HOST_INPUTS)
     run_fields, _ = fields_of(RUN_INPUTS)
-    run_ptr = [len(applications)]
-    for r in range(len(runs)):
-        applications.extend(applications_of(r, run_fields))
-        run_ptr.append(len(applications))
+    run_counts = applications_of(range(len(runs)), run_fields)
+    unit_ptr = np.concatenate([[0], np.cumsum(unit_counts, dtype=np.int64)])
     as_array = lambda x: np.asarray(x, dtype=np.int64)  # noqa: E731
+    width = runs.variant_cdf.shape[1]
     return StagePlan(
-        as_array(applications).reshape(len(applications), 3),
-        as_array(variant_columns).reshape(len(variant_columns), runs.variant_cdf.shape[1]),
+        np.concatenate(blocks).reshape(-1, 3),
+        np.concatenate(variant_blocks).astype(np.int64).reshape(n_variant_rows, width),
         as_array(unit_run),
         as_array(unit_stage),
-        as_array(unit_ptr),
+        unit_ptr.astype(np.int64),
         card_of_run,
         host_of_run,
-        as_array(run_ptr),
+        (unit_ptr[-1] + np.concatenate([[0], np.cumsum(run_counts, dtype=np.int64)])).astype(
+            np.int64
+        ),
     )
 
 
