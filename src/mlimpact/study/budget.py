@@ -36,11 +36,17 @@ O(1/n) of the centring) and exactly 0 for a source without effect, averaged with
 (1999) ``Var Y - mean((Y - C_g)^2) / 2``, precise for a dominant source, by the inverse of
 their estimated sampling variances.
 ``Var(Y | S)`` is the sample variance of ``Y`` and ``C`` together. Between specifications,
-``Var_S E[Y | S]`` is the variance of the specifications' means over
-the (equally weighted) set, less the sampling noise of those means,
-``(K - 1) / K^2 sum_s Var(Y | s) / m_s`` (``m_s`` evaluations of the mean); each
-specification draws its own rows, so that those noises are independent. The shares are each
-term over ``Var Y``; the interactions are what the first-order terms leave (within
+``Var_S E[Y | S]`` is the variance of the specifications' means over the (equally weighted)
+set, less the sampling noise of that variance,
+``(1/K) sum_s c_ss - (1/K^2) sum_{s,t} c_st`` with ``c_st`` the covariance of the means of
+specifications s and t (``c_ss = Var(Y | s) / m_s``, ``m_s`` evaluations of the mean).
+Every specification draws the same numbers for the same input (common random numbers: a
+column's uniforms are addressed by its parameter and member, :func:`parameter_ids`), so
+that specifications differ by their choices and not by their draws; ``c_st`` is estimated
+from the rows the two share (with independent draws it is 0 and the correction is
+``(K - 1) / K^2 sum_s c_ss``). Specifications with the same runs and catalogue (those that
+change the fit alone) then have the same evaluations, made once. The shares are each term
+over ``Var Y``; the interactions are what the first-order terms leave (within
 specifications), so the shares add up to 1.
 
 The pooled ``Y`` of every specification is also the claim's distribution over
@@ -55,6 +61,7 @@ References
    index", Comput. Phys. Commun. 181(2), 259-270, 2010, doi:10.1016/j.cpc.2009.09.018.
 """
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,15 +132,16 @@ def combine(per_spec):
     Returns ``{"variance": Var Y, source: share...}`` over :data:`SOURCES`; NaN where the
     claim cannot be evaluated."""
     parts = [within_variances(y, pairs) for y, pairs in per_spec]
-    parts = [p for p in parts if np.isfinite(p[1]) and p[3] >= 3]
+    kept = [i for i, p in enumerate(parts) if np.isfinite(p[1]) and p[3] >= 3]
+    parts = [parts[i] for i in kept]
     if not parts:
         return {"variance": np.nan, **dict.fromkeys(SOURCES, np.nan)}
     k = len(parts)
     means = np.array([p[0] for p in parts])
     within = np.array([p[1] for p in parts])
-    sizes = np.array([p[3] for p in parts], dtype=float)
+    covariance = _covariance_of_means([per_spec[i] for i in kept])
     between = float(np.mean((means - means.mean()) ** 2))
-    between -= (k - 1) / k**2 * float(np.sum(within / sizes))
+    between -= float(np.trace(covariance)) / k - float(covariance.sum()) / k**2
     total = max(between, 0.0) + float(within.mean())
     if not total > 0:
         return {"variance": total, **dict.fromkeys(SOURCES, np.nan)}
@@ -142,6 +150,48 @@ def combine(per_spec):
         out[group] = float(np.mean([p[2].get(group, 0.0) for p in parts])) / total
     out["interactions"] = 1.0 - sum(out[s] for s in SOURCES if s != "interactions")
     return out
+
+
+def _covariance_of_means(per_spec):
+    """(spec, spec) covariances of the specifications' means of ``Y`` and ``C`` together
+    (:func:`within_variances`' mean over its finite rows): between specifications s and t of
+    the same rows (common draws, s = t included), ``m_st (cov(Y_s, Y_t) + cov(C_s, C_t)) /
+    (4 m_s m_t)`` over the ``m_st`` rows finite in both (``Y`` and ``C`` are independent
+    draws, so ``Y`` pairs with ``Y`` and ``C`` with ``C``; on the diagonal, ``(Var Y + Var
+    C) / (4 m_s)``); 0 between specifications of different numbers of rows."""
+    rows = []
+    for y, pairs in per_spec:
+        stacked = np.vstack([y, *pairs.values()])
+        finite = np.all(np.isfinite(stacked), axis=0)
+        rows.append((np.asarray(y, float), np.asarray(pairs["base"], float), finite))
+    k = len(rows)
+    out = np.zeros((k, k))
+    for s in range(k):
+        for t in range(s, k):
+            (ys, cs, fs), (yt, ct, ft) = rows[s], rows[t]
+            if ys.shape != yt.shape:
+                continue
+            both = fs & ft
+            m_st = int(both.sum())
+            if m_st < 2:
+                continue
+            paired = np.cov(ys[both], yt[both])[0, 1] + np.cov(cs[both], ct[both])[0, 1]
+            out[s, t] = out[t, s] = m_st * paired / (4 * fs.sum() * ft.sum())
+    return out
+
+
+def parameter_ids(bound):
+    """A stable address of each column of ``bound``: a 56-bit hash of its parameter's name and
+    member, so that a design of one seed draws the same uniforms for the same input under
+    any binding (common random numbers across specifications:
+    :class:`mlimpact.uncertainty.sampling.Design`'s ``column_ids``)."""
+    ids = [
+        int.from_bytes(
+            hashlib.blake2b(f"{name}\x00{member}".encode(), digest_size=7).digest(), "little"
+        )
+        for name, member in bound.columns
+    ]
+    return np.array(ids, dtype=np.int64)
 
 
 @dataclass
@@ -178,7 +228,9 @@ def evaluate_design(runs, bound, n, seed, kind="training", plan=None):
     columns (:data:`IMPUTATION`) swapped between them. ``plan`` is
     :func:`mlimpact.engine.propagate.stage_plan` of the runs and ``bound`` (made here if not
     given)."""
-    design = Design("mc", 2 * n, bound.n_columns, seed + _BUDGET_STREAM)
+    design = Design(
+        "mc", 2 * n, bound.n_columns, seed + _BUDGET_STREAM, column_ids=parameter_ids(bound)
+    )
     u_a, u_b = design.uniforms(0, n), design.uniforms(n, 2 * n)
     imputed = np.array([p in IMPUTATION for p, _ in bound.columns], dtype=bool)
     mixed_a, mixed_b = u_a.copy(), u_b.copy()  # C_inputs: I from A; C_imputation: M from A
@@ -287,9 +339,9 @@ CLAIM_SCENARIOS = ("baseline", "location_shifting", "hardware_efficiency")
 
 
 def seed_of(options, k):
-    """The seed of specification ``k``'s rows: its own, so that the specifications' noises
-    are independent."""
-    return options.seed + 7919 * k
+    """The seed of specification ``k``'s rows: the same for every specification (common
+    random numbers: the specifications differ by their choices, not by their draws)."""
+    return options.seed
 
 
 def _values(key, y):
@@ -412,18 +464,22 @@ def card_design(catalogue):
     return CardDesign(runs, dates, bound, stage_plan(runs, bound))
 
 
-def card_evaluations(catalogue, fit, n, seed, collected, design=None):
+def card_evaluations(catalogue, fit, n, seed, collected, design=None, evaluated=None):
     """The card claim's evaluations under one specification (its ``catalogue`` and ``fit``),
     added to ``collected``; ``design`` is :func:`card_design` of the catalogue (made here if
-    not given; ``catalogue`` is then not read)."""
+    not given; ``catalogue`` is then not read), ``evaluated`` its :func:`evaluate_design` of
+    ``n`` rows and ``seed`` (made here if not given; specifications that differ by their fit
+    alone share it). Returns the evaluations."""
     design = card_design(catalogue) if design is None else design
     runs, dates = design.runs, design.dates
-    evaluated = evaluate_design(runs, design.bound, n, seed, kind="card", plan=design.plan)
+    if evaluated is None:
+        evaluated = evaluate_design(runs, design.bound, n, seed, kind="card", plan=design.plan)
     method = "huber" if fit == "huber" else "ols"
     for criterion in IMPACT_CRITERIA:
         statistic = slope_statistic(dates, card_index(criterion), method)
         key = ("card_production_rises", criterion, "cards", "production of one card")
         collected.setdefault(key, []).append(evaluated.pairs(statistic))
+    return evaluated
 
 
 def dataset_key(dataset):

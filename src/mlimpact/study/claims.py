@@ -22,6 +22,7 @@ The claims (Morand, Ligozat, Névéol 2025; ``docs/methodology.md``) and how eac
    (what use-phase-only accounting misses); P(share > 0.5) for ADPe.
 """
 
+import collections
 from dataclasses import dataclass
 from functools import partial
 
@@ -599,38 +600,65 @@ def claim_evaluations(
     catalogues = Catalogues() if catalogues is None else catalogues
     cards = {}  # (power model, section) -> the cards' design inputs (budget.card_design)
     scenarios = [s for s in options.scenarios if s in budget.CLAIM_SCENARIOS]
-    for k, spec in enumerate(specs):
-        spec_options = specifications.options_of(options, spec, n)
+    every = [specifications.options_of(options, spec, n) for spec in specs]
+
+    def keys_of(spec_options):
+        """The keys of a specification's evaluations: per scenario, its runs and catalogue;
+        for the cards, the catalogue."""
+        section = (spec_options.power, content_key(spec_options.uncertainty))
+        dataset = budget.dataset_key(dataset_of(spec_options, records))
+        return [(*dataset, scenario, *section) for scenario in scenarios], section
+
+    # every specification draws the same numbers (budget.seed_of): those of the same runs and
+    # catalogue (that change the fit alone) have the same evaluations, made once and kept
+    # until the last specification that reads them (each holds 4 x n x runs x quantities)
+    uses = collections.Counter()
+    for spec_options in every:
+        runs_keys, card_key = keys_of(spec_options)
+        uses.update([*runs_keys, ("cards", *card_key)])
+    evaluations = {}
+    for k, spec_options in enumerate(every):
         dataset = dataset_of(spec_options, records)
-        for scenario in scenarios:
+        runs_keys, card_key = keys_of(spec_options)
+        for scenario, same in zip(scenarios, runs_keys):
             key = (*budget.dataset_key(dataset), scenario)
             if key not in built:
                 built[key] = scenario_runs(scenario, dataset, options.low_carbon_country)
             runs = built[key]
-            evaluated = budget.evaluate_design(
-                runs.runs,
-                catalogues.bound(spec_options, runs),
-                n,
-                budget.seed_of(options, k),
-                plan=catalogues.plan(spec_options, runs),
-            )
+            if same not in evaluations:
+                evaluations[same] = budget.evaluate_design(
+                    runs.runs,
+                    catalogues.bound(spec_options, runs),
+                    n,
+                    budget.seed_of(options, k),
+                    plan=catalogues.plan(spec_options, runs),
+                )
+            evaluated = _last_use(evaluations, uses, same)
             statistics = budget.scenario_statistics(scenario, runs, spec_options.fit)
             for claim, statistic in statistics.items():
                 collected.setdefault(claim, []).append(evaluated.pairs(statistic))
-        card_key = (spec_options.power, content_key(spec_options.uncertainty))
         if card_key not in cards:
             cards[card_key] = budget.card_design(catalogues.catalogue(spec_options))
-        budget.card_evaluations(
+        same = ("cards", *card_key)
+        evaluations[same] = budget.card_evaluations(
             None,
             spec_options.fit,
             n,
             budget.seed_of(options, k),
             collected,
             design=cards[card_key],
+            evaluated=evaluations.get(same),
         )
+        _last_use(evaluations, uses, same)
         if progress is not None:
             progress(k + 1, len(specs))
     return collected
+
+
+def _last_use(kept, uses, key):
+    """``kept[key]``, dropped from ``kept`` if this was the last of its ``uses``."""
+    uses[key] -= 1
+    return kept.pop(key) if uses[key] <= 0 else kept[key]
 
 
 def _evaluate_specifications(options, claims, scenarios, records, progress, catalogues=None):
