@@ -611,13 +611,18 @@ def claim_evaluations(
 
     # every specification draws the same numbers (budget.seed_of): those of the same runs and
     # catalogue (that change the fit alone) have the same evaluations, made once and kept
-    # until the last specification that reads them (each holds 4 x n x runs x quantities)
-    uses = collections.Counter()
-    for spec_options in every:
+    # until the last specification that reads them (each holds 4 x n x runs x quantities):
+    # they are evaluated one after the other, their results put back in the specifications'
+    # order
+    uses, groups = collections.Counter(), {}
+    for k, spec_options in enumerate(every):
         runs_keys, card_key = keys_of(spec_options)
         uses.update([*runs_keys, ("cards", *card_key)])
-    evaluations = {}
-    for k, spec_options in enumerate(every):
+        groups.setdefault((*runs_keys, card_key), []).append(k)
+    evaluations, own = {}, [{} for _ in every]
+    order = [k for members in groups.values() for k in members]
+    for done, k in enumerate(order):
+        spec_options, mine = every[k], own[k]
         dataset = dataset_of(spec_options, records)
         runs_keys, card_key = keys_of(spec_options)
         for scenario, same in zip(scenarios, runs_keys):
@@ -636,7 +641,7 @@ def claim_evaluations(
             evaluated = _last_use(evaluations, uses, same)
             statistics = budget.scenario_statistics(scenario, runs, spec_options.fit)
             for claim, statistic in statistics.items():
-                collected.setdefault(claim, []).append(evaluated.pairs(statistic))
+                mine.setdefault(claim, []).append(evaluated.pairs(statistic))
         if card_key not in cards:
             cards[card_key] = budget.card_design(catalogues.catalogue(spec_options))
         same = ("cards", *card_key)
@@ -645,13 +650,16 @@ def claim_evaluations(
             spec_options.fit,
             n,
             budget.seed_of(options, k),
-            collected,
+            mine,
             design=cards[card_key],
             evaluated=evaluations.get(same),
         )
         _last_use(evaluations, uses, same)
         if progress is not None:
-            progress(k + 1, len(specs))
+            progress(done + 1, len(specs))
+    for mine in own:
+        for claim, evaluated in mine.items():
+            collected.setdefault(claim, []).extend(evaluated)
     return collected
 
 
