@@ -135,20 +135,20 @@ def _uncached_evaluations(options, specs, records, n):
     from mlimpact.study import budget, specifications
 
     collected = {}
-    for k, spec in enumerate(specs):
+    for spec in specs:
         spec_options = specifications.options_of(options, spec, n)
         runs = scenario_runs("baseline", dataset_of(spec_options, records))
         bound = budget.bound_of(runs, catalogue_of(spec_options, {}, runs))
-        evaluated = budget.evaluate_design(runs.runs, bound, n, budget.seed_of(options, k))
+        evaluated = budget.evaluate_design(runs.runs, bound, n, budget.seed_of(options))
         for claim, statistic in budget.scenario_statistics(
             "baseline", runs, spec_options.fit
         ).items():
             collected.setdefault(claim, []).append(evaluated.pairs(statistic))
         budget.card_evaluations(
-            catalogue_of(spec_options, {}),
+            budget.card_design(catalogue_of(spec_options, {})),
             spec_options.fit,
             n,
-            budget.seed_of(options, k),
+            budget.seed_of(options),
             collected,
         )
     return collected

@@ -338,9 +338,9 @@ SHARE_QUANTITY = "production share of the summed impacts"
 CLAIM_SCENARIOS = ("baseline", "location_shifting", "hardware_efficiency")
 
 
-def seed_of(options, k):
-    """The seed of specification ``k``'s rows: the same for every specification (common
-    random numbers: the specifications differ by their choices, not by their draws)."""
+def seed_of(options):
+    """The seed of every specification's rows: the same for all (common random numbers: the
+    specifications differ by their choices, not by their draws)."""
     return options.seed
 
 
@@ -464,13 +464,11 @@ def card_design(catalogue):
     return CardDesign(runs, dates, bound, stage_plan(runs, bound))
 
 
-def card_evaluations(catalogue, fit, n, seed, collected, design=None, evaluated=None):
-    """The card claim's evaluations under one specification (its ``catalogue`` and ``fit``),
-    added to ``collected``; ``design`` is :func:`card_design` of the catalogue (made here if
-    not given; ``catalogue`` is then not read), ``evaluated`` its :func:`evaluate_design` of
-    ``n`` rows and ``seed`` (made here if not given; specifications that differ by their fit
-    alone share it). Returns the evaluations."""
-    design = card_design(catalogue) if design is None else design
+def card_evaluations(design, fit, n, seed, collected, evaluated=None):
+    """The card claim's evaluations under one specification (the :func:`card_design` of its
+    catalogue, and its ``fit``), added to ``collected``; ``evaluated`` is the design's
+    :func:`evaluate_design` of ``n`` rows and ``seed`` (made here if not given;
+    specifications that differ by their fit alone share it). Returns the evaluations."""
     runs, dates = design.runs, design.dates
     if evaluated is None:
         evaluated = evaluate_design(runs, design.bound, n, seed, kind="card", plan=design.plan)

@@ -512,7 +512,7 @@ def scenario_levels(options, scenarios, catalogues=None):
     runs = {name: result.notable for name, result in scenarios.items()}
     bounds = {name: catalogues.bound(options, r) for name, r in runs.items()}
     dates = {name: result.dates for name, result in scenarios.items()}
-    out = levels.scenario_sums(runs, None, options.samples, options.seed, dates, bounds)
+    out = levels.scenario_sums(runs, bounds, options.samples, options.seed, dates)
     out["years"] = np.unique(np.floor(scenarios["baseline"].dates).astype(int))
     return out
 
@@ -603,55 +603,52 @@ def claim_evaluations(
     every = [specifications.options_of(options, spec, n) for spec in specs]
 
     def keys_of(spec_options):
-        """The keys of a specification's evaluations: per scenario, its runs and catalogue;
-        for the cards, the catalogue."""
-        section = (spec_options.power, content_key(spec_options.uncertainty))
-        dataset = budget.dataset_key(dataset_of(spec_options, records))
-        return [(*dataset, scenario, *section) for scenario in scenarios], section
+        """A specification's dataset, the key of its runs in ``built`` per scenario, and its
+        catalogue's key (power model, section)."""
+        dataset = dataset_of(spec_options, records)
+        runs_keys = [(*budget.dataset_key(dataset), scenario) for scenario in scenarios]
+        return dataset, runs_keys, (spec_options.power, content_key(spec_options.uncertainty))
 
     # every specification draws the same numbers (budget.seed_of): those of the same runs and
     # catalogue (that change the fit alone) have the same evaluations, made once and kept
     # until the last specification that reads them (each holds 4 x n x runs x quantities):
     # they are evaluated one after the other, their results put back in the specifications'
     # order
+    planned = [keys_of(spec_options) for spec_options in every]
     uses, groups = collections.Counter(), {}
-    for k, spec_options in enumerate(every):
-        runs_keys, card_key = keys_of(spec_options)
-        uses.update([*runs_keys, ("cards", *card_key)])
-        groups.setdefault((*runs_keys, card_key), []).append(k)
+    for k, (_, runs_keys, section) in enumerate(planned):
+        uses.update([*((*key, *section) for key in runs_keys), ("cards", *section)])
+        groups.setdefault((*runs_keys, section), []).append(k)
     evaluations, own = {}, [{} for _ in every]
     order = [k for members in groups.values() for k in members]
     for done, k in enumerate(order):
         spec_options, mine = every[k], own[k]
-        dataset = dataset_of(spec_options, records)
-        runs_keys, card_key = keys_of(spec_options)
-        for scenario, same in zip(scenarios, runs_keys):
-            key = (*budget.dataset_key(dataset), scenario)
+        dataset, runs_keys, section = planned[k]
+        for scenario, key in zip(scenarios, runs_keys):
             if key not in built:
                 built[key] = scenario_runs(scenario, dataset, options.low_carbon_country)
-            runs = built[key]
+            runs, same = built[key], (*key, *section)
             if same not in evaluations:
                 evaluations[same] = budget.evaluate_design(
                     runs.runs,
                     catalogues.bound(spec_options, runs),
                     n,
-                    budget.seed_of(options, k),
+                    budget.seed_of(options),
                     plan=catalogues.plan(spec_options, runs),
                 )
             evaluated = _last_use(evaluations, uses, same)
             statistics = budget.scenario_statistics(scenario, runs, spec_options.fit)
             for claim, statistic in statistics.items():
                 mine.setdefault(claim, []).append(evaluated.pairs(statistic))
-        if card_key not in cards:
-            cards[card_key] = budget.card_design(catalogues.catalogue(spec_options))
-        same = ("cards", *card_key)
+        if section not in cards:
+            cards[section] = budget.card_design(catalogues.catalogue(spec_options))
+        same = ("cards", *section)
         evaluations[same] = budget.card_evaluations(
-            None,
+            cards[section],
             spec_options.fit,
             n,
-            budget.seed_of(options, k),
+            budget.seed_of(options),
             mine,
-            design=cards[card_key],
             evaluated=evaluations.get(same),
         )
         _last_use(evaluations, uses, same)

@@ -15,7 +15,6 @@ import numpy as np
 
 from mlimpact.engine.propagate import evaluate_rows
 from mlimpact.quantities import CRITERIA, training_index
-from mlimpact.uncertainty.binding import bind
 from mlimpact.uncertainty.sampling import Design
 
 #: Seed offset of the levels' design (apart from the other designs of the study).
@@ -38,18 +37,12 @@ def aligned_uniforms(base_columns, u_base, columns, seed):
 QUANTITIES = [training_index(criterion) for criterion in CRITERIA]
 
 
-def scenario_sums(runs, catalogues, n, seed, dates, bounds=None):
+def scenario_sums(runs, bounds, n, seed, dates):
     """Per scenario, :func:`sums` of its runs' quantities on draws common with the baseline's
     (:func:`aligned_uniforms`), one scenario's samples in memory at a time (only the
-    :data:`QUANTITIES` read). ``runs``, ``catalogues`` and ``dates`` map a scenario name to its
-    NotableRuns, catalogue and publication dates; the baseline is ``"baseline"``. ``bounds``
-    maps a scenario to its runs bound to its catalogue already (then ``catalogues`` is not
-    read)."""
-    if bounds is None:
-        bounds = {
-            name: bind(catalogues[name], r.runs, r.hardware, r.countries, r.known, r.classes)
-            for name, r in runs.items()
-        }
+    :data:`QUANTITIES` read). ``runs``, ``bounds`` and ``dates`` map a scenario name to its
+    NotableRuns, those runs bound to its catalogue, and their publication dates; the
+    baseline is ``"baseline"``."""
     base = bounds["baseline"]
     u_base = Design("mc", n, base.n_columns, seed + _LEVELS_STREAM).uniforms(0, n)
     out = {}

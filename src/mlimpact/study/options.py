@@ -215,11 +215,9 @@ class Catalogues:
         (:func:`mlimpact.uncertainty.binding.bind`)."""
         made = self._made_of(options, runs)
         if made[2] is None:
-            from mlimpact.uncertainty.binding import bind
+            from mlimpact.study.budget import bound_of
 
-            made[2] = bind(
-                made[1], runs.runs, runs.hardware, runs.countries, runs.known, runs.classes
-            )
+            made[2] = bound_of(runs, made[1])
         return made[2]
 
     def plan(self, options, runs):

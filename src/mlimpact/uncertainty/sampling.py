@@ -198,7 +198,8 @@ class Design:
 @lru_cache(maxsize=8)
 def _scrambled_sobol(dimension, seed):
     # Scrambling draws dimension x 30 x 30 bits: 0.1 s for 2,800 dimensions, against 3 ms to
-    # copy the scrambled engine and generate a chunk; chunks copy a pristine engine.
+    # copy the scrambled engine and generate a chunk; chunks copy this engine (or the kept
+    # position of their sequence: sobol_points).
     # scipy.stats is imported here, not with the module: it takes 0.9 s, which every command
     # paid at start-up (``mlimpact estimate --help`` included) for the Sobol' designs alone.
     from scipy.stats import qmc
