@@ -435,14 +435,7 @@ class _DesignRun:
     def extend(self, n, progress=None):
         """Evaluate base points up to ``n`` (exclusive) and fold them in."""
         ranges = [(s, min(s + self.chunk_size, n)) for s in range(self.count, n, self.chunk_size)]
-        if self.client is not None:
-            from mlimpact.engine import distributed
-
-            results = distributed.map_chunks(
-                self.client, _design_task, ranges, progress, n, **self.shared
-            )
-        else:
-            results = (_design_task(start, stop, **self.shared) for start, stop in ranges)
+        results = self._results(_design_task, ranges, progress, n)
         for (base_start, base_stop), (values, names) in zip(ranges, results):
             self._fold(base_start, values, names)
             if self.kept is not None:
@@ -450,6 +443,18 @@ class _DesignRun:
             if progress is not None and self.client is None:
                 progress(base_stop, n)
         self.count = max(self.count, n)
+
+    def _results(self, task, ranges, progress=None, total=None, **extra):
+        """``task`` of each (start, stop) of ``ranges`` with the design's arguments and
+        ``extra``: on the Dask cluster (which reports ``progress`` of ``total`` itself), or
+        here, one after the other as they are read."""
+        if self.client is not None:
+            from mlimpact.engine import distributed
+
+            return distributed.map_chunks(
+                self.client, task, ranges, progress, total, **extra, **self.shared
+            )
+        return (task(start, stop, **extra, **self.shared) for start, stop in ranges)
 
     def _fold(self, base_start, values, names):
         if self.accumulator is None:
@@ -467,14 +472,7 @@ class _DesignRun:
         row here (same rows, same chunks, same order)."""
         group = self.groups.index(SCREENED)
         ranges = [(start, stop) for start, stop, _ in pilot.kept]
-        if self.client is not None:
-            from mlimpact.engine import distributed
-
-            results = distributed.map_chunks(
-                self.client, _group_task, ranges, None, None, group=group, **self.shared
-            )
-        else:
-            results = (_group_task(*chunk, group=group, **self.shared) for chunk in ranges)
+        results = self._results(_group_task, ranges, group=group)
         old = [pilot.groups.index(g) if g != SCREENED else -1 for g in self.groups]
         step = len(self.groups) + 2
         for (start, stop, values), (screened, names) in zip(pilot.kept, results):
