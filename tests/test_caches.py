@@ -13,6 +13,7 @@ from mlimpact.runs.records import read_models_file
 from mlimpact.study.options import (
     Catalogues,
     StudyOptions,
+    bound_of,
     catalogue_of,
     content_key,
     dataset_of,
@@ -138,7 +139,7 @@ def _uncached_evaluations(options, specs, records, n):
     for spec in specs:
         spec_options = specifications.options_of(options, spec, n)
         runs = scenario_runs("baseline", dataset_of(spec_options, records))
-        bound = budget.bound_of(runs, catalogue_of(spec_options, {}, runs))
+        bound = bound_of(runs, catalogue_of(spec_options, {}, runs))
         evaluated = budget.evaluate_design(runs.runs, bound, n, budget.seed_of(options))
         for claim, statistic in budget.scenario_statistics(
             "baseline", runs, spec_options.fit

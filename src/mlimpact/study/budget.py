@@ -302,11 +302,6 @@ def card_statistics(dates):
     return {c: slope_statistic(dates, card_index(c)) for c in IMPACT_CRITERIA}
 
 
-def bound_of(runs, catalogue):
-    """``runs`` (NotableRuns) bound to ``catalogue``."""
-    return bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes)
-
-
 def scenario_statistics(scenario, runs, fit):
     """Claim key (claim, criterion, scenario, quantity: as in the claims table) ->
     statistic, for one scenario's runs under a specification's ``fit``."""

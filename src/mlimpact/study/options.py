@@ -215,8 +215,6 @@ class Catalogues:
         (:func:`mlimpact.uncertainty.binding.bind`)."""
         made = self._made_of(options, runs)
         if made[2] is None:
-            from mlimpact.study.budget import bound_of
-
             made[2] = bound_of(runs, made[1])
         return made[2]
 
@@ -228,6 +226,14 @@ class Catalogues:
 
             made[3] = stage_plan(runs.runs, self.bound(options, runs))
         return made[3]
+
+
+def bound_of(runs, catalogue):
+    """``runs`` (NotableRuns) bound to ``catalogue``
+    (:func:`mlimpact.uncertainty.binding.bind`)."""
+    from mlimpact.uncertainty.binding import bind
+
+    return bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes)
 
 
 def content_key(value):
