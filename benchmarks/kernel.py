@@ -48,7 +48,7 @@ from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS, njit  # noqa: E4
 from mlimpact.engine.kernels import montecarlo as mc  # noqa: E402
 from mlimpact.engine.kernels.prepare import impute  # noqa: E402
 from mlimpact.engine.kernels.production import MEMORY_YIELD, act_die  # noqa: E402
-from mlimpact.engine.kernels.training import N_OUT, run_from_parts  # noqa: E402
+from mlimpact.engine.kernels.training import run_from_parts  # noqa: E402
 from mlimpact.engine.propagate import (  # noqa: E402
     QUANTILES,
     Accumulator,
@@ -469,11 +469,8 @@ def rows_kernel(
             lifetime_hours,
         )
         for r in prange(n_runs):
-            rows = np.empty((mc.ROWS, n_fields))
+            x = np.empty((n_fields, mc.ROWS))
             chosen = np.zeros(mc.ROWS, dtype=np.int64)
-            out = np.empty(N_OUT)
-            card_r = np.empty(N_IMPACTS)
-            host_r = np.empty(N_IMPACTS)
             buffer = np.empty((n_quantities, mc.TILE + mc.PAD))
             index = np.empty(mc.TILE, dtype=np.int64)
             tile_start = 0
@@ -484,9 +481,10 @@ def rows_kernel(
                 )
                 for block in range(0, count, mc.ROWS):
                     size = min(mc.ROWS, count - block)
+                    at = tile_start + block
                     if prepare or tile_start + block == 0:
                         mc.prepare_rows(
-                            rows,
+                            x,
                             chosen,
                             runs,
                             r,
@@ -502,19 +500,14 @@ def rows_kernel(
                             no_selection,
                             tile_start + block == 0,
                         )
-                    for j in range(size):
-                        i = block + j
-                        at = tile_start + i
-                        row = rows[j]
-                        impute(row)
-                        for c in range(N_IMPACTS):
-                            card_r[c] = card_production[c, at]
-                            host_r[c] = host_production[c, at]
-                        run_from_parts(row, card_r, host_r, out)
-                        for k in range(N_OUT):
-                            buffer[k, i] = out[k]
-                        for c in range(N_IMPACTS):
-                            buffer[TOTAL + c, i] = out[PRODUCTION + c] + out[USE + c]
+                    card_r = card_production[:, at : at + size]
+                    host_r = host_production[:, at : at + size]
+                    out = buffer[:, block : block + size]
+                    impute(x, size)
+                    run_from_parts(x, card_r, host_r, out, size)
+                    for c in range(N_IMPACTS):
+                        for j in range(size):
+                            out[TOTAL + c, j] = out[PRODUCTION + c, j] + out[USE + c, j]
                 if keep & mc.FOLD:
                     for k in range(n_quantities):
                         mc.fold(

@@ -63,7 +63,9 @@ def test_a_dynamic_ratio_below_one_scales_the_nodes_down_and_leaves_no_scope_neg
     values = runs.values.copy()
     values[:, RUN_FIELDS.index("dynamic_ratio")] = ratio
     out = np.empty((n, N_OUT))
-    training_kernel(values, runs.variant_values, runs.variant_cdf, PRODUCTION_FACTORS, out)
+    training_kernel(
+        values, runs.variant_values, runs.variant_cdf, PRODUCTION_FACTORS[np.newaxis].copy(), out
+    )
     inputs = naive.point_inputs(runs)
     inputs[:, RUN_FIELDS.index("dynamic_ratio")] = ratio
     energy, _, _, scopes = naive.training(inputs)
@@ -190,32 +192,29 @@ def test_stage_inputs_are_exactly_the_fields_each_stage_reads():
     # The Monte Carlo kernel evaluates a card or a host once for all the runs that share
     # its declared inputs: a stage must not read any other field, and reads each declared one.
     from mlimpact.engine.kernels.prepare import impute
-    from mlimpact.engine.kernels.production import CARD_INPUTS, card_of_row
-    from mlimpact.engine.kernels.training import (
-        HOST_INPUTS,
-        N_OUT,
-        RUN_INPUTS,
-        host_of_row,
-        run_from_parts,
-    )
+    from mlimpact.engine.kernels.production import CARD_INPUTS, card_of_rows, server_of_rows
+    from mlimpact.engine.kernels.training import HOST_INPUTS, N_OUT, RUN_INPUTS, run_from_parts
     from mlimpact.runs.table import VARIANT_INDEX
 
+    factors = PRODUCTION_FACTORS[np.newaxis].copy()  # one sample's
+
     def card(row):
-        out = np.empty((N_IMPACTS, N_CARD_PARTS))
-        card_of_row(row, PRODUCTION_FACTORS, out)
+        out = np.empty((N_IMPACTS * N_CARD_PARTS, 1))
+        card_of_rows(row[:, None].copy(), factors, out, 1)
         return out
 
     def host(row):
-        out = np.empty(N_IMPACTS)
-        host_of_row(row, PRODUCTION_FACTORS, out)
+        out = np.empty((N_IMPACTS, 1))
+        server_of_rows(row[:, None].copy(), factors, out, 1)
         return out
 
     def run(row):
-        row = row.copy()
-        impute(row)
-        out = np.empty(N_OUT)
-        card, host = np.linspace(1.0, 3.0, N_IMPACTS), np.linspace(2.0, 5.0, N_IMPACTS)
-        run_from_parts(row, card, host, out)
+        x = row[:, None].copy()
+        impute(x, 1)
+        out = np.empty((N_OUT, 1))
+        card = np.linspace(1.0, 3.0, N_IMPACTS)[:, None].copy()
+        host = np.linspace(2.0, 5.0, N_IMPACTS)[:, None].copy()
+        run_from_parts(x, card, host, out, 1)
         return out
 
     rows = random_runs(np.random.default_rng(5), 40).values

@@ -169,7 +169,8 @@ def card_parts(runs, production_factors):
     """Production of each run's card, shape (run, criterion, component): the kernel's parts
     (die, memory, other) and their total."""
     out = np.empty((len(runs), len(q.IMPACT_CRITERIA), q.N_CARD_PARTS))
-    cards_kernel(runs.values, runs.variant_values, runs.variant_cdf, production_factors, out)
+    factors = np.array(production_factors, dtype=np.float64)[np.newaxis]  # a writable copy
+    cards_kernel(runs.values, runs.variant_values, runs.variant_cdf, factors, out)
     return np.concatenate([out, out.sum(axis=2, keepdims=True)], axis=2)
 
 

@@ -2,7 +2,7 @@
 
 A card run has one node with one card, no server and no use phase of interest; its card
 quantities (die, memory, other per criterion) come from the same kernel as every training run
-(:func:`mlimpact.engine.kernels.production.card_of_row`), so the card commands and the training
+(:func:`mlimpact.engine.kernels.production.card_of_rows`), so the card commands and the training
 model can never disagree.
 """
 

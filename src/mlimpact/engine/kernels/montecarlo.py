@@ -25,6 +25,13 @@ groups), then the runs in parallel, each evaluating a tile of its values into a 
 and folding it quantity by quantity, tile after tile, so that a run's histograms stay in cache.
 Each thread owns the accumulators of its runs, so there is no race, and the order of additions
 for a run does not depend on the number of threads.
+
+A unit or run is evaluated by blocks of :data:`ROWS` samples: its row is copied into the columns of
+a block (field, sample), the sampled parameters applied field by field, and each stage of the
+model called once for the block. Each field is then contiguous over the samples, and no call is
+made per sample: a call passes every array with its reference count taken and given back, and
+calling the stages per sample, on rows (sample, field), made the kernel half as fast as a kernel
+written by hand for one accelerator (``benchmarks/kernel.py --roofline``).
 """
 
 from dataclasses import dataclass
@@ -33,13 +40,11 @@ import numpy as np
 from numba import prange
 
 from mlimpact._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS, njit
-from mlimpact.engine.kernels.prepare import impute, select_variant
-from mlimpact.engine.kernels.production import CARD_INPUTS, card_of_row
+from mlimpact.engine.kernels.prepare import impute, select_variants
+from mlimpact.engine.kernels.production import CARD_INPUTS, card_of_rows, server_of_rows
 from mlimpact.engine.kernels.training import (
     HOST_INPUTS,
-    N_OUT,
     RUN_INPUTS,
-    host_of_row,
     run_from_parts,
 )
 from mlimpact.quantities import COMPONENTS, N_CARD_PARTS, N_IMPACTS, PRODUCTION, TOTAL, USE
@@ -72,7 +77,8 @@ ZEROS, UNDER, OVER = 0, 1, 2
 N_TAILS = 3
 #: Samples per tile.
 TILE = 1024
-#: Rows prepared at once by a unit of the fused kernel (a block that stays in the L1 cache).
+#: Samples prepared at once by a unit or run of the fused kernel (a block (field, sample) that
+#: stays in the L1 cache).
 ROWS = 64
 #: Samples of a span, in tiles: the cards and hosts of a span are evaluated first, then each
 #: run folds all the span's tiles in a row, so that its histograms stay in cache. At most
@@ -174,7 +180,7 @@ def fold(values, count, shift, anchor, hist, tails, sums, compensation, extremes
 
 @njit(**JIT_OPTIONS)
 def prepare_rows(
-    rows,
+    x,
     chosen,
     runs,
     r,
@@ -190,40 +196,42 @@ def prepare_rows(
     select,
     full,
 ):
-    """Fill ``rows[:count]`` with run ``r``'s row for samples ``first..first+count-1`` of
-    ``values``: the applications ``apply[lo:hi]`` (rows of field, mode, column) that set the
-    variant first, then the variant (if ``select``; its index into ``chosen``), then the
-    others (mode 0 replaces the field, 1 scales it; plus :data:`BY_VARIANT`, the column is
-    that of the chosen variant in ``variant_columns``, none if -1). Column by column, so
-    that the copies are contiguous reads.
+    """Fill the first ``count`` columns of the block ``x`` (field, sample) with run ``r``'s row
+    for samples ``first..first+count-1`` of ``values``: the applications ``apply[lo:hi]`` (rows
+    of field, mode, column) that set the variant first, then the variant (if ``select``; its
+    index into ``chosen``), then the others (mode 0 replaces the field, 1 scales it; plus
+    :data:`BY_VARIANT`, the column is that of the chosen variant in ``variant_columns``, none if
+    -1). Field by field, so that reads and writes are contiguous.
 
-    With ``full`` every field of every row is copied from the run's row; without, ``rows``
+    With ``full`` every field of every column is copied from the run's row; without, ``x``
     must hold rows prepared by such calls for the same unit, and only the fields that a
     scaling or the imputation changed (hours, nodes) are restored before the applications:
     the others are the run's values or are overwritten.
     """
-    n_fields = rows.shape[1]
-    if full:  # every row, also those beyond count that later calls will use
-        for i in range(rows.shape[0]):
-            for f in range(n_fields):
-                rows[i, f] = runs[r, f]
+    n_fields = x.shape[0]
+    if full:  # every column, also those beyond count that later calls will use
+        for f in range(n_fields):
+            value = runs[r, f]
+            for i in range(x.shape[1]):
+                x[f, i] = value
     else:
-        for i in range(count):
-            rows[i, HOURS] = runs[r, HOURS]
-            rows[i, NODES] = runs[r, NODES]
+        for f in (HOURS, NODES):
+            value = runs[r, f]
+            for i in range(count):
+                x[f, i] = value
         for k in range(lo, hi):
             if apply[k, 1] % BY_VARIANT != 0:
                 field = apply[k, 0]
+                value = runs[r, field]
                 for i in range(count):
-                    rows[i, field] = runs[r, field]
+                    x[field, i] = value
     for k in range(lo, hi):
         if apply[k, 0] == VARIANT:
             column = apply[k, 2]
             for i in range(count):
-                rows[i, VARIANT] = values[column, first + i]
+                x[VARIANT, i] = values[column, first + i]
     if select:
-        for i in range(count):
-            chosen[i] = select_variant(rows[i], variant_values[r], variant_cdf[r], rows[i, VARIANT])
+        select_variants(x, chosen, variant_values[r], variant_cdf[r], count)
     for k in range(lo, hi):
         field, mode, column = apply[k, 0], apply[k, 1], apply[k, 2]
         if field == VARIANT:
@@ -232,14 +240,198 @@ def prepare_rows(
             for i in range(count):
                 by_variant = variant_columns[column, chosen[i]]
                 if by_variant >= 0:
-                    x = values[by_variant, first + i]
-                    rows[i, field] = x if mode == BY_VARIANT else rows[i, field] * x
+                    value = values[by_variant, first + i]
+                    x[field, i] = value if mode == BY_VARIANT else x[field, i] * value
         elif mode == 0:
             for i in range(count):
-                rows[i, field] = values[column, first + i]
+                x[field, i] = values[column, first + i]
         else:
             for i in range(count):
-                rows[i, field] *= values[column, first + i]
+                x[field, i] *= values[column, first + i]
+
+
+@njit(**JIT_OPTIONS)
+def unit_span(
+    kind,
+    u,
+    span_start,
+    span,
+    runs,
+    variant_values,
+    variant_cdf,
+    factors_per_sample,
+    values,
+    apply,
+    variant_columns,
+    unit_run,
+    unit_stage,
+    unit_ptr,
+    unit_values,
+):
+    """Evaluate unit ``u`` of the stage plan (a card, or a host server for training runs) for
+    the ``span`` samples from ``span_start``, block by block, into ``unit_values[u]``
+    (value, sample of the span): per criterion, the card's parts summed (TRAINING) or apart
+    (CARD), or the server's production. Arguments as :func:`fused_kernel` takes them. Called
+    once per unit and span, so that the compiled loop of the parallel region stays small."""
+    stage = unit_stage[u]
+    if stage == HOST_STAGE and kind != TRAINING:
+        return
+    x = np.empty((runs.shape[1], ROWS))
+    chosen = np.zeros(ROWS, dtype=np.int64)
+    parts = np.empty((CARD_UNIT_WIDTH, ROWS))
+    r = unit_run[u]
+    select = variant_cdf.shape[1] > 1 and stage == CARD_STAGE
+    for block in range(0, span, ROWS):
+        size = min(ROWS, span - block)
+        first = span_start + block
+        prepare_rows(
+            x,
+            chosen,
+            runs,
+            r,
+            values,
+            first,
+            size,
+            apply,
+            unit_ptr[u],
+            unit_ptr[u + 1],
+            variant_columns,
+            variant_values,
+            variant_cdf,
+            select,
+            block == 0,
+        )
+        factors = factors_per_sample[first : first + size]
+        if stage == HOST_STAGE:
+            server_of_rows(x, factors, unit_values[u, :, block : block + size], size)
+            continue
+        card_of_rows(x, factors, parts, size)
+        # the criteria's bound known only at run time (see run_span)
+        n_criteria = parts.shape[0] // N_PARTS
+        if kind == TRAINING:
+            for i in range(size):
+                for c in range(n_criteria):
+                    total = 0.0
+                    for p in range(N_PARTS):
+                        total += parts[N_PARTS * c + p, i]
+                    unit_values[u, c, block + i] = total
+        else:
+            for k in range(parts.shape[0]):
+                for i in range(size):
+                    unit_values[u, k, block + i] = parts[k, i]
+
+
+@njit(**JIT_OPTIONS)
+def card_quantities(parts, at, buffer, block, size):
+    """The card quantities (:data:`mlimpact.quantities.CARD_QUANTITIES`) of ``size`` samples
+    from ``at`` of a card unit's ``parts`` (criterion x part, sample) into ``buffer[:, block:]``:
+    each criterion's parts, then their total. Sample by sample, the criteria's bound known only
+    at run time: with the constant, the compiler unrolled sixteen vectorised copy loops, which
+    cost seconds of every cold start."""
+    n_criteria = parts.shape[0] // N_PARTS
+    for j in range(size):
+        for c in range(n_criteria):
+            total = 0.0
+            for p in range(N_PARTS):
+                value = parts[N_PARTS * c + p, at + j]
+                buffer[CARD_STRIDE * c + p, block + j] = value
+                total += value
+            buffer[CARD_STRIDE * c + N_PARTS, block + j] = total
+
+
+@njit(**JIT_OPTIONS)
+def run_span(
+    kind,
+    r,
+    span_start,
+    span,
+    absolute,
+    runs,
+    variant_values,
+    variant_cdf,
+    values,
+    apply,
+    variant_columns,
+    card_of_run,
+    host_of_run,
+    run_ptr,
+    unit_values,
+    anchor,
+    shift,
+    hist,
+    tails,
+    sums,
+    compensation,
+    extremes,
+    samples,
+    kept,
+    keep,
+):
+    """Evaluate run ``r`` for the ``span`` samples from ``span_start`` (``absolute`` in the
+    whole design) from its card and host in ``unit_values``, tile by tile, and keep or fold the
+    tile's values. Arguments as :func:`fused_kernel` takes them. Called once per run and span,
+    so that the compiled loop of the parallel region stays small."""
+    n_quantities = shift.shape[1]
+    x = np.empty((runs.shape[1], ROWS))
+    chosen = np.zeros(ROWS, dtype=np.int64)
+    buffer = np.empty((n_quantities, TILE + PAD))
+    index = np.empty(TILE, dtype=np.int64)
+    g, h = card_of_run[r], host_of_run[r]
+    has_variants = variant_cdf.shape[1] > 1
+    tile_start = 0  # within the span
+    while tile_start < span:
+        tile_absolute = absolute + tile_start
+        count = min((tile_absolute // TILE + 1) * TILE - tile_absolute, span - tile_start)
+        for block in range(0, count, ROWS):
+            size = min(ROWS, count - block)
+            at = tile_start + block  # the block's first sample in the span
+            if kind == TRAINING:
+                prepare_rows(
+                    x,
+                    chosen,
+                    runs,
+                    r,
+                    values,
+                    span_start + at,
+                    size,
+                    apply,
+                    run_ptr[r],
+                    run_ptr[r + 1],
+                    variant_columns,
+                    variant_values,
+                    variant_cdf,
+                    has_variants,
+                    at == 0,
+                )
+                card = unit_values[g, :, at : at + size]
+                host = unit_values[h, :, at : at + size]
+                out = buffer[:, block : block + size]
+                impute(x, size)
+                run_from_parts(x, card, host, out, size)
+                for c in range(N_IMPACTS):
+                    for j in range(size):
+                        out[TOTAL + c, j] = out[PRODUCTION + c, j] + out[USE + c, j]
+            else:
+                card_quantities(unit_values[g], at, buffer, block, size)
+            if keep & KEEP:
+                for k in range(kept.size):
+                    for j in range(size):
+                        samples[r, k, span_start + at + j] = buffer[kept[k], block + j]
+        if keep & FOLD:
+            for k in range(n_quantities):
+                fold(
+                    buffer[k],
+                    count,
+                    shift[r, k],
+                    anchor[r, k],
+                    hist[r, k],
+                    tails[r, k],
+                    sums[r, k],
+                    compensation[r, k],
+                    extremes[r, k],
+                    index,
+                )
+        tile_start += count
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
@@ -273,11 +465,11 @@ def fused_kernel(
     """Evaluate a chunk of samples over every run and fold the results into the accumulators.
 
     The model is evaluated in the three stages of :mod:`mlimpact.engine.kernels.training`
-    (:class:`StagePlan`): per sample, every card and host unit (shared by the runs that have
-    the same inputs), then every run from its card and host. A unit or run fills a block of
-    :data:`ROWS` rows with its row and sampled parameters (``apply``), selects the variant,
-    and (runs only) imputes. The ten quantities of a run are then folded into its
-    accumulators, tile by tile.
+    (:class:`StagePlan`): per span of samples, every card and host unit (shared by the runs that
+    have the same inputs, :func:`unit_span`), then every run from its card and host
+    (:func:`run_span`). A unit or run fills a block (field, sample) of :data:`ROWS` samples with
+    its row and sampled parameters (``apply``), selects the variant, and (runs only) imputes.
+    The quantities of a run are then kept or folded into its accumulators, tile by tile.
 
     Parameters
     ----------
@@ -320,10 +512,7 @@ def fused_kernel(
         the accumulators); a Sobol' design keeps its values and needs no histograms.
     """
     n_samples, n_runs = values.shape[1], runs.shape[0]
-    n_fields = runs.shape[1]
-    n_quantities = shift.shape[1]
     n_units = unit_run.shape[0]
-    has_variants = variant_cdf.shape[1] > 1
     width = TRAINING_UNIT_WIDTH if kind == TRAINING else CARD_UNIT_WIDTH
     span_tiles = max(1, min(SPAN_TILES, SPAN_BYTES // max(8 * n_units * width * TILE, 1)))
     unit_values = np.empty((n_units, width, span_tiles * TILE + PAD))
@@ -331,126 +520,54 @@ def fused_kernel(
     while span_start < n_samples:
         absolute = first_sample + span_start
         span = min((absolute // TILE + span_tiles) * TILE - absolute, n_samples - span_start)
+        # (np.int64: a literal, such as the first span's start, or a uint64 index compiled
+        # the helpers once more each)
         for u in prange(n_units):
-            stage = unit_stage[u]
-            if stage == HOST_STAGE and kind != TRAINING:
-                continue
-            rows = np.empty((ROWS, n_fields))
-            chosen = np.zeros(ROWS, dtype=np.int64)
-            parts = np.empty((N_IMPACTS, N_PARTS))
-            server = np.empty(N_IMPACTS)
-            r = unit_run[u]
-            for block in range(0, span, ROWS):
-                size = min(ROWS, span - block)
-                first = span_start + block
-                prepare_rows(
-                    rows,
-                    chosen,
-                    runs,
-                    r,
-                    values,
-                    first,
-                    size,
-                    apply,
-                    unit_ptr[u],
-                    unit_ptr[u + 1],
-                    variant_columns,
-                    variant_values,
-                    variant_cdf,
-                    has_variants and stage == CARD_STAGE,
-                    block == 0,
-                )
-                for i in range(size):
-                    if stage == HOST_STAGE:
-                        host_of_row(rows[i], factors_per_sample[first + i], server)
-                        for c in range(N_IMPACTS):
-                            unit_values[u, c, block + i] = server[c]
-                        continue
-                    card_of_row(rows[i], factors_per_sample[first + i], parts)
-                    for c in range(N_IMPACTS):
-                        if kind == TRAINING:
-                            total = 0.0
-                            for p in range(N_PARTS):
-                                total += parts[c, p]
-                            unit_values[u, c, block + i] = total
-                        else:
-                            for p in range(N_PARTS):
-                                unit_values[u, N_PARTS * c + p, block + i] = parts[c, p]
+            unit_span(
+                np.int64(kind),
+                np.int64(u),
+                np.int64(span_start),
+                span,
+                runs,
+                variant_values,
+                variant_cdf,
+                factors_per_sample,
+                values,
+                apply,
+                variant_columns,
+                unit_run,
+                unit_stage,
+                unit_ptr,
+                unit_values,
+            )
         for r in prange(n_runs):
-            rows = np.empty((ROWS, n_fields))
-            chosen = np.zeros(ROWS, dtype=np.int64)
-            out = np.empty(N_OUT)
-            card = np.empty(N_IMPACTS)
-            host = np.empty(N_IMPACTS)
-            buffer = np.empty((n_quantities, TILE + PAD))
-            index = np.empty(TILE, dtype=np.int64)
-            g, h = card_of_run[r], host_of_run[r]
-            tile_start = 0  # within the span
-            while tile_start < span:
-                tile_absolute = absolute + tile_start
-                count = min((tile_absolute // TILE + 1) * TILE - tile_absolute, span - tile_start)
-                for block in range(0, count, ROWS):
-                    size = min(ROWS, count - block)
-                    if kind == TRAINING:
-                        prepare_rows(
-                            rows,
-                            chosen,
-                            runs,
-                            np.int64(r),  # as the units' (a uint64 compiled it again)
-                            values,
-                            span_start + tile_start + block,
-                            size,
-                            apply,
-                            run_ptr[r],
-                            run_ptr[r + 1],
-                            variant_columns,
-                            variant_values,
-                            variant_cdf,
-                            has_variants,
-                            tile_start + block == 0,
-                        )
-                    for j in range(size):
-                        i = block + j  # in the tile
-                        at = tile_start + i  # in the span
-                        if kind == TRAINING:
-                            row = rows[j]
-                            impute(row)
-                            for c in range(N_IMPACTS):
-                                card[c] = unit_values[g, c, at]
-                                host[c] = unit_values[h, c, at]
-                            run_from_parts(row, card, host, out)
-                            for k in range(N_OUT):
-                                buffer[k, i] = out[k]
-                            for c in range(N_IMPACTS):
-                                buffer[TOTAL + c, i] = out[PRODUCTION + c] + out[USE + c]
-                        else:
-                            for c in range(N_IMPACTS):
-                                for p in range(N_PARTS):
-                                    buffer[CARD_STRIDE * c + p, i] = unit_values[
-                                        g, N_PARTS * c + p, at
-                                    ]
-                                total = 0.0
-                                for p in range(N_PARTS):
-                                    total += unit_values[g, N_PARTS * c + p, at]
-                                buffer[CARD_STRIDE * c + N_PARTS, i] = total
-                        if keep & KEEP:
-                            for k in range(kept.size):
-                                samples[r, k, span_start + at] = buffer[kept[k], i]
-                if keep & FOLD:
-                    for k in range(n_quantities):
-                        fold(
-                            buffer[k],
-                            count,
-                            shift[r, k],
-                            anchor[r, k],
-                            hist[r, k],
-                            tails[r, k],
-                            sums[r, k],
-                            compensation[r, k],
-                            extremes[r, k],
-                            index,
-                        )
-                tile_start += count
+            run_span(
+                np.int64(kind),
+                np.int64(r),
+                np.int64(span_start),
+                span,
+                absolute,
+                runs,
+                variant_values,
+                variant_cdf,
+                values,
+                apply,
+                variant_columns,
+                card_of_run,
+                host_of_run,
+                run_ptr,
+                unit_values,
+                anchor,
+                shift,
+                hist,
+                tails,
+                sums,
+                compensation,
+                extremes,
+                samples,
+                kept,
+                keep,
+            )
         span_start += span
 
 

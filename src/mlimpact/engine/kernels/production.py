@@ -35,10 +35,12 @@ References
 import numpy as np
 
 from mlimpact._config import JIT_OPTIONS, njit
-from mlimpact.quantities import N_IMPACTS
+from mlimpact.quantities import N_CARD_PARTS, N_IMPACTS
 from mlimpact.runs.table import (
     ACT,
     CONSTANT_YIELD,
+    CPU_DIE_AREA_CM2,
+    CPUS,
     DEFECT_DENSITY_HIGH,
     DEFECT_DENSITY_LOW,
     DEFECT_DENSITY_QUANTILE,
@@ -55,6 +57,10 @@ from mlimpact.runs.table import (
     MEMORY_GWP_QUANTILE,
     POISSON_YIELD,
     PRODUCTION_MODEL,
+    PSUS,
+    RAM_MODULE_GB,
+    RAM_MODULES,
+    SSD_GB,
     YIELD_CONSTANT,
     YIELD_MODEL,
 )
@@ -84,9 +90,10 @@ MATERIALS_PER_CM2 = 0.5
 PACKAGING_PER_IC = 0.150
 #: ACT's default fab yield, applied to memory [-] (Gupta et al. 2022).
 MEMORY_YIELD = 0.875
-#: Parts of a card, in output order.
+#: Parts of a card, in output order, and their number.
 DIE, MEMORY, OTHER = 0, 1, 2
-#: The run fields that :func:`card_of_row` reads (checked by tests/test_kernels.py): runs that
+N_PARTS = N_CARD_PARTS
+#: The run fields that :func:`card_of_rows` reads (checked by tests/test_kernels.py): runs that
 #: share them share their card, which the Monte Carlo kernel then evaluates once per sample.
 CARD_INPUTS = np.array(
     [
@@ -113,33 +120,35 @@ CARD_INPUTS = np.array(
 
 
 @njit(**JIT_OPTIONS)
-def server(
-    criterion,
-    cpus,
-    cpu_die_area_cm2,
-    ram_modules,
-    ram_area_cm2,
-    ssd_area_cm2,
-    ssd_units,
-    psus,
-    factors,
-):
-    """Production impact of one server (host of the cards) [criterion unit].
+def server_of_rows(x, factors, out, count):
+    """Production of the host server of each of the first ``count`` rows of the block ``x``
+    (field, sample), per criterion, into ``out[criterion, i]`` [criterion unit]; ``factors[i]``
+    are row i's production factors (item, criterion).
 
-    ``ram_area_cm2`` is the die area of all modules, ``n_ram C_module / rho_mem``;
-    ``ssd_area_cm2`` is ``C_ssd / rho_ssd`` and ``ssd_units`` 1 with an SSD, 0 without.
+    Reads only the fields of :data:`mlimpact.engine.kernels.training.HOST_INPUTS` (tested), so
+    that the Monte Carlo kernel evaluates it once per sample for all the runs that share them.
+    The RAM's die area is ``n_ram C_module / rho_mem``, the SSD's ``C_ssd / rho_ssd``.
     """
-    return (
-        cpus * (cpu_die_area_cm2 * factors[CPU_DIE, criterion] + factors[CPU_BASE, criterion])
-        + ram_area_cm2 * factors[RAM_DIE, criterion]
-        + ram_modules * factors[RAM_BASE, criterion]
-        + ssd_area_cm2 * factors[SSD_DIE, criterion]
-        + ssd_units * factors[SSD_BASE, criterion]
-        + psus * PSU_MASS_KG * factors[PSU_PER_KG, criterion]
-        + factors[MOTHERBOARD, criterion]
-        + factors[RACK_CASE, criterion]
-        + factors[ASSEMBLY, criterion]
-    )
+    for i in range(count):
+        inverse_density = 1.0 / x[MEMORY_DENSITY, i]
+        ram_modules = x[RAM_MODULES, i]
+        ram_area = ram_modules * x[RAM_MODULE_GB, i] * inverse_density
+        ssd_area_cm2 = ssd_area(x[SSD_GB, i])
+        ssd_units = 1.0 if x[SSD_GB, i] > 0.0 else 0.0
+        cpus, cpu_die_area, psus = x[CPUS, i], x[CPU_DIE_AREA_CM2, i], x[PSUS, i]
+        f = factors[i]
+        for c in range(N_IMPACTS):
+            out[c, i] = (
+                cpus * (cpu_die_area * f[CPU_DIE, c] + f[CPU_BASE, c])
+                + ram_area * f[RAM_DIE, c]
+                + ram_modules * f[RAM_BASE, c]
+                + ssd_area_cm2 * f[SSD_DIE, c]
+                + ssd_units * f[SSD_BASE, c]
+                + psus * PSU_MASS_KG * f[PSU_PER_KG, c]
+                + f[MOTHERBOARD, c]
+                + f[RACK_CASE, c]
+                + f[ASSEMBLY, c]
+            )
 
 
 @njit(**JIT_OPTIONS)
@@ -171,46 +180,42 @@ def act_die(die_area_cm2, fab_intensity, epa, gpa, defect_density, yield_model, 
 
 
 @njit(**JIT_OPTIONS)
-def card_parts(row, memory_area_cm2, memory_units, factors, out):
-    """Production of one card split into die, memory and other, per criterion.
+def card_of_rows(x, factors, out, count):
+    """Production of the card of each of the first ``count`` rows of the block ``x`` (field,
+    sample), split into die, memory and other per criterion: ``out[N_CARD_PARTS * c + part, i]``
+    [criterion unit]; ``factors[i]`` are row i's production factors (item, criterion).
 
-    ``out`` has shape (N_IMPACTS criteria, N_CARD_PARTS parts). The run's production model decides
-    the GWP of the die and the memory; ADPe and PE, and the card's other parts, are MLCA's.
+    The row's production model decides the GWP of the die and the memory; ADPe and PE, and the
+    card's other parts, are MLCA's.
     """
-    die_area = row[GPU_DIE_AREA_CM2]
-    for c in range(N_IMPACTS):
-        out[c, DIE] = die_area * factors[GPU_DIE, c]
-        out[c, MEMORY] = (
-            memory_area_cm2 * factors[GPU_MEMORY_DIE, c]
-            + memory_units * factors[GPU_MEMORY_BASE, c]
-        )
-        out[c, OTHER] = factors[GPU_BASE, c]
-    if row[PRODUCTION_MODEL] >= 0.5 * ACT:
-        gpa = row[GPA_95] + row[GPA_ABATEMENT] * (row[GPA_99] - row[GPA_95])
-        defect_density = row[DEFECT_DENSITY_LOW] + row[DEFECT_DENSITY_QUANTILE] * (
-            row[DEFECT_DENSITY_HIGH] - row[DEFECT_DENSITY_LOW]
-        )
-        out[0, DIE] = act_die(
-            die_area,
-            row[FAB_INTENSITY],
-            row[EPA],
-            gpa,
-            defect_density,
-            row[YIELD_MODEL],
-            row[YIELD_CONSTANT],
-        )
-        per_gb = 0.0
-        if row[MEMORY_GWP_LOW] > 0.0:
-            per_gb = (
-                row[MEMORY_GWP_LOW]
-                * (row[MEMORY_GWP_HIGH] / row[MEMORY_GWP_LOW]) ** row[MEMORY_GWP_QUANTILE]
+    for i in range(count):
+        f = factors[i]
+        die_area = x[GPU_DIE_AREA_CM2, i]
+        memory_area = x[GPU_MEMORY_GB, i] / x[MEMORY_DENSITY, i]
+        memory_units = 1.0 if x[GPU_MEMORY_GB, i] > 0.0 else 0.0
+        for c in range(N_IMPACTS):
+            out[N_PARTS * c + DIE, i] = die_area * f[GPU_DIE, c]
+            out[N_PARTS * c + MEMORY, i] = (
+                memory_area * f[GPU_MEMORY_DIE, c] + memory_units * f[GPU_MEMORY_BASE, c]
             )
-        out[0, MEMORY] = per_gb * row[GPU_MEMORY_GB] / MEMORY_YIELD
-
-
-@njit(**JIT_OPTIONS)
-def card_of_row(row, factors, out):
-    """:func:`card_parts` of a run's card, computing its memory area from the row."""
-    memory_area = row[GPU_MEMORY_GB] / row[MEMORY_DENSITY]
-    memory_units = 1.0 if row[GPU_MEMORY_GB] > 0.0 else 0.0
-    card_parts(row, memory_area, memory_units, factors, out)
+            out[N_PARTS * c + OTHER, i] = f[GPU_BASE, c]
+        if x[PRODUCTION_MODEL, i] >= 0.5 * ACT:
+            low, high = x[DEFECT_DENSITY_LOW, i], x[DEFECT_DENSITY_HIGH, i]
+            gpa = x[GPA_95, i] + x[GPA_ABATEMENT, i] * (x[GPA_99, i] - x[GPA_95, i])
+            defect_density = low + x[DEFECT_DENSITY_QUANTILE, i] * (high - low)
+            out[DIE, i] = act_die(
+                die_area,
+                x[FAB_INTENSITY, i],
+                x[EPA, i],
+                gpa,
+                defect_density,
+                x[YIELD_MODEL, i],
+                x[YIELD_CONSTANT, i],
+            )
+            per_gb = 0.0
+            memory_low = x[MEMORY_GWP_LOW, i]
+            if memory_low > 0.0:
+                per_gb = (
+                    memory_low * (x[MEMORY_GWP_HIGH, i] / memory_low) ** x[MEMORY_GWP_QUANTILE, i]
+                )
+            out[MEMORY, i] = per_gb * x[GPU_MEMORY_GB, i] / MEMORY_YIELD
