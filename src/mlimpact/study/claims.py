@@ -39,6 +39,7 @@ from mlimpact.quantities import (
     training_index,
 )
 from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
+from mlimpact.study import warmup
 from mlimpact.study.coverage import coverage
 from mlimpact.study.options import (
     Catalogues,
@@ -344,6 +345,17 @@ def run_study(options, progress=None, client=None, stages=None):
         study, the figures, makes them).
     """
     validate_options(options)
+    # with a cold numba cache, a second process compiles the kernels the study reaches after
+    # the fused one while this one compiles that (mlimpact.study.warmup)
+    child = warmup.start()
+    try:
+        return _run_study(options, progress, client, stages)
+    finally:
+        warmup.finish(child)
+
+
+def _run_study(options, progress, client, stages):
+    """:func:`run_study` (its options validated)."""
     stages = study_stages(options, progress) if stages is None else stages
     # with an empty numba cache the first chunk of the cards compiles the kernels: the bar
     # names that until the chunk is done

@@ -16,18 +16,19 @@ from mlimpact._config import cached_on_disk
 from mlimpact.study.scenarios import REGISTRY
 
 #: Seconds each stage of ``mlimpact run`` took at the default options, numba's cache warm
-#: (2026-12-07, 2 cores, load about 1.5, in-process stage timings: docs/performance.md; only
+#: (2026-12-07, 2 cores, load below 1, in-process stage timings: docs/performance.md; only
 #: the ratios matter, they give each stage its share of the bar). "compiling" is the extra
-#: time of the whole job with an empty cache (33.8 s cold, 21.0 s warm); "scenario" is each
-#: scenario's; the Sobol' analysis reached N = 10,240 (:data:`SOBOL_BASE_POINTS`).
+#: time of the whole job with an empty cache (29.3 s cold with the warm-up's second process,
+#: 17.4 s warm); "scenario" is each scenario's; the Sobol' analysis reached N = 10,240
+#: (:data:`SOBOL_BASE_POINTS`).
 STAGE_SECONDS = {
-    "compiling": 12.8,
-    "cards": 0.36,
-    "scenario": 0.66,
-    "sensitivity": 9.9,
-    "validation": 0.74,
-    "specifications": 4.1,
-    "figures": 3.4,
+    "compiling": 11.9,
+    "cards": 0.47,
+    "scenario": 0.55,
+    "sensitivity": 7.9,
+    "validation": 0.58,
+    "specifications": 3.3,
+    "figures": 3.5,
 }
 
 #: What the progress bar shows during each stage (a scenario's label follows "scenario: ").
