@@ -81,3 +81,17 @@ def test_broadcast_ordinates_and_weights_take_the_one_compiled_fit():
     np.testing.assert_allclose(slope, 0.5)
     for signature in trends._fit_rows.signatures:
         assert all(a.mutable for a in signature if isinstance(a, types.Array)), signature
+
+
+def test_ols_slopes_are_fit_slopes_slopes():
+    rng = np.random.default_rng(3)
+    t = np.sort(rng.uniform(2013.0, 2025.0, 40))
+    y = rng.normal(size=(50, 40)) + 0.7 * t
+    assert np.array_equal(trends.ols_slopes(t, y), trends.fit_slopes(t, y)[0])
+    # a NaN or infinite ordinate weighs 0, as in fit_slopes, for its row alone
+    y[3, 5], y[7, 0] = np.nan, -np.inf
+    slopes = trends.ols_slopes(t, y)
+    np.testing.assert_allclose(slopes, trends.fit_slopes(t, y)[0], rtol=1e-12)
+    kept = np.arange(40) != 5  # (the product with centred dates and the loop round apart)
+    np.testing.assert_allclose(slopes[3], trends.fit_slopes(t[kept], y[3, kept])[0], rtol=1e-9)
+    assert np.isnan(trends.ols_slopes(np.full(40, 2020.0), y)).all()

@@ -77,16 +77,10 @@ def fit_slopes(t, y, weights=None, method="ols"):
     y = np.asarray(y, dtype=np.float64)
     if method not in FITS:
         raise ValueError(f"fit must be one of {', '.join(FITS)} (got {method!r})")
-    if weights is None and method == "ols" and np.isfinite(y).all():
-        # every point weighs 1: one product with the centred abscissae (Sobol' designs fit
-        # millions of rows)
-        dt = t - t.mean()
-        variance = float(dt @ dt)
-        if variance <= 1e-12 * max(t.size, 1):
-            nan = np.full(y.shape[:-1], np.nan)
-            return nan, nan
-        slope = (y @ dt) / variance
-        return slope, y.mean(axis=-1) - slope * t.mean()
+    if weights is None and method == "ols":
+        slope = _unweighted_slopes(t, y)
+        if slope is not None:
+            return slope, y.mean(axis=-1) - slope * t.mean()
     if t.size == 0:
         nan = np.full(np.broadcast_shapes(y.shape, np.shape(weights))[:-1], np.nan)
         return nan, nan
@@ -109,6 +103,29 @@ def fit_slopes(t, y, weights=None, method="ols"):
         intercept,
     )
     return slope.reshape(shape[:-1]), intercept.reshape(shape[:-1])
+
+
+def ols_slopes(t, y):
+    """The least-squares slopes of :func:`fit_slopes` (every point weighing 1) without the
+    intercepts, for callers that read the slopes alone (the Sobol' outputs: a pass over the
+    ordinates less per fit)."""
+    t = np.asarray(t, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    slope = _unweighted_slopes(t, y)
+    return fit_slopes(t, y)[0] if slope is None else slope
+
+
+def _unweighted_slopes(t, y):
+    """Least-squares slopes of ``y`` (..., run) on ``t`` (run,), every point weighing 1: one
+    product with the centred abscissae (Sobol' designs fit millions of rows); all NaN where
+    ``t`` does not vary. None if a slope is not finite: an ordinate is NaN or infinite (it
+    makes its row's product so), and :func:`fit_slopes` weighs such points 0 instead."""
+    dt = t - t.mean()
+    variance = float(dt @ dt)
+    if variance <= 1e-12 * max(t.size, 1):
+        return np.full(y.shape[:-1], np.nan)
+    slope = (y @ dt) / variance
+    return slope if np.isfinite(slope).all() else None
 
 
 @njit(**JIT_OPTIONS)

@@ -55,7 +55,7 @@ def _card_outputs(priced, card_dates):
             values = samples[..., k]
             columns.append(values)
             names += [("card impact", criterion, h.name) for h in priced]
-            slope, _ = trends.fit_slopes(card_dates, np.log(values))
+            slope = trends.ols_slopes(card_dates, np.log(values))
             columns.append(slope[:, None])
             names.append(("card growth rate", criterion, ALL_CARDS))
         return np.concatenate(columns, axis=1), names
@@ -347,7 +347,7 @@ def training_outputs(runs, per_model=True):
             columns.append(total[:, None])
             columns.append(np.stack([values[:, m].sum(axis=1) for m in members], axis=1))
             with np.errstate(divide="ignore"):
-                slope, _ = trends.fit_slopes(dates, np.log(values))
+                slope = trends.ols_slopes(dates, np.log(values))
             columns.append(slope[:, None])
         for c, criterion in enumerate(IMPACT_CRITERIA):
             production = samples[..., at[training_index(criterion, "production")]]
