@@ -3,12 +3,15 @@ types, while the main process compiles the fused kernel."""
 
 import subprocess
 import sys
+import time
 
 import pytest
 
 from mlimpact.analysis import trends
 from mlimpact.engine.kernels import montecarlo, training
-from mlimpact.study import warmup
+from mlimpact.errors import MlimpactError
+from mlimpact.study import claims, warmup
+from mlimpact.study.options import StudyOptions
 from mlimpact.uncertainty import sampling
 
 
@@ -61,3 +64,18 @@ def test_a_child_still_running_at_the_end_is_stopped(monkeypatch):
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     warmup.finish(child)
     assert child.returncode is not None
+
+
+def test_a_failed_study_stops_the_child_at_once(monkeypatch):
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    monkeypatch.setattr(warmup, "start", lambda: child)
+
+    def fail(*args):
+        raise MlimpactError("the study failed")
+
+    monkeypatch.setattr(claims, "_run_study", fail)
+    started = time.perf_counter()
+    with pytest.raises(MlimpactError, match="the study failed"):
+        claims.run_study(StudyOptions())
+    assert child.returncode is not None
+    assert time.perf_counter() - started < 5.0  # not FINISH_TIMEOUT (30 s)

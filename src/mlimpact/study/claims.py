@@ -349,9 +349,12 @@ def run_study(options, progress=None, client=None, stages=None):
     # the fused one while this one compiles that (mlimpact.study.warmup)
     child = warmup.start()
     try:
-        return _run_study(options, progress, client, stages)
-    finally:
-        warmup.finish(child)
+        result = _run_study(options, progress, client, stages)
+    except BaseException:  # an error or an interrupt does not wait for the compilation
+        warmup.finish(child, stop=True)
+        raise
+    warmup.finish(child)
+    return result
 
 
 def _run_study(options, progress, client, stages):

@@ -11,7 +11,8 @@ once, on a few numbers, with the types the main job gives it) while this process
 the fused kernel on the other core. When the study reaches those kernels, it loads them from
 the cache. Nothing waits on the child: a kernel this process needs before the child has
 cached it is compiled here as before (same code, same results), and :func:`finish` reaps the
-child at the end (it is stopped if it is still compiling by then).
+child at the end (it is stopped if it is still compiling by then, or at once if the study
+fails).
 
 Only a cold cache that can be written starts a child
 (:func:`mlimpact._config.cached_on_disk` of the fused kernel, :func:`mlimpact._config.cache_dir`);
@@ -75,14 +76,16 @@ def start():
         return None
 
 
-def finish(child):
-    """Wait for the child of :func:`start` (None: nothing to do) to end, at most
-    :data:`FINISH_TIMEOUT` seconds, then stop it: numba writes each cache file whole (a
-    temporary file renamed), so a stopped child leaves no partial entry in the cache."""
+def finish(child, stop=False):
+    """Reap the child of :func:`start` (None: nothing to do): wait for it to end, at most
+    :data:`FINISH_TIMEOUT` seconds, or with ``stop`` (the study failed or was interrupted: its
+    error should not wait for a compilation) not at all, then stop it. Numba writes each
+    cache file whole (a temporary file renamed), so a stopped child leaves no partial entry
+    in the cache."""
     if child is None:
         return
     try:
-        child.wait(timeout=FINISH_TIMEOUT)
+        child.wait(timeout=0 if stop else FINISH_TIMEOUT)
     except subprocess.TimeoutExpired:
         child.kill()
         child.wait()
