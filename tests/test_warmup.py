@@ -8,7 +8,8 @@ import time
 import pytest
 
 from mlimpact.analysis import trends
-from mlimpact.engine.kernels import montecarlo, training
+from mlimpact.engine import model
+from mlimpact.engine.kernels import montecarlo, ppf, training
 from mlimpact.errors import MlimpactError
 from mlimpact.study import claims, warmup
 from mlimpact.study.options import StudyOptions
@@ -17,6 +18,11 @@ from mlimpact.uncertainty import sampling
 
 def _signatures():
     kernels = {
+        "fused_kernel": montecarlo.fused_kernel,
+        "sample_factors": montecarlo.sample_factors,
+        "cards_kernel": model.cards_kernel,
+        "ppf_columns": ppf.ppf_columns,
+        "discrete_columns": ppf.discrete_columns,
         "_fit_rows": trends._fit_rows,
         "histogram_quantiles": montecarlo.histogram_quantiles,
         "training_kernel": training.training_kernel,
@@ -27,11 +33,12 @@ def _signatures():
 
 def test_the_warm_up_compiles_the_specialisations_the_study_uses(quick_study):
     # after a study, every kernel the warm-up calls has the study's specialisation: calling
-    # the warm-up again must not add one (a new one would be a compile the child did for
-    # nothing, and that the main process still pays)
+    # the warm-up again must not add one (a new one would be a compile done for nothing,
+    # which the main process would still pay)
     before = _signatures()
     assert all(before.values()), before
-    warmup.compile_later_kernels()
+    warmup.compile_fused_kernel()
+    warmup.compile_other_kernels()
     assert _signatures() == before
 
 
@@ -59,16 +66,23 @@ def test_a_child_that_cannot_start_leaves_the_work_to_this_process(monkeypatch):
     assert warmup.start() is None
 
 
-def test_a_child_still_running_at_the_end_is_stopped(monkeypatch):
-    monkeypatch.setattr(warmup, "FINISH_TIMEOUT", 0.2)
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    warmup.finish(child)
+def _sleeping_child():
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+
+def test_a_child_that_takes_too_long_is_stopped_and_this_process_goes_on(monkeypatch):
+    monkeypatch.setattr(warmup, "WAIT_TIMEOUT", 0.2)
+    child = _sleeping_child()
+    started = time.perf_counter()
+    warmup.wait(child)
     assert child.returncode is not None
+    assert time.perf_counter() - started < 30.0  # not the child's 60 s
 
 
 def test_a_failed_study_stops_the_child_at_once(monkeypatch):
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    child = _sleeping_child()
     monkeypatch.setattr(warmup, "start", lambda: child)
+    monkeypatch.setattr(warmup, "wait", lambda child: None)  # the child still compiling
 
     def fail(*args):
         raise MlimpactError("the study failed")
@@ -78,4 +92,4 @@ def test_a_failed_study_stops_the_child_at_once(monkeypatch):
     with pytest.raises(MlimpactError, match="the study failed"):
         claims.run_study(StudyOptions())
     assert child.returncode is not None
-    assert time.perf_counter() - started < 5.0  # not FINISH_TIMEOUT (30 s)
+    assert time.perf_counter() - started < 30.0  # not the child's 60 s

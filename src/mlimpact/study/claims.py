@@ -345,24 +345,23 @@ def run_study(options, progress=None, client=None, stages=None):
         study, the figures, makes them).
     """
     validate_options(options)
-    # with a cold numba cache, a second process compiles the kernels the study reaches after
-    # the fused one while this one compiles that (mlimpact.study.warmup)
+    stages = study_stages(options, progress) if stages is None else stages
+    # with an empty numba cache the kernels compile first (in two processes where the cache
+    # can be written, mlimpact.study.warmup; else as the first chunk of the cards reaches
+    # them): the bar names that until the first chunk is done
+    stages.start("compiling" if "compiling" in stages else "cards")
     child = warmup.start()
     try:
-        result = _run_study(options, progress, client, stages)
+        warmup.wait(child)
+        result = _run_study(options, client, stages)
     except BaseException:  # an error or an interrupt does not wait for the compilation
-        warmup.finish(child, stop=True)
+        warmup.finish(child)
         raise
-    warmup.finish(child)
     return result
 
 
-def _run_study(options, progress, client, stages):
-    """:func:`run_study` (its options validated)."""
-    stages = study_stages(options, progress) if stages is None else stages
-    # with an empty numba cache the first chunk of the cards compiles the kernels: the bar
-    # names that until the chunk is done
-    stages.start("compiling" if "compiling" in stages else "cards")
+def _run_study(options, client, stages):
+    """:func:`run_study` (its options validated, its kernels compiled or compiling)."""
     # the catalogues and bindings every stage below shares (made once each)
     catalogues = Catalogues()
     card_result = _cards(options, stages.step("cards"), client, catalogues)

@@ -18,11 +18,11 @@ from mlimpact.study.scenarios import REGISTRY
 #: Seconds each stage of ``mlimpact run`` took at the default options, numba's cache warm
 #: (2026-12-07, 2 cores, load below 1, in-process stage timings: docs/performance.md; only
 #: the ratios matter, they give each stage its share of the bar). "compiling" is the extra
-#: time of the whole job with an empty cache (29.3 s cold with the warm-up's second process,
-#: 17.4 s warm); "scenario" is each scenario's; the Sobol' analysis reached N = 10,240
-#: (:data:`SOBOL_BASE_POINTS`).
+#: time of the whole job with an empty cache (27.1 s cold, the kernels compiled in two
+#: processes by :mod:`mlimpact.study.warmup`, 16.4 s warm); "scenario" is each scenario's;
+#: the Sobol' analysis reached N = 10,240 (:data:`SOBOL_BASE_POINTS`).
 STAGE_SECONDS = {
-    "compiling": 11.9,
+    "compiling": 10.7,
     "cards": 0.47,
     "scenario": 0.55,
     "sensitivity": 7.9,

@@ -1,22 +1,22 @@
-"""Compile, on a cold numba cache, the main job's later kernels in a second process.
+"""Compile the main job's kernels in two processes when numba's cache is cold.
 
-With numba's disk cache empty, ``mlimpact run`` compiles its kernels one after the other on one
-core: the fused Monte Carlo kernel (about 9 s of the cold run on 2 cores) and then, as the
-study reaches them, the trend fits, the histogram quantiles, the point kernel of the notable
-runs, the Saltelli rows and the counter-based uniforms (about 6 s more). Numba compiles one
-function at a time in a process (its compiler lock), but each kernel is cached on disk by
-its types, and a process looks in that cache before it compiles: so :func:`start` launches
-``python -m mlimpact.study.warmup``, which calls :func:`compile_later_kernels` (each kernel
-once, on a few numbers, with the types the main job gives it) while this process compiles
-the fused kernel on the other core. When the study reaches those kernels, it loads them from
-the cache. Nothing waits on the child: a kernel this process needs before the child has
-cached it is compiled here as before (same code, same results), and :func:`finish` reaps the
-child at the end (it is stopped if it is still compiling by then, or at once if the study
-fails).
+With numba's disk cache empty, ``mlimpact run`` compiled its kernels one after the other on one
+core, each as the study first reached it: the cards' point kernel and the quantile functions,
+the fused Monte Carlo kernel (about 9 s of the cold run on 2 cores), then the trend fits, the
+histogram quantiles, the notable runs' point kernel, the Saltelli rows and the counter-based
+uniforms (about 6 s more). Numba compiles one function at a time in a process (its compiler
+lock), but it caches each kernel on disk by its argument types, and a process looks in that
+cache before it compiles. So, on a cold cache that can be written, :func:`start` launches
+``python -m mlimpact.study.warmup``, which compiles the fused kernel
+(:func:`compile_fused_kernel`: two cards evaluated through the engine), while this process
+compiles every other kernel (:func:`compile_other_kernels`: each called once, on a few numbers,
+with the argument types the main job gives it) and then waits for the child (:func:`wait`);
+the study then finds every kernel in the cache. The calls are the engine's own, so their types
+are the study's (a test checks that calling them after a study adds no compiled version).
 
-Only a cold cache that can be written starts a child
-(:func:`mlimpact._config.cached_on_disk` of the fused kernel, :func:`mlimpact._config.cache_dir`);
-a warm run starts no process.
+If the child cannot start or fails, this process compiles the fused kernel itself when the
+study reaches it (same code, same results); :func:`finish` reaps the child, or stops it at once
+when the study fails. A warm run starts no process.
 """
 
 import subprocess
@@ -24,42 +24,66 @@ import sys
 
 import numpy as np
 
-#: Seconds :func:`finish` waits for the child to end before it stops it.
-FINISH_TIMEOUT = 30.0
+#: Seconds :func:`wait` waits for the child to compile the fused kernel before it stops it
+#: (this process then compiles the kernel itself).
+WAIT_TIMEOUT = 600.0
 
 
-def compile_later_kernels():
-    """Call each kernel the main job reaches after the fused Monte Carlo kernel, once, on a
-    few numbers, with the argument types the main job gives it (so that numba compiles and
-    caches the same specialisation), in the order the study reaches them."""
+def _cards():
+    """Two cards as a run table, bound to the default catalogue: the engine's argument types
+    are those of any run table and binding."""
+    from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
+    from mlimpact.uncertainty.binding import bind
+    from mlimpact.uncertainty.catalogue import default_catalogue
+
+    priced = [h for h in catalogue_gpus() if why_not_priced(h, "mixture") is None][:2]
+    runs, known = card_runs(priced, "mixture")
+    return runs, bind(default_catalogue(), runs, list(runs.names), [""] * len(runs), known)
+
+
+def compile_fused_kernel():
+    """Evaluate two cards at their parameters' medians through the engine
+    (:func:`mlimpact.engine.propagate.evaluate_rows`): numba compiles, and caches, the fused
+    kernel and the cards' point kernel. The medians come from the distributions' own numpy
+    quantile functions, so that the compiled ones are left to the other process."""
+    from mlimpact.engine.propagate import evaluate_rows
+
+    runs, bound = _cards()
+    values = np.empty((2, bound.n_columns), order="F")
+    for j, distribution in enumerate(bound.distributions):
+        values[:, j] = distribution.ppf(np.full(2, 0.5))
+    evaluate_rows(runs, bound, values, kind="card", given_values=True)
+
+
+def compile_other_kernels():
+    """Call each kernel of the main job but the fused one and the cards' point kernel, once,
+    on a few numbers, with the argument types the main job gives it, in the order the study
+    reaches them."""
     from mlimpact.analysis import trends
     from mlimpact.engine.kernels.training import evaluate_runs
-    from mlimpact.engine.propagate import Accumulator
-    from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
+    from mlimpact.engine.propagate import Accumulator, parameter_values
     from mlimpact.tables.factors import PRODUCTION_FACTORS
     from mlimpact.uncertainty.sampling import Design, SaltelliDesign
 
-    # counter-based uniforms (the bootstrap weights, the Monte Carlo designs)
+    runs, bound = _cards()
+    # the quantile functions (compiled kinds and discrete columns), the counter uniforms
+    parameter_values(bound, Design("mc", 2, bound.n_columns).uniforms(0, 2))
+    # trend fits: bootstrap-weighted least squares and Huber's, one kernel (trends._fit_rows)
     weights = trends.bootstrap_weights(12, 0, 4, 0)
-    # trend fits: weighted least squares and Huber's, one kernel (trends._fit_rows)
     dates = np.linspace(2015.0, 2025.0, 12)
     logs = np.log1p(np.arange(48.0).reshape(4, 12))
     trends.fit_slopes(dates, logs, weights)
     trends.fit_slopes(dates, logs, method="huber")
     # quantiles of the streamed histograms (int32 counts, as the main job's accumulators)
     Accumulator.empty(np.ones((2, 3)), samples=8).quantiles([0.025, 0.5, 0.975])
-    # the point kernel of a run table
-    priced = [h for h in catalogue_gpus() if why_not_priced(h, "mixture") is None][:2]
-    runs, _ = card_runs(priced, "mixture")
+    # the point kernel of a run table, and the rows of a Saltelli design
     evaluate_runs(runs, PRODUCTION_FACTORS)
-    # the rows of a Saltelli design, and the Monte Carlo design's uniforms
     SaltelliDesign(3, [[0], [1, 2]], 2).uniforms(0, 8)
-    Design("mc", 4, 3).uniforms(0, 4)
 
 
 def start():
-    """Start the child process that compiles the later kernels (:func:`compile_later_kernels`)
-    if numba's cache is cold and can be written; its handle for :func:`finish`, or None."""
+    """Start the child process that compiles the fused kernel (:func:`compile_fused_kernel`)
+    if numba's cache does not hold it and can be written; its handle, or None."""
     from mlimpact._config import cache_dir, cached_on_disk
     from mlimpact.engine.kernels.montecarlo import fused_kernel
 
@@ -76,20 +100,29 @@ def start():
         return None
 
 
-def finish(child, stop=False):
-    """Reap the child of :func:`start` (None: nothing to do): wait for it to end, at most
-    :data:`FINISH_TIMEOUT` seconds, or with ``stop`` (the study failed or was interrupted: its
-    error should not wait for a compilation) not at all, then stop it. Numba writes each
-    cache file whole (a temporary file renamed), so a stopped child leaves no partial entry
-    in the cache."""
+def wait(child):
+    """Compile the other kernels here (:func:`compile_other_kernels`) while the child of
+    :func:`start` compiles the fused one, then wait for the child (at most
+    :data:`WAIT_TIMEOUT` seconds; None: no child, nothing is done here)."""
+    if child is None:
+        return
+    compile_other_kernels()
+    finish(child, timeout=WAIT_TIMEOUT)
+
+
+def finish(child, timeout=0.0):
+    """Reap the child of :func:`start` (None: nothing to do): wait at most ``timeout`` seconds
+    for it to end (by default none: a failed or interrupted study does not wait for a
+    compilation), then stop it. Numba writes each cache file whole (a temporary file
+    renamed), so a stopped child leaves no partial entry in the cache."""
     if child is None:
         return
     try:
-        child.wait(timeout=0 if stop else FINISH_TIMEOUT)
+        child.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         child.kill()
         child.wait()
 
 
 if __name__ == "__main__":
-    compile_later_kernels()
+    compile_fused_kernel()
