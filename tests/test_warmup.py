@@ -57,6 +57,13 @@ def test_a_cold_cache_starts_the_module_as_a_child(monkeypatch):
     assert started == [[sys.executable, "-m", "mlimpact.study.warmup"]]
 
 
+def test_no_child_without_an_interpreter_to_start(monkeypatch):
+    monkeypatch.setattr("mlimpact._config.cached_on_disk", lambda dispatcher: False)
+    monkeypatch.setattr(subprocess, "Popen", pytest.fail)
+    monkeypatch.setattr(sys, "executable", "")
+    assert warmup.start() is None
+
+
 def test_a_child_that_cannot_start_leaves_the_work_to_this_process(monkeypatch):
     def refuse(*args, **kwargs):
         raise OSError("no processes left")
@@ -93,3 +100,12 @@ def test_a_failed_study_stops_the_child_at_once(monkeypatch):
         claims.run_study(StudyOptions())
     assert child.returncode is not None
     assert time.perf_counter() - started < 30.0  # not the child's 60 s
+
+
+def test_the_child_runs_to_its_end(quick_study):
+    # the child's own entry point (warm here after the quick study: it loads its kernels),
+    # which a cold run starts with its output discarded: an error in it would go unseen
+    done = subprocess.run(
+        [sys.executable, "-m", "mlimpact.study.warmup"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr

@@ -87,8 +87,8 @@ def start():
     from mlimpact._config import cache_dir, cached_on_disk
     from mlimpact.engine.kernels.montecarlo import fused_kernel
 
-    if cache_dir() is None or cached_on_disk(fused_kernel):
-        return None
+    if not sys.executable or cache_dir() is None or cached_on_disk(fused_kernel):
+        return None  # (an embedding interpreter may not know its own executable)
     try:
         return subprocess.Popen(
             [sys.executable, "-m", "mlimpact.study.warmup"],
