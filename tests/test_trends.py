@@ -95,3 +95,17 @@ def test_ols_slopes_are_fit_slopes_slopes():
     kept = np.arange(40) != 5  # (the product with centred dates and the loop round apart)
     np.testing.assert_allclose(slopes[3], trends.fit_slopes(t[kept], y[3, kept])[0], rtol=1e-9)
     assert np.isnan(trends.ols_slopes(np.full(40, 2020.0), y)).all()
+
+
+def test_dataset_slopes_fit_each_series_on_the_same_resamples():
+    rng = np.random.default_rng(5)
+    dates = np.sort(rng.uniform(2013.0, 2025.0, 30))
+    point = np.exp(rng.normal(size=(30, 2)) + 0.5 * (dates[:, None] - 2013.0))
+    series = {"a": lambda s: np.log(s[..., 0]), "b": lambda s: np.log(s[..., 1])}
+    n = 5000  # two blocks of resamples
+    got = trends.dataset_slopes(dates, series, point, n, seed=4)
+    weights = trends.bootstrap_weights(30, 0, n, 4)
+    for name, column in (("a", 0), ("b", 1)):
+        y = np.log(point[:, column])
+        expected = trends.fit_slopes(dates, np.broadcast_to(y, (n, 30)), weights)[0]
+        np.testing.assert_allclose(got[name], expected, rtol=1e-12)

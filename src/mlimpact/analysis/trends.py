@@ -360,17 +360,19 @@ def chunk_trends(dates, series, seed, start, stop, samples, method="ols"):
     return out
 
 
-def dataset_slopes(dates, transform, point_samples, n, seed, method="ols"):
-    """Slopes of the bootstrap over models on the point values, for resamples 0..n-1."""
-    y = transform(point_samples[None])[0]
-    out = []
+def dataset_slopes(dates, series, point_samples, n, seed, method="ols"):
+    """Slopes of the bootstrap over models on the point values, for resamples 0..n-1, of
+    every series (name -> transform, as in :func:`chunk_trends`): name -> slopes (n,). The
+    resamples' counts are drawn once for all the series (they depend on the models' count
+    and the seed only)."""
+    ordinates = {name: transform(point_samples[None])[0] for name, transform in series.items()}
+    out = {name: [] for name in series}
     for start in range(0, n, 4096):
         stop = min(start + 4096, n)
-        slope, _ = fit_slopes(
-            dates, y, bootstrap_weights(len(dates), start, stop, seed), method=method
-        )
-        out.append(slope)
-    return np.concatenate(out)
+        weights = bootstrap_weights(len(dates), start, stop, seed)
+        for name, y in ordinates.items():
+            out[name].append(fit_slopes(dates, y, weights, method=method)[0])
+    return {name: np.concatenate(slopes) for name, slopes in out.items()}
 
 
 def merge_chunks(results):

@@ -198,13 +198,12 @@ def _propagate_trends(
     )
     stats = trends.merge_chunks(chunks)
     point = point_samples(summary)
+    dataset = trends.dataset_slopes(dates, series, point, options.samples, options.seed, method)
     slopes = {}
     for key in series:
         slopes[key, "input"] = stats[key, "input"]
         slopes[key, "combined"] = stats[key, "combined"]
-        slopes[key, "dataset"] = trends.dataset_slopes(
-            dates, series[key], point, options.samples, options.seed, method
-        )
+        slopes[key, "dataset"] = dataset[key]
     return summary, slopes, {k: stats[k, "intercept"] for k in series}, stats
 
 
