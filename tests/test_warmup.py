@@ -1,6 +1,7 @@
-"""The cold-cache warm-up: a child compiles the main job's later kernels, with the main job's
-types, while the main process compiles the fused kernel."""
+"""The cold-cache warm-up: a child compiles the fused kernel while the main process compiles the
+main job's other kernels, each with the main job's types."""
 
+import os
 import subprocess
 import sys
 import time
@@ -39,6 +40,7 @@ def test_the_warm_up_compiles_the_specialisations_the_study_uses(quick_study):
     assert all(before.values()), before
     warmup.compile_fused_kernel()
     warmup.compile_other_kernels()
+    warmup.compile_point_kernel()
     assert _signatures() == before
 
 
@@ -50,11 +52,19 @@ def test_a_warm_cache_starts_no_child(monkeypatch):
 
 
 def test_a_cold_cache_starts_the_module_as_a_child(monkeypatch):
+    from mlimpact._config import cache_dir
+
     started = []
     monkeypatch.setattr("mlimpact._config.cached_on_disk", lambda dispatcher: False)
-    monkeypatch.setattr(subprocess, "Popen", lambda args, **kwargs: started.append(args))
+    monkeypatch.setattr(
+        subprocess, "Popen", lambda args, **kwargs: started.append((args, kwargs["env"]))
+    )
     warmup.start()
-    assert started == [[sys.executable, "-m", "mlimpact.study.warmup"]]
+    [(args, environment)] = started
+    assert args == [sys.executable, "-m", "mlimpact.study.warmup"]
+    # the child writes into this process's cache folder, and imports from this one's path
+    assert environment["NUMBA_CACHE_DIR"] == os.path.dirname(cache_dir())
+    assert environment["PYTHONPATH"].split(os.pathsep) == [p for p in sys.path if p]
 
 
 def test_no_child_without_an_interpreter_to_start(monkeypatch):
@@ -86,20 +96,32 @@ def test_a_child_that_takes_too_long_is_stopped_and_this_process_goes_on(monkeyp
     assert time.perf_counter() - started < 30.0  # not the child's 60 s
 
 
-def test_a_failed_study_stops_the_child_at_once(monkeypatch):
-    child = _sleeping_child()
+@pytest.mark.parametrize("error", [MlimpactError("the study failed"), KeyboardInterrupt()])
+def test_a_failed_study_stops_the_child_at_once(monkeypatch, error):
+    child, waited = _sleeping_child(), []
     monkeypatch.setattr(warmup, "start", lambda: child)
-    monkeypatch.setattr(warmup, "wait", lambda child: None)  # the child still compiling
+    monkeypatch.setattr(warmup, "wait", waited.append)  # as if the child were still compiling
 
     def fail(*args):
-        raise MlimpactError("the study failed")
+        raise error
 
     monkeypatch.setattr(claims, "_run_study", fail)
     started = time.perf_counter()
-    with pytest.raises(MlimpactError, match="the study failed"):
+    with pytest.raises(type(error)):
         claims.run_study(StudyOptions())
+    assert waited == [child]
     assert child.returncode is not None
     assert time.perf_counter() - started < 30.0  # not the child's 60 s
+
+
+def test_a_failed_warm_up_here_leaves_the_kernels_to_the_study(monkeypatch):
+    def fail():
+        raise RuntimeError("no compiler")
+
+    monkeypatch.setattr(warmup, "compile_other_kernels", fail)
+    child = _sleeping_child()
+    warmup.wait(child)  # no error: the study compiles what is missing
+    assert child.returncode is not None  # and the child is not left behind
 
 
 def test_the_child_runs_to_its_end(quick_study):

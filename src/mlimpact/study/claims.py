@@ -345,9 +345,9 @@ def run_study(options, progress=None, client=None, stages=None):
     """
     validate_options(options)
     stages = study_stages(options, progress) if stages is None else stages
-    # with an empty numba cache the kernels compile first (in two processes where the cache
-    # can be written, mlimpact.study.warmup; else as the first chunk of the cards reaches
-    # them): the bar names that until the first chunk is done
+    # with an empty numba cache the kernels compile first, in two processes where the cache
+    # can be written (mlimpact.study.warmup; else each as the study first reaches it): the
+    # bar names that until the cards' first chunk is done
     stages.start("compiling" if "compiling" in stages else "cards")
     child = warmup.start()
     try:

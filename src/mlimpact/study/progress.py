@@ -18,11 +18,11 @@ from mlimpact.study.scenarios import REGISTRY
 #: Seconds each stage of ``mlimpact run`` took at the default options, numba's cache warm
 #: (2026-12-07, 2 cores, load below 1, in-process stage timings: docs/performance.md; only
 #: the ratios matter, they give each stage its share of the bar). "compiling" is the extra
-#: time of the whole job with an empty cache (27.1 s cold, the kernels compiled in two
-#: processes by :mod:`mlimpact.study.warmup`, 16.4 s warm); "scenario" is each scenario's;
+#: time of the whole job with an empty cache (27.8 s cold, the kernels compiled in two
+#: processes by :mod:`mlimpact.study.warmup`, 17.5 s warm); "scenario" is each scenario's;
 #: the Sobol' analysis reached N = 10,240 (:data:`SOBOL_BASE_POINTS`).
 STAGE_SECONDS = {
-    "compiling": 10.7,
+    "compiling": 10.3,
     "cards": 0.47,
     "scenario": 0.55,
     "sensitivity": 7.9,
@@ -63,9 +63,10 @@ def sobol_progress(report, expected=SOBOL_BASE_POINTS):
 
 
 def kernels_cached():
-    """Whether numba's disk cache holds the fused Monte Carlo kernel, the first kernel the main
-    job calls: if not, that call compiles the kernels (tens of seconds), and the progress says
-    so. A cheap check: one file's existence (:func:`mlimpact._config.cached_on_disk`)."""
+    """Whether numba's disk cache holds the fused Monte Carlo kernel: if not, the main job
+    compiles its kernels first (tens of seconds, :mod:`mlimpact.study.warmup`), and the
+    progress says so. A cheap check: one file's existence
+    (:func:`mlimpact._config.cached_on_disk`)."""
     from mlimpact.engine.kernels.montecarlo import fused_kernel
 
     return cached_on_disk(fused_kernel)

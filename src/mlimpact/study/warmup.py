@@ -9,24 +9,29 @@ lock), but it caches each kernel on disk by its argument types, and a process lo
 cache before it compiles. So, on a cold cache that can be written, :func:`start` launches
 ``python -m mlimpact.study.warmup``, which compiles the fused kernel
 (:func:`compile_fused_kernel`: two cards evaluated through the engine), while this process
-compiles every other kernel (:func:`compile_other_kernels`: each called once, on a few numbers,
+compiles the other kernels (:func:`compile_other_kernels`: each called once, on a few numbers,
 with the argument types the main job gives it) and then waits for the child (:func:`wait`);
 the study then finds every kernel in the cache. The calls are the engine's own, so their types
 are the study's (a test checks that calling them after a study adds no compiled version).
+No function is compiled by both processes at once: numba's cache names a function's
+compiled versions by their order of saving, so two processes saving different versions of one
+function at once could swap them. The notable runs' point kernel calls the model's stage
+functions, as the fused kernel does, so this process compiles it after the child has ended.
 
 If the child cannot start or fails, this process compiles the fused kernel itself when the
 study reaches it (same code, same results); :func:`finish` reaps the child, or stops it at once
 when the study fails. A warm run starts no process.
 """
 
+import os
 import subprocess
 import sys
 
 import numpy as np
 
 #: Seconds :func:`wait` waits for the child to compile the fused kernel before it stops it
-#: (this process then compiles the kernel itself).
-WAIT_TIMEOUT = 600.0
+#: (this process then compiles the kernel itself): about ten times what it takes on 2 cores.
+WAIT_TIMEOUT = 120.0
 
 
 def _cards():
@@ -56,16 +61,13 @@ def compile_fused_kernel():
 
 
 def compile_other_kernels():
-    """Call each kernel of the main job but the fused one and the cards' point kernel, once,
-    on a few numbers, with the argument types the main job gives it, in the order the study
-    reaches them."""
+    """Call each kernel of the main job that shares no function with the fused kernel (not the
+    point kernels), once, on a few numbers, with the argument types the main job gives it."""
     from mlimpact.analysis import trends
-    from mlimpact.engine.kernels.training import evaluate_runs
     from mlimpact.engine.propagate import Accumulator, parameter_values
-    from mlimpact.tables.factors import PRODUCTION_FACTORS
     from mlimpact.uncertainty.sampling import Design, SaltelliDesign
 
-    runs, bound = _cards()
+    _, bound = _cards()
     # the quantile functions (compiled kinds and discrete columns), the counter uniforms
     parameter_values(bound, Design("mc", 2, bound.n_columns).uniforms(0, 2))
     # trend fits: bootstrap-weighted least squares and Huber's, one kernel (trends._fit_rows)
@@ -76,9 +78,18 @@ def compile_other_kernels():
     trends.fit_slopes(dates, logs, method="huber")
     # quantiles of the streamed histograms (int32 counts, as the main job's accumulators)
     Accumulator.empty(np.ones((2, 3)), samples=8).quantiles([0.025, 0.5, 0.975])
-    # the point kernel of a run table, and the rows of a Saltelli design
-    evaluate_runs(runs, PRODUCTION_FACTORS)
+    # the rows of a Saltelli design
     SaltelliDesign(3, [[0], [1, 2]], 2).uniforms(0, 8)
+
+
+def compile_point_kernel():
+    """Evaluate two cards at their point values through the notable runs' point kernel, which
+    calls the model's stage functions as the fused kernel does: after the child, which has
+    cached them."""
+    from mlimpact.engine.kernels.training import evaluate_runs
+    from mlimpact.tables.factors import PRODUCTION_FACTORS
+
+    evaluate_runs(_cards()[0], PRODUCTION_FACTORS)
 
 
 def start():
@@ -87,14 +98,28 @@ def start():
     from mlimpact._config import cache_dir, cached_on_disk
     from mlimpact.engine.kernels.montecarlo import fused_kernel
 
-    if not sys.executable or cache_dir() is None or cached_on_disk(fused_kernel):
-        return None  # (an embedding interpreter may not know its own executable)
+    folder = cache_dir()
+    if (
+        not sys.executable  # an embedding interpreter may not know its own executable
+        or getattr(sys, "frozen", False)  # a frozen application would start itself again
+        or folder is None
+        or cached_on_disk(fused_kernel)
+    ):
+        return None
+    # the child imports this package from this process's path and writes into this
+    # process's cache folder, whatever the environment said when this process started
+    environment = {
+        **os.environ,
+        "NUMBA_CACHE_DIR": os.path.dirname(folder),
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+    }
     try:
         return subprocess.Popen(
             [sys.executable, "-m", "mlimpact.study.warmup"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=environment,
         )
     except OSError:  # no child: this process compiles everything, as without one
         return None
@@ -102,19 +127,25 @@ def start():
 
 def wait(child):
     """Compile the other kernels here (:func:`compile_other_kernels`) while the child of
-    :func:`start` compiles the fused one, then wait for the child (at most
-    :data:`WAIT_TIMEOUT` seconds; None: no child, nothing is done here)."""
+    :func:`start` compiles the fused one, wait for the child (at most :data:`WAIT_TIMEOUT`
+    seconds), then compile the notable runs' point kernel (:func:`compile_point_kernel`) on
+    the child's cached stage functions. None: no child, nothing is done here."""
     if child is None:
         return
-    compile_other_kernels()
-    finish(child, timeout=WAIT_TIMEOUT)
+    try:
+        compile_other_kernels()
+        finish(child, timeout=WAIT_TIMEOUT)
+        compile_point_kernel()
+    except Exception:  # a speed-up only: the study compiles what is missing as it goes
+        finish(child)
 
 
 def finish(child, timeout=0.0):
     """Reap the child of :func:`start` (None: nothing to do): wait at most ``timeout`` seconds
     for it to end (by default none: a failed or interrupted study does not wait for a
     compilation), then stop it. Numba writes each cache file whole (a temporary file
-    renamed), so a stopped child leaves no partial entry in the cache."""
+    renamed); a child stopped between a kernel's index and its data leaves an entry that
+    numba reads as missing (it compiles the kernel again)."""
     if child is None:
         return
     try:
