@@ -124,7 +124,8 @@ def _unweighted_slopes(t, y):
     variance = float(dt @ dt)
     if variance <= 1e-12 * max(t.size, 1):
         return np.full(y.shape[:-1], np.nan)
-    slope = (y @ dt) / variance
+    with np.errstate(invalid="ignore", over="ignore"):  # a non-finite slope falls back
+        slope = (y @ dt) / variance
     return slope if np.isfinite(slope).all() else None
 
 
