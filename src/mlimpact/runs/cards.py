@@ -109,6 +109,12 @@ def catalogue_gpus():
     ]
 
 
+def priced_gpus(production_model="mixture"):
+    """The GPUs of :func:`catalogue_gpus` that ``production_model`` can price
+    (:func:`why_not_priced`), in the hardware table's order: the cards of the studies."""
+    return [h for h in catalogue_gpus() if why_not_priced(h, production_model) is None]
+
+
 def why_not_priced(hardware, production_model):
     """The reason a card cannot be priced with a model, or None."""
     if not math.isfinite(hardware.die_area_cm2):

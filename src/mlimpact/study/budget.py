@@ -450,9 +450,9 @@ class CardDesign:
 
 def card_design(catalogue):
     """The :class:`CardDesign` of the priced cards under ``catalogue``."""
-    from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
+    from mlimpact.runs.cards import card_runs, priced_gpus
 
-    priced = [h for h in catalogue_gpus() if why_not_priced(h, "mixture") is None]
+    priced = priced_gpus("mixture")
     runs, known = card_runs(priced, "mixture")
     dates = trends.decimal_years(np.array([h.release_date for h in priced], dtype="datetime64[D]"))
     bound = bind(catalogue, runs, list(runs.names), [""] * len(runs), known)

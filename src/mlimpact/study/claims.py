@@ -38,7 +38,7 @@ from mlimpact.quantities import (
     card_index,
     training_index,
 )
-from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
+from mlimpact.runs.cards import card_runs, priced_gpus
 from mlimpact.study import warmup
 from mlimpact.study.coverage import coverage
 from mlimpact.study.options import (
@@ -281,7 +281,7 @@ def _only(keep, transform, samples):
 
 
 def _cards(options, progress, client=None, catalogues=None):
-    priced = [h for h in catalogue_gpus() if why_not_priced(h, "mixture") is None]
+    priced = priced_gpus("mixture")
     runs, known = card_runs(priced, "mixture")
     dates = trends.decimal_years(np.array([h.release_date for h in priced], dtype="datetime64[D]"))
     series = {c: _log(card_index(c)) for c in IMPACT_CRITERIA}

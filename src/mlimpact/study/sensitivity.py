@@ -26,7 +26,7 @@ from mlimpact.engine.propagate import stage_plan
 from mlimpact.errors import MlimpactError
 from mlimpact.quantities import CRITERIA, IMPACT_CRITERIA, card_index, training_index
 from mlimpact.runs import notable
-from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
+from mlimpact.runs.cards import card_runs, priced_gpus
 from mlimpact.uncertainty.binding import bind
 from mlimpact.uncertainty.catalogue import default_catalogue, with_runs
 from mlimpact.uncertainty.sampling import SaltelliDesign
@@ -68,7 +68,7 @@ def _card_outputs(priced, card_dates):
 def _card_design(n, seed, resamples, chunk_size, client, screened=None):
     """The design run of one card of each priced data-centre and workstation GPU (with the
     ``screened["cards"]`` inputs as one group, :func:`screened_grouping`)."""
-    priced = [h for h in catalogue_gpus() if why_not_priced(h, "mixture") is None]
+    priced = priced_gpus("mixture")
     cards, known = card_runs(priced, "mixture")
     card_bound = bind(default_catalogue(), cards, list(cards.names), [""] * len(cards), known)
     groups = None if screened is None else screened_grouping(card_bound.groups, screened["cards"])

@@ -37,12 +37,11 @@ WAIT_TIMEOUT = 120.0
 def _cards():
     """Two cards as a run table, bound to the default catalogue: the engine's argument types
     are those of any run table and binding."""
-    from mlimpact.runs.cards import card_runs, catalogue_gpus, why_not_priced
+    from mlimpact.runs.cards import card_runs, priced_gpus
     from mlimpact.uncertainty.binding import bind
     from mlimpact.uncertainty.catalogue import default_catalogue
 
-    priced = [h for h in catalogue_gpus() if why_not_priced(h, "mixture") is None][:2]
-    runs, known = card_runs(priced, "mixture")
+    runs, known = card_runs(priced_gpus("mixture")[:2], "mixture")
     return runs, bind(default_catalogue(), runs, list(runs.names), [""] * len(runs), known)
 
 
