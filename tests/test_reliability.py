@@ -197,6 +197,8 @@ gpu_usage = 0.75
             r"\[node\] gpus is too large \(a whole number of 400",
         ),
         (("hours = 10", "hours = 10\nnodes = " + "9" * 400), r"\[run\] nodes is too large"),
+        # a whole float: as a count, 1e308 nodes overflowed the product with the node's gpus
+        (("hours = 10", "hours = 10\nnodes = 1e308"), r"\[run\] nodes is too large \(got 1e\+308"),
         (
             ("[node]", "[assumptions]\nlifetime_years = 1e-300\n[node]"),
             r"\[assumptions\] lifetime_years = 1e-300 is outside",

@@ -139,6 +139,8 @@ def _check(where, kind, value):
         if value != int(value):
             raise MlimpactError(f"{where} must be a whole number (got {value!r})")
         value = int(value)
+        if value > 2**53:  # 1e308 is a whole float: as a count it overflowed the products
+            raise MlimpactError(f"{where} is too large (got {value:.3g})")
         low = {"count": 1, "count0": 0, "year": 1990}[kind]
         if value < low or (kind == "year" and value > 2100):
             bound = f">= {low}" if kind != "year" else "between 1990 and 2100"
