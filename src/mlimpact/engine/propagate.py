@@ -9,6 +9,7 @@ with dims ``model``, ``phase`` and ``statistic`` and ``units`` on every variable
 """
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -297,10 +298,13 @@ def stage_plan(runs, bound):
     )
 
 
-def _chunk_samples(point, n):
+def _chunk_samples(point, n, out=None):
     """An array for ``n`` samples of every run and quantity, shaped (sample, run, quantity)
-    and stored run by run, quantity by quantity (the kernel's layout: written in place)."""
-    return np.empty((*point.shape, n)).transpose(2, 0, 1)
+    and stored run by run, quantity by quantity (the kernel's layout: written in place); in
+    the first values of ``out`` (a flat float64 array) if given."""
+    shape = (*point.shape, n)
+    block = np.empty(shape) if out is None else out[: math.prod(shape)].reshape(shape)
+    return block.transpose(2, 0, 1)
 
 
 def run_chunk(
@@ -400,6 +404,7 @@ def evaluate_rows(
     overwrite=False,
     given_values=False,
     quantities=None,
+    out=None,
 ):
     """Every quantity of every run for the given rows of uniforms (a design's rows, e.g.
     Saltelli's), shape (row, run, quantity); with ``quantities`` (indices), only those, in
@@ -407,7 +412,9 @@ def evaluate_rows(
     parameters, to reuse over chunks. With ``overwrite``, a column-major float64
     ``uniforms`` receives the parameter values in place (no copy of the design). With
     ``given_values``, the rows are the parameters' values already (:func:`parameter_values`
-    of uniforms)."""
+    of uniforms). ``out``, a flat float64 array of at least rows x runs x quantities values,
+    receives the result (a view of it is returned: chunk after chunk in one block of
+    memory, not a new one each, whose pages the system would map and clear again)."""
     production_factors = checked_factors(production_factors)
     in_place = (
         overwrite
@@ -419,7 +426,7 @@ def evaluate_rows(
     scratch = uniforms.reshape(-1, order="F") if in_place else None
     point = point_quantities(runs, production_factors, kind)
     kept = point if quantities is None else point[:, list(quantities)]
-    samples = _chunk_samples(kept, uniforms.shape[0])
+    samples = _chunk_samples(kept, uniforms.shape[0], out)
     run_chunk(
         runs,
         production_factors,

@@ -65,9 +65,10 @@ def _card_outputs(priced, card_dates):
     return card_outputs
 
 
-def _card_design(n, seed, resamples, chunk_size, client, screened=None):
+def _card_design(n, seed, resamples, chunk_size, client, screened=None, scratch=None):
     """The design run of one card of each priced data-centre and workstation GPU (with the
-    ``screened["cards"]`` inputs as one group, :func:`screened_grouping`)."""
+    ``screened["cards"]`` inputs as one group, :func:`screened_grouping`; ``scratch`` as in
+    :class:`_DesignRun`)."""
     priced = priced_gpus("mixture")
     cards, known = card_runs(priced, "mixture")
     card_bound = bind(default_catalogue(), cards, list(cards.names), [""] * len(cards), known)
@@ -86,6 +87,7 @@ def _card_design(n, seed, resamples, chunk_size, client, screened=None):
         "card",
         client,
         groups,
+        scratch=scratch,
     )
 
 
@@ -155,6 +157,7 @@ def impact_sensitivity(
     max_n=None,
     budget=None,
     screen=False,
+    runs=None,
 ):
     """Sobol' indices of the impact model's outputs over the notable models.
 
@@ -164,7 +167,8 @@ def impact_sensitivity(
     PE; and, for one card of each data-centre and workstation GPU, its production GWP, ADPe
     and PE and their growth rates with release date. Parameters are the inputs of the
     catalogue (all columns of one input form one group). ``dataset``: the notable models'
-    :class:`~mlimpact.runs.notable.DatasetOptions` (default: the whole embedded dataset).
+    :class:`~mlimpact.runs.notable.DatasetOptions` (default: the whole embedded dataset);
+    ``runs``, its runs (:meth:`~mlimpact.runs.notable.DatasetOptions.runs`) if built already.
 
     Convergence (``target``): after ``n`` base points, each design (the models', the cards')
     goes on over the same Sobol' sequence, to the N that the 1/sqrt(N) rule predicts for the
@@ -196,10 +200,11 @@ def impact_sensitivity(
     _check_convergence_options(n, target, max_n)
     started = time.perf_counter()
     dataset = notable.DatasetOptions() if dataset is None else dataset
-    runs = dataset.runs()
+    runs = dataset.runs() if runs is None else runs
     catalogue = with_runs(default_catalogue(dataset.power), runs)
     bound = bind(catalogue, runs.runs, runs.hardware, runs.countries, runs.known, runs.classes)
     outputs = training_outputs(runs, per_model)
+    scratch = _Scratch()  # the designs below run one after the other
 
     def designs(screened=None, keep=False):
         groups = None if screened is None else screened_grouping(bound.groups, screened["models"])
@@ -215,8 +220,9 @@ def impact_sensitivity(
             client,
             groups,
             keep=keep and n * (len(bound.groups) + 2) * len(outputs.names) * 8 <= PILOT_BYTES,
+            scratch=scratch,
         )
-        cards = _card_design(n, seed, resamples, chunk_size, client, screened)
+        cards = _card_design(n, seed, resamples, chunk_size, client, screened, scratch)
         return models, cards
 
     pilot = screen and target is not None  # a pilot of n base points screens the inputs
@@ -358,10 +364,19 @@ def training_outputs(runs, per_model=True):
     return outputs
 
 
-def _design_task(base_start, base_stop, runs, bound, design, outputs, kind, plan=None):
-    """Outputs of base points base_start..base_stop-1 (a task, locally or on a worker)."""
-    rows = partial(design.uniforms, base_start * design.step, base_stop * design.step)
-    return _outputs_of(rows, runs, bound, outputs, kind, plan)
+def _design_task(
+    base_start, base_stop, runs, bound, design, outputs, kind, plan=None, scratch=None
+):
+    """Outputs of base points base_start..base_stop-1 (a task, locally or on a worker;
+    ``scratch`` as in :func:`_outputs_of`)."""
+    width = design.n_columns * design.step  # values of a base point's rows
+    rows = partial(
+        design.uniforms,
+        base_start * design.step,
+        base_stop * design.step,
+        out=None if scratch is None else scratch.take("rows", width, base_stop - base_start),
+    )
+    return _outputs_of(rows, runs, bound, outputs, kind, plan, scratch)
 
 
 def _group_task(base_start, base_stop, runs, bound, design, outputs, kind, plan, group):
@@ -371,14 +386,18 @@ def _group_task(base_start, base_stop, runs, bound, design, outputs, kind, plan,
     return _outputs_of(rows, runs, bound, outputs, kind, plan)
 
 
-def _outputs_of(rows, runs, bound, outputs, kind, plan):
+def _outputs_of(rows, runs, bound, outputs, kind, plan, scratch=None):
     """``outputs`` of the design rows ``rows(transform=...)`` makes, their quantile functions
     taken on A and B only (every other row takes its columns from them), only the quantities
-    the outputs read stored."""
+    the outputs read stored (in ``scratch``, a :class:`_Scratch`, if given)."""
     from mlimpact.engine.propagate import evaluate_rows, parameter_values
 
     specs = None if plan is None else plan.ppf_specs
     values = rows(transform=lambda u: parameter_values(bound, u, specs=specs))
+    quantities = getattr(outputs, "quantities", None)
+    kept = None
+    if scratch is not None and quantities is not None:
+        kept = scratch.take("samples", len(runs) * len(quantities), values.shape[0])
     samples = evaluate_rows(
         runs,
         bound,
@@ -387,9 +406,28 @@ def _outputs_of(rows, runs, bound, outputs, kind, plan):
         plan=plan,
         overwrite=True,
         given_values=True,
-        quantities=getattr(outputs, "quantities", None),
+        quantities=quantities,
+        out=kept,
     )
     return outputs(samples)
+
+
+class _Scratch:
+    """Blocks of memory that a design run's chunks use one after the other (their rows,
+    their evaluated samples): each chunk's arrays are views of the same blocks, not new
+    arrays whose pages the system maps and clears again (about 140 MB a chunk of the main
+    job's design). Local evaluation only: a chunk's outputs, the only thing kept, are new
+    arrays."""
+
+    def __init__(self):
+        self.blocks = {}
+
+    def take(self, name, per_row, rows):
+        """A flat float64 array of ``per_row * rows`` values, in the block ``name``."""
+        size = per_row * rows
+        if name not in self.blocks or self.blocks[name].size < size:
+            self.blocks[name] = np.empty(size)
+        return self.blocks[name][:size]
 
 
 #: Largest size [bytes] of a pilot's outputs that a design run keeps, so that the analysis
@@ -415,6 +453,7 @@ class _DesignRun:
         client=None,
         groups=None,
         keep=False,
+        scratch=None,
     ):
         groups = bound.groups if groups is None else groups
         self.groups = list(groups)
@@ -431,11 +470,15 @@ class _DesignRun:
         self.client, self.count = client, 0
         self.accumulator, self.names = None, None
         self.kept = [] if keep else None
+        # evaluated here, the chunks' rows and samples are held in one scratch (that the
+        # design runs of an analysis share: they run one after the other)
+        self.scratch = (_Scratch() if scratch is None else scratch) if client is None else None
 
     def extend(self, n, progress=None):
         """Evaluate base points up to ``n`` (exclusive) and fold them in."""
         ranges = [(s, min(s + self.chunk_size, n)) for s in range(self.count, n, self.chunk_size)]
-        results = self._results(_design_task, ranges, progress, n)
+        extra = {} if self.scratch is None else {"scratch": self.scratch}
+        results = self._results(_design_task, ranges, progress, n, **extra)
         for (base_start, base_stop), (values, names) in zip(ranges, results):
             self._fold(base_start, values, names)
             if self.kept is not None:

@@ -335,13 +335,15 @@ class SaltelliDesign:
         out[:, columns] = b[:, columns]
         return out
 
-    def uniforms(self, start, stop, transform=None):
-        """Rows start..stop-1 of the design (whole base points: multiples of ``step``).
+    def uniforms(self, start, stop, transform=None, out=None):
+        """Rows start..stop-1 of the design (whole base points: multiples of ``step``),
+        column-major.
 
         ``transform``, a function of one (point, column) array that works column by column
         (the quantile functions: :func:`mlimpact.engine.propagate.parameter_values`), is
         applied to A and B before the rows are assembled: the rows of the transformed design,
-        for 2 of every ``step`` rows' work."""
+        for 2 of every ``step`` rows' work. ``out``, a flat float64 array of at least (stop -
+        start) x columns values, holds the rows (chunk after chunk in one block of memory)."""
         if start % self.step or stop % self.step:
             raise ValueError("design rows must be taken by whole base points")
         a, b = self._transformed_base(start // self.step, stop // self.step, transform)
@@ -349,7 +351,8 @@ class SaltelliDesign:
         # built column by column (column, base point, row of the point): the transpose of a
         # column-major (row, column) array, which the engine reads fastest; written once, in
         # parallel over columns (about 64 MB a chunk of the main job's design)
-        out = np.empty((self.n_columns, n_base * self.step))
+        shape = (self.n_columns, n_base * self.step)
+        out = np.empty(shape) if out is None else out[: shape[0] * shape[1]].reshape(shape)
         _saltelli_rows(
             np.ascontiguousarray(a.T),
             np.ascontiguousarray(b.T),
