@@ -380,7 +380,12 @@ def _run_study(options, client, stages):
     if options.sensitivity_samples:
         stages.start("sensitivity")
         sensitivity_result = _sensitivity_indices(
-            options, records, client, sobol_progress(stages.step("sensitivity"))
+            options,
+            records,
+            client,
+            sobol_progress(stages.step("sensitivity")),
+            # the baseline's runs are the dataset's own (no scenario rule)
+            scenarios["baseline"].notable if "baseline" in scenarios else None,
         )
     covered = (
         coverage(scenarios["baseline"].notable, options.window, records)
@@ -560,9 +565,10 @@ def level_rows(levels):
     return rows
 
 
-def _sensitivity_indices(options, records, client, progress=None):
+def _sensitivity_indices(options, records, client, progress=None, runs=None):
     """The Sobol' indices of :func:`mlimpact.study.sensitivity.impact_sensitivity` under the
-    options' sensitivity settings (``progress(done, total)`` as it goes)."""
+    options' sensitivity settings (``progress(done, total)`` as it goes); ``runs``: the
+    dataset's runs if built already (the baseline's)."""
     from mlimpact.study.sensitivity import impact_sensitivity
 
     return impact_sensitivity(
@@ -576,6 +582,7 @@ def _sensitivity_indices(options, records, client, progress=None):
         max_n=options.sensitivity_max if options.sensitivity_target else None,
         budget=options.sensitivity_budget,
         screen=True,
+        runs=runs,
     )
 
 

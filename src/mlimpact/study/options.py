@@ -6,6 +6,7 @@ setup file's does (``docs/setup.md``).
 """
 
 import dataclasses
+import functools
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -382,15 +383,35 @@ def check_window(dataset):
     trend: at least :data:`MIN_MODELS` models over :data:`MIN_YEARS` publication years. The
     message names only the options that would let more models in (:func:`_more_models`)."""
     window = dataset.window
-    runs = dataset.runs()
-    included = [r.year for r in runs.records if r.status != "excluded"] if runs else []
-    years, count = set(included), len(runs.runs) if runs else 0
+    if dataset.records is None:  # the embedded dataset: checked once per set of options
+        included, count = _embedded_entering(
+            tuple(window), dataset.impute, dataset.location, dataset.power, dataset.speculative
+        )
+    else:
+        included, count = _entering(dataset)
+    years = set(included)
     if not trends.enough_for_trend(included):
         raise MlimpactError(
             f"window {window[0]}-{window[1]}: {count} model(s) over {len(years)} publication "
             f"year(s) enter the run; trends need at least {MIN_MODELS} models over "
             f"{MIN_YEARS} years ({_more_models(dataset)})"
         )
+
+
+def _entering(dataset):
+    """The publication years of the models of ``dataset`` that enter a run, and the number
+    of its runs."""
+    runs = dataset.runs()
+    included = [r.year for r in runs.records if r.status != "excluded"] if runs else []
+    return included, len(runs.runs) if runs else 0
+
+
+@functools.lru_cache(maxsize=8)
+def _embedded_entering(window, impute, location, power, speculative):
+    """:func:`_entering` of the embedded dataset under these options (the command line and
+    :func:`mlimpact.study.claims.run_study` both check the window: the runs are built once)."""
+    included, count = _entering(DatasetOptions(window, impute, None, location, power, speculative))
+    return tuple(included), count
 
 
 def _more_models(dataset):
