@@ -385,3 +385,27 @@ def test_each_design_stops_when_its_own_reported_intervals_meet_the_target():
         assert data.attrs["converged"] == 1
         reached.add(int(data.attrs["base_points"]))
     assert len(reached) == 2, "both designs stopped at the same N: the test shows nothing"
+
+
+def test_design_chunks_share_one_scratch_and_give_the_indices_of_new_arrays(monkeypatch):
+    # locally, the chunks' rows and samples are views of one block each (not new arrays);
+    # the indices are those of evaluating every chunk into new arrays
+    arguments = dict(n=32, dataset=RECENT, per_model=False, chunk_size=8)
+    blocks = []
+    real = impact._Scratch.take
+
+    def take(self, name, per_row, rows):
+        view = real(self, name, per_row, rows)
+        blocks.append((name, view.base if view.base is not None else view))
+        return view
+
+    monkeypatch.setattr(impact._Scratch, "take", take)
+    shared = impact.impact_sensitivity(**arguments)
+    for name in ("rows", "samples"):
+        mine = [block for kind, block in blocks if kind == name]
+        assert len(mine) >= 8 and len({id(b) for b in mine}) <= 2  # grown once at most
+    monkeypatch.setattr(impact._Scratch, "take", lambda self, name, per_row, rows: None)
+    fresh = impact.impact_sensitivity(**arguments)
+    for name in ("models", "cards"):
+        for variable in ("S1", "ST", "ST_halfwidth"):
+            np.testing.assert_array_equal(shared[name][variable], fresh[name][variable])
