@@ -313,4 +313,8 @@ def placeholder_figures(monkeypatch):
     above, and checked by tests/test_plots.py."""
     from matplotlib.figure import Figure
 
+    from mlimpact.render.figure_worker import FigureWorker
+
     monkeypatch.setattr(Figure, "savefig", _placeholder_png)
+    # every figure drawn in this process (a second one would not see the placeholder)
+    monkeypatch.setattr(FigureWorker, "start", staticmethod(lambda jobs, folder: None))

@@ -345,12 +345,13 @@ class Study:
     def write(self, folder: os.PathLike[str] | str, force: bool = False) -> Path:
         """Write the report folder (``report.md``, tables, figures, ``manifest.json``)."""
         from mlimpact.render import files, report
+        from mlimpact.render.figure_worker import FigureWorker
 
         target = files.ResultFolder(
             folder, force, {"command": "mlimpact.run_study", "seed": self.result.options.seed}
         )
         with target as directory:
-            report.write_study(self.result, directory)
+            report.write_study(self.result, directory, second=FigureWorker.start)
         return Path(folder)
 
 

@@ -403,7 +403,9 @@ def _run(args):
             result = claims.run_study(study_options, client=client, stages=stages)
         folder.metadata.update(_run_metadata(result))
         stages.start("figures")
-        report.write_study(result, directory, command=_command(args))
+        from mlimpact.render.figure_worker import FigureWorker
+
+        report.write_study(result, directory, command=_command(args), second=FigureWorker.start)
         stages.step("figures")(1, 1)
     folder = folder.path
     if bar is not None:

@@ -8,12 +8,14 @@ reference.
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatterSciNotation
 
 from mlimpact.quantities import CRITERIA, LABELS, PROSE
+from mlimpact.render import files
 from mlimpact.study.scenarios import REGISTRY, scenario_of
 
 
@@ -685,3 +687,11 @@ def calibration_figure(inputs, prior_weights, posterior_weights, labels=None):
     figure.suptitle("Calibrated inputs: prior and posterior (weighted samples)", fontsize=10)
     figure.get_layout_engine().set(rect=(0, 0.05, 1, 1))  # the legend below the panels
     return figure
+
+
+def draw(job, folder):
+    """Draw a job ``(function, args, kwargs, filename)``, the name of a figure function of
+    this module and its arguments, into ``folder / filename`` (:func:`files.save_figure`): a
+    figure :mod:`mlimpact.render.figure_worker` may draw in a second process."""
+    function, args, kwargs, filename = job
+    files.save_figure(globals()[function](*args, **kwargs), Path(folder) / filename)

@@ -1,0 +1,112 @@
+"""Figures drawn in a second process while this one writes the rest of a result folder.
+
+The main job's twelve figures took about 3 s to draw, on one core (matplotlib's drawing holds
+the interpreter's lock, so threads would not share it), after the study, when nothing else
+runs. :func:`mlimpact.render.report.write_study`, given :meth:`FigureWorker.start` (the
+command line and :meth:`mlimpact.api.Study.write` give it), hands the slowest (about half the
+drawing) to ``python -m mlimpact.render.figure_worker``, which starts in about 0.4 s, and
+draws the others and writes the tables itself meanwhile.
+
+A figure is a *job*: ``(function, args, kwargs, filename)``, the name of a figure function of
+:mod:`mlimpact.render.plots` and its arguments (pickled to the worker through a private
+temporary file), drawn into ``filename`` of the result folder by
+:func:`mlimpact.render.plots.draw`. A job the
+worker did not draw (it could not start, failed, or took longer than :data:`TIMEOUT`) is drawn
+here, after any temporary file of its figure is removed: the same figures, the same files,
+whichever process draws them.
+"""
+
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from mlimpact.render.plots import draw
+
+#: Seconds :meth:`FigureWorker.finish` waits for the worker (its share takes about 2 s on 2
+#: cores) before it stops it and draws the figures it has not drawn.
+TIMEOUT = 60.0
+
+
+class FigureWorker:
+    """A second process drawing ``jobs`` into ``folder`` (:meth:`start`), reaped with
+    :meth:`finish` (the jobs it did not draw) or :meth:`stop`."""
+
+    def __init__(self, process, jobs, folder, job_file):
+        self.process, self.jobs, self.folder, self.job_file = process, jobs, folder, job_file
+
+    @classmethod
+    def start(cls, jobs, folder):
+        """The worker drawing ``jobs`` into ``folder``, started; None if there is nothing
+        to draw or no second process can start (the caller then draws every job)."""
+        if (
+            not jobs
+            or not sys.executable  # an embedding interpreter may not know its own executable
+            or getattr(sys, "frozen", False)  # a frozen application would start itself again
+        ):
+            return None
+        handle, job_file = tempfile.mkstemp(prefix="mlimpact-figures-", suffix=".pickle")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                pickle.dump((str(folder), list(jobs)), stream, protocol=pickle.HIGHEST_PROTOCOL)
+            # the worker imports this package from this process's path
+            environment = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mlimpact.render.figure_worker", job_file],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=environment,
+            )
+        except (OSError, pickle.PicklingError):  # no worker: the caller draws every job
+            Path(job_file).unlink(missing_ok=True)
+            return None
+        return cls(process, list(jobs), Path(folder), job_file)
+
+    def finish(self, timeout=TIMEOUT):
+        """Wait for the worker (at most ``timeout`` seconds, then stop it); the jobs it did
+        not draw, each figure's temporary files removed so that the caller can draw it."""
+        try:
+            output, _ = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            output, _ = self.process.communicate()
+        finally:
+            Path(self.job_file).unlink(missing_ok=True)
+        # a job's index is printed once its figure is saved: those drawn before a failure hold
+        drawn = set(output.decode("ascii", "replace").split())
+        missing = [job for k, job in enumerate(self.jobs) if str(k) not in drawn]
+        for job in missing:  # a worker stopped while it saved one leaves its temporary file
+            for leftover in self.folder.glob(f".{job[3]}.*"):
+                leftover.unlink(missing_ok=True)
+        return missing
+
+    def stop(self):
+        """Stop the worker at once (a failed or interrupted write does not wait for it)."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.communicate()
+        Path(self.job_file).unlink(missing_ok=True)
+
+
+def _main(job_file):
+    """Draw the jobs of ``job_file`` (:meth:`FigureWorker.start`'s, removed once read, so that
+    a parent killed meanwhile leaves no file behind), printing the index of each one drawn; a
+    job that fails is left to the parent, which draws it again (and reports its error if it
+    fails there too). A parent that has gone ends this process at the next index it prints
+    (the pipe is closed)."""
+    with open(job_file, "rb") as stream:
+        folder, jobs = pickle.load(stream)
+    Path(job_file).unlink(missing_ok=True)
+    for k, job in enumerate(jobs):
+        try:
+            draw(job, folder)
+        except Exception:  # noqa: BLE001 (the parent draws it and reports what fails)
+            continue
+        print(k, flush=True)
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1])

@@ -1,0 +1,131 @@
+"""Figures drawn by a second process: the same files, and every figure drawn whatever it does."""
+
+import subprocess
+import sys
+
+import numpy as np
+
+from mlimpact.render import figure_worker, report
+from mlimpact.render.figure_worker import FigureWorker
+from mlimpact.render.plots import draw
+
+
+def _trend_job(filename, title="title"):
+    """A small trend figure as a job."""
+    dates = np.linspace(2013.0, 2025.0, 12)
+    values = np.geomspace(10.0, 1e4, 12)
+    slopes, intercepts = np.full(20, 0.5), np.full(20, np.log(10.0) - 0.5 * 2013.0)
+    args = (dates, values, values / 2, values * 2, slopes, intercepts, title, "value")
+    return ("trend_figure", args, {}, filename)
+
+
+def test_the_worker_draws_the_files_this_process_draws(tmp_path):
+    jobs = [_trend_job("a.png"), _trend_job("b.png", "other")]
+    worker = FigureWorker.start(jobs, tmp_path / "worker")
+    assert worker is not None
+    (tmp_path / "worker").mkdir()
+    (tmp_path / "here").mkdir()
+    assert worker.finish() == []
+    for job in jobs:
+        draw(job, tmp_path / "here")
+        drawn = (tmp_path / "worker" / job[3]).read_bytes()
+        assert drawn == (tmp_path / "here" / job[3]).read_bytes() and drawn[:4] == b"\x89PNG"
+    assert sorted(p.name for p in (tmp_path / "worker").iterdir()) == ["a.png", "b.png"]
+    assert not list(tmp_path.glob("mlimpact-figures-*"))
+
+
+def test_a_job_the_worker_fails_is_left_to_the_caller(tmp_path):
+    # the second job's function does not take its arguments: the worker draws the others and
+    # reports them, the caller gets that one back (and draws it, raising its error there)
+    jobs = [_trend_job("a.png"), ("trend_figure", (1,), {}, "bad.png"), _trend_job("c.png")]
+    worker = FigureWorker.start(jobs, tmp_path)
+    assert worker.finish() == [jobs[1]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "c.png"]
+
+
+def test_a_worker_past_its_time_is_stopped_and_its_figures_left_to_the_caller(tmp_path):
+    jobs = [_trend_job("a.png")]
+    (tmp_path / ".a.png.x1y2.png").write_bytes(b"half a figure")  # a save cut short
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], stdout=subprocess.PIPE
+    )
+    job_file = tmp_path.parent / f"{tmp_path.name}.pickle"
+    job_file.write_bytes(b"")
+    worker = FigureWorker(sleeper, jobs, tmp_path, str(job_file))
+    assert worker.finish(timeout=0.2) == jobs
+    assert sleeper.returncode is not None  # stopped, not left running
+    assert not list(tmp_path.iterdir()) and not job_file.exists()
+
+
+def test_no_worker_without_jobs_or_an_interpreter_to_start(tmp_path, monkeypatch):
+    assert FigureWorker.start([], tmp_path) is None
+    monkeypatch.setattr(figure_worker.sys, "executable", "")
+    assert FigureWorker.start([_trend_job("a.png")], tmp_path) is None
+    monkeypatch.setattr(figure_worker.sys, "executable", str(tmp_path / "no-python"))
+    assert FigureWorker.start([_trend_job("a.png")], tmp_path) is None
+    assert not list(tmp_path.parent.glob("mlimpact-figures-*"))
+
+
+def test_stop_ends_the_worker_at_once(tmp_path):
+    worker = FigureWorker.start([_trend_job(f"{k}.png") for k in range(20)], tmp_path)
+    worker.stop()
+    assert worker.process.returncode is not None
+    assert not __import__("os").path.exists(worker.job_file)
+
+
+def test_a_failed_report_stops_its_worker(tmp_path, monkeypatch, quick_study):
+    started = []
+    real_start = FigureWorker.start
+
+    def start(jobs, folder):
+        worker = real_start(jobs, folder)
+        names = [job[3] for job in report._worker_jobs(quick_study)]
+        assert names and [job[3] for job in jobs] == names
+        started.append(worker)
+        return worker
+
+    def fail(result):
+        raise RuntimeError("report failed")
+
+    monkeypatch.setattr(report, "study_markdown", fail)
+    try:
+        report.write_study(quick_study, tmp_path, second=start)
+    except RuntimeError as error:
+        assert str(error) == "report failed"
+    else:
+        raise AssertionError("the report's error was lost")
+    assert started and started[0] is not None and started[0].process.returncode is not None
+
+
+def test_the_report_draws_here_what_no_second_process_drew(tmp_path, quick_study):
+    # no second process, one that draws nothing: every figure is in the folder either way
+    (tmp_path / "none").mkdir()
+    (tmp_path / "idle").mkdir()
+    report.write_study(quick_study, tmp_path / "none")
+    idle = []
+
+    def start(jobs, folder):
+        idle.append(FigureWorker.start([], folder))  # nothing to draw: None
+        worker = FigureWorker(
+            subprocess.Popen([sys.executable, "-c", "pass"], stdout=subprocess.PIPE),
+            jobs,
+            folder,
+            str(tmp_path / "jobs.pickle"),
+        )
+        return worker
+
+    report.write_study(quick_study, tmp_path / "idle", second=start)
+    names = sorted(p.name for p in (tmp_path / "none").iterdir())
+    assert {job[3] for job in report._worker_jobs(quick_study)} <= set(names)
+    assert names == sorted(p.name for p in (tmp_path / "idle").iterdir())
+    assert idle == [None]
+
+
+def test_the_worker_removes_its_job_file_once_read(tmp_path):
+    # a parent killed after the start leaves no job file behind
+    worker = FigureWorker.start([_trend_job("a.png")], tmp_path)
+    job_file = worker.job_file
+    worker.process.wait(timeout=60)  # (its few printed indices wait in the pipe)
+    assert not __import__("os").path.exists(job_file)
+    assert (tmp_path / "a.png").exists()
+    assert worker.finish() == []
