@@ -192,16 +192,16 @@ def _drawn_ranges(dists):
     of a design) if the support is bounded above, up to the :data:`UNBOUNDED_LEVEL` quantile if
     not (a log-normal error's far tail is the catalogue's choice of shape: the unknown
     country's grid error draws 300 x at the level 1 - 2^-53; its bulk must lie in range)."""
-    ranges = {}
+    ranges = {}  # by distribution object: one often serves many columns (a run class's)
 
     def drawn(column):
-        if column not in ranges:
-            distribution = dists[column]
+        distribution = dists[column]
+        if id(distribution) not in ranges:
             low, high = sampled_range(distribution)
             if not math.isfinite(distribution.support()[1]):
                 high = float(distribution.ppf(UNBOUNDED_LEVEL))
-            ranges[column] = (low, high)
-        return ranges[column]
+            ranges[id(distribution)] = (low, high)
+        return ranges[id(distribution)]
 
     return drawn
 
