@@ -1,9 +1,11 @@
 """Figures drawn by a second process: the same files, and every figure drawn whatever it does."""
 
+import os
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from mlimpact.render import figure_worker, report
 from mlimpact.render.figure_worker import FigureWorker
@@ -70,7 +72,7 @@ def test_stop_ends_the_worker_at_once(tmp_path):
     worker = FigureWorker.start([_trend_job(f"{k}.png") for k in range(20)], tmp_path)
     worker.stop()
     assert worker.process.returncode is not None
-    assert not __import__("os").path.exists(worker.job_file)
+    assert not os.path.exists(worker.job_file)
 
 
 def test_a_failed_report_stops_its_worker(tmp_path, monkeypatch, quick_study):
@@ -126,6 +128,20 @@ def test_the_worker_removes_its_job_file_once_read(tmp_path):
     worker = FigureWorker.start([_trend_job("a.png")], tmp_path)
     job_file = worker.job_file
     worker.process.wait(timeout=60)  # (its few printed indices wait in the pipe)
-    assert not __import__("os").path.exists(job_file)
+    assert not os.path.exists(job_file)
     assert (tmp_path / "a.png").exists()
     assert worker.finish() == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_freed_memory_goes_back_to_the_system_before_the_worker_starts():
+    # freed chunks between live ones stay resident until trimmed (what the study leaves)
+    def resident():
+        with open("/proc/self/statm") as stream:
+            return int(stream.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    blocks = [np.ones(8192) for _ in range(2000)]  # 64 KB each, from the heap
+    del blocks[::2]  # 64 MB of holes between the kept blocks
+    before = resident()
+    figure_worker._release_freed_memory()
+    assert before - resident() > 32 * 2**20

@@ -47,6 +47,7 @@ class FigureWorker:
             or getattr(sys, "frozen", False)  # a frozen application would start itself again
         ):
             return None
+        _release_freed_memory()
         handle, job_file = tempfile.mkstemp(prefix="mlimpact-figures-", suffix=".pickle")
         try:
             with os.fdopen(handle, "wb") as stream:
@@ -89,6 +90,23 @@ class FigureWorker:
             self.process.kill()
         self.process.communicate()
         Path(self.job_file).unlink(missing_ok=True)
+
+
+def _release_freed_memory():
+    """Give the memory this process has freed back to the system, where the C library is
+    glibc (``malloc_trim``; elsewhere nothing is done). After the main job's study, glibc kept
+    about 150 MB of freed chunks (resident 493 MB, 340 MB after the call): returned before the
+    worker starts, the two processes together hold less than the study did at its peak."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if sys.platform.startswith("linux") and name:
+        try:
+            trim = ctypes.CDLL(name).malloc_trim
+        except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+            return
+        trim(0)
 
 
 def _main(job_file):

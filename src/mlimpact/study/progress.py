@@ -16,19 +16,20 @@ from mlimpact._config import cached_on_disk
 from mlimpact.study.scenarios import REGISTRY
 
 #: Seconds each stage of ``mlimpact run`` took at the default options, numba's cache warm
-#: (2026-12-07, 2 cores, load below 1, in-process stage timings: docs/performance.md; only
+#: (2026-12-07, 2 cores, load about 1.3, in-process stage timings: docs/performance.md; only
 #: the ratios matter, they give each stage its share of the bar). "compiling" is the extra
-#: time of the whole job with an empty cache (27.8 s cold, the kernels compiled in two
-#: processes by :mod:`mlimpact.study.warmup`, 17.5 s warm); "scenario" is each scenario's;
-#: the Sobol' analysis reached N = 10,240 (:data:`SOBOL_BASE_POINTS`).
+#: time of the whole job with an empty cache (25.9 s cold, the kernels compiled in two
+#: processes by :mod:`mlimpact.study.warmup`, 14.9 s warm); "scenario" is each scenario's;
+#: the Sobol' analysis reached N = 10,240 (:data:`SOBOL_BASE_POINTS`); "figures" is the
+#: report's writing, two processes drawing (:mod:`mlimpact.render.figure_worker`).
 STAGE_SECONDS = {
-    "compiling": 10.3,
-    "cards": 0.47,
-    "scenario": 0.55,
-    "sensitivity": 7.9,
-    "validation": 0.58,
-    "specifications": 3.3,
-    "figures": 3.5,
+    "compiling": 11.0,
+    "cards": 0.35,
+    "scenario": 0.39,
+    "sensitivity": 6.0,
+    "validation": 0.52,
+    "specifications": 2.95,
+    "figures": 1.95,
 }
 
 #: What the progress bar shows during each stage (a scenario's label follows "scenario: ").
