@@ -12,7 +12,7 @@ them to the runs of a run table.
 import math
 import warnings
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 from types import MappingProxyType
 
 from mlimpact._io import load_toml
@@ -511,7 +511,7 @@ def location_parameters(choices):
     if not choices:
         return {}
     own = {
-        name: Discrete(list(ratios), list(weights), unit="1")
+        name: _location_factor(tuple(map(float, ratios)), tuple(map(float, weights)))
         for name, (ratios, weights) in choices.items()
     }
     return {
@@ -531,6 +531,14 @@ def location_parameters(choices):
             member_distributions=own,
         )
     }
+
+
+@lru_cache(maxsize=4096)
+def _location_factor(ratios, weights):
+    """The discrete factor of :func:`location_parameters` for these candidates: one object
+    for every run (and every dataset of a run) with the same, built and checked once (the
+    main job built 2,076, 15 datasets of a few hundred runs, of far fewer distinct ones)."""
+    return Discrete(list(ratios), list(weights), unit="1")
 
 
 def die_area_parameters(unpublished_dies):
