@@ -214,6 +214,21 @@ def test_usable_hardware_drops_candidates_without_facts():
         notable.usable_hardware(record(), candidates[1:], False, die_ranges(), "mlca")
 
 
+def test_usable_hardware_made_once_per_build_gives_each_record_its_own_facts():
+    # the facts of one build's accelerators are made once; a record's own ACT inputs go into
+    # its copy alone, and a record after it gets the accelerator's facts unchanged
+    made, ranges = {}, die_ranges()
+    candidates = [(hardware(A100), 1.0), (hardware("Cerebras CS-2"), 1.0)]
+    alone, alone_notes = notable.usable_hardware(record(), candidates, False, ranges, "mlca")
+    own = record(act_fields={"epa": 123.0})
+    first, _ = notable.usable_hardware(own, candidates, False, ranges, "mlca", made)
+    second, notes = notable.usable_hardware(record(), candidates, False, ranges, "mlca", made)
+    assert len(made) == 2  # the A100's facts and the Cerebras' problem, each once
+    assert first[0][2]["epa"] == 123.0 and first[0][2]["act"] is True
+    assert second[0][2] == alone[0][2] and second[0][2] is not first[0][2]
+    assert notes == alone_notes
+
+
 def test_usable_hardware_notes_peak_rates_only_when_imputing():
     tpu = [(hardware("Google TPU v4"), 1.0)]
     fp32 = record(numerical_format="FP32")

@@ -191,6 +191,9 @@ class BuildContext:
     fixes: dict
     #: Point values by class (:func:`mlimpact.tables.catalogue.class_points`; {} for MLCA's).
     class_points: dict
+    #: :func:`hardware_facts` already made in this call, by (accelerator object, numerical
+    #: format, whether the peak is needed): the records share a few dozen accelerators.
+    facts: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -596,21 +599,26 @@ def peak_rate_reason(hardware, precision):
     return "", column
 
 
-def usable_hardware(record, candidates, needs_peak, ranges, power):
+def usable_hardware(record, candidates, needs_peak, ranges, power, made=None):
     """The candidates with every fact a run needs: ``(usable, notes)``.
 
     ``usable`` are ``(Hardware, weight, facts)`` (facts of :func:`hardware_facts`, with the
     record's own ``act_fields``, a setup's fab inputs, where it has them); ``notes`` name the
     dropped candidates and, when the run imputes from compute (``needs_peak``), the peak rates
     that are not the record's format's own (:func:`peak_rate_reason`). :class:`Excluded` if no
-    candidate is usable.
+    candidate is usable. ``made``, a dict, keeps the facts made for the next records of the
+    same ``ranges`` and ``power`` (:attr:`BuildContext.facts`; each gets its own copy).
     """
     precision = record["numerical_format"]
     usable, problems = [], []
+    made = {} if made is None else made
     for hardware, weight in candidates:
-        facts, problem = hardware_facts(hardware, precision, needs_peak, ranges, power)
+        key = (id(hardware), precision, needs_peak)
+        if key not in made:  # (kept with its accelerator, so that the id stays the object's)
+            made[key] = hardware, hardware_facts(hardware, precision, needs_peak, ranges, power)
+        facts, problem = made[key][1]
         if facts:
-            usable.append((hardware, weight, facts))
+            usable.append((hardware, weight, dict(facts)))
         else:
             problems.append(problem)
     if record.get("act_fields"):
@@ -860,7 +868,12 @@ def build_run(record, context):
     candidates, label, imputed_hardware = hardware_candidates(record, facts.year, context.usage)
     imputed += imputed_hardware
     usable, notes = usable_hardware(
-        record, candidates, imputation != NO_IMPUTATION, context.ranges, context.power
+        record,
+        candidates,
+        imputation != NO_IMPUTATION,
+        context.ranges,
+        context.power,
+        context.facts,
     )
     usable, imputation, rule_notes = apply_hardware_rule(
         context.rules.hardware_rule, record, usable, facts.compute, imputation
