@@ -409,3 +409,42 @@ def test_design_chunks_share_one_scratch_and_give_the_indices_of_new_arrays(monk
     for name in ("models", "cards"):
         for variable in ("S1", "ST", "ST_halfwidth"):
             np.testing.assert_array_equal(shared[name][variable], fresh[name][variable])
+
+
+@pytest.mark.parametrize("order", ["by date", "shuffled"])
+def test_training_outputs_against_a_naive_reduction(order):
+    # totals, yearly totals (a slice of runs sorted by date, an index otherwise), growth
+    # rates and production shares of each row, from the engine's (run, quantity, row) layout
+    from types import SimpleNamespace
+
+    from mlimpact.analysis import trends
+    from mlimpact.quantities import CRITERIA, IMPACT_CRITERIA, training_index
+
+    rng = np.random.default_rng(11)
+    dates = np.sort(rng.integers(0, 4 * 365, 30)).astype("timedelta64[D]") + np.datetime64(
+        "2019-01-01"
+    )
+    if order == "shuffled":
+        dates = rng.permutation(dates)
+    runs = SimpleNamespace(dates=dates, runs=SimpleNamespace(names=[f"m{k}" for k in range(30)]))
+    outputs = impact.training_outputs(runs, per_model=True)
+    stored = rng.lognormal(size=(30, len(outputs.quantities), 7))  # (run, quantity, row)
+    values, names = outputs(stored.transpose(2, 0, 1))
+    t = trends.decimal_years(dates)
+    at = dict(zip(outputs.quantities, range(len(outputs.quantities))))
+    column = {name: values[:, k] for k, name in enumerate(names)}
+    for criterion in CRITERIA:
+        x = stored[:, at[training_index(criterion)]].T  # (row, run)
+        np.testing.assert_allclose(column["impact", criterion, "all models"], x.sum(axis=1))
+        for year in sorted(set(t.astype(int))):
+            np.testing.assert_allclose(
+                column["impact", criterion, f"year {year}"], x[:, t.astype(int) == year].sum(1)
+            )
+        slopes = [np.polyfit(t, np.log(row), 1)[0] for row in x]
+        np.testing.assert_allclose(column["growth rate", criterion, "all models"], slopes)
+        np.testing.assert_allclose(column["impact", criterion, "m3"], x[:, 3])
+    for criterion in IMPACT_CRITERIA:
+        share = stored[:, at[training_index(criterion, "production")]].sum(0) / stored[
+            :, at[training_index(criterion)]
+        ].sum(0)
+        np.testing.assert_allclose(column["production share", criterion, "all models"], share)

@@ -327,6 +327,8 @@ def training_outputs(runs, per_model=True):
     years = dates.astype(int)
     year_list = sorted(set(years))
     members = [np.flatnonzero(years == year) for year in year_list]
+    # a year's runs side by side (the dataset sorted by date) are a slice: no copy to sum
+    members = [slice(m[0], m[-1] + 1) if m.size and (np.diff(m) == 1).all() else m for m in members]
     names = []
     for criterion in CRITERIA:
         if per_model:
@@ -342,22 +344,25 @@ def training_outputs(runs, per_model=True):
     at = {q: k for k, q in enumerate(quantities)}
 
     def outputs(samples):
+        # read in the engine's layout, (run, quantity, row): each quantity's values of a run
+        # side by side, summed over runs one run after another whatever the layout
+        stored = samples.transpose(1, 2, 0)
         columns, totals = [], []
         for criterion in CRITERIA:
-            values = samples[..., at[training_index(criterion)]]
+            values = stored[:, at[training_index(criterion)]]  # (run, row)
             if per_model:
-                columns.append(values)
-            total = values.sum(axis=1)
+                columns.append(values.T)
+            total = values.sum(axis=0)
             if criterion in IMPACT_CRITERIA:
                 totals.append(total)
             columns.append(total[:, None])
-            columns.append(np.stack([values[:, m].sum(axis=1) for m in members], axis=1))
+            columns.append(np.stack([values[m].sum(axis=0) for m in members], axis=1))
             with np.errstate(divide="ignore"):
-                slope = trends.ols_slopes(dates, np.log(values))
+                slope = trends.ols_slopes(dates, np.log(values).T)
             columns.append(slope[:, None])
         for c, criterion in enumerate(IMPACT_CRITERIA):
-            production = samples[..., at[training_index(criterion, "production")]]
-            columns.append((production.sum(axis=1) / totals[c])[:, None])
+            production = stored[:, at[training_index(criterion, "production")]]
+            columns.append((production.sum(axis=0) / totals[c])[:, None])
         return np.concatenate(columns, axis=1), names
 
     outputs.names, outputs.quantities = names, quantities
