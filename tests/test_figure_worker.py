@@ -145,3 +145,12 @@ def test_freed_memory_goes_back_to_the_system_before_the_worker_starts():
     before = resident()
     figure_worker._release_freed_memory()
     assert before - resident() > 32 * 2**20
+
+
+def test_no_worker_for_jobs_that_do_not_pickle(tmp_path, monkeypatch):
+    # (a lambda does not pickle): no job file is left behind, the caller draws every job
+    monkeypatch.setattr(figure_worker.tempfile, "tempdir", str(tmp_path))
+    assert FigureWorker.start([("trend_figure", (lambda: 0,), {}, "a.png")], tmp_path) is None
+    assert not list(tmp_path.iterdir())
+    assert FigureWorker.start([_trend_job("a.png")], tmp_path).finish() == []
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]  # its job file made here, removed

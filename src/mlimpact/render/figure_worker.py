@@ -10,10 +10,9 @@ draws the others and writes the tables itself meanwhile.
 A figure is a *job*: ``(function, args, kwargs, filename)``, the name of a figure function of
 :mod:`mlimpact.render.plots` and its arguments (pickled to the worker through a private
 temporary file), drawn into ``filename`` of the result folder by
-:func:`mlimpact.render.plots.draw`. A job the
-worker did not draw (it could not start, failed, or took longer than :data:`TIMEOUT`) is drawn
-here, after any temporary file of its figure is removed: the same figures, the same files,
-whichever process draws them.
+:func:`mlimpact.render.plots.draw`. A job the worker did not draw (it could not start, failed,
+or took longer than :data:`TIMEOUT`) is drawn here, after any temporary file of its figure is
+removed: the same figures, the same files, whichever process draws them.
 """
 
 import os
@@ -48,8 +47,9 @@ class FigureWorker:
         ):
             return None
         _release_freed_memory()
-        handle, job_file = tempfile.mkstemp(prefix="mlimpact-figures-", suffix=".pickle")
+        job_file = None
         try:
+            handle, job_file = tempfile.mkstemp(prefix="mlimpact-figures-", suffix=".pickle")
             with os.fdopen(handle, "wb") as stream:
                 pickle.dump((str(folder), list(jobs)), stream, protocol=pickle.HIGHEST_PROTOCOL)
             # the worker imports this package from this process's path
@@ -61,8 +61,10 @@ class FigureWorker:
                 stderr=subprocess.DEVNULL,
                 env=environment,
             )
-        except (OSError, pickle.PicklingError):  # no worker: the caller draws every job
-            Path(job_file).unlink(missing_ok=True)
+        except Exception:  # noqa: BLE001 (no temporary file, no process, an argument
+            # that does not pickle: no worker, the caller draws every job, as without one)
+            if job_file is not None:
+                Path(job_file).unlink(missing_ok=True)
             return None
         return cls(process, list(jobs), Path(folder), job_file)
 
