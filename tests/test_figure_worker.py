@@ -1,6 +1,7 @@
 """Figures drawn by a second process: the same files, and every figure drawn whatever it does."""
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -33,7 +34,9 @@ def test_the_worker_draws_the_files_this_process_draws(tmp_path):
         drawn = (tmp_path / "worker" / job[3]).read_bytes()
         assert drawn == (tmp_path / "here" / job[3]).read_bytes() and drawn[:4] == b"\x89PNG"
     assert sorted(p.name for p in (tmp_path / "worker").iterdir()) == ["a.png", "b.png"]
-    assert not list(tmp_path.glob("mlimpact-figures-*"))
+    assert not os.path.exists(worker.job_file)
+    # the current folder's modules are not the worker's (-P): a numpy.py there is not run
+    assert worker.process.args[:3] == [sys.executable, "-P", "-m"]
 
 
 def test_a_job_the_worker_fails_is_left_to_the_caller(tmp_path):
@@ -60,19 +63,31 @@ def test_a_worker_past_its_time_is_stopped_and_its_figures_left_to_the_caller(tm
 
 
 def test_no_worker_without_jobs_or_an_interpreter_to_start(tmp_path, monkeypatch):
+    monkeypatch.setattr(figure_worker.tempfile, "tempdir", str(tmp_path))  # job files here
     assert FigureWorker.start([], tmp_path) is None
     monkeypatch.setattr(figure_worker.sys, "executable", "")
     assert FigureWorker.start([_trend_job("a.png")], tmp_path) is None
     monkeypatch.setattr(figure_worker.sys, "executable", str(tmp_path / "no-python"))
     assert FigureWorker.start([_trend_job("a.png")], tmp_path) is None
-    assert not list(tmp_path.parent.glob("mlimpact-figures-*"))
+    assert not list(tmp_path.iterdir())  # the job file of the start that failed, removed
 
 
 def test_stop_ends_the_worker_at_once(tmp_path):
     worker = FigureWorker.start([_trend_job(f"{k}.png") for k in range(20)], tmp_path)
     worker.stop()
-    assert worker.process.returncode is not None
+    assert worker.process.returncode == -signal.SIGKILL  # killed, not waited for
+    assert len(list(tmp_path.glob("*.png"))) < 20
     assert not os.path.exists(worker.job_file)
+
+
+def test_only_the_workers_own_marks_count_as_drawn(tmp_path):
+    # a number a library prints, or a mark for a file that is not there, is not a drawn job
+    script = "print(0); print('drawn 1'); print('drawn 2')"
+    jobs = [_trend_job("a.png"), _trend_job("b.png"), _trend_job("c.png")]
+    (tmp_path / "b.png").write_bytes(b"\x89PNG")
+    printer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    worker = FigureWorker(printer, jobs, tmp_path, str(tmp_path / "jobs.pickle"))
+    assert worker.finish() == [jobs[0], jobs[2]]
 
 
 def test_a_failed_report_stops_its_worker(tmp_path, monkeypatch, quick_study):

@@ -61,7 +61,7 @@ def test_a_cold_cache_starts_the_module_as_a_child(monkeypatch):
     )
     warmup.start()
     [(args, environment)] = started
-    assert args == [sys.executable, "-m", "mlimpact.study.warmup"]
+    assert args == [sys.executable, "-P", "-m", "mlimpact.study.warmup"]
     # the child writes into this process's cache folder, and imports from this one's path
     assert environment["NUMBA_CACHE_DIR"] == os.path.dirname(cache_dir())
     assert environment["PYTHONPATH"].split(os.pathsep) == [p for p in sys.path if p]

@@ -24,6 +24,10 @@ from pathlib import Path
 
 from mlimpact.render.plots import draw
 
+#: What the worker prints before the index of each job it has drawn (anything else printed,
+#: by a library say, is not taken for one).
+_DRAWN = "drawn "
+
 #: Seconds :meth:`FigureWorker.finish` waits for the worker (its share takes about 2 s on 2
 #: cores) before it stops it and draws the figures it has not drawn.
 TIMEOUT = 60.0
@@ -52,10 +56,11 @@ class FigureWorker:
             handle, job_file = tempfile.mkstemp(prefix="mlimpact-figures-", suffix=".pickle")
             with os.fdopen(handle, "wb") as stream:
                 pickle.dump((str(folder), list(jobs)), stream, protocol=pickle.HIGHEST_PROTOCOL)
-            # the worker imports this package from this process's path
+            # the worker imports this package from this process's path, and nothing from the
+            # current folder (-P: a numpy.py there would run instead of numpy)
             environment = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
             process = subprocess.Popen(
-                [sys.executable, "-m", "mlimpact.render.figure_worker", job_file],
+                [sys.executable, "-P", "-m", "mlimpact.render.figure_worker", job_file],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -78,9 +83,14 @@ class FigureWorker:
             output, _ = self.process.communicate()
         finally:
             Path(self.job_file).unlink(missing_ok=True)
-        # a job's index is printed once its figure is saved: those drawn before a failure hold
-        drawn = set(output.decode("ascii", "replace").split())
-        missing = [job for k, job in enumerate(self.jobs) if str(k) not in drawn]
+        # "drawn <index>" is printed once a figure is saved: those drawn before a failure hold
+        lines = output.decode("ascii", "replace").splitlines()
+        drawn = {line.removeprefix(_DRAWN) for line in lines if line.startswith(_DRAWN)}
+        missing = [
+            job
+            for k, job in enumerate(self.jobs)
+            if str(k) not in drawn or not (self.folder / job[3]).is_file()
+        ]
         for job in missing:  # a worker stopped while it saved one leaves its temporary file
             for leftover in self.folder.glob(f".{job[3]}.*"):
                 leftover.unlink(missing_ok=True)
@@ -100,20 +110,19 @@ def _release_freed_memory():
     about 150 MB of freed chunks (resident 493 MB, 340 MB after the call): returned before the
     worker starts, the two processes together hold less than the study did at its peak."""
     import ctypes
-    import ctypes.util
 
-    name = ctypes.util.find_library("c")
-    if sys.platform.startswith("linux") and name:
-        try:
-            trim = ctypes.CDLL(name).malloc_trim
-        except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
-            return
-        trim(0)
+    if not sys.platform.startswith("linux"):
+        return
+    try:  # the C library this process has loaded
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return
+    trim(0)
 
 
 def _main(job_file):
     """Draw the jobs of ``job_file`` (:meth:`FigureWorker.start`'s, removed once read, so that
-    a parent killed meanwhile leaves no file behind), printing the index of each one drawn; a
+    a parent killed meanwhile leaves no file behind), printing ``drawn <index>`` for each; a
     job that fails is left to the parent, which draws it again (and reports its error if it
     fails there too). A parent that has gone ends this process at the next index it prints
     (the pipe is closed)."""
@@ -125,7 +134,7 @@ def _main(job_file):
             draw(job, folder)
         except Exception:  # noqa: BLE001 (the parent draws it and reports what fails)
             continue
-        print(k, flush=True)
+        print(f"{_DRAWN}{k}", flush=True)
 
 
 if __name__ == "__main__":

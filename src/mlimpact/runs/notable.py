@@ -192,7 +192,8 @@ class BuildContext:
     #: Point values by class (:func:`mlimpact.tables.catalogue.class_points`; {} for MLCA's).
     class_points: dict
     #: :func:`hardware_facts` already made in this call, by (accelerator object, numerical
-    #: format, whether the peak is needed): the records share a few dozen accelerators.
+    #: format, whether the peak is needed, ranges, power): the records share a few dozen
+    #: accelerators.
     facts: dict = dataclasses.field(default_factory=dict)
 
 
@@ -606,14 +607,14 @@ def usable_hardware(record, candidates, needs_peak, ranges, power, made=None):
     record's own ``act_fields``, a setup's fab inputs, where it has them); ``notes`` name the
     dropped candidates and, when the run imputes from compute (``needs_peak``), the peak rates
     that are not the record's format's own (:func:`peak_rate_reason`). :class:`Excluded` if no
-    candidate is usable. ``made``, a dict, keeps the facts made for the next records of the
-    same ``ranges`` and ``power`` (:attr:`BuildContext.facts`; each gets its own copy).
+    candidate is usable. ``made``, a dict, keeps the facts made for the next records
+    (:attr:`BuildContext.facts`; each gets its own copy).
     """
     precision = record["numerical_format"]
     usable, problems = [], []
     made = {} if made is None else made
     for hardware, weight in candidates:
-        key = (id(hardware), precision, needs_peak)
+        key = (id(hardware), precision, needs_peak, id(ranges), power)
         if key not in made:  # (kept with its accelerator, so that the id stays the object's)
             made[key] = hardware, hardware_facts(hardware, precision, needs_peak, ranges, power)
         facts, problem = made[key][1]

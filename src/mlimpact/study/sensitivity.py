@@ -168,7 +168,8 @@ def impact_sensitivity(
     and PE and their growth rates with release date. Parameters are the inputs of the
     catalogue (all columns of one input form one group). ``dataset``: the notable models'
     :class:`~mlimpact.runs.notable.DatasetOptions` (default: the whole embedded dataset);
-    ``runs``, its runs (:meth:`~mlimpact.runs.notable.DatasetOptions.runs`) if built already.
+    ``runs``, its runs if built already: those :meth:`~mlimpact.runs.notable.DatasetOptions.runs`
+    gives without a scenario's rules (the baseline's), not checked here.
 
     Convergence (``target``): after ``n`` base points, each design (the models', the cards')
     goes on over the same Sobol' sequence, to the N that the 1/sqrt(N) rule predicts for the

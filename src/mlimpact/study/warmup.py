@@ -105,8 +105,9 @@ def start():
         or cached_on_disk(fused_kernel)
     ):
         return None
-    # the child imports this package from this process's path and writes into this
-    # process's cache folder, whatever the environment said when this process started
+    # the child imports this package from this process's path (-P: nothing from the current
+    # folder) and writes into this process's cache folder, whatever the environment said
+    # when this process started
     environment = {
         **os.environ,
         "NUMBA_CACHE_DIR": os.path.dirname(folder),
@@ -114,7 +115,7 @@ def start():
     }
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "mlimpact.study.warmup"],
+            [sys.executable, "-P", "-m", "mlimpact.study.warmup"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
