@@ -1,6 +1,7 @@
 """Sobol' indices: analytic cases, equality with SALib on the same samples, many outputs."""
 
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -448,3 +449,46 @@ def test_training_outputs_against_a_naive_reduction(order):
             :, at[training_index(criterion)]
         ].sum(0)
         np.testing.assert_allclose(column["production share", criterion, "all models"], share)
+
+
+def test_half_of_each_chunk_is_reduced_on_a_second_thread_that_ends_with_the_analysis(
+    monkeypatch,
+):
+    # the outputs of both halves are those of the whole chunk, to the bit (each row's are
+    # its own); the thread is gone once the analysis returns, or fails
+    arguments = dict(n=32, dataset=RECENT, per_model=False, chunk_size=16)
+    threads = []
+    real = impact._Scratch.second_thread
+
+    def second_thread(self):
+        threads.append(1)
+        return real(self)
+
+    monkeypatch.setattr(impact._Scratch, "second_thread", second_thread)
+    split = impact.impact_sensitivity(**arguments)
+    assert threads
+    assert not [t for t in threading.enumerate() if t.name.startswith("mlimpact-outputs")]
+    monkeypatch.setattr(impact, "_outputs_of", _whole_outputs_of(impact._outputs_of))
+    whole = impact.impact_sensitivity(**arguments)
+    for name in ("models", "cards"):
+        for variable in ("S1", "ST", "ST_halfwidth"):
+            np.testing.assert_array_equal(split[name][variable], whole[name][variable])
+
+    def failing(samples):
+        raise RuntimeError("reduction failed")
+
+    made = impact.training_outputs(RECENT.runs(), per_model=False)
+    failing.names, failing.quantities = made.names, made.quantities
+    monkeypatch.setattr(impact, "training_outputs", lambda runs, per_model=True: failing)
+    with pytest.raises(RuntimeError, match="reduction failed"):
+        impact.impact_sensitivity(**arguments)
+    assert not [t for t in threading.enumerate() if t.name.startswith("mlimpact-outputs")]
+
+
+def _whole_outputs_of(real):
+    """``_outputs_of`` without its scratch: every chunk reduced whole, on this thread."""
+
+    def whole(rows, runs, bound, outputs, kind, plan, scratch=None):
+        return real(rows, runs, bound, outputs, kind, plan, None)
+
+    return whole

@@ -91,13 +91,23 @@ def test_ols_slopes_are_fit_slopes_slopes():
     y = rng.normal(size=(50, 40)) + 0.7 * t
     assert np.array_equal(trends.ols_slopes(t, y), trends.fit_slopes(t, y)[0])
     # a NaN or infinite ordinate weighs 0, as in fit_slopes, for its row alone
+    finite = trends.ols_slopes(t, y)
     y[3, 5], y[7, 0] = np.nan, -np.inf
     with warnings.catch_warnings():  # silently, as before the product was tried first
         warnings.simplefilter("error")
         slopes = trends.ols_slopes(t, y)
-        np.testing.assert_allclose(slopes, trends.fit_slopes(t, y)[0], rtol=1e-12)
-    kept = np.arange(40) != 5  # (the product with centred dates and the loop round apart)
+    # (the product with centred dates and the loop round apart)
+    np.testing.assert_allclose(slopes, trends.fit_slopes(t, y)[0], rtol=1e-9)
+    kept = np.arange(40) != 5
     np.testing.assert_allclose(slopes[3], trends.fit_slopes(t[kept], y[3, kept])[0], rtol=1e-9)
+    # the other rows keep their own fit, to the bit
+    others = ~np.isin(np.arange(50), [3, 7])
+    assert np.array_equal(slopes[others], finite[others])
+    # a row of one finite point has no slope; a single row is a scalar slope
+    y[9, 1:] = np.nan
+    assert np.isnan(trends.ols_slopes(t, y)[9])
+    assert np.ndim(trends.ols_slopes(t, y[3])) == 0
+    np.testing.assert_allclose(trends.ols_slopes(t, y[3]), slopes[3], rtol=1e-12)
     assert np.isnan(trends.ols_slopes(np.full(40, 2020.0), y)).all()
     # an infinite ordinate at the mean date (0 x inf in the product) is weighed 0 silently
     years, ordinates = np.arange(2013.0, 2026.0), np.zeros((2, 13))
@@ -119,3 +129,16 @@ def test_dataset_slopes_fit_each_series_on_the_same_resamples():
         y = np.log(point[:, column])
         expected = trends.fit_slopes(dates, np.broadcast_to(y, (n, 30)), weights)[0]
         np.testing.assert_allclose(got[name], expected, rtol=1e-12)
+
+
+def test_ols_slopes_run_no_numba_parallel_region(monkeypatch):
+    # the Sobol' analysis reduces on a second thread while the kernels run on the first:
+    # numba's default threading layer would abort on a second parallel region
+    def parallel(*args):
+        raise AssertionError("a parallel kernel ran")
+
+    monkeypatch.setattr(trends, "_fit_rows", parallel)
+    with np.errstate(divide="ignore"):  # log 0 = -inf
+        y = np.log(np.array([[1.0, 2.0, 4.0, 0.0], [1.0, 2.0, 4.0, 8.0]]))
+    slopes = trends.ols_slopes(np.arange(4.0), y)
+    np.testing.assert_allclose(slopes, [np.log(2.0), np.log(2.0)], rtol=1e-12)

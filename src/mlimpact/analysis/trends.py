@@ -108,11 +108,19 @@ def fit_slopes(t, y, weights=None, method="ols"):
 def ols_slopes(t, y):
     """The least-squares slopes of :func:`fit_slopes` (every point weighing 1) without the
     intercepts, for callers that read the slopes alone (the Sobol' outputs: a pass over the
-    ordinates less per fit)."""
+    ordinates less per fit). Whole-array numpy only, no numba parallel region: the Sobol'
+    analysis calls it on a second thread while the kernels run on the first."""
     t = np.asarray(t, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    slope = _unweighted_slopes(t, y)
-    return fit_slopes(t, y)[0] if slope is None else slope
+    slope = _product_slopes(t, y)
+    bad = ~np.isfinite(slope)
+    if not bad.any():
+        return slope
+    # a row with a NaN or infinite ordinate: its finite points alone, as fit_slopes weighs them
+    slope = np.array(slope, dtype=np.float64).reshape(-1)
+    bad = bad.reshape(-1)
+    slope[bad] = _finite_point_slopes(t, y.reshape(-1, t.size)[bad])
+    return slope.reshape(y.shape[:-1])
 
 
 def _unweighted_slopes(t, y):
@@ -120,13 +128,35 @@ def _unweighted_slopes(t, y):
     product with the centred abscissae (Sobol' designs fit millions of rows); all NaN where
     ``t`` does not vary. None if a slope is not finite: an ordinate is NaN or infinite (it
     makes its row's product so), and :func:`fit_slopes` weighs such points 0 instead."""
+    slope = _product_slopes(t, y)
+    return slope if np.isfinite(slope).all() else None
+
+
+def _product_slopes(t, y):
+    """:func:`_unweighted_slopes`' product, whatever its rows hold (a row with a non-finite
+    ordinate gets a non-finite slope, silently); all NaN where ``t`` does not vary."""
     dt = t - t.mean()
     variance = float(dt @ dt)
     if variance <= 1e-12 * max(t.size, 1):
         return np.full(y.shape[:-1], np.nan)
-    with np.errstate(invalid="ignore", over="ignore"):  # a non-finite slope falls back
-        slope = (y @ dt) / variance
-    return slope if np.isfinite(slope).all() else None
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (y @ dt) / variance
+
+
+def _finite_point_slopes(t, rows):
+    """Least-squares slopes of each row of ``rows`` (row, run) on ``t`` over its finite
+    points alone, as :func:`_least_squares_row` weighs them (numpy: no parallel region); NaN
+    where those points' abscissae do not vary."""
+    used = np.isfinite(rows)
+    count = used.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t_mean = (used * t).sum(axis=1) / count
+        y_mean = np.where(used, rows, 0.0).sum(axis=1) / count
+        dt = np.where(used, t - t_mean[:, None], 0.0)
+        variance = (dt * dt).sum(axis=1)
+        covariance = (dt * np.where(used, rows - y_mean[:, None], 0.0)).sum(axis=1)
+        slope = covariance / variance
+    return np.where(variance > 1e-12 * np.maximum(count, 1.0), slope, np.nan)
 
 
 @njit(**JIT_OPTIONS)

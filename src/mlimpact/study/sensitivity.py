@@ -226,6 +226,14 @@ def impact_sensitivity(
         cards = _card_design(n, seed, resamples, chunk_size, client, screened, scratch)
         return models, cards
 
+    try:
+        return _analysis(designs, n, progress, target, max_n, budget, screen, started)
+    finally:
+        scratch.close()
+
+
+def _analysis(designs, n, progress, target, max_n, budget, screen, started):
+    """:func:`impact_sensitivity` of the design runs ``designs(screened, keep)`` makes."""
     pilot = screen and target is not None  # a pilot of n base points screens the inputs
     models, card_design = designs(keep=pilot)
     screened = None
@@ -415,17 +423,42 @@ def _outputs_of(rows, runs, bound, outputs, kind, plan, scratch=None):
         quantities=quantities,
         out=kept,
     )
-    return outputs(samples)
+    if scratch is None or samples.shape[0] < 2:
+        return outputs(samples)
+    # the two halves of the rows reduced at once, here and on the scratch's second thread:
+    # numpy's passes release the interpreter's lock, and each row's outputs are its own
+    half = samples.shape[0] // 2
+    other = scratch.second_thread().submit(outputs, samples[half:])
+    first, names = outputs(samples[:half])
+    return np.concatenate([first, other.result()[0]]), names
 
 
 class _Scratch:
-    """Blocks of memory that a design run's chunks use one after the other (their rows,
-    their evaluated samples): each chunk's arrays are views of the same blocks, not new
-    arrays whose pages the system maps and clears again (about 140 MB a chunk of the main
-    job's design). Local evaluation only: a chunk's outputs, the only thing kept, are new
-    arrays."""
+    """What the chunks of design runs evaluated here, one after the other, reuse: blocks of
+    memory (their rows, their evaluated samples: each chunk's arrays are views of the same
+    blocks, not new arrays whose pages the system maps and clears again, about 140 MB a
+    chunk of the main job's design) and a second thread, on which half of each chunk's rows
+    are reduced to their outputs (:func:`_outputs_of`: the reductions are numpy's
+    single-threaded passes, the outputs' fits run no numba parallel region). A chunk's
+    outputs, the only thing kept, are new arrays. :meth:`close` ends the thread."""
 
     def __init__(self):
+        self.blocks = {}
+        self._second = None
+
+    def second_thread(self):
+        """The scratch's executor of one thread (started on first use)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._second is None:
+            self._second = ThreadPoolExecutor(1, thread_name_prefix="mlimpact-outputs")
+        return self._second
+
+    def close(self):
+        """End the second thread and let the blocks go."""
+        if self._second is not None:
+            self._second.shutdown()
+            self._second = None
         self.blocks = {}
 
     def take(self, name, per_row, rows):
