@@ -18,17 +18,17 @@ from mlimpact.study.scenarios import REGISTRY
 #: Seconds each stage of ``mlimpact run`` took at the default options, numba's cache warm
 #: (2026-12-07, 2 cores, load about 1.3, in-process stage timings: docs/performance.md; only
 #: the ratios matter, they give each stage its share of the bar). "compiling" is the extra
-#: time of the whole job with an empty cache (25.9 s cold, the kernels compiled in two
-#: processes by :mod:`mlimpact.study.warmup`, 14.9 s warm); "scenario" is each scenario's;
+#: time of the whole job with an empty cache (23.9 s cold, the kernels compiled in two
+#: processes by :mod:`mlimpact.study.warmup`, 13.3 s warm); "scenario" is each scenario's;
 #: the Sobol' analysis reached N = 10,240 (:data:`SOBOL_BASE_POINTS`); "figures" is the
 #: report's writing, two processes drawing (:mod:`mlimpact.render.figure_worker`).
 STAGE_SECONDS = {
-    "compiling": 11.0,
+    "compiling": 10.6,
     "cards": 0.35,
     "scenario": 0.39,
-    "sensitivity": 6.0,
+    "sensitivity": 5.5,
     "validation": 0.52,
-    "specifications": 2.95,
+    "specifications": 2.8,
     "figures": 1.95,
 }
 
