@@ -20,6 +20,7 @@ STAGES = {
     "quantities": 0,
     "_config": 0,
     "_threads": 0,
+    "_process": 0,
     "_io": 0,
     "_version": 0,
     "tables": 1,

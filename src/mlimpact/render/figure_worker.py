@@ -22,6 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from mlimpact._process import start_module
 from mlimpact.render.plots import draw
 
 #: What the worker prints before the index of each job it has drawn (anything else printed,
@@ -44,11 +45,7 @@ class FigureWorker:
     def start(cls, jobs, folder):
         """The worker drawing ``jobs`` into ``folder``, started; None if there is nothing
         to draw or no second process can start (the caller then draws every job)."""
-        if (
-            not jobs
-            or not sys.executable  # an embedding interpreter may not know its own executable
-            or getattr(sys, "frozen", False)  # a frozen application would start itself again
-        ):
+        if not jobs:
             return None
         _release_freed_memory()
         job_file = None
@@ -56,18 +53,14 @@ class FigureWorker:
             handle, job_file = tempfile.mkstemp(prefix="mlimpact-figures-", suffix=".pickle")
             with os.fdopen(handle, "wb") as stream:
                 pickle.dump((str(folder), list(jobs)), stream, protocol=pickle.HIGHEST_PROTOCOL)
-            # the worker imports this package from this process's path, and nothing from the
-            # current folder (-P: a numpy.py there would run instead of numpy)
-            environment = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-            process = subprocess.Popen(
-                [sys.executable, "-P", "-m", "mlimpact.render.figure_worker", job_file],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                env=environment,
+        except Exception:  # noqa: BLE001 (no temporary file, an argument that does not
+            # pickle: no worker, the caller draws every job, as without one)
+            process = None
+        else:
+            process = start_module(
+                "mlimpact.render.figure_worker", job_file, stdout=subprocess.PIPE
             )
-        except Exception:  # noqa: BLE001 (no temporary file, no process, an argument
-            # that does not pickle: no worker, the caller draws every job, as without one)
+        if process is None:
             if job_file is not None:
                 Path(job_file).unlink(missing_ok=True)
             return None

@@ -477,7 +477,8 @@ PILOT_BYTES = 64 * 2**20
 class _DesignRun:
     """A Saltelli design evaluated chunk by chunk and folded into Sobol' accumulators; it can
     be extended to more base points (the points of a Sobol' sequence do not depend on N).
-    With ``keep``, the outputs of every chunk are kept (a pilot's, for :meth:`reuse`)."""
+    With ``keep``, the outputs of every chunk are kept (a pilot's, for :meth:`reuse`); with a
+    ``scratch`` (:class:`_Scratch`), chunks evaluated here reuse its blocks and thread."""
 
     def __init__(
         self,
@@ -509,9 +510,9 @@ class _DesignRun:
         self.client, self.count = client, 0
         self.accumulator, self.names = None, None
         self.kept = [] if keep else None
-        # evaluated here, the chunks' rows and samples are held in one scratch (that the
-        # design runs of an analysis share: they run one after the other)
-        self.scratch = (_Scratch() if scratch is None else scratch) if client is None else None
+        # evaluated here, the chunks' rows and samples are held in the scratch that the design
+        # runs of an analysis share (they run one after the other; its owner closes it)
+        self.scratch = scratch if client is None else None
 
     def extend(self, n, progress=None):
         """Evaluate base points up to ``n`` (exclusive) and fold them in."""

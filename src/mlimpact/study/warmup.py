@@ -25,9 +25,10 @@ when the study fails. A warm run starts no process.
 
 import os
 import subprocess
-import sys
 
 import numpy as np
+
+from mlimpact._process import start_module
 
 #: Seconds :func:`wait` waits for the child to compile the fused kernel before it stops it
 #: (this process then compiles the kernel itself): about ten times what it takes on 2 cores.
@@ -98,31 +99,13 @@ def start():
     from mlimpact.engine.kernels.montecarlo import fused_kernel
 
     folder = cache_dir()
-    if (
-        not sys.executable  # an embedding interpreter may not know its own executable
-        or getattr(sys, "frozen", False)  # a frozen application would start itself again
-        or folder is None
-        or cached_on_disk(fused_kernel)
-    ):
+    if folder is None or cached_on_disk(fused_kernel):
         return None
-    # the child imports this package from this process's path (-P: nothing from the current
-    # folder) and writes into this process's cache folder, whatever the environment said
-    # when this process started
-    environment = {
-        **os.environ,
-        "NUMBA_CACHE_DIR": os.path.dirname(folder),
-        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-    }
-    try:
-        return subprocess.Popen(
-            [sys.executable, "-P", "-m", "mlimpact.study.warmup"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=environment,
-        )
-    except OSError:  # no child: this process compiles everything, as without one
-        return None
+    # the child writes into this process's cache folder, whatever the environment said when
+    # this process started (no child: this process compiles everything, as without one)
+    return start_module(
+        "mlimpact.study.warmup", environment={"NUMBA_CACHE_DIR": os.path.dirname(folder)}
+    )
 
 
 def wait(child):
