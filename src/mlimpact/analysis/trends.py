@@ -78,8 +78,10 @@ def fit_slopes(t, y, weights=None, method="ols"):
     if method not in FITS:
         raise ValueError(f"fit must be one of {', '.join(FITS)} (got {method!r})")
     if weights is None and method == "ols":
-        slope = _unweighted_slopes(t, y)
-        if slope is not None:
+        # every point weighs 1: one product with the centred abscissae, unless an ordinate is
+        # NaN or infinite (its row's product is then not finite; the loop weighs it 0)
+        slope = _product_slopes(t, y)
+        if np.isfinite(slope).all():
             return slope, y.mean(axis=-1) - slope * t.mean()
     if t.size == 0:
         nan = np.full(np.broadcast_shapes(y.shape, np.shape(weights))[:-1], np.nan)
@@ -123,18 +125,11 @@ def ols_slopes(t, y):
     return slope.reshape(y.shape[:-1])
 
 
-def _unweighted_slopes(t, y):
-    """Least-squares slopes of ``y`` (..., run) on ``t`` (run,), every point weighing 1: one
-    product with the centred abscissae (Sobol' designs fit millions of rows); all NaN where
-    ``t`` does not vary. None if a slope is not finite: an ordinate is NaN or infinite (it
-    makes its row's product so), and :func:`fit_slopes` weighs such points 0 instead."""
-    slope = _product_slopes(t, y)
-    return slope if np.isfinite(slope).all() else None
-
-
 def _product_slopes(t, y):
-    """:func:`_unweighted_slopes`' product, whatever its rows hold (a row with a non-finite
-    ordinate gets a non-finite slope, silently); all NaN where ``t`` does not vary."""
+    """Least-squares slopes of ``y`` (..., run) on ``t`` (run,), every point weighing 1: one
+    product with the centred abscissae (Sobol' designs fit millions of rows), whatever the rows
+    hold (a row with a non-finite ordinate gets a non-finite slope, silently); all NaN where
+    ``t`` does not vary."""
     dt = t - t.mean()
     variance = float(dt @ dt)
     if variance <= 1e-12 * max(t.size, 1):

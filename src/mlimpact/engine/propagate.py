@@ -110,9 +110,9 @@ def ppf_specs(bound):
     """The :class:`PpfSpecs` of every column of ``bound``."""
     # a distribution object often serves many columns (one per run of a class: the main
     # job's 2,627 columns hold 374): its spec is made once
-    made = {id(d): d for d in bound.distributions}
-    made = {key: ppf_spec(d) for key, d in made.items()}
-    specs = [made[id(d)] for d in bound.distributions]
+    distinct = {id(d): d for d in bound.distributions}
+    spec_of = {key: ppf_spec(d) for key, d in distinct.items()}
+    specs = [spec_of[id(d)] for d in bound.distributions]
     codes = np.array([code for code, _ in specs], dtype=np.int64)
     params = np.array([p for _, p in specs], dtype=np.float64).reshape(len(specs), ppf.N_PARAMS)
     discrete, tables, by_distribution = [], [], {}
