@@ -16,8 +16,9 @@ the same catalogue, on this machine's numba threads (printed). Figures are media
   (:func:`mlimpact.engine.propagate.evaluate_rows`), the reduction to outputs, the
   accumulators.
 
-``--memory`` runs ``mlimpact sensitivity --aggregates-only --samples N`` in a fresh process for
-each N and prints its peak resident memory (the whole command: models and cards).
+``--memory`` runs ``mlimpact sensitivity --aggregates-only --samples N --target 0`` (N base
+points, not extended) in a fresh process for each N and prints its peak resident memory (the
+whole command: models and cards).
 """
 
 import argparse
@@ -84,11 +85,19 @@ def time_sobol(runs, bound, n):
 
 
 def peak_memory(n):
+    """Peak resident memory [MB] and seconds of the command at ``n`` base points, in a fresh
+    process: its own peak (``VmHWM``, where Linux gives it). ``ru_maxrss`` would also count
+    this process's memory, which the child shares between the fork and the exec."""
     code = (
         "import resource, sys\nfrom mlimpact.cli import main\n"
-        f"code = main(['sensitivity', '--aggregates-only', '--samples', '{n}', '--out', "
-        f"sys.argv[1], '--quiet'])\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(code)"
+        f"code = main(['sensitivity', '--aggregates-only', '--samples', '{n}', '--target', "
+        f"'0', '--out', sys.argv[1], '--quiet'])\n"
+        "try:\n"
+        "    status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+        "    print(int(status.split()[0]))\n"
+        "except OSError:\n"
+        "    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "sys.exit(code)"
     )
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
