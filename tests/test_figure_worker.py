@@ -114,8 +114,11 @@ def test_a_failed_report_stops_its_worker(tmp_path, monkeypatch, quick_study):
     assert started and started[0] is not None and started[0].process.returncode is not None
 
 
-def test_the_report_draws_here_what_no_second_process_drew(tmp_path, quick_study):
+def test_the_report_draws_here_what_no_second_process_drew(
+    tmp_path, quick_study, placeholder_figures
+):
     # no second process, one that draws nothing: every figure is in the folder either way
+    # (drawn here, so as placeholders: this is about which files, not their pixels)
     (tmp_path / "none").mkdir()
     (tmp_path / "idle").mkdir()
     report.write_study(quick_study, tmp_path / "none")
