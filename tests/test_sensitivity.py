@@ -313,7 +313,8 @@ def test_a_wall_clock_budget_stops_the_doubling():
 
 def test_the_next_n_is_what_the_target_needs_not_a_doubling():
     # a half-width of 0.051 at N = 8192 needs 8192 x (0.051 / 0.05)^2 x 1.1 = 9375 base points:
-    # ten multiples of 1024, not 16384
+    # 74 chunks of 128 (ten steps of 1024), not 16384
+    assert impact.next_checkpoint(8192, 0.051, 0.05, 128) == 9472
     assert impact.next_checkpoint(8192, 0.051, 0.05, 1024) == 10240
     # far from the target: at most a doubling; close to it: at least one more multiple
     assert impact.next_checkpoint(1024, 0.5, 0.05, 1024) == 2048

@@ -97,14 +97,15 @@ def _card_design(n, seed, resamples, chunk_size, client, screened=None, scratch=
 PREDICTION_MARGIN = 1.1
 
 
-def next_checkpoint(checkpoint, widest, target, n):
+def next_checkpoint(checkpoint, widest, target, step):
     """The N of the next extension: the N at which a half-width ``widest`` at ``checkpoint``
     shrinks to ``target`` if it falls as 1/sqrt(N) (the Monte Carlo rate, which randomised
     quasi-Monte Carlo at least matches), with :data:`PREDICTION_MARGIN`, in whole multiples of
-    the first ``n``; at least one more multiple, at most twice ``checkpoint``."""
+    ``step`` base points (a chunk of the design: the extension ends within a chunk of the N
+    predicted); at least one more step, at most twice ``checkpoint``."""
     predicted = checkpoint * (widest / target) ** 2 * PREDICTION_MARGIN
-    steps = math.ceil(predicted / n) if math.isfinite(predicted) else 2 * checkpoint // n
-    return int(min(2 * checkpoint, max(checkpoint + n, steps * n)))
+    steps = math.ceil(predicted / step) if math.isfinite(predicted) else 2 * checkpoint // step
+    return int(min(2 * checkpoint, max(checkpoint + step, steps * step)))
 
 
 def _extend_until_converged(design, n, progress, target, max_n, budget, started):
@@ -120,17 +121,19 @@ def _extend_until_converged(design, n, progress, target, max_n, budget, started)
         widest = reported_halfwidth({"design": result})
         history.append((checkpoint, widest))
         now = time.perf_counter()
-        step = next_checkpoint(checkpoint, widest, target, n)
+        following = next_checkpoint(checkpoint, widest, target, min(n, design.chunk_size))
         # the cost per base point of the last extension (the first also holds the set-up and
         # any compilation, a pilot's base points none: neither is a guide)
         per_point = (now - segment) / (checkpoint - done) if checkpoint > done else 0.0
         if (
             widest <= target
-            or (max_n is not None and step > max_n)
-            or (budget is not None and now - started + per_point * (step - checkpoint) > budget)
+            or (max_n is not None and following > max_n)
+            or (
+                budget is not None and now - started + per_point * (following - checkpoint) > budget
+            )
         ):
             break
-        checkpoint = step
+        checkpoint = following
     return result, history
 
 
@@ -174,7 +177,7 @@ def impact_sensitivity(
 
     Convergence (``target``): after ``n`` base points, each design (the models', the cards')
     goes on over the same Sobol' sequence, to the N that the 1/sqrt(N) rule predicts for the
-    target (:func:`next_checkpoint`: multiples of ``n``, at most doubling), until the widest
+    target (:func:`next_checkpoint`: whole chunks, at most doubling), until the widest
     half-width of the total-order intervals of its outputs the report reads (:data:`REPORTED`)
     is at most ``target``, or N would pass ``max_n``, or the next extension would pass
     ``budget`` seconds since the start (projected from the cost per base point of the last
