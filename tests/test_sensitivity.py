@@ -2,7 +2,6 @@
 
 import math
 import threading
-from concurrent import futures
 
 import numpy as np
 import pytest
@@ -485,52 +484,6 @@ def test_half_of_each_chunk_is_reduced_on_a_second_thread_that_ends_with_the_ana
     with pytest.raises(RuntimeError, match="reduction failed"):
         impact.impact_sensitivity(**arguments)
     assert not [t for t in threading.enumerate() if t.name.startswith("mlimpact-outputs")]
-
-
-class _Inline:
-    """An executor that runs what it is given at once, on the caller's thread."""
-
-    def submit(self, function, *args):
-        done = futures.Future()
-        done.set_result(function(*args))
-        return done
-
-    def shutdown(self):
-        pass
-
-
-def test_each_chunk_is_folded_on_the_second_thread_in_order_to_the_same_bits(monkeypatch):
-    # a chunk is folded on the scratch's thread while the next is evaluated: in order, with
-    # the indices of folding everything here; the bootstrap weights' kernel (a numba parallel
-    # region) runs on this thread alone
-    from mlimpact.uncertainty import sampling
-
-    arguments = dict(n=32, dataset=RECENT, per_model=False, chunk_size=8)
-    kernels, folds = set(), []
-    real_counter, real_keep = sampling._counter_uniforms, impact._DesignRun._keep
-
-    def counter(*args):
-        kernels.add(threading.current_thread().name)
-        return real_counter(*args)
-
-    def keep(self, base_start, *args):
-        folds.append((id(self), threading.current_thread().name, base_start))
-        return real_keep(self, base_start, *args)
-
-    monkeypatch.setattr(sampling, "_counter_uniforms", counter)
-    monkeypatch.setattr(impact._DesignRun, "_keep", keep)
-    overlapped = impact.impact_sensitivity(**arguments)
-    assert kernels == {threading.main_thread().name}
-    assert len(folds) >= 8 and all(name.startswith("mlimpact-outputs") for _, name, _ in folds)
-    for design in {run for run, _, _ in folds}:
-        starts = [start for run, _, start in folds if run == design]
-        assert starts == sorted(starts) == list(range(0, 8 * len(starts), 8))
-    assert not [t for t in threading.enumerate() if t.name.startswith("mlimpact-outputs")]
-    monkeypatch.setattr(impact._Scratch, "second_thread", lambda self: _Inline())
-    here = impact.impact_sensitivity(**arguments)
-    for name in ("models", "cards"):
-        for variable in ("S1", "ST", "ST_halfwidth"):
-            np.testing.assert_array_equal(overlapped[name][variable], here[name][variable])
 
 
 def _whole_outputs_of(real):

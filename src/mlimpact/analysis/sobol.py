@@ -99,20 +99,14 @@ class SobolAccumulator:
         self.boot_count = np.zeros(resamples)
         self.total, self.total_rows = np.zeros(n_outputs), 0
 
-    def add(self, start: int, outputs: ArrayLike, weights: np.ndarray | None = None) -> None:
-        """Outputs of base points start.. as (points * step, outputs), in design row order.
-
-        ``weights``: the points' bootstrap weights, :func:`poisson_weights` ``(resamples,
-        start, stop, seed)``, if the caller has them (one that folds on another thread makes
-        them on its own: they come from a numba parallel kernel, and numba's default
-        threading layer runs one parallel region at a time); made here otherwise."""
+    def add(self, start: int, outputs: ArrayLike) -> None:
+        """Outputs of base points start.. as (points * step, outputs), in design row order."""
         step = self.g + 2 if not self.second_order else 2 * self.g + 2
         y = np.asarray(outputs, dtype=np.float64).reshape(-1, step, self.k)
         if self.shift is None:
             self.shift = y[:, 0].mean(axis=0)
         y = y - self.shift
-        if weights is None:
-            weights = poisson_weights(self.resamples, start, start + y.shape[0], self.seed)
+        weights = poisson_weights(self.resamples, start, start + y.shape[0], self.seed)
         self.boot_count += weights.sum(axis=1)
         # the terms in blocks of about _BLOCK values, made as they are folded: each block's
         # plain sums, and all resamples of it in one matrix product (a product per term cost

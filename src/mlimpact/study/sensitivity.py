@@ -16,13 +16,12 @@ not exist (energy has no production share).
 
 import math
 import time
-from concurrent import futures
 from functools import partial
 
 import numpy as np
 
 from mlimpact.analysis import trends
-from mlimpact.analysis.sobol import SobolAccumulator, indices_dataset, poisson_weights
+from mlimpact.analysis.sobol import SobolAccumulator, indices_dataset
 from mlimpact.engine.propagate import stage_plan
 from mlimpact.errors import MlimpactError
 from mlimpact.quantities import CRITERIA, IMPACT_CRITERIA, card_index, training_index
@@ -443,10 +442,8 @@ class _Scratch:
     blocks, not new arrays whose pages the system maps and clears again, about 140 MB a
     chunk of the main job's design) and a second thread, on which half of each chunk's rows
     are reduced to their outputs (:func:`_outputs_of`: the reductions are numpy's
-    single-threaded passes, the outputs' fits run no numba parallel region) and each chunk is
-    folded into the accumulator while the next one's rows are made
-    (:meth:`_DesignRun.extend`). A chunk's outputs, the only thing kept, are new arrays.
-    :meth:`close` ends the thread."""
+    single-threaded passes, the outputs' fits run no numba parallel region). A chunk's
+    outputs, the only thing kept, are new arrays. :meth:`close` ends the thread."""
 
     def __init__(self):
         self.blocks = {}
@@ -454,8 +451,10 @@ class _Scratch:
 
     def second_thread(self):
         """The scratch's executor of one thread (started on first use)."""
+        from concurrent.futures import ThreadPoolExecutor
+
         if self._second is None:
-            self._second = futures.ThreadPoolExecutor(1, thread_name_prefix="mlimpact-outputs")
+            self._second = ThreadPoolExecutor(1, thread_name_prefix="mlimpact-outputs")
         return self._second
 
     def close(self):
@@ -519,44 +518,17 @@ class _DesignRun:
         self.scratch = scratch if client is None else None
 
     def extend(self, n, progress=None):
-        """Evaluate base points up to ``n`` (exclusive) and fold them in.
-
-        With a scratch, each chunk is folded on the scratch's second thread while the next
-        chunk's rows are made here (the fold's numpy passes and products release the
-        interpreter's lock): chunks are still folded one at a time, in order, so the sums are
-        the same bits; the next fold waits for the last, and the last is waited for here."""
+        """Evaluate base points up to ``n`` (exclusive) and fold them in."""
         ranges = [(s, min(s + self.chunk_size, n)) for s in range(self.count, n, self.chunk_size)]
         extra = {} if self.scratch is None else {"scratch": self.scratch}
         results = self._results(_design_task, ranges, progress, n, **extra)
-        folding = None
-        try:
-            for (base_start, base_stop), (values, names) in zip(ranges, results):
-                if folding is not None:
-                    folding.result()
-                if self.scratch is None:
-                    self._keep(base_start, base_stop, values, names)
-                else:  # the bootstrap weights made here: their kernel is a parallel one
-                    weights = poisson_weights(self.resamples, base_start, base_stop, self.seed)
-                    folding = self.scratch.second_thread().submit(
-                        self._keep, base_start, base_stop, values, names, weights
-                    )
-                if progress is not None and self.client is None:
-                    progress(base_stop, n)
-        except BaseException:  # no fold goes on behind the caller's back
-            if folding is not None:
-                futures.wait([folding])
-            raise
-        if folding is not None:
-            folding.result()
+        for (base_start, base_stop), (values, names) in zip(ranges, results):
+            self._fold(base_start, values, names)
+            if self.kept is not None:
+                self.kept.append((base_start, base_stop, values))
+            if progress is not None and self.client is None:
+                progress(base_stop, n)
         self.count = max(self.count, n)
-
-    def _keep(self, base_start, base_stop, values, names, weights=None):
-        """Fold in a chunk's outputs ``values`` (``weights`` as
-        :meth:`~mlimpact.analysis.sobol.SobolAccumulator.add` takes them) and, for a pilot,
-        keep them."""
-        self._fold(base_start, values, names, weights)
-        if self.kept is not None:
-            self.kept.append((base_start, base_stop, values))
 
     def _results(self, task, ranges, progress=None, total=None, **extra):
         """``task`` of each (start, stop) of ``ranges`` with the design's arguments and
@@ -570,12 +542,12 @@ class _DesignRun:
             )
         return (task(start, stop, **extra, **self.shared) for start, stop in ranges)
 
-    def _fold(self, base_start, values, names, weights=None):
+    def _fold(self, base_start, values, names):
         if self.accumulator is None:
             self.accumulator = SobolAccumulator(
                 len(self.groups), values.shape[1], self.resamples, self.seed
             )
-        self.accumulator.add(base_start, values, weights)
+        self.accumulator.add(base_start, values)
         self.names = names
 
     def reuse(self, pilot, progress=None):
