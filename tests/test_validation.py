@@ -345,6 +345,28 @@ def test_every_training_propagation_follows_the_sampling_method(bloom_energy):
     assert abs(row["median"] / medians["lhs"] - 1) < abs(row["median"] / medians["mc"] - 1)
 
 
+@pytest.mark.parametrize("method", ["mc", "lhs", "sobol"])
+def test_the_compared_models_alone_have_the_statistics_of_the_whole_propagation(method):
+    # the dataset way evaluates only the models it compares, on the draws they have among
+    # every run (a Sobol' design, which cannot draw a part of its columns, evaluates all)
+    from mlimpact.runs import notable
+
+    runs = notable.DatasetOptions(window=(2022, 2023)).runs()
+    names = [runs.runs.names[k] for k in (40, 3, 17)]
+    layer = {name: (k == 0, 1.0 if k == 1 else None, ()) for k, name in enumerate(names)}
+    scoped = validation.at_scopes(runs, layer)
+    options = dict(catalogue=validation.run_alone(validation.default_catalogue("evidence")))
+    options.update(seed=3, method=method, chunk_size=64, client=None)
+    part = validation._estimate_models(scoped, layer, 128, options)
+    whole = validation._estimate(scoped, 128, options)
+    expected = sorted(names, key=runs.runs.names.index)
+    assert list(part.model.values) == (list(whole.model.values) if method == "sobol" else expected)
+    for name in ("energy", "gwp", "water"):
+        np.testing.assert_array_equal(
+            part[name].sel(model=expected), whole[name].sel(model=expected)
+        )
+
+
 def test_the_setup_way_turns_the_host_off_for_rows_of_the_accelerators_alone(monkeypatch):
     import dataclasses
 

@@ -56,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlimpact.analysis.scores import ALPHA, interval_score, naive_band
-from mlimpact.engine.propagate import propagate_runs
+from mlimpact.engine.propagate import bind_runs, propagate, propagate_runs
 from mlimpact.errors import MlimpactError
 from mlimpact.runs import notable
 from mlimpact.runs.records import published_record
@@ -66,6 +66,7 @@ from mlimpact.study.provenance import RunSources
 from mlimpact.tables.hardware import hardware_table
 from mlimpact.tables.models import load_models
 from mlimpact.tables.validation import BASES, published_footprints
+from mlimpact.uncertainty.binding import bound_runs
 from mlimpact.uncertainty.catalogue import default_catalogue
 
 WAYS = ("dataset", "setup", "card")
@@ -217,6 +218,22 @@ def _estimate(runs, samples, propagate_options):
     return propagate_runs(runs, samples, **propagate_options)
 
 
+def _estimate_models(runs, names, samples, propagate_options):
+    """The summary of :func:`_estimate` for the runs ``names`` of ``runs`` alone: bound
+    with every run, then evaluated on the columns those read
+    (:func:`mlimpact.uncertainty.binding.bound_runs`), so that they draw the numbers they
+    draw in the whole propagation and their statistics are the same, for a few of the
+    dataset's 442 runs' work. A Sobol' design cannot draw a part of its columns: with it,
+    every run is evaluated."""
+    if propagate_options.get("method") == "sobol":
+        return _estimate(runs, samples, propagate_options)
+    options = dict(propagate_options)
+    table, bound = bind_runs(runs, options.pop("catalogue", None))
+    position = {name: k for k, name in enumerate(table.names)}
+    indices = np.array(sorted(position[name] for name in names), dtype=np.int64)
+    return propagate(table.subset(indices), bound_runs(bound, indices), samples, **options)
+
+
 #: Entries of the catalogue that count energy outside the training run itself (a cluster's
 #: idle nodes): published footprints count the run alone (its accelerator-hours, restarts
 #: and repeated steps included), so validation leaves them out.
@@ -309,7 +326,10 @@ def _dataset_way(training, runs, samples, propagate_options, sources):
         else:
             compared.append(row)
     layers, of_row = _scope_layers(compared)
-    summaries = [_estimate(at_scopes(runs, layer), samples, propagate_options) for layer in layers]
+    summaries = [
+        _estimate_models(at_scopes(runs, layer), layer, samples, propagate_options)
+        for layer in layers
+    ]
     for row in compared:
         stats = _stats(summaries[of_row[row.id]], row.epoch_model, *TRAINING[row.quantity])
         note = _scope_note(published_scope(row))
