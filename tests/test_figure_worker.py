@@ -2,8 +2,10 @@
 
 import os
 import signal
+import struct
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -11,6 +13,13 @@ import pytest
 from mlimpact.render import figure_worker, report
 from mlimpact.render.figure_worker import FigureWorker
 from mlimpact.render.plots import draw
+
+
+@pytest.fixture
+def spawned(monkeypatch):
+    """The spawned worker (no fork) taking trend figures too (small ones, for quick tests)."""
+    monkeypatch.setattr(figure_worker, "SPAWNED", (*figure_worker.SPAWNED, "trend_figure"))
+    return lambda jobs, folder: FigureWorker.start(jobs, folder, fork=False)
 
 
 def _trend_job(filename, title="title"):
@@ -22,9 +31,9 @@ def _trend_job(filename, title="title"):
     return ("trend_figure", args, {}, filename)
 
 
-def test_the_worker_draws_the_files_this_process_draws(tmp_path):
+def test_the_worker_draws_the_files_this_process_draws(tmp_path, spawned):
     jobs = [_trend_job("a.png"), _trend_job("b.png", "other")]
-    worker = FigureWorker.start(jobs, tmp_path / "worker")
+    worker = spawned(jobs, tmp_path / "worker")
     assert worker is not None
     (tmp_path / "worker").mkdir()
     (tmp_path / "here").mkdir()
@@ -39,11 +48,13 @@ def test_the_worker_draws_the_files_this_process_draws(tmp_path):
     assert worker.process.args[:3] == [sys.executable, "-P", "-m"]
 
 
-def test_a_job_the_worker_fails_is_left_to_the_caller(tmp_path):
+@pytest.mark.parametrize("fork", [True, False])
+def test_a_job_the_worker_fails_is_left_to_the_caller(tmp_path, spawned, fork):
     # the second job's function does not take its arguments: the worker draws the others and
     # reports them, the caller gets that one back (and draws it, raising its error there)
     jobs = [_trend_job("a.png"), ("trend_figure", (1,), {}, "bad.png"), _trend_job("c.png")]
-    worker = FigureWorker.start(jobs, tmp_path)
+    worker = FigureWorker.start(jobs, tmp_path) if fork else spawned(jobs, tmp_path)
+    assert isinstance(worker, figure_worker.ForkedWorker) == fork
     assert worker.finish() == [jobs[1]]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "c.png"]
 
@@ -62,18 +73,18 @@ def test_a_worker_past_its_time_is_stopped_and_its_figures_left_to_the_caller(tm
     assert not list(tmp_path.iterdir()) and not job_file.exists()
 
 
-def test_no_worker_without_jobs_or_an_interpreter_to_start(tmp_path, monkeypatch):
+def test_no_worker_without_jobs_or_an_interpreter_to_start(tmp_path, monkeypatch, spawned):
     monkeypatch.setattr(figure_worker.tempfile, "tempdir", str(tmp_path))  # job files here
     assert FigureWorker.start([], tmp_path) is None
     monkeypatch.setattr(figure_worker.sys, "executable", "")
-    assert FigureWorker.start([_trend_job("a.png")], tmp_path) is None
+    assert spawned([_trend_job("a.png")], tmp_path) is None
     monkeypatch.setattr(figure_worker.sys, "executable", str(tmp_path / "no-python"))
-    assert FigureWorker.start([_trend_job("a.png")], tmp_path) is None
+    assert spawned([_trend_job("a.png")], tmp_path) is None
     assert not list(tmp_path.iterdir())  # the job file of the start that failed, removed
 
 
-def test_stop_ends_the_worker_at_once(tmp_path):
-    worker = FigureWorker.start([_trend_job(f"{k}.png") for k in range(20)], tmp_path)
+def test_stop_ends_the_worker_at_once(tmp_path, spawned):
+    worker = spawned([_trend_job(f"{k}.png") for k in range(20)], tmp_path)
     worker.stop()
     assert worker.process.returncode == -signal.SIGKILL  # killed, not waited for
     assert len(list(tmp_path.glob("*.png"))) < 20
@@ -90,13 +101,14 @@ def test_only_the_workers_own_marks_count_as_drawn(tmp_path):
     assert worker.finish() == [jobs[0], jobs[2]]
 
 
-def test_a_failed_report_stops_its_worker(tmp_path, monkeypatch, quick_study):
+@pytest.mark.parametrize("fork", [True, False])
+def test_a_failed_report_stops_its_worker(tmp_path, monkeypatch, quick_study, fork):
     started = []
-    real_start = FigureWorker.start
 
     def start(jobs, folder):
-        worker = real_start(jobs, folder)
-        names = [job[3] for job in report._worker_jobs(quick_study)]
+        worker = FigureWorker.start(jobs, folder, fork=fork)
+        baseline = quick_study.scenarios["baseline"]
+        names = [job[3] for job in report._figure_jobs(quick_study, baseline)]
         assert names and [job[3] for job in jobs] == names
         started.append(worker)
         return worker
@@ -111,7 +123,10 @@ def test_a_failed_report_stops_its_worker(tmp_path, monkeypatch, quick_study):
         assert str(error) == "report failed"
     else:
         raise AssertionError("the report's error was lost")
-    assert started and started[0] is not None and started[0].process.returncode is not None
+    worker = started[0]
+    assert isinstance(worker, figure_worker.ForkedWorker) == fork
+    ended = worker.returncode if fork else worker.process.returncode
+    assert ended is not None  # stopped and reaped, not left running
 
 
 def test_the_report_draws_here_what_no_second_process_drew(
@@ -136,14 +151,15 @@ def test_the_report_draws_here_what_no_second_process_drew(
 
     report.write_study(quick_study, tmp_path / "idle", second=start)
     names = sorted(p.name for p in (tmp_path / "none").iterdir())
-    assert {job[3] for job in report._worker_jobs(quick_study)} <= set(names)
+    jobs = report._figure_jobs(quick_study, quick_study.scenarios["baseline"])
+    assert {job[3] for job in jobs} == {name for name in names if name.endswith(".png")}
     assert names == sorted(p.name for p in (tmp_path / "idle").iterdir())
     assert idle == [None]
 
 
-def test_the_worker_removes_its_job_file_once_read(tmp_path):
+def test_the_worker_removes_its_job_file_once_read(tmp_path, spawned):
     # a parent killed after the start leaves no job file behind
-    worker = FigureWorker.start([_trend_job("a.png")], tmp_path)
+    worker = spawned([_trend_job("a.png")], tmp_path)
     job_file = worker.job_file
     worker.process.wait(timeout=60)  # (its few printed indices wait in the pipe)
     assert not os.path.exists(job_file)
@@ -165,10 +181,92 @@ def test_freed_memory_goes_back_to_the_system_before_the_worker_starts():
     assert before - resident() > 32 * 2**20
 
 
-def test_no_worker_for_jobs_that_do_not_pickle(tmp_path, monkeypatch):
+def test_no_worker_for_jobs_that_do_not_pickle(tmp_path, monkeypatch, spawned):
     # (a lambda does not pickle): no job file is left behind, the caller draws every job
     monkeypatch.setattr(figure_worker.tempfile, "tempdir", str(tmp_path))
-    assert FigureWorker.start([("trend_figure", (lambda: 0,), {}, "a.png")], tmp_path) is None
+    assert spawned([("trend_figure", (lambda: 0,), {}, "a.png")], tmp_path) is None
     assert not list(tmp_path.iterdir())
-    assert FigureWorker.start([_trend_job("a.png")], tmp_path).finish() == []
+    assert spawned([_trend_job("a.png")], tmp_path).finish() == []
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]  # its job file made here, removed
+
+
+def test_a_spawned_worker_takes_the_slowest_figures_and_leaves_the_others_here(tmp_path):
+    # without a fork, the worker draws the figures of SPAWNED and finish() draws the rest here
+    jobs = [_trend_job("a.png"), ("levels_figure", (1,), {}, "bad.png")]
+    worker = FigureWorker.start(jobs, tmp_path, fork=False)
+    assert worker.jobs == [jobs[1]] and worker.here == [jobs[0]]
+    assert worker.finish() == [jobs[1]]  # (its arguments are wrong: left to the caller)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+
+
+def test_a_forked_worker_draws_the_files_this_process_draws(tmp_path):
+    jobs = [_trend_job("a.png"), _trend_job("b.png", "other"), _trend_job("c.png", "third")]
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "here").mkdir()
+    worker = FigureWorker.start(jobs, tmp_path / "copy")
+    assert isinstance(worker, figure_worker.ForkedWorker)
+    deadline = time.monotonic() + 60  # the copy takes every job before this process asks
+    while len(list((tmp_path / "copy").glob("*.png"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert worker.finish() == [] and worker.returncode == 0
+    for job in jobs:
+        draw(job, tmp_path / "here")
+        drawn = (tmp_path / "copy" / job[3]).read_bytes()
+        assert drawn == (tmp_path / "here" / job[3]).read_bytes() and drawn[:4] == b"\x89PNG"
+    assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["a.png", "b.png", "c.png"]
+
+
+def test_this_process_and_its_copy_take_each_job_once_from_the_queue(tmp_path, monkeypatch):
+    # both processes draw as they are free: every job is drawn once, by one of the two
+    def marked(job, folder):
+        draw(job, folder)
+        with open(os.path.join(folder, job[3] + ".by"), "a") as stream:
+            stream.write(f"{os.getpid()}\n")
+
+    monkeypatch.setattr(figure_worker, "draw", marked)
+    jobs = [_trend_job(f"{k}.png", f"title {k}") for k in range(8)]
+    worker = FigureWorker.start(jobs, tmp_path)
+    assert worker.finish() == []
+    by = [(tmp_path / f"{k}.png.by").read_text().split() for k in range(8)]
+    assert all(len(pids) == 1 for pids in by)
+    assert {pid for pids in by for pid in pids} <= {str(os.getpid()), str(worker.pid)}
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == sorted(j[3] for j in jobs)
+
+
+def test_a_forked_worker_past_its_time_is_stopped_and_its_figures_left_to_the_caller(tmp_path):
+    # a copy that never draws (here: a child that sleeps), an empty queue: finish() stops it
+    jobs = [_trend_job("a.png")]
+    (tmp_path / ".a.png.x1y2.png").write_bytes(b"half a figure")  # a save cut short
+    queue_read, queue_write = os.pipe()
+    marks_read, marks_write = os.pipe()
+    os.close(queue_write)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            time.sleep(60)
+        finally:
+            os._exit(0)
+    os.close(marks_write)
+    worker = figure_worker.ForkedWorker(pid, queue_read, marks_read, jobs, tmp_path)
+    assert worker.finish(timeout=0.2) == jobs
+    assert worker.returncode == -signal.SIGKILL  # stopped, not left running
+    assert not list(tmp_path.iterdir())
+    assert worker.queue == worker.marks == -1  # this process's ends of the pipes closed
+
+
+def test_stop_ends_a_forked_worker_at_once(tmp_path):
+    worker = FigureWorker.start([_trend_job(f"{k}.png") for k in range(20)], tmp_path)
+    worker.stop()
+    assert worker.returncode == -signal.SIGKILL
+    assert len(list(tmp_path.glob("*.png"))) < 20
+    worker.stop()  # a second stop does nothing
+
+
+def test_the_queue_hands_out_each_index_once(tmp_path):
+    # the queue itself: indices as 4 bytes each, read to its end
+    read, write = os.pipe()
+    os.write(write, b"".join(struct.pack("<i", k) for k in range(5)))
+    os.close(write)
+    drawn = figure_worker._draw_queued([_trend_job(f"{k}.png") for k in range(5)], tmp_path, read)
+    os.close(read)
+    assert drawn == ["0", "1", "2", "3", "4"]

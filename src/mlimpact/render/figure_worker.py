@@ -3,23 +3,32 @@
 The main job's twelve figures took about 3 s to draw, on one core (matplotlib's drawing holds
 the interpreter's lock, so threads would not share it), after the study, when nothing else
 runs. :func:`mlimpact.render.report.write_study`, given :meth:`FigureWorker.start` (the
-command line and :meth:`mlimpact.api.Study.write` give it), hands the slowest (about half the
-drawing) to ``python -m mlimpact.render.figure_worker``, which starts in about 0.4 s, and
-draws the others and writes the tables itself meanwhile.
+command line and :meth:`mlimpact.api.Study.write` give it), shares the drawing with a second
+process while it writes the tables:
+
+- where the system forks (Linux), a copy of this process (:class:`ForkedWorker`, started in
+  milliseconds, its modules and the figures' data already there) and this one take the
+  figures from one queue, each the next as it is free, so that both end together;
+- elsewhere, or where no fork can be made, ``python -m mlimpact.render.figure_worker``
+  (:class:`FigureWorker`, about 0.4 s to start) draws the slowest figures
+  (:data:`SPAWNED`), read from a private temporary file, and this process the others.
 
 A figure is a *job*: ``(function, args, kwargs, filename)``, the name of a figure function of
-:mod:`mlimpact.render.plots` and its arguments (pickled to the worker through a private
-temporary file), drawn into ``filename`` of the result folder by
-:func:`mlimpact.render.plots.draw`. A job the worker did not draw (it could not start, failed,
-or took longer than :data:`TIMEOUT`) is drawn here, after any temporary file of its figure is
-removed: the same figures, the same files, whichever process draws them.
+:mod:`mlimpact.render.plots` and its arguments, drawn into ``filename`` of the result folder
+by :func:`mlimpact.render.plots.draw`. A job the worker did not draw (it could not start,
+failed, or took longer than :data:`TIMEOUT`) is drawn here, after any temporary file of its
+figure is removed: the same figures, the same files, whichever process draws them.
 """
 
 import os
 import pickle
+import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import time
+import warnings
 from pathlib import Path
 
 from mlimpact._process import start_module
@@ -33,21 +42,43 @@ _DRAWN = "drawn "
 #: cores) before it stops it and draws the figures it has not drawn.
 TIMEOUT = 60.0
 
+#: The figures a spawned worker (:class:`FigureWorker`) draws: the slowest three of the main
+#: job (validation.png 0.7 s, specifications.png 0.45 s, levels.png 0.25 s), whose arguments
+#: pickle small and need no module beyond matplotlib's and numpy's (the Sobol' figure's
+#: Datasets would have it import xarray, 1.2 s): with its 0.4 s start, about half the
+#: drawing.
+SPAWNED = ("validation_figure", "specification_figure", "levels_figure")
+
 
 class FigureWorker:
-    """A second process drawing ``jobs`` into ``folder`` (:meth:`start`), reaped with
-    :meth:`finish` (the jobs it did not draw) or :meth:`stop`."""
+    """A spawned second process drawing ``jobs`` into ``folder`` while this one draws
+    ``here`` (:meth:`start`), reaped with :meth:`finish` (which draws ``here`` first, then
+    returns the jobs the worker did not draw) or :meth:`stop`."""
 
-    def __init__(self, process, jobs, folder, job_file):
+    def __init__(self, process, jobs, folder, job_file, here=()):
         self.process, self.jobs, self.folder, self.job_file = process, jobs, folder, job_file
+        self.here = list(here)
 
     @classmethod
-    def start(cls, jobs, folder):
-        """The worker drawing ``jobs`` into ``folder``, started; None if there is nothing
-        to draw or no second process can start (the caller then draws every job)."""
+    def start(cls, jobs, folder, fork=None):
+        """A second process drawing some of ``jobs`` into ``folder``, started: a
+        :class:`ForkedWorker` sharing every job where this process can fork (``fork`` None:
+        on Linux; True: wherever it can), else this class's worker drawing the jobs of
+        :data:`SPAWNED`. None if there is nothing to draw or no second process can start
+        (the caller then draws every job)."""
         if not jobs:
             return None
         _release_freed_memory()
+        if fork is None:
+            fork = sys.platform.startswith("linux")
+        if fork and hasattr(os, "fork"):
+            worker = ForkedWorker.start(jobs, folder)
+            if worker is not None:
+                return worker
+        here = [job for job in jobs if job[0] not in SPAWNED]
+        jobs = [job for job in jobs if job[0] in SPAWNED]
+        if not jobs:
+            return None
         job_file = None
         try:
             handle, job_file = tempfile.mkstemp(prefix="mlimpact-figures-", suffix=".pickle")
@@ -64,11 +95,14 @@ class FigureWorker:
             if job_file is not None:
                 Path(job_file).unlink(missing_ok=True)
             return None
-        return cls(process, list(jobs), Path(folder), job_file)
+        return cls(process, list(jobs), Path(folder), job_file, here)
 
     def finish(self, timeout=TIMEOUT):
-        """Wait for the worker (at most ``timeout`` seconds, then stop it); the jobs it did
-        not draw, each figure's temporary files removed so that the caller can draw it."""
+        """Draw here the jobs the worker was not given, then wait for it (at most
+        ``timeout`` seconds, then stop it); the jobs it did not draw, each figure's temporary
+        files removed so that the caller can draw it."""
+        for job in self.here:
+            draw(job, self.folder)
         try:
             output, _ = self.process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -77,17 +111,7 @@ class FigureWorker:
         finally:
             Path(self.job_file).unlink(missing_ok=True)
         # "drawn <index>" is printed once a figure is saved: those drawn before a failure hold
-        lines = output.decode("ascii", "replace").splitlines()
-        drawn = {line.removeprefix(_DRAWN) for line in lines if line.startswith(_DRAWN)}
-        missing = [
-            job
-            for k, job in enumerate(self.jobs)
-            if str(k) not in drawn or not (self.folder / job[3]).is_file()
-        ]
-        for job in missing:  # a worker stopped while it saved one leaves its temporary file
-            for leftover in self.folder.glob(f".{job[3]}.*"):
-                leftover.unlink(missing_ok=True)
-        return missing
+        return _undrawn(self.jobs, _drawn_marks(output), self.folder)
 
     def stop(self):
         """Stop the worker at once (a failed or interrupted write does not wait for it)."""
@@ -95,6 +119,164 @@ class FigureWorker:
             self.process.kill()
         self.process.communicate()
         Path(self.job_file).unlink(missing_ok=True)
+
+
+#: Most jobs a :class:`ForkedWorker` queues: their indices, 4 bytes each, are written into its
+#: queue's pipe before anyone reads, in one write that no pipe's buffer (4 KB at least) holds
+#: back.
+QUEUED = 1024
+
+
+class ForkedWorker:
+    """A copy of this process (``os.fork``) drawing ``jobs`` into ``folder`` as this one
+    does (:meth:`start`): both take the next job from one queue, so each figure is drawn
+    once, by whichever process is free first. Reaped with :meth:`finish` (which draws here
+    until the queue is empty, then waits for the copy) or :meth:`stop`.
+
+    The queue is a pipe holding every job's index as 4 bytes, written at once before the
+    fork (at most 4 KB, :data:`QUEUED`, which a pipe holds): a read of 4 bytes takes one index, and
+    the system serialises the two processes' reads, so no index is taken twice; the end of
+    the pipe says that none is left. The copy reports each job drawn as ``drawn <index>``
+    on a second pipe. The copy runs no numba kernel and no thread (the fork keeps only the
+    forking thread): it draws with matplotlib, then leaves by ``os._exit``, with none of
+    this process's exit handlers."""
+
+    def __init__(self, pid, queue, marks, jobs, folder):
+        self.pid, self.queue, self.marks = pid, queue, marks
+        self.jobs, self.folder = jobs, Path(folder)
+        self.returncode = None
+
+    @classmethod
+    def start(cls, jobs, folder):
+        """The copy, started; None where the system cannot fork, or for more jobs than
+        :data:`QUEUED` (their indices would not fit in the pipe before the copy reads)."""
+        jobs = list(jobs)
+        if len(jobs) > QUEUED:
+            return None
+        queue_read = queue_write = marks_read = marks_write = None
+        try:
+            queue_read, queue_write = os.pipe()
+            marks_read, marks_write = os.pipe()
+            os.write(queue_write, b"".join(struct.pack("<i", k) for k in range(len(jobs))))
+            os.close(queue_write)
+            queue_write = None
+            sys.stdout.flush()
+            sys.stderr.flush()
+            with warnings.catch_warnings():  # (Python 3.12+ warns of forking with threads,
+                # here numba's idle workers: the copy only draws, with none of them)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+        except OSError:  # no process left, too many open files: no copy
+            for fd in (queue_read, queue_write, marks_read, marks_write):
+                if fd is not None:
+                    os.close(fd)
+            return None
+        if pid == 0:  # the copy
+            try:
+                os.close(marks_read)
+                _draw_queued(jobs, folder, queue_read, marks_write)
+            finally:
+                os._exit(0)
+        os.close(marks_write)
+        return cls(pid, queue_read, marks_read, jobs, folder)
+
+    def finish(self, timeout=TIMEOUT):
+        """Draw the queue's jobs here as the copy draws its own, then wait for the copy (at
+        most ``timeout`` seconds after the queue is empty, then stop it); the jobs neither
+        drew, each figure's temporary files removed so that the caller can draw it."""
+        import select
+
+        drawn = set(_draw_queued(self.jobs, self.folder, self.queue))
+        deadline = time.monotonic() + timeout
+        output = bytearray()
+        while not self._ended():
+            if time.monotonic() > deadline:
+                self._kill()
+                break
+            ready, _, _ = select.select([self.marks], [], [], 0.05)
+            if ready:
+                output += os.read(self.marks, 65536)
+        output += _read_all(self.marks)  # (the copy has ended: its end of the pipe is closed)
+        self._close()
+        return _undrawn(self.jobs, drawn | _drawn_marks(bytes(output)), self.folder)
+
+    def stop(self):
+        """Stop the copy at once (a failed or interrupted write does not wait for it)."""
+        self._kill()
+        self._close()
+
+    def _ended(self):
+        """Whether the copy has ended (and is reaped)."""
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid != 0:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode is not None
+
+    def _kill(self):
+        """Kill the copy if it runs, and reap it."""
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:  # (ended meanwhile: reaped below)
+                pass
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+
+    def _close(self):
+        """Close this process's ends of the pipes (once)."""
+        for fd in (self.queue, self.marks):
+            if fd >= 0:
+                os.close(fd)
+        self.queue = self.marks = -1
+
+
+def _read_all(fd):
+    """Every byte left in the pipe ``fd`` (until its writers have closed it)."""
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _draw_queued(jobs, folder, queue, marks=None):
+    """Draw the jobs whose indices this process takes from the ``queue`` pipe until it is
+    empty, writing ``drawn <index>`` to the ``marks`` pipe for each if given; the indices
+    drawn. A job that fails is left (whoever reaps the worker draws it again, and reports
+    its error if it fails there too)."""
+    drawn = []
+    if queue < 0:  # (a worker stopped: its queue is closed)
+        return drawn
+    while len(taken := os.read(queue, 4)) == 4:
+        k = struct.unpack("<i", taken)[0]
+        try:
+            draw(jobs[k], folder)
+        except Exception:  # noqa: BLE001 (drawn again by the caller, who sees its error)
+            continue
+        drawn.append(str(k))
+        if marks is not None:
+            os.write(marks, f"{_DRAWN}{k}\n".encode("ascii"))
+    return drawn
+
+
+def _drawn_marks(output):
+    """The indices a worker's output marks as drawn (``drawn <index>`` lines)."""
+    lines = output.decode("ascii", "replace").splitlines()
+    return {line.removeprefix(_DRAWN) for line in lines if line.startswith(_DRAWN)}
+
+
+def _undrawn(jobs, drawn, folder):
+    """The jobs not marked ``drawn`` (indices as text) or whose file is not in ``folder``,
+    their figures' temporary files removed (a worker stopped while it saved one leaves
+    its temporary file)."""
+    folder = Path(folder)
+    missing = [
+        job for k, job in enumerate(jobs) if str(k) not in drawn or not (folder / job[3]).is_file()
+    ]
+    for job in missing:
+        for leftover in folder.glob(f".{job[3]}.*"):
+            leftover.unlink(missing_ok=True)
+    return missing
 
 
 def _release_freed_memory():

@@ -138,12 +138,13 @@ def _g(value):
 def write_study(result, folder, command=None, second=None):
     """Write the main job's outputs into ``folder`` (prepared by the caller); ``command``
     is recorded in results.nc's history. ``second(jobs, folder)``, if given, starts a second
-    process that draws the slowest figures (:func:`_worker_jobs`) while this one writes the
-    rest, and returns its handle or None
-    (:meth:`mlimpact.render.figure_worker.FigureWorker.start`); a figure it does not draw
-    is drawn here."""
+    process that draws figures (:func:`_figure_jobs`) while this one writes the tables, and
+    returns its handle, whose ``finish()`` draws this process's share and returns the jobs
+    left undrawn, or None (:meth:`mlimpact.render.figure_worker.FigureWorker.start`); every
+    figure nobody else draws is drawn here."""
     folder = Path(folder)
-    jobs = _worker_jobs(result)
+    baseline = result.scenarios.get("baseline") or next(iter(result.scenarios.values()))
+    jobs = _figure_jobs(result, baseline)
     worker = None if second is None else second(jobs, folder)
     try:
         _write_claims(result.claims, folder)
@@ -156,12 +157,10 @@ def write_study(result, folder, command=None, second=None):
         files.write_csv(
             folder / "trends.csv", TRENDS_HEADER, [_trend_row(row) for row in result.trends]
         )
-        baseline = result.scenarios.get("baseline") or next(iter(result.scenarios.values()))
         _write_models(baseline, folder)
         _write_netcdf(result, baseline, folder, command)
-        _write_figures(result, baseline, folder)
         if result.sensitivity is not None:
-            write_sensitivity(result.sensitivity, folder, figures=("growth",))
+            write_sensitivity(result.sensitivity, folder, figures=())
         if result.validation is not None:
             write_validation(result.validation, folder, figure=False)
         files.write_text(folder / "report.md", study_markdown(result))
@@ -174,20 +173,23 @@ def write_study(result, folder, command=None, second=None):
     return folder
 
 
-def _worker_jobs(result):
-    """The figures of :func:`write_study` that the second process draws, as jobs
-    (:mod:`mlimpact.render.figure_worker`): validation.png, specifications.png and
-    levels.png, 1.5 s of the main job's 3 s of drawing. With the 0.4 s the worker takes to
-    start, it ends about when this process has written the rest (the Sobol' figure, whose
-    Datasets would have the worker import xarray as well, is drawn here)."""
+def _figure_jobs(result, baseline):
+    """Every figure of :func:`write_study` as a job (:mod:`mlimpact.render.figure_worker`),
+    the slowest first (validation.png 0.7 s, specifications.png 0.45 s, the Sobol' figure
+    0.27 s, levels.png 0.25 s, budget.png 0.16 s, then the trend figures, 0.07-0.13 s each):
+    two processes taking them in turn end about together."""
     jobs = []
     if result.validation is not None:
         jobs.append(_validation_job(result.validation))
     if result.specifications:
         jobs.append(_specifications_job(result.specifications))
+    if result.sensitivity is not None:
+        jobs += sensitivity_jobs(result.sensitivity, ("growth",))
     if result.levels:
         jobs.append(_levels_job(result.levels))
-    return jobs
+    if result.budget:
+        jobs.append(_budget_job(result.budget))
+    return jobs + _trend_jobs(result, baseline)
 
 
 #: Columns of levels.csv.
@@ -228,8 +230,13 @@ def _write_levels(levels, folder):
     files.write_csv(folder / "levels.csv", LEVELS_HEADER, rows)
 
 
+def _budget_job(rows):
+    """The job (:mod:`mlimpact.render.figure_worker`) of budget.png."""
+    return ("budget_figure", (rows,), {}, "budget.png")
+
+
 def _write_budget(rows, folder):
-    """budget.csv and budget.png: the variance budget of every claim."""
+    """budget.csv, the variance budget of every claim (budget.png is :func:`_budget_job`)."""
     from mlimpact.study.series import BUDGET_HEADER
 
     files.write_csv(
@@ -237,7 +244,6 @@ def _write_budget(rows, folder):
         BUDGET_HEADER,
         [[_g(r[k]) if isinstance(r[k], float) else r[k] for k in BUDGET_HEADER] for r in rows],
     )
-    files.save_figure(plots.budget_figure(rows), folder / "budget.png")
 
 
 def _write_claims(claims, folder):
@@ -388,8 +394,10 @@ def _write_netcdf(result, baseline, folder, command):
     )
 
 
-def _write_figures(result, baseline, folder):
-    """The figures impacts_<criterion>.png, cards_gwp.png and scenarios.png; returns nothing."""
+def _trend_jobs(result, baseline):
+    """The jobs (:mod:`mlimpact.render.figure_worker`) of the figures
+    impacts_<criterion>.png, cards_gwp.png and scenarios.png."""
+    jobs = []
     summary = baseline.summary
     status = {r.name: r.status for r in baseline.notable.records}
     imputed = np.array([status.get(n) == "imputed" for n in baseline.notable.runs.names])
@@ -398,7 +406,7 @@ def _write_figures(result, baseline, folder):
         if criterion != "energy":
             values = values.sel(phase="total")
         label, unit = PROSE[criterion], UNITS[criterion]
-        figure = plots.trend_figure(
+        arguments = (
             baseline.dates,
             values.sel(statistic="median").values,
             values.sel(statistic="q025").values,
@@ -409,12 +417,11 @@ def _write_figures(result, baseline, folder):
             f"{'use phase' if criterion == 'energy' else 'life cycle'} "
             f"({len(baseline.dates)} models)",
             f"{label} per training run [{unit}]",
-            imputed=imputed,
         )
-        files.save_figure(figure, folder / f"impacts_{criterion}.png")
+        jobs.append(("trend_figure", arguments, {"imputed": imputed}, f"impacts_{criterion}.png"))
     card = result.cards
     gwp = card["summary"].gwp.sel(component="total")
-    figure = plots.trend_figure(
+    arguments = (
         card["dates"],
         gwp.sel(statistic="median").values,
         gwp.sel(statistic="q025").values,
@@ -423,21 +430,22 @@ def _write_figures(result, baseline, folder):
         card["combined_intercepts"]["gwp"],
         f"Production GWP of one card, data-centre and workstation GPUs ({len(card['dates'])})",
         "production GWP of one card [kg CO2eq]",
-        colour=plots.CARDS_COLOUR,
-        label="per card (MLCA or ACT, sampled): median and 95 % interval",
-        xlabel="release date of the card",
-        resampled="which cards are priced",
     )
-    files.save_figure(figure, folder / "cards_gwp.png")
-    figure = plots.scenario_figure(
-        [
-            r
-            for r in result.trends
-            if r["uncertainty"] == "combined"
-            and r["quantity"] in ("energy per model", "life-cycle impact per model")
-        ]
-    )
-    files.save_figure(figure, folder / "scenarios.png")
+    options = {
+        "colour": plots.CARDS_COLOUR,
+        "label": "per card (MLCA or ACT, sampled): median and 95 % interval",
+        "xlabel": "release date of the card",
+        "resampled": "which cards are priced",
+    }
+    jobs.append(("trend_figure", arguments, options, "cards_gwp.png"))
+    rows = [
+        r
+        for r in result.trends
+        if r["uncertainty"] == "combined"
+        and r["quantity"] in ("energy per model", "life-cycle impact per model")
+    ]
+    jobs.append(("scenario_figure", (rows,), {}, "scenarios.png"))
+    return jobs
 
 
 def _model_coordinates(baseline, names):
