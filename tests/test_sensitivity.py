@@ -310,6 +310,27 @@ def test_a_wall_clock_budget_stops_the_doubling():
         validate_options(StudyOptions(sensitivity_budget=-1))
 
 
+def test_the_accumulators_terms_at_once_are_those_made_one_at_a_time():
+    # add() writes a chunk's first-order terms at once into a reused block: the same values,
+    # to the bit, as the terms one at a time (so the same sums), over chunks of two sizes
+    rng = np.random.default_rng(5)
+    accumulator = sensitivity.SobolAccumulator(4, 3, resamples=10)
+    chunks = []
+    for points in (8, 5):
+        y = rng.lognormal(size=(points, 6, 3))
+        out = accumulator._buffer("terms", (points, 16, 3))
+        chunks.append(accumulator._first_order_terms(y, out).copy())
+        expected = np.stack(list(accumulator._terms(y)), axis=1)
+        np.testing.assert_array_equal(chunks[-1], expected)
+    # the fold of each chunk: its plain sums, and the bootstrap sums as the weighted ones
+    accumulator.add(0, np.arange(8 * 6 * 3, dtype=float).reshape(48, 3))
+    weights = sensitivity.poisson_weights(10, 0, 8, 0)
+    y = np.arange(8 * 6 * 3, dtype=float).reshape(8, 6, 3) - accumulator.shift
+    terms = np.stack(list(accumulator._terms(y)), axis=1)
+    np.testing.assert_allclose(accumulator.sums, terms.sum(axis=0), rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(accumulator.boot, np.einsum("rp,ptk->rtk", weights, terms))
+
+
 def test_the_next_n_is_what_the_target_needs_not_a_doubling():
     # a half-width of 0.051 at N = 8192 needs 8192 x (0.051 / 0.05)^2 x 1.1 = 9375 base points:
     # 74 chunks of 128 (ten steps of 1024), not 16384
