@@ -311,15 +311,14 @@ def test_a_wall_clock_budget_stops_the_doubling():
 
 
 def test_the_accumulators_terms_at_once_are_those_made_one_at_a_time():
-    # add() writes a chunk's first-order terms at once into a reused block: the same values,
-    # to the bit, as the terms one at a time (so the same sums), over chunks of two sizes
+    # add() writes a chunk's first-order terms at once: the same values, to the bit, as the
+    # terms one at a time (so the same sums), over chunks of two sizes
     rng = np.random.default_rng(5)
     accumulator = sensitivity.SobolAccumulator(4, 3, resamples=10)
     chunks = []
     for points in (8, 5):
         y = rng.lognormal(size=(points, 6, 3))
-        out = accumulator._buffer("terms", (points, 16, 3))
-        chunks.append(accumulator._first_order_terms(y, out).copy())
+        chunks.append(accumulator._first_order_terms(y))
         expected = np.stack(list(accumulator._terms(y)), axis=1)
         np.testing.assert_array_equal(chunks[-1], expected)
     # the fold of each chunk: its plain sums, and the bootstrap sums as the weighted ones

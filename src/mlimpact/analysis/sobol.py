@@ -35,7 +35,6 @@ References
 """
 
 import itertools
-import math
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -99,7 +98,6 @@ class SobolAccumulator:
         self.boot = np.zeros((resamples, n_terms, n_outputs))
         self.boot_count = np.zeros(resamples)
         self.total, self.total_rows = np.zeros(n_outputs), 0
-        self._blocks = {}  # scratch of add (_buffer)
 
     def add(self, start: int, outputs: ArrayLike) -> None:
         """Outputs of base points start.. as (points * step, outputs), in design row order."""
@@ -107,7 +105,7 @@ class SobolAccumulator:
         y = np.asarray(outputs, dtype=np.float64).reshape(-1, step, self.k)
         if self.shift is None:
             self.shift = y[:, 0].mean(axis=0)
-        y = np.subtract(y, self.shift, out=self._buffer("centred", y.shape))
+        y = y - self.shift
         weights = poisson_weights(self.resamples, start, start + y.shape[0], self.seed)
         self.boot_count += weights.sum(axis=1)
         # the terms in blocks of about _BLOCK values, made as they are folded: each block's
@@ -116,9 +114,7 @@ class SobolAccumulator:
         per_block = max(1, _BLOCK // max(y.shape[0] * self.k, 1))
         n_terms = self.sums.shape[0]
         if per_block >= n_terms and not self.second_order:  # (point, term, output) at once
-            blocks = iter(
-                [self._first_order_terms(y, self._buffer("terms", (len(y), n_terms, self.k)))]
-            )
+            blocks = iter([self._first_order_terms(y)])
         else:
             terms = self._terms(y)
             blocks = (
@@ -130,33 +126,21 @@ class SobolAccumulator:
             rows = slice(row, row + stacked.shape[1])
             self.sums[rows] += stacked.sum(axis=0)
             flat = stacked.reshape(stacked.shape[0], -1)
-            product = np.matmul(
-                weights, flat, out=self._buffer("product", (len(weights), flat.shape[1]))
-            )
+            product = weights @ flat
             self.boot[:, rows] += product.reshape(self.resamples, stacked.shape[1], -1)
             row += stacked.shape[1]
         self.count += y.shape[0]
         self.total += y.sum(axis=(0, 1))
         self.total_rows += y.shape[0] * step
 
-    def _buffer(self, name, shape):
-        """A float64 array of ``shape``, in a block ``name`` that the next :meth:`add` reuses
-        (a chunk's terms and products are 4-6 MB: new arrays had the system map and clear
-        their pages again at every chunk)."""
-        size = math.prod(shape)
-        if name not in self._blocks or self._blocks[name].size < size:
-            self._blocks[name] = np.empty(size)
-        return self._blocks[name][:size].reshape(shape)
-
-    def __getstate__(self):
-        return {**self.__dict__, "_blocks": {}}  # (scratch, not state)
-
-    def _first_order_terms(self, y, out):
-        """Every term of :meth:`_terms` (without second order) at once, into ``out``
-        (point, term, output): each group's difference from A made once for its three terms
-        (the same operations, so the same bits as the terms one at a time)."""
+    def _first_order_terms(self, y):
+        """Every term of :meth:`_terms` (without second order) at once, (point, term,
+        output): written in place, each group's difference from A made once for its three
+        terms (the same operations, so the same bits as the terms one at a time, without
+        an array per term and their stacking)."""
         g = self.g
         a, b = y[:, 0], y[:, -1]
+        out = np.empty((y.shape[0], 4 + 3 * g, self.k))
         out[:, 0], out[:, 1] = a, b
         np.multiply(a, a, out=out[:, 2])
         np.multiply(b, b, out=out[:, 3])
