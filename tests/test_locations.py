@@ -474,3 +474,20 @@ def test_the_tables_of_measured_draws_and_pues_are_consistent():
     for row in _rows("facility_pue.csv"):
         assert row["source"].strip() and row["provider_class"] in PROVIDER_CLASSES, row
         assert 1.0 <= float(row["pue"]) <= 3.0
+
+
+def test_grids_and_evidence_are_made_once_per_distinct_location_and_equal_a_fresh_make():
+    # the builds of the dataset under every scenario and specification share them: the same
+    # frozen object for equal arguments (a list of choices taken as its tuple), equal to what
+    # a fresh computation gives
+    choices = [("CA-AB", 0.5), ("CA-BC", 0.5)]
+    first = notable.run_grid("CAN", choices, "provider", 2023)
+    assert notable.run_grid("CAN", tuple(choices), "provider", 2023) is first
+    assert first == notable._run_grid.__wrapped__("CAN", tuple(choices), "provider", 2023)
+    assert first != notable.run_grid("CAN", choices, "provider", 2021)
+    arguments = ("GPT-4", ["OpenAI"], "USA", 2023, "", "")
+    evidence = locations._evidence(*arguments)
+    assert locations._evidence("GPT-4", ("OpenAI",), "USA", 2023, "", "") is evidence
+    fresh = locations._evidence_of.__wrapped__("GPT-4", ("OpenAI",), "USA", 2023, "", "")
+    choices, basis, keys = evidence  # (none of them can be changed by a caller)
+    assert evidence == fresh and isinstance(choices, tuple) and isinstance(keys, tuple)

@@ -17,6 +17,8 @@ multiplicative factor on the point value, which is their weighted mean intensity
 intervals carry where the run may have been.
 """
 
+from functools import lru_cache
+
 from mlimpact.tables import grid
 from mlimpact.tables.locations import (
     class_of_provider,
@@ -61,7 +63,15 @@ def candidate_keys(model, organizations, country, year, region="", provider=""):
 
 
 def _evidence(model, organizations, country, year, region, provider):
-    """``(choices, basis, source keys)`` of :func:`candidates`."""
+    """``(choices, basis, source keys)`` of :func:`candidates`: tuples, made once per
+    distinct arguments (the embedded tables it reads do not change; the main job asks for
+    each record's about 18 times, once per build of the dataset)."""
+    return _evidence_of(model, tuple(organizations), country, year, region, provider)
+
+
+@lru_cache(maxsize=4096)
+def _evidence_of(model, organizations, country, year, region, provider):
+    """:func:`_evidence` (``organizations`` a tuple)."""
     if region:
         return ((region, 1.0),), "published", ()
     if provider and sites_of(provider, year):

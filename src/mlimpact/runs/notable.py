@@ -33,6 +33,7 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -689,7 +690,17 @@ def run_grid(country, choices, basis, year):
     :func:`location_choices`. The grid year is the year before publication (training precedes
     it); the GWP intensity is the choices' weighted mean, ADPe and PE are the country's
     Boavizta factors (:func:`_grid`), and the country is the choices' own where they all lie
-    in one."""
+    in one.
+
+    Made once per distinct location and year (the embedded tables it reads do not change, and
+    a RunGrid is frozen): the main job builds the dataset's 442 runs 18 times, under the
+    scenarios and the specifications, mostly at the same locations."""
+    return _run_grid(country, tuple(choices), basis, int(year))
+
+
+@lru_cache(maxsize=4096)
+def _run_grid(country, choices, basis, year):
+    """:func:`run_grid` (``choices`` a tuple)."""
     grid_year = year - 1
     if choices:
         intensities = np.array([grid.region_intensity(r, grid_year) for r, _ in choices])
