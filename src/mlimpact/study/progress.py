@@ -16,20 +16,20 @@ from mlimpact._config import cached_on_disk
 from mlimpact.study.scenarios import REGISTRY
 
 #: Seconds each stage of ``mlimpact run`` took at the default options, numba's cache warm
-#: (2026-12-07, 2 cores, load about 1.3, in-process stage timings: docs/performance.md; only
+#: (2026-12-07, 2 cores, load about 1.4, in-process stage timings: docs/performance.md; only
 #: the ratios matter, they give each stage its share of the bar). "compiling" is the extra
-#: time of the whole job with an empty cache (23.9 s cold, the kernels compiled in two
-#: processes by :mod:`mlimpact.study.warmup`, 13.3 s warm); "scenario" is each scenario's;
+#: time of the whole job with an empty cache (22.7 s cold, the kernels compiled in two
+#: processes by :mod:`mlimpact.study.warmup`, 12.4 s warm); "scenario" is each scenario's;
 #: the Sobol' analysis reached N = 9,472 (:data:`SOBOL_BASE_POINTS`); "figures" is the
 #: report's writing, two processes drawing (:mod:`mlimpact.render.figure_worker`).
 STAGE_SECONDS = {
-    "compiling": 10.6,
+    "compiling": 10.3,
     "cards": 0.35,
-    "scenario": 0.39,
-    "sensitivity": 5.5,
-    "validation": 0.52,
-    "specifications": 2.8,
-    "figures": 1.95,
+    "scenario": 0.35,
+    "sensitivity": 4.95,
+    "validation": 0.17,
+    "specifications": 2.65,
+    "figures": 1.76,
 }
 
 #: What the progress bar shows during each stage (a scenario's label follows "scenario: ").
