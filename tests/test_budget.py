@@ -181,3 +181,37 @@ def test_specifications_that_change_the_fit_alone_share_their_evaluations(monkey
     key = next(k for k in collected if k[0] == "impacts_grow" and k[1] == "gwp")
     (y_ols, pairs_ols), (y_huber, pairs_huber), _ = collected[key]
     assert not np.array_equal(y_ols, y_huber)  # the same samples fitted two ways
+
+
+def test_evaluations_in_reused_blocks_equal_new_ones_and_blocks_go_back_once():
+    # the specifications hold each design's evaluations in blocks that earlier ones, read for
+    # the last time, gave back: the same values as new arrays, each block in one place
+    from mlimpact.runs import notable
+    from mlimpact.uncertainty.binding import bind
+    from mlimpact.uncertainty.catalogue import default_catalogue, with_runs
+
+    runs = notable.build_runs((2021, 2022))
+    bound = bind(
+        with_runs(default_catalogue("evidence"), runs),
+        runs.runs,
+        runs.hardware,
+        runs.countries,
+        runs.known,
+        runs.classes,
+    )
+    fresh = budget.evaluate_design(runs.runs, bound, 16, 2)
+    assert fresh.storage == ()
+    blocks = budget.Blocks()
+    first = budget.evaluate_design(runs.runs, bound, 16, 2, blocks=blocks)
+    assert len(first.storage) in (3, 4) and not blocks.free
+    blocks.give(first.storage + first.storage[:1])  # (a block given twice is kept once)
+    assert len(blocks.free) == len(first.storage)
+    filler = np.full(blocks.free[0].size, np.nan)
+    for block in blocks.free:
+        block[...] = filler[: block.size]  # what the last evaluations left there
+    again = budget.evaluate_design(runs.runs, bound, 16, 2, blocks=blocks)
+    assert {id(b) for b in again.storage} == {id(b) for b in first.storage} and not blocks.free
+    for name in ("a", "b", "inputs", "imputation"):
+        if getattr(fresh, name) is not None:
+            np.testing.assert_array_equal(getattr(again, name), getattr(fresh, name))
+    assert blocks.take(10**6).size == 10**6  # none free: a new block

@@ -640,6 +640,7 @@ def claim_evaluations(
         uses.update([*((*key, *section) for key in runs_keys), ("cards", *section)])
         groups.setdefault((*runs_keys, section), []).append(k)
     evaluations, own = {}, [{} for _ in every]
+    blocks = budget.Blocks()  # the memory of evaluations read for the last time, reused
     order = [k for members in groups.values() for k in members]
     for done, k in enumerate(order):
         spec_options, mine = every[k], own[k]
@@ -655,11 +656,14 @@ def claim_evaluations(
                     n,
                     budget.seed_of(options),
                     plan=catalogues.plan(spec_options, runs),
+                    blocks=blocks,
                 )
             evaluated = _last_use(evaluations, uses, same)
             statistics = budget.scenario_statistics(scenario, runs, spec_options.fit)
             for claim, statistic in statistics.items():
                 mine.setdefault(claim, []).append(evaluated.pairs(statistic))
+            if same not in evaluations:  # (read for the last time: the statistics are copies)
+                blocks.give(evaluated.storage)
         if section not in cards:
             cards[section] = budget.card_design(catalogues.catalogue(spec_options))
         same = ("cards", *section)
