@@ -59,14 +59,59 @@ def test_same_seed_same_results_whatever_the_chunk_size(runs, method):
     xr.testing.assert_identical(again, c)
 
 
-def test_sobol_chunks_are_the_same_points_in_any_order():
-    """A chunk that starts where the last one stopped goes on from the kept engine, others
-    fast-forward a pristine one: the same points either way, bit for bit."""
-    from mlimpact.uncertainty.sampling import sobol_points
+@pytest.mark.parametrize("table", [True, False])
+def test_sobol_chunks_are_the_same_points_in_any_order(table, monkeypatch):
+    """From the scrambled table, or (without one) from scipy's engine, where a chunk that
+    starts where the last one stopped goes on from the kept engine and others fast-forward a
+    pristine one: the same points either way, bit for bit."""
+    from mlimpact.uncertainty import sampling
 
-    whole = sobol_points(7, 11, 0, 96)
+    if not table:
+        monkeypatch.setattr(sampling, "_sobol_table", lambda dimension, seed: None)
+    whole = sampling.sobol_points(7, 11, 0, 96)
     for start, stop in ((0, 32), (32, 64), (64, 96), (40, 50), (10, 40), (50, 96), (0, 5)):
-        np.testing.assert_array_equal(sobol_points(7, 11, start, stop), whole[start:stop])
+        np.testing.assert_array_equal(sampling.sobol_points(7, 11, start, stop), whole[start:stop])
+
+
+def test_sobol_points_from_the_stored_table_are_scipys_to_the_bit(tmp_path, monkeypatch):
+    # the scrambled direction numbers and shift are taken from scipy's engine once, stored,
+    # and read back by the next process: its points are the engine's, anywhere in the sequence
+    import warnings
+
+    from scipy.stats import qmc
+
+    from mlimpact import _config
+    from mlimpact.uncertainty import sampling
+
+    monkeypatch.setattr(_config, "cache_dir", lambda: str(tmp_path))
+    sampling._sobol_table.cache_clear()
+    try:
+        made = sampling._sobol_table(37, 5)
+        assert made is not None and len(list(tmp_path.glob("sobol-37-5-*.npz"))) == 1
+        sampling._sobol_table.cache_clear()
+        directions, shift, scale = sampling._sobol_table(37, 5)  # read from the file
+        np.testing.assert_array_equal(directions, made[0])
+        engine = qmc.Sobol(37, scramble=True, rng=np.random.default_rng(5))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # (chunks that are not powers of 2)
+            for start, count in ((0, 1), (0, 64), (3, 61), (4096, 100), (99_999, 7)):
+                reference = qmc.Sobol(37, scramble=True, rng=np.random.default_rng(5))
+                if start:
+                    reference.fast_forward(start)
+                expected = np.clip(reference.random(count), 2.0**-54, 1.0 - 2.0**-53)
+                got = sampling.sobol_points(37, 5, start, start + count)
+                np.testing.assert_array_equal(got, expected)
+                assert got.flags.f_contiguous
+        # a damaged file is made again; an engine without the expected state gives no table
+        path = next(tmp_path.glob("sobol-37-5-*.npz"))
+        path.write_bytes(b"not a table")
+        sampling._sobol_table.cache_clear()
+        np.testing.assert_array_equal(sampling._sobol_table(37, 5)[0], made[0])
+        assert sampling._checked_table(object()) is None
+        engine.bits = 29  # (a state read otherwise than the engine reads it: other points)
+        assert sampling._checked_table(engine) is None
+    finally:
+        sampling._sobol_table.cache_clear()
 
 
 def test_different_seeds_give_different_samples(runs):
