@@ -19,17 +19,17 @@ from mlimpact.study.scenarios import REGISTRY
 #: (2026-12-07, 2 cores, load about 1.4, in-process stage timings: docs/performance.md; only
 #: the ratios matter, they give each stage its share of the bar). "compiling" is the extra
 #: time of the whole job with an empty cache (22.7 s cold, the kernels compiled in two
-#: processes by :mod:`mlimpact.study.warmup`, 12.4 s warm); "scenario" is each scenario's;
+#: processes by :mod:`mlimpact.study.warmup`, 11.6 s warm); "scenario" is each scenario's;
 #: the Sobol' analysis reached N = 9,472 (:data:`SOBOL_BASE_POINTS`); "figures" is the
 #: report's writing, two processes drawing (:mod:`mlimpact.render.figure_worker`).
 STAGE_SECONDS = {
-    "compiling": 10.3,
+    "compiling": 11.1,
     "cards": 0.35,
-    "scenario": 0.35,
-    "sensitivity": 4.95,
+    "scenario": 0.34,
+    "sensitivity": 4.42,
     "validation": 0.17,
-    "specifications": 2.65,
-    "figures": 1.76,
+    "specifications": 2.54,
+    "figures": 1.79,
 }
 
 #: What the progress bar shows during each stage (a scenario's label follows "scenario: ").
