@@ -186,19 +186,11 @@ def test_specifications_that_change_the_fit_alone_share_their_evaluations(monkey
 def test_evaluations_in_reused_blocks_equal_new_ones_and_blocks_go_back_once():
     # the specifications hold each design's evaluations in blocks that earlier ones, read for
     # the last time, gave back: the same values as new arrays, each block in one place
+    from mlimpact.engine.propagate import bind_runs
     from mlimpact.runs import notable
-    from mlimpact.uncertainty.binding import bind
-    from mlimpact.uncertainty.catalogue import default_catalogue, with_runs
 
     runs = notable.build_runs((2021, 2022))
-    bound = bind(
-        with_runs(default_catalogue("evidence"), runs),
-        runs.runs,
-        runs.hardware,
-        runs.countries,
-        runs.known,
-        runs.classes,
-    )
+    _, bound = bind_runs(runs)  # (the evidence catalogue, as the main job binds it)
     fresh = budget.evaluate_design(runs.runs, bound, 16, 2)
     assert fresh.storage == ()
     blocks = budget.Blocks()
