@@ -241,22 +241,37 @@ def _read_all(fd):
 
 def _draw_queued(jobs, folder, queue, marks=None):
     """Draw the jobs whose indices this process takes from the ``queue`` pipe until it is
-    empty, writing ``drawn <index>`` to the ``marks`` pipe for each if given; the indices
-    drawn. A job that fails is left (whoever reaps the worker draws it again, and reports
-    its error if it fails there too)."""
+    empty (:func:`_draw_each`), writing ``drawn <index>`` to the ``marks`` pipe for each if
+    given; the indices drawn."""
     drawn = []
-    if queue < 0:  # (a worker stopped: its queue is closed)
-        return drawn
-    while len(taken := os.read(queue, 4)) == 4:
-        k = struct.unpack("<i", taken)[0]
-        try:
-            draw(jobs[k], folder)
-        except Exception:  # noqa: BLE001 (drawn again by the caller, who sees its error)
-            continue
+
+    def mark(k):
         drawn.append(str(k))
         if marks is not None:
             os.write(marks, f"{_DRAWN}{k}\n".encode("ascii"))
+
+    if queue >= 0:  # (a worker stopped has closed its queue)
+        _draw_each(((k, jobs[k]) for k in _taken(queue)), folder, mark)
     return drawn
+
+
+def _taken(queue):
+    """The job indices this process takes from the ``queue`` pipe, 4 bytes each, until it
+    is empty."""
+    while len(taken := os.read(queue, 4)) == 4:
+        yield struct.unpack("<i", taken)[0]
+
+
+def _draw_each(indexed, folder, mark):
+    """Draw each ``(index, job)`` of ``indexed`` into ``folder``, calling ``mark(index)`` once
+    its figure is saved. A job that fails is left to whoever reaps the worker, which draws it
+    again (and reports its error if it fails there too)."""
+    for k, job in indexed:
+        try:
+            draw(job, folder)
+        except Exception:  # noqa: BLE001 (drawn again by the caller, who sees its error)
+            continue
+        mark(k)
 
 
 def _drawn_marks(output):
@@ -304,12 +319,7 @@ def _main(job_file):
     with open(job_file, "rb") as stream:
         folder, jobs = pickle.load(stream)
     Path(job_file).unlink(missing_ok=True)
-    for k, job in enumerate(jobs):
-        try:
-            draw(job, folder)
-        except Exception:  # noqa: BLE001 (the parent draws it and reports what fails)
-            continue
-        print(f"{_DRAWN}{k}", flush=True)
+    _draw_each(enumerate(jobs), folder, lambda k: print(f"{_DRAWN}{k}", flush=True))
 
 
 if __name__ == "__main__":
