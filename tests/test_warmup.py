@@ -28,6 +28,8 @@ def _signatures():
         "histogram_quantiles": montecarlo.histogram_quantiles,
         "training_kernel": training.training_kernel,
         "_counter_uniforms": sampling._counter_uniforms,
+        "_saltelli_rows": sampling._saltelli_rows,
+        "_sobol_rows": sampling._sobol_rows,
     }
     return {name: set(kernel.signatures) for name, kernel in kernels.items()}
 

@@ -78,7 +78,8 @@ def compile_other_kernels():
     trends.fit_slopes(dates, logs, method="huber")
     # quantiles of the streamed histograms (int32 counts, as the main job's accumulators)
     Accumulator.empty(np.ones((2, 3)), samples=8).quantiles([0.025, 0.5, 0.975])
-    # the rows of a Saltelli design
+    # the rows of a Saltelli design, and the Sobol' points they are made from (scipy
+    # scrambles the design's 6-dimensional sequence once, and its table is stored)
     SaltelliDesign(3, [[0], [1, 2]], 2).uniforms(0, 8)
 
 
